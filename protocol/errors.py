@@ -1,0 +1,73 @@
+"""Protocol errors, split by blame and carrying a stable code.
+
+``RemoteProtocolError`` means a peer (or a file we were given) sent something wrong: the code is
+returned to it and mapped to an HTTP status by the node. ``LocalProtocolError`` means our own code
+misused the protocol (a bug or a bad argument from a local user). Codes are part of the spec
+(docs/protocol.md, "Error codes") and never change meaning.
+"""
+
+from __future__ import annotations
+
+# Stable error codes. Keep in sync with docs/protocol.md.
+MALFORMED = "malformed"
+TOO_LARGE = "too-large"
+UNKNOWN_VERSION = "unknown-version"
+BAD_SIGNATURE = "bad-signature"
+WRONG_AUTHOR = "wrong-author"
+UNKNOWN_KEY = "unknown-key"
+GAP = "gap"
+FORK = "fork"
+BAD_PREV = "bad-prev"
+BAD_BODY = "bad-body"
+DECRYPT_FAILED = "decrypt-failed"
+UNTRUSTED_SENDER = "untrusted-sender"
+WRONG_RECIPIENT = "wrong-recipient"
+STALE = "stale"
+REPLAY = "replay"
+RATE_LIMITED = "rate-limited"
+BAD_INVITE = "bad-invite"
+EXPIRED = "expired"
+HOP_LIMIT = "hop-limit"
+REJECTED_BASE = "rejected-base"
+
+ALL_CODES = frozenset(
+    {
+        MALFORMED,
+        TOO_LARGE,
+        UNKNOWN_VERSION,
+        BAD_SIGNATURE,
+        WRONG_AUTHOR,
+        UNKNOWN_KEY,
+        GAP,
+        FORK,
+        BAD_PREV,
+        BAD_BODY,
+        DECRYPT_FAILED,
+        UNTRUSTED_SENDER,
+        WRONG_RECIPIENT,
+        STALE,
+        REPLAY,
+        RATE_LIMITED,
+        BAD_INVITE,
+        EXPIRED,
+        HOP_LIMIT,
+        REJECTED_BASE,
+    }
+)
+
+
+class ProtocolError(Exception):
+    """Base of every protocol error; ``code`` is one of the stable codes above."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class RemoteProtocolError(ProtocolError):
+    """The other side (a peer, or an input file) is to blame."""
+
+
+class LocalProtocolError(ProtocolError):
+    """We are to blame: our own code or a local user asked for something the protocol forbids."""

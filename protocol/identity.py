@@ -1,0 +1,146 @@
+"""Who a node is: its signing key, encryption keys, node id and human fingerprint.
+
+The node id is derived from the node's *genesis* Ed25519 public key, so it stays the same when the
+signing key is rotated (protocol.md "Identity"). Private keys are passed in by the node shell; this
+module never generates or stores them itself except through ``generate(rng_seed)``-free factories
+that the shell calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
+
+from protocol.errors import BAD_SIGNATURE, MALFORMED, RemoteProtocolError
+
+NODE_ID_TAG = b"orgnode/node-id/v1\x00"
+FINGERPRINT_TAG = b"orgnode/fingerprint/v1\x00"
+
+ED25519_PUBLIC_LEN = 32
+X25519_PUBLIC_LEN = 32
+MLKEM768_PUBLIC_LEN = 1184
+NODE_ID_LEN = 32
+
+
+def node_id_for(genesis_public_key: bytes) -> bytes:
+    """node id = SHA-256(tag || genesis Ed25519 public key), 32 bytes."""
+    if len(genesis_public_key) != ED25519_PUBLIC_LEN:
+        raise RemoteProtocolError(MALFORMED, "an Ed25519 public key is 32 bytes")
+    return hashlib.sha256(NODE_ID_TAG + genesis_public_key).digest()
+
+
+def fingerprint_for(node_id: bytes) -> str:
+    """A short string two admins read to each other: 20 base32 characters in groups of four.
+
+    100 bits of SHA-256(tag || node id): enough that nobody can make a key whose fingerprint
+    matches a given node's.
+    """
+    digest = hashlib.sha256(FINGERPRINT_TAG + node_id).digest()
+    text = base64.b32encode(digest).decode("ascii")[:20]
+    return "-".join(text[i : i + 4] for i in range(0, 20, 4))
+
+
+def node_id_hex(node_id: bytes) -> str:
+    return node_id.hex()
+
+
+def verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> None:
+    """Raise ``bad-signature`` unless ``signature`` is a valid Ed25519 signature (THREATS row 12)."""
+    try:
+        ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError) as exc:
+        raise RemoteProtocolError(BAD_SIGNATURE, "signature does not verify") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionPublicKeys:
+    """The HPKE public keys a node publishes in its org card."""
+
+    x25519: bytes
+    mlkem768: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.x25519) != X25519_PUBLIC_LEN:
+            raise RemoteProtocolError(MALFORMED, "x25519 public key must be 32 bytes")
+        if len(self.mlkem768) != MLKEM768_PUBLIC_LEN:
+            raise RemoteProtocolError(MALFORMED, "ML-KEM-768 public key must be 1184 bytes")
+
+    def hybrid_public_key(self) -> hpke.MLKEM768X25519PublicKey:
+        try:
+            return hpke.MLKEM768X25519PublicKey(
+                mlkem.MLKEM768PublicKey.from_public_bytes(self.mlkem768),
+                x25519.X25519PublicKey.from_public_bytes(self.x25519),
+            )
+        except ValueError as exc:
+            raise RemoteProtocolError(MALFORMED, "invalid ML-KEM-768 or X25519 public key") from exc
+
+    def x25519_public_key(self) -> x25519.X25519PublicKey:
+        try:
+            return x25519.X25519PublicKey.from_public_bytes(self.x25519)
+        except ValueError as exc:
+            raise RemoteProtocolError(MALFORMED, "invalid X25519 public key") from exc
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A node's private keys. ``genesis_public`` fixes the node id across rotations."""
+
+    signing_key: ed25519.Ed25519PrivateKey
+    x25519_key: x25519.X25519PrivateKey
+    mlkem_key: mlkem.MLKEM768PrivateKey
+    genesis_public: bytes
+
+    @classmethod
+    def generate(cls) -> Identity:
+        """Fresh keys. Called by the node shell only (randomness is an effect it owns)."""
+        signing = ed25519.Ed25519PrivateKey.generate()
+        return cls(
+            signing_key=signing,
+            x25519_key=x25519.X25519PrivateKey.generate(),
+            mlkem_key=mlkem.MLKEM768PrivateKey.generate(),
+            genesis_public=signing.public_key().public_bytes_raw(),
+        )
+
+    @classmethod
+    def from_seeds(cls, ed25519_seed: bytes, x25519_seed: bytes, mlkem_seed: bytes) -> Identity:
+        """Deterministic identity from raw private bytes: used by test vectors."""
+        signing = ed25519.Ed25519PrivateKey.from_private_bytes(ed25519_seed)
+        return cls(
+            signing_key=signing,
+            x25519_key=x25519.X25519PrivateKey.from_private_bytes(x25519_seed),
+            mlkem_key=mlkem.MLKEM768PrivateKey.from_seed_bytes(mlkem_seed),
+            genesis_public=signing.public_key().public_bytes_raw(),
+        )
+
+    @property
+    def node_id(self) -> bytes:
+        return node_id_for(self.genesis_public)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint_for(self.node_id)
+
+    @property
+    def signing_public(self) -> bytes:
+        return self.signing_key.public_key().public_bytes_raw()
+
+    @property
+    def encryption_public(self) -> EncryptionPublicKeys:
+        return EncryptionPublicKeys(
+            x25519=self.x25519_key.public_key().public_bytes_raw(),
+            mlkem768=self.mlkem_key.public_key().public_bytes_raw(),
+        )
+
+    def sign(self, message: bytes) -> bytes:
+        return self.signing_key.sign(message)
+
+    def with_signing_key(self, new_key: ed25519.Ed25519PrivateKey) -> Identity:
+        return Identity(new_key, self.x25519_key, self.mlkem_key, self.genesis_public)
+
+    def hybrid_private_key(self) -> hpke.MLKEM768X25519PrivateKey:
+        return hpke.MLKEM768X25519PrivateKey(self.mlkem_key, self.x25519_key)

@@ -1,0 +1,1 @@
+"""orgnode's SQLite storage (through sqlite-utils). Speaks protocol types; never imports ``node``."""

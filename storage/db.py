@@ -1,0 +1,142 @@
+"""Opening the node database and applying its recorded, transactional migrations.
+
+Durability (THREATS.md "Settings"): WAL so readers (the CLI) never block the node; ``synchronous=FULL``
+because the same file holds the outbox, trust list, consent and the log, where a write acknowledged
+to a peer or an admin must survive power loss (NORMAL could lose the last commits); ``foreign_keys``
+on; ``busy_timeout`` so the CLI and the node can share the file. Each migration runs inside one
+transaction together with its row in ``migrations``; a failed migration leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlite_utils
+
+Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def _m001_log(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE entries (
+            id BLOB PRIMARY KEY,
+            author BLOB NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            header BLOB NOT NULL,
+            signature BLOB NOT NULL,
+            salt BLOB,
+            body BLOB,
+            received_from BLOB,
+            received_at INTEGER NOT NULL,
+            UNIQUE (author, seq)
+        )"""
+    )
+    db.execute("CREATE INDEX entries_kind ON entries (kind, author)")
+    db.execute(
+        """CREATE TABLE key_periods (
+            author BLOB NOT NULL,
+            key BLOB NOT NULL,
+            first_seq INTEGER NOT NULL,
+            last_seq INTEGER,
+            PRIMARY KEY (author, key)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE forks (
+            id BLOB PRIMARY KEY,
+            author BLOB NOT NULL,
+            seq INTEGER NOT NULL,
+            header BLOB NOT NULL,
+            signature BLOB NOT NULL,
+            conflicts_with BLOB,
+            received_from BLOB,
+            detected_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE held (
+            id BLOB PRIMARY KEY,
+            author BLOB NOT NULL,
+            seq INTEGER NOT NULL,
+            envelope BLOB NOT NULL,
+            received_from BLOB,
+            received_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX held_author ON held (author, seq)")
+    db.execute(
+        """CREATE TABLE rejected (
+            id BLOB PRIMARY KEY,
+            author BLOB,
+            seq INTEGER,
+            code TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            received_from BLOB,
+            at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE org_cards (
+            node_id BLOB PRIMARY KEY,
+            statement_id BLOB NOT NULL,
+            seq INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            sector TEXT NOT NULL,
+            url TEXT NOT NULL,
+            x25519 BLOB NOT NULL,
+            mlkem768 BLOB NOT NULL,
+            updated_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE local_keys (
+            public_key BLOB PRIMARY KEY,
+            purpose TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            retired_at INTEGER
+        )"""
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_log", _m001_log),
+]
+
+
+def connect(path: Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    migrate(db)
+    return db
+
+
+def migrate(db: sqlite_utils.Database, migrations: list[Migration] | None = None) -> list[str]:
+    """Apply the migrations not yet recorded, each in its own transaction; return their names."""
+    todo = MIGRATIONS if migrations is None else migrations
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    done = {row["name"] for row in db.query("SELECT name FROM migrations")}
+    applied = []
+    for name, step in todo:
+        if name in done:
+            continue
+        with db.atomic():
+            step(db)
+            db.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", [name, int(time.time() * 1000)])
+        applied.append(name)
+    return applied
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    return [row["name"] for row in db.query("SELECT name FROM migrations ORDER BY name")]

@@ -1,0 +1,282 @@
+"""Every author's append-only log as this node holds it: own statements and peers'.
+
+``ingest`` is the one door through which a peer's statement gets in. It applies the rules of
+``protocol.log`` inside one transaction: append (and release any held successors), ignore a
+duplicate, hold a statement that arrives before its predecessors, keep a fork as evidence, and
+record a rejection with its code. Kind-specific tables (org cards, key periods, and later jobs and
+referrals) are projections kept by the functions in ``PROJECTORS``, run in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from protocol import log as log_rules
+from protocol.bodies import KeyRotation, OrgCard
+from protocol.errors import (
+    BAD_BODY,
+    MALFORMED,
+    REJECTED_BASE,
+    UNKNOWN_KEY,
+    WRONG_AUTHOR,
+    ProtocolError,
+    RemoteProtocolError,
+)
+from protocol.identity import Identity
+from protocol.log import KeyHistory, KeyPeriod, LogHead, Verdict
+from protocol.statement import Envelope, Header, Statement, sign_statement
+
+Projector = Callable[[sqlite_utils.Database, Statement, int], None]
+PROJECTORS: dict[str, Projector] = {}
+
+MAX_HELD_PER_AUTHOR = 10_000
+
+# Rejections that follow from the signed header (and the body it commits to) alone, so no other
+# copy of the same statement can ever be accepted: only these are remembered by id. A bad
+# signature never reaches here (it is checked first, and the id does not cover the signature).
+PERMANENT_REJECTIONS = frozenset({WRONG_AUTHOR, UNKNOWN_KEY, BAD_BODY, REJECTED_BASE})
+
+
+def projector(kind: str) -> Callable[[Projector], Projector]:
+    def register(fn: Projector) -> Projector:
+        PROJECTORS[kind] = fn
+        return fn
+
+    return register
+
+
+@projector(OrgCard.KIND)
+def _project_org_card(db: sqlite_utils.Database, statement: Statement, now: int) -> None:
+    card = OrgCard.from_value(statement.body_value())
+    db.execute(
+        """INSERT INTO org_cards (node_id, statement_id, seq, name, sector, url, x25519, mlkem768, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (node_id) DO UPDATE SET statement_id=excluded.statement_id, seq=excluded.seq,
+             name=excluded.name, sector=excluded.sector, url=excluded.url, x25519=excluded.x25519,
+             mlkem768=excluded.mlkem768, updated_at=excluded.updated_at
+           WHERE excluded.seq > org_cards.seq""",
+        [statement.author, statement.id, statement.seq, card.name, card.sector, card.url,
+         card.encryption.x25519, card.encryption.mlkem768, now],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    verdict: Verdict
+    statement_id: bytes
+    released: tuple[Statement, ...] = ()
+
+    @property
+    def appended(self) -> tuple[Statement, ...]:
+        """Everything that entered the log: nothing for duplicates, gaps and forks."""
+        return self.released
+
+
+def _row_to_statement(row: dict[str, object]) -> Statement:
+    header_bytes = bytes(row["header"])  # type: ignore[arg-type]
+    body = row.get("body")
+    salt = row.get("salt")
+    return Statement(
+        Header.decode(header_bytes),
+        header_bytes,
+        bytes(row["signature"]),  # type: ignore[arg-type]
+        bytes(body) if body is not None else None,  # type: ignore[arg-type]
+        bytes(salt) if salt is not None else None,  # type: ignore[arg-type]
+    )
+
+
+class LogStore:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def head(self, author: bytes) -> LogHead:
+        rows = list(self.db.query("SELECT seq, id FROM entries WHERE author = ? ORDER BY seq DESC LIMIT 1", [author]))
+        if not rows:
+            return LogHead(author)
+        return LogHead(author, int(rows[0]["seq"]), bytes(rows[0]["id"]))
+
+    def key_history(self, author: bytes) -> KeyHistory | None:
+        rows = list(self.db.query("SELECT key, first_seq, last_seq FROM key_periods WHERE author = ? ORDER BY first_seq", [author]))
+        if not rows:
+            return None
+        return KeyHistory(author, tuple(KeyPeriod(bytes(r["key"]), r["first_seq"], r["last_seq"]) for r in rows))
+
+    def get(self, statement_id: bytes) -> Statement | None:
+        rows = list(self.db.query("SELECT * FROM entries WHERE id = ?", [statement_id]))
+        return _row_to_statement(rows[0]) if rows else None
+
+    def id_at(self, author: bytes, seq: int) -> bytes | None:
+        rows = list(self.db.query("SELECT id FROM entries WHERE author = ? AND seq = ?", [author, seq]))
+        return bytes(rows[0]["id"]) if rows else None
+
+    def statements(self, author: bytes, after_seq: int = 0, limit: int = 1_000_000) -> list[Statement]:
+        rows = self.db.query(
+            "SELECT * FROM entries WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?", [author, after_seq, limit]
+        )
+        return [_row_to_statement(row) for row in rows]
+
+    def of_kind(self, kind: str) -> Iterator[Statement]:
+        for row in self.db.query("SELECT * FROM entries WHERE kind = ? ORDER BY author, seq", [kind]):
+            yield _row_to_statement(row)
+
+    def have_vector(self) -> dict[bytes, int]:
+        return {bytes(r["author"]): int(r["seq"]) for r in self.db.query("SELECT author, MAX(seq) AS seq FROM entries GROUP BY author")}
+
+    def forks(self) -> list[dict[str, object]]:
+        return list(self.db.query("SELECT author, seq, id, conflicts_with, received_from, detected_at FROM forks ORDER BY detected_at"))
+
+    def forked_authors(self) -> set[bytes]:
+        return {bytes(r["author"]) for r in self.db.query("SELECT DISTINCT author FROM forks")}
+
+    def rejected(self) -> list[dict[str, object]]:
+        return list(self.db.query("SELECT id, author, seq, code, detail, received_from, at FROM rejected ORDER BY at"))
+
+    def is_rejected(self, statement_id: bytes) -> bool:
+        return bool(list(self.db.query("SELECT 1 FROM rejected WHERE id = ?", [statement_id])))
+
+    def count(self) -> int:
+        return int(next(self.db.query("SELECT COUNT(*) AS n FROM entries"))["n"])
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    def append_own(
+        self, identity: Identity, *, kind: str, body: object, now: int, private: bool, salt: bytes | None = None
+    ) -> Statement:
+        """Sign and append the node's own next statement, in one transaction with its projections."""
+        with self.db.atomic():
+            head = self.head(identity.node_id)
+            statement = sign_statement(
+                identity, kind=kind, seq=head.seq + 1, prev=head.id, now=now, body=body, private=private, salt=salt
+            )
+            history = self.key_history(identity.node_id)
+            log_rules.check(statement, head, history, None)
+            self._store(statement, history, received_from=None, now=now)
+        return statement
+
+    def ingest(self, statement: Statement, *, received_from: bytes | None, now: int) -> IngestResult:
+        """Take in a peer's signature-checked statement. Raises ``ProtocolError`` on rejection.
+
+        A rejection is recorded (with its code) and survives restarts, so a statement building on a
+        rejected one is refused too (THREATS row 15).
+        """
+        if not statement.header.private and statement.body is None:
+            # Not recorded: another copy of the same statement may well carry its body.
+            raise RemoteProtocolError(MALFORMED, f"public {statement.kind} statement arrived without its body")
+        try:
+            with self.db.atomic():
+                return self._ingest(statement, received_from, now)
+        except ProtocolError as exc:
+            if exc.code in PERMANENT_REJECTIONS:
+                self._record_rejection(statement, exc, received_from, now)
+            raise
+
+    def _ingest(self, statement: Statement, received_from: bytes | None, now: int) -> IngestResult:
+        author = statement.author
+        if self.is_rejected(statement.id):
+            raise RemoteProtocolError(REJECTED_BASE, "this statement was rejected before")
+        if statement.header.prev is not None and self.is_rejected(statement.header.prev):
+            raise RemoteProtocolError(REJECTED_BASE, "statement builds on a rejected statement")
+        head = self.head(author)
+        history = self.key_history(author)
+        verdict = log_rules.check(statement, head, history, self.id_at(author, statement.seq))
+        if verdict is Verdict.DUPLICATE:
+            self._fill_body(statement)
+            return IngestResult(verdict, statement.id)
+        if verdict is Verdict.FORK:
+            conflicting = self.id_at(author, statement.seq) or self.id_at(author, statement.seq - 1)
+            self.db.execute(
+                """INSERT OR IGNORE INTO forks (id, author, seq, header, signature, conflicts_with, received_from, detected_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                [statement.id, author, statement.seq, statement.header_bytes, statement.signature, conflicting, received_from, now],
+            )
+            return IngestResult(verdict, statement.id)
+        if verdict is Verdict.GAP:
+            held = next(self.db.query("SELECT COUNT(*) AS n FROM held WHERE author = ?", [author]))["n"]
+            if held < MAX_HELD_PER_AUTHOR:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO held (id, author, seq, envelope, received_from, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [statement.id, author, statement.seq, Envelope.of(statement).encode(), received_from, now],
+                )
+            return IngestResult(verdict, statement.id)
+        self._store(statement, history, received_from, now)
+        released = [statement, *self._release_held(author, received_from, now)]
+        return IngestResult(Verdict.APPEND, statement.id, tuple(released))
+
+    def _release_held(self, author: bytes, received_from: bytes | None, now: int) -> list[Statement]:
+        released = []
+        while True:
+            head = self.head(author)
+            rows = list(self.db.query("SELECT id, envelope, received_from FROM held WHERE author = ? AND seq = ?", [author, head.seq + 1]))
+            if not rows:
+                return released
+            for row in rows:
+                self.db.execute("DELETE FROM held WHERE id = ?", [row["id"]])
+            # Several candidates for one position: the first that chains is appended, the others
+            # go through the normal path and become fork evidence.
+            progressed = False
+            for row in rows:
+                statement = Envelope.decode(bytes(row["envelope"])).open_plain()
+                frm = bytes(row["received_from"]) if row["received_from"] is not None else received_from
+                try:
+                    result = self._ingest(statement, frm, now)
+                except ProtocolError as exc:
+                    if exc.code in PERMANENT_REJECTIONS:
+                        self._record_rejection(statement, exc, frm, now)
+                    continue
+                if result.verdict is Verdict.APPEND:
+                    released.extend(result.released)
+                    progressed = True
+            if not progressed:
+                return released
+
+    def _store(self, statement: Statement, history: KeyHistory | None, received_from: bytes | None, now: int) -> None:
+        header = statement.header
+        if header.seq == 1:
+            history = KeyHistory.genesis(header.author, header.key)
+            self._save_history(history)
+        if statement.kind == KeyRotation.KIND:
+            if statement.body is None or history is None:
+                raise RemoteProtocolError(BAD_BODY, "a key rotation must carry its body")
+            self._save_history(history.rotated(statement))
+        self.db.execute(
+            """INSERT INTO entries (id, author, seq, kind, ts, header, signature, salt, body, received_from, received_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [statement.id, header.author, header.seq, header.kind, header.ts, statement.header_bytes,
+             statement.signature, statement.salt, statement.body, received_from, now],
+        )
+        project = PROJECTORS.get(statement.kind)
+        if project is not None and statement.body is not None:
+            project(self.db, statement, now)
+
+    def _fill_body(self, statement: Statement) -> None:
+        """A duplicate may bring the body we did not hold (e.g. it was withheld on first receipt)."""
+        if statement.body is None:
+            return
+        updated = self.db.execute(
+            "UPDATE entries SET salt = ?, body = ? WHERE id = ? AND body IS NULL", [statement.salt, statement.body, statement.id]
+        )
+        if updated.rowcount:
+            project = PROJECTORS.get(statement.kind)
+            if project is not None:
+                project(self.db, statement, statement.header.ts)
+
+    def _save_history(self, history: KeyHistory) -> None:
+        self.db.execute("DELETE FROM key_periods WHERE author = ?", [history.author])
+        for period in history.periods:
+            self.db.execute(
+                "INSERT INTO key_periods (author, key, first_seq, last_seq) VALUES (?, ?, ?, ?)",
+                [history.author, period.key, period.first_seq, period.last_seq],
+            )
+
+    def _record_rejection(self, statement: Statement, exc: ProtocolError, received_from: bytes | None, now: int) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                """INSERT OR IGNORE INTO rejected (id, author, seq, code, detail, received_from, at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [statement.id, statement.author, statement.seq, exc.code, exc.detail[:500], received_from, now],
+            )
