@@ -33,7 +33,7 @@ class Body(Protocol):
 def _check_keys(value: dict[str, Any], allowed: set[str], name: str) -> None:
     extra = set(value) - allowed
     if extra:
-        raise RemoteProtocolError(MALFORMED, f"{name} has unknown fields: {', '.join(sorted(extra))}")
+        raise RemoteProtocolError(MALFORMED, f"{name} has unknown fields: {', '.join(sorted(map(str, extra)))}")
 
 
 @dataclass(frozen=True, slots=True)

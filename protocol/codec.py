@@ -41,14 +41,19 @@ def _refuse_ext(code: int, data: bytes) -> Any:
 
 
 def _depth(value: Any, limit: int) -> None:
+    """Enforce the nesting limit, and the spec's "no floats anywhere, map keys are strings"."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
             raise RemoteProtocolError(MALFORMED, f"nesting deeper than {limit}")
+        if isinstance(item, float):
+            raise RemoteProtocolError(MALFORMED, "floats are not allowed")
         if isinstance(item, list | tuple):
             stack.extend((child, depth + 1) for child in item)
         elif isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                raise RemoteProtocolError(MALFORMED, "map keys must be strings")
             stack.extend((child, depth + 1) for child in item.values())
 
 
@@ -82,8 +87,6 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
         raise RemoteProtocolError(code, f"msgpack: {text[:200]}") from exc
     except Exception as exc:  # msgpack may raise TypeError/StackError/etc. on hostile input
         raise RemoteProtocolError(MALFORMED, f"msgpack: {type(exc).__name__}") from exc
-    if isinstance(value, float):
-        raise RemoteProtocolError(MALFORMED, "floats are not allowed")
     _depth(value, limits.max_depth)
     return value
 

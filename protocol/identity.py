@@ -9,12 +9,14 @@ that the shell calls.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from protocol.errors import BAD_SIGNATURE, MALFORMED, RemoteProtocolError
 
@@ -49,8 +51,43 @@ def node_id_hex(node_id: bytes) -> str:
     return node_id.hex()
 
 
+_P = 2**255 - 19
+_D = -121665 * pow(121666, -1, _P) % _P
+
+
+@functools.lru_cache(maxsize=4096)
+def is_small_order_ed25519(public_key: bytes) -> bool:
+    """True if ``public_key`` decodes to a point of order 1, 2, 4 or 8 (any encoding, canonical or not).
+
+    OpenSSL accepts such keys, and for them a signature like ``R = identity, S = 0`` verifies for
+    every message; orgnode refuses them (THREATS row 12). Off-curve encodings return False: the
+    verifier rejects those itself.
+    """
+    if len(public_key) != ED25519_PUBLIC_LEN:
+        return False
+    y = (int.from_bytes(public_key, "little") & ((1 << 255) - 1)) % _P
+    sign = public_key[31] >> 7
+    x2 = (y * y - 1) * pow(_D * y * y + 1, -1, _P) % _P
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P:
+        x = x * pow(2, (_P - 1) // 4, _P) % _P
+    if (x * x - x2) % _P:
+        return False
+    if x & 1 != sign:
+        x = -x % _P
+    for _ in range(3):  # multiply by the cofactor 8 with the complete twisted Edwards doubling (a = -1)
+        t = _D * x * x * y * y % _P
+        x, y = 2 * x * y * pow(1 + t, -1, _P) % _P, (y * y + x * x) * pow(1 - t, -1, _P) % _P
+    return x == 0 and y == 1
+
+
 def verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> None:
-    """Raise ``bad-signature`` unless ``signature`` is a valid Ed25519 signature (THREATS row 12)."""
+    """Raise ``bad-signature`` unless ``signature`` is a valid Ed25519 signature (THREATS row 12).
+
+    Non-canonical ``S`` is refused by OpenSSL; small-order public keys are refused here.
+    """
+    if is_small_order_ed25519(bytes(public_key)):
+        raise RemoteProtocolError(BAD_SIGNATURE, "small-order Ed25519 public key")
     try:
         ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except (InvalidSignature, ValueError) as exc:
@@ -79,7 +116,7 @@ class EncryptionPublicKeys:
         except ValueError as exc:
             raise RemoteProtocolError(MALFORMED, "invalid ML-KEM-768 or X25519 public key") from exc
 
-    def x25519_public_key(self) -> x25519.X25519PublicKey:
+    def x25519_public_key(self) -> X25519PublicKey:
         try:
             return x25519.X25519PublicKey.from_public_bytes(self.x25519)
         except ValueError as exc:

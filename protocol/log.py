@@ -75,8 +75,8 @@ class KeyHistory:
             raise RemoteProtocolError(BAD_BODY, "key rotation is not signed by the new key") from exc
         if any(p.key == rotation.new_key for p in self.periods):
             raise RemoteProtocolError(BAD_BODY, "key rotation reuses an earlier key")
-        closed = self.periods[:-1] + (KeyPeriod(old_key, self.periods[-1].first_seq, statement.seq),)
-        return KeyHistory(self.author, closed + (KeyPeriod(rotation.new_key, statement.seq + 1, None),))
+        closed = KeyPeriod(old_key, self.periods[-1].first_seq, statement.seq)
+        return KeyHistory(self.author, (*self.periods[:-1], closed, KeyPeriod(rotation.new_key, statement.seq + 1, None)))
 
 
 def history_for(first: Statement, rotations: list[Statement]) -> KeyHistory:

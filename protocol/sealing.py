@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from protocol.codec import Limits, decode, encode, expect_bytes, expect_list
 from protocol.errors import DECRYPT_FAILED, MALFORMED, WRONG_RECIPIENT, RemoteProtocolError
@@ -27,22 +28,29 @@ _SUITES = {
     SUITE_MLKEM768_X25519: hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305),
 }
 
-_PLAINTEXT_LIMITS = Limits(max_bytes=MAX_BODY_BYTES + 128, max_bin_len=MAX_BODY_BYTES, max_array_len=2, max_map_len=0, max_depth=2)
+_PLAINTEXT_LIMITS = Limits(
+    max_bytes=MAX_BODY_BYTES + 128, max_bin_len=MAX_BODY_BYTES, max_array_len=2, max_map_len=0, max_depth=2
+)
 
 
 def seal_info(statement_id: bytes, recipient: bytes) -> bytes:
     return SEAL_INFO_TAG + statement_id + recipient
 
 
-def seal_bytes(plaintext: bytes, recipient: bytes, keys: EncryptionPublicKeys, info: bytes, suite: int = DEFAULT_SUITE) -> SealedContent:
-    public_key: hpke.MLKEM768X25519PublicKey | object
+def seal_bytes(
+    plaintext: bytes, recipient: bytes, keys: EncryptionPublicKeys, info: bytes, suite: int = DEFAULT_SUITE
+) -> SealedContent:
+    public_key: hpke.MLKEM768X25519PublicKey | X25519PublicKey
     if suite == SUITE_MLKEM768_X25519:
         public_key = keys.hybrid_public_key()
     elif suite == SUITE_X25519:
         public_key = keys.x25519_public_key()
     else:
         raise RemoteProtocolError(MALFORMED, f"unknown HPKE suite {suite}")
-    ciphertext = _SUITES[suite].encrypt(plaintext, public_key, info=info)
+    try:
+        ciphertext = _SUITES[suite].encrypt(plaintext, public_key, info=info)
+    except ValueError as exc:  # e.g. a low-order X25519 point in the recipient's card (THREATS row 12)
+        raise RemoteProtocolError(MALFORMED, "the recipient's encryption public key is invalid") from exc
     return SealedContent(recipient=recipient, suite=suite, ciphertext=ciphertext)
 
 
@@ -59,7 +67,9 @@ def open_bytes(sealed: SealedContent, identity: Identity, info: bytes) -> bytes:
         raise RemoteProtocolError(DECRYPT_FAILED, "sealed content does not open with this node's key") from exc
 
 
-def seal_statement_body(statement: Statement, recipient: bytes, keys: EncryptionPublicKeys, suite: int = DEFAULT_SUITE) -> SealedContent:
+def seal_statement_body(
+    statement: Statement, recipient: bytes, keys: EncryptionPublicKeys, suite: int = DEFAULT_SUITE
+) -> SealedContent:
     """Seal ``statement``'s (salt, body) for ``recipient``; the caller has checked it may read it."""
     if statement.body is None or statement.salt is None:
         raise RemoteProtocolError(MALFORMED, "cannot seal a statement whose body this node does not hold")

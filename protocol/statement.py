@@ -45,9 +45,15 @@ HASH_LEN = 32
 SIGNATURE_LEN = 64
 MAX_KIND_LEN = 32
 
-HEADER_LIMITS = Limits(max_bytes=MAX_HEADER_BYTES, max_str_len=MAX_KIND_LEN, max_bin_len=64, max_array_len=16, max_map_len=0, max_depth=2)
-ENVELOPE_LIMITS = Limits(max_bytes=MAX_ENVELOPE_BYTES, max_str_len=64, max_bin_len=MAX_ENVELOPE_BYTES, max_array_len=8, max_map_len=0, max_depth=3)
-BODY_LIMITS = Limits(max_bytes=MAX_BODY_BYTES, max_str_len=MAX_BODY_BYTES, max_bin_len=4096, max_array_len=512, max_map_len=64, max_depth=8)
+HEADER_LIMITS = Limits(
+    max_bytes=MAX_HEADER_BYTES, max_str_len=MAX_KIND_LEN, max_bin_len=64, max_array_len=16, max_map_len=0, max_depth=2
+)
+ENVELOPE_LIMITS = Limits(
+    max_bytes=MAX_ENVELOPE_BYTES, max_str_len=64, max_bin_len=MAX_ENVELOPE_BYTES, max_array_len=8, max_map_len=0, max_depth=3
+)
+BODY_LIMITS = Limits(
+    max_bytes=MAX_BODY_BYTES, max_str_len=MAX_BODY_BYTES, max_bin_len=4096, max_array_len=512, max_map_len=64, max_depth=8
+)
 
 CONTENT_WITHHELD = None
 CONTENT_PLAIN = 0
@@ -96,7 +102,9 @@ class Header:
             raise RemoteProtocolError(MALFORMED, "empty header")
         version = expect_int(items[0], "header.version", 0, 255)
         if version != PROTOCOL_VERSION:
-            raise RemoteProtocolError(UNKNOWN_VERSION, f"header version {version} is not supported (this node speaks {PROTOCOL_VERSION})")
+            raise RemoteProtocolError(
+                UNKNOWN_VERSION, f"header version {version} is not supported (this node speaks {PROTOCOL_VERSION})"
+            )
         expect_list(items, "header", 10)
         seq = expect_int(items[3], "header.seq", 1)
         prev = expect_optional_bytes(items[4], "header.prev", HASH_LEN)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
@@ -75,16 +76,16 @@ class IngestResult:
         return self.released
 
 
-def _row_to_statement(row: dict[str, object]) -> Statement:
-    header_bytes = bytes(row["header"])  # type: ignore[arg-type]
+def _row_to_statement(row: dict[str, Any]) -> Statement:
+    header_bytes = bytes(row["header"])
     body = row.get("body")
     salt = row.get("salt")
     return Statement(
         Header.decode(header_bytes),
         header_bytes,
-        bytes(row["signature"]),  # type: ignore[arg-type]
-        bytes(body) if body is not None else None,  # type: ignore[arg-type]
-        bytes(salt) if salt is not None else None,  # type: ignore[arg-type]
+        bytes(row["signature"]),
+        bytes(body) if body is not None else None,
+        bytes(salt) if salt is not None else None,
     )
 
 
@@ -101,7 +102,9 @@ class LogStore:
         return LogHead(author, int(rows[0]["seq"]), bytes(rows[0]["id"]))
 
     def key_history(self, author: bytes) -> KeyHistory | None:
-        rows = list(self.db.query("SELECT key, first_seq, last_seq FROM key_periods WHERE author = ? ORDER BY first_seq", [author]))
+        rows = list(
+            self.db.query("SELECT key, first_seq, last_seq FROM key_periods WHERE author = ? ORDER BY first_seq", [author])
+        )
         if not rows:
             return None
         return KeyHistory(author, tuple(KeyPeriod(bytes(r["key"]), r["first_seq"], r["last_seq"]) for r in rows))
@@ -125,10 +128,13 @@ class LogStore:
             yield _row_to_statement(row)
 
     def have_vector(self) -> dict[bytes, int]:
-        return {bytes(r["author"]): int(r["seq"]) for r in self.db.query("SELECT author, MAX(seq) AS seq FROM entries GROUP BY author")}
+        rows = self.db.query("SELECT author, MAX(seq) AS seq FROM entries GROUP BY author")
+        return {bytes(r["author"]): int(r["seq"]) for r in rows}
 
     def forks(self) -> list[dict[str, object]]:
-        return list(self.db.query("SELECT author, seq, id, conflicts_with, received_from, detected_at FROM forks ORDER BY detected_at"))
+        return list(
+            self.db.query("SELECT author, seq, id, conflicts_with, received_from, detected_at FROM forks ORDER BY detected_at")
+        )
 
     def forked_authors(self) -> set[bytes]:
         return {bytes(r["author"]) for r in self.db.query("SELECT DISTINCT author FROM forks")}
@@ -192,14 +198,16 @@ class LogStore:
             self.db.execute(
                 """INSERT OR IGNORE INTO forks (id, author, seq, header, signature, conflicts_with, received_from, detected_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                [statement.id, author, statement.seq, statement.header_bytes, statement.signature, conflicting, received_from, now],
+                [statement.id, author, statement.seq, statement.header_bytes, statement.signature, conflicting,
+                 received_from, now],
             )
             return IngestResult(verdict, statement.id)
         if verdict is Verdict.GAP:
             held = next(self.db.query("SELECT COUNT(*) AS n FROM held WHERE author = ?", [author]))["n"]
             if held < MAX_HELD_PER_AUTHOR:
                 self.db.execute(
-                    "INSERT OR IGNORE INTO held (id, author, seq, envelope, received_from, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO held (id, author, seq, envelope, received_from, received_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
                     [statement.id, author, statement.seq, Envelope.of(statement).encode(), received_from, now],
                 )
             return IngestResult(verdict, statement.id)
@@ -208,10 +216,14 @@ class LogStore:
         return IngestResult(Verdict.APPEND, statement.id, tuple(released))
 
     def _release_held(self, author: bytes, received_from: bytes | None, now: int) -> list[Statement]:
-        released = []
+        released: list[Statement] = []
         while True:
             head = self.head(author)
-            rows = list(self.db.query("SELECT id, envelope, received_from FROM held WHERE author = ? AND seq = ?", [author, head.seq + 1]))
+            rows = list(
+                self.db.query(
+                    "SELECT id, envelope, received_from FROM held WHERE author = ? AND seq = ?", [author, head.seq + 1]
+                )
+            )
             if not rows:
                 return released
             for row in rows:
@@ -223,7 +235,8 @@ class LogStore:
                 statement = Envelope.decode(bytes(row["envelope"])).open_plain()
                 frm = bytes(row["received_from"]) if row["received_from"] is not None else received_from
                 try:
-                    result = self._ingest(statement, frm, now)
+                    with self.db.atomic():  # a savepoint: a rejected candidate leaves no partial writes
+                        result = self._ingest(statement, frm, now)
                 except ProtocolError as exc:
                     if exc.code in PERMANENT_REJECTIONS:
                         self._record_rejection(statement, exc, frm, now)

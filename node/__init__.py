@@ -1,0 +1,1 @@
+"""The I/O shell of orgnode: key files, config, aiohttp servers, timers and the CLI."""

@@ -1,0 +1,63 @@
+"""The CLI's client for the admin API: JSON over HTTP on the node's Unix socket (stdlib only)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from node.errors import UserError
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(str(self._path))
+        self.sock = sock
+
+
+class AdminClient:
+    def __init__(self, socket_path: Path, timeout: float = 30.0) -> None:
+        self.socket_path = socket_path
+        self.timeout = timeout
+
+    def is_running(self) -> bool:
+        try:
+            self.call("GET", "/status", timeout=2.0)
+        except UserError:
+            return False
+        return True
+
+    def call(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
+        conn = _UnixConnection(self.socket_path, timeout or self.timeout)
+        try:
+            payload = json.dumps(body).encode() if body is not None else None
+            headers = {"Content-Type": "application/json"} if payload is not None else {}
+            conn.request(method, path, body=payload, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise UserError("the node is not running: start it with `orgnode run` (in another terminal or as a service)") from exc
+        except PermissionError as exc:
+            raise UserError(f"cannot open the admin socket {self.socket_path}: permission denied (run as the node's user)") from exc
+        except TimeoutError as exc:
+            raise UserError("the node did not answer in time; check its log") from exc
+        except OSError as exc:
+            raise UserError(f"cannot reach the node's admin socket: {exc}") from exc
+        finally:
+            conn.close()
+        try:
+            result = json.loads(data) if data else None
+        except ValueError as exc:
+            raise UserError("the node sent an unreadable answer; check its log") from exc
+        if response.status >= 400:
+            detail = result.get("detail") if isinstance(result, dict) else None
+            raise UserError(str(detail or f"the node answered HTTP {response.status}"))
+        return result

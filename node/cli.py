@@ -1,0 +1,211 @@
+"""The ``orgnode`` command line: human output by default, ``--json`` for scripts.
+
+Each command is a function ``(args) -> int`` registered with ``command(...)``. Errors are one line
+on stderr and a non-zero exit code; tracebacks only with ``ORGNODE_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from node.admin_client import AdminClient
+from node.errors import UserError
+from node.home import PASSPHRASE_ENV, Config, Home, default_home, parse_listen
+from protocol.bodies import SECTORS
+
+CommandFn = Callable[[argparse.Namespace], int]
+
+
+def emit(args: argparse.Namespace, data: Any, human: str | Callable[[], str]) -> None:
+    """Print ``data`` as JSON with --json, else the human text."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        print(human() if callable(human) else human)
+
+
+def home_of(args: argparse.Namespace) -> Path:
+    return Path(args.home) if getattr(args, "home", None) else default_home()
+
+
+def admin(args: argparse.Namespace) -> AdminClient:
+    home = Home(home_of(args))
+    home.require()
+    return AdminClient(home.admin_socket)
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from node.service import NodeService
+    from protocol.identity import Identity
+
+    host, port = parse_listen(args.listen)
+    url = args.url or f"http://{host}:{port}"
+    if not url.startswith(("http://", "https://")):
+        raise UserError(f"--url must start with http:// or https://, got {url!r}")
+    home = Home(home_of(args))
+    identity = Identity.generate()
+    passphrase = os.environ.get(PASSPHRASE_ENV) or None
+    home.create(Config(args.name, args.sector, host, port, url), identity, passphrase)
+    service = NodeService.open(home.path, passphrase)
+    try:
+        service.publish_org_card()
+    finally:
+        service.close()
+    data = {"home": str(home.path), "node_id": identity.node_id.hex(), "fingerprint": identity.fingerprint, "url": url}
+    emit(
+        args,
+        data,
+        f"Initialised {args.name!r} in {home.path}\n"
+        f"  node id:     {identity.node_id.hex()}\n"
+        f"  fingerprint: {identity.fingerprint}   (read this to partners to confirm pairing)\n"
+        f"  federation:  {url}  (listening on {host}:{port})\n"
+        f"  keys:        {'protected by ' + PASSPHRASE_ENV if passphrase else 'not passphrase-protected'}\n"
+        f"Next: `orgnode --home {home.path} run`",
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from node import logs, runtime
+
+    logs.configure(args.log_level)
+    return runtime.run(home_of(args))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from node.admin_api import status_info
+    from node.service import NodeService
+
+    home = Home(home_of(args))
+    home.require()
+    client = AdminClient(home.admin_socket)
+    try:
+        data = client.call("GET", "/status", timeout=3.0)
+    except UserError:
+        service = NodeService.open(home.path)
+        try:
+            data = status_info(service, running=False)
+        finally:
+            service.close()
+    forks = data.get("forked_authors") or []
+    emit(
+        args,
+        data,
+        lambda: "\n".join(
+            [
+                f"{data['name']} ({data['sector']})",
+                f"  node id:     {data['node_id']}",
+                f"  fingerprint: {data['fingerprint']}",
+                f"  url:         {data['url']}",
+                f"  running:     {'yes' if data['running'] else 'no (start it with `orgnode run`)'}",
+                f"  statements:  {data['statements']} held, {data['own_statements']} of our own",
+            ]
+            + ([f"  WARNING: {len(forks)} peer(s) equivocated (forked logs): {', '.join(f[:16] for f in forks)}"] if forks else [])
+        ),
+    )
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from node.service import NodeService
+    from node.views import statement_view
+
+    service = NodeService.open(home_of(args))
+    try:
+        entries = [statement_view(s) for s in service.own_statements()]
+    finally:
+        service.close()
+
+    def human() -> str:
+        lines = [f"{len(entries)} statement(s) in this node's log:"]
+        for e in entries:
+            lines.append(f"  #{e['seq']:<4} {e['time']}  {e['kind']:<14} {'private' if e['private'] else 'public ':<8} {e['id'][:16]}")
+        return "\n".join(lines)
+
+    emit(args, entries, human)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from node.demo import run_demo
+
+    return run_demo(Path(args.dir) if args.dir else None, args.keep)
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+COMMANDS: dict[str, CommandFn] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS, help="node home directory (default: $ORGNODE_HOME or ~/.local/share/orgnode)")
+    parser = argparse.ArgumentParser(
+        prog="orgnode",
+        description="Run and manage an orgnode: a federated talent-referral node for your organization.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def add(name: str, fn: CommandFn, help_text: str, json_flag: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print JSON for scripts")
+        p.set_defaults(func=fn)
+        COMMANDS[name] = fn
+        return p
+
+    p = add("init", cmd_init, "create a node home: keys, config, database and the signed org card")
+    p.add_argument("--name", required=True, help="your organization's name, as partners will see it")
+    p.add_argument("--sector", required=True, choices=SECTORS, help="your organization's sector")
+    p.add_argument("--listen", required=True, metavar="HOST:PORT", help="address the federation API listens on")
+    p.add_argument("--url", help="public URL peers use to reach this node (default: http://HOST:PORT)")
+
+    p = add("run", cmd_run, "run the node: federation API, admin socket and background sync", json_flag=False)
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log verbosity")
+
+    add("status", cmd_status, "show this node's identity and whether it is running")
+    add("log", cmd_log, "list this node's own signed statements")
+
+    p = add("demo", cmd_demo, "run a local three-organization federation on loopback and narrate it", json_flag=False)
+    p.add_argument("--keep", action="store_true", help="leave the nodes running and print how to talk to them")
+    p.add_argument("--dir", help="where to create the demo homes (default: a temporary directory, removed afterwards)")
+
+    from node import cli_extensions
+
+    cli_extensions.register(sub, common, add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # the home holds keys and personal data: nothing in it is for other users
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"orgnode: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("orgnode: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("ORGNODE_DEBUG"):
+            traceback.print_exc()
+        print(f"orgnode: internal error: {type(exc).__name__}: {exc} (set ORGNODE_DEBUG=1 for details)", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""A node's home directory: config, key files, database and admin socket paths.
+
+Layout (docs/operations.md): ``config.json``, ``keys/`` (PKCS#8 PEM files, mode 0600, encrypted with
+the passphrase from ``ORGNODE_PASSPHRASE`` when one was set at init), ``orgnode.db`` (SQLite) and
+``admin.sock`` (the local admin API, mode 0600). Every failure becomes a ``UserError`` that says
+which file is wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
+
+from node.errors import UserError
+from protocol.identity import Identity
+
+PASSPHRASE_ENV = "ORGNODE_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+HOME_ENV = "ORGNODE_HOME"
+KEY_FILES = {"signing": "signing.pem", "genesis": "genesis.pub", "x25519": "x25519.pem", "mlkem768": "mlkem768.pem"}
+MAX_UNIX_PATH = 100
+
+
+def default_home() -> Path:
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "orgnode"
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    sector: str
+    listen_host: str
+    listen_port: int
+    url: str
+    sync_interval: float = 30.0
+
+    @property
+    def listen(self) -> str:
+        return f"{self.listen_host}:{self.listen_port}"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UserError(f"--listen must look like HOST:PORT (e.g. 127.0.0.1:8470), got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+class Home:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.path / "keys"
+
+    @property
+    def db_path(self) -> Path:
+        return self.path / "orgnode.db"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.path / "node.pid"
+
+    @property
+    def admin_socket(self) -> Path:
+        """``admin.sock`` in the home, or a short stand-in under /tmp when the path is too long for AF_UNIX."""
+        wanted = self.path.resolve() / "admin.sock"
+        if len(str(wanted)) <= MAX_UNIX_PATH:
+            return wanted
+        digest = hashlib.sha256(str(wanted).encode()).hexdigest()[:20]
+        return Path(tempfile.gettempdir()) / f"orgnode-{digest}.sock"
+
+    def exists(self) -> bool:
+        return self.config_path.exists()
+
+    def require(self) -> None:
+        if not self.path.exists():
+            raise UserError(f"no orgnode home at {self.path}: run `orgnode init` first, or pass --home / set {HOME_ENV}")
+        if not os.access(self.path, os.R_OK | os.X_OK):
+            raise UserError(f"cannot read the orgnode home {self.path}: check its permissions")
+        if not self.config_path.exists():
+            raise UserError(f"{self.path} is not an orgnode home (no config.json): run `orgnode init --home {self.path}`")
+
+    # --- config ----------------------------------------------------------------------------------
+
+    def load_config(self) -> Config:
+        self.require()
+        try:
+            data = json.loads(self.config_path.read_text())
+            return Config(**data)
+        except PermissionError as exc:
+            raise UserError(f"cannot read {self.config_path}: permission denied") from exc
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"{self.config_path} is corrupt ({exc}); restore it from a backup") from exc
+
+    def save_config(self, config: Config) -> None:
+        _write_private(self.config_path, json.dumps(asdict(config), indent=2).encode() + b"\n")
+
+    # --- keys ------------------------------------------------------------------------------------
+
+    def create(self, config: Config, identity: Identity, passphrase: str | None) -> None:
+        if self.exists() or (self.keys_dir / KEY_FILES["signing"]).exists():
+            raise UserError(f"{self.path} already holds an orgnode home; refusing to overwrite it (choose another --home)")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.keys_dir.mkdir(exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise UserError(f"cannot create {self.path}: {exc.strerror}") from exc
+        self.save_keys(identity, passphrase)
+        self.save_config(config)
+
+    def save_keys(self, identity: Identity, passphrase: str | None) -> None:
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
+        )
+
+        def pem(key: ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey | mlkem.MLKEM768PrivateKey) -> bytes:
+            return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+        _write_private(self.keys_dir / KEY_FILES["signing"], pem(identity.signing_key))
+        _write_private(self.keys_dir / KEY_FILES["x25519"], pem(identity.x25519_key))
+        _write_private(self.keys_dir / KEY_FILES["mlkem768"], pem(identity.mlkem_key))
+        _write_private(self.keys_dir / KEY_FILES["genesis"], identity.genesis_public.hex().encode() + b"\n")
+
+    def load_identity(self, passphrase: str | None = None) -> Identity:
+        self.require()
+        if passphrase is None:
+            passphrase = os.environ.get(PASSPHRASE_ENV) or None
+        signing = self._load_key("signing", passphrase)
+        x_key = self._load_key("x25519", passphrase)
+        m_key = self._load_key("mlkem768", passphrase)
+        if not isinstance(signing, ed25519.Ed25519PrivateKey) or not isinstance(x_key, x25519.X25519PrivateKey) \
+                or not isinstance(m_key, mlkem.MLKEM768PrivateKey):
+            raise UserError(f"the key files in {self.keys_dir} hold the wrong kinds of keys; restore them from a backup")
+        genesis_path = self.keys_dir / KEY_FILES["genesis"]
+        try:
+            genesis = bytes.fromhex(genesis_path.read_text().strip())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{genesis_path} is missing or corrupt; restore it from a backup") from exc
+        if len(genesis) != 32:
+            raise UserError(f"{genesis_path} is corrupt (not a 32-byte public key); restore it from a backup")
+        return Identity(signing, x_key, m_key, genesis)
+
+    def _load_key(self, which: str, passphrase: str | None) -> object:
+        path = self.keys_dir / KEY_FILES[which]
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise UserError(f"key file {path} is missing; restore the keys/ folder from a backup") from exc
+        except PermissionError as exc:
+            raise UserError(f"cannot read key file {path}: permission denied (run as the node's user)") from exc
+        encrypted = b"ENCRYPTED" in data.split(b"\n", 1)[0]
+        if encrypted and not passphrase:
+            raise UserError(f"the keys are protected by a passphrase: set {PASSPHRASE_ENV} to unlock them")
+        try:
+            return serialization.load_pem_private_key(data, passphrase.encode() if encrypted and passphrase else None)
+        except ValueError as exc:
+            if encrypted:
+                raise UserError(f"cannot unlock {path}: wrong passphrase in {PASSPHRASE_ENV}, or the file is corrupt") from exc
+            raise UserError(f"key file {path} is corrupt; restore it from a backup") from exc
+        except TypeError as exc:
+            raise UserError(f"key file {path} is corrupt; restore it from a backup") from exc
+
+    def key_file_modes(self) -> dict[str, int]:
+        return {name: stat.S_IMODE((self.keys_dir / f).stat().st_mode) for name, f in KEY_FILES.items()}
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically to ``path`` with mode 0600 from the first byte on."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)

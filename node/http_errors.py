@@ -1,0 +1,35 @@
+"""Mapping protocol error codes to HTTP statuses and error bodies, for both APIs."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from protocol import errors as E
+
+STATUS_FOR_CODE = {
+    E.MALFORMED: 400,
+    E.UNKNOWN_VERSION: 400,
+    E.BAD_BODY: 400,
+    E.BAD_PREV: 400,
+    E.GAP: 409,
+    E.FORK: 409,
+    E.TOO_LARGE: 413,
+    E.BAD_SIGNATURE: 401,
+    E.WRONG_AUTHOR: 403,
+    E.UNKNOWN_KEY: 403,
+    E.UNTRUSTED_SENDER: 403,
+    E.WRONG_RECIPIENT: 421,
+    E.STALE: 401,
+    E.REPLAY: 409,
+    E.RATE_LIMITED: 429,
+    E.BAD_INVITE: 403,
+    E.EXPIRED: 410,
+    E.HOP_LIMIT: 400,
+    E.REJECTED_BASE: 409,
+    E.DECRYPT_FAILED: 400,
+}
+
+
+def error_response(code: str, detail: str, status: int | None = None) -> web.Response:
+    """A JSON error body ``{"error": code, "detail": ...}``. ``detail`` must never hold personal data."""
+    return web.json_response({"error": code, "detail": detail}, status=status or STATUS_FOR_CODE.get(code, 400))

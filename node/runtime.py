@@ -1,0 +1,119 @@
+"""Running a node: the federation server on TCP, the admin API on a Unix socket, clean shutdown.
+
+``NodeRuntime`` owns every long-lived task. Components (the sync loop, discovery, ...) are added to
+``components`` and started after the servers are listening, stopped before they close. SIGTERM
+and SIGINT set the stop event; shutdown then lets in-flight handlers finish, stops components and
+closes the database, so no acknowledged write is lost and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+from typing import Protocol
+
+from aiohttp import web
+
+from node import admin_api, federation_api
+from node.errors import UserError
+from node.logs import log_event
+from node.service import NodeService
+
+
+class Component(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def check_http_parser() -> None:
+    """THREATS row 11: refuse to serve with aiohttp's pure-Python HTTP parser (request smuggling CVEs)."""
+    from aiohttp import http_parser
+
+    if http_parser.HttpRequestParser is http_parser.HttpRequestParserPy and not os.environ.get("ORGNODE_ALLOW_PY_PARSER"):
+        raise UserError("aiohttp's C HTTP parser is not in use (AIOHTTP_NO_EXTENSIONS or a build without it); reinstall aiohttp")
+
+
+class NodeRuntime:
+    def __init__(self, service: NodeService) -> None:
+        self.service = service
+        self.stop_event = asyncio.Event()
+        self.components: list[Component] = []
+        self._runners: list[web.AppRunner] = []
+        self.port: int | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        return self.service.home.admin_socket
+
+    async def start(self) -> None:
+        check_http_parser()
+        config = self.service.config
+        fed_runner = web.AppRunner(federation_api.create_app(self.service), access_log=None, shutdown_timeout=5)
+        await fed_runner.setup()
+        self._runners.append(fed_runner)
+        site = web.TCPSite(fed_runner, config.listen_host, config.listen_port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            raise UserError(f"cannot listen on {config.listen}: {exc.strerror}; choose another --listen address") from exc
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else config.listen_port
+
+        sock = self.socket_path
+        if sock.exists():
+            sock.unlink()
+        admin_runner = web.AppRunner(admin_api.create_app(self.service, self.stop_event), access_log=None)
+        await admin_runner.setup()
+        self._runners.append(admin_runner)
+        old_umask = os.umask(0o177)
+        try:
+            await web.UnixSite(admin_runner, str(sock)).start()
+        finally:
+            os.umask(old_umask)
+        os.chmod(sock, 0o600)
+        for component in self.components:
+            await component.start()
+        self.service.home.pid_path.write_text(f"{os.getpid()}\n")
+        log_event("node.started", node=self.service.node_id, listen=f"{config.listen_host}:{self.port}")
+
+    async def stop(self) -> None:
+        for component in reversed(self.components):
+            with contextlib.suppress(Exception):
+                await component.stop()
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self.service.home.pid_path.unlink()
+        log_event("node.stopped", node=self.service.node_id)
+
+    async def run_until_stopped(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop_event.set)
+        await self.start()
+        try:
+            await self.stop_event.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+
+def run(home: Path) -> int:
+    service = NodeService.open(home)
+    try:
+        asyncio.run(NodeRuntime(service).run_until_stopped())
+    finally:
+        service.close()
+    return 0
+
+

@@ -1,0 +1,82 @@
+"""A node's state, opened from its home: identity, config, database and the log store.
+
+The HTTP handlers, the admin API and the CLI's offline commands all go through this object, so
+there is one implementation of every operation whichever surface asks for it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from node.clock import now_ms
+from node.errors import UserError
+from node.home import Config, Home
+from protocol.bodies import KeyRotation, OrgCard
+from protocol.card_bundle import encode_bundle
+from protocol.identity import Identity
+from protocol.statement import Statement
+from storage.db import connect
+from storage.log_store import LogStore
+
+
+@dataclass
+class NodeService:
+    home: Home
+    config: Config
+    identity: Identity
+    db: sqlite_utils.Database
+    log: LogStore
+
+    @classmethod
+    def open(cls, home_path: Path, passphrase: str | None = None) -> NodeService:
+        home = Home(home_path)
+        config = home.load_config()
+        identity = home.load_identity(passphrase)
+        try:
+            db = connect(home.db_path)
+        except Exception as exc:  # sqlite3.DatabaseError and friends
+            raise UserError(f"cannot open the database {home.db_path}: {exc}; restore it from a backup") from exc
+        return cls(home, config, identity, db, LogStore(db))
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def node_id(self) -> bytes:
+        return self.identity.node_id
+
+    # --- own statements --------------------------------------------------------------------------
+
+    def append(self, kind: str, body: object, *, private: bool, now: int | None = None) -> Statement:
+        salt = os.urandom(32) if private else None
+        return self.log.append_own(
+            self.identity, kind=kind, body=body, now=now if now is not None else now_ms(), private=private, salt=salt
+        )
+
+    def org_card(self) -> OrgCard:
+        return OrgCard(self.config.name, self.config.sector, self.config.url, self.identity.encryption_public)
+
+    def publish_org_card(self) -> Statement:
+        return self.append(OrgCard.KIND, self.org_card().to_value(), private=False)
+
+    def card_statements(self) -> list[Statement]:
+        """First statement, rotations and latest org card: what ``/.well-known/orgnode`` serves."""
+        own = self.log.statements(self.node_id)
+        if not own:
+            raise UserError("this node has no org card yet: the home was not initialised completely")
+        rotations = [s for s in own if s.kind == KeyRotation.KIND]
+        cards = [s for s in own if s.kind == OrgCard.KIND]
+        chosen = {own[0].seq: own[0], **{s.seq: s for s in rotations}}
+        if cards:
+            chosen[cards[-1].seq] = cards[-1]
+        return [chosen[k] for k in sorted(chosen)]
+
+    def card_bundle(self) -> bytes:
+        return encode_bundle(self.card_statements())
+
+    def own_statements(self) -> list[Statement]:
+        return self.log.statements(self.node_id)

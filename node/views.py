@@ -1,0 +1,41 @@
+"""JSON views of protocol objects for the CLI and the admin API (bytes as hex, times as ISO 8601)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from protocol.codec import decode
+from protocol.statement import BODY_LIMITS, Statement
+
+
+def iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def statement_view(statement: Statement, *, include_body: bool = True) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": statement.id.hex(),
+        "author": statement.author.hex(),
+        "seq": statement.seq,
+        "prev": statement.header.prev.hex() if statement.header.prev else None,
+        "kind": statement.kind,
+        "ts": statement.header.ts,
+        "time": iso(statement.header.ts),
+        "private": statement.header.private,
+        "key": statement.header.key.hex(),
+        "body_len": statement.header.body_len,
+    }
+    if include_body:
+        view["body"] = jsonable(decode(statement.body, BODY_LIMITS)) if statement.body is not None else None
+    return view

@@ -1,0 +1,101 @@
+"""The CLI as a user runs it: init, run, status, log, clean shutdown, and one-line errors."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import stat
+
+import pytest
+
+from node.cli import COMMANDS, build_parser
+from tests.conftest import free_port
+from tests.e2e.cli_helpers import orgnode, orgnode_json, start_node
+
+
+def test_init_run_status_log_and_clean_stop(tmp_path):
+    home = tmp_path / "youth"
+    port = free_port()
+    init = orgnode_json("--home", str(home), "init", "--name", "Youth Futures", "--sector", "nonprofit", "--listen", f"127.0.0.1:{port}")
+    assert len(init["node_id"]) == 64
+    assert init["url"] == f"http://127.0.0.1:{port}"
+    for key_file in (home / "keys").iterdir():
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600, key_file
+    assert stat.S_IMODE((home / "orgnode.db").stat().st_mode) & 0o077 == 0
+
+    offline = orgnode_json("--home", str(home), "status")
+    assert offline["running"] is False
+    assert {k: offline[k] for k in ("node_id", "fingerprint", "name", "sector", "url")} == {
+        "node_id": init["node_id"], "fingerprint": init["fingerprint"], "name": "Youth Futures",
+        "sector": "nonprofit", "url": f"http://127.0.0.1:{port}",
+    }
+
+    proc = start_node(home)
+    try:
+        online = orgnode_json("--home", str(home), "status")
+        assert online["running"] is True
+        log = orgnode_json("--home", str(home), "log")
+        assert [e["kind"] for e in log] == ["org_card"]
+        assert log[0]["seq"] == 1 and log[0]["author"] == init["node_id"]
+        human = orgnode("--home", str(home), "log").stdout
+        assert "org_card" in human
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    assert orgnode_json("--home", str(home), "status")["running"] is False
+    with sqlite3.connect(home / "orgnode.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # stderr holds structured JSON log lines only.
+    assert '"event": "node.stopped"' in proc.stderr.read()
+
+
+def test_init_refuses_to_overwrite(tmp_path):
+    args = ["--home", str(tmp_path / "h"), "init", "--name", "A", "--sector", "company", "--listen", "127.0.0.1:9"]
+    orgnode(*args)
+    again = orgnode(*args, check=False)
+    assert again.returncode != 0
+    assert "refusing to overwrite" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("missing-home", "no orgnode home"),
+        ("corrupt-key", "corrupt"),
+        ("unreadable-config", "corrupt"),
+    ],
+)
+def test_errors_are_one_clear_line(tmp_path, setup, expected):
+    home = tmp_path / "h"
+    if setup != "missing-home":
+        orgnode("--home", str(home), "init", "--name", "A", "--sector", "company", "--listen", "127.0.0.1:9")
+    if setup == "corrupt-key":
+        (home / "keys" / "signing.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n")
+    if setup == "unreadable-config":
+        (home / "config.json").write_text("{not json")
+    result = orgnode("--home", str(home), "log", check=False)
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_passphrase_protected_keys(tmp_path):
+    home = tmp_path / "h"
+    pw = {"ORGNODE_PASSPHRASE": "correct horse battery staple"}
+    orgnode("--home", str(home), "init", "--name", "A", "--sector", "company", "--listen", "127.0.0.1:9", extra_env=pw)
+    assert b"ENCRYPTED" in (home / "keys" / "signing.pem").read_bytes()
+    locked = orgnode("--home", str(home), "log", check=False)
+    assert locked.returncode == 1 and "ORGNODE_PASSPHRASE" in locked.stderr
+    wrong = orgnode("--home", str(home), "log", check=False, extra_env={"ORGNODE_PASSPHRASE": "nope"})
+    assert wrong.returncode == 1 and "wrong passphrase" in wrong.stderr
+    assert orgnode("--home", str(home), "log", extra_env=pw).returncode == 0
+
+
+def test_every_command_has_help():
+    build_parser()
+    assert {"init", "run", "status", "log"} <= set(COMMANDS)
+    for name in COMMANDS:
+        result = orgnode(*name.split(), "--help")
+        assert "usage:" in result.stdout
