@@ -1,0 +1,212 @@
+"""Deterministic protocol test vectors, written to docs/test-vectors.json.
+
+Run ``python -m tests.protocol.make_vectors`` from the repository root to rewrite the file.
+Every value is derived from fixed seeds except the HPKE ciphertexts (HPKE encryption is randomized):
+those are kept from the existing file as long as they still open, and only made afresh otherwise.
+``--markdown`` prints the "Test vectors" section of docs/protocol.md built from the same data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from protocol.bodies import KeyRotation, Note, OrgCard
+from protocol.codec import encode
+from protocol.identity import Identity
+from protocol.sealing import SUITE_MLKEM768_X25519, SUITE_X25519, open_bytes, seal_bytes, seal_info
+from protocol.statement import Envelope, SealedContent, Statement, sign_statement
+
+VECTORS_PATH = Path(__file__).resolve().parents[2] / "docs" / "test-vectors.json"
+
+SEEDS = {
+    "A": (b"\x01" * 32, b"\x11" * 32, b"\x21" * 64),
+    "B": (b"\x02" * 32, b"\x12" * 32, b"\x22" * 64),
+}
+ROTATION_SEED = b"\x03" * 32
+ORG_CARD_TS = 1767225600000
+NOTE_TS = 1767225660000
+ROTATION_TS = 1767225720000
+NOTE_SALT = b"\x33" * 32
+NOTE_TEXT = "Hello from Youth Futures"
+
+
+def identity(name: str) -> Identity:
+    return Identity.from_seeds(*SEEDS[name])
+
+
+def key_vector(name: str) -> dict[str, Any]:
+    ident = identity(name)
+    ed, xs, ms = SEEDS[name]
+    enc = ident.encryption_public
+    return {
+        "ed25519_seed": ed.hex(),
+        "x25519_seed": xs.hex(),
+        "mlkem768_seed": ms.hex(),
+        "ed25519_public": ident.genesis_public.hex(),
+        "x25519_public": enc.x25519.hex(),
+        "mlkem768_public_sha256": hashlib.sha256(enc.mlkem768).hexdigest(),
+        "node_id": ident.node_id.hex(),
+        "fingerprint": ident.fingerprint,
+    }
+
+
+def statements() -> tuple[Statement, Statement, Statement]:
+    """A's first three statements: org card (public), note (private), key rotation (public)."""
+    a = identity("A")
+    card = OrgCard("Youth Futures", "nonprofit", "https://youth.example", a.encryption_public)
+    s1 = sign_statement(a, kind=OrgCard.KIND, seq=1, prev=None, now=ORG_CARD_TS, body=card.to_value(), private=False)
+    s2 = sign_statement(
+        a, kind=Note.KIND, seq=2, prev=s1.id, now=NOTE_TS, body=Note(NOTE_TEXT).to_value(), private=True, salt=NOTE_SALT
+    )
+    new = Identity.from_seeds(ROTATION_SEED, SEEDS["A"][1], SEEDS["A"][2])
+    rotation = KeyRotation(new.signing_public, new.sign(KeyRotation.signed_message(a.node_id, a.signing_public, new.signing_public)))
+    s3 = sign_statement(a, kind=KeyRotation.KIND, seq=3, prev=s2.id, now=ROTATION_TS, body=rotation.to_value(), private=False)
+    return s1, s2, s3
+
+
+def statement_vector(s: Statement) -> dict[str, Any]:
+    assert s.body is not None and s.salt is not None
+    return {
+        "kind": s.kind,
+        "seq": s.seq,
+        "ts": s.header.ts,
+        "private": s.header.private,
+        "salt": s.salt.hex(),
+        "body": s.body.hex(),
+        "body_hash": s.header.body_hash.hex(),
+        "header": s.header_bytes.hex(),
+        "signature": s.signature.hex(),
+        "id": s.id.hex(),
+        "envelope_plain": Envelope.of(s).encode().hex(),
+        "envelope_withheld": Envelope.of(s, with_body=False).encode().hex(),
+    }
+
+
+def deterministic() -> dict[str, Any]:
+    s1, s2, s3 = statements()
+    rotation = KeyRotation.from_value(s3.body_value())
+    return {
+        "protocol_version": 1,
+        "keys": {"A": key_vector("A"), "B": key_vector("B")},
+        "org_card": {
+            **statement_vector(s1),
+            "name": "Youth Futures",
+            "sector": "nonprofit",
+            "url": "https://youth.example",
+        },
+        "note": {**statement_vector(s2), "text": NOTE_TEXT, "hops": 1},
+        "key_rotation": {
+            **statement_vector(s3),
+            "new_ed25519_seed": ROTATION_SEED.hex(),
+            "new_key": rotation.new_key.hex(),
+            "new_signature": rotation.new_signature.hex(),
+        },
+    }
+
+
+def hpke_vectors(previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Seal A's private note to B once per suite; reuse the stored ciphertexts while they still open."""
+    _, note, _ = statements()
+    b = identity("B")
+    assert note.salt is not None and note.body is not None
+    plaintext = encode([note.salt, note.body])
+    info = seal_info(note.id, b.node_id)
+    old = {v["suite"]: v for v in (previous or {}).get("hpke", [])}
+    out = []
+    for suite in (SUITE_X25519, SUITE_MLKEM768_X25519):
+        ciphertext: bytes | None = None
+        if suite in old:
+            candidate = bytes.fromhex(old[suite]["ciphertext"])
+            try:
+                if open_bytes(SealedContent(b.node_id, suite, candidate), b, info) == plaintext:
+                    ciphertext = candidate
+            except Exception:
+                ciphertext = None
+        if ciphertext is None:
+            ciphertext = seal_bytes(plaintext, b.node_id, b.encryption_public, info, suite).ciphertext
+        sealed = SealedContent(b.node_id, suite, ciphertext)
+        out.append(
+            {
+                "suite": suite,
+                "recipient": "B",
+                "statement_id": note.id.hex(),
+                "recipient_node_id": b.node_id.hex(),
+                "info": info.hex(),
+                "plaintext": plaintext.hex(),
+                "ciphertext": ciphertext.hex(),
+                "envelope_sealed": Envelope(note.header_bytes, note.signature, sealed).encode().hex(),
+            }
+        )
+    return out
+
+
+def build(previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = deterministic()
+    data["hpke"] = hpke_vectors(previous)
+    return data
+
+
+def load() -> dict[str, Any] | None:
+    if not VECTORS_PATH.exists():
+        return None
+    return json.loads(VECTORS_PATH.read_text())  # type: ignore[no-any-return]
+
+
+def markdown(data: dict[str, Any]) -> str:
+    lines: list[str] = []
+
+    def block(label: str, value: object) -> None:
+        lines.append(f"- {label}:")
+        lines.append("")
+        lines.append("  ```")
+        lines.append(f"  {value}")
+        lines.append("  ```")
+        lines.append("")
+
+    for name in ("A", "B"):
+        k = data["keys"][name]
+        lines.append(f"### Node {name}")
+        lines.append("")
+        for field in ("ed25519_seed", "x25519_seed", "mlkem768_seed", "ed25519_public", "x25519_public",
+                      "mlkem768_public_sha256", "node_id", "fingerprint"):
+            block(f"`{field}`", k[field])
+    titles = {"org_card": "A's org card (seq 1, public)", "note": "A's private note (seq 2)",
+              "key_rotation": "A's key rotation (seq 3)"}
+    for key, title in titles.items():
+        v = data[key]
+        lines.append(f"### {title}")
+        lines.append("")
+        lines.append(f"kind `{v['kind']}`, seq {v['seq']}, ts {v['ts']}, private {str(v['private']).lower()}.")
+        lines.append("")
+        fields = ["salt", "body", "body_hash", "header", "signature", "id", "envelope_plain", "envelope_withheld"]
+        if key == "key_rotation":
+            fields += ["new_ed25519_seed", "new_key", "new_signature"]
+        for field in fields:
+            if data[key][field]:
+                block(f"`{field}`", v[field])
+            else:
+                lines.append(f"- `{field}`: empty")
+                lines.append("")
+    for v in data["hpke"]:
+        lines.append(f"### HPKE decryption, suite {v['suite']}: A's note sealed to B")
+        lines.append("")
+        for field in ("statement_id", "recipient_node_id", "info", "ciphertext", "plaintext", "envelope_sealed"):
+            block(f"`{field}`", v[field])
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    data = build(load())
+    if "--markdown" in argv:
+        print(markdown(data))
+        return
+    VECTORS_PATH.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"wrote {VECTORS_PATH}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
