@@ -138,3 +138,9 @@ def expect_optional_bytes(value: Any, name: str, length: int) -> bytes | None:
     if value is None:
         return None
     return expect_bytes(value, name, length)
+
+
+def expect_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise RemoteProtocolError(MALFORMED, f"{name} must be a boolean")
+    return value

@@ -105,8 +105,80 @@ def _m001_log(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m002_federation(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE entries ADD COLUMN audience TEXT")  # own private statements: '*' or hex ids
+    db.execute(
+        """CREATE TABLE peers (
+            node_id BLOB PRIMARY KEY,
+            url TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('trusted', 'pending_in', 'pending_out', 'removed', 'blocked')),
+            via TEXT NOT NULL,
+            added_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            score REAL NOT NULL DEFAULT 0,
+            invalid_count INTEGER NOT NULL DEFAULT 0,
+            throttled_until INTEGER NOT NULL DEFAULT 0,
+            last_contact INTEGER
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE invites (
+            invite_id BLOB PRIMARY KEY,
+            secret BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            used_at INTEGER,
+            used_by BLOB
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE outbox (
+            peer BLOB NOT NULL,
+            statement_id BLOB NOT NULL,
+            seq INTEGER NOT NULL,
+            enqueued_at INTEGER NOT NULL,
+            PRIMARY KEY (peer, statement_id)
+        )"""
+    )
+    db.execute("CREATE INDEX outbox_order ON outbox (peer, seq)")
+    db.execute(
+        """CREATE TABLE foreign_statements (
+            id BLOB PRIMARY KEY,
+            author BLOB NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            header BLOB NOT NULL,
+            signature BLOB NOT NULL,
+            salt BLOB,
+            body BLOB,
+            via BLOB NOT NULL,
+            via_statement BLOB NOT NULL,
+            distance INTEGER NOT NULL,
+            received_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE foreign_keys_seen (
+            author BLOB NOT NULL,
+            key BLOB NOT NULL,
+            first_seq INTEGER NOT NULL,
+            last_seq INTEGER,
+            vouched_by BLOB NOT NULL,
+            PRIMARY KEY (author, key)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE reshared (
+            root_id BLOB PRIMARY KEY,
+            reshare_id BLOB,
+            at INTEGER NOT NULL
+        )"""
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", _m001_log),
+    ("002_federation", _m002_federation),
 ]
 
 

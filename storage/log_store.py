@@ -16,7 +16,8 @@ from typing import Any
 import sqlite_utils
 
 from protocol import log as log_rules
-from protocol.bodies import KeyRotation, OrgCard
+from protocol.bodies import BODY_TYPES, KeyRotation, OrgCard, parse_body
+from protocol.card_bundle import VerifiedCard
 from protocol.errors import (
     BAD_BODY,
     MALFORMED,
@@ -151,7 +152,8 @@ class LogStore:
     # --- writing ---------------------------------------------------------------------------------
 
     def append_own(
-        self, identity: Identity, *, kind: str, body: object, now: int, private: bool, salt: bytes | None = None
+        self, identity: Identity, *, kind: str, body: object, now: int, private: bool, salt: bytes | None = None,
+        audience: str | None = None,
     ) -> Statement:
         """Sign and append the node's own next statement, in one transaction with its projections."""
         with self.db.atomic():
@@ -161,7 +163,7 @@ class LogStore:
             )
             history = self.key_history(identity.node_id)
             log_rules.check(statement, head, history, None)
-            self._store(statement, history, received_from=None, now=now)
+            self._store(statement, history, received_from=None, now=now, audience=audience)
         return statement
 
     def ingest(self, statement: Statement, *, received_from: bytes | None, now: int) -> IngestResult:
@@ -247,24 +249,53 @@ class LogStore:
             if not progressed:
                 return released
 
-    def _store(self, statement: Statement, history: KeyHistory | None, received_from: bytes | None, now: int) -> None:
+    def _store(self, statement: Statement, history: KeyHistory | None, received_from: bytes | None, now: int,
+               audience: str | None = None) -> None:
         header = statement.header
-        if header.seq == 1:
+        if header.seq == 1 and history is None:
             history = KeyHistory.genesis(header.author, header.key)
             self._save_history(history)
+        body_type = BODY_TYPES.get(statement.kind)
+        if body_type is not None and body_type.PRIVATE != header.private:
+            raise RemoteProtocolError(BAD_BODY, f"{statement.kind} statements must be {'private' if body_type.PRIVATE else 'public'}")
+        if body_type is not None and statement.body is not None:
+            try:
+                parse_body(statement.kind, header.private, statement.body_value())
+            except ProtocolError as exc:
+                # The body matches the author's hash, so no copy of this statement can ever be valid.
+                raise RemoteProtocolError(BAD_BODY, f"{statement.kind} body is invalid: {exc.detail}") from exc
         if statement.kind == KeyRotation.KIND:
             if statement.body is None or history is None:
                 raise RemoteProtocolError(BAD_BODY, "a key rotation must carry its body")
-            self._save_history(history.rotated(statement))
+            new_key = KeyRotation.from_value(statement.body_value()).new_key
+            already_known = any(p.key == new_key and p.first_seq == header.seq + 1 for p in history.periods)
+            if not already_known:  # learnt earlier from a verified card bundle
+                self._save_history(history.rotated(statement))
         self.db.execute(
-            """INSERT INTO entries (id, author, seq, kind, ts, header, signature, salt, body, received_from, received_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO entries (id, author, seq, kind, ts, header, signature, salt, body, received_from, received_at, audience)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [statement.id, header.author, header.seq, header.kind, header.ts, statement.header_bytes,
-             statement.signature, statement.salt, statement.body, received_from, now],
+             statement.signature, statement.salt, statement.body, received_from, now, audience],
         )
         project = PROJECTORS.get(statement.kind)
         if project is not None and statement.body is not None:
             project(self.db, statement, now)
+
+    def learn_card(self, verified: VerifiedCard, now: int) -> None:
+        """Record a peer's key history and org card from a verified card bundle (at pairing time).
+
+        Its log entries arrive later through sync, in order; the history learnt here lets those be
+        checked even when a rotation is among them.
+        """
+        with self.db.atomic():
+            current = self.key_history(verified.node_id)
+            if current is None or len(verified.history.periods) > len(current.periods):
+                self._save_history(verified.history)
+            _project_org_card(self.db, verified.statement, now)
+
+    def audience_of(self, statement_id: bytes) -> str | None:
+        rows = list(self.db.query("SELECT audience FROM entries WHERE id = ?", [statement_id]))
+        return rows[0]["audience"] if rows else None
 
     def _fill_body(self, statement: Statement) -> None:
         """A duplicate may bring the body we did not hold (e.g. it was withheld on first receipt)."""

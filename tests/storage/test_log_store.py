@@ -161,9 +161,11 @@ def test_rejected_held_candidate_leaves_no_partial_write(store: LogStore) -> Non
     result = store.ingest(wire(s2), received_from=None, now=T0)
     assert [x.seq for x in result.appended] == [2]
     assert store.count() == 2 and store.head(a.node_id).seq == 2
+    # The body matches the author's hash, so the rejection is permanent (bad-body) and remembered.
+    assert [r["code"] for r in store.rejected()] == ["bad-body"]
     with pytest.raises(RemoteProtocolError) as info:
         store.ingest(wire(broken), received_from=None, now=T0)
-    assert info.value.code == MALFORMED
+    assert info.value.code == "rejected-base"
     assert store.count() == 2
 
 

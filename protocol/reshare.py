@@ -1,0 +1,113 @@
+"""Re-sharing a statement beyond the author's direct peers, within the author's hop limit.
+
+When B receives A's statement of a re-shareable kind (a job, a note) whose ``hops`` allows more
+travel, B appends its own private ``reshare`` statement carrying: A's statement exactly as signed
+(header, signature, salt and body), A's card bundle (so a node that does not know A can check A's
+keys: B vouches for it by signing the reshare), and the ``path`` of re-sharers so far, ending
+with B. A receiver at distance ``len(path) + 1`` from A accepts it only while that distance is at
+most ``hops``; it re-shares further only while ``distance + 1 <= hops``. A's signature verifies at
+every hop, and each hop is attributable: the reshare statement is signed by the node that passed
+it on. The limit is enforced by every honest node on the path; a dishonest re-sharer can only
+over-share content it was already allowed to read, and its signature on the reshare proves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from protocol.bodies import parse_body, register
+from protocol.card_bundle import VerifiedCard, verify_bundle
+from protocol.codec import expect_bytes, expect_list, expect_map
+from protocol.errors import BAD_BODY, HOP_LIMIT, MALFORMED, WRONG_AUTHOR, RemoteProtocolError
+from protocol.statement import MAX_BODY_BYTES, Envelope, Statement
+
+MAX_PATH = 8
+MAX_ROOT_BODY = 48 * 1024
+
+# Kinds whose bodies carry ``hops`` and may travel beyond the author's direct peers.
+RESHAREABLE: set[str] = {"note"}
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Reshare:
+    KIND: ClassVar[str] = "reshare"
+    PRIVATE: ClassVar[bool] = True
+
+    root: bytes  # the root statement's envelope, with plain content
+    card: bytes  # the root author's card bundle
+    path: tuple[bytes, ...]
+
+    def to_value(self) -> dict[str, Any]:
+        return {"root": self.root, "card": self.card, "path": list(self.path)}
+
+    @classmethod
+    def from_value(cls, value: Any) -> Reshare:
+        v = expect_map(value, "reshare")
+        if set(v) != {"root", "card", "path"}:
+            raise RemoteProtocolError(MALFORMED, "reshare must have exactly root, card and path")
+        path = tuple(expect_bytes(p, "reshare.path[]", 32) for p in expect_list(v["path"], "reshare.path"))
+        if not 1 <= len(path) <= MAX_PATH or len(set(path)) != len(path):
+            raise RemoteProtocolError(MALFORMED, "reshare.path must list 1 to 8 distinct node ids")
+        return cls(
+            root=expect_bytes(v["root"], "reshare.root", max_len=MAX_BODY_BYTES),
+            card=expect_bytes(v["card"], "reshare.card", max_len=MAX_BODY_BYTES),
+            path=path,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedReshare:
+    root: Statement
+    author_card: VerifiedCard
+    path: tuple[bytes, ...]
+    hops: int
+
+    @property
+    def distance(self) -> int:
+        """How many trust links separate the receiver of this reshare from the root's author."""
+        return len(self.path) + 1
+
+    @property
+    def may_travel_further(self) -> bool:
+        return self.distance + 1 <= self.hops
+
+
+def hops_of(statement: Statement) -> int:
+    body = parse_body(statement.kind, statement.header.private, statement.body_value())
+    hops = getattr(body, "hops", None)
+    if not isinstance(hops, int):
+        raise RemoteProtocolError(BAD_BODY, f"{statement.kind} carries no hop limit")
+    return hops
+
+
+def make_reshare(root: Statement, author_card_bundle: bytes, path: tuple[bytes, ...]) -> Reshare:
+    if root.body is None or root.salt is None:
+        raise RemoteProtocolError(BAD_BODY, "cannot re-share a statement whose body this node does not hold")
+    return Reshare(Envelope.of(root).encode(), author_card_bundle, path)
+
+
+def verify_reshare(reshare_statement: Statement) -> VerifiedReshare:
+    """Check a received (signature-verified, opened) reshare statement and what it carries."""
+    reshare = Reshare.from_value(reshare_statement.body_value())
+    if reshare.path[-1] != reshare_statement.author:
+        raise RemoteProtocolError(WRONG_AUTHOR, "the last node on a reshare path must be the re-sharer")
+    card = verify_bundle(reshare.card)
+    root = Envelope.decode(reshare.root).open_plain()
+    if root.body is None:
+        raise RemoteProtocolError(BAD_BODY, "a reshare must carry the root statement's body")
+    if len(root.body) > MAX_ROOT_BODY:
+        raise RemoteProtocolError(BAD_BODY, "re-shared statement too large")
+    if root.author != card.node_id:
+        raise RemoteProtocolError(WRONG_AUTHOR, "the carried org card is not the root author's")
+    if root.author in reshare.path:
+        raise RemoteProtocolError(MALFORMED, "the root's author cannot be on the reshare path")
+    card.history.check_key(root.header.key, root.seq)
+    if root.kind not in RESHAREABLE:
+        raise RemoteProtocolError(BAD_BODY, f"{root.kind} statements may not be re-shared")
+    hops = hops_of(root)
+    verified = VerifiedReshare(root, card, reshare.path, hops)
+    if verified.distance > hops:
+        raise RemoteProtocolError(HOP_LIMIT, f"re-shared {verified.distance} hops but the author allowed {hops}")
+    return verified

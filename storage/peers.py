@@ -1,0 +1,161 @@
+"""The trust list, invites, the durable per-peer outbox and peer scores.
+
+States: ``trusted`` (we exchange), ``pending_in`` (a LAN node asked to pair; an admin decides),
+``pending_out`` (we asked a LAN node), ``removed`` and ``blocked`` (refused at once). Only
+``trusted`` peers are ever sent anything or served. The outbox holds (peer, statement) pairs until
+the peer acknowledges them; it is written in the same transaction as the statement it points to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+TRUSTED = "trusted"
+PENDING_IN = "pending_in"
+PENDING_OUT = "pending_out"
+REMOVED = "removed"
+BLOCKED = "blocked"
+
+SCORE_INVALID = -2.0
+SCORE_VALID = 0.1
+SCORE_MIN = -100.0
+SCORE_MAX = 10.0
+GRAYLIST_BELOW = -10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    node_id: bytes
+    url: str
+    state: str
+    via: str
+    added_at: int
+    updated_at: int
+    score: float
+    invalid_count: int
+    throttled_until: int
+    last_contact: int | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Peer:
+        return cls(
+            node_id=bytes(row["node_id"]),
+            url=str(row["url"]),
+            state=str(row["state"]),
+            via=str(row["via"]),
+            added_at=int(row["added_at"]),
+            updated_at=int(row["updated_at"]),
+            score=float(row["score"]),
+            invalid_count=int(row["invalid_count"]),
+            throttled_until=int(row["throttled_until"]),
+            last_contact=int(row["last_contact"]) if row["last_contact"] is not None else None,
+        )
+
+
+class PeerStore:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    # --- trust list ------------------------------------------------------------------------------
+
+    def get(self, node_id: bytes) -> Peer | None:
+        rows = list(self.db.query("SELECT * FROM peers WHERE node_id = ?", [node_id]))
+        return Peer.from_row(rows[0]) if rows else None
+
+    def all(self) -> list[Peer]:
+        return [Peer.from_row(r) for r in self.db.query("SELECT * FROM peers ORDER BY added_at")]
+
+    def trusted(self) -> list[Peer]:
+        return [Peer.from_row(r) for r in self.db.query("SELECT * FROM peers WHERE state = ? ORDER BY added_at", [TRUSTED])]
+
+    def is_trusted(self, node_id: bytes) -> bool:
+        peer = self.get(node_id)
+        return peer is not None and peer.state == TRUSTED
+
+    def upsert(self, node_id: bytes, url: str, state: str, via: str, now: int) -> Peer:
+        """Set a peer's state (and url). A blocked peer stays blocked unless an admin unblocks it."""
+        existing = self.get(node_id)
+        with self.db.atomic():
+            if existing is None:
+                self.db.execute(
+                    "INSERT INTO peers (node_id, url, state, via, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [node_id, url, state, via, now, now],
+                )
+            else:
+                added_at = now if existing.state != TRUSTED and state == TRUSTED else existing.added_at
+                self.db.execute(
+                    "UPDATE peers SET url = ?, state = ?, via = ?, added_at = ?, updated_at = ? WHERE node_id = ?",
+                    [url, state, via, added_at, now, node_id],
+                )
+        peer = self.get(node_id)
+        assert peer is not None
+        return peer
+
+    def set_state(self, node_id: bytes, state: str, now: int) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE peers SET state = ?, updated_at = ? WHERE node_id = ?", [state, now, node_id])
+            if state != TRUSTED:
+                self.db.execute("DELETE FROM outbox WHERE peer = ?", [node_id])
+
+    def touch(self, node_id: bytes, now: int) -> None:
+        self.db.execute("UPDATE peers SET last_contact = ? WHERE node_id = ?", [now, node_id])
+
+    # --- scores ----------------------------------------------------------------------------------
+
+    def record(self, node_id: bytes, *, valid: int, invalid: int, now: int, graylist_ms: int) -> Peer | None:
+        """Adjust the peer's score; below ``GRAYLIST_BELOW`` it is throttled for ``graylist_ms``."""
+        peer = self.get(node_id)
+        if peer is None:
+            return None
+        score = max(SCORE_MIN, min(SCORE_MAX, peer.score + valid * SCORE_VALID + invalid * SCORE_INVALID))
+        throttled_until = peer.throttled_until
+        if invalid and score < GRAYLIST_BELOW:
+            throttled_until = now + graylist_ms
+        self.db.execute(
+            "UPDATE peers SET score = ?, invalid_count = invalid_count + ?, throttled_until = ? WHERE node_id = ?",
+            [score, invalid, throttled_until, node_id],
+        )
+        return self.get(node_id)
+
+    # --- invites ---------------------------------------------------------------------------------
+
+    def add_invite(self, invite_id: bytes, secret: bytes, now: int, expires_at: int) -> None:
+        self.db.execute(
+            "INSERT INTO invites (invite_id, secret, created_at, expires_at) VALUES (?, ?, ?, ?)", [invite_id, secret, now, expires_at]
+        )
+
+    def invite(self, invite_id: bytes) -> dict[str, object] | None:
+        rows = list(self.db.query("SELECT * FROM invites WHERE invite_id = ?", [invite_id]))
+        return rows[0] if rows else None
+
+    def use_invite(self, invite_id: bytes, used_by: bytes, now: int) -> bool:
+        """Mark the invite used; False if it was already used (the check and the mark are one statement)."""
+        cursor = self.db.execute(
+            "UPDATE invites SET used_at = ?, used_by = ? WHERE invite_id = ? AND used_at IS NULL", [now, used_by, invite_id]
+        )
+        return cursor.rowcount == 1
+
+    # --- outbox ----------------------------------------------------------------------------------
+
+    def enqueue(self, statement_id: bytes, seq: int, peers: list[bytes], now: int) -> None:
+        for peer in peers:
+            self.db.execute(
+                "INSERT OR IGNORE INTO outbox (peer, statement_id, seq, enqueued_at) VALUES (?, ?, ?, ?)",
+                [peer, statement_id, seq, now],
+            )
+
+    def outbox_batch(self, peer: bytes, limit: int) -> list[bytes]:
+        return [bytes(r["statement_id"]) for r in self.db.query("SELECT statement_id FROM outbox WHERE peer = ? ORDER BY seq LIMIT ?", [peer, limit])]
+
+    def acknowledge(self, peer: bytes, statement_ids: list[bytes]) -> None:
+        with self.db.atomic():
+            for sid in statement_ids:
+                self.db.execute("DELETE FROM outbox WHERE peer = ? AND statement_id = ?", [peer, sid])
+
+    def outbox_size(self, peer: bytes | None = None) -> int:
+        if peer is None:
+            return int(next(self.db.query("SELECT COUNT(*) AS n FROM outbox"))["n"])
+        return int(next(self.db.query("SELECT COUNT(*) AS n FROM outbox WHERE peer = ?", [peer]))["n"])
