@@ -9,21 +9,38 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from node.errors import UserError
+from node.federation import Federation
+from node.federation_client import FederationClient
 from node.http_errors import error_response
 from node.logs import log_event
+from node.pairing import accept_invite
 from node.service import NodeService
-from node.views import statement_view
+from node.sync import SyncEngine
+from node.views import iso, peer_view, statement_view
+from protocol.bodies import Note
 from protocol.errors import ProtocolError
-
-SERVICE = web.AppKey("service", NodeService)
-STOP = web.AppKey("stop", asyncio.Event)
+from storage import peers as P
+from storage.log_store import foreign_statements
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class AdminContext:
+    service: NodeService
+    federation: Federation
+    sync: SyncEngine
+    client: FederationClient
+    stop_event: asyncio.Event
+
+
+CTX = web.AppKey("admin_context", AdminContext)
 
 
 @web.middleware
@@ -41,7 +58,18 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response("internal", f"internal error ({type(exc).__name__}); see the node's log", 500)
 
 
+async def json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError as exc:
+        raise UserError("the request body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise UserError("the request body must be a JSON object")
+    return data
+
+
 def status_info(service: NodeService, running: bool) -> dict[str, Any]:
+    peers = P.PeerStore(service.db)
     return {
         "node_id": service.node_id.hex(),
         "fingerprint": service.identity.fingerprint,
@@ -52,29 +80,122 @@ def status_info(service: NodeService, running: bool) -> dict[str, Any]:
         "running": running,
         "statements": service.log.count(),
         "own_statements": service.log.head(service.node_id).seq,
+        "trusted_peers": len(peers.trusted()),
+        "outbox": peers.outbox_size(),
         "forked_authors": sorted(a.hex() for a in service.log.forked_authors()),
     }
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(status_info(request.app[SERVICE], running=True))
+    return web.json_response(status_info(request.app[CTX].service, running=True))
 
 
 async def own_log(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    return web.json_response([statement_view(s) for s in service.own_statements()])
+    return web.json_response([statement_view(s) for s in request.app[CTX].service.own_statements()])
 
 
 async def stop(request: web.Request) -> web.Response:
-    request.app[STOP].set()
+    request.app[CTX].stop_event.set()
     return web.json_response({"stopping": True})
 
 
-def create_app(service: NodeService, stop_event: asyncio.Event) -> web.Application:
+# --- trust ---------------------------------------------------------------------------------------
+
+
+async def invite(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    ttl_ms = int(body.get("ttl_ms", 7 * 86_400_000))
+    if not 60_000 <= ttl_ms <= 90 * 86_400_000:
+        raise UserError("--expires must be between 1 minute and 90 days")
+    token = request.app[CTX].federation.create_invite(ttl_ms)
+    return web.json_response({"token": token.encode(), "expires_at": iso(token.expires_at), "fingerprint": token.fingerprint})
+
+
+async def trust_accept(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await json_body(request)
+    verified = await accept_invite(ctx.federation, ctx.client, str(body.get("token", "")))
+    peer = ctx.federation.peers.get(verified.node_id)
+    assert peer is not None
+    return web.json_response(peer_view(ctx.service, peer))
+
+
+async def trust_list(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    return web.json_response([peer_view(ctx.service, p) for p in ctx.federation.peers.all()])
+
+
+def _state_change(state: str) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        ctx = request.app[CTX]
+        body = await json_body(request)
+        node_id = ctx.federation.resolve_peer(str(body.get("node_id", "")))
+        return web.json_response(peer_view(ctx.service, ctx.federation.set_state(node_id, state)))
+
+    return handler
+
+
+# --- statements ----------------------------------------------------------------------------------
+
+
+async def note_post(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    note = Note(str(body.get("text", "")), int(body.get("hops", 1)))
+    if not 1 <= note.hops <= 8:
+        raise UserError("--hops must be between 1 and 8")
+    statement = request.app[CTX].federation.append(Note.KIND, note.to_value(), private=True)
+    return web.json_response({"id": statement.id.hex(), "seq": statement.seq})
+
+
+async def notes(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    out = []
+    for statement in ctx.service.log.of_kind(Note.KIND):
+        view = statement_view(statement)
+        view["via"] = None
+        view["readable"] = statement.body is not None
+        out.append(view)
+    for statement, via, distance in foreign_statements(ctx.service.db, Note.KIND):
+        view = statement_view(statement)
+        view["via"] = via.hex()
+        view["distance"] = distance
+        view["readable"] = True
+        out.append(view)
+    return web.json_response(out)
+
+
+async def key_rotate(request: web.Request) -> web.Response:
+    statement = request.app[CTX].federation.rotate_key()
+    return web.json_response({"seq": statement.seq, "id": statement.id.hex(), "new_key": request.app[CTX].service.identity.signing_public.hex()})
+
+
+async def sync_now(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    reports = await ctx.sync.pull_all()
+    await ctx.sync.push_all()
+    return web.json_response([{"peer": r.peer.hex(), "ok": r.ok, "appended": r.appended, "error": r.error} for r in reports])
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/status", status),
+    ("GET", "/log", own_log),
+    ("POST", "/stop", stop),
+    ("POST", "/invite", invite),
+    ("POST", "/trust/accept", trust_accept),
+    ("GET", "/trust", trust_list),
+    ("POST", "/trust/remove", _state_change(P.REMOVED)),
+    ("POST", "/trust/block", _state_change(P.BLOCKED)),
+    ("POST", "/trust/approve", _state_change(P.TRUSTED)),
+    ("POST", "/note", note_post),
+    ("GET", "/notes", notes),
+    ("POST", "/key/rotate", key_rotate),
+    ("POST", "/sync", sync_now),
+]
+
+
+def create_app(ctx: AdminContext, extra_routes: list[tuple[str, str, Handler]] | None = None) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=4 * 1024 * 1024)
-    app[SERVICE] = service
-    app[STOP] = stop_event
-    app.router.add_get("/status", status)
-    app.router.add_get("/log", own_log)
-    app.router.add_post("/stop", stop)
+    app[CTX] = ctx
+    for method, path, handler in [*ROUTES, *(extra_routes or [])]:
+        app.router.add_route(method, path, handler)
     return app

@@ -1,39 +1,63 @@
 """The federation HTTP API that peers talk to (aiohttp).
 
-Hardening (THREATS rows 7, 8, 11): a small ``client_max_size``; bodies read once with
-``request.read()``; any ``Content-Encoding`` refused before the body is read; every protocol error
-mapped to a stable code; unexpected exceptions answered with a generic 500 that carries no data.
+Hardening (THREATS rows 4, 6, 7, 8, 11, 20): a small ``client_max_size``; bodies read once with
+``request.read()``; any ``Content-Encoding`` refused before the body is read; every request but
+the card and health endpoints is signed by a trusted sender (``OrgNode`` request auth bound to
+method, path, destination, time and body) and single-use; per-peer rate limits and graylisting;
+every protocol error mapped to a stable code; unexpected exceptions answered with a generic 500
+that carries no data. Endpoints: ``GET /.well-known/orgnode``, ``GET /health``,
+``POST /federation/v1/pair``, ``POST /federation/v1/push``, ``POST /federation/v1/pull``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from node.clock import now_ms
+from node.federation import Federation
 from node.http_errors import error_response
+from node.limits import PeerLimits
 from node.logs import log_event
-from node.service import NodeService
-from protocol.errors import MALFORMED, ProtocolError
+from protocol import errors as E
+from protocol.card_bundle import verify_bundle
+from protocol.errors import ProtocolError, RemoteProtocolError
+from protocol.invite import PairRequest
+from protocol.request_auth import SeenNonces, parse_header, verify_request
+from protocol.sync import Batch, PullRequest
+from storage import peers as P
 
 MAX_REQUEST_BYTES = 256 * 1024
 MSGPACK = "application/msgpack"
 
-SERVICE = web.AppKey("service", NodeService)
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class FederationState:
+    federation: Federation
+    limits: PeerLimits = field(default_factory=PeerLimits)
+    seen: SeenNonces = field(default_factory=SeenNonces)
+    # Called with the origin of every authenticated request (the sync engine resets its backoff).
+    on_contact: Callable[[bytes], None] = lambda origin: None
+
+
+STATE = web.AppKey("federation_state", FederationState)
 
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
-        return error_response(MALFORMED, "Content-Encoding is not accepted on the federation API", 415)
+        return error_response(E.MALFORMED, "Content-Encoding is not accepted on the federation API", 415)
     try:
         return await handler(request)
     except ProtocolError as exc:
-        log_event("federation.rejected", logging.WARNING, path=request.path, code=exc.code)
+        log_event("federation.refused", logging.WARNING, path=request.path, code=exc.code)
         return error_response(exc.code, exc.detail)
     except web.HTTPException:
         raise
@@ -42,19 +66,82 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response("internal", "internal error; the node keeps serving", 500)
 
 
+async def authenticate(request: web.Request) -> tuple[bytes, bytes]:
+    """Read the body and check the request is signed, fresh, unique and from a trusted, unthrottled peer."""
+    state = request.app[STATE]
+    federation = state.federation
+    auth = parse_header(request.headers.get("Authorization"))
+    peer = federation.peers.get(auth.origin)
+    if peer is None or peer.state != P.TRUSTED:
+        raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node does not trust the sender")
+    now = now_ms()
+    if peer.throttled_until > now or not state.limits.allow(auth.origin, time.monotonic()):
+        raise RemoteProtocolError(E.RATE_LIMITED, "too many requests or too much invalid data from this peer; slow down")
+    body = await request.read()
+    history = federation.service.log.key_history(auth.origin)
+    if history is None:
+        raise RemoteProtocolError(E.UNKNOWN_KEY, "no key known for the sender")
+    try:
+        verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
+                       origin_key=history.current_key, now=now)
+        state.seen.check_and_add(auth, now)
+    except RemoteProtocolError:
+        federation.peers.record(auth.origin, valid=0, invalid=1, now=now, graylist_ms=60_000)
+        raise
+    federation.peers.touch(auth.origin, now)
+    state.on_contact(auth.origin)
+    return auth.origin, body
+
+
 async def well_known(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    return web.Response(body=service.card_bundle(), content_type=MSGPACK)
+    return web.Response(body=request.app[STATE].federation.service.card_bundle(), content_type=MSGPACK)
 
 
 async def health(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    return web.json_response({"status": "ok", "node_id": service.node_id.hex()})
+    return web.json_response({"status": "ok", "node_id": request.app[STATE].federation.me.hex()})
 
 
-def create_app(service: NodeService) -> web.Application:
+async def pair(request: web.Request) -> web.Response:
+    """Invite acceptance: the invitee proves the secret, signs the request, and sends its card."""
+    state = request.app[STATE]
+    federation = state.federation
+    auth = parse_header(request.headers.get("Authorization"))
+    body = await request.read()
+    pair_request = PairRequest.decode(body)
+    verified = verify_bundle(pair_request.card_bundle, expected_node_id=auth.origin)
+    now = now_ms()
+    verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
+                   origin_key=verified.history.current_key, now=now)
+    state.seen.check_and_add(auth, now)
+    federation.accept_pair(auth.origin, pair_request)
+    state.on_contact(auth.origin)
+    return web.Response(body=federation.service.card_bundle(), content_type=MSGPACK)
+
+
+async def push(request: web.Request) -> web.Response:
+    origin, body = await authenticate(request)
+    results = request.app[STATE].federation.take_batch(origin, Batch.decode(body))
+    return web.Response(body=results.encode(), content_type=MSGPACK)
+
+
+async def pull(request: web.Request) -> web.Response:
+    origin, body = await authenticate(request)
+    batch = request.app[STATE].federation.serve_pull(origin, PullRequest.decode(body))
+    return web.Response(body=batch.encode(), content_type=MSGPACK)
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/.well-known/orgnode", well_known),
+    ("GET", "/health", health),
+    ("POST", "/federation/v1/pair", pair),
+    ("POST", "/federation/v1/push", push),
+    ("POST", "/federation/v1/pull", pull),
+]
+
+
+def create_app(state: FederationState, extra_routes: list[tuple[str, str, Handler]] | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[guard])
-    app[SERVICE] = service
-    app.router.add_get("/.well-known/orgnode", well_known)
-    app.router.add_get("/health", health)
+    app[STATE] = state
+    for method, path, handler in [*ROUTES, *(extra_routes or [])]:
+        app.router.add_route(method, path, handler)
     return app

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 from node.errors import UserError
 from protocol.identity import Identity
 
-PASSPHRASE_ENV = "ORGNODE_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+PASSPHRASE_ENV = "ORGNODE_PASSPHRASE"
 HOME_ENV = "ORGNODE_HOME"
 KEY_FILES = {"signing": "signing.pem", "genesis": "genesis.pub", "x25519": "x25519.pem", "mlkem768": "mlkem768.pem"}
 MAX_UNIX_PATH = 100
@@ -43,7 +43,9 @@ class Config:
     listen_host: str
     listen_port: int
     url: str
-    sync_interval: float = 30.0
+    sync_interval: float = 30.0  # seconds between pulls from each peer
+    retry_base: float = 30.0  # first push retry delay, seconds (doubles per failure)
+    retry_cap: float = 3 * 3600.0  # longest push retry delay, seconds
 
     @property
     def listen(self) -> str:

@@ -19,8 +19,13 @@ from aiohttp import web
 
 from node import admin_api, federation_api
 from node.errors import UserError
+from node.federation import Federation
+from node.federation_api import FederationState
+from node.federation_client import FederationClient
 from node.logs import log_event
 from node.service import NodeService
+from node.sync import SyncEngine
+from protocol.sync import BackoffPolicy
 
 
 class Component(Protocol):
@@ -44,6 +49,14 @@ class NodeRuntime:
         self.components: list[Component] = []
         self._runners: list[web.AppRunner] = []
         self.port: int | None = None
+        self.federation = Federation(service)
+        self.client = FederationClient(lambda: service.identity)
+        self.sync = SyncEngine(
+            self.federation, self.client, interval=service.config.sync_interval,
+            policy=BackoffPolicy(base_ms=int(service.config.retry_base * 1000), cap_ms=int(service.config.retry_cap * 1000)),
+        )
+        self.fed_state = FederationState(self.federation, on_contact=self.sync.contact)
+        self.components.append(self.sync)
 
     @property
     def socket_path(self) -> Path:
@@ -52,7 +65,7 @@ class NodeRuntime:
     async def start(self) -> None:
         check_http_parser()
         config = self.service.config
-        fed_runner = web.AppRunner(federation_api.create_app(self.service), access_log=None, shutdown_timeout=5)
+        fed_runner = web.AppRunner(federation_api.create_app(self.fed_state), access_log=None, shutdown_timeout=5)
         await fed_runner.setup()
         self._runners.append(fed_runner)
         site = web.TCPSite(fed_runner, config.listen_host, config.listen_port, reuse_address=True)
@@ -68,7 +81,7 @@ class NodeRuntime:
         sock = self.socket_path
         if sock.exists():
             sock.unlink()
-        admin_runner = web.AppRunner(admin_api.create_app(self.service, self.stop_event), access_log=None)
+        admin_runner = web.AppRunner(admin_api.create_app(admin_api.AdminContext(self.service, self.federation, self.sync, self.client, self.stop_event)), access_log=None)
         await admin_runner.setup()
         self._runners.append(admin_runner)
         old_umask = os.umask(0o177)

@@ -39,3 +39,26 @@ def statement_view(statement: Statement, *, include_body: bool = True) -> dict[s
     if include_body:
         view["body"] = jsonable(decode(statement.body, BODY_LIMITS)) if statement.body is not None else None
     return view
+
+
+def peer_view(service: Any, peer: Any) -> dict[str, Any]:
+    """A trust-list entry: who the peer is (from its verified org card) and how it behaves."""
+    from protocol.identity import fingerprint_for
+
+    rows = list(service.db.query("SELECT name, sector FROM org_cards WHERE node_id = ?", [peer.node_id]))
+    card = rows[0] if rows else {"name": None, "sector": None}
+    return {
+        "node_id": peer.node_id.hex(),
+        "name": card["name"],
+        "sector": card["sector"],
+        "url": peer.url,
+        "fingerprint": fingerprint_for(peer.node_id),
+        "state": peer.state,
+        "via": peer.via,
+        "added": iso(peer.added_at),
+        "last_contact": iso(peer.last_contact) if peer.last_contact else None,
+        "score": round(peer.score, 2),
+        "invalid_items": peer.invalid_count,
+        "throttled": peer.throttled_until > int(dt.datetime.now(dt.UTC).timestamp() * 1000),
+        "forked": bool(list(service.db.query("SELECT 1 FROM forks WHERE author = ? LIMIT 1", [peer.node_id]))),
+    }

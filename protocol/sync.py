@@ -38,8 +38,8 @@ MAX_BATCH_BYTES = 240 * 1024
 MAX_HAVE = 256
 
 BATCH_LIMITS = Limits(max_bytes=256 * 1024, max_str_len=64, max_bin_len=MAX_ENVELOPE_BYTES, max_array_len=MAX_BATCH, max_map_len=0, max_depth=3)
-PULL_LIMITS = Limits(max_bytes=32 * 1024, max_str_len=64, max_bin_len=64, max_array_len=MAX_HAVE, max_map_len=0, max_depth=3)
-RESULT_LIMITS = Limits(max_bytes=64 * 1024, max_str_len=64, max_bin_len=64, max_array_len=MAX_BATCH, max_map_len=0, max_depth=3)
+PULL_LIMITS = Limits(max_bytes=32 * 1024, max_str_len=64, max_bin_len=64, max_array_len=MAX_HAVE, max_map_len=0, max_depth=4)
+RESULT_LIMITS = Limits(max_bytes=64 * 1024, max_str_len=64, max_bin_len=64, max_array_len=MAX_BATCH, max_map_len=0, max_depth=4)
 
 # Per-item push outcomes that mean "the peer has it, or will never take it": delete from the outbox.
 OUTCOME_APPENDED = "appended"

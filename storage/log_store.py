@@ -29,6 +29,7 @@ from protocol.errors import (
 )
 from protocol.identity import Identity
 from protocol.log import KeyHistory, KeyPeriod, LogHead, Verdict
+from protocol.reshare import verify_reshare
 from protocol.statement import Envelope, Header, Statement, sign_statement
 
 Projector = Callable[[sqlite_utils.Database, Statement, int], None]
@@ -324,3 +325,39 @@ class LogStore:
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 [statement.id, statement.author, statement.seq, exc.code, exc.detail[:500], received_from, now],
             )
+
+
+@projector("reshare")
+def _project_reshare(db: sqlite_utils.Database, statement: Statement, now: int) -> None:
+    """Keep the re-shared root statement (verified here: a bad one rejects the whole reshare)."""
+    verified = verify_reshare(statement)
+    root = verified.root
+    db.execute(
+        """INSERT OR IGNORE INTO foreign_statements
+           (id, author, seq, kind, header, signature, salt, body, via, via_statement, distance, received_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [root.id, root.author, root.seq, root.kind, root.header_bytes, root.signature, root.salt, root.body,
+         statement.author, statement.id, verified.distance, now],
+    )
+    for period in verified.author_card.history.periods:
+        db.execute(
+            "INSERT OR IGNORE INTO foreign_keys_seen (author, key, first_seq, last_seq, vouched_by) VALUES (?, ?, ?, ?, ?)",
+            [root.author, period.key, period.first_seq, period.last_seq, statement.author],
+        )
+    if not list(db.query("SELECT 1 FROM org_cards WHERE node_id = ?", [root.author])):
+        _project_org_card(db, verified.author_card.statement, now)
+    inner = FOREIGN_PROJECTORS.get(root.kind)
+    if inner is not None:
+        inner(db, root, statement.author, now)
+
+
+ForeignProjector = Callable[[sqlite_utils.Database, Statement, bytes, int], None]
+# Projections of statements that arrive re-shared (root statement, the peer that passed it on, now).
+FOREIGN_PROJECTORS: dict[str, ForeignProjector] = {}
+
+
+def foreign_statements(db: sqlite_utils.Database, kind: str | None = None) -> list[tuple[Statement, bytes, int]]:
+    """Re-shared statements held (not also held directly), with the peer they came through and their distance."""
+    sql = ("SELECT * FROM foreign_statements WHERE id NOT IN (SELECT id FROM entries)"
+           + (" AND kind = ?" if kind else "") + " ORDER BY received_at")
+    return [(_row_to_statement(r), bytes(r["via"]), int(r["distance"])) for r in db.query(sql, [kind] if kind else [])]

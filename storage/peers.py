@@ -127,7 +127,7 @@ class PeerStore:
             "INSERT INTO invites (invite_id, secret, created_at, expires_at) VALUES (?, ?, ?, ?)", [invite_id, secret, now, expires_at]
         )
 
-    def invite(self, invite_id: bytes) -> dict[str, object] | None:
+    def invite(self, invite_id: bytes) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM invites WHERE invite_id = ?", [invite_id]))
         return rows[0] if rows else None
 

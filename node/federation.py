@@ -1,0 +1,292 @@
+"""What a node does with its peers, independent of HTTP: pairing, building and taking in batches,
+serving pulls, re-sharing, and appending own statements with their audience and outbox entries.
+
+The HTTP handlers (``federation_api``), the sync loops (``sync``) and the admin API all call this.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from node.clock import now_ms
+from node.errors import UserError
+from node.logs import log_event
+from node.service import NodeService
+from protocol import errors as E
+from protocol.audience import Audience
+from protocol.bodies import KeyRotation
+from protocol.card_bundle import VerifiedCard, encode_bundle, verify_bundle
+from protocol.errors import ProtocolError, RemoteProtocolError
+from protocol.identity import EncryptionPublicKeys
+from protocol.invite import InviteToken, PairRequest, check_invite_proof
+from protocol.log import Verdict
+from protocol.reshare import RESHAREABLE, hops_of, make_reshare, verify_reshare
+from protocol.sealing import open_statement_body, seal_statement_body
+from protocol.statement import Envelope, SealedContent, Statement
+from protocol.sync import (
+    MAX_BATCH,
+    MAX_BATCH_BYTES,
+    OUTCOME_APPENDED,
+    OUTCOME_DUPLICATE,
+    OUTCOME_FORK,
+    OUTCOME_HELD,
+    Batch,
+    ItemResult,
+    PullRequest,
+    PushResults,
+)
+from storage import peers as P
+from storage.peers import Peer, PeerStore
+
+GRAYLIST_MS = 60_000
+VERDICT_OUTCOME = {
+    Verdict.APPEND: OUTCOME_APPENDED,
+    Verdict.DUPLICATE: OUTCOME_DUPLICATE,
+    Verdict.GAP: OUTCOME_HELD,
+    Verdict.FORK: OUTCOME_FORK,
+}
+
+
+@dataclass
+class Federation:
+    service: NodeService
+    peers: PeerStore = field(init=False)
+    # Called with the peer ids that have new outbox entries (the sync engine wakes their senders).
+    on_outbox: Callable[[list[bytes]], None] = lambda peers: None
+    # Called with a peer id when it becomes trusted (the sync engine starts exchanging at once).
+    on_trusted: Callable[[bytes], None] = lambda peer: None
+    # Called after a peer's statements were appended (hooks for later subsystems).
+    on_appended: list[Callable[[list[Statement]], None]] = field(default_factory=list)
+    # Every plaintext body about to be sealed for a peer passes here first (canary tests hook it).
+    outbound_hooks: list[Callable[[bytes, Statement], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.peers = PeerStore(self.service.db)
+
+    @property
+    def me(self) -> bytes:
+        return self.service.node_id
+
+    # --- own statements ----------------------------------------------------------------------
+
+    def append(self, kind: str, body: object, *, private: bool, audience: Audience | None = None) -> Statement:
+        """Append an own statement and queue it for every trusted peer, in one transaction."""
+        now = now_ms()
+        if private and audience is None:
+            audience = Audience.all_trusted()
+        trusted = [p.node_id for p in self.peers.trusted()]
+        with self.service.db.atomic():
+            statement = self.service.log.append_own(
+                self.service.identity,
+                kind=kind,
+                body=body,
+                now=now,
+                private=private,
+                salt=os.urandom(32) if private else None,
+                audience=audience.encode() if audience else None,
+            )
+            self.peers.enqueue(statement.id, statement.seq, trusted, now)
+        log_event("statement.appended", kind=kind, seq=statement.seq, id=statement.id)
+        self.on_outbox(trusted)
+        return statement
+
+    def rotate_key(self) -> Statement:
+        """Publish a key rotation signed by the old and the new key, then sign with the new one."""
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        new_key = ed25519.Ed25519PrivateKey.generate()
+        new_public = new_key.public_key().public_bytes_raw()
+        old_public = self.service.identity.signing_public
+        rotation = KeyRotation(new_public, new_key.sign(KeyRotation.signed_message(self.me, old_public, new_public)))
+        statement = self.append(KeyRotation.KIND, rotation.to_value(), private=False)
+        self.service.identity = self.service.identity.with_signing_key(new_key)
+        self.service.home.save_keys(self.service.identity, os.environ.get("ORGNODE_PASSPHRASE") or None)
+        log_event("key.rotated", seq=statement.seq)
+        return statement
+
+    # --- envelopes for a peer ----------------------------------------------------------------
+
+    def encryption_keys(self, node_id: bytes) -> EncryptionPublicKeys | None:
+        rows = list(self.service.db.query("SELECT x25519, mlkem768 FROM org_cards WHERE node_id = ?", [node_id]))
+        if not rows:
+            return None
+        return EncryptionPublicKeys(bytes(rows[0]["x25519"]), bytes(rows[0]["mlkem768"]))
+
+    def envelope_for(self, statement: Statement, peer: bytes) -> bytes:
+        """The envelope a peer gets: plain for public statements, sealed if it may read, else header only."""
+        if not statement.header.private:
+            return Envelope.of(statement).encode()
+        content: SealedContent | None = None
+        audience = self.service.log.audience_of(statement.id)
+        keys = self.encryption_keys(peer)
+        if audience is not None and Audience.decode(audience).admits(peer) and keys is not None and statement.body is not None:
+            for hook in self.outbound_hooks:
+                hook(statement.body, statement)
+            content = seal_statement_body(statement, peer, keys)
+        return Envelope(statement.header_bytes, statement.signature, content).encode()
+
+    def batch_for(self, peer: bytes, statements: list[Statement]) -> tuple[Batch, list[bytes]]:
+        envelopes: list[bytes] = []
+        ids: list[bytes] = []
+        size = 0
+        for statement in statements[:MAX_BATCH]:
+            envelope = self.envelope_for(statement, peer)
+            if envelopes and size + len(envelope) > MAX_BATCH_BYTES:
+                break
+            envelopes.append(envelope)
+            ids.append(statement.id)
+            size += len(envelope)
+        return Batch(tuple(envelopes), more=len(ids) < len(statements)), ids
+
+    def outbox_batch(self, peer: bytes) -> tuple[Batch, list[bytes]]:
+        statements = [s for sid in self.peers.outbox_batch(peer, MAX_BATCH) if (s := self.service.log.get(sid)) is not None]
+        return self.batch_for(peer, statements)
+
+    # --- taking in -----------------------------------------------------------------------------
+
+    def take_batch(self, origin: bytes, batch: Batch) -> PushResults:
+        """Verify and apply each item on its own (THREATS row 2); score the peer by the outcome."""
+        now = now_ms()
+        results: list[ItemResult] = []
+        appended: list[Statement] = []
+        invalid = 0
+        for raw in batch.envelopes:
+            statement_id = b"\x00" * 32
+            try:
+                envelope = Envelope.decode(raw)
+                statement = envelope.open_plain()
+                statement_id = statement.id
+                if statement.author != origin:
+                    raise RemoteProtocolError(E.WRONG_AUTHOR, "a peer may only send statements of its own log")
+                if isinstance(envelope.content, SealedContent):
+                    statement = open_statement_body(statement, envelope.content, self.service.identity)
+                result = self.service.log.ingest(statement, received_from=origin, now=now)
+                results.append(ItemResult(statement_id, VERDICT_OUTCOME[result.verdict]))
+                appended.extend(result.appended)
+                if result.verdict is Verdict.FORK:
+                    log_event("peer.fork", logging.WARNING, author=statement.author, seq=statement.seq)
+            except ProtocolError as exc:
+                invalid += 1
+                results.append(ItemResult(statement_id, exc.code))
+                log_event("statement.rejected", logging.WARNING, peer=origin, code=exc.code)
+        self.peers.record(origin, valid=len(appended), invalid=invalid, now=now, graylist_ms=GRAYLIST_MS)
+        if appended:
+            self.react(appended)
+        return PushResults(tuple(results))
+
+    def serve_pull(self, origin: bytes, request: PullRequest) -> Batch:
+        """Answer a pull: what follows the asker's have-entry for our own log (we serve only our own)."""
+        have = dict(request.have)
+        statements = self.service.log.statements(self.me, after_seq=have.get(self.me, 0), limit=MAX_BATCH + 1)
+        batch, _ = self.batch_for(origin, statements)
+        return batch
+
+    def have_vector_for(self, peer: bytes) -> PullRequest:
+        return PullRequest(((peer, self.service.log.head(peer).seq),))
+
+    # --- re-sharing ----------------------------------------------------------------------------
+
+    def react(self, appended: list[Statement]) -> None:
+        for statement in appended:
+            try:
+                self._maybe_reshare(statement)
+            except ProtocolError as exc:
+                log_event("reshare.skipped", logging.WARNING, id=statement.id, code=exc.code)
+        for hook in self.on_appended:
+            hook(appended)
+
+    def _maybe_reshare(self, statement: Statement) -> None:
+        if statement.author == self.me or statement.body is None:
+            return
+        if statement.kind in RESHAREABLE:
+            if hops_of(statement) >= 2:
+                bundle = self.card_bundle_of(statement.author)
+                self._reshare(statement, bundle, (self.me,))
+        elif statement.kind == "reshare":
+            verified = verify_reshare(statement)
+            if verified.root.author != self.me and verified.may_travel_further:
+                bundle = encode_bundle(list(verified.author_card.statements))
+                self._reshare(verified.root, bundle, (*verified.path, self.me))
+
+    def _reshare(self, root: Statement, bundle: bytes, path: tuple[bytes, ...]) -> None:
+        db = self.service.db
+        if list(db.query("SELECT 1 FROM reshared WHERE root_id = ?", [root.id])):
+            return
+        reshare = make_reshare(root, bundle, path)
+        audience = Audience.all_trusted(exclude={root.author, *path})
+        with db.atomic():
+            statement = self.append("reshare", reshare.to_value(), private=True, audience=audience)
+            db.execute("INSERT INTO reshared (root_id, reshare_id, at) VALUES (?, ?, ?)", [root.id, statement.id, now_ms()])
+        log_event("reshare.appended", root=root.id, distance=len(path) + 1)
+
+    def card_bundle_of(self, author: bytes) -> bytes:
+        """A direct peer's card bundle, rebuilt from its log as we hold it."""
+        statements = self.service.log.statements(author)
+        if not statements:
+            raise RemoteProtocolError(E.BAD_BODY, "no statements held for this author")
+        rotations = [s for s in statements if s.kind == KeyRotation.KIND]
+        cards = [s for s in statements if s.kind == "org_card"]
+        chosen = {statements[0].seq: statements[0], **{s.seq: s for s in rotations}}
+        if cards:
+            chosen[cards[-1].seq] = cards[-1]
+        return encode_bundle([chosen[k] for k in sorted(chosen)])
+
+    # --- pairing -------------------------------------------------------------------------------
+
+    def create_invite(self, ttl_ms: int) -> InviteToken:
+        now = now_ms()
+        token = InviteToken(self.service.config.url, self.me, os.urandom(16), os.urandom(32), now + ttl_ms)
+        self.peers.add_invite(token.invite_id, token.secret, now, token.expires_at)
+        log_event("invite.created", expires_at=token.expires_at)
+        return token
+
+    def accept_pair(self, origin: bytes, request: PairRequest) -> VerifiedCard:
+        """Inviter side: check the invite and the invitee's card, then trust it."""
+        now = now_ms()
+        verified = verify_bundle(request.card_bundle, expected_node_id=origin)
+        invite = self.peers.invite(request.invite_id)
+        if invite is None:
+            raise RemoteProtocolError(E.BAD_INVITE, "unknown invite: it was never issued by this node")
+        check_invite_proof(bytes(invite["secret"]), self.me, origin, request.invite_id, request.proof)
+        if now > int(invite["expires_at"]):
+            raise RemoteProtocolError(E.EXPIRED, "this invite has expired: ask for a new one")
+        existing = self.peers.get(origin)
+        if existing is not None and existing.state == P.BLOCKED:
+            raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node is blocked here")
+        if not self.peers.use_invite(request.invite_id, origin, now):
+            raise RemoteProtocolError(E.BAD_INVITE, "this invite was already used")
+        self.trust(verified, via="invite")
+        return verified
+
+    def trust(self, verified: VerifiedCard, via: str) -> Peer:
+        now = now_ms()
+        self.service.log.learn_card(verified, now)
+        peer = self.peers.upsert(verified.node_id, verified.card.url, P.TRUSTED, via, now)
+        log_event("peer.trusted", peer=verified.node_id, via=via)
+        self.on_trusted(verified.node_id)
+        return peer
+
+    def set_state(self, node_id: bytes, state: str) -> Peer:
+        peer = self.peers.get(node_id)
+        if peer is None:
+            raise UserError(f"no peer {node_id.hex()[:16]}… on the trust list (see `orgnode trust list`)")
+        self.peers.set_state(node_id, state, now_ms())
+        log_event("peer.state", peer=node_id, state=state)
+        updated = self.peers.get(node_id)
+        assert updated is not None
+        return updated
+
+    def resolve_peer(self, prefix: str) -> bytes:
+        """A node id from its hex or a unique hex prefix (at least 8 characters)."""
+        prefix = prefix.strip().lower()
+        if len(prefix) < 8 or any(c not in "0123456789abcdef" for c in prefix):
+            raise UserError("give a node id in hex (at least its first 8 characters); see `orgnode trust list`")
+        matches = [p.node_id for p in self.peers.all() if p.node_id.hex().startswith(prefix)]
+        if not matches:
+            raise UserError(f"no peer whose node id starts with {prefix} (see `orgnode trust list`)")
+        if len(matches) > 1:
+            raise UserError(f"{prefix} matches {len(matches)} peers: give more characters")
+        return matches[0]

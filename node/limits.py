@@ -1,0 +1,41 @@
+"""Per-peer request rate limits (token buckets) — THREATS row 20.
+
+Each trusted peer has its own bucket, so a flooding peer exhausts only its own allowance; a
+peer whose score fell below the graylist line is refused until its ``throttled_until``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    burst: float
+    tokens: float = field(init=False)
+    updated: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.tokens = self.burst
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class PeerLimits:
+    rate: float = 20.0  # requests per second, sustained
+    burst: float = 60.0
+    buckets: dict[bytes, TokenBucket] = field(default_factory=dict)
+
+    def allow(self, peer: bytes, now: float) -> bool:
+        bucket = self.buckets.get(peer)
+        if bucket is None:
+            bucket = self.buckets[peer] = TokenBucket(self.rate, self.burst, updated=now)
+        return bucket.take(now)

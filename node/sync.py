@@ -1,0 +1,189 @@
+"""The sync loops of a running node: one push sender per trusted peer, and a periodic puller.
+
+The design (durable outbox, one batch in flight per peer, capped exponential backoff with
+jitter reset on any authenticated contact, "have"-vector pulls every interval so a node catches up
+with no new traffic) is described in ``protocol/sync.py``, whose state machine this drives. This
+module only moves bytes and timers: what to send and what an answer means is decided there and in
+``node/federation.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass, field
+
+from node.clock import now_ms
+from node.federation import Federation
+from node.federation_client import FederationClient, PeerUnavailable
+from node.logs import log_event
+from protocol.errors import ProtocolError
+from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PushResults
+from storage import peers as P
+
+PUSH_PATH = "/federation/v1/push"
+PULL_PATH = "/federation/v1/pull"
+MAX_PULL_PAGES = 1000
+
+
+@dataclass
+class PullReport:
+    peer: bytes
+    ok: bool
+    appended: int = 0
+    error: str | None = None
+
+
+@dataclass
+class SyncEngine:
+    federation: Federation
+    client: FederationClient
+    interval: float = 30.0
+    policy: BackoffPolicy = field(default_factory=BackoffPolicy)
+    deliveries: dict[bytes, PeerDelivery] = field(default_factory=dict)
+    _wake: dict[bytes, asyncio.Event] = field(default_factory=dict)
+    _senders: dict[bytes, asyncio.Task[None]] = field(default_factory=dict)
+    _puller: asyncio.Task[None] | None = None
+    _pull_now: asyncio.Event = field(default_factory=asyncio.Event)
+    _running: bool = False
+
+    async def start(self) -> None:
+        self._running = True
+        self.federation.on_outbox = self.wake
+        self.federation.on_trusted = self.peer_trusted
+        for peer in self.federation.peers.trusted():
+            self._ensure_sender(peer.node_id)
+        self._puller = asyncio.create_task(self._pull_loop(), name="orgnode-puller")
+
+    async def stop(self) -> None:
+        self._running = False
+        tasks = [*self._senders.values(), *([self._puller] if self._puller else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._senders.clear()
+        await self.client.close()
+
+    # --- events from the rest of the node ----------------------------------------------------
+
+    def delivery(self, peer: bytes) -> PeerDelivery:
+        if peer not in self.deliveries:
+            self.deliveries[peer] = PeerDelivery(self.policy)
+        return self.deliveries[peer]
+
+    def wake(self, peers: list[bytes]) -> None:
+        for peer in peers:
+            self._ensure_sender(peer)
+            self._wake[peer].set()
+
+    def contact(self, peer: bytes) -> None:
+        """An authenticated request from ``peer`` arrived: it is up, so retry at once."""
+        self.delivery(peer).event(DeliveryEvent.CONTACT, now_ms())
+        if peer in self._wake:
+            self._wake[peer].set()
+
+    def peer_trusted(self, peer: bytes) -> None:
+        self._ensure_sender(peer)
+        self._wake[peer].set()
+        self._pull_now.set()
+
+    def _ensure_sender(self, peer: bytes) -> None:
+        if peer not in self._wake:
+            self._wake[peer] = asyncio.Event()
+        task = self._senders.get(peer)
+        if self._running and (task is None or task.done()):
+            self._senders[peer] = asyncio.create_task(self._send_loop(peer), name=f"orgnode-sender-{peer.hex()[:8]}")
+
+    # --- push ----------------------------------------------------------------------------------
+
+    async def _send_loop(self, peer_id: bytes) -> None:
+        wake = self._wake[peer_id]
+        delivery = self.delivery(peer_id)
+        while self._running:
+            peer = self.federation.peers.get(peer_id)
+            if peer is None or peer.state != P.TRUSTED:
+                return
+            now = now_ms()
+            if not delivery.ready(now):
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=max(0.0, (delivery.next_attempt_at - now) / 1000))
+                continue
+            wake.clear()
+            batch, ids = self.federation.outbox_batch(peer_id)
+            if not ids:
+                await wake.wait()
+                continue
+            delivery.event(DeliveryEvent.SEND, now)
+            ok = await self._push(peer.url, peer_id, batch, ids)
+            delivery.event(DeliveryEvent.SUCCESS if ok else DeliveryEvent.FAILURE, now_ms(), random.random())  # noqa: S311 - jitter
+            if not ok:
+                log_event("push.retry", logging.INFO, peer=peer_id, attempts=delivery.attempts,
+                          in_ms=delivery.next_attempt_at - now_ms())
+
+    async def _push(self, url: str, peer_id: bytes, batch: Batch, ids: list[bytes]) -> bool:
+        try:
+            answer = await self.client.post(url, PUSH_PATH, peer_id, batch.encode())
+        except PeerUnavailable as exc:
+            log_event("push.unreachable", logging.INFO, peer=peer_id, error=str(exc)[:120])
+            return False
+        if answer.status != 200:
+            log_event("push.refused", logging.WARNING, peer=peer_id, status=answer.status, code=answer.error_code)
+            return False
+        try:
+            results = PushResults.decode(answer.body)
+        except ProtocolError as exc:
+            log_event("push.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
+            return False
+        answered = {r.id for r in results.results}
+        # Every per-item answer is final for that item (taken, held, fork evidence, or rejected for
+        # good); items the peer did not answer stay in the outbox.
+        done = [sid for sid in ids if sid in answered]
+        self.federation.peers.acknowledge(peer_id, done)
+        log_event("push.done", peer=peer_id, items=len(done))
+        return True
+
+    # --- pull ----------------------------------------------------------------------------------
+
+    async def _pull_loop(self) -> None:
+        while self._running:
+            self._pull_now.clear()
+            await self.pull_all()
+            jittered = self.interval * (0.9 + random.random() * 0.2)  # noqa: S311 - jitter
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._pull_now.wait(), timeout=jittered)
+
+    async def pull_all(self) -> list[PullReport]:
+        peers = self.federation.peers.trusted()
+        return list(await asyncio.gather(*(self.pull_from(p.node_id, p.url) for p in peers)))
+
+    async def pull_from(self, peer_id: bytes, url: str) -> PullReport:
+        appended = 0
+        for _ in range(MAX_PULL_PAGES):
+            request = self.federation.have_vector_for(peer_id)
+            try:
+                answer = await self.client.post(url, PULL_PATH, peer_id, request.encode())
+            except PeerUnavailable as exc:
+                return PullReport(peer_id, False, appended, str(exc)[:200])
+            if answer.status != 200:
+                return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}")
+            try:
+                batch = Batch.decode(answer.body)
+            except ProtocolError as exc:
+                return PullReport(peer_id, False, appended, exc.code)
+            results = self.federation.take_batch(peer_id, batch)
+            appended += sum(1 for r in results.results if r.outcome == "appended")
+            self.contact(peer_id)
+            if not batch.more or not batch.envelopes:
+                break
+        if appended:
+            log_event("pull.done", peer=peer_id, appended=appended)
+        return PullReport(peer_id, True, appended)
+
+    async def push_all(self) -> None:
+        for peer in self.federation.peers.trusted():
+            self.contact(peer.node_id)
