@@ -137,7 +137,7 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     tsub.required = True
 
     def tadd(name: str, fn: Any, help_text: str) -> argparse.ArgumentParser:
-        q = tsub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        q: argparse.ArgumentParser = tsub.add_parser(name, help=help_text, description=help_text, parents=[common])
         q.add_argument("--json", action="store_true", help="print JSON for scripts")
         q.set_defaults(func=fn)
         from node.cli import COMMANDS

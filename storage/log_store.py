@@ -358,6 +358,8 @@ FOREIGN_PROJECTORS: dict[str, ForeignProjector] = {}
 
 def foreign_statements(db: sqlite_utils.Database, kind: str | None = None) -> list[tuple[Statement, bytes, int]]:
     """Re-shared statements held (not also held directly), with the peer they came through and their distance."""
-    sql = ("SELECT * FROM foreign_statements WHERE id NOT IN (SELECT id FROM entries)"
-           + (" AND kind = ?" if kind else "") + " ORDER BY received_at")
-    return [(_row_to_statement(r), bytes(r["via"]), int(r["distance"])) for r in db.query(sql, [kind] if kind else [])]
+    rows = db.query(
+        "SELECT * FROM foreign_statements WHERE id NOT IN (SELECT id FROM entries) AND (? IS NULL OR kind = ?) ORDER BY received_at",
+        [kind, kind],
+    )
+    return [(_row_to_statement(r), bytes(r["via"]), int(r["distance"])) for r in rows]
