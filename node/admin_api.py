@@ -185,7 +185,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/trust", trust_list),
     ("POST", "/trust/remove", _state_change(P.REMOVED)),
     ("POST", "/trust/block", _state_change(P.BLOCKED)),
-    ("POST", "/trust/approve", _state_change(P.TRUSTED)),
+    # POST /trust/approve (LAN pairing: only a pending_in peer, confirmed with it) is in node/admin_discovery.py.
     ("POST", "/note", note_post),
     ("GET", "/notes", notes),
     ("POST", "/key/rotate", key_rotate),

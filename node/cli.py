@@ -185,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     from node import cli_extensions
 
     cli_extensions.register(sub, common, add)
+    from node import cli_talent
+
+    cli_talent.register(sub, common, add)
+    from node import cli_audit
+
+    cli_audit.register(sub, common, add)
     return parser
 
 

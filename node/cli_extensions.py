@@ -79,6 +79,54 @@ def _state_command(path: str, verb: str) -> Any:
     return run
 
 
+# --- LAN discovery and pairing by request ------------------------------------------------------
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from zeroconf import InterfaceChoice
+
+    from node.discovery import browse_once
+
+    if not 0.5 <= args.seconds <= 60:
+        raise UserError("--seconds must be between 0.5 and 60")
+    interfaces = [args.interface] if args.interface else InterfaceChoice.All
+    found = asyncio.run(browse_once(interfaces, args.seconds))
+    nodes = [f.view() for f in found]
+
+    def human() -> str:
+        if not nodes:
+            return (f"No orgnode nodes announced on the LAN within {args.seconds:g} s "
+                    "(nodes announce themselves while `orgnode run` runs, unless lan_discovery is off).")
+        lines = [f"{'NAME':<26} {'FINGERPRINT':<25} {'NODE ID':<18} URL"]
+        for n in nodes:
+            lines.append(f"{str(n['name'])[:26]:<26} {n['fingerprint']:<25} {str(n['node_id'])[:16]:<18} {n['url']}")
+        lines.append("Announcements are unverified hints: compare the fingerprint with the partner before "
+                     "`orgnode trust request NODE_ID`.")
+        return "\n".join(lines)
+
+    cli = _cli()
+    cli.emit(args, nodes, human)
+    return 0
+
+
+def cmd_trust_request(args: argparse.Namespace) -> int:
+    cli = _cli()
+    peer = cli.admin(args).call("POST", "/trust/request", {"node_id": args.node_id, "seconds": args.seconds}, timeout=args.seconds + 60)
+    cli.emit(args, peer, f"Asked {peer['name']} ({peer['sector']}) at {peer['url']} to pair: {peer['note']}\n"
+                         f"  node id:     {peer['node_id']}\n  fingerprint: {peer['fingerprint']}  (confirm it with them)")
+    return 0
+
+
+def cmd_trust_approve(args: argparse.Namespace) -> int:
+    cli = _cli()
+    peer = cli.admin(args).call("POST", "/trust/approve", {"node_id": args.node_id}, timeout=60)
+    cli.emit(args, peer, f"Now trusting {peer['name']} ({peer['sector']}) at {peer['url']}\n"
+                         f"  node id:     {peer['node_id']}\n  fingerprint: {peer['fingerprint']}")
+    return 0
+
+
 def cmd_note_post(args: argparse.Namespace) -> int:
     cli = _cli()
     data = cli.admin(args).call("POST", "/note", {"text": args.text, "hops": args.hops})
@@ -153,10 +201,14 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     for name, path, verb, text in [
         ("remove", "/trust/remove", "removed", "stop trusting a peer (refused at once; re-pair to trust again)"),
         ("block", "/trust/block", "blocked", "block a peer: refuse everything from it, including new pairing"),
-        ("approve", "/trust/approve", "approved", "approve a pending LAN pairing request after comparing fingerprints"),
     ]:
         q = tadd(name, _state_command(path, verb), text)
         q.add_argument("node_id", help="the peer's node id (or its first 8+ hex characters)")
+    q = tadd("request", cmd_trust_request, "ask a node found by `orgnode discover` to pair; its admin approves")
+    q.add_argument("node_id", help="the node id from `orgnode discover` (or its first 8+ hex characters)")
+    q.add_argument("--seconds", type=float, default=3.0, help="how long to look for it on the LAN (default 3)")
+    q = tadd("approve", cmd_trust_approve, "approve a pending LAN pairing request after comparing fingerprints")
+    q.add_argument("node_id", help="the requesting node's id from `orgnode trust pending` (or its first 8+ hex characters)")
 
     note = sub.add_parser("note", help="post and list short notes (exercises sync before jobs exist)",
                           description="post and list short private notes to trusted peers", parents=[common])
@@ -180,6 +232,10 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     q.set_defaults(func=cmd_key_rotate)
 
     add("sync", cmd_sync, "pull from every trusted peer now and report")
+
+    p = add("discover", cmd_discover, "list orgnode nodes announced on the LAN (mDNS); trusts and contacts nothing")
+    p.add_argument("--seconds", type=float, default=3.0, help="how long to listen (default 3)")
+    p.add_argument("--interface", metavar="ADDRESS", help="IP address of the interface to listen on (default: all IPv4 interfaces)")
 
     from node.cli import COMMANDS
 

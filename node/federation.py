@@ -23,6 +23,7 @@ from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.identity import EncryptionPublicKeys
 from protocol.invite import InviteToken, PairRequest, check_invite_proof
 from protocol.log import Verdict
+from protocol.provenance import Partnership
 from protocol.reshare import RESHAREABLE, hops_of, make_reshare, verify_reshare
 from protocol.sealing import open_statement_body, seal_statement_body
 from protocol.statement import Envelope, SealedContent, Statement
@@ -62,6 +63,8 @@ class Federation:
     on_appended: list[Callable[[list[Statement]], None]] = field(default_factory=list)
     # Every plaintext body about to be sealed for a peer passes here first (canary tests hook it).
     outbound_hooks: list[Callable[[bytes, Statement], None]] = field(default_factory=list)
+    # Each guard may veto releasing a statement's body to a peer (consent re-checked at release).
+    outbound_guards: list[Callable[[Statement, bytes], bool]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.peers = PeerStore(self.service.db)
@@ -122,7 +125,8 @@ class Federation:
         content: SealedContent | None = None
         audience = self.service.log.audience_of(statement.id)
         keys = self.encryption_keys(peer)
-        if audience is not None and Audience.decode(audience).admits(peer) and keys is not None and statement.body is not None:
+        if (audience is not None and Audience.decode(audience).admits(peer) and keys is not None and statement.body is not None
+                and all(guard(statement, peer) for guard in self.outbound_guards)):
             for hook in self.outbound_hooks:
                 hook(statement.body, statement)
             content = seal_statement_body(statement, peer, keys)
@@ -264,7 +268,11 @@ class Federation:
     def trust(self, verified: VerifiedCard, via: str) -> Peer:
         now = now_ms()
         self.service.log.learn_card(verified, now)
+        existing = self.peers.get(verified.node_id)
         peer = self.peers.upsert(verified.node_id, verified.card.url, P.TRUSTED, via, now)
+        if existing is None or existing.state != P.TRUSTED:
+            # A signed, private record of the new trust link (counted by impact reports).
+            self.append(Partnership.KIND, Partnership(verified.node_id, via).to_value(), private=True, audience=Audience.only())
         log_event("peer.trusted", peer=verified.node_id, via=via)
         self.on_trusted(verified.node_id)
         return peer

@@ -81,13 +81,13 @@ async def authenticate(request: web.Request) -> tuple[bytes, bytes]:
     history = federation.service.log.key_history(auth.origin)
     if history is None:
         raise RemoteProtocolError(E.UNKNOWN_KEY, "no key known for the sender")
-    try:
-        verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
-                       origin_key=history.current_key, now=now)
-        state.seen.check_and_add(auth, now)
-    except RemoteProtocolError:
-        federation.peers.record(auth.origin, valid=0, invalid=1, now=now, graylist_ms=60_000)
-        raise
+    # A request that fails here is not attributable to the origin it names (anyone can forge the
+    # header, replay a captured request, or aim one signed for another node; and a peer that just
+    # rotated its key signs with a key we learn only on the next pull), so it is refused without
+    # touching that peer's score: otherwise a third party could get an honest peer graylisted.
+    verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
+                   origin_key=history.current_key, now=now)
+    state.seen.check_and_add(auth, now)
     federation.peers.touch(auth.origin, now)
     state.on_contact(auth.origin)
     return auth.origin, body

@@ -13,19 +13,31 @@ import contextlib
 import os
 import signal
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from node import admin_api, federation_api
+from node import admin_api, admin_discovery, federation_api, provenance_api, talent_api
 from node.errors import UserError
 from node.federation import Federation
 from node.federation_api import FederationState
 from node.federation_client import FederationClient
 from node.logs import log_event
+from node.provenance import Provenance
 from node.service import NodeService
 from node.sync import SyncEngine
+from node.talent import Talent
+from protocol.matching import Vocabulary
 from protocol.sync import BackoffPolicy
+
+
+def load_vocabulary() -> Vocabulary:
+    """The skill vocabulary (ESCO-derived) used for matching; empty if the data file is absent."""
+    try:
+        from node.skills_vocab import load_vocabulary as load
+    except ImportError:
+        return Vocabulary()
+    return load()
 
 
 class Component(Protocol):
@@ -57,6 +69,13 @@ class NodeRuntime:
         )
         self.fed_state = FederationState(self.federation, on_contact=self.sync.contact)
         self.components.append(self.sync)
+        self.talent = Talent(self.federation, load_vocabulary)
+        self.provenance = Provenance(self.federation, interval=service.config.checkpoint_interval)
+        self.components.append(self.provenance)
+        # Routes added by subsystems: (method, path, handler) for the federation and admin apps.
+        self.federation_routes: list[tuple[str, str, Any]] = list(talent_api.FEDERATION_ROUTES)
+        self.admin_routes: list[tuple[str, str, Any]] = [*talent_api.ADMIN_ROUTES, *provenance_api.ADMIN_ROUTES]
+        self.lan = admin_discovery.install(self)  # LAN discovery (a component) and request/approve pairing routes
 
     @property
     def socket_path(self) -> Path:
@@ -65,7 +84,9 @@ class NodeRuntime:
     async def start(self) -> None:
         check_http_parser()
         config = self.service.config
-        fed_runner = web.AppRunner(federation_api.create_app(self.fed_state), access_log=None, shutdown_timeout=5)
+        fed_app = federation_api.create_app(self.fed_state, self.federation_routes)
+        fed_app[talent_api.TALENT] = self.talent
+        fed_runner = web.AppRunner(fed_app, access_log=None, shutdown_timeout=5)
         await fed_runner.setup()
         self._runners.append(fed_runner)
         site = web.TCPSite(fed_runner, config.listen_host, config.listen_port, reuse_address=True)
@@ -81,7 +102,12 @@ class NodeRuntime:
         sock = self.socket_path
         if sock.exists():
             sock.unlink()
-        admin_runner = web.AppRunner(admin_api.create_app(admin_api.AdminContext(self.service, self.federation, self.sync, self.client, self.stop_event)), access_log=None)
+        admin_app = admin_api.create_app(
+            admin_api.AdminContext(self.service, self.federation, self.sync, self.client, self.stop_event), self.admin_routes
+        )
+        admin_app[talent_api.TALENT] = self.talent
+        admin_app[provenance_api.PROVENANCE] = self.provenance
+        admin_runner = web.AppRunner(admin_app, access_log=None)
         await admin_runner.setup()
         self._runners.append(admin_runner)
         old_umask = os.umask(0o177)

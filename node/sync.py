@@ -139,10 +139,14 @@ class SyncEngine:
         except ProtocolError as exc:
             log_event("push.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
             return False
-        answered = {r.id for r in results.results}
         # Every per-item answer is final for that item (taken, held, fork evidence, or rejected for
-        # good); items the peer did not answer stay in the outbox.
-        done = [sid for sid in ids if sid in answered]
+        # good); items the peer did not answer stay in the outbox. Answers come in push order, so an
+        # item the peer could not even decode (answered with a zero id) is matched by position.
+        if len(results.results) == len(ids):
+            done = list(ids)
+        else:
+            answered = {r.id for r in results.results}
+            done = [sid for sid in ids if sid in answered]
         self.federation.peers.acknowledge(peer_id, done)
         log_event("push.done", peer=peer_id, items=len(done))
         return True

@@ -29,6 +29,7 @@ BAD_INVITE = "bad-invite"
 EXPIRED = "expired"
 HOP_LIMIT = "hop-limit"
 REJECTED_BASE = "rejected-base"
+BAD_PROOF = "bad-proof"
 
 ALL_CODES = frozenset(
     {
@@ -52,6 +53,7 @@ ALL_CODES = frozenset(
         EXPIRED,
         HOP_LIMIT,
         REJECTED_BASE,
+        BAD_PROOF,
     }
 )
 

@@ -51,8 +51,9 @@ HEADER_LIMITS = Limits(
 ENVELOPE_LIMITS = Limits(
     max_bytes=MAX_ENVELOPE_BYTES, max_str_len=64, max_bin_len=MAX_ENVELOPE_BYTES, max_array_len=8, max_map_len=0, max_depth=3
 )
+# A bin may fill the whole body: a ``reshare`` body carries an envelope and a card bundle as bins.
 BODY_LIMITS = Limits(
-    max_bytes=MAX_BODY_BYTES, max_str_len=MAX_BODY_BYTES, max_bin_len=4096, max_array_len=512, max_map_len=64, max_depth=8
+    max_bytes=MAX_BODY_BYTES, max_str_len=MAX_BODY_BYTES, max_bin_len=MAX_BODY_BYTES, max_array_len=512, max_map_len=64, max_depth=8
 )
 
 CONTENT_WITHHELD = None

@@ -176,9 +176,152 @@ def _m002_federation(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m003_talent(db: sqlite_utils.Database) -> None:
+    # Statements whose personal data was erased after a consent withdrawal: their body never returns.
+    db.execute("ALTER TABLE entries ADD COLUMN erased_at INTEGER")
+    db.execute(
+        """CREATE TABLE jobs (
+            job_id BLOB PRIMARY KEY,
+            author BLOB NOT NULL,
+            version INTEGER NOT NULL,
+            statement_id BLOB NOT NULL,
+            title TEXT NOT NULL,
+            status TEXT NOT NULL,
+            hops INTEGER NOT NULL,
+            skills TEXT NOT NULL,
+            valid_through INTEGER,
+            filled_by BLOB,
+            via BLOB,
+            body BLOB NOT NULL,
+            updated_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE candidates (
+            candidate_id BLOB PRIMARY KEY,
+            candidate_ref BLOB NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            email TEXT NOT NULL,
+            phone TEXT,
+            location TEXT,
+            skills TEXT NOT NULL,
+            medal TEXT,
+            for_job TEXT,
+            created_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE consents (
+            consent_id BLOB PRIMARY KEY,
+            candidate_id BLOB NOT NULL REFERENCES candidates (candidate_id),
+            statement_id BLOB NOT NULL,
+            purposes TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            collected_at INTEGER NOT NULL,
+            expires_at INTEGER,
+            state TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE consent_history (
+            consent_id BLOB NOT NULL,
+            state TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            note TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE match_offers (
+            query_id BLOB NOT NULL,
+            pseudonym BLOB NOT NULL,
+            candidate_id BLOB NOT NULL,
+            job_id BLOB NOT NULL,
+            asker BLOB NOT NULL,
+            job_statement BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (query_id, pseudonym)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE match_results (
+            query_id BLOB NOT NULL,
+            job_id BLOB NOT NULL,
+            holder BLOB NOT NULL,
+            pseudonym BLOB NOT NULL,
+            score INTEGER NOT NULL,
+            matched TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (query_id, holder, pseudonym)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE referrals (
+            referral_id BLOB PRIMARY KEY,
+            job_id BLOB NOT NULL,
+            job_author BLOB NOT NULL,
+            referrer BLOB NOT NULL,
+            request_id BLOB,
+            candidate_id BLOB,
+            consent_id BLOB,
+            statement_id BLOB,
+            profile_statement BLOB,
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE referral_requests (
+            request_id BLOB PRIMARY KEY,
+            job_id BLOB NOT NULL,
+            job_author BLOB NOT NULL,
+            holder BLOB NOT NULL,
+            query_id BLOB NOT NULL,
+            pseudonym BLOB NOT NULL,
+            candidate_id BLOB,
+            statement_id BLOB NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE referral_events (
+            referral_id BLOB NOT NULL,
+            status TEXT NOT NULL,
+            by BLOB NOT NULL,
+            statement_id BLOB NOT NULL UNIQUE,
+            reason TEXT NOT NULL DEFAULT '',
+            at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE received_profiles (
+            referral_id BLOB PRIMARY KEY,
+            profile TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE disclosures (
+            referral_id BLOB PRIMARY KEY,
+            candidate_id BLOB NOT NULL,
+            recipient BLOB NOT NULL,
+            consent_id BLOB NOT NULL,
+            at INTEGER NOT NULL,
+            withdrawal_statement BLOB,
+            acked_at INTEGER,
+            ack_statement BLOB
+        )"""
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", _m001_log),
     ("002_federation", _m002_federation),
+    ("003_talent", _m003_talent),
 ]
 
 
@@ -189,6 +332,8 @@ def connect(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
+    # Erased personal data must not linger in free pages (THREATS row 18: recipients erase).
+    db.execute("PRAGMA secure_delete=ON")
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     migrate(db)
     return db

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
+import protocol.kinds  # noqa: F401 - registers every statement kind
 from protocol import log as log_rules
 from protocol.bodies import BODY_TYPES, KeyRotation, OrgCard, parse_body
 from protocol.card_bundle import VerifiedCard
@@ -303,7 +304,8 @@ class LogStore:
         if statement.body is None:
             return
         updated = self.db.execute(
-            "UPDATE entries SET salt = ?, body = ? WHERE id = ? AND body IS NULL", [statement.salt, statement.body, statement.id]
+            "UPDATE entries SET salt = ?, body = ? WHERE id = ? AND body IS NULL AND erased_at IS NULL",
+            [statement.salt, statement.body, statement.id],
         )
         if updated.rowcount:
             project = PROJECTORS.get(statement.kind)

@@ -20,11 +20,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_home(root: Path, name: str, sector: str = "nonprofit", host: str = "127.0.0.1", port: int | None = None) -> NodeService:
-    """Initialise a home exactly as `orgnode init` does, and return its opened service."""
+def make_home(
+    root: Path, name: str, sector: str = "nonprofit", host: str = "127.0.0.1", port: int | None = None, lan_discovery: bool = False
+) -> NodeService:
+    """Initialise a home exactly as `orgnode init` does, and return its opened service.
+
+    ``lan_discovery`` is off unless a test asks for it, so in-process test nodes do not advertise over mDNS.
+    """
     port = port or free_port()
     home = Home(root / name.lower().replace(" ", "-"))
-    home.create(Config(name, sector, host, port, f"http://{host}:{port}", sync_interval=0.5), Identity.generate(), None)
+    config = Config(name, sector, host, port, f"http://{host}:{port}", sync_interval=0.5, lan_discovery=lan_discovery)
+    home.create(config, Identity.generate(), None)
     service = NodeService.open(home.path)
     service.publish_org_card()
     return service
@@ -59,3 +65,13 @@ async def running(tmp_path: Path) -> AsyncIterator[Callable[..., NodeRuntime]]:
     for runtime in reversed(runtimes):
         await runtime.stop()
         runtime.service.close()
+
+
+@pytest.fixture
+async def fed_net(tmp_path: Path) -> AsyncIterator[object]:
+    """Real federation nodes with short sync intervals and backoff (see tests/node/federation_helpers.py)."""
+    from tests.node.federation_helpers import Net
+
+    net = Net(tmp_path)
+    yield net
+    await net.close()

@@ -21,9 +21,13 @@ def env(**extra: str) -> dict[str, str]:
     return e
 
 
-def orgnode(*args: str, check: bool = True, extra_env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def orgnode(
+    *args: str, check: bool = True, extra_env: dict[str, str] | None = None, timeout: float = 60, wrap: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``orgnode ARGS``; ``wrap`` prefixes the command (e.g. ``["ip", "netns", "exec", NS]``)."""
     result = subprocess.run(
-        [*ORGNODE, *args], capture_output=True, text=True, env=env(**(extra_env or {})), timeout=timeout, stdin=subprocess.DEVNULL
+        [*(wrap or []), *ORGNODE, *args], capture_output=True, text=True, env=env(**(extra_env or {})), timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"orgnode {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -34,9 +38,9 @@ def orgnode_json(*args: str, extra_env: dict[str, str] | None = None) -> Any:
     return json.loads(orgnode(*args, "--json", extra_env=extra_env).stdout)
 
 
-def start_node(home: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def start_node(home: Path, extra_env: dict[str, str] | None = None, wrap: list[str] | None = None) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [*ORGNODE, "--home", str(home), "run"],
+        [*(wrap or []), *ORGNODE, "--home", str(home), "run"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

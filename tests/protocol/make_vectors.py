@@ -3,7 +3,9 @@
 Run ``python -m tests.protocol.make_vectors`` from the repository root to rewrite the file.
 Every value is derived from fixed seeds except the HPKE ciphertexts (HPKE encryption is randomized):
 those are kept from the existing file as long as they still open, and only made afresh otherwise.
-``--markdown`` prints the "Test vectors" section of docs/protocol.md built from the same data.
+``--markdown`` prints the vector part of the "Test vectors" section of docs/protocol.md (from
+"### Node A" to the end), built from the same data; test_vectors checks the spec carries it verbatim,
+so paste it there after changing a vector.
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from protocol import request_auth
 from protocol.bodies import KeyRotation, Note, OrgCard
+from protocol.card_bundle import encode_bundle
 from protocol.codec import encode
 from protocol.identity import Identity
+from protocol.invite import INVITE_PROOF_TAG, InviteToken, invite_proof
+from protocol.reshare import make_reshare
 from protocol.sealing import SUITE_MLKEM768_X25519, SUITE_X25519, open_bytes, seal_bytes, seal_info
 from protocol.statement import Envelope, SealedContent, Statement, sign_statement
+from protocol.sync import Batch, ItemResult, PullRequest, PushResults
 
 VECTORS_PATH = Path(__file__).resolve().parents[2] / "docs" / "test-vectors.json"
 
@@ -32,6 +39,18 @@ NOTE_TS = 1767225660000
 ROTATION_TS = 1767225720000
 NOTE_SALT = b"\x33" * 32
 NOTE_TEXT = "Hello from Youth Futures"
+# Federation vectors (protocol.md sections 12-14).
+REQUEST_TS = 1767225600000
+REQUEST_NONCE = b"\x44" * 16
+REQUEST_PATH = "/federation/v1/push"
+REQUEST_BODY = b"\x93\x01\x90\xc2"  # Batch([], more=False): an empty push
+INVITE_URL = "https://youth.example"
+INVITE_ID = b"\x55" * 16
+INVITE_SECRET = b"\x66" * 32
+INVITE_EXPIRES = 1767830400000  # REQUEST_TS + 7 days
+SHARED_NOTE_TS = 1767225780000
+SHARED_NOTE_SALT = b"\x77" * 32
+SHARED_NOTE_TEXT = "Two hops, please"
 
 
 def identity(name: str) -> Identity:
@@ -66,6 +85,89 @@ def statements() -> tuple[Statement, Statement, Statement]:
     rotation = KeyRotation(new.signing_public, new.sign(KeyRotation.signed_message(a.node_id, a.signing_public, new.signing_public)))
     s3 = sign_statement(a, kind=KeyRotation.KIND, seq=3, prev=s2.id, now=ROTATION_TS, body=rotation.to_value(), private=False)
     return s1, s2, s3
+
+
+def rotated_identity() -> Identity:
+    """A after its key rotation at seq 3: same node id and encryption keys, Ed25519 seed ``03`` x 32."""
+    return identity("A").with_signing_key(Identity.from_seeds(ROTATION_SEED, SEEDS["A"][1], SEEDS["A"][2]).signing_key)
+
+
+def shared_note() -> Statement:
+    """A's seq 4: a private note with ``hops`` 2, signed with A's rotated key (B re-shares it)."""
+    _, _, s3 = statements()
+    body = Note(SHARED_NOTE_TEXT, hops=2).to_value()
+    return sign_statement(
+        rotated_identity(), kind=Note.KIND, seq=4, prev=s3.id, now=SHARED_NOTE_TS, body=body, private=True, salt=SHARED_NOTE_SALT
+    )
+
+
+def request_auth_vector() -> dict[str, Any]:
+    a, b = identity("A"), identity("B")
+    auth = request_auth.sign_request(
+        a, method="POST", path=REQUEST_PATH, destination=b.node_id, body=REQUEST_BODY, now=REQUEST_TS, nonce=REQUEST_NONCE
+    )
+    signed = request_auth.signed_bytes("POST", REQUEST_PATH, a.node_id, b.node_id, REQUEST_TS, REQUEST_NONCE, REQUEST_BODY)
+    return {
+        "signer": "A",
+        "method": "POST",
+        "path": REQUEST_PATH,
+        "origin": a.node_id.hex(),
+        "destination": b.node_id.hex(),
+        "ts": REQUEST_TS,
+        "nonce": REQUEST_NONCE.hex(),
+        "body": REQUEST_BODY.hex(),
+        "body_sha256": hashlib.sha256(REQUEST_BODY).hexdigest(),
+        "signed_bytes": signed.hex(),
+        "signature": auth.signature.hex(),
+        "authorization": auth.header_value(),
+    }
+
+
+def invite_vector() -> dict[str, Any]:
+    a, b = identity("A"), identity("B")
+    token = InviteToken(INVITE_URL, a.node_id, INVITE_ID, INVITE_SECRET, INVITE_EXPIRES)
+    text = token.encode()
+    return {
+        "inviter": "A",
+        "invitee": "B",
+        "url": INVITE_URL,
+        "node_id": a.node_id.hex(),
+        "invite_id": INVITE_ID.hex(),
+        "secret": INVITE_SECRET.hex(),
+        "expires_at": INVITE_EXPIRES,
+        "token_msgpack": encode([1, INVITE_URL, a.node_id, INVITE_ID, INVITE_SECRET, INVITE_EXPIRES]).hex(),
+        "token": text,
+        "proof_message": (INVITE_PROOF_TAG + a.node_id + b.node_id + INVITE_ID).hex(),
+        "proof": invite_proof(INVITE_SECRET, a.node_id, b.node_id, INVITE_ID).hex(),
+    }
+
+
+def sync_vectors() -> dict[str, Any]:
+    a, b = identity("A"), identity("B")
+    _, s2, s3 = statements()
+    pull = PullRequest(((a.node_id, 2), (b.node_id, 0)))
+    batch = Batch((Envelope.of(s2, with_body=False).encode(), Envelope.of(s3).encode()), more=True)
+    results = PushResults((ItemResult(s2.id, "duplicate"), ItemResult(s3.id, "appended"), ItemResult(b"\x00" * 32, "malformed")))
+    return {
+        "pull_request": {"have": [[a.node_id.hex(), 2], [b.node_id.hex(), 0]], "encoded": pull.encode().hex()},
+        "batch": {"envelopes": ["note envelope_withheld", "key_rotation envelope_plain"], "more": True, "encoded": batch.encode().hex()},
+        "push_results": {
+            "results": [[s2.id.hex(), "duplicate"], [s3.id.hex(), "appended"], ["00" * 32, "malformed"]],
+            "encoded": results.encode().hex(),
+        },
+    }
+
+
+def reshare_vector() -> dict[str, Any]:
+    s1, _, s3 = statements()
+    note = shared_note()
+    reshare = make_reshare(note, encode_bundle([s1, s3]), (identity("B").node_id,))
+    return {
+        "root": {**statement_vector(note), "text": SHARED_NOTE_TEXT, "hops": 2},
+        "card_bundle": encode_bundle([s1, s3]).hex(),
+        "path": [identity("B").node_id.hex()],
+        "body": encode(reshare.to_value()).hex(),
+    }
 
 
 def statement_vector(s: Statement) -> dict[str, Any]:
@@ -105,6 +207,10 @@ def deterministic() -> dict[str, Any]:
             "new_key": rotation.new_key.hex(),
             "new_signature": rotation.new_signature.hex(),
         },
+        "request_auth": request_auth_vector(),
+        "invite": invite_vector(),
+        "sync": sync_vectors(),
+        "reshare": reshare_vector(),
     }
 
 
@@ -196,6 +302,48 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append("")
         for field in ("statement_id", "recipient_node_id", "info", "ciphertext", "plaintext", "envelope_sealed"):
             block(f"`{field}`", v[field])
+
+    r = data["request_auth"]
+    lines.append("### Request authentication: A pushes an empty batch to B")
+    lines.append("")
+    lines.append(f"Signed by A's genesis key; method `{r['method']}`, path `{r['path']}`, ts {r['ts']}, "
+                 f"body `{r['body']}` (an empty `Batch`).")
+    lines.append("")
+    for field in ("origin", "destination", "nonce", "body_sha256", "signed_bytes", "signature", "authorization"):
+        block(f"`{field}`", r[field])
+
+    i = data["invite"]
+    lines.append("### Invite token: A invites B")
+    lines.append("")
+    lines.append(f"url `{i['url']}`, inviter A, expires_at {i['expires_at']}.")
+    lines.append("")
+    for field in ("invite_id", "secret", "token_msgpack", "token", "proof_message", "proof"):
+        block(f"`{field}`" + (" (for invitee B)" if field in ("proof_message", "proof") else ""), i[field])
+
+    sync = data["sync"]
+    lines.append("### Sync messages")
+    lines.append("")
+    lines.append("`PullRequest` with have = [[A, 2], [B, 0]]; `Batch` of A's note (withheld) and A's key rotation "
+                 "(plain) with `more` = true; `PushResults` answering three items: the note `duplicate`, the key "
+                 "rotation `appended`, an undecodable item (all-zero id) `malformed`.")
+    lines.append("")
+    block("`pull_request`", sync["pull_request"]["encoded"])
+    block("`batch`", sync["batch"]["encoded"])
+    block("`push_results`", sync["push_results"]["encoded"])
+
+    rs = data["reshare"]
+    root = rs["root"]
+    lines.append("### Re-sharing: B re-shares A's note (seq 4, hops 2)")
+    lines.append("")
+    lines.append(f"A's seq 4 is a private `note` (`{{\"text\": \"{root['text']}\", \"hops\": 2}}`, salt `77` × 32, "
+                 f"ts {root['ts']}) signed with A's rotated key (seed `03` × 32). The card bundle holds A's seq 1 and "
+                 "seq 3; the path is [B]. A node that receives B's reshare is at distance 2 = hops: it accepts it and "
+                 "does not re-share it further.")
+    lines.append("")
+    for field in ("salt", "body", "header", "signature", "id", "envelope_plain", "envelope_withheld"):
+        block(f"root `{field}`", root[field])
+    block("`card_bundle`", rs["card_bundle"])
+    block("reshare `body`", rs["body"])
     return "\n".join(lines)
 
 

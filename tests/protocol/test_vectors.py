@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from protocol.errors import RemoteProtocolError
 from protocol.sealing import open_bytes, open_statement_body
 from protocol.statement import Envelope, SealedContent
 from tests.protocol import make_vectors
@@ -67,6 +71,11 @@ def test_every_hex_value_is_in_the_spec(stored: dict[str, Any]) -> None:
     assert stored["keys"]["B"]["fingerprint"] in doc
 
 
+def test_spec_vector_section_is_current(stored: dict[str, Any]) -> None:
+    """docs/protocol.md carries ``make_vectors --markdown`` verbatim (regenerate it, never hand-edit)."""
+    assert make_vectors.markdown(stored) in DOC.read_text()
+
+
 def test_spec_lists_every_error_code() -> None:
     from protocol.errors import ALL_CODES
 
@@ -75,3 +84,103 @@ def test_spec_lists_every_error_code() -> None:
         assert f"| `{code}` |" in doc, code
     for heading in ("Federation requests", "Sync", "Re-sharing"):
         assert re.search(rf"^## \d+\. {heading}$", doc, re.M), heading
+
+
+# --- federation vectors (sections 12-14) ---------------------------------------------------------
+
+
+def test_request_auth_vector(stored: dict[str, Any]) -> None:
+    from protocol.request_auth import SeenNonces, parse_header, signed_bytes, verify_request
+
+    v = stored["request_auth"]
+    a, b = make_vectors.identity("A"), make_vectors.identity("B")
+    body = bytes.fromhex(v["body"])
+    assert body == b"\x93\x01\x90\xc2"
+    assert signed_bytes(v["method"], v["path"], a.node_id, b.node_id, v["ts"], bytes.fromhex(v["nonce"]), body).hex() == v["signed_bytes"]
+    assert v["signed_bytes"].startswith(b"orgnode/request/v1\x00".hex())
+    auth = parse_header(v["authorization"])
+    assert (auth.origin, auth.destination, auth.ts) == (a.node_id, b.node_id, v["ts"])
+    assert auth.signature.hex() == v["signature"]
+    assert auth.header_value() == v["authorization"]
+    # B checks it with A's key, at any time within the freshness window, exactly once.
+    verify_request(auth, method="POST", path=v["path"], body=body, me=b.node_id, origin_key=a.signing_public, now=v["ts"] + 299_999)
+    seen = SeenNonces()
+    seen.check_and_add(auth, v["ts"])
+    with pytest.raises(RemoteProtocolError) as replay:
+        seen.check_and_add(auth, v["ts"] + 1)
+    assert replay.value.code == "replay"
+    for kwargs, code in [
+        ({"me": a.node_id}, "wrong-recipient"),
+        ({"now": v["ts"] + 300_001}, "stale"),
+        ({"path": "/federation/v1/pull"}, "bad-signature"),
+        ({"body": body + b"\x00"}, "bad-signature"),
+    ]:
+        args: dict[str, Any] = {"method": "POST", "path": v["path"], "body": body, "me": b.node_id,
+                                "origin_key": a.signing_public, "now": v["ts"], **kwargs}
+        with pytest.raises(RemoteProtocolError) as exc:
+            verify_request(auth, **args)
+        assert exc.value.code == code
+    assert v["authorization"] in DOC.read_text()
+
+
+def test_invite_vector(stored: dict[str, Any]) -> None:
+    from protocol.invite import InviteToken, check_invite_proof, invite_proof
+
+    v = stored["invite"]
+    a, b = make_vectors.identity("A"), make_vectors.identity("B")
+    token = InviteToken.decode(v["token"])
+    assert token == InviteToken(v["url"], a.node_id, bytes.fromhex(v["invite_id"]), bytes.fromhex(v["secret"]), v["expires_at"])
+    assert token.encode() == v["token"]
+    assert v["token"] == "orgnode1:" + base64.urlsafe_b64encode(bytes.fromhex(v["token_msgpack"])).decode().rstrip("=")
+    proof = bytes.fromhex(v["proof"])
+    assert hmac.new(token.secret, bytes.fromhex(v["proof_message"]), hashlib.sha256).digest() == proof
+    assert invite_proof(token.secret, a.node_id, b.node_id, token.invite_id) == proof
+    check_invite_proof(token.secret, a.node_id, b.node_id, token.invite_id, proof)
+    with pytest.raises(RemoteProtocolError):  # the proof is bound to the invitee
+        check_invite_proof(token.secret, a.node_id, make_vectors.identity("A").node_id, token.invite_id, proof)
+    token.check_not_expired(v["expires_at"])
+    with pytest.raises(RemoteProtocolError) as exc:
+        token.check_not_expired(v["expires_at"] + 1)
+    assert exc.value.code == "expired"
+    assert v["token"] in DOC.read_text()
+
+
+def test_sync_vectors(stored: dict[str, Any]) -> None:
+    from protocol.sync import Batch, ItemResult, PullRequest, PushResults
+
+    v = stored["sync"]
+    pull = PullRequest.decode(bytes.fromhex(v["pull_request"]["encoded"]))
+    assert [[a.hex(), s] for a, s in pull.have] == v["pull_request"]["have"]
+    assert pull.encode().hex() == v["pull_request"]["encoded"]
+
+    batch = Batch.decode(bytes.fromhex(v["batch"]["encoded"]))
+    assert batch.more is True
+    assert [e.hex() for e in batch.envelopes] == [stored["note"]["envelope_withheld"], stored["key_rotation"]["envelope_plain"]]
+    assert batch.encode().hex() == v["batch"]["encoded"]
+
+    results = PushResults.decode(bytes.fromhex(v["push_results"]["encoded"]))
+    assert results.results == tuple(ItemResult(bytes.fromhex(i), o) for i, o in v["push_results"]["results"])
+    assert results.encode().hex() == v["push_results"]["encoded"]
+    assert v["push_results"]["results"][0][0] == stored["note"]["id"]
+
+
+def test_reshare_vector(stored: dict[str, Any]) -> None:
+    from protocol.codec import decode
+    from protocol.reshare import Reshare, verify_reshare
+    from protocol.statement import BODY_LIMITS, sign_statement
+
+    v = stored["reshare"]
+    a, b = make_vectors.identity("A"), make_vectors.identity("B")
+    body = bytes.fromhex(v["body"])
+    reshare = Reshare.from_value(decode(body, BODY_LIMITS))
+    assert reshare.root.hex() == v["root"]["envelope_plain"]
+    assert reshare.card.hex() == v["card_bundle"]
+    assert [p.hex() for p in reshare.path] == v["path"] == [b.node_id.hex()]
+    # Wrapped in a statement of B (the last node on the path), it verifies and stops at hop 2.
+    statement = sign_statement(b, kind="reshare", seq=2, prev=b"\x00" * 32, now=v["root"]["ts"],
+                               body=reshare.to_value(), private=True, salt=b"\x01" * 32)
+    assert statement.body == body
+    verified = verify_reshare(statement)
+    assert verified.root.author == a.node_id and verified.root.id.hex() == v["root"]["id"]
+    assert (verified.hops, verified.distance, verified.may_travel_further) == (2, 2, False)
+    assert verified.author_card.history.current_key == make_vectors.rotated_identity().signing_public

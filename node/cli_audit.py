@@ -1,0 +1,128 @@
+"""CLI commands for provenance: ``audit export``, ``audit verify`` (offline) and ``impact``."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from node.errors import UserError
+
+
+def _cli() -> Any:
+    from node import cli
+
+    return cli
+
+
+def _write(path: str, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    cli = _cli()
+    data = cli.admin(args).call("POST", "/audit/export", {"id": args.referral_id, "redact": args.redact}, timeout=120)
+    _write(args.output, base64.b64decode(data["bundle"]))
+    cli.emit(args, {"output": args.output, "bytes": data["bytes"]},
+             f"Wrote audit bundle ({data['bytes']} bytes) to {args.output}\nAn auditor checks it with `orgnode audit verify {args.output}`.")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from protocol.audit import AuditInputError, verify
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"orgnode: error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        report = verify(data)
+    except AuditInputError as exc:
+        if args.json:
+            print(json.dumps({"valid": False, "usable": False, "error": str(exc)}, indent=2))
+        else:
+            print(f"orgnode: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        kind = f"referral {report.subject.hex()}" if report.subject else "impact report"
+        print(f"Audit bundle for {kind}, exported by node {report.exported_by.hex()[:16]}…")
+        for fact in report.facts:
+            print(f"  proven: {fact}")
+        for name in report.passed:
+            print(f"  ok      {name}")
+        if report.failed:
+            where = f" (statement {report.failed.statement.hex()[:16]}…)" if report.failed.statement else ""
+            print(f"  FAILED  {report.failed.check}: {report.failed.detail}{where}")
+        if report.figures:
+            for name, value in sorted(report.figures.items()):
+                print(f"  figure  {name} = {value}")
+        print("VALID" if report.valid else "INVALID")
+    return 0 if report.valid else 1
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    cli = _cli()
+    data = cli.admin(args).call("POST", "/impact", {"since": args.since, "export": bool(args.export)}, timeout=120)
+    if args.export:
+        _write(args.export, base64.b64decode(data["bundle"]))
+        data = {**data["report"], "export": args.export}
+
+    def human() -> str:
+        lines = [f"Impact of {data['organization']}" + (f" since {args.since}" if args.since else ""),
+                 f"  jobs filled via referrals    {data['jobs_filled_via_referrals']}",
+                 f"  referrals sent / received    {data['referrals_sent']} / {data['referrals_received']}",
+                 f"  referrals accepted / hired   {data['referrals_accepted']} / {data['referrals_hired']}",
+                 f"  median days to outcome       {data['median_days_to_outcome']}",
+                 f"  new partnerships             {data['new_partnerships']}",
+                 f"  active peers                 {data['active_peers']}",
+                 f"  statements exchanged         {data['statements_exchanged']}",
+                 f"  consent withdrawals          {data['consent_withdrawals']}",
+                 f"  erasures acknowledged        {data['erasures_acknowledged']}"]
+        for p in data["partners"]:
+            lines.append(f"  partner {p['name'] or p['node_id'][:16]}: sent {p['referrals_sent_to']}, received "
+                         f"{p['referrals_received_from']}, hires {p['hires']}, statements {p['statements_received']}")
+        if args.export:
+            lines.append(f"Signed report written to {args.export}; verify with `orgnode audit verify {args.export}`.")
+        return "\n".join(lines)
+
+    cli.emit(args, data, human)
+    return 0
+
+
+def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
+    from node.cli import COMMANDS
+
+    audit = sub.add_parser("audit", help="export and verify referral provenance bundles",
+                           description="export and verify referral provenance bundles", parents=[common])
+    inner = audit.add_subparsers(dest="audit_command", metavar="ACTION")
+    inner.required = True
+    p = inner.add_parser("export", help="write a self-contained audit bundle for one referral",
+                         description="write a self-contained audit bundle for one referral", parents=[common])
+    p.add_argument("referral_id")
+    p.add_argument("--output", "-o", required=True, help="the bundle file to write")
+    p.add_argument("--redact", action="store_true", help="leave the candidate's profile out even if they consented to audit disclosure")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=cmd_audit_export)
+    COMMANDS["audit export"] = cmd_audit_export
+    p = inner.add_parser("verify", help="verify a bundle offline: no node, no network, no home needed",
+                         description="verify an audit bundle offline; exit 0 valid, 1 invalid, 2 unusable", parents=[common])
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=cmd_audit_verify)
+    COMMANDS["audit verify"] = cmd_audit_verify
+
+    p = add("impact", cmd_impact, "this organization's impact: referrals, hires, partnerships, engagement")
+    p.add_argument("--since", help="count from this date (YYYY-MM-DD)")
+    p.add_argument("--export", metavar="FILE", help="also write a signed, verifiable impact report bundle")

@@ -1,0 +1,347 @@
+"""CLI commands of the talent exchange: jobs, candidates, consent, matching and referrals.
+
+All of them talk to the running node over the admin socket (``node/talent_api.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from node.errors import UserError
+
+
+def _cli() -> Any:
+    from node import cli
+
+    return cli
+
+
+def _call(args: argparse.Namespace, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
+    return _cli().admin(args).call(method, path, body, timeout=timeout)
+
+
+def _emit(args: argparse.Namespace, data: Any, human: Any) -> None:
+    _cli().emit(args, data, human)
+
+
+# --- jobs ------------------------------------------------------------------------------------------
+
+
+def cmd_job_post(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/jobs/post", {
+        "title": args.title, "skills": args.skills, "description": args.description, "location": args.location,
+        "remote": args.remote, "hybrid": args.hybrid, "employment_type": args.employment_type, "salary": args.salary,
+        "valid_through": args.valid_through, "hops": args.hops})
+    _emit(args, {"id": data["id"]}, f"Posted job {data['id']} — shared with trusted partners (hops={args.hops})")
+    return 0
+
+
+def cmd_job_import(args: argparse.Namespace) -> int:
+    try:
+        document = json.loads(Path(args.file).read_text())
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise UserError(f"{args.file} is not JSON: {exc}") from exc
+    data = _call(args, "POST", "/jobs/import", {"jsonld": document, "hops": args.hops})
+    _emit(args, data, f"Imported and posted job {data['id']}: {data['title']}")
+    return 0
+
+
+def cmd_job_export(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/jobs/export", {"id": args.id})
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+        print(f"Wrote schema.org JobPosting JSON-LD to {args.output}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def cmd_job_list(args: argparse.Namespace) -> int:
+    jobs = _call(args, "POST", "/jobs/list", {"mine": args.mine})
+
+    def human() -> str:
+        if not jobs:
+            return "No jobs yet: `orgnode job post --title … --skills …` posts one."
+        lines = [f"{'ID':<34} {'STATUS':<8} {'HOPS':<4} {'FROM':<24} {'VIA':<18} TITLE"]
+        for j in jobs:
+            lines.append(f"{j['id']:<34} {j['status']:<8} {j['hops']:<4} {(j['author_name'] or j['author'][:16])[:24]:<24} "
+                         f"{(j['via'] or '-')[:16]:<18} {j['title']}")
+        return "\n".join(lines)
+
+    _emit(args, jobs, human)
+    return 0
+
+
+def cmd_job_close(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/jobs/close", {"id": args.id, "filled_by": args.filled_by})
+    _emit(args, data, f"Job {data['id']} is now {data['status']} (version {data['version']}); partners are told.")
+    return 0
+
+
+def cmd_job_match_candidate(args: argparse.Namespace) -> int:
+    jobs = _call(args, "POST", "/jobs/match-candidate", {"id": args.candidate_id})
+
+    def human() -> str:
+        if not jobs:
+            return "No open job fits this candidate."
+        return "\n".join(f"{j['score']:>3}%  {j['id']}  {j['title']}  ({j['author_name']})  matched: {', '.join(j['matched'])}"
+                         f"{'' if j['consent_covers'] else '  [consent does not cover this org]'}" for j in jobs)
+
+    _emit(args, jobs, human)
+    return 0
+
+
+# --- candidates and consent ---------------------------------------------------------------------------
+
+
+def _evidence(text: str | None) -> str:
+    if text and Path(text).is_file():
+        return Path(text).read_text()
+    return text or ""
+
+
+def cmd_candidate_add(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/candidates/add", {
+        "name": args.name, "email": args.email, "phone": args.phone, "location": args.location, "skills": args.skills,
+        "medal": args.medal, "for_job": args.for_job, "consent": args.consent, "consent_scope": args.consent_scope,
+        "consent_expires": args.consent_expires, "consent_evidence": _evidence(args.consent_evidence)})
+    _emit(args, data, f"Added candidate {data['id']}" + (f" with consent {data['consent_id']}" if data["consent_id"] else
+                                                         " (no consent recorded: invisible to partners)"))
+    return 0
+
+
+def cmd_candidate_import(args: argparse.Namespace) -> int:
+    from node.candidate_csv import parse_candidates_csv
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror}") from exc
+    rows, errors = parse_candidates_csv(text)
+    imported: list[str] = []
+    failures: list[dict[str, Any]] = [{"row": e.row, "column": e.column, "error": e.message} for e in errors]
+    total = len(rows)
+    for index, row in enumerate(rows, 1):
+        try:
+            data = _call(args, "POST", "/candidates/add", {
+                "name": row.name, "email": row.email, "phone": row.phone, "location": row.location, "skills": ", ".join(row.skills),
+                "medal": row.medal, "for_job": row.for_job, "consent": ",".join(row.consent), "consent_scope": row.consent_scope,
+                "consent_expires": row.consent_expires, "consent_evidence": row.consent_evidence})
+            imported.append(data["id"])
+        except UserError as exc:
+            failures.append({"row": row.row, "column": None, "error": str(exc)})
+        if not args.json and (index % 25 == 0 or index == total):
+            print(f"\r  imported {index}/{total}", end="", file=sys.stderr, flush=True)
+    if not args.json and total:
+        print(file=sys.stderr)
+    failures.sort(key=lambda f: f["row"])
+    report = {"imported": len(imported), "ids": imported, "errors": failures}
+    _emit(args, report, lambda: "\n".join([f"Imported {len(imported)} candidate(s); {len(failures)} row(s) with errors:"]
+                                          + [f"  row {f['row']}{' (' + f['column'] + ')' if f['column'] else ''}: {f['error']}"
+                                             for f in failures]))
+    return 0 if not failures else 1
+
+
+def cmd_candidate_list(args: argparse.Namespace) -> int:
+    candidates = _call(args, "GET", "/candidates")
+
+    def human() -> str:
+        if not candidates:
+            return "No candidates yet: `orgnode candidate add` or `orgnode candidate import FILE.csv`."
+        lines = []
+        for c in candidates:
+            consent = ", ".join(f"{'+'.join(k['purposes'])} [{' '.join(k['scope'])}] {k['state']}" for k in c["consents"]) or "no consent"
+            lines.append(f"{c['id']}  {c['name']:<24} {', '.join(c['skills'])[:40]:<40}  {consent}")
+            for d in c["disclosures"]:
+                lines.append(f"      referred to {d['recipient_name'] or d['recipient'][:16]} ({d['referral_id'][:8]}…)"
+                             + ("; erasure acknowledged" if d["acknowledged"] else "; withdrawal sent, awaiting acknowledgement"
+                                if d["withdrawal_sent"] else ""))
+        return "\n".join(lines)
+
+    _emit(args, candidates, human)
+    return 0
+
+
+def cmd_consent_withdraw(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/consent/withdraw", {"id": args.candidate_id})
+    _emit(args, data, f"Consent withdrawn; {len(data['recipients_notified'])} recipient(s) asked to erase the candidate's data. "
+                      "`orgnode candidate list` shows their acknowledgements.")
+    return 0
+
+
+# --- matching and referrals ----------------------------------------------------------------------------
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    if not args.json:
+        print("Asking trusted partners…", file=sys.stderr, flush=True)
+    data = _call(args, "POST", "/match", {"id": args.job_id, "deadline": args.deadline}, timeout=args.deadline + 30)
+
+    def human() -> str:
+        lines = [f"Matches for {data['title']!r}{' (PARTIAL: some partners did not answer)' if data['partial'] else ''}:"]
+        for r in data["results"]:
+            lines.append(f"  {r['score']:>3}%  pseudonym {r['pseudonym']}  at {r['holder_name'] or r['holder'][:16]}"
+                         f"  matched: {', '.join(r['matched'])}")
+        if not data["results"]:
+            lines.append("  nobody yet")
+        for p in data["peers"]:
+            lines.append(f"  {p['name'] or p['node_id'][:16]}: " + (f"{p['offers']} offer(s)" if p["answered"] else f"no answer ({p['error']})"))
+        lines.append("Ask for one with `orgnode referral request JOB_ID PSEUDONYM`.")
+        return "\n".join(lines)
+
+    _emit(args, data, human)
+    return 0
+
+
+def _referral_lines(referrals: list[dict[str, Any]]) -> str:
+    if not referrals:
+        return "No referrals yet."
+    lines = []
+    for r in referrals:
+        who = ""
+        if r.get("candidate"):
+            who = f"  candidate: {r['candidate'].get('name', '?')} <{r['candidate'].get('email', '?')}>"
+        lines.append(f"{r['id']}  job {r['job_id'][:8]}…  {r['from_name'] or r['from'][:16]} → {r['to_name'] or r['to'][:16]}"
+                     f"  {r['status']}{(' (' + r['reason'] + ')') if r.get('reason') else ''}{who}")
+    return "\n".join(lines)
+
+
+def cmd_referral_request(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/referrals/request", {"job_id": args.job_id, "pseudonym": args.pseudonym})
+    _emit(args, data, f"Referral requested ({data['id']}); the holder sends the profile if the candidate's consent covers you.")
+    return 0
+
+
+def cmd_referral_list(args: argparse.Namespace) -> int:
+    data = _call(args, "GET", "/referrals")
+    _emit(args, data, lambda: _referral_lines(data))
+    return 0
+
+
+def cmd_referral_pending(args: argparse.Namespace) -> int:
+    data = _call(args, "GET", "/referrals/pending")
+    _emit(args, data, lambda: "\n".join(f"{p['id']}  {p['from_name']} asks for {p['candidate']['name'] if p['candidate'] else '?'}"
+                                        f" for {p['job_title']!r}" for p in data) or "No referral requests waiting.")
+    return 0
+
+
+def cmd_referral_approve(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/referrals/approve", {"id": args.id, "consent_evidence": _evidence(args.consent_evidence)})
+    _emit(args, data, f"Referral {data['id']} sent to {data['to_name']}.")
+    return 0
+
+
+def cmd_referral_decline(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/referrals/decline", {"id": args.id, "reason": args.reason})
+    _emit(args, data, f"Request {data['id']} declined; the asking organization is told.")
+    return 0
+
+
+def cmd_referral_update(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/referrals/update", {"id": args.id, "status": args.status, "reason": args.reason})
+    _emit(args, data, f"Referral {data['id']} is now {data['status']}; the other organization is told.")
+    return 0
+
+
+def cmd_refer(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/refer", {"candidate_id": args.candidate_id, "job_id": args.job_id, "note": args.note})
+    _emit(args, data, f"Referred the candidate to {data['to_name']} (referral {data['id']}).")
+    return 0
+
+
+def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
+    from node.cli import COMMANDS
+
+    def group(name: str, help_text: str) -> Any:
+        parser = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        inner = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+        inner.required = True
+        return inner
+
+    def leaf(inner: Any, group_name: str, name: str, fn: Any, help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = inner.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p.add_argument("--json", action="store_true", help="print JSON for scripts")
+        p.set_defaults(func=fn)
+        COMMANDS[f"{group_name} {name}"] = fn
+        return p
+
+    job = group("job", "post, import, export, list and close jobs")
+    p = leaf(job, "job", "post", cmd_job_post, "post a job to trusted partners")
+    p.add_argument("--title", required=True)
+    p.add_argument("--skills", required=True, help='comma-separated, e.g. "python, project management"')
+    p.add_argument("--description", default="")
+    p.add_argument("--location", help='"City, Region, Country"')
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--remote", action="store_true", help="fully remote")
+    where.add_argument("--hybrid", action="store_true", help="partly remote")
+    p.add_argument("--employment-type", help="FULL_TIME, PART_TIME, CONTRACTOR, TEMPORARY, INTERN, VOLUNTEER (comma-separated)")
+    p.add_argument("--salary", help='e.g. "EUR 30000-38000/YEAR" or "USD 40/HOUR"')
+    p.add_argument("--valid-through", help="last day the job is offered (YYYY-MM-DD)")
+    p.add_argument("--hops", type=int, default=1, help="how far partners may re-share it (1 = direct partners only)")
+    p = leaf(job, "job", "import", cmd_job_import, "post a job from a schema.org JobPosting JSON-LD file")
+    p.add_argument("file")
+    p.add_argument("--hops", type=int, default=1, help="how far partners may re-share it")
+    p = leaf(job, "job", "export", cmd_job_export, "print a job as schema.org JobPosting JSON-LD")
+    p.add_argument("id")
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+    p = leaf(job, "job", "list", cmd_job_list, "list own and received jobs")
+    p.add_argument("--mine", action="store_true", help="only this organization's jobs")
+    p = leaf(job, "job", "close", cmd_job_close, "close a job, or mark it filled by a referral")
+    p.add_argument("id")
+    p.add_argument("--filled-by", metavar="REFERRAL_ID", help="the referral that filled it (credits the referrer)")
+    p = leaf(job, "job", "match-candidate", cmd_job_match_candidate, "find open jobs (own and received) that fit one of your candidates")
+    p.add_argument("candidate_id")
+
+    cand = group("candidate", "add, import and list candidates (they never leave this node without consent)")
+    p = leaf(cand, "candidate", "add", cmd_candidate_add, "add a candidate, optionally with recorded consent")
+    p.add_argument("--name", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--phone")
+    p.add_argument("--location")
+    p.add_argument("--skills", required=True, help='comma-separated, e.g. "youth work, first aid"')
+    p.add_argument("--medal", choices=["silver", "bronze"], help="they were a runner-up in one of your hires")
+    p.add_argument("--for-job", help="the job they interviewed for")
+    p.add_argument("--consent", help="what they agreed to: match, refer (comma-separated)")
+    p.add_argument("--consent-scope", default="all", help='who may receive: "all" (trusted partners), "sector:nonprofit", "node:<id>"')
+    p.add_argument("--consent-expires", help="consent expiry date (YYYY-MM-DD)")
+    p.add_argument("--consent-evidence", help="how consent was given: text, or a file (its hash is signed)")
+    p = leaf(cand, "candidate", "import", cmd_candidate_import, "import candidates from a CSV file (reports bad rows, imports good ones)")
+    p.add_argument("file")
+    leaf(cand, "candidate", "list", cmd_candidate_list, "list candidates with their consent and disclosures")
+
+    consent = group("consent", "manage candidates' consent")
+    p = leaf(consent, "consent", "withdraw", cmd_consent_withdraw, "withdraw a candidate's consent; every recipient must erase their data")
+    p.add_argument("candidate_id")
+
+    p = add("match", cmd_match, "ask trusted partners which of their consented candidates fit one of your jobs")
+    p.add_argument("job_id")
+    p.add_argument("--deadline", type=float, default=10.0, help="seconds to wait for partners (default 10)")
+
+    ref = group("referral", "request, approve, track and update referrals")
+    p = leaf(ref, "referral", "request", cmd_referral_request, "ask the holder of a matched candidate for a referral")
+    p.add_argument("job_id")
+    p.add_argument("pseudonym")
+    leaf(ref, "referral", "list", cmd_referral_list, "list referrals sent and received, with their status")
+    leaf(ref, "referral", "pending", cmd_referral_pending, "list referral requests waiting for staff")
+    p = leaf(ref, "referral", "approve", cmd_referral_approve, "send the profile for a pending request")
+    p.add_argument("id")
+    p.add_argument("--consent-evidence", help="how the candidate agreed to this referral (needed when their consent does not cover it)")
+    p = leaf(ref, "referral", "decline", cmd_referral_decline, "decline a pending request")
+    p.add_argument("id")
+    p.add_argument("--reason", default="")
+    p = leaf(ref, "referral", "update", cmd_referral_update, "record a referral's progress; the referrer is told")
+    p.add_argument("id")
+    p.add_argument("--status", required=True, choices=["received", "in_process", "hired", "not_hired", "declined", "withdrawn"])
+    p.add_argument("--reason", default="")
+
+    p = add("refer", cmd_refer, "refer one of your candidates to a partner's job on your own initiative (consent required)")
+    p.add_argument("candidate_id")
+    p.add_argument("job_id")
+    p.add_argument("--note", default="")

@@ -1,0 +1,104 @@
+"""Federation endpoints for pairing by request/approval on a LAN (docs/protocol.md, "LAN discovery and pairing by request").
+
+``POST /federation/v1/pair-request`` (body ``LanPairRequest``): a node an admin chose from LAN
+discovery asks to pair. The request is signed with the key from the enclosed card bundle, which
+must name the signer. The sender becomes ``pending_in`` with its verified card; nothing else
+happens until an admin approves. A blocked sender is refused; a trusted one is answered "trusted".
+
+``POST /federation/v1/pair-confirm`` (body ``LanPairConfirm``): the node we asked approved; it is
+accepted only if we hold that node as ``pending_out`` (or already trust it: a retried confirm),
+and then both sides trust each other.
+
+Both endpoints accept unauthenticated-by-trust senders, so they share one global token bucket and a
+cap on the number of pending requests: a LAN host cannot flood the pending list or burn CPU on
+signature checks (THREATS row 20).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from node.clock import now_ms
+from node.discovery import lan_url_problem
+from node.federation import Federation
+from node.federation_api import STATE, Handler
+from node.limits import TokenBucket
+from node.logs import log_event
+from protocol import errors as E
+from protocol.card_bundle import VerifiedCard, verify_bundle
+from protocol.errors import RemoteProtocolError
+from protocol.lan_pairing import ANSWER_PENDING, ANSWER_TRUSTED, LanPairAnswer, LanPairConfirm, LanPairRequest
+from protocol.request_auth import parse_header, verify_request
+from storage import peers as P
+
+PAIR_REQUEST_PATH = "/federation/v1/pair-request"
+PAIR_CONFIRM_PATH = "/federation/v1/pair-confirm"
+MSGPACK = "application/msgpack"
+MAX_PENDING_IN = 32
+PAIRING_RATE = 0.5  # pairing requests per second, sustained, for the whole node
+PAIRING_BURST = 10.0
+
+
+@dataclass
+class LanPairingEndpoints:
+    federation: Federation
+    allow_loopback: bool
+    bucket: TokenBucket = field(default_factory=lambda: TokenBucket(PAIRING_RATE, PAIRING_BURST))
+
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [("POST", PAIR_REQUEST_PATH, self.pair_request), ("POST", PAIR_CONFIRM_PATH, self.pair_confirm)]
+
+    async def _verified(self, request: web.Request, decode: Callable[[bytes], Any]) -> VerifiedCard:
+        """Rate limit, then check the request is signed by the node the enclosed card bundle names."""
+        if not self.bucket.take(time.monotonic()):
+            raise RemoteProtocolError(E.RATE_LIMITED, "too many pairing requests on this node; try again in a minute")
+        state = request.app[STATE]
+        auth = parse_header(request.headers.get("Authorization"))
+        body = await request.read()
+        verified = verify_bundle(decode(body).card_bundle, expected_node_id=auth.origin)
+        now = now_ms()
+        verify_request(auth, method=request.method, path=request.path, body=body, me=self.federation.me,
+                       origin_key=verified.history.current_key, now=now)
+        state.seen.check_and_add(auth, now)
+        if auth.origin == self.federation.me:
+            raise RemoteProtocolError(E.WRONG_AUTHOR, "a node cannot pair with itself")
+        problem = lan_url_problem(verified.card.url, self.allow_loopback)
+        if problem:
+            raise RemoteProtocolError(E.BAD_BODY, f"the sender's org card URL cannot be contacted from here ({problem})")
+        return verified
+
+    async def pair_request(self, request: web.Request) -> web.Response:
+        verified = await self._verified(request, LanPairRequest.decode)
+        federation = self.federation
+        origin = verified.node_id
+        existing = federation.peers.get(origin)
+        if existing is not None and existing.state == P.BLOCKED:
+            raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node is blocked here")
+        if existing is not None and existing.state == P.TRUSTED:
+            return web.Response(body=LanPairAnswer(ANSWER_TRUSTED).encode(), content_type=MSGPACK)
+        if existing is None or existing.state != P.PENDING_IN:
+            pending = sum(1 for p in federation.peers.all() if p.state == P.PENDING_IN)
+            if pending >= MAX_PENDING_IN:
+                raise RemoteProtocolError(E.RATE_LIMITED, "too many pairing requests are waiting for this node's admin")
+        now = now_ms()
+        with federation.service.db.atomic():
+            federation.service.log.learn_card(verified, now)
+            federation.peers.upsert(origin, verified.card.url, P.PENDING_IN, "lan", now)
+        log_event("peer.pair-requested", peer=origin)
+        return web.Response(body=LanPairAnswer(ANSWER_PENDING).encode(), content_type=MSGPACK)
+
+    async def pair_confirm(self, request: web.Request) -> web.Response:
+        verified = await self._verified(request, LanPairConfirm.decode)
+        federation = self.federation
+        existing = federation.peers.get(verified.node_id)
+        if existing is None or existing.state not in (P.PENDING_OUT, P.TRUSTED):
+            raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node did not ask to pair with the sender")
+        if existing.state == P.PENDING_OUT:
+            federation.trust(verified, via="lan")
+        request.app[STATE].on_contact(verified.node_id)
+        return web.Response(body=federation.service.card_bundle(), content_type=MSGPACK)

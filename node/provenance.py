@@ -1,0 +1,278 @@
+"""Provenance on a running node: periodic log checkpoints, witnessing peers' checkpoints (split-view
+detection), referral audit bundles and impact reports.
+
+Design: every ``interval`` seconds a node that appended content since its last checkpoint signs a
+``checkpoint`` (size and RFC 9162 root of its own log) and then a ``witness`` statement carrying
+the newest checkpoints it holds of other authors. A node receiving a witness compares each carried
+checkpoint with its own copy of that author's log: a different statement at the same position is a
+fork; a root that does not match its copy is a split view. Both are kept as evidence (``forks``)
+and raised in ``orgnode status`` and ``orgnode trust list``. Checkpoints and witnesses do not count
+as new content, so two quiet nodes do not checkpoint each other forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from node.clock import now_ms
+from node.errors import UserError
+from node.federation import Federation
+from node.logs import log_event
+from protocol.audience import Audience
+from protocol.audit import AuditBundle, Consistency, Proof
+from protocol.consent import Consent, ConsentWithdrawal
+from protocol.errors import ProtocolError
+from protocol.impact import Impact, compute
+from protocol.jobs import Job
+from protocol.merkle import consistency_proof, inclusion_proof, tree_root
+from protocol.provenance import Checkpoint, ImpactReport, Witness
+from protocol.referrals import Referral, ReferralProfile, ReferralRequest, ReferralStatus
+from protocol.reshare import verify_reshare
+from protocol.statement import Envelope, Statement
+
+INFRASTRUCTURE = frozenset({Checkpoint.KIND, Witness.KIND})
+PII_KINDS = frozenset({ReferralProfile.KIND})
+
+
+@dataclass
+class Provenance:
+    federation: Federation
+    interval: float = 300.0
+    _task: asyncio.Task[None] | None = None
+    _witnessed: dict[bytes, bytes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.federation.on_appended.append(self.on_appended)
+
+    @property
+    def me(self) -> bytes:
+        return self.federation.me
+
+    @property
+    def log(self) -> Any:
+        return self.federation.service.log
+
+    @property
+    def db(self) -> Any:
+        return self.federation.service.db
+
+    # --- component ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="orgnode-checkpoints")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                self.checkpoint()
+                self.witness()
+            except Exception as exc:  # keep checkpointing on the next tick
+                log_event("checkpoint.error", logging.ERROR, error=type(exc).__name__)
+
+    # --- checkpoints and witnesses ------------------------------------------------------------
+
+    def latest_checkpoint(self, author: bytes) -> tuple[Statement, Checkpoint] | None:
+        rows = list(self.db.query("SELECT id FROM entries WHERE author = ? AND kind = ? ORDER BY seq DESC LIMIT 1",
+                                  [author, Checkpoint.KIND]))
+        if not rows:
+            return None
+        statement = self.log.get(bytes(rows[0]["id"]))
+        return (statement, Checkpoint.from_value(statement.body_value())) if statement and statement.body else None
+
+    def ids(self, author: bytes, size: int) -> list[bytes]:
+        return [bytes(r["id"]) for r in self.db.query("SELECT id FROM entries WHERE author = ? AND seq <= ? ORDER BY seq",
+                                                      [author, size])]
+
+    def checkpoint(self, force: bool = False) -> Statement | None:
+        """Sign a checkpoint of the own log if anything but checkpoints/witnesses was added since the last one."""
+        head = self.log.head(self.me)
+        last = self.latest_checkpoint(self.me)
+        if not force and last is not None:
+            newer = list(self.db.query("SELECT kind FROM entries WHERE author = ? AND seq > ?", [self.me, last[0].seq]))
+            if all(r["kind"] in INFRASTRUCTURE for r in newer):
+                return None
+        ids = self.ids(self.me, head.seq)
+        statement = self.federation.append(Checkpoint.KIND, Checkpoint(len(ids), tree_root(ids)).to_value(), private=False)
+        log_event("checkpoint.signed", size=len(ids))
+        return statement
+
+    def witness(self) -> Statement | None:
+        carried = []
+        for row in self.db.query("SELECT author, MAX(seq) AS seq FROM entries WHERE kind = ? AND author != ? GROUP BY author",
+                                 [Checkpoint.KIND, self.me]):
+            statement_id = self.log.id_at(bytes(row["author"]), int(row["seq"]))
+            if statement_id is None or self._witnessed.get(bytes(row["author"])) == statement_id:
+                continue
+            statement = self.log.get(statement_id)
+            if statement is not None and statement.body is not None:
+                carried.append(Envelope.of(statement).encode())
+                self._witnessed[statement.author] = statement_id
+        if not carried:
+            return None
+        return self.federation.append(Witness.KIND, Witness(tuple(carried[:32])).to_value(), private=False)
+
+    def on_appended(self, statements: list[Statement]) -> None:
+        for statement in statements:
+            if statement.kind != Witness.KIND or statement.author == self.me or statement.body is None:
+                continue
+            for raw in Witness.from_value(statement.body_value()).checkpoints:
+                try:
+                    self._compare(Envelope.decode(raw).open_plain(), statement.author)
+                except ProtocolError as exc:
+                    log_event("witness.bad", logging.WARNING, peer=statement.author, code=exc.code)
+
+    def _compare(self, cp_statement: Statement, witness: bytes) -> None:
+        author = cp_statement.author
+        history = self.log.key_history(author)
+        if author == self.me or history is None or cp_statement.kind != Checkpoint.KIND:
+            return
+        history.check_key(cp_statement.header.key, cp_statement.seq)
+        checkpoint = Checkpoint.from_value(cp_statement.body_value())
+        now = now_ms()
+        ours = self.log.id_at(author, cp_statement.seq)
+        conflict: bytes | None = None
+        if ours is not None and ours != cp_statement.id:
+            conflict = ours
+        elif self.log.head(author).seq >= checkpoint.size:
+            root = tree_root(self.ids(author, checkpoint.size))
+            if root != checkpoint.root:
+                conflict = root
+        if conflict is None:
+            return
+        self.db.execute(
+            """INSERT OR IGNORE INTO forks (id, author, seq, header, signature, conflicts_with, received_from, detected_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [cp_statement.id, author, cp_statement.seq, cp_statement.header_bytes, cp_statement.signature, conflict, witness, now],
+        )
+        log_event("peer.split-view", logging.WARNING, author=author, witness=witness, seq=cp_statement.seq)
+
+    # --- audit bundles -------------------------------------------------------------------------
+
+    def _covering(self, author: bytes, max_seq: int) -> tuple[Statement, Checkpoint]:
+        found = self.latest_checkpoint(author)
+        if found is None or found[1].size < max_seq:
+            name = self.federation.service.db.query("SELECT name FROM org_cards WHERE node_id = ?", [author])
+            who = next(iter(name), {"name": author.hex()[:16]})["name"]
+            raise UserError(f"{who} has not yet signed a checkpoint covering the statements this bundle needs; "
+                            f"its nodes checkpoint every few minutes: sync (`orgnode sync`) and export again shortly")
+        return found
+
+    def _bundle(self, statements: dict[bytes, tuple[Statement, bool]], subject: bytes | None, impact: bytes | None,
+                own_checkpoints: list[Statement] | None = None) -> bytes:
+        """Assemble cards, envelopes (plain or header-only), covering checkpoints and proofs."""
+        by_author: dict[bytes, list[Statement]] = {}
+        for statement, _ in statements.values():
+            by_author.setdefault(statement.author, []).append(statement)
+        proofs: list[Proof] = []
+        consistency: list[Consistency] = []
+        for author, items in by_author.items():
+            content = [s for s in items if s.kind != Checkpoint.KIND]
+            found = {s.id: s for s in items if s.kind == Checkpoint.KIND}
+            if author == self.me and own_checkpoints:
+                found.update({c.id: c for c in own_checkpoints})
+            else:
+                covering, _ = self._covering(author, max((s.seq for s in content), default=0))
+                found[covering.id] = covering
+            cps = sorted(((c, Checkpoint.from_value(c.body_value())) for c in found.values()), key=lambda pair: pair[0].seq)
+            for cp_statement, _ in cps:
+                statements.setdefault(cp_statement.id, (cp_statement, True))
+            leaves = self.ids(author, cps[-1][1].size)
+            for statement in content:
+                cp_statement, cp = next((c for c in cps if c[1].size >= statement.seq), cps[-1])
+                proofs.append(Proof(statement.id, cp_statement.id, inclusion_proof(leaves[: cp.size], statement.seq - 1)))
+            for (old_s, old), (new_s, new) in itertools.pairwise(cps):
+                consistency.append(Consistency(old_s.id, new_s.id, consistency_proof(leaves[: new.size], old.size)))
+        cards = [self.federation.service.card_bundle() if a == self.me else self.federation.card_bundle_of(a) for a in by_author]
+        envelopes = [Envelope.of(s, with_body=plain and s.body is not None).encode() for s, plain in statements.values()]
+        return AuditBundle(subject, self.me, now_ms(), tuple(cards), tuple(envelopes), tuple(proofs), tuple(consistency), impact).encode()
+
+    def _statements_of(self, author: bytes, kind: str) -> list[Statement]:
+        return [s for s in self.log.of_kind(kind) if s.author == author]
+
+    def export_referral(self, referral_id: bytes, redact: bool) -> bytes:
+        rows = list(self.db.query("SELECT statement_id, referrer FROM referrals WHERE referral_id = ?", [referral_id]))
+        if not rows:
+            raise UserError("no such referral here (see `orgnode referral list`)")
+        if bytes(rows[0]["referrer"]) != self.me:
+            raise UserError("export the audit bundle from the referring organization's node: it holds the consent records "
+                            "and its own log that prove the release was consented")
+        referral_statement = self.log.get(bytes(rows[0]["statement_id"]))
+        referral = Referral.from_value(referral_statement.body_value())
+        picked: dict[bytes, tuple[Statement, bool]] = {}
+
+        def add(statement: Statement | None, plain: bool = True) -> None:
+            if statement is not None and statement.id not in picked:
+                picked[statement.id] = (statement, plain)
+
+        consent_statement = Envelope.decode(referral.consent_envelope).open_plain()
+        consent = Consent.from_value(consent_statement.body_value())
+        disclose_profile = "audit" in consent.purposes and not redact
+        own = self.log.statements(self.me)
+        for statement in own:
+            if statement.seq <= referral_statement.seq:
+                add(statement, plain=not statement.header.private
+                    or statement.kind in (ConsentWithdrawal.KIND, Consent.KIND, Referral.KIND, Job.KIND))
+        add(self.log.get(referral.profile_statement), plain=disclose_profile)
+        picked[referral.profile_statement] = (picked[referral.profile_statement][0], disclose_profile)
+        add(referral_statement)
+        add(consent_statement)
+        for job in self._statements_of(referral.job_author, Job.KIND):
+            if job.body is not None and Job.from_value(job.body_value()).job_id == referral.job_id:
+                add(job)
+        job_ids = {s.id for s, _ in picked.values() if s.kind == Job.KIND}
+        for reshare in self.log.of_kind("reshare"):
+            if reshare.body is not None and verify_reshare(reshare).root.id in job_ids:
+                add(reshare)
+        for request in self._statements_of(referral.job_author, ReferralRequest.KIND):
+            if request.body is not None and ReferralRequest.from_value(request.body_value()).request_id == referral.request_id:
+                add(request)
+        for status in self.log.of_kind(ReferralStatus.KIND):
+            if status.body is not None and ReferralStatus.from_value(status.body_value()).referral_id == referral_id:
+                add(status)
+        for statement in self.log.statements(self.me, after_seq=referral_statement.seq):
+            if statement.kind == ConsentWithdrawal.KIND and referral_id in ConsentWithdrawal.from_value(statement.body_value()).referral_ids:
+                add(statement)
+        checkpoint = self.checkpoint(force=True)
+        assert checkpoint is not None
+        return self._bundle(picked, referral_id, None, own_checkpoints=[checkpoint])
+
+    # --- impact ----------------------------------------------------------------------------------
+
+    def held_statements(self) -> list[Statement]:
+        return [s for author in self.log.have_vector() for s in self.log.statements(author)]
+
+    def impact(self, since: int, until: int) -> Impact:
+        return compute(self.me, self.held_statements(), since, until)
+
+    def export_impact(self, since: int, until: int) -> tuple[bytes, Impact]:
+        first = self.checkpoint(force=True)
+        assert first is not None
+        tied = Checkpoint.from_value(first.body_value())
+        counted: list[Statement] = [s for s in self.log.statements(self.me) if s.seq <= tied.size]
+        for author in self.log.have_vector():
+            if author == self.me:
+                continue
+            covering = self.latest_checkpoint(author)
+            if covering is not None:
+                counted.extend(s for s in self.log.statements(author) if s.seq <= covering[1].size or s.id == covering[0].id)
+        impact = compute(self.me, counted, since, until)
+        report = ImpactReport(since, until, first.id, impact.figures, impact.partners)
+        report_statement = self.federation.append(ImpactReport.KIND, report.to_value(), private=True, audience=Audience.only())
+        second = self.checkpoint(force=True)
+        assert second is not None
+        picked: dict[bytes, tuple[Statement, bool]] = {}
+        for statement in [*counted, first, report_statement, second]:
+            picked.setdefault(statement.id, (statement, statement.kind not in PII_KINDS))
+        return self._bundle(picked, None, report_statement.id, own_checkpoints=[first, second]), impact

@@ -1,0 +1,70 @@
+"""Admin routes for audit bundles and impact reports (the CLI's ``audit export`` and ``impact``)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from node.admin_api import CTX, json_body
+from node.clock import now_ms
+from node.errors import UserError
+from node.provenance import Provenance
+from node.talent import parse_id
+from protocol.impact import Impact
+
+PROVENANCE = web.AppKey("provenance", Provenance)
+
+
+def _since(text: str | None) -> int:
+    if not text:
+        return 0
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise UserError("--since must be a date like 2026-01-01") from exc
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def impact_view(request: web.Request, impact: Impact, since: int, until: int) -> dict[str, Any]:
+    db = request.app[CTX].service.db
+    names = {bytes(r["node_id"]).hex(): r["name"] for r in db.query("SELECT node_id, name FROM org_cards")}
+    return {
+        "organization": request.app[CTX].service.config.name,
+        "since": since,
+        "until": until,
+        **impact.figures,
+        "median_days_to_outcome": round(impact.figures["median_seconds_to_outcome"] / 86400, 2),
+        "partners": [{"node_id": node, "name": names.get(node), **figures} for node, figures in impact.partners.items()],
+    }
+
+
+async def audit_export(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    data = request.app[PROVENANCE].export_referral(parse_id(str(body.get("id", "")), "REFERRAL_ID"), bool(body.get("redact")))
+    return web.json_response({"bundle": base64.b64encode(data).decode(), "bytes": len(data)})
+
+
+async def impact(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    since, until = _since(body.get("since")), now_ms()
+    provenance = request.app[PROVENANCE]
+    if body.get("export"):
+        data, figures = provenance.export_impact(since, until)
+        return web.json_response({"bundle": base64.b64encode(data).decode(), "report": impact_view(request, figures, since, until)})
+    return web.json_response(impact_view(request, provenance.impact(since, until), since, until))
+
+
+async def checkpoint(request: web.Request) -> web.Response:
+    statement = request.app[PROVENANCE].checkpoint(force=True)
+    assert statement is not None
+    return web.json_response({"seq": statement.seq, "id": statement.id.hex()})
+
+
+ADMIN_ROUTES = [
+    ("POST", "/audit/export", audit_export),
+    ("POST", "/impact", impact),
+    ("POST", "/checkpoint", checkpoint),
+]

@@ -1,0 +1,266 @@
+"""HTTP surfaces of the talent exchange: the federation ``/match`` endpoint, the match fan-out
+client, and the admin routes the CLI uses for jobs, candidates, consent, matching and referrals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from node import federation_api
+from node.admin_api import CTX, json_body
+from node.errors import UserError
+from node.federation_client import FederationClient, PeerUnavailable
+from node.talent import Talent, parse_id
+from protocol.errors import ProtocolError
+from protocol.jobs import EMPLOYMENT_TYPES, Location, Salary
+from protocol.match_query import MatchAnswer, MatchQuery
+from protocol.matching import split_skills
+
+MATCH_PATH = "/federation/v1/match"
+MATCH_DEADLINE = 10.0
+MSGPACK = "application/msgpack"
+
+TALENT = web.AppKey("talent", Talent)
+
+
+# --- federation side -------------------------------------------------------------------------------
+
+
+async def match_endpoint(request: web.Request) -> web.Response:
+    origin, body = await federation_api.authenticate(request)
+    talent = request.app[TALENT]
+    try:
+        answer = talent.answer_match(origin, MatchQuery.decode(body))
+    except UserError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
+    return web.Response(body=answer.encode(), content_type=MSGPACK)
+
+
+async def ask_peers(talent: Talent, client: FederationClient, job_id: bytes, deadline: float = MATCH_DEADLINE) -> dict[str, Any]:
+    """Ask every trusted peer in parallel; whoever has not answered by ``deadline`` is reported as such."""
+    query, job = talent.match_query_for(job_id)
+    peers = talent.federation.peers.trusted()
+
+    async def ask(peer_id: bytes, url: str) -> MatchAnswer:
+        answer = await client.post(url, MATCH_PATH, peer_id, query.encode())
+        if answer.status != 200:
+            raise PeerUnavailable(answer.error_code or f"HTTP {answer.status}")
+        decoded = MatchAnswer.decode(answer.body)
+        if decoded.query_id != query.query_id or decoded.holder != peer_id:
+            raise PeerUnavailable("answer is for another query or from another node")
+        return decoded
+
+    tasks = {p.node_id: asyncio.create_task(ask(p.node_id, p.url)) for p in peers}
+    _done, pending = await asyncio.wait(tasks.values(), timeout=deadline) if tasks else (set(), set())
+    results: list[dict[str, Any]] = []
+    peers_report: list[dict[str, Any]] = []
+    for peer_id, task in tasks.items():
+        name = talent.org_name(peer_id)
+        if task in pending:
+            task.cancel()
+            peers_report.append({"node_id": peer_id.hex(), "name": name, "answered": False, "error": "deadline passed"})
+            continue
+        try:
+            answer = task.result()
+        except (PeerUnavailable, ProtocolError) as exc:
+            peers_report.append({"node_id": peer_id.hex(), "name": name, "answered": False, "error": str(exc)[:200]})
+            continue
+        talent.record_answer(job_id, answer)
+        peers_report.append({"node_id": peer_id.hex(), "name": name, "answered": True, "offers": len(answer.offers)})
+        for offer in answer.offers:
+            results.append({"pseudonym": offer.pseudonym.hex(), "holder": peer_id.hex(), "holder_name": name,
+                            "score": offer.score, "matched": list(offer.matched)})
+    results.sort(key=lambda r: -r["score"])
+    return {"job_id": job_id.hex(), "title": job.title, "query_id": query.query_id.hex(), "results": results,
+            "peers": peers_report, "partial": any(not p["answered"] for p in peers_report)}
+
+
+# --- admin side ------------------------------------------------------------------------------------
+
+
+def parse_date_ms(text: str | None, what: str) -> int | None:
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise UserError(f"{what} must be a date like 2027-03-31") from exc
+    return int(dt.datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def parse_salary(text: str | None) -> Salary | None:
+    """ "EUR 30000-38000/YEAR" or "USD 40/HOUR" (amounts in whole units; stored ×100)."""
+    if not text:
+        return None
+    try:
+        currency, rest = text.strip().split(" ", 1)
+        amounts, _, unit = rest.partition("/")
+        lo, _, hi = amounts.partition("-")
+        low = round(float(lo) * 100)
+        high = round(float(hi) * 100) if hi else low
+        return Salary(currency.upper(), low, high, (unit or "YEAR").upper())
+    except (ValueError, ProtocolError) as exc:
+        raise UserError("--salary looks like \"EUR 30000-38000/YEAR\" or \"USD 40/HOUR\"") from exc
+
+
+async def job_post(request: web.Request) -> web.Response:
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    location_type = "remote" if b.get("remote") else "hybrid" if b.get("hybrid") else "onsite"
+    employment = tuple(t.strip().upper().replace("-", "_") for t in str(b.get("employment_type") or "").split(",") if t.strip())
+    bad = [t for t in employment if t not in EMPLOYMENT_TYPES]
+    if bad:
+        raise UserError(f"--employment-type must be among {', '.join(EMPLOYMENT_TYPES)}")
+    location = None
+    if b.get("location"):
+        parts = [p.strip() for p in str(b["location"]).split(",")]
+        location = Location(*([*parts, None, None, None])[:3])
+    job = talent.post_job(
+        title=str(b.get("title", "")), skills=split_skills(str(b.get("skills", ""))), description=str(b.get("description") or ""),
+        location=location, location_type=location_type, employment_type=employment, salary=parse_salary(b.get("salary")),
+        valid_through=parse_date_ms(b.get("valid_through"), "--valid-through"), hops=int(b.get("hops") or 1),
+    )
+    return web.json_response({"id": job.job_id.hex(), "version": job.version})
+
+
+async def job_import(request: web.Request) -> web.Response:
+    from node.jobposting import JobPostingError, job_from_jsonld
+
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    import os
+
+    from node.clock import now_ms
+
+    try:
+        job = job_from_jsonld(b["jsonld"], job_id=os.urandom(16), now=now_ms(), hops=int(b.get("hops") or 1))
+    except (JobPostingError, KeyError, ProtocolError) as exc:
+        raise UserError(f"cannot import the JobPosting: {exc}") from exc
+    talent.publish_job(job)
+    return web.json_response({"id": job.job_id.hex(), "title": job.title})
+
+
+async def job_export(request: web.Request) -> web.Response:
+    from node.jobposting import job_to_jsonld
+
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    row = talent.store.job(parse_id(str(b.get("id", "")), "JOB_ID"))
+    if row is None:
+        raise UserError("no such job here (see `orgnode job list`)")
+    rows = list(talent.db.query("SELECT name, url FROM org_cards WHERE node_id = ?", [row.author]))
+    name, url = (rows[0]["name"], rows[0]["url"]) if rows else ("unknown", "")
+    return web.json_response(job_to_jsonld(row.job, org_name=name, org_url=url, node_id_hex=row.author.hex()))
+
+
+async def job_list(request: web.Request) -> web.Response:
+    b = await json_body(request)
+    return web.json_response(request.app[TALENT].list_jobs(mine=bool(b.get("mine"))))
+
+
+async def job_close(request: web.Request) -> web.Response:
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    filled_by = parse_id(b["filled_by"], "--filled-by") if b.get("filled_by") else None
+    job = talent.close_job(parse_id(str(b.get("id", "")), "JOB_ID"), filled_by)
+    return web.json_response({"id": job.job_id.hex(), "status": job.status, "version": job.version})
+
+
+async def job_match_candidate(request: web.Request) -> web.Response:
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    return web.json_response(talent.match_candidate(talent.find_candidate(str(b.get("id", ""))).candidate_id))
+
+
+async def candidate_add(request: web.Request) -> web.Response:
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    consent = [p.strip() for p in str(b.get("consent") or "").split(",") if p.strip()]
+    candidate, consent_row = talent.add_candidate(
+        name=str(b.get("name", "")), email=str(b.get("email", "")), skills=split_skills(str(b.get("skills", ""))),
+        phone=b.get("phone"), location=b.get("location"), medal=b.get("medal"), for_job=b.get("for_job"), consent=consent,
+        consent_scope=str(b.get("consent_scope") or ""), consent_expires=parse_date_ms(b.get("consent_expires"), "--consent-expires"),
+        consent_evidence=str(b.get("consent_evidence") or ""),
+    )
+    return web.json_response({"id": candidate.candidate_id.hex(), "consent_id": consent_row.consent_id.hex() if consent_row else None})
+
+
+async def candidate_list(request: web.Request) -> web.Response:
+    talent = request.app[TALENT]
+    return web.json_response([talent.candidate_view(c) for c in talent.store.candidates()])
+
+
+async def consent_withdraw(request: web.Request) -> web.Response:
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    return web.json_response(talent.withdraw_consent(talent.find_candidate(str(b.get("id", ""))).candidate_id))
+
+
+async def match(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    b = await json_body(request)
+    deadline = float(b.get("deadline") or MATCH_DEADLINE)
+    return web.json_response(await ask_peers(request.app[TALENT], ctx.client, parse_id(str(b.get("id", "")), "JOB_ID"), deadline))
+
+
+async def referral_request(request: web.Request) -> web.Response:
+    b = await json_body(request)
+    return web.json_response(request.app[TALENT].request_referral(parse_id(str(b.get("job_id", "")), "JOB_ID"),
+                                                                  parse_id(str(b.get("pseudonym", "")), "PSEUDONYM")))
+
+
+async def referral_list(request: web.Request) -> web.Response:
+    return web.json_response(request.app[TALENT].list_referrals())
+
+
+async def referral_pending(request: web.Request) -> web.Response:
+    return web.json_response(request.app[TALENT].pending_requests())
+
+
+async def referral_approve(request: web.Request) -> web.Response:
+    b = await json_body(request)
+    return web.json_response(request.app[TALENT].approve_request(parse_id(str(b.get("id", "")), "ID"), str(b.get("consent_evidence") or "")))
+
+
+async def referral_decline(request: web.Request) -> web.Response:
+    b = await json_body(request)
+    return web.json_response(request.app[TALENT].decline_request(parse_id(str(b.get("id", "")), "ID"), str(b.get("reason") or "")))
+
+
+async def referral_update(request: web.Request) -> web.Response:
+    b = await json_body(request)
+    return web.json_response(request.app[TALENT].update_referral(parse_id(str(b.get("id", "")), "ID"), str(b.get("status", "")),
+                                                                 str(b.get("reason") or "")))
+
+
+async def refer(request: web.Request) -> web.Response:
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    candidate = talent.find_candidate(str(b.get("candidate_id", "")))
+    return web.json_response(talent.refer(candidate.candidate_id, parse_id(str(b.get("job_id", "")), "JOB_ID"), str(b.get("note") or "")))
+
+
+ADMIN_ROUTES = [
+    ("POST", "/jobs/post", job_post),
+    ("POST", "/jobs/import", job_import),
+    ("POST", "/jobs/export", job_export),
+    ("POST", "/jobs/list", job_list),
+    ("POST", "/jobs/close", job_close),
+    ("POST", "/jobs/match-candidate", job_match_candidate),
+    ("POST", "/candidates/add", candidate_add),
+    ("GET", "/candidates", candidate_list),
+    ("POST", "/consent/withdraw", consent_withdraw),
+    ("POST", "/match", match),
+    ("POST", "/referrals/request", referral_request),
+    ("GET", "/referrals", referral_list),
+    ("GET", "/referrals/pending", referral_pending),
+    ("POST", "/referrals/approve", referral_approve),
+    ("POST", "/referrals/decline", referral_decline),
+    ("POST", "/referrals/update", referral_update),
+    ("POST", "/refer", refer),
+]
+FEDERATION_ROUTES = [("POST", MATCH_PATH, match_endpoint)]

@@ -1,0 +1,143 @@
+"""The seed's impact measures, computed from signed statements alone.
+
+The same function serves the node (``orgnode impact``) and the auditor (``orgnode audit verify``
+recomputing an exported report), so a report's figures can only be what its statements show.
+A statement counts when its header time lies in ``[since, until]``; referral outcomes follow the
+referral (counted in the period its ``referral`` statement falls in).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol.consent import ConsentWithdrawal, ErasureReceipt
+from protocol.errors import ProtocolError
+from protocol.jobs import Job
+from protocol.provenance import Partnership
+from protocol.referrals import Referral, ReferralStatus
+from protocol.statement import Statement
+
+FIGURES = (
+    "jobs_filled_via_referrals",
+    "referrals_sent",
+    "referrals_received",
+    "referrals_accepted",
+    "referrals_hired",
+    "median_seconds_to_outcome",
+    "new_partnerships",
+    "active_peers",
+    "statements_exchanged",
+    "consent_withdrawals",
+    "erasures_acknowledged",
+)
+PARTNER_FIGURES = ("referrals_sent_to", "referrals_received_from", "hires", "statements_received")
+ACCEPTED = frozenset({"in_process", "hired"})
+# Infrastructure statements (log checkpoints, witnessing, the report itself) are not engagement.
+NOT_COUNTED = frozenset({"checkpoint", "witness", "impact_report"})
+OUTCOMES = frozenset({"hired", "not_hired"})
+
+
+@dataclass
+class _Referral:
+    referrer: bytes
+    job_author: bytes
+    ts: int
+    statuses: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Impact:
+    figures: dict[str, int]
+    partners: dict[str, dict[str, int]]
+
+
+def _body(statement: Statement) -> Any:
+    if statement.body is None:
+        return None
+    try:
+        return statement.body_value()
+    except ProtocolError:
+        return None
+
+
+def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) -> Impact:
+    unique = {s.id: s for s in statements if s.kind not in NOT_COUNTED}
+    ordered = sorted(unique.values(), key=lambda s: (s.header.ts, s.author, s.seq))
+    in_period = [s for s in ordered if since <= s.header.ts <= until]
+
+    referrals: dict[bytes, _Referral] = {}
+    latest_jobs: dict[bytes, tuple[int, Job, int]] = {}
+    for s in ordered:
+        value = _body(s)
+        if value is None:
+            continue
+        if s.kind == Referral.KIND:
+            body = Referral.from_value(value)
+            if s.author == me or body.job_author == me:
+                referrals.setdefault(body.referral_id, _Referral(s.author, body.job_author, s.header.ts))
+        elif s.kind == Job.KIND and s.author == me:
+            job = Job.from_value(value)
+            if job.job_id not in latest_jobs or job.version > latest_jobs[job.job_id][0]:
+                latest_jobs[job.job_id] = (job.version, job, s.header.ts)
+    for s in ordered:
+        value = _body(s)
+        if value is None:
+            continue
+        if s.kind == ReferralStatus.KIND:
+            st = ReferralStatus.from_value(value)
+            ref = referrals.get(st.referral_id)
+            if ref is not None and s.author in (ref.referrer, ref.job_author):
+                ref.statuses.append((s.header.ts, st.status))
+        elif s.kind == ConsentWithdrawal.KIND:
+            for rid in ConsentWithdrawal.from_value(value).referral_ids:
+                ref = referrals.get(rid)
+                if ref is not None and s.author == ref.referrer:
+                    ref.statuses.append((s.header.ts, "withdrawn"))
+
+    period_refs = {rid: r for rid, r in referrals.items() if since <= r.ts <= until}
+    outcome_seconds = []
+    for r in period_refs.values():
+        outcome = min((ts for ts, status in r.statuses if status in OUTCOMES), default=None)
+        if outcome is not None:
+            outcome_seconds.append(max(0, (outcome - r.ts) // 1000))
+
+    def statuses(r: _Referral) -> set[str]:
+        return {status for _, status in r.statuses}
+
+    figures = dict.fromkeys(FIGURES, 0)
+    figures["referrals_sent"] = sum(1 for r in period_refs.values() if r.referrer == me)
+    figures["referrals_received"] = sum(1 for r in period_refs.values() if r.job_author == me)
+    figures["referrals_accepted"] = sum(1 for r in period_refs.values() if statuses(r) & ACCEPTED)
+    figures["referrals_hired"] = sum(1 for r in period_refs.values() if "hired" in statuses(r))
+    figures["median_seconds_to_outcome"] = int(statistics.median(outcome_seconds)) if outcome_seconds else 0
+    figures["jobs_filled_via_referrals"] = sum(
+        1 for _, job, ts in latest_jobs.values()
+        if job.status == "filled" and job.filled_by is not None and job.filled_by in referrals and since <= ts <= until
+    )
+    partners: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PARTNER_FIGURES, 0))
+    for s in in_period:
+        value = _body(s)
+        if s.author != me:
+            partners[s.author.hex()]["statements_received"] += 1
+        if value is None:
+            continue
+        if s.kind == Partnership.KIND and s.author == me:
+            figures["new_partnerships"] += 1
+        elif s.kind == ConsentWithdrawal.KIND and s.author == me:
+            figures["consent_withdrawals"] += 1
+        elif s.kind == ErasureReceipt.KIND and s.author != me:
+            figures["erasures_acknowledged"] += len(ErasureReceipt.from_value(value).referral_ids)
+    for r in period_refs.values():
+        if r.referrer == me:
+            partners[r.job_author.hex()]["referrals_sent_to"] += 1
+            partners[r.job_author.hex()]["hires"] += int("hired" in statuses(r))
+        else:
+            partners[r.referrer.hex()]["referrals_received_from"] += 1
+            partners[r.referrer.hex()]["hires"] += int("hired" in statuses(r))
+    figures["active_peers"] = len({s.author for s in in_period if s.author != me})
+    figures["statements_exchanged"] = len(in_period)
+    return Impact(figures, {k: dict(v) for k, v in sorted(partners.items())})

@@ -1,0 +1,182 @@
+"""Jobs: the ``job`` statement kind, shared with trusted peers and re-shared within ``hops``.
+
+A job is identified by ``job_id`` (16 random bytes chosen by its author); every update, close or
+fill is a new ``job`` statement with the same ``job_id`` and a higher ``version`` — the author's
+latest version wins (no shared mutable state). Field names follow schema.org JobPosting where one
+exists (docs/protocol.md "Jobs"). Times are ms since the epoch; there are no floats on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from protocol.bodies import register
+from protocol.codec import expect_bytes, expect_int, expect_list, expect_map, expect_str
+from protocol.errors import MALFORMED, RemoteProtocolError
+from protocol.reshare import RESHAREABLE
+
+JOB_STATUSES = ("open", "filled", "closed")
+LOCATION_TYPES = ("onsite", "remote", "hybrid")
+EMPLOYMENT_TYPES = ("FULL_TIME", "PART_TIME", "CONTRACTOR", "TEMPORARY", "INTERN", "VOLUNTEER", "PER_DIEM", "OTHER")
+SALARY_UNITS = ("HOUR", "DAY", "WEEK", "MONTH", "YEAR")
+MAX_SKILLS = 64
+
+
+def _opt_str(v: dict[str, Any], key: str, name: str, max_len: int) -> str | None:
+    value = v.get(key)
+    return None if value is None else expect_str(value, name, max_len)
+
+
+@dataclass(frozen=True, slots=True)
+class Skill:
+    label: str
+    uri: str | None = None
+
+    def to_value(self) -> dict[str, Any]:
+        return {"label": self.label} | ({"uri": self.uri} if self.uri else {})
+
+    @classmethod
+    def from_value(cls, value: Any) -> Skill:
+        v = expect_map(value, "skill")
+        return cls(expect_str(v.get("label"), "skill.label", 200), _opt_str(v, "uri", "skill.uri", 300))
+
+
+@dataclass(frozen=True, slots=True)
+class Salary:
+    currency: str
+    min: int | None
+    max: int | None
+    unit: str
+
+    def to_value(self) -> dict[str, Any]:
+        return {"currency": self.currency, "min": self.min, "max": self.max, "unit": self.unit}
+
+    @classmethod
+    def from_value(cls, value: Any) -> Salary:
+        v = expect_map(value, "salary")
+        unit = expect_str(v.get("unit"), "salary.unit", 8)
+        if unit not in SALARY_UNITS:
+            raise RemoteProtocolError(MALFORMED, f"salary.unit must be one of {', '.join(SALARY_UNITS)}")
+        lo = v.get("min")
+        hi = v.get("max")
+        return cls(
+            expect_str(v.get("currency"), "salary.currency", 3),
+            None if lo is None else expect_int(lo, "salary.min"),
+            None if hi is None else expect_int(hi, "salary.max"),
+            unit,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    locality: str | None = None
+    region: str | None = None
+    country: str | None = None
+
+    def to_value(self) -> dict[str, Any]:
+        return {k: v for k, v in (("locality", self.locality), ("region", self.region), ("country", self.country)) if v}
+
+    @classmethod
+    def from_value(cls, value: Any) -> Location:
+        v = expect_map(value, "location")
+        return cls(_opt_str(v, "locality", "location.locality", 200), _opt_str(v, "region", "location.region", 200),
+                   _opt_str(v, "country", "location.country", 64))
+
+    def text(self) -> str:
+        return ", ".join(p for p in (self.locality, self.region, self.country) if p)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One version of a job posting."""
+
+    KIND: ClassVar[str] = "job"
+    PRIVATE: ClassVar[bool] = True
+
+    job_id: bytes
+    version: int
+    title: str
+    skills: tuple[Skill, ...]
+    date_posted: int
+    hops: int = 1
+    status: str = "open"
+    description: str = ""
+    location: Location = field(default_factory=Location)
+    location_type: str = "onsite"
+    employment_type: tuple[str, ...] = ()
+    salary: Salary | None = None
+    valid_through: int | None = None
+    filled_by: bytes | None = None  # the referral id credited with the hire
+
+    def __post_init__(self) -> None:
+        if len(self.job_id) != 16:
+            raise RemoteProtocolError(MALFORMED, "job_id must be 16 bytes")
+        if not self.title.strip():
+            raise RemoteProtocolError(MALFORMED, "a job needs a title")
+        if self.status not in JOB_STATUSES:
+            raise RemoteProtocolError(MALFORMED, f"job status must be one of {', '.join(JOB_STATUSES)}")
+        if self.location_type not in LOCATION_TYPES:
+            raise RemoteProtocolError(MALFORMED, f"location type must be one of {', '.join(LOCATION_TYPES)}")
+        bad = [t for t in self.employment_type if t not in EMPLOYMENT_TYPES]
+        if bad:
+            raise RemoteProtocolError(MALFORMED, f"unknown employment type {bad[0]!r} (use {', '.join(EMPLOYMENT_TYPES)})")
+        if not 1 <= self.hops <= 8:
+            raise RemoteProtocolError(MALFORMED, "hops must be between 1 and 8")
+        if len(self.skills) > MAX_SKILLS:
+            raise RemoteProtocolError(MALFORMED, f"at most {MAX_SKILLS} skills")
+
+    def is_offered(self, now: int) -> bool:
+        """Open and not past ``valid_through``: only such jobs are matched and offered."""
+        return self.status == "open" and (self.valid_through is None or now <= self.valid_through)
+
+    def to_value(self) -> dict[str, Any]:
+        value: dict[str, Any] = {
+            "job_id": self.job_id,
+            "version": self.version,
+            "title": self.title,
+            "skills": [s.to_value() for s in self.skills],
+            "date_posted": self.date_posted,
+            "hops": self.hops,
+            "status": self.status,
+            "description": self.description,
+            "location": self.location.to_value(),
+            "location_type": self.location_type,
+            "employment_type": list(self.employment_type),
+        }
+        if self.salary is not None:
+            value["salary"] = self.salary.to_value()
+        if self.valid_through is not None:
+            value["valid_through"] = self.valid_through
+        if self.filled_by is not None:
+            value["filled_by"] = self.filled_by
+        return value
+
+    @classmethod
+    def from_value(cls, value: Any) -> Job:
+        v = expect_map(value, "job")
+        allowed = {"job_id", "version", "title", "skills", "date_posted", "hops", "status", "description", "location",
+                   "location_type", "employment_type", "salary", "valid_through", "filled_by"}
+        extra = set(v) - allowed
+        if extra:
+            raise RemoteProtocolError(MALFORMED, f"job has unknown fields: {', '.join(sorted(map(str, extra)))}")
+        return cls(
+            job_id=expect_bytes(v.get("job_id"), "job.job_id", 16),
+            version=expect_int(v.get("version"), "job.version", 1),
+            title=expect_str(v.get("title"), "job.title", 300),
+            skills=tuple(Skill.from_value(s) for s in expect_list(v.get("skills", []), "job.skills")),
+            date_posted=expect_int(v.get("date_posted"), "job.date_posted"),
+            hops=expect_int(v.get("hops", 1), "job.hops", 1, 8),
+            status=expect_str(v.get("status", "open"), "job.status", 16),
+            description=expect_str(v.get("description", ""), "job.description", 20_000),
+            location=Location.from_value(v.get("location", {})),
+            location_type=expect_str(v.get("location_type", "onsite"), "job.location_type", 16),
+            employment_type=tuple(expect_str(t, "job.employment_type[]", 32) for t in expect_list(v.get("employment_type", []), "job.employment_type")),
+            salary=Salary.from_value(v["salary"]) if v.get("salary") is not None else None,
+            valid_through=expect_int(v["valid_through"], "job.valid_through") if v.get("valid_through") is not None else None,
+            filled_by=expect_bytes(v["filled_by"], "job.filled_by", 16) if v.get("filled_by") is not None else None,
+        )
+
+
+RESHAREABLE.add(Job.KIND)

@@ -1,0 +1,293 @@
+"""Jobs, candidates, consent, match bookkeeping, referrals and the disclosure ledger, in SQLite.
+
+Jobs are a projection of ``job`` statements (own, a direct peer's, or re-shared: ``via`` names the
+peer that passed it on); the author's highest version wins. Candidates and consent records are local
+only. Personal data lives in exactly three places — ``candidates`` (the holder's own), the body of
+``referral`` statements and ``received_profiles`` (the job's org) — and ``erase_referral`` removes
+the last two at a recipient, with ``secure_delete`` on and the WAL checkpointed so no copy lingers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from protocol.jobs import Job
+from protocol.statement import Statement
+from storage.log_store import FOREIGN_PROJECTORS, projector
+
+
+def _upsert_job(db: sqlite_utils.Database, statement: Statement, via: bytes | None, now: int) -> None:
+    job = Job.from_value(statement.body_value())
+    db.execute(
+        """INSERT INTO jobs (job_id, author, version, statement_id, title, status, hops, skills, valid_through,
+                             filled_by, via, body, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (job_id) DO UPDATE SET version=excluded.version, statement_id=excluded.statement_id,
+             title=excluded.title, status=excluded.status, hops=excluded.hops, skills=excluded.skills,
+             valid_through=excluded.valid_through, filled_by=excluded.filled_by, body=excluded.body,
+             updated_at=excluded.updated_at, via=COALESCE(jobs.via, excluded.via)
+           WHERE excluded.author = jobs.author AND excluded.version > jobs.version""",
+        [job.job_id, statement.author, job.version, statement.id, job.title, job.status, job.hops,
+         json.dumps([s.label for s in job.skills]), job.valid_through, job.filled_by, via, statement.body, now],
+    )
+    if via is None:  # a direct copy: it is no longer "via" anyone
+        db.execute("UPDATE jobs SET via = NULL WHERE job_id = ? AND author = ?", [job.job_id, statement.author])
+
+
+@projector(Job.KIND)
+def _project_job(db: sqlite_utils.Database, statement: Statement, now: int) -> None:
+    _upsert_job(db, statement, None, now)
+
+
+def _project_foreign_job(db: sqlite_utils.Database, statement: Statement, via: bytes, now: int) -> None:
+    _upsert_job(db, statement, via, now)
+
+
+FOREIGN_PROJECTORS[Job.KIND] = _project_foreign_job
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    job: Job
+    author: bytes
+    statement_id: bytes
+    via: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    candidate_id: bytes
+    candidate_ref: bytes
+    name: str
+    email: str
+    phone: str | None
+    location: str | None
+    skills: tuple[str, ...]
+    medal: str | None
+    for_job: str | None
+    created_at: int
+
+    def profile(self, fields: tuple[str, ...]) -> dict[str, Any]:
+        full: dict[str, Any] = {"name": self.name, "email": self.email, "phone": self.phone, "location": self.location,
+                                "skills": list(self.skills), "medal": self.medal}
+        return {k: v for k, v in full.items() if k in fields and v not in (None, "")}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRow:
+    consent_id: bytes
+    candidate_id: bytes
+    statement_id: bytes
+    purposes: tuple[str, ...]
+    scope: tuple[str, ...]
+    fields: tuple[str, ...]
+    evidence: str
+    collected_at: int
+    expires_at: int | None
+    state: str
+
+
+def _candidate(row: dict[str, Any]) -> Candidate:
+    return Candidate(bytes(row["candidate_id"]), bytes(row["candidate_ref"]), row["name"], row["email"], row["phone"],
+                     row["location"], tuple(json.loads(row["skills"])), row["medal"], row["for_job"], row["created_at"])
+
+
+def _consent(row: dict[str, Any]) -> ConsentRow:
+    return ConsentRow(bytes(row["consent_id"]), bytes(row["candidate_id"]), bytes(row["statement_id"]),
+                      tuple(json.loads(row["purposes"])), tuple(json.loads(row["scope"])), tuple(json.loads(row["fields"])),
+                      row["evidence"], row["collected_at"], row["expires_at"], row["state"])
+
+
+class TalentStore:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    # --- jobs ------------------------------------------------------------------------------------
+
+    def jobs(self) -> list[JobRow]:
+        return [JobRow(Job.from_value(_decode(r["body"])), bytes(r["author"]), bytes(r["statement_id"]),
+                       bytes(r["via"]) if r["via"] is not None else None)
+                for r in self.db.query("SELECT * FROM jobs ORDER BY updated_at")]
+
+    def job(self, job_id: bytes) -> JobRow | None:
+        rows = list(self.db.query("SELECT * FROM jobs WHERE job_id = ?", [job_id]))
+        if not rows:
+            return None
+        r = rows[0]
+        return JobRow(Job.from_value(_decode(r["body"])), bytes(r["author"]), bytes(r["statement_id"]),
+                      bytes(r["via"]) if r["via"] is not None else None)
+
+    # --- candidates and consent --------------------------------------------------------------------
+
+    def add_candidate(self, c: Candidate) -> None:
+        self.db.execute(
+            """INSERT INTO candidates (candidate_id, candidate_ref, name, email, phone, location, skills, medal, for_job, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [c.candidate_id, c.candidate_ref, c.name, c.email, c.phone, c.location, json.dumps(list(c.skills)), c.medal,
+             c.for_job, c.created_at],
+        )
+
+    def candidates(self) -> list[Candidate]:
+        return [_candidate(r) for r in self.db.query("SELECT * FROM candidates ORDER BY created_at")]
+
+    def candidate(self, candidate_id: bytes) -> Candidate | None:
+        rows = list(self.db.query("SELECT * FROM candidates WHERE candidate_id = ?", [candidate_id]))
+        return _candidate(rows[0]) if rows else None
+
+    def email_taken(self, email: str) -> bool:
+        return bool(list(self.db.query("SELECT 1 FROM candidates WHERE lower(email) = lower(?)", [email])))
+
+    def add_consent(self, c: ConsentRow, now: int) -> None:
+        self.db.execute(
+            """INSERT INTO consents (consent_id, candidate_id, statement_id, purposes, scope, fields, evidence, collected_at,
+                                     expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [c.consent_id, c.candidate_id, c.statement_id, json.dumps(list(c.purposes)), json.dumps(list(c.scope)),
+             json.dumps(list(c.fields)), c.evidence, c.collected_at, c.expires_at, c.state],
+        )
+        self.db.execute("INSERT INTO consent_history (consent_id, state, at, note) VALUES (?, 'given', ?, '')", [c.consent_id, now])
+
+    def consents(self, candidate_id: bytes) -> list[ConsentRow]:
+        return [_consent(r) for r in self.db.query("SELECT * FROM consents WHERE candidate_id = ? ORDER BY collected_at", [candidate_id])]
+
+    def consent(self, consent_id: bytes) -> ConsentRow | None:
+        rows = list(self.db.query("SELECT * FROM consents WHERE consent_id = ?", [consent_id]))
+        return _consent(rows[0]) if rows else None
+
+    def set_consent_state(self, consent_id: bytes, state: str, now: int, note: str = "") -> None:
+        self.db.execute("UPDATE consents SET state = ? WHERE consent_id = ?", [state, consent_id])
+        self.db.execute("INSERT INTO consent_history (consent_id, state, at, note) VALUES (?, ?, ?, ?)", [consent_id, state, now, note])
+
+    def consent_history(self, consent_id: bytes) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT state, at, note FROM consent_history WHERE consent_id = ? ORDER BY rowid", [consent_id]))
+
+    # --- matching --------------------------------------------------------------------------------
+
+    def add_offer(self, query_id: bytes, pseudonym: bytes, candidate_id: bytes, job_id: bytes, asker: bytes,
+                  job_statement: bytes, now: int) -> None:
+        self.db.execute(
+            """INSERT OR REPLACE INTO match_offers (query_id, pseudonym, candidate_id, job_id, asker, job_statement, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [query_id, pseudonym, candidate_id, job_id, asker, job_statement, now],
+        )
+
+    def offer(self, query_id: bytes, pseudonym: bytes) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM match_offers WHERE query_id = ? AND pseudonym = ?", [query_id, pseudonym]))
+        return rows[0] if rows else None
+
+    def add_result(self, query_id: bytes, job_id: bytes, holder: bytes, pseudonym: bytes, score: int,
+                   matched: tuple[str, ...], now: int) -> None:
+        self.db.execute(
+            """INSERT OR REPLACE INTO match_results (query_id, job_id, holder, pseudonym, score, matched, at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [query_id, job_id, holder, pseudonym, score, json.dumps(list(matched)), now],
+        )
+
+    def result_by_pseudonym(self, job_id: bytes, pseudonym: bytes) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM match_results WHERE job_id = ? AND pseudonym = ? ORDER BY at DESC LIMIT 1",
+                                  [job_id, pseudonym]))
+        return rows[0] if rows else None
+
+    # --- referrals -------------------------------------------------------------------------------
+
+    def referral(self, referral_id: bytes) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM referrals WHERE referral_id = ?", [referral_id]))
+        return rows[0] if rows else None
+
+    def referrals(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM referrals ORDER BY created_at"))
+
+    def upsert_referral(self, referral_id: bytes, **fields: Any) -> None:
+        existing = self.referral(referral_id)
+        if existing is None:
+            columns = ["referral_id", *fields]
+            self.db.execute(f"INSERT INTO referrals ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608 - column names are ours
+                            [referral_id, *fields.values()])
+        else:
+            assignments = ", ".join(f"{k} = ?" for k in fields)
+            self.db.execute(f"UPDATE referrals SET {assignments} WHERE referral_id = ?", [*fields.values(), referral_id])  # noqa: S608
+
+    def add_event(self, referral_id: bytes, status: str, by: bytes, statement_id: bytes, reason: str, at: int) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO referral_events (referral_id, status, by, statement_id, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
+            [referral_id, status, by, statement_id, reason, at],
+        )
+
+    def events(self, referral_id: bytes) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT status, by, statement_id, reason, at FROM referral_events WHERE referral_id = ? ORDER BY at, rowid",
+                                  [referral_id]))
+
+    def request(self, request_id: bytes) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM referral_requests WHERE request_id = ?", [request_id]))
+        return rows[0] if rows else None
+
+    def requests(self, state: str | None = None) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM referral_requests WHERE (? IS NULL OR state = ?) ORDER BY created_at", [state, state]))
+
+    def add_request(self, **fields: Any) -> None:
+        columns = list(fields)
+        self.db.execute(f"INSERT OR IGNORE INTO referral_requests ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608
+                        list(fields.values()))
+
+    def set_request_state(self, request_id: bytes, state: str, reason: str = "") -> None:
+        self.db.execute("UPDATE referral_requests SET state = ?, reason = ? WHERE request_id = ?", [state, reason, request_id])
+
+    # --- profiles, disclosures, erasure ------------------------------------------------------------
+
+    def store_profile(self, referral_id: bytes, profile: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO received_profiles (referral_id, profile) VALUES (?, ?)",
+                        [referral_id, json.dumps(profile, sort_keys=True)])
+
+    def profile(self, referral_id: bytes) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT profile FROM received_profiles WHERE referral_id = ?", [referral_id]))
+        return json.loads(rows[0]["profile"]) if rows else None
+
+    def disclose(self, referral_id: bytes, candidate_id: bytes, recipient: bytes, consent_id: bytes, now: int) -> None:
+        self.db.execute("INSERT INTO disclosures (referral_id, candidate_id, recipient, consent_id, at) VALUES (?, ?, ?, ?, ?)",
+                        [referral_id, candidate_id, recipient, consent_id, now])
+
+    def disclosures(self, candidate_id: bytes | None = None) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM disclosures WHERE (? IS NULL OR candidate_id = ?) ORDER BY at",
+                                  [candidate_id, candidate_id]))
+
+    def disclosure(self, referral_id: bytes) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM disclosures WHERE referral_id = ?", [referral_id]))
+        return rows[0] if rows else None
+
+    def mark_withdrawal_sent(self, referral_ids: list[bytes], statement_id: bytes) -> None:
+        for rid in referral_ids:
+            self.db.execute("UPDATE disclosures SET withdrawal_statement = ? WHERE referral_id = ?", [statement_id, rid])
+
+    def acknowledge(self, referral_ids: list[bytes], sender: bytes, ack_statement: bytes, now: int) -> int:
+        count = 0
+        for rid in referral_ids:
+            cur = self.db.execute(
+                "UPDATE disclosures SET acked_at = ?, ack_statement = ? WHERE referral_id = ? AND recipient = ? AND acked_at IS NULL",
+                [now, ack_statement, rid, sender])
+            count += cur.rowcount
+        return count
+
+    def erase_referral(self, referral_id: bytes, now: int) -> list[bytes]:
+        """Erase a received referral's personal data; returns the ids of the statements whose bodies went."""
+        self.db.execute("DELETE FROM received_profiles WHERE referral_id = ?", [referral_id])
+        row = self.referral(referral_id)
+        erased: list[bytes] = []
+        if row is not None and row["profile_statement"] is not None:
+            sid = bytes(row["profile_statement"])
+            self.db.execute("UPDATE entries SET body = NULL, salt = NULL, erased_at = ? WHERE id = ?", [now, sid])
+            erased.append(sid)
+        return erased
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file and truncate it, so erased pages leave no copy behind."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _decode(body: bytes) -> Any:
+    from protocol.codec import decode
+    from protocol.statement import BODY_LIMITS
+
+    return decode(bytes(body), BODY_LIMITS)

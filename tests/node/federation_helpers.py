@@ -1,0 +1,211 @@
+"""Helpers for the federation tests: real nodes on 127.0.0.1, real pairing, raw signed requests.
+
+Nothing here replaces a component of orgnode: ``Net`` starts real ``NodeRuntime``s over real homes
+(SQLite files in tmp_path), ``pair`` runs the real invite/accept flow over HTTP, and
+``signed_post`` signs requests with ``protocol.request_auth`` exactly as a peer would (or, for the
+attack tests, with a chosen identity, time, nonce or header).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from node.clock import now_ms
+from node.home import Config, Home
+from node.pairing import accept_invite
+from node.runtime import NodeRuntime
+from node.service import NodeService
+from protocol.bodies import Note
+from protocol.identity import Identity
+from protocol.invite import InviteToken
+from protocol.request_auth import sign_request
+from protocol.statement import Envelope, Statement, sign_statement
+from protocol.sync import Batch, PushResults
+from tests.conftest import free_port
+
+PUSH = "/federation/v1/push"
+PULL = "/federation/v1/pull"
+PAIR = "/federation/v1/pair"
+
+
+class Net:
+    """A set of real nodes for one test; every node started here is stopped and closed at the end."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.runtimes: list[NodeRuntime] = []
+
+    async def start(
+        self, name: str, *, sync_interval: float = 0.3, retry_base: float = 0.2, retry_cap: float = 1.0, sector: str = "nonprofit"
+    ) -> NodeRuntime:
+        port = free_port()
+        home = Home(self.root / name.lower().replace(" ", "-"))
+        extra: dict[str, Any] = {"lan_discovery": False} if "lan_discovery" in {f.name for f in fields(Config)} else {}
+        config = Config(name, sector, "127.0.0.1", port, f"http://127.0.0.1:{port}",
+                        sync_interval=sync_interval, retry_base=retry_base, retry_cap=retry_cap, **extra)
+        home.create(config, Identity.generate(), None)
+        service = NodeService.open(home.path)
+        service.publish_org_card()
+        return await self._run(service)
+
+    async def _run(self, service: NodeService) -> NodeRuntime:
+        runtime = NodeRuntime(service)
+        await runtime.start()
+        self.runtimes.append(runtime)
+        return runtime
+
+    async def stop(self, runtime: NodeRuntime) -> Path:
+        """Stop a node cleanly and close its database; returns its home for ``restart``."""
+        await runtime.stop()
+        runtime.service.close()
+        self.runtimes.remove(runtime)
+        return runtime.service.home.path
+
+    async def halt(self, runtime: NodeRuntime) -> None:
+        """Stop a node's servers and sync but keep its database open (its identity and log stay usable)."""
+        await runtime.stop()
+
+    async def restart(self, home: Path) -> NodeRuntime:
+        """A fresh process-like start over an existing home: new service, new runtime, same port."""
+        return await self._run(NodeService.open(home))
+
+    async def close(self) -> None:
+        for runtime in reversed(list(self.runtimes)):
+            await self.stop(runtime)
+
+
+async def wait_until(cond: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02, what: str = "condition") -> Any:
+    """Poll ``cond`` (sync) until it returns something truthy; fail with ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def pair(inviter: NodeRuntime, invitee: NodeRuntime, ttl_ms: int = 600_000) -> InviteToken:
+    """The real invite flow: the inviter makes a token, the invitee accepts it over HTTP."""
+    token = inviter.federation.create_invite(ttl_ms)
+    await accept_invite(invitee.federation, invitee.client, token.encode())
+    assert inviter.federation.peers.is_trusted(invitee.service.node_id)
+    assert invitee.federation.peers.is_trusted(inviter.service.node_id)
+    return token
+
+
+def head(holder: NodeRuntime, author: NodeRuntime | bytes) -> int:
+    author_id = author if isinstance(author, bytes) else author.service.node_id
+    return holder.service.log.head(author_id).seq
+
+
+async def synced(holder: NodeRuntime, author: NodeRuntime, timeout: float = 5.0) -> None:
+    """Wait until ``holder`` holds all of ``author``'s log."""
+    want = head(author, author)
+    await wait_until(lambda: head(holder, author) >= want, timeout, what=f"{holder.service.config.name} to hold {want} of "
+                     f"{author.service.config.name}'s statements")
+
+
+def note(identity: Identity, seq: int, prev: bytes | None, text: str, hops: int = 1) -> Statement:
+    """A statement crafted directly with an identity object (honest or not): a private note, plain content."""
+    return sign_statement(identity, kind=Note.KIND, seq=seq, prev=prev, now=now_ms(), body=Note(text, hops).to_value(),
+                          private=True, salt=os.urandom(32))
+
+
+def next_notes(runtime: NodeRuntime, texts: list[str], identity: Identity | None = None) -> list[Statement]:
+    """Notes continuing ``runtime``'s own log as it stands, crafted (not appended there)."""
+    last = runtime.service.log.head(runtime.service.node_id)
+    ident = identity or runtime.service.identity
+    out: list[Statement] = []
+    seq, prev = last.seq, last.id
+    for text in texts:
+        seq += 1
+        statement = note(ident, seq, prev, text)
+        out.append(statement)
+        prev = statement.id
+    return out
+
+
+def batch_of(*items: Statement | bytes) -> bytes:
+    return Batch(tuple(i if isinstance(i, bytes) else Envelope.of(i).encode() for i in items)).encode()
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    auth: str
+
+    @property
+    def error(self) -> str | None:
+        import json
+
+        try:
+            value = json.loads(self.body)
+        except ValueError:
+            return None
+        return value.get("error") if isinstance(value, dict) else None
+
+    def results(self) -> list[str]:
+        assert self.status == 200, (self.status, self.body[:200])
+        return [r.outcome for r in PushResults.decode(self.body).results]
+
+
+def auth_header(identity: Identity, destination: bytes, path: str, body: bytes, *, ts: int | None = None,
+                nonce: bytes | None = None) -> str:
+    return sign_request(identity, method="POST", path=path, destination=destination, body=body,
+                        now=now_ms() if ts is None else ts, nonce=nonce or os.urandom(16)).header_value()
+
+
+async def signed_post(
+    target: NodeRuntime, path: str, body: bytes, identity: Identity | None = None, *, destination: bytes | None = None,
+    ts: int | None = None, nonce: bytes | None = None, auth: str | None = None, headers: dict[str, str] | None = None,
+) -> Answer:
+    """POST to ``target``'s federation port, signed by ``identity`` for ``destination`` (default: the target)."""
+    if auth is None and identity is not None:
+        auth = auth_header(identity, destination or target.service.node_id, path, body, ts=ts, nonce=nonce)
+    all_headers = {"Content-Type": "application/msgpack", **({"Authorization": auth} if auth else {}), **(headers or {})}
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        async with session.post(f"http://127.0.0.1:{target.port}{path}", data=body, headers=all_headers) as resp:
+            return Answer(resp.status, await resp.read(), auth or "")
+
+
+async def push(sender: NodeRuntime | Identity, target: NodeRuntime, *items: Statement | bytes) -> Answer:
+    identity = sender if isinstance(sender, Identity) else sender.service.identity
+    return await signed_post(target, PUSH, batch_of(*items), identity)
+
+
+async def health(target: NodeRuntime) -> bool:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{target.port}/health") as resp:
+            return resp.status == 200 and (await resp.json())["status"] == "ok"
+
+
+def ids_from(runtime: NodeRuntime, author: NodeRuntime | bytes) -> list[bytes]:
+    author_id = author if isinstance(author, bytes) else author.service.node_id
+    return [bytes(r["id"]) for r in runtime.service.db.query("SELECT id FROM entries WHERE author = ? ORDER BY seq", [author_id])]
+
+
+def db_bytes(home: Path) -> bytes:
+    """Every byte SQLite keeps for a home's database: the main file, its WAL and any journal."""
+    out = b""
+    for suffix in ("", "-wal", "-journal", "-shm"):
+        path = home / f"orgnode.db{suffix}"
+        if path.exists():
+            out += path.read_bytes()
+    return out
+
+
+def integrity_ok(db_path: Path) -> bool:
+    with sqlite3.connect(db_path) as conn:
+        return bool(conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")

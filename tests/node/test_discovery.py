@@ -1,0 +1,302 @@
+"""LAN pairing by request/approval between real in-process nodes on 127.0.0.1.
+
+mDNS itself is exercised for real in tests/e2e/test_lan_discovery.py (network namespaces); here the
+browse step is replaced by the announcements the target node would make, so these tests run
+anywhere, quickly. Everything else (HTTP, signatures, SQLite, sync) is real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+
+from node.admin_discovery import LanAdmin
+from node.clock import now_ms
+from node.discovery import Found, LanDiscovery, check_lan_url, lan_url_problem
+from node.errors import UserError
+from node.federation_lan import MAX_PENDING_IN, PAIR_CONFIRM_PATH, PAIR_REQUEST_PATH, PAIRING_BURST
+from node.runtime import NodeRuntime
+from protocol.bodies import Note, OrgCard
+from protocol.card_bundle import encode_bundle
+from protocol.identity import Identity
+from protocol.lan_pairing import LanAnnouncement, LanPairAnswer, LanPairConfirm, LanPairRequest
+from protocol.request_auth import sign_request
+from protocol.statement import sign_statement
+from storage import peers as P
+
+
+async def wait_until(cond: Any, timeout: float = 5.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := cond()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+    return value
+
+
+def found(announcement: LanAnnouncement) -> Found:
+    return Found(announcement, announcement.to_txt(), f"orgnode-{announcement.node_id.hex()[:16]}._orgnode._tcp.local.", ())
+
+
+def lan(*nodes: NodeRuntime, extra: list[LanAnnouncement] | None = None) -> Any:
+    """A stand-in for browsing: what ``nodes`` announce (plus ``extra``), as mDNS would deliver it."""
+
+    async def browse(seconds: float, stop_when: Any = None) -> list[Found]:
+        return [found(n.lan.discovery.announcement()) for n in nodes] + [found(a) for a in extra or []]
+
+    return browse
+
+
+def state(holder: NodeRuntime, other: NodeRuntime) -> str | None:
+    peer = holder.federation.peers.get(other.service.node_id)
+    return peer.state if peer else None
+
+
+def identity_bundle(identity: Identity, url: str = "http://127.0.0.1:9") -> bytes:
+    card = OrgCard("Flooder", "company", url, identity.encryption_public)
+    statement = sign_statement(identity, kind=OrgCard.KIND, seq=1, prev=None, now=now_ms(), body=card.to_value(), private=False)
+    return encode_bundle([statement])
+
+
+async def raw_post(target: NodeRuntime, path: str, body: bytes, identity: Identity) -> tuple[int, bytes]:
+    auth = sign_request(identity, method="POST", path=path, destination=target.service.node_id, body=body, now=now_ms(), nonce=os.urandom(16))
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"http://127.0.0.1:{target.port}{path}", data=body,
+                                headers={"Authorization": auth.header_value(), "Content-Type": "application/msgpack"}) as resp:
+            return resp.status, await resp.read()
+
+
+async def test_request_approve_then_both_trusted_and_a_note_syncs(running):
+    a = await running("Youth Futures")
+    b = await running("Green Works", "social_enterprise")
+    a.lan.discovery.browse = lan(a, b)  # type: ignore[method-assign]
+    b.lan.discovery.browse = lan(a, b)  # type: ignore[method-assign]
+
+    view = await a.lan.request(b.service.node_id.hex(), 1.0)
+    assert view["state"] == "pending_out" and view["answer"] == "pending" and view["name"] == "Green Works"
+    assert state(a, b) == P.PENDING_OUT and state(b, a) == P.PENDING_IN
+    # The target knows the requester's verified card (name shown in `trust pending`), but exchanges nothing yet.
+    assert next(iter(b.service.db.query("SELECT name FROM org_cards WHERE node_id = ?", [a.service.node_id])))["name"] == "Youth Futures"
+    assert not b.federation.peers.trusted() and not a.federation.peers.trusted()
+
+    # Only a pending_in peer can be approved: not our own pending_out, not an unknown node.
+    with pytest.raises(UserError, match="not waiting for approval"):
+        await a.lan.approve(b.service.node_id.hex())
+    with pytest.raises(UserError, match="no peer"):
+        await b.lan.approve("ab" * 32)
+
+    approved = await b.lan.approve(a.service.node_id.hex()[:12])
+    assert approved["state"] == P.TRUSTED and approved["via"] == "lan"
+    assert state(a, b) == P.TRUSTED and state(b, a) == P.TRUSTED
+    with pytest.raises(UserError, match="not waiting for approval"):
+        await b.lan.approve(a.service.node_id.hex())
+
+    note = b.federation.append(Note.KIND, Note("hello over the LAN", 1).to_value(), private=True)
+    await wait_until(lambda: (held := a.service.log.get(note.id)) is not None and held.body is not None, what="the readable note at A")
+
+
+async def test_approve_is_retried_safely_when_its_answer_was_lost(running):
+    a = await running("A")
+    b = await running("B")
+    a.lan.discovery.browse = lan(b)  # type: ignore[method-assign]
+    await a.lan.request(b.service.node_id.hex(), 1.0)
+    await b.lan.approve(a.service.node_id.hex())
+    # B never saw A's answer: A trusts B, B still has A pending. Approving again completes it.
+    b.federation.peers.upsert(a.service.node_id, a.service.config.url, P.PENDING_IN, "lan", now_ms())
+    assert (await b.lan.approve(a.service.node_id.hex()))["state"] == P.TRUSTED
+    assert state(a, b) == P.TRUSTED and a.federation.peers.get(b.service.node_id).via == "lan"
+
+
+async def test_blocked_node_is_refused_and_trusted_node_is_not_downgraded(running):
+    a = await running("A")
+    b = await running("B")
+    a.lan.discovery.browse = lan(b)  # type: ignore[method-assign]
+    await a.lan.request(b.service.node_id.hex(), 1.0)
+    b.federation.set_state(a.service.node_id, P.BLOCKED)
+    a.federation.set_state(b.service.node_id, P.REMOVED)
+    with pytest.raises(UserError, match="blocked"):
+        await a.lan.request(b.service.node_id.hex(), 1.0)
+    assert state(b, a) == P.BLOCKED
+
+    # A trusted peer's request changes nothing there.
+    c = await running("C")
+    c.lan.discovery.browse = lan(b)  # type: ignore[method-assign]
+    await c.lan.request(b.service.node_id.hex(), 1.0)
+    await b.lan.approve(c.service.node_id.hex())
+    c.federation.set_state(b.service.node_id, P.REMOVED)
+    view = await c.lan.request(b.service.node_id.hex(), 1.0)
+    assert view["answer"] == "trusted" and state(b, c) == P.TRUSTED
+
+
+async def test_approve_with_requester_unreachable_changes_nothing(running):
+    a = await running("A")
+    b = await running("B")
+    a.lan.discovery.browse = lan(b)  # type: ignore[method-assign]
+    await a.lan.request(b.service.node_id.hex(), 1.0)
+    await a.stop()
+    with pytest.raises(UserError, match=r"cannot reach the requesting node .* nothing changed"):
+        await b.lan.approve(a.service.node_id.hex())
+    assert state(b, a) == P.PENDING_IN and not b.federation.peers.trusted()
+
+
+async def test_confirm_from_a_node_we_did_not_ask_is_refused(running):
+    b = await running("B")
+    stranger = Identity.generate()
+    status, body = await raw_post(b, PAIR_CONFIRM_PATH, LanPairConfirm(identity_bundle(stranger)).encode(), stranger)
+    assert status == 403 and b"untrusted-sender" in body
+    assert b.federation.peers.get(stranger.node_id) is None
+
+
+async def test_request_signed_by_another_key_than_the_bundle_is_refused(running):
+    b = await running("B")
+    honest, forger = Identity.generate(), Identity.generate()
+    status, body = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(honest)).encode(), forger)
+    assert status == 403 and b"wrong-author" in body
+    assert not b.federation.peers.all()
+
+
+async def test_pair_requests_are_rate_limited(running):
+    b = await running("B")
+    statuses = []
+    for _ in range(int(PAIRING_BURST) + 5):
+        flooder = Identity.generate()
+        status, body = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(flooder)).encode(), flooder)
+        statuses.append(status)
+        if status == 200:
+            assert LanPairAnswer.decode(body).state == "pending"
+    assert statuses.count(200) <= PAIRING_BURST + 1 and statuses[-1] == 429
+    pending = [p for p in b.federation.peers.all() if p.state == P.PENDING_IN]
+    assert len(pending) == statuses.count(200) <= MAX_PENDING_IN
+    # The node keeps serving everything else.
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{b.port}/health") as resp:
+        assert resp.status == 200
+
+
+async def test_pending_list_is_capped(running):
+    from node.limits import TokenBucket
+
+    b = await running("B")
+    endpoints = next(h.__self__ for m, p, h in b.federation_routes if p == PAIR_REQUEST_PATH)  # type: ignore[attr-defined]
+    endpoints.bucket = TokenBucket(1000.0, 1000.0)
+    for i in range(MAX_PENDING_IN + 1):
+        flooder = Identity.generate()
+        status, body = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(flooder)).encode(), flooder)
+        assert status == (200 if i < MAX_PENDING_IN else 429), (i, body)
+
+
+async def test_request_needs_the_node_in_discovery_results(running):
+    a = await running("A")
+    b = await running("B")
+    a.lan.discovery.browse = lan(a)  # type: ignore[method-assign]
+    with pytest.raises(UserError, match="was announced on the LAN"):
+        await a.lan.request(b.service.node_id.hex(), 0.5)
+    with pytest.raises(UserError, match="own id"):
+        await a.lan.request(a.service.node_id.hex(), 0.5)
+    with pytest.raises(UserError, match="node id in hex"):
+        await a.lan.request("xyz", 0.5)
+    assert not a.federation.peers.all() and not b.federation.peers.all()
+
+
+async def test_announced_url_serving_another_nodes_card_is_refused(running):
+    a = await running("A")
+    b = await running("B")
+    c = await running("C")
+    # Someone announces B's id with C's URL: the card there names C, so nothing is sent.
+    a.lan.discovery.browse = lan(extra=[LanAnnouncement(b.service.node_id, "B", c.service.config.url)])  # type: ignore[method-assign]
+    with pytest.raises(UserError, match="not the one announced"):
+        await a.lan.request(b.service.node_id.hex(), 0.5)
+    assert not a.federation.peers.all() and not b.federation.peers.all() and not c.federation.peers.all()
+
+
+async def test_conflicting_announcements_are_not_guessed(running):
+    a = await running("A")
+    b = await running("B")
+    fake = LanAnnouncement(b.service.node_id, "B", "http://10.9.9.9:1")
+    a.lan.discovery.browse = lan(b, extra=[fake])  # type: ignore[method-assign]
+    with pytest.raises(UserError, match="different URLs"):
+        await a.lan.request(b.service.node_id.hex(), 0.5)
+
+
+class RecordingClient:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def get(self, url: str) -> bytes:
+        self.calls.append(url)
+        raise AssertionError("no fetch expected")
+
+    async def post(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(str(args))
+        raise AssertionError("no post expected")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8470", "http://0.0.0.0:8470", "http://[::]:8470", "http://[::1]:8470",
+                                 "http://localhost:8470", "http://[::ffff:127.0.0.1]:8470", "http://224.0.0.251:8470",
+                                 "ftp://10.0.0.5/"])
+async def test_announced_unusable_url_causes_no_connection(running, url):
+    """THREATS row 10, from a node that does not listen on loopback (the netns test does it with real mDNS)."""
+    a = await running("A")
+    target = Identity.generate().node_id
+    client = RecordingClient()
+    admin = LanAdmin(a.federation, client, a.lan.discovery, allow_loopback=False)  # type: ignore[arg-type]
+    admin.discovery.browse = lan(extra=[LanAnnouncement(target, "Evil", url)])  # type: ignore[method-assign]
+    with pytest.raises(UserError, match=r"refusing to contact|not an http"):
+        await admin.request(target.hex(), 0.5)
+    assert client.calls == [] and a.federation.peers.get(target) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback_ok", "ok"),
+    [
+        ("http://10.0.0.5:8470", False, True),
+        ("https://orgnode.youth.example", False, True),
+        ("http://127.0.0.1:8470", True, True),
+        ("http://localhost:8470", True, True),
+        ("http://127.0.0.1:8470", False, False),
+        ("http://127.8.9.10:8470", False, False),
+        ("http://0.0.0.0:8470", True, False),
+        ("http://[::]:8470", True, False),
+        ("http://[ff02::fb]:8470", True, False),
+        ("http://239.1.2.3:1", True, False),
+        ("http://10.0.0.5:99999", True, False),
+        ("gopher://10.0.0.5", True, False),
+    ],
+)
+def test_lan_url_rule(url, loopback_ok, ok):
+    assert (lan_url_problem(url, loopback_ok) is None) == ok
+
+
+async def test_host_names_are_resolved_and_checked(monkeypatch):
+    loop = asyncio.get_running_loop()
+    answers = {"printer.lan": "127.0.0.1", "any.lan": "0.0.0.0", "partner.lan": "10.0.0.7"}
+
+    async def getaddrinfo(host: str, port: Any, **kwargs: Any) -> list[Any]:
+        return [(2, 1, 6, "", (answers[host], 0))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    for host in ("printer.lan", "any.lan", "localhost.", "app.localhost"):
+        with pytest.raises(UserError, match="refusing to contact"):
+            await check_lan_url(f"http://{host}:8470", allow_loopback=False)
+    await check_lan_url("http://partner.lan:8470", allow_loopback=False)
+    await check_lan_url("http://printer.lan:8470", allow_loopback=True)
+    with pytest.raises(UserError, match="refusing to contact"):
+        await check_lan_url("http://any.lan:8470", allow_loopback=True)
+
+
+def test_discovery_component_announces_only_public_card_fields(node_factory):
+    service = node_factory("Youth Futures")
+    d = LanDiscovery(service.config, service.node_id, lambda: 1)
+    assert d.announcement().to_txt() == {
+        "v": "1", "id": service.node_id.hex(), "fp": service.identity.fingerprint, "name": "Youth Futures", "url": service.config.url,
+    }
+
+
+async def test_in_process_test_nodes_do_not_advertise(running):
+    a = await running("A")
+    assert a.service.config.lan_discovery is False
+    assert a.lan.discovery._zc is None and a.lan.discovery in a.components

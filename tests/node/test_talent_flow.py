@@ -1,0 +1,109 @@
+"""The talent exchange end to end on three real nodes: job → match → request → consented send →
+status back to the referrer → hire → job filled; withdrawal erases everywhere it went."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.talent_api import ask_peers
+from tests.node.federation_helpers import Net, db_bytes, pair, wait_until
+
+
+@pytest.fixture
+async def net(tmp_path):
+    network = Net(tmp_path)
+    yield network
+    await network.close()
+
+
+async def three(net: Net):
+    youth = await net.start("Youth Futures", sector="nonprofit")
+    coop = await net.start("Green Works", sector="social_enterprise")
+    corp = await net.start("Northwind", sector="company")
+    await pair(youth, coop)
+    await pair(coop, corp)
+    await pair(youth, corp)
+    return youth, coop, corp
+
+
+async def test_job_match_referral_hire_closed_loop(net):
+    youth, coop, corp = await three(net)
+    # The company posts a job; both partners receive it.
+    job = corp.talent.post_job(title="Warehouse team lead", skills=["Forklift", "Team leadership", "Excel"], hops=1)
+    for node in (youth, coop):
+        await wait_until(lambda node=node: node.talent.store.job(job.job_id) is not None, what="job delivered")
+    # The youth non-profit holds a consented silver medalist and one without consent.
+    consented, _ = youth.talent.add_candidate(
+        name="Amina Diallo", email="amina@example.org", skills=["forklift", "team leadership"], medal="silver",
+        consent=["match", "refer"], consent_scope="all", consent_evidence="signed form v3, 2026-11-01")
+    youth.talent.add_candidate(name="Hidden Person", email="hidden@example.org", skills=["forklift", "excel", "team leadership"])
+
+    answer = await ask_peers(corp.talent, corp.client, job.job_id, deadline=5)
+    assert not answer["partial"]
+    offers = [r for r in answer["results"] if r["holder"] == youth.service.node_id.hex()]
+    assert len(offers) == 1, "only the consented candidate is visible"
+    offer = offers[0]
+    assert offer["score"] == 67 and sorted(offer["matched"]) == ["Forklift", "Team leadership"]
+
+    request = corp.talent.request_referral(job.job_id, bytes.fromhex(offer["pseudonym"]))
+    # The holder sends automatically (consent covers "all" trusted partners) and the company marks it received.
+    await wait_until(lambda: [r for r in corp.talent.store.referrals() if r["status"] == "received"], what="referral received")
+    referral = corp.talent.list_referrals()[0]
+    assert referral["candidate"]["name"] == "Amina Diallo"
+    assert referral["request_id"] == request["id"]
+    rid = bytes.fromhex(referral["id"])
+    await wait_until(lambda: (youth.talent.store.referral(rid) or {}).get("status") == "received", what="status back to referrer")
+
+    corp.talent.update_referral(rid, "in_process", "")
+    corp.talent.update_referral(rid, "hired", "started Monday")
+    closed = corp.talent.close_job(job.job_id, filled_by=rid)
+    assert closed.status == "filled"
+    await wait_until(lambda: (youth.talent.store.referral(rid) or {}).get("status") == "hired", what="hire reaches referrer")
+    await wait_until(lambda: youth.talent.store.job(job.job_id).job.status == "filled", what="job filled at partner")
+    history = [e["status"] for e in youth.talent.store.events(rid)]
+    assert history == ["sent", "received", "in_process", "hired"]
+    assert youth.talent.store.job(job.job_id).job.filled_by == rid
+
+
+async def test_withdrawal_erases_at_recipient_and_is_acknowledged(net):
+    youth, coop, corp = await three(net)
+    job = corp.talent.post_job(title="Community organiser", skills=["community outreach"])
+    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None)
+    marker = "Zebulon-Quartz-7731"
+    candidate, _ = youth.talent.add_candidate(
+        name=f"{marker} Name", email=f"{marker.lower()}@example.org", skills=["community outreach"],
+        consent=["match", "refer"], consent_scope="sector:company", consent_evidence="phone call 2026-11-20")
+    youth.talent.refer(candidate.candidate_id, job.job_id, note="great organiser")
+    await wait_until(lambda: corp.talent.store.referrals(), what="referral at company")
+    rid = bytes(corp.talent.store.referrals()[0]["referral_id"])
+    assert corp.talent.store.profile(rid)["name"].startswith(marker)
+    assert marker.encode() in db_bytes(corp.service.home.path)
+
+    youth.talent.withdraw_consent(candidate.candidate_id)
+    await wait_until(lambda: youth.talent.store.disclosure(rid)["acked_at"] is not None, what="erasure acknowledged")
+    assert corp.talent.store.profile(rid) is None
+    assert corp.talent.store.referral(rid)["status"] == "withdrawn"
+    data = db_bytes(corp.service.home.path)
+    assert marker.encode() not in data and marker.lower().encode() not in data
+    # New disclosures are refused from now on.
+    with pytest.raises(Exception, match="consent"):
+        youth.talent.refer(candidate.candidate_id, job.job_id)
+
+
+async def test_scope_excludes_other_sectors_and_pending_request_needs_staff(net):
+    youth, coop, corp = await three(net)
+    job = corp.talent.post_job(title="Driver", skills=["driving"])
+    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None)
+    youth.talent.add_candidate(name="Only Nonprofits", email="np@example.org", skills=["driving"],
+                               consent=["match", "refer"], consent_scope="sector:nonprofit", consent_evidence="form")
+    youth.talent.add_candidate(name="Match Only", email="mo@example.org", skills=["driving"],
+                               consent=["match"], consent_scope="all", consent_evidence="form")
+    answer = await ask_peers(corp.talent, corp.client, job.job_id, deadline=5)
+    offers = [r for r in answer["results"] if r["holder"] == youth.service.node_id.hex()]
+    assert len(offers) == 1, "the sector-scoped candidate is invisible to a company"
+    corp.talent.request_referral(job.job_id, bytes.fromhex(offers[0]["pseudonym"]))
+    await wait_until(lambda: youth.talent.pending_requests(), what="request pending at holder")
+    pending = youth.talent.pending_requests()[0]
+    assert pending["candidate"]["name"] == "Match Only"
+    youth.talent.decline_request(bytes.fromhex(pending["id"]), "candidate prefers non-profits")
+    await wait_until(lambda: corp.talent.store.request(bytes.fromhex(pending["id"]))["state"] == "declined")
