@@ -86,7 +86,8 @@ class NodeRuntime:
         config = self.service.config
         fed_app = federation_api.create_app(self.fed_state, self.federation_routes)
         fed_app[talent_api.TALENT] = self.talent
-        fed_runner = web.AppRunner(fed_app, access_log=None, shutdown_timeout=5)
+        # lingering_time=0: after refusing a request (e.g. a compressed body) do not keep reading it.
+        fed_runner = web.AppRunner(fed_app, access_log=None, shutdown_timeout=5, lingering_time=0.0)
         await fed_runner.setup()
         self._runners.append(fed_runner)
         site = web.TCPSite(fed_runner, config.listen_host, config.listen_port, reuse_address=True)

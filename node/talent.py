@@ -239,6 +239,11 @@ class Talent:
                 self.store.mark_withdrawal_sent(referral_ids, statement.id)
                 for rid in referral_ids:
                     self._apply_status(rid, "withdrawn", self.me, statement.id, "consent withdrawn", now, notify=True)
+            if not notified:
+                # Nobody to notify, but the withdrawal still goes in the signed log (to nobody else), so an
+                # auditor can check that no later release relied on this consent (docs/audit.md).
+                body = ConsentWithdrawal(rows[0].consent_id, candidate.candidate_ref, ())
+                self.federation.append(ConsentWithdrawal.KIND, body.to_value(), private=True, audience=Audience.only())
         log_event("consent.withdrawn", recipients=len(notified))
         return {"candidate": candidate_id.hex(), "consents_withdrawn": len(rows), "recipients_notified": [r.hex() for r in notified]}
 

@@ -28,6 +28,7 @@ from protocol.provenance import Checkpoint, ImpactReport
 from protocol.referrals import (
     HOLDER,
     JOB_ORG,
+    TERMINAL,
     Referral,
     ReferralProfile,
     ReferralRequest,
@@ -43,6 +44,7 @@ MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 BUNDLE_LIMITS = Limits(max_bytes=MAX_BUNDLE_BYTES, max_str_len=64, max_bin_len=MAX_ENVELOPE_BYTES, max_array_len=200_000,
                        max_map_len=16, max_depth=6)
 
+BUNDLE_FIELDS = ("subject", "exported_by", "exported_at", "cards", "statements", "proofs", "consistency", "impact")
 # The checks, in the order they run. Each failure names one of these.
 CHECKS = ("cards", "signatures", "keys", "inclusion", "checkpoints", "references", "consent", "lifecycle", "impact")
 
@@ -99,8 +101,12 @@ class AuditBundle:
             if items[1] != BUNDLE_MAGIC:
                 raise RemoteProtocolError(MALFORMED, "not an orgnode audit bundle")
             v = expect_map(items[2], "bundle.body")
+            if set(v) != set(BUNDLE_FIELDS):
+                raise RemoteProtocolError(MALFORMED, f"bundle fields must be exactly {', '.join(BUNDLE_FIELDS)}")
             subject = v.get("subject")
             impact = v.get("impact")
+            if subject is None and impact is None:
+                raise RemoteProtocolError(MALFORMED, "the bundle names neither a referral nor an impact report")
             return cls(
                 subject=None if subject is None else expect_bytes(subject, "subject", 16),
                 exported_by=expect_bytes(v.get("exported_by"), "exported_by", 32),
@@ -163,6 +169,7 @@ class _State:
     cards: dict[bytes, VerifiedCard] = field(default_factory=dict)
     statements: dict[bytes, Statement] = field(default_factory=dict)
     by_author: dict[bytes, dict[int, Statement]] = field(default_factory=dict)
+    twins: list[tuple[Statement, Statement]] = field(default_factory=list)  # two statements for one (author, seq)
     report: AuditReport | None = None
 
     def name(self, node: bytes) -> str:
@@ -232,7 +239,11 @@ def _check_signatures(state: _State) -> None:
         if statement.id in state.statements:
             continue
         state.statements[statement.id] = statement
-        state.by_author.setdefault(statement.author, {})[statement.seq] = statement
+        log = state.by_author.setdefault(statement.author, {})
+        if statement.seq in log:
+            state.twins.append((log[statement.seq], statement))
+            continue
+        log[statement.seq] = statement
 
 
 def _check_keys(state: _State) -> None:
@@ -277,6 +288,9 @@ def _check_inclusion(state: _State) -> None:
 
 
 def _check_checkpoints(state: _State) -> None:
+    for first, second in state.twins:
+        raise AuditFailure("checkpoints", f"two different statements of {state.name(first.author)} at sequence {first.seq}: "
+                                          "a forked log", second.id)
     pairs = {(c.old, c.new): c for c in state.bundle.consistency}
     by_author: dict[bytes, list[tuple[Statement, Checkpoint]]] = {}
     for statement in state.statements.values():
@@ -384,7 +398,10 @@ def _check_consent(state: _State) -> None:
             continue
         if statement.body is None:
             raise AuditFailure("consent", "a consent withdrawal before the release is redacted", statement.id)
-        if ConsentWithdrawal.from_value(statement.body_value()).consent_id == consent.consent_id:
+        withdrawal = ConsentWithdrawal.from_value(statement.body_value())
+        # A withdrawal ends every consent of its candidate recorded before it (a node withdraws them
+        # all at once and names one), so it counts if it names this consent or this candidate.
+        if withdrawal.consent_id == consent.consent_id or withdrawal.candidate_ref == consent.candidate_ref:
             raise AuditFailure("consent", "the consent was withdrawn before the profile was released", statement.id)
     assert state.report is not None
     state.report.facts.append(
@@ -424,7 +441,13 @@ def _check_lifecycle(state: _State) -> None:
     check_transition(state_now, "sent", HOLDER)
     state_now = "sent"
     last_ts = rs.header.ts
+    after_outcome: list[Statement] = []
     for statement, status in [*chain, *withdrawals]:
+        if statement.kind == ConsentWithdrawal.KIND and state_now in TERMINAL:
+            # Consent withdrawn after the outcome (e.g. after a hire): an erasure request, not a
+            # lifecycle step; nodes leave the outcome as it was (``Talent._apply_status``), and so do we.
+            after_outcome.append(statement)
+            continue
         side = JOB_ORG if statement.author == referral.job_author else HOLDER if statement.author == rs.author else None
         if side is None:
             raise AuditFailure("lifecycle", "a status by a node that is not party to the referral", statement.id)
@@ -442,7 +465,9 @@ def _check_lifecycle(state: _State) -> None:
     if latest is not None and latest.filled_by == referral.referral_id and state_now != "hired":
         raise AuditFailure("lifecycle", "the job is marked filled by this referral, but no hire is recorded")
     assert state.report is not None
-    steps = " → ".join(["sent", *[s for _, s in chain], *[s for _, s in withdrawals]])
+    steps = " → ".join(["sent", *[s for _, s in chain], *[s for w, s in withdrawals if all(w.id != a.id for a in after_outcome)]])
+    if after_outcome:
+        steps += " (consent withdrawn after the outcome: data erased, outcome unchanged)"
     state.report.facts.append(f"lifecycle {steps} is legal and in order"
                               + ("; the job was closed as filled by this referral" if latest and latest.filled_by == referral.referral_id else ""))
 
@@ -461,6 +486,16 @@ def _check_impact(state: _State) -> None:
     missing = [seq for seq in range(1, cp.size + 1) if seq not in log]
     if missing:
         raise AuditFailure("impact", f"the reporter's log up to its checkpoint is incomplete (statement {missing[0]} missing)")
+    # Every other author's log up to its newest checkpoint in the bundle must be complete too, so the
+    # figures are recomputed from all it had signed by then, not from a chosen subset.
+    for author, statements in state.by_author.items():
+        if author == me:
+            continue
+        sizes = [_checkpoint(s, "impact").size for s in statements.values() if s.kind == Checkpoint.KIND]
+        gaps = [seq for seq in range(1, max(sizes, default=0) + 1) if seq not in statements]
+        if gaps:
+            raise AuditFailure("impact", f"the log of {state.name(author)} up to its checkpoint is incomplete "
+                                         f"(statement {gaps[0]} missing), so figures could come from a chosen subset")
     counted = [s for s in state.statements.values() if s.id != report_statement.id and s.kind != Checkpoint.KIND]
     recomputed = compute(me, counted, report.since, report.until)
     for name, value in report.figures.items():
