@@ -24,6 +24,7 @@ from node.federation_api import FederationState
 from node.federation_client import FederationClient
 from node.logs import log_event
 from node.provenance import Provenance
+from node.relay import Relays
 from node.service import NodeService
 from node.sync import SyncEngine
 from node.talent import Talent
@@ -69,7 +70,8 @@ class NodeRuntime:
         )
         self.fed_state = FederationState(self.federation, on_contact=self.sync.contact)
         self.components.append(self.sync)
-        self.talent = Talent(self.federation, load_vocabulary)
+        self.relays = Relays(self.federation)
+        self.talent = Talent(self.federation, load_vocabulary, self.relays)
         self.provenance = Provenance(self.federation, interval=service.config.checkpoint_interval)
         self.components.append(self.provenance)
         # Routes added by subsystems: (method, path, handler) for the federation and admin apps.

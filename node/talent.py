@@ -21,10 +21,12 @@ from node.clock import now_ms
 from node.errors import UserError
 from node.federation import Federation
 from node.logs import log_event
+from node.relay import Relays, find_statement
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, Consent, ConsentWithdrawal, ErasureReceipt, parse_scope
 from protocol.errors import ProtocolError
 from protocol.jobs import Job, Location, Salary, Skill
+from protocol.log import KeyHistory, KeyPeriod
 from protocol.match_query import MatchAnswer, MatchQuery, Offer, pseudonym
 from protocol.matching import Vocabulary, score
 from protocol.referrals import (
@@ -61,10 +63,13 @@ def parse_id(text: str, what: str, length: int = 16) -> bytes:
 class Talent:
     federation: Federation
     vocabulary: Callable[[], Vocabulary]
+    relays: Relays | None = None
 
     def __post_init__(self) -> None:
         self.store = TalentStore(self.federation.service.db)
         self.federation.on_appended.append(self.on_appended)
+        if self.relays is not None:
+            self.relays.on_delivered.append(lambda statements, via: self.on_appended(statements))
         self.federation.outbound_guards.append(self.outbound_allowed)
 
     @property
@@ -74,6 +79,21 @@ class Talent:
     @property
     def db(self) -> Any:
         return self.federation.service.db
+
+    def _send(self, kind: str, body: dict[str, Any], to: bytes, route: bytes) -> Statement:
+        """Append a statement for one organization: synced if it is a partner, else relayed along the trust path."""
+        statement = self.federation.append(kind, body, private=True, audience=Audience.only(to))
+        if not self.federation.peers.is_trusted(to) and self.relays is not None:
+            self.relays.send([statement], to, route)
+        return statement
+
+    def _key_history(self, author: bytes) -> KeyHistory | None:
+        """A peer's key history from its log, or a relayed/re-shared author's from the card its partner vouched for."""
+        history = self.federation.service.log.key_history(author)
+        if history is not None:
+            return history
+        rows = list(self.db.query("SELECT key, first_seq, last_seq FROM foreign_keys_seen WHERE author = ? ORDER BY first_seq", [author]))
+        return KeyHistory(author, tuple(KeyPeriod(bytes(r["key"]), r["first_seq"], r["last_seq"]) for r in rows)) if rows else None
 
     def _pseudonym_key(self) -> bytes:
         raw = self.federation.service.identity.x25519_key.private_bytes_raw()
@@ -234,8 +254,8 @@ class Talent:
                 notified.setdefault(bytes(d["recipient"]), []).append(bytes(d["referral_id"]))
             for recipient, referral_ids in notified.items():
                 body = ConsentWithdrawal(rows[0].consent_id, candidate.candidate_ref, tuple(referral_ids))
-                statement = self.federation.append(ConsentWithdrawal.KIND, body.to_value(), private=True,
-                                                   audience=Audience.only(recipient))
+                route = bytes((self.store.referral(referral_ids[0]) or {"job_id": b"\0" * 16})["job_id"])
+                statement = self._send(ConsentWithdrawal.KIND, body.to_value(), recipient, route)
                 self.store.mark_withdrawal_sent(referral_ids, statement.id)
                 for rid in referral_ids:
                     self._apply_status(rid, "withdrawn", self.me, statement.id, "consent withdrawn", now, notify=True)
@@ -333,7 +353,7 @@ class Talent:
             raise UserError(exc.detail) from exc
         counterpart = bytes(row["referrer"]) if side == JOB_ORG else bytes(row["job_author"])
         body = ReferralStatus(referral_id, status, self.last_event(referral_id), reason)
-        statement = self.federation.append(ReferralStatus.KIND, body.to_value(), private=True, audience=Audience.only(counterpart))
+        statement = self._send(ReferralStatus.KIND, body.to_value(), counterpart, bytes(row["job_id"]))
         self._apply_status(referral_id, status, self.me, statement.id, reason, now_ms(), notify=False)
         return self.referral_view(self.store.referral(referral_id) or row)
 
@@ -350,8 +370,9 @@ class Talent:
             raise UserError("that is this organization's own job: referrals go to another organization's job")
         if not job_row.job.is_offered(now_ms()):
             raise UserError("that job is no longer open")
-        if not self.federation.peers.is_trusted(job_row.author):
-            raise UserError("the job's organization is not a direct partner: referrals travel only to trusted peers for now")
+        direct = self.federation.peers.is_trusted(job_row.author)
+        if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
+            raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it")
         now = now_ms()
         consent = self.consent_in_force(candidate_id, "refer", job_row.author, now)
         if consent is None:
@@ -375,7 +396,10 @@ class Talent:
             self.store.add_event(referral.referral_id, "sent", self.me, statement.id, "", now)
             if request_id is not None:
                 self.store.set_request_state(request_id, "sent")
-        log_event("referral.sent", referral=referral.referral_id)
+            if not direct:
+                assert self.relays is not None
+                self.relays.send([profile_statement, statement], job_row.author, job_id)
+        log_event("referral.sent", referral=referral.referral_id, relayed=not direct)
         return self.referral_view(self.store.referral(referral.referral_id) or {})
 
     def approve_request(self, request_id: bytes, evidence: str) -> dict[str, Any]:
@@ -460,13 +484,13 @@ class Talent:
             raise UserError("referral for a job that is not ours")
         now = now_ms()
         consent_statement, consent = consent_for_referral(body, statement.author)
-        history = self.federation.service.log.key_history(statement.author)
+        history = self._key_history(statement.author)
         if history is None:
             raise UserError("referral from a node whose keys are unknown")
         history.check_key(consent_statement.header.key, consent_statement.seq)
         if not consent.covers("refer", self.me, self.federation.service.config.sector, statement.header.ts, withdrawn=False):
             log_event("referral.consent-mismatch", logging.WARNING, referral=body.referral_id)
-        profile_statement = self.federation.service.log.get(body.profile_statement)
+        profile_statement = find_statement(self.db, self.federation.service.log, body.profile_statement)
         if profile_statement is None or profile_statement.author != statement.author or profile_statement.body is None:
             raise UserError("referral without its profile statement")
         profile = ReferralProfile.from_value(profile_statement.body_value())
@@ -522,7 +546,8 @@ class Talent:
                 self._apply_status(rid, "withdrawn", statement.author, statement.id, "consent withdrawn", now, notify=True)
                 erased.append(rid)
             receipt = ErasureReceipt(statement.id, tuple(erased), now)
-            self.federation.append(ErasureReceipt.KIND, receipt.to_value(), private=True, audience=Audience.only(statement.author))
+            route = bytes((self.store.referral(erased[0]) or {"job_id": b"\0" * 16})["job_id"]) if erased else b"\0" * 16
+            self._send(ErasureReceipt.KIND, receipt.to_value(), statement.author, route)
         self.store.checkpoint()
         log_event("consent.erased", referrals=len(erased))
 

@@ -318,10 +318,22 @@ def _m003_talent(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m004_relay(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE relay_routes (
+            node_id BLOB PRIMARY KEY,
+            next_hop BLOB NOT NULL,
+            updated_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE TABLE relay_seen (box BLOB PRIMARY KEY, at INTEGER NOT NULL)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", _m001_log),
     ("002_federation", _m002_federation),
     ("003_talent", _m003_talent),
+    ("004_relay", _m004_relay),
 ]
 
 

@@ -278,6 +278,7 @@ class TalentStore:
         if row is not None and row["profile_statement"] is not None:
             sid = bytes(row["profile_statement"])
             self.db.execute("UPDATE entries SET body = NULL, salt = NULL, erased_at = ? WHERE id = ?", [now, sid])
+            self.db.execute("UPDATE foreign_statements SET body = NULL, salt = NULL WHERE id = ?", [sid])  # relayed profiles
             erased.append(sid)
         return erased
 

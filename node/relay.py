@@ -1,0 +1,136 @@
+"""Sending statements to, and forwarding them for, organizations that are not direct peers.
+
+``send`` seals statements end to end for a non-peer (``protocol.relay``) and hands the box to the
+next hop: the peer a previous relay from that organization came through, or else the peer the job
+in question came through (its re-sharer). ``on_appended`` forwards relays addressed to others (each
+box once, ``ttl`` bounded) and delivers those addressed to us: the carried statements are verified
+against the origin's card, kept as foreign statements, and handed to ``on_delivered`` hooks (the
+talent exchange). Consent guards and outbound hooks run on every plaintext before it is sealed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from node.clock import now_ms
+from node.errors import UserError
+from node.federation import Federation
+from node.logs import log_event
+from protocol.audience import Audience
+from protocol.errors import ProtocolError
+from protocol.relay import Relay, open_relay, seal_relay
+from protocol.statement import Statement
+
+
+@dataclass
+class Relays:
+    federation: Federation
+    on_delivered: list[Callable[[list[Statement], bytes], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.federation.on_appended.append(self.on_appended)
+
+    @property
+    def db(self) -> Any:
+        return self.federation.service.db
+
+    def next_hop(self, to: bytes, route: bytes) -> bytes | None:
+        if self.federation.peers.is_trusted(to):
+            return to
+        rows = list(self.db.query("SELECT next_hop FROM relay_routes WHERE node_id = ?", [to]))
+        if rows and self.federation.peers.is_trusted(bytes(rows[0]["next_hop"])):
+            return bytes(rows[0]["next_hop"])
+        rows = list(self.db.query("SELECT via FROM jobs WHERE job_id = ? AND author = ?", [route, to]))
+        if rows and rows[0]["via"] is not None and self.federation.peers.is_trusted(bytes(rows[0]["via"])):
+            return bytes(rows[0]["via"])
+        return None
+
+    def send(self, statements: list[Statement], to: bytes, route: bytes) -> Statement:
+        """Seal ``statements`` for ``to`` and pass them to the next hop on the trust path."""
+        hop = self.next_hop(to, route)
+        if hop is None:
+            raise UserError("no trust path to that organization: it is not a partner, and no partner passed on its job")
+        keys = self.federation.encryption_keys(to)
+        if keys is None:
+            raise UserError("that organization's org card is unknown here, so nothing can be sealed for it")
+        for statement in statements:
+            if not all(guard(statement, to) for guard in self.federation.outbound_guards):
+                raise UserError("consent does not allow releasing this to that organization")
+            for hook in self.federation.outbound_hooks:
+                assert statement.body is not None
+                hook(statement.body, statement)
+        relay = seal_relay(self.federation.service.identity, self.federation.service.card_bundle(), statements, to, keys, route)
+        sent = self.federation.append(Relay.KIND, relay.to_value(), private=True, audience=Audience.only(hop))
+        log_event("relay.sent", to=to, hop=hop, items=len(statements))
+        return sent
+
+    def on_appended(self, statements: list[Statement]) -> None:
+        for statement in statements:
+            if statement.kind != Relay.KIND or statement.author == self.federation.me or statement.body is None:
+                continue
+            try:
+                self._handle(statement)
+            except (ProtocolError, UserError) as exc:
+                log_event("relay.dropped", logging.WARNING, id=statement.id, reason=getattr(exc, "code", "user-error"))
+
+    def _handle(self, statement: Statement) -> None:
+        relay = Relay.from_value(statement.body_value())
+        now = now_ms()
+        self.db.execute(
+            """INSERT INTO relay_routes (node_id, next_hop, updated_at) VALUES (?, ?, ?)
+               ON CONFLICT (node_id) DO UPDATE SET next_hop = excluded.next_hop, updated_at = excluded.updated_at""",
+            [relay.origin, statement.author, now],
+        )
+        box = hashlib.sha256(relay.sealed).digest()
+        if list(self.db.query("SELECT 1 FROM relay_seen WHERE box = ?", [box])):
+            return
+        self.db.execute("INSERT INTO relay_seen (box, at) VALUES (?, ?)", [box, now])
+        if relay.to != self.federation.me:
+            hop = self.next_hop(relay.to, relay.route)
+            if hop is None or hop == statement.author:
+                log_event("relay.no-route", logging.WARNING, to=relay.to)
+                return
+            self.federation.append(Relay.KIND, relay.forwarded().to_value(), private=True, audience=Audience.only(hop))
+            log_event("relay.forwarded", to=relay.to, hop=hop)
+            return
+        delivered = open_relay(relay, self.federation.service.identity)
+        with self.db.atomic():
+            for carried in delivered.statements:
+                self.db.execute(
+                    """INSERT OR IGNORE INTO foreign_statements
+                       (id, author, seq, kind, header, signature, salt, body, via, via_statement, distance, received_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)""",
+                    [carried.id, carried.author, carried.seq, carried.kind, carried.header_bytes, carried.signature,
+                     carried.salt, carried.body, statement.author, statement.id, now],
+                )
+            for period in delivered.origin.history.periods:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO foreign_keys_seen (author, key, first_seq, last_seq, vouched_by) VALUES (?, ?, ?, ?, ?)",
+                    [relay.origin, period.key, period.first_seq, period.last_seq, statement.author],
+                )
+            if not list(self.db.query("SELECT 1 FROM org_cards WHERE node_id = ?", [relay.origin])):
+                from storage.log_store import _project_org_card
+
+                _project_org_card(self.db, delivered.origin.statement, now)
+            # The box was opened and its contents kept: the ciphertext is not kept as well.
+            self.db.execute("UPDATE entries SET body = NULL, salt = NULL, erased_at = ? WHERE id = ?", [now, statement.id])
+        log_event("relay.delivered", origin=relay.origin, items=len(delivered.statements))
+        for hook in self.on_delivered:
+            hook(list(delivered.statements), statement.author)
+
+
+def find_statement(db: Any, log: Any, statement_id: bytes) -> Statement | None:
+    """A statement from the log, or else one delivered by relay or re-share."""
+    found = log.get(statement_id)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    rows = list(db.query("SELECT * FROM foreign_statements WHERE id = ?", [statement_id]))
+    if not rows:
+        return None
+    from storage.log_store import _row_to_statement
+
+    return _row_to_statement(rows[0])

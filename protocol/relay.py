@@ -1,0 +1,106 @@
+"""Relaying statements to an organization that is not a direct peer, along the trust path.
+
+When a node learns of a job through a re-share, its author is not on its trust list, yet a
+referral (and the job's status replies) must reach it. The sender seals its statements end to end
+to the final recipient (HPKE, with the recipient's keys from the org card the re-sharer vouched
+for) and hands the sealed box, inside its own private ``relay`` statement, to the next peer on the
+path; each peer forwards the same box in a ``relay`` of its own until it reaches ``to``. Relaying
+nodes learn who talks to whom about which job (``route``), never the content. The recipient checks
+every carried statement against the origin's card bundle, which travels inside the box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from protocol import PROTOCOL_VERSION
+from protocol.bodies import register
+from protocol.card_bundle import VerifiedCard, verify_bundle
+from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_map
+from protocol.errors import MALFORMED, UNKNOWN_VERSION, WRONG_AUTHOR, RemoteProtocolError
+from protocol.identity import EncryptionPublicKeys, Identity
+from protocol.sealing import DEFAULT_SUITE, open_bytes, seal_bytes
+from protocol.statement import MAX_BODY_BYTES, MAX_ENVELOPE_BYTES, Envelope, SealedContent, Statement
+
+RELAY_INFO_TAG = b"orgnode/relay/v1\x00"
+MAX_TTL = 8
+MAX_CARRIED = 8
+PAYLOAD_LIMITS = Limits(max_bytes=MAX_BODY_BYTES, max_bin_len=MAX_ENVELOPE_BYTES, max_array_len=MAX_CARRIED + 2,
+                        max_map_len=0, max_depth=4)
+
+
+def relay_info(origin: bytes, to: bytes) -> bytes:
+    return RELAY_INFO_TAG + origin + to
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Relay:
+    KIND: ClassVar[str] = "relay"
+    PRIVATE: ClassVar[bool] = True
+
+    origin: bytes
+    to: bytes
+    route: bytes  # the job id the exchange is about: how relays find the next hop
+    ttl: int
+    suite: int
+    sealed: bytes
+
+    def to_value(self) -> dict[str, Any]:
+        return {"origin": self.origin, "to": self.to, "route": self.route, "ttl": self.ttl, "suite": self.suite,
+                "sealed": self.sealed}
+
+    @classmethod
+    def from_value(cls, value: Any) -> Relay:
+        v = expect_map(value, "relay")
+        return cls(
+            origin=expect_bytes(v.get("origin"), "relay.origin", 32),
+            to=expect_bytes(v.get("to"), "relay.to", 32),
+            route=expect_bytes(v.get("route"), "relay.route", 16),
+            ttl=expect_int(v.get("ttl"), "relay.ttl", 0, MAX_TTL),
+            suite=expect_int(v.get("suite"), "relay.suite", 0, 255),
+            sealed=expect_bytes(v.get("sealed"), "relay.sealed", max_len=MAX_BODY_BYTES - 512),
+        )
+
+    def forwarded(self) -> Relay:
+        if self.ttl <= 0:
+            raise RemoteProtocolError(MALFORMED, "relay has travelled too far")
+        return Relay(self.origin, self.to, self.route, self.ttl - 1, self.suite, self.sealed)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    origin: VerifiedCard
+    statements: tuple[Statement, ...]
+
+
+def seal_relay(origin: Identity, card_bundle: bytes, statements: list[Statement], to: bytes, keys: EncryptionPublicKeys,
+               route: bytes) -> Relay:
+    """Seal ``statements`` (with bodies) of ``origin`` for ``to``; the caller checked it may disclose them."""
+    if not 1 <= len(statements) <= MAX_CARRIED:
+        raise RemoteProtocolError(MALFORMED, f"a relay carries 1 to {MAX_CARRIED} statements")
+    plaintext = encode([PROTOCOL_VERSION, card_bundle, [Envelope.of(s).encode() for s in statements]])
+    sealed = seal_bytes(plaintext, to, keys, relay_info(origin.node_id, to), DEFAULT_SUITE)
+    return Relay(origin.node_id, to, route, MAX_TTL, sealed.suite, sealed.ciphertext)
+
+
+def open_relay(relay: Relay, me: Identity) -> Delivered:
+    """Open a relay addressed to us and verify what it carries against the origin's card bundle."""
+    plaintext = open_bytes(SealedContent(relay.to, relay.suite, relay.sealed), me, relay_info(relay.origin, relay.to))
+    items = expect_list(decode(plaintext, PAYLOAD_LIMITS), "relay payload")
+    version = expect_int(items[0] if items else None, "relay payload.version", 0, 255)
+    if version != PROTOCOL_VERSION:
+        raise RemoteProtocolError(UNKNOWN_VERSION, f"relay payload version {version} is not supported")
+    expect_list(items, "relay payload", 3)
+    card = verify_bundle(expect_bytes(items[1], "relay.card"), expected_node_id=relay.origin)
+    carried = []
+    for raw in expect_list(items[2], "relay.statements"):
+        statement = Envelope.decode(expect_bytes(raw, "relay.statement")).open_plain()
+        if statement.author != relay.origin:
+            raise RemoteProtocolError(WRONG_AUTHOR, "a relay may carry only its origin's statements")
+        if statement.body is None:
+            raise RemoteProtocolError(MALFORMED, "a relayed statement must carry its body")
+        card.history.check_key(statement.header.key, statement.seq)
+        carried.append(statement)
+    return Delivered(card, tuple(carried))

@@ -1,0 +1,59 @@
+"""Referrals through the trust path: C learns A's job only through B's re-share, refers a
+candidate to A through B, and the whole loop (statuses, hire, withdrawal, erasure receipt) runs
+through B without B ever reading a byte of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.node.federation_helpers import Net, db_bytes, pair, wait_until
+
+
+@pytest.fixture
+async def net(tmp_path):
+    network = Net(tmp_path)
+    yield network
+    await network.close()
+
+
+async def test_referral_to_a_reshared_job_travels_the_trust_path(net):
+    a = await net.start("Northwind", sector="company")
+    b = await net.start("Green Works", sector="social_enterprise")
+    c = await net.start("Youth Futures", sector="nonprofit")
+    await pair(a, b)
+    await pair(b, c)
+    job = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
+    await wait_until(lambda: c.talent.store.job(job.job_id) is not None, what="re-shared job at C")
+    assert c.talent.store.job(job.job_id).via == b.service.node_id
+    marker = "Quillon-Marsh-5521"
+    candidate, _ = c.talent.add_candidate(name=f"{marker} Person", email="qm@example.org", skills=["driving"],
+                                          consent=["match", "refer"], consent_scope="all", consent_evidence="form")
+    c.talent.refer(candidate.candidate_id, job.job_id, note="reliable")
+    await wait_until(lambda: a.talent.store.referrals(), what="relayed referral at A")
+    rid = bytes(a.talent.store.referrals()[0]["referral_id"])
+    assert a.talent.store.profile(rid)["name"] == f"{marker} Person"
+    assert bytes(a.talent.store.referrals()[0]["referrer"]) == c.service.node_id
+    # A's automatic "received" and later statuses reach C through B.
+    await wait_until(lambda: (c.talent.store.referral(rid) or {}).get("status") == "received", what="received at C")
+    a.talent.update_referral(rid, "hired", "")
+    await wait_until(lambda: c.talent.store.referral(rid)["status"] == "hired", what="hire at C")
+    # B relayed everything but holds none of the candidate's data.
+    assert marker.encode() not in db_bytes(b.service.home.path)
+    # Withdrawal reaches A through B; A erases and its receipt comes back.
+    c.talent.withdraw_consent(candidate.candidate_id)
+    await wait_until(lambda: c.talent.store.disclosure(rid)["acked_at"] is not None, what="erasure acknowledged at C")
+    assert a.talent.store.profile(rid) is None
+    assert marker.encode() not in db_bytes(a.service.home.path)
+
+
+async def test_no_path_no_referral(net):
+    a = await net.start("Northwind", sector="company")
+    b = await net.start("Green Works", sector="social_enterprise")
+    await pair(a, b)
+    job = a.talent.post_job(title="Driver", skills=["driving"], hops=1)
+    await wait_until(lambda: b.talent.store.job(job.job_id) is not None)
+    # B is a direct partner: direct referral works; hops=1 means nobody beyond B ever sees the job.
+    candidate, _ = b.talent.add_candidate(name="Direct Person", email="d@example.org", skills=["driving"],
+                                          consent=["refer"], consent_scope="all", consent_evidence="form")
+    b.talent.refer(candidate.candidate_id, job.job_id)
+    await wait_until(lambda: a.talent.store.referrals())
