@@ -24,6 +24,7 @@ from node.pairing import accept_invite
 from node.runtime import NodeRuntime
 from node.service import NodeService
 from node.talent_api import ask_peers
+from protocol import audit
 from protocol.card_bundle import verify_bundle
 from protocol.identity import Identity
 from protocol.statement import Envelope
@@ -62,6 +63,12 @@ async def _until(check: Callable[[], Any], what: str, timeout: float = 15.0) -> 
         if asyncio.get_running_loop().time() > deadline:
             raise UserError(f"demo: timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+def _covered(holder: NodeRuntime, other: NodeRuntime) -> bool:
+    """``holder`` holds a checkpoint of ``other`` covering everything but that checkpoint itself."""
+    found = holder.provenance.latest_checkpoint(other.service.node_id)
+    return found is not None and found[1].size >= other.service.log.head(other.service.node_id).seq - 1
 
 
 async def _start(root: Path, name: str, sector: str) -> NodeRuntime:
@@ -174,6 +181,28 @@ async def _demo(root: Path, keep: bool) -> int:
         story.say(f"Youth Futures' disclosure ledger: Amina's profile went to {len(ledger)} organization(s), under consent "
                   f"{bytes(ledger[0]['consent_id']).hex()[:8]}…")
         story.say("Ben's and Chloe's data never left Youth Futures' node")
+
+        story.chapter("An auditor checks the referral offline, from one file")
+        for rt in nodes:
+            rt.provenance.checkpoint(force=True)
+        for other in (coop, corp):
+            await _until(lambda other=other: _covered(youth, other), f"{other.service.config.name}'s checkpoint")  # type: ignore[misc]
+        bundle_path = root / "referral-audit.bundle"
+        bundle_path.write_bytes(youth.provenance.export_referral(rid, redact=True))
+        report = audit.verify(bundle_path.read_bytes())
+        story.say(f"Youth Futures exported {bundle_path.name} ({bundle_path.stat().st_size} bytes, profile redacted); "
+                  f"`orgnode audit verify` says: {'VALID' if report.valid else 'INVALID'}")
+        for fact in report.facts:
+            story.say(f"  proven: {fact}")
+
+        story.chapter("Impact, recomputable from the signed statements")
+        impact = youth.provenance.impact(0, 2**62)
+        figures = impact.figures
+        story.say(f"Youth Futures: {figures['referrals_sent']} referral sent, {figures['referrals_hired']} hired, "
+                  f"{figures['new_partnerships']} partnerships, {figures['statements_exchanged']} statements exchanged")
+        impact = corp.provenance.impact(0, 2**62)
+        story.say(f"Northwind: {impact.figures['jobs_filled_via_referrals']} job filled via referrals, "
+                  f"{impact.figures['referrals_received']} referral received")
 
         if keep:
             story.chapter("The nodes keep running (Ctrl-C to stop). Talk to them with:")

@@ -13,6 +13,8 @@ def test_demo_runs_the_whole_story(tmp_path):
     assert "pseudonym" in out and "Youth Futures" in out
     assert "sent -> received -> in_process -> hired" in out
     assert "0 failures" in out
+    assert "`orgnode audit verify` says: VALID" in out
+    assert "1 job filled via referrals" in out
     # Candidates without consent never appear in what the job's organization saw.
     assert "Ben Okafor" not in out.split("== 6.")[1]
     assert "Traceback" not in result.stderr
