@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from protocol import PROTOCOL_VERSION
 from protocol.bodies import KeyRotation, OrgCard
-from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list
-from protocol.errors import MALFORMED, UNKNOWN_VERSION, WRONG_AUTHOR, RemoteProtocolError
+from protocol.codec import Limits, decode, encode, expect_bytes, expect_list, expect_version
+from protocol.errors import MALFORMED, WRONG_AUTHOR, RemoteProtocolError
 from protocol.log import KeyHistory, history_for
 from protocol.statement import MAX_ENVELOPE_BYTES, Envelope, Statement
 
@@ -37,9 +37,7 @@ def encode_bundle(statements: list[Statement]) -> bytes:
 
 def verify_bundle(data: bytes, expected_node_id: bytes | None = None) -> VerifiedCard:
     items = expect_list(decode(data, BUNDLE_LIMITS), "card bundle", 2)
-    version = expect_int(items[0], "bundle.version", 0, 255)
-    if version != PROTOCOL_VERSION:
-        raise RemoteProtocolError(UNKNOWN_VERSION, f"card bundle version {version} is not supported")
+    expect_version(items, "bundle")
     raw = expect_list(items[1], "bundle.statements")
     if not raw:
         raise RemoteProtocolError(MALFORMED, "card bundle is empty")

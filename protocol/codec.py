@@ -13,7 +13,7 @@ from typing import Any
 
 import msgpack
 
-from protocol.errors import MALFORMED, TOO_LARGE, RemoteProtocolError
+from protocol.errors import MALFORMED, TOO_LARGE, UNKNOWN_VERSION, RemoteProtocolError
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +144,10 @@ def expect_bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise RemoteProtocolError(MALFORMED, f"{name} must be a boolean")
     return value
+
+
+def expect_version(items: list[Any], name: str, supported: int = 1) -> None:
+    """Check the leading version number of a message array: ``unknown-version`` if it is not ``supported``."""
+    version = expect_int(items[0] if items else None, f"{name}.version", 0, 255)
+    if version != supported:
+        raise RemoteProtocolError(UNKNOWN_VERSION, f"{name} version {version} is not supported (this node speaks {supported})")

@@ -14,7 +14,7 @@ import hmac
 from dataclasses import dataclass
 
 from protocol import PROTOCOL_VERSION
-from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_str
+from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_str, expect_version
 from protocol.errors import BAD_INVITE, EXPIRED, UNKNOWN_VERSION, RemoteProtocolError
 from protocol.identity import fingerprint_for
 
@@ -54,9 +54,7 @@ class InviteToken:
             raise RemoteProtocolError(BAD_INVITE, "the invite token is damaged (not base64)") from exc
         try:
             items = expect_list(decode(raw, TOKEN_LIMITS), "invite")
-            version = expect_int(items[0] if items else None, "invite.version", 0, 255)
-            if version != PROTOCOL_VERSION:
-                raise RemoteProtocolError(UNKNOWN_VERSION, f"invite version {version} is not supported")
+            expect_version(items, "invite")
             expect_list(items, "invite", 6)
             return cls(
                 url=expect_str(items[1], "invite.url", 512),
@@ -98,9 +96,7 @@ class PairRequest:
     @classmethod
     def decode(cls, data: bytes) -> PairRequest:
         items = expect_list(decode(data, PAIR_LIMITS), "pair request")
-        version = expect_int(items[0] if items else None, "pair.version", 0, 255)
-        if version != PROTOCOL_VERSION:
-            raise RemoteProtocolError(UNKNOWN_VERSION, f"pair request version {version} is not supported")
+        expect_version(items, "pair")
         expect_list(items, "pair request", 4)
         return cls(
             invite_id=expect_bytes(items[1], "pair.invite_id", INVITE_ID_LEN),

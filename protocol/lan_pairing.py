@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from protocol import PROTOCOL_VERSION
-from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_str
+from protocol.codec import Limits, decode, encode, expect_bytes, expect_list, expect_str, expect_version
 from protocol.errors import MALFORMED, TOO_LARGE, UNKNOWN_VERSION, RemoteProtocolError
 from protocol.identity import fingerprint_for
 
@@ -91,9 +91,7 @@ class LanAnnouncement:
 
 def _card_message(data: bytes, name: str) -> bytes:
     items = expect_list(decode(data, LAN_PAIR_LIMITS), name)
-    version = expect_int(items[0] if items else None, f"{name}.version", 0, 255)
-    if version != PROTOCOL_VERSION:
-        raise RemoteProtocolError(UNKNOWN_VERSION, f"{name} version {version} is not supported")
+    expect_version(items, f"{name}")
     expect_list(items, name, 2)
     return expect_bytes(items[1], f"{name}.card_bundle", max_len=MAX_CARD_BUNDLE)
 
@@ -138,9 +136,7 @@ class LanPairAnswer:
     @classmethod
     def decode(cls, data: bytes) -> LanPairAnswer:
         items = expect_list(decode(data, ANSWER_LIMITS), "pair-answer")
-        version = expect_int(items[0] if items else None, "pair-answer.version", 0, 255)
-        if version != PROTOCOL_VERSION:
-            raise RemoteProtocolError(UNKNOWN_VERSION, f"pair-answer version {version} is not supported")
+        expect_version(items, "pair-answer")
         expect_list(items, "pair-answer", 2)
         state = expect_str(items[1], "pair-answer.state", 16)
         if state not in ANSWERS:

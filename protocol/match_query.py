@@ -15,8 +15,8 @@ import hmac
 from dataclasses import dataclass
 
 from protocol import PROTOCOL_VERSION
-from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_str
-from protocol.errors import MALFORMED, UNKNOWN_VERSION, RemoteProtocolError
+from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_str, expect_version
+from protocol.errors import MALFORMED, RemoteProtocolError
 from protocol.statement import MAX_ENVELOPE_BYTES
 
 PSEUDONYM_TAG = b"orgnode/pseudonym/v1\x00"
@@ -28,11 +28,6 @@ ANSWER_LIMITS = Limits(max_bytes=64 * 1024, max_str_len=200, max_bin_len=32, max
 def pseudonym(holder_secret: bytes, query_id: bytes, candidate_id: bytes) -> bytes:
     return hmac.new(holder_secret, PSEUDONYM_TAG + query_id + candidate_id, hashlib.sha256).digest()[:16]
 
-
-def _version(items: list[object], name: str) -> None:
-    version = expect_int(items[0] if items else None, f"{name}.version", 0, 255)
-    if version != PROTOCOL_VERSION:
-        raise RemoteProtocolError(UNKNOWN_VERSION, f"{name} version {version} is not supported")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +43,7 @@ class MatchQuery:
     @classmethod
     def decode(cls, data: bytes) -> MatchQuery:
         items = expect_list(decode(data, QUERY_LIMITS), "match query")
-        _version(items, "match query")
+        expect_version(items, "match query")
         expect_list(items, "match query", 3)
         return cls(expect_bytes(items[1], "match.query_id", 16), expect_bytes(items[2], "match.job", max_len=MAX_ENVELOPE_BYTES))
 
@@ -75,7 +70,7 @@ class MatchAnswer:
     @classmethod
     def decode(cls, data: bytes) -> MatchAnswer:
         items = expect_list(decode(data, ANSWER_LIMITS), "match answer")
-        _version(items, "match answer")
+        expect_version(items, "match answer")
         expect_list(items, "match answer", 4)
         offers = []
         raw_offers = expect_list(items[3], "match answer.offers")

@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 from protocol import PROTOCOL_VERSION
 from protocol.bodies import register
 from protocol.card_bundle import VerifiedCard, verify_bundle
-from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_map
-from protocol.errors import MALFORMED, UNKNOWN_VERSION, WRONG_AUTHOR, RemoteProtocolError
+from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_map, expect_version
+from protocol.errors import MALFORMED, WRONG_AUTHOR, RemoteProtocolError
 from protocol.identity import EncryptionPublicKeys, Identity
 from protocol.sealing import DEFAULT_SUITE, open_bytes, seal_bytes
 from protocol.statement import MAX_BODY_BYTES, MAX_ENVELOPE_BYTES, Envelope, SealedContent, Statement
@@ -89,9 +89,7 @@ def open_relay(relay: Relay, me: Identity) -> Delivered:
     """Open a relay addressed to us and verify what it carries against the origin's card bundle."""
     plaintext = open_bytes(SealedContent(relay.to, relay.suite, relay.sealed), me, relay_info(relay.origin, relay.to))
     items = expect_list(decode(plaintext, PAYLOAD_LIMITS), "relay payload")
-    version = expect_int(items[0] if items else None, "relay payload.version", 0, 255)
-    if version != PROTOCOL_VERSION:
-        raise RemoteProtocolError(UNKNOWN_VERSION, f"relay payload version {version} is not supported")
+    expect_version(items, "relay payload")
     expect_list(items, "relay payload", 3)
     card = verify_bundle(expect_bytes(items[1], "relay.card"), expected_node_id=relay.origin)
     carried = []

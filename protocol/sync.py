@@ -29,8 +29,8 @@ import enum
 from dataclasses import dataclass, field
 
 from protocol import PROTOCOL_VERSION
-from protocol.codec import Limits, decode, encode, expect_bool, expect_bytes, expect_int, expect_list, expect_str
-from protocol.errors import MALFORMED, UNKNOWN_VERSION, LocalProtocolError, RemoteProtocolError
+from protocol.codec import Limits, decode, encode, expect_bool, expect_bytes, expect_int, expect_list, expect_str, expect_version
+from protocol.errors import MALFORMED, LocalProtocolError, RemoteProtocolError
 from protocol.statement import MAX_ENVELOPE_BYTES
 
 MAX_BATCH = 64
@@ -48,11 +48,6 @@ OUTCOME_HELD = "held"
 OUTCOME_FORK = "fork"
 
 
-def _version(items: list[object], name: str) -> None:
-    version = expect_int(items[0] if items else None, f"{name}.version", 0, 255)
-    if version != PROTOCOL_VERSION:
-        raise RemoteProtocolError(UNKNOWN_VERSION, f"{name} version {version} is not supported")
-
 
 @dataclass(frozen=True, slots=True)
 class Batch:
@@ -67,7 +62,7 @@ class Batch:
     @classmethod
     def decode(cls, data: bytes) -> Batch:
         items = expect_list(decode(data, BATCH_LIMITS), "batch")
-        _version(items, "batch")
+        expect_version(items, "batch")
         expect_list(items, "batch", 3)
         envelopes = tuple(expect_bytes(e, "batch.envelope", max_len=MAX_ENVELOPE_BYTES) for e in expect_list(items[1], "batch.envelopes"))
         return cls(envelopes, expect_bool(items[2], "batch.more"))
@@ -91,7 +86,7 @@ class PushResults:
     @classmethod
     def decode(cls, data: bytes) -> PushResults:
         items = expect_list(decode(data, RESULT_LIMITS), "push results")
-        _version(items, "push results")
+        expect_version(items, "push results")
         expect_list(items, "push results", 2)
         results = []
         for raw in expect_list(items[1], "push results.items"):
@@ -112,7 +107,7 @@ class PullRequest:
     @classmethod
     def decode(cls, data: bytes) -> PullRequest:
         items = expect_list(decode(data, PULL_LIMITS), "pull request")
-        _version(items, "pull request")
+        expect_version(items, "pull request")
         expect_list(items, "pull request", 2)
         have = []
         for raw in expect_list(items[1], "pull request.have"):
