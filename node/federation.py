@@ -157,26 +157,29 @@ class Federation:
         results: list[ItemResult] = []
         appended: list[Statement] = []
         invalid = 0
-        for raw in batch.envelopes:
-            statement_id = b"\x00" * 32
-            try:
-                envelope = Envelope.decode(raw)
-                statement = envelope.open_plain()
-                statement_id = statement.id
-                if statement.author != origin:
-                    raise RemoteProtocolError(E.WRONG_AUTHOR, "a peer may only send statements of its own log")
-                if isinstance(envelope.content, SealedContent):
-                    statement = open_statement_body(statement, envelope.content, self.service.identity)
-                result = self.service.log.ingest(statement, received_from=origin, now=now)
-                results.append(ItemResult(statement_id, VERDICT_OUTCOME[result.verdict]))
-                appended.extend(result.appended)
-                if result.verdict is Verdict.FORK:
-                    log_event("peer.fork", logging.WARNING, author=statement.author, seq=statement.seq)
-            except ProtocolError as exc:
-                invalid += 1
-                results.append(ItemResult(statement_id, exc.code))
-                log_event("statement.rejected", logging.WARNING, peer=origin, code=exc.code)
-        self.peers.record(origin, valid=len(appended), invalid=invalid, now=now, graylist_ms=GRAYLIST_MS)
+        # One transaction for the whole batch (one durable commit, not one per item); each item still
+        # runs in its own savepoint, so a bad item is rolled back alone and recorded (THREATS row 2).
+        with self.service.db.atomic():
+            for raw in batch.envelopes:
+                statement_id = b"\x00" * 32
+                try:
+                    envelope = Envelope.decode(raw)
+                    statement = envelope.open_plain()
+                    statement_id = statement.id
+                    if statement.author != origin:
+                        raise RemoteProtocolError(E.WRONG_AUTHOR, "a peer may only send statements of its own log")
+                    if isinstance(envelope.content, SealedContent):
+                        statement = open_statement_body(statement, envelope.content, self.service.identity)
+                    result = self.service.log.ingest(statement, received_from=origin, now=now)
+                    results.append(ItemResult(statement_id, VERDICT_OUTCOME[result.verdict]))
+                    appended.extend(result.appended)
+                    if result.verdict is Verdict.FORK:
+                        log_event("peer.fork", logging.WARNING, author=statement.author, seq=statement.seq)
+                except ProtocolError as exc:
+                    invalid += 1
+                    results.append(ItemResult(statement_id, exc.code))
+                    log_event("statement.rejected", logging.WARNING, peer=origin, code=exc.code)
+            self.peers.record(origin, valid=len(appended), invalid=invalid, now=now, graylist_ms=GRAYLIST_MS)
         if appended:
             self.react(appended)
         return PushResults(tuple(results))
