@@ -5,7 +5,8 @@ Design: every ``interval`` seconds a node that appended content since its last c
 ``checkpoint`` (size and RFC 9162 root of its own log) and then a ``witness`` statement carrying
 the newest checkpoints it holds of other authors. A node receiving a witness compares each carried
 checkpoint with its own copy of that author's log: a different statement at the same position is a
-fork; a root that does not match its copy is a split view. Both are kept as evidence (``forks``)
+fork; a root that does not match its copy is a split view. An author's checkpoint received directly
+is compared the same way (a root that does not match the log it sent). Both are kept as evidence (``forks``)
 and raised in ``orgnode status`` and ``orgnode trust list``. Checkpoints and witnesses do not count
 as new content, so two quiet nodes do not checkpoint each other forever.
 """
@@ -125,7 +126,16 @@ class Provenance:
 
     def on_appended(self, statements: list[Statement]) -> None:
         for statement in statements:
-            if statement.kind != Witness.KIND or statement.author == self.me or statement.body is None:
+            if statement.author == self.me or statement.body is None:
+                continue
+            if statement.kind == Checkpoint.KIND:
+                # An author's own checkpoint must match the log it gave us (a lying root is a split view).
+                try:
+                    self._compare(statement, statement.author)
+                except ProtocolError as exc:
+                    log_event("checkpoint.bad", logging.WARNING, peer=statement.author, code=exc.code)
+                continue
+            if statement.kind != Witness.KIND:
                 continue
             for raw in Witness.from_value(statement.body_value()).checkpoints:
                 try:

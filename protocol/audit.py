@@ -366,7 +366,7 @@ def _check_references(state: _State) -> None:
     state.report.facts.append(
         f"{state.name(rs.author)} referred a candidate (ref {referral.candidate_ref.hex()[:8]}…) to "
         f"{state.name(referral.job_author)} for job {job.title!r}"
-        + (f", which was re-shared by {len([s for s in state.statements.values() if s.kind == 'reshare'])} node(s)"
+        + (f", which was re-shared by {len({s.author for s in state.statements.values() if s.kind == 'reshare'})} node(s)"
            if any(s.kind == "reshare" for s in state.statements.values()) else "")
         + (" — profile disclosed in this bundle" if profile.body is not None else " — profile redacted (only its commitment)"))
 

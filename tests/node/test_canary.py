@@ -249,6 +249,7 @@ async def hostile_requests(capture: Capture, target: NodeRuntime, tap: WireTap, 
     big = os.urandom(300 * 1024)
     await keep("oversized push", "POST", PUSH, big, signed(ident, me, PUSH, big), expect=413)
     await keep("garbage pair", "POST", "/federation/v1/pair", b"\x00" * 40, {"Authorization": "OrgNode garbage"})
+    assert replayed is not None, "a peer's match request crossed this tap"
     if replayed is not None:
         await keep("replayed match", "POST", MATCH_PATH, replayed.body,
                    {"Authorization": replayed.headers["authorization"], "Content-Type": "application/msgpack"}, expect=409)
