@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 from typing import Any
 
 from aiohttp import web
 
 from node import federation_api
 from node.admin_api import CTX, json_body
+from node.clock import now_ms
 from node.errors import UserError
 from node.federation_client import FederationClient, PeerUnavailable
+from node.jobposting import JobPostingError, job_from_jsonld, job_to_jsonld
 from node.talent import Talent, parse_id
 from protocol.errors import ProtocolError
 from protocol.jobs import EMPLOYMENT_TYPES, Location, Salary
@@ -128,14 +131,8 @@ async def job_post(request: web.Request) -> web.Response:
 
 
 async def job_import(request: web.Request) -> web.Response:
-    from node.jobposting import JobPostingError, job_from_jsonld
-
     talent = request.app[TALENT]
     b = await json_body(request)
-    import os
-
-    from node.clock import now_ms
-
     try:
         job = job_from_jsonld(b["jsonld"], job_id=os.urandom(16), now=now_ms(), hops=int(b.get("hops") or 1))
     except (JobPostingError, KeyError, ProtocolError) as exc:
@@ -145,8 +142,6 @@ async def job_import(request: web.Request) -> web.Response:
 
 
 async def job_export(request: web.Request) -> web.Response:
-    from node.jobposting import job_to_jsonld
-
     talent = request.app[TALENT]
     b = await json_body(request)
     row = talent.store.job(parse_id(str(b.get("id", "")), "JOB_ID"))
