@@ -489,7 +489,12 @@ class Talent:
             raise UserError("referral from a node whose keys are unknown")
         history.check_key(consent_statement.header.key, consent_statement.seq)
         if not consent.covers("refer", self.me, self.federation.service.config.sector, statement.header.ts, withdrawn=False):
+            # The sender released a profile its own consent record does not allow to reach us: keep the
+            # signed, data-free provenance as evidence, but not the personal data.
+            self.db.execute("UPDATE entries SET body = NULL, salt = NULL, erased_at = ? WHERE id = ?", [now, body.profile_statement])
+            self.db.execute("UPDATE foreign_statements SET body = NULL, salt = NULL WHERE id = ?", [body.profile_statement])
             log_event("referral.consent-mismatch", logging.WARNING, referral=body.referral_id)
+            raise UserError("referral refused: the consent it carries does not cover this organization")
         profile_statement = find_statement(self.db, self.federation.service.log, body.profile_statement)
         if profile_statement is None or profile_statement.author != statement.author or profile_statement.body is None:
             raise UserError("referral without its profile statement")

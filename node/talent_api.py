@@ -16,9 +16,10 @@ from node.admin_api import CTX, json_body
 from node.clock import now_ms
 from node.errors import UserError
 from node.federation_client import FederationClient, PeerUnavailable
+from node.http_errors import error_response
 from node.jobposting import JobPostingError, job_from_jsonld, job_to_jsonld
 from node.talent import Talent, parse_id
-from protocol.errors import ProtocolError
+from protocol.errors import BAD_BODY, ProtocolError
 from protocol.jobs import EMPLOYMENT_TYPES, Location, Salary
 from protocol.match_query import MatchAnswer, MatchQuery
 from protocol.matching import split_skills
@@ -39,7 +40,7 @@ async def match_endpoint(request: web.Request) -> web.Response:
     try:
         answer = talent.answer_match(origin, MatchQuery.decode(body))
     except UserError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from exc
+        return error_response(BAD_BODY, str(exc), 400)
     return web.Response(body=answer.encode(), content_type=MSGPACK)
 
 

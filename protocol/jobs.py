@@ -3,7 +3,7 @@
 A job is identified by ``job_id`` (16 random bytes chosen by its author); every update, close or
 fill is a new ``job`` statement with the same ``job_id`` and a higher ``version`` — the author's
 latest version wins (no shared mutable state). Field names follow schema.org JobPosting where one
-exists (docs/protocol.md "Jobs"). Times are ms since the epoch; there are no floats on the wire.
+exists (docs/protocol.md section 15.2). Times are ms since the epoch; there are no floats on the wire.
 """
 
 from __future__ import annotations

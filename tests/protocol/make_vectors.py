@@ -22,6 +22,11 @@ from protocol.card_bundle import encode_bundle
 from protocol.codec import encode
 from protocol.identity import Identity
 from protocol.invite import INVITE_PROOF_TAG, InviteToken, invite_proof
+from protocol.jobs import Job, Location, Salary, Skill
+from protocol.match_query import PSEUDONYM_TAG, MatchAnswer, MatchQuery, Offer, pseudonym
+from protocol.merkle import tree_root
+from protocol.provenance import Checkpoint
+from protocol.relay import MAX_TTL, Relay, open_relay, relay_info
 from protocol.reshare import make_reshare
 from protocol.sealing import SUITE_MLKEM768_X25519, SUITE_X25519, open_bytes, seal_bytes, seal_info
 from protocol.statement import Envelope, SealedContent, Statement, sign_statement
@@ -51,6 +56,17 @@ INVITE_EXPIRES = 1767830400000  # REQUEST_TS + 7 days
 SHARED_NOTE_TS = 1767225780000
 SHARED_NOTE_SALT = b"\x77" * 32
 SHARED_NOTE_TEXT = "Two hops, please"
+# Talent, relay and provenance vectors (protocol.md sections 15-18).
+JOB_ID = b"\x77" * 16
+JOB_SALT = b"\x7a" * 32
+JOB_TS = 1767225840000
+JOB_VALID_THROUGH = 1769903999000  # 2026-01-31T23:59:59Z
+ESCO_PYTHON = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
+ESCO_SQL = "http://data.europa.eu/esco/skill/598de5b0-5b58-4ea7-8058-a4bc4d18c742"
+QUERY_ID = b"\x88" * 16
+PSEUDONYM_SECRET = b"\x99" * 32
+CANDIDATE_ID = b"\xaa" * 16
+CHECKPOINT_TS = 1767225900000
 
 
 def identity(name: str) -> Identity:
@@ -99,6 +115,64 @@ def shared_note() -> Statement:
     return sign_statement(
         rotated_identity(), kind=Note.KIND, seq=4, prev=s3.id, now=SHARED_NOTE_TS, body=body, private=True, salt=SHARED_NOTE_SALT
     )
+
+
+def job() -> Job:
+    """A's job posting (version 1): two ESCO-linked skills, hops 2, open until JOB_VALID_THROUGH."""
+    return Job(
+        job_id=JOB_ID, version=1, title="Junior data analyst",
+        skills=(Skill("Python", ESCO_PYTHON), Skill("SQL", ESCO_SQL)), date_posted=JOB_TS, hops=2,
+        description="Entry-level role in our data team.", location=Location("Lyon", None, "FR"), location_type="hybrid",
+        employment_type=("FULL_TIME",), salary=Salary("EUR", 3000000, 3800000, "YEAR"), valid_through=JOB_VALID_THROUGH,
+    )
+
+
+def job_statement() -> Statement:
+    """A's seq 5: the private ``job`` above, signed with A's rotated key."""
+    return sign_statement(
+        rotated_identity(), kind=Job.KIND, seq=5, prev=shared_note().id, now=JOB_TS, body=job().to_value(), private=True,
+        salt=JOB_SALT,
+    )
+
+
+def checkpoint_statement() -> Statement:
+    """A's seq 6: a public ``checkpoint`` of A's statements 1..5."""
+    s1, s2, s3 = statements()
+    ids = [s1.id, s2.id, s3.id, shared_note().id, job_statement().id]
+    body = Checkpoint(len(ids), tree_root(ids)).to_value()
+    return sign_statement(
+        rotated_identity(), kind=Checkpoint.KIND, seq=6, prev=ids[-1], now=CHECKPOINT_TS, body=body, private=False
+    )
+
+
+def job_vector() -> dict[str, Any]:
+    return {**statement_vector(job_statement()), "job_id": JOB_ID.hex(), "title": job().title}
+
+
+def match_vectors() -> dict[str, Any]:
+    b = identity("B")
+    query = MatchQuery(QUERY_ID, Envelope.of(job_statement()).encode())
+    alias = pseudonym(PSEUDONYM_SECRET, QUERY_ID, CANDIDATE_ID)
+    answer = MatchAnswer(QUERY_ID, b.node_id, (Offer(alias, 50, ("Python",)),))
+    return {
+        "query_id": QUERY_ID.hex(),
+        "match_query": query.encode().hex(),
+        "holder": "B",
+        "holder_secret": PSEUDONYM_SECRET.hex(),
+        "candidate_id": CANDIDATE_ID.hex(),
+        "pseudonym_message": (PSEUDONYM_TAG + QUERY_ID + CANDIDATE_ID).hex(),
+        "pseudonym": alias.hex(),
+        "score": 50,
+        "matched": ["Python"],
+        "match_answer": answer.encode().hex(),
+    }
+
+
+def checkpoint_vector() -> dict[str, Any]:
+    s1, s2, s3 = statements()
+    leaves = [s1.id, s2.id, s3.id, shared_note().id, job_statement().id]
+    cp = checkpoint_statement()
+    return {**statement_vector(cp), "size": len(leaves), "leaves": [x.hex() for x in leaves], "root": tree_root(leaves).hex()}
 
 
 def request_auth_vector() -> dict[str, Any]:
@@ -211,6 +285,9 @@ def deterministic() -> dict[str, Any]:
         "invite": invite_vector(),
         "sync": sync_vectors(),
         "reshare": reshare_vector(),
+        "job": job_vector(),
+        "match": match_vectors(),
+        "checkpoint": checkpoint_vector(),
     }
 
 
@@ -250,9 +327,46 @@ def hpke_vectors(previous: dict[str, Any] | None) -> list[dict[str, Any]]:
     return out
 
 
+def relay_vector(previous: dict[str, Any] | None) -> dict[str, Any]:
+    """A relays its seq 4 note and seq 5 job to B, sealed end to end; reuse the stored box while it still opens."""
+    a, b = identity("A"), identity("B")
+    s1, _, s3 = statements()
+    card = encode_bundle([s1, s3])
+    carried = [shared_note(), job_statement()]
+    plaintext = encode([1, card, [Envelope.of(s).encode() for s in carried]])
+    info = relay_info(a.node_id, b.node_id)
+    ciphertext: bytes | None = None
+    old = (previous or {}).get("relay")
+    if old:
+        candidate = bytes.fromhex(old["ciphertext"])
+        try:
+            if open_bytes(SealedContent(b.node_id, SUITE_MLKEM768_X25519, candidate), b, info) == plaintext:
+                ciphertext = candidate
+        except Exception:
+            ciphertext = None
+    if ciphertext is None:
+        ciphertext = seal_bytes(plaintext, b.node_id, b.encryption_public, info, SUITE_MLKEM768_X25519).ciphertext
+    relay = Relay(a.node_id, b.node_id, JOB_ID, MAX_TTL, SUITE_MLKEM768_X25519, ciphertext)
+    assert [s.id for s in open_relay(relay, b).statements] == [s.id for s in carried]
+    return {
+        "origin": "A",
+        "to": "B",
+        "route": JOB_ID.hex(),
+        "ttl": MAX_TTL,
+        "suite": SUITE_MLKEM768_X25519,
+        "info": info.hex(),
+        "card_bundle": card.hex(),
+        "statement_ids": [s.id.hex() for s in carried],
+        "plaintext": plaintext.hex(),
+        "ciphertext": ciphertext.hex(),
+        "body": encode(relay.to_value()).hex(),
+    }
+
+
 def build(previous: dict[str, Any] | None = None) -> dict[str, Any]:
     data = deterministic()
     data["hpke"] = hpke_vectors(previous)
+    data["relay"] = relay_vector(previous)
     return data
 
 
@@ -344,6 +458,47 @@ def markdown(data: dict[str, Any]) -> str:
         block(f"root `{field}`", root[field])
     block("`card_bundle`", rs["card_bundle"])
     block("reshare `body`", rs["body"])
+
+    jv = data["job"]
+    lines.append("### Job: A's job posting (seq 5)")
+    lines.append("")
+    lines.append(f"kind `job`, seq 5, ts {jv['ts']}, private true, signed with A's rotated key; job_id `77` × 16, "
+                 f"version 1, title `{jv['title']}`, skills `Python` and `SQL` with their ESCO URIs, hops 2, status "
+                 "`open`, location Lyon, FR (`hybrid`), `FULL_TIME`, salary EUR 3000000–3800000 (hundredths) per `YEAR`, "
+                 f"valid_through {JOB_VALID_THROUGH}; salt `7a` × 32.")
+    lines.append("")
+    for field in ("salt", "body", "body_hash", "header", "signature", "id", "envelope_plain", "envelope_withheld"):
+        block(f"`{field}`", jv[field])
+
+    mv = data["match"]
+    lines.append("### Matching: A asks B about its job")
+    lines.append("")
+    lines.append("`MatchQuery` with query id `88` × 16 carrying A's job envelope (plain). B's pseudonym for its candidate "
+                 "with local id `aa` × 16, keyed with the holder secret `99` × 32, and B's `MatchAnswer` offering that "
+                 f"pseudonym with score {mv['score']} and matched label `Python`.")
+    lines.append("")
+    for field in ("match_query", "holder_secret", "candidate_id", "pseudonym_message", "pseudonym", "match_answer"):
+        block(f"`{field}`", mv[field])
+
+    cv = data["checkpoint"]
+    lines.append("### Checkpoint: A's log, statements 1 to 5 (seq 6)")
+    lines.append("")
+    lines.append(f"kind `checkpoint`, seq 6, ts {cv['ts']}, private false, signed with A's rotated key; size {cv['size']}, "
+                 "root = the RFC 9162 root over the ids of A's seq 1 to 5 (the org card, the two notes, the key rotation "
+                 "and the job above).")
+    lines.append("")
+    for field in ("root", "body", "body_hash", "header", "signature", "id", "envelope_plain", "envelope_withheld"):
+        block(f"`{field}`", cv[field])
+
+    rv = data["relay"]
+    lines.append("### Relay decryption: A's note and job relayed to B")
+    lines.append("")
+    lines.append(f"A seals its seq 4 note and seq 5 job for B with suite {rv['suite']} (route = the job id, ttl "
+                 f"{rv['ttl']}); the card bundle is the one of the re-sharing vector. B MUST open `ciphertext` with "
+                 "`info` to `plaintext`, whose statements are A's seq 4 and seq 5 as given above.")
+    lines.append("")
+    for field in ("info", "ciphertext", "plaintext", "body"):
+        block(f"`{field}`", rv[field])
     return "\n".join(lines)
 
 

@@ -82,8 +82,9 @@ def test_spec_lists_every_error_code() -> None:
     doc = DOC.read_text()
     for code in ALL_CODES:
         assert f"| `{code}` |" in doc, code
-    for heading in ("Federation requests", "Sync", "Re-sharing"):
-        assert re.search(rf"^## \d+\. {heading}$", doc, re.M), heading
+    for heading in ("Federation requests", "Sync", "Re-sharing", "Talent exchange", "Matching",
+                    "Relaying through the trust path", "Provenance kinds", "Merkle trees", "Test vectors"):
+        assert re.search(rf"^## \d+\. {heading}( \(.*\))?$", doc, re.M), heading
 
 
 # --- federation vectors (sections 12-14) ---------------------------------------------------------
@@ -184,3 +185,99 @@ def test_reshare_vector(stored: dict[str, Any]) -> None:
     assert verified.root.author == a.node_id and verified.root.id.hex() == v["root"]["id"]
     assert (verified.hops, verified.distance, verified.may_travel_further) == (2, 2, False)
     assert verified.author_card.history.current_key == make_vectors.rotated_identity().signing_public
+
+
+# --- talent, relay and provenance vectors (sections 15-18) -----------------------------------------
+
+
+def test_job_vector(stored: dict[str, Any]) -> None:
+    from protocol.bodies import parse_body
+    from protocol.jobs import Job
+
+    v = stored["job"]
+    statement = Envelope.decode(bytes.fromhex(v["envelope_plain"])).open_plain()
+    assert statement.id.hex() == v["id"] and (statement.kind, statement.seq, statement.header.private) == ("job", 5, True)
+    assert statement.header.prev == bytes.fromhex(stored["reshare"]["root"]["id"])
+    assert statement.header.key == make_vectors.rotated_identity().signing_public
+    job = parse_body("job", True, statement.body_value())
+    assert isinstance(job, Job) and job == make_vectors.job()
+    assert job.job_id.hex() == v["job_id"] == "77" * 16 and job.title == v["title"]
+    assert (job.version, job.hops, job.status, job.valid_through) == (1, 2, "open", make_vectors.JOB_VALID_THROUGH)
+    assert job.is_offered(make_vectors.JOB_VALID_THROUGH) and not job.is_offered(make_vectors.JOB_VALID_THROUGH + 1)
+    assert hashlib.sha256(bytes.fromhex(v["salt"]) + bytes.fromhex(v["body"])).hexdigest() == v["body_hash"]
+
+
+def test_match_vectors(stored: dict[str, Any]) -> None:
+    from protocol.match_query import MatchAnswer, MatchQuery, pseudonym
+    from protocol.matching import Concept, Vocabulary, normalise, score
+
+    v = stored["match"]
+    b = make_vectors.identity("B")
+    query = MatchQuery.decode(bytes.fromhex(v["match_query"]))
+    assert query.query_id.hex() == v["query_id"] == "88" * 16
+    assert query.job_envelope.hex() == stored["job"]["envelope_plain"]
+    assert query.encode().hex() == v["match_query"]
+    secret, candidate = bytes.fromhex(v["holder_secret"]), bytes.fromhex(v["candidate_id"])
+    message = bytes.fromhex(v["pseudonym_message"])
+    assert message == b"orgnode/pseudonym/v1\x00" + query.query_id + candidate
+    assert hmac.new(secret, message, hashlib.sha256).digest()[:16].hex() == v["pseudonym"]
+    assert pseudonym(secret, query.query_id, candidate).hex() == v["pseudonym"] == "702943a513ec2590f2e9e58de01d46d8"
+    answer = MatchAnswer.decode(bytes.fromhex(v["match_answer"]))
+    assert (answer.query_id, answer.holder) == (query.query_id, b.node_id)
+    assert [(o.pseudonym.hex(), o.score, list(o.matched)) for o in answer.offers] == [(v["pseudonym"], v["score"], v["matched"])]
+    assert answer.encode().hex() == v["match_answer"]
+    # The score: the candidate has one of the job's two skills; matched names the job's own label.
+    python = Concept("esco:python", "Python (computer programming)", make_vectors.ESCO_PYTHON)
+    vocabulary = Vocabulary({"python": python, "python computer programming": python})
+    assert normalise("  Python (Computer Programming) ") == "python computer programming"
+    result = score(["Python", "SQL"], ["python programming", "Excel"], vocabulary)
+    assert (result.score, list(result.matched)) == (v["score"], v["matched"])
+
+
+def test_checkpoint_vector(stored: dict[str, Any]) -> None:
+    from protocol.merkle import tree_root, verify_inclusion
+    from protocol.provenance import Checkpoint
+
+    v = stored["checkpoint"]
+    leaves = [bytes.fromhex(x) for x in v["leaves"]]
+    assert [x.hex() for x in leaves] == [stored["org_card"]["id"], stored["note"]["id"], stored["key_rotation"]["id"],
+                                         stored["reshare"]["root"]["id"], stored["job"]["id"]]
+    statement = Envelope.decode(bytes.fromhex(v["envelope_plain"])).open_plain()
+    assert statement.id.hex() == v["id"] and (statement.kind, statement.seq, statement.header.private) == ("checkpoint", 6, False)
+    assert statement.header.prev == leaves[-1]
+    checkpoint = Checkpoint.from_value(statement.body_value())
+    assert checkpoint.size == v["size"] == len(leaves) < statement.seq
+    assert checkpoint.root.hex() == v["root"] == tree_root(leaves).hex()
+    for index, leaf in enumerate(leaves):
+        from protocol.merkle import inclusion_proof
+
+        verify_inclusion(leaf, index, checkpoint.size, inclusion_proof(leaves, index), checkpoint.root)
+
+
+def test_relay_decryption_vector(stored: dict[str, Any]) -> None:
+    from protocol.codec import decode
+    from protocol.relay import Relay, open_relay, relay_info
+    from protocol.statement import BODY_LIMITS
+
+    v = stored["relay"]
+    a, b = make_vectors.identity("A"), make_vectors.identity("B")
+    assert v["info"] == (b"orgnode/relay/v1\x00" + a.node_id + b.node_id).hex() == relay_info(a.node_id, b.node_id).hex()
+    sealed = SealedContent(b.node_id, v["suite"], bytes.fromhex(v["ciphertext"]))
+    assert open_bytes(sealed, b, bytes.fromhex(v["info"])).hex() == v["plaintext"]
+    relay = Relay.from_value(decode(bytes.fromhex(v["body"]), BODY_LIMITS))
+    assert (relay.origin, relay.to, relay.route.hex(), relay.ttl, relay.suite) == (a.node_id, b.node_id, v["route"], v["ttl"], v["suite"])
+    assert relay.sealed.hex() == v["ciphertext"]
+    delivered = open_relay(relay, b)
+    assert delivered.origin.node_id == a.node_id
+    assert [s.id.hex() for s in delivered.statements] == v["statement_ids"] == [stored["reshare"]["root"]["id"], stored["job"]["id"]]
+    assert [Envelope.of(s).encode().hex() for s in delivered.statements] == [stored["reshare"]["root"]["envelope_plain"],
+                                                                          stored["job"]["envelope_plain"]]
+    # Bound to origin and recipient: another info does not open it, and A cannot open it.
+    with pytest.raises(RemoteProtocolError) as exc:
+        open_bytes(sealed, b, relay_info(b.node_id, b.node_id))
+    assert exc.value.code == "decrypt-failed"
+    with pytest.raises(RemoteProtocolError) as exc:
+        open_relay(relay, a)
+    assert exc.value.code == "wrong-recipient"
+    forwarded = relay.forwarded()
+    assert (forwarded.ttl, forwarded.sealed) == (relay.ttl - 1, relay.sealed)
