@@ -107,3 +107,38 @@ async def test_scope_excludes_other_sectors_and_pending_request_needs_staff(net)
     assert pending["candidate"]["name"] == "Match Only"
     youth.talent.decline_request(bytes.fromhex(pending["id"]), "candidate prefers non-profits")
     await wait_until(lambda: corp.talent.store.request(bytes.fromhex(pending["id"]))["state"] == "declined")
+
+
+async def test_job_org_refuses_a_profile_its_consent_does_not_cover(net):
+    """A holder that (wrongly) releases a profile outside the consent's scope: the job's org keeps no data."""
+    import os
+
+    from protocol.audience import Audience
+    from protocol.referrals import Referral, ReferralProfile
+    from protocol.statement import Envelope
+
+    youth, coop, corp = await three(net)
+    job = corp.talent.post_job(title="Driver", skills=["driving"])
+    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None)
+    marker = "Vexley-Orchard-3390"
+    candidate, consent = youth.talent.add_candidate(name=marker, email="vo@example.org", skills=["driving"],
+                                                    consent=["match", "refer"], consent_scope="sector:nonprofit",
+                                                    consent_evidence="form")
+    consent_statement = youth.service.log.get(consent.statement_id)
+    rid = os.urandom(16)
+    # Bypass the holder's own consent checks (at refer and at release), as a faulty or dishonest node would.
+    youth.federation.outbound_guards.clear()
+    profile = youth.federation.append(ReferralProfile.KIND, ReferralProfile(rid, {"name": marker}).to_value(), private=True,
+                                      audience=Audience.only(corp.service.node_id))
+    job_row = youth.talent.store.job(job.job_id)
+    youth.federation.append(Referral.KIND, Referral(rid, job.job_id, job_row.statement_id, corp.service.node_id,
+                                                    Envelope.of(consent_statement).encode(), candidate.candidate_ref,
+                                                    profile.id).to_value(), private=True, audience=Audience.only(corp.service.node_id))
+    await wait_until(lambda: corp.service.log.head(youth.service.node_id).seq >= youth.service.log.head(youth.service.node_id).seq)
+    assert corp.talent.store.referral(rid) is None
+    assert corp.talent.store.profile(rid) is None
+    # The profile did arrive (sealed to the company) and was erased on receipt, its signed header kept.
+    row = next(corp.service.db.query("SELECT body, erased_at FROM entries WHERE id = ?", [profile.id]))
+    assert row["body"] is None and row["erased_at"] is not None
+    corp.talent.store.checkpoint()
+    assert marker.encode() not in db_bytes(corp.service.home.path)
