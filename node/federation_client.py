@@ -38,6 +38,23 @@ class PeerAnswer:
     error_code: str | None
 
 
+async def read_bounded(resp: aiohttp.ClientResponse, limit: int = MAX_RESPONSE_BYTES) -> bytes | None:
+    """The whole response body, or None if it is longer than ``limit`` (read no further than that).
+
+    ``StreamReader.read(n)`` returns what has arrived so far, not n bytes: read until end of stream.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await resp.content.read(64 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
 def check_url(url: str) -> str:
     """Refuse URLs that could never be a partner's node: other schemes, unspecified or multicast hosts."""
     parts = urlsplit(url)
@@ -73,8 +90,8 @@ class FederationClient:
         session = await self.session()
         try:
             async with session.get(url, allow_redirects=False) as resp:
-                body = await resp.content.read(MAX_RESPONSE_BYTES + 1)
-                if len(body) > MAX_RESPONSE_BYTES:
+                body = await read_bounded(resp)
+                if body is None:
                     raise RemoteProtocolError(MALFORMED, "response too large")
                 if resp.status != 200:
                     raise PeerUnavailable(f"HTTP {resp.status}")
@@ -95,8 +112,8 @@ class FederationClient:
                 headers={"Authorization": auth.header_value(), "Content-Type": MSGPACK},
                 allow_redirects=False,
             ) as resp:
-                data = await resp.content.read(MAX_RESPONSE_BYTES + 1)
-                if len(data) > MAX_RESPONSE_BYTES:
+                data = await read_bounded(resp)
+                if data is None:
                     raise PeerUnavailable("response too large")
                 code = None
                 if resp.status >= 400:

@@ -163,7 +163,15 @@ class SyncEngine:
 
     async def pull_all(self) -> list[PullReport]:
         peers = self.federation.peers.trusted()
-        return list(await asyncio.gather(*(self.pull_from(p.node_id, p.url) for p in peers)))
+        return list(await asyncio.gather(*(self._pull_guarded(p.node_id, p.url) for p in peers)))
+
+    async def _pull_guarded(self, peer_id: bytes, url: str) -> PullReport:
+        """A bug while applying one peer's answer must not stop pulling from the others, or later."""
+        try:
+            return await self.pull_from(peer_id, url)
+        except Exception as exc:
+            log_event("pull.error", logging.ERROR, peer=peer_id, error=type(exc).__name__)
+            return PullReport(peer_id, False, 0, f"internal error ({type(exc).__name__})")
 
     async def pull_from(self, peer_id: bytes, url: str) -> PullReport:
         appended = 0
@@ -178,6 +186,7 @@ class SyncEngine:
             try:
                 batch = Batch.decode(answer.body)
             except ProtocolError as exc:
+                log_event("pull.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
                 return PullReport(peer_id, False, appended, exc.code)
             results = self.federation.take_batch(peer_id, batch)
             appended += sum(1 for r in results.results if r.outcome == "appended")

@@ -134,3 +134,18 @@ async def test_key_rotation(fed_net):
     answer = await push(old_identity, b, *honest)
     assert (answer.status, answer.error) == (401, "bad-signature")
     assert head(b, a) == head(a, a)
+
+
+async def test_large_catch_up_pages_through_in_one_pull_cycle(fed_net):
+    """Several full pages of sealed (ML-KEM) bodies — each answer larger than one network read —
+    arrive in a single pull cycle: answers are read to the end, not to the first chunk."""
+    a = await fed_net.start("Alpha", sync_interval=60)
+    b = await fed_net.start("Beta", sync_interval=60)
+    for i in range(5 * MAX_BATCH):
+        a.federation.append(Note.KIND, Note(f"backlog {i} " + "x" * 200).to_value(), private=True)
+    start = time.monotonic()
+    await pair(a, b)  # becoming trusted triggers one pull cycle; the next is 60 s away
+    target = a.service.log.head(a.service.node_id).seq
+    await wait_until(lambda: head(b, a) >= target, timeout=20, what="the whole backlog")
+    assert time.monotonic() - start < 20
+    assert [s.body is not None for s in b.service.log.statements(a.service.node_id)].count(True) >= 5 * MAX_BATCH
