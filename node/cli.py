@@ -49,6 +49,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     from protocol.identity import Identity
 
     host, port = parse_listen(args.listen)
+    if not args.url and host in ("0.0.0.0", "::", ""):
+        raise UserError(f"--listen {args.listen} listens on every interface: also give --url with the address partners use "
+                        "(e.g. --url https://orgnode.example.org)")
     url = args.url or f"http://{host}:{port}"
     if not url.startswith(("http://", "https://")):
         raise UserError(f"--url must start with http:// or https://, got {url!r}")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -83,8 +84,24 @@ class NodeRuntime:
     def socket_path(self) -> Path:
         return self.service.home.admin_socket
 
+    def check_not_running(self) -> None:
+        """Refuse to start a second node on the same home (two writers, two admin sockets)."""
+        sock = self.socket_path
+        if not sock.exists():
+            return
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.settimeout(1.0)
+            probe.connect(str(sock))
+        except OSError:
+            return  # a stale socket left by a node that was killed: it is replaced below
+        finally:
+            probe.close()
+        raise UserError(f"a node is already running for {self.service.home.path} (admin socket {sock}); stop it first")
+
     async def start(self) -> None:
         check_http_parser()
+        self.check_not_running()
         config = self.service.config
         fed_app = federation_api.create_app(self.fed_state, self.federation_routes)
         fed_app[talent_api.TALENT] = self.talent

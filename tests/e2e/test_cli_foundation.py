@@ -99,3 +99,24 @@ def test_every_command_has_help():
     for name in COMMANDS:
         result = orgnode(*name.split(), "--help")
         assert "usage:" in result.stdout
+
+
+def test_second_node_on_the_same_home_is_refused(tmp_path):
+    home = tmp_path / "h"
+    orgnode("--home", str(home), "init", "--name", "A", "--sector", "company", "--listen", f"127.0.0.1:{free_port()}")
+    proc = start_node(home)
+    try:
+        second = orgnode("--home", str(home), "run", check=False, timeout=30)
+        assert second.returncode == 1
+        assert "already running" in second.stderr
+        assert orgnode_json("--home", str(home), "status")["running"] is True
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_listening_on_every_interface_needs_a_public_url(tmp_path):
+    result = orgnode("--home", str(tmp_path / "h"), "init", "--name", "A", "--sector", "company", "--listen", "0.0.0.0:8470",
+                     check=False)
+    assert result.returncode == 1 and "--url" in result.stderr
+    assert not (tmp_path / "h").exists()
