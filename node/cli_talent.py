@@ -40,6 +40,14 @@ def cmd_job_post(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_job_update(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/jobs/update", {
+        "id": args.id, "title": args.title, "skills": args.skills, "description": args.description,
+        "valid_through": args.valid_through, "hops": args.hops, "salary": args.salary})
+    _emit(args, data, f"Job {data['id']} updated (version {data['version']}); partners get the new version.")
+    return 0
+
+
 def cmd_job_import(args: argparse.Namespace) -> int:
     try:
         document = json.loads(Path(args.file).read_text())
@@ -285,6 +293,14 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     p.add_argument("--salary", help='e.g. "EUR 30000-38000/YEAR" or "USD 40/HOUR"')
     p.add_argument("--valid-through", help="last day the job is offered (YYYY-MM-DD)")
     p.add_argument("--hops", type=int, default=1, help="how far partners may re-share it (1 = direct partners only)")
+    p = leaf(job, "job", "update", cmd_job_update, "publish a new version of one of your open jobs")
+    p.add_argument("id")
+    p.add_argument("--title")
+    p.add_argument("--skills", help='the new full skill list, comma-separated')
+    p.add_argument("--description")
+    p.add_argument("--valid-through", help="last day the job is offered (YYYY-MM-DD)")
+    p.add_argument("--hops", type=int, help="how far partners may re-share it")
+    p.add_argument("--salary", help='e.g. "EUR 30000-38000/YEAR"')
     p = leaf(job, "job", "import", cmd_job_import, "post a job from a schema.org JobPosting JSON-LD file")
     p.add_argument("file")
     p.add_argument("--hops", type=int, default=1, help="how far partners may re-share it")

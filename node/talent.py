@@ -147,6 +147,21 @@ class Talent:
         self.federation.append(Job.KIND, job.to_value(), private=True)
         return job
 
+    def update_job(self, job_id: bytes, **changes: Any) -> Job:
+        """Publish a new version of an own open job with ``changes`` (title, skills, description, …)."""
+        row = self.own_job(job_id)
+        if row.job.status != "open":
+            raise UserError(f"the job is {row.job.status}: only an open job can be updated")
+        if "skills" in changes:
+            vocabulary = self.vocabulary()
+            changes["skills"] = tuple(Skill(s, vocabulary.concept(s).uri) for s in changes["skills"])
+        try:
+            job = dataclasses.replace(row.job, version=row.job.version + 1, **changes)
+        except ProtocolError as exc:
+            raise UserError(exc.detail) from exc
+        self.federation.append(Job.KIND, job.to_value(), private=True)
+        return job
+
     def job_view(self, row: JobRow) -> dict[str, Any]:
         job = row.job
         return {

@@ -131,6 +131,28 @@ async def job_post(request: web.Request) -> web.Response:
     return web.json_response({"id": job.job_id.hex(), "version": job.version})
 
 
+async def job_update(request: web.Request) -> web.Response:
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    changes: dict[str, Any] = {}
+    if b.get("title"):
+        changes["title"] = str(b["title"])
+    if b.get("skills"):
+        changes["skills"] = split_skills(str(b["skills"]))
+    if b.get("description") is not None:
+        changes["description"] = str(b["description"])
+    if b.get("valid_through"):
+        changes["valid_through"] = parse_date_ms(b["valid_through"], "--valid-through")
+    if b.get("hops"):
+        changes["hops"] = int(b["hops"])
+    if b.get("salary"):
+        changes["salary"] = parse_salary(b["salary"])
+    if not changes:
+        raise UserError("nothing to change: give at least one of --title, --skills, --description, --valid-through, --hops, --salary")
+    job = talent.update_job(parse_id(str(b.get("id", "")), "JOB_ID"), **changes)
+    return web.json_response({"id": job.job_id.hex(), "version": job.version})
+
+
 async def job_import(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     b = await json_body(request)
@@ -242,6 +264,7 @@ async def refer(request: web.Request) -> web.Response:
 
 ADMIN_ROUTES = [
     ("POST", "/jobs/post", job_post),
+    ("POST", "/jobs/update", job_update),
     ("POST", "/jobs/import", job_import),
     ("POST", "/jobs/export", job_export),
     ("POST", "/jobs/list", job_list),

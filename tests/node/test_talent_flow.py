@@ -142,3 +142,21 @@ async def test_job_org_refuses_a_profile_its_consent_does_not_cover(net):
     assert row["body"] is None and row["erased_at"] is not None
     corp.talent.store.checkpoint()
     assert marker.encode() not in db_bytes(corp.service.home.path)
+
+
+async def test_job_update_propagates_and_latest_version_wins(net):
+    youth, coop, corp = await three(net)
+    job = corp.talent.post_job(title="Driver", skills=["driving"], hops=1)
+    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None)
+    updated = corp.talent.update_job(job.job_id, title="Senior driver", skills=["driving", "first aid"])
+    assert updated.version == 2
+    await wait_until(lambda: youth.talent.store.job(job.job_id).job.version == 2, what="update at partner")
+    seen = youth.talent.store.job(job.job_id).job
+    assert seen.title == "Senior driver" and [s.label for s in seen.skills] == ["driving", "first aid"]
+    corp.talent.close_job(job.job_id, None)
+    await wait_until(lambda: youth.talent.store.job(job.job_id).job.status == "closed", what="close at partner")
+    with pytest.raises(Exception, match="only an open job"):
+        corp.talent.update_job(job.job_id, title="Again")
+    # Closed jobs are no longer offered: matching them is refused.
+    with pytest.raises(Exception, match="not open"):
+        corp.talent.match_query_for(job.job_id)
