@@ -171,6 +171,10 @@ class Provenance:
     # --- audit bundles -------------------------------------------------------------------------
 
     def _covering(self, author: bytes, max_seq: int) -> tuple[Statement, Checkpoint]:
+        if self.log.head(author).seq == 0:
+            raise UserError("this bundle needs statements of an organization that is not a direct partner (a referral "
+                            "through the trust path): its log and checkpoints are not held here, so inclusion cannot be "
+                            "proven; audit bundles cover referrals between direct partners")
         found = self.latest_checkpoint(author)
         if found is None or found[1].size < max_seq:
             name = self.federation.service.db.query("SELECT name FROM org_cards WHERE node_id = ?", [author])
@@ -220,6 +224,10 @@ class Provenance:
                             "and its own log that prove the release was consented")
         referral_statement = self.log.get(bytes(rows[0]["statement_id"]))
         referral = Referral.from_value(referral_statement.body_value())
+        if self.log.head(referral.job_author).seq == 0:
+            raise UserError("this referral went to an organization that is not a direct partner (through the trust path): "
+                            "its log and checkpoints are not held here, so inclusion cannot be proven; audit bundles "
+                            "cover referrals between direct partners")
         picked: dict[bytes, tuple[Statement, bool]] = {}
 
         def add(statement: Statement | None, plain: bool = True) -> None:

@@ -57,3 +57,18 @@ async def test_no_path_no_referral(net):
                                           consent=["refer"], consent_scope="all", consent_evidence="form")
     b.talent.refer(candidate.candidate_id, job.job_id)
     await wait_until(lambda: a.talent.store.referrals())
+
+
+async def test_audit_export_of_a_relayed_referral_says_why_it_cannot(net):
+    a = await net.start("Northwind", sector="company")
+    b = await net.start("Green Works", sector="social_enterprise")
+    c = await net.start("Youth Futures", sector="nonprofit")
+    await pair(a, b)
+    await pair(b, c)
+    job = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
+    await wait_until(lambda: c.talent.store.job(job.job_id) is not None)
+    candidate, _ = c.talent.add_candidate(name="Relayed Person", email="rp@example.org", skills=["driving"],
+                                          consent=["refer"], consent_scope="all", consent_evidence="form")
+    view = c.talent.refer(candidate.candidate_id, job.job_id)
+    with pytest.raises(Exception, match="not a direct partner"):
+        c.provenance.export_referral(bytes.fromhex(view["id"]), redact=True)
