@@ -140,6 +140,8 @@ def _state_change(state: str) -> Handler:
 
 async def note_post(request: web.Request) -> web.Response:
     body = await json_body(request)
+    if not str(body.get("text", "")).strip():
+        raise UserError("a note needs some text")
     note = Note(str(body.get("text", "")), int(body.get("hops", 1)))
     if not 1 <= note.hops <= 8:
         raise UserError("--hops must be between 1 and 8")

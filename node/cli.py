@@ -55,15 +55,27 @@ def cmd_init(args: argparse.Namespace) -> int:
     url = args.url or f"http://{host}:{port}"
     if not url.startswith(("http://", "https://")):
         raise UserError(f"--url must start with http:// or https://, got {url!r}")
-    home = Home(home_of(args))
+    if not args.name.strip() or len(args.name) > 200:
+        raise UserError("--name must be your organization's name, 1 to 200 characters")
+    home = Home(home_of(args).absolute())
     identity = Identity.generate()
     passphrase = os.environ.get(PASSPHRASE_ENV) or None
-    home.create(Config(args.name, args.sector, host, port, url), identity, passphrase)
-    service = NodeService.open(home.path, passphrase)
+    existed = home.path.exists()
+    home.create(Config(args.name.strip(), args.sector, host, port, url), identity, passphrase)
     try:
-        service.publish_org_card()
-    finally:
-        service.close()
+        service = NodeService.open(home.path, passphrase)
+        try:
+            service.publish_org_card()
+        finally:
+            service.close()
+    except BaseException:
+        # A half-made home would be refused by the next `init` and unusable by `run`: remove it.
+        import shutil
+
+        shutil.rmtree(home.path if not existed else home.keys_dir, ignore_errors=True)
+        for leftover in (home.config_path, home.db_path):
+            leftover.unlink(missing_ok=True)
+        raise
     data = {"home": str(home.path), "node_id": identity.node_id.hex(), "fingerprint": identity.fingerprint, "url": url}
     emit(
         args,

@@ -28,7 +28,18 @@ def _write(path: str, data: bytes) -> None:
         raise UserError(f"cannot write {path}: {exc.strerror}") from exc
 
 
+def _check_writable(path: str) -> None:
+    """Fail before the node does any work (or signs anything) if the output cannot be written."""
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"cannot write {path}: the folder {parent} does not exist")
+    if (target.exists() and not os.access(target, os.W_OK)) or not os.access(parent, os.W_OK):
+        raise UserError(f"cannot write {path}: permission denied")
+
+
 def cmd_audit_export(args: argparse.Namespace) -> int:
+    _check_writable(args.output)
     cli = _cli()
     data = cli.admin(args).call("POST", "/audit/export", {"id": args.referral_id, "redact": args.redact}, timeout=120)
     _write(args.output, base64.b64decode(data["bundle"]))
@@ -73,6 +84,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
+    if args.export:
+        _check_writable(args.export)
     cli = _cli()
     data = cli.admin(args).call("POST", "/impact", {"since": args.since, "export": bool(args.export)}, timeout=120)
     if args.export:

@@ -49,7 +49,9 @@ def cmd_trust_accept(args: argparse.Namespace) -> int:
     return 0
 
 
-def _peer_lines(peers: list[dict[str, Any]]) -> str:
+def _peer_lines(peers: list[dict[str, Any]], pending_only: bool = False) -> str:
+    if not peers and pending_only:
+        return "No pairing requests are waiting for approval."
     if not peers:
         return "The trust list is empty: `orgnode invite` makes an invite for a partner."
     lines = [f"{'NODE ID':<18} {'STATE':<12} {'NAME':<26} {'SECTOR':<18} {'FINGERPRINT':<25} {'SCORE':>6}  URL"]
@@ -65,7 +67,7 @@ def cmd_trust_list(args: argparse.Namespace) -> int:
     peers = cli.admin(args).call("GET", "/trust")
     if getattr(args, "pending_only", False):
         peers = [p for p in peers if p["state"] == "pending_in"]
-    cli.emit(args, peers, lambda: _peer_lines(peers))
+    cli.emit(args, peers, lambda: _peer_lines(peers, getattr(args, "pending_only", False)))
     return 0
 
 
@@ -159,6 +161,15 @@ def cmd_key_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+SYNC_ERRORS = {
+    "untrusted-sender": "the partner does not trust this node any more (it removed or blocked it)",
+    "stale": "the two clocks differ by more than 5 minutes: fix the system clock (NTP)",
+    "rate-limited": "the partner is throttling this node; it recovers by itself",
+    "unknown-key": "the partner does not know this node's current key yet (it learns a rotation on its next pull)",
+    "bad-signature": "the partner could not verify this node's request signature (a key rotation it has not seen yet?)",
+}
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     cli = _cli()
     if not args.json:
@@ -168,7 +179,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     def human() -> str:
         lines = []
         for r in reports:
-            lines.append(f"  {r['peer'][:16]}  {'ok' if r['ok'] else 'FAILED: ' + str(r['error'])}  ({r['appended']} new)")
+            why = SYNC_ERRORS.get(str(r["error"]), str(r["error"]))
+            lines.append(f"  {r['peer'][:16]}  {'ok' if r['ok'] else 'FAILED: ' + why}  ({r['appended']} new)")
         return "\n".join(lines) or "  no trusted peers"
 
     cli.emit(args, reports, human)

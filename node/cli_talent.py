@@ -80,7 +80,7 @@ def cmd_job_list(args: argparse.Namespace) -> int:
         lines = [f"{'ID':<34} {'STATUS':<8} {'HOPS':<4} {'FROM':<24} {'VIA':<18} TITLE"]
         for j in jobs:
             lines.append(f"{j['id']:<34} {j['status']:<8} {j['hops']:<4} {(j['author_name'] or j['author'][:16])[:24]:<24} "
-                         f"{(j['via'] or '-')[:16]:<18} {j['title']}")
+                         f"{(j.get('via_name') or (j['via'] or '-')[:16])[:18]:<18} {j['title']}")
         return "\n".join(lines)
 
     _emit(args, jobs, human)
@@ -129,9 +129,15 @@ def cmd_candidate_import(args: argparse.Namespace) -> int:
     from node.candidate_csv import parse_candidates_csv
 
     try:
-        text = Path(args.file).read_text(encoding="utf-8-sig")
+        raw = Path(args.file).read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Spreadsheet programs on Windows save "CSV" in Windows-1252 unless told to use UTF-8.
+        text = raw.decode("cp1252", errors="replace")
+        print(f"note: {args.file} is not UTF-8; read it as Windows-1252 (save as \"CSV UTF-8\" to avoid this)", file=sys.stderr)
     rows, errors = parse_candidates_csv(text)
     imported: list[str] = []
     failures: list[dict[str, Any]] = [{"row": e.row, "column": e.column, "error": e.message} for e in errors]

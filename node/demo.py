@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import socket
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -209,7 +210,11 @@ async def _demo(root: Path, keep: bool) -> int:
             for rt in nodes:
                 story.say(f"orgnode --home {rt.service.home.path} status")
             story.say(f"orgnode --home {corp.service.home.path} referral list")
-            await asyncio.Event().wait()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
     finally:
         for rt in nodes:
             await rt.stop()

@@ -51,6 +51,8 @@ STATE = web.AppKey("federation_state", FederationState)
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
+        return error_response(E.TOO_LARGE, f"request body larger than {MAX_REQUEST_BYTES} bytes", 413)
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         return error_response(E.MALFORMED, "Content-Encoding is not accepted on the federation API", 415)

@@ -31,6 +31,18 @@ class PeerUnavailable(Exception):
     """The peer could not be reached or answered with a transport-level failure (retry later)."""
 
 
+def _why(exc: BaseException) -> str:
+    """A short, human reason for a transport failure (no library internals)."""
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return "no answer in time"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror if exc.os_error is not None and exc.os_error.strerror else "connection failed"
+        return f"{reason.lower()} ({exc.host}:{exc.port})"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the peer closed the connection"
+    return str(exc) or type(exc).__name__
+
+
 @dataclass(frozen=True)
 class PeerAnswer:
     status: int
@@ -97,7 +109,7 @@ class FederationClient:
                     raise PeerUnavailable(f"HTTP {resp.status}")
                 return body
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PeerUnavailable(str(exc) or type(exc).__name__) from exc
+            raise PeerUnavailable(_why(exc)) from exc
 
     async def post(self, base_url: str, path: str, destination: bytes, body: bytes, identity: Identity | None = None) -> PeerAnswer:
         """POST ``body`` to ``base_url + path``, signed for ``destination``; never raises on HTTP errors."""
@@ -120,7 +132,7 @@ class FederationClient:
                     code = _error_code(data)
                 return PeerAnswer(resp.status, data, code)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PeerUnavailable(str(exc) or type(exc).__name__) from exc
+            raise PeerUnavailable(_why(exc)) from exc
 
 
 def _error_code(data: bytes) -> str | None:

@@ -46,7 +46,7 @@ class Config:
     sync_interval: float = 30.0  # seconds between pulls from each peer
     retry_base: float = 30.0  # first push retry delay, seconds (doubles per failure)
     retry_cap: float = 3 * 3600.0  # longest push retry delay, seconds
-    checkpoint_interval: float = 300.0  # seconds between signed checkpoints of the own log (when it grew)
+    checkpoint_interval: float = 60.0  # seconds between signed checkpoints of the own log (when it grew)
     lan_discovery: bool = True  # advertise this node on the LAN over mDNS while it runs (node/discovery.py)
     lan_interface: str | None = None  # IP address of the interface to advertise and browse on (default: the listen address, or all)
 

@@ -35,6 +35,7 @@ from protocol.provenance import Checkpoint, ImpactReport, Witness
 from protocol.referrals import Referral, ReferralProfile, ReferralRequest, ReferralStatus
 from protocol.reshare import verify_reshare
 from protocol.statement import Envelope, Statement
+from storage.log_store import foreign_statements
 
 INFRASTRUCTURE = frozenset({Checkpoint.KIND, Witness.KIND})
 PII_KINDS = frozenset({ReferralProfile.KIND})
@@ -180,7 +181,7 @@ class Provenance:
             name = self.federation.service.db.query("SELECT name FROM org_cards WHERE node_id = ?", [author])
             who = next(iter(name), {"name": author.hex()[:16]})["name"]
             raise UserError(f"{who} has not yet signed a checkpoint covering the statements this bundle needs; "
-                            f"its nodes checkpoint every few minutes: sync (`orgnode sync`) and export again shortly")
+                            f"nodes sign one every minute while they have news: run `orgnode sync` and export again in a minute")
         return found
 
     def _bundle(self, statements: dict[bytes, tuple[Statement, bool]], subject: bytes | None, impact: bytes | None,
@@ -269,7 +270,10 @@ class Provenance:
     # --- impact ----------------------------------------------------------------------------------
 
     def held_statements(self) -> list[Statement]:
-        return [s for author in self.log.have_vector() for s in self.log.statements(author)]
+        """Every statement held: the logs we replicate, plus what arrived re-shared or relayed
+        (referrals and statuses through the trust path count too)."""
+        held = [s for author in self.log.have_vector() for s in self.log.statements(author)]
+        return held + [s for s, _, _ in foreign_statements(self.db)]
 
     def impact(self, since: int, until: int) -> Impact:
         return compute(self.me, self.held_statements(), since, until)

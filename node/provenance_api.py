@@ -12,7 +12,6 @@ from node.admin_api import CTX, json_body
 from node.clock import now_ms
 from node.errors import UserError
 from node.provenance import Provenance
-from node.talent import parse_id
 from protocol.impact import Impact
 
 PROVENANCE = web.AppKey("provenance", Provenance)
@@ -43,7 +42,10 @@ def impact_view(request: web.Request, impact: Impact, since: int, until: int) ->
 
 async def audit_export(request: web.Request) -> web.Response:
     body = await json_body(request)
-    data = request.app[PROVENANCE].export_referral(parse_id(str(body.get("id", "")), "REFERRAL_ID"), bool(body.get("redact")))
+    from node.talent_api import TALENT
+
+    referral_id = request.app[TALENT].resolve(str(body.get("id", "")), "REFERRAL_ID")
+    data = request.app[PROVENANCE].export_referral(referral_id, bool(body.get("redact")))
     return web.json_response({"bundle": base64.b64encode(data).decode(), "bytes": len(data)})
 
 

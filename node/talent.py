@@ -49,14 +49,31 @@ def _hex(value: bytes | None) -> str | None:
     return value.hex() if value is not None else None
 
 
-def parse_id(text: str, what: str, length: int = 16) -> bytes:
-    try:
-        value = bytes.fromhex(text.strip())
-    except ValueError as exc:
-        raise UserError(f"{what} must be hex ({length * 2} characters); see the list command") from exc
-    if len(value) != length:
-        raise UserError(f"{what} must be {length * 2} hex characters")
-    return value
+# Where each kind of id a user types lives, and which command lists them.
+ID_KINDS: dict[str, tuple[str, str, str]] = {
+    "JOB_ID": ("jobs", "job_id", "orgnode job list"),
+    "CANDIDATE_ID": ("candidates", "candidate_id", "orgnode candidate list"),
+    "REFERRAL_ID": ("referrals", "referral_id", "orgnode referral list"),
+    "REQUEST_ID": ("referral_requests", "request_id", "orgnode referral pending"),
+    "PSEUDONYM": ("match_results", "pseudonym", "orgnode match JOB_ID"),
+}
+
+
+def resolve_id(db: Any, text: str, what: str) -> bytes:
+    """An id from its full hex or a unique prefix of at least 8 hex characters, as users type them."""
+    table, column, lister = ID_KINDS[what]
+    wanted = text.strip().lower()
+    if len(wanted) < 8 or len(wanted) > 32 or any(c not in "0123456789abcdef" for c in wanted):
+        raise UserError(f"{what} is a hex id (its first 8 or more characters are enough); see `{lister}`")
+    if len(wanted) == 32:
+        return bytes.fromhex(wanted)
+    rows = list(db.query(f"SELECT DISTINCT {column} AS v FROM {table} WHERE lower(hex({column})) LIKE ? LIMIT 2",  # noqa: S608
+                         [wanted + "%"]))
+    if not rows:
+        raise UserError(f"no {what.lower().replace('_', ' ')} starts with {wanted}; see `{lister}`")
+    if len(rows) > 1:
+        raise UserError(f"{wanted} matches more than one {what.lower().replace('_', ' ')}: give more characters")
+    return bytes(rows[0]["v"])
 
 
 @dataclass
@@ -79,6 +96,9 @@ class Talent:
     @property
     def db(self) -> Any:
         return self.federation.service.db
+
+    def resolve(self, text: str, what: str) -> bytes:
+        return resolve_id(self.db, text, what)
 
     def _send(self, kind: str, body: dict[str, Any], to: bytes, route: bytes) -> Statement:
         """Append a statement for one organization: synced if it is a partner, else relayed along the trust path."""
@@ -112,6 +132,10 @@ class Talent:
     def post_job(self, *, title: str, skills: list[str], description: str = "", location: Location | None = None,
                  location_type: str = "onsite", employment_type: tuple[str, ...] = (), salary: Salary | None = None,
                  valid_through: int | None = None, hops: int = 1, job_id: bytes | None = None) -> Job:
+        if not skills:
+            raise UserError("give the job's skills (--skills \"a, b\"): matching needs them")
+        if valid_through is not None and valid_through < now_ms():
+            raise UserError("--valid-through is in the past")
         vocabulary = self.vocabulary()
         resolved = tuple(Skill(s, vocabulary.concept(s).uri) for s in skills)
         try:
@@ -142,6 +166,9 @@ class Talent:
             referral = self.store.referral(filled_by)
             if referral is None or bytes(referral["job_id"]) != job_id:
                 raise UserError("--filled-by must name a referral for this job (see `orgnode referral list`)")
+            if referral["status"] != "hired":
+                raise UserError(f"that referral is {referral['status']}, not hired: record the hire first "
+                                "(`orgnode referral update ID --status hired`)")
         old = row.job
         job = dataclasses.replace(old, version=old.version + 1, status="filled" if filled_by else "closed", filled_by=filled_by)
         self.federation.append(Job.KIND, job.to_value(), private=True)
@@ -166,7 +193,7 @@ class Talent:
         job = row.job
         return {
             "id": job.job_id.hex(), "title": job.title, "author": row.author.hex(), "author_name": self.org_name(row.author),
-            "via": _hex(row.via), "hops": job.hops, "status": job.status if job.is_offered(now_ms()) or job.status != "open" else "expired",
+            "via": _hex(row.via), "via_name": self.org_name(row.via) if row.via else None, "hops": job.hops, "status": job.status if job.is_offered(now_ms()) or job.status != "open" else "expired",
             "version": job.version, "skills": [s.label for s in job.skills], "location": job.location.text(),
             "location_type": job.location_type, "employment_type": list(job.employment_type),
             "valid_through": job.valid_through, "filled_by": _hex(job.filled_by), "mine": row.author == self.me,
@@ -186,6 +213,10 @@ class Talent:
             raise UserError("a candidate needs a name and a valid email address")
         if not skills:
             raise UserError("give the candidate's skills (--skills \"a, b\")")
+        if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope not in ("", "all")):
+            raise UserError("--consent-scope/--consent-expires/--consent-evidence describe a consent: also give --consent match,refer")
+        if self.store.email_taken(email.strip()):
+            raise UserError("a candidate with this email address is already recorded here (see `orgnode candidate list`)")
         if medal not in (None, "silver", "bronze"):
             raise UserError("--medal must be silver or bronze")
         now = now_ms()
@@ -247,7 +278,7 @@ class Talent:
                 "acked_at": d["acked_at"]}
 
     def find_candidate(self, text: str) -> Candidate:
-        candidate = self.store.candidate(parse_id(text, "CANDIDATE_ID"))
+        candidate = self.store.candidate(resolve_id(self.db, text, "CANDIDATE_ID"))
         if candidate is None:
             raise UserError("no such candidate (see `orgnode candidate list`)")
         return candidate
@@ -350,6 +381,9 @@ class Talent:
         if result is None:
             raise UserError("no match answer with that pseudonym for this job: run `orgnode match JOB_ID` first")
         holder = bytes(result["holder"])
+        if any(bytes(r["pseudonym"]) == alias and bytes(r["job_id"]) == job_id and r["state"] in ("requested", "pending", "sent")
+               for r in self.store.requests()):
+            raise UserError("this candidate was already requested for this job (see `orgnode referral list`)")
         body = ReferralRequest(os.urandom(16), job_id, row.statement_id, holder, bytes(result["query_id"]), alias)
         statement = self.federation.append(ReferralRequest.KIND, body.to_value(), private=True, audience=Audience.only(holder))
         self.store.add_request(request_id=body.request_id, job_id=job_id, job_author=self.me, holder=holder,
@@ -430,7 +464,8 @@ class Talent:
             if not evidence.strip():
                 raise UserError("the candidate's consent does not cover this organization: record their agreement with "
                                 "--consent-evidence \"how and when they agreed\"")
-            self._give_consent(candidate, ["match", "refer"], f"node:{asker.hex()}", None, evidence, PROFILE_FIELDS, now)
+            # The candidate agreed to this organization receiving their profile: record exactly that.
+            self._give_consent(candidate, ["refer"], f"node:{asker.hex()}", None, evidence, PROFILE_FIELDS, now)
         return self.refer(candidate_id, bytes(request["job_id"]), request_id=request_id)
 
     def decline_request(self, request_id: bytes, reason: str) -> dict[str, Any]:

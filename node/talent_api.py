@@ -18,7 +18,7 @@ from node.errors import UserError
 from node.federation_client import FederationClient, PeerUnavailable
 from node.http_errors import error_response
 from node.jobposting import JobPostingError, job_from_jsonld, job_to_jsonld
-from node.talent import Talent, parse_id
+from node.talent import Talent
 from protocol.errors import BAD_BODY, ProtocolError
 from protocol.jobs import EMPLOYMENT_TYPES, Location, Salary
 from protocol.match_query import MatchAnswer, MatchQuery
@@ -86,6 +86,14 @@ async def ask_peers(talent: Talent, client: FederationClient, job_id: bytes, dea
 # --- admin side ------------------------------------------------------------------------------------
 
 
+def _hops(body: dict[str, Any], default: int) -> int:
+    value = body.get("hops")
+    hops = default if value is None else int(value)
+    if not 1 <= hops <= 8:
+        raise UserError("--hops must be between 1 (direct partners only) and 8")
+    return hops
+
+
 def parse_date_ms(text: str | None, what: str) -> int | None:
     if not text:
         return None
@@ -126,7 +134,7 @@ async def job_post(request: web.Request) -> web.Response:
     job = talent.post_job(
         title=str(b.get("title", "")), skills=split_skills(str(b.get("skills", ""))), description=str(b.get("description") or ""),
         location=location, location_type=location_type, employment_type=employment, salary=parse_salary(b.get("salary")),
-        valid_through=parse_date_ms(b.get("valid_through"), "--valid-through"), hops=int(b.get("hops") or 1),
+        valid_through=parse_date_ms(b.get("valid_through"), "--valid-through"), hops=_hops(b, default=1),
     )
     return web.json_response({"id": job.job_id.hex(), "version": job.version})
 
@@ -143,13 +151,13 @@ async def job_update(request: web.Request) -> web.Response:
         changes["description"] = str(b["description"])
     if b.get("valid_through"):
         changes["valid_through"] = parse_date_ms(b["valid_through"], "--valid-through")
-    if b.get("hops"):
-        changes["hops"] = int(b["hops"])
+    if b.get("hops") is not None:
+        changes["hops"] = _hops(b, default=1)
     if b.get("salary"):
         changes["salary"] = parse_salary(b["salary"])
     if not changes:
         raise UserError("nothing to change: give at least one of --title, --skills, --description, --valid-through, --hops, --salary")
-    job = talent.update_job(parse_id(str(b.get("id", "")), "JOB_ID"), **changes)
+    job = talent.update_job(talent.resolve(str(b.get("id", "")), "JOB_ID"), **changes)
     return web.json_response({"id": job.job_id.hex(), "version": job.version})
 
 
@@ -157,7 +165,7 @@ async def job_import(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     b = await json_body(request)
     try:
-        job = job_from_jsonld(b["jsonld"], job_id=os.urandom(16), now=now_ms(), hops=int(b.get("hops") or 1))
+        job = job_from_jsonld(b["jsonld"], job_id=os.urandom(16), now=now_ms(), hops=_hops(b, default=1))
     except (JobPostingError, KeyError, ProtocolError) as exc:
         raise UserError(f"cannot import the JobPosting: {exc}") from exc
     talent.publish_job(job)
@@ -167,7 +175,7 @@ async def job_import(request: web.Request) -> web.Response:
 async def job_export(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     b = await json_body(request)
-    row = talent.store.job(parse_id(str(b.get("id", "")), "JOB_ID"))
+    row = talent.store.job(talent.resolve(str(b.get("id", "")), "JOB_ID"))
     if row is None:
         raise UserError("no such job here (see `orgnode job list`)")
     rows = list(talent.db.query("SELECT name, url FROM org_cards WHERE node_id = ?", [row.author]))
@@ -183,8 +191,8 @@ async def job_list(request: web.Request) -> web.Response:
 async def job_close(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     b = await json_body(request)
-    filled_by = parse_id(b["filled_by"], "--filled-by") if b.get("filled_by") else None
-    job = talent.close_job(parse_id(str(b.get("id", "")), "JOB_ID"), filled_by)
+    filled_by = talent.resolve(str(b["filled_by"]), "REFERRAL_ID") if b.get("filled_by") else None
+    job = talent.close_job(talent.resolve(str(b.get("id", "")), "JOB_ID"), filled_by)
     return web.json_response({"id": job.job_id.hex(), "status": job.status, "version": job.version})
 
 
@@ -222,13 +230,15 @@ async def match(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     b = await json_body(request)
     deadline = float(b.get("deadline") or MATCH_DEADLINE)
-    return web.json_response(await ask_peers(request.app[TALENT], ctx.client, parse_id(str(b.get("id", "")), "JOB_ID"), deadline))
+    talent = request.app[TALENT]
+    return web.json_response(await ask_peers(talent, ctx.client, talent.resolve(str(b.get("id", "")), "JOB_ID"), deadline))
 
 
 async def referral_request(request: web.Request) -> web.Response:
     b = await json_body(request)
-    return web.json_response(request.app[TALENT].request_referral(parse_id(str(b.get("job_id", "")), "JOB_ID"),
-                                                                  parse_id(str(b.get("pseudonym", "")), "PSEUDONYM")))
+    talent = request.app[TALENT]
+    return web.json_response(talent.request_referral(talent.resolve(str(b.get("job_id", "")), "JOB_ID"),
+                                                     talent.resolve(str(b.get("pseudonym", "")), "PSEUDONYM")))
 
 
 async def referral_list(request: web.Request) -> web.Response:
@@ -241,17 +251,20 @@ async def referral_pending(request: web.Request) -> web.Response:
 
 async def referral_approve(request: web.Request) -> web.Response:
     b = await json_body(request)
-    return web.json_response(request.app[TALENT].approve_request(parse_id(str(b.get("id", "")), "ID"), str(b.get("consent_evidence") or "")))
+    talent = request.app[TALENT]
+    return web.json_response(talent.approve_request(talent.resolve(str(b.get("id", "")), "REQUEST_ID"), str(b.get("consent_evidence") or "")))
 
 
 async def referral_decline(request: web.Request) -> web.Response:
     b = await json_body(request)
-    return web.json_response(request.app[TALENT].decline_request(parse_id(str(b.get("id", "")), "ID"), str(b.get("reason") or "")))
+    talent = request.app[TALENT]
+    return web.json_response(talent.decline_request(talent.resolve(str(b.get("id", "")), "REQUEST_ID"), str(b.get("reason") or "")))
 
 
 async def referral_update(request: web.Request) -> web.Response:
     b = await json_body(request)
-    return web.json_response(request.app[TALENT].update_referral(parse_id(str(b.get("id", "")), "ID"), str(b.get("status", "")),
+    talent = request.app[TALENT]
+    return web.json_response(talent.update_referral(talent.resolve(str(b.get("id", "")), "REFERRAL_ID"), str(b.get("status", "")),
                                                                  str(b.get("reason") or "")))
 
 
@@ -259,7 +272,7 @@ async def refer(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     b = await json_body(request)
     candidate = talent.find_candidate(str(b.get("candidate_id", "")))
-    return web.json_response(talent.refer(candidate.candidate_id, parse_id(str(b.get("job_id", "")), "JOB_ID"), str(b.get("note") or "")))
+    return web.json_response(talent.refer(candidate.candidate_id, talent.resolve(str(b.get("job_id", "")), "JOB_ID"), str(b.get("note") or "")))
 
 
 ADMIN_ROUTES = [

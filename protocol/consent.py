@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from protocol.bodies import register
+from protocol.bodies import SECTORS, register
 from protocol.codec import expect_bytes, expect_int, expect_list, expect_map, expect_str
 from protocol.errors import MALFORMED, RemoteProtocolError
 
@@ -28,7 +28,7 @@ def parse_scope(text: str) -> tuple[str, ...]:
     for item in items:
         if item == SCOPE_ALL:
             continue
-        if item.startswith(SECTOR_PREFIX) and len(item) > len(SECTOR_PREFIX):
+        if item.startswith(SECTOR_PREFIX) and item[len(SECTOR_PREFIX):] in SECTORS:
             continue
         if item.startswith(NODE_PREFIX):
             try:
@@ -36,7 +36,8 @@ def parse_scope(text: str) -> tuple[str, ...]:
                     continue
             except ValueError:
                 pass
-        raise RemoteProtocolError(MALFORMED, f"consent scope item {item!r} must be all, sector:NAME or node:<64 hex>")
+        raise RemoteProtocolError(MALFORMED, f"consent scope item {item!r} must be all, sector:NAME (one of "
+                                             f"{', '.join(SECTORS)}) or node:<64 hex>")
     return items
 
 

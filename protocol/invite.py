@@ -66,7 +66,7 @@ class InviteToken:
         except RemoteProtocolError as exc:
             if exc.code in (UNKNOWN_VERSION,):
                 raise
-            raise RemoteProtocolError(BAD_INVITE, f"the invite token is damaged ({exc.detail})") from exc
+            raise RemoteProtocolError(BAD_INVITE, "the invite token is damaged or incomplete: copy the whole token again") from exc
 
     def check_not_expired(self, now: int) -> None:
         if now > self.expires_at:

@@ -19,6 +19,7 @@ from protocol.statement import Envelope, Statement
 
 JOB_ORG = "job_org"
 HOLDER = "holder"
+SIDE_NAMES = {JOB_ORG: "the job's organization", HOLDER: "the referring organization"}
 
 TERMINAL = frozenset({"hired", "not_hired", "declined", "withdrawn", "expired"})
 TRANSITIONS: dict[str | None, frozenset[str]] = {
@@ -59,7 +60,8 @@ def check_transition(current: str | None, new: str, side: str) -> None:
     if new not in TRANSITIONS.get(current, frozenset()):
         raise RemoteProtocolError(MALFORMED, f"a referral cannot go from {current or 'nothing'} to {new}")
     if side not in WHO.get(new, frozenset()):
-        raise RemoteProtocolError(MALFORMED, f"only the {' or '.join(sorted(WHO.get(new, ())))} may set {new}")
+        who = " or ".join(SIDE_NAMES[s] for s in sorted(WHO.get(new, ())))
+        raise RemoteProtocolError(MALFORMED, f"only {who} may set a referral to {new}")
 
 
 @register

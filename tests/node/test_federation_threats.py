@@ -512,3 +512,13 @@ async def test_row20_third_party_cannot_get_a_peer_throttled(fed_net):
     peer = b.federation.peers.get(a.service.node_id)
     assert peer.invalid_count == 0 and peer.throttled_until == 0
     assert (await push(a, b, *next_notes(a, ["A is fine"]))).results() == ["appended"]
+
+
+async def test_row7_declared_oversize_is_refused_before_reading(fed_net):
+    import aiohttp
+
+    a = await fed_net.start("Alpha")
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"http://127.0.0.1:{a.port}/federation/v1/push", data=b"\0" * (300 * 1024)) as resp:
+            assert resp.status == 413
+            assert (await resp.json())["error"] == "too-large"

@@ -72,3 +72,25 @@ async def test_audit_export_of_a_relayed_referral_says_why_it_cannot(net):
     view = c.talent.refer(candidate.candidate_id, job.job_id)
     with pytest.raises(Exception, match="not a direct partner"):
         c.provenance.export_referral(bytes.fromhex(view["id"]), redact=True)
+
+
+async def test_impact_counts_referrals_through_the_trust_path(net):
+    a = await net.start("Northwind", sector="company")
+    b = await net.start("Green Works", sector="social_enterprise")
+    c = await net.start("Youth Futures", sector="nonprofit")
+    await pair(a, b)
+    await pair(b, c)
+    job = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
+    await wait_until(lambda: c.talent.store.job(job.job_id) is not None)
+    candidate, _ = c.talent.add_candidate(name="Path Person", email="pp@example.org", skills=["driving"],
+                                          consent=["refer"], consent_scope="all", consent_evidence="form")
+    c.talent.refer(candidate.candidate_id, job.job_id)
+    await wait_until(lambda: a.talent.store.referrals())
+    rid = bytes(a.talent.store.referrals()[0]["referral_id"])
+    a.talent.update_referral(rid, "in_process", "")
+    await wait_until(lambda: c.talent.store.referral(rid)["status"] == "in_process")
+    at_a = a.provenance.impact(0, 2**62)
+    assert at_a.figures["referrals_received"] == 1
+    assert at_a.partners[c.service.node_id.hex()]["referrals_received_from"] == 1
+    at_c = c.provenance.impact(0, 2**62)
+    assert at_c.figures["referrals_sent"] == 1 and at_c.figures["referrals_accepted"] == 1

@@ -160,3 +160,18 @@ async def test_job_update_propagates_and_latest_version_wins(net):
     # Closed jobs are no longer offered: matching them is refused.
     with pytest.raises(Exception, match="not open"):
         corp.talent.match_query_for(job.job_id)
+
+
+async def test_a_job_is_filled_only_by_a_hired_referral(net):
+    youth, coop, corp = await three(net)
+    job = corp.talent.post_job(title="Driver", skills=["driving"])
+    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None)
+    candidate, _ = youth.talent.add_candidate(name="Not Hired", email="nh@example.org", skills=["driving"],
+                                              consent=["refer"], consent_scope="all", consent_evidence="form")
+    youth.talent.refer(candidate.candidate_id, job.job_id)
+    await wait_until(lambda: corp.talent.store.referrals())
+    rid = bytes(corp.talent.store.referrals()[0]["referral_id"])
+    corp.talent.update_referral(rid, "not_hired", "another candidate")
+    with pytest.raises(Exception, match="not hired"):
+        corp.talent.close_job(job.job_id, filled_by=rid)
+    assert corp.talent.close_job(job.job_id, None).status == "closed"
