@@ -43,6 +43,7 @@ from storage import peers as P
 from storage.peers import Peer, PeerStore
 
 GRAYLIST_MS = 60_000
+MAX_REACTION_ATTEMPTS = 5
 VERDICT_OUTCOME = {
     Verdict.APPEND: OUTCOME_APPENDED,
     Verdict.DUPLICATE: OUTCOME_DUPLICATE,
@@ -57,6 +58,7 @@ class Federation:
     peers: PeerStore = field(init=False)
     # Called with the peer ids that have new outbox entries (the sync engine wakes their senders).
     on_outbox: Callable[[list[bytes]], None] = lambda peers: None
+    _after_commit: list[Callable[[], None]] = field(default_factory=list)
     # Called with a peer id when it becomes trusted (the sync engine starts exchanging at once).
     on_trusted: Callable[[bytes], None] = lambda peer: None
     # Called after a peer's statements were appended (hooks for later subsystems).
@@ -180,6 +182,9 @@ class Federation:
                     results.append(ItemResult(statement_id, exc.code))
                     log_event("statement.rejected", logging.WARNING, peer=origin, code=exc.code)
             self.peers.record(origin, valid=len(appended), invalid=invalid, now=now, graylist_ms=GRAYLIST_MS)
+            for statement in appended:
+                self.service.db.execute("INSERT OR IGNORE INTO pending_reactions (statement_id, at) VALUES (?, ?)",
+                                        [statement.id, now])
         if appended:
             self.react(appended)
         return PushResults(tuple(results))
@@ -197,13 +202,51 @@ class Federation:
     # --- re-sharing ----------------------------------------------------------------------------
 
     def react(self, appended: list[Statement]) -> None:
+        """Run every reaction to each new statement of a peer. Each statement's reactions run in one
+        savepoint; if one fails unexpectedly, that statement stays in ``pending_reactions`` and is
+        retried (``retry_reactions``) — the statement itself is already safely stored."""
         for statement in appended:
+            self._after_commit.clear()
             try:
-                self._maybe_reshare(statement)
-            except ProtocolError as exc:
-                log_event("reshare.skipped", logging.WARNING, id=statement.id, code=exc.code)
-        for hook in self.on_appended:
-            hook(appended)
+                with self.service.db.atomic():
+                    try:
+                        self._maybe_reshare(statement)
+                    except ProtocolError as exc:
+                        log_event("reshare.skipped", logging.WARNING, id=statement.id, code=exc.code)
+                    for hook in self.on_appended:
+                        hook([statement])
+                    self.service.db.execute("DELETE FROM pending_reactions WHERE statement_id = ?", [statement.id])
+            except Exception as exc:
+                self._reaction_failed(statement, exc)
+                continue
+            for action in self._after_commit:
+                action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the current reaction's transaction has committed (e.g. a WAL checkpoint)."""
+        self._after_commit.append(action)
+
+    def _reaction_failed(self, statement: Statement, exc: Exception) -> None:
+        row = next(iter(self.service.db.query("SELECT attempts FROM pending_reactions WHERE statement_id = ?", [statement.id])), None)
+        attempts = (int(row["attempts"]) if row else 0) + 1
+        if attempts >= MAX_REACTION_ATTEMPTS:
+            self.service.db.execute("DELETE FROM pending_reactions WHERE statement_id = ?", [statement.id])
+            log_event("reaction.abandoned", logging.ERROR, id=statement.id, kind=statement.kind, error=type(exc).__name__)
+            return
+        self.service.db.execute("UPDATE pending_reactions SET attempts = ? WHERE statement_id = ?", [attempts, statement.id])
+        log_event("reaction.failed", logging.ERROR, id=statement.id, kind=statement.kind, error=type(exc).__name__,
+                  attempts=attempts)
+
+    def retry_reactions(self) -> int:
+        """Re-run reactions left unfinished (a crash after storing, or a failure); returns how many ran."""
+        ids = [bytes(r["statement_id"]) for r in self.service.db.query("SELECT statement_id FROM pending_reactions ORDER BY at")]
+        statements = [s for sid in ids if (s := self.service.log.get(sid)) is not None]
+        for sid in ids:
+            if not any(s.id == sid for s in statements):
+                self.service.db.execute("DELETE FROM pending_reactions WHERE statement_id = ?", [sid])
+        if statements:
+            self.react(statements)
+        return len(statements)
 
     def _maybe_reshare(self, statement: Statement) -> None:
         if statement.author == self.me or statement.body is None:
@@ -260,25 +303,34 @@ class Federation:
         check_invite_proof(bytes(invite["secret"]), self.me, origin, request.invite_id, request.proof)
         if now > int(invite["expires_at"]):
             raise RemoteProtocolError(E.EXPIRED, "this invite has expired: ask for a new one")
-        existing = self.peers.get(origin)
-        if existing is not None and existing.state == P.BLOCKED:
-            raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node is blocked here")
-        if not self.peers.use_invite(request.invite_id, origin, now):
-            raise RemoteProtocolError(E.BAD_INVITE, "this invite was already used")
-        self.trust(verified, via="invite")
+        # One transaction: the invite is used up exactly when the peer becomes trusted (a blocked
+        # node is refused by the trust list itself, and then the invite stays unused).
+        with self.service.db.atomic():
+            if not self.peers.use_invite(request.invite_id, origin, now):
+                raise RemoteProtocolError(E.BAD_INVITE, "this invite was already used")
+            self._trust_in_transaction(verified, "invite", now)
+        self._trusted(verified.node_id, "invite")
         return verified
 
     def trust(self, verified: VerifiedCard, via: str) -> Peer:
         now = now_ms()
-        self.service.log.learn_card(verified, now)
+        with self.service.db.atomic():
+            peer = self._trust_in_transaction(verified, via, now)
+        self._trusted(verified.node_id, via)
+        return peer
+
+    def _trust_in_transaction(self, verified: VerifiedCard, via: str, now: int) -> Peer:
         existing = self.peers.get(verified.node_id)
         peer = self.peers.upsert(verified.node_id, verified.card.url, P.TRUSTED, via, now)
+        self.service.log.learn_card(verified, now)
         if existing is None or existing.state != P.TRUSTED:
             # A signed, private record of the new trust link (counted by impact reports).
             self.append(Partnership.KIND, Partnership(verified.node_id, via).to_value(), private=True, audience=Audience.only())
-        log_event("peer.trusted", peer=verified.node_id, via=via)
-        self.on_trusted(verified.node_id)
         return peer
+
+    def _trusted(self, node_id: bytes, via: str) -> None:
+        log_event("peer.trusted", peer=node_id, via=via)
+        self.on_trusted(node_id)
 
     def set_state(self, node_id: bytes, state: str) -> Peer:
         peer = self.peers.get(node_id)

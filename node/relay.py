@@ -117,7 +117,7 @@ class Relays:
 
                 _project_org_card(self.db, delivered.origin.statement, now)
             # The box was opened and its contents kept: the ciphertext is not kept as well.
-            self.db.execute("UPDATE entries SET body = NULL, salt = NULL, erased_at = ? WHERE id = ?", [now, statement.id])
+            self.federation.service.log.erase_body(statement.id, now)
         log_event("relay.delivered", origin=relay.origin, items=len(delivered.statements))
         for hook in self.on_delivered:
             hook(list(delivered.statements), statement.author)

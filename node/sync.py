@@ -156,6 +156,11 @@ class SyncEngine:
     async def _pull_loop(self) -> None:
         while self._running:
             self._pull_now.clear()
+            # Reactions left unfinished (a crash right after storing, or a failure) are retried first.
+            try:
+                self.federation.retry_reactions()
+            except Exception as exc:
+                log_event("reaction.retry-error", logging.ERROR, error=type(exc).__name__)
             await self.pull_all()
             jittered = self.interval * (0.9 + random.random() * 0.2)  # noqa: S311 - jitter
             with contextlib.suppress(TimeoutError):

@@ -107,6 +107,11 @@ class Talent:
             self.relays.send([statement], to, route)
         return statement
 
+    def _route(self, referral_id: bytes | None) -> bytes:
+        """The job a referral is about: how relays find the path to a non-partner."""
+        row = self.store.referral(referral_id) if referral_id is not None else None
+        return bytes(row["job_id"]) if row is not None else b"\0" * 16
+
     def _key_history(self, author: bytes) -> KeyHistory | None:
         """A peer's key history from its log, or a relayed/re-shared author's from the card its partner vouched for."""
         history = self.federation.service.log.key_history(author)
@@ -300,8 +305,7 @@ class Talent:
                 notified.setdefault(bytes(d["recipient"]), []).append(bytes(d["referral_id"]))
             for recipient, referral_ids in notified.items():
                 body = ConsentWithdrawal(rows[0].consent_id, candidate.candidate_ref, tuple(referral_ids))
-                route = bytes((self.store.referral(referral_ids[0]) or {"job_id": b"\0" * 16})["job_id"])
-                statement = self._send(ConsentWithdrawal.KIND, body.to_value(), recipient, route)
+                statement = self._send(ConsentWithdrawal.KIND, body.to_value(), recipient, self._route(referral_ids[0]))
                 self.store.mark_withdrawal_sent(referral_ids, statement.id)
                 for rid in referral_ids:
                     self._apply_status(rid, "withdrawn", self.me, statement.id, "consent withdrawn", now, notify=True)
@@ -487,7 +491,8 @@ class Talent:
             if handler is None:
                 continue
             try:
-                handler(statement)
+                with self.db.atomic():
+                    handler(statement)
             except (ProtocolError, UserError) as exc:
                 log_event("talent.ignored", logging.WARNING, kind=statement.kind, id=statement.id,
                           reason=getattr(exc, "code", "user-error"))
@@ -503,8 +508,8 @@ class Talent:
 
     def _on_request(self, statement: Statement) -> None:
         body = ReferralRequest.from_value(statement.body_value())
-        if body.holder != self.me:
-            return
+        if body.holder != self.me or self.store.request(body.request_id) is not None:
+            return  # not for us, or already handled (reactions may be retried)
         offer = self.store.offer(body.query_id, body.pseudonym)
         if offer is None or bytes(offer["asker"]) != statement.author or bytes(offer["job_id"]) != body.job_id:
             raise UserError("referral request names no offer of ours")
@@ -527,8 +532,8 @@ class Talent:
 
     def _on_referral(self, statement: Statement) -> None:
         body = Referral.from_value(statement.body_value())
-        if body.job_author != self.me:
-            return
+        if body.job_author != self.me or self.store.referral(body.referral_id) is not None:
+            return  # not for us, or already handled (reactions may be retried)
         job = self.store.job(body.job_id)
         if job is None or job.author != self.me:
             raise UserError("referral for a job that is not ours")
@@ -541,10 +546,10 @@ class Talent:
         if not consent.covers("refer", self.me, self.federation.service.config.sector, statement.header.ts, withdrawn=False):
             # The sender released a profile its own consent record does not allow to reach us: keep the
             # signed, data-free provenance as evidence, but not the personal data.
-            self.db.execute("UPDATE entries SET body = NULL, salt = NULL, erased_at = ? WHERE id = ?", [now, body.profile_statement])
-            self.db.execute("UPDATE foreign_statements SET body = NULL, salt = NULL WHERE id = ?", [body.profile_statement])
+            self.federation.service.log.erase_body(body.profile_statement, now)
+            self.federation.after_commit(self.store.checkpoint)
             log_event("referral.consent-mismatch", logging.WARNING, referral=body.referral_id)
-            raise UserError("referral refused: the consent it carries does not cover this organization")
+            return  # refused: returning (not raising) keeps the erasure
         profile_statement = find_statement(self.db, self.federation.service.log, body.profile_statement)
         if profile_statement is None or profile_statement.author != statement.author or profile_statement.body is None:
             raise UserError("referral without its profile statement")
@@ -592,6 +597,7 @@ class Talent:
         body = ConsentWithdrawal.from_value(statement.body_value())
         now = now_ms()
         erased: list[bytes] = []
+        # Erase first and make it durable: nothing that happens while answering may undo it.
         with self.db.atomic():
             for rid in body.referral_ids:
                 row = self.store.referral(rid)
@@ -600,11 +606,22 @@ class Talent:
                 self.store.erase_referral(rid, now)
                 self._apply_status(rid, "withdrawn", statement.author, statement.id, "consent withdrawn", now, notify=True)
                 erased.append(rid)
-            receipt = ErasureReceipt(statement.id, tuple(erased), now)
-            route = bytes((self.store.referral(erased[0]) or {"job_id": b"\0" * 16})["job_id"]) if erased else b"\0" * 16
-            self._send(ErasureReceipt.KIND, receipt.to_value(), statement.author, route)
-        self.store.checkpoint()
+        # Erased pages must not linger in the WAL once this commits.
+        self.federation.after_commit(self.store.checkpoint)
         log_event("consent.erased", referrals=len(erased))
+        if self._receipt_sent(statement.id):
+            return  # a retried reaction: the erasure above was a no-op, the receipt went out before
+        receipt = ErasureReceipt(statement.id, tuple(erased), now)
+        try:
+            self._send(ErasureReceipt.KIND, receipt.to_value(), statement.author, self._route(erased[0] if erased else None))
+        except UserError as exc:  # no path back right now: the erasure stands regardless
+            log_event("erasure.receipt-unsent", logging.WARNING, withdrawal=statement.id, reason=str(exc)[:80])
+
+    def _receipt_sent(self, withdrawal: bytes) -> bool:
+        for own in self.federation.service.log.of_kind(ErasureReceipt.KIND):
+            if own.author == self.me and own.body is not None and ErasureReceipt.from_value(own.body_value()).withdrawal == withdrawal:
+                return True
+        return False
 
     def _on_receipt(self, statement: Statement) -> None:
         body = ErasureReceipt.from_value(statement.body_value())

@@ -329,11 +329,24 @@ def _m004_relay(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE relay_seen (box BLOB PRIMARY KEY, at INTEGER NOT NULL)")
 
 
+def _m005_reactions(db: sqlite_utils.Database) -> None:
+    # Peers' statements whose reactions (reply, erase, re-share, ...) have not run to completion yet:
+    # written in the same transaction as the statements, deleted when their reactions succeed.
+    db.execute(
+        """CREATE TABLE pending_reactions (
+            statement_id BLOB PRIMARY KEY,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            at INTEGER NOT NULL
+        )"""
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", _m001_log),
     ("002_federation", _m002_federation),
     ("003_talent", _m003_talent),
     ("004_relay", _m004_relay),
+    ("005_reactions", _m005_reactions),
 ]
 
 

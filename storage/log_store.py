@@ -295,6 +295,18 @@ class LogStore:
                 self._save_history(verified.history)
             _project_org_card(self.db, verified.statement, now)
 
+    def erase_body(self, statement_id: bytes, now: int) -> None:
+        """Erase a statement's body everywhere this node keeps it (log, re-shared/relayed copies, held
+        copies), keeping its signed header as data-free provenance; the body never comes back
+        (``_fill_body`` skips erased entries). Callers checkpoint the WAL after the transaction."""
+        self.db.execute("UPDATE entries SET body = NULL, salt = NULL, erased_at = ? WHERE id = ?", [now, statement_id])
+        self.db.execute("UPDATE foreign_statements SET body = NULL, salt = NULL WHERE id = ?", [statement_id])
+        self.db.execute("DELETE FROM held WHERE id = ?", [statement_id])
+
+    def checkpoint_wal(self) -> None:
+        """Fold the WAL into the main file and truncate it, so erased pages leave no copy behind."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def audience_of(self, statement_id: bytes) -> str | None:
         rows = list(self.db.query("SELECT audience FROM entries WHERE id = ?", [statement_id]))
         return rows[0]["audience"] if rows else None

@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlite_utils
 
+from protocol.errors import UNTRUSTED_SENDER, RemoteProtocolError
+
 TRUSTED = "trusted"
 PENDING_IN = "pending_in"
 PENDING_OUT = "pending_out"
@@ -76,8 +78,11 @@ class PeerStore:
         return peer is not None and peer.state == TRUSTED
 
     def upsert(self, node_id: bytes, url: str, state: str, via: str, now: int) -> Peer:
-        """Set a peer's state (and url). A blocked peer stays blocked unless an admin unblocks it."""
+        """Set a peer's state (and url). A blocked peer stays blocked: only ``set_state`` (an admin's
+        remove or block) changes it, so no pairing path can revive it, however it races."""
         existing = self.get(node_id)
+        if existing is not None and existing.state == BLOCKED:
+            raise RemoteProtocolError(UNTRUSTED_SENDER, "this node is blocked here")
         with self.db.atomic():
             if existing is None:
                 self.db.execute(

@@ -17,7 +17,7 @@ import sqlite_utils
 
 from protocol.jobs import Job
 from protocol.statement import Statement
-from storage.log_store import FOREIGN_PROJECTORS, projector
+from storage.log_store import FOREIGN_PROJECTORS, LogStore, projector
 
 
 def _upsert_job(db: sqlite_utils.Database, statement: Statement, via: bytes | None, now: int) -> None:
@@ -277,14 +277,12 @@ class TalentStore:
         erased: list[bytes] = []
         if row is not None and row["profile_statement"] is not None:
             sid = bytes(row["profile_statement"])
-            self.db.execute("UPDATE entries SET body = NULL, salt = NULL, erased_at = ? WHERE id = ?", [now, sid])
-            self.db.execute("UPDATE foreign_statements SET body = NULL, salt = NULL WHERE id = ?", [sid])  # relayed profiles
+            LogStore(self.db).erase_body(sid, now)
             erased.append(sid)
         return erased
 
     def checkpoint(self) -> None:
-        """Fold the WAL into the main file and truncate it, so erased pages leave no copy behind."""
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        LogStore(self.db).checkpoint_wal()
 
 
 def _decode(body: bytes) -> Any:
