@@ -176,6 +176,7 @@ class Federation:
                     results.append(ItemResult(statement_id, VERDICT_OUTCOME[result.verdict]))
                     appended.extend(result.appended)
                     if result.verdict is Verdict.FORK:
+                        invalid += 1  # equivocation is misbehaviour: it lowers the peer's score like invalid data
                         log_event("peer.fork", logging.WARNING, author=statement.author, seq=statement.seq)
                 except ProtocolError as exc:
                     invalid += 1
@@ -321,7 +322,7 @@ class Federation:
 
     def _trust_in_transaction(self, verified: VerifiedCard, via: str, now: int) -> Peer:
         existing = self.peers.get(verified.node_id)
-        peer = self.peers.upsert(verified.node_id, verified.card.url, P.TRUSTED, via, now)
+        peer = self.peers.upsert(verified.node_id, verified.card.url, P.TRUSTED, via, now, sector=verified.card.sector)
         self.service.log.learn_card(verified, now)
         if existing is None or existing.state != P.TRUSTED:
             # A signed, private record of the new trust link (counted by impact reports).

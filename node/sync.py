@@ -45,8 +45,9 @@ class SyncEngine:
     deliveries: dict[bytes, PeerDelivery] = field(default_factory=dict)
     _wake: dict[bytes, asyncio.Event] = field(default_factory=dict)
     _senders: dict[bytes, asyncio.Task[None]] = field(default_factory=dict)
-    _puller: asyncio.Task[None] | None = None
-    _pull_now: asyncio.Event = field(default_factory=asyncio.Event)
+    _pullers: dict[bytes, asyncio.Task[None]] = field(default_factory=dict)
+    _pull_wake: dict[bytes, asyncio.Event] = field(default_factory=dict)
+    _maintenance: asyncio.Task[None] | None = None
     _running: bool = False
 
     async def start(self) -> None:
@@ -55,17 +56,19 @@ class SyncEngine:
         self.federation.on_trusted = self.peer_trusted
         for peer in self.federation.peers.trusted():
             self._ensure_sender(peer.node_id)
-        self._puller = asyncio.create_task(self._pull_loop(), name="orgnode-puller")
+            self._ensure_puller(peer.node_id)
+        self._maintenance = asyncio.create_task(self._maintenance_loop(), name="orgnode-sync-maintenance")
 
     async def stop(self) -> None:
         self._running = False
-        tasks = [*self._senders.values(), *([self._puller] if self._puller else [])]
+        tasks = [*self._senders.values(), *self._pullers.values(), *([self._maintenance] if self._maintenance else [])]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._senders.clear()
+        self._pullers.clear()
         await self.client.close()
 
     # --- events from the rest of the node ----------------------------------------------------
@@ -89,7 +92,15 @@ class SyncEngine:
     def peer_trusted(self, peer: bytes) -> None:
         self._ensure_sender(peer)
         self._wake[peer].set()
-        self._pull_now.set()
+        self._ensure_puller(peer)
+        self._pull_wake[peer].set()
+
+    def _ensure_puller(self, peer: bytes) -> None:
+        if peer not in self._pull_wake:
+            self._pull_wake[peer] = asyncio.Event()
+        task = self._pullers.get(peer)
+        if self._running and (task is None or task.done()):
+            self._pullers[peer] = asyncio.create_task(self._pull_loop(peer), name=f"orgnode-puller-{peer.hex()[:8]}")
 
     def _ensure_sender(self, peer: bytes) -> None:
         if peer not in self._wake:
@@ -114,7 +125,13 @@ class SyncEngine:
                     await asyncio.wait_for(wake.wait(), timeout=max(0.0, (delivery.next_attempt_at - now) / 1000))
                 continue
             wake.clear()
-            batch, ids = self.federation.outbox_batch(peer_id)
+            try:
+                batch, ids = self.federation.outbox_batch(peer_id)
+            except Exception as exc:  # e.g. a peer card with an unusable key: back off, keep the loop
+                log_event("push.build-error", logging.ERROR, peer=peer_id, error=type(exc).__name__)
+                delivery.event(DeliveryEvent.SEND, now)
+                delivery.event(DeliveryEvent.FAILURE, now_ms(), random.random())  # noqa: S311 - jitter
+                continue
             if not ids:
                 await wake.wait()
                 continue
@@ -153,18 +170,30 @@ class SyncEngine:
 
     # --- pull ----------------------------------------------------------------------------------
 
-    async def _pull_loop(self) -> None:
+    async def _pull_loop(self, peer_id: bytes) -> None:
+        """One independent loop per peer: a slow or stalling peer never delays pulls from the others."""
+        wake = self._pull_wake[peer_id]
         while self._running:
-            self._pull_now.clear()
-            # Reactions left unfinished (a crash right after storing, or a failure) are retried first.
+            peer = self.federation.peers.get(peer_id)
+            if peer is None or peer.state != P.TRUSTED:
+                return
+            wake.clear()
+            await self._pull_guarded(peer_id, peer.url)
+            jittered = self.interval * (0.9 + random.random() * 0.2)  # noqa: S311 - jitter
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=jittered)
+
+    async def _maintenance_loop(self) -> None:
+        """Every interval: retry unfinished reactions, and make sure every trusted peer has its loops."""
+        while self._running:
             try:
                 self.federation.retry_reactions()
             except Exception as exc:
                 log_event("reaction.retry-error", logging.ERROR, error=type(exc).__name__)
-            await self.pull_all()
-            jittered = self.interval * (0.9 + random.random() * 0.2)  # noqa: S311 - jitter
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._pull_now.wait(), timeout=jittered)
+            for peer in self.federation.peers.trusted():
+                self._ensure_sender(peer.node_id)
+                self._ensure_puller(peer.node_id)
+            await asyncio.sleep(self.interval)
 
     async def pull_all(self) -> list[PullReport]:
         peers = self.federation.peers.trusted()
@@ -194,10 +223,11 @@ class SyncEngine:
                 log_event("pull.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
                 return PullReport(peer_id, False, appended, exc.code)
             results = self.federation.take_batch(peer_id, batch)
-            appended += sum(1 for r in results.results if r.outcome == "appended")
+            new = sum(1 for r in results.results if r.outcome == "appended")
+            appended += new
             self.contact(peer_id)
-            if not batch.more or not batch.envelopes:
-                break
+            if not batch.more or not batch.envelopes or new == 0:
+                break  # done, or a page that brought nothing new: never page on without progress
         if appended:
             log_event("pull.done", peer=peer_id, appended=appended)
         return PullReport(peer_id, True, appended)

@@ -50,7 +50,9 @@ def peer_view(service: Any, peer: Any) -> dict[str, Any]:
     return {
         "node_id": peer.node_id.hex(),
         "name": card["name"],
-        "sector": card["sector"],
+        # The sector pinned when the peer was trusted; a different one declared since is shown, not used.
+        "sector": peer.sector or card["sector"],
+        "declared_sector": card["sector"],
         "url": peer.url,
         "fingerprint": fingerprint_for(peer.node_id),
         "state": peer.state,

@@ -341,12 +341,20 @@ def _m005_reactions(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m006_pinned_sector(db: sqlite_utils.Database) -> None:
+    # The sector a peer had when an admin chose to trust it. Consent scopes ("sector:nonprofit") are
+    # judged against this, never against a sector the peer later declares about itself.
+    db.execute("ALTER TABLE peers ADD COLUMN sector TEXT")
+    db.execute("UPDATE peers SET sector = (SELECT sector FROM org_cards WHERE org_cards.node_id = peers.node_id)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", _m001_log),
     ("002_federation", _m002_federation),
     ("003_talent", _m003_talent),
     ("004_relay", _m004_relay),
     ("005_reactions", _m005_reactions),
+    ("006_pinned_sector", _m006_pinned_sector),
 ]
 
 

@@ -21,6 +21,7 @@ from protocol.bodies import BODY_TYPES, KeyRotation, OrgCard, parse_body
 from protocol.card_bundle import VerifiedCard
 from protocol.errors import (
     BAD_BODY,
+    GAP,
     MALFORMED,
     REJECTED_BASE,
     UNKNOWN_KEY,
@@ -37,6 +38,9 @@ Projector = Callable[[sqlite_utils.Database, Statement, int], None]
 PROJECTORS: dict[str, Projector] = {}
 
 MAX_HELD_PER_AUTHOR = 10_000
+MAX_HELD_BYTES_PER_AUTHOR = 16 * 1024 * 1024
+MAX_HOLD_AHEAD = 4096  # statements beyond the head that may be held waiting for their predecessors
+MAX_FORK_EVIDENCE_PER_AUTHOR = 64
 
 # Rejections that follow from the signed header (and the body it commits to) alone, so no other
 # copy of the same statement can ever be accepted: only these are remembered by id. A bad
@@ -199,6 +203,9 @@ class LogStore:
             return IngestResult(verdict, statement.id)
         if verdict is Verdict.FORK:
             conflicting = self.id_at(author, statement.seq) or self.id_at(author, statement.seq - 1)
+            kept = next(self.db.query("SELECT COUNT(*) AS n FROM forks WHERE author = ?", [author]))["n"]
+            if kept >= MAX_FORK_EVIDENCE_PER_AUTHOR:
+                return IngestResult(verdict, statement.id)  # enough evidence: the author is flagged already
             self.db.execute(
                 """INSERT OR IGNORE INTO forks (id, author, seq, header, signature, conflicts_with, received_from, detected_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -207,8 +214,10 @@ class LogStore:
             )
             return IngestResult(verdict, statement.id)
         if verdict is Verdict.GAP:
-            held = next(self.db.query("SELECT COUNT(*) AS n FROM held WHERE author = ?", [author]))["n"]
-            if held < MAX_HELD_PER_AUTHOR:
+            self._check_holdable(statement, head)
+            held = next(self.db.query("SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(envelope)), 0) AS bytes FROM held WHERE author = ?",
+                                      [author]))
+            if held["n"] < MAX_HELD_PER_AUTHOR and held["bytes"] < MAX_HELD_BYTES_PER_AUTHOR:
                 self.db.execute(
                     "INSERT OR IGNORE INTO held (id, author, seq, envelope, received_from, received_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
@@ -218,6 +227,13 @@ class LogStore:
         self._store(statement, history, received_from, now)
         released = [statement, *self._release_held(author, received_from, now)]
         return IngestResult(Verdict.APPEND, statement.id, tuple(released))
+
+    def _check_holdable(self, statement: Statement, head: LogHead) -> None:
+        """Hold only what could plausibly follow soon: not absurdly far ahead of what we hold. (Its key
+        cannot be judged yet — a rotation may sit in the gap — so held bytes are capped instead.)
+        Refused with ``gap``, not remembered: the real statement may come later, in order."""
+        if statement.seq > head.seq + MAX_HOLD_AHEAD:
+            raise RemoteProtocolError(GAP, f"statement {statement.seq} is too far ahead of {head.seq}; send its predecessors first")
 
     def _release_held(self, author: bytes, received_from: bytes | None, now: int) -> list[Statement]:
         released: list[Statement] = []

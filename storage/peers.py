@@ -40,6 +40,7 @@ class Peer:
     invalid_count: int
     throttled_until: int
     last_contact: int | None
+    sector: str | None = None  # pinned when the peer was trusted
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Peer:
@@ -54,6 +55,7 @@ class Peer:
             invalid_count=int(row["invalid_count"]),
             throttled_until=int(row["throttled_until"]),
             last_contact=int(row["last_contact"]) if row["last_contact"] is not None else None,
+            sector=row.get("sector"),
         )
 
 
@@ -73,11 +75,16 @@ class PeerStore:
     def trusted(self) -> list[Peer]:
         return [Peer.from_row(r) for r in self.db.query("SELECT * FROM peers WHERE state = ? ORDER BY added_at", [TRUSTED])]
 
+    def pinned_sector(self, node_id: bytes) -> str | None:
+        """The sector the peer had when it was trusted (what consent scopes are judged against)."""
+        rows = list(self.db.query("SELECT sector FROM peers WHERE node_id = ?", [node_id]))
+        return rows[0]["sector"] if rows else None
+
     def is_trusted(self, node_id: bytes) -> bool:
         peer = self.get(node_id)
         return peer is not None and peer.state == TRUSTED
 
-    def upsert(self, node_id: bytes, url: str, state: str, via: str, now: int) -> Peer:
+    def upsert(self, node_id: bytes, url: str, state: str, via: str, now: int, sector: str | None = None) -> Peer:
         """Set a peer's state (and url). A blocked peer stays blocked: only ``set_state`` (an admin's
         remove or block) changes it, so no pairing path can revive it, however it races."""
         existing = self.get(node_id)
@@ -86,14 +93,15 @@ class PeerStore:
         with self.db.atomic():
             if existing is None:
                 self.db.execute(
-                    "INSERT INTO peers (node_id, url, state, via, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [node_id, url, state, via, now, now],
+                    "INSERT INTO peers (node_id, url, state, via, added_at, updated_at, sector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [node_id, url, state, via, now, now, sector],
                 )
             else:
                 added_at = now if existing.state != TRUSTED and state == TRUSTED else existing.added_at
                 self.db.execute(
-                    "UPDATE peers SET url = ?, state = ?, via = ?, added_at = ?, updated_at = ? WHERE node_id = ?",
-                    [url, state, via, added_at, now, node_id],
+                    "UPDATE peers SET url = ?, state = ?, via = ?, added_at = ?, updated_at = ?, sector = COALESCE(?, sector) "
+                    "WHERE node_id = ?",
+                    [url, state, via, added_at, now, sector if state == TRUSTED else None, node_id],
                 )
         peer = self.get(node_id)
         assert peer is not None

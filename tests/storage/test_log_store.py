@@ -221,3 +221,21 @@ def test_pragmas_and_integrity(path: Path) -> None:
     db = connect(path)
     assert next(db.query("PRAGMA integrity_check"))["integrity_check"] == "ok"
     assert LogStore(db).count() == 3
+
+
+def test_held_and_fork_evidence_are_bounded(store: LogStore) -> None:
+    """A peer cannot make us hold statements far ahead of the log, nor keep unbounded fork evidence."""
+    from storage.log_store import MAX_FORK_EVIDENCE_PER_AUTHOR, MAX_HOLD_AHEAD
+
+    a = ident(1)
+    (s1,) = chain(a, 1)
+    store.ingest(wire(s1), received_from=None, now=T0)
+    far = sign_statement(a, kind="note", seq=MAX_HOLD_AHEAD + 10, prev=b"\x01" * 32, now=T0,
+                         body={"text": "far"}, private=True, salt=b"\x02" * 32)
+    with pytest.raises(RemoteProtocolError) as info:
+        store.ingest(wire(far), received_from=None, now=T0)
+    assert info.value.code == "gap" and not store.is_rejected(far.id)
+    for i in range(MAX_FORK_EVIDENCE_PER_AUTHOR + 20):
+        fork = sign_statement(a, kind="org_card", seq=1, prev=None, now=T0 + i, body=s1.body_value(), private=False)
+        store.ingest(wire(fork), received_from=None, now=T0)
+    assert len(store.forks()) == MAX_FORK_EVIDENCE_PER_AUTHOR

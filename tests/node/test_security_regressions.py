@@ -1,0 +1,55 @@
+"""Regressions for holes a security review demonstrated against real nodes (each once succeeded)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from node.talent_api import ask_peers
+from protocol.bodies import OrgCard
+from tests.node.federation_helpers import pair, wait_until
+
+
+async def test_a_partner_relabelling_its_sector_does_not_widen_consent(fed_net):
+    holder = await fed_net.start("Youth Futures", sector="nonprofit")
+    corp = await fed_net.start("Northwind Corp", sector="company")
+    await pair(holder, corp)
+    holder.talent.add_candidate(name="Amina Canary", email="amina.canary@example.org", skills=["forklift", "team leadership"],
+                                consent=["match", "refer"], consent_scope="sector:nonprofit", consent_evidence="nonprofits only")
+    job = corp.talent.post_job(title="Warehouse lead", skills=["Forklift", "Team leadership"], hops=1)
+    await wait_until(lambda: holder.talent.store.job(job.job_id) is not None)
+    assert (await ask_peers(corp.talent, corp.client, job.job_id, deadline=5))["results"] == []
+    # The company re-publishes its org card claiming to be a non-profit.
+    keys = corp.service.identity.encryption_public
+    relabel = corp.federation.append("org_card", OrgCard("Northwind Corp", "nonprofit", corp.service.config.url, keys).to_value(),
+                                     private=False)
+    await wait_until(lambda: holder.service.log.get(relabel.id) is not None, what="new card at holder")
+    assert holder.talent.org_sector(corp.service.node_id) == "company"  # pinned when trusted
+    assert (await ask_peers(corp.talent, corp.client, job.job_id, deadline=5))["results"] == []
+    from node.views import peer_view
+
+    view = peer_view(holder.service, holder.federation.peers.get(corp.service.node_id))
+    assert view["sector"] == "company" and view["declared_sector"] == "nonprofit"
+
+
+async def test_a_stalling_peer_does_not_delay_pulls_from_others(fed_net):
+    a = await fed_net.start("Alpha", sync_interval=0.3)
+    b = await fed_net.start("Beta", sync_interval=0.3)
+    c = await fed_net.start("Gamma", sync_interval=0.3)
+    await pair(a, b)
+    await pair(a, c)
+    # B stops answering promptly: every pull to it now hangs until the client timeout.
+    from node import federation_api
+
+    async def stall(request):
+        await asyncio.sleep(30)
+        return await federation_api.pull(request)
+
+    b_app_routes = [r for r in b._runners[0].app.router.routes() if r.resource.canonical == "/federation/v1/pull"]
+    b_app_routes[0]._handler = stall
+    await asyncio.sleep(0.5)
+    from protocol.bodies import Note
+
+    note = c.federation.append(Note.KIND, Note("from gamma").to_value(), private=True)
+    # Make sure only A's pull (not C's push) can bring it: drop C's outbox.
+    c.federation.peers.acknowledge(a.service.node_id, [note.id])
+    await wait_until(lambda: a.service.log.get(note.id) is not None, timeout=5, what="pull from C despite B stalling")
