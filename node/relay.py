@@ -24,12 +24,18 @@ from protocol.audience import Audience
 from protocol.errors import ProtocolError
 from protocol.relay import Relay, open_relay, seal_relay
 from protocol.statement import Statement
+from storage.log_store import save_vouched_history
+
+RELAY_QUOTA_COUNT = 120
+RELAY_QUOTA_BYTES = 8 * 1024 * 1024
+RELAY_SEEN_MS = 30 * 86_400_000
 
 
 @dataclass
 class Relays:
     federation: Federation
     on_delivered: list[Callable[[list[Statement], bytes], None]] = field(default_factory=list)
+    _recent: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.federation.on_appended.append(self.on_appended)
@@ -77,17 +83,35 @@ class Relays:
             except (ProtocolError, UserError) as exc:
                 log_event("relay.dropped", logging.WARNING, id=statement.id, reason=getattr(exc, "code", "user-error"))
 
+    def _within_quota(self, peer: bytes, size: int, now: int) -> bool:
+        """At most RELAY_QUOTA_COUNT relays and RELAY_QUOTA_BYTES per hour from one peer (forwarded or delivered)."""
+        window = [(t, n) for t, n in self._recent.get(peer, []) if t > now - 3_600_000]
+        if len(window) >= RELAY_QUOTA_COUNT or sum(n for _, n in window) + size > RELAY_QUOTA_BYTES:
+            self._recent[peer] = window
+            return False
+        window.append((now, size))
+        self._recent[peer] = window
+        return True
+
+    def _learn_route(self, origin: bytes, hop: bytes, now: int) -> None:
+        """Replies to ``origin`` go through ``hop``; the first working route is kept (a later claim cannot divert it)."""
+        if not self.federation.peers.is_trusted(origin):
+            self.db.execute("INSERT OR IGNORE INTO relay_routes (node_id, next_hop, updated_at) VALUES (?, ?, ?)",
+                            [origin, hop, now])
+
     def _handle(self, statement: Statement) -> None:
         relay = Relay.from_value(statement.body_value())
         now = now_ms()
-        self.db.execute(
-            """INSERT INTO relay_routes (node_id, next_hop, updated_at) VALUES (?, ?, ?)
-               ON CONFLICT (node_id) DO UPDATE SET next_hop = excluded.next_hop, updated_at = excluded.updated_at""",
-            [relay.origin, statement.author, now],
-        )
+        self.db.execute("DELETE FROM relay_seen WHERE at < ?", [now - RELAY_SEEN_MS])
         box = hashlib.sha256(relay.sealed).digest()
         if list(self.db.query("SELECT 1 FROM relay_seen WHERE box = ?", [box])):
             return
+        # Only relays about a job this node knows are carried (that is the trust path), within a quota.
+        if not list(self.db.query("SELECT 1 FROM jobs WHERE job_id = ?", [relay.route])):
+            raise UserError("relay about a job this node does not know: not on any trust path through here")
+        if not self._within_quota(statement.author, len(relay.sealed), now):
+            self.federation.peers.record(statement.author, valid=0, invalid=1, now=now, graylist_ms=60_000)
+            raise UserError("relay quota of this peer exceeded")
         self.db.execute("INSERT INTO relay_seen (box, at) VALUES (?, ?)", [box, now])
         if relay.to != self.federation.me:
             hop = self.next_hop(relay.to, relay.route)
@@ -95,9 +119,15 @@ class Relays:
                 log_event("relay.no-route", logging.WARNING, to=relay.to)
                 return
             self.federation.append(Relay.KIND, relay.forwarded().to_value(), private=True, audience=Audience.only(hop))
+            self._learn_route(relay.origin, statement.author, now)
             log_event("relay.forwarded", to=relay.to, hop=hop)
             return
-        delivered = open_relay(relay, self.federation.service.identity)
+        try:
+            delivered = open_relay(relay, self.federation.service.identity)
+        except ProtocolError:
+            self.federation.service.log.erase_body(statement.id, now)  # an unopenable box is not kept
+            raise
+        self._learn_route(relay.origin, statement.author, now)
         with self.db.atomic():
             for carried in delivered.statements:
                 self.db.execute(
@@ -107,11 +137,7 @@ class Relays:
                     [carried.id, carried.author, carried.seq, carried.kind, carried.header_bytes, carried.signature,
                      carried.salt, carried.body, statement.author, statement.id, now],
                 )
-            for period in delivered.origin.history.periods:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO foreign_keys_seen (author, key, first_seq, last_seq, vouched_by) VALUES (?, ?, ?, ?, ?)",
-                    [relay.origin, period.key, period.first_seq, period.last_seq, statement.author],
-                )
+            save_vouched_history(self.db, delivered.origin.history, statement.author)
             if not list(self.db.query("SELECT 1 FROM org_cards WHERE node_id = ?", [relay.origin])):
                 from storage.log_store import _project_org_card
 

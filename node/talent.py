@@ -26,7 +26,7 @@ from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, Consent, ConsentWithdrawal, ErasureReceipt, parse_scope
 from protocol.errors import ProtocolError
 from protocol.jobs import Job, Location, Salary, Skill
-from protocol.log import KeyHistory, KeyPeriod
+from protocol.log import KeyHistory
 from protocol.match_query import MatchAnswer, MatchQuery, Offer, pseudonym
 from protocol.matching import Vocabulary, score
 from protocol.referrals import (
@@ -40,6 +40,7 @@ from protocol.referrals import (
     consent_for_referral,
 )
 from protocol.statement import Envelope, Statement
+from storage.log_store import vouched_history
 from storage.talent import Candidate, ConsentRow, JobRow, TalentStore
 
 MATCH_THRESHOLD = 1  # a candidate must match at least one requirement to be offered
@@ -117,8 +118,7 @@ class Talent:
         history = self.federation.service.log.key_history(author)
         if history is not None:
             return history
-        rows = list(self.db.query("SELECT key, first_seq, last_seq FROM foreign_keys_seen WHERE author = ? ORDER BY first_seq", [author]))
-        return KeyHistory(author, tuple(KeyPeriod(bytes(r["key"]), r["first_seq"], r["last_seq"]) for r in rows)) if rows else None
+        return vouched_history(self.db, author)
 
     def _pseudonym_key(self) -> bytes:
         raw = self.federation.service.identity.x25519_key.private_bytes_raw()

@@ -362,6 +362,14 @@ def _project_reshare(db: sqlite_utils.Database, statement: Statement, now: int) 
     """Keep the re-shared root statement (verified here: a bad one rejects the whole reshare)."""
     verified = verify_reshare(statement)
     root = verified.root
+    local = LogStore(db).key_history(root.author)
+    if local is not None:
+        # We replicate this author's log: its key history as we hold it decides, not the (possibly
+        # older) card the re-sharer carried — a key rotated away cannot come back through a re-share.
+        try:
+            local.check_key(root.header.key, root.seq)
+        except ProtocolError:
+            return
     db.execute(
         """INSERT OR IGNORE INTO foreign_statements
            (id, author, seq, kind, header, signature, salt, body, via, via_statement, distance, received_at)
@@ -369,16 +377,31 @@ def _project_reshare(db: sqlite_utils.Database, statement: Statement, now: int) 
         [root.id, root.author, root.seq, root.kind, root.header_bytes, root.signature, root.salt, root.body,
          statement.author, statement.id, verified.distance, now],
     )
-    for period in verified.author_card.history.periods:
-        db.execute(
-            "INSERT OR IGNORE INTO foreign_keys_seen (author, key, first_seq, last_seq, vouched_by) VALUES (?, ?, ?, ?, ?)",
-            [root.author, period.key, period.first_seq, period.last_seq, statement.author],
-        )
+    save_vouched_history(db, verified.author_card.history, statement.author)
     if not list(db.query("SELECT 1 FROM org_cards WHERE node_id = ?", [root.author])):
         _project_org_card(db, verified.author_card.statement, now)
     inner = FOREIGN_PROJECTORS.get(root.kind)
     if inner is not None:
         inner(db, root, statement.author, now)
+
+
+def save_vouched_history(db: sqlite_utils.Database, history: KeyHistory, vouched_by: bytes) -> None:
+    """Keep the longest key history a partner vouched for an author we do not replicate (a history
+    with fewer rotations than the one held never replaces it, so a rotated-away key stays closed)."""
+    held = next(db.query("SELECT COUNT(*) AS n FROM foreign_keys_seen WHERE author = ?", [history.author]))["n"]
+    if held >= len(history.periods):
+        return
+    db.execute("DELETE FROM foreign_keys_seen WHERE author = ?", [history.author])
+    for period in history.periods:
+        db.execute(
+            "INSERT INTO foreign_keys_seen (author, key, first_seq, last_seq, vouched_by) VALUES (?, ?, ?, ?, ?)",
+            [history.author, period.key, period.first_seq, period.last_seq, vouched_by],
+        )
+
+
+def vouched_history(db: sqlite_utils.Database, author: bytes) -> KeyHistory | None:
+    rows = list(db.query("SELECT key, first_seq, last_seq FROM foreign_keys_seen WHERE author = ? ORDER BY first_seq", [author]))
+    return KeyHistory(author, tuple(KeyPeriod(bytes(r["key"]), r["first_seq"], r["last_seq"]) for r in rows)) if rows else None
 
 
 ForeignProjector = Callable[[sqlite_utils.Database, Statement, bytes, int], None]

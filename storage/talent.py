@@ -44,6 +44,8 @@ def _project_job(db: sqlite_utils.Database, statement: Statement, now: int) -> N
 
 
 def _project_foreign_job(db: sqlite_utils.Database, statement: Statement, via: bytes, now: int) -> None:
+    if list(db.query("SELECT 1 FROM entries WHERE author = ? LIMIT 1", [statement.author])):
+        return  # we replicate this author's log: its own copies are authoritative, re-shared ones are not
     _upsert_job(db, statement, via, now)
 
 

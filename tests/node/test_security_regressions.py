@@ -53,3 +53,52 @@ async def test_a_stalling_peer_does_not_delay_pulls_from_others(fed_net):
     # Make sure only A's pull (not C's push) can bring it: drop C's outbox.
     c.federation.peers.acknowledge(a.service.node_id, [note.id])
     await wait_until(lambda: a.service.log.get(note.id) is not None, timeout=5, what="pull from C despite B stalling")
+
+
+async def test_junk_relays_are_not_carried_or_remembered(fed_net):
+    import os
+
+    from protocol.audience import Audience
+    from protocol.relay import Relay
+
+    a = await fed_net.start("Victim A")
+    b = await fed_net.start("Malicious B")
+    c = await fed_net.start("Bystander C")
+    await pair(a, b)
+    await pair(a, c)
+    for _ in range(3):
+        junk = Relay(origin=os.urandom(32), to=c.service.node_id, route=os.urandom(16), ttl=8, suite=2, sealed=os.urandom(20_000))
+        last = b.federation.append(Relay.KIND, junk.to_value(), private=True, audience=Audience.only(a.service.node_id))
+    await wait_until(lambda: a.service.log.get(last.id) is not None, what="junk at A")
+    await asyncio.sleep(0.3)
+    own_relays = list(a.service.db.query("SELECT 1 FROM entries WHERE author = ? AND kind = 'relay'", [a.service.node_id]))
+    assert own_relays == []  # nothing forwarded on B's behalf: no trust path runs through A for an unknown job
+    assert list(a.service.db.query("SELECT 1 FROM relay_routes")) == []
+
+
+async def test_a_rotated_away_key_cannot_come_back_through_a_reshare(fed_net):
+    import dataclasses
+    import os
+
+    from node.clock import now_ms
+    from protocol.card_bundle import encode_bundle
+    from protocol.reshare import make_reshare
+    from protocol.statement import sign_statement
+
+    x = await fed_net.start("Employer X", sector="company")
+    v = await fed_net.start("Victim V")
+    b = await fed_net.start("Re-sharer B")
+    await pair(v, x)
+    await pair(v, b)
+    old_bundle = encode_bundle([x.service.log.statements(x.service.node_id)[0]])  # X's card before rotation
+    k1 = x.service.identity
+    job = x.talent.post_job(title="Warehouse lead", skills=["Forklift"], hops=2)
+    x.federation.rotate_key()
+    await wait_until(lambda: len(v.service.log.key_history(x.service.node_id).periods) == 2, what="rotation at V")
+    forged = dataclasses.replace(job, version=job.version + 5, title="URGENT: pay a fee to apply")
+    root = sign_statement(k1, kind="job", seq=500, prev=os.urandom(32), now=now_ms(), body=forged.to_value(),
+                          private=True, salt=os.urandom(32))
+    reshare = b.federation.append("reshare", make_reshare(root, old_bundle, (b.service.node_id,)).to_value(), private=True)
+    await wait_until(lambda: v.service.log.get(reshare.id) is not None, what="reshare at V")
+    assert v.talent.store.job(job.job_id).job.title == "Warehouse lead"
+    assert not list(v.service.db.query("SELECT 1 FROM foreign_statements WHERE id = ?", [root.id]))
