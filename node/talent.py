@@ -27,7 +27,7 @@ from protocol.consent import PROFILE_FIELDS, Consent, ConsentWithdrawal, Erasure
 from protocol.errors import ProtocolError
 from protocol.jobs import Job, Location, Salary, Skill
 from protocol.log import KeyHistory
-from protocol.match_query import MatchAnswer, MatchQuery, Offer, pseudonym
+from protocol.match_query import MAX_OFFERS, MatchAnswer, MatchQuery, Offer, pseudonym
 from protocol.matching import Vocabulary, score
 from protocol.referrals import (
     HOLDER,
@@ -44,6 +44,7 @@ from storage.log_store import vouched_history
 from storage.talent import Candidate, ConsentRow, JobRow, TalentStore
 
 MATCH_THRESHOLD = 1  # a candidate must match at least one requirement to be offered
+OFFER_TTL_MS = 30 * 86_400_000  # how long a pseudonym can still be resolved for a referral request
 
 
 def _hex(value: bytes | None) -> str | None:
@@ -333,11 +334,13 @@ class Talent:
         self.federation.service.log.key_history(asker).check_key(job_statement.header.key, job_statement.seq)  # type: ignore[union-attr]
         job = Job.from_value(job_statement.body_value())
         now = now_ms()
+        if self.store.query_reused(query.query_id, asker, job_statement.id):
+            raise UserError("this query id was already used for another job: every match query needs a fresh id")
         if not job.is_offered(now):
             return MatchAnswer(query.query_id, self.me, ())
         vocabulary = self.vocabulary()
         labels = [s.label for s in job.skills]
-        offers: list[Offer] = []
+        scored: list[tuple[Offer, bytes]] = []
         key = self._pseudonym_key()
         for candidate in self.store.candidates():
             if self.consent_in_force(candidate.candidate_id, "match", asker, now) is None:
@@ -345,11 +348,15 @@ class Talent:
             result = score(labels, list(candidate.skills), vocabulary)
             if len(result.matched) < MATCH_THRESHOLD:
                 continue
-            alias = pseudonym(key, query.query_id, candidate.candidate_id)
-            self.store.add_offer(query.query_id, alias, candidate.candidate_id, job.job_id, asker, job_statement.id, now)
-            offers.append(Offer(alias, result.score, result.matched))
-        offers.sort(key=lambda o: -o.score)
-        return MatchAnswer(query.query_id, self.me, tuple(offers[:50]))
+            alias = pseudonym(key, asker, query.query_id, job_statement.id, candidate.candidate_id)
+            scored.append((Offer(alias, result.score, result.matched), candidate.candidate_id))
+        scored.sort(key=lambda pair: -pair[0].score)
+        scored = scored[:MAX_OFFERS]
+        with self.db.atomic():
+            self.store.prune_offers(now - OFFER_TTL_MS)
+            for offer, candidate_id in scored:
+                self.store.add_offer(query.query_id, offer.pseudonym, candidate_id, job.job_id, asker, job_statement.id, now)
+        return MatchAnswer(query.query_id, self.me, tuple(offer for offer, _ in scored))
 
     def match_query_for(self, job_id: bytes) -> tuple[MatchQuery, Job]:
         row = self.own_job(job_id)

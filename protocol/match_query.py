@@ -4,7 +4,8 @@ The query carries the job statement exactly as its author signed it (so the hold
 is really the asker's); the answer carries, per fitting candidate, only a pseudonym fresh for this
 query, the holder's node id, an integer score 0–100 and which of the job's own requirement labels
 matched — never a name, a contact or any free text from the candidate's record (DOMAIN.md). The
-pseudonym is ``HMAC-SHA256(holder_secret, PSEUDONYM_TAG || query_id || candidate local id)[:16]``:
+pseudonym is ``HMAC-SHA256(holder_secret, PSEUDONYM_TAG || asker || query_id || job statement id ||
+candidate local id)[:16]``:
 unlinkable across queries, resolvable by the holder alone when a referral is requested.
 """
 
@@ -25,8 +26,10 @@ QUERY_LIMITS = Limits(max_bytes=MAX_ENVELOPE_BYTES + 256, max_bin_len=MAX_ENVELO
 ANSWER_LIMITS = Limits(max_bytes=64 * 1024, max_str_len=200, max_bin_len=32, max_array_len=MAX_OFFERS + 4, max_map_len=0, max_depth=5)
 
 
-def pseudonym(holder_secret: bytes, query_id: bytes, candidate_id: bytes) -> bytes:
-    return hmac.new(holder_secret, PSEUDONYM_TAG + query_id + candidate_id, hashlib.sha256).digest()[:16]
+def pseudonym(holder_secret: bytes, asker: bytes, query_id: bytes, job_statement: bytes, candidate_id: bytes) -> bytes:
+    """Binding the asker and the job (not only the asker-chosen query id) keeps pseudonyms unlinkable
+    even if an asker reuses a query id across different jobs."""
+    return hmac.new(holder_secret, PSEUDONYM_TAG + asker + query_id + job_statement + candidate_id, hashlib.sha256).digest()[:16]
 
 
 

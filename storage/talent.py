@@ -176,6 +176,15 @@ class TalentStore:
             [query_id, pseudonym, candidate_id, job_id, asker, job_statement, now],
         )
 
+    def query_reused(self, query_id: bytes, asker: bytes, job_statement: bytes) -> bool:
+        """True if ``asker`` already used ``query_id`` for another job (a linking attempt)."""
+        return bool(list(self.db.query(
+            "SELECT 1 FROM match_offers WHERE query_id = ? AND (asker != ? OR job_statement != ?) LIMIT 1",
+            [query_id, asker, job_statement])))
+
+    def prune_offers(self, older_than: int) -> None:
+        self.db.execute("DELETE FROM match_offers WHERE created_at < ?", [older_than])
+
     def offer(self, query_id: bytes, pseudonym: bytes) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM match_offers WHERE query_id = ? AND pseudonym = ?", [query_id, pseudonym]))
         return rows[0] if rows else None

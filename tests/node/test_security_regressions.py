@@ -102,3 +102,31 @@ async def test_a_rotated_away_key_cannot_come_back_through_a_reshare(fed_net):
     await wait_until(lambda: v.service.log.get(reshare.id) is not None, what="reshare at V")
     assert v.talent.store.job(job.job_id).job.title == "Warehouse lead"
     assert not list(v.service.db.query("SELECT 1 FROM foreign_statements WHERE id = ?", [root.id]))
+
+
+async def test_pseudonyms_cannot_be_linked_by_reusing_a_query_id(fed_net):
+    from protocol.match_query import MatchAnswer, MatchQuery
+    from protocol.statement import Envelope
+    from tests.node.federation_helpers import signed_post
+
+    holder = await fed_net.start("Youth Futures", sector="nonprofit")
+    corp = await fed_net.start("Northwind", sector="company")
+    await pair(holder, corp)
+    holder.talent.add_candidate(name="Probe Target", email="pt@example.org", skills=["forklift", "cooking"],
+                                consent=["match"], consent_scope="all", consent_evidence="form")
+    jobs = [corp.talent.post_job(title=f"Probe {s}", skills=[s]) for s in ("forklift", "cooking")]
+    query_id = b"\x42" * 16
+    answers = []
+    for job in jobs:
+        statement = corp.service.log.get(corp.talent.store.job(job.job_id).statement_id)
+        body = MatchQuery(query_id, Envelope.of(statement).encode()).encode()
+        answers.append(await signed_post(holder, "/federation/v1/match", body, corp.service.identity))
+    assert answers[0].status == 200 and len(MatchAnswer.decode(answers[0].body).offers) == 1
+    assert answers[1].status == 400 and b"fresh" in answers[1].body
+    # With fresh query ids each probe gets an offer, under unrelated pseudonyms.
+    fresh = []
+    for i, job in enumerate(jobs):
+        statement = corp.service.log.get(corp.talent.store.job(job.job_id).statement_id)
+        body = MatchQuery(bytes([i + 1]) * 16, Envelope.of(statement).encode()).encode()
+        fresh.append(MatchAnswer.decode((await signed_post(holder, "/federation/v1/match", body, corp.service.identity)).body))
+    assert fresh[0].offers[0].pseudonym != fresh[1].offers[0].pseudonym

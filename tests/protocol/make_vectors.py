@@ -152,7 +152,8 @@ def job_vector() -> dict[str, Any]:
 def match_vectors() -> dict[str, Any]:
     b = identity("B")
     query = MatchQuery(QUERY_ID, Envelope.of(job_statement()).encode())
-    alias = pseudonym(PSEUDONYM_SECRET, QUERY_ID, CANDIDATE_ID)
+    asker = identity("A").node_id
+    alias = pseudonym(PSEUDONYM_SECRET, asker, QUERY_ID, job_statement().id, CANDIDATE_ID)
     answer = MatchAnswer(QUERY_ID, b.node_id, (Offer(alias, 50, ("Python",)),))
     return {
         "query_id": QUERY_ID.hex(),
@@ -160,7 +161,7 @@ def match_vectors() -> dict[str, Any]:
         "holder": "B",
         "holder_secret": PSEUDONYM_SECRET.hex(),
         "candidate_id": CANDIDATE_ID.hex(),
-        "pseudonym_message": (PSEUDONYM_TAG + QUERY_ID + CANDIDATE_ID).hex(),
+        "pseudonym_message": (PSEUDONYM_TAG + asker + QUERY_ID + job_statement().id + CANDIDATE_ID).hex(),
         "pseudonym": alias.hex(),
         "score": 50,
         "matched": ["Python"],

@@ -219,9 +219,11 @@ def test_match_vectors(stored: dict[str, Any]) -> None:
     assert query.encode().hex() == v["match_query"]
     secret, candidate = bytes.fromhex(v["holder_secret"]), bytes.fromhex(v["candidate_id"])
     message = bytes.fromhex(v["pseudonym_message"])
-    assert message == b"orgnode/pseudonym/v1\x00" + query.query_id + candidate
+    asker = make_vectors.identity("A").node_id
+    job_id = Envelope.decode(query.job_envelope).open_plain().id
+    assert message == b"orgnode/pseudonym/v1\x00" + asker + query.query_id + job_id + candidate
     assert hmac.new(secret, message, hashlib.sha256).digest()[:16].hex() == v["pseudonym"]
-    assert pseudonym(secret, query.query_id, candidate).hex() == v["pseudonym"] == "702943a513ec2590f2e9e58de01d46d8"
+    assert pseudonym(secret, asker, query.query_id, job_id, candidate).hex() == v["pseudonym"] == "a0ccb50dbe95f1928ac2cb9bc32d89f3"
     answer = MatchAnswer.decode(bytes.fromhex(v["match_answer"]))
     assert (answer.query_id, answer.holder) == (query.query_id, b.node_id)
     assert [(o.pseudonym.hex(), o.score, list(o.matched)) for o in answer.offers] == [(v["pseudonym"], v["score"], v["matched"])]
