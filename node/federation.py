@@ -294,10 +294,11 @@ class Federation:
         log_event("invite.created", expires_at=token.expires_at)
         return token
 
-    def accept_pair(self, origin: bytes, request: PairRequest) -> VerifiedCard:
-        """Inviter side: check the invite and the invitee's card, then trust it."""
+    def accept_pair(self, origin: bytes, request: PairRequest, verified: VerifiedCard | None = None) -> VerifiedCard:
+        """Inviter side: check the invite and the invitee's card (verified once by the caller), then trust it."""
         now = now_ms()
-        verified = verify_bundle(request.card_bundle, expected_node_id=origin)
+        if verified is None:
+            verified = verify_bundle(request.card_bundle, expected_node_id=origin)
         invite = self.peers.invite(request.invite_id)
         if invite is None:
             raise RemoteProtocolError(E.BAD_INVITE, "unknown invite: it was never issued by this node")

@@ -21,7 +21,7 @@ from aiohttp import web
 from node.clock import now_ms
 from node.federation import Federation
 from node.http_errors import error_response
-from node.limits import PeerLimits
+from node.limits import PeerLimits, TokenBucket
 from node.logs import log_event
 from protocol import errors as E
 from protocol.card_bundle import verify_bundle
@@ -32,6 +32,7 @@ from protocol.sync import Batch, PullRequest
 from storage import peers as P
 
 MAX_REQUEST_BYTES = 256 * 1024
+MAX_PAIRING_CARD_STATEMENTS = 16
 MSGPACK = "application/msgpack"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -42,6 +43,8 @@ class FederationState:
     federation: Federation
     limits: PeerLimits = field(default_factory=PeerLimits)
     seen: SeenNonces = field(default_factory=SeenNonces)
+    pairing_seen: SeenNonces = field(default_factory=lambda: SeenNonces(max_entries=10_000))
+    pair_limit: TokenBucket = field(default_factory=lambda: TokenBucket(rate=1.0, burst=10.0))
     # Called with the origin of every authenticated request (the sync engine resets its backoff).
     on_contact: Callable[[bytes], None] = lambda origin: None
 
@@ -107,15 +110,23 @@ async def pair(request: web.Request) -> web.Response:
     """Invite acceptance: the invitee proves the secret, signs the request, and sends its card."""
     state = request.app[STATE]
     federation = state.federation
+    # Strangers reach this endpoint: refuse floods before any decoding or cryptography, and look the
+    # invite up (cheap) before verifying anything (THREATS row 20; the invite handshake is unauthenticated).
+    if not state.pair_limit.take(time.monotonic()):
+        raise RemoteProtocolError(E.RATE_LIMITED, "too many pairing attempts; try again in a minute")
     auth = parse_header(request.headers.get("Authorization"))
     body = await request.read()
     pair_request = PairRequest.decode(body)
+    if federation.peers.invite(pair_request.invite_id) is None:
+        raise RemoteProtocolError(E.BAD_INVITE, "unknown invite: it was never issued by this node")
     verified = verify_bundle(pair_request.card_bundle, expected_node_id=auth.origin)
+    if len(verified.statements) > MAX_PAIRING_CARD_STATEMENTS:
+        raise RemoteProtocolError(E.TOO_LARGE, f"a pairing card bundle carries at most {MAX_PAIRING_CARD_STATEMENTS} statements")
     now = now_ms()
     verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
                    origin_key=verified.history.current_key, now=now)
-    state.seen.check_and_add(auth, now)
-    federation.accept_pair(auth.origin, pair_request)
+    state.pairing_seen.check_and_add(auth, now)  # strangers get their own replay cache: they cannot flush peers'
+    federation.accept_pair(auth.origin, pair_request, verified)
     state.on_contact(auth.origin)
     return web.Response(body=federation.service.card_bundle(), content_type=MSGPACK)
 

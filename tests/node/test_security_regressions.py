@@ -130,3 +130,22 @@ async def test_pseudonyms_cannot_be_linked_by_reusing_a_query_id(fed_net):
         body = MatchQuery(bytes([i + 1]) * 16, Envelope.of(statement).encode()).encode()
         fresh.append(MatchAnswer.decode((await signed_post(holder, "/federation/v1/match", body, corp.service.identity)).body))
     assert fresh[0].offers[0].pseudonym != fresh[1].offers[0].pseudonym
+
+
+async def test_pairing_floods_are_cut_before_any_cryptography(fed_net):
+    import os
+
+    from protocol.identity import Identity
+    from protocol.invite import PairRequest
+    from tests.node.federation_helpers import signed_post
+
+    a = await fed_net.start("Alpha")
+    stranger = Identity.generate()
+    statuses = []
+    for _ in range(14):
+        body = PairRequest(os.urandom(16), os.urandom(32), b"\x92\x01\x90").encode()
+        answer = await signed_post(a, "/federation/v1/pair", body, stranger)
+        statuses.append((answer.status, answer.error))
+    assert statuses[0] == (403, "bad-invite")  # unknown invite: refused before the card is even read
+    assert (429, "rate-limited") in statuses[10:]
+    assert len(a.fed_state.seen._seen) == 0  # strangers never touch the peers' replay cache
