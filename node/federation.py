@@ -106,9 +106,12 @@ class Federation:
         new_public = new_key.public_key().public_bytes_raw()
         old_public = self.service.identity.signing_public
         rotation = KeyRotation(new_public, new_key.sign(KeyRotation.signed_message(self.me, old_public, new_public)))
+        # Crash-safe order: the new key is on disk before the log names it, and becomes the signing
+        # key file only after (NodeService.open finishes an interrupted rotation either way).
+        self.service.home.stage_signing_key(new_key, os.environ.get("ORGNODE_PASSPHRASE") or None)
         statement = self.append(KeyRotation.KIND, rotation.to_value(), private=False)
+        self.service.home.promote_staged_key()
         self.service.identity = self.service.identity.with_signing_key(new_key)
-        self.service.home.save_keys(self.service.identity, os.environ.get("ORGNODE_PASSPHRASE") or None)
         log_event("key.rotated", seq=statement.seq)
         return statement
 

@@ -143,6 +143,32 @@ class Home:
         _write_private(self.keys_dir / KEY_FILES["mlkem768"], pem(identity.mlkem_key))
         _write_private(self.keys_dir / KEY_FILES["genesis"], identity.genesis_public.hex().encode() + b"\n")
 
+    @property
+    def next_signing_path(self) -> Path:
+        return self.keys_dir / "signing.next.pem"
+
+    def stage_signing_key(self, key: ed25519.Ed25519PrivateKey, passphrase: str | None) -> None:
+        """Write a new signing key beside the current one (durably) before a rotation is logged."""
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
+        )
+        _write_private(self.next_signing_path,
+                       key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
+
+    def promote_staged_key(self) -> None:
+        """The logged rotation is durable: the staged key becomes the signing key."""
+        os.replace(self.next_signing_path, self.keys_dir / KEY_FILES["signing"])
+
+    def staged_signing_key(self, passphrase: str | None) -> ed25519.Ed25519PrivateKey | None:
+        if not self.next_signing_path.exists():
+            return None
+        data = self.next_signing_path.read_bytes()
+        try:
+            key = serialization.load_pem_private_key(data, passphrase.encode() if passphrase and b"ENCRYPTED" in data else None)
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"{self.next_signing_path} is corrupt; restore the keys/ folder from a backup") from exc
+        return key if isinstance(key, ed25519.Ed25519PrivateKey) else None
+
     def load_identity(self, passphrase: str | None = None) -> Identity:
         self.require()
         if passphrase is None:

@@ -14,7 +14,7 @@ import sqlite_utils
 
 from node.clock import now_ms
 from node.errors import UserError
-from node.home import Config, Home
+from node.home import PASSPHRASE_ENV, Config, Home
 from protocol.bodies import KeyRotation, OrgCard
 from protocol.card_bundle import encode_bundle
 from protocol.identity import Identity
@@ -40,7 +40,30 @@ class NodeService:
             db = connect(home.db_path)
         except Exception as exc:  # sqlite3.DatabaseError and friends
             raise UserError(f"cannot open the database {home.db_path}: {exc}; restore it from a backup") from exc
-        return cls(home, config, identity, db, LogStore(db))
+        service = cls(home, config, identity, db, LogStore(db))
+        service._finish_rotation(passphrase or os.environ.get(PASSPHRASE_ENV) or None)
+        return service
+
+    def _finish_rotation(self, passphrase: str | None) -> None:
+        """Make the key files agree with the log after a rotation that a crash interrupted.
+
+        ``rotate_key`` stages the new key, logs the rotation, then promotes the staged key. If the log
+        names the staged key as current, promote it now; a staged key the log never adopted is dropped.
+        """
+        history = self.log.key_history(self.node_id)
+        if history is None:
+            return
+        current = history.current_key
+        staged = self.home.staged_signing_key(passphrase)
+        if staged is not None and staged.public_key().public_bytes_raw() == current:
+            self.home.promote_staged_key()
+            self.identity = self.identity.with_signing_key(staged)
+        elif staged is not None:
+            self.home.next_signing_path.unlink()
+        if self.identity.signing_public != current:
+            self.db.close()
+            raise UserError("the log names a signing key this home does not hold: restore keys/ from the backup "
+                            "taken after the last `orgnode key rotate`")
 
     def close(self) -> None:
         self.db.close()
