@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from node.errors import UserError
+from node.errors import NodeNotRunning, UserError
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -31,7 +31,7 @@ class AdminClient:
     def is_running(self) -> bool:
         try:
             self.call("GET", "/status", timeout=2.0)
-        except UserError:
+        except NodeNotRunning:
             return False
         return True
 
@@ -44,7 +44,7 @@ class AdminClient:
             response = conn.getresponse()
             data = response.read()
         except (FileNotFoundError, ConnectionRefusedError) as exc:
-            raise UserError("the node is not running: start it with `orgnode run` (in another terminal or as a service)") from exc
+            raise NodeNotRunning("the node is not running: start it with `orgnode run` (in another terminal or as a service)") from exc
         except PermissionError as exc:
             raise UserError(f"cannot open the admin socket {self.socket_path}: permission denied (run as the node's user)") from exc
         except TimeoutError as exc:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from node.admin_client import AdminClient
-from node.errors import UserError
+from node.errors import NodeNotRunning, UserError
 from node.home import PASSPHRASE_ENV, Config, Home, default_home, parse_listen
 from protocol.bodies import SECTORS
 
@@ -106,7 +106,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     client = AdminClient(home.admin_socket)
     try:
         data = client.call("GET", "/status", timeout=3.0)
-    except UserError:
+    except NodeNotRunning:
         service = NodeService.open(home.path)
         try:
             data = status_info(service, running=False)
@@ -140,7 +140,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     try:
         # A running node answers without needing the key passphrase again.
         entries = AdminClient(home.admin_socket).call("GET", "/log", timeout=10)
-    except UserError:
+    except NodeNotRunning:
         service = NodeService.open(home.path)
         try:
             entries = [statement_view(s) for s in service.own_statements()]

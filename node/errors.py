@@ -11,3 +11,7 @@ class UserError(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class NodeNotRunning(UserError):
+    """Nothing answers on the home's admin socket (as opposed to a running node answering an error)."""

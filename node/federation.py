@@ -18,7 +18,7 @@ from node.service import NodeService
 from protocol import errors as E
 from protocol.audience import Audience
 from protocol.bodies import KeyRotation
-from protocol.card_bundle import VerifiedCard, encode_bundle, verify_bundle
+from protocol.card_bundle import VerifiedCard, card_statements, encode_bundle, verify_bundle
 from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.identity import EncryptionPublicKeys
 from protocol.invite import InviteToken, PairRequest, check_invite_proof
@@ -278,15 +278,10 @@ class Federation:
 
     def card_bundle_of(self, author: bytes) -> bytes:
         """A direct peer's card bundle, rebuilt from its log as we hold it."""
-        statements = self.service.log.statements(author)
-        if not statements:
+        chosen = card_statements(self.service.log.statements(author))
+        if not chosen:
             raise RemoteProtocolError(E.BAD_BODY, "no statements held for this author")
-        rotations = [s for s in statements if s.kind == KeyRotation.KIND]
-        cards = [s for s in statements if s.kind == "org_card"]
-        chosen = {statements[0].seq: statements[0], **{s.seq: s for s in rotations}}
-        if cards:
-            chosen[cards[-1].seq] = cards[-1]
-        return encode_bundle([chosen[k] for k in sorted(chosen)])
+        return encode_bundle(chosen)
 
     # --- pairing -------------------------------------------------------------------------------
 

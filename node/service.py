@@ -15,8 +15,8 @@ import sqlite_utils
 from node.clock import now_ms
 from node.errors import UserError
 from node.home import PASSPHRASE_ENV, Config, Home
-from protocol.bodies import KeyRotation, OrgCard
-from protocol.card_bundle import encode_bundle
+from protocol.bodies import OrgCard
+from protocol.card_bundle import card_statements, encode_bundle
 from protocol.identity import Identity
 from protocol.statement import Statement
 from storage.db import connect
@@ -88,15 +88,10 @@ class NodeService:
 
     def card_statements(self) -> list[Statement]:
         """First statement, rotations and latest org card: what ``/.well-known/orgnode`` serves."""
-        own = self.log.statements(self.node_id)
-        if not own:
+        chosen = card_statements(self.log.statements(self.node_id))
+        if not chosen:
             raise UserError("this node has no org card yet: the home was not initialised completely")
-        rotations = [s for s in own if s.kind == KeyRotation.KIND]
-        cards = [s for s in own if s.kind == OrgCard.KIND]
-        chosen = {own[0].seq: own[0], **{s.seq: s for s in rotations}}
-        if cards:
-            chosen[cards[-1].seq] = cards[-1]
-        return [chosen[k] for k in sorted(chosen)]
+        return chosen
 
     def card_bundle(self) -> bytes:
         return encode_bundle(self.card_statements())

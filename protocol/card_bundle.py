@@ -31,6 +31,18 @@ class VerifiedCard:
     statements: tuple[Statement, ...]
 
 
+def card_statements(log: list[Statement]) -> list[Statement]:
+    """What a card bundle carries, from an author's log in order: its first statement, every key
+    rotation and its latest org card."""
+    if not log:
+        return []
+    chosen = {log[0].seq: log[0], **{s.seq: s for s in log if s.kind == KeyRotation.KIND}}
+    cards = [s for s in log if s.kind == OrgCard.KIND]
+    if cards:
+        chosen[cards[-1].seq] = cards[-1]
+    return [chosen[seq] for seq in sorted(chosen)]
+
+
 def encode_bundle(statements: list[Statement]) -> bytes:
     return encode([PROTOCOL_VERSION, [Envelope.of(s).encode() for s in statements]])
 
