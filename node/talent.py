@@ -165,11 +165,11 @@ class Talent:
         return job
 
     def own_job(self, job_id: bytes) -> JobRow:
-        row = self.store.job(job_id)
+        row = self.store.job(job_id, self.me)
         if row is None:
+            if self.store.job(job_id) is not None:
+                raise UserError("that job belongs to another organization: only its author can change it")
             raise UserError(f"no job {job_id.hex()} here (see `orgnode job list`)")
-        if row.author != self.me:
-            raise UserError("that job belongs to another organization: only its author can change it")
         return row
 
     def close_job(self, job_id: bytes, filled_by: bytes | None) -> Job:
@@ -425,11 +425,12 @@ class Talent:
 
     # --- referrals: the holder's side ---------------------------------------------------------------
 
-    def refer(self, candidate_id: bytes, job_id: bytes, note: str = "", request_id: bytes | None = None) -> dict[str, Any]:
+    def refer(self, candidate_id: bytes, job_id: bytes, note: str = "", request_id: bytes | None = None,
+              job_author: bytes | None = None) -> dict[str, Any]:
         candidate = self.store.candidate(candidate_id)
         if candidate is None:
             raise UserError("no such candidate (see `orgnode candidate list`)")
-        job_row = self.store.job(job_id)
+        job_row = self.store.job(job_id, job_author)
         if job_row is None:
             raise UserError("no such job here (see `orgnode job list`)")
         if job_row.author == self.me:
@@ -483,7 +484,7 @@ class Talent:
                                 "--consent-evidence \"how and when they agreed\"")
             # The candidate agreed to this organization receiving their profile: record exactly that.
             self._give_consent(candidate, ["refer"], f"node:{asker.hex()}", None, evidence, PROFILE_FIELDS, now)
-        return self.refer(candidate_id, bytes(request["job_id"]), request_id=request_id)
+        return self.refer(candidate_id, bytes(request["job_id"]), request_id=request_id, job_author=asker)
 
     def decline_request(self, request_id: bytes, reason: str) -> dict[str, Any]:
         request = self.store.request(request_id)
@@ -532,7 +533,7 @@ class Talent:
                                query_id=body.query_id, pseudonym=body.pseudonym, candidate_id=candidate_id,
                                statement_id=statement.id, state="pending", created_at=now)
         if self.consent_in_force(candidate_id, "refer", statement.author, now) is not None:
-            self.refer(candidate_id, body.job_id, request_id=body.request_id)
+            self.refer(candidate_id, body.job_id, request_id=body.request_id, job_author=statement.author)
         else:
             log_event("referral.pending", request=body.request_id)
 
@@ -547,8 +548,8 @@ class Talent:
         body = Referral.from_value(statement.body_value())
         if body.job_author != self.me or self.store.referral(body.referral_id) is not None:
             return  # not for us, or already handled (reactions may be retried)
-        job = self.store.job(body.job_id)
-        if job is None or job.author != self.me:
+        job = self.store.job(body.job_id, self.me)
+        if job is None:
             raise UserError("referral for a job that is not ours")
         now = now_ms()
         consent_statement, consent = consent_for_referral(body, statement.author)
@@ -690,7 +691,7 @@ class Talent:
         out = []
         for req in self.store.requests("pending"):
             c = self.store.candidate(bytes(req["candidate_id"]))
-            job = self.store.job(bytes(req["job_id"]))
+            job = self.store.job(bytes(req["job_id"]), bytes(req["job_author"]))
             out.append({"id": bytes(req["request_id"]).hex(), "job_id": bytes(req["job_id"]).hex(),
                         "job_title": job.job.title if job else None, "from": bytes(req["job_author"]).hex(),
                         "from_name": self.org_name(bytes(req["job_author"])),

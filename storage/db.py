@@ -348,6 +348,34 @@ def _m006_pinned_sector(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE peers SET sector = (SELECT sector FROM org_cards WHERE org_cards.node_id = peers.node_id)")
 
 
+def _m007_jobs_by_author(db: sqlite_utils.Database) -> None:
+    # A job is identified by (author, job_id): another organization reusing a job id it saw can no
+    # longer squat or hide the real job at third nodes.
+    db.execute(
+        """CREATE TABLE jobs_new (
+            job_id BLOB NOT NULL,
+            author BLOB NOT NULL,
+            version INTEGER NOT NULL,
+            statement_id BLOB NOT NULL,
+            title TEXT NOT NULL,
+            status TEXT NOT NULL,
+            hops INTEGER NOT NULL,
+            skills TEXT NOT NULL,
+            valid_through INTEGER,
+            filled_by BLOB,
+            via BLOB,
+            body BLOB NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (author, job_id)
+        )"""
+    )
+    db.execute("INSERT INTO jobs_new SELECT job_id, author, version, statement_id, title, status, hops, skills, valid_through, "
+               "filled_by, via, body, updated_at FROM jobs")
+    db.execute("DROP TABLE jobs")
+    db.execute("ALTER TABLE jobs_new RENAME TO jobs")
+    db.execute("CREATE INDEX jobs_job_id ON jobs (job_id)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", _m001_log),
     ("002_federation", _m002_federation),
@@ -355,6 +383,7 @@ MIGRATIONS: list[Migration] = [
     ("004_relay", _m004_relay),
     ("005_reactions", _m005_reactions),
     ("006_pinned_sector", _m006_pinned_sector),
+    ("007_jobs_by_author", _m007_jobs_by_author),
 ]
 
 

@@ -26,11 +26,11 @@ def _upsert_job(db: sqlite_utils.Database, statement: Statement, via: bytes | No
         """INSERT INTO jobs (job_id, author, version, statement_id, title, status, hops, skills, valid_through,
                              filled_by, via, body, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (job_id) DO UPDATE SET version=excluded.version, statement_id=excluded.statement_id,
+           ON CONFLICT (author, job_id) DO UPDATE SET version=excluded.version, statement_id=excluded.statement_id,
              title=excluded.title, status=excluded.status, hops=excluded.hops, skills=excluded.skills,
              valid_through=excluded.valid_through, filled_by=excluded.filled_by, body=excluded.body,
              updated_at=excluded.updated_at, via=COALESCE(jobs.via, excluded.via)
-           WHERE excluded.author = jobs.author AND excluded.version > jobs.version""",
+           WHERE excluded.version > jobs.version""",
         [job.job_id, statement.author, job.version, statement.id, job.title, job.status, job.hops,
          json.dumps([s.label for s in job.skills]), job.valid_through, job.filled_by, via, statement.body, now],
     )
@@ -115,8 +115,11 @@ class TalentStore:
                        bytes(r["via"]) if r["via"] is not None else None)
                 for r in self.db.query("SELECT * FROM jobs ORDER BY updated_at")]
 
-    def job(self, job_id: bytes) -> JobRow | None:
-        rows = list(self.db.query("SELECT * FROM jobs WHERE job_id = ?", [job_id]))
+    def job(self, job_id: bytes, author: bytes | None = None) -> JobRow | None:
+        """The job ``job_id`` of ``author``; without an author, the first one known under that id
+        (two organizations using one id is an anomaly; callers that know the author say so)."""
+        rows = list(self.db.query("SELECT * FROM jobs WHERE job_id = ? AND (? IS NULL OR author = ?) ORDER BY rowid LIMIT 1",
+                                  [job_id, author, author]))
         if not rows:
             return None
         r = rows[0]

@@ -149,3 +149,23 @@ async def test_pairing_floods_are_cut_before_any_cryptography(fed_net):
     assert statuses[0] == (403, "bad-invite")  # unknown invite: refused before the card is even read
     assert (429, "rate-limited") in statuses[10:]
     assert len(a.fed_state.seen._seen) == 0  # strangers never touch the peers' replay cache
+
+
+async def test_reusing_another_orgs_job_id_cannot_hide_its_job(fed_net):
+    import dataclasses
+
+    from protocol.jobs import Job
+
+    honest = await fed_net.start("Honest Employer", sector="company")
+    squatter = await fed_net.start("Squatter", sector="company")
+    victim = await fed_net.start("Victim", sector="nonprofit")
+    await pair(victim, squatter)
+    # The squatter learnt the honest job's id somehow and publishes its own job under it first.
+    real = honest.talent.post_job(title="Real job", skills=["driving"])
+    fake = dataclasses.replace(real, title="Fake job", version=99)
+    squat = squatter.federation.append(Job.KIND, fake.to_value(), private=True)
+    await wait_until(lambda: victim.service.log.get(squat.id) is not None)
+    await pair(victim, honest)
+    await wait_until(lambda: victim.talent.store.job(real.job_id, honest.service.node_id) is not None, what="real job")
+    assert victim.talent.store.job(real.job_id, honest.service.node_id).job.title == "Real job"
+    assert victim.talent.store.job(real.job_id, squatter.service.node_id).job.title == "Fake job"
