@@ -107,8 +107,8 @@ async def bench_sync(n: int, crypto_floor: float, raw_commit: float) -> None:
             append_rate = n / (time.perf_counter() - start)
             # Catch-up: B pairs with A, which already holds n private statements, and pulls them all
             # (pages of up to 64, each verified, opened and applied in one transaction).
-            await pair(a, b)
             start = time.perf_counter()
+            await pair(a, b)  # pairing starts B's first pull: it is part of the catch-up
             target = a.service.log.head(a.service.node_id).seq
             await wait_until(lambda: b.service.log.head(a.service.node_id).seq >= target, timeout=600)
             catchup_rate = target / (time.perf_counter() - start)
@@ -117,6 +117,7 @@ async def bench_sync(n: int, crypto_floor: float, raw_commit: float) -> None:
             start = time.perf_counter()
             for i in range(n):
                 a.federation.append("note", Note(f"live {i}").to_value(), private=True)
+                await asyncio.sleep(0)  # let the sender push while the author keeps appending
             await wait_until(lambda: b.service.log.head(a.service.node_id).seq >= start_seq + n, timeout=600)
             live_rate = n / (time.perf_counter() - start)
         finally:

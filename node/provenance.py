@@ -47,6 +47,7 @@ class Provenance:
     interval: float = 300.0
     _task: asyncio.Task[None] | None = None
     _witnessed: dict[bytes, bytes] = field(default_factory=dict)
+    _roots: dict[tuple[bytes, int], bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.federation.on_appended.append(self.on_appended)
@@ -157,7 +158,10 @@ class Provenance:
         if ours is not None and ours != cp_statement.id:
             conflict = ours
         elif self.log.head(author).seq >= checkpoint.size:
-            root = tree_root(self.ids(author, checkpoint.size))
+            key = (author, checkpoint.size)
+            if key not in self._roots:  # a log prefix never changes: hash it once
+                self._roots[key] = tree_root(self.ids(author, checkpoint.size))
+            root = self._roots[key]
             if root != checkpoint.root:
                 conflict = root
         if conflict is None:
