@@ -191,9 +191,11 @@ class LogStore:
 
     def _ingest(self, statement: Statement, received_from: bytes | None, now: int) -> IngestResult:
         author = statement.author
-        if self.is_rejected(statement.id):
+        rejected = {bytes(r["id"]) for r in self.db.query("SELECT id FROM rejected WHERE id IN (?, ?)",
+                                                           [statement.id, statement.header.prev or statement.id])}
+        if statement.id in rejected:
             raise RemoteProtocolError(REJECTED_BASE, "this statement was rejected before")
-        if statement.header.prev is not None and self.is_rejected(statement.header.prev):
+        if statement.header.prev is not None and statement.header.prev in rejected:
             raise RemoteProtocolError(REJECTED_BASE, "statement builds on a rejected statement")
         head = self.head(author)
         history = self.key_history(author)
@@ -237,6 +239,8 @@ class LogStore:
 
     def _release_held(self, author: bytes, received_from: bytes | None, now: int) -> list[Statement]:
         released: list[Statement] = []
+        if not list(self.db.query("SELECT 1 FROM held WHERE author = ? LIMIT 1", [author])):
+            return released  # the usual case: nothing waiting for this author
         while True:
             head = self.head(author)
             rows = list(
