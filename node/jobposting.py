@@ -175,6 +175,8 @@ def _first_place(value: Any) -> Location:
         locality=_name(address.get("addressLocality"), "jobLocation.address.addressLocality"),
         region=_name(address.get("addressRegion"), "jobLocation.address.addressRegion"),
         country=_name(address.get("addressCountry"), "jobLocation.address.addressCountry"),
+        street=_name(address.get("streetAddress"), "jobLocation.address.streetAddress"),
+        postal_code=_name(address.get("postalCode"), "jobLocation.address.postalCode"),
     )
 
 
@@ -361,7 +363,9 @@ def job_to_jsonld(job: Job, *, org_name: str, org_url: str, node_id_hex: str) ->
         if job.location_type == "hybrid":
             out["jobLocationType"] = "TELECOMMUTE"
         if loc.text():
-            address = {"@type": "PostalAddress"} | {k: v for k, v in (("addressLocality", loc.locality),
+            address = {"@type": "PostalAddress"} | {k: v for k, v in (("streetAddress", loc.street),
+                                                                   ("addressLocality", loc.locality),
+                                                                   ("postalCode", loc.postal_code),
                                                                    ("addressRegion", loc.region),
                                                                    ("addressCountry", loc.country)) if v}
             out["jobLocation"] = {"@type": "Place", "address": address}

@@ -73,18 +73,23 @@ class Location:
     locality: str | None = None
     region: str | None = None
     country: str | None = None
+    street: str | None = None
+    postal_code: str | None = None
 
     def to_value(self) -> dict[str, Any]:
-        return {k: v for k, v in (("locality", self.locality), ("region", self.region), ("country", self.country)) if v}
+        fields = (("locality", self.locality), ("region", self.region), ("country", self.country),
+                  ("street", self.street), ("postal_code", self.postal_code))
+        return {k: v for k, v in fields if v}
 
     @classmethod
     def from_value(cls, value: Any) -> Location:
         v = expect_map(value, "location")
         return cls(_opt_str(v, "locality", "location.locality", 200), _opt_str(v, "region", "location.region", 200),
-                   _opt_str(v, "country", "location.country", 64))
+                   _opt_str(v, "country", "location.country", 64), _opt_str(v, "street", "location.street", 200),
+                   _opt_str(v, "postal_code", "location.postal_code", 32))
 
     def text(self) -> str:
-        return ", ".join(p for p in (self.locality, self.region, self.country) if p)
+        return ", ".join(p for p in (self.street, self.locality, self.postal_code, self.region, self.country) if p)
 
 
 @register

@@ -29,7 +29,7 @@ def test_google_example_fields():
     assert job.date_posted == 1484697600000  # 2017-01-18T00:00Z
     assert job.valid_through == 1489795200000  # 2017-03-18T00:00 read as UTC
     assert job.employment_type == ("CONTRACTOR",)
-    assert job.location == Location("Mountain View", "CA", "US")
+    assert job.location == Location("Mountain View", "CA", "US", street="1600 Amphitheatre Pkwy", postal_code="94043")
     assert job.location_type == "onsite"
     assert job.salary == Salary("USD", 4000, 4000, "HOUR")  # cents: 40.00 × 100
     assert job.hops == 2 and job.version == 1 and job.status == "open"
