@@ -157,7 +157,8 @@ def cmd_candidate_import(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     failures.sort(key=lambda f: f["row"])
     report = {"imported": len(imported), "ids": imported, "errors": failures}
-    _emit(args, report, lambda: "\n".join([f"Imported {len(imported)} candidate(s); {len({f['row'] for f in failures})} row(s) with errors:"]
+    _emit(args, report, lambda: "\n".join([f"Imported {len(imported)} candidate(s)"
+                                           + (f"; {len({f['row'] for f in failures})} row(s) with errors:" if failures else ".")]
                                           + [f"  row {f['row']}{' (' + f['column'] + ')' if f['column'] else ''}: {f['error']}"
                                              for f in failures]))
     return 0 if not failures else 1
