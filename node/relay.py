@@ -24,7 +24,6 @@ from protocol.audience import Audience
 from protocol.errors import ProtocolError
 from protocol.relay import Relay, open_relay, seal_relay
 from protocol.statement import Statement
-from storage.log_store import save_vouched_history
 
 RELAY_QUOTA_COUNT = 120
 RELAY_QUOTA_BYTES = 8 * 1024 * 1024
@@ -129,34 +128,11 @@ class Relays:
             raise
         self._learn_route(relay.origin, statement.author, now)
         with self.db.atomic():
-            for carried in delivered.statements:
-                self.db.execute(
-                    """INSERT OR IGNORE INTO foreign_statements
-                       (id, author, seq, kind, header, signature, salt, body, via, via_statement, distance, received_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)""",
-                    [carried.id, carried.author, carried.seq, carried.kind, carried.header_bytes, carried.signature,
-                     carried.salt, carried.body, statement.author, statement.id, now],
-                )
-            save_vouched_history(self.db, delivered.origin.history, statement.author)
-            if not list(self.db.query("SELECT 1 FROM org_cards WHERE node_id = ?", [relay.origin])):
-                from storage.log_store import _project_org_card
-
-                _project_org_card(self.db, delivered.origin.statement, now)
+            self.federation.service.log.keep_foreign(list(delivered.statements), via=statement.author,
+                                                     via_statement=statement.id, distance=0, card=delivered.origin, now=now)
             # The box was opened and its contents kept: the ciphertext is not kept as well.
             self.federation.service.log.erase_body(statement.id, now)
         log_event("relay.delivered", origin=relay.origin, items=len(delivered.statements))
         for hook in self.on_delivered:
             hook(list(delivered.statements), statement.author)
 
-
-def find_statement(db: Any, log: Any, statement_id: bytes) -> Statement | None:
-    """A statement from the log, or else one delivered by relay or re-share."""
-    found = log.get(statement_id)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-    rows = list(db.query("SELECT * FROM foreign_statements WHERE id = ?", [statement_id]))
-    if not rows:
-        return None
-    from storage.log_store import _row_to_statement
-
-    return _row_to_statement(rows[0])

@@ -21,7 +21,7 @@ from node.clock import now_ms
 from node.errors import UserError
 from node.federation import Federation
 from node.logs import log_event
-from node.relay import Relays, find_statement
+from node.relay import Relays
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, Consent, ConsentWithdrawal, ErasureReceipt, parse_scope
 from protocol.errors import ProtocolError
@@ -564,7 +564,7 @@ class Talent:
             self.federation.after_commit(self.store.checkpoint)
             log_event("referral.consent-mismatch", logging.WARNING, referral=body.referral_id)
             return  # refused: returning (not raising) keeps the erasure
-        profile_statement = find_statement(self.db, self.federation.service.log, body.profile_statement)
+        profile_statement = self.federation.service.log.find(body.profile_statement)
         if profile_statement is None or profile_statement.author != statement.author or profile_statement.body is None:
             raise UserError("referral without its profile statement")
         profile = ReferralProfile.from_value(profile_statement.body_value())

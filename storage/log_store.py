@@ -315,6 +315,28 @@ class LogStore:
                 self._save_history(verified.history)
             _project_org_card(self.db, verified.statement, now)
 
+    def find(self, statement_id: bytes) -> Statement | None:
+        """A statement from the logs, or else one that arrived re-shared or relayed."""
+        found = self.get(statement_id)
+        if found is not None:
+            return found
+        rows = list(self.db.query("SELECT * FROM foreign_statements WHERE id = ?", [statement_id]))
+        return _row_to_statement(rows[0]) if rows else None
+
+    def keep_foreign(self, statements: list[Statement], *, via: bytes, via_statement: bytes, distance: int,
+                     card: VerifiedCard, now: int) -> None:
+        """Keep statements of an author we do not replicate, with the card a partner vouched for."""
+        for s in statements:
+            self.db.execute(
+                """INSERT OR IGNORE INTO foreign_statements
+                   (id, author, seq, kind, header, signature, salt, body, via, via_statement, distance, received_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [s.id, s.author, s.seq, s.kind, s.header_bytes, s.signature, s.salt, s.body, via, via_statement, distance, now],
+            )
+        save_vouched_history(self.db, card.history, via)
+        if not list(self.db.query("SELECT 1 FROM org_cards WHERE node_id = ?", [card.node_id])):
+            _project_org_card(self.db, card.statement, now)
+
     def erase_body(self, statement_id: bytes, now: int) -> None:
         """Erase a statement's body everywhere this node keeps it (log, re-shared/relayed copies, held
         copies), keeping its signed header as data-free provenance; the body never comes back
@@ -374,16 +396,8 @@ def _project_reshare(db: sqlite_utils.Database, statement: Statement, now: int) 
             local.check_key(root.header.key, root.seq)
         except ProtocolError:
             return
-    db.execute(
-        """INSERT OR IGNORE INTO foreign_statements
-           (id, author, seq, kind, header, signature, salt, body, via, via_statement, distance, received_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [root.id, root.author, root.seq, root.kind, root.header_bytes, root.signature, root.salt, root.body,
-         statement.author, statement.id, verified.distance, now],
-    )
-    save_vouched_history(db, verified.author_card.history, statement.author)
-    if not list(db.query("SELECT 1 FROM org_cards WHERE node_id = ?", [root.author])):
-        _project_org_card(db, verified.author_card.statement, now)
+    LogStore(db).keep_foreign([root], via=statement.author, via_statement=statement.id, distance=verified.distance,
+                              card=verified.author_card, now=now)
     inner = FOREIGN_PROJECTORS.get(root.kind)
     if inner is not None:
         inner(db, root, statement.author, now)

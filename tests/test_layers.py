@@ -56,3 +56,13 @@ def test_checker_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import asyncio\nfrom node.cli import main\n")
     assert {"asyncio", "node"} <= imports_of(bad)
+
+
+def test_node_uses_no_private_storage_helpers():
+    """node/ calls storage's public API; a `_name` imported from storage is a missing method."""
+    for path in python_files("node"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("storage"):
+                private = [alias.name for alias in node.names if alias.name.startswith("_")]
+                assert not private, f"{path.relative_to(REPO)} imports {private} from {node.module}"
