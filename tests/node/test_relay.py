@@ -16,7 +16,8 @@ async def net(tmp_path):
     await network.close()
 
 
-async def test_referral_to_a_reshared_job_travels_the_trust_path(net):
+async def line_with_reshared_job(net: Net):
+    """A–B–C in a line (A and C are not partners); A's job (hops 2) has reached C through B."""
     a = await net.start("Northwind", sector="company")
     b = await net.start("Green Works", sector="social_enterprise")
     c = await net.start("Youth Futures", sector="nonprofit")
@@ -24,6 +25,11 @@ async def test_referral_to_a_reshared_job_travels_the_trust_path(net):
     await pair(b, c)
     job = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
     await wait_until(lambda: c.talent.store.job(job.job_id) is not None, what="re-shared job at C")
+    return a, b, c, job
+
+
+async def test_referral_to_a_reshared_job_travels_the_trust_path(net):
+    a, b, c, job = await line_with_reshared_job(net)
     assert c.talent.store.job(job.job_id).via == b.service.node_id
     marker = "Quillon-Marsh-5521"
     candidate, _ = c.talent.add_candidate(name=f"{marker} Person", email="qm@example.org", skills=["driving"],
@@ -60,13 +66,7 @@ async def test_no_path_no_referral(net):
 
 
 async def test_audit_export_of_a_relayed_referral_says_why_it_cannot(net):
-    a = await net.start("Northwind", sector="company")
-    b = await net.start("Green Works", sector="social_enterprise")
-    c = await net.start("Youth Futures", sector="nonprofit")
-    await pair(a, b)
-    await pair(b, c)
-    job = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
-    await wait_until(lambda: c.talent.store.job(job.job_id) is not None)
+    a, b, c, job = await line_with_reshared_job(net)
     candidate, _ = c.talent.add_candidate(name="Relayed Person", email="rp@example.org", skills=["driving"],
                                           consent=["refer"], consent_scope="all", consent_evidence="form")
     view = c.talent.refer(candidate.candidate_id, job.job_id)
@@ -75,13 +75,7 @@ async def test_audit_export_of_a_relayed_referral_says_why_it_cannot(net):
 
 
 async def test_impact_counts_referrals_through_the_trust_path(net):
-    a = await net.start("Northwind", sector="company")
-    b = await net.start("Green Works", sector="social_enterprise")
-    c = await net.start("Youth Futures", sector="nonprofit")
-    await pair(a, b)
-    await pair(b, c)
-    job = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
-    await wait_until(lambda: c.talent.store.job(job.job_id) is not None)
+    a, b, c, job = await line_with_reshared_job(net)
     candidate, _ = c.talent.add_candidate(name="Path Person", email="pp@example.org", skills=["driving"],
                                           consent=["refer"], consent_scope="all", consent_evidence="form")
     c.talent.refer(candidate.candidate_id, job.job_id)
