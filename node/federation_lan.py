@@ -40,6 +40,7 @@ PAIR_REQUEST_PATH = "/federation/v1/pair-request"
 PAIR_CONFIRM_PATH = "/federation/v1/pair-confirm"
 MSGPACK = "application/msgpack"
 MAX_PENDING_IN = 32
+PENDING_TTL_MS = 24 * 3_600_000
 PAIRING_RATE = 0.5  # pairing requests per second, sustained, for the whole node
 PAIRING_BURST = 10.0
 
@@ -81,11 +82,14 @@ class LanPairingEndpoints:
             raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node is blocked here")
         if existing is not None and existing.state == P.TRUSTED:
             return web.Response(body=LanPairAnswer(ANSWER_TRUSTED).encode(), content_type=MSGPACK)
-        if existing is None or existing.state != P.PENDING_IN:
-            pending = sum(1 for p in federation.peers.all() if p.state == P.PENDING_IN)
-            if pending >= MAX_PENDING_IN:
-                raise RemoteProtocolError(E.RATE_LIMITED, "too many pairing requests are waiting for this node's admin")
         now = now_ms()
+        if existing is None or existing.state != P.PENDING_IN:
+            pending = [p for p in federation.peers.all() if p.state == P.PENDING_IN]
+            # Requests nobody approved within a day lapse, so strangers cannot keep the slots full.
+            for stale in (p for p in pending if p.updated_at < now - PENDING_TTL_MS):
+                federation.peers.set_state(stale.node_id, P.REMOVED, now)
+            if sum(1 for p in pending if p.updated_at >= now - PENDING_TTL_MS) >= MAX_PENDING_IN:
+                raise RemoteProtocolError(E.RATE_LIMITED, "too many pairing requests are waiting for this node's admin")
         with federation.service.db.atomic():
             federation.service.log.learn_card(verified, now)
             federation.peers.upsert(origin, verified.card.url, P.PENDING_IN, "lan", now)
