@@ -261,6 +261,9 @@ class Federation:
                 self._reshare(statement, bundle, (self.me,))
         elif statement.kind == "reshare":
             verified = verify_reshare(statement)
+            local = self.service.log.key_history(verified.root.author)
+            if local is not None:
+                local.check_key(verified.root.header.key, verified.root.seq)  # same rule as keeping it
             if verified.root.author != self.me and verified.may_travel_further:
                 bundle = encode_bundle(list(verified.author_card.statements))
                 self._reshare(verified.root, bundle, (*verified.path, self.me))

@@ -115,7 +115,10 @@ class FederationClient:
         """POST ``body`` to ``base_url + path``, signed for ``destination``; never raises on HTTP errors."""
         check_url(base_url)
         signer = identity or self.identity()
-        auth = sign_request(signer, method="POST", path=path, destination=destination, body=body, now=now_ms(), nonce=os.urandom(16))
+        # Sign the path exactly as sent, including any path prefix of the peer's URL.
+        full_path = urlsplit(base_url).path.rstrip("/") + path
+        auth = sign_request(signer, method="POST", path=full_path, destination=destination, body=body, now=now_ms(),
+                            nonce=os.urandom(16))
         session = await self.session()
         try:
             async with session.post(

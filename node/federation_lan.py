@@ -65,7 +65,7 @@ class LanPairingEndpoints:
         now = now_ms()
         verify_request(auth, method=request.method, path=request.path, body=body, me=self.federation.me,
                        origin_key=verified.history.current_key, now=now)
-        state.seen.check_and_add(auth, now)
+        state.pairing_seen.check_and_add(auth, now)  # strangers: not the trusted peers' replay cache
         if auth.origin == self.federation.me:
             raise RemoteProtocolError(E.WRONG_AUTHOR, "a node cannot pair with itself")
         problem = lan_url_problem(verified.card.url, self.allow_loopback)

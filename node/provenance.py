@@ -31,7 +31,7 @@ from protocol.errors import ProtocolError
 from protocol.impact import Impact, compute
 from protocol.jobs import Job
 from protocol.merkle import consistency_proof, inclusion_proof, tree_root
-from protocol.provenance import Checkpoint, ImpactReport, Witness
+from protocol.provenance import MAX_WITNESSED, Checkpoint, ImpactReport, Witness
 from protocol.referrals import Referral, ReferralProfile, ReferralRequest, ReferralStatus
 from protocol.reshare import verify_reshare
 from protocol.statement import Envelope, Statement
@@ -112,19 +112,19 @@ class Provenance:
         return statement
 
     def witness(self) -> Statement | None:
-        carried = []
+        carried: list[bytes] = []
         for row in self.db.query("SELECT author, MAX(seq) AS seq FROM entries WHERE kind = ? AND author != ? GROUP BY author",
                                  [Checkpoint.KIND, self.me]):
             statement_id = self.log.id_at(bytes(row["author"]), int(row["seq"]))
             if statement_id is None or self._witnessed.get(bytes(row["author"])) == statement_id:
                 continue
             statement = self.log.get(statement_id)
-            if statement is not None and statement.body is not None:
+            if statement is not None and statement.body is not None and len(carried) < MAX_WITNESSED:
                 carried.append(Envelope.of(statement).encode())
-                self._witnessed[statement.author] = statement_id
+                self._witnessed[statement.author] = statement_id  # the rest go in the next witness
         if not carried:
             return None
-        return self.federation.append(Witness.KIND, Witness(tuple(carried[:32])).to_value(), private=False)
+        return self.federation.append(Witness.KIND, Witness(tuple(carried)).to_value(), private=False)
 
     def on_appended(self, statements: list[Statement]) -> None:
         for statement in statements:
@@ -152,6 +152,9 @@ class Provenance:
             return
         history.check_key(cp_statement.header.key, cp_statement.seq)
         checkpoint = Checkpoint.from_value(cp_statement.body_value())
+        if checkpoint.size >= cp_statement.seq:
+            log_event("checkpoint.invalid", logging.WARNING, author=author, seq=cp_statement.seq)
+            return  # a checkpoint covers only statements before it
         now = now_ms()
         ours = self.log.id_at(author, cp_statement.seq)
         conflict: bytes | None = None

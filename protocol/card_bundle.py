@@ -48,8 +48,9 @@ def encode_bundle(statements: list[Statement]) -> bytes:
 
 
 def verify_bundle(data: bytes, expected_node_id: bytes | None = None) -> VerifiedCard:
-    items = expect_list(decode(data, BUNDLE_LIMITS), "card bundle", 2)
+    items = expect_list(decode(data, BUNDLE_LIMITS), "card bundle")
     expect_version(items, "bundle")
+    expect_list(items, "card bundle", 2)
     raw = expect_list(items[1], "bundle.statements")
     if not raw:
         raise RemoteProtocolError(MALFORMED, "card bundle is empty")

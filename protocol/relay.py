@@ -93,7 +93,10 @@ def open_relay(relay: Relay, me: Identity) -> Delivered:
     expect_list(items, "relay payload", 3)
     card = verify_bundle(expect_bytes(items[1], "relay.card"), expected_node_id=relay.origin)
     carried = []
-    for raw in expect_list(items[2], "relay.statements"):
+    raw_items = expect_list(items[2], "relay.statements")
+    if not 1 <= len(raw_items) <= MAX_CARRIED:
+        raise RemoteProtocolError(MALFORMED, f"a relay carries 1 to {MAX_CARRIED} statements")
+    for raw in raw_items:
         statement = Envelope.decode(expect_bytes(raw, "relay.statement")).open_plain()
         if statement.author != relay.origin:
             raise RemoteProtocolError(WRONG_AUTHOR, "a relay may carry only its origin's statements")

@@ -219,12 +219,12 @@ class LogStore:
             self._check_holdable(statement, head)
             held = next(self.db.query("SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(envelope)), 0) AS bytes FROM held WHERE author = ?",
                                       [author]))
-            if held["n"] < MAX_HELD_PER_AUTHOR and held["bytes"] < MAX_HELD_BYTES_PER_AUTHOR:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO held (id, author, seq, envelope, received_from, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [statement.id, author, statement.seq, Envelope.of(statement).encode(), received_from, now],
-                )
+            if held["n"] >= MAX_HELD_PER_AUTHOR or held["bytes"] >= MAX_HELD_BYTES_PER_AUTHOR:
+                raise RemoteProtocolError(GAP, "too many statements of this author are waiting for their predecessors")
+            self.db.execute(
+                "INSERT OR IGNORE INTO held (id, author, seq, envelope, received_from, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [statement.id, author, statement.seq, Envelope.of(statement).encode(), received_from, now],
+            )
             return IngestResult(verdict, statement.id)
         self._store(statement, history, received_from, now)
         released = [statement, *self._release_held(author, received_from, now)]
