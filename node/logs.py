@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from typing import Any
 
 FORBIDDEN_FIELDS = frozenset({"name", "email", "phone", "text", "title", "description", "note", "profile", "candidate_name"})
@@ -40,6 +39,3 @@ def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
     clean = {k: (v.hex()[:16] if isinstance(v, bytes) else v) for k, v in fields.items()}
     _logger.log(level, event, extra={"fields": clean})
 
-
-def monotonic() -> float:
-    return time.monotonic()
