@@ -154,7 +154,7 @@ async def _demo(root: Path, keep: bool) -> int:
 
         story.chapter("Northwind requests the referral; the holder checks consent and releases the profile")
         corp.talent.request_referral(job.job_id, bytes.fromhex(best["pseudonym"]))
-        await _until(lambda: [r for r in corp.talent.store.referrals() if r["status"] == "received"], "the referral")
+        await _until(lambda: [r for r in corp.talent.store.referrals() if r.status == "received"], "the referral")
         referral = corp.talent.list_referrals()[0]
         rid = bytes.fromhex(referral["id"])
         story.say(f"Northwind received referral {rid.hex()[:8]}… from {referral['from_name']}: "
@@ -165,9 +165,9 @@ async def _demo(root: Path, keep: bool) -> int:
         corp.talent.update_referral(rid, "in_process", "interview booked")
         corp.talent.update_referral(rid, "hired", "starts on Monday")
         corp.talent.close_job(job.job_id, filled_by=rid)
-        await _until(lambda: (youth.talent.store.referral(rid) or {}).get("status") == "hired", "the hire to reach Youth Futures")
+        await _until(lambda: getattr(youth.talent.store.referral(rid), "status", None) == "hired", "the hire to reach Youth Futures")
         await _until(lambda: getattr(youth.talent.store.job(job.job_id), "job", job).status == "filled", "the job to close")
-        history = " -> ".join(e["status"] for e in youth.talent.store.events(rid))
+        history = " -> ".join(e.status for e in youth.talent.store.events(rid))
         story.say(f"Youth Futures sees: {history}; job now 'filled', credited to its referral")
 
         story.chapter("The evidence: every statement verifies against its author's key")
@@ -180,7 +180,7 @@ async def _demo(root: Path, keep: bool) -> int:
         story.say(f"{checked} signed statements re-verified across the three nodes; 0 failures")
         ledger = youth.talent.store.disclosures(amina.candidate_id)
         story.say(f"Youth Futures' disclosure ledger: Amina's profile went to {len(ledger)} organization(s), under consent "
-                  f"{bytes(ledger[0]['consent_id']).hex()[:8]}…")
+                  f"{ledger[0].consent_id.hex()[:8]}…")
         story.say("Ben's and Chloe's data never left Youth Futures' node")
 
         story.chapter("An auditor checks the referral offline, from one file")

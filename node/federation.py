@@ -303,8 +303,8 @@ class Federation:
         invite = self.peers.invite(request.invite_id)
         if invite is None:
             raise RemoteProtocolError(E.BAD_INVITE, "unknown invite: it was never issued by this node")
-        check_invite_proof(bytes(invite["secret"]), self.me, origin, request.invite_id, request.proof)
-        if now > int(invite["expires_at"]):
+        check_invite_proof(invite.secret, self.me, origin, request.invite_id, request.proof)
+        if now > invite.expires_at:
             raise RemoteProtocolError(E.EXPIRED, "this invite has expired: ask for a new one")
         # One transaction: the invite is used up exactly when the peer becomes trusted (a blocked
         # node is refused by the trust list itself, and then the invite stays unused).

@@ -36,6 +36,7 @@ from protocol.referrals import Referral, ReferralProfile, ReferralRequest, Refer
 from protocol.reshare import verify_reshare
 from protocol.statement import Envelope, Statement
 from storage.log_store import foreign_statements
+from storage.talent import TalentStore
 
 INFRASTRUCTURE = frozenset({Checkpoint.KIND, Witness.KIND})
 PII_KINDS = frozenset({ReferralProfile.KIND})
@@ -224,13 +225,14 @@ class Provenance:
         return [s for s in self.log.of_kind(kind) if s.author == author]
 
     def export_referral(self, referral_id: bytes, redact: bool) -> bytes:
-        rows = list(self.db.query("SELECT statement_id, referrer FROM referrals WHERE referral_id = ?", [referral_id]))
-        if not rows:
+        row = TalentStore(self.db).referral(referral_id)
+        if row is None:
             raise UserError("no such referral here (see `orgnode referral list`)")
-        if bytes(rows[0]["referrer"]) != self.me:
+        if row.referrer != self.me:
             raise UserError("export the audit bundle from the referring organization's node: it holds the consent records "
                             "and its own log that prove the release was consented")
-        referral_statement = self.log.get(bytes(rows[0]["statement_id"]))
+        assert row.statement_id is not None  # we referred: our referral statement is recorded with it
+        referral_statement = self.log.get(row.statement_id)
         referral = Referral.from_value(referral_statement.body_value())
         if self.log.head(referral.job_author).seq == 0:
             raise UserError("this referral went to an organization that is not a direct partner (through the trust path): "

@@ -41,7 +41,8 @@ from protocol.referrals import (
 )
 from protocol.statement import Envelope, Statement
 from storage.log_store import vouched_history
-from storage.talent import Candidate, ConsentRow, JobRow, TalentStore
+from storage.talent import TalentStore
+from storage.talent_rows import Candidate, ConsentRow, DisclosureRow, JobRow, ReferralRow
 
 MATCH_THRESHOLD = 1  # a candidate must match at least one requirement to be offered
 OFFER_TTL_MS = 30 * 86_400_000  # how long a pseudonym can still be resolved for a referral request
@@ -112,7 +113,7 @@ class Talent:
     def _route(self, referral_id: bytes | None) -> bytes:
         """The job a referral is about: how relays find the path to a non-partner."""
         row = self.store.referral(referral_id) if referral_id is not None else None
-        return bytes(row["job_id"]) if row is not None else b"\0" * 16
+        return row.job_id if row is not None else b"\0" * 16
 
     def _key_history(self, author: bytes) -> KeyHistory | None:
         """A peer's key history from its log, or a relayed/re-shared author's from the card its partner vouched for."""
@@ -176,10 +177,10 @@ class Talent:
         row = self.own_job(job_id)
         if filled_by is not None:
             referral = self.store.referral(filled_by)
-            if referral is None or bytes(referral["job_id"]) != job_id:
+            if referral is None or referral.job_id != job_id:
                 raise UserError("--filled-by must name a referral for this job (see `orgnode referral list`)")
-            if referral["status"] != "hired":
-                raise UserError(f"that referral is {referral['status']}, not hired: record the hire first "
+            if referral.status != "hired":
+                raise UserError(f"that referral is {referral.status}, not hired: record the hire first "
                                 "(`orgnode referral update ID --status hired`)")
         old = row.job
         job = dataclasses.replace(old, version=old.version + 1, status="filled" if filled_by else "closed", filled_by=filled_by)
@@ -278,16 +279,17 @@ class Talent:
                 state = "expired"
             consents.append({"id": row.consent_id.hex(), "purposes": list(row.purposes), "scope": list(row.scope),
                              "expires_at": row.expires_at, "state": state,
-                             "history": self.store.consent_history(row.consent_id)})
+                             "history": [{"state": h.state, "at": h.at, "note": h.note}
+                                         for h in self.store.consent_history(row.consent_id)]})
         return {"id": c.candidate_id.hex(), "name": c.name, "email": c.email, "phone": c.phone, "location": c.location,
                 "skills": list(c.skills), "medal": c.medal, "for_job": c.for_job, "consents": consents,
                 "disclosures": [self._disclosure_view(d) for d in self.store.disclosures(c.candidate_id)]}
 
-    def _disclosure_view(self, d: dict[str, Any]) -> dict[str, Any]:
-        return {"referral_id": bytes(d["referral_id"]).hex(), "recipient": bytes(d["recipient"]).hex(),
-                "recipient_name": self.org_name(bytes(d["recipient"])), "at": d["at"],
-                "withdrawal_sent": d["withdrawal_statement"] is not None, "acknowledged": d["acked_at"] is not None,
-                "acked_at": d["acked_at"]}
+    def _disclosure_view(self, d: DisclosureRow) -> dict[str, Any]:
+        return {"referral_id": d.referral_id.hex(), "recipient": d.recipient.hex(),
+                "recipient_name": self.org_name(d.recipient), "at": d.at,
+                "withdrawal_sent": d.withdrawal_statement is not None, "acknowledged": d.acked_at is not None,
+                "acked_at": d.acked_at}
 
     def find_candidate(self, text: str) -> Candidate:
         candidate = self.store.candidate(resolve_id(self.db, text, "CANDIDATE_ID"))
@@ -309,7 +311,7 @@ class Talent:
             for row in rows:
                 self.store.set_consent_state(row.consent_id, "withdrawn", now, "withdrawn by the candidate")
             for d in self.store.disclosures(candidate_id):
-                notified.setdefault(bytes(d["recipient"]), []).append(bytes(d["referral_id"]))
+                notified.setdefault(d.recipient, []).append(d.referral_id)
             for recipient, referral_ids in notified.items():
                 body = ConsentWithdrawal(rows[0].consent_id, candidate.candidate_ref, tuple(referral_ids))
                 statement = self._send(ConsentWithdrawal.KIND, body.to_value(), recipient, self._route(referral_ids[0]))
@@ -397,11 +399,11 @@ class Talent:
         result = self.store.result_by_pseudonym(job_id, alias)
         if result is None:
             raise UserError("no match answer with that pseudonym for this job: run `orgnode match JOB_ID` first")
-        holder = bytes(result["holder"])
-        if any(bytes(r["pseudonym"]) == alias and bytes(r["job_id"]) == job_id and r["state"] in ("requested", "pending", "sent")
+        holder = result.holder
+        if any(r.pseudonym == alias and r.job_id == job_id and r.state in ("requested", "pending", "sent")
                for r in self.store.requests()):
             raise UserError("this candidate was already requested for this job (see `orgnode referral list`)")
-        body = ReferralRequest(os.urandom(16), job_id, row.statement_id, holder, bytes(result["query_id"]), alias)
+        body = ReferralRequest(os.urandom(16), job_id, row.statement_id, holder, result.query_id, alias)
         statement = self.federation.append(ReferralRequest.KIND, body.to_value(), private=True, audience=Audience.only(holder))
         self.store.add_request(request_id=body.request_id, job_id=job_id, job_author=self.me, holder=holder,
                                query_id=body.query_id, pseudonym=alias, statement_id=statement.id, state="requested",
@@ -412,14 +414,14 @@ class Talent:
         row = self.store.referral(referral_id)
         if row is None:
             raise UserError("no such referral (see `orgnode referral list`)")
-        side = JOB_ORG if bytes(row["job_author"]) == self.me else HOLDER
+        side = JOB_ORG if row.job_author == self.me else HOLDER
         try:
-            check_transition(row["status"], status, side)
+            check_transition(row.status, status, side)
         except ProtocolError as exc:
             raise UserError(exc.detail) from exc
-        counterpart = bytes(row["referrer"]) if side == JOB_ORG else bytes(row["job_author"])
+        counterpart = row.referrer if side == JOB_ORG else row.job_author
         body = ReferralStatus(referral_id, status, self.last_event(referral_id), reason)
-        statement = self._send(ReferralStatus.KIND, body.to_value(), counterpart, bytes(row["job_id"]))
+        statement = self._send(ReferralStatus.KIND, body.to_value(), counterpart, row.job_id)
         self._apply_status(referral_id, status, self.me, statement.id, reason, now_ms(), notify=False)
         return self.referral_view(self.store.referral(referral_id) or row)
 
@@ -467,14 +469,15 @@ class Talent:
                 assert self.relays is not None
                 self.relays.send([profile_statement, statement], job_row.author, job_id)
         log_event("referral.sent", referral=referral.referral_id, relayed=not direct)
-        return self.referral_view(self.store.referral(referral.referral_id) or {})
+        return self.referral_view(self.store.referral(referral.referral_id))
 
     def approve_request(self, request_id: bytes, evidence: str) -> dict[str, Any]:
         request = self.store.request(request_id)
-        if request is None or request["state"] != "pending":
+        if request is None or request.state != "pending":
             raise UserError("no pending referral request with that id (see `orgnode referral pending`)")
-        candidate_id = bytes(request["candidate_id"])
-        asker = bytes(request["job_author"])
+        candidate_id = request.candidate_id
+        assert candidate_id is not None  # a pending request is one we received: it names our candidate
+        asker = request.job_author
         now = now_ms()
         if self.consent_in_force(candidate_id, "refer", asker, now) is None:
             candidate = self.store.candidate(candidate_id)
@@ -484,14 +487,14 @@ class Talent:
                                 "--consent-evidence \"how and when they agreed\"")
             # The candidate agreed to this organization receiving their profile: record exactly that.
             self._give_consent(candidate, ["refer"], f"node:{asker.hex()}", None, evidence, PROFILE_FIELDS, now)
-        return self.refer(candidate_id, bytes(request["job_id"]), request_id=request_id, job_author=asker)
+        return self.refer(candidate_id, request.job_id, request_id=request_id, job_author=asker)
 
     def decline_request(self, request_id: bytes, reason: str) -> dict[str, Any]:
         request = self.store.request(request_id)
-        if request is None or request["state"] != "pending":
+        if request is None or request.state != "pending":
             raise UserError("no pending referral request with that id (see `orgnode referral pending`)")
-        body = ReferralStatus(request_id, "declined", bytes(request["statement_id"]), reason)
-        self.federation.append(ReferralStatus.KIND, body.to_value(), private=True, audience=Audience.only(bytes(request["job_author"])))
+        body = ReferralStatus(request_id, "declined", request.statement_id, reason)
+        self.federation.append(ReferralStatus.KIND, body.to_value(), private=True, audience=Audience.only(request.job_author))
         self.store.set_request_state(request_id, "declined", reason)
         return {"id": request_id.hex(), "status": "declined"}
 
@@ -525,9 +528,9 @@ class Talent:
         if body.holder != self.me or self.store.request(body.request_id) is not None:
             return  # not for us, or already handled (reactions may be retried)
         offer = self.store.offer(body.query_id, body.pseudonym)
-        if offer is None or bytes(offer["asker"]) != statement.author or bytes(offer["job_id"]) != body.job_id:
+        if offer is None or offer.asker != statement.author or offer.job_id != body.job_id:
             raise UserError("referral request names no offer of ours")
-        candidate_id = bytes(offer["candidate_id"])
+        candidate_id = offer.candidate_id
         now = now_ms()
         self.store.add_request(request_id=body.request_id, job_id=body.job_id, job_author=statement.author, holder=self.me,
                                query_id=body.query_id, pseudonym=body.pseudonym, candidate_id=candidate_id,
@@ -542,7 +545,7 @@ class Talent:
         events = self.store.events(referral_id)
         if not events:
             raise UserError("this referral has no recorded history on this node")
-        return bytes(events[-1]["statement_id"])
+        return events[-1].statement_id
 
     def _on_referral(self, statement: Statement) -> None:
         body = Referral.from_value(statement.body_value())
@@ -583,7 +586,7 @@ class Talent:
     def _on_status(self, statement: Statement) -> None:
         body = ReferralStatus.from_value(statement.body_value())
         request = self.store.request(body.referral_id)
-        if request is not None and bytes(request["holder"]) == statement.author and body.status == "declined":
+        if request is not None and request.holder == statement.author and body.status == "declined":
             self.store.set_request_state(body.referral_id, "declined", body.reason)
             return
         self._apply_status(body.referral_id, body.status, statement.author, statement.id, body.reason, now_ms(), notify=False)
@@ -593,13 +596,13 @@ class Talent:
         row = self.store.referral(referral_id)
         if row is None:
             return
-        side = JOB_ORG if by == bytes(row["job_author"]) else HOLDER if by == bytes(row["referrer"]) else None
+        side = JOB_ORG if by == row.job_author else HOLDER if by == row.referrer else None
         if side is None:
             raise UserError("status from a node that is not part of the referral")
-        if row["status"] == status:
+        if row.status == status:
             return
         try:
-            check_transition(row["status"], status, side)
+            check_transition(row.status, status, side)
         except ProtocolError:
             if notify:
                 return
@@ -615,7 +618,7 @@ class Talent:
         with self.db.atomic():
             for rid in body.referral_ids:
                 row = self.store.referral(rid)
-                if row is None or bytes(row["referrer"]) != statement.author or bytes(row["job_author"]) != self.me:
+                if row is None or row.referrer != statement.author or row.job_author != self.me:
                     continue
                 self.store.erase_referral(rid, now)
                 self._apply_status(rid, "withdrawn", statement.author, statement.id, "consent withdrawn", now, notify=True)
@@ -650,50 +653,51 @@ class Talent:
         value = statement.body_value()
         referral_id = Referral.from_value(value).referral_id if statement.kind == Referral.KIND else ReferralProfile.from_value(value).referral_id
         disclosure = self.store.disclosure(referral_id)
-        if disclosure is None or bytes(disclosure["recipient"]) != peer:
+        if disclosure is None or disclosure.recipient != peer:
             return False
-        consent = self.store.consent(bytes(disclosure["consent_id"]))
+        consent = self.store.consent(disclosure.consent_id)
         if consent is None or consent.state != "given":
             return False
         return consent.expires_at is None or now_ms() < consent.expires_at
 
     # --- views -------------------------------------------------------------------------------------
 
-    def referral_view(self, row: dict[str, Any]) -> dict[str, Any]:
-        if not row:
+    def referral_view(self, row: ReferralRow | None) -> dict[str, Any]:
+        if row is None:
             return {}
-        rid = bytes(row["referral_id"])
-        mine_as_job_org = bytes(row["job_author"]) == self.me
+        rid = row.referral_id
+        mine_as_job_org = row.job_author == self.me
         candidate: dict[str, Any] | None = None
         if mine_as_job_org:
             candidate = self.store.profile(rid)
-        elif row["candidate_id"] is not None:
-            c = self.store.candidate(bytes(row["candidate_id"]))
+        elif row.candidate_id is not None:
+            c = self.store.candidate(row.candidate_id)
             candidate = {"id": c.candidate_id.hex(), "name": c.name, "email": c.email} if c else None
-        return {"id": rid.hex(), "job_id": bytes(row["job_id"]).hex(), "from": bytes(row["referrer"]).hex(),
-                "from_name": self.org_name(bytes(row["referrer"])), "to": bytes(row["job_author"]).hex(),
-                "to_name": self.org_name(bytes(row["job_author"])), "status": row["status"], "reason": row["reason"],
-                "candidate": candidate, "request_id": _hex(row["request_id"]),
-                "history": [{"status": e["status"], "by": bytes(e["by"]).hex(), "at": e["at"], "reason": e["reason"]}
+        return {"id": rid.hex(), "job_id": row.job_id.hex(), "from": row.referrer.hex(),
+                "from_name": self.org_name(row.referrer), "to": row.job_author.hex(),
+                "to_name": self.org_name(row.job_author), "status": row.status, "reason": row.reason,
+                "candidate": candidate, "request_id": _hex(row.request_id),
+                "history": [{"status": e.status, "by": e.by.hex(), "at": e.at, "reason": e.reason}
                             for e in self.store.events(rid)]}
 
     def list_referrals(self) -> list[dict[str, Any]]:
         views = [self.referral_view(r) for r in self.store.referrals()]
         for req in self.store.requests():
-            if req["state"] in ("requested", "pending", "declined") and bytes(req["job_author"]) == self.me:
-                views.append({"id": bytes(req["request_id"]).hex(), "job_id": bytes(req["job_id"]).hex(), "from": bytes(req["holder"]).hex(),
-                              "from_name": self.org_name(bytes(req["holder"])), "to": self.me.hex(), "to_name": self.org_name(self.me),
-                              "status": "requested" if req["state"] != "declined" else "declined", "reason": req["reason"],
-                              "candidate": None, "request_id": bytes(req["request_id"]).hex(), "history": []})
+            if req.state in ("requested", "pending", "declined") and req.job_author == self.me:
+                views.append({"id": req.request_id.hex(), "job_id": req.job_id.hex(), "from": req.holder.hex(),
+                              "from_name": self.org_name(req.holder), "to": self.me.hex(), "to_name": self.org_name(self.me),
+                              "status": "requested" if req.state != "declined" else "declined", "reason": req.reason,
+                              "candidate": None, "request_id": req.request_id.hex(), "history": []})
         return views
 
     def pending_requests(self) -> list[dict[str, Any]]:
         out = []
         for req in self.store.requests("pending"):
-            c = self.store.candidate(bytes(req["candidate_id"]))
-            job = self.store.job(bytes(req["job_id"]), bytes(req["job_author"]))
-            out.append({"id": bytes(req["request_id"]).hex(), "job_id": bytes(req["job_id"]).hex(),
-                        "job_title": job.job.title if job else None, "from": bytes(req["job_author"]).hex(),
-                        "from_name": self.org_name(bytes(req["job_author"])),
+            assert req.candidate_id is not None  # a pending request is one we received: it names our candidate
+            c = self.store.candidate(req.candidate_id)
+            job = self.store.job(req.job_id, req.job_author)
+            out.append({"id": req.request_id.hex(), "job_id": req.job_id.hex(),
+                        "job_title": job.job.title if job else None, "from": req.job_author.hex(),
+                        "from_name": self.org_name(req.job_author),
                         "candidate": {"id": c.candidate_id.hex(), "name": c.name} if c else None})
         return out

@@ -83,6 +83,35 @@ class IngestResult:
         return self.released
 
 
+@dataclass(frozen=True, slots=True)
+class ForkRow:
+    """A statement kept as evidence of a fork (``forks``): it conflicts with the one at ``seq`` in the log."""
+
+    author: bytes
+    seq: int
+    id: bytes
+    conflicts_with: bytes | None
+    received_from: bytes | None
+    detected_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A statement refused for good, with its error code (``rejected``)."""
+
+    id: bytes
+    author: bytes | None
+    seq: int | None
+    code: str
+    detail: str
+    received_from: bytes | None
+    at: int
+
+
+def _opt_bytes(value: Any) -> bytes | None:
+    return bytes(value) if value is not None else None
+
+
 def _row_to_statement(row: dict[str, Any]) -> Statement:
     header_bytes = bytes(row["header"])
     body = row.get("body")
@@ -138,16 +167,21 @@ class LogStore:
         rows = self.db.query("SELECT author, MAX(seq) AS seq FROM entries GROUP BY author")
         return {bytes(r["author"]): int(r["seq"]) for r in rows}
 
-    def forks(self) -> list[dict[str, object]]:
-        return list(
-            self.db.query("SELECT author, seq, id, conflicts_with, received_from, detected_at FROM forks ORDER BY detected_at")
-        )
+    def forks(self) -> list[ForkRow]:
+        return [
+            ForkRow(bytes(r["author"]), r["seq"], bytes(r["id"]), _opt_bytes(r["conflicts_with"]), _opt_bytes(r["received_from"]),
+                    r["detected_at"])
+            for r in self.db.query("SELECT author, seq, id, conflicts_with, received_from, detected_at FROM forks ORDER BY detected_at")
+        ]
 
     def forked_authors(self) -> set[bytes]:
         return {bytes(r["author"]) for r in self.db.query("SELECT DISTINCT author FROM forks")}
 
-    def rejected(self) -> list[dict[str, object]]:
-        return list(self.db.query("SELECT id, author, seq, code, detail, received_from, at FROM rejected ORDER BY at"))
+    def rejected(self) -> list[RejectedRow]:
+        return [
+            RejectedRow(bytes(r["id"]), _opt_bytes(r["author"]), r["seq"], r["code"], r["detail"], _opt_bytes(r["received_from"]), r["at"])
+            for r in self.db.query("SELECT id, author, seq, code, detail, received_from, at FROM rejected ORDER BY at")
+        ]
 
     def is_rejected(self, statement_id: bytes) -> bool:
         return bool(list(self.db.query("SELECT 1 FROM rejected WHERE id = ?", [statement_id])))

@@ -59,6 +59,29 @@ class Peer:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class InviteRow:
+    """An invite this node issued (``invites``); ``used_at``/``used_by`` once a node paired with it."""
+
+    invite_id: bytes
+    secret: bytes
+    created_at: int
+    expires_at: int
+    used_at: int | None
+    used_by: bytes | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> InviteRow:
+        return cls(
+            invite_id=bytes(row["invite_id"]),
+            secret=bytes(row["secret"]),
+            created_at=int(row["created_at"]),
+            expires_at=int(row["expires_at"]),
+            used_at=int(row["used_at"]) if row["used_at"] is not None else None,
+            used_by=bytes(row["used_by"]) if row["used_by"] is not None else None,
+        )
+
+
 class PeerStore:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
@@ -140,9 +163,9 @@ class PeerStore:
             "INSERT INTO invites (invite_id, secret, created_at, expires_at) VALUES (?, ?, ?, ?)", [invite_id, secret, now, expires_at]
         )
 
-    def invite(self, invite_id: bytes) -> dict[str, Any] | None:
+    def invite(self, invite_id: bytes) -> InviteRow | None:
         rows = list(self.db.query("SELECT * FROM invites WHERE invite_id = ?", [invite_id]))
-        return rows[0] if rows else None
+        return InviteRow.from_row(rows[0]) if rows else None
 
     def use_invite(self, invite_id: bytes, used_by: bytes, now: int) -> bool:
         """Mark the invite used; False if it was already used (the check and the mark are one statement)."""

@@ -9,8 +9,8 @@ the last two at a recipient, with ``secure_delete`` on and the WAL checkpointed 
 
 from __future__ import annotations
 
+import enum
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
@@ -18,6 +18,27 @@ import sqlite_utils
 from protocol.jobs import Job
 from protocol.statement import Statement
 from storage.log_store import FOREIGN_PROJECTORS, LogStore, projector
+from storage.talent_rows import (
+    Candidate,
+    ConsentEventRow,
+    ConsentRow,
+    DisclosureRow,
+    JobRow,
+    MatchResultRow,
+    OfferRow,
+    ReferralEventRow,
+    ReferralRow,
+    RequestRow,
+    _candidate,
+    _consent,
+    _consent_event,
+    _disclosure,
+    _event,
+    _offer,
+    _referral,
+    _request,
+    _result,
+)
 
 
 def _upsert_job(db: sqlite_utils.Database, statement: Statement, via: bytes | None, now: int) -> None:
@@ -52,56 +73,11 @@ def _project_foreign_job(db: sqlite_utils.Database, statement: Statement, via: b
 FOREIGN_PROJECTORS[Job.KIND] = _project_foreign_job
 
 
-@dataclass(frozen=True, slots=True)
-class JobRow:
-    job: Job
-    author: bytes
-    statement_id: bytes
-    via: bytes | None
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    candidate_id: bytes
-    candidate_ref: bytes
-    name: str
-    email: str
-    phone: str | None
-    location: str | None
-    skills: tuple[str, ...]
-    medal: str | None
-    for_job: str | None
-    created_at: int
-
-    def profile(self, fields: tuple[str, ...]) -> dict[str, Any]:
-        full: dict[str, Any] = {"name": self.name, "email": self.email, "phone": self.phone, "location": self.location,
-                                "skills": list(self.skills), "medal": self.medal}
-        return {k: v for k, v in full.items() if k in fields and v not in (None, "")}
-
-
-@dataclass(frozen=True, slots=True)
-class ConsentRow:
-    consent_id: bytes
-    candidate_id: bytes
-    statement_id: bytes
-    purposes: tuple[str, ...]
-    scope: tuple[str, ...]
-    fields: tuple[str, ...]
-    evidence: str
-    collected_at: int
-    expires_at: int | None
-    state: str
-
-
-def _candidate(row: dict[str, Any]) -> Candidate:
-    return Candidate(bytes(row["candidate_id"]), bytes(row["candidate_ref"]), row["name"], row["email"], row["phone"],
-                     row["location"], tuple(json.loads(row["skills"])), row["medal"], row["for_job"], row["created_at"])
-
-
-def _consent(row: dict[str, Any]) -> ConsentRow:
-    return ConsentRow(bytes(row["consent_id"]), bytes(row["candidate_id"]), bytes(row["statement_id"]),
-                      tuple(json.loads(row["purposes"])), tuple(json.loads(row["scope"])), tuple(json.loads(row["fields"])),
-                      row["evidence"], row["collected_at"], row["expires_at"], row["state"])
+_UNSET = _Unset.UNSET
 
 
 class TalentStore:
@@ -166,8 +142,9 @@ class TalentStore:
         self.db.execute("UPDATE consents SET state = ? WHERE consent_id = ?", [state, consent_id])
         self.db.execute("INSERT INTO consent_history (consent_id, state, at, note) VALUES (?, ?, ?, ?)", [consent_id, state, now, note])
 
-    def consent_history(self, consent_id: bytes) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT state, at, note FROM consent_history WHERE consent_id = ? ORDER BY rowid", [consent_id]))
+    def consent_history(self, consent_id: bytes) -> list[ConsentEventRow]:
+        return [_consent_event(r)
+                for r in self.db.query("SELECT state, at, note FROM consent_history WHERE consent_id = ? ORDER BY rowid", [consent_id])]
 
     # --- matching --------------------------------------------------------------------------------
 
@@ -188,9 +165,9 @@ class TalentStore:
     def prune_offers(self, older_than: int) -> None:
         self.db.execute("DELETE FROM match_offers WHERE created_at < ?", [older_than])
 
-    def offer(self, query_id: bytes, pseudonym: bytes) -> dict[str, Any] | None:
+    def offer(self, query_id: bytes, pseudonym: bytes) -> OfferRow | None:
         rows = list(self.db.query("SELECT * FROM match_offers WHERE query_id = ? AND pseudonym = ?", [query_id, pseudonym]))
-        return rows[0] if rows else None
+        return _offer(rows[0]) if rows else None
 
     def add_result(self, query_id: bytes, job_id: bytes, holder: bytes, pseudonym: bytes, score: int,
                    matched: tuple[str, ...], now: int) -> None:
@@ -200,29 +177,40 @@ class TalentStore:
             [query_id, job_id, holder, pseudonym, score, json.dumps(list(matched)), now],
         )
 
-    def result_by_pseudonym(self, job_id: bytes, pseudonym: bytes) -> dict[str, Any] | None:
+    def result_by_pseudonym(self, job_id: bytes, pseudonym: bytes) -> MatchResultRow | None:
         rows = list(self.db.query("SELECT * FROM match_results WHERE job_id = ? AND pseudonym = ? ORDER BY at DESC LIMIT 1",
                                   [job_id, pseudonym]))
-        return rows[0] if rows else None
+        return _result(rows[0]) if rows else None
 
     # --- referrals -------------------------------------------------------------------------------
 
-    def referral(self, referral_id: bytes) -> dict[str, Any] | None:
+    def referral(self, referral_id: bytes) -> ReferralRow | None:
         rows = list(self.db.query("SELECT * FROM referrals WHERE referral_id = ?", [referral_id]))
-        return rows[0] if rows else None
+        return _referral(rows[0]) if rows else None
 
-    def referrals(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM referrals ORDER BY created_at"))
+    def referrals(self) -> list[ReferralRow]:
+        return [_referral(r) for r in self.db.query("SELECT * FROM referrals ORDER BY created_at")]
 
-    def upsert_referral(self, referral_id: bytes, **fields: Any) -> None:
+    def upsert_referral(self, referral_id: bytes, *, job_id: bytes | _Unset = _UNSET, job_author: bytes | _Unset = _UNSET,
+                        referrer: bytes | _Unset = _UNSET, request_id: bytes | _Unset | None = _UNSET,
+                        candidate_id: bytes | _Unset | None = _UNSET, consent_id: bytes | _Unset | None = _UNSET,
+                        statement_id: bytes | _Unset | None = _UNSET, profile_statement: bytes | _Unset | None = _UNSET,
+                        status: str | _Unset = _UNSET, reason: str | _Unset = _UNSET, created_at: int | _Unset = _UNSET,
+                        updated_at: int | _Unset = _UNSET) -> None:
+        """Insert the referral with the columns given, or set just those columns if it exists."""
+        given = {name: value for name, value in (
+            ("job_id", job_id), ("job_author", job_author), ("referrer", referrer), ("request_id", request_id),
+            ("candidate_id", candidate_id), ("consent_id", consent_id), ("statement_id", statement_id),
+            ("profile_statement", profile_statement), ("status", status), ("reason", reason), ("created_at", created_at),
+            ("updated_at", updated_at)) if value is not _UNSET}
         existing = self.referral(referral_id)
         if existing is None:
-            columns = ["referral_id", *fields]
+            columns = ["referral_id", *given]
             self.db.execute(f"INSERT INTO referrals ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608 - column names are ours
-                            [referral_id, *fields.values()])
+                            [referral_id, *given.values()])
         else:
-            assignments = ", ".join(f"{k} = ?" for k in fields)
-            self.db.execute(f"UPDATE referrals SET {assignments} WHERE referral_id = ?", [*fields.values(), referral_id])  # noqa: S608
+            assignments = ", ".join(f"{k} = ?" for k in given)
+            self.db.execute(f"UPDATE referrals SET {assignments} WHERE referral_id = ?", [*given.values(), referral_id])  # noqa: S608
 
     def add_event(self, referral_id: bytes, status: str, by: bytes, statement_id: bytes, reason: str, at: int) -> None:
         self.db.execute(
@@ -230,21 +218,27 @@ class TalentStore:
             [referral_id, status, by, statement_id, reason, at],
         )
 
-    def events(self, referral_id: bytes) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT status, by, statement_id, reason, at FROM referral_events WHERE referral_id = ? ORDER BY at, rowid",
-                                  [referral_id]))
+    def events(self, referral_id: bytes) -> list[ReferralEventRow]:
+        return [_event(r) for r in self.db.query(
+            "SELECT status, by, statement_id, reason, at FROM referral_events WHERE referral_id = ? ORDER BY at, rowid", [referral_id])]
 
-    def request(self, request_id: bytes) -> dict[str, Any] | None:
+    def request(self, request_id: bytes) -> RequestRow | None:
         rows = list(self.db.query("SELECT * FROM referral_requests WHERE request_id = ?", [request_id]))
-        return rows[0] if rows else None
+        return _request(rows[0]) if rows else None
 
-    def requests(self, state: str | None = None) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM referral_requests WHERE (? IS NULL OR state = ?) ORDER BY created_at", [state, state]))
+    def requests(self, state: str | None = None) -> list[RequestRow]:
+        return [_request(r) for r in self.db.query(
+            "SELECT * FROM referral_requests WHERE (? IS NULL OR state = ?) ORDER BY created_at", [state, state])]
 
-    def add_request(self, **fields: Any) -> None:
-        columns = list(fields)
-        self.db.execute(f"INSERT OR IGNORE INTO referral_requests ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",  # noqa: S608
-                        list(fields.values()))
+    def add_request(self, *, request_id: bytes, job_id: bytes, job_author: bytes, holder: bytes, query_id: bytes,
+                    pseudonym: bytes, candidate_id: bytes | None = None, statement_id: bytes, state: str, reason: str = "",
+                    created_at: int) -> None:
+        self.db.execute(
+            """INSERT OR IGNORE INTO referral_requests (request_id, job_id, job_author, holder, query_id, pseudonym, candidate_id,
+                                                        statement_id, state, reason, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [request_id, job_id, job_author, holder, query_id, pseudonym, candidate_id, statement_id, state, reason, created_at],
+        )
 
     def set_request_state(self, request_id: bytes, state: str, reason: str = "") -> None:
         self.db.execute("UPDATE referral_requests SET state = ?, reason = ? WHERE request_id = ?", [state, reason, request_id])
@@ -263,13 +257,13 @@ class TalentStore:
         self.db.execute("INSERT INTO disclosures (referral_id, candidate_id, recipient, consent_id, at) VALUES (?, ?, ?, ?, ?)",
                         [referral_id, candidate_id, recipient, consent_id, now])
 
-    def disclosures(self, candidate_id: bytes | None = None) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM disclosures WHERE (? IS NULL OR candidate_id = ?) ORDER BY at",
-                                  [candidate_id, candidate_id]))
+    def disclosures(self, candidate_id: bytes | None = None) -> list[DisclosureRow]:
+        return [_disclosure(r) for r in self.db.query("SELECT * FROM disclosures WHERE (? IS NULL OR candidate_id = ?) ORDER BY at",
+                                                      [candidate_id, candidate_id])]
 
-    def disclosure(self, referral_id: bytes) -> dict[str, Any] | None:
+    def disclosure(self, referral_id: bytes) -> DisclosureRow | None:
         rows = list(self.db.query("SELECT * FROM disclosures WHERE referral_id = ?", [referral_id]))
-        return rows[0] if rows else None
+        return _disclosure(rows[0]) if rows else None
 
     def mark_withdrawal_sent(self, referral_ids: list[bytes], statement_id: bytes) -> None:
         for rid in referral_ids:
@@ -289,8 +283,8 @@ class TalentStore:
         self.db.execute("DELETE FROM received_profiles WHERE referral_id = ?", [referral_id])
         row = self.referral(referral_id)
         erased: list[bytes] = []
-        if row is not None and row["profile_statement"] is not None:
-            sid = bytes(row["profile_statement"])
+        if row is not None and row.profile_statement is not None:
+            sid = row.profile_statement
             LogStore(self.db).erase_body(sid, now)
             erased.append(sid)
         return erased

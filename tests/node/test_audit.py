@@ -40,12 +40,12 @@ async def full_referral(net: Net, *, audit_consent: bool = True):
     candidate, _ = youth.talent.add_candidate(name="Amina Diallo", email="amina@example.org", skills=["forklift"],
                                               consent=purposes, consent_scope="all", consent_evidence="form v3")
     youth.talent.refer(candidate.candidate_id, job.job_id)
-    await wait_until(lambda: [r for r in corp.talent.store.referrals() if r["status"] == "received"], what="received")
-    rid = bytes(corp.talent.store.referrals()[0]["referral_id"])
+    await wait_until(lambda: [r for r in corp.talent.store.referrals() if r.status == "received"], what="received")
+    rid = corp.talent.store.referrals()[0].referral_id
     corp.talent.update_referral(rid, "in_process", "")
     corp.talent.update_referral(rid, "hired", "")
     corp.talent.close_job(job.job_id, filled_by=rid)
-    await wait_until(lambda: youth.talent.store.referral(rid)["status"] == "hired", what="hired at youth")
+    await wait_until(lambda: youth.talent.store.referral(rid).status == "hired", what="hired at youth")
     await wait_until(lambda: youth.talent.store.job(job.job_id).job.status == "filled", what="filled at youth")
     # Every node signs a checkpoint; the holder waits until it holds the others'.
     for node in (youth, coop, corp):

@@ -302,9 +302,9 @@ async def test_consent_withdrawn_before_the_send(net):
         ConsentWithdrawal.KIND, ConsentWithdrawal(os.urandom(16), ben.candidate_ref, ()).to_value(), private=True,
         audience=Audience.only())
     rid3 = bytes.fromhex(youth.talent.refer(ben.candidate_id, job2.job_id)["id"])
-    await wait_until(lambda: len([r for r in corp.talent.store.referrals() if r["status"] == "received"]) == 2,
+    await wait_until(lambda: len([r for r in corp.talent.store.referrals() if r.status == "received"]) == 2,
                      what="both late referrals received")
-    await wait_until(lambda: all((youth.talent.store.referral(r) or {}).get("status") == "received" for r in (rid2, rid3)),
+    await wait_until(lambda: all(getattr(youth.talent.store.referral(r), "status", None) == "received" for r in (rid2, rid3)),
                      what="received back at youth")
     await checkpoints_reach(youth, corp)
     # The first referral, sent before the withdrawal, still verifies; the two later ones do not.

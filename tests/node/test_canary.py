@@ -312,14 +312,14 @@ async def test_no_marker_of_a_non_consented_candidate_leaves_any_node(net, captu
         for result in answer["results"]:
             holder = next(n for n in nodes if n.service.node_id.hex() == result["holder"])
             row = holder.talent.store.offer(bytes.fromhex(answer["query_id"]), bytes.fromhex(result["pseudonym"]))
-            offered[asker].add(bytes(row["candidate_id"]))
+            offered[asker].add(row.candidate_id)
             asker.talent.request_referral(jobs[asker].job_id, bytes.fromhex(result["pseudonym"]))
     # Only the legit candidate and the match-only one are ever offered, and only to the two other-sector orgs.
     assert offered == {youth: set(), coop: {legit.candidate_id, match_only}, corp: {legit.candidate_id, match_only}}
 
     # The legit candidate's consent covers everyone: sent automatically. The match-only one waits for staff.
     for job_org in (coop, corp):
-        await wait_until(lambda job_org=job_org: [r for r in job_org.talent.store.referrals() if r["status"] == "received"], 10,
+        await wait_until(lambda job_org=job_org: [r for r in job_org.talent.store.referrals() if r.status == "received"], 10,
                          what="legit referral received")
     await wait_until(lambda: len(youth.talent.pending_requests()) == 2, 10, what="two requests pending at the holder")
     for pending in youth.talent.pending_requests():
@@ -348,18 +348,18 @@ async def test_no_marker_of_a_non_consented_candidate_leaves_any_node(net, captu
     # A legit referral in the other direction, of a different candidate, on the holder's initiative.
     coop.talent.refer(legit2.candidate_id, jobs[youth].job_id, note="met at the job fair")
     await wait_until(lambda: [r for r in youth.talent.store.referrals()
-                              if r["status"] == "received" and bytes(r["job_author"]) == youth.service.node_id], 10, what="referral at youth")
+                              if r.status == "received" and r.job_author == youth.service.node_id], 10, what="referral at youth")
 
     # Status updates, hire, job closed as filled.
-    r_corp = bytes(next(r for r in corp.talent.store.referrals())["referral_id"])
-    r_coop = bytes(next(r for r in coop.talent.store.referrals() if bytes(r["job_author"]) == coop.service.node_id)["referral_id"])
-    r_youth = bytes(next(r for r in youth.talent.store.referrals() if bytes(r["job_author"]) == youth.service.node_id)["referral_id"])
+    r_corp = next(r for r in corp.talent.store.referrals()).referral_id
+    r_coop = next(r for r in coop.talent.store.referrals() if r.job_author == coop.service.node_id).referral_id
+    r_youth = next(r for r in youth.talent.store.referrals() if r.job_author == youth.service.node_id).referral_id
     corp.talent.update_referral(r_corp, "in_process", "")
     corp.talent.update_referral(r_corp, "hired", "starts Monday")
     corp.talent.close_job(jobs[corp].job_id, filled_by=r_corp)
     coop.talent.update_referral(r_coop, "not_hired", "filled internally")
     youth.talent.update_referral(r_youth, "in_process", "")
-    await wait_until(lambda: (youth.talent.store.referral(r_corp) or {}).get("status") == "hired", 10, what="hire at referrer")
+    await wait_until(lambda: getattr(youth.talent.store.referral(r_corp), "status", None) == "hired", 10, what="hire at referrer")
 
     await settle(nodes)
     await snapshot_admin(capture, nodes, "before withdrawal")
@@ -368,7 +368,7 @@ async def test_no_marker_of_a_non_consented_candidate_leaves_any_node(net, captu
 
     # The legit candidate withdraws: every recipient erases and acknowledges.
     youth.talent.withdraw_consent(legit.candidate_id)
-    await wait_until(lambda: all(d["acked_at"] is not None for d in youth.talent.store.disclosures(legit.candidate_id)), 10,
+    await wait_until(lambda: all(d.acked_at is not None for d in youth.talent.store.disclosures(legit.candidate_id)), 10,
                      what="erasure acknowledged by both recipients")
     assert len(youth.talent.store.disclosures(legit.candidate_id)) == 2
 

@@ -433,7 +433,7 @@ async def test_row16_fork_kept_as_evidence_and_flagged(fed_net):
     assert (await push(a, b, two)).results() == ["fork"]  # evidence is kept once
     assert ids_from(b, a)[-1] == one.id
     forks = b.service.log.forks()
-    assert [(bytes(f["id"]), bytes(f["conflicts_with"]), f["seq"]) for f in forks] == [(two.id, one.id, one.seq)]
+    assert [(f.id, f.conflicts_with, f.seq) for f in forks] == [(two.id, one.id, one.seq)]
     evidence = next(iter(b.service.db.query("SELECT header, signature FROM forks")))
     assert bytes(evidence["header"]) == two.header_bytes and bytes(evidence["signature"]) == two.signature
     # A fork of an older position (a different seq-2 statement) is evidence too.

@@ -154,7 +154,7 @@ async def scenario(net: Net) -> tuple[NodeRuntime, NodeRuntime, NodeRuntime, dic
     }
 
     def status(node: NodeRuntime, key: str) -> str | None:
-        return (node.talent.store.referral(ids[key]) or {}).get("status")
+        return getattr(node.talent.store.referral(ids[key]), "status", None)
 
     await wait_until(lambda: status(corp, "hired") == status(corp, "not_hired") == status(coop, "withdrawn") == "received"
                      and status(youth, "incoming") == "received", what="all referrals received")
@@ -166,7 +166,7 @@ async def scenario(net: Net) -> tuple[NodeRuntime, NodeRuntime, NodeRuntime, dic
     youth.talent.withdraw_consent(chen)
     await wait_until(lambda: status(youth, "hired") == "hired" and status(youth, "not_hired") == "not_hired"
                      and status(coop, "incoming") == "in_process" and status(coop, "withdrawn") == "withdrawn"
-                     and youth.talent.store.disclosure(ids["withdrawn"])["acked_at"] is not None, what="outcomes back")
+                     and youth.talent.store.disclosure(ids["withdrawn"]).acked_at is not None, what="outcomes back")
     await settle([youth, coop, corp])
     return youth, coop, corp, ids
 

@@ -108,7 +108,7 @@ async def test_match_answer_on_the_wire_is_pseudonyms_scores_and_job_labels_only
             assert isinstance(labels, list) and labels and all(label in JOB_SKILLS for label in labels)
             row = youth.talent.store.offer(query_id, alias)
             assert row is not None
-            seen.setdefault(bytes(row["candidate_id"]), []).append(alias)
+            seen.setdefault(row.candidate_id, []).append(alias)
         # Not one string anywhere in the answer except the job's own requirement labels.
         assert set(strings_in(answer)) <= set(JOB_SKILLS)
         # And none of the candidates' personal data, in any form.

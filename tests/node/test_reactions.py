@@ -48,5 +48,5 @@ async def test_failed_reaction_is_retried_with_one_effect(net):
     corp.service.db.execute("INSERT INTO pending_reactions (statement_id, at) VALUES (?, 0)", [failures[0]])
     corp.federation.retry_reactions()
     assert len(corp.talent.store.referrals()) == 1
-    rid = bytes(corp.talent.store.referrals()[0]["referral_id"])
-    assert [e["status"] for e in corp.talent.store.events(rid)] == ["sent", "received"]
+    rid = corp.talent.store.referrals()[0].referral_id
+    assert [e.status for e in corp.talent.store.events(rid)] == ["sent", "received"]

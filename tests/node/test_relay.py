@@ -36,18 +36,18 @@ async def test_referral_to_a_reshared_job_travels_the_trust_path(net):
                                           consent=["match", "refer"], consent_scope="all", consent_evidence="form")
     c.talent.refer(candidate.candidate_id, job.job_id, note="reliable")
     await wait_until(lambda: a.talent.store.referrals(), what="relayed referral at A")
-    rid = bytes(a.talent.store.referrals()[0]["referral_id"])
+    rid = a.talent.store.referrals()[0].referral_id
     assert a.talent.store.profile(rid)["name"] == f"{marker} Person"
-    assert bytes(a.talent.store.referrals()[0]["referrer"]) == c.service.node_id
+    assert a.talent.store.referrals()[0].referrer == c.service.node_id
     # A's automatic "received" and later statuses reach C through B.
-    await wait_until(lambda: (c.talent.store.referral(rid) or {}).get("status") == "received", what="received at C")
+    await wait_until(lambda: getattr(c.talent.store.referral(rid), "status", None) == "received", what="received at C")
     a.talent.update_referral(rid, "hired", "")
-    await wait_until(lambda: c.talent.store.referral(rid)["status"] == "hired", what="hire at C")
+    await wait_until(lambda: c.talent.store.referral(rid).status == "hired", what="hire at C")
     # B relayed everything but holds none of the candidate's data.
     assert marker.encode() not in db_bytes(b.service.home.path)
     # Withdrawal reaches A through B; A erases and its receipt comes back.
     c.talent.withdraw_consent(candidate.candidate_id)
-    await wait_until(lambda: c.talent.store.disclosure(rid)["acked_at"] is not None, what="erasure acknowledged at C")
+    await wait_until(lambda: c.talent.store.disclosure(rid).acked_at is not None, what="erasure acknowledged at C")
     assert a.talent.store.profile(rid) is None
     assert marker.encode() not in db_bytes(a.service.home.path)
 
@@ -80,9 +80,9 @@ async def test_impact_counts_referrals_through_the_trust_path(net):
                                           consent=["refer"], consent_scope="all", consent_evidence="form")
     c.talent.refer(candidate.candidate_id, job.job_id)
     await wait_until(lambda: a.talent.store.referrals())
-    rid = bytes(a.talent.store.referrals()[0]["referral_id"])
+    rid = a.talent.store.referrals()[0].referral_id
     a.talent.update_referral(rid, "in_process", "")
-    await wait_until(lambda: c.talent.store.referral(rid)["status"] == "in_process")
+    await wait_until(lambda: c.talent.store.referral(rid).status == "in_process")
     at_a = a.provenance.impact(0, 2**62)
     assert at_a.figures["referrals_received"] == 1
     assert at_a.partners[c.service.node_id.hex()]["referrals_received_from"] == 1

@@ -47,20 +47,20 @@ async def test_job_match_referral_hire_closed_loop(net):
 
     request = corp.talent.request_referral(job.job_id, bytes.fromhex(offer["pseudonym"]))
     # The holder sends automatically (consent covers "all" trusted partners) and the company marks it received.
-    await wait_until(lambda: [r for r in corp.talent.store.referrals() if r["status"] == "received"], what="referral received")
+    await wait_until(lambda: [r for r in corp.talent.store.referrals() if r.status == "received"], what="referral received")
     referral = corp.talent.list_referrals()[0]
     assert referral["candidate"]["name"] == "Amina Diallo"
     assert referral["request_id"] == request["id"]
     rid = bytes.fromhex(referral["id"])
-    await wait_until(lambda: (youth.talent.store.referral(rid) or {}).get("status") == "received", what="status back to referrer")
+    await wait_until(lambda: getattr(youth.talent.store.referral(rid), "status", None) == "received", what="status back to referrer")
 
     corp.talent.update_referral(rid, "in_process", "")
     corp.talent.update_referral(rid, "hired", "started Monday")
     closed = corp.talent.close_job(job.job_id, filled_by=rid)
     assert closed.status == "filled"
-    await wait_until(lambda: (youth.talent.store.referral(rid) or {}).get("status") == "hired", what="hire reaches referrer")
+    await wait_until(lambda: getattr(youth.talent.store.referral(rid), "status", None) == "hired", what="hire reaches referrer")
     await wait_until(lambda: youth.talent.store.job(job.job_id).job.status == "filled", what="job filled at partner")
-    history = [e["status"] for e in youth.talent.store.events(rid)]
+    history = [e.status for e in youth.talent.store.events(rid)]
     assert history == ["sent", "received", "in_process", "hired"]
     assert youth.talent.store.job(job.job_id).job.filled_by == rid
 
@@ -75,14 +75,14 @@ async def test_withdrawal_erases_at_recipient_and_is_acknowledged(net):
         consent=["match", "refer"], consent_scope="sector:company", consent_evidence="phone call 2026-11-20")
     youth.talent.refer(candidate.candidate_id, job.job_id, note="great organiser")
     await wait_until(lambda: corp.talent.store.referrals(), what="referral at company")
-    rid = bytes(corp.talent.store.referrals()[0]["referral_id"])
+    rid = corp.talent.store.referrals()[0].referral_id
     assert corp.talent.store.profile(rid)["name"].startswith(marker)
     assert marker.encode() in db_bytes(corp.service.home.path)
 
     youth.talent.withdraw_consent(candidate.candidate_id)
-    await wait_until(lambda: youth.talent.store.disclosure(rid)["acked_at"] is not None, what="erasure acknowledged")
+    await wait_until(lambda: youth.talent.store.disclosure(rid).acked_at is not None, what="erasure acknowledged")
     assert corp.talent.store.profile(rid) is None
-    assert corp.talent.store.referral(rid)["status"] == "withdrawn"
+    assert corp.talent.store.referral(rid).status == "withdrawn"
     data = db_bytes(corp.service.home.path)
     assert marker.encode() not in data and marker.lower().encode() not in data
     # New disclosures are refused from now on.
@@ -106,7 +106,7 @@ async def test_scope_excludes_other_sectors_and_pending_request_needs_staff(net)
     pending = youth.talent.pending_requests()[0]
     assert pending["candidate"]["name"] == "Match Only"
     youth.talent.decline_request(bytes.fromhex(pending["id"]), "candidate prefers non-profits")
-    await wait_until(lambda: corp.talent.store.request(bytes.fromhex(pending["id"]))["state"] == "declined")
+    await wait_until(lambda: corp.talent.store.request(bytes.fromhex(pending["id"])).state == "declined")
 
 
 async def test_job_org_refuses_a_profile_its_consent_does_not_cover(net):
@@ -170,7 +170,7 @@ async def test_a_job_is_filled_only_by_a_hired_referral(net):
                                               consent=["refer"], consent_scope="all", consent_evidence="form")
     youth.talent.refer(candidate.candidate_id, job.job_id)
     await wait_until(lambda: corp.talent.store.referrals())
-    rid = bytes(corp.talent.store.referrals()[0]["referral_id"])
+    rid = corp.talent.store.referrals()[0].referral_id
     corp.talent.update_referral(rid, "not_hired", "another candidate")
     with pytest.raises(Exception, match="not hired"):
         corp.talent.close_job(job.job_id, filled_by=rid)

@@ -62,7 +62,7 @@ def test_fork_kept_as_evidence(store: LogStore) -> None:
         store.ingest(wire(s), received_from=None, now=T0)
     assert store.ingest(wire(other), received_from=b"\x05" * 32, now=T0).verdict is Verdict.FORK
     forks = store.forks()
-    assert len(forks) == 1 and forks[0]["id"] == other.id and forks[0]["conflicts_with"] == s2.id
+    assert len(forks) == 1 and forks[0].id == other.id and forks[0].conflicts_with == s2.id
     assert store.forked_authors() == {a.node_id}
     assert store.head(a.node_id).id == s2.id
 
@@ -93,7 +93,7 @@ def test_forged_author_rejected(store: LogStore) -> None:
     with pytest.raises(RemoteProtocolError) as info:
         store.ingest(Envelope.decode(forged).open_plain(), received_from=b.node_id, now=T0)
     assert info.value.code == WRONG_AUTHOR
-    assert store.count() == 1 and store.rejected()[0]["code"] == WRONG_AUTHOR
+    assert store.count() == 1 and store.rejected()[0].code == WRONG_AUTHOR
 
 
 def test_rotation(store: LogStore) -> None:
@@ -162,7 +162,7 @@ def test_rejected_held_candidate_leaves_no_partial_write(store: LogStore) -> Non
     assert [x.seq for x in result.appended] == [2]
     assert store.count() == 2 and store.head(a.node_id).seq == 2
     # The body matches the author's hash, so the rejection is permanent (bad-body) and remembered.
-    assert [r["code"] for r in store.rejected()] == ["bad-body"]
+    assert [r.code for r in store.rejected()] == ["bad-body"]
     with pytest.raises(RemoteProtocolError) as info:
         store.ingest(wire(broken), received_from=None, now=T0)
     assert info.value.code == "rejected-base"

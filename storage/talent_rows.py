@@ -1,0 +1,196 @@
+"""The typed rows the talent store hands out (storage returns objects, not database rows)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.jobs import Job
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    job: Job
+    author: bytes
+    statement_id: bytes
+    via: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    candidate_id: bytes
+    candidate_ref: bytes
+    name: str
+    email: str
+    phone: str | None
+    location: str | None
+    skills: tuple[str, ...]
+    medal: str | None
+    for_job: str | None
+    created_at: int
+
+    def profile(self, fields: tuple[str, ...]) -> dict[str, Any]:
+        full: dict[str, Any] = {"name": self.name, "email": self.email, "phone": self.phone, "location": self.location,
+                                "skills": list(self.skills), "medal": self.medal}
+        return {k: v for k, v in full.items() if k in fields and v not in (None, "")}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRow:
+    consent_id: bytes
+    candidate_id: bytes
+    statement_id: bytes
+    purposes: tuple[str, ...]
+    scope: tuple[str, ...]
+    fields: tuple[str, ...]
+    evidence: str
+    collected_at: int
+    expires_at: int | None
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEventRow:
+    """One step of a consent's history (``consent_history``)."""
+
+    state: str
+    at: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRow:
+    """A pseudonym we offered in a match answer, and the candidate behind it (``match_offers``)."""
+
+    query_id: bytes
+    pseudonym: bytes
+    candidate_id: bytes
+    job_id: bytes
+    asker: bytes
+    job_statement: bytes
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResultRow:
+    """An offer a holder made for one of our jobs (``match_results``)."""
+
+    query_id: bytes
+    job_id: bytes
+    holder: bytes
+    pseudonym: bytes
+    score: int
+    matched: tuple[str, ...]
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralRow:
+    """A referral as either side sees it (``referrals``); the holder knows the candidate and consent."""
+
+    referral_id: bytes
+    job_id: bytes
+    job_author: bytes
+    referrer: bytes
+    request_id: bytes | None
+    candidate_id: bytes | None
+    consent_id: bytes | None
+    statement_id: bytes | None
+    profile_statement: bytes | None
+    status: str
+    reason: str
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    """A referral request, sent (the job's org) or received (the holder) (``referral_requests``)."""
+
+    request_id: bytes
+    job_id: bytes
+    job_author: bytes
+    holder: bytes
+    query_id: bytes
+    pseudonym: bytes
+    candidate_id: bytes | None
+    statement_id: bytes
+    state: str
+    reason: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralEventRow:
+    """One step of a referral's lifecycle (``referral_events``)."""
+
+    status: str
+    by: bytes
+    statement_id: bytes
+    reason: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureRow:
+    """One release of a candidate's profile to an organization (the disclosure ledger, ``disclosures``)."""
+
+    referral_id: bytes
+    candidate_id: bytes
+    recipient: bytes
+    consent_id: bytes
+    at: int
+    withdrawal_statement: bytes | None
+    acked_at: int | None
+    ack_statement: bytes | None
+
+
+def _opt(value: Any) -> bytes | None:
+    return bytes(value) if value is not None else None
+
+
+def _candidate(row: dict[str, Any]) -> Candidate:
+    return Candidate(bytes(row["candidate_id"]), bytes(row["candidate_ref"]), row["name"], row["email"], row["phone"],
+                     row["location"], tuple(json.loads(row["skills"])), row["medal"], row["for_job"], row["created_at"])
+
+
+def _consent(row: dict[str, Any]) -> ConsentRow:
+    return ConsentRow(bytes(row["consent_id"]), bytes(row["candidate_id"]), bytes(row["statement_id"]),
+                      tuple(json.loads(row["purposes"])), tuple(json.loads(row["scope"])), tuple(json.loads(row["fields"])),
+                      row["evidence"], row["collected_at"], row["expires_at"], row["state"])
+
+
+def _consent_event(row: dict[str, Any]) -> ConsentEventRow:
+    return ConsentEventRow(row["state"], row["at"], row["note"])
+
+
+def _offer(row: dict[str, Any]) -> OfferRow:
+    return OfferRow(bytes(row["query_id"]), bytes(row["pseudonym"]), bytes(row["candidate_id"]), bytes(row["job_id"]),
+                    bytes(row["asker"]), bytes(row["job_statement"]), row["created_at"])
+
+
+def _result(row: dict[str, Any]) -> MatchResultRow:
+    return MatchResultRow(bytes(row["query_id"]), bytes(row["job_id"]), bytes(row["holder"]), bytes(row["pseudonym"]),
+                          row["score"], tuple(json.loads(row["matched"])), row["at"])
+
+
+def _referral(row: dict[str, Any]) -> ReferralRow:
+    return ReferralRow(bytes(row["referral_id"]), bytes(row["job_id"]), bytes(row["job_author"]), bytes(row["referrer"]),
+                       _opt(row["request_id"]), _opt(row["candidate_id"]), _opt(row["consent_id"]), _opt(row["statement_id"]),
+                       _opt(row["profile_statement"]), row["status"], row["reason"], row["created_at"], row["updated_at"])
+
+
+def _request(row: dict[str, Any]) -> RequestRow:
+    return RequestRow(bytes(row["request_id"]), bytes(row["job_id"]), bytes(row["job_author"]), bytes(row["holder"]),
+                      bytes(row["query_id"]), bytes(row["pseudonym"]), _opt(row["candidate_id"]), bytes(row["statement_id"]),
+                      row["state"], row["reason"], row["created_at"])
+
+
+def _event(row: dict[str, Any]) -> ReferralEventRow:
+    return ReferralEventRow(row["status"], bytes(row["by"]), bytes(row["statement_id"]), row["reason"], row["at"])
+
+
+def _disclosure(row: dict[str, Any]) -> DisclosureRow:
+    return DisclosureRow(bytes(row["referral_id"]), bytes(row["candidate_id"]), bytes(row["recipient"]), bytes(row["consent_id"]),
+                         row["at"], _opt(row["withdrawal_statement"]), row["acked_at"], _opt(row["ack_statement"]))
