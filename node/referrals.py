@@ -1,0 +1,335 @@
+"""Referrals between organizations: requests, referrals, their statuses, and erasure on withdrawal.
+
+A part of ``Talent`` (node/talent.py), which owns jobs, candidates, consent and matching; this is
+the referral lifecycle built on them, on both sides: the job's organization asks (``request_referral``)
+and moves a referral along (``update_referral``); the holder refers (``refer``, ``approve_request``) or
+declines. Everything that leaves the node goes through ``Federation.append`` with an explicit
+audience. Reactions to peers' statements (a referral request, a referral, a status, a withdrawal, an
+erasure receipt) run in ``on_appended``; a withdrawal erases the profile and answers with a receipt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from node.clock import now_ms
+from node.errors import UserError
+from node.logs import log_event
+from protocol.audience import Audience
+from protocol.consent import PROFILE_FIELDS, ConsentWithdrawal, ErasureReceipt
+from protocol.errors import ProtocolError
+from protocol.log import KeyHistory
+from protocol.referrals import (
+    HOLDER,
+    JOB_ORG,
+    Referral,
+    ReferralProfile,
+    ReferralRequest,
+    ReferralStatus,
+    check_transition,
+    consent_for_referral,
+)
+from protocol.statement import Envelope, Statement
+from storage.log_store import vouched_history
+
+if TYPE_CHECKING:
+    from node.federation import Federation
+    from node.relay import Relays
+    from storage.talent import TalentStore
+    from storage.talent_rows import Candidate, ConsentRow, JobRow, ReferralRow
+
+
+class Referrals:
+    if TYPE_CHECKING:  # provided by Talent (node/talent.py) and TalentViews (node/talent_views.py)
+        federation: Federation
+        relays: Relays | None
+        store: TalentStore
+
+        @property
+        def me(self) -> bytes: ...
+
+        @property
+        def db(self) -> Any: ...
+
+        def own_job(self, job_id: bytes) -> JobRow: ...
+
+        def consent_in_force(self, candidate_id: bytes, purpose: str, org: bytes, now: int) -> ConsentRow | None: ...
+
+        def _give_consent(self, candidate: Candidate, purposes: list[str], scope_text: str, expires: int | None,
+                          evidence: str, fields: tuple[str, ...], now: int) -> ConsentRow: ...
+
+        def referral_view(self, row: ReferralRow | None) -> dict[str, Any]: ...
+
+    def _send(self, kind: str, body: dict[str, Any], to: bytes, route: bytes) -> Statement:
+        """Append a statement for one organization: synced if it is a partner, else relayed along the trust path."""
+        statement = self.federation.append(kind, body, private=True, audience=Audience.only(to))
+        if not self.federation.peers.is_trusted(to) and self.relays is not None:
+            self.relays.send([statement], to, route)
+        return statement
+
+    def _route(self, referral_id: bytes | None) -> bytes:
+        """The job a referral is about: how relays find the path to a non-partner."""
+        row = self.store.referral(referral_id) if referral_id is not None else None
+        return row.job_id if row is not None else b"\0" * 16
+
+    def _key_history(self, author: bytes) -> KeyHistory | None:
+        """A peer's key history from its log, or a relayed/re-shared author's from the card its partner vouched for."""
+        history = self.federation.service.log.key_history(author)
+        if history is not None:
+            return history
+        return vouched_history(self.db, author)
+
+    # --- referrals: the job's side ----------------------------------------------------------------
+
+    def request_referral(self, job_id: bytes, alias: bytes) -> dict[str, Any]:
+        row = self.own_job(job_id)
+        result = self.store.result_by_pseudonym(job_id, alias)
+        if result is None:
+            raise UserError("no match answer with that pseudonym for this job: run `orgnode match JOB_ID` first")
+        holder = result.holder
+        if any(r.pseudonym == alias and r.job_id == job_id and r.state in ("requested", "pending", "sent")
+               for r in self.store.requests()):
+            raise UserError("this candidate was already requested for this job (see `orgnode referral list`)")
+        body = ReferralRequest(os.urandom(16), job_id, row.statement_id, holder, result.query_id, alias)
+        statement = self.federation.append(ReferralRequest.KIND, body.to_value(), private=True, audience=Audience.only(holder))
+        self.store.add_request(request_id=body.request_id, job_id=job_id, job_author=self.me, holder=holder,
+                               query_id=body.query_id, pseudonym=alias, statement_id=statement.id, state="requested",
+                               created_at=now_ms())
+        return {"id": body.request_id.hex(), "job_id": job_id.hex(), "to": holder.hex(), "status": "requested"}
+
+    def update_referral(self, referral_id: bytes, status: str, reason: str) -> dict[str, Any]:
+        row = self.store.referral(referral_id)
+        if row is None:
+            raise UserError("no such referral (see `orgnode referral list`)")
+        side = JOB_ORG if row.job_author == self.me else HOLDER
+        try:
+            check_transition(row.status, status, side)
+        except ProtocolError as exc:
+            raise UserError(exc.detail) from exc
+        counterpart = row.referrer if side == JOB_ORG else row.job_author
+        body = ReferralStatus(referral_id, status, self.last_event(referral_id), reason)
+        statement = self._send(ReferralStatus.KIND, body.to_value(), counterpart, row.job_id)
+        self._apply_status(referral_id, status, self.me, statement.id, reason, now_ms(), notify=False)
+        return self.referral_view(self.store.referral(referral_id) or row)
+
+    # --- referrals: the holder's side ---------------------------------------------------------------
+
+    def refer(self, candidate_id: bytes, job_id: bytes, note: str = "", request_id: bytes | None = None,
+              job_author: bytes | None = None) -> dict[str, Any]:
+        candidate = self.store.candidate(candidate_id)
+        if candidate is None:
+            raise UserError("no such candidate (see `orgnode candidate list`)")
+        job_row = self.store.job(job_id, job_author)
+        if job_row is None:
+            raise UserError("no such job here (see `orgnode job list`)")
+        if job_row.author == self.me:
+            raise UserError("that is this organization's own job: referrals go to another organization's job")
+        if not job_row.job.is_offered(now_ms()):
+            raise UserError("that job is no longer open")
+        direct = self.federation.peers.is_trusted(job_row.author)
+        if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
+            raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it")
+        now = now_ms()
+        consent = self.consent_in_force(candidate_id, "refer", job_row.author, now)
+        if consent is None:
+            raise UserError("the candidate's consent does not cover referring them to this organization "
+                            "(record a consent that does, or ask the candidate)")
+        consent_statement = self.federation.service.log.get(consent.statement_id)
+        assert consent_statement is not None
+        referral_id = os.urandom(16)
+        profile = ReferralProfile(referral_id, candidate.profile(consent.fields), note)
+        with self.db.atomic():
+            self.store.disclose(referral_id, candidate_id, job_row.author, consent.consent_id, now)
+            profile_statement = self.federation.append(ReferralProfile.KIND, profile.to_value(), private=True,
+                                                       audience=Audience.only(job_row.author))
+            referral = Referral(referral_id, job_id, job_row.statement_id, job_row.author, Envelope.of(consent_statement).encode(),
+                                candidate.candidate_ref, profile_statement.id, request_id)
+            statement = self.federation.append(Referral.KIND, referral.to_value(), private=True,
+                                               audience=Audience.only(job_row.author))
+            self.store.upsert_referral(referral.referral_id, job_id=job_id, job_author=job_row.author, referrer=self.me,
+                                       request_id=request_id, candidate_id=candidate_id, consent_id=consent.consent_id,
+                                       statement_id=statement.id, status="sent", created_at=now, updated_at=now)
+            self.store.add_event(referral.referral_id, "sent", self.me, statement.id, "", now)
+            if request_id is not None:
+                self.store.set_request_state(request_id, "sent")
+            if not direct:
+                assert self.relays is not None
+                self.relays.send([profile_statement, statement], job_row.author, job_id)
+        log_event("referral.sent", referral=referral.referral_id, relayed=not direct)
+        return self.referral_view(self.store.referral(referral.referral_id))
+
+    def approve_request(self, request_id: bytes, evidence: str) -> dict[str, Any]:
+        request = self.store.request(request_id)
+        if request is None or request.state != "pending":
+            raise UserError("no pending referral request with that id (see `orgnode referral pending`)")
+        candidate_id = request.candidate_id
+        assert candidate_id is not None  # a pending request is one we received: it names our candidate
+        asker = request.job_author
+        now = now_ms()
+        if self.consent_in_force(candidate_id, "refer", asker, now) is None:
+            candidate = self.store.candidate(candidate_id)
+            assert candidate is not None
+            if not evidence.strip():
+                raise UserError("the candidate's consent does not cover this organization: record their agreement with "
+                                "--consent-evidence \"how and when they agreed\"")
+            # The candidate agreed to this organization receiving their profile: record exactly that.
+            self._give_consent(candidate, ["refer"], f"node:{asker.hex()}", None, evidence, PROFILE_FIELDS, now)
+        return self.refer(candidate_id, request.job_id, request_id=request_id, job_author=asker)
+
+    def decline_request(self, request_id: bytes, reason: str) -> dict[str, Any]:
+        request = self.store.request(request_id)
+        if request is None or request.state != "pending":
+            raise UserError("no pending referral request with that id (see `orgnode referral pending`)")
+        body = ReferralStatus(request_id, "declined", request.statement_id, reason)
+        self.federation.append(ReferralStatus.KIND, body.to_value(), private=True, audience=Audience.only(request.job_author))
+        self.store.set_request_state(request_id, "declined", reason)
+        return {"id": request_id.hex(), "status": "declined"}
+
+    # --- reactions to peers' statements ------------------------------------------------------------
+
+    def on_appended(self, statements: list[Statement]) -> None:
+        for statement in statements:
+            if statement.author == self.me or statement.body is None:
+                continue
+            handler = self._handlers().get(statement.kind)
+            if handler is None:
+                continue
+            try:
+                with self.db.atomic():
+                    handler(statement)
+            except (ProtocolError, UserError) as exc:
+                log_event("talent.ignored", logging.WARNING, kind=statement.kind, id=statement.id,
+                          reason=getattr(exc, "code", "user-error"))
+
+    def _handlers(self) -> dict[str, Callable[[Statement], None]]:
+        return {
+            ReferralRequest.KIND: self._on_request,
+            Referral.KIND: self._on_referral,
+            ReferralStatus.KIND: self._on_status,
+            ConsentWithdrawal.KIND: self._on_withdrawal,
+            ErasureReceipt.KIND: self._on_receipt,
+        }
+
+    def _on_request(self, statement: Statement) -> None:
+        body = ReferralRequest.from_value(statement.body_value())
+        if body.holder != self.me or self.store.request(body.request_id) is not None:
+            return  # not for us, or already handled (reactions may be retried)
+        offer = self.store.offer(body.query_id, body.pseudonym)
+        if offer is None or offer.asker != statement.author or offer.job_id != body.job_id:
+            raise UserError("referral request names no offer of ours")
+        candidate_id = offer.candidate_id
+        now = now_ms()
+        self.store.add_request(request_id=body.request_id, job_id=body.job_id, job_author=statement.author, holder=self.me,
+                               query_id=body.query_id, pseudonym=body.pseudonym, candidate_id=candidate_id,
+                               statement_id=statement.id, state="pending", created_at=now)
+        if self.consent_in_force(candidate_id, "refer", statement.author, now) is not None:
+            self.refer(candidate_id, body.job_id, request_id=body.request_id, job_author=statement.author)
+        else:
+            log_event("referral.pending", request=body.request_id)
+
+    def last_event(self, referral_id: bytes) -> bytes:
+        """The id of the referral's latest lifecycle statement: what the next status chains to."""
+        events = self.store.events(referral_id)
+        if not events:
+            raise UserError("this referral has no recorded history on this node")
+        return events[-1].statement_id
+
+    def _on_referral(self, statement: Statement) -> None:
+        body = Referral.from_value(statement.body_value())
+        if body.job_author != self.me or self.store.referral(body.referral_id) is not None:
+            return  # not for us, or already handled (reactions may be retried)
+        job = self.store.job(body.job_id, self.me)
+        if job is None:
+            raise UserError("referral for a job that is not ours")
+        now = now_ms()
+        consent_statement, consent = consent_for_referral(body, statement.author)
+        history = self._key_history(statement.author)
+        if history is None:
+            raise UserError("referral from a node whose keys are unknown")
+        history.check_key(consent_statement.header.key, consent_statement.seq)
+        if not consent.covers("refer", self.me, self.federation.service.config.sector, statement.header.ts, withdrawn=False):
+            # The sender released a profile its own consent record does not allow to reach us: keep the
+            # signed, data-free provenance as evidence, but not the personal data.
+            self.federation.service.log.erase_body(body.profile_statement, now)
+            self.federation.after_commit(self.store.checkpoint)
+            log_event("referral.consent-mismatch", logging.WARNING, referral=body.referral_id)
+            return  # refused: returning (not raising) keeps the erasure
+        profile_statement = self.federation.service.log.find(body.profile_statement)
+        if profile_statement is None or profile_statement.author != statement.author or profile_statement.body is None:
+            raise UserError("referral without its profile statement")
+        profile = ReferralProfile.from_value(profile_statement.body_value())
+        if profile.referral_id != body.referral_id:
+            raise UserError("referral's profile statement is for another referral")
+        self.store.upsert_referral(body.referral_id, job_id=body.job_id, job_author=self.me, referrer=statement.author,
+                                   request_id=body.request_id, statement_id=statement.id, profile_statement=profile_statement.id,
+                                   status="sent", created_at=now, updated_at=now)
+        self.store.store_profile(body.referral_id, {**profile.profile, **({"note": profile.note} if profile.note else {})})
+        self.store.add_event(body.referral_id, "sent", statement.author, statement.id, "", now)
+        if body.request_id is not None:
+            self.store.set_request_state(body.request_id, "sent")
+        log_event("referral.received", referral=body.referral_id)
+        self.update_referral(body.referral_id, "received", "")
+
+    def _on_status(self, statement: Statement) -> None:
+        body = ReferralStatus.from_value(statement.body_value())
+        request = self.store.request(body.referral_id)
+        if request is not None and request.holder == statement.author and body.status == "declined":
+            self.store.set_request_state(body.referral_id, "declined", body.reason)
+            return
+        self._apply_status(body.referral_id, body.status, statement.author, statement.id, body.reason, now_ms(), notify=False)
+
+    def _apply_status(self, referral_id: bytes, status: str, by: bytes, statement_id: bytes, reason: str, now: int,
+                      notify: bool) -> None:
+        row = self.store.referral(referral_id)
+        if row is None:
+            return
+        side = JOB_ORG if by == row.job_author else HOLDER if by == row.referrer else None
+        if side is None:
+            raise UserError("status from a node that is not part of the referral")
+        if row.status == status:
+            return
+        try:
+            check_transition(row.status, status, side)
+        except ProtocolError:
+            if notify:
+                return
+            raise
+        self.store.upsert_referral(referral_id, status=status, reason=reason, updated_at=now)
+        self.store.add_event(referral_id, status, by, statement_id, reason, now)
+
+    def _on_withdrawal(self, statement: Statement) -> None:
+        body = ConsentWithdrawal.from_value(statement.body_value())
+        now = now_ms()
+        erased: list[bytes] = []
+        # Erase first and make it durable: nothing that happens while answering may undo it.
+        with self.db.atomic():
+            for rid in body.referral_ids:
+                row = self.store.referral(rid)
+                if row is None or row.referrer != statement.author or row.job_author != self.me:
+                    continue
+                self.store.erase_referral(rid, now)
+                self._apply_status(rid, "withdrawn", statement.author, statement.id, "consent withdrawn", now, notify=True)
+                erased.append(rid)
+        # Erased pages must not linger in the WAL once this commits.
+        self.federation.after_commit(self.store.checkpoint)
+        log_event("consent.erased", referrals=len(erased))
+        if self._receipt_sent(statement.id):
+            return  # a retried reaction: the erasure above was a no-op, the receipt went out before
+        receipt = ErasureReceipt(statement.id, tuple(erased), now)
+        try:
+            self._send(ErasureReceipt.KIND, receipt.to_value(), statement.author, self._route(erased[0] if erased else None))
+        except UserError as exc:  # no path back right now: the erasure stands regardless
+            log_event("erasure.receipt-unsent", logging.WARNING, withdrawal=statement.id, reason=str(exc)[:80])
+
+    def _receipt_sent(self, withdrawal: bytes) -> bool:
+        for own in self.federation.service.log.of_kind(ErasureReceipt.KIND):
+            if own.author == self.me and own.body is not None and ErasureReceipt.from_value(own.body_value()).withdrawal == withdrawal:
+                return True
+        return False
+
+    def _on_receipt(self, statement: Statement) -> None:
+        body = ErasureReceipt.from_value(statement.body_value())
+        self.store.acknowledge(list(body.referral_ids), statement.author, statement.id, now_ms())

@@ -1,0 +1,110 @@
+"""The JSON shapes of the talent exchange: jobs, candidates, referrals and pending requests as the
+API, the CLI and the dashboard show them.
+
+Reading only: nothing here appends a statement or changes a row. It is a part of ``Talent``
+(node/talent.py), kept apart so the exchange's rules are not buried among display fields.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from node.clock import now_ms
+from storage.talent_rows import Candidate, DisclosureRow, JobRow, ReferralRow
+
+if TYPE_CHECKING:
+    from storage.talent import TalentStore
+
+
+def _hex(value: bytes | None) -> str | None:
+    return value.hex() if value is not None else None
+
+
+class TalentViews:
+    if TYPE_CHECKING:  # provided by Talent (node/talent.py)
+        store: TalentStore
+
+        @property
+        def me(self) -> bytes: ...
+
+        @property
+        def db(self) -> Any: ...
+
+    def org_name(self, node_id: bytes) -> str | None:
+        rows = list(self.db.query("SELECT name FROM org_cards WHERE node_id = ?", [node_id]))
+        return rows[0]["name"] if rows else None
+
+    def job_view(self, row: JobRow) -> dict[str, Any]:
+        job = row.job
+        return {
+            "id": job.job_id.hex(), "title": job.title, "author": row.author.hex(), "author_name": self.org_name(row.author),
+            "via": _hex(row.via), "via_name": self.org_name(row.via) if row.via else None, "hops": job.hops, "status": job.status if job.is_offered(now_ms()) or job.status != "open" else "expired",
+            "version": job.version, "skills": [s.label for s in job.skills], "location": job.location.text(),
+            "location_type": job.location_type, "employment_type": list(job.employment_type),
+            "valid_through": job.valid_through, "filled_by": _hex(job.filled_by), "mine": row.author == self.me,
+            "statement_id": row.statement_id.hex(),
+        }
+
+    def list_jobs(self, mine: bool = False) -> list[dict[str, Any]]:
+        return [self.job_view(r) for r in self.store.jobs() if not mine or r.author == self.me]
+
+    def candidate_view(self, c: Candidate) -> dict[str, Any]:
+        now = now_ms()
+        consents = []
+        for row in self.store.consents(c.candidate_id):
+            state = row.state
+            if state == "given" and row.expires_at is not None and now >= row.expires_at:
+                state = "expired"
+            consents.append({"id": row.consent_id.hex(), "purposes": list(row.purposes), "scope": list(row.scope),
+                             "expires_at": row.expires_at, "state": state,
+                             "history": [{"state": h.state, "at": h.at, "note": h.note}
+                                         for h in self.store.consent_history(row.consent_id)]})
+        return {"id": c.candidate_id.hex(), "name": c.name, "email": c.email, "phone": c.phone, "location": c.location,
+                "skills": list(c.skills), "medal": c.medal, "for_job": c.for_job, "consents": consents,
+                "disclosures": [self._disclosure_view(d) for d in self.store.disclosures(c.candidate_id)]}
+
+    def _disclosure_view(self, d: DisclosureRow) -> dict[str, Any]:
+        return {"referral_id": d.referral_id.hex(), "recipient": d.recipient.hex(),
+                "recipient_name": self.org_name(d.recipient), "at": d.at,
+                "withdrawal_sent": d.withdrawal_statement is not None, "acknowledged": d.acked_at is not None,
+                "acked_at": d.acked_at}
+
+    def referral_view(self, row: ReferralRow | None) -> dict[str, Any]:
+        if row is None:
+            return {}
+        rid = row.referral_id
+        mine_as_job_org = row.job_author == self.me
+        candidate: dict[str, Any] | None = None
+        if mine_as_job_org:
+            candidate = self.store.profile(rid)
+        elif row.candidate_id is not None:
+            c = self.store.candidate(row.candidate_id)
+            candidate = {"id": c.candidate_id.hex(), "name": c.name, "email": c.email} if c else None
+        return {"id": rid.hex(), "job_id": row.job_id.hex(), "from": row.referrer.hex(),
+                "from_name": self.org_name(row.referrer), "to": row.job_author.hex(),
+                "to_name": self.org_name(row.job_author), "status": row.status, "reason": row.reason,
+                "candidate": candidate, "request_id": _hex(row.request_id),
+                "history": [{"status": e.status, "by": e.by.hex(), "at": e.at, "reason": e.reason}
+                            for e in self.store.events(rid)]}
+
+    def list_referrals(self) -> list[dict[str, Any]]:
+        views = [self.referral_view(r) for r in self.store.referrals()]
+        for req in self.store.requests():
+            if req.state in ("requested", "pending", "declined") and req.job_author == self.me:
+                views.append({"id": req.request_id.hex(), "job_id": req.job_id.hex(), "from": req.holder.hex(),
+                              "from_name": self.org_name(req.holder), "to": self.me.hex(), "to_name": self.org_name(self.me),
+                              "status": "requested" if req.state != "declined" else "declined", "reason": req.reason,
+                              "candidate": None, "request_id": req.request_id.hex(), "history": []})
+        return views
+
+    def pending_requests(self) -> list[dict[str, Any]]:
+        out = []
+        for req in self.store.requests("pending"):
+            assert req.candidate_id is not None  # a pending request is one we received: it names our candidate
+            c = self.store.candidate(req.candidate_id)
+            job = self.store.job(req.job_id, req.job_author)
+            out.append({"id": req.request_id.hex(), "job_id": req.job_id.hex(),
+                        "job_title": job.job.title if job else None, "from": req.job_author.hex(),
+                        "from_name": self.org_name(req.job_author),
+                        "candidate": {"id": c.candidate_id.hex(), "name": c.name} if c else None})
+        return out
