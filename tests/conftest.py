@@ -75,3 +75,13 @@ async def fed_net(tmp_path: Path) -> AsyncIterator[object]:
     net = Net(tmp_path)
     yield net
     await net.close()
+
+
+@pytest.fixture
+async def net(tmp_path: Path) -> AsyncIterator[object]:
+    """The same as ``fed_net``, under the short name most node tests use."""
+    from tests.node.federation_helpers import Net
+
+    network = Net(tmp_path)
+    yield network
+    await network.close()

@@ -18,13 +18,6 @@ from tests.e2e.cli_helpers import REPO
 from tests.node.federation_helpers import Net, pair, wait_until
 
 
-@pytest.fixture
-async def net(tmp_path):
-    network = Net(tmp_path)
-    yield network
-    await network.close()
-
-
 async def full_referral(net: Net, *, audit_consent: bool = True):
     youth = await net.start("Youth Futures", sector="nonprofit")
     coop = await net.start("Green Works", sector="social_enterprise")

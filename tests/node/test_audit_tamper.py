@@ -24,16 +24,8 @@ from protocol.impact import Impact
 from protocol.referrals import ReferralStatus
 from protocol.statement import Envelope, Statement, sign_statement
 from tests.e2e.cli_helpers import REPO
-from tests.node.federation_helpers import Net, wait_until
+from tests.node.federation_helpers import wait_until
 from tests.node.test_audit import full_referral
-
-
-@pytest.fixture
-async def net(tmp_path):
-    network = Net(tmp_path)
-    yield network
-    await network.close()
-
 
 # --- helpers --------------------------------------------------------------------------------------
 

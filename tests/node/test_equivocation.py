@@ -10,8 +10,6 @@ import json
 import shutil
 from dataclasses import replace
 
-import pytest
-
 from node.admin_api import status_info
 from node.home import Home
 from node.runtime import NodeRuntime
@@ -23,13 +21,6 @@ from protocol.statement import verify_signature
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import orgnode
 from tests.node.federation_helpers import Net, head, pair, wait_until
-
-
-@pytest.fixture
-async def net(tmp_path):
-    network = Net(tmp_path)
-    yield network
-    await network.close()
 
 
 def forks_at(node: NodeRuntime) -> list[dict]:

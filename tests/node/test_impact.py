@@ -19,7 +19,6 @@ from collections import defaultdict
 from typing import Any
 
 import msgpack
-import pytest
 
 from node.runtime import NodeRuntime
 from protocol.statement import Header
@@ -31,11 +30,6 @@ FOREVER = 2**62
 NOT_COUNTED = {"checkpoint", "witness", "impact_report"}  # infrastructure, not engagement (docs/audit.md)
 
 
-@pytest.fixture
-async def net(tmp_path):
-    network = Net(tmp_path)
-    yield network
-    await network.close()
 
 
 # --- the expectation, counted from the database --------------------------------------------------------

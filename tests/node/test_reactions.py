@@ -3,16 +3,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.node.federation_helpers import Net, pair, wait_until
-
-
-@pytest.fixture
-async def net(tmp_path):
-    network = Net(tmp_path)
-    yield network
-    await network.close()
+from tests.node.federation_helpers import pair, wait_until
 
 
 async def test_failed_reaction_is_retried_with_one_effect(net):

@@ -9,13 +9,6 @@ import pytest
 from tests.node.federation_helpers import Net, db_bytes, pair, wait_until
 
 
-@pytest.fixture
-async def net(tmp_path):
-    network = Net(tmp_path)
-    yield network
-    await network.close()
-
-
 async def line_with_reshared_job(net: Net):
     """A–B–C in a line (A and C are not partners); A's job (hops 2) has reached C through B."""
     a = await net.start("Northwind", sector="company")

@@ -9,13 +9,6 @@ from node.talent_api import ask_peers
 from tests.node.federation_helpers import Net, db_bytes, pair, wait_until
 
 
-@pytest.fixture
-async def net(tmp_path):
-    network = Net(tmp_path)
-    yield network
-    await network.close()
-
-
 async def three(net: Net):
     youth = await net.start("Youth Futures", sector="nonprofit")
     coop = await net.start("Green Works", sector="social_enterprise")
