@@ -41,11 +41,15 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def _peer_summary(lead: str, peer: dict[str, Any], confirm: bool = True) -> str:
+    return (f"{lead} {peer['name']} ({peer['sector']}) at {peer['url']}\n"
+            f"  node id:     {peer['node_id']}\n  fingerprint: {peer['fingerprint']}" + ("  (confirm it with them)" if confirm else ""))
+
+
 def cmd_trust_accept(args: argparse.Namespace) -> int:
     cli = _cli()
     peer = cli.admin(args).call("POST", "/trust/accept", {"token": args.token}, timeout=60)
-    cli.emit(args, peer, f"Now trusting {peer['name']} ({peer['sector']}) at {peer['url']}\n"
-                         f"  node id:     {peer['node_id']}\n  fingerprint: {peer['fingerprint']}  (confirm it with them)")
+    cli.emit(args, peer, _peer_summary("Now trusting", peer))
     return 0
 
 
@@ -126,8 +130,7 @@ def cmd_trust_request(args: argparse.Namespace) -> int:
 def cmd_trust_approve(args: argparse.Namespace) -> int:
     cli = _cli()
     peer = cli.admin(args).call("POST", "/trust/approve", {"node_id": args.node_id}, timeout=60)
-    cli.emit(args, peer, f"Now trusting {peer['name']} ({peer['sector']}) at {peer['url']}\n"
-                         f"  node id:     {peer['node_id']}\n  fingerprint: {peer['fingerprint']}")
+    cli.emit(args, peer, _peer_summary("Now trusting", peer, confirm=False))
     return 0
 
 

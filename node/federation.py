@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from node.clock import now_ms
 from node.errors import UserError
+from node.ids import resolve_id
 from node.logs import log_event
 from node.service import NodeService
 from protocol import errors as E
@@ -346,13 +347,8 @@ class Federation:
         return updated
 
     def resolve_peer(self, prefix: str) -> bytes:
-        """A node id from its hex or a unique hex prefix (at least 8 characters)."""
-        prefix = prefix.strip().lower()
-        if len(prefix) < 8 or any(c not in "0123456789abcdef" for c in prefix):
-            raise UserError("give a node id in hex (at least its first 8 characters); see `orgnode trust list`")
-        matches = [p.node_id for p in self.peers.all() if p.node_id.hex().startswith(prefix)]
-        if not matches:
-            raise UserError(f"no peer whose node id starts with {prefix} (see `orgnode trust list`)")
-        if len(matches) > 1:
-            raise UserError(f"{prefix} matches {len(matches)} peers: give more characters")
-        return matches[0]
+        """A peer's node id from its hex or a unique hex prefix (at least 8 characters)."""
+        node_id = resolve_id(self.service.db, prefix, "NODE_ID")
+        if self.peers.get(node_id) is None:
+            raise UserError(f"no peer {node_id.hex()[:16]}… on the trust list (see `orgnode trust list`)")
+        return node_id

@@ -21,6 +21,7 @@ from typing import Any
 from node.clock import now_ms
 from node.errors import UserError
 from node.federation import Federation
+from node.ids import resolve_id
 from node.logs import log_event
 from node.referrals import Referrals
 from node.relay import Relays
@@ -38,33 +39,6 @@ from storage.talent_rows import Candidate, ConsentRow, JobRow
 
 MATCH_THRESHOLD = 1  # a candidate must match at least one requirement to be offered
 OFFER_TTL_MS = 30 * 86_400_000  # how long a pseudonym can still be resolved for a referral request
-
-
-# Where each kind of id a user types lives, and which command lists them.
-ID_KINDS: dict[str, tuple[str, str, str]] = {
-    "JOB_ID": ("jobs", "job_id", "orgnode job list"),
-    "CANDIDATE_ID": ("candidates", "candidate_id", "orgnode candidate list"),
-    "REFERRAL_ID": ("referrals", "referral_id", "orgnode referral list"),
-    "REQUEST_ID": ("referral_requests", "request_id", "orgnode referral pending"),
-    "PSEUDONYM": ("match_results", "pseudonym", "orgnode match JOB_ID"),
-}
-
-
-def resolve_id(db: Any, text: str, what: str) -> bytes:
-    """An id from its full hex or a unique prefix of at least 8 hex characters, as users type them."""
-    table, column, lister = ID_KINDS[what]
-    wanted = text.strip().lower()
-    if len(wanted) < 8 or len(wanted) > 32 or any(c not in "0123456789abcdef" for c in wanted):
-        raise UserError(f"{what} is a hex id (its first 8 or more characters are enough); see `{lister}`")
-    if len(wanted) == 32:
-        return bytes.fromhex(wanted)
-    rows = list(db.query(f"SELECT DISTINCT {column} AS v FROM {table} WHERE lower(hex({column})) LIKE ? LIMIT 2",  # noqa: S608
-                         [wanted + "%"]))
-    if not rows:
-        raise UserError(f"no {what.lower().replace('_', ' ')} starts with {wanted}; see `{lister}`")
-    if len(rows) > 1:
-        raise UserError(f"{wanted} matches more than one {what.lower().replace('_', ' ')}: give more characters")
-    return bytes(rows[0]["v"])
 
 
 @dataclass
@@ -215,11 +189,7 @@ class Talent(Referrals, TalentViews):
 
     def consent_in_force(self, candidate_id: bytes, purpose: str, org: bytes, now: int) -> ConsentRow | None:
         sector = self.org_sector(org)
-        for row in self.store.consents(candidate_id):
-            body = Consent(row.consent_id, b"\0" * 16, row.purposes, row.scope, row.fields, b"\0" * 32, row.collected_at, row.expires_at)
-            if body.covers(purpose, org, sector, now, withdrawn=row.state != "given"):
-                return row
-        return None
+        return next((row for row in self.store.consents(candidate_id) if row.covers(purpose, org, sector, now)), None)
 
     def find_candidate(self, text: str) -> Candidate:
         candidate = self.store.candidate(resolve_id(self.db, text, "CANDIDATE_ID"))
@@ -268,9 +238,7 @@ class Talent(Referrals, TalentViews):
         if disclosure is None or disclosure.recipient != peer:
             return False
         consent = self.store.consent(disclosure.consent_id)
-        if consent is None or consent.state != "given":
-            return False
-        return consent.expires_at is None or now_ms() < consent.expires_at
+        return consent is not None and consent.in_force(now_ms())
 
     # --- matching --------------------------------------------------------------------------------
 

@@ -52,9 +52,7 @@ class TalentViews:
         now = now_ms()
         consents = []
         for row in self.store.consents(c.candidate_id):
-            state = row.state
-            if state == "given" and row.expires_at is not None and now >= row.expires_at:
-                state = "expired"
+            state = "expired" if row.state == "given" and not row.in_force(now) else row.state
             consents.append({"id": row.consent_id.hex(), "purposes": list(row.purposes), "scope": list(row.scope),
                              "expires_at": row.expires_at, "state": state,
                              "history": [{"state": h.state, "at": h.at, "note": h.note}

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.consent import scope_covers
 from protocol.jobs import Job
 
 
@@ -48,6 +49,14 @@ class ConsentRow:
     collected_at: int
     expires_at: int | None
     state: str
+
+    def in_force(self, now: int) -> bool:
+        """Given, not withdrawn, and not expired at ``now`` (it has expired *at* ``expires_at``)."""
+        return self.state == "given" and (self.expires_at is None or now < self.expires_at)
+
+    def covers(self, purpose: str, org: bytes, org_sector: str | None, now: int) -> bool:
+        """The coverage rule of protocol.consent, for this recorded consent."""
+        return self.in_force(now) and purpose in self.purposes and scope_covers(self.scope, org, org_sector)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from node.talent_api import ask_peers
 from protocol.bodies import OrgCard
 from tests.node.federation_helpers import pair, wait_until
@@ -46,6 +48,9 @@ async def test_a_stalling_peer_does_not_delay_pulls_from_others(fed_net):
 
     b_app_routes = [r for r in b._runners[0].app.router.routes() if r.resource.canonical == "/federation/v1/pull"]
     b_app_routes[0]._handler = stall
+    # The fault is really injected: a pull from B now hangs.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(a.sync.pull_from(b.service.node_id, b.service.config.url), timeout=1.0)
     await asyncio.sleep(0.5)
     from protocol.bodies import Note
 
