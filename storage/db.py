@@ -376,6 +376,20 @@ def _m007_jobs_by_author(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX jobs_job_id ON jobs (job_id)")
 
 
+def _m012_match_quota(db: sqlite_utils.Database) -> None:
+    """Per-asker, per-day match bookkeeping (issue 8 item 9): which query ids and which requirement
+    labels an asker has had answered on a UTC day, so distinct queries and labels can be capped."""
+    db.execute(
+        """CREATE TABLE match_quota (
+            asker BLOB NOT NULL,
+            day INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('query', 'label')),
+            value BLOB NOT NULL,
+            PRIMARY KEY (asker, day, kind, value)
+        )"""
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", _m001_log),
     ("002_federation", _m002_federation),
@@ -384,6 +398,7 @@ MIGRATIONS: list[Migration] = [
     ("005_reactions", _m005_reactions),
     ("006_pinned_sector", _m006_pinned_sector),
     ("007_jobs_by_author", _m007_jobs_by_author),
+    ("012_match_quota", _m012_match_quota),
 ]
 
 
