@@ -32,6 +32,7 @@ REJECTED_BASE = "rejected-base"
 BAD_PROOF = "bad-proof"
 JOB_NOT_HELD = "job-not-held"
 MATCH_QUOTA = "match-quota"
+OVER_QUOTA = "over-quota"
 
 ALL_CODES = frozenset(
     {
@@ -58,6 +59,7 @@ ALL_CODES = frozenset(
         BAD_PROOF,
         JOB_NOT_HELD,
         MATCH_QUOTA,
+        OVER_QUOTA,
     }
 )
 

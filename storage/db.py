@@ -376,9 +376,11 @@ def _m007_jobs_by_author(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX jobs_job_id ON jobs (job_id)")
 
 
-def _m012_match_quota(db: sqlite_utils.Database) -> None:
-    """Per-asker, per-day match bookkeeping (issue 8 item 9): which query ids and which requirement
-    labels an asker has had answered on a UTC day, so distinct queries and labels can be capped."""
+def _m012_quotas(db: sqlite_utils.Database) -> None:
+    """Issue 8 items 9 and 12. ``match_quota``: which query ids and requirement labels an asker had
+    answered on a UTC day, so distinct queries and labels can be capped. ``peer_usage``: what each
+    peer made this node store (bytes in total, re-share bytes on the current day) and when data from
+    it was last refused as over quota, so a trusted peer cannot exhaust the disk."""
     db.execute(
         """CREATE TABLE match_quota (
             asker BLOB NOT NULL,
@@ -388,6 +390,17 @@ def _m012_match_quota(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (asker, day, kind, value)
         )"""
     )
+    db.execute(
+        """CREATE TABLE peer_usage (
+            peer BLOB PRIMARY KEY,
+            stored_bytes INTEGER NOT NULL DEFAULT 0,
+            reshare_day INTEGER NOT NULL DEFAULT 0,
+            reshare_bytes INTEGER NOT NULL DEFAULT 0,
+            refused INTEGER NOT NULL DEFAULT 0,
+            refused_at INTEGER
+        )"""
+    )
+    db.execute("CREATE INDEX held_received ON held (received_from, received_at)")
 
 
 MIGRATIONS: list[Migration] = [
@@ -398,7 +411,7 @@ MIGRATIONS: list[Migration] = [
     ("005_reactions", _m005_reactions),
     ("006_pinned_sector", _m006_pinned_sector),
     ("007_jobs_by_author", _m007_jobs_by_author),
-    ("012_match_quota", _m012_match_quota),
+    ("012_quotas", _m012_quotas),
 ]
 
 
