@@ -380,7 +380,8 @@ def _m012_quotas(db: sqlite_utils.Database) -> None:
     """Issue 8 items 9 and 12. ``match_quota``: which query ids and requirement labels an asker had
     answered on a UTC day, so distinct queries and labels can be capped. ``peer_usage``: what each
     peer made this node store (bytes in total, re-share bytes on the current day) and when data from
-    it was last refused as over quota, so a trusted peer cannot exhaust the disk."""
+    it was last refused as over quota, so a trusted peer cannot exhaust the disk. ``relay_routes``
+    gains ``verified`` (issue 8 item 8)."""
     db.execute(
         """CREATE TABLE match_quota (
             asker BLOB NOT NULL,
@@ -401,6 +402,9 @@ def _m012_quotas(db: sqlite_utils.Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX held_received ON held (received_from, received_at)")
+    # Issue 8 item 8: a route back to a non-partner is "verified" when learnt from a box that opened
+    # and verified against the origin's card (it really came from there through that hop).
+    db.execute("ALTER TABLE relay_routes ADD COLUMN verified INTEGER NOT NULL DEFAULT 0")
 
 
 MIGRATIONS: list[Migration] = [
