@@ -76,3 +76,28 @@ async def test_held_statements_are_capped_per_peer_and_expire(net: Net):
     assert (await signed_post(holder, PUSH, batch_of(n1), identity)).results() == ["appended"]
     assert head(holder, peer) == n2.seq
     assert holder.service.log.get(n3.id) is None and holder.service.log.get(n4.id) is None
+
+
+
+async def test_re_shared_volume_per_day_is_capped_per_peer_and_resets_the_next_day(net: Net):
+    """A–B–H in a line: B re-shares A's jobs to H. Once B's re-shares of the day fill H's daily quota,
+    the next one is refused with over-quota (the first, below the quota, was taken: positive
+    control); on the next day of H's clock it is taken when H pulls from B again."""
+    a = await net.start("Northwind", sector="company")
+    b = await net.start("Green Works")
+    h = await net.start("Youth Futures")
+    await pair(a, b)
+    await pair(b, h)
+    await synced(h, b)
+    clock = [now_ms()]
+    h.federation.clock = lambda: clock[0]
+    first = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
+    await wait_until(lambda: h.talent.store.job(first.job_id) is not None, what="the first re-shared job")
+    today = h.service.log.peer_usage(b.service.node_id, clock[0]).reshare_bytes_today
+    assert today > 0
+    h.service.log.quota = dataclasses.replace(h.service.log.quota, reshare_bytes_per_day=today + 50)
+    second = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
+    await wait_until(lambda: h.service.log.peer_usage(b.service.node_id, clock[0]).refused >= 1, what="re-share refused")
+    assert h.talent.store.job(second.job_id) is None
+    clock[0] += DAY_MS
+    await wait_until(lambda: h.talent.store.job(second.job_id) is not None, what="the second re-shared job the next day")
