@@ -61,6 +61,7 @@ def _peer_lines(peers: list[dict[str, Any]], pending_only: bool = False) -> str:
     lines = [f"{'NODE ID':<18} {'STATE':<12} {'NAME':<26} {'SECTOR':<18} {'FINGERPRINT':<25} {'SCORE':>6}  URL"]
     for p in peers:
         flags = (" THROTTLED" if p["throttled"] else "") + (" FORKED" if p["forked"] else "")
+        flags += " OVER-QUOTA" if p.get("over_quota") else ""
         if p.get("declared_sector") and p["declared_sector"] != p["sector"]:
             flags += f" NOW-CLAIMS-{p['declared_sector'].upper()}"
         lines.append(f"{p['node_id'][:16]:<18} {p['state']:<12} {(p['name'] or '?')[:26]:<26} {(p['sector'] or '?'):<18} "

@@ -68,6 +68,8 @@ class Federation:
     outbound_hooks: list[Callable[[bytes, Statement], None]] = field(default_factory=list)
     # Each guard may veto releasing a statement's body to a peer (consent re-checked at release).
     outbound_guards: list[Callable[[Statement, bytes], bool]] = field(default_factory=list)
+    # The clock statements taken in are stamped with (ms); tests may give a fake one.
+    clock: Callable[[], int] = now_ms
 
     def __post_init__(self) -> None:
         self.peers = PeerStore(self.service.db)
@@ -159,7 +161,7 @@ class Federation:
 
     def take_batch(self, origin: bytes, batch: Batch) -> PushResults:
         """Verify and apply each item on its own (THREATS row 2); score the peer by the outcome."""
-        now = now_ms()
+        now = self.clock()
         results: list[ItemResult] = []
         appended: list[Statement] = []
         invalid = 0
@@ -183,7 +185,7 @@ class Federation:
                         invalid += 1  # equivocation is misbehaviour: it lowers the peer's score like invalid data
                         log_event("peer.fork", logging.WARNING, author=statement.author, seq=statement.seq)
                 except ProtocolError as exc:
-                    invalid += 1
+                    invalid += exc.code != E.OVER_QUOTA  # valid data over quota is refused, not misbehaviour
                     results.append(ItemResult(statement_id, exc.code))
                     log_event("statement.rejected", logging.WARNING, peer=origin, code=exc.code)
             self.peers.record(origin, valid=len(appended), invalid=invalid, now=now, graylist_ms=GRAYLIST_MS)

@@ -8,6 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+DAY_MS = 86_400_000
+
+# Match queries a holder answers per asking partner per UTC day (issue 8 item 9). Honest use is a
+# handful of open jobs matched a few times a day; a prober needs many jobs and many labels.
+MATCH_QUERIES_PER_DAY = 200  # distinct query ids
+MATCH_LABELS_PER_DAY = 300  # distinct requirement labels (case-folded) over all of them
+
+
+@dataclass(frozen=True)
+class MatchQuota:
+    """The per-asker daily caps on match queries; a node may be configured with others (tests do)."""
+
+    queries: int = MATCH_QUERIES_PER_DAY
+    labels: int = MATCH_LABELS_PER_DAY
+
 
 @dataclass
 class TokenBucket:

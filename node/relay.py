@@ -28,6 +28,7 @@ from protocol.statement import Statement
 RELAY_QUOTA_COUNT = 120
 RELAY_QUOTA_BYTES = 8 * 1024 * 1024
 RELAY_SEEN_MS = 30 * 86_400_000
+RELAY_ROUTE_TTL_MS = 7 * 86_400_000  # a learnt way back to a non-partner is forgotten after a week unused
 
 
 @dataclass
@@ -44,14 +45,18 @@ class Relays:
         return self.federation.service.db
 
     def next_hop(self, to: bytes, route: bytes) -> bytes | None:
+        """The peer to hand a box for ``to`` to. The job's own path comes first: if ``to`` wrote the
+        job ``route`` names, the peer that job came through (a signed re-share) is the way back, and
+        no learnt route overrides it (issue 8 item 8). Only otherwise a learnt, unexpired route."""
         if self.federation.peers.is_trusted(to):
             return to
-        rows = list(self.db.query("SELECT next_hop FROM relay_routes WHERE node_id = ?", [to]))
-        if rows and self.federation.peers.is_trusted(bytes(rows[0]["next_hop"])):
-            return bytes(rows[0]["next_hop"])
         rows = list(self.db.query("SELECT via FROM jobs WHERE job_id = ? AND author = ?", [route, to]))
         if rows and rows[0]["via"] is not None and self.federation.peers.is_trusted(bytes(rows[0]["via"])):
             return bytes(rows[0]["via"])
+        fresh_since = now_ms() - RELAY_ROUTE_TTL_MS
+        rows = list(self.db.query("SELECT next_hop FROM relay_routes WHERE node_id = ? AND updated_at >= ?", [to, fresh_since]))
+        if rows and self.federation.peers.is_trusted(bytes(rows[0]["next_hop"])):
+            return bytes(rows[0]["next_hop"])
         return None
 
     def send(self, statements: list[Statement], to: bytes, route: bytes) -> Statement:
@@ -92,10 +97,21 @@ class Relays:
         self._recent[peer] = window
         return True
 
-    def _learn_route(self, origin: bytes, hop: bytes, now: int) -> None:
-        """Replies to ``origin`` go through ``hop``; the first working route is kept (a later claim cannot divert it)."""
-        if not self.federation.peers.is_trusted(origin):
-            self.db.execute("INSERT OR IGNORE INTO relay_routes (node_id, next_hop, updated_at) VALUES (?, ?, ?)",
+    def _learn_route(self, origin: bytes, hop: bytes, now: int, *, verified: bool) -> None:
+        """Replies to ``origin`` go through ``hop``. A route from a box that opened and verified against
+        ``origin``'s card (``verified``) replaces any other and is refreshed; one seen only while
+        forwarding (the origin is then an unauthenticated claim) is kept only where no route is known,
+        never replaces a verified one, and like every route expires after RELAY_ROUTE_TTL_MS."""
+        if self.federation.peers.is_trusted(origin):
+            return
+        self.db.execute("DELETE FROM relay_routes WHERE node_id = ? AND updated_at < ?", [origin, now - RELAY_ROUTE_TTL_MS])
+        if verified:
+            self.db.execute(
+                """INSERT INTO relay_routes (node_id, next_hop, updated_at, verified) VALUES (?, ?, ?, 1)
+                   ON CONFLICT (node_id) DO UPDATE SET next_hop = excluded.next_hop, updated_at = excluded.updated_at,
+                     verified = 1""", [origin, hop, now])
+        else:
+            self.db.execute("INSERT OR IGNORE INTO relay_routes (node_id, next_hop, updated_at, verified) VALUES (?, ?, ?, 0)",
                             [origin, hop, now])
 
     def _handle(self, statement: Statement) -> None:
@@ -118,7 +134,7 @@ class Relays:
                 log_event("relay.no-route", logging.WARNING, to=relay.to)
                 return
             self.federation.append(Relay.KIND, relay.forwarded().to_value(), private=True, audience=Audience.only(hop))
-            self._learn_route(relay.origin, statement.author, now)
+            self._learn_route(relay.origin, statement.author, now, verified=False)
             log_event("relay.forwarded", to=relay.to, hop=hop)
             return
         try:
@@ -126,7 +142,7 @@ class Relays:
         except ProtocolError:
             self.federation.service.log.erase_body(statement.id, now)  # an unopenable box is not kept
             raise
-        self._learn_route(relay.origin, statement.author, now)
+        self._learn_route(relay.origin, statement.author, now, verified=True)
         with self.db.atomic():
             self.federation.service.log.keep_foreign(list(delivered.statements), via=statement.author,
                                                      via_statement=statement.id, distance=0, card=delivered.origin, now=now)

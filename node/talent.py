@@ -22,13 +22,15 @@ from node.clock import now_ms
 from node.errors import UserError
 from node.federation import Federation
 from node.ids import resolve_id
+from node.limits import DAY_MS, MatchQuota
 from node.logs import log_event
 from node.referrals import Referrals
 from node.relay import Relays
 from node.talent_views import TalentViews
+from protocol import errors as E
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, Consent, ConsentWithdrawal, parse_scope
-from protocol.errors import ProtocolError
+from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.jobs import Job, Location, Salary, Skill
 from protocol.match_query import MAX_OFFERS, MatchAnswer, MatchQuery, Offer, pseudonym
 from protocol.matching import Vocabulary, score
@@ -46,6 +48,8 @@ class Talent(Referrals, TalentViews):
     federation: Federation
     vocabulary: Callable[[], Vocabulary]
     relays: Relays | None = None
+    clock: Callable[[], int] = now_ms  # the node's clock (ms); tests may give a fake one
+    match_quota: MatchQuota = dataclasses.field(default_factory=MatchQuota)
 
     def __post_init__(self) -> None:
         self.store = TalentStore(self.federation.service.db)
@@ -243,19 +247,56 @@ class Talent(Referrals, TalentViews):
     # --- matching --------------------------------------------------------------------------------
 
     def answer_match(self, asker: bytes, query: MatchQuery) -> MatchAnswer:
-        """Score our consented pool for the asker's job; only pseudonyms, scores and job labels go back."""
+        """Score our consented pool for the asker's job; only pseudonyms, scores and job labels go back.
+
+        Only a job the asker really published (a statement of its log that we hold) is answered, and
+        each asker has a daily budget of distinct queries and labels: a partner cannot sign made-up
+        probe jobs with long skill lists to reconstruct candidates' skill sets (issue 8 item 9)."""
         job_statement = Envelope.decode(query.job_envelope).open_plain()
         if job_statement.author != asker or job_statement.kind != Job.KIND:
             raise UserError("a match query must carry a job of the asking organization")
         self.federation.service.log.key_history(asker).check_key(job_statement.header.key, job_statement.seq)  # type: ignore[union-attr]
+        self._require_published(asker, job_statement)
         job = Job.from_value(job_statement.body_value())
-        now = now_ms()
+        now = self.clock()
         if self.store.query_reused(query.query_id, asker, job_statement.id):
             raise UserError("this query id was already used for another job: every match query needs a fresh id")
         if not job.is_offered(now):
             return MatchAnswer(query.query_id, self.me, ())
-        vocabulary = self.vocabulary()
         labels = [s.label for s in job.skills]
+        self._charge_match_quota(asker, query.query_id, labels, now)
+        scored = self._score_pool(asker, query, job_statement.id, labels, now)
+        with self.db.atomic():
+            self.store.prune_offers(now - OFFER_TTL_MS)
+            for offer, candidate_id in scored:
+                self.store.add_offer(query.query_id, offer.pseudonym, candidate_id, job.job_id, asker, job_statement.id, now)
+        return MatchAnswer(query.query_id, self.me, tuple(offer for offer, _ in scored))
+
+    def _require_published(self, asker: bytes, job_statement: Statement) -> None:
+        """The job must be this very statement of the asker's log, as we received it by sync: a job
+        signed only for the query (never published) is refused."""
+        held = self.federation.service.log.get(job_statement.id)
+        if held is None or held.author != asker or held.kind != Job.KIND:
+            raise RemoteProtocolError(E.JOB_NOT_HELD, "this node holds no such job statement of yours: only jobs published "
+                                      "in your log (and synced here) are matched; retry once it has synced")
+
+    def _charge_match_quota(self, asker: bytes, query_id: bytes, labels: list[str], now: int) -> None:
+        """Count this query against the asker's daily caps, or refuse it (nothing is counted then)."""
+        day = now // DAY_MS
+        queries, seen = self.store.match_usage(asker, day)
+        folded = sorted({label.casefold() for label in labels})
+        if query_id not in queries and len(queries) >= self.match_quota.queries:
+            raise RemoteProtocolError(E.MATCH_QUOTA, f"at most {self.match_quota.queries} match queries a day per partner; "
+                                      "try again tomorrow (UTC)")
+        if len(seen | set(folded)) > self.match_quota.labels:
+            raise RemoteProtocolError(E.MATCH_QUOTA, f"at most {self.match_quota.labels} distinct requirement labels a day "
+                                      "per partner; try again tomorrow (UTC)")
+        with self.db.atomic():
+            self.store.record_match_usage(asker, day, query_id, folded)
+
+    def _score_pool(self, asker: bytes, query: MatchQuery, job_statement_id: bytes, labels: list[str],
+                    now: int) -> list[tuple[Offer, bytes]]:
+        vocabulary = self.vocabulary()
         scored: list[tuple[Offer, bytes]] = []
         key = self._pseudonym_key()
         for candidate in self.store.candidates():
@@ -264,15 +305,10 @@ class Talent(Referrals, TalentViews):
             result = score(labels, list(candidate.skills), vocabulary)
             if len(result.matched) < MATCH_THRESHOLD:
                 continue
-            alias = pseudonym(key, asker, query.query_id, job_statement.id, candidate.candidate_id)
+            alias = pseudonym(key, asker, query.query_id, job_statement_id, candidate.candidate_id)
             scored.append((Offer(alias, result.score, result.matched), candidate.candidate_id))
         scored.sort(key=lambda pair: -pair[0].score)
-        scored = scored[:MAX_OFFERS]
-        with self.db.atomic():
-            self.store.prune_offers(now - OFFER_TTL_MS)
-            for offer, candidate_id in scored:
-                self.store.add_offer(query.query_id, offer.pseudonym, candidate_id, job.job_id, asker, job_statement.id, now)
-        return MatchAnswer(query.query_id, self.me, tuple(offer for offer, _ in scored))
+        return scored[:MAX_OFFERS]
 
     def match_query_for(self, job_id: bytes) -> tuple[MatchQuery, Job]:
         row = self.own_job(job_id)

@@ -63,4 +63,19 @@ def peer_view(service: Any, peer: Any) -> dict[str, Any]:
         "invalid_items": peer.invalid_count,
         "throttled": peer.throttled_until > int(dt.datetime.now(dt.UTC).timestamp() * 1000),
         "forked": bool(list(service.db.query("SELECT 1 FROM forks WHERE author = ? LIMIT 1", [peer.node_id]))),
+        **quota_view(service, peer.node_id),
+    }
+
+
+def quota_view(service: Any, node_id: bytes) -> dict[str, Any]:
+    """What the peer made this node keep, against its quota (issue 8 item 12); ``over_quota`` when
+    data from it was refused as over quota in the last day."""
+    now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    usage = service.log.peer_usage(node_id, now)
+    quota = service.log.quota
+    return {
+        "usage": {"stored_bytes": usage.stored_bytes, "stored_bytes_quota": quota.stored_bytes,
+                  "reshare_bytes_today": usage.reshare_bytes_today, "reshare_bytes_quota": quota.reshare_bytes_per_day,
+                  "held": usage.held, "held_quota": quota.held, "refused_over_quota": usage.refused},
+        "over_quota": usage.refused_at is not None and now - usage.refused_at < quota.held_ttl_ms,
     }

@@ -30,6 +30,9 @@ EXPIRED = "expired"
 HOP_LIMIT = "hop-limit"
 REJECTED_BASE = "rejected-base"
 BAD_PROOF = "bad-proof"
+JOB_NOT_HELD = "job-not-held"
+MATCH_QUOTA = "match-quota"
+OVER_QUOTA = "over-quota"
 
 ALL_CODES = frozenset(
     {
@@ -54,6 +57,9 @@ ALL_CODES = frozenset(
         HOP_LIMIT,
         REJECTED_BASE,
         BAD_PROOF,
+        JOB_NOT_HELD,
+        MATCH_QUOTA,
+        OVER_QUOTA,
     }
 )
 

@@ -376,6 +376,37 @@ def _m007_jobs_by_author(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX jobs_job_id ON jobs (job_id)")
 
 
+def _m012_quotas(db: sqlite_utils.Database) -> None:
+    """Issue 8 items 9 and 12. ``match_quota``: which query ids and requirement labels an asker had
+    answered on a UTC day, so distinct queries and labels can be capped. ``peer_usage``: what each
+    peer made this node store (bytes in total, re-share bytes on the current day) and when data from
+    it was last refused as over quota, so a trusted peer cannot exhaust the disk. ``relay_routes``
+    gains ``verified`` (issue 8 item 8)."""
+    db.execute(
+        """CREATE TABLE match_quota (
+            asker BLOB NOT NULL,
+            day INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('query', 'label')),
+            value BLOB NOT NULL,
+            PRIMARY KEY (asker, day, kind, value)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE peer_usage (
+            peer BLOB PRIMARY KEY,
+            stored_bytes INTEGER NOT NULL DEFAULT 0,
+            reshare_day INTEGER NOT NULL DEFAULT 0,
+            reshare_bytes INTEGER NOT NULL DEFAULT 0,
+            refused INTEGER NOT NULL DEFAULT 0,
+            refused_at INTEGER
+        )"""
+    )
+    db.execute("CREATE INDEX held_received ON held (received_from, received_at)")
+    # Issue 8 item 8: a route back to a non-partner is "verified" when learnt from a box that opened
+    # and verified against the origin's card (it really came from there through that hop).
+    db.execute("ALTER TABLE relay_routes ADD COLUMN verified INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", _m001_log),
     ("002_federation", _m002_federation),
@@ -384,6 +415,7 @@ MIGRATIONS: list[Migration] = [
     ("005_reactions", _m005_reactions),
     ("006_pinned_sector", _m006_pinned_sector),
     ("007_jobs_by_author", _m007_jobs_by_author),
+    ("012_quotas", _m012_quotas),
 ]
 
 

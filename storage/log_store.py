@@ -23,6 +23,7 @@ from protocol.errors import (
     BAD_BODY,
     GAP,
     MALFORMED,
+    OVER_QUOTA,
     REJECTED_BASE,
     UNKNOWN_KEY,
     WRONG_AUTHOR,
@@ -41,6 +42,28 @@ MAX_HELD_PER_AUTHOR = 10_000
 MAX_HELD_BYTES_PER_AUTHOR = 16 * 1024 * 1024
 MAX_HOLD_AHEAD = 4096  # statements beyond the head that may be held waiting for their predecessors
 MAX_FORK_EVIDENCE_PER_AUTHOR = 64
+DAY_MS = 86_400_000
+
+
+@dataclass
+class PeerQuota:
+    """Per-peer limits on what one trusted peer can make this node keep (issue 8 item 12): valid but
+    large, re-shared data must not multiply into the disk, and out-of-order statements must not wait
+    forever. Over-quota data is refused with ``over-quota`` and the peer is flagged in ``trust list``."""
+
+    stored_bytes: int = 256 * 1024 * 1024  # statement bytes received from the peer, in total
+    reshare_bytes_per_day: int = 32 * 1024 * 1024  # of which in ``reshare`` statements, per UTC day
+    held: int = 2_000  # out-of-order statements from the peer waiting for their predecessors
+    held_ttl_ms: int = DAY_MS  # a held statement is dropped this long after it arrived
+
+
+@dataclass(frozen=True)
+class PeerUsage:
+    stored_bytes: int
+    reshare_bytes_today: int
+    held: int
+    refused: int
+    refused_at: int | None
 
 # Rejections that follow from the signed header (and the body it commits to) alone, so no other
 # copy of the same statement can ever be accepted: only these are remembered by id. A bad
@@ -125,9 +148,14 @@ def _row_to_statement(row: dict[str, Any]) -> Statement:
     )
 
 
+def _stored_size(statement: Statement) -> int:
+    return len(statement.header_bytes) + len(statement.signature) + len(statement.salt or b"") + len(statement.body or b"")
+
+
 class LogStore:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+        self.quota = PeerQuota()
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -215,13 +243,56 @@ class LogStore:
         if not statement.header.private and statement.body is None:
             # Not recorded: another copy of the same statement may well carry its body.
             raise RemoteProtocolError(MALFORMED, f"public {statement.kind} statement arrived without its body")
+        self.expire_held(now)
         try:
             with self.db.atomic():
                 return self._ingest(statement, received_from, now)
         except ProtocolError as exc:
-            if exc.code in PERMANENT_REJECTIONS:
-                self._record_rejection(statement, exc, received_from, now)
+            self._after_refusal(statement, exc, received_from, now)
             raise
+
+    def _after_refusal(self, statement: Statement, exc: ProtocolError, received_from: bytes | None, now: int) -> None:
+        if exc.code in PERMANENT_REJECTIONS:
+            self._record_rejection(statement, exc, received_from, now)
+        elif exc.code == OVER_QUOTA and received_from is not None:
+            self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [received_from])
+            self.db.execute("UPDATE peer_usage SET refused = refused + 1, refused_at = ? WHERE peer = ?", [now, received_from])
+
+    # --- per-peer quotas (issue 8 item 12) ---------------------------------------------------------
+
+    def expire_held(self, now: int) -> int:
+        """Drop held statements older than the quota's expiry; returns how many were dropped."""
+        cursor = self.db.execute("DELETE FROM held WHERE received_at < ?", [now - self.quota.held_ttl_ms])
+        return int(cursor.rowcount or 0)
+
+    def peer_usage(self, peer: bytes, now: int) -> PeerUsage:
+        rows = list(self.db.query("SELECT * FROM peer_usage WHERE peer = ?", [peer]))
+        held = next(self.db.query("SELECT COUNT(*) AS n FROM held WHERE received_from = ? AND received_at >= ?",
+                                  [peer, now - self.quota.held_ttl_ms]))["n"]
+        if not rows:
+            return PeerUsage(0, 0, int(held), 0, None)
+        row = rows[0]
+        today = row["reshare_bytes"] if row["reshare_day"] == now // DAY_MS else 0
+        return PeerUsage(row["stored_bytes"], today, int(held), row["refused"], row["refused_at"])
+
+    def _charge(self, statement: Statement, received_from: bytes | None, now: int) -> None:
+        """Count a statement a peer makes us store against its quota, or refuse it with ``over-quota``."""
+        if received_from is None:
+            return
+        usage = self.peer_usage(received_from, now)
+        size = _stored_size(statement)
+        if usage.stored_bytes + size > self.quota.stored_bytes:
+            raise RemoteProtocolError(OVER_QUOTA, "this peer has reached its quota of stored data on this node")
+        reshare = size if statement.kind == "reshare" else 0
+        if reshare and usage.reshare_bytes_today + reshare > self.quota.reshare_bytes_per_day:
+            raise RemoteProtocolError(OVER_QUOTA, "this peer has reached its daily quota of re-shared data on this node")
+        day = now // DAY_MS
+        self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [received_from])
+        self.db.execute(
+            """UPDATE peer_usage SET stored_bytes = stored_bytes + ?,
+                 reshare_bytes = CASE WHEN reshare_day = ? THEN reshare_bytes + ? ELSE ? END, reshare_day = ?
+               WHERE peer = ?""",
+            [size, day, reshare, reshare, day, received_from])
 
     def _ingest(self, statement: Statement, received_from: bytes | None, now: int) -> IngestResult:
         author = statement.author
@@ -255,11 +326,14 @@ class LogStore:
                                       [author]))
             if held["n"] >= MAX_HELD_PER_AUTHOR or held["bytes"] >= MAX_HELD_BYTES_PER_AUTHOR:
                 raise RemoteProtocolError(GAP, "too many statements of this author are waiting for their predecessors")
+            if received_from is not None and self.peer_usage(received_from, now).held >= self.quota.held:
+                raise RemoteProtocolError(OVER_QUOTA, "too many statements from this peer are waiting for their predecessors")
             self.db.execute(
                 "INSERT OR IGNORE INTO held (id, author, seq, envelope, received_from, received_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [statement.id, author, statement.seq, Envelope.of(statement).encode(), received_from, now],
             )
             return IngestResult(verdict, statement.id)
+        self._charge(statement, received_from, now)
         self._store(statement, history, received_from, now)
         released = [statement, *self._release_held(author, received_from, now)]
         return IngestResult(Verdict.APPEND, statement.id, tuple(released))
@@ -296,8 +370,7 @@ class LogStore:
                     with self.db.atomic():  # a savepoint: a rejected candidate leaves no partial writes
                         result = self._ingest(statement, frm, now)
                 except ProtocolError as exc:
-                    if exc.code in PERMANENT_REJECTIONS:
-                        self._record_rejection(statement, exc, frm, now)
+                    self._after_refusal(statement, exc, frm, now)
                     continue
                 if result.verdict is Verdict.APPEND:
                     released.extend(result.released)

@@ -162,6 +162,20 @@ class TalentStore:
             "SELECT 1 FROM match_offers WHERE query_id = ? AND (asker != ? OR job_statement != ?) LIMIT 1",
             [query_id, asker, job_statement])))
 
+    def match_usage(self, asker: bytes, day: int) -> tuple[set[bytes], set[str]]:
+        """The query ids and requirement labels ``asker`` had answered on ``day`` (UTC days since the epoch)."""
+        rows = list(self.db.query("SELECT kind, value FROM match_quota WHERE asker = ? AND day = ?", [asker, day]))
+        queries = {bytes(r["value"]) for r in rows if r["kind"] == "query"}
+        labels = {bytes(r["value"]).decode() for r in rows if r["kind"] == "label"}
+        return queries, labels
+
+    def record_match_usage(self, asker: bytes, day: int, query_id: bytes, labels: list[str]) -> None:
+        """Count one answered query and its labels for ``asker`` on ``day``; earlier days are dropped."""
+        self.db.execute("DELETE FROM match_quota WHERE day < ?", [day - 1])
+        values = [(asker, day, "query", query_id)] + [(asker, day, "label", label.encode()) for label in labels]
+        for value in values:
+            self.db.execute("INSERT OR IGNORE INTO match_quota (asker, day, kind, value) VALUES (?, ?, ?, ?)", list(value))
+
     def prune_offers(self, older_than: int) -> None:
         self.db.execute("DELETE FROM match_offers WHERE created_at < ?", [older_than])
 

@@ -81,3 +81,39 @@ async def test_impact_counts_referrals_through_the_trust_path(net):
     assert at_a.partners[c.service.node_id.hex()]["referrals_received_from"] == 1
     at_c = c.provenance.impact(0, 2**62)
     assert at_c.figures["referrals_sent"] == 1 and at_c.figures["referrals_accepted"] == 1
+
+
+async def test_a_partner_cannot_hijack_the_way_back_to_a_non_partner(net):
+    """Issue 8 item 8. X–P–H in a line (X's job reached H through P's re-share), and H's other partner
+    M. M is first to claim the way back to X: it hands H a relay "from X" (an unauthenticated origin)
+    to forward. H must still send to X along the job's own path (P), so X's referral and the
+    withdrawal reach X and are acknowledged; on the old code they went to M, which swallowed them."""
+    import os
+
+    from protocol.audience import Audience
+    from protocol.relay import Relay
+
+    x, p, h, job = await line_with_reshared_job(net)
+    m = await net.start("Mallory Partners", sector="nonprofit")
+    await pair(h, m)
+    forged = Relay(x.service.node_id, p.service.node_id, job.job_id, 8, 1, os.urandom(200))
+    m.federation.append(Relay.KIND, forged.to_value(), private=True, audience=Audience.only(h.service.node_id))
+    await wait_until(lambda: list(h.service.db.query("SELECT 1 FROM relay_routes WHERE node_id = ?", [x.service.node_id])),
+                     what="H to have seen M's claim")
+    assert h.relays.next_hop(x.service.node_id, job.job_id) == p.service.node_id
+
+    candidate, _ = h.talent.add_candidate(name="Route Person", email="rp@example.org", skills=["driving"],
+                                          consent=["match", "refer"], consent_scope="all", consent_evidence="form")
+    h.talent.refer(candidate.candidate_id, job.job_id, note="reliable")
+    await wait_until(lambda: x.talent.store.referrals(), what="the referral at X, through P")
+    rid = x.talent.store.referrals()[0].referral_id
+    h.talent.withdraw_consent(candidate.candidate_id)
+    await wait_until(lambda: h.talent.store.disclosure(rid).acked_at is not None, what="the erasure acknowledged at H")
+    assert x.talent.store.profile(rid) is None
+    # X learnt the way back to H from H's verified box; like every learnt route it expires.
+    from node.relay import RELAY_ROUTE_TTL_MS
+
+    assert x.relays.next_hop(h.service.node_id, job.job_id) == p.service.node_id
+    x.service.db.execute("UPDATE relay_routes SET updated_at = updated_at - ? WHERE node_id = ?",
+                         [RELAY_ROUTE_TTL_MS + 1, h.service.node_id])
+    assert x.relays.next_hop(h.service.node_id, job.job_id) is None

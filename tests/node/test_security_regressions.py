@@ -120,6 +120,8 @@ async def test_pseudonyms_cannot_be_linked_by_reusing_a_query_id(fed_net):
     holder.talent.add_candidate(name="Probe Target", email="pt@example.org", skills=["forklift", "cooking"],
                                 consent=["match"], consent_scope="all", consent_evidence="form")
     jobs = [corp.talent.post_job(title=f"Probe {s}", skills=[s]) for s in ("forklift", "cooking")]
+    for job in jobs:
+        await wait_until(lambda job=job: holder.talent.store.job(job.job_id) is not None, what="job at the holder")
     query_id = b"\x42" * 16
     answers = []
     for job in jobs:

@@ -1,0 +1,103 @@
+"""Per-peer quotas against amplification and disk exhaustion by a trusted peer (issue 8 item 12).
+
+Real nodes over real sync: a peer past its stored-bytes quota has its data refused with
+``over-quota`` and is flagged in ``trust list`` while another peer's data is still taken; held
+(out-of-order) statements are capped per peer and dropped once older than the expiry on the node's clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from node.cli_extensions import _peer_lines
+from node.clock import now_ms
+from protocol.bodies import Note
+from storage.log_store import DAY_MS
+from tests.node.federation_helpers import Net, batch_of, head, next_notes, pair, signed_post, synced, wait_until
+from tests.node.test_canary import admin_call
+
+PUSH = "/federation/v1/push"
+
+
+async def test_a_peer_over_its_stored_bytes_quota_is_refused_and_shown_and_others_are_unaffected(net: Net):
+    holder = await net.start("Youth Futures")
+    greedy = await net.start("Greedy Partner")
+    other = await net.start("Other Partner")
+    await pair(holder, greedy)
+    await pair(holder, other)
+    await synced(holder, greedy)
+    await synced(holder, other)
+    now = now_ms()
+    used = max(holder.service.log.peer_usage(p.service.node_id, now).stored_bytes for p in (greedy, other))
+    holder.service.log.quota = dataclasses.replace(holder.service.log.quota, stored_bytes=used + 4000)
+
+    small = greedy.federation.append(Note.KIND, Note("below the quota", 1).to_value(), private=True)
+    await wait_until(lambda: holder.service.log.get(small.id) is not None, what="the note below the quota")  # positive control
+    big = greedy.federation.append(Note.KIND, Note("x" * 4000, 1).to_value(), private=True)
+    await wait_until(lambda: holder.service.log.peer_usage(greedy.service.node_id, now_ms()).refused >= 1, what="refusal")
+    assert holder.service.log.get(big.id) is None and head(holder, greedy) == small.seq
+
+    fine = other.federation.append(Note.KIND, Note("y" * 2000, 1).to_value(), private=True)
+    await wait_until(lambda: holder.service.log.get(fine.id) is not None, what="the other peer's note")
+
+    status, raw = await admin_call(holder, "GET", "/trust")
+    assert status == 200
+    peers = {p["node_id"]: p for p in json.loads(raw)}
+    flagged, unaffected = peers[greedy.service.node_id.hex()], peers[other.service.node_id.hex()]
+    assert flagged["over_quota"] is True and flagged["usage"]["refused_over_quota"] >= 1
+    assert flagged["usage"]["stored_bytes"] <= flagged["usage"]["stored_bytes_quota"]
+    assert unaffected["over_quota"] is False and unaffected["usage"]["refused_over_quota"] == 0
+    lines = _peer_lines(list(peers.values())).splitlines()
+    assert any("Greedy Partner" in line and "OVER-QUOTA" in line for line in lines)
+    assert not any("Other Partner" in line and "OVER-QUOTA" in line for line in lines)
+    # The refusal was not counted as misbehaviour: the greedy peer is not throttled.
+    assert flagged["throttled"] is False
+
+
+async def test_held_statements_are_capped_per_peer_and_expire(net: Net):
+    holder = await net.start("Youth Futures")
+    peer = await net.start("Partner")
+    await pair(holder, peer)
+    await synced(holder, peer)
+    clock = [now_ms()]
+    holder.federation.clock = lambda: clock[0]
+    holder.service.log.quota = dataclasses.replace(holder.service.log.quota, held=2)
+    n1, n2, n3, n4, n5 = next_notes(peer, ["one", "two", "three", "four", "five"])
+    identity = peer.service.identity
+
+    # Out of order: n3 and n4 are held; a third held statement from this peer is over its quota.
+    assert (await signed_post(holder, PUSH, batch_of(n3, n4, n5), identity)).results() == ["held", "held", "over-quota"]
+    # A day and more later (on the node's clock), n3 and n4 are gone; n2 arriving now is held afresh.
+    clock[0] += DAY_MS + 1
+    assert (await signed_post(holder, PUSH, batch_of(n2), identity)).results() == ["held"]
+    assert [bytes(r["id"]) for r in holder.service.db.query("SELECT id FROM held")] == [n2.id]
+    # n1 fills the gap: n2 (held within the expiry) is released, the expired n3 and n4 are not.
+    assert (await signed_post(holder, PUSH, batch_of(n1), identity)).results() == ["appended"]
+    assert head(holder, peer) == n2.seq
+    assert holder.service.log.get(n3.id) is None and holder.service.log.get(n4.id) is None
+
+
+
+async def test_re_shared_volume_per_day_is_capped_per_peer_and_resets_the_next_day(net: Net):
+    """A–B–H in a line: B re-shares A's jobs to H. Once B's re-shares of the day fill H's daily quota,
+    the next one is refused with over-quota (the first, below the quota, was taken: positive
+    control); on the next day of H's clock it is taken when H pulls from B again."""
+    a = await net.start("Northwind", sector="company")
+    b = await net.start("Green Works")
+    h = await net.start("Youth Futures")
+    await pair(a, b)
+    await pair(b, h)
+    await synced(h, b)
+    clock = [now_ms()]
+    h.federation.clock = lambda: clock[0]
+    first = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
+    await wait_until(lambda: h.talent.store.job(first.job_id) is not None, what="the first re-shared job")
+    today = h.service.log.peer_usage(b.service.node_id, clock[0]).reshare_bytes_today
+    assert today > 0
+    h.service.log.quota = dataclasses.replace(h.service.log.quota, reshare_bytes_per_day=today + 50)
+    second = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
+    await wait_until(lambda: h.service.log.peer_usage(b.service.node_id, clock[0]).refused >= 1, what="re-share refused")
+    assert h.talent.store.job(second.job_id) is None
+    clock[0] += DAY_MS
+    await wait_until(lambda: h.talent.store.job(second.job_id) is not None, what="the second re-shared job the next day")
