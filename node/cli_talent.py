@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from node.errors import UserError
+from node.safe_files import write_private
 
 
 def _cli() -> Any:
@@ -64,7 +65,7 @@ def cmd_job_export(args: argparse.Namespace) -> int:
     data = _call(args, "POST", "/jobs/export", {"id": args.id})
     text = json.dumps(data, indent=2, ensure_ascii=False)
     if args.output:
-        Path(args.output).write_text(text + "\n")
+        write_private(Path(args.output), (text + "\n").encode())
         print(f"Wrote schema.org JobPosting JSON-LD to {args.output}", file=sys.stderr)
     else:
         print(text)

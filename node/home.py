@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 
 from node.errors import UserError
+from node.safe_files import check_parent_for_create, check_private_dir, private_runtime_dir
 from protocol.identity import Identity
 
 PASSPHRASE_ENV = "ORGNODE_PASSPHRASE"
@@ -84,12 +84,16 @@ class Home:
 
     @property
     def admin_socket(self) -> Path:
-        """``admin.sock`` in the home, or a short stand-in under /tmp when the path is too long for AF_UNIX."""
+        """``admin.sock`` in the home, or in a private per-user folder when the path is too long for AF_UNIX.
+
+        Never a predictable name in a shared directory: another local user could bind it first and
+        read every admin command (node/safe_files.py ``private_runtime_dir``).
+        """
         wanted = self.path.resolve() / "admin.sock"
         if len(str(wanted)) <= MAX_UNIX_PATH:
             return wanted
         digest = hashlib.sha256(str(wanted).encode()).hexdigest()[:20]
-        return Path(tempfile.gettempdir()) / f"orgnode-{digest}.sock"
+        return private_runtime_dir(digest) / "admin.sock"
 
     def exists(self) -> bool:
         return self.config_path.exists()
@@ -101,6 +105,7 @@ class Home:
             raise UserError(f"cannot read the orgnode home {self.path}: check its permissions")
         if not self.config_path.exists():
             raise UserError(f"{self.path} is not an orgnode home (no config.json): run `orgnode init --home {self.path}`")
+        check_private_dir(self.path)
 
     # --- config ----------------------------------------------------------------------------------
 
@@ -122,6 +127,10 @@ class Home:
     def create(self, config: Config, identity: Identity, passphrase: str | None) -> None:
         if self.exists() or (self.keys_dir / KEY_FILES["signing"]).exists():
             raise UserError(f"{self.path} already holds an orgnode home; refusing to overwrite it (choose another --home)")
+        if self.path.exists():
+            check_private_dir(self.path)  # init must not adopt a folder other users can write into
+        else:
+            check_parent_for_create(self.path)
         try:
             self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.keys_dir.mkdir(exist_ok=True, mode=0o700)
