@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 
 from node.errors import UserError
-from node.safe_files import check_parent_for_create, check_private_dir, private_runtime_dir
+from node.safe_files import check_parent_for_create, check_private_dir, private_runtime_dir, write_private
 from protocol.identity import Identity
 
 PASSPHRASE_ENV = "ORGNODE_PASSPHRASE"
@@ -222,15 +222,5 @@ class Home:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically to ``path`` with mode 0600 from the first byte on."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+    """Write ``data`` atomically to ``path`` with mode 0600 from the first byte on (the shared safe writer)."""
+    write_private(path, data)

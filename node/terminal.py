@@ -27,3 +27,12 @@ def safe_text(text: str, multiline: bool = True) -> str:
     """
     escaped = _UNSAFE.sub(_escape, text)
     return escaped if multiline else escaped.replace("\n", "\\n")
+
+
+def safe_json_text(text: str) -> str:
+    r"""JSON text (from ``json.dumps(..., ensure_ascii=False)``) with DEL, C1 and bidi controls as ``\uXXXX``.
+
+    json.dumps already escapes C0 controls; the others it leaves raw. They can only occur inside
+    JSON strings, where ``\uXXXX`` means the same character, so the document stays exactly equal.
+    """
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -231,3 +231,7 @@ async def test_partner_text_cannot_drive_the_terminal(net):
         rc, out, err = await cli(home, *args, "--json")
         assert rc == 0, err
         assert text in _strings(json.loads(out)), "--json carries the exact text"
+    # JSON-LD on stdout stays exactly equal JSON, yet has no raw controls either.
+    rc, out, err = await cli(home, "job", "export", job.job_id.hex())
+    assert rc == 0, err
+    assert _clean(out) and "Job" + EVIL in _strings(json.loads(out))
