@@ -235,3 +235,13 @@ async def test_partner_text_cannot_drive_the_terminal(net):
     rc, out, err = await cli(home, "job", "export", job.job_id.hex())
     assert rc == 0, err
     assert _clean(out) and "Job" + EVIL in _strings(json.loads(out))
+
+
+def test_safe_text_escapes_the_whole_class_and_keeps_tab_and_newline():
+    from node.terminal import safe_json_text, safe_text
+
+    raw = "a\tb\nc\x00\r\x1b[31m\x7f\x85\x9b\u202a\u202e\u2066\u2069é✓"
+    assert safe_text(raw) == "a\tb\nc\\x00\\x0d\\x1b[31m\\x7f\\x85\\x9b\\u202a\\u202e\\u2066\\u2069é✓"
+    assert safe_text("x\ny", multiline=False) == "x\\ny"
+    doc = json.dumps({"t": raw}, ensure_ascii=False)
+    assert json.loads(safe_json_text(doc)) == {"t": raw} and _clean(safe_json_text(doc))
