@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 
 from node.errors import UserError
-from node.safe_files import check_parent_for_create, check_private_dir, private_runtime_dir, write_private
+from node.safe_files import check_parent_for_create, check_private_dir, private_runtime_dir, runtime_bases, write_private
 from protocol.identity import Identity
 
 PASSPHRASE_ENV = "ORGNODE_PASSPHRASE"
@@ -93,7 +93,9 @@ class Home:
         if len(str(wanted)) <= MAX_UNIX_PATH:
             return wanted
         digest = hashlib.sha256(str(wanted).encode()).hexdigest()[:20]
-        return private_runtime_dir(digest) / "admin.sock"
+        # A node started as a service may lack the shell's XDG_RUNTIME_DIR: use a socket that exists.
+        base = next((b for b in runtime_bases() if os.path.lexists(b / digest / "admin.sock")), None)
+        return private_runtime_dir(digest, base) / "admin.sock"
 
     def exists(self) -> bool:
         return self.config_path.exists()

@@ -82,17 +82,26 @@ def check_parent_for_create(path: Path) -> None:
                         f"(mode {stat.S_IMODE(st.st_mode):o}); run `chmod go-w {parent}` or choose another --home")
 
 
-def private_runtime_dir(name: str) -> Path:
-    """A directory only we can use, for an admin socket whose path in the home is too long.
-
-    ``$XDG_RUNTIME_DIR/orgnode/NAME`` when the session has one, else ``TMPDIR/orgnode-UID/NAME``.
-    Every level we rely on is created 0700 and then verified (ours, 0700, not a symlink), so another
-    local user cannot pre-create it and bind the socket first.
-    """
+def runtime_bases() -> list[Path]:
+    """Where private socket folders may live, best first: ``$XDG_RUNTIME_DIR/orgnode``, then ``TMPDIR/orgnode-UID``."""
     import tempfile
 
+    bases = []
     xdg = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(xdg) / "orgnode" if xdg and Path(xdg).is_absolute() else Path(tempfile.gettempdir()) / f"orgnode-{os.geteuid()}"
+    if xdg and Path(xdg).is_absolute():
+        bases.append(Path(xdg) / "orgnode")
+    bases.append(Path(tempfile.gettempdir()) / f"orgnode-{os.geteuid()}")
+    return bases
+
+
+def private_runtime_dir(name: str, base: Path | None = None) -> Path:
+    """A directory only we can use, for an admin socket whose path in the home is too long.
+
+    ``BASE/NAME`` under the first of ``runtime_bases()`` unless ``base`` is given. Every level we rely
+    on is created 0700 and then verified (ours, 0700, not a symlink), so another local user cannot
+    pre-create it and bind the socket first.
+    """
+    base = base or runtime_bases()[0]
     for level in (base, base / name):
         try:
             os.mkdir(level, 0o700)

@@ -51,6 +51,13 @@ async def test_long_home_puts_socket_in_a_private_folder_not_a_shared_one(net, t
     # Positive control: the CLI reaches the node through that socket.
     rc, out, err = await cli(node.service.home.path, "status", "--json")
     assert rc == 0 and json.loads(out)["running"], err
+    # A shell whose XDG_RUNTIME_DIR differs from the node's still finds the node's existing socket.
+    xdg = tmp_path / "xdg"
+    xdg.mkdir(mode=0o700)
+    other = "XDG_RUNTIME_DIR" if not os.environ.get("XDG_RUNTIME_DIR") else "XDG_RUNTIME_DIR_UNUSED"
+    result = await asyncio.to_thread(orgnode, "--home", str(node.service.home.path), "status", "--json",
+                                     extra_env={other: str(xdg)})
+    assert json.loads(result.stdout)["running"], result.stderr
 
 
 class _Eavesdropper:
