@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from node.errors import NodeNotRunning, UserError
+from node.safe_files import check_own_socket
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -36,6 +37,8 @@ class AdminClient:
         return True
 
     def call(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
+        if not check_own_socket(self.socket_path):  # a socket another user bound would read our commands
+            raise NodeNotRunning("the node is not running: start it with `orgnode run` (in another terminal or as a service)")
         conn = _UnixConnection(self.socket_path, timeout or self.timeout)
         try:
             payload = json.dumps(body).encode() if body is not None else None

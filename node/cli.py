@@ -18,17 +18,22 @@ from typing import Any
 from node.admin_client import AdminClient
 from node.errors import NodeNotRunning, UserError
 from node.home import PASSPHRASE_ENV, Config, Home, default_home, parse_listen
+from node.terminal import safe_text
 from protocol.bodies import SECTORS
 
 CommandFn = Callable[[argparse.Namespace], int]
 
 
 def emit(args: argparse.Namespace, data: Any, human: str | Callable[[], str]) -> None:
-    """Print ``data`` as JSON with --json, else the human text."""
+    """Print ``data`` as JSON with --json, else the human text with control characters escaped.
+
+    Human text carries partners' titles, names and notes: ``safe_text`` keeps them from sending
+    terminal escape sequences. JSON is exact (json.dumps escapes control characters itself).
+    """
     if getattr(args, "json", False):
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
-        print(human() if callable(human) else human)
+        print(safe_text(human() if callable(human) else human))
 
 
 def home_of(args: argparse.Namespace) -> Path:
@@ -222,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UserError as exc:
-        print(f"orgnode: error: {exc}", file=sys.stderr)
+        print(safe_text(f"orgnode: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("orgnode: interrupted", file=sys.stderr)
@@ -234,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("ORGNODE_DEBUG"):
             traceback.print_exc()
-        print(f"orgnode: internal error: {type(exc).__name__}: {exc} (set ORGNODE_DEBUG=1 for details)", file=sys.stderr)
+        print(safe_text(f"orgnode: internal error: {type(exc).__name__}: {exc} (set ORGNODE_DEBUG=1 for details)"), file=sys.stderr)
         return 70
 
 

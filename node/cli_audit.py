@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from node.errors import UserError
+from node.safe_files import write_private
+from node.terminal import safe_text
 
 
 def _cli() -> Any:
@@ -20,17 +22,15 @@ def _cli() -> Any:
 
 
 def _write(path: str, data: bytes) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}") from exc
+    """Exports go through the one safe writer: 0600, never through a symlink (node/safe_files.py)."""
+    write_private(Path(path), data)
 
 
 def _check_writable(path: str) -> None:
     """Fail before the node does any work (or signs anything) if the output cannot be written."""
     target = Path(path)
+    if target.is_symlink():
+        raise UserError(f"refusing to write {path}: it is a symbolic link (remove it or choose another file)")
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise UserError(f"cannot write {path}: the folder {parent} does not exist")
@@ -54,7 +54,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     try:
         data = Path(args.file).read_bytes()
     except OSError as exc:
-        print(f"orgnode: error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        print(safe_text(f"orgnode: error: cannot read {args.file}: {exc.strerror}"), file=sys.stderr)
         return 2
     try:
         report = verify(data)
@@ -62,23 +62,23 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"valid": False, "usable": False, "error": str(exc)}, indent=2))
         else:
-            print(f"orgnode: error: {exc}", file=sys.stderr)
+            print(safe_text(f"orgnode: error: {exc}"), file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
         kind = f"referral {report.subject.hex()}" if report.subject else "impact report"
-        print(f"Audit bundle for {kind}, exported by node {report.exported_by.hex()[:16]}…")
+        print(safe_text(f"Audit bundle for {kind}, exported by node {report.exported_by.hex()[:16]}…"))
         for fact in report.facts:
-            print(f"  proven: {fact}")
+            print(safe_text(f"  proven: {fact}"))
         for name in report.passed:
-            print(f"  ok      {name}")
+            print(safe_text(f"  ok      {name}"))
         if report.failed:
             where = f" (statement {report.failed.statement.hex()[:16]}…)" if report.failed.statement else ""
-            print(f"  FAILED  {report.failed.check}: {report.failed.detail}{where}")
+            print(safe_text(f"  FAILED  {report.failed.check}: {report.failed.detail}{where}"))
         if report.figures:
             for name, value in sorted(report.figures.items()):
-                print(f"  figure  {name} = {value}")
+                print(safe_text(f"  figure  {name} = {value}"))
         print("VALID" if report.valid else "INVALID")
     return 0 if report.valid else 1
 

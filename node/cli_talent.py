@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from node.errors import UserError
+from node.safe_files import write_private
+from node.terminal import safe_json_text
 
 
 def _cli() -> Any:
@@ -62,9 +64,9 @@ def cmd_job_import(args: argparse.Namespace) -> int:
 
 def cmd_job_export(args: argparse.Namespace) -> int:
     data = _call(args, "POST", "/jobs/export", {"id": args.id})
-    text = json.dumps(data, indent=2, ensure_ascii=False)
+    text = safe_json_text(json.dumps(data, indent=2, ensure_ascii=False))  # a partner's title must not drive the terminal
     if args.output:
-        Path(args.output).write_text(text + "\n")
+        write_private(Path(args.output), (text + "\n").encode())
         print(f"Wrote schema.org JobPosting JSON-LD to {args.output}", file=sys.stderr)
     else:
         print(text)

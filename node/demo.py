@@ -23,6 +23,7 @@ from node.errors import UserError
 from node.home import Config, Home
 from node.pairing import accept_invite
 from node.runtime import NodeRuntime
+from node.safe_files import write_private
 from node.service import NodeService
 from node.talent_api import ask_peers
 from protocol import audit
@@ -189,7 +190,7 @@ async def _demo(root: Path, keep: bool) -> int:
         for other in (coop, corp):
             await _until(lambda other=other: _covered(youth, other), f"{other.service.config.name}'s checkpoint")  # type: ignore[misc]
         bundle_path = root / "referral-audit.bundle"
-        bundle_path.write_bytes(youth.provenance.export_referral(rid, redact=True))
+        write_private(bundle_path, youth.provenance.export_referral(rid, redact=True))
         report = audit.verify(bundle_path.read_bytes())
         story.say(f"Youth Futures exported {bundle_path.name} ({bundle_path.stat().st_size} bytes, profile redacted); "
                   f"`orgnode audit verify` says: {'VALID' if report.valid else 'INVALID'}")

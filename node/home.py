@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 
 from node.errors import UserError
+from node.safe_files import check_parent_for_create, check_private_dir, private_runtime_dir, runtime_bases, write_private
 from protocol.identity import Identity
 
 PASSPHRASE_ENV = "ORGNODE_PASSPHRASE"
@@ -84,12 +84,18 @@ class Home:
 
     @property
     def admin_socket(self) -> Path:
-        """``admin.sock`` in the home, or a short stand-in under /tmp when the path is too long for AF_UNIX."""
+        """``admin.sock`` in the home, or in a private per-user folder when the path is too long for AF_UNIX.
+
+        Never a predictable name in a shared directory: another local user could bind it first and
+        read every admin command (node/safe_files.py ``private_runtime_dir``).
+        """
         wanted = self.path.resolve() / "admin.sock"
         if len(str(wanted)) <= MAX_UNIX_PATH:
             return wanted
         digest = hashlib.sha256(str(wanted).encode()).hexdigest()[:20]
-        return Path(tempfile.gettempdir()) / f"orgnode-{digest}.sock"
+        # A node started as a service may lack the shell's XDG_RUNTIME_DIR: use a socket that exists.
+        base = next((b for b in runtime_bases() if os.path.lexists(b / digest / "admin.sock")), None)
+        return private_runtime_dir(digest, base) / "admin.sock"
 
     def exists(self) -> bool:
         return self.config_path.exists()
@@ -101,6 +107,7 @@ class Home:
             raise UserError(f"cannot read the orgnode home {self.path}: check its permissions")
         if not self.config_path.exists():
             raise UserError(f"{self.path} is not an orgnode home (no config.json): run `orgnode init --home {self.path}`")
+        check_private_dir(self.path)
 
     # --- config ----------------------------------------------------------------------------------
 
@@ -122,6 +129,10 @@ class Home:
     def create(self, config: Config, identity: Identity, passphrase: str | None) -> None:
         if self.exists() or (self.keys_dir / KEY_FILES["signing"]).exists():
             raise UserError(f"{self.path} already holds an orgnode home; refusing to overwrite it (choose another --home)")
+        if self.path.exists():
+            check_private_dir(self.path)  # init must not adopt a folder other users can write into
+        else:
+            check_parent_for_create(self.path)
         try:
             self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.keys_dir.mkdir(exist_ok=True, mode=0o700)
@@ -213,15 +224,5 @@ class Home:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically to ``path`` with mode 0600 from the first byte on."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+    """Write ``data`` atomically to ``path`` with mode 0600 from the first byte on (the shared safe writer)."""
+    write_private(path, data)

@@ -26,6 +26,7 @@ from node.federation_client import FederationClient
 from node.logs import log_event
 from node.provenance import Provenance
 from node.relay import Relays
+from node.safe_files import check_own_socket
 from node.service import NodeService
 from node.sync import SyncEngine
 from node.talent import Talent
@@ -87,7 +88,7 @@ class NodeRuntime:
     def check_not_running(self) -> None:
         """Refuse to start a second node on the same home (two writers, two admin sockets)."""
         sock = self.socket_path
-        if not sock.exists():
+        if not check_own_socket(sock):  # refuses a file or another user's socket at our path
             return
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -120,7 +121,7 @@ class NodeRuntime:
         self.port = sockets[0].getsockname()[1] if sockets else config.listen_port
 
         sock = self.socket_path
-        if sock.exists():
+        if check_own_socket(sock):  # only ever remove a stale socket of our own
             sock.unlink()
         admin_app = admin_api.create_app(
             admin_api.AdminContext(self.service, self.federation, self.sync, self.client, self.stop_event), self.admin_routes
@@ -148,8 +149,9 @@ class NodeRuntime:
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
+        with contextlib.suppress(FileNotFoundError, UserError):
+            if check_own_socket(self.socket_path):
+                self.socket_path.unlink()
         with contextlib.suppress(FileNotFoundError):
             self.service.home.pid_path.unlink()
         log_event("node.stopped", node=self.service.node_id)
