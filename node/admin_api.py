@@ -135,6 +135,13 @@ def _state_change(state: str) -> Handler:
     return handler
 
 
+async def trust_unblock(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await json_body(request)
+    node_id = ctx.federation.resolve_peer(str(body.get("node_id", "")))
+    return web.json_response(peer_view(ctx.service, ctx.federation.unblock(node_id)))
+
+
 # --- statements ----------------------------------------------------------------------------------
 
 
@@ -187,6 +194,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/trust", trust_list),
     ("POST", "/trust/remove", _state_change(P.REMOVED)),
     ("POST", "/trust/block", _state_change(P.BLOCKED)),
+    ("POST", "/trust/unblock", trust_unblock),
     # POST /trust/approve (LAN pairing: only a pending_in peer, confirmed with it) is in node/admin_discovery.py.
     ("POST", "/note", note_post),
     ("GET", "/notes", notes),

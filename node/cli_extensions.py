@@ -218,7 +218,8 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     q.set_defaults(pending_only=True)
     for name, path, verb, text in [
         ("remove", "/trust/remove", "removed", "stop trusting a peer (refused at once; re-pair to trust again)"),
-        ("block", "/trust/block", "blocked", "block a peer: refuse everything from it, including new pairing"),
+        ("block", "/trust/block", "blocked", "block a peer: refuse everything from it, including new pairing, until unblocked"),
+        ("unblock", "/trust/unblock", "unblocked", "end a block: the peer is then removed, not trusted (re-pair to trust it again)"),
     ]:
         q = tadd(name, _state_command(path, verb), text)
         q.add_argument("node_id", help="the peer's node id (or its first 8+ hex characters)")

@@ -342,8 +342,24 @@ class Federation:
         peer = self.peers.get(node_id)
         if peer is None:
             raise UserError(f"no peer {node_id.hex()[:16]}… on the trust list (see `orgnode trust list`)")
+        if peer.state == P.BLOCKED and state == P.REMOVED:
+            raise UserError(f"peer {node_id.hex()[:16]}… is blocked, and stays blocked until you unblock it: "
+                            "`orgnode trust unblock NODE_ID` (it is then removed, not trusted; re-pair to trust it again)")
         self.peers.set_state(node_id, state, now_ms())
         log_event("peer.state", peer=node_id, state=state)
+        updated = self.peers.get(node_id)
+        assert updated is not None
+        return updated
+
+    def unblock(self, node_id: bytes) -> Peer:
+        """An admin's explicit end of a block: the peer becomes ``removed`` (not trusted; a new pairing
+        is needed to trust it again). Only a blocked peer can be unblocked."""
+        peer = self.peers.get(node_id)
+        if peer is None or peer.state != P.BLOCKED:
+            state = "not on the trust list" if peer is None else f"not blocked (state {peer.state})"
+            raise UserError(f"peer {node_id.hex()[:16]}… is {state}: only a blocked peer can be unblocked")
+        self.peers.set_state(node_id, P.REMOVED, now_ms())
+        log_event("peer.state", peer=node_id, state=P.REMOVED)
         updated = self.peers.get(node_id)
         assert updated is not None
         return updated

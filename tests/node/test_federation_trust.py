@@ -127,3 +127,32 @@ async def test_remove_and_block_take_effect_at_once(fed_net):
     assert trust_ids(a)[c.service.node_id] == P.BLOCKED
     await pair(a, b)
     await synced(a, b)
+
+
+async def test_a_block_stays_until_an_explicit_unblock(fed_net):
+    """`trust remove` on a blocked peer used to unblock it (it set `removed`, and a removed peer may
+    pair again). Now a block ends only with `trust unblock`, through the real admin socket."""
+    from node.admin_client import AdminClient
+
+    a = await fed_net.start("Keeper")
+    b = await fed_net.start("Pest")
+    d = await fed_net.start("Ordinary")
+    await pair(a, b)
+    await pair(a, d)
+    admin = AdminClient(a.socket_path)
+    call = lambda path, peer: asyncio.to_thread(admin.call, "POST", path, {"node_id": peer.service.node_id.hex()[:12]})  # noqa: E731
+
+    assert (await call("/trust/block", b))["state"] == P.BLOCKED
+    with pytest.raises(UserError, match="stays blocked until you unblock"):
+        await call("/trust/remove", b)
+    assert trust_ids(a)[b.service.node_id] == P.BLOCKED
+    with pytest.raises(UserError, match="blocked"):
+        await accept_invite(b.federation, b.client, a.federation.create_invite(600_000).encode())
+    # Positive control: remove works on a trusted peer, and unblock only on a blocked one.
+    assert (await call("/trust/remove", d))["state"] == P.REMOVED
+    with pytest.raises(UserError, match="only a blocked peer"):
+        await call("/trust/unblock", d)
+    # The explicit unblock: removed, not trusted; a new pairing trusts it again.
+    assert (await call("/trust/unblock", b))["state"] == P.REMOVED
+    await pair(a, b)
+    assert trust_ids(a)[b.service.node_id] == P.TRUSTED
