@@ -168,6 +168,10 @@ class Federation:
         # One transaction for the whole batch (one durable commit, not one per item); each item still
         # runs in its own savepoint, so a bad item is rolled back alone and recorded (THREATS row 2).
         with self.service.db.atomic():
+            # Trust is decided at commit time, not when the request started: a pull still paging or a
+            # push whose body was still arriving when an admin ran `trust remove`/`block` stores nothing.
+            if not self.peers.is_trusted(origin):
+                raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node no longer trusts the sender")
             for raw in batch.envelopes:
                 statement_id = b"\x00" * 32
                 try:
@@ -264,6 +268,8 @@ class Federation:
                 self._reshare(statement, bundle, (self.me,))
         elif statement.kind == "reshare":
             verified = verify_reshare(statement)
+            if self.peers.is_blocked(verified.root.author):
+                return  # a blocked author's content is neither kept nor passed on (docs/protocol.md)
             local = self.service.log.key_history(verified.root.author)
             if local is not None:
                 local.check_key(verified.root.header.key, verified.root.seq)  # same rule as keeping it

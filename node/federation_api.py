@@ -11,6 +11,7 @@ that carries no data. Endpoints: ``GET /.well-known/orgnode``, ``GET /health``,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -50,6 +51,7 @@ class FederationState:
 
 
 STATE = web.AppKey("federation_state", FederationState)
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 
 @web.middleware
@@ -59,6 +61,14 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         return error_response(E.MALFORMED, "Content-Encoding is not accepted on the federation API", 415)
+    if request.can_read_body:
+        try:  # a body still arriving after the timeout is a slowloris: drop the connection
+            async with asyncio.timeout(request.app.get(BODY_TIMEOUT, 10.0)):
+                await request.read()  # cached: handlers' own read() returns it
+        except TimeoutError:
+            if request.transport is not None:
+                request.transport.abort()
+            raise web.HTTPRequestTimeout() from None
     try:
         return await handler(request)
     except ProtocolError as exc:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from node import admin_api, admin_discovery, federation_api, provenance_api, talent_api
+from node import admin_api, admin_discovery, conn_guard, federation_api, provenance_api, talent_api
 from node.errors import UserError
 from node.federation import Federation
 from node.federation_api import FederationState
@@ -63,6 +63,7 @@ class NodeRuntime:
         self.stop_event = asyncio.Event()
         self.components: list[Component] = []
         self._runners: list[web.AppRunner] = []
+        self.conn_policy = conn_guard.ConnectionPolicy()
         self.port: int | None = None
         self.federation = Federation(service)
         self.client = FederationClient(lambda: service.identity)
@@ -106,9 +107,11 @@ class NodeRuntime:
         config = self.service.config
         fed_app = federation_api.create_app(self.fed_state, self.federation_routes)
         fed_app[talent_api.TALENT] = self.talent
+        fed_app[federation_api.BODY_TIMEOUT] = self.conn_policy.read_timeout
         # lingering_time=0: after refusing a request (e.g. a compressed body) do not keep reading it.
         fed_runner = web.AppRunner(fed_app, access_log=None, shutdown_timeout=5, lingering_time=0.0)
         await fed_runner.setup()
+        conn_guard.install(fed_runner, self.conn_policy)
         self._runners.append(fed_runner)
         site = web.TCPSite(fed_runner, config.listen_host, config.listen_port, reuse_address=True)
         try:

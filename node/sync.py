@@ -222,7 +222,11 @@ class SyncEngine:
             except ProtocolError as exc:
                 log_event("pull.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
                 return PullReport(peer_id, False, appended, exc.code)
-            results = self.federation.take_batch(peer_id, batch)
+            try:
+                results = self.federation.take_batch(peer_id, batch)
+            except ProtocolError as exc:  # e.g. trust was revoked while the page was on its way
+                log_event("pull.refused", logging.WARNING, peer=peer_id, code=exc.code)
+                return PullReport(peer_id, False, appended, exc.code)
             new = sum(1 for r in results.results if r.outcome == "appended")
             appended += new
             self.contact(peer_id)

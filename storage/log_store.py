@@ -432,7 +432,11 @@ class LogStore:
 
     def keep_foreign(self, statements: list[Statement], *, via: bytes, via_statement: bytes, distance: int,
                      card: VerifiedCard, now: int) -> None:
-        """Keep statements of an author we do not replicate, with the card a partner vouched for."""
+        """Keep statements of an author we do not replicate, with the card a partner vouched for.
+        Nothing of an author blocked here is kept, whichever way it arrives (re-share or relay)."""
+        statements = [s for s in statements if not _author_blocked(self.db, s.author)]
+        if not statements:
+            return
         for s in statements:
             self.db.execute(
                 """INSERT OR IGNORE INTO foreign_statements
@@ -495,6 +499,10 @@ def _project_reshare(db: sqlite_utils.Database, statement: Statement, now: int) 
     """Keep the re-shared root statement (verified here: a bad one rejects the whole reshare)."""
     verified = verify_reshare(statement)
     root = verified.root
+    if _author_blocked(db, root.author):
+        # Blocked here: the re-sharer's statement is kept (its log must stay contiguous) but the
+        # blocked author's statement is not kept, projected or passed on (docs/protocol.md).
+        return
     local = LogStore(db).key_history(root.author)
     if local is not None:
         # We replicate this author's log: its key history as we hold it decides, not the (possibly
@@ -508,6 +516,10 @@ def _project_reshare(db: sqlite_utils.Database, statement: Statement, now: int) 
     inner = FOREIGN_PROJECTORS.get(root.kind)
     if inner is not None:
         inner(db, root, statement.author, now)
+
+
+def _author_blocked(db: sqlite_utils.Database, author: bytes) -> bool:
+    return bool(list(db.query("SELECT 1 FROM peers WHERE node_id = ? AND state = 'blocked'", [author])))
 
 
 def save_vouched_history(db: sqlite_utils.Database, history: KeyHistory, vouched_by: bytes) -> None:

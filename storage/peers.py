@@ -103,6 +103,10 @@ class PeerStore:
         rows = list(self.db.query("SELECT sector FROM peers WHERE node_id = ?", [node_id]))
         return rows[0]["sector"] if rows else None
 
+    def is_blocked(self, node_id: bytes) -> bool:
+        peer = self.get(node_id)
+        return peer is not None and peer.state == BLOCKED
+
     def is_trusted(self, node_id: bytes) -> bool:
         peer = self.get(node_id)
         return peer is not None and peer.state == TRUSTED

@@ -1,0 +1,71 @@
+"""Issue 8 item 11: half-open requests are closed within the read timeout, one address cannot hold
+more than its cap of connections, and /health keeps answering meanwhile (real node, raw sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from node.conn_guard import ConnectionPolicy
+from node.runtime import NodeRuntime
+from tests.node.federation_helpers import health
+
+
+async def guarded_node(fed_net, policy: ConnectionPolicy) -> NodeRuntime:
+    rt = await fed_net.start("Alpha Org")
+    home = await fed_net.stop(rt)
+    from node.service import NodeService
+
+    runtime = NodeRuntime(NodeService.open(home))
+    runtime.conn_policy = policy
+    await runtime.start()
+    fed_net.runtimes.append(runtime)
+    return runtime
+
+
+async def closed_by_server(reader: asyncio.StreamReader, bound: float) -> bool:
+    """True when the server closes the connection (EOF or reset) within ``bound`` seconds."""
+    try:
+        while await asyncio.wait_for(reader.read(1024), bound):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+async def test_half_open_requests_are_closed_and_health_keeps_answering(fed_net):
+    rt = await guarded_node(fed_net, ConnectionPolicy(read_timeout=0.5, max_per_address=100))
+    conns = []
+    for i in range(40):
+        reader, writer = await asyncio.open_connection("127.0.0.1", rt.port)
+        if i % 2:
+            writer.write(b"POST /federation/v1/push HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # partial head
+        else:
+            writer.write(b"POST /federation/v1/push HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")  # partial body
+        await writer.drain()
+        conns.append((reader, writer))
+    assert await health(rt)  # served during the attack
+    started = time.monotonic()
+    results = await asyncio.gather(*(closed_by_server(r, 5) for r, _ in conns))
+    assert all(results) and time.monotonic() - started < 5
+    assert await health(rt)
+    for _, w in conns:
+        w.close()
+
+
+async def test_per_address_cap_refuses_extra_but_serves_another_address(fed_net):
+    rt = await guarded_node(fed_net, ConnectionPolicy(read_timeout=30, max_per_address=5))
+    held = [await asyncio.open_connection("127.0.0.1", rt.port) for _ in range(5)]
+    reader, writer = await asyncio.open_connection("127.0.0.1", rt.port)  # the sixth from 127.0.0.1
+    assert await closed_by_server(reader, 5)
+    # Positive control: a second address (127.0.0.2) is still served while 127.0.0.1 is at its cap.
+    r2, w2 = await asyncio.open_connection("127.0.0.1", rt.port, local_addr=("127.0.0.2", 0))
+    w2.write(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answer = await asyncio.wait_for(r2.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 200") and b'"ok"' in answer
+    w2.close()
+    for _, w in held:
+        w.close()
+    writer.close()
