@@ -54,12 +54,24 @@ STATE = web.AppKey("federation_state", FederationState)
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 
+def identity_encoded(request: web.Request) -> bool:
+    """True if every ``Content-Encoding`` header, and every coding listed in each, is ``identity``.
+
+    All headers are read (``getall``), not only the first: ``identity`` followed by a second ``gzip``
+    header would otherwise slip a compressed body past the check into aiohttp's decompressor.
+    """
+    for header in request.headers.getall("Content-Encoding", []):
+        for coding in header.split(","):
+            if coding.strip().lower() not in ("", "identity"):
+                return False
+    return True
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
         return error_response(E.TOO_LARGE, f"request body larger than {MAX_REQUEST_BYTES} bytes", 413)
-    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding not in ("", "identity"):
+    if not identity_encoded(request):
         return error_response(E.MALFORMED, "Content-Encoding is not accepted on the federation API", 415)
     if request.can_read_body:
         try:  # a body still arriving after the timeout is a slowloris: drop the connection

@@ -40,6 +40,7 @@ PAIR_REQUEST_PATH = "/federation/v1/pair-request"
 PAIR_CONFIRM_PATH = "/federation/v1/pair-confirm"
 MSGPACK = "application/msgpack"
 MAX_PENDING_IN = 32
+MAX_PENDING_PER_SOURCE = 4  # waiting requests from one source address
 PENDING_TTL_MS = 24 * 3_600_000
 PAIRING_RATE = 0.5  # pairing requests per second, sustained, for the whole node
 PAIRING_BURST = 10.0
@@ -50,6 +51,7 @@ class LanPairingEndpoints:
     federation: Federation
     allow_loopback: bool
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(PAIRING_RATE, PAIRING_BURST))
+    by_source: dict[str, set[bytes]] = field(default_factory=dict)  # source address -> node ids it has waiting
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [("POST", PAIR_REQUEST_PATH, self.pair_request), ("POST", PAIR_CONFIRM_PATH, self.pair_confirm)]
@@ -83,18 +85,35 @@ class LanPairingEndpoints:
         if existing is not None and existing.state == P.TRUSTED:
             return web.Response(body=LanPairAnswer(ANSWER_TRUSTED).encode(), content_type=MSGPACK)
         now = now_ms()
-        if existing is None or existing.state != P.PENDING_IN:
-            pending = [p for p in federation.peers.all() if p.state == P.PENDING_IN]
-            # Requests nobody approved within a day lapse, so strangers cannot keep the slots full.
-            for stale in (p for p in pending if p.updated_at < now - PENDING_TTL_MS):
-                federation.peers.set_state(stale.node_id, P.REMOVED, now)
-            if sum(1 for p in pending if p.updated_at >= now - PENDING_TTL_MS) >= MAX_PENDING_IN:
-                raise RemoteProtocolError(E.RATE_LIMITED, "too many pairing requests are waiting for this node's admin")
+        waiting = existing is not None and existing.state == P.PENDING_IN and existing.updated_at >= now - PENDING_TTL_MS
+        if not waiting:
+            self._check_slots(request.remote or "", now)
+        # A re-sent request keeps the time of the first one: resending cannot hold a slot past its lapse.
+        first_seen = existing.updated_at if waiting and existing is not None else now
         with federation.service.db.atomic():
             federation.service.log.learn_card(verified, now)
-            federation.peers.upsert(origin, verified.card.url, P.PENDING_IN, "lan", now)
+            federation.peers.upsert(origin, verified.card.url, P.PENDING_IN, "lan", first_seen)
+        self.by_source.setdefault(request.remote or "", set()).add(origin)
         log_event("peer.pair-requested", peer=origin)
         return web.Response(body=LanPairAnswer(ANSWER_PENDING).encode(), content_type=MSGPACK)
+
+    def _check_slots(self, source: str, now: int) -> None:
+        """Lapse day-old requests, then refuse a new one if the node's or this address's slots are full.
+
+        The per-address cap keeps one LAN host (with as many keys as it likes) from taking every slot.
+        """
+        federation = self.federation
+        pending = [p for p in federation.peers.all() if p.state == P.PENDING_IN]
+        for stale in (p for p in pending if p.updated_at < now - PENDING_TTL_MS):
+            federation.peers.set_state(stale.node_id, P.REMOVED, now)
+        live = {p.node_id for p in pending if p.updated_at >= now - PENDING_TTL_MS}
+        if len(live) >= MAX_PENDING_IN:
+            raise RemoteProtocolError(E.RATE_LIMITED, "too many pairing requests are waiting for this node's admin")
+        mine = self.by_source.get(source, set()) & live
+        self.by_source[source] = mine
+        if len(mine) >= MAX_PENDING_PER_SOURCE:
+            raise RemoteProtocolError(
+                E.RATE_LIMITED, f"this address already has {MAX_PENDING_PER_SOURCE} pairing requests waiting for the admin")
 
     async def pair_confirm(self, request: web.Request) -> web.Response:
         verified = await self._verified(request, LanPairConfirm.decode)

@@ -19,7 +19,7 @@ from node.admin_discovery import LanAdmin
 from node.clock import now_ms
 from node.discovery import Found, LanDiscovery, check_lan_url, lan_url_problem
 from node.errors import UserError
-from node.federation_lan import MAX_PENDING_IN, PAIR_CONFIRM_PATH, PAIR_REQUEST_PATH, PAIRING_BURST
+from node.federation_lan import MAX_PENDING_IN, MAX_PENDING_PER_SOURCE, PAIR_CONFIRM_PATH, PAIR_REQUEST_PATH, PAIRING_BURST
 from node.runtime import NodeRuntime
 from protocol.bodies import Note, OrgCard
 from protocol.card_bundle import encode_bundle
@@ -63,9 +63,10 @@ def identity_bundle(identity: Identity, url: str = "http://127.0.0.1:9") -> byte
     return encode_bundle([statement])
 
 
-async def raw_post(target: NodeRuntime, path: str, body: bytes, identity: Identity) -> tuple[int, bytes]:
+async def raw_post(target: NodeRuntime, path: str, body: bytes, identity: Identity, source: str = "127.0.0.1") -> tuple[int, bytes]:
+    """POST signed by ``identity``, from the loopback address ``source`` (distinct LAN hosts)."""
     auth = sign_request(identity, method="POST", path=path, destination=target.service.node_id, body=body, now=now_ms(), nonce=os.urandom(16))
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source, 0))) as session:
         async with session.post(f"http://127.0.0.1:{target.port}{path}", data=body,
                                 headers={"Authorization": auth.header_value(), "Content-Type": "application/msgpack"}) as resp:
             return resp.status, await resp.read()
@@ -185,7 +186,8 @@ async def test_pending_list_is_capped(running):
     endpoints.bucket = TokenBucket(1000.0, 1000.0)
     for i in range(MAX_PENDING_IN + 1):
         flooder = Identity.generate()
-        status, body = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(flooder)).encode(), flooder)
+        request = LanPairRequest(identity_bundle(flooder)).encode()
+        status, body = await raw_post(b, PAIR_REQUEST_PATH, request, flooder, source=f"127.0.1.{i + 1}")
         assert status == (200 if i < MAX_PENDING_IN else 429), (i, body)
 
 
@@ -300,3 +302,42 @@ async def test_in_process_test_nodes_do_not_advertise(running):
     a = await running("A")
     assert a.service.config.lan_discovery is False
     assert a.lan.discovery._zc is None and a.lan.discovery in a.components
+
+
+def fast_bucket(node: NodeRuntime) -> None:
+    """Lift the node-wide rate limit, so a test reaches the slot caps behind it."""
+    from node.limits import TokenBucket
+
+    endpoints = next(h.__self__ for m, p, h in node.federation_routes if p == PAIR_REQUEST_PATH)  # type: ignore[attr-defined]
+    endpoints.bucket = TokenBucket(1000.0, 1000.0)
+
+
+async def test_item13_pending_requests_are_capped_per_source_address(running):
+    """Issue 8 item 13: one LAN host cannot take every pairing slot, whatever number of keys it makes."""
+    b = await running("B")
+    fast_bucket(b)
+    strangers = [Identity.generate() for _ in range(MAX_PENDING_PER_SOURCE + 1)]
+    statuses = [(await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(s)).encode(), s, source="127.0.2.1"))[0]
+                for s in strangers]
+    assert statuses == [200] * MAX_PENDING_PER_SOURCE + [429]
+    assert sum(1 for p in b.federation.peers.all() if p.state == P.PENDING_IN) == MAX_PENDING_PER_SOURCE
+    # Positive controls: a re-sent request from the full address still answers; another address is served.
+    assert (await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(strangers[0])).encode(), strangers[0],
+                           source="127.0.2.1"))[0] == 200
+    other = Identity.generate()
+    assert (await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(other)).encode(), other, source="127.0.2.2"))[0] == 200
+    assert b.federation.peers.get(other.node_id).state == P.PENDING_IN
+
+
+async def test_item13_resent_request_keeps_its_first_lapse_time(running):
+    """Issue 8 item 13: the lapse is counted from the first request; re-sending does not renew the slot."""
+    b = await running("B")
+    fast_bucket(b)
+    stranger = Identity.generate()
+    request = LanPairRequest(identity_bundle(stranger)).encode()
+    assert (await raw_post(b, PAIR_REQUEST_PATH, request, stranger))[0] == 200
+    first = b.federation.peers.get(stranger.node_id).updated_at
+    await wait_until(lambda: now_ms() > first + 5, what="the clock to move")
+    assert (await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(stranger)).encode(), stranger))[0] == 200
+    again = b.federation.peers.get(stranger.node_id)
+    assert (again.state, again.updated_at) == (P.PENDING_IN, first)

@@ -23,7 +23,7 @@ from aiohttp import web
 from node.admin_client import AdminClient
 from node.clock import now_ms
 from node.errors import UserError
-from node.federation_api import MAX_REQUEST_BYTES
+from node.federation_api import MAX_REQUEST_BYTES, ROUTES
 from node.limits import PeerLimits
 from node.pairing import accept_invite
 from node.runtime import check_http_parser
@@ -522,3 +522,41 @@ async def test_row7_declared_oversize_is_refused_before_reading(fed_net):
         async with session.post(f"http://127.0.0.1:{a.port}/federation/v1/push", data=b"\0" * (300 * 1024)) as resp:
             assert resp.status == 413
             assert (await resp.json())["error"] == "too-large"
+
+
+async def raw_post(target, path: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[int, bytes]:
+    """POST over a raw socket, so one header name may be sent twice (aiohttp's client would merge them)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{target.port}", f"Content-Length: {len(body)}",
+             "Content-Type: application/msgpack", "Connection: close", *(f"{k}: {v}" for k, v in headers)]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    head, _, payload = response.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), payload
+
+
+async def test_item14_any_non_identity_content_encoding_is_refused_on_every_endpoint(fed_net):
+    """Issue 8 item 14: every Content-Encoding header counts (duplicates too), the same 415 body for each."""
+    a, b = await paired(fed_net)
+    bomb = gzip.compress(b"\x00" * (1024 * 1024))
+    posts = sorted({path for method, path, _ in [*ROUTES, *b.federation_routes] if method == "POST"})
+    assert {PUSH, PULL, PAIR} <= set(posts)
+    bodies = set()
+    cases = [[("Content-Encoding", "identity"), ("Content-Encoding", "gzip")],
+             [("Content-Encoding", "gzip"), ("Content-Encoding", "identity")],
+             [("content-encoding", "IDENTITY"), ("CONTENT-ENCODING", "Deflate")],
+             [("Content-Encoding", "identity, gzip")],
+             [("Content-Encoding", "gzip")]]
+    for path in posts:
+        for headers in cases:
+            auth = auth_header(a.service.identity, b.service.node_id, path, bomb)
+            status, payload = await raw_post(b, path, bomb, [("Authorization", auth), *headers])
+            assert status == 415, (path, headers)
+            bodies.add(payload)
+    assert len(bodies) == 1
+    assert b'"error": "malformed"' in next(iter(bodies))
+    # Positive control: an explicit identity header on a plain push is accepted, and the node keeps serving.
+    assert await health(b)
+    assert (await push(a, b, *next_notes(a, ["identity is fine"]))).results() == ["appended"]
