@@ -2,9 +2,12 @@
 
 Jobs are a projection of ``job`` statements (own, a direct peer's, or re-shared: ``via`` names the
 peer that passed it on); the author's highest version wins. Candidates and consent records are local
-only. Personal data lives in exactly three places — ``candidates`` (the holder's own), the body of
-``referral`` statements and ``received_profiles`` (the job's org) — and ``erase_referral`` removes
-the last two at a recipient, with ``secure_delete`` on and the WAL checkpointed so no copy lingers.
+only. Personal data lives in exactly these places — ``candidates`` (the holder's own, with staff
+notes), consent evidence text in ``consents`` (the holder), the body of ``referral_profile``
+statements (both sides) and ``received_profiles`` (the job's org). ``erase_referral`` removes the
+last two at a recipient; ``erase_candidate`` (with ``LogStore.erase_body`` of the holder's own
+profile statements) removes the others at the holder. ``secure_delete`` is on and the WAL is
+checkpointed afterwards, so no copy lingers in the database files.
 """
 
 from __future__ import annotations
