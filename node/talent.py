@@ -450,9 +450,7 @@ class Talent(Referrals, TalentViews):
 
     def match_candidate(self, candidate_id: bytes) -> list[dict[str, Any]]:
         """Search received (and own) open jobs for one of our candidates, locally."""
-        candidate = self.store.candidate(candidate_id)
-        if candidate is None:
-            raise UserError("no such candidate (see `orgnode candidate list`)")
+        candidate = self.held_candidate(candidate_id)
         vocabulary = self.vocabulary()
         now = now_ms()
         out = []
