@@ -66,6 +66,8 @@ async def test_relay_and_erased_holder_raw_files_hold_no_marker(net: Net):
 
     status, erased = await admin(holder, "/candidates/erase", {"id": cid})
     assert status == 200 and erased["recipients_notified"] == [recipient.service.node_id.hex()], erased
+    # Straight after the command, without any checkpoint by this test: the node folded its WAL itself.
+    assert hits(db_bytes(holder.service.home.path), referred) == []
     await wait_until(lambda: all(d.acked_at is not None for d in holder.talent.store.disclosures(bytes.fromhex(cid))), 15,
                      what="the recipient's erasure receipt, back through the relay")
 

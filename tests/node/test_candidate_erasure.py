@@ -101,6 +101,8 @@ async def test_erase_removes_every_copy_at_holder_and_recipients_and_the_audit_s
     assert report.valid, report.to_json()
     assert any("only its commitment" in fact for fact in report.facts)
     assert not [m for m in marks.values() if m.encode() in bundle_after]
+    status, exported = await admin(youth, "/audit/export", {"id": direct_rid.hex()})
+    assert status == 200 and exported["profile_erased"] is True
 
     # The subject-access report after erasure: nothing personal, every disclosure and receipt.
     status, after = await admin(youth, "/candidates/report", {"id": cid})
