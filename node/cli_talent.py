@@ -291,7 +291,8 @@ def report_text(r: dict[str, Any]) -> str:
     for c in r["consents"] or []:
         lines.append(f"  consent {c['id'][:8]}… to {' and '.join(c['purposes'])}, for {_scope_words(c['scope'], names)}; "
                      f"fields {', '.join(c['fields'])}; recorded {_when(c['collected_at'])}"
-                     + (f", expires {_when(c['expires_at'])}" if c["expires_at"] else "") + f"; now {c['state']}")
+                     + (f", expires {_when(c['expires_at'])}" if c["expires_at"] else "")
+                     + f"; now {'in force' if c['state'] == 'given' else c['state']}")
         if c["evidence"]:
             lines.append(f"    evidence: {c['evidence']}")
         for h in c["history"]:
@@ -300,8 +301,9 @@ def report_text(r: dict[str, Any]) -> str:
         lines.append("  no consent was ever recorded.")
     lines += ["", "Disclosures (the person's profile was sent to):"]
     for d in r["disclosures"]:
-        lines.append(f"  {_when(d['at'])}: to {_org(d['recipient_name'], d['recipient'])}"
-                     f" for the job {d['job_title']!r}" + f" under consent {d['consent_id'][:8]}…"
+        job = f"the job {d['job_title']!r}" if d["job_title"] else "a job no longer known here"
+        lines.append(f"  {_when(d['at'])}: to {_org(d['recipient_name'], d['recipient'])} for {job}"
+                     f" under consent {d['consent_id'][:8]}…"
                      f" (fields {', '.join(d['fields']) or '-'}); referral {d['referral_id'][:8]}…, now {d['status']}")
         if d["withdrawal"]:
             lines.append(f"    asked to erase it on {_when(d['withdrawal']['at'])}"

@@ -119,6 +119,17 @@ async def test_erase_removes_every_copy_at_holder_and_recipients_and_the_audit_s
     assert [h["note"] for h in after["consents"][0]["history"]] == ["", "erased at the candidate's request"]
     assert after["consents"][0]["evidence"] == ""
     assert not [m for m in marks.values() if m in json.dumps(after)]
+    from node.cli_talent import report_text
+
+    text = report_text(after)
+    corp_id, far_id = corp.service.node_id.hex()[:16], far.service.node_id.hex()[:16]
+    assert f"to Northwind (node {corp_id}…) for the job 'Warehouse lead' under consent" in text
+    assert f"to Far Haulage (node {far_id}…) for the job 'Night driver' under consent" in text
+    assert text.count("erasure receipt received") == 2 and "none: the candidate was erased on" in text
+    assert f"from Northwind (node {corp_id}…)" in text and "now withdrawn" in text
+    before_text = report_text(before)
+    assert f"name: {marks['name']} Person" in before_text and "now in force" in before_text
+    assert "no erasure receipt yet" not in before_text and "asked to erase" not in before_text
     # An erased candidate can be reported, not changed; erasing again only retries (nobody left to tell).
     for path, body in (("/candidates/update", {"id": cid, "name": "New Name"}),
                        ("/consent/give", {"id": cid, "consent": "match", "consent_evidence": "x"})):
