@@ -199,3 +199,38 @@ async def test_update_and_consent_give_are_validated_and_take_effect(net: Net):
     assert status == 200 and report["consents"][0]["evidence"] == "email of today"
     assert report["match_offers"][0]["to_name"] == "Northwind" and report["match_offers"][0]["job_title"] == "Warehouse lead"
     assert other["id"] not in json.dumps(report)
+
+
+async def test_erasure_is_local_at_once_even_without_a_path_and_a_rerun_tells_the_recipient(net: Net):
+    """No trust path to a recipient (the only partner on it was removed): the holder's erasure still
+    happens at once and the recipient is reported unreachable; once the path is back, erasing again
+    tells it, and it erases and answers with a receipt."""
+    holder = await net.start("Youth Futures", sector="nonprofit")
+    relay = await net.start("Green Works", sector="social_enterprise")
+    far = await net.start("Far Haulage", sector="company")
+    await pair(holder, relay)
+    await pair(relay, far)
+    job = far.talent.post_job(title="Night driver", skills=["driving"], hops=2)
+    await wait_until(lambda: holder.talent.store.job(job.job_id), 15, what="the re-shared job at the holder")
+    marks = markers()
+    cid = await add_marked(holder, marks)
+    status, sent = await admin(holder, "/refer", {"candidate_id": cid, "job_id": job.job_id.hex()})
+    assert status == 200, sent
+    await wait_until(lambda: getattr(holder.talent.store.referral(bytes.fromhex(sent["id"])), "status", None) == "received", 15,
+                     what="the referral received at the far recipient")
+    assert found(far, marks)
+
+    holder.federation.set_state(relay.service.node_id, "removed")
+    status, erased = await admin(holder, "/candidates/erase", {"id": cid})
+    assert status == 200, erased
+    assert erased["recipients_notified"] == [] and erased["recipients_unreachable"] == [far.service.node_id.hex()]
+    assert found(holder, marks) == []  # the local erasure did not wait for the network
+    assert found(far, marks)  # the control: the recipient still holds it, nobody could tell it yet
+
+    await pair(holder, relay)
+    status, again = await admin(holder, "/candidates/erase", {"id": cid})
+    assert status == 200 and again["already_erased"], again
+    assert again["recipients_notified"] == [far.service.node_id.hex()] and again["recipients_unreachable"] == []
+    await wait_until(lambda: holder.talent.store.disclosure(bytes.fromhex(sent["id"])).acked_at is not None, 15,
+                     what="the far recipient's erasure receipt")
+    assert found(far, marks) == [] and found(relay, marks) == [] and found(holder, marks) == []
