@@ -43,8 +43,11 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     cli = _cli()
     data = cli.admin(args).call("POST", "/audit/export", {"id": args.referral_id, "redact": args.redact}, timeout=120)
     _write(args.output, base64.b64decode(data["bundle"]))
-    cli.emit(args, {"output": args.output, "bytes": data["bytes"]},
-             f"Wrote audit bundle ({data['bytes']} bytes) to {args.output}\nAn auditor checks it with `orgnode audit verify {args.output}`.")
+    erased = bool(data.get("profile_erased"))
+    cli.emit(args, {"output": args.output, "bytes": data["bytes"], "profile_erased": erased},
+             f"Wrote audit bundle ({data['bytes']} bytes) to {args.output}\nAn auditor checks it with `orgnode audit verify {args.output}`."
+             + ("\nThe candidate was erased on this node: the bundle carries their profile only as its signed commitment, "
+                "and the log checks still pass." if erased else ""))
     return 0
 
 

@@ -121,7 +121,7 @@ def cmd_candidate_add(args: argparse.Namespace) -> int:
     data = _call(args, "POST", "/candidates/add", {
         "name": args.name, "email": args.email, "phone": args.phone, "location": args.location, "skills": args.skills,
         "medal": args.medal, "for_job": args.for_job, "consent": args.consent, "consent_scope": args.consent_scope,
-        "consent_expires": args.consent_expires, "consent_evidence": _evidence(args.consent_evidence)})
+        "consent_expires": args.consent_expires, "consent_evidence": _evidence(args.consent_evidence), "notes": args.notes})
     _emit(args, data, f"Added candidate {data['id']}" + (f" with consent {data['consent_id']}" if data["consent_id"] else
                                                          " (no consent recorded: invisible to partners)"))
     return 0
@@ -183,6 +183,149 @@ def cmd_candidate_list(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     _emit(args, candidates, human)
+    return 0
+
+
+def cmd_candidate_update(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/candidates/update", {
+        "id": args.candidate_id, "name": args.name, "email": args.email, "phone": args.phone, "location": args.location,
+        "skills": args.skills, "medal": args.medal, "for_job": args.for_job, "notes": args.notes})
+    earlier = data["recipients_with_earlier_copy"]
+    _emit(args, data, f"Updated candidate {data['id']} ({', '.join(data['changed'])})."
+          + (f" {earlier} earlier referral(s) carried the old profile: `orgnode candidate report {data['id'][:8]}` lists "
+             "the recipients, if the candidate wants them told." if earlier else ""))
+    return 0
+
+
+def cmd_consent_give(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/consent/give", {
+        "id": args.candidate_id, "consent": args.consent, "consent_scope": args.consent_scope,
+        "consent_expires": args.consent_expires, "consent_evidence": _evidence(args.consent_evidence)})
+    _emit(args, data, f"Recorded consent {data['consent_id']} for {'+'.join(data['purposes'])} [{' '.join(data['scope'])}]"
+          + (f", until {_when(data['expires_at'])}" if data["expires_at"] else "") + " (signed in this node's log).")
+    return 0
+
+
+def _confirm_erase(args: argparse.Namespace) -> None:
+    """Erasure cannot be undone: ask on the terminal, or require --yes when there is none."""
+    if args.yes or args.json:
+        if not args.yes:
+            raise UserError("erasing cannot be undone: with --json, also give --yes")
+        return
+    report = _call(args, "POST", "/candidates/report", {"id": args.candidate_id})
+    name = report["data_held"].get("name") or "(already erased)"
+    if not sys.stdin.isatty():
+        raise UserError("erasing cannot be undone and there is no terminal to confirm on: run it again with --yes")
+    from node.terminal import safe_text
+
+    print(safe_text(f"Erase candidate {name} ({report['candidate']}) and every copy of their data on this node?\n"
+                    f"{len(report['disclosures'])} recipient organization(s) will be asked to erase it too. This cannot be undone."))
+    answer = input("Type 'erase' to confirm: ")
+    if answer.strip().lower() != "erase":
+        raise UserError("not erased (confirmation not given)")
+
+
+def cmd_candidate_erase(args: argparse.Namespace) -> int:
+    _confirm_erase(args)
+    data = _call(args, "POST", "/candidates/erase", {"id": args.candidate_id})
+
+    def human() -> str:
+        lines = [("Erasure retried for" if data["already_erased"] else "Erased") + f" candidate {data['candidate']}: "
+                 f"{data['consents_withdrawn']} consent(s) withdrawn, {data['statement_bodies_erased']} sent profile(s) "
+                 "erased from this node's log (signed headers stay, so the log still verifies)."]
+        if data["recipients_notified"]:
+            lines.append(f"{len(data['recipients_notified'])} recipient(s) asked to erase it; their receipts show in "
+                         f"`orgnode candidate report {data['candidate'][:8]}`.")
+        if data["recipients_told_before"]:
+            lines.append(f"{len(data['recipients_told_before'])} recipient(s) had already been told when the consent was withdrawn.")
+        if data["recipients_unreachable"]:
+            lines.append(f"{len(data['recipients_unreachable'])} recipient(s) could not be reached (no trust path now): "
+                         "run `orgnode candidate erase` again later to retry.")
+        return "\n".join(lines)
+
+    _emit(args, data, human)
+    return 0 if not data["recipients_unreachable"] else 1
+
+
+def _when(ms: int | None) -> str:
+    import datetime as dt
+
+    if ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _org(name: str | None, node_id: str) -> str:
+    return f"{name or 'an organization not known by name'} (node {node_id[:16]}…)"
+
+
+def _scope_words(scope: list[str], names: dict[str, str | None]) -> str:
+    words = []
+    for item in scope:
+        if item == "all":
+            words.append("any trusted partner")
+        elif item.startswith("sector:"):
+            words.append(f"organizations of the {item[7:]} sector")
+        elif item.startswith("node:"):
+            words.append(f"only {_org(names.get(item[5:]), item[5:])}")
+        else:
+            words.append(item)
+    return " or ".join(words)
+
+
+def report_text(r: dict[str, Any]) -> str:
+    """A subject-access report in plain words (GDPR Art. 15), for an admin to answer the person."""
+    names = {d["recipient"]: d["recipient_name"] for d in r["disclosures"]}
+    lines = [f"Subject-access report for candidate {r['candidate']}, generated {_when(r['generated_at'])}.",
+             f"Recorded on this node on {_when(r['created_at'])}.", "", "Data held about the person:"]
+    if r["erased"]:
+        lines.append(f"  none: the candidate was erased on {_when(r['erased_at'])}. Only ids, dates and the records below remain.")
+    else:
+        labels = {"name": "name", "email": "email", "phone": "phone", "location": "location", "skills": "skills",
+                  "medal": "runner-up medal", "for_job": "interviewed for", "notes": "staff notes (never sent)"}
+        for key, label in labels.items():
+            value = r["data_held"].get(key)
+            if value:
+                lines.append(f"  {label}: {', '.join(value) if isinstance(value, list) else value}")
+    lines += ["", "Consent history:"]
+    for c in r["consents"] or []:
+        lines.append(f"  consent {c['id'][:8]}… to {' and '.join(c['purposes'])}, for {_scope_words(c['scope'], names)}; "
+                     f"fields {', '.join(c['fields'])}; recorded {_when(c['collected_at'])}"
+                     + (f", expires {_when(c['expires_at'])}" if c["expires_at"] else "")
+                     + f"; now {'in force' if c['state'] == 'given' else c['state']}")
+        if c["evidence"]:
+            lines.append(f"    evidence: {c['evidence']}")
+        for h in c["history"]:
+            lines.append(f"    {_when(h['at'])}: {h['state']}" + (f" ({h['note']})" if h["note"] else ""))
+    if not r["consents"]:
+        lines.append("  no consent was ever recorded.")
+    lines += ["", "Disclosures (the person's profile was sent to):"]
+    for d in r["disclosures"]:
+        job = f"the job {d['job_title']!r}" if d["job_title"] else "a job no longer known here"
+        lines.append(f"  {_when(d['at'])}: to {_org(d['recipient_name'], d['recipient'])} for {job}"
+                     f" under consent {d['consent_id'][:8]}…"
+                     f" (fields {', '.join(d['fields']) or '-'}); referral {d['referral_id'][:8]}…, now {d['status']}")
+        if d["withdrawal"]:
+            lines.append(f"    asked to erase it on {_when(d['withdrawal']['at'])}"
+                         + (f"; erasure receipt received {_when(d['erasure_receipt']['at'])}" if d["erasure_receipt"]
+                            else "; no erasure receipt yet"))
+    if not r["disclosures"]:
+        lines.append("  none: the profile was never sent to another organization.")
+    lines += ["", "Erasure receipts:"]
+    lines += [f"  {_when(e['at'])} from {_org(e['from_name'], e['from'])} for referral {e['referral_id'][:8]}…"
+              for e in r["erasure_receipts"]] or ["  none."]
+    if r["match_offers"] or r["referral_requests"]:
+        lines += ["", "Matching (only a pseudonym and a score left this node, no personal data):"]
+        lines += [f"  {_when(o['at'])}: offered as a match to {_org(o['to_name'], o['to'])} for {o['job_title']!r}"
+                  for o in r["match_offers"]]
+        lines += [f"  {_when(q['at'])}: {_org(q['from_name'], q['from'])} asked for a referral for {q['job_title']!r} ({q['state']})"
+                  for q in r["referral_requests"]]
+    return "\n".join(lines)
+
+
+def cmd_candidate_report(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", "/candidates/report", {"id": args.candidate_id})
+    _emit(args, data, lambda: report_text(data))
     return 0
 
 
@@ -337,11 +480,35 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     p.add_argument("--consent-scope", default="all", help='who may receive: "all" (trusted partners), "sector:nonprofit", "node:<id>"')
     p.add_argument("--consent-expires", help="consent expiry date (YYYY-MM-DD)")
     p.add_argument("--consent-evidence", help="how consent was given: text, or a file (its hash is signed)")
+    p.add_argument("--notes", help="staff notes about the candidate (stay on this node, never sent)")
     p = leaf(cand, "candidate", "import", cmd_candidate_import, "import candidates from a CSV file (reports bad rows, imports good ones)")
     p.add_argument("file")
     leaf(cand, "candidate", "list", cmd_candidate_list, "list candidates with their consent and disclosures")
+    p = leaf(cand, "candidate", "update", cmd_candidate_update, "correct a candidate's details (only the fields given change)")
+    p.add_argument("candidate_id")
+    p.add_argument("--name")
+    p.add_argument("--email")
+    p.add_argument("--phone", help='"" clears it')
+    p.add_argument("--location", help='"" clears it')
+    p.add_argument("--skills", help="the new full skill list, comma-separated")
+    p.add_argument("--medal", choices=["silver", "bronze", "none"], help="none clears it")
+    p.add_argument("--for-job", help='the job they interviewed for ("" clears it)')
+    p.add_argument("--notes", help='staff notes (stay on this node, never sent; "" clears them)')
+    p = leaf(cand, "candidate", "erase", cmd_candidate_erase,
+             "erase a candidate and every copy of their data on this node; every recipient is asked to erase it too")
+    p.add_argument("candidate_id")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation (erasure cannot be undone)")
+    p = leaf(cand, "candidate", "report", cmd_candidate_report,
+             "everything held about a candidate and every disclosure, for a subject-access request")
+    p.add_argument("candidate_id")
 
     consent = group("consent", "manage candidates' consent")
+    p = leaf(consent, "consent", "give", cmd_consent_give, "record a new or renewed consent for a candidate already added")
+    p.add_argument("candidate_id")
+    p.add_argument("--consent", required=True, help="what they agreed to: match, refer, audit (comma-separated)")
+    p.add_argument("--consent-scope", default="all", help='who may receive: "all" (trusted partners), "sector:nonprofit", "node:<id>"')
+    p.add_argument("--consent-expires", help="consent expiry date (YYYY-MM-DD)")
+    p.add_argument("--consent-evidence", required=True, help="how consent was given: text, or a file (its hash is signed)")
     p = leaf(consent, "consent", "withdraw", cmd_consent_withdraw, "withdraw a candidate's consent; every recipient must erase their data")
     p.add_argument("candidate_id")
 

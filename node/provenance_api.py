@@ -46,7 +46,11 @@ async def audit_export(request: web.Request) -> web.Response:
 
     referral_id = request.app[TALENT].resolve(str(body.get("id", "")), "REFERRAL_ID")
     data = request.app[PROVENANCE].export_referral(referral_id, bool(body.get("redact")))
-    return web.json_response({"bundle": base64.b64encode(data).decode(), "bytes": len(data)})
+    talent = request.app[TALENT]
+    row = talent.store.referral(referral_id)
+    candidate = talent.store.candidate(row.candidate_id) if row is not None and row.candidate_id is not None else None
+    erased = candidate is not None and candidate.erased
+    return web.json_response({"bundle": base64.b64encode(data).decode(), "bytes": len(data), "profile_erased": erased})
 
 
 async def impact(request: web.Request) -> web.Response:

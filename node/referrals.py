@@ -120,7 +120,7 @@ class Referrals:
     def refer(self, candidate_id: bytes, job_id: bytes, note: str = "", request_id: bytes | None = None,
               job_author: bytes | None = None) -> dict[str, Any]:
         candidate = self.store.candidate(candidate_id)
-        if candidate is None:
+        if candidate is None or candidate.erased:
             raise UserError("no such candidate (see `orgnode candidate list`)")
         job_row = self.store.job(job_id, job_author)
         if job_row is None:

@@ -37,7 +37,7 @@ from protocol.matching import Vocabulary, score
 from protocol.referrals import Referral, ReferralProfile
 from protocol.statement import Envelope, Statement
 from storage.talent import TalentStore
-from storage.talent_rows import Candidate, ConsentRow, JobRow
+from storage.talent_rows import Candidate, ConsentRow, DisclosureRow, JobRow
 
 MATCH_THRESHOLD = 1  # a candidate must match at least one requirement to be offered
 OFFER_TTL_MS = 30 * 86_400_000  # how long a pseudonym can still be resolved for a referral request
@@ -150,20 +150,13 @@ class Talent(Referrals, TalentViews):
     def add_candidate(self, *, name: str, email: str, skills: list[str], phone: str | None = None, location: str | None = None,
                       medal: str | None = None, for_job: str | None = None, consent: list[str] | None = None,
                       consent_scope: str = "", consent_expires: int | None = None, consent_evidence: str = "",
-                      consent_fields: tuple[str, ...] = PROFILE_FIELDS) -> tuple[Candidate, ConsentRow | None]:
-        if not name.strip() or "@" not in email:
-            raise UserError("a candidate needs a name and a valid email address")
-        if not skills:
-            raise UserError("give the candidate's skills (--skills \"a, b\")")
+                      consent_fields: tuple[str, ...] = PROFILE_FIELDS, notes: str | None = None) -> tuple[Candidate, ConsentRow | None]:
+        self._check_fields(name, email, skills, medal, None)
         if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope not in ("", "all")):
             raise UserError("--consent-scope/--consent-expires/--consent-evidence describe a consent: also give --consent match,refer")
-        if self.store.email_taken(email.strip()):
-            raise UserError("a candidate with this email address is already recorded here (see `orgnode candidate list`)")
-        if medal not in (None, "silver", "bronze"):
-            raise UserError("--medal must be silver or bronze")
         now = now_ms()
         candidate = Candidate(os.urandom(16), os.urandom(16), name.strip(), email.strip(), phone, location, tuple(skills),
-                              medal, for_job, now)
+                              medal, for_job, now, notes or None)
         consent_row = None
         with self.db.atomic():
             self.store.add_candidate(candidate)
@@ -173,8 +166,70 @@ class Talent(Referrals, TalentViews):
         log_event("candidate.added", consented=consent_row is not None)
         return candidate, consent_row
 
+    def _check_fields(self, name: str, email: str, skills: list[str] | tuple[str, ...], medal: str | None,
+                      candidate_id: bytes | None) -> None:
+        """The rules every recorded candidate meets, whether added or corrected."""
+        if not name.strip() or "@" not in email:
+            raise UserError("a candidate needs a name and a valid email address")
+        if not skills:
+            raise UserError("give the candidate's skills (--skills \"a, b\")")
+        if self.store.email_taken(email.strip(), other_than=candidate_id):
+            raise UserError("a candidate with this email address is already recorded here (see `orgnode candidate list`)")
+        if medal not in (None, "silver", "bronze"):
+            raise UserError("--medal must be silver or bronze")
+
+    def held_candidate(self, candidate_id: bytes) -> Candidate:
+        """A candidate whose data is still held here (an erased one can be reported, not changed)."""
+        candidate = self.store.candidate(candidate_id)
+        if candidate is None:
+            raise UserError("no such candidate (see `orgnode candidate list`)")
+        if candidate.erased:
+            raise UserError("this candidate was erased: nothing about them is held any more "
+                            "(`orgnode candidate report ID` shows what was disclosed and the erasure receipts)")
+        return candidate
+
+    def update_candidate(self, candidate_id: bytes, changes: dict[str, Any]) -> Candidate:
+        """Correct a candidate's fields (GDPR Art. 16). ``changes`` holds only what the admin gave; an
+        empty string clears an optional field (phone, location, medal, for_job, notes). Recipients who
+        already received a profile keep the earlier copy: the report lists them."""
+        candidate = self.held_candidate(candidate_id)
+        unknown = set(changes) - {"name", "email", "phone", "location", "skills", "medal", "for_job", "notes"}
+        if unknown:
+            raise UserError(f"cannot change {', '.join(sorted(unknown))}")
+        if not changes:
+            raise UserError("nothing to change: give at least one of --name, --email, --phone, --location, --skills, "
+                            "--medal, --for-job, --notes")
+        values: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key in ("name", "email"):
+                values[key] = str(value).strip()
+            elif key == "skills":
+                values[key] = tuple(value)
+            else:
+                values[key] = str(value).strip() or None
+        updated = dataclasses.replace(candidate, **values)
+        self._check_fields(updated.name, updated.email, updated.skills, updated.medal, candidate_id)
+        with self.db.atomic():
+            self.store.update_candidate(updated)
+        log_event("candidate.updated", fields=len(values))
+        return updated
+
+    def give_consent(self, candidate_id: bytes, purposes: list[str], scope_text: str, expires: int | None,
+                     evidence: str) -> ConsentRow:
+        """Record a new (or renewed) consent for a candidate already held: signed in the log like the
+        consent given at `candidate add`; earlier consents keep their own state and expiry."""
+        candidate = self.held_candidate(candidate_id)
+        if not purposes:
+            raise UserError("say what the candidate agreed to: --consent match,refer (and audit, if they agreed to it)")
+        with self.db.atomic():
+            row = self._give_consent(candidate, purposes, scope_text, expires, evidence, PROFILE_FIELDS, now_ms())
+        log_event("consent.given")
+        return row
+
     def _give_consent(self, candidate: Candidate, purposes: list[str], scope_text: str, expires: int | None, evidence: str,
                       fields: tuple[str, ...], now: int) -> ConsentRow:
+        if candidate.erased:
+            raise UserError("this candidate was erased: record them again with `orgnode candidate add` if they come back")
         if not evidence.strip():
             raise UserError("recording consent needs --consent-evidence (what the candidate agreed to, and how)")
         try:
@@ -210,25 +265,95 @@ class Talent(Referrals, TalentViews):
         rows = [r for r in self.store.consents(candidate_id) if r.state == "given"]
         if not rows:
             raise UserError("this candidate has no consent in force to withdraw")
-        notified: dict[bytes, list[bytes]] = {}
         with self.db.atomic():
-            for row in rows:
-                self.store.set_consent_state(row.consent_id, "withdrawn", now, "withdrawn by the candidate")
-            for d in self.store.disclosures(candidate_id):
-                notified.setdefault(d.recipient, []).append(d.referral_id)
-            for recipient, referral_ids in notified.items():
-                body = ConsentWithdrawal(rows[0].consent_id, candidate.candidate_ref, tuple(referral_ids))
-                statement = self._send(ConsentWithdrawal.KIND, body.to_value(), recipient, self._route(referral_ids[0]))
-                self.store.mark_withdrawal_sent(referral_ids, statement.id)
-                for rid in referral_ids:
-                    self._apply_status(rid, "withdrawn", self.me, statement.id, "consent withdrawn", now, notify=True)
-            if not notified:
-                # Nobody to notify, but the withdrawal still goes in the signed log (to nobody else), so an
-                # auditor can check that no later release relied on this consent (docs/audit.md).
-                body = ConsentWithdrawal(rows[0].consent_id, candidate.candidate_ref, ())
-                self.federation.append(ConsentWithdrawal.KIND, body.to_value(), private=True, audience=Audience.only())
+            notified = self._withdraw(candidate, rows, self.store.disclosures(candidate_id), "withdrawn by the candidate", now)
         log_event("consent.withdrawn", recipients=len(notified))
         return {"candidate": candidate_id.hex(), "consents_withdrawn": len(rows), "recipients_notified": [r.hex() for r in notified]}
+
+    def _withdraw(self, candidate: Candidate, rows: list[ConsentRow], disclosures: list[DisclosureRow], note: str,
+                  now: int, strict: bool = True) -> dict[bytes, list[bytes]]:
+        """Mark ``rows`` withdrawn and send one consent withdrawal to each recipient of ``disclosures``
+        (relayed along the trust path to a non-partner); they erase and answer with erasure receipts.
+        Runs inside the caller's transaction. Returns the referral ids notified, per recipient. Not
+        ``strict`` (erasure), a recipient with no trust path right now is skipped, not fatal: the local
+        erasure must not wait for the network; its disclosure stays marked as not yet told."""
+        for row in rows:
+            self.store.set_consent_state(row.consent_id, "withdrawn", now, note)
+        notified: dict[bytes, list[DisclosureRow]] = {}
+        for d in disclosures:
+            notified.setdefault(d.recipient, []).append(d)
+        unreachable: list[bytes] = []
+        for recipient, items in notified.items():
+            referral_ids = [d.referral_id for d in items]
+            consent_id = rows[0].consent_id if rows else items[0].consent_id
+            body = ConsentWithdrawal(consent_id, candidate.candidate_ref, tuple(referral_ids))
+            try:
+                with self.db.atomic():
+                    statement = self._send(ConsentWithdrawal.KIND, body.to_value(), recipient, self._route(referral_ids[0]))
+                    self.store.mark_withdrawal_sent(referral_ids, statement.id)
+                    for rid in referral_ids:
+                        self._apply_status(rid, "withdrawn", self.me, statement.id, "consent withdrawn", now, notify=True)
+            except UserError:
+                if strict:
+                    raise
+                unreachable.append(recipient)  # no trust path right now: `candidate erase` again retries it
+        for recipient in unreachable:
+            del notified[recipient]
+        if rows and not notified and not unreachable:
+            # Nobody to notify, but the withdrawal still goes in the signed log (to nobody else), so an
+            # auditor can check that no later release relied on this consent (docs/audit.md).
+            body = ConsentWithdrawal(rows[0].consent_id, candidate.candidate_ref, ())
+            self.federation.append(ConsentWithdrawal.KIND, body.to_value(), private=True, audience=Audience.only())
+        return {recipient: [d.referral_id for d in items] for recipient, items in notified.items()}
+
+    def erase_candidate(self, candidate_id: bytes) -> dict[str, Any]:
+        """Erase a candidate (GDPR Art. 17 and 19). Every consent still given is withdrawn and every
+        recipient not yet told gets a consent withdrawal, exactly as `consent withdraw` does (they
+        erase and answer with erasure receipts); the bodies of this node's own referral-profile
+        statements about the person are erased (signed headers and body commitments stay, so the log
+        and audit bundles still verify); pending referral requests for them are declined; the
+        candidate row becomes a data-free tombstone. Then the WAL is checkpointed, so with
+        ``secure_delete`` no copy is left in the database files. Erasing an erased candidate again
+        only retries telling recipients that had no trust path the first time."""
+        candidate = self.store.candidate(candidate_id)
+        if candidate is None:
+            raise UserError("no such candidate (see `orgnode candidate list`)")
+        now = now_ms()
+        with self.db.atomic():
+            rows = [r for r in self.store.consents(candidate_id) if r.state == "given"]
+            untold = [d for d in self.store.disclosures(candidate_id) if d.withdrawal_statement is None]
+            notified = self._withdraw(candidate, rows, untold, "erased at the candidate's request", now, strict=False)
+            erased = self._erase_own_profiles(candidate_id, now)
+            declined = [r.request_id for r in self.store.requests_about(candidate_id) if r.state == "pending"]
+            for request_id in declined:
+                self.decline_request(request_id, "")
+            if not candidate.erased:
+                self.store.erase_candidate(candidate_id, now)
+        self.store.checkpoint()
+        log_event("candidate.erased", recipients=len(notified), bodies=len(erased), again=candidate.erased)
+        disclosures = self.store.disclosures(candidate_id)
+        return {"candidate": candidate_id.hex(), "erased_at": candidate.erased_at or now, "already_erased": candidate.erased,
+                "consents_withdrawn": len(rows), "statement_bodies_erased": len(erased), "requests_declined": len(declined),
+                "recipients_notified": [r.hex() for r in notified],
+                "recipients_unreachable": sorted({d.recipient.hex() for d in disclosures if d.withdrawal_statement is None}),
+                "recipients_told_before": sorted({d.recipient.hex() for d in disclosures if d.withdrawal_statement is not None}
+                                                 - {r.hex() for r in notified})}
+
+    def _erase_own_profiles(self, candidate_id: bytes, now: int) -> list[bytes]:
+        """Erase the bodies of the referral-profile statements this node sent about the candidate."""
+        erased: list[bytes] = []
+        log = self.federation.service.log
+        for row in self.store.referrals():
+            if row.candidate_id != candidate_id or row.referrer != self.me or row.statement_id is None:
+                continue
+            statement = log.get(row.statement_id)
+            profile_id = row.profile_statement
+            if statement is not None and statement.body is not None:
+                profile_id = Referral.from_value(statement.body_value()).profile_statement
+            if profile_id is not None:
+                log.erase_body(profile_id, now)
+                erased.append(profile_id)
+        return erased
 
     # --- consent at the point of release ------------------------------------------------------------
 
@@ -325,9 +450,7 @@ class Talent(Referrals, TalentViews):
 
     def match_candidate(self, candidate_id: bytes) -> list[dict[str, Any]]:
         """Search received (and own) open jobs for one of our candidates, locally."""
-        candidate = self.store.candidate(candidate_id)
-        if candidate is None:
-            raise UserError("no such candidate (see `orgnode candidate list`)")
+        candidate = self.held_candidate(candidate_id)
         vocabulary = self.vocabulary()
         now = now_ms()
         out = []

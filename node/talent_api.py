@@ -210,9 +210,49 @@ async def candidate_add(request: web.Request) -> web.Response:
         name=str(b.get("name", "")), email=str(b.get("email", "")), skills=split_skills(str(b.get("skills", ""))),
         phone=b.get("phone"), location=b.get("location"), medal=b.get("medal"), for_job=b.get("for_job"), consent=consent,
         consent_scope=str(b.get("consent_scope") or ""), consent_expires=parse_date_ms(b.get("consent_expires"), "--consent-expires"),
-        consent_evidence=str(b.get("consent_evidence") or ""),
+        consent_evidence=str(b.get("consent_evidence") or ""), notes=b.get("notes"),
     )
     return web.json_response({"id": candidate.candidate_id.hex(), "consent_id": consent_row.consent_id.hex() if consent_row else None})
+
+
+CANDIDATE_FIELDS = ("name", "email", "phone", "location", "skills", "medal", "for_job", "notes")
+
+
+async def candidate_update(request: web.Request) -> web.Response:
+    """Correct a candidate's fields; only the fields given change ("" clears an optional one)."""
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    changes: dict[str, Any] = {k: b[k] for k in CANDIDATE_FIELDS if b.get(k) is not None}
+    if "skills" in changes:
+        changes["skills"] = split_skills(str(changes["skills"]))
+    if changes.get("medal") == "none":
+        changes["medal"] = ""
+    candidate = talent.update_candidate(talent.find_candidate(str(b.get("id", ""))).candidate_id, changes)
+    return web.json_response({"id": candidate.candidate_id.hex(), "changed": sorted(changes),
+                              "recipients_with_earlier_copy": len(talent.store.disclosures(candidate.candidate_id))})
+
+
+async def consent_give(request: web.Request) -> web.Response:
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    purposes = [p.strip() for p in str(b.get("consent") or "").split(",") if p.strip()]
+    row = talent.give_consent(talent.find_candidate(str(b.get("id", ""))).candidate_id, purposes,
+                              str(b.get("consent_scope") or ""), parse_date_ms(b.get("consent_expires"), "--consent-expires"),
+                              str(b.get("consent_evidence") or ""))
+    return web.json_response({"id": row.candidate_id.hex(), "consent_id": row.consent_id.hex(), "purposes": list(row.purposes),
+                              "scope": list(row.scope), "expires_at": row.expires_at})
+
+
+async def candidate_erase(request: web.Request) -> web.Response:
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    return web.json_response(talent.erase_candidate(talent.find_candidate(str(b.get("id", ""))).candidate_id))
+
+
+async def candidate_report(request: web.Request) -> web.Response:
+    talent = request.app[TALENT]
+    b = await json_body(request)
+    return web.json_response(talent.candidate_report(talent.find_candidate(str(b.get("id", "")))))
 
 
 async def candidate_list(request: web.Request) -> web.Response:
@@ -285,6 +325,10 @@ ADMIN_ROUTES = [
     ("POST", "/jobs/match-candidate", job_match_candidate),
     ("POST", "/candidates/add", candidate_add),
     ("GET", "/candidates", candidate_list),
+    ("POST", "/candidates/update", candidate_update),
+    ("POST", "/candidates/erase", candidate_erase),
+    ("POST", "/candidates/report", candidate_report),
+    ("POST", "/consent/give", consent_give),
     ("POST", "/consent/withdraw", consent_withdraw),
     ("POST", "/match", match),
     ("POST", "/referrals/request", referral_request),

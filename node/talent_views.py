@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from node.clock import now_ms
-from storage.talent_rows import Candidate, DisclosureRow, JobRow, ReferralRow
+from storage.log_store import LogStore
+from storage.talent_rows import Candidate, ConsentRow, DisclosureRow, JobRow, ReferralRow
 
 if TYPE_CHECKING:
     from storage.talent import TalentStore
@@ -48,6 +49,63 @@ class TalentViews:
     def list_jobs(self, mine: bool = False) -> list[dict[str, Any]]:
         return [self.job_view(r) for r in self.store.jobs() if not mine or r.author == self.me]
 
+    # --- subject access (GDPR Art. 15; issue 8 item 7) ---------------------------------------------
+
+    def candidate_report(self, c: Candidate) -> dict[str, Any]:
+        """Everything this node holds or did with one person's data, for a subject-access request:
+        the data held, every consent with its history, every disclosure (to whom, when, under which
+        consent, what became of it), every erasure receipt, pseudonymous match offers and referral
+        requests about them. Works on an erased candidate's tombstone too (then nothing personal)."""
+        consents = {row.consent_id: row for row in self.store.consents(c.candidate_id)}
+        held = {} if c.erased else {"name": c.name, "email": c.email, "phone": c.phone, "location": c.location,
+                                   "skills": list(c.skills), "medal": c.medal, "for_job": c.for_job, "notes": c.notes}
+        disclosures = [self._disclosure_report(d, consents.get(d.consent_id)) for d in self.store.disclosures(c.candidate_id)]
+        receipts = [{"referral_id": d["referral_id"], "from": d["recipient"], "from_name": d["recipient_name"],
+                     **d["erasure_receipt"]} for d in disclosures if d["erasure_receipt"] is not None]
+        return {
+            "candidate": c.candidate_id.hex(), "candidate_ref": c.candidate_ref.hex(), "created_at": c.created_at,
+            "erased": c.erased, "erased_at": c.erased_at, "generated_at": now_ms(), "data_held": held,
+            "consents": [self._consent_report(row) for row in consents.values()],
+            "disclosures": disclosures, "erasure_receipts": receipts,
+            "match_offers": [{"to": o.asker.hex(), "to_name": self.org_name(o.asker), "job_id": o.job_id.hex(),
+                              "job_title": self._job_title(o.job_id, o.asker), "at": o.created_at, "pseudonym": o.pseudonym.hex()}
+                             for o in self.store.offers_of(c.candidate_id)],
+            "referral_requests": [{"id": r.request_id.hex(), "from": r.job_author.hex(), "from_name": self.org_name(r.job_author),
+                                   "job_id": r.job_id.hex(), "job_title": self._job_title(r.job_id, r.job_author),
+                                   "at": r.created_at, "state": r.state}
+                                  for r in self.store.requests_about(c.candidate_id)],
+        }
+
+    def _job_title(self, job_id: bytes, author: bytes) -> str | None:
+        row = self.store.job(job_id, author)
+        return row.job.title if row is not None else None
+
+    def _consent_report(self, row: ConsentRow) -> dict[str, Any]:
+        now = now_ms()
+        return {"id": row.consent_id.hex(), "statement_id": row.statement_id.hex(), "purposes": list(row.purposes),
+                "scope": list(row.scope), "fields": list(row.fields), "evidence": row.evidence,
+                "collected_at": row.collected_at, "expires_at": row.expires_at,
+                "state": "expired" if row.state == "given" and not row.in_force(now) else row.state,
+                "history": [{"state": h.state, "at": h.at, "note": h.note} for h in self.store.consent_history(row.consent_id)]}
+
+    def _disclosure_report(self, d: DisclosureRow, consent: ConsentRow | None) -> dict[str, Any]:
+        referral = self.store.referral(d.referral_id)
+        log = LogStore(self.db)
+        withdrawal = log.get(d.withdrawal_statement) if d.withdrawal_statement is not None else None
+        return {
+            "referral_id": d.referral_id.hex(), "recipient": d.recipient.hex(), "recipient_name": self.org_name(d.recipient),
+            "at": d.at, "consent_id": d.consent_id.hex(),
+            "consent_purposes": list(consent.purposes) if consent else [], "consent_scope": list(consent.scope) if consent else [],
+            "fields": list(consent.fields) if consent else [],
+            "job_id": referral.job_id.hex() if referral else None,
+            "job_title": self._job_title(referral.job_id, referral.job_author) if referral else None,
+            "status": referral.status if referral else None,
+            "withdrawal": None if d.withdrawal_statement is None else {
+                "statement_id": d.withdrawal_statement.hex(), "at": withdrawal.header.ts if withdrawal else None},
+            "erasure_receipt": None if d.acked_at is None else {
+                "at": d.acked_at, "statement_id": _hex(d.ack_statement)},
+        }
+
     def candidate_view(self, c: Candidate) -> dict[str, Any]:
         now = now_ms()
         consents = []
@@ -58,7 +116,7 @@ class TalentViews:
                              "history": [{"state": h.state, "at": h.at, "note": h.note}
                                          for h in self.store.consent_history(row.consent_id)]})
         return {"id": c.candidate_id.hex(), "name": c.name, "email": c.email, "phone": c.phone, "location": c.location,
-                "skills": list(c.skills), "medal": c.medal, "for_job": c.for_job, "consents": consents,
+                "skills": list(c.skills), "medal": c.medal, "for_job": c.for_job, "notes": c.notes, "consents": consents,
                 "disclosures": [self._disclosure_view(d) for d in self.store.disclosures(c.candidate_id)]}
 
     def _disclosure_view(self, d: DisclosureRow) -> dict[str, Any]:

@@ -368,7 +368,7 @@ def _check_references(state: _State) -> None:
         f"{state.name(referral.job_author)} for job {job.title!r}"
         + (f", which was re-shared by {len({s.author for s in state.statements.values() if s.kind == 'reshare'})} node(s)"
            if any(s.kind == "reshare" for s in state.statements.values()) else "")
-        + (" — profile disclosed in this bundle" if profile.body is not None else " — profile redacted (only its commitment)"))
+        + (" — profile disclosed in this bundle" if profile.body is not None else " — profile redacted or erased (only its commitment)"))
 
 
 def _check_consent(state: _State) -> None:

@@ -407,6 +407,15 @@ def _m012_quotas(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE relay_routes ADD COLUMN verified INTEGER NOT NULL DEFAULT 0")
 
 
+def _m010_candidate_erasure(db: sqlite_utils.Database) -> None:
+    """Issue 8 items 6 and 7. ``candidates.notes``: staff notes about a candidate (local only, never
+    sent). ``candidates.erased_at``: when an admin erased the candidate (`orgnode candidate erase`);
+    the row stays as a data-free tombstone (ids only) so the consent history, the disclosure ledger
+    and the recipients' erasure receipts can still be reported and audited."""
+    db.execute("ALTER TABLE candidates ADD COLUMN notes TEXT")
+    db.execute("ALTER TABLE candidates ADD COLUMN erased_at INTEGER")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", _m001_log),
     ("002_federation", _m002_federation),
@@ -415,6 +424,7 @@ MIGRATIONS: list[Migration] = [
     ("005_reactions", _m005_reactions),
     ("006_pinned_sector", _m006_pinned_sector),
     ("007_jobs_by_author", _m007_jobs_by_author),
+    ("010_candidate_erasure", _m010_candidate_erasure),
     ("012_quotas", _m012_quotas),
 ]
 

@@ -2,9 +2,12 @@
 
 Jobs are a projection of ``job`` statements (own, a direct peer's, or re-shared: ``via`` names the
 peer that passed it on); the author's highest version wins. Candidates and consent records are local
-only. Personal data lives in exactly three places — ``candidates`` (the holder's own), the body of
-``referral`` statements and ``received_profiles`` (the job's org) — and ``erase_referral`` removes
-the last two at a recipient, with ``secure_delete`` on and the WAL checkpointed so no copy lingers.
+only. Personal data lives in exactly these places — ``candidates`` (the holder's own, with staff
+notes), consent evidence text in ``consents`` (the holder), the body of ``referral_profile``
+statements (both sides) and ``received_profiles`` (the job's org). ``erase_referral`` removes the
+last two at a recipient; ``erase_candidate`` (with ``LogStore.erase_body`` of the holder's own
+profile statements) removes the others at the holder. ``secure_delete`` is on and the WAL is
+checkpointed afterwards, so no copy lingers in the database files.
 """
 
 from __future__ import annotations
@@ -106,21 +109,57 @@ class TalentStore:
 
     def add_candidate(self, c: Candidate) -> None:
         self.db.execute(
-            """INSERT INTO candidates (candidate_id, candidate_ref, name, email, phone, location, skills, medal, for_job, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO candidates (candidate_id, candidate_ref, name, email, phone, location, skills, medal, for_job, created_at,
+                                       notes)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [c.candidate_id, c.candidate_ref, c.name, c.email, c.phone, c.location, json.dumps(list(c.skills)), c.medal,
-             c.for_job, c.created_at],
+             c.for_job, c.created_at, c.notes],
+        )
+
+    def update_candidate(self, c: Candidate) -> None:
+        """Store corrected personal fields of a (not erased) candidate; ids and dates stay."""
+        self.db.execute(
+            """UPDATE candidates SET name = ?, email = ?, phone = ?, location = ?, skills = ?, medal = ?, for_job = ?, notes = ?
+               WHERE candidate_id = ? AND erased_at IS NULL""",
+            [c.name, c.email, c.phone, c.location, json.dumps(list(c.skills)), c.medal, c.for_job, c.notes, c.candidate_id],
         )
 
     def candidates(self) -> list[Candidate]:
-        return [_candidate(r) for r in self.db.query("SELECT * FROM candidates ORDER BY created_at")]
+        """The candidates held (erased ones are tombstones: see ``candidate``)."""
+        return [_candidate(r) for r in self.db.query("SELECT * FROM candidates WHERE erased_at IS NULL ORDER BY created_at")]
 
     def candidate(self, candidate_id: bytes) -> Candidate | None:
+        """The candidate, or its data-free tombstone if it was erased (``erased_at`` set)."""
         rows = list(self.db.query("SELECT * FROM candidates WHERE candidate_id = ?", [candidate_id]))
         return _candidate(rows[0]) if rows else None
 
-    def email_taken(self, email: str) -> bool:
-        return bool(list(self.db.query("SELECT 1 FROM candidates WHERE lower(email) = lower(?)", [email])))
+    def email_taken(self, email: str, other_than: bytes | None = None) -> bool:
+        return bool(list(self.db.query(
+            "SELECT 1 FROM candidates WHERE lower(email) = lower(?) AND erased_at IS NULL AND candidate_id IS NOT ?",
+            [email, other_than])))
+
+    def erase_candidate(self, candidate_id: bytes, now: int) -> None:
+        """Remove every personal field of the candidate here, keeping a tombstone of ids and dates so
+        the consent history and the disclosure ledger still make sense (issue 8 item 6). Consent
+        evidence text goes too (its hash stays signed in the consent statement); pseudonymous match
+        offers go (they link a pseudonym back to the person). ``secure_delete`` zeroes the freed
+        bytes; the caller checkpoints the WAL after committing."""
+        self.db.execute(
+            """UPDATE candidates SET name = '', email = '', phone = NULL, location = NULL, skills = '[]', medal = NULL,
+                                     for_job = NULL, notes = NULL, erased_at = ? WHERE candidate_id = ?""",
+            [now, candidate_id])
+        self.db.execute("UPDATE consents SET evidence = '' WHERE candidate_id = ?", [candidate_id])
+        self.db.execute("DELETE FROM match_offers WHERE candidate_id = ?", [candidate_id])
+
+    def offers_of(self, candidate_id: bytes) -> list[OfferRow]:
+        """Pseudonymous match offers made for the candidate (no personal data left with them)."""
+        return [_offer(r) for r in self.db.query("SELECT * FROM match_offers WHERE candidate_id = ? ORDER BY created_at",
+                                                 [candidate_id])]
+
+    def requests_about(self, candidate_id: bytes) -> list[RequestRow]:
+        """Referral requests other organizations made for the candidate (after a match offer)."""
+        return [_request(r) for r in self.db.query("SELECT * FROM referral_requests WHERE candidate_id = ? ORDER BY created_at",
+                                                   [candidate_id])]
 
     def add_consent(self, c: ConsentRow, now: int) -> None:
         self.db.execute(

@@ -30,6 +30,12 @@ class Candidate:
     medal: str | None
     for_job: str | None
     created_at: int
+    notes: str | None = None  # staff notes: local only, never part of a profile sent to anyone
+    erased_at: int | None = None  # set once `orgnode candidate erase` removed every personal field
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
 
     def profile(self, fields: tuple[str, ...]) -> dict[str, Any]:
         full: dict[str, Any] = {"name": self.name, "email": self.email, "phone": self.phone, "location": self.location,
@@ -161,7 +167,8 @@ def _opt(value: Any) -> bytes | None:
 
 def _candidate(row: dict[str, Any]) -> Candidate:
     return Candidate(bytes(row["candidate_id"]), bytes(row["candidate_ref"]), row["name"], row["email"], row["phone"],
-                     row["location"], tuple(json.loads(row["skills"])), row["medal"], row["for_job"], row["created_at"])
+                     row["location"], tuple(json.loads(row["skills"])), row["medal"], row["for_job"], row["created_at"],
+                     row.get("notes"), row.get("erased_at"))
 
 
 def _consent(row: dict[str, Any]) -> ConsentRow:

@@ -25,6 +25,9 @@ Captured, and scanned for every marker (case-insensitive, also hex-encoded):
       and every byte of the other organizations' databases (main file and WAL);
   (f) the audit bundle of the legit referral and every node's exported impact bundle;
   (g) metrics: orgnode has no metrics endpoint yet. When one is added, scrape it here and scan it.
+The raw-file scan is extended in tests/node/test_canary_erasure.py to a relay node's files (a
+referral sent through the trust path A–B–C, B relaying) and to an erased holder's files after
+`orgnode candidate erase` (issue 8).
 
 Each channel has a positive self-check (it did see something it should), so an empty or broken
 capture cannot pass silently; in particular the outbound plaintext capture must see the legit

@@ -1,0 +1,50 @@
+"""The CLI of issue 8 items 6 and 7 as an admin runs it: `candidate update`, `consent give`,
+`candidate report` (human text escaped for the terminal, JSON exact) and `candidate erase`
+(asks for confirmation; without a terminal it needs --yes, and a refusal changes nothing)."""
+
+from __future__ import annotations
+
+import signal
+
+from tests.e2e.cli_helpers import start_node
+from tests.e2e.test_cli_talent import fails, init, js, run
+
+
+def test_candidate_update_consent_report_and_erase_from_the_cli(tmp_path):
+    home = tmp_path / "youth"
+    init(home, "Youth Futures", "nonprofit")
+    proc = start_node(home)
+    try:
+        added = js(home, "candidate", "add", "--name", "Sam \x1b[2JExample", "--email", "sam@example.org", "--skills", "excel",
+                   "--notes", "prefers mornings")
+        cid = added["id"]
+        assert "valid email" in fails(home, "candidate", "update", cid[:8], "--email", "nope")
+        updated = run(home, "candidate", "update", cid[:8], "--phone", "+44 20 7946 0000", "--medal", "bronze").stdout
+        assert updated.startswith(f"Updated candidate {cid} (medal, phone).")
+        assert "--consent-evidence" in fails(home, "consent", "give", cid, "--consent", "match", "--consent-evidence", "")
+        given = js(home, "consent", "give", cid, "--consent", "match,refer", "--consent-scope", "sector:nonprofit",
+                   "--consent-evidence", "renewed by email")
+        assert given["purposes"] == ["match", "refer"] and given["scope"] == ["sector:nonprofit"]
+
+        text = run(home, "candidate", "report", cid[:8]).stdout
+        assert text.startswith(f"Subject-access report for candidate {cid}")
+        assert "name: Sam \\x1b[2JExample" in text and "\x1b" not in text  # escaped for the terminal
+        assert "phone: +44 20 7946 0000" in text and "staff notes (never sent): prefers mornings" in text
+        assert "to match and refer, for organizations of the nonprofit sector" in text and "evidence: renewed by email" in text
+        assert "none: the profile was never sent to another organization." in text
+        assert js(home, "candidate", "report", cid)["data_held"]["name"] == "Sam \x1b[2JExample"  # JSON is exact
+
+        # No terminal to confirm on (stdin is /dev/null): refused, and nothing is erased.
+        assert "--yes" in fails(home, "candidate", "erase", cid)
+        assert "--yes" in fails(home, "candidate", "erase", cid, "--json")
+        assert [c["id"] for c in js(home, "candidate", "list")] == [cid]
+        erased = run(home, "candidate", "erase", cid[:8], "--yes").stdout
+        assert erased.startswith(f"Erased candidate {cid}: 1 consent(s) withdrawn")
+        assert js(home, "candidate", "list") == []
+        after = run(home, "candidate", "report", cid).stdout
+        assert "none: the candidate was erased on" in after and "Sam" not in after and "mornings" not in after
+        assert "erased at the candidate's request" in after
+        assert "was erased" in fails(home, "candidate", "update", cid, "--name", "Sam")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
