@@ -42,11 +42,21 @@ if TYPE_CHECKING:
     from storage.talent_rows import Candidate, ConsentRow, JobRow, ReferralRow
 
 
+RECEIPT_RETRY_MS = 1_000  # first retry of an erasure receipt that could not be sent
+RECEIPT_RETRY_CAP_MS = 3_600_000  # retries back off to at most one an hour, and never stop
+
+
+def receipt_backoff(attempts: int) -> int:
+    """How long to wait before the next try of a receipt that failed ``attempts + 1`` times."""
+    return int(min(RECEIPT_RETRY_CAP_MS, RECEIPT_RETRY_MS * 2 ** min(attempts, 32)))
+
+
 class Referrals:
     if TYPE_CHECKING:  # provided by Talent (node/talent.py) and TalentViews (node/talent_views.py)
         federation: Federation
         relays: Relays | None
         store: TalentStore
+        clock: Callable[[], int]
 
         @property
         def me(self) -> bytes: ...
@@ -301,28 +311,50 @@ class Referrals:
         self.store.add_event(referral_id, status, by, statement_id, reason, now)
 
     def _on_withdrawal(self, statement: Statement) -> None:
+        """Erase, and record the receipt as owed, in this reaction's transaction; nothing else happens
+        here. Sending the receipt is a separate step after the commit (``send_due_receipts``): a failure
+        there (no path back, an unusable key in the withdrawer's card) can never undo the erasure, and
+        the receipt stays owed and is retried (issue 8 item 4)."""
         body = ConsentWithdrawal.from_value(statement.body_value())
         now = now_ms()
         erased: list[bytes] = []
-        # Erase first and make it durable: nothing that happens while answering may undo it.
-        with self.db.atomic():
-            for rid in body.referral_ids:
-                row = self.store.referral(rid)
-                if row is None or row.referrer != statement.author or row.job_author != self.me:
-                    continue
-                self.store.erase_referral(rid, now)
-                self._apply_status(rid, "withdrawn", statement.author, statement.id, "consent withdrawn", now, notify=True)
-                erased.append(rid)
+        for rid in body.referral_ids:
+            row = self.store.referral(rid)
+            if row is None or row.referrer != statement.author or row.job_author != self.me:
+                continue
+            self.store.erase_referral(rid, now)
+            self._apply_status(rid, "withdrawn", statement.author, statement.id, "consent withdrawn", now, notify=True)
+            erased.append(rid)
         # Erased pages must not linger in the WAL once this commits.
         self.federation.after_commit(self.store.checkpoint)
         log_event("consent.erased", referrals=len(erased))
         if self._receipt_sent(statement.id):
             return  # a retried reaction: the erasure above was a no-op, the receipt went out before
-        receipt = ErasureReceipt(statement.id, tuple(erased), now)
-        try:
-            self._send(ErasureReceipt.KIND, receipt.to_value(), statement.author, self._route(erased[0] if erased else None))
-        except UserError as exc:  # no path back right now: the erasure stands regardless
-            log_event("erasure.receipt-unsent", logging.WARNING, withdrawal=statement.id, reason=str(exc)[:80])
+        self.store.owe_receipt(statement.id, statement.author, self._route(erased[0] if erased else None), erased, now)
+        self.federation.after_commit(lambda: None if self.send_due_receipts() else None)
+
+    def send_due_receipts(self) -> int:
+        """Append every erasure receipt owed whose retry time has come, each in its own transaction, and
+        return how many went out. One that cannot be sent now stays owed, retried with back-off
+        (``RECEIPT_RETRY_MS`` doubling up to ``RECEIPT_RETRY_CAP_MS``) and never given up: the withdrawer
+        is owed it (GDPR Art. 19). Called after a withdrawal's reaction commits and by maintenance."""
+        now = self.clock()
+        sent = 0
+        for due in self.store.receipts_due(now):
+            receipt = ErasureReceipt(due.withdrawal, due.referral_ids, due.erased_at)
+            try:
+                with self.db.atomic():
+                    self._send(ErasureReceipt.KIND, receipt.to_value(), due.recipient, due.route)
+                    self.store.receipt_paid(due.withdrawal)
+            except (ProtocolError, UserError) as exc:
+                reason = getattr(exc, "code", "no-path")
+                self.store.receipt_failed(due.withdrawal, reason, now + receipt_backoff(due.attempts))
+                log_event("erasure.receipt-unsent", logging.WARNING, withdrawal=due.withdrawal, reason=reason,
+                          attempts=due.attempts + 1)
+                continue
+            log_event("erasure.receipt-sent", withdrawal=due.withdrawal, attempts=due.attempts + 1)
+            sent += 1
+        return sent
 
     def _receipt_sent(self, withdrawal: bytes) -> bool:
         for own in self.federation.service.log.of_kind(ErasureReceipt.KIND):
