@@ -331,7 +331,11 @@ class Referrals:
         if self._receipt_sent(statement.id):
             return  # a retried reaction: the erasure above was a no-op, the receipt went out before
         self.store.owe_receipt(statement.id, statement.author, self._route(erased[0] if erased else None), erased, now)
-        self.federation.after_commit(lambda: None if self.send_due_receipts() else None)
+        self.federation.after_commit(self._send_receipts_now)
+
+    def _send_receipts_now(self) -> None:
+        """After a withdrawal's erasure committed: try its receipt at once (and any other now due)."""
+        self.send_due_receipts()
 
     def send_due_receipts(self) -> int:
         """Append every erasure receipt owed whose retry time has come, each in its own transaction, and
