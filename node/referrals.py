@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from storage.talent_rows import Candidate, ConsentRow, JobRow, ReferralRow
 
 
+DUPLICATE_REFERRAL = "duplicate-referral"  # the stable code a refused second referral of a person starts with
+REFERABLE_AGAIN = frozenset({"withdrawn", "expired"})  # after these, the same person may be referred to the job again
 RECEIPT_RETRY_MS = 1_000  # first retry of an erasure receipt that could not be sent
 RECEIPT_RETRY_CAP_MS = 3_600_000  # retries back off to at most one an hour, and never stop
 
@@ -142,6 +144,11 @@ class Referrals:
         direct = self.federation.peers.is_trusted(job_row.author)
         if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
             raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it")
+        earlier = self.live_referral(candidate_id, job_id, job_row.author)
+        if earlier is not None:
+            raise UserError(f"{DUPLICATE_REFERRAL}: this candidate was already referred to this job (referral "
+                            f"{earlier.referral_id.hex()}, {earlier.status}); a second referral of the same person is "
+                            "refused (see `orgnode referral list`)")
         now = now_ms()
         consent = self.consent_in_force(candidate_id, "refer", job_row.author, now)
         if consent is None:
@@ -168,6 +175,7 @@ class Referrals:
             if not direct:
                 assert self.relays is not None
                 self.relays.send([profile_statement, statement], job_row.author, job_id)
+            self._decline_duplicates(candidate_id, job_id, job_row.author, referral.referral_id)
         log_event("referral.sent", referral=referral.referral_id, relayed=not direct)
         return self.referral_view(self.store.referral(referral.referral_id))
 
@@ -194,9 +202,31 @@ class Referrals:
         if request is None or request.state != "pending":
             raise UserError("no pending referral request with that id (see `orgnode referral pending`)")
         body = ReferralStatus(request_id, "declined", request.statement_id, reason)
-        self.federation.append(ReferralStatus.KIND, body.to_value(), private=True, audience=Audience.only(request.job_author))
+        self._send(ReferralStatus.KIND, body.to_value(), request.job_author, request.job_id)  # relayed to a non-partner
         self.store.set_request_state(request_id, "declined", reason)
         return {"id": request_id.hex(), "status": "declined"}
+
+    # --- one referral per person and job (issue 8 item 3) --------------------------------------------
+
+    def live_referral(self, candidate_id: bytes, job_id: bytes, job_author: bytes) -> ReferralRow | None:
+        """Our referral of this candidate to this job that still stands (any status but withdrawn or
+        expired): a second one of the same person would be a duplicate."""
+        for row in self.store.referrals():
+            if (row.referrer == self.me and row.candidate_id == candidate_id and row.job_id == job_id
+                    and row.job_author == job_author and row.status not in REFERABLE_AGAIN):
+                return row
+        return None
+
+    def _decline_duplicates(self, candidate_id: bytes, job_id: bytes, job_author: bytes, referral_id: bytes) -> None:
+        """Once a candidate is referred to a job, the asker's other pending requests for the same person
+        and job (through other pseudonyms) are answered: declined as duplicates of that referral."""
+        for request in self.store.requests("pending"):
+            if request.candidate_id == candidate_id and request.job_id == job_id and request.job_author == job_author:
+                self._decline_duplicate(request.request_id, referral_id)
+
+    def _decline_duplicate(self, request_id: bytes, referral_id: bytes) -> None:
+        self.decline_request(request_id, f"{DUPLICATE_REFERRAL}: the same candidate as referral {referral_id.hex()}")
+        log_event("referral.duplicate-refused", request=request_id, referral=referral_id)
 
     # --- reactions to peers' statements ------------------------------------------------------------
 
@@ -232,6 +262,15 @@ class Referrals:
             raise UserError("referral request names no offer of ours")
         candidate_id = offer.candidate_id
         now = now_ms()
+        earlier = self.live_referral(candidate_id, body.job_id, statement.author)
+        if earlier is not None:
+            # The asker already has this person for this job (pseudonyms change with every match):
+            # refuse, naming the referral it already has; no second disclosure, nothing more to count.
+            self.store.add_request(request_id=body.request_id, job_id=body.job_id, job_author=statement.author,
+                                   holder=self.me, query_id=body.query_id, pseudonym=body.pseudonym, candidate_id=candidate_id,
+                                   statement_id=statement.id, state="pending", created_at=now)
+            self._decline_duplicate(body.request_id, earlier.referral_id)
+            return
         self.store.add_request(request_id=body.request_id, job_id=body.job_id, job_author=statement.author, holder=self.me,
                                query_id=body.query_id, pseudonym=body.pseudonym, candidate_id=candidate_id,
                                statement_id=statement.id, state="pending", created_at=now)
