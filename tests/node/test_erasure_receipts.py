@@ -5,13 +5,15 @@ C refers a candidate to A through B, then the candidate withdraws. At A, sending
 fails with a real protocol error from the real sealing code: the withdrawer's org card as held at A
 names a low-order X25519 point (what a hostile or broken card carries), so HPKE refuses to seal to
 it (``malformed``). On the old code that error, raised inside the withdrawal's savepoint, rolled
-the erasure back while the reaction counted as done: the profile stayed at A for good.
+the erasure back while the reaction counted as done: the profile stayed at A for good. Then the
+key is usable again but A has no path back (its admin removed B, the only hop): on the old code a
+receipt without a path was logged and never tried again.
 """
 
 from __future__ import annotations
 
 from node.clock import now_ms
-from tests.node.federation_helpers import db_bytes, wait_until
+from tests.node.federation_helpers import db_bytes, pair, wait_until
 from tests.node.test_relay import line_with_reshared_job
 
 LOW_ORDER_X25519 = bytes(32)  # the identity point: every X25519 exchange with it is refused
@@ -50,9 +52,17 @@ async def test_erasure_stands_when_the_receipt_fails_and_the_receipt_is_retried_
     assert marker.encode() not in db_bytes(a.service.home.path), "the profile is gone from A's files (main + WAL)"
     assert c.talent.store.disclosure(rid).acked_at is None, "no receipt could have reached C yet"
 
-    # The condition is fixed (A holds C's usable keys again): the next retry seals and the receipt arrives.
+    # A holds C's usable keys again, but now has no path back to C: its admin removed B, the only hop.
     a.service.db.execute("UPDATE org_cards SET x25519 = ? WHERE node_id = ?", [good.x25519, c_id])
+    a.federation.set_state(b.service.node_id, "removed")
     offset[0] = 2 * 3_600_000  # past any back-off
+    await wait_until(lambda: a.talent.store.receipts_due(2**62)[0].last_error == "no-path",
+                     what="the receipt retried at A without a path back")
+    assert c.talent.store.disclosure(rid).acked_at is None
+
+    # The path is back (A and B pair again): the next retry seals, relays and the receipt arrives.
+    await pair(a, b)
+    offset[0] = 4 * 3_600_000
     await wait_until(lambda: c.talent.store.disclosure(rid).acked_at is not None, timeout=10,
                      what="the retried erasure receipt acknowledged at C")
     assert a.talent.store.receipts_due(2**62) == []
