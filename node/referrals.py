@@ -369,7 +369,8 @@ class Referrals:
         log_event("consent.erased", referrals=len(erased))
         if self._receipt_sent(statement.id):
             return  # a retried reaction: the erasure above was a no-op, the receipt went out before
-        self.store.owe_receipt(statement.id, statement.author, self._route(erased[0] if erased else None), erased, now)
+        self.store.owe_receipt(statement.id, statement.author, self._route(erased[0] if erased else None), erased, now,
+                               due_at=self.clock())
         self.federation.after_commit(self._send_receipts_now)
 
     def _send_receipts_now(self) -> None:

@@ -310,11 +310,12 @@ class TalentStore:
 
     # --- erasure receipts owed (issue 8 item 4) ---------------------------------------------------
 
-    def owe_receipt(self, withdrawal: bytes, recipient: bytes, route: bytes, referral_ids: list[bytes], erased_at: int) -> None:
-        """Record that a receipt for ``withdrawal`` is owed (once: a retried reaction changes nothing)."""
+    def owe_receipt(self, withdrawal: bytes, recipient: bytes, route: bytes, referral_ids: list[bytes], erased_at: int,
+                    due_at: int) -> None:
+        """Record that a receipt for ``withdrawal`` is owed from ``due_at`` (once: a retried reaction changes nothing)."""
         self.db.execute(
             """INSERT OR IGNORE INTO erasure_receipts_due (withdrawal, recipient, route, referral_ids, erased_at, next_at)
-               VALUES (?, ?, ?, ?, ?, ?)""", [withdrawal, recipient, route, b"".join(referral_ids), erased_at, erased_at])
+               VALUES (?, ?, ?, ?, ?, ?)""", [withdrawal, recipient, route, b"".join(referral_ids), erased_at, due_at])
 
     def receipts_due(self, now: int) -> list[ReceiptDueRow]:
         return [_receipt_due(r) for r in self.db.query(
