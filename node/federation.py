@@ -68,6 +68,8 @@ class Federation:
     outbound_hooks: list[Callable[[bytes, Statement], None]] = field(default_factory=list)
     # Each guard may veto releasing a statement's body to a peer (consent re-checked at release).
     outbound_guards: list[Callable[[Statement, bytes], bool]] = field(default_factory=list)
+    # Run by the sync engine's maintenance loop every interval (e.g. erasure receipts still owed).
+    maintenance: list[Callable[[], object]] = field(default_factory=list)
     # The clock statements taken in are stamped with (ms); tests may give a fake one.
     clock: Callable[[], int] = now_ms
 

@@ -42,11 +42,23 @@ if TYPE_CHECKING:
     from storage.talent_rows import Candidate, ConsentRow, JobRow, ReferralRow
 
 
+DUPLICATE_REFERRAL = "duplicate-referral"  # the stable code a refused second referral of a person starts with
+REFERABLE_AGAIN = frozenset({"withdrawn", "expired"})  # after these, the same person may be referred to the job again
+RECEIPT_RETRY_MS = 1_000  # first retry of an erasure receipt that could not be sent
+RECEIPT_RETRY_CAP_MS = 3_600_000  # retries back off to at most one an hour, and never stop
+
+
+def receipt_backoff(attempts: int) -> int:
+    """How long to wait before the next try of a receipt that failed ``attempts + 1`` times."""
+    return int(min(RECEIPT_RETRY_CAP_MS, RECEIPT_RETRY_MS * 2 ** min(attempts, 32)))
+
+
 class Referrals:
     if TYPE_CHECKING:  # provided by Talent (node/talent.py) and TalentViews (node/talent_views.py)
         federation: Federation
         relays: Relays | None
         store: TalentStore
+        clock: Callable[[], int]
 
         @property
         def me(self) -> bytes: ...
@@ -132,6 +144,11 @@ class Referrals:
         direct = self.federation.peers.is_trusted(job_row.author)
         if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
             raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it")
+        earlier = self.live_referral(candidate_id, job_id, job_row.author)
+        if earlier is not None:
+            raise UserError(f"{DUPLICATE_REFERRAL}: this candidate was already referred to this job (referral "
+                            f"{earlier.referral_id.hex()}, {earlier.status}); a second referral of the same person is "
+                            "refused (see `orgnode referral list`)")
         now = now_ms()
         consent = self.consent_in_force(candidate_id, "refer", job_row.author, now)
         if consent is None:
@@ -158,6 +175,7 @@ class Referrals:
             if not direct:
                 assert self.relays is not None
                 self.relays.send([profile_statement, statement], job_row.author, job_id)
+            self._decline_duplicates(candidate_id, job_id, job_row.author, referral.referral_id)
         log_event("referral.sent", referral=referral.referral_id, relayed=not direct)
         return self.referral_view(self.store.referral(referral.referral_id))
 
@@ -184,9 +202,31 @@ class Referrals:
         if request is None or request.state != "pending":
             raise UserError("no pending referral request with that id (see `orgnode referral pending`)")
         body = ReferralStatus(request_id, "declined", request.statement_id, reason)
-        self.federation.append(ReferralStatus.KIND, body.to_value(), private=True, audience=Audience.only(request.job_author))
+        self._send(ReferralStatus.KIND, body.to_value(), request.job_author, request.job_id)  # relayed to a non-partner
         self.store.set_request_state(request_id, "declined", reason)
         return {"id": request_id.hex(), "status": "declined"}
+
+    # --- one referral per person and job (issue 8 item 3) --------------------------------------------
+
+    def live_referral(self, candidate_id: bytes, job_id: bytes, job_author: bytes) -> ReferralRow | None:
+        """Our referral of this candidate to this job that still stands (any status but withdrawn or
+        expired): a second one of the same person would be a duplicate."""
+        for row in self.store.referrals():
+            if (row.referrer == self.me and row.candidate_id == candidate_id and row.job_id == job_id
+                    and row.job_author == job_author and row.status not in REFERABLE_AGAIN):
+                return row
+        return None
+
+    def _decline_duplicates(self, candidate_id: bytes, job_id: bytes, job_author: bytes, referral_id: bytes) -> None:
+        """Once a candidate is referred to a job, the asker's other pending requests for the same person
+        and job (through other pseudonyms) are answered: declined as duplicates of that referral."""
+        for request in self.store.requests("pending"):
+            if request.candidate_id == candidate_id and request.job_id == job_id and request.job_author == job_author:
+                self._decline_duplicate(request.request_id, referral_id)
+
+    def _decline_duplicate(self, request_id: bytes, referral_id: bytes) -> None:
+        self.decline_request(request_id, f"{DUPLICATE_REFERRAL}: the same candidate as referral {referral_id.hex()}")
+        log_event("referral.duplicate-refused", request=request_id, referral=referral_id)
 
     # --- reactions to peers' statements ------------------------------------------------------------
 
@@ -222,6 +262,15 @@ class Referrals:
             raise UserError("referral request names no offer of ours")
         candidate_id = offer.candidate_id
         now = now_ms()
+        earlier = self.live_referral(candidate_id, body.job_id, statement.author)
+        if earlier is not None:
+            # The asker already has this person for this job (pseudonyms change with every match):
+            # refuse, naming the referral it already has; no second disclosure, nothing more to count.
+            self.store.add_request(request_id=body.request_id, job_id=body.job_id, job_author=statement.author,
+                                   holder=self.me, query_id=body.query_id, pseudonym=body.pseudonym, candidate_id=candidate_id,
+                                   statement_id=statement.id, state="pending", created_at=now)
+            self._decline_duplicate(body.request_id, earlier.referral_id)
+            return
         self.store.add_request(request_id=body.request_id, job_id=body.job_id, job_author=statement.author, holder=self.me,
                                query_id=body.query_id, pseudonym=body.pseudonym, candidate_id=candidate_id,
                                statement_id=statement.id, state="pending", created_at=now)
@@ -301,28 +350,55 @@ class Referrals:
         self.store.add_event(referral_id, status, by, statement_id, reason, now)
 
     def _on_withdrawal(self, statement: Statement) -> None:
+        """Erase, and record the receipt as owed, in this reaction's transaction; nothing else happens
+        here. Sending the receipt is a separate step after the commit (``send_due_receipts``): a failure
+        there (no path back, an unusable key in the withdrawer's card) can never undo the erasure, and
+        the receipt stays owed and is retried (issue 8 item 4)."""
         body = ConsentWithdrawal.from_value(statement.body_value())
         now = now_ms()
         erased: list[bytes] = []
-        # Erase first and make it durable: nothing that happens while answering may undo it.
-        with self.db.atomic():
-            for rid in body.referral_ids:
-                row = self.store.referral(rid)
-                if row is None or row.referrer != statement.author or row.job_author != self.me:
-                    continue
-                self.store.erase_referral(rid, now)
-                self._apply_status(rid, "withdrawn", statement.author, statement.id, "consent withdrawn", now, notify=True)
-                erased.append(rid)
+        for rid in body.referral_ids:
+            row = self.store.referral(rid)
+            if row is None or row.referrer != statement.author or row.job_author != self.me:
+                continue
+            self.store.erase_referral(rid, now)
+            self._apply_status(rid, "withdrawn", statement.author, statement.id, "consent withdrawn", now, notify=True)
+            erased.append(rid)
         # Erased pages must not linger in the WAL once this commits.
         self.federation.after_commit(self.store.checkpoint)
         log_event("consent.erased", referrals=len(erased))
         if self._receipt_sent(statement.id):
             return  # a retried reaction: the erasure above was a no-op, the receipt went out before
-        receipt = ErasureReceipt(statement.id, tuple(erased), now)
-        try:
-            self._send(ErasureReceipt.KIND, receipt.to_value(), statement.author, self._route(erased[0] if erased else None))
-        except UserError as exc:  # no path back right now: the erasure stands regardless
-            log_event("erasure.receipt-unsent", logging.WARNING, withdrawal=statement.id, reason=str(exc)[:80])
+        self.store.owe_receipt(statement.id, statement.author, self._route(erased[0] if erased else None), erased, now,
+                               due_at=self.clock())
+        self.federation.after_commit(self._send_receipts_now)
+
+    def _send_receipts_now(self) -> None:
+        """After a withdrawal's erasure committed: try its receipt at once (and any other now due)."""
+        self.send_due_receipts()
+
+    def send_due_receipts(self) -> int:
+        """Append every erasure receipt owed whose retry time has come, each in its own transaction, and
+        return how many went out. One that cannot be sent now stays owed, retried with back-off
+        (``RECEIPT_RETRY_MS`` doubling up to ``RECEIPT_RETRY_CAP_MS``) and never given up: the withdrawer
+        is owed it (GDPR Art. 19). Called after a withdrawal's reaction commits and by maintenance."""
+        now = self.clock()
+        sent = 0
+        for due in self.store.receipts_due(now):
+            receipt = ErasureReceipt(due.withdrawal, due.referral_ids, due.erased_at)
+            try:
+                with self.db.atomic():
+                    self._send(ErasureReceipt.KIND, receipt.to_value(), due.recipient, due.route)
+                    self.store.receipt_paid(due.withdrawal)
+            except (ProtocolError, UserError) as exc:
+                reason = getattr(exc, "code", "no-path")
+                self.store.receipt_failed(due.withdrawal, reason, now + receipt_backoff(due.attempts))
+                log_event("erasure.receipt-unsent", logging.WARNING, withdrawal=due.withdrawal, reason=reason,
+                          attempts=due.attempts + 1)
+                continue
+            log_event("erasure.receipt-sent", withdrawal=due.withdrawal, attempts=due.attempts + 1)
+            sent += 1
+        return sent
 
     def _receipt_sent(self, withdrawal: bytes) -> bool:
         for own in self.federation.service.log.of_kind(ErasureReceipt.KIND):

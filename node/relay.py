@@ -82,10 +82,22 @@ class Relays:
         for statement in statements:
             if statement.kind != Relay.KIND or statement.author == self.federation.me or statement.body is None:
                 continue
+            relay: Relay | None = None
             try:
-                self._handle(statement)
+                relay = Relay.from_value(statement.body_value())
+                self._handle(statement, relay)
             except (ProtocolError, UserError) as exc:
                 log_event("relay.dropped", logging.WARNING, id=statement.id, reason=getattr(exc, "code", "user-error"))
+            if relay is None or relay.to == self.federation.me:
+                self._discard_box(statement)
+
+    def _discard_box(self, statement: Statement) -> None:
+        """A box addressed to this node is not kept once handled, whatever the outcome (delivered,
+        duplicate, over quota, off every trust path, not opening, bad content): it opens with this
+        node's key, so a kept copy would be a decryptable copy of what it carried (issue 8 item 5).
+        The erasure is part of the reaction's transaction; the WAL is checkpointed after it commits."""
+        self.federation.service.log.erase_body(statement.id, now_ms())
+        self.federation.after_commit(self.federation.service.log.checkpoint_wal)
 
     def _within_quota(self, peer: bytes, size: int, now: int) -> bool:
         """At most RELAY_QUOTA_COUNT relays and RELAY_QUOTA_BYTES per hour from one peer (forwarded or delivered)."""
@@ -114,8 +126,7 @@ class Relays:
             self.db.execute("INSERT OR IGNORE INTO relay_routes (node_id, next_hop, updated_at, verified) VALUES (?, ?, ?, 0)",
                             [origin, hop, now])
 
-    def _handle(self, statement: Statement) -> None:
-        relay = Relay.from_value(statement.body_value())
+    def _handle(self, statement: Statement, relay: Relay) -> None:
         now = now_ms()
         self.db.execute("DELETE FROM relay_seen WHERE at < ?", [now - RELAY_SEEN_MS])
         box = hashlib.sha256(relay.sealed).digest()
@@ -137,17 +148,11 @@ class Relays:
             self._learn_route(relay.origin, statement.author, now, verified=False)
             log_event("relay.forwarded", to=relay.to, hop=hop)
             return
-        try:
-            delivered = open_relay(relay, self.federation.service.identity)
-        except ProtocolError:
-            self.federation.service.log.erase_body(statement.id, now)  # an unopenable box is not kept
-            raise
+        delivered = open_relay(relay, self.federation.service.identity)  # the box is discarded either way
         self._learn_route(relay.origin, statement.author, now, verified=True)
         with self.db.atomic():
             self.federation.service.log.keep_foreign(list(delivered.statements), via=statement.author,
                                                      via_statement=statement.id, distance=0, card=delivered.origin, now=now)
-            # The box was opened and its contents kept: the ciphertext is not kept as well.
-            self.federation.service.log.erase_body(statement.id, now)
         log_event("relay.delivered", origin=relay.origin, items=len(delivered.statements))
         for hook in self.on_delivered:
             hook(list(delivered.statements), statement.author)

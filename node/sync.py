@@ -190,6 +190,11 @@ class SyncEngine:
                 self.federation.retry_reactions()
             except Exception as exc:
                 log_event("reaction.retry-error", logging.ERROR, error=type(exc).__name__)
+            for task in self.federation.maintenance:
+                try:
+                    task()
+                except Exception as exc:
+                    log_event("maintenance.error", logging.ERROR, error=type(exc).__name__)
             for peer in self.federation.peers.trusted():
                 self._ensure_sender(peer.node_id)
                 self._ensure_puller(peer.node_id)

@@ -57,6 +57,7 @@ class Talent(Referrals, TalentViews):
         if self.relays is not None:
             self.relays.on_delivered.append(lambda statements, via: self.on_appended(statements))
         self.federation.outbound_guards.append(self.outbound_allowed)
+        self.federation.maintenance.append(self.send_due_receipts)
 
     @property
     def me(self) -> bytes:

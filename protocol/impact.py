@@ -47,6 +47,24 @@ class _Referral:
     job_author: bytes
     ts: int
     statuses: list[tuple[int, str]] = field(default_factory=list)
+    person: tuple[bytes, bytes] = (b"", b"")  # (job_id, candidate_ref): who was referred to what
+
+
+def _people(referrals: dict[bytes, _Referral]) -> list[_Referral]:
+    """One entry per person referred to a job (referrer, job's org, job, ``candidate_ref``), however
+    many ``referral`` statements name them: pseudonyms change with every match, so one person can be
+    requested twice, and figures count people and hires, not requests (issue 8 item 3). The entry
+    has the earliest referral's time and every status of all of them."""
+    people: dict[tuple[bytes, bytes, bytes, bytes], _Referral] = {}
+    for r in referrals.values():
+        key = (r.referrer, r.job_author, *r.person)
+        first = people.get(key)
+        if first is None:
+            people[key] = _Referral(r.referrer, r.job_author, r.ts, list(r.statuses), r.person)
+        else:
+            first.ts = min(first.ts, r.ts)
+            first.statuses.extend(r.statuses)
+    return list(people.values())
 
 
 @dataclass(frozen=True)
@@ -78,7 +96,8 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
         if s.kind == Referral.KIND:
             body = Referral.from_value(value)
             if s.author == me or body.job_author == me:
-                referrals.setdefault(body.referral_id, _Referral(s.author, body.job_author, s.header.ts))
+                referrals.setdefault(body.referral_id, _Referral(s.author, body.job_author, s.header.ts,
+                                                                 person=(body.job_id, body.candidate_ref)))
         elif s.kind == Job.KIND and s.author == me:
             job = Job.from_value(value)
             if job.job_id not in latest_jobs or job.version > latest_jobs[job.job_id][0]:
@@ -98,9 +117,9 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
                 if ref is not None and s.author == ref.referrer:
                     ref.statuses.append((s.header.ts, "withdrawn"))
 
-    period_refs = {rid: r for rid, r in referrals.items() if since <= r.ts <= until}
+    period_refs = [r for r in _people(referrals) if since <= r.ts <= until]
     outcome_seconds = []
-    for r in period_refs.values():
+    for r in period_refs:
         outcome = min((ts for ts, status in r.statuses if status in OUTCOMES), default=None)
         if outcome is not None:
             outcome_seconds.append(max(0, (outcome - r.ts) // 1000))
@@ -109,10 +128,10 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
         return {status for _, status in r.statuses}
 
     figures = dict.fromkeys(FIGURES, 0)
-    figures["referrals_sent"] = sum(1 for r in period_refs.values() if r.referrer == me)
-    figures["referrals_received"] = sum(1 for r in period_refs.values() if r.job_author == me)
-    figures["referrals_accepted"] = sum(1 for r in period_refs.values() if statuses(r) & ACCEPTED)
-    figures["referrals_hired"] = sum(1 for r in period_refs.values() if "hired" in statuses(r))
+    figures["referrals_sent"] = sum(1 for r in period_refs if r.referrer == me)
+    figures["referrals_received"] = sum(1 for r in period_refs if r.job_author == me)
+    figures["referrals_accepted"] = sum(1 for r in period_refs if statuses(r) & ACCEPTED)
+    figures["referrals_hired"] = sum(1 for r in period_refs if "hired" in statuses(r))
     figures["median_seconds_to_outcome"] = int(statistics.median(outcome_seconds)) if outcome_seconds else 0
     figures["jobs_filled_via_referrals"] = sum(
         1 for _, job, ts in latest_jobs.values()
@@ -131,7 +150,7 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
             figures["consent_withdrawals"] += 1
         elif s.kind == ErasureReceipt.KIND and s.author != me:
             figures["erasures_acknowledged"] += len(ErasureReceipt.from_value(value).referral_ids)
-    for r in period_refs.values():
+    for r in period_refs:
         if r.referrer == me:
             partners[r.job_author.hex()]["referrals_sent_to"] += 1
             partners[r.job_author.hex()]["hires"] += int("hired" in statuses(r))

@@ -407,6 +407,24 @@ def _m012_quotas(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE relay_routes ADD COLUMN verified INTEGER NOT NULL DEFAULT 0")
 
 
+def _m009_erasure_receipts(db: sqlite_utils.Database) -> None:
+    """Issue 8 item 4. An erasure commits on its own; the ``erasure_receipt`` answering it is owed
+    until it is appended, and retried with back-off while it cannot be sent (no path back, an
+    unusable key in the withdrawer's card). One row per withdrawal answered; no personal data."""
+    db.execute(
+        """CREATE TABLE erasure_receipts_due (
+            withdrawal BLOB PRIMARY KEY,
+            recipient BLOB NOT NULL,
+            route BLOB NOT NULL,
+            referral_ids BLOB NOT NULL,
+            erased_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at INTEGER NOT NULL,
+            last_error TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+
+
 def _m010_candidate_erasure(db: sqlite_utils.Database) -> None:
     """Issue 8 items 6 and 7. ``candidates.notes``: staff notes about a candidate (local only, never
     sent). ``candidates.erased_at``: when an admin erased the candidate (`orgnode candidate erase`);
@@ -424,6 +442,7 @@ MIGRATIONS: list[Migration] = [
     ("005_reactions", _m005_reactions),
     ("006_pinned_sector", _m006_pinned_sector),
     ("007_jobs_by_author", _m007_jobs_by_author),
+    ("009_erasure_receipts", _m009_erasure_receipts),
     ("010_candidate_erasure", _m010_candidate_erasure),
     ("012_quotas", _m012_quotas),
 ]

@@ -29,6 +29,7 @@ from storage.talent_rows import (
     JobRow,
     MatchResultRow,
     OfferRow,
+    ReceiptDueRow,
     ReferralEventRow,
     ReferralRow,
     RequestRow,
@@ -38,6 +39,7 @@ from storage.talent_rows import (
     _disclosure,
     _event,
     _offer,
+    _receipt_due,
     _referral,
     _request,
     _result,
@@ -344,6 +346,30 @@ class TalentStore:
 
     def checkpoint(self) -> None:
         LogStore(self.db).checkpoint_wal()
+
+    # --- erasure receipts owed (issue 8 item 4) ---------------------------------------------------
+
+    def owe_receipt(self, withdrawal: bytes, recipient: bytes, route: bytes, referral_ids: list[bytes], erased_at: int,
+                    due_at: int) -> None:
+        """Record that a receipt for ``withdrawal`` is owed from ``due_at`` (once: a retried reaction changes nothing)."""
+        self.db.execute(
+            """INSERT OR IGNORE INTO erasure_receipts_due (withdrawal, recipient, route, referral_ids, erased_at, next_at)
+               VALUES (?, ?, ?, ?, ?, ?)""", [withdrawal, recipient, route, b"".join(referral_ids), erased_at, due_at])
+
+    def receipts_due(self, now: int) -> list[ReceiptDueRow]:
+        return [_receipt_due(r) for r in self.db.query(
+            "SELECT * FROM erasure_receipts_due WHERE next_at <= ? ORDER BY next_at", [now])]
+
+    def receipt_owed(self, withdrawal: bytes) -> ReceiptDueRow | None:
+        rows = list(self.db.query("SELECT * FROM erasure_receipts_due WHERE withdrawal = ?", [withdrawal]))
+        return _receipt_due(rows[0]) if rows else None
+
+    def receipt_paid(self, withdrawal: bytes) -> None:
+        self.db.execute("DELETE FROM erasure_receipts_due WHERE withdrawal = ?", [withdrawal])
+
+    def receipt_failed(self, withdrawal: bytes, error: str, next_at: int) -> None:
+        self.db.execute("UPDATE erasure_receipts_due SET attempts = attempts + 1, last_error = ?, next_at = ? WHERE withdrawal = ?",
+                        [error[:200], next_at, withdrawal])
 
 
 def _decode(body: bytes) -> Any:

@@ -161,6 +161,21 @@ class DisclosureRow:
     ack_statement: bytes | None
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiptDueRow:
+    """An erasure receipt owed to a withdrawer (``erasure_receipts_due``): the erasure is done, the
+    receipt not yet appended."""
+
+    withdrawal: bytes
+    recipient: bytes
+    route: bytes
+    referral_ids: tuple[bytes, ...]
+    erased_at: int
+    attempts: int
+    next_at: int
+    last_error: str
+
+
 def _opt(value: Any) -> bytes | None:
     return bytes(value) if value is not None else None
 
@@ -210,3 +225,10 @@ def _event(row: dict[str, Any]) -> ReferralEventRow:
 def _disclosure(row: dict[str, Any]) -> DisclosureRow:
     return DisclosureRow(bytes(row["referral_id"]), bytes(row["candidate_id"]), bytes(row["recipient"]), bytes(row["consent_id"]),
                          row["at"], _opt(row["withdrawal_statement"]), row["acked_at"], _opt(row["ack_statement"]))
+
+
+def _receipt_due(row: dict[str, Any]) -> ReceiptDueRow:
+    ids = bytes(row["referral_ids"])
+    return ReceiptDueRow(bytes(row["withdrawal"]), bytes(row["recipient"]), bytes(row["route"]),
+                         tuple(ids[i:i + 16] for i in range(0, len(ids), 16)), row["erased_at"], row["attempts"],
+                         row["next_at"], row["last_error"])
