@@ -30,10 +30,6 @@ def _cli() -> Any:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    if args.ACTION == "list":
-        return cmd_invite_list(args)
-    if args.ACTION == "revoke":
-        return cmd_invite_revoke(args)
     cli = _cli()
     data = cli.admin(args).call("POST", "/invite", {"ttl_ms": parse_duration_ms(args.expires), "name": args.name,
                                                     "sector": args.sector})
@@ -79,10 +75,8 @@ def cmd_invite_list(args: argparse.Namespace) -> int:
 
 
 def cmd_invite_revoke(args: argparse.Namespace) -> int:
-    if not args.ID:
-        raise UserError("give the id of the invite to revoke: `orgnode invite revoke ID` (ids: `orgnode invite list`)")
     cli = _cli()
-    data = cli.admin(args).call("POST", "/invite/revoke", {"invite_id": args.ID})
+    data = cli.admin(args).call("POST", "/invite/revoke", {"invite_id": args.invite_id})
     cli.emit(args, data, f"Invite {data['invite_id'][:16]} revoked: a node that presents it is refused.")
     return 0
 
@@ -271,13 +265,25 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
-    p = add("invite", cmd_invite, "make a one-time invite token for a partner organization (or list/revoke invites)")
-    p.add_argument("ACTION", nargs="?", choices=("list", "revoke"),
-                   help="omitted: make an invite; list: show outstanding invites; revoke ID: cancel one")
-    p.add_argument("ID", nargs="?", help="with revoke: the invite id from `orgnode invite list` (8+ hex characters)")
+    p = add("invite", cmd_invite, "make a one-time invite token for a partner organization (see also: invite list, invite revoke)")
     p.add_argument("--expires", default="7d", help="how long the invite stays valid (e.g. 30m, 12h, 7d; default 7d)")
-    p.add_argument("--name", help="the partner organization's name as you expect its card to say it")
-    p.add_argument("--sector", choices=SECTORS, help="the partner's sector as you expect it (what consent scopes will judge)")
+    p.add_argument("--name", help="the partner organization's name as you expect its card to say it (others are refused)")
+    p.add_argument("--sector", choices=SECTORS, help="the partner's sector as you expect it (what consent scopes are judged against)")
+    isub = p.add_subparsers(dest="ACTION", metavar="[ACTION]")
+    isub.required = False
+
+    def iadd(name: str, fn: Any, help_text: str) -> argparse.ArgumentParser:
+        q: argparse.ArgumentParser = isub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        q.add_argument("--json", action="store_true", help="print JSON for scripts")
+        q.set_defaults(func=fn)
+        from node.cli import COMMANDS
+
+        COMMANDS[f"invite {name}"] = fn
+        return q
+
+    iadd("list", cmd_invite_list, "list the invites this node made: open, used (and by whom), revoked or expired; never their tokens")
+    q = iadd("revoke", cmd_invite_revoke, "revoke an open invite: a node that presents it is refused")
+    q.add_argument("invite_id", help="the invite id from `orgnode invite list` (or its first 8+ hex characters)")
 
     trust = sub.add_parser("trust", help="manage the trust list (the partners this node exchanges with)",
                            description="manage the trust list", parents=[common])

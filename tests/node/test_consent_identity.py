@@ -250,5 +250,5 @@ async def test_item19_invite_list_and_revoke(net):
     rc, _, err = await cli(inviter, "invite", "revoke", "00000000")
     assert rc != 0 and "no invite 00000000" in err
     rc, _, err = await cli(inviter, "invite", "revoke")
-    assert rc != 0 and "give the id of the invite to revoke" in err
+    assert rc != 0 and "required: invite_id" in err
     assert inviter.federation.peers.is_trusted(friend.service.node_id)
