@@ -7,7 +7,7 @@ import pytest
 
 from protocol.errors import UNTRUSTED_SENDER, RemoteProtocolError
 from storage.db import connect
-from storage.peers import BLOCKED, REMOVED, TRUSTED, PeerStore
+from storage.peers import BLOCKED, REMOVED, TRUSTED, OrgIdentity, PeerStore
 
 PEER = b"\x01" * 32
 
@@ -55,3 +55,47 @@ def test_invalid_data_graylists(peers):
     for _ in range(6):
         peer = peers.record(PEER, valid=0, invalid=1, now=1000, graylist_ms=60_000)
     assert peer is not None and peer.throttled_until == 61_000 and peer.invalid_count == 6
+
+
+# --- issue 8 item 1: the identity consent is judged against -----------------------------------------
+
+
+def _card(identity, name: str, sector: str, seq: int, prev):
+    from protocol.bodies import OrgCard
+    from protocol.statement import sign_statement
+
+    body = OrgCard(name, sector, "http://127.0.0.1:9", identity.encryption_public).to_value()
+    return sign_statement(identity, kind=OrgCard.KIND, seq=seq, prev=prev, now=1_000 + seq, body=body, private=False)
+
+
+def test_item1_only_a_vouched_first_sight_or_a_confirmation_sets_the_consent_identity(tmp_path):
+    from protocol.card_bundle import encode_bundle, verify_bundle
+    from protocol.identity import Identity
+    from storage.log_store import LogStore
+
+    db = connect(tmp_path / "c.db")
+    store, peers = LogStore(db), PeerStore(db)
+    org, partner = Identity.generate(), b"\x02" * 32
+    first = _card(org, "Northwind Corp", "company", 1, None)
+    newer = _card(org, "Northwind Corp", "nonprofit", 2, first.id)
+    bundle_first = verify_bundle(encode_bundle([first]))
+    bundle_newer = verify_bundle(encode_bundle([first, newer]))
+    keep = {"via": partner, "via_statement": b"\x03" * 32, "distance": 1, "now": 5}
+    # The organization's own card in a relayed box: recorded (declared), never an identity for consent.
+    store.keep_foreign([first], card=bundle_newer, vouched=False, **keep)
+    assert peers.consent_identity(org.node_id) is None
+    assert peers.declared_card(org.node_id) == ("Northwind Corp", "nonprofit")
+    # A partner's re-share at first sight vouches; a later, newer bundle does not replace it ...
+    store.keep_foreign([first], card=bundle_first, **keep)
+    store.keep_foreign([first], card=bundle_newer, **keep)
+    assert peers.consent_identity(org.node_id).sector == "company"
+    # ... but is shown as a changed card.
+    [changed] = peers.changed_cards()
+    assert (changed.identity.sector, changed.declared_sector, changed.vouched_by) == ("company", "nonprofit", partner)
+    # A LAN request makes it pending with its own card: still not confirmed.
+    peers.upsert(org.node_id, "http://127.0.0.1:9", "pending_in", "lan", 6, sector="nonprofit", name="Northwind Corp")
+    assert peers.consent_identity(org.node_id).source == "vouched" and peers.changed_cards() == []
+    # An admin trusting it confirms the card it trusted.
+    peers.upsert(org.node_id, "http://127.0.0.1:9", TRUSTED, "lan", 7, sector="nonprofit", name="Northwind Corp")
+    assert peers.consent_identity(org.node_id) == OrgIdentity("Northwind Corp", "nonprofit", "confirmed")
+    db.close()
