@@ -152,6 +152,28 @@ async def test_item1_approval_confirms_only_the_card_the_admin_saw(net):
     assert view["state"] == P.TRUSTED and view["consent_sector"] == "nonprofit" and view["consent_basis"] == "confirmed"
 
 
+async def test_item1_a_confirm_with_another_card_than_the_one_asked_for_is_refused(net):
+    """The holder's admin asked corp to pair having seen its company card; corp then relabels itself
+    and approves: the holder does not trust it on the new card, and corp's admin is told why."""
+    corp, _hub, holder, job = await line(net)
+    corp_id = corp.service.node_id
+    candidate_id = nonprofit_only_candidate(holder)
+    holder.lan.discovery.browse = announced_as(corp)  # type: ignore[method-assign]
+    await holder.lan.request(corp_id.hex(), 1.0)
+    relabel(corp, "nonprofit")
+    with pytest.raises(UserError, match="org card changed since it asked to pair"):
+        await corp.lan.approve(holder.service.node_id.hex())
+    assert holder.federation.peers.get(corp_id).state == P.PENDING_OUT
+    assert not corp.federation.peers.is_trusted(holder.service.node_id)
+    assert refused(holder, candidate_id, job.job_id)
+    # Positive control: asking again (the admin now sees the new card) and approving pairs them.
+    holder.federation.peers.set_state(corp_id, P.REMOVED, 0)
+    await holder.lan.request(corp_id.hex(), 1.0)
+    await corp.lan.approve(holder.service.node_id.hex())
+    await wait_until(lambda: holder.federation.peers.is_trusted(corp_id), what="trusted after asking again")
+    assert holder.federation.peers.consent_identity(corp_id) == P.OrgIdentity("Northwind Corp", "nonprofit", "confirmed")
+
+
 async def test_item1_a_confirmed_partner_relabelling_itself_is_flagged_not_used(net):
     holder = await net.start("Youth Futures", sector="nonprofit")
     corp = await net.start("Northwind Corp", sector="company")
