@@ -44,7 +44,8 @@ def cmd_invite(args: argparse.Namespace) -> int:
         f"Invite token (single use, valid until {data['expires_at']}; id {data['invite_id'][:16]}):\n\n{data['token']}\n\n"
         f"{expects}"
         f"Send it to the partner's admin over a channel you trust; they run `orgnode trust accept TOKEN`.\n"
-        f"When you talk, confirm this node's fingerprint: {data['fingerprint']}",
+        f"When you talk, confirm this node's fingerprint: {data['fingerprint']}\n"
+        f"Once it is used, `orgnode invite list` shows who used it (name, sector, fingerprint).",
     )
     return 0
 
