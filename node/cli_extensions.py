@@ -150,6 +150,15 @@ def cmd_trust_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trust_changed(args: argparse.Namespace) -> int:
+    cli = _cli()
+    changed = cli.admin(args).call("GET", "/trust/changed")
+    human = (lambda: _peer_lines([], changed=changed)) if changed else (
+        "No organization known through partners has changed its card since it was vouched for.")
+    cli.emit(args, changed, human)
+    return 0
+
+
 def _state_command(path: str, verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
         cli = _cli()
@@ -303,6 +312,7 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     q = tadd("accept", cmd_trust_accept, "accept an invite token: contact the inviter and trust each other")
     q.add_argument("token", help="the token from `orgnode invite` on the partner's node")
     tadd("list", cmd_trust_list, "list peers with their state, fingerprint and score")
+    tadd("changed", cmd_trust_changed, "list organizations known only through partners whose own card changed (not used for consent)")
     q = tadd("pending", cmd_trust_list, "list LAN pairing requests waiting for your approval")
     q.set_defaults(pending_only=True)
     for name, path, verb, text in [

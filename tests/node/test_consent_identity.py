@@ -102,8 +102,9 @@ async def test_item1_a_non_partner_cannot_make_itself_a_nonprofit(net):
     assert rc == 0, err
     row = next(line for line in out.splitlines() if line.startswith(corp_id.hex()[:16]))
     assert "company (vouched)" in row and "NOW-CLAIMS-NONPROFIT" in row and "via-partner" in row
-    changed = holder.federation.peers.changed_cards()
-    assert [(c.node_id, c.identity.sector, c.declared_sector) for c in changed] == [(corp_id, "company", "nonprofit")]
+    changed = await cli_json(holder, "trust", "changed")
+    assert [(c["node_id"], c["consent_sector"], c["declared_sector"], c["vouched_by"]) for c in changed] == [
+        (corp_id.hex(), "company", "nonprofit", hub.service.node_id.hex())]
 
     # 2. Through a LAN pairing request: corp asks the holder to pair, enclosing its (nonprofit) card.
     corp.lan.discovery.browse = announced_as(holder)  # type: ignore[method-assign]
