@@ -99,3 +99,30 @@ def test_item1_only_a_vouched_first_sight_or_a_confirmation_sets_the_consent_ide
     peers.upsert(org.node_id, "http://127.0.0.1:9", TRUSTED, "lan", 7, sector="nonprofit", name="Northwind Corp")
     assert peers.consent_identity(org.node_id) == OrgIdentity("Northwind Corp", "nonprofit", "confirmed")
     db.close()
+
+
+def test_item1_migration_008_unpins_unconfirmed_lan_requests_and_backfills_vouched_cards(tmp_path):
+    """006 pinned a sector for every peer, pending LAN strangers included; 008 undoes that for them
+    and records re-share-only organizations' first cards as vouched."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from storage.db import MIGRATIONS, migrate
+
+    db = sqlite_utils.Database(sqlite3.connect(str(tmp_path / "old.db"), isolation_level=None))
+    migrate(db, [m for m in MIGRATIONS if m[0] != "008_confirmed_orgs"])
+    stranger, partner, reshared, via = b"\x11" * 32, b"\x12" * 32, b"\x13" * 32, b"\x14" * 32
+    for node_id, state, how in ((stranger, "pending_in", "lan"), (partner, "trusted", "invite")):
+        db.execute("INSERT INTO peers (node_id, url, state, via, added_at, updated_at, sector) VALUES (?, 'http://x', ?, ?, 1, 1, ?)",
+                   [node_id, state, how, "nonprofit"])
+    for node_id in (stranger, partner, reshared):
+        db.execute("INSERT INTO org_cards (node_id, statement_id, seq, name, sector, url, x25519, mlkem768, updated_at) "
+                   "VALUES (?, ?, 1, 'Org', 'nonprofit', 'http://x', x'00', x'00', 1)", [node_id, node_id])
+    db.execute("INSERT INTO foreign_statements (id, author, seq, kind, header, signature, via, via_statement, distance, received_at) "
+               "VALUES (?, ?, 1, 'job', x'00', x'00', ?, ?, 1, 1)", [b"\x15" * 32, reshared, via, b"\x16" * 32])
+    assert migrate(db) == ["008_confirmed_orgs"]
+    peers = PeerStore(db)
+    assert peers.consent_identity(stranger) is None
+    assert peers.consent_identity(partner) == OrgIdentity("Org", "nonprofit", "confirmed")
+    assert peers.consent_identity(reshared) == OrgIdentity("Org", "nonprofit", "vouched")
