@@ -126,3 +126,4 @@ def test_item1_migration_008_unpins_unconfirmed_lan_requests_and_backfills_vouch
     assert peers.consent_identity(stranger) is None
     assert peers.consent_identity(partner) == OrgIdentity("Org", "nonprofit", "confirmed")
     assert peers.consent_identity(reshared) == OrgIdentity("Org", "nonprofit", "vouched")
+    db.close()
