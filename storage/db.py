@@ -399,10 +399,12 @@ def _m008_confirmed_orgs(db: sqlite_utils.Database) -> None:
            JOIN (SELECT author, MIN(via) AS via FROM foreign_statements GROUP BY author) f ON f.author = c.node_id
            WHERE c.node_id NOT IN (SELECT node_id FROM peers WHERE sector IS NOT NULL)"""
     )
-    # 006 pinned a sector for every peer, pending LAN requests included: those were never confirmed
-    # by an admin (a stranger's own card), so they are unpinned (consent then falls back to what a
-    # partner vouched for, or to no sector at all: the safe side).
-    db.execute("UPDATE peers SET sector = NULL, name = NULL WHERE state IN ('pending_in', 'pending_out') AND via = 'lan'")
+    # 006 pinned a sector for every peer, LAN requests included (pending, or lapsed to removed): a
+    # stranger's own card no admin confirmed. They are unpinned; a removed LAN peer that once was
+    # trusted loses its pin too until it pairs again (consent then falls back to what a partner
+    # vouched for, or to no sector at all: the safe side).
+    db.execute("UPDATE peers SET sector = NULL, name = NULL WHERE state IN ('pending_in', 'pending_out', 'removed') "
+               "AND via = 'lan'")
     # What an admin expects of the partner an invite is for, and the invite's revocation.
     db.execute("ALTER TABLE invites ADD COLUMN expected_name TEXT")
     db.execute("ALTER TABLE invites ADD COLUMN expected_sector TEXT")
