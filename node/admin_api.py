@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from node.clock import now_ms
 from node.errors import UserError
 from node.federation import Federation
 from node.federation_client import FederationClient
@@ -22,8 +23,8 @@ from node.logs import log_event
 from node.pairing import accept_invite
 from node.service import NodeService
 from node.sync import SyncEngine
-from node.views import iso, peer_view, statement_view
-from protocol.bodies import Note
+from node.views import changed_card_view, iso, peer_view, statement_view
+from protocol.bodies import SECTORS, Note
 from protocol.errors import ProtocolError
 from storage import peers as P
 from storage.log_store import foreign_statements
@@ -107,8 +108,52 @@ async def invite(request: web.Request) -> web.Response:
     ttl_ms = int(body.get("ttl_ms", 7 * 86_400_000))
     if not 60_000 <= ttl_ms <= 90 * 86_400_000:
         raise UserError("--expires must be between 1 minute and 90 days")
-    token = request.app[CTX].federation.create_invite(ttl_ms)
-    return web.json_response({"token": token.encode(), "expires_at": iso(token.expires_at), "fingerprint": token.fingerprint})
+    name = body.get("name")
+    sector = body.get("sector")
+    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 200):
+        raise UserError("--name must be the partner organization's name (1 to 200 characters)")
+    if sector is not None and sector not in SECTORS:
+        raise UserError(f"--sector must be one of {', '.join(SECTORS)}")
+    token = request.app[CTX].federation.create_invite(ttl_ms, name.strip() if name else None, sector)
+    return web.json_response({"token": token.encode(), "invite_id": token.invite_id.hex(), "expires_at": iso(token.expires_at),
+                              "fingerprint": token.fingerprint, "expected_name": name.strip() if name else None,
+                              "expected_sector": sector})
+
+
+def invite_view(service: NodeService, row: P.InviteRow, now: int) -> dict[str, Any]:
+    """An invite as `invite list` shows it: never its secret, so never the token again."""
+    used_by = None
+    if row.used_by is not None:
+        peer = P.PeerStore(service.db).get(row.used_by)
+        used_by = peer_view(service, peer) if peer is not None else {"node_id": row.used_by.hex()}
+    status = ("used" if row.used_at is not None else "revoked" if row.revoked_at is not None
+              else "expired" if now > row.expires_at else "open")
+    return {
+        "invite_id": row.invite_id.hex(),
+        "created": iso(row.created_at),
+        "expires": iso(row.expires_at),
+        "expected_name": row.expected_name,
+        "expected_sector": row.expected_sector,
+        "status": status,
+        "used": row.used_at is not None,
+        "used_at": iso(row.used_at) if row.used_at is not None else None,
+        "used_by": used_by,
+        "revoked_at": iso(row.revoked_at) if row.revoked_at is not None else None,
+        "last_refusal": row.refused,
+    }
+
+
+async def invite_list(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    now = now_ms()
+    return web.json_response([invite_view(ctx.service, row, now) for row in ctx.federation.peers.invites()])
+
+
+async def invite_revoke(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await json_body(request)
+    row = ctx.federation.revoke_invite(str(body.get("invite_id", "")))
+    return web.json_response(invite_view(ctx.service, row, now_ms()))
 
 
 async def trust_accept(request: web.Request) -> web.Response:
@@ -133,6 +178,12 @@ def _state_change(state: str) -> Handler:
         return web.json_response(peer_view(ctx.service, ctx.federation.set_state(node_id, state)))
 
     return handler
+
+
+async def trust_changed(request: web.Request) -> web.Response:
+    """Organizations known only through partners whose own card changed: shown, never used for consent."""
+    ctx = request.app[CTX]
+    return web.json_response([changed_card_view(c) for c in ctx.federation.peers.changed_cards()])
 
 
 async def trust_unblock(request: web.Request) -> web.Response:
@@ -190,8 +241,11 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/log", own_log),
     ("POST", "/stop", stop),
     ("POST", "/invite", invite),
+    ("GET", "/invites", invite_list),
+    ("POST", "/invite/revoke", invite_revoke),
     ("POST", "/trust/accept", trust_accept),
     ("GET", "/trust", trust_list),
+    ("GET", "/trust/changed", trust_changed),
     ("POST", "/trust/remove", _state_change(P.REMOVED)),
     ("POST", "/trust/block", _state_change(P.BLOCKED)),
     ("POST", "/trust/unblock", trust_unblock),

@@ -48,6 +48,8 @@ CONFIRM_ERRORS = {
     E.UNTRUSTED_SENDER: "the requesting node no longer expects this approval (it did not ask, or it was removed there); nothing changed",
     E.RATE_LIMITED: "the requesting node is receiving too many pairing requests right now: try again in a minute; nothing changed",
     E.STALE: "the two nodes' clocks differ by more than 5 minutes: fix the system clock (NTP); nothing changed",
+    E.CARD_MISMATCH: ("the requesting node refused: this node's org card changed since it asked to pair, and its admin "
+                      "saw the old one; it must `orgnode trust request` again. Nothing changed here"),
 }
 
 
@@ -95,7 +97,7 @@ class LanAdmin:
             raise UserError("that is this node's own id: give the id of the node you want to pair with")
         existing = federation.peers.get(node_id)
         if existing is not None and existing.state == P.BLOCKED:
-            raise UserError("that node is blocked here: unblock it first (`orgnode trust remove`), then request again")
+            raise UserError(f"that node is blocked here: unblock it first (`orgnode trust unblock {node_id.hex()}`), then request again")
         if existing is not None and existing.state == P.TRUSTED:
             raise UserError("that node is already trusted (see `orgnode trust list`)")
         if existing is not None and existing.state == P.PENDING_IN:
@@ -156,6 +158,14 @@ class LanAdmin:
             verified = verify_bundle(answer.body, expected_node_id=node_id)
         except ProtocolError as exc:
             raise UserError(f"the requesting node answered with an invalid card ({exc.code}); nothing changed") from exc
+        shown = federation.peers.declared_card(node_id)
+        if shown != (verified.card.name, verified.card.sector):
+            # The admin approved the card `trust pending` showed; the node now presents another one.
+            # Nothing is trusted on it: the new card is recorded (shown by `trust pending`) for review.
+            federation.service.log.learn_card(verified, now_ms())
+            raise UserError(f"{node_id.hex()[:16]}'s card changed since it asked: it now says {verified.card.name!r} "
+                            f"({verified.card.sector}); nothing was trusted. Check `orgnode trust pending` with its admin, "
+                            "then approve again")
         current = federation.peers.get(node_id)
         if current is None or current.state != P.PENDING_IN:
             raise UserError(f"{node_id.hex()[:16]} changed state to {current.state if current else 'unknown'} meanwhile; not trusted here")

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from node.errors import UserError
+from protocol.bodies import SECTORS
 
 DURATION = re.compile(r"^(\d+)([smhdw])$")
 UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
@@ -30,14 +31,54 @@ def _cli() -> Any:
 
 def cmd_invite(args: argparse.Namespace) -> int:
     cli = _cli()
-    data = cli.admin(args).call("POST", "/invite", {"ttl_ms": parse_duration_ms(args.expires)})
+    data = cli.admin(args).call("POST", "/invite", {"ttl_ms": parse_duration_ms(args.expires), "name": args.name,
+                                                    "sector": args.sector})
+    expects = ""
+    if data.get("expected_name") or data.get("expected_sector"):
+        expects = (f"Only {data.get('expected_name') or 'an organization'}"
+                   f"{' (' + data['expected_sector'] + ')' if data.get('expected_sector') else ''} can use it: "
+                   "a node whose card says otherwise is refused.\n")
     cli.emit(
         args,
-        {"token": data["token"], "expires_at": data["expires_at"]},
-        f"Invite token (single use, valid until {data['expires_at']}):\n\n{data['token']}\n\n"
+        {k: data[k] for k in ("token", "invite_id", "expires_at", "expected_name", "expected_sector")},
+        f"Invite token (single use, valid until {data['expires_at']}; id {data['invite_id'][:16]}):\n\n{data['token']}\n\n"
+        f"{expects}"
         f"Send it to the partner's admin over a channel you trust; they run `orgnode trust accept TOKEN`.\n"
-        f"When you talk, confirm this node's fingerprint: {data['fingerprint']}",
+        f"When you talk, confirm this node's fingerprint: {data['fingerprint']}\n"
+        f"Once it is used, `orgnode invite list` shows who used it (name, sector, fingerprint).",
     )
+    return 0
+
+
+def _invite_line(i: dict[str, Any]) -> str:
+    expected = " ".join(x for x in (i["expected_name"] and repr(i["expected_name"]), i["expected_sector"]) if x) or "anyone"
+    who = ""
+    if i["used_by"]:
+        u = i["used_by"]
+        who = f"  by {u.get('name') or '?'} ({u.get('sector') or '?'}) {u.get('fingerprint', u['node_id'][:16])}"
+    refused = f"  last refused: {i['last_refusal']}" if i["last_refusal"] and not i["used"] else ""
+    return f"{i['invite_id'][:16]:<18} {i['status']:<8} {i['created']:<21} {i['expires']:<21} {expected[:40]:<40}{who}{refused}"
+
+
+def cmd_invite_list(args: argparse.Namespace) -> int:
+    cli = _cli()
+    invites = cli.admin(args).call("GET", "/invites")
+
+    def human() -> str:
+        if not invites:
+            return "No invites: `orgnode invite` makes one."
+        head = f"{'INVITE ID':<18} {'STATUS':<8} {'CREATED':<21} {'EXPIRES':<21} {'FOR':<40}"
+        return "\n".join([head, *(_invite_line(i) for i in invites),
+                          "Tokens are shown only once, when made; `orgnode invite revoke ID` cancels an open one."])
+
+    cli.emit(args, invites, human)
+    return 0
+
+
+def cmd_invite_revoke(args: argparse.Namespace) -> int:
+    cli = _cli()
+    data = cli.admin(args).call("POST", "/invite/revoke", {"invite_id": args.invite_id})
+    cli.emit(args, data, f"Invite {data['invite_id'][:16]} revoked: a node that presents it is refused.")
     return 0
 
 
@@ -53,28 +94,68 @@ def cmd_trust_accept(args: argparse.Namespace) -> int:
     return 0
 
 
-def _peer_lines(peers: list[dict[str, Any]], pending_only: bool = False) -> str:
+def _card_flags(p: dict[str, Any]) -> str:
+    """What a peer's own card says, where that is not what consent is judged against."""
+    declared_name, declared_sector = p.get("declared_name"), p.get("declared_sector")
+    if not p.get("consent_sector"):
+        return f" CLAIMS-{declared_sector.upper()}" if declared_sector else ""
+    flags = f" NOW-CLAIMS-{declared_sector.upper()}" if declared_sector and declared_sector != p["consent_sector"] else ""
+    if declared_name and p.get("consent_name") and declared_name != p["consent_name"]:
+        flags += f" NOW-CALLS-ITSELF-{declared_name[:26]!r}"
+    return flags
+
+
+CARD_NOTE = ("CLAIMS/NOW-CLAIMS/NOW-CALLS-ITSELF: what the organization's own card says, which is not used for consent: "
+             "consent is judged only against the CONSENT SECTOR (confirmed by an admin here when trusting it, or "
+             "vouched for by a partner at first sight). To confirm a new card, pair with it again (invite or LAN approval).")
+
+
+def _peer_lines(peers: list[dict[str, Any]], pending_only: bool = False, changed: list[dict[str, Any]] | None = None) -> str:
     if not peers and pending_only:
         return "No pairing requests are waiting for approval."
-    if not peers:
+    if not peers and not changed:
         return "The trust list is empty: `orgnode invite` makes an invite for a partner."
-    lines = [f"{'NODE ID':<18} {'STATE':<12} {'NAME':<26} {'SECTOR':<18} {'FINGERPRINT':<25} {'SCORE':>6}  URL"]
+    lines = [f"{'NODE ID':<18} {'STATE':<12} {'NAME':<26} {'CONSENT SECTOR':<20} {'FINGERPRINT':<25} {'SCORE':>6}  URL"]
+    noted = False
     for p in peers:
         flags = (" THROTTLED" if p["throttled"] else "") + (" FORKED" if p["forked"] else "")
         flags += " OVER-QUOTA" if p.get("over_quota") else ""
-        if p.get("declared_sector") and p["declared_sector"] != p["sector"]:
-            flags += f" NOW-CLAIMS-{p['declared_sector'].upper()}"
-        lines.append(f"{p['node_id'][:16]:<18} {p['state']:<12} {(p['name'] or '?')[:26]:<26} {(p['sector'] or '?'):<18} "
-                     f"{p['fingerprint']:<25} {p['score']:>6}  {p['url']}{flags}")
+        card = _card_flags(p)
+        noted = noted or bool(card)
+        name = p.get("consent_name") or p["name"] or "?"
+        consent = f"{p['consent_sector']} ({p['consent_basis']})" if p.get("consent_sector") else "none (unconfirmed)"
+        lines.append(f"{p['node_id'][:16]:<18} {p['state']:<12} {name[:26]:<26} {consent:<20} "
+                     f"{p['fingerprint']:<25} {p['score']:>6}  {p['url']}{flags}{card}")
+    if changed:
+        lines.append("Known only through partners, with a changed card:")
+        for c in changed:
+            lines.append(f"{c['node_id'][:16]:<18} {'via-partner':<12} {c['consent_name'][:26]:<26} "
+                         f"{c['consent_sector'] + ' (vouched)':<20} {c['fingerprint']:<25} {'':>6}  "
+                         f"vouched by {c['vouched_by'][:16]}{_card_flags(c)}")
+        noted = True
+    if noted:
+        lines.append(CARD_NOTE)
     return "\n".join(lines)
 
 
 def cmd_trust_list(args: argparse.Namespace) -> int:
     cli = _cli()
-    peers = cli.admin(args).call("GET", "/trust")
-    if getattr(args, "pending_only", False):
+    admin = cli.admin(args)
+    peers = admin.call("GET", "/trust")
+    pending_only = getattr(args, "pending_only", False)
+    if pending_only:
         peers = [p for p in peers if p["state"] == "pending_in"]
-    cli.emit(args, peers, lambda: _peer_lines(peers, getattr(args, "pending_only", False)))
+    changed = [] if pending_only or getattr(args, "json", False) else admin.call("GET", "/trust/changed")
+    cli.emit(args, peers, lambda: _peer_lines(peers, pending_only, changed))
+    return 0
+
+
+def cmd_trust_changed(args: argparse.Namespace) -> int:
+    cli = _cli()
+    changed = cli.admin(args).call("GET", "/trust/changed")
+    human = (lambda: _peer_lines([], changed=changed)) if changed else (
+        "No organization known through partners has changed its card since it was vouched for.")
+    cli.emit(args, changed, human)
     return 0
 
 
@@ -194,8 +275,25 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
-    p = add("invite", cmd_invite, "make a one-time invite token for a partner organization")
+    p = add("invite", cmd_invite, "make a one-time invite token for a partner organization (see also: invite list, invite revoke)")
     p.add_argument("--expires", default="7d", help="how long the invite stays valid (e.g. 30m, 12h, 7d; default 7d)")
+    p.add_argument("--name", help="the partner organization's name as you expect its card to say it (others are refused)")
+    p.add_argument("--sector", choices=SECTORS, help="the partner's sector as you expect it (what consent scopes are judged against)")
+    isub = p.add_subparsers(dest="ACTION", metavar="[ACTION]")
+    isub.required = False
+
+    def iadd(name: str, fn: Any, help_text: str) -> argparse.ArgumentParser:
+        q: argparse.ArgumentParser = isub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        q.add_argument("--json", action="store_true", help="print JSON for scripts")
+        q.set_defaults(func=fn)
+        from node.cli import COMMANDS
+
+        COMMANDS[f"invite {name}"] = fn
+        return q
+
+    iadd("list", cmd_invite_list, "list the invites this node made: open, used (and by whom), revoked or expired; never their tokens")
+    q = iadd("revoke", cmd_invite_revoke, "revoke an open invite: a node that presents it is refused")
+    q.add_argument("invite_id", help="the invite id from `orgnode invite list` (or its first 8+ hex characters)")
 
     trust = sub.add_parser("trust", help="manage the trust list (the partners this node exchanges with)",
                            description="manage the trust list", parents=[common])
@@ -214,6 +312,7 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     q = tadd("accept", cmd_trust_accept, "accept an invite token: contact the inviter and trust each other")
     q.add_argument("token", help="the token from `orgnode invite` on the partner's node")
     tadd("list", cmd_trust_list, "list peers with their state, fingerprint and score")
+    tadd("changed", cmd_trust_changed, "list organizations known only through partners whose own card changed (not used for consent)")
     q = tadd("pending", cmd_trust_list, "list LAN pairing requests waiting for your approval")
     q.set_defaults(pending_only=True)
     for name, path, verb, text in [

@@ -122,6 +122,11 @@ class LanPairingEndpoints:
         if existing is None or existing.state not in (P.PENDING_OUT, P.TRUSTED):
             raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node did not ask to pair with the sender")
         if existing.state == P.PENDING_OUT:
+            # Our admin asked to pair having seen the card then served; a different one now is not
+            # what the admin chose (its consent sector would be unconfirmed): refused, nothing trusted.
+            if federation.peers.declared_card(verified.node_id) != (verified.card.name, verified.card.sector):
+                raise RemoteProtocolError(E.CARD_MISMATCH, "the approving node's org card is not the one this node's admin "
+                                                           "saw when asking to pair: ask again")
             federation.trust(verified, via="lan")
         request.app[STATE].on_contact(verified.node_id)
         return web.Response(body=federation.service.card_bundle(), content_type=MSGPACK)

@@ -6,6 +6,8 @@ the node the token names, or nothing is trusted.
 
 from __future__ import annotations
 
+import json
+
 from node.clock import now_ms
 from node.errors import UserError
 from node.federation import Federation
@@ -21,6 +23,8 @@ PAIR_PATH = "/federation/v1/pair"
 PAIR_ERRORS = {
     E.BAD_INVITE: "the inviting node refused the invite: it was already used, or the token is not one it issued. Ask for a new invite",
     E.EXPIRED: "the invite has expired: ask the inviting organization for a new one",
+    E.INVITE_REVOKED: "the inviting node's admin revoked this invite: ask the inviting organization for a new one",
+    E.CARD_MISMATCH: "this node's org card is not the organization the invite is for: check with the inviting organization",
     E.UNTRUSTED_SENDER: "the inviting node has blocked this node",
     E.STALE: "the two nodes' clocks differ by more than 5 minutes: fix the system clock (NTP) and try again",
 }
@@ -36,7 +40,7 @@ async def accept_invite(federation: Federation, client: FederationClient, token_
         raise UserError("this invite was made by this very node: give it to a partner organization instead")
     existing = federation.peers.get(token.node_id)
     if existing is not None and existing.state == P.BLOCKED:
-        raise UserError("that node is blocked here: unblock it first (`orgnode trust remove`, then accept again)")
+        raise UserError(f"that node is blocked here: unblock it first (`orgnode trust unblock {token.node_id.hex()}`), then accept again")
     try:
         card_bytes = await client.get(token.url.rstrip("/") + "/.well-known/orgnode")
         verify_bundle(card_bytes, expected_node_id=token.node_id)
@@ -49,10 +53,26 @@ async def accept_invite(federation: Federation, client: FederationClient, token_
         raise UserError(f"the node at {token.url} is not the one the invite names ({exc.code}): do not trust it") from exc
     if answer.status != 200:
         message = PAIR_ERRORS.get(answer.error_code or "", f"the inviting node refused ({answer.error_code or answer.status})")
-        raise UserError(message)
+        detail = _refusal_detail(answer.body) if answer.error_code in SPECIFIC_REFUSALS else None
+        raise UserError(f"the inviting node refused the invite: {detail}" if detail else message)
     try:
         verified = verify_bundle(answer.body, expected_node_id=token.node_id)
     except ProtocolError as exc:
         raise UserError(f"the inviting node answered with an invalid card ({exc.code})") from exc
     federation.trust(verified, via="invite")
     return verified
+
+
+# Refusals whose reason only the inviter knows (its admin revoked the invite, or the accepting
+# node's card is not the organization the invite is for): the inviter's own words are shown.
+SPECIFIC_REFUSALS = (E.INVITE_REVOKED, E.CARD_MISMATCH)
+
+
+def _refusal_detail(body: bytes) -> str | None:
+    """The inviter's stated reason (at most 400 characters); the CLI escapes control characters."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    detail = value.get("detail") if isinstance(value, dict) else None
+    return detail[:400] if isinstance(detail, str) and detail else None

@@ -152,7 +152,8 @@ class Relays:
         self._learn_route(relay.origin, statement.author, now, verified=True)
         with self.db.atomic():
             self.federation.service.log.keep_foreign(list(delivered.statements), via=statement.author,
-                                                     via_statement=statement.id, distance=0, card=delivered.origin, now=now)
+                                                     via_statement=statement.id, distance=0, card=delivered.origin, now=now,
+                                                     vouched=False)  # the origin's own card
         log_event("relay.delivered", origin=relay.origin, items=len(delivered.statements))
         for hook in self.on_delivered:
             hook(list(delivered.statements), statement.author)

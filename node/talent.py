@@ -75,14 +75,12 @@ class Talent(Referrals, TalentViews):
         return hashlib.sha256(b"orgnode/pseudonym-key/v1\x00" + raw).digest()
 
     def org_sector(self, node_id: bytes) -> str | None:
-        """The sector consent scopes are judged against: for a partner, the one it had when an admin
-        trusted it (a later self-declared change does not widen any consent); for an organization
-        known only through a re-share, the one on the first card a partner vouched for."""
-        pinned = self.federation.peers.pinned_sector(node_id)
-        if pinned is not None:
-            return pinned
-        rows = list(self.db.query("SELECT sector FROM org_cards WHERE node_id = ?", [node_id]))
-        return rows[0]["sector"] if rows else None
+        """The sector consent scopes are judged against: for a partner, the one an admin confirmed when
+        trusting it; for an organization known only through a re-share, the one on the first card a
+        partner vouched for. Never a card the organization sent itself (a LAN pairing request, a newer
+        card in its log): those are shown to the admin (`trust list`), not used (issue 8 item 1)."""
+        identity = self.federation.peers.consent_identity(node_id)
+        return identity.sector if identity is not None else None
 
     # --- jobs ------------------------------------------------------------------------------------
 

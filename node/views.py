@@ -47,11 +47,22 @@ def peer_view(service: Any, peer: Any) -> dict[str, Any]:
 
     rows = list(service.db.query("SELECT name, sector FROM org_cards WHERE node_id = ?", [peer.node_id]))
     card = rows[0] if rows else {"name": None, "sector": None}
+    from storage.peers import PeerStore
+
+    confirmed = peer.sector is not None
+    identity = PeerStore(service.db).consent_identity(peer.node_id)
     return {
         "node_id": peer.node_id.hex(),
-        "name": card["name"],
-        # The sector pinned when the peer was trusted; a different one declared since is shown, not used.
-        "sector": peer.sector or card["sector"],
+        # The name and sector an admin confirmed when trusting the peer: what consent scopes are
+        # judged against. A different card declared since (its log, a pairing request) is shown as
+        # declared_*, never used. A peer never trusted has nothing confirmed: its card is shown as is.
+        "name": peer.name if confirmed and peer.name else card["name"],
+        "sector": peer.sector if confirmed else card["sector"],
+        "consent_name": identity.name if identity else None,
+        "consent_sector": identity.sector if identity else None,  # None: no sector:X scope covers it
+        "consent_basis": identity.source if identity else None,  # confirmed (by an admin here) | vouched (by a partner)
+        "confirmed": confirmed,
+        "declared_name": card["name"],
         "declared_sector": card["sector"],
         "url": peer.url,
         "fingerprint": fingerprint_for(peer.node_id),
@@ -64,6 +75,22 @@ def peer_view(service: Any, peer: Any) -> dict[str, Any]:
         "throttled": peer.throttled_until > int(dt.datetime.now(dt.UTC).timestamp() * 1000),
         "forked": bool(list(service.db.query("SELECT 1 FROM forks WHERE author = ? LIMIT 1", [peer.node_id]))),
         **quota_view(service, peer.node_id),
+    }
+
+
+def changed_card_view(changed: Any) -> dict[str, Any]:
+    """An organization known only through a partner whose own card changed since it was vouched for."""
+    from protocol.identity import fingerprint_for
+
+    return {
+        "node_id": changed.node_id.hex(),
+        "fingerprint": fingerprint_for(changed.node_id),
+        "consent_name": changed.identity.name,
+        "consent_sector": changed.identity.sector,
+        "consent_basis": changed.identity.source,
+        "vouched_by": changed.vouched_by.hex(),
+        "declared_name": changed.declared_name,
+        "declared_sector": changed.declared_sector,
     }
 
 

@@ -33,6 +33,8 @@ BAD_PROOF = "bad-proof"
 JOB_NOT_HELD = "job-not-held"
 MATCH_QUOTA = "match-quota"
 OVER_QUOTA = "over-quota"
+INVITE_REVOKED = "invite-revoked"
+CARD_MISMATCH = "card-mismatch"
 
 ALL_CODES = frozenset(
     {
@@ -60,6 +62,8 @@ ALL_CODES = frozenset(
         JOB_NOT_HELD,
         MATCH_QUOTA,
         OVER_QUOTA,
+        INVITE_REVOKED,
+        CARD_MISMATCH,
     }
 )
 

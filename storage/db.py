@@ -376,6 +376,42 @@ def _m007_jobs_by_author(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX jobs_job_id ON jobs (job_id)")
 
 
+def _m008_confirmed_orgs(db: sqlite_utils.Database) -> None:
+    # Consent scopes are judged only against an organization's confirmed identity: the name and
+    # sector an admin of this node confirmed when trusting it (peers.name/sector), or, for an
+    # organization known only through a partner's re-share, the card that partner vouched for at
+    # first sight (vouched_orgs). Neither ever follows a card the organization sends later.
+    db.execute("ALTER TABLE peers ADD COLUMN name TEXT")
+    db.execute("UPDATE peers SET name = (SELECT name FROM org_cards WHERE org_cards.node_id = peers.node_id) "
+               "WHERE sector IS NOT NULL")
+    db.execute(
+        """CREATE TABLE vouched_orgs (
+            node_id BLOB PRIMARY KEY,
+            name TEXT NOT NULL,
+            sector TEXT NOT NULL,
+            vouched_by BLOB NOT NULL,
+            at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """INSERT OR IGNORE INTO vouched_orgs (node_id, name, sector, vouched_by, at)
+           SELECT c.node_id, c.name, c.sector, f.via, c.updated_at FROM org_cards c
+           JOIN (SELECT author, MIN(via) AS via FROM foreign_statements GROUP BY author) f ON f.author = c.node_id
+           WHERE c.node_id NOT IN (SELECT node_id FROM peers WHERE sector IS NOT NULL)"""
+    )
+    # 006 pinned a sector for every peer, LAN requests included (pending, or lapsed to removed): a
+    # stranger's own card no admin confirmed. They are unpinned; a removed LAN peer that once was
+    # trusted loses its pin too until it pairs again (consent then falls back to what a partner
+    # vouched for, or to no sector at all: the safe side).
+    db.execute("UPDATE peers SET sector = NULL, name = NULL WHERE state IN ('pending_in', 'pending_out', 'removed') "
+               "AND via = 'lan'")
+    # What an admin expects of the partner an invite is for, and the invite's revocation.
+    db.execute("ALTER TABLE invites ADD COLUMN expected_name TEXT")
+    db.execute("ALTER TABLE invites ADD COLUMN expected_sector TEXT")
+    db.execute("ALTER TABLE invites ADD COLUMN revoked_at INTEGER")
+    db.execute("ALTER TABLE invites ADD COLUMN refused TEXT")
+
+
 def _m012_quotas(db: sqlite_utils.Database) -> None:
     """Issue 8 items 9 and 12. ``match_quota``: which query ids and requirement labels an asker had
     answered on a UTC day, so distinct queries and labels can be capped. ``peer_usage``: what each
@@ -442,6 +478,7 @@ MIGRATIONS: list[Migration] = [
     ("005_reactions", _m005_reactions),
     ("006_pinned_sector", _m006_pinned_sector),
     ("007_jobs_by_author", _m007_jobs_by_author),
+    ("008_confirmed_orgs", _m008_confirmed_orgs),
     ("009_erasure_receipts", _m009_erasure_receipts),
     ("010_candidate_erasure", _m010_candidate_erasure),
     ("012_quotas", _m012_quotas),

@@ -431,9 +431,13 @@ class LogStore:
         return _row_to_statement(rows[0]) if rows else None
 
     def keep_foreign(self, statements: list[Statement], *, via: bytes, via_statement: bytes, distance: int,
-                     card: VerifiedCard, now: int) -> None:
-        """Keep statements of an author we do not replicate, with the card a partner vouched for.
-        Nothing of an author blocked here is kept, whichever way it arrives (re-share or relay)."""
+                     card: VerifiedCard, now: int, vouched: bool = True) -> None:
+        """Keep statements of an author we do not replicate, with its card. Nothing of an author
+        blocked here is kept, whichever way it arrives (re-share or relay).
+
+        ``vouched``: the card came from the partner ``via`` (a re-share carries the card as the
+        re-sharer holds it), so at first sight it becomes the author's identity for consent. A card
+        the author put in a relayed box itself is not vouched for by anyone (``vouched=False``)."""
         statements = [s for s in statements if not _author_blocked(self.db, s.author)]
         if not statements:
             return
@@ -445,7 +449,15 @@ class LogStore:
                 [s.id, s.author, s.seq, s.kind, s.header_bytes, s.signature, s.salt, s.body, via, via_statement, distance, now],
             )
         save_vouched_history(self.db, card.history, via)
-        if not list(self.db.query("SELECT 1 FROM org_cards WHERE node_id = ?", [card.node_id])):
+        if vouched:
+            # First sight only: the name and sector a partner vouched for are what consent is judged
+            # against for this organization until an admin here trusts it; nothing later changes them.
+            self.db.execute("INSERT OR IGNORE INTO vouched_orgs (node_id, name, sector, vouched_by, at) VALUES (?, ?, ?, ?, ?)",
+                            [card.node_id, card.card.name, card.card.sector, via, now])
+            # A newer card is still recorded as the one it declares (``org_cards``, seq-guarded): shown
+            # to the admin (`orgnode trust list`) as a changed card, never used for consent.
+            _project_org_card(self.db, card.statement, now)
+        elif not list(self.db.query("SELECT 1 FROM org_cards WHERE node_id = ?", [card.node_id])):
             _project_org_card(self.db, card.statement, now)
 
     def erase_body(self, statement_id: bytes, now: int) -> None:

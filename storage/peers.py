@@ -41,6 +41,7 @@ class Peer:
     throttled_until: int
     last_contact: int | None
     sector: str | None = None  # pinned when the peer was trusted
+    name: str | None = None  # pinned with the sector
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Peer:
@@ -56,7 +57,30 @@ class Peer:
             throttled_until=int(row["throttled_until"]),
             last_contact=int(row["last_contact"]) if row["last_contact"] is not None else None,
             sector=row.get("sector"),
+            name=row.get("name"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class OrgIdentity:
+    """The name and sector consent scopes are judged against, and where they come from: ``confirmed``
+    (an admin of this node trusted the organization with this card) or ``vouched`` (a trusted
+    partner's re-share introduced it with this card, at first sight)."""
+
+    name: str
+    sector: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedCard:
+    """An organization whose own card now differs from the identity consent is judged against."""
+
+    node_id: bytes
+    identity: OrgIdentity
+    vouched_by: bytes
+    declared_name: str
+    declared_sector: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +93,10 @@ class InviteRow:
     expires_at: int
     used_at: int | None
     used_by: bytes | None
+    expected_name: str | None = None
+    expected_sector: str | None = None
+    revoked_at: int | None = None
+    refused: str | None = None  # why the last node that tried it was refused (no personal data)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> InviteRow:
@@ -79,6 +107,10 @@ class InviteRow:
             expires_at=int(row["expires_at"]),
             used_at=int(row["used_at"]) if row["used_at"] is not None else None,
             used_by=bytes(row["used_by"]) if row["used_by"] is not None else None,
+            expected_name=row.get("expected_name"),
+            expected_sector=row.get("expected_sector"),
+            revoked_at=row.get("revoked_at"),
+            refused=row.get("refused"),
         )
 
 
@@ -100,8 +132,38 @@ class PeerStore:
 
     def pinned_sector(self, node_id: bytes) -> str | None:
         """The sector the peer had when it was trusted (what consent scopes are judged against)."""
-        rows = list(self.db.query("SELECT sector FROM peers WHERE node_id = ?", [node_id]))
-        return rows[0]["sector"] if rows else None
+        identity = self.consent_identity(node_id)
+        return identity.sector if identity is not None and identity.source == "confirmed" else None
+
+    def consent_identity(self, node_id: bytes) -> OrgIdentity | None:
+        """The only name and sector consent scopes are judged against: the card an admin confirmed
+        when trusting the organization, else the one a trusted partner vouched for at first sight.
+        Cards the organization sends itself (pairing requests, its own log) never change it."""
+        rows = list(self.db.query("SELECT name, sector FROM peers WHERE node_id = ? AND sector IS NOT NULL", [node_id]))
+        if rows:
+            return OrgIdentity(str(rows[0]["name"] or ""), str(rows[0]["sector"]), "confirmed")
+        rows = list(self.db.query("SELECT name, sector FROM vouched_orgs WHERE node_id = ?", [node_id]))
+        if rows:
+            return OrgIdentity(str(rows[0]["name"]), str(rows[0]["sector"]), "vouched")
+        return None
+
+    def declared_card(self, node_id: bytes) -> tuple[str, str] | None:
+        """The name and sector of the organization's latest own card held here (what `trust pending`
+        and a pairing request showed the admin); display only, never used for consent."""
+        rows = list(self.db.query("SELECT name, sector FROM org_cards WHERE node_id = ?", [node_id]))
+        return (str(rows[0]["name"]), str(rows[0]["sector"])) if rows else None
+
+    def changed_cards(self) -> list[ChangedCard]:
+        """Organizations known only through a partner's re-share (not on the trust list) whose card
+        now says another name or sector than the one vouched for at first sight: shown to the admin,
+        never used for consent."""
+        rows = self.db.query(
+            """SELECT v.node_id, v.name, v.sector, v.vouched_by, c.name AS declared_name, c.sector AS declared_sector
+               FROM vouched_orgs v JOIN org_cards c ON c.node_id = v.node_id
+               WHERE (c.name != v.name OR c.sector != v.sector) AND v.node_id NOT IN (SELECT node_id FROM peers)
+               ORDER BY v.at""")
+        return [ChangedCard(bytes(r["node_id"]), OrgIdentity(str(r["name"]), str(r["sector"]), "vouched"), bytes(r["vouched_by"]),
+                            str(r["declared_name"]), str(r["declared_sector"])) for r in rows]
 
     def is_blocked(self, node_id: bytes) -> bool:
         peer = self.get(node_id)
@@ -111,7 +173,8 @@ class PeerStore:
         peer = self.get(node_id)
         return peer is not None and peer.state == TRUSTED
 
-    def upsert(self, node_id: bytes, url: str, state: str, via: str, now: int, sector: str | None = None) -> Peer:
+    def upsert(self, node_id: bytes, url: str, state: str, via: str, now: int, sector: str | None = None,
+               name: str | None = None) -> Peer:
         """Set a peer's state (and url). A blocked peer stays blocked: only ``set_state`` (an admin's
         remove or block) changes it, so no pairing path can revive it, however it races."""
         existing = self.get(node_id)
@@ -120,15 +183,16 @@ class PeerStore:
         with self.db.atomic():
             if existing is None:
                 self.db.execute(
-                    "INSERT INTO peers (node_id, url, state, via, added_at, updated_at, sector) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [node_id, url, state, via, now, now, sector],
+                    "INSERT INTO peers (node_id, url, state, via, added_at, updated_at, sector, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [node_id, url, state, via, now, now, sector if state == TRUSTED else None, name if state == TRUSTED else None],
                 )
             else:
                 added_at = now if existing.state != TRUSTED and state == TRUSTED else existing.added_at
                 self.db.execute(
-                    "UPDATE peers SET url = ?, state = ?, via = ?, added_at = ?, updated_at = ?, sector = COALESCE(?, sector) "
-                    "WHERE node_id = ?",
-                    [url, state, via, added_at, now, sector if state == TRUSTED else None, node_id],
+                    "UPDATE peers SET url = ?, state = ?, via = ?, added_at = ?, updated_at = ?, sector = COALESCE(?, sector), "
+                    "name = COALESCE(?, name) WHERE node_id = ?",
+                    [url, state, via, added_at, now, sector if state == TRUSTED else None, name if state == TRUSTED else None,
+                     node_id],
                 )
         peer = self.get(node_id)
         assert peer is not None
@@ -162,10 +226,25 @@ class PeerStore:
 
     # --- invites ---------------------------------------------------------------------------------
 
-    def add_invite(self, invite_id: bytes, secret: bytes, now: int, expires_at: int) -> None:
+    def add_invite(self, invite_id: bytes, secret: bytes, now: int, expires_at: int, *,
+                   expected_name: str | None = None, expected_sector: str | None = None) -> None:
         self.db.execute(
-            "INSERT INTO invites (invite_id, secret, created_at, expires_at) VALUES (?, ?, ?, ?)", [invite_id, secret, now, expires_at]
+            "INSERT INTO invites (invite_id, secret, created_at, expires_at, expected_name, expected_sector) VALUES (?, ?, ?, ?, ?, ?)",
+            [invite_id, secret, now, expires_at, expected_name, expected_sector],
         )
+
+    def invites(self) -> list[InviteRow]:
+        return [InviteRow.from_row(r) for r in self.db.query("SELECT * FROM invites ORDER BY created_at")]
+
+    def revoke_invite(self, invite_id: bytes, now: int) -> bool:
+        """Revoke an unused invite; False if it was already used or revoked."""
+        cursor = self.db.execute("UPDATE invites SET revoked_at = ? WHERE invite_id = ? AND used_at IS NULL AND revoked_at IS NULL",
+                                 [now, invite_id])
+        return cursor.rowcount == 1
+
+    def refuse_invite(self, invite_id: bytes, reason: str) -> None:
+        """Remember why the last node that tried this invite was refused (shown by `invite list`)."""
+        self.db.execute("UPDATE invites SET refused = ? WHERE invite_id = ?", [reason, invite_id])
 
     def invite(self, invite_id: bytes) -> InviteRow | None:
         rows = list(self.db.query("SELECT * FROM invites WHERE invite_id = ?", [invite_id]))
@@ -174,7 +253,8 @@ class PeerStore:
     def use_invite(self, invite_id: bytes, used_by: bytes, now: int) -> bool:
         """Mark the invite used; False if it was already used (the check and the mark are one statement)."""
         cursor = self.db.execute(
-            "UPDATE invites SET used_at = ?, used_by = ? WHERE invite_id = ? AND used_at IS NULL", [now, used_by, invite_id]
+            "UPDATE invites SET used_at = ?, used_by = ? WHERE invite_id = ? AND used_at IS NULL AND revoked_at IS NULL",
+            [now, used_by, invite_id]
         )
         return cursor.rowcount == 1
 
