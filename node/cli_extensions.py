@@ -62,10 +62,12 @@ def _peer_lines(peers: list[dict[str, Any]], pending_only: bool = False) -> str:
     for p in peers:
         flags = (" THROTTLED" if p["throttled"] else "") + (" FORKED" if p["forked"] else "")
         flags += " OVER-QUOTA" if p.get("over_quota") else ""
+        flags += " ADDRESS-REFUSED" if p.get("refused") else ""
         if p.get("declared_sector") and p["declared_sector"] != p["sector"]:
             flags += f" NOW-CLAIMS-{p['declared_sector'].upper()}"
         lines.append(f"{p['node_id'][:16]:<18} {p['state']:<12} {(p['name'] or '?')[:26]:<26} {(p['sector'] or '?'):<18} "
                      f"{p['fingerprint']:<25} {p['score']:>6}  {p['url']}{flags}")
+    lines.extend(f"  {p['node_id'][:16]}: {p['refused']}" for p in peers if p.get("refused"))
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ class Net:
     ) -> NodeRuntime:
         port = free_port()
         home = Home(self.root / name.lower().replace(" ", "-"))
-        extra: dict[str, Any] = {"lan_discovery": False} if "lan_discovery" in {f.name for f in fields(Config)} else {}
+        extra: dict[str, Any] = {"lan_advertise": False, "allow_private_peers": True}  # 127.0.0.x, no mDNS
         config = Config(name, sector, "127.0.0.1", port, f"http://127.0.0.1:{port}",
                         sync_interval=sync_interval, retry_base=retry_base, retry_cap=retry_cap, **extra)
         home.create(config, Identity.generate(), None)

@@ -300,7 +300,7 @@ def test_discovery_component_announces_only_public_card_fields(node_factory):
 
 async def test_in_process_test_nodes_do_not_advertise(running):
     a = await running("A")
-    assert a.service.config.lan_discovery is False
+    assert a.service.config.lan_advertise is False
     assert a.lan.discovery._zc is None and a.lan.discovery in a.components
 
 
