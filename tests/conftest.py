@@ -59,8 +59,8 @@ async def running(tmp_path: Path) -> AsyncIterator[Callable[..., NodeRuntime]]:
     """Start real nodes (federation server + admin socket) in this event loop; stopped at teardown."""
     runtimes: list[NodeRuntime] = []
 
-    async def start(name: str, sector: str = "nonprofit") -> NodeRuntime:
-        runtime = NodeRuntime(make_home(tmp_path, name, sector))
+    async def start(name: str, sector: str = "nonprofit", **config: bool) -> NodeRuntime:
+        runtime = NodeRuntime(make_home(tmp_path, name, sector, **config))  # type: ignore[arg-type]
         await runtime.start()
         runtimes.append(runtime)
         return runtime

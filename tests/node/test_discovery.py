@@ -341,3 +341,25 @@ async def test_item13_resent_request_keeps_its_first_lapse_time(running):
     assert (await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(stranger)).encode(), stranger))[0] == 200
     again = b.federation.peers.get(stranger.node_id)
     assert (again.state, again.updated_at) == (P.PENDING_IN, first)
+
+
+async def test_item13_lan_pairing_endpoints_are_not_served_when_lan_discovery_is_off(running):
+    """Issue 8 item 13: with ``lan_discovery`` off the pairing-request endpoints do not exist (404 as any
+    unknown route) and a stranger's request stores nothing; positive control: a node with it on records it."""
+    off = await running("Closed Org", lan_discovery=False)
+    on = await running("Open Org")
+    stranger = Identity.generate()
+    request = LanPairRequest(identity_bundle(stranger)).encode()
+    unknown = await raw_post(off, "/federation/v1/no-such-endpoint", request, stranger)
+    assert unknown[0] == 404
+    assert await raw_post(off, PAIR_REQUEST_PATH, request, stranger) == unknown
+    assert (await raw_post(off, PAIR_CONFIRM_PATH, LanPairConfirm(identity_bundle(stranger)).encode(), stranger))[0] == 404
+    assert off.federation.peers.get(stranger.node_id) is None
+    assert not list(off.service.db.query("SELECT 1 FROM org_cards WHERE node_id = ?", [stranger.node_id]))
+    with pytest.raises(UserError, match="lan_discovery"):  # it could never take the approval: refused up front
+        await off.lan.request(on.service.node_id.hex(), 1.0)
+
+    status, body = await raw_post(on, PAIR_REQUEST_PATH, request, stranger)
+    assert status == 200 and LanPairAnswer.decode(body).state == "pending"
+    recorded = on.federation.peers.get(stranger.node_id)
+    assert recorded is not None and recorded.state == P.PENDING_IN
