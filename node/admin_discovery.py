@@ -22,7 +22,7 @@ from node.clock import now_ms
 from node.discovery import Found, LanDiscovery, check_lan_url, listens_on_loopback
 from node.errors import UserError
 from node.federation import Federation
-from node.federation_client import FederationClient, PeerUnavailable
+from node.federation_client import FederationClient, PeerAddressRefused, PeerUnavailable
 from node.federation_lan import PAIR_CONFIRM_PATH, PAIR_REQUEST_PATH, LanPairingEndpoints
 from node.logs import log_event
 from node.pairing import CARD_PATH
@@ -112,6 +112,8 @@ class LanAdmin:
             await check_lan_url(verified.card.url, self.allow_loopback)
             body = LanPairRequest(federation.service.card_bundle()).encode()
             answer = await self.client.post(url, PAIR_REQUEST_PATH, node_id, body)
+        except PeerAddressRefused as exc:
+            raise UserError(f"{exc}; nothing was sent") from exc
         except PeerUnavailable as exc:
             raise UserError(f"cannot reach the node at {url} ({exc}): is it running and reachable from here?") from exc
         except ProtocolError as exc:
@@ -153,6 +155,8 @@ class LanAdmin:
         try:
             body = LanPairConfirm(federation.service.card_bundle()).encode()
             answer = await self.client.post(peer.url, PAIR_CONFIRM_PATH, node_id, body)
+        except PeerAddressRefused as exc:
+            raise UserError(f"{exc}; nothing changed") from exc
         except PeerUnavailable as exc:
             raise UserError(f"cannot reach the requesting node at {peer.url} ({exc}); nothing changed: "
                             "approve again when it is running") from exc

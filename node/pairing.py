@@ -9,7 +9,7 @@ from __future__ import annotations
 from node.clock import now_ms
 from node.errors import UserError
 from node.federation import Federation
-from node.federation_client import FederationClient, PeerUnavailable
+from node.federation_client import FederationClient, PeerAddressRefused, PeerUnavailable
 from protocol import errors as E
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.errors import ProtocolError
@@ -45,6 +45,8 @@ async def accept_invite(federation: Federation, client: FederationClient, token_
         request = PairRequest(token.invite_id, invite_proof(token.secret, token.node_id, federation.me, token.invite_id),
                               federation.service.card_bundle())
         answer = await client.post(token.url, PAIR_PATH, token.node_id, request.encode())
+    except PeerAddressRefused as exc:
+        raise UserError(f"{exc}; nothing was sent and nothing is trusted") from exc
     except PeerUnavailable as exc:
         raise UserError(f"cannot reach the inviting node at {token.url} ({exc}): check the address and that it is running") from exc
     except ProtocolError as exc:
