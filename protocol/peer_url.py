@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit
 
 MAX_URL_LEN = 512
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
-_FORBIDDEN_CHARS = set("@?#\\%")
+_SCHEMES = ("http", "https")
+
+
+def _split(url: str) -> tuple[str, str, str]:
+    """``(scheme, authority, path)`` of ``scheme://authority/path`` (no urllib: this layer is pure)."""
+    scheme, sep, rest = url.partition("://")
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return (scheme.lower(), rest[:cut], rest[cut:]) if sep else ("", "", url)
 
 
 def base_url_problem(url: str) -> str | None:
@@ -26,27 +32,36 @@ def base_url_problem(url: str) -> str | None:
         return f"it is longer than {MAX_URL_LEN} characters"
     if any(ord(c) <= 0x20 or ord(c) >= 0x7F for c in url):
         return "it contains spaces, control or non-ASCII characters"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return "it is not a valid URL (bad host or port)"
-    if parts.scheme not in ("http", "https") or url[: len(parts.scheme) + 3].lower() != parts.scheme + "://":
+    scheme, authority, path = _split(url)
+    if scheme not in _SCHEMES:
         return "only http:// and https:// URLs are allowed"
-    if "@" in parts.netloc:
+    if "@" in authority:
         return "it contains a user name or password (userinfo)"
     if "?" in url:
         return "it has a query (?...)"
     if "#" in url:
         return "it has a fragment (#...)"
-    if any(c in _FORBIDDEN_CHARS for c in url):
+    if "\\" in url or "%" in url:
         return "it contains a backslash or a percent-escape"
-    if (port is not None and not 1 <= port <= 65535) or parts.netloc.endswith(":"):
-        return "its port is not between 1 and 65535"
-    host_problem = _host_problem(parts.hostname or "", parts.netloc)
-    if host_problem:
-        return host_problem
-    return _path_problem(parts.path)
+    host, port, problem = _host_and_port(authority)
+    if problem:
+        return problem
+    if port is not None and (not port.isdigit() or int(port) > 65535):
+        return "its port is not a number from 0 to 65535"
+    return _host_problem(host, authority) or _path_problem(path)
+
+
+def _host_and_port(authority: str) -> tuple[str, str | None, str | None]:
+    """Host (lower-cased, without brackets), the port text if there is a ``:``, or a problem."""
+    if authority.startswith("["):
+        host, bracket, after = authority[1:].partition("]")
+        if not bracket or (after and not after.startswith(":")):
+            return "", None, "its host is not a valid IPv6 address"
+        return host.lower(), (after[1:] if after else None), None
+    host, colon, port = authority.partition(":")
+    if ":" in port:
+        return "", None, "its host is not a valid DNS name or IP address"
+    return host.lower(), (port if colon else None), None
 
 
 def _host_problem(host: str, netloc: str) -> str | None:
@@ -89,9 +104,8 @@ def normalise_base_url(url: str) -> str:
     problem = base_url_problem(url)
     if problem:
         raise ValueError(problem)
-    parts = urlsplit(url)
-    host = parts.netloc.lower()
-    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
+    scheme, authority, path = _split(url)
+    return f"{scheme}://{authority.lower()}{path.rstrip('/')}"
 
 
 def endpoint_url(base_url: str, path: str) -> str:

@@ -272,7 +272,7 @@ BASE_URLS_INVALID = [
     "https://user:pw@youth.example", "https://youth.example@evil.example", "https://youth.example/?", "https://youth.example?a=1",
     "https://youth.example/#", "https://youth.example/x#y", "https://youth.example/a/../admin", "https://youth.example/./a",
     "https://youth.example//a", "https://youth.example/a%2F..", "https://youth.example\\admin", "ftp://youth.example",
-    "https:/youth.example", "https://youth.example:0", "https://youth.example:", "http://127.1", "http://0x7f000001",
+    "https:/youth.example", "https://youth.example:65536", "https://youth.example:", "https://youth.example:8a", "http://127.1", "http://0x7f000001",
     "http://2130706433", "http://[fe80::1%25eth0]", "https://you th.example", "https://", "",
 ]
 
