@@ -95,7 +95,8 @@ async def _pair(story: Narrator, inviter: NodeRuntime, invitee: NodeRuntime) -> 
     token = inviter.federation.create_invite(600_000)
     verified = await accept_invite(invitee.federation, invitee.client, token.encode())
     story.say(f"{invitee.service.config.name} accepted {inviter.service.config.name}'s invite "
-              f"(fingerprint {verified.node_id.hex()[:8]}… = {token.fingerprint}); both now trust each other")
+              f"(fingerprint {verified.node_id.hex()[:8]}… = {token.fingerprint}, at {verified.card.url}); "
+              "both now trust each other")
 
 
 async def _demo(root: Path, keep: bool) -> int:

@@ -176,16 +176,27 @@ class FederationClient:
         self.identity = identity
         self.allow_private = allow_private  # config ``allow_private_peers``
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: GuardedResolver | None = None
 
     async def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.allow_private))
+            await self._close_resolver()
+            self._resolver = GuardedResolver(self.allow_private)
+            connector = aiohttp.TCPConnector(resolver=self._resolver)
+            # trust_env=False: no proxy from the environment, so the checked address is the one connected to.
             self._session = aiohttp.ClientSession(timeout=TIMEOUT, auto_decompress=False, connector=connector, trust_env=False)
         return self._session
+
+    async def _close_resolver(self) -> None:
+        """A resolver handed to a connector is not closed with it (aiohttp): close it here."""
+        if self._resolver is not None:
+            await self._resolver.close()
+            self._resolver = None
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        await self._close_resolver()
 
     async def get(self, url: str) -> bytes:
         """GET a full URL (a peer's base URL with one of our endpoints appended, see ``endpoint_url``)."""

@@ -363,3 +363,18 @@ async def test_item13_lan_pairing_endpoints_are_not_served_when_lan_discovery_is
     assert status == 200 and LanPairAnswer.decode(body).state == "pending"
     recorded = on.federation.peers.get(stranger.node_id)
     assert recorded is not None and recorded.state == P.PENDING_IN
+
+
+async def test_item10_a_lan_request_whose_card_names_a_private_address_is_refused_unless_allowed(running):
+    """Without ``allow_private_peers`` the target refuses a requester whose card URL is a loopback
+    literal (it could never contact it); positive control: with it on the request is recorded."""
+    strict = await running("Strict Org", allow_private_peers=False)
+    lax = await running("Lax Org")
+    requester = Identity.generate()
+    request = LanPairRequest(identity_bundle(requester, "http://127.0.0.5:8470")).encode()
+    status, body = await raw_post(strict, PAIR_REQUEST_PATH, request, requester)
+    assert status == 400 and b"bad-body" in body and b"loopback address" in body
+    assert strict.federation.peers.get(requester.node_id) is None
+    status, _ = await raw_post(lax, PAIR_REQUEST_PATH, request, requester)
+    recorded = lax.federation.peers.get(requester.node_id)
+    assert status == 200 and recorded is not None and recorded.state == P.PENDING_IN
