@@ -109,7 +109,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     def human() -> str:
         if not nodes:
             return (f"No orgnode nodes announced on the LAN within {args.seconds:g} s "
-                    "(nodes announce themselves while `orgnode run` runs, unless lan_discovery is off).")
+                    "(nodes announce themselves while `orgnode run` runs, unless lan_discovery or lan_advertise is off).")
         lines = [f"{'NAME':<26} {'FINGERPRINT':<25} {'NODE ID':<18} URL"]
         for n in nodes:
             lines.append(f"{str(n['name'])[:26]:<26} {n['fingerprint']:<25} {str(n['node_id'])[:16]:<18} {n['url']}")
