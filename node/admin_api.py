@@ -167,7 +167,10 @@ async def trust_accept(request: web.Request) -> web.Response:
 
 async def trust_list(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    return web.json_response([peer_view(ctx.service, p) for p in ctx.federation.peers.all()])
+    # ``refused``: why the node will not contact the peer's URL (not a base URL, or a private address
+    # while allow_private_peers is off), from the last push or pull; None when contact is allowed.
+    return web.json_response([{**peer_view(ctx.service, p), "refused": ctx.sync.refused.get(p.node_id)}
+                              for p in ctx.federation.peers.all()])
 
 
 def _state_change(state: str) -> Handler:

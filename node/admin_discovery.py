@@ -22,14 +22,16 @@ from node.clock import now_ms
 from node.discovery import Found, LanDiscovery, check_lan_url, listens_on_loopback
 from node.errors import UserError
 from node.federation import Federation
-from node.federation_client import FederationClient, PeerUnavailable
+from node.federation_client import FederationClient, PeerAddressRefused, PeerUnavailable
 from node.federation_lan import PAIR_CONFIRM_PATH, PAIR_REQUEST_PATH, LanPairingEndpoints
 from node.logs import log_event
+from node.pairing import CARD_PATH
 from node.views import peer_view
 from protocol import errors as E
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.errors import ProtocolError
 from protocol.lan_pairing import ANSWER_TRUSTED, LanPairAnswer, LanPairConfirm, LanPairRequest
+from protocol.peer_url import endpoint_url
 from storage import peers as P
 
 if TYPE_CHECKING:
@@ -88,6 +90,10 @@ class LanAdmin:
 
     async def request(self, node_id_text: str, seconds: float) -> dict[str, Any]:
         federation = self.federation
+        if not federation.service.config.lan_discovery:
+            # The target's approval would arrive at our pair-confirm endpoint, which is not served.
+            raise UserError('LAN pairing is off on this node ("lan_discovery": false in config.json): set it to true and '
+                            "restart the node, or pair with an invite (`orgnode invite`)")
         wanted = parse_node_id(node_id_text)
         if federation.me.hex().startswith(wanted) and len(wanted) == 64:
             raise UserError("that is this node's own id: give the id of the node you want to pair with")
@@ -104,10 +110,12 @@ class LanAdmin:
             raise UserError(f"that node already asked to pair with this one: compare fingerprints, then `orgnode trust approve {node_id.hex()}`")
         await check_lan_url(url, self.allow_loopback)
         try:
-            verified = verify_bundle(await self.client.get(url.rstrip("/") + "/.well-known/orgnode"), expected_node_id=node_id)
+            verified = verify_bundle(await self.client.get(endpoint_url(url, CARD_PATH)), expected_node_id=node_id)
             await check_lan_url(verified.card.url, self.allow_loopback)
             body = LanPairRequest(federation.service.card_bundle()).encode()
             answer = await self.client.post(url, PAIR_REQUEST_PATH, node_id, body)
+        except PeerAddressRefused as exc:
+            raise UserError(f"{exc}; nothing was sent") from exc
         except PeerUnavailable as exc:
             raise UserError(f"cannot reach the node at {url} ({exc}): is it running and reachable from here?") from exc
         except ProtocolError as exc:
@@ -149,6 +157,8 @@ class LanAdmin:
         try:
             body = LanPairConfirm(federation.service.card_bundle()).encode()
             answer = await self.client.post(peer.url, PAIR_CONFIRM_PATH, node_id, body)
+        except PeerAddressRefused as exc:
+            raise UserError(f"{exc}; nothing changed") from exc
         except PeerUnavailable as exc:
             raise UserError(f"cannot reach the requesting node at {peer.url} ({exc}); nothing changed: "
                             "approve again when it is running") from exc
@@ -190,12 +200,19 @@ class LanAdmin:
 
 
 def install(runtime: NodeRuntime) -> LanAdmin:
-    """Add LAN discovery (a runtime component) and the pairing routes of both APIs to ``runtime``."""
+    """Add LAN discovery (a runtime component) and the pairing routes of both APIs to ``runtime``.
+
+    With ``lan_discovery`` off the federation pairing-request endpoints are not served at all (a
+    stranger gets the 404 of any unknown route, and nothing is stored), and ``trust request`` is
+    refused; ``trust approve`` of a request taken earlier still works (it only sends).
+    """
     config = runtime.service.config
     allow_loopback = listens_on_loopback(config)
     discovery = LanDiscovery(config, runtime.service.node_id, lambda: runtime.port)
     runtime.components.append(discovery)
-    runtime.federation_routes.extend(LanPairingEndpoints(runtime.federation, allow_loopback).routes())
+    if config.lan_discovery:
+        endpoints = LanPairingEndpoints(runtime.federation, allow_loopback, allow_private=config.allow_private_peers)
+        runtime.federation_routes.extend(endpoints.routes())
     admin = LanAdmin(runtime.federation, runtime.client, discovery, allow_loopback)
     runtime.admin_routes.extend(admin.routes())
     return admin

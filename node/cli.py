@@ -20,6 +20,7 @@ from node.errors import NodeNotRunning, UserError
 from node.home import PASSPHRASE_ENV, Config, Home, default_home, parse_listen
 from node.terminal import safe_text
 from protocol.bodies import SECTORS
+from protocol.peer_url import normalise_base_url
 
 CommandFn = Callable[[argparse.Namespace], int]
 
@@ -57,16 +58,20 @@ def cmd_init(args: argparse.Namespace) -> int:
     if not args.url and host in ("0.0.0.0", "::", ""):
         raise UserError(f"--listen {args.listen} listens on every interface: also give --url with the address partners use "
                         "(e.g. --url https://orgnode.example.org)")
-    url = args.url or f"http://{host}:{port}"
-    if not url.startswith(("http://", "https://")):
-        raise UserError(f"--url must start with http:// or https://, got {url!r}")
+    url = args.url or (f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+    try:  # partners refuse a card whose URL is not a plain base URL (docs/protocol.md section 12.1)
+        url = normalise_base_url(url)
+    except ValueError as exc:
+        raise UserError(f"--url must be a base URL like https://orgnode.example.org (http(s), a host, optional port and "
+                        f"path, no user name, query or fragment): {url!r} is not ({exc})") from exc
     if not args.name.strip() or len(args.name) > 200:
         raise UserError("--name must be your organization's name, 1 to 200 characters")
     home = Home(home_of(args).absolute())
     identity = Identity.generate()
     passphrase = os.environ.get(PASSPHRASE_ENV) or None
     existed = home.path.exists()
-    home.create(Config(args.name.strip(), args.sector, host, port, url), identity, passphrase)
+    home.create(Config(args.name.strip(), args.sector, host, port, url, allow_private_peers=args.allow_private_peers),
+                identity, passphrase)
     try:
         service = NodeService.open(home.path, passphrase)
         try:
@@ -197,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sector", required=True, choices=SECTORS, help="your organization's sector")
     p.add_argument("--listen", required=True, metavar="HOST:PORT", help="address the federation API listens on")
     p.add_argument("--url", help="public URL peers use to reach this node (default: http://HOST:PORT)")
+    p.add_argument("--allow-private-peers", action="store_true",
+                   help="let this node contact partners at loopback, private and link-local addresses (a LAN, tests); "
+                        "sets allow_private_peers in config.json")
 
     p = add("run", cmd_run, "run the node: federation API, admin socket and background sync", json_flag=False)
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log verbosity")

@@ -120,12 +120,14 @@ def _peer_lines(peers: list[dict[str, Any]], pending_only: bool = False, changed
     for p in peers:
         flags = (" THROTTLED" if p["throttled"] else "") + (" FORKED" if p["forked"] else "")
         flags += " OVER-QUOTA" if p.get("over_quota") else ""
+        flags += " ADDRESS-REFUSED" if p.get("refused") else ""
         card = _card_flags(p)
         noted = noted or bool(card)
         name = p.get("consent_name") or p["name"] or "?"
         consent = f"{p['consent_sector']} ({p['consent_basis']})" if p.get("consent_sector") else "none (unconfirmed)"
         lines.append(f"{p['node_id'][:16]:<18} {p['state']:<12} {name[:26]:<26} {consent:<20} "
                      f"{p['fingerprint']:<25} {p['score']:>6}  {p['url']}{flags}{card}")
+    lines.extend(f"  {p['node_id'][:16]}: {p['refused']}" for p in peers if p.get("refused"))
     if changed:
         lines.append("Known only through partners, with a changed card:")
         for c in changed:
@@ -188,7 +190,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     def human() -> str:
         if not nodes:
             return (f"No orgnode nodes announced on the LAN within {args.seconds:g} s "
-                    "(nodes announce themselves while `orgnode run` runs, unless lan_discovery is off).")
+                    "(nodes announce themselves while `orgnode run` runs, unless lan_discovery or lan_advertise is off).")
         lines = [f"{'NAME':<26} {'FINGERPRINT':<25} {'NODE ID':<18} URL"]
         for n in nodes:
             lines.append(f"{str(n['name'])[:26]:<26} {n['fingerprint']:<25} {str(n['node_id'])[:16]:<18} {n['url']}")

@@ -86,16 +86,17 @@ async def _start(root: Path, name: str, sector: str) -> NodeRuntime:
 
 
 def _no_lan() -> dict[str, Any]:
-    from dataclasses import fields
 
-    return {"lan_discovery": False} if "lan_discovery" in {f.name for f in fields(Config)} else {}
+    # The demo's nodes pair by invite on 127.0.0.1: no LAN pairing, no mDNS, loopback partners allowed.
+    return {"lan_discovery": False, "allow_private_peers": True}
 
 
 async def _pair(story: Narrator, inviter: NodeRuntime, invitee: NodeRuntime) -> None:
     token = inviter.federation.create_invite(600_000)
     verified = await accept_invite(invitee.federation, invitee.client, token.encode())
     story.say(f"{invitee.service.config.name} accepted {inviter.service.config.name}'s invite "
-              f"(fingerprint {verified.node_id.hex()[:8]}… = {token.fingerprint}); both now trust each other")
+              f"(fingerprint {verified.node_id.hex()[:8]}… = {token.fingerprint}, at {verified.card.url}); "
+              "both now trust each other")
 
 
 async def _demo(root: Path, keep: bool) -> int:

@@ -1,6 +1,6 @@
 """LAN discovery over mDNS/DNS-SD with python-zeroconf: advertise this node, browse for others.
 
-Design. While ``orgnode run`` runs with ``lan_discovery`` on, ``LanDiscovery`` registers one
+Design. While ``orgnode run`` runs with ``lan_discovery`` and ``lan_advertise`` on, ``LanDiscovery`` registers one
 ``_orgnode._tcp.local.`` service whose TXT record (``protocol.lan_pairing.LanAnnouncement``) holds
 only public facts: protocol version, node id, fingerprint, org name and public URL. The instance and
 host names are derived from the node id, never from the machine's hostname. Registration runs in
@@ -213,7 +213,7 @@ async def browse_once(interfaces: list[str] | InterfaceChoice, seconds: float) -
 
 @dataclass
 class LanDiscovery:
-    """Advertises the node while it runs (if ``config.lan_discovery``) and browses on an admin's request."""
+    """Advertises the node while it runs (if ``lan_discovery`` and ``lan_advertise``) and browses on an admin's request."""
 
     config: Config
     node_id: bytes
@@ -226,7 +226,7 @@ class LanDiscovery:
         return LanAnnouncement(self.node_id, self.config.name, self.config.url)
 
     async def start(self) -> None:
-        if not self.config.lan_discovery:
+        if not (self.config.lan_discovery and self.config.lan_advertise):
             return
         try:
             txt = self.announcement().to_txt()

@@ -2,24 +2,30 @@
 
 Hardening: a total timeout, no redirects, no automatic decompression, bounded response reads, and
 only URLs that an admin put on the trust list (or pasted in an invite) are ever contacted: nothing
-a peer sends can make this node connect somewhere (THREATS rows 3 and 10).
+a peer sends can make this node connect somewhere (THREATS rows 3 and 10). A peer URL is a base URL
+(``protocol/peer_url.py``) to which only our own endpoint paths are appended, and the addresses
+actually connected to are checked at connect time: unless ``allow_private_peers`` is set, loopback,
+private, link-local and other non-public addresses are refused (issue 8 item 10).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 from node.clock import now_ms
-from node.errors import UserError
 from protocol.codec import decode
 from protocol.errors import MALFORMED, RemoteProtocolError
 from protocol.identity import Identity
+from protocol.peer_url import base_url_problem, endpoint_url
 from protocol.request_auth import sign_request
 
 MAX_RESPONSE_BYTES = 512 * 1024
@@ -67,38 +73,134 @@ async def read_bounded(resp: aiohttp.ClientResponse, limit: int = MAX_RESPONSE_B
         chunks.append(chunk)
 
 
-def check_url(url: str) -> str:
-    """Refuse URLs that could never be a partner's node: other schemes, unspecified or multicast hosts."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"{url!r} is not an http(s) URL")
+class PeerAddressRefused(PeerUnavailable):
+    """The peer's URL is not a base URL, or names (or resolves to) an address this node does not contact.
+
+    Counted like any unreachable peer by the sync loops (backoff, retried), and its text says why and
+    what the admin can do (issue 8 item 10, THREATS row 10).
+    """
+
+
+class _AddressRefused(OSError):
+    """Raised inside aiohttp's connector by ``GuardedResolver``; becomes ``PeerAddressRefused``."""
+
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+PRIVATE_HINT = "set \"allow_private_peers\": true in config.json only if partners really are on your LAN"
+
+
+def address_problem(address: Address, allow_private: bool) -> str | None:
+    """Why this node must not connect to ``address``, or None.
+
+    Unspecified and multicast addresses are never a node. Without ``allow_private`` every address
+    that is not globally routable is refused too: loopback, private (RFC 1918, ULA), link-local
+    (including the cloud metadata address 169.254.169.254), CGNAT and reserved ranges, also when
+    written as IPv4-mapped IPv6.
+    """
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_unspecified:
+        return f"{address} is an unspecified address"
+    if address.is_multicast:
+        return f"{address} is a multicast address"
+    if allow_private or address.is_global:
+        return None
+    if address.is_loopback:
+        kind = "a loopback address"
+    elif address.is_link_local:
+        kind = "a link-local address (e.g. a cloud metadata service)"
+    elif address.is_private:
+        kind = "a private network address"
+    else:
+        kind = "not a public internet address"
+    return f"{address} is {kind}"
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp resolver that refuses a host name if any address it resolves to is not allowed.
+
+    The check runs on the addresses aiohttp is about to connect to, at connect time, so a name that
+    resolves to loopback (``localhost``, DNS rebinding) is refused like the literal would be.
+    IP literals never reach a resolver: ``FederationClient`` checks those itself.
+    """
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            problem = address_problem(ipaddress.ip_address(result["host"].split("%")[0]), self.allow_private)
+            if problem:
+                raise _AddressRefused(f"{host} resolves to {problem}")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def literal_address_problem(url: str, allow_private: bool) -> str | None:
+    """Why the IP literal host of ``url`` must not be contacted, or None (names are judged at connect time)."""
     try:
-        address = ipaddress.ip_address(parts.hostname)
+        address = ipaddress.ip_address(urlsplit(url).hostname or "")
     except ValueError:
-        return url
-    if address.is_unspecified or address.is_multicast:
-        raise UserError(f"{url!r} points at {address}, which is not a reachable node address")
-    return url
+        return None
+    return address_problem(address, allow_private)
+
+
+def check_target(url: str, allow_private: bool) -> None:
+    """Refuse, before any connection, a URL that is not a base URL or whose host is a forbidden IP literal."""
+    problem = base_url_problem(url)
+    if problem:
+        raise PeerAddressRefused(f"refusing to contact {url!r}: {problem}")
+    problem = literal_address_problem(url, allow_private)  # a name is checked by GuardedResolver once resolved
+    if problem:
+        raise PeerAddressRefused(_refusal(url, problem, allow_private))
+
+
+def _refusal(url: str, problem: str, allow_private: bool) -> str:
+    return f"refusing to connect to {url}: {problem}" + ("" if allow_private else f" ({PRIVATE_HINT})")
+
+
+def _transport_failure(url: str, exc: BaseException, allow_private: bool) -> PeerUnavailable:
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, _AddressRefused):
+        return PeerAddressRefused(_refusal(url, str(exc.os_error), allow_private))
+    return PeerUnavailable(_why(exc))
 
 
 class FederationClient:
     """``identity`` is a callable so a key rotation takes effect on the next request."""
 
-    def __init__(self, identity: Callable[[], Identity]) -> None:
+    def __init__(self, identity: Callable[[], Identity], allow_private: bool = False) -> None:
         self.identity = identity
+        self.allow_private = allow_private  # config ``allow_private_peers``
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: GuardedResolver | None = None
 
     async def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT, auto_decompress=False)
+            await self._close_resolver()
+            self._resolver = GuardedResolver(self.allow_private)
+            connector = aiohttp.TCPConnector(resolver=self._resolver)
+            # trust_env=False: no proxy from the environment, so the checked address is the one connected to.
+            self._session = aiohttp.ClientSession(timeout=TIMEOUT, auto_decompress=False, connector=connector, trust_env=False)
         return self._session
+
+    async def _close_resolver(self) -> None:
+        """A resolver handed to a connector is not closed with it (aiohttp): close it here."""
+        if self._resolver is not None:
+            await self._resolver.close()
+            self._resolver = None
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        await self._close_resolver()
 
     async def get(self, url: str) -> bytes:
-        check_url(url)
+        """GET a full URL (a peer's base URL with one of our endpoints appended, see ``endpoint_url``)."""
+        check_target(url, self.allow_private)
         session = await self.session()
         try:
             async with session.get(url, allow_redirects=False) as resp:
@@ -109,20 +211,25 @@ class FederationClient:
                     raise PeerUnavailable(f"HTTP {resp.status}")
                 return body
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PeerUnavailable(_why(exc)) from exc
+            raise _transport_failure(url, exc, self.allow_private) from exc
 
     async def post(self, base_url: str, path: str, destination: bytes, body: bytes, identity: Identity | None = None) -> PeerAnswer:
-        """POST ``body`` to ``base_url + path``, signed for ``destination``; never raises on HTTP errors."""
-        check_url(base_url)
+        """POST ``body`` to our endpoint ``path`` under the peer's base URL, signed for ``destination``.
+
+        Never raises on HTTP errors; raises ``PeerUnavailable`` (``PeerAddressRefused`` for a refused
+        URL or address) when there is no answer.
+        """
+        check_target(base_url, self.allow_private)
+        url = endpoint_url(base_url, path)
         signer = identity or self.identity()
         # Sign the path exactly as sent, including any path prefix of the peer's URL.
-        full_path = urlsplit(base_url).path.rstrip("/") + path
+        full_path = urlsplit(url).path
         auth = sign_request(signer, method="POST", path=full_path, destination=destination, body=body, now=now_ms(),
                             nonce=os.urandom(16))
         session = await self.session()
         try:
             async with session.post(
-                base_url.rstrip("/") + path,
+                url,
                 data=body,
                 headers={"Authorization": auth.header_value(), "Content-Type": MSGPACK},
                 allow_redirects=False,
@@ -135,7 +242,7 @@ class FederationClient:
                     code = _error_code(data)
                 return PeerAnswer(resp.status, data, code)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PeerUnavailable(_why(exc)) from exc
+            raise _transport_failure(url, exc, self.allow_private) from exc
 
 
 def _error_code(data: bytes) -> str | None:

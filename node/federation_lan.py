@@ -9,6 +9,8 @@ happens until an admin approves. A blocked sender is refused; a trusted one is a
 accepted only if we hold that node as ``pending_out`` (or already trust it: a retried confirm),
 and then both sides trust each other.
 
+They are only served while ``lan_discovery`` is on (``node/admin_discovery.py`` ``install``).
+
 Both endpoints accept unauthenticated-by-trust senders, so they share one global token bucket and a
 cap on the number of pending requests: a LAN host cannot flood the pending list or burn CPU on
 signature checks (THREATS row 20).
@@ -27,6 +29,7 @@ from node.clock import now_ms
 from node.discovery import lan_url_problem
 from node.federation import Federation
 from node.federation_api import STATE, Handler
+from node.federation_client import literal_address_problem
 from node.limits import TokenBucket
 from node.logs import log_event
 from protocol import errors as E
@@ -50,6 +53,7 @@ PAIRING_BURST = 10.0
 class LanPairingEndpoints:
     federation: Federation
     allow_loopback: bool
+    allow_private: bool = False  # config ``allow_private_peers``: may a requester's card URL be a non-public IP?
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(PAIRING_RATE, PAIRING_BURST))
     by_source: dict[str, set[bytes]] = field(default_factory=dict)  # source address -> node ids it has waiting
 
@@ -70,7 +74,7 @@ class LanPairingEndpoints:
         state.pairing_seen.check_and_add(auth, now)  # strangers: not the trusted peers' replay cache
         if auth.origin == self.federation.me:
             raise RemoteProtocolError(E.WRONG_AUTHOR, "a node cannot pair with itself")
-        problem = lan_url_problem(verified.card.url, self.allow_loopback)
+        problem = lan_url_problem(verified.card.url, self.allow_loopback) or literal_address_problem(verified.card.url, self.allow_private)
         if problem:
             raise RemoteProtocolError(E.BAD_BODY, f"the sender's org card URL cannot be contacted from here ({problem})")
         return verified

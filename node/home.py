@@ -47,8 +47,14 @@ class Config:
     retry_base: float = 30.0  # first push retry delay, seconds (doubles per failure)
     retry_cap: float = 3 * 3600.0  # longest push retry delay, seconds
     checkpoint_interval: float = 60.0  # seconds between signed checkpoints of the own log (when it grew)
-    lan_discovery: bool = True  # advertise this node on the LAN over mDNS while it runs (node/discovery.py)
+    # LAN pairing by request: serve /federation/v1/pair-request and pair-confirm, allow `trust request`;
+    # off means those endpoints do not exist (404) and nothing is advertised (node/federation_lan.py).
+    lan_discovery: bool = True
+    lan_advertise: bool = True  # with lan_discovery on: announce this node over mDNS multicast (node/discovery.py)
     lan_interface: str | None = None  # IP address of the interface to advertise and browse on (default: the listen address, or all)
+    # Contact partners at loopback, private, link-local and other non-public addresses (a LAN, tests);
+    # off by default so a partner's card cannot point this node at internal services (SSRF).
+    allow_private_peers: bool = False
 
     @property
     def listen(self) -> str:

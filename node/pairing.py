@@ -11,14 +11,16 @@ import json
 from node.clock import now_ms
 from node.errors import UserError
 from node.federation import Federation
-from node.federation_client import FederationClient, PeerUnavailable
+from node.federation_client import FederationClient, PeerAddressRefused, PeerUnavailable
 from protocol import errors as E
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.errors import ProtocolError
 from protocol.invite import InviteToken, PairRequest, invite_proof
+from protocol.peer_url import endpoint_url
 from storage import peers as P
 
 PAIR_PATH = "/federation/v1/pair"
+CARD_PATH = "/.well-known/orgnode"
 
 PAIR_ERRORS = {
     E.BAD_INVITE: "the inviting node refused the invite: it was already used, or the token is not one it issued. Ask for a new invite",
@@ -42,11 +44,13 @@ async def accept_invite(federation: Federation, client: FederationClient, token_
     if existing is not None and existing.state == P.BLOCKED:
         raise UserError(f"that node is blocked here: unblock it first (`orgnode trust unblock {token.node_id.hex()}`), then accept again")
     try:
-        card_bytes = await client.get(token.url.rstrip("/") + "/.well-known/orgnode")
+        card_bytes = await client.get(endpoint_url(token.url, CARD_PATH))
         verify_bundle(card_bytes, expected_node_id=token.node_id)
         request = PairRequest(token.invite_id, invite_proof(token.secret, token.node_id, federation.me, token.invite_id),
                               federation.service.card_bundle())
         answer = await client.post(token.url, PAIR_PATH, token.node_id, request.encode())
+    except PeerAddressRefused as exc:
+        raise UserError(f"{exc}; nothing was sent and nothing is trusted") from exc
     except PeerUnavailable as exc:
         raise UserError(f"cannot reach the inviting node at {token.url} ({exc}): check the address and that it is running") from exc
     except ProtocolError as exc:

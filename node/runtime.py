@@ -66,7 +66,7 @@ class NodeRuntime:
         self.conn_policy = conn_guard.ConnectionPolicy()
         self.port: int | None = None
         self.federation = Federation(service)
-        self.client = FederationClient(lambda: service.identity)
+        self.client = FederationClient(lambda: service.identity, allow_private=service.config.allow_private_peers)
         self.sync = SyncEngine(
             self.federation, self.client, interval=service.config.sync_interval,
             policy=BackoffPolicy(base_ms=int(service.config.retry_base * 1000), cap_ms=int(service.config.retry_cap * 1000)),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from node.clock import now_ms
 from node.federation import Federation
-from node.federation_client import FederationClient, PeerUnavailable
+from node.federation_client import FederationClient, PeerAddressRefused, PeerUnavailable
 from node.logs import log_event
 from protocol.errors import ProtocolError
 from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PushResults
@@ -49,6 +49,9 @@ class SyncEngine:
     _pull_wake: dict[bytes, asyncio.Event] = field(default_factory=dict)
     _maintenance: asyncio.Task[None] | None = None
     _running: bool = False
+    # Why the last push or pull to a peer was refused before connecting (its URL or address; item 10),
+    # shown to the admin in `trust list` until a request to that peer goes through again.
+    refused: dict[bytes, str] = field(default_factory=dict)
 
     async def start(self) -> None:
         self._running = True
@@ -146,8 +149,10 @@ class SyncEngine:
         try:
             answer = await self.client.post(url, PUSH_PATH, peer_id, batch.encode())
         except PeerUnavailable as exc:
-            log_event("push.unreachable", logging.INFO, peer=peer_id, error=str(exc)[:120])
+            self._note_failure(peer_id, exc)
+            log_event("push.unreachable", logging.INFO, peer=peer_id, error=str(exc)[:300])
             return False
+        self.refused.pop(peer_id, None)
         if answer.status != 200:
             log_event("push.refused", logging.WARNING, peer=peer_id, status=answer.status, code=answer.error_code)
             return False
@@ -219,7 +224,9 @@ class SyncEngine:
             try:
                 answer = await self.client.post(url, PULL_PATH, peer_id, request.encode())
             except PeerUnavailable as exc:
-                return PullReport(peer_id, False, appended, str(exc)[:200])
+                self._note_failure(peer_id, exc)
+                return PullReport(peer_id, False, appended, str(exc)[:300])
+            self.refused.pop(peer_id, None)
             if answer.status != 200:
                 return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}")
             try:
@@ -240,6 +247,14 @@ class SyncEngine:
         if appended:
             log_event("pull.done", peer=peer_id, appended=appended)
         return PullReport(peer_id, True, appended)
+
+    def _note_failure(self, peer_id: bytes, exc: PeerUnavailable) -> None:
+        """Remember a refused URL/address (logged once per new reason) so the admin sees it in `trust list`."""
+        if isinstance(exc, PeerAddressRefused):
+            reason = str(exc)[:300]
+            if self.refused.get(peer_id) != reason:
+                log_event("peer.address-refused", logging.WARNING, peer=peer_id, reason=reason)
+            self.refused[peer_id] = reason
 
     async def push_all(self) -> None:
         for peer in self.federation.peers.trusted():

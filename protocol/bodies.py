@@ -18,6 +18,7 @@ from protocol.identity import (
     X25519_PUBLIC_LEN,
     EncryptionPublicKeys,
 )
+from protocol.peer_url import base_url_problem
 
 SECTORS = ("nonprofit", "social_enterprise", "company", "government", "academic", "other")
 ROTATION_SIG_TAG = b"orgnode/key-rotation/v1\x00"
@@ -53,6 +54,9 @@ class OrgCard:
             raise RemoteProtocolError(MALFORMED, f"sector must be one of {', '.join(SECTORS)}")
         if not self.name.strip():
             raise RemoteProtocolError(MALFORMED, "org name must not be empty")
+        problem = base_url_problem(self.url)
+        if problem:  # a partner must not choose what we connect to beyond a host (section 12.1)
+            raise RemoteProtocolError(BAD_BODY, f"org_card.url is not a usable base URL: {problem}")
 
     def to_value(self) -> dict[str, Any]:
         return {

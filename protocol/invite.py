@@ -17,6 +17,7 @@ from protocol import PROTOCOL_VERSION
 from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_str, expect_version
 from protocol.errors import BAD_INVITE, EXPIRED, UNKNOWN_VERSION, RemoteProtocolError
 from protocol.identity import fingerprint_for
+from protocol.peer_url import base_url_problem
 
 TOKEN_PREFIX = "orgnode1:"
 INVITE_PROOF_TAG = b"orgnode/invite-proof/v1\x00"
@@ -56,7 +57,7 @@ class InviteToken:
             items = expect_list(decode(raw, TOKEN_LIMITS), "invite")
             expect_version(items, "invite")
             expect_list(items, "invite", 6)
-            return cls(
+            token = cls(
                 url=expect_str(items[1], "invite.url", 512),
                 node_id=expect_bytes(items[2], "invite.node_id", 32),
                 invite_id=expect_bytes(items[3], "invite.id", INVITE_ID_LEN),
@@ -67,6 +68,10 @@ class InviteToken:
             if exc.code in (UNKNOWN_VERSION,):
                 raise
             raise RemoteProtocolError(BAD_INVITE, "the invite token is damaged or incomplete: copy the whole token again") from exc
+        problem = base_url_problem(token.url)
+        if problem:  # the inviter's address is a base URL only (section 12.1)
+            raise RemoteProtocolError(BAD_INVITE, f"the invite's URL is not a usable node address: {problem}")
+        return token
 
     def check_not_expired(self, now: int) -> None:
         if now > self.expires_at:

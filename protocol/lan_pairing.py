@@ -20,6 +20,7 @@ from protocol import PROTOCOL_VERSION
 from protocol.codec import Limits, decode, encode, expect_bytes, expect_list, expect_str, expect_version
 from protocol.errors import MALFORMED, TOO_LARGE, UNKNOWN_VERSION, RemoteProtocolError
 from protocol.identity import fingerprint_for
+from protocol.peer_url import base_url_problem
 
 SERVICE_TYPE = "_orgnode._tcp.local."
 TXT_KEYS = ("v", "id", "fp", "name", "url")
@@ -86,6 +87,9 @@ class LanAnnouncement:
             raise RemoteProtocolError(MALFORMED, "TXT fp is not the fingerprint of TXT id")
         if not values["name"].strip() or not values["url"]:
             raise RemoteProtocolError(MALFORMED, "TXT name and url must not be empty")
+        problem = base_url_problem(values["url"])
+        if problem:
+            raise RemoteProtocolError(MALFORMED, f"TXT url is not a usable base URL: {problem}")
         return cls(node_id, values["name"], values["url"])
 
 

@@ -21,15 +21,19 @@ def free_port() -> int:
 
 
 def make_home(
-    root: Path, name: str, sector: str = "nonprofit", host: str = "127.0.0.1", port: int | None = None, lan_discovery: bool = False
+    root: Path, name: str, sector: str = "nonprofit", host: str = "127.0.0.1", port: int | None = None,
+    lan_discovery: bool = True, lan_advertise: bool = False, allow_private_peers: bool = True,
 ) -> NodeService:
     """Initialise a home exactly as `orgnode init` does, and return its opened service.
 
-    ``lan_discovery`` is off unless a test asks for it, so in-process test nodes do not advertise over mDNS.
+    Test nodes serve LAN pairing requests (``lan_discovery``) but do not advertise over mDNS
+    (``lan_advertise``) unless a test asks for it, and they contact each other on 127.0.0.x
+    (``allow_private_peers``).
     """
     port = port or free_port()
     home = Home(root / name.lower().replace(" ", "-"))
-    config = Config(name, sector, host, port, f"http://{host}:{port}", sync_interval=0.5, lan_discovery=lan_discovery)
+    config = Config(name, sector, host, port, f"http://{host}:{port}", sync_interval=0.5, lan_discovery=lan_discovery,
+                    lan_advertise=lan_advertise, allow_private_peers=allow_private_peers)
     home.create(config, Identity.generate(), None)
     service = NodeService.open(home.path)
     service.publish_org_card()
@@ -55,8 +59,8 @@ async def running(tmp_path: Path) -> AsyncIterator[Callable[..., NodeRuntime]]:
     """Start real nodes (federation server + admin socket) in this event loop; stopped at teardown."""
     runtimes: list[NodeRuntime] = []
 
-    async def start(name: str, sector: str = "nonprofit") -> NodeRuntime:
-        runtime = NodeRuntime(make_home(tmp_path, name, sector))
+    async def start(name: str, sector: str = "nonprofit", **config: bool) -> NodeRuntime:
+        runtime = NodeRuntime(make_home(tmp_path, name, sector, **config))  # type: ignore[arg-type]
         await runtime.start()
         runtimes.append(runtime)
         return runtime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import stat
@@ -120,3 +121,18 @@ def test_listening_on_every_interface_needs_a_public_url(tmp_path):
                      check=False)
     assert result.returncode == 1 and "--url" in result.stderr
     assert not (tmp_path / "h").exists()
+
+
+def test_item10_init_refuses_a_url_that_is_not_a_base_url_and_records_allow_private_peers(tmp_path):
+    for bad in ("http://user:pw@orgnode.example", "https://orgnode.example/?x=1", "https://orgnode.example/#top"):
+        home = tmp_path / "refused"
+        result = orgnode("--home", str(home), "init", "--name", "A", "--sector", "company", "--listen", "127.0.0.1:9",
+                         "--url", bad, check=False)
+        assert result.returncode == 1 and "--url must be a base URL" in result.stderr
+        assert not (home / "config.json").exists()
+    ok = tmp_path / "ok"
+    orgnode("--home", str(ok), "init", "--name", "A", "--sector", "company", "--listen", "127.0.0.1:9",
+            "--url", "HTTPS://OrgNode.Example/orgnode/", "--allow-private-peers")
+    config = json.loads((ok / "config.json").read_text())
+    assert config["url"] == "https://orgnode.example/orgnode" and config["allow_private_peers"] is True
+    assert config["lan_discovery"] is True and config["lan_advertise"] is True

@@ -71,7 +71,8 @@ def init(home: Path, name: str, sector: str) -> str:
     data = js(home, "init", "--name", name, "--sector", sector, "--listen", f"127.0.0.1:{port}")
     config_path = home / "config.json"
     config = json.loads(config_path.read_text())
-    config.update(sync_interval=0.5, retry_base=0.3, retry_cap=2.0, checkpoint_interval=1.0, lan_discovery=False)
+    config.update(sync_interval=0.5, retry_base=0.3, retry_cap=2.0, checkpoint_interval=1.0, lan_discovery=False,
+                  allow_private_peers=True)
     config_path.write_text(json.dumps(config))
     return str(data["node_id"])
 

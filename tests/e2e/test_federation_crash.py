@@ -24,8 +24,7 @@ def init(home: Path, name: str) -> str:
     config_path = home / "config.json"
     config = json.loads(config_path.read_text())
     config.update(sync_interval=0.5, retry_base=0.3, retry_cap=2.0)
-    if "lan_discovery" in config:
-        config["lan_discovery"] = False
+    config.update(lan_discovery=False, allow_private_peers=True)  # partners on 127.0.0.1
     config_path.write_text(json.dumps(config))
     return str(data["node_id"])
 

@@ -131,7 +131,7 @@ class Lan:
         home = self.tmp / name
         self.homes[name] = home
         self.info[name] = json.loads(orgnode("--home", str(home), "init", "--name", org, "--sector", "nonprofit",
-                                             "--listen", f"{SUBNET}.{host}:{PORT}", "--json").stdout)
+                                             "--listen", f"{SUBNET}.{host}:{PORT}", "--allow-private-peers", "--json").stdout)
         self.procs.append(start_node(home, wrap=in_ns(self.ns(name))))
 
     def cli(self, name: str, *args: str, check: bool = True, ns: bool = False) -> subprocess.CompletedProcess[str]:

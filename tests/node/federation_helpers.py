@@ -13,7 +13,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +45,15 @@ class Net:
         self.runtimes: list[NodeRuntime] = []
 
     async def start(
-        self, name: str, *, sync_interval: float = 0.3, retry_base: float = 0.2, retry_cap: float = 1.0, sector: str = "nonprofit"
+        self, name: str, *, sync_interval: float = 0.3, retry_base: float = 0.2, retry_cap: float = 1.0, sector: str = "nonprofit",
+        url: str | None = None, **config_fields: Any,
     ) -> NodeRuntime:
+        """``url``: the public URL in the node's card (default: its listen address); ``config_fields``
+        override other ``Config`` fields (e.g. ``allow_private_peers=False``)."""
         port = free_port()
         home = Home(self.root / name.lower().replace(" ", "-"))
-        extra: dict[str, Any] = {"lan_discovery": False} if "lan_discovery" in {f.name for f in fields(Config)} else {}
-        config = Config(name, sector, "127.0.0.1", port, f"http://127.0.0.1:{port}",
+        extra: dict[str, Any] = {"lan_advertise": False, "allow_private_peers": True, **config_fields}  # 127.0.0.x, no mDNS
+        config = Config(name, sector, "127.0.0.1", port, url or f"http://127.0.0.1:{port}",
                         sync_interval=sync_interval, retry_base=retry_base, retry_cap=retry_cap, **extra)
         home.create(config, Identity.generate(), None)
         service = NodeService.open(home.path)

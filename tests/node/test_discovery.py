@@ -300,7 +300,7 @@ def test_discovery_component_announces_only_public_card_fields(node_factory):
 
 async def test_in_process_test_nodes_do_not_advertise(running):
     a = await running("A")
-    assert a.service.config.lan_discovery is False
+    assert a.service.config.lan_advertise is False
     assert a.lan.discovery._zc is None and a.lan.discovery in a.components
 
 
@@ -341,3 +341,40 @@ async def test_item13_resent_request_keeps_its_first_lapse_time(running):
     assert (await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(stranger)).encode(), stranger))[0] == 200
     again = b.federation.peers.get(stranger.node_id)
     assert (again.state, again.updated_at) == (P.PENDING_IN, first)
+
+
+async def test_item13_lan_pairing_endpoints_are_not_served_when_lan_discovery_is_off(running):
+    """Issue 8 item 13: with ``lan_discovery`` off the pairing-request endpoints do not exist (404 as any
+    unknown route) and a stranger's request stores nothing; positive control: a node with it on records it."""
+    off = await running("Closed Org", lan_discovery=False)
+    on = await running("Open Org")
+    stranger = Identity.generate()
+    request = LanPairRequest(identity_bundle(stranger)).encode()
+    unknown = await raw_post(off, "/federation/v1/no-such-endpoint", request, stranger)
+    assert unknown[0] == 404
+    assert await raw_post(off, PAIR_REQUEST_PATH, request, stranger) == unknown
+    assert (await raw_post(off, PAIR_CONFIRM_PATH, LanPairConfirm(identity_bundle(stranger)).encode(), stranger))[0] == 404
+    assert off.federation.peers.get(stranger.node_id) is None
+    assert not list(off.service.db.query("SELECT 1 FROM org_cards WHERE node_id = ?", [stranger.node_id]))
+    with pytest.raises(UserError, match="lan_discovery"):  # it could never take the approval: refused up front
+        await off.lan.request(on.service.node_id.hex(), 1.0)
+
+    status, body = await raw_post(on, PAIR_REQUEST_PATH, request, stranger)
+    assert status == 200 and LanPairAnswer.decode(body).state == "pending"
+    recorded = on.federation.peers.get(stranger.node_id)
+    assert recorded is not None and recorded.state == P.PENDING_IN
+
+
+async def test_item10_a_lan_request_whose_card_names_a_private_address_is_refused_unless_allowed(running):
+    """Without ``allow_private_peers`` the target refuses a requester whose card URL is a loopback
+    literal (it could never contact it); positive control: with it on the request is recorded."""
+    strict = await running("Strict Org", allow_private_peers=False)
+    lax = await running("Lax Org")
+    requester = Identity.generate()
+    request = LanPairRequest(identity_bundle(requester, "http://127.0.0.5:8470")).encode()
+    status, body = await raw_post(strict, PAIR_REQUEST_PATH, request, requester)
+    assert status == 400 and b"bad-body" in body and b"loopback address" in body
+    assert strict.federation.peers.get(requester.node_id) is None
+    status, _ = await raw_post(lax, PAIR_REQUEST_PATH, request, requester)
+    recorded = lax.federation.peers.get(requester.node_id)
+    assert status == 200 and recorded is not None and recorded.state == P.PENDING_IN

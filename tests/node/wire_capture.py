@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from node.home import Config, Home
@@ -161,7 +161,7 @@ async def start_tapped(net: Any, name: str, sector: str, *, sync_interval: float
     tap = WireTap(port)
     public_port = await tap.start()
     home = Home(net.root / name.lower().replace(" ", "-"))
-    extra: dict[str, Any] = {"lan_discovery": False} if "lan_discovery" in {f.name for f in fields(Config)} else {}
+    extra: dict[str, Any] = {"lan_advertise": False, "allow_private_peers": True}  # 127.0.0.x, no mDNS
     config = Config(name, sector, "127.0.0.1", port, f"http://127.0.0.1:{public_port}",
                     sync_interval=sync_interval, retry_base=retry_base, retry_cap=retry_cap, **extra)
     home.create(config, Identity.generate(), None)

@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from hypothesis import strategies as st
 
 from protocol.bodies import KeyRotation, Note, OrgCard
 from protocol.identity import Identity
@@ -55,3 +56,14 @@ def rotate(identity: Identity, prev: Statement, new_seed: bytes, *, bad: bool = 
         body=rotation_body(identity, new_key, bad=bad), private=False,
     )
     return s, identity.with_signing_key(new_key)
+
+
+# Peer base URLs (section 12.1): http(s), a DNS name, an optional port and path prefix.
+base_urls = st.builds(
+    lambda scheme, labels, port, segments: f"{scheme}://{'.'.join(labels)}{port}{''.join('/' + s for s in segments)}",
+    st.sampled_from(["http", "https"]),
+    st.lists(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True).filter(lambda s: not s.isdigit()),
+             min_size=1, max_size=4),
+    st.sampled_from(["", ":1", ":8470", ":65535"]),
+    st.lists(st.from_regex(r"[A-Za-z0-9_~-]{1,12}", fullmatch=True), max_size=3),
+)

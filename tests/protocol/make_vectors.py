@@ -25,6 +25,7 @@ from protocol.invite import INVITE_PROOF_TAG, InviteToken, invite_proof
 from protocol.jobs import Job, Location, Salary, Skill
 from protocol.match_query import PSEUDONYM_TAG, MatchAnswer, MatchQuery, Offer, pseudonym
 from protocol.merkle import tree_root
+from protocol.peer_url import base_url_problem, normalise_base_url
 from protocol.provenance import Checkpoint
 from protocol.relay import MAX_TTL, Relay, open_relay, relay_info
 from protocol.reshare import make_reshare
@@ -263,6 +264,27 @@ def statement_vector(s: Statement) -> dict[str, Any]:
     }
 
 
+BASE_URLS_VALID = [
+    "https://youth.example", "https://Youth.Example/", "http://127.0.0.1:8470", "http://[2001:db8::1]:8470",
+    "https://example.org/orgnode/", "https://example.org/a.b/c_d~e-f",
+]
+BASE_URLS_INVALID = [
+    "https://user:pw@youth.example", "https://youth.example@evil.example", "https://youth.example/?", "https://youth.example?a=1",
+    "https://youth.example/#", "https://youth.example/x#y", "https://youth.example/a/../admin", "https://youth.example/./a",
+    "https://youth.example//a", "https://youth.example/a%2F..", "https://youth.example\\admin", "ftp://youth.example",
+    "https:/youth.example", "https://youth.example:65536", "https://youth.example:", "https://youth.example:8a", "http://127.1", "http://0x7f000001",
+    "http://2130706433", "http://[fe80::1%25eth0]", "https://you th.example", "https://", "",
+]
+
+
+def base_url_vectors() -> dict[str, Any]:
+    """Peer base URLs (section 12.1): valid ones with their normalised form, refused ones with the reason."""
+    return {
+        "valid": [{"url": u, "normalised": normalise_base_url(u)} for u in BASE_URLS_VALID],
+        "invalid": [{"url": u, "reason": base_url_problem(u)} for u in BASE_URLS_INVALID],
+    }
+
+
 def deterministic() -> dict[str, Any]:
     s1, s2, s3 = statements()
     rotation = KeyRotation.from_value(s3.body_value())
@@ -289,6 +311,7 @@ def deterministic() -> dict[str, Any]:
         "job": job_vector(),
         "match": match_vectors(),
         "checkpoint": checkpoint_vector(),
+        "base_url": base_url_vectors(),
     }
 
 

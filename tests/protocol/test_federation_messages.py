@@ -6,7 +6,6 @@ code from ``protocol.errors.ALL_CODES``; nothing else may escape (THREATS row 9)
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from protocol.request_auth import MAX_HEADER_LEN, RequestAuth, parse_header
 from protocol.reshare import Reshare
 from protocol.statement import BODY_LIMITS
 from protocol.sync import MAX_BATCH, MAX_HAVE, Batch, ItemResult, PullRequest, PushResults
+from tests.protocol.helpers import base_urls
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -89,7 +89,7 @@ def test_pair_request_roundtrip(invite_id: bytes, proof: bytes, bundle: bytes) -
 
 @FAST
 @given(
-    st.text(alphabet=string.ascii_letters + string.digits + ":/.-_[]", max_size=200),
+    base_urls,
     ids,
     st.binary(min_size=16, max_size=16),
     st.binary(min_size=32, max_size=32),

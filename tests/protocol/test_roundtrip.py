@@ -10,7 +10,7 @@ from protocol.bodies import KeyRotation, Note, OrgCard, parse_body
 from protocol.codec import decode, encode
 from protocol.identity import EncryptionPublicKeys
 from protocol.statement import BODY_LIMITS, Envelope, Header, SealedContent
-from tests.protocol.helpers import ident
+from tests.protocol.helpers import base_urls, ident
 
 b32 = st.binary(min_size=32, max_size=32)
 
@@ -64,7 +64,7 @@ KEYS = ident(1).encryption_public
 @given(
     st.text(min_size=1, max_size=200).filter(lambda s: s.strip()),
     st.sampled_from(SECTORS),
-    st.text(max_size=512),
+    base_urls,
     b32,
 )
 def test_org_card_roundtrip(name: str, sector: str, url: str, x25519: bytes) -> None:

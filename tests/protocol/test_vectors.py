@@ -283,3 +283,26 @@ def test_relay_decryption_vector(stored: dict[str, Any]) -> None:
     assert exc.value.code == "wrong-recipient"
     forwarded = relay.forwarded()
     assert (forwarded.ttl, forwarded.sealed) == (relay.ttl - 1, relay.sealed)
+
+
+def test_base_url_vectors(stored: dict[str, Any]) -> None:
+    """Section 12.1: every valid URL normalises as published; every invalid one is refused in a card and a token."""
+    from protocol.bodies import OrgCard
+    from protocol.identity import EncryptionPublicKeys
+    from protocol.invite import InviteToken
+    from protocol.peer_url import base_url_problem, normalise_base_url
+
+    keys = EncryptionPublicKeys(b"\x01" * 32, b"\x02" * 1184)
+    assert stored["base_url"]["valid"] and stored["base_url"]["invalid"]
+    for vector in stored["base_url"]["valid"]:
+        assert normalise_base_url(vector["url"]) == vector["normalised"]
+        assert OrgCard("A", "nonprofit", vector["url"], keys).url == vector["url"]
+    for vector in stored["base_url"]["invalid"]:
+        assert base_url_problem(vector["url"]) == vector["reason"] is not None
+        with pytest.raises(RemoteProtocolError) as card:
+            OrgCard("A", "nonprofit", vector["url"], keys)
+        assert card.value.code == "bad-body"
+        token = InviteToken(vector["url"], b"\x00" * 32, b"\x00" * 16, b"\x00" * 32, 0).encode()
+        with pytest.raises(RemoteProtocolError) as invite:
+            InviteToken.decode(token)
+        assert invite.value.code == "bad-invite"
