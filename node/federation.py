@@ -70,6 +70,8 @@ class Federation:
     outbound_guards: list[Callable[[Statement, bytes], bool]] = field(default_factory=list)
     # The clock statements taken in are stamped with (ms); tests may give a fake one.
     clock: Callable[[], int] = now_ms
+    # Work due by the clock (retries, expiry), run by the sync engine's maintenance loop with ``clock()``.
+    timers: list[Callable[[int], object]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.peers = PeerStore(self.service.db)

@@ -32,6 +32,7 @@ from protocol.referrals import (
     check_transition,
     consent_for_referral,
 )
+from protocol.relay import next_retry_hop, withdrawal_retry_at
 from protocol.statement import Envelope, Statement
 from storage.log_store import vouched_history
 
@@ -316,20 +317,76 @@ class Referrals:
         # Erased pages must not linger in the WAL once this commits.
         self.federation.after_commit(self.store.checkpoint)
         log_event("consent.erased", referrals=len(erased))
-        if self._receipt_sent(statement.id):
-            return  # a retried reaction: the erasure above was a no-op, the receipt went out before
+        sent = self._receipt_for(statement.id)
+        if sent is not None:
+            # A retried reaction or a re-sent withdrawal: the erasure above was a no-op; the receipt
+            # went out before, perhaps into a hop that swallowed it, so it goes out again.
+            self._resend_receipt(sent, statement)
+            return
         receipt = ErasureReceipt(statement.id, tuple(erased), now)
         try:
             self._send(ErasureReceipt.KIND, receipt.to_value(), statement.author, self._route(erased[0] if erased else None))
         except UserError as exc:  # no path back right now: the erasure stands regardless
             log_event("erasure.receipt-unsent", logging.WARNING, withdrawal=statement.id, reason=str(exc)[:80])
 
-    def _receipt_sent(self, withdrawal: bytes) -> bool:
+    def _receipt_for(self, withdrawal: bytes) -> Statement | None:
+        """Our erasure receipt for ``withdrawal``, if one was sent."""
         for own in self.federation.service.log.of_kind(ErasureReceipt.KIND):
             if own.author == self.me and own.body is not None and ErasureReceipt.from_value(own.body_value()).withdrawal == withdrawal:
-                return True
-        return False
+                return own
+        return None
+
+    def _resend_receipt(self, receipt: Statement, withdrawal: Statement) -> None:
+        """A withdrawal we answered came again through a relay: the sender has not seen our receipt
+        (a hop may have swallowed it), so the same receipt goes back again, along the way the
+        re-sent withdrawal just came (the route learnt from it). Partners get it by sync anyway."""
+        if self.relays is None or self.federation.peers.is_trusted(withdrawal.author):
+            return
+        body = ErasureReceipt.from_value(receipt.body_value())
+        try:
+            self.relays.send([receipt], withdrawal.author, self._route(body.referral_ids[0] if body.referral_ids else None))
+        except UserError as exc:
+            log_event("erasure.receipt-unsent", logging.WARNING, withdrawal=withdrawal.id, reason=str(exc)[:80])
 
     def _on_receipt(self, statement: Statement) -> None:
         body = ErasureReceipt.from_value(statement.body_value())
         self.store.acknowledge(list(body.referral_ids), statement.author, statement.id, now_ms())
+        self.store.withdrawal_acknowledged(body.withdrawal, statement.author, self.federation.clock())
+
+    # --- withdrawals relayed to non-partners: re-sent until receipted (issue 8 item 8) ---------------
+
+    def _track_withdrawal(self, withdrawal: bytes, recipient: bytes, route: bytes) -> None:
+        """Start the acknowledgement deadline of a withdrawal relayed to a non-partner (a partner gets
+        it by sync, whose outbox retries until the partner has it)."""
+        if self.relays is None or self.federation.peers.is_trusted(recipient):
+            return
+        hop = self.relays.next_hop(recipient, route)
+        if hop is None:
+            return
+        now = self.federation.clock()
+        self.store.record_withdrawal_delivery(withdrawal, recipient, route, hop, now, withdrawal_retry_at(now, 1))
+
+    def retry_withdrawals(self, now: int) -> list[dict[str, Any]]:
+        """Re-send every relayed withdrawal whose erasure receipt is overdue at ``now`` through another
+        known path (``next_retry_hop`` over ``Relays.hops_to``), and set its next deadline (doubling,
+        ``withdrawal_retry_at``). Runs on the sync engine's timer; returns what it re-sent."""
+        resent: list[dict[str, Any]] = []
+        if self.relays is None:
+            return resent
+        for row in self.store.withdrawals_due(now):
+            statement = self.federation.service.log.get(row.withdrawal)
+            if statement is None or statement.body is None:
+                continue
+            hop = next_retry_hop(self.relays.hops_to(row.recipient, row.route), list(row.vias))
+            with self.db.atomic():
+                if hop is not None:
+                    try:
+                        self.relays.send([statement], row.recipient, row.route, via=hop)
+                    except UserError:
+                        hop = None
+                attempts = row.attempts + (1 if hop is not None else 0)
+                self.store.withdrawal_resent(row.withdrawal, row.recipient, hop, now, withdrawal_retry_at(now, attempts))
+            log_event("consent.withdrawal-resent" if hop else "consent.withdrawal-no-path", logging.WARNING,
+                      withdrawal=row.withdrawal, to=row.recipient, hop=hop, attempts=attempts)
+            resent.append({"withdrawal": row.withdrawal.hex(), "to": row.recipient.hex(), "via": hop.hex() if hop else None})
+        return resent

@@ -22,7 +22,9 @@ from node.federation import Federation
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.errors import ProtocolError
+from protocol.jobs import Job
 from protocol.relay import Relay, open_relay, seal_relay
+from protocol.reshare import verify_reshare
 from protocol.statement import Statement
 
 RELAY_QUOTA_COUNT = 120
@@ -59,9 +61,38 @@ class Relays:
             return bytes(rows[0]["next_hop"])
         return None
 
-    def send(self, statements: list[Statement], to: bytes, route: bytes) -> Statement:
-        """Seal ``statements`` for ``to`` and pass them to the next hop on the trust path."""
-        hop = self.next_hop(to, route)
+    def hops_to(self, to: bytes, route: bytes) -> list[bytes]:
+        """Every trusted peer that is a known way to ``to`` about job ``route``, best first: the hop
+        ``next_hop`` chooses, then each trusted partner whose signed ``reshare`` of ``to``'s job
+        ``route`` is in our log (it holds the job, so it carries boxes about it), then a learnt,
+        verified, unexpired route. Used to re-send a withdrawal that was not acknowledged in time."""
+        hops: list[bytes] = []
+        first = self.next_hop(to, route)
+        if first is not None:
+            hops.append(first)
+        for reshare in self.federation.service.log.of_kind("reshare"):
+            if reshare.author in hops or reshare.body is None or not self.federation.peers.is_trusted(reshare.author):
+                continue
+            try:
+                root = verify_reshare(reshare).root
+                if root.author == to and root.kind == Job.KIND and Job.from_value(root.body_value()).job_id == route:
+                    hops.append(reshare.author)
+            except ProtocolError:
+                continue
+        fresh_since = now_ms() - RELAY_ROUTE_TTL_MS
+        for row in self.db.query("SELECT next_hop FROM relay_routes WHERE node_id = ? AND verified = 1 AND updated_at >= ?",
+                                 [to, fresh_since]):
+            hop = bytes(row["next_hop"])
+            if hop not in hops and self.federation.peers.is_trusted(hop):
+                hops.append(hop)
+        return hops
+
+    def send(self, statements: list[Statement], to: bytes, route: bytes, via: bytes | None = None) -> Statement:
+        """Seal ``statements`` for ``to`` and pass them to the next hop on the trust path (or to ``via``,
+        a trusted peer chosen by the caller, e.g. another path for a withdrawal not acknowledged)."""
+        hop = self.next_hop(to, route) if via is None else via
+        if hop is not None and not self.federation.peers.is_trusted(hop):
+            hop = None
         if hop is None:
             raise UserError("no trust path to that organization: it is not a partner, and no partner passed on its job")
         keys = self.federation.encryption_keys(to)

@@ -57,6 +57,7 @@ class Talent(Referrals, TalentViews):
         if self.relays is not None:
             self.relays.on_delivered.append(lambda statements, via: self.on_appended(statements))
         self.federation.outbound_guards.append(self.outbound_allowed)
+        self.federation.timers.append(self.retry_withdrawals)
 
     @property
     def me(self) -> bytes:
@@ -218,8 +219,10 @@ class Talent(Referrals, TalentViews):
                 notified.setdefault(d.recipient, []).append(d.referral_id)
             for recipient, referral_ids in notified.items():
                 body = ConsentWithdrawal(rows[0].consent_id, candidate.candidate_ref, tuple(referral_ids))
-                statement = self._send(ConsentWithdrawal.KIND, body.to_value(), recipient, self._route(referral_ids[0]))
+                route = self._route(referral_ids[0])
+                statement = self._send(ConsentWithdrawal.KIND, body.to_value(), recipient, route)
                 self.store.mark_withdrawal_sent(referral_ids, statement.id)
+                self._track_withdrawal(statement.id, recipient, route)
                 for rid in referral_ids:
                     self._apply_status(rid, "withdrawn", self.me, statement.id, "consent withdrawn", now, notify=True)
             if not notified:

@@ -407,6 +407,28 @@ def _m012_quotas(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE relay_routes ADD COLUMN verified INTEGER NOT NULL DEFAULT 0")
 
 
+def _m013_withdrawal_deliveries(db: sqlite_utils.Database) -> None:
+    """Issue 8 item 8. ``withdrawal_deliveries``: every consent withdrawal relayed to a
+    non-partner until its erasure receipt comes (``acked_at``): how often and through which hops
+    (``vias``, a JSON list of hex ids in the order used) it was sent, and when it is due again
+    (``next_at``), so a path that swallows it is routed around."""
+    db.execute(
+        """CREATE TABLE withdrawal_deliveries (
+            withdrawal BLOB NOT NULL,
+            recipient BLOB NOT NULL,
+            route BLOB NOT NULL,
+            first_sent_at INTEGER NOT NULL,
+            last_sent_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            vias TEXT NOT NULL DEFAULT '[]',
+            next_at INTEGER NOT NULL,
+            acked_at INTEGER,
+            PRIMARY KEY (withdrawal, recipient)
+        )"""
+    )
+    db.execute("CREATE INDEX withdrawal_deliveries_due ON withdrawal_deliveries (acked_at, next_at)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", _m001_log),
     ("002_federation", _m002_federation),
@@ -416,6 +438,7 @@ MIGRATIONS: list[Migration] = [
     ("006_pinned_sector", _m006_pinned_sector),
     ("007_jobs_by_author", _m007_jobs_by_author),
     ("012_quotas", _m012_quotas),
+    ("013_withdrawal_deliveries", _m013_withdrawal_deliveries),
 ]
 
 
