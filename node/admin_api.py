@@ -117,12 +117,13 @@ async def trust_accept(request: web.Request) -> web.Response:
     verified = await accept_invite(ctx.federation, ctx.client, str(body.get("token", "")))
     peer = ctx.federation.peers.get(verified.node_id)
     assert peer is not None
-    return web.json_response(peer_view(ctx.service, peer))
+    return web.json_response(peer_view(ctx.service, peer, ctx.federation.clock()))
 
 
 async def trust_list(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    return web.json_response([peer_view(ctx.service, p) for p in ctx.federation.peers.all()])
+    now = ctx.federation.clock()
+    return web.json_response([peer_view(ctx.service, p, now) for p in ctx.federation.peers.all()])
 
 
 def _state_change(state: str) -> Handler:
@@ -130,7 +131,7 @@ def _state_change(state: str) -> Handler:
         ctx = request.app[CTX]
         body = await json_body(request)
         node_id = ctx.federation.resolve_peer(str(body.get("node_id", "")))
-        return web.json_response(peer_view(ctx.service, ctx.federation.set_state(node_id, state)))
+        return web.json_response(peer_view(ctx.service, ctx.federation.set_state(node_id, state), ctx.federation.clock()))
 
     return handler
 
@@ -139,7 +140,7 @@ async def trust_unblock(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     body = await json_body(request)
     node_id = ctx.federation.resolve_peer(str(body.get("node_id", "")))
-    return web.json_response(peer_view(ctx.service, ctx.federation.unblock(node_id)))
+    return web.json_response(peer_view(ctx.service, ctx.federation.unblock(node_id), ctx.federation.clock()))
 
 
 # --- statements ----------------------------------------------------------------------------------

@@ -75,6 +75,13 @@ class Federation:
 
     def __post_init__(self) -> None:
         self.peers = PeerStore(self.service.db)
+        # Held (out-of-order) statements expire on the clock, not only when the next one arrives.
+        self.timers.append(self._expire_held)
+
+    def _expire_held(self, now: int) -> None:
+        dropped = self.service.log.expire_held(now)
+        if dropped:
+            log_event("held.expired", count=dropped)
 
     @property
     def me(self) -> bytes:

@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.clock import now_ms
 from node.errors import UserError
 from node.federation import Federation
 from node.logs import log_event
 from protocol.audience import Audience
-from protocol.errors import ProtocolError
+from protocol.errors import OVER_QUOTA, ProtocolError
 from protocol.jobs import Job
 from protocol.relay import Relay, open_relay, seal_relay
 from protocol.reshare import verify_reshare
@@ -55,7 +54,7 @@ class Relays:
         rows = list(self.db.query("SELECT via FROM jobs WHERE job_id = ? AND author = ?", [route, to]))
         if rows and rows[0]["via"] is not None and self.federation.peers.is_trusted(bytes(rows[0]["via"])):
             return bytes(rows[0]["via"])
-        fresh_since = now_ms() - RELAY_ROUTE_TTL_MS
+        fresh_since = self.federation.clock() - RELAY_ROUTE_TTL_MS
         rows = list(self.db.query("SELECT next_hop FROM relay_routes WHERE node_id = ? AND updated_at >= ?", [to, fresh_since]))
         if rows and self.federation.peers.is_trusted(bytes(rows[0]["next_hop"])):
             return bytes(rows[0]["next_hop"])
@@ -79,7 +78,7 @@ class Relays:
                     hops.append(reshare.author)
             except ProtocolError:
                 continue
-        fresh_since = now_ms() - RELAY_ROUTE_TTL_MS
+        fresh_since = self.federation.clock() - RELAY_ROUTE_TTL_MS
         for row in self.db.query("SELECT next_hop FROM relay_routes WHERE node_id = ? AND verified = 1 AND updated_at >= ?",
                                  [to, fresh_since]):
             hop = bytes(row["next_hop"])
@@ -147,7 +146,7 @@ class Relays:
 
     def _handle(self, statement: Statement) -> None:
         relay = Relay.from_value(statement.body_value())
-        now = now_ms()
+        now = self.federation.clock()
         self.db.execute("DELETE FROM relay_seen WHERE at < ?", [now - RELAY_SEEN_MS])
         box = hashlib.sha256(relay.sealed).digest()
         if list(self.db.query("SELECT 1 FROM relay_seen WHERE box = ?", [box])):
@@ -174,11 +173,19 @@ class Relays:
             self.federation.service.log.erase_body(statement.id, now)  # an unopenable box is not kept
             raise
         self._learn_route(relay.origin, statement.author, now, verified=True)
-        with self.db.atomic():
-            self.federation.service.log.keep_foreign(list(delivered.statements), via=statement.author,
-                                                     via_statement=statement.id, distance=0, card=delivered.origin, now=now)
-            # The box was opened and its contents kept: the ciphertext is not kept as well.
-            self.federation.service.log.erase_body(statement.id, now)
+        log = self.federation.service.log
+        try:
+            with self.db.atomic():
+                # The box was opened: its ciphertext is not kept (its bytes go back to the peer's quota)
+                # and what it carried is charged to the peer that delivered it instead (issue 8 item 12).
+                log.erase_body(statement.id, now)
+                log.keep_foreign(list(delivered.statements), via=statement.author, via_statement=statement.id, distance=0,
+                                 card=delivered.origin, now=now, charge=True)
+        except ProtocolError as exc:
+            log.erase_body(statement.id, now)  # opened but not kept (over quota): no decryptable copy stays
+            if exc.code == OVER_QUOTA:
+                log.record_over_quota(statement.author, now)
+            raise
         log_event("relay.delivered", origin=relay.origin, items=len(delivered.statements))
         for hook in self.on_delivered:
             hook(list(delivered.statements), statement.author)

@@ -411,7 +411,9 @@ def _m013_withdrawal_deliveries(db: sqlite_utils.Database) -> None:
     """Issue 8 item 8. ``withdrawal_deliveries``: every consent withdrawal relayed to a
     non-partner until its erasure receipt comes (``acked_at``): how often and through which hops
     (``vias``, a JSON list of hex ids in the order used) it was sent, and when it is due again
-    (``next_at``), so a path that swallows it is routed around."""
+    (``next_at``), so a path that swallows it is routed around. Item 12: ``foreign_statements``
+    gains ``charged_to``, the peer whose quota a relayed statement kept here was charged to, so
+    erasing its body gives the bytes back."""
     db.execute(
         """CREATE TABLE withdrawal_deliveries (
             withdrawal BLOB NOT NULL,
@@ -427,6 +429,7 @@ def _m013_withdrawal_deliveries(db: sqlite_utils.Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX withdrawal_deliveries_due ON withdrawal_deliveries (acked_at, next_at)")
+    db.execute("ALTER TABLE foreign_statements ADD COLUMN charged_to BLOB")
 
 
 MIGRATIONS: list[Migration] = [
