@@ -63,7 +63,8 @@ class NodeRuntime:
         self.stop_event = asyncio.Event()
         self.components: list[Component] = []
         self._runners: list[web.AppRunner] = []
-        self.conn_policy = conn_guard.ConnectionPolicy()
+        self.conn_policy = conn_guard.ConnectionPolicy(read_timeout=float(service.config.read_timeout),
+                                                       max_per_address=service.config.max_connections_per_address)
         self.port: int | None = None
         self.federation = Federation(service)
         self.client = FederationClient(lambda: service.identity)
