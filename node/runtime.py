@@ -114,8 +114,9 @@ class NodeRuntime:
         await fed_runner.setup()
         conn_guard.install(fed_runner, self.conn_policy)
         self._runners.append(fed_runner)
-        site = web.TCPSite(fed_runner, config.listen_host, config.listen_port, reuse_address=True)
         try:
+            # Our own listening socket, so an exhausted process backs off cleanly (conn_guard.BackoffSocket).
+            site = web.SockSite(fed_runner, conn_guard.listening_socket(config.listen_host, config.listen_port))
             await site.start()
         except OSError as exc:
             await self.stop()
