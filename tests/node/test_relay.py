@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from node.cli_talent import _referral_lines, withdrawal_text
 from node.clock import now_ms
 from protocol.relay import WITHDRAWAL_ACK_MS, WITHDRAWAL_RETRY_CAP_MS, next_retry_hop, withdrawal_retry_at
 from tests.node.federation_helpers import Net, db_bytes, pair, synced, wait_until
@@ -196,8 +197,19 @@ async def test_a_resent_withdrawal_gets_the_receipt_again_when_the_first_was_swa
     await wait_until(receipts, what="receipt appended at J")
     assert h.talent.store.disclosure(rid).acked_at is None
     clock[0] += WITHDRAWAL_ACK_MS + 1
+    # Re-sent here at once (the timer would do the same): the admin sees it as retried.
+    assert h.talent.retry_withdrawals(clock[0]) == [{"withdrawal": h.talent.store.disclosure(rid).withdrawal_statement.hex(),
+                                                      "to": j.service.node_id.hex(), "via": other.service.node_id.hex()}]
+    views = h.talent.list_referrals()
+    assert withdrawal_text(h.talent.candidate_view(h.talent.store.candidate(candidate.candidate_id))["disclosures"][0]) == (
+        f"; withdrawal sent, not yet acknowledged, retried via {other.service.config.name} "
+        f"(2 sends through {first.service.config.name}, {other.service.config.name})")
+    assert f"retried via {other.service.config.name}" in _referral_lines(views)
+    assert h.talent.retry_withdrawals(clock[0]) == []  # the next try is hours away
     await wait_until(lambda: h.talent.store.disclosure(rid).acked_at is not None, what="receipt at H through the other path")
     assert len(receipts()) == 1  # the same receipt, sent again, not a second one
+    assert "erasure acknowledged" in withdrawal_text(
+        h.talent.candidate_view(h.talent.store.candidate(candidate.candidate_id))["disclosures"][0])
 
 
 def test_the_retry_schedule_doubles_from_the_deadline_and_is_capped():
