@@ -194,6 +194,8 @@ def withdrawal_text(d: dict[str, Any]) -> str:
         return ""
     w = d.get("withdrawal") or {}
     vias = [v["name"] or v["id"][:16] for v in w.get("via", [])]
+    if w.get("state") == "no-path":
+        return "; withdrawal not sent yet: no partner on the way to the recipient now; it goes out as soon as there is one"
     if w.get("attempts", 1) > 1:
         return f"; withdrawal sent, not yet acknowledged, retried via {vias[-1]} ({w['attempts']} sends through {', '.join(vias)})"
     return "; withdrawal sent, not yet acknowledged" + (f" (via {vias[0]})" if vias else "")

@@ -32,7 +32,7 @@ from protocol.referrals import (
     check_transition,
     consent_for_referral,
 )
-from protocol.relay import next_retry_hop, withdrawal_retry_at
+from protocol.relay import WITHDRAWAL_NO_PATH_RECHECK_MS, next_retry_hop, withdrawal_retry_at
 from protocol.statement import Envelope, Statement
 from storage.log_store import vouched_history
 
@@ -355,21 +355,31 @@ class Referrals:
 
     # --- withdrawals relayed to non-partners: re-sent until receipted (issue 8 item 8) ---------------
 
-    def _track_withdrawal(self, withdrawal: bytes, recipient: bytes, route: bytes) -> None:
-        """Start the acknowledgement deadline of a withdrawal relayed to a non-partner (a partner gets
-        it by sync, whose outbox retries until the partner has it)."""
+    def _send_withdrawal(self, body: ConsentWithdrawal, recipient: bytes, route: bytes) -> Statement:
+        """Append a withdrawal for ``recipient``. A partner gets it by sync (the outbox re-pushes until
+        it has it). To a non-partner it is relayed and its acknowledgement deadline starts; with no
+        path right now it is still appended and recorded, due at once, so the timer sends it as soon
+        as a path appears: a candidate's withdrawal never fails for want of a route."""
+        statement = self.federation.append(ConsentWithdrawal.KIND, body.to_value(), private=True, audience=Audience.only(recipient))
         if self.relays is None or self.federation.peers.is_trusted(recipient):
-            return
-        hop = self.relays.next_hop(recipient, route)
-        if hop is None:
-            return
+            return statement
         now = self.federation.clock()
-        self.store.record_withdrawal_delivery(withdrawal, recipient, route, hop, now, withdrawal_retry_at(now, 1))
+        hop = self.relays.next_hop(recipient, route)
+        if hop is not None:
+            try:
+                self.relays.send([statement], recipient, route, via=hop)
+            except UserError as exc:
+                log_event("consent.withdrawal-unsent", logging.WARNING, withdrawal=statement.id, reason=str(exc)[:80])
+                hop = None
+        self.store.record_withdrawal_delivery(statement.id, recipient, route, hop, now,
+                                              withdrawal_retry_at(now, 1) if hop is not None else now)
+        return statement
 
     def retry_withdrawals(self, now: int) -> list[dict[str, Any]]:
         """Re-send every relayed withdrawal whose erasure receipt is overdue at ``now`` through another
         known path (``next_retry_hop`` over ``Relays.hops_to``), and set its next deadline (doubling,
-        ``withdrawal_retry_at``). Runs on the sync engine's timer; returns what it re-sent."""
+        ``withdrawal_retry_at``); one with no path is looked at again after
+        WITHDRAWAL_NO_PATH_RECHECK_MS. Runs on the sync engine's timer; returns what it re-sent."""
         resent: list[dict[str, Any]] = []
         if self.relays is None:
             return resent
@@ -385,7 +395,8 @@ class Referrals:
                     except UserError:
                         hop = None
                 attempts = row.attempts + (1 if hop is not None else 0)
-                self.store.withdrawal_resent(row.withdrawal, row.recipient, hop, now, withdrawal_retry_at(now, attempts))
+                due = withdrawal_retry_at(now, attempts) if hop is not None else now + WITHDRAWAL_NO_PATH_RECHECK_MS
+                self.store.withdrawal_resent(row.withdrawal, row.recipient, hop, now, due)
             log_event("consent.withdrawal-resent" if hop else "consent.withdrawal-no-path", logging.WARNING,
                       withdrawal=row.withdrawal, to=row.recipient, hop=hop, attempts=attempts)
             resent.append({"withdrawal": row.withdrawal.hex(), "to": row.recipient.hex(), "via": hop.hex() if hop else None})

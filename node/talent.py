@@ -220,9 +220,8 @@ class Talent(Referrals, TalentViews):
             for recipient, referral_ids in notified.items():
                 body = ConsentWithdrawal(rows[0].consent_id, candidate.candidate_ref, tuple(referral_ids))
                 route = self._route(referral_ids[0])
-                statement = self._send(ConsentWithdrawal.KIND, body.to_value(), recipient, route)
+                statement = self._send_withdrawal(body, recipient, route)
                 self.store.mark_withdrawal_sent(referral_ids, statement.id)
-                self._track_withdrawal(statement.id, recipient, route)
                 for rid in referral_ids:
                     self._apply_status(rid, "withdrawn", self.me, statement.id, "consent withdrawn", now, notify=True)
             if not notified:

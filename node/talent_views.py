@@ -76,7 +76,8 @@ class TalentViews:
         if row is None:
             return {"state": "acknowledged" if d.acked_at is not None else "sent", "attempts": 1, "via": [], "next_retry_at": None}
         acked = d.acked_at is not None or row.acked_at is not None
-        return {"state": "acknowledged" if acked else ("retried" if row.attempts > 1 else "sent"),
+        state = "acknowledged" if acked else "retried" if row.attempts > 1 else "sent" if row.attempts else "no-path"
+        return {"state": state,
                 "attempts": row.attempts, "first_sent_at": row.first_sent_at, "last_sent_at": row.last_sent_at,
                 "via": [{"id": v.hex(), "name": self.org_name(v)} for v in row.vias],
                 "next_retry_at": None if acked else row.next_at}

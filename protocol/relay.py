@@ -111,6 +111,7 @@ def open_relay(relay: Relay, me: Identity) -> Delivered:
 
 WITHDRAWAL_ACK_MS = 3_600_000  # a relayed withdrawal unanswered by an erasure receipt this long is re-sent
 WITHDRAWAL_RETRY_CAP_MS = 86_400_000  # the wait between re-sends doubles up to a day, and re-sends go on
+WITHDRAWAL_NO_PATH_RECHECK_MS = 60_000  # a withdrawal with no path yet is looked at again this often
 
 
 def withdrawal_retry_at(last_sent_at: int, attempts: int) -> int:

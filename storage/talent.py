@@ -287,13 +287,15 @@ class TalentStore:
 
     # --- relayed withdrawals until their erasure receipt (issue 8 item 8) ---------------------------
 
-    def record_withdrawal_delivery(self, withdrawal: bytes, recipient: bytes, route: bytes, via: bytes, now: int,
+    def record_withdrawal_delivery(self, withdrawal: bytes, recipient: bytes, route: bytes, via: bytes | None, now: int,
                                    next_at: int) -> None:
-        """A withdrawal was relayed to ``recipient`` through ``via`` for the first time."""
+        """A withdrawal was relayed to ``recipient`` through ``via`` for the first time (None: there
+        was no path; it has been sent 0 times and is due at ``next_at``)."""
         self.db.execute(
             """INSERT OR IGNORE INTO withdrawal_deliveries (withdrawal, recipient, route, first_sent_at, last_sent_at,
-                 attempts, vias, next_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)""",
-            [withdrawal, recipient, route, now, now, json.dumps([via.hex()]), next_at])
+                 attempts, vias, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [withdrawal, recipient, route, now, now, 1 if via is not None else 0,
+             json.dumps([via.hex()] if via is not None else []), next_at])
 
     def withdrawal_resent(self, withdrawal: bytes, recipient: bytes, via: bytes | None, now: int, next_at: int) -> None:
         """Record a re-send through ``via`` (None: no path was found this time; only the next try moves)."""

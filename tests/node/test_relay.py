@@ -8,7 +8,13 @@ import pytest
 
 from node.cli_talent import _referral_lines, withdrawal_text
 from node.clock import now_ms
-from protocol.relay import WITHDRAWAL_ACK_MS, WITHDRAWAL_RETRY_CAP_MS, next_retry_hop, withdrawal_retry_at
+from protocol.relay import (
+    WITHDRAWAL_ACK_MS,
+    WITHDRAWAL_NO_PATH_RECHECK_MS,
+    WITHDRAWAL_RETRY_CAP_MS,
+    next_retry_hop,
+    withdrawal_retry_at,
+)
 from tests.node.federation_helpers import Net, db_bytes, pair, synced, wait_until
 
 
@@ -210,6 +216,35 @@ async def test_a_resent_withdrawal_gets_the_receipt_again_when_the_first_was_swa
     assert len(receipts()) == 1  # the same receipt, sent again, not a second one
     assert "erasure acknowledged" in withdrawal_text(
         h.talent.candidate_view(h.talent.store.candidate(candidate.candidate_id))["disclosures"][0])
+
+
+async def test_a_withdrawal_with_no_path_is_kept_and_sent_once_a_path_appears(net):
+    """The only partner on the way to the job's organization was removed: the candidate's withdrawal
+    still succeeds (it used to be refused for want of a route), is shown as not sent yet, and goes
+    out by the timer once the partner is trusted again; the recipient erases and receipts."""
+    a, b, c, job = await line_with_reshared_job(net)
+    candidate, _ = c.talent.add_candidate(name="Pathless Person", email="pp@example.org", skills=["driving"],
+                                          consent=["refer"], consent_scope="all", consent_evidence="form")
+    c.talent.refer(candidate.candidate_id, job.job_id)
+    await wait_until(lambda: a.talent.store.referrals(), what="relayed referral at A")
+    rid = a.talent.store.referrals()[0].referral_id
+    c.federation.set_state(b.service.node_id, "removed")
+    clock = [now_ms()]
+    c.federation.clock = lambda: clock[0]
+
+    result = c.talent.withdraw_consent(candidate.candidate_id)
+    assert result["recipients_notified"] == [a.service.node_id.hex()]
+    view = c.talent.candidate_view(c.talent.store.candidate(candidate.candidate_id))["disclosures"][0]
+    assert view["withdrawal"]["state"] == "no-path" and "not sent yet" in withdrawal_text(view)
+    withdrawal = c.talent.store.disclosure(rid).withdrawal_statement.hex()
+    assert c.talent.retry_withdrawals(clock[0]) == [{"withdrawal": withdrawal, "to": a.service.node_id.hex(), "via": None}]
+    assert c.talent.store.withdrawals_due(2**62)[0].attempts == 0
+    assert a.talent.store.profile(rid) is not None
+
+    await pair(b, c)  # the partner is trusted again: at the next look the timer sends it through B
+    clock[0] += WITHDRAWAL_NO_PATH_RECHECK_MS + 1
+    await wait_until(lambda: c.talent.store.disclosure(rid).acked_at is not None, what="erasure acknowledged at C")
+    assert a.talent.store.profile(rid) is None
 
 
 def test_the_retry_schedule_doubles_from_the_deadline_and_is_capped():
