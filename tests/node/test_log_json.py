@@ -92,7 +92,8 @@ def test_a_running_node_flooded_with_bad_requests_writes_only_json_rate_limited_
     assert all(isinstance(r, dict) and "event" in r and "level" in r for r in records)
     assert all("Traceback" not in line for line in lines)
     per_second = Counter((r.get("logger"), r["event"].split("\n")[0], int(r["ts"])) for r in records)
-    assert max(per_second.values()) <= logs.MAX_LINES_PER_SECOND
+    # ``ts`` is rounded to the ms, so a line at the very end of a second may be counted in the next.
+    assert max(per_second.values()) <= logs.MAX_LINES_PER_SECOND + 1
     # Positive controls: both aiohttp's and the node's own refusals were logged, and far more of them
     # happened than were written.
     assert any(r.get("logger") == "aiohttp.server" for r in records)
