@@ -162,14 +162,15 @@ async def trust_accept(request: web.Request) -> web.Response:
     verified = await accept_invite(ctx.federation, ctx.client, str(body.get("token", "")))
     peer = ctx.federation.peers.get(verified.node_id)
     assert peer is not None
-    return web.json_response(peer_view(ctx.service, peer))
+    return web.json_response(peer_view(ctx.service, peer, ctx.federation.clock()))
 
 
 async def trust_list(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     # ``refused``: why the node will not contact the peer's URL (not a base URL, or a private address
     # while allow_private_peers is off), from the last push or pull; None when contact is allowed.
-    return web.json_response([{**peer_view(ctx.service, p), "refused": ctx.sync.refused.get(p.node_id)}
+    now = ctx.federation.clock()
+    return web.json_response([{**peer_view(ctx.service, p, now), "refused": ctx.sync.refused.get(p.node_id)}
                               for p in ctx.federation.peers.all()])
 
 
@@ -178,7 +179,7 @@ def _state_change(state: str) -> Handler:
         ctx = request.app[CTX]
         body = await json_body(request)
         node_id = ctx.federation.resolve_peer(str(body.get("node_id", "")))
-        return web.json_response(peer_view(ctx.service, ctx.federation.set_state(node_id, state)))
+        return web.json_response(peer_view(ctx.service, ctx.federation.set_state(node_id, state), ctx.federation.clock()))
 
     return handler
 
@@ -193,7 +194,7 @@ async def trust_unblock(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     body = await json_body(request)
     node_id = ctx.federation.resolve_peer(str(body.get("node_id", "")))
-    return web.json_response(peer_view(ctx.service, ctx.federation.unblock(node_id)))
+    return web.json_response(peer_view(ctx.service, ctx.federation.unblock(node_id), ctx.federation.clock()))
 
 
 # --- statements ----------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ class LanAdmin:
             raise UserError(f"the node answered the request with something unreadable ({exc.code})") from exc
         peer = self._remember(verified)
         log_event("peer.pair-request-sent", peer=node_id, answer=state)
-        view = peer_view(federation.service, peer)
+        view = peer_view(federation.service, peer, federation.clock())
         view["answer"] = state
         view["note"] = (
             "it already trusts this node: ask its admin to `orgnode trust remove` it, then request again"
@@ -180,7 +180,7 @@ class LanAdmin:
         if current is None or current.state != P.PENDING_IN:
             raise UserError(f"{node_id.hex()[:16]} changed state to {current.state if current else 'unknown'} meanwhile; not trusted here")
         trusted = federation.trust(verified, via="lan")
-        return peer_view(federation.service, trusted)
+        return peer_view(federation.service, trusted, federation.clock())
 
     # --- admin API handlers ------------------------------------------------------------------
 

@@ -178,8 +178,7 @@ def cmd_candidate_list(args: argparse.Namespace) -> int:
             lines.append(f"{c['id']}  {c['name']:<24} {', '.join(c['skills'])[:40]:<40}  {consent}")
             for d in c["disclosures"]:
                 lines.append(f"      referred to {d['recipient_name'] or d['recipient'][:16]} ({d['referral_id'][:8]}…)"
-                             + ("; erasure acknowledged" if d["acknowledged"] else "; withdrawal sent, awaiting acknowledgement"
-                                if d["withdrawal_sent"] else ""))
+                             + withdrawal_text(d))
         return "\n".join(lines)
 
     _emit(args, candidates, human)
@@ -329,6 +328,22 @@ def cmd_candidate_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def withdrawal_text(d: dict[str, Any]) -> str:
+    """The state of a withdrawal in words: acknowledged, or sent and not yet acknowledged (and the
+    partners it was retried through, issue 8 item 8)."""
+    if d["acknowledged"]:
+        return "; erasure acknowledged"
+    if not d["withdrawal_sent"]:
+        return ""
+    w = d.get("withdrawal") or {}
+    vias = [v["name"] or v["id"][:16] for v in w.get("via", [])]
+    if w.get("state") == "no-path":
+        return "; withdrawal not sent yet: no partner on the way to the recipient now; it goes out as soon as there is one"
+    if w.get("attempts", 1) > 1:
+        return f"; withdrawal sent, not yet acknowledged, retried via {vias[-1]} ({w['attempts']} sends through {', '.join(vias)})"
+    return "; withdrawal sent, not yet acknowledged" + (f" (via {vias[0]})" if vias else "")
+
+
 def cmd_consent_withdraw(args: argparse.Namespace) -> int:
     data = _call(args, "POST", "/consent/withdraw", {"id": args.candidate_id})
     _emit(args, data, f"Consent withdrawn; {len(data['recipients_notified'])} recipient(s) asked to erase the candidate's data. "
@@ -370,6 +385,10 @@ def _referral_lines(referrals: list[dict[str, Any]]) -> str:
             who = f"  candidate: {r['candidate'].get('name', '?')} <{r['candidate'].get('email', '?')}>"
         lines.append(f"{r['id']}  job {r['job_id'][:8]}…  {r['from_name'] or r['from'][:16]} → {r['to_name'] or r['to'][:16]}"
                      f"  {r['status']}{(' (' + r['reason'] + ')') if r.get('reason') else ''}{who}")
+        if r.get("withdrawal"):
+            w = r["withdrawal"]
+            lines.append("      " + withdrawal_text({"acknowledged": w["state"] == "acknowledged", "withdrawal_sent": True,
+                                                     "withdrawal": w}).lstrip("; "))
     return "\n".join(lines)
 
 

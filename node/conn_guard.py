@@ -4,13 +4,18 @@ aiohttp has no header-read timeout, so each connection gets a small watchdog: a 
 not delivered a complete request head within ``read_timeout`` seconds (counted from connect, and again
 after each answered request) is aborted. Bodies get the same bound in ``federation_api.guard``.
 One address may hold at most ``max_per_address`` open connections; extra ones are aborted at once,
-so one host cannot take every slot. (asyncio's accept loop already pauses 1 s on EMFILE; its log
-line goes through the rate-limited JSON handler of ``node/logs.py``.)
+so one host cannot take every slot. Out of file descriptors (EMFILE and kin), asyncio's accept loop
+removes the listening socket from the selector and tries again 1 s later, but first it keeps calling
+``accept`` up to its backlog (100) times, logging and scheduling a retry each time; the listening
+socket here (``BackoffSocket``) ends such a burst after the first failure, so an exhausted node
+makes one accept attempt and one log line (JSON, rate-limited, ``node/logs.py``) per second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,3 +118,44 @@ class _GuardedServer:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class BackoffSocket(socket.socket):
+    """A listening socket whose ``accept`` ends asyncio's accept burst after running out of
+    descriptors: the first EMFILE goes up (asyncio then unregisters the socket and retries in 1 s);
+    further calls in the same burst raise ``ConnectionAbortedError``, which asyncio takes as "nothing
+    more to accept" — safe, since the socket is no longer in the selector, so nothing can spin."""
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if getattr(self, "_exhausted", False):
+            raise ConnectionAbortedError("out of file descriptors: accepting again after the back-off")
+        try:
+            return super().accept()
+        except OSError as exc:
+            if exc.errno in OUT_OF_RESOURCES:
+                self._exhausted = True
+                asyncio.get_running_loop().call_soon(self._end_burst)
+            raise
+
+    def _end_burst(self) -> None:
+        self._exhausted = False
+
+
+def listening_socket(host: str, port: int, backlog: int = 128) -> BackoffSocket:
+    """A bound, listening, non-blocking ``BackoffSocket`` for ``host:port`` (raises ``OSError``)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = BackoffSocket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock

@@ -68,13 +68,20 @@ class Federation:
     outbound_hooks: list[Callable[[bytes, Statement], None]] = field(default_factory=list)
     # Each guard may veto releasing a statement's body to a peer (consent re-checked at release).
     outbound_guards: list[Callable[[Statement, bytes], bool]] = field(default_factory=list)
-    # Run by the sync engine's maintenance loop every interval (e.g. erasure receipts still owed).
-    maintenance: list[Callable[[], object]] = field(default_factory=list)
     # The clock statements taken in are stamped with (ms); tests may give a fake one.
     clock: Callable[[], int] = now_ms
+    # Work due by the clock (retries, expiry), run by the sync engine's maintenance loop with ``clock()``.
+    timers: list[Callable[[int], object]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.peers = PeerStore(self.service.db)
+        # Held (out-of-order) statements expire on the clock, not only when the next one arrives.
+        self.timers.append(self._expire_held)
+
+    def _expire_held(self, now: int) -> None:
+        dropped = self.service.log.expire_held(now)
+        if dropped:
+            log_event("held.expired", count=dropped)
 
     @property
     def me(self) -> bytes:

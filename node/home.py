@@ -55,10 +55,34 @@ class Config:
     # Contact partners at loopback, private, link-local and other non-public addresses (a LAN, tests);
     # off by default so a partner's card cannot point this node at internal services (SSRF).
     allow_private_peers: bool = False
+    read_timeout: float = 10.0  # seconds a connection has to deliver a request head, and then its body (node/conn_guard.py)
+    max_connections_per_address: int = 32  # open federation connections one IP address may hold
+
+    def __post_init__(self) -> None:
+        check_connection_limits(self)
 
     @property
     def listen(self) -> str:
         return f"{self.listen_host}:{self.listen_port}"
+
+
+READ_TIMEOUT_RANGE = (0.1, 600.0)
+MAX_CONNECTIONS_RANGE = (1, 10_000)
+
+
+def check_connection_limits(config: Config) -> None:
+    """Refuse connection limits that would leave the server unprotected or unusable (issue 8 item 11),
+    naming the key, the value and what to set instead."""
+    low, high = READ_TIMEOUT_RANGE
+    timeout = config.read_timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not low <= timeout <= high:
+        raise UserError(f"config key read_timeout must be a number of seconds from {low:g} to {high:g}, got {timeout!r}; "
+                        "fix it in config.json (the default is 10)")
+    low_n, high_n = MAX_CONNECTIONS_RANGE
+    cap = config.max_connections_per_address
+    if isinstance(cap, bool) or not isinstance(cap, int) or not low_n <= cap <= high_n:
+        raise UserError(f"config key max_connections_per_address must be a whole number from {low_n} to {high_n}, "
+                        f"got {cap!r}; fix it in config.json (the default is 32)")
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -124,6 +148,8 @@ class Home:
             return Config(**data)
         except PermissionError as exc:
             raise UserError(f"cannot read {self.config_path}: permission denied") from exc
+        except UserError as exc:  # a value out of range: say which key, not "corrupt"
+            raise UserError(f"{self.config_path}: {exc}") from exc
         except (ValueError, TypeError) as exc:
             raise UserError(f"{self.config_path} is corrupt ({exc}); restore it from a backup") from exc
 

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.clock import now_ms
 from node.errors import UserError
 from node.federation import Federation
 from node.logs import log_event
 from protocol.audience import Audience
-from protocol.errors import ProtocolError
+from protocol.errors import OVER_QUOTA, ProtocolError
+from protocol.jobs import Job
 from protocol.relay import Relay, open_relay, seal_relay
+from protocol.reshare import verify_reshare
 from protocol.statement import Statement
 
 RELAY_QUOTA_COUNT = 120
@@ -53,15 +54,44 @@ class Relays:
         rows = list(self.db.query("SELECT via FROM jobs WHERE job_id = ? AND author = ?", [route, to]))
         if rows and rows[0]["via"] is not None and self.federation.peers.is_trusted(bytes(rows[0]["via"])):
             return bytes(rows[0]["via"])
-        fresh_since = now_ms() - RELAY_ROUTE_TTL_MS
+        fresh_since = self.federation.clock() - RELAY_ROUTE_TTL_MS
         rows = list(self.db.query("SELECT next_hop FROM relay_routes WHERE node_id = ? AND updated_at >= ?", [to, fresh_since]))
         if rows and self.federation.peers.is_trusted(bytes(rows[0]["next_hop"])):
             return bytes(rows[0]["next_hop"])
         return None
 
-    def send(self, statements: list[Statement], to: bytes, route: bytes) -> Statement:
-        """Seal ``statements`` for ``to`` and pass them to the next hop on the trust path."""
-        hop = self.next_hop(to, route)
+    def hops_to(self, to: bytes, route: bytes) -> list[bytes]:
+        """Every trusted peer that is a known way to ``to`` about job ``route``, best first: the hop
+        ``next_hop`` chooses, then each trusted partner whose signed ``reshare`` of ``to``'s job
+        ``route`` is in our log (it holds the job, so it carries boxes about it), then a learnt,
+        verified, unexpired route. Used to re-send a withdrawal that was not acknowledged in time."""
+        hops: list[bytes] = []
+        first = self.next_hop(to, route)
+        if first is not None:
+            hops.append(first)
+        for reshare in self.federation.service.log.of_kind("reshare"):
+            if reshare.author in hops or reshare.body is None or not self.federation.peers.is_trusted(reshare.author):
+                continue
+            try:
+                root = verify_reshare(reshare).root
+                if root.author == to and root.kind == Job.KIND and Job.from_value(root.body_value()).job_id == route:
+                    hops.append(reshare.author)
+            except ProtocolError:
+                continue
+        fresh_since = self.federation.clock() - RELAY_ROUTE_TTL_MS
+        for row in self.db.query("SELECT next_hop FROM relay_routes WHERE node_id = ? AND verified = 1 AND updated_at >= ?",
+                                 [to, fresh_since]):
+            hop = bytes(row["next_hop"])
+            if hop not in hops and self.federation.peers.is_trusted(hop):
+                hops.append(hop)
+        return hops
+
+    def send(self, statements: list[Statement], to: bytes, route: bytes, via: bytes | None = None) -> Statement:
+        """Seal ``statements`` for ``to`` and pass them to the next hop on the trust path (or to ``via``,
+        a trusted peer chosen by the caller, e.g. another path for a withdrawal not acknowledged)."""
+        hop = self.next_hop(to, route) if via is None else via
+        if hop is not None and not self.federation.peers.is_trusted(hop):
+            hop = None
         if hop is None:
             raise UserError("no trust path to that organization: it is not a partner, and no partner passed on its job")
         keys = self.federation.encryption_keys(to)
@@ -96,7 +126,7 @@ class Relays:
         duplicate, over quota, off every trust path, not opening, bad content): it opens with this
         node's key, so a kept copy would be a decryptable copy of what it carried (issue 8 item 5).
         The erasure is part of the reaction's transaction; the WAL is checkpointed after it commits."""
-        self.federation.service.log.erase_body(statement.id, now_ms())
+        self.federation.service.log.erase_body(statement.id, self.federation.clock())
         self.federation.after_commit(self.federation.service.log.checkpoint_wal)
 
     def _within_quota(self, peer: bytes, size: int, now: int) -> bool:
@@ -127,7 +157,7 @@ class Relays:
                             [origin, hop, now])
 
     def _handle(self, statement: Statement, relay: Relay) -> None:
-        now = now_ms()
+        now = self.federation.clock()
         self.db.execute("DELETE FROM relay_seen WHERE at < ?", [now - RELAY_SEEN_MS])
         box = hashlib.sha256(relay.sealed).digest()
         if list(self.db.query("SELECT 1 FROM relay_seen WHERE box = ?", [box])):
@@ -150,10 +180,20 @@ class Relays:
             return
         delivered = open_relay(relay, self.federation.service.identity)  # the box is discarded either way
         self._learn_route(relay.origin, statement.author, now, verified=True)
-        with self.db.atomic():
-            self.federation.service.log.keep_foreign(list(delivered.statements), via=statement.author,
-                                                     via_statement=statement.id, distance=0, card=delivered.origin, now=now,
-                                                     vouched=False)  # the origin's own card
+        log = self.federation.service.log
+        try:
+            with self.db.atomic():
+                # The box was opened: its ciphertext is not kept (its bytes go back to the peer's quota)
+                # and what it carried is charged to the peer that delivered it instead (issue 8 item 12).
+                log.erase_body(statement.id, now)
+                log.keep_foreign(list(delivered.statements), via=statement.author, via_statement=statement.id, distance=0,
+                                 card=delivered.origin, now=now, charge=True,
+                                 vouched=False)  # the origin's own card
+        except ProtocolError as exc:
+            log.erase_body(statement.id, now)  # opened but not kept (over quota): no decryptable copy stays
+            if exc.code == OVER_QUOTA:
+                log.record_over_quota(statement.author, now)
+            raise
         log_event("relay.delivered", origin=relay.origin, items=len(delivered.statements))
         for hook in self.on_delivered:
             hook(list(delivered.statements), statement.author)

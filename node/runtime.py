@@ -63,7 +63,8 @@ class NodeRuntime:
         self.stop_event = asyncio.Event()
         self.components: list[Component] = []
         self._runners: list[web.AppRunner] = []
-        self.conn_policy = conn_guard.ConnectionPolicy()
+        self.conn_policy = conn_guard.ConnectionPolicy(read_timeout=float(service.config.read_timeout),
+                                                       max_per_address=service.config.max_connections_per_address)
         self.port: int | None = None
         self.federation = Federation(service)
         self.client = FederationClient(lambda: service.identity, allow_private=service.config.allow_private_peers)
@@ -113,8 +114,9 @@ class NodeRuntime:
         await fed_runner.setup()
         conn_guard.install(fed_runner, self.conn_policy)
         self._runners.append(fed_runner)
-        site = web.TCPSite(fed_runner, config.listen_host, config.listen_port, reuse_address=True)
         try:
+            # Our own listening socket, so an exhausted process backs off cleanly (conn_guard.BackoffSocket).
+            site = web.SockSite(fed_runner, conn_guard.listening_socket(config.listen_host, config.listen_port))
             await site.start()
         except OSError as exc:
             await self.stop()

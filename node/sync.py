@@ -195,15 +195,21 @@ class SyncEngine:
                 self.federation.retry_reactions()
             except Exception as exc:
                 log_event("reaction.retry-error", logging.ERROR, error=type(exc).__name__)
-            for task in self.federation.maintenance:
-                try:
-                    task()
-                except Exception as exc:
-                    log_event("maintenance.error", logging.ERROR, error=type(exc).__name__)
+            self.run_timers()
             for peer in self.federation.peers.trusted():
                 self._ensure_sender(peer.node_id)
                 self._ensure_puller(peer.node_id)
             await asyncio.sleep(self.interval)
+
+    def run_timers(self) -> None:
+        """Run the work that is due by the node's clock (``Federation.timers``); one failing timer
+        neither stops the others nor the loop."""
+        now = self.federation.clock()
+        for timer in self.federation.timers:
+            try:
+                timer(now)
+            except Exception as exc:
+                log_event("timer.error", logging.ERROR, timer=getattr(timer, "__name__", "timer"), error=type(exc).__name__)
 
     async def pull_all(self) -> list[PullReport]:
         peers = self.federation.peers.trusted()

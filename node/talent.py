@@ -57,7 +57,8 @@ class Talent(Referrals, TalentViews):
         if self.relays is not None:
             self.relays.on_delivered.append(lambda statements, via: self.on_appended(statements))
         self.federation.outbound_guards.append(self.outbound_allowed)
-        self.federation.maintenance.append(self.send_due_receipts)
+        self.federation.timers.append(self.send_due_receipts)
+        self.federation.timers.append(self.retry_withdrawals)
 
     @property
     def me(self) -> bytes:
@@ -288,7 +289,7 @@ class Talent(Referrals, TalentViews):
             body = ConsentWithdrawal(consent_id, candidate.candidate_ref, tuple(referral_ids))
             try:
                 with self.db.atomic():
-                    statement = self._send(ConsentWithdrawal.KIND, body.to_value(), recipient, self._route(referral_ids[0]))
+                    statement = self._send_withdrawal(body, recipient, self._route(referral_ids[0]))
                     self.store.mark_withdrawal_sent(referral_ids, statement.id)
                     for rid in referral_ids:
                         self._apply_status(rid, "withdrawn", self.me, statement.id, "consent withdrawn", now, notify=True)

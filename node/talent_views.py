@@ -123,7 +123,22 @@ class TalentViews:
         return {"referral_id": d.referral_id.hex(), "recipient": d.recipient.hex(),
                 "recipient_name": self.org_name(d.recipient), "at": d.at,
                 "withdrawal_sent": d.withdrawal_statement is not None, "acknowledged": d.acked_at is not None,
-                "acked_at": d.acked_at}
+                "acked_at": d.acked_at, "withdrawal": self._withdrawal_view(d)}
+
+    def _withdrawal_view(self, d: DisclosureRow) -> dict[str, Any] | None:
+        """How a withdrawal relayed to a non-partner is getting on (issue 8 item 8): sent how often,
+        through which partners, and when it is re-sent next if no erasure receipt comes."""
+        if d.withdrawal_statement is None:
+            return None
+        row = self.store.withdrawal_delivery(d.withdrawal_statement, d.recipient)
+        if row is None:
+            return {"state": "acknowledged" if d.acked_at is not None else "sent", "attempts": 1, "via": [], "next_retry_at": None}
+        acked = d.acked_at is not None or row.acked_at is not None
+        state = "acknowledged" if acked else "retried" if row.attempts > 1 else "sent" if row.attempts else "no-path"
+        return {"state": state,
+                "attempts": row.attempts, "first_sent_at": row.first_sent_at, "last_sent_at": row.last_sent_at,
+                "via": [{"id": v.hex(), "name": self.org_name(v)} for v in row.vias],
+                "next_retry_at": None if acked else row.next_at}
 
     def referral_view(self, row: ReferralRow | None) -> dict[str, Any]:
         if row is None:
@@ -136,10 +151,12 @@ class TalentViews:
         elif row.candidate_id is not None:
             c = self.store.candidate(row.candidate_id)
             candidate = {"id": c.candidate_id.hex(), "name": c.name, "email": c.email} if c else None
+        disclosure = self.store.disclosure(rid) if row.referrer == self.me else None
         return {"id": rid.hex(), "job_id": row.job_id.hex(), "from": row.referrer.hex(),
                 "from_name": self.org_name(row.referrer), "to": row.job_author.hex(),
                 "to_name": self.org_name(row.job_author), "status": row.status, "reason": row.reason,
                 "candidate": candidate, "request_id": _hex(row.request_id),
+                "withdrawal": self._withdrawal_view(disclosure) if disclosure is not None else None,
                 "history": [{"status": e.status, "by": e.by.hex(), "at": e.at, "reason": e.reason}
                             for e in self.store.events(rid)]}
 

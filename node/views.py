@@ -41,10 +41,12 @@ def statement_view(statement: Statement, *, include_body: bool = True) -> dict[s
     return view
 
 
-def peer_view(service: Any, peer: Any) -> dict[str, Any]:
-    """A trust-list entry: who the peer is (from its verified org card) and how it behaves."""
+def peer_view(service: Any, peer: Any, now: int | None = None) -> dict[str, Any]:
+    """A trust-list entry: who the peer is (from its verified org card) and how it behaves. ``now``
+    is the node's clock (``Federation.clock``), the one quotas and throttles were recorded with."""
     from protocol.identity import fingerprint_for
 
+    now = _wall_ms() if now is None else now
     rows = list(service.db.query("SELECT name, sector FROM org_cards WHERE node_id = ?", [peer.node_id]))
     card = rows[0] if rows else {"name": None, "sector": None}
     from storage.peers import PeerStore
@@ -72,9 +74,9 @@ def peer_view(service: Any, peer: Any) -> dict[str, Any]:
         "last_contact": iso(peer.last_contact) if peer.last_contact else None,
         "score": round(peer.score, 2),
         "invalid_items": peer.invalid_count,
-        "throttled": peer.throttled_until > int(dt.datetime.now(dt.UTC).timestamp() * 1000),
+        "throttled": peer.throttled_until > now,
         "forked": bool(list(service.db.query("SELECT 1 FROM forks WHERE author = ? LIMIT 1", [peer.node_id]))),
-        **quota_view(service, peer.node_id),
+        **quota_view(service, peer.node_id, now),
     }
 
 
@@ -94,10 +96,13 @@ def changed_card_view(changed: Any) -> dict[str, Any]:
     }
 
 
-def quota_view(service: Any, node_id: bytes) -> dict[str, Any]:
+def _wall_ms() -> int:
+    return int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+
+
+def quota_view(service: Any, node_id: bytes, now: int) -> dict[str, Any]:
     """What the peer made this node keep, against its quota (issue 8 item 12); ``over_quota`` when
-    data from it was refused as over quota in the last day."""
-    now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    data from it was refused as over quota in the last day of the node's clock (``now``)."""
     usage = service.log.peer_usage(node_id, now)
     quota = service.log.quota
     return {

@@ -105,3 +105,32 @@ def open_relay(relay: Relay, me: Identity) -> Delivered:
         card.history.check_key(statement.header.key, statement.seq)
         carried.append(statement)
     return Delivered(card, tuple(carried))
+
+
+# --- withdrawals not acknowledged in time (issue 8 item 8) ---------------------------------------
+
+WITHDRAWAL_ACK_MS = 3_600_000  # a relayed withdrawal unanswered by an erasure receipt this long is re-sent
+WITHDRAWAL_RETRY_CAP_MS = 86_400_000  # the wait between re-sends doubles up to a day, and re-sends go on
+WITHDRAWAL_NO_PATH_RECHECK_MS = 60_000  # a withdrawal with no path yet is looked at again this often
+
+
+def withdrawal_retry_at(last_sent_at: int, attempts: int) -> int:
+    """When a relayed withdrawal sent ``attempts`` times, last at ``last_sent_at``, is due again if no
+    erasure receipt has come: WITHDRAWAL_ACK_MS after the first send, then doubling, capped at a day.
+    Pure, so the schedule follows whatever clock the caller passes in."""
+    if attempts < 1:
+        raise ValueError("a withdrawal is retried only after it was sent once")
+    return last_sent_at + min(WITHDRAWAL_RETRY_CAP_MS, WITHDRAWAL_ACK_MS << min(attempts - 1, 16))
+
+
+def next_retry_hop(candidates: list[bytes], tried: list[bytes]) -> bytes | None:
+    """The hop for the next re-send: the first candidate not tried yet (a path that swallowed the
+    withdrawal is not the first choice again), else the one whose last try lies furthest back, so
+    every known path is tried in turn. ``tried`` is in the order the hops were used."""
+    if not candidates:
+        return None
+    untried = [c for c in candidates if c not in tried]
+    if untried:
+        return untried[0]
+    last_use = {hop: i for i, hop in enumerate(tried)}
+    return min(candidates, key=lambda c: last_use[c])

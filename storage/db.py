@@ -470,6 +470,31 @@ def _m010_candidate_erasure(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE candidates ADD COLUMN erased_at INTEGER")
 
 
+def _m013_withdrawal_deliveries(db: sqlite_utils.Database) -> None:
+    """Issue 8 item 8. ``withdrawal_deliveries``: every consent withdrawal relayed to a
+    non-partner until its erasure receipt comes (``acked_at``): how often and through which hops
+    (``vias``, a JSON list of hex ids in the order used) it was sent, and when it is due again
+    (``next_at``), so a path that swallows it is routed around. Item 12: ``foreign_statements``
+    gains ``charged_to``, the peer whose quota a relayed statement kept here was charged to, so
+    erasing its body gives the bytes back."""
+    db.execute(
+        """CREATE TABLE withdrawal_deliveries (
+            withdrawal BLOB NOT NULL,
+            recipient BLOB NOT NULL,
+            route BLOB NOT NULL,
+            first_sent_at INTEGER NOT NULL,
+            last_sent_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            vias TEXT NOT NULL DEFAULT '[]',
+            next_at INTEGER NOT NULL,
+            acked_at INTEGER,
+            PRIMARY KEY (withdrawal, recipient)
+        )"""
+    )
+    db.execute("CREATE INDEX withdrawal_deliveries_due ON withdrawal_deliveries (acked_at, next_at)")
+    db.execute("ALTER TABLE foreign_statements ADD COLUMN charged_to BLOB")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", _m001_log),
     ("002_federation", _m002_federation),
@@ -482,6 +507,7 @@ MIGRATIONS: list[Migration] = [
     ("009_erasure_receipts", _m009_erasure_receipts),
     ("010_candidate_erasure", _m010_candidate_erasure),
     ("012_quotas", _m012_quotas),
+    ("013_withdrawal_deliveries", _m013_withdrawal_deliveries),
 ]
 
 

@@ -255,8 +255,12 @@ class LogStore:
         if exc.code in PERMANENT_REJECTIONS:
             self._record_rejection(statement, exc, received_from, now)
         elif exc.code == OVER_QUOTA and received_from is not None:
-            self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [received_from])
-            self.db.execute("UPDATE peer_usage SET refused = refused + 1, refused_at = ? WHERE peer = ?", [now, received_from])
+            self.record_over_quota(received_from, now)
+
+    def record_over_quota(self, peer: bytes, now: int) -> None:
+        """Data from ``peer`` was refused as over its quota at ``now``: counted and shown in ``trust list``."""
+        self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [peer])
+        self.db.execute("UPDATE peer_usage SET refused = refused + 1, refused_at = ? WHERE peer = ?", [now, peer])
 
     # --- per-peer quotas (issue 8 item 12) ---------------------------------------------------------
 
@@ -431,22 +435,30 @@ class LogStore:
         return _row_to_statement(rows[0]) if rows else None
 
     def keep_foreign(self, statements: list[Statement], *, via: bytes, via_statement: bytes, distance: int,
-                     card: VerifiedCard, now: int, vouched: bool = True) -> None:
+                     card: VerifiedCard, now: int, vouched: bool = True, charge: bool = False) -> None:
         """Keep statements of an author we do not replicate, with its card. Nothing of an author
         blocked here is kept, whichever way it arrives (re-share or relay).
 
         ``vouched``: the card came from the partner ``via`` (a re-share carries the card as the
         re-sharer holds it), so at first sight it becomes the author's identity for consent. A card
-        the author put in a relayed box itself is not vouched for by anyone (``vouched=False``)."""
+        the author put in a relayed box itself is not vouched for by anyone (``vouched=False``).
+        ``charge``: the statements count against ``via``'s quota (relayed ones: the box that carried
+        them is erased once opened, so these are what the peer makes us keep; a re-share's root is
+        inside the re-share statement already charged). Over the quota, ``over-quota`` is raised
+        before anything is written."""
         statements = [s for s in statements if not _author_blocked(self.db, s.author)]
         if not statements:
             return
         for s in statements:
+            new = not list(self.db.query("SELECT 1 FROM foreign_statements WHERE id = ?", [s.id]))
+            if charge and new:
+                self._charge(s, via, now)
             self.db.execute(
                 """INSERT OR IGNORE INTO foreign_statements
-                   (id, author, seq, kind, header, signature, salt, body, via, via_statement, distance, received_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [s.id, s.author, s.seq, s.kind, s.header_bytes, s.signature, s.salt, s.body, via, via_statement, distance, now],
+                   (id, author, seq, kind, header, signature, salt, body, via, via_statement, distance, received_at, charged_to)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [s.id, s.author, s.seq, s.kind, s.header_bytes, s.signature, s.salt, s.body, via, via_statement, distance, now,
+                 via if charge and new else None],
             )
         save_vouched_history(self.db, card.history, via)
         if vouched:
@@ -463,10 +475,23 @@ class LogStore:
     def erase_body(self, statement_id: bytes, now: int) -> None:
         """Erase a statement's body everywhere this node keeps it (log, re-shared/relayed copies, held
         copies), keeping its signed header as data-free provenance; the body never comes back
-        (``_fill_body`` skips erased entries). Callers checkpoint the WAL after the transaction."""
+        (``_fill_body`` skips erased entries). The bytes go back to the quota of the peer they were
+        charged to. Callers checkpoint the WAL after the transaction."""
+        self._refund(
+            "SELECT received_from AS peer, LENGTH(body) + COALESCE(LENGTH(salt), 0) AS n FROM entries "
+            "WHERE id = ? AND body IS NOT NULL AND received_from IS NOT NULL", statement_id)
+        self._refund(
+            "SELECT charged_to AS peer, LENGTH(body) + COALESCE(LENGTH(salt), 0) AS n FROM foreign_statements "
+            "WHERE id = ? AND body IS NOT NULL AND charged_to IS NOT NULL", statement_id)
         self.db.execute("UPDATE entries SET body = NULL, salt = NULL, erased_at = ? WHERE id = ?", [now, statement_id])
         self.db.execute("UPDATE foreign_statements SET body = NULL, salt = NULL WHERE id = ?", [statement_id])
         self.db.execute("DELETE FROM held WHERE id = ?", [statement_id])
+
+    def _refund(self, query: str, statement_id: bytes) -> None:
+        """Give erased bytes back to the quota of the peer they were charged to (``query`` names it)."""
+        for row in list(self.db.query(query, [statement_id])):
+            self.db.execute("UPDATE peer_usage SET stored_bytes = MAX(0, stored_bytes - ?) WHERE peer = ?",
+                            [row["n"], row["peer"]])
 
     def checkpoint_wal(self) -> None:
         """Fold the WAL into the main file and truncate it, so erased pages leave no copy behind."""

@@ -33,6 +33,7 @@ from storage.talent_rows import (
     ReferralEventRow,
     ReferralRow,
     RequestRow,
+    WithdrawalDeliveryRow,
     _candidate,
     _consent,
     _consent_event,
@@ -43,6 +44,7 @@ from storage.talent_rows import (
     _referral,
     _request,
     _result,
+    _withdrawal_delivery,
 )
 
 
@@ -323,6 +325,44 @@ class TalentStore:
     def mark_withdrawal_sent(self, referral_ids: list[bytes], statement_id: bytes) -> None:
         for rid in referral_ids:
             self.db.execute("UPDATE disclosures SET withdrawal_statement = ? WHERE referral_id = ?", [statement_id, rid])
+
+    # --- relayed withdrawals until their erasure receipt (issue 8 item 8) ---------------------------
+
+    def record_withdrawal_delivery(self, withdrawal: bytes, recipient: bytes, route: bytes, via: bytes | None, now: int,
+                                   next_at: int) -> None:
+        """A withdrawal was relayed to ``recipient`` through ``via`` for the first time (None: there
+        was no path; it has been sent 0 times and is due at ``next_at``)."""
+        self.db.execute(
+            """INSERT OR IGNORE INTO withdrawal_deliveries (withdrawal, recipient, route, first_sent_at, last_sent_at,
+                 attempts, vias, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [withdrawal, recipient, route, now, now, 1 if via is not None else 0,
+             json.dumps([via.hex()] if via is not None else []), next_at])
+
+    def withdrawal_resent(self, withdrawal: bytes, recipient: bytes, via: bytes | None, now: int, next_at: int) -> None:
+        """Record a re-send through ``via`` (None: no path was found this time; only the next try moves)."""
+        row = self.withdrawal_delivery(withdrawal, recipient)
+        if row is None:
+            return
+        vias = [*(v.hex() for v in row.vias), *([via.hex()] if via is not None else [])]
+        self.db.execute(
+            """UPDATE withdrawal_deliveries SET attempts = attempts + ?, last_sent_at = ?, vias = ?, next_at = ?
+               WHERE withdrawal = ? AND recipient = ?""",
+            [1 if via is not None else 0, now if via is not None else row.last_sent_at, json.dumps(vias), next_at,
+             withdrawal, recipient])
+
+    def withdrawal_acknowledged(self, withdrawal: bytes, recipient: bytes, now: int) -> None:
+        self.db.execute("UPDATE withdrawal_deliveries SET acked_at = ? WHERE withdrawal = ? AND recipient = ? AND acked_at IS NULL",
+                        [now, withdrawal, recipient])
+
+    def withdrawal_delivery(self, withdrawal: bytes, recipient: bytes) -> WithdrawalDeliveryRow | None:
+        rows = list(self.db.query("SELECT * FROM withdrawal_deliveries WHERE withdrawal = ? AND recipient = ?",
+                                  [withdrawal, recipient]))
+        return _withdrawal_delivery(rows[0]) if rows else None
+
+    def withdrawals_due(self, now: int) -> list[WithdrawalDeliveryRow]:
+        """Relayed withdrawals with no erasure receipt whose deadline has passed at ``now``."""
+        return [_withdrawal_delivery(r) for r in self.db.query(
+            "SELECT * FROM withdrawal_deliveries WHERE acked_at IS NULL AND next_at <= ? ORDER BY next_at", [now])]
 
     def acknowledge(self, referral_ids: list[bytes], sender: bytes, ack_statement: bytes, now: int) -> int:
         count = 0

@@ -222,6 +222,27 @@ def _event(row: dict[str, Any]) -> ReferralEventRow:
     return ReferralEventRow(row["status"], bytes(row["by"]), bytes(row["statement_id"]), row["reason"], row["at"])
 
 
+@dataclass(frozen=True)
+class WithdrawalDeliveryRow:
+    """A consent withdrawal relayed to a non-partner, until its erasure receipt (``withdrawal_deliveries``)."""
+
+    withdrawal: bytes
+    recipient: bytes
+    route: bytes
+    first_sent_at: int
+    last_sent_at: int
+    attempts: int
+    vias: tuple[bytes, ...]
+    next_at: int
+    acked_at: int | None
+
+
+def _withdrawal_delivery(row: dict[str, Any]) -> WithdrawalDeliveryRow:
+    return WithdrawalDeliveryRow(bytes(row["withdrawal"]), bytes(row["recipient"]), bytes(row["route"]), row["first_sent_at"],
+                                 row["last_sent_at"], row["attempts"], tuple(bytes.fromhex(v) for v in json.loads(row["vias"])),
+                                 row["next_at"], row["acked_at"])
+
+
 def _disclosure(row: dict[str, Any]) -> DisclosureRow:
     return DisclosureRow(bytes(row["referral_id"]), bytes(row["candidate_id"]), bytes(row["recipient"]), bytes(row["consent_id"]),
                          row["at"], _opt(row["withdrawal_statement"]), row["acked_at"], _opt(row["ack_statement"]))

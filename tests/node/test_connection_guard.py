@@ -69,3 +69,57 @@ async def test_per_address_cap_refuses_extra_but_serves_another_address(fed_net)
     for _, w in held:
         w.close()
     writer.close()
+
+
+async def node_with_config(fed_net, **keys: object) -> NodeRuntime:
+    """A node whose config.json sets ``keys``, started as ``orgnode run`` would (config → runtime)."""
+    import json
+
+    from node.service import NodeService
+
+    rt = await fed_net.start("Config Org")
+    home = await fed_net.stop(rt)
+    path = home / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **keys}))
+    runtime = NodeRuntime(NodeService.open(home))
+    await runtime.start()
+    fed_net.runtimes.append(runtime)
+    return runtime
+
+
+async def test_connection_limits_come_from_the_config(fed_net):
+    """``max_connections_per_address`` and ``read_timeout`` in config.json are what the server enforces."""
+    rt = await node_with_config(fed_net, max_connections_per_address=3, read_timeout=0.5)
+    held = [await asyncio.open_connection("127.0.0.1", rt.port) for _ in range(3)]
+    reader, writer = await asyncio.open_connection("127.0.0.1", rt.port)  # the fourth: over the configured cap
+    started = time.monotonic()
+    assert await closed_by_server(reader, 5)
+    assert time.monotonic() - started < 0.4  # refused on accept, before the read timeout could close it
+    # The three within the cap were taken and are closed by the configured 0.5 s read timeout, well
+    # before the default 10 s.
+    results = await asyncio.gather(*(closed_by_server(r, 5) for r, _ in held))
+    assert all(results) and time.monotonic() - started < 4
+    assert await health(rt)
+    for _, w in [*held, (reader, writer)]:
+        w.close()
+
+
+def test_bad_connection_limits_in_the_config_are_refused_with_the_key(tmp_path):
+    import json
+
+    import pytest
+
+    from node.errors import UserError
+    from node.home import Config, Home
+
+    home = Home(tmp_path / "h")
+    home.path.mkdir(mode=0o700)
+    good = {"name": "X", "sector": "nonprofit", "listen_host": "127.0.0.1", "listen_port": 1, "url": "http://127.0.0.1:1"}
+    for key, value, words in (("read_timeout", 0, "read_timeout"), ("read_timeout", "10", "read_timeout"),
+                              ("read_timeout", 10_000, "read_timeout"), ("max_connections_per_address", 0, "max_connections"),
+                              ("max_connections_per_address", 2.5, "max_connections"), ("max_connections_per_address", True, "max_connections")):
+        home.config_path.write_text(json.dumps({**good, key: value}))
+        with pytest.raises(UserError, match=f"{words}.*fix it in config.json"):
+            home.load_config()
+    home.config_path.write_text(json.dumps({**good, "read_timeout": 2.5, "max_connections_per_address": 4}))
+    assert home.load_config() == Config(**good, read_timeout=2.5, max_connections_per_address=4)  # positive control

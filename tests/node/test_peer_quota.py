@@ -101,3 +101,108 @@ async def test_re_shared_volume_per_day_is_capped_per_peer_and_resets_the_next_d
     assert h.talent.store.job(second.job_id) is None
     clock[0] += DAY_MS
     await wait_until(lambda: h.talent.store.job(second.job_id) is not None, what="the second re-shared job the next day")
+
+
+def charged_bytes_on_disk(runtime, peer: bytes) -> int:
+    """What ``peer`` makes ``runtime`` keep right now, from the rows themselves: its statements in the
+    log (an erased body no longer counts) and the relayed statements kept and charged to it."""
+    entries = next(runtime.service.db.query(
+        "SELECT COALESCE(SUM(LENGTH(header) + LENGTH(signature) + COALESCE(LENGTH(salt), 0) + COALESCE(LENGTH(body), 0)), 0) "
+        "AS n FROM entries WHERE received_from = ?", [peer]))["n"]
+    foreign = next(runtime.service.db.query(
+        "SELECT COALESCE(SUM(LENGTH(header) + LENGTH(signature) + COALESCE(LENGTH(salt), 0) + COALESCE(LENGTH(body), 0)), 0) "
+        "AS n FROM foreign_statements WHERE charged_to = ?", [peer]))["n"]
+    return int(entries + foreign)
+
+
+async def test_relayed_statements_are_charged_to_the_delivering_peer_and_erasure_gives_the_bytes_back(net: Net):
+    """A–B–C: C refers a candidate to A's job through B. The box B delivered is erased once opened, so
+    B's quota at A stops counting it; the profile and referral it carried are kept at A and charged to
+    B instead. When C withdraws, A erases the profile and B's usage drops by its bytes."""
+    a = await net.start("Northwind", sector="company")
+    b = await net.start("Green Works")
+    c = await net.start("Youth Futures")
+    await pair(a, b)
+    await pair(b, c)
+    job = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
+    await wait_until(lambda: c.talent.store.job(job.job_id) is not None, what="re-shared job at C")
+    candidate, _ = c.talent.add_candidate(name="Relayed Person", email="rp@example.org", skills=["driving"],
+                                          consent=["refer"], consent_scope="all", consent_evidence="form")
+    c.talent.refer(candidate.candidate_id, job.job_id, note="x" * 600)
+    await wait_until(lambda: a.talent.store.referrals(), what="relayed referral at A")
+    bid = b.service.node_id
+    kept = list(a.service.db.query("SELECT id, charged_to FROM foreign_statements WHERE author = ?", [c.service.node_id]))
+    assert kept and all(bytes(r["charged_to"]) == bid for r in kept)
+    assert a.service.log.peer_usage(bid, a.federation.clock()).stored_bytes == charged_bytes_on_disk(a, bid)
+
+    rid = a.talent.store.referrals()[0].referral_id
+    before = a.service.log.peer_usage(bid, a.federation.clock()).stored_bytes
+    c.talent.withdraw_consent(candidate.candidate_id)
+    await wait_until(lambda: a.talent.store.profile(rid) is None, what="erasure at A")
+    after = a.service.log.peer_usage(bid, a.federation.clock()).stored_bytes
+    assert after == charged_bytes_on_disk(a, bid)
+    assert after < before + 100  # the erased profile (> 600 bytes) went back, only new small statements came
+
+
+async def test_erasing_a_partners_profile_gives_its_bytes_back(net: Net):
+    """A direct partner's referral profile is in the log, charged to it; erased on withdrawal, its
+    body's bytes are no longer counted against the partner's quota."""
+    a = await net.start("Northwind", sector="company")
+    b = await net.start("Green Works")
+    await pair(a, b)
+    job = a.talent.post_job(title="Driver", skills=["driving"], hops=1)
+    await wait_until(lambda: b.talent.store.job(job.job_id) is not None, what="job at B")
+    candidate, _ = b.talent.add_candidate(name="Direct Person", email="dp@example.org", skills=["driving"],
+                                          consent=["refer"], consent_scope="all", consent_evidence="form")
+    b.talent.refer(candidate.candidate_id, job.job_id, note="y" * 800)
+    await wait_until(lambda: a.talent.store.referrals(), what="referral at A")
+    rid = a.talent.store.referrals()[0].referral_id
+    bid = b.service.node_id
+    assert a.service.log.peer_usage(bid, a.federation.clock()).stored_bytes == charged_bytes_on_disk(a, bid)
+    b.talent.withdraw_consent(candidate.candidate_id)
+    await wait_until(lambda: a.talent.store.profile(rid) is None, what="erasure at A")
+    await synced(a, b)
+    assert a.service.log.peer_usage(bid, a.federation.clock()).stored_bytes == charged_bytes_on_disk(a, bid)
+
+
+async def test_held_statements_expire_on_the_timer_without_another_arriving(net: Net):
+    """Out-of-order statements are dropped once older than the expiry on the node's clock by the
+    node's own timer, even if the peer never sends anything again."""
+    holder = await net.start("Holder")
+    peer = await net.start("Partner")
+    await pair(holder, peer)
+    await synced(holder, peer)
+    await net.halt(peer)  # nothing more comes from the peer, not even by sync
+    clock = [now_ms()]
+    holder.federation.clock = lambda: clock[0]
+    _, n2, n3 = next_notes(peer, ["one", "two", "three"])
+    assert (await signed_post(holder, PUSH, batch_of(n2, n3), peer.service.identity)).results() == ["held", "held"]
+    assert holder.service.log.peer_usage(peer.service.node_id, clock[0]).held == 2
+    clock[0] += DAY_MS // 2  # half the expiry: still held after the timer has run
+    holder.sync.run_timers()
+    assert next(holder.service.db.query("SELECT COUNT(*) AS n FROM held"))["n"] == 2
+    clock[0] += DAY_MS // 2 + 1
+    await wait_until(lambda: next(holder.service.db.query("SELECT COUNT(*) AS n FROM held"))["n"] == 0,
+                     what="held statements expired by the timer")
+
+
+async def test_over_quota_flag_follows_the_nodes_clock(net: Net):
+    """``over_quota`` in ``trust list`` lasts a day of the node's (injected) clock, not of the wall clock."""
+    holder = await net.start("Holder")
+    peer = await net.start("Partner")
+    await pair(holder, peer)
+    await synced(holder, peer)
+    clock = [now_ms()]
+    holder.federation.clock = lambda: clock[0]
+    holder.service.log.quota = dataclasses.replace(holder.service.log.quota, held=1)
+    _, n2, n3 = next_notes(peer, ["one", "two", "three"])
+    assert (await signed_post(holder, PUSH, batch_of(n2, n3), peer.service.identity)).results() == ["held", "over-quota"]
+
+    async def flagged() -> bool:
+        status, raw = await admin_call(holder, "GET", "/trust")
+        assert status == 200
+        return {p["node_id"]: p for p in json.loads(raw)}[peer.service.node_id.hex()]["over_quota"]
+
+    assert await flagged() is True
+    clock[0] += DAY_MS + 1
+    assert await flagged() is False
