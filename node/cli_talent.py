@@ -237,13 +237,13 @@ def cmd_candidate_erase(args: argparse.Namespace) -> int:
                          f"`orgnode candidate report {data['candidate'][:8]}`.")
         if data["recipients_told_before"]:
             lines.append(f"{len(data['recipients_told_before'])} recipient(s) had already been told when the consent was withdrawn.")
-        if data["recipients_unreachable"]:
-            lines.append(f"{len(data['recipients_unreachable'])} recipient(s) could not be reached (no trust path now): "
-                         "run `orgnode candidate erase` again later to retry.")
+        if data["recipients_waiting_for_a_path"]:
+            lines.append(f"{len(data['recipients_waiting_for_a_path'])} recipient(s) have no trust path now: their withdrawal "
+                         "is kept and goes out by itself as soon as there is one (`orgnode candidate list` shows it).")
         return "\n".join(lines)
 
     _emit(args, data, human)
-    return 0 if not data["recipients_unreachable"] else 1
+    return 0
 
 
 def _when(ms: int | None) -> str:

@@ -335,9 +335,21 @@ class Talent(Referrals, TalentViews):
         return {"candidate": candidate_id.hex(), "erased_at": candidate.erased_at or now, "already_erased": candidate.erased,
                 "consents_withdrawn": len(rows), "statement_bodies_erased": len(erased), "requests_declined": len(declined),
                 "recipients_notified": [r.hex() for r in notified],
-                "recipients_unreachable": sorted({d.recipient.hex() for d in disclosures if d.withdrawal_statement is None}),
+                "recipients_waiting_for_a_path": self._waiting_for_a_path(disclosures),
                 "recipients_told_before": sorted({d.recipient.hex() for d in disclosures if d.withdrawal_statement is not None}
                                                  - {r.hex() for r in notified})}
+
+    def _waiting_for_a_path(self, disclosures: list[DisclosureRow]) -> list[str]:
+        """Recipients whose withdrawal is kept until a trust path to them appears (never sent yet)."""
+        waiting = set()
+        for d in disclosures:
+            if d.withdrawal_statement is None:
+                waiting.add(d.recipient.hex())
+                continue
+            row = self.store.withdrawal_delivery(d.withdrawal_statement, d.recipient)
+            if row is not None and row.attempts == 0 and row.acked_at is None:
+                waiting.add(d.recipient.hex())
+        return sorted(waiting)
 
     def _erase_own_profiles(self, candidate_id: bytes, now: int) -> list[bytes]:
         """Erase the bodies of the referral-profile statements this node sent about the candidate."""
