@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 
-from node.errors import UserError
+from node.core.errors import UserError
 from node.safe_files import check_parent_for_create, check_private_dir, private_runtime_dir, runtime_bases, write_private
 from protocol.identity import Identity
 
@@ -48,14 +48,14 @@ class Config:
     retry_cap: float = 3 * 3600.0  # longest push retry delay, seconds
     checkpoint_interval: float = 60.0  # seconds between signed checkpoints of the own log (when it grew)
     # LAN pairing by request: serve /federation/v1/pair-request and pair-confirm, allow `trust request`;
-    # off means those endpoints do not exist (404) and nothing is advertised (node/federation_lan.py).
+    # off means those endpoints do not exist (404) and nothing is advertised (node/lan/pairing_api.py).
     lan_discovery: bool = True
-    lan_advertise: bool = True  # with lan_discovery on: announce this node over mDNS multicast (node/discovery.py)
+    lan_advertise: bool = True  # with lan_discovery on: announce this node over mDNS multicast (node/lan/discovery.py)
     lan_interface: str | None = None  # IP address of the interface to advertise and browse on (default: the listen address, or all)
     # Contact partners at loopback, private, link-local and other non-public addresses (a LAN, tests);
     # off by default so a partner's card cannot point this node at internal services (SSRF).
     allow_private_peers: bool = False
-    read_timeout: float = 10.0  # seconds a connection has to deliver a request head, and then its body (node/conn_guard.py)
+    read_timeout: float = 10.0  # seconds a connection has to deliver a request head, and then its body (node/http/conn_guard.py)
     max_connections_per_address: int = 32  # open federation connections one IP address may hold
 
     def __post_init__(self) -> None:

@@ -18,18 +18,19 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from node import admin_api, admin_discovery, conn_guard, federation_api, provenance_api, talent_api
-from node.errors import UserError
-from node.federation import Federation
-from node.federation_api import FederationState
-from node.federation_client import FederationClient
+from node.core.errors import UserError
+from node.core.federation import Federation
+from node.core.provenance import Provenance
+from node.core.relay import Relays
+from node.core.service import NodeService
+from node.core.sync import SyncEngine
+from node.core.talent import Talent
+from node.http import admin_api, conn_guard, federation_api, provenance_api, talent_api
+from node.http.client import FederationClient
+from node.http.federation_api import FederationState
+from node.lan import admin as admin_discovery
 from node.logs import log_event
-from node.provenance import Provenance
-from node.relay import Relays
 from node.safe_files import check_own_socket
-from node.service import NodeService
-from node.sync import SyncEngine
-from node.talent import Talent
 from protocol.matching import Vocabulary
 from protocol.sync import BackoffPolicy
 
@@ -37,7 +38,7 @@ from protocol.sync import BackoffPolicy
 def load_vocabulary() -> Vocabulary:
     """The skill vocabulary (ESCO-derived) used for matching; empty if the data file is absent."""
     try:
-        from node.skills_vocab import load_vocabulary as load
+        from node.formats.skills_vocab import load_vocabulary as load
     except ImportError:
         return Vocabulary()
     return load()

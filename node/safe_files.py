@@ -14,7 +14,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from node.errors import UserError
+from node.core.errors import UserError
 
 
 def write_private(path: Path | str, data: bytes) -> None:

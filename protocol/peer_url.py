@@ -4,7 +4,7 @@ A peer's URL is only ever a *base*: scheme, host, optional port and an optional 
 node appends its own endpoint paths (``/federation/v1/push``, ``/.well-known/orgnode``, ...) to it.
 Userinfo, a query, a fragment, dot segments, empty segments and percent-escapes are refused, so a
 partner cannot choose what we send beyond the host it names (SSRF, issue 8 item 10). Which
-*addresses* may be contacted is decided at connect time by the node (``node/federation_client.py``).
+*addresses* may be contacted is decided at connect time by the node (``node/http/client.py``).
 Pure: no DNS, no I/O.
 """
 

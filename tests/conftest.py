@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from node.core.service import NodeService
 from node.home import Config, Home
 from node.runtime import NodeRuntime
-from node.service import NodeService
 from protocol.identity import Identity
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ORGNODE = [sys.executable, "-m", "node.cli"]
+ORGNODE = [sys.executable, "-m", "node.cli.main"]
 REPO = Path(__file__).resolve().parents[2]
 
 

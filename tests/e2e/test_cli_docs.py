@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from node import cli
+from node.cli import main as cli
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 HEADING = re.compile(r"^### orgnode (?P<command>[a-z][a-z0-9 -]*)$", re.M)

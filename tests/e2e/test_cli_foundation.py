@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from node.cli import COMMANDS, build_parser
+from node.cli.main import COMMANDS, build_parser
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import orgnode, orgnode_json, start_node
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import aiohttp
 
-from node.clock import now_ms
+from node.core.clock import now_ms
+from node.core.pairing import accept_invite
+from node.core.service import NodeService
 from node.home import Config, Home
-from node.pairing import accept_invite
 from node.runtime import NodeRuntime
-from node.service import NodeService
 from protocol.bodies import Note
 from protocol.identity import Identity
 from protocol.invite import InviteToken

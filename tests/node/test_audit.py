@@ -51,7 +51,7 @@ async def full_referral(net: Net, *, audit_consent: bool = True):
 
 
 def verify_in_fresh_process(path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "node.cli", "audit", "verify", str(path), "--json"], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "node.cli.main", "audit", "verify", str(path), "--json"], capture_output=True,
                           text=True, cwd="/", env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}, timeout=60)
 
 

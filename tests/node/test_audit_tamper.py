@@ -334,7 +334,7 @@ async def test_key_not_yet_valid(net):
 
 
 async def test_forged_impact_figures(net, monkeypatch):
-    import node.provenance as provenance_module
+    import node.core.provenance as provenance_module
 
     youth, coop, corp, rid = await full_referral(net)
     await checkpoints_reach(youth, coop, corp)
@@ -419,7 +419,7 @@ async def test_two_statements_for_one_sequence(net):
 
 
 def cli_verify(path) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    return subprocess.run([sys.executable, "-m", "node.cli", "audit", "verify", str(path), "--json"], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "node.cli.main", "audit", "verify", str(path), "--json"], capture_output=True,
                           text=True, cwd="/", env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}, timeout=60)
 
 
@@ -466,7 +466,7 @@ def test_cli_exit_codes_for_unusable_input(tmp_path):
         assert answer["valid"] is False and answer["usable"] is False and "not a usable audit bundle" in answer["error"]
     result = cli_verify(tmp_path / "does-not-exist.bundle")
     assert result.returncode == 2 and "cannot read" in result.stderr
-    human = subprocess.run([sys.executable, "-m", "node.cli", "audit", "verify", str(tmp_path / "empty.bundle")],
+    human = subprocess.run([sys.executable, "-m", "node.cli.main", "audit", "verify", str(tmp_path / "empty.bundle")],
                            capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}, timeout=60)
     assert human.returncode == 2 and "not a usable audit bundle" in human.stderr
 

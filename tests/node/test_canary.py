@@ -53,10 +53,10 @@ import pytest
 from zeroconf.asyncio import AsyncServiceInfo
 
 from node import logs
-from node.clock import now_ms
-from node.discovery import instance_name
+from node.core.clock import now_ms
+from node.http.talent_api import MATCH_PATH, ask_peers
+from node.lan.discovery import instance_name
 from node.runtime import NodeRuntime
-from node.talent_api import MATCH_PATH, ask_peers
 from protocol.audit import verify
 from protocol.identity import Identity
 from protocol.lan_pairing import SERVICE_TYPE

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.candidate_csv import CandidateRow, RowError, parse_candidates_csv
+from node.formats.candidate_csv import CandidateRow, RowError, parse_candidates_csv
 
 NODE_HEX = "ab" * 32
 

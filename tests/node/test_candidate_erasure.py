@@ -47,7 +47,7 @@ async def add_marked(node: NodeRuntime, marks: dict[str, str], consent: str = "m
 async def export_when_covered(holder: NodeRuntime, partner: NodeRuntime, referral_id: bytes) -> bytes:
     """The holder's audit bundle of a referral, once it holds a checkpoint of ``partner`` covering it
     (the partner signs one on request; sync brings it over)."""
-    from node.errors import UserError
+    from node.core.errors import UserError
 
     partner.provenance.checkpoint(force=True)
 
@@ -119,7 +119,7 @@ async def test_erase_removes_every_copy_at_holder_and_recipients_and_the_audit_s
     assert [h["note"] for h in after["consents"][0]["history"]] == ["", "erased at the candidate's request"]
     assert after["consents"][0]["evidence"] == ""
     assert not [m for m in marks.values() if m in json.dumps(after)]
-    from node.cli_talent import report_text
+    from node.cli.talent import report_text
 
     text = report_text(after)
     corp_id, far_id = corp.service.node_id.hex()[:16], far.service.node_id.hex()[:16]
@@ -168,7 +168,7 @@ async def test_update_and_consent_give_are_validated_and_take_effect(net: Net):
         assert status == 400 and words in data["detail"], (body, data)
         assert held() == unchanged
     # Not yet consented: the partner's match finds nobody (the control for what follows).
-    from node.talent_api import ask_peers
+    from node.http.talent_api import ask_peers
 
     answer = await ask_peers(corp.talent, corp.client, job.job_id, deadline=5)
     assert answer["results"] == []

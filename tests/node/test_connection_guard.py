@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from node.conn_guard import ConnectionPolicy
+from node.http.conn_guard import ConnectionPolicy
 from node.runtime import NodeRuntime
 from tests.node.federation_helpers import health
 
@@ -14,7 +14,7 @@ from tests.node.federation_helpers import health
 async def guarded_node(fed_net, policy: ConnectionPolicy) -> NodeRuntime:
     rt = await fed_net.start("Alpha Org")
     home = await fed_net.stop(rt)
-    from node.service import NodeService
+    from node.core.service import NodeService
 
     runtime = NodeRuntime(NodeService.open(home))
     runtime.conn_policy = policy
@@ -75,7 +75,7 @@ async def node_with_config(fed_net, **keys: object) -> NodeRuntime:
     """A node whose config.json sets ``keys``, started as ``orgnode run`` would (config → runtime)."""
     import json
 
-    from node.service import NodeService
+    from node.core.service import NodeService
 
     rt = await fed_net.start("Config Org")
     home = await fed_net.stop(rt)
@@ -109,7 +109,7 @@ def test_bad_connection_limits_in_the_config_are_refused_with_the_key(tmp_path):
 
     import pytest
 
-    from node.errors import UserError
+    from node.core.errors import UserError
     from node.home import Config, Home
 
     home = Home(tmp_path / "h")

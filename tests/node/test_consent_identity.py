@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from node.discovery import Found
-from node.errors import UserError
+from node.core.errors import UserError
+from node.lan.discovery import Found
 from node.runtime import NodeRuntime
 from protocol.bodies import OrgCard
 from protocol.invite import TOKEN_PREFIX, InviteToken

@@ -15,11 +15,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from node.admin_discovery import LanAdmin
-from node.clock import now_ms
-from node.discovery import Found, LanDiscovery, check_lan_url, lan_url_problem
-from node.errors import UserError
-from node.federation_lan import MAX_PENDING_IN, MAX_PENDING_PER_SOURCE, PAIR_CONFIRM_PATH, PAIR_REQUEST_PATH, PAIRING_BURST
+from node.core.clock import now_ms
+from node.core.errors import UserError
+from node.lan.admin import LanAdmin
+from node.lan.discovery import Found, LanDiscovery, check_lan_url, lan_url_problem
+from node.lan.pairing_api import MAX_PENDING_IN, MAX_PENDING_PER_SOURCE, PAIR_CONFIRM_PATH, PAIR_REQUEST_PATH, PAIRING_BURST
 from node.runtime import NodeRuntime
 from protocol.bodies import Note, OrgCard
 from protocol.card_bundle import encode_bundle
@@ -179,7 +179,7 @@ async def test_pair_requests_are_rate_limited(running):
 
 
 async def test_pending_list_is_capped(running):
-    from node.limits import TokenBucket
+    from node.core.limits import TokenBucket
 
     b = await running("B")
     endpoints = next(h.__self__ for m, p, h in b.federation_routes if p == PAIR_REQUEST_PATH)  # type: ignore[attr-defined]
@@ -306,7 +306,7 @@ async def test_in_process_test_nodes_do_not_advertise(running):
 
 def fast_bucket(node: NodeRuntime) -> None:
     """Lift the node-wide rate limit, so a test reaches the slot caps behind it."""
-    from node.limits import TokenBucket
+    from node.core.limits import TokenBucket
 
     endpoints = next(h.__self__ for m, p, h in node.federation_routes if p == PAIR_REQUEST_PATH)  # type: ignore[attr-defined]
     endpoints.bucket = TokenBucket(1000.0, 1000.0)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import pytest
 
-from node.errors import UserError
-from node.referrals import DUPLICATE_REFERRAL
-from node.talent_api import ask_peers
+from node.core.errors import UserError
+from node.core.referrals import DUPLICATE_REFERRAL
+from node.http.talent_api import ask_peers
 from tests.node.federation_helpers import Net, pair, wait_until
 
 

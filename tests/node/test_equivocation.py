@@ -10,11 +10,11 @@ import json
 import shutil
 from dataclasses import replace
 
-from node.admin_api import status_info
+from node.core.service import NodeService
+from node.core.views import peer_view
 from node.home import Home
+from node.http.admin_api import status_info
 from node.runtime import NodeRuntime
-from node.service import NodeService
-from node.views import peer_view
 from protocol.bodies import Note
 from protocol.provenance import Checkpoint
 from protocol.statement import verify_signature

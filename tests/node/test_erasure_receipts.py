@@ -12,7 +12,7 @@ receipt without a path was logged and never tried again.
 
 from __future__ import annotations
 
-from node.clock import now_ms
+from node.core.clock import now_ms
 from tests.node.federation_helpers import db_bytes, pair, wait_until
 from tests.node.test_relay import line_with_reshared_job
 

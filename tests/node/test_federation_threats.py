@@ -20,12 +20,12 @@ import msgpack
 import pytest
 from aiohttp import web
 
-from node.admin_client import AdminClient
-from node.clock import now_ms
-from node.errors import UserError
-from node.federation_api import MAX_REQUEST_BYTES, ROUTES
-from node.limits import PeerLimits
-from node.pairing import accept_invite
+from node.core.clock import now_ms
+from node.core.errors import UserError
+from node.core.limits import PeerLimits
+from node.core.pairing import accept_invite
+from node.http.admin_client import AdminClient
+from node.http.federation_api import MAX_REQUEST_BYTES, ROUTES
 from node.runtime import check_http_parser
 from protocol.bodies import Note, OrgCard
 from protocol.errors import ALL_CODES, BAD_SIGNATURE, REPLAY, STALE, UNTRUSTED_SENDER, WRONG_AUTHOR, WRONG_RECIPIENT
@@ -412,7 +412,7 @@ def test_row11_node_refuses_to_start_with_the_python_parser(tmp_path):
     home = Home(tmp_path / "h")
     port = free_port()
     home.create(Config("Parser Check", "company", "127.0.0.1", port, f"http://127.0.0.1:{port}"), Identity.generate(), None)
-    result = subprocess.run([sys.executable, "-m", "node.cli", "--home", str(home.path), "run"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "node.cli.main", "--home", str(home.path), "run"], capture_output=True, text=True,
                             env=cli_env(AIOHTTP_NO_EXTENSIONS="1"), timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 1
     assert "C HTTP parser is not in use" in result.stderr
@@ -489,7 +489,7 @@ async def test_row20_request_flood_is_rate_limited_per_peer(fed_net):
     await pair(b, c)
     await synced(b, c)
     empty = Batch(()).encode()
-    answers = []  # in waves under the per-address connection cap (node/conn_guard.py), so the rate limit is what answers
+    answers = []  # in waves under the per-address connection cap (node/http/conn_guard.py), so the rate limit is what answers
     for _ in range(5):
         answers += await asyncio.gather(*(signed_post(b, PUSH, empty, a.service.identity) for _ in range(30)))
     assert {x.status for x in answers} == {200, 429}

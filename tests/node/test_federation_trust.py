@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from node.errors import UserError
-from node.pairing import accept_invite
+from node.core.errors import UserError
+from node.core.pairing import accept_invite
 from protocol.invite import InviteToken
 from storage import peers as P
 from tests.node.federation_helpers import PULL, head, ids_from, next_notes, pair, push, signed_post, synced
@@ -132,7 +132,7 @@ async def test_remove_and_block_take_effect_at_once(fed_net):
 async def test_a_block_stays_until_an_explicit_unblock(fed_net):
     """`trust remove` on a blocked peer used to unblock it (it set `removed`, and a removed peer may
     pair again). Now a block ends only with `trust unblock`, through the real admin socket."""
-    from node.admin_client import AdminClient
+    from node.http.admin_client import AdminClient
 
     a = await fed_net.start("Keeper")
     b = await fed_net.start("Pest")

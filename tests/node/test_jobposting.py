@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from node.jobposting import JobPostingError, html_to_text, job_from_jsonld, job_to_jsonld
+from node.formats.jobposting import JobPostingError, html_to_text, job_from_jsonld, job_to_jsonld
 from protocol.jobs import Job, Location, Salary, Skill
 
 GOOGLE = json.loads((Path(__file__).resolve().parents[1] / "data" / "google_jobposting.json").read_text())

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from node.errors import UserError
-from node.federation import Federation
-from node.service import NodeService
+from node.core.errors import UserError
+from node.core.federation import Federation
+from node.core.service import NodeService
 from protocol.bodies import KeyRotation, Note
 from tests.conftest import make_home
 

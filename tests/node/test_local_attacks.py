@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from node.errors import UserError
+from node.core.errors import UserError
+from node.core.service import NodeService
 from node.home import Home
 from node.runtime import NodeRuntime
-from node.service import NodeService
 from tests.e2e.cli_helpers import orgnode
 from tests.node.federation_helpers import pair, wait_until
 

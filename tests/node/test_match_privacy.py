@@ -12,8 +12,8 @@ import dataclasses
 import json
 import os
 
-from node.clock import now_ms
-from node.limits import DAY_MS, MatchQuota
+from node.core.clock import now_ms
+from node.core.limits import DAY_MS, MatchQuota
 from node.runtime import NodeRuntime
 from protocol.jobs import Job, Skill
 from protocol.match_query import MatchAnswer, MatchQuery

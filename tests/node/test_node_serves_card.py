@@ -7,7 +7,7 @@ import stat
 
 import aiohttp
 
-from node.admin_client import AdminClient
+from node.http.admin_client import AdminClient
 from protocol.card_bundle import verify_bundle
 from protocol.errors import WRONG_AUTHOR, RemoteProtocolError
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from node.cli_extensions import _peer_lines
-from node.clock import now_ms
+from node.cli.partners import _peer_lines
+from node.core.clock import now_ms
 from protocol.bodies import Note
 from storage.log_store import DAY_MS
 from tests.node.federation_helpers import Net, batch_of, head, next_notes, pair, signed_post, synced, wait_until

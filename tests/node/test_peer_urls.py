@@ -15,10 +15,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from node.clock import now_ms
-from node.errors import UserError
-from node.federation_client import FederationClient, PeerAddressRefused
-from node.pairing import accept_invite
+from node.core.clock import now_ms
+from node.core.errors import UserError
+from node.core.pairing import accept_invite
+from node.http.client import FederationClient, PeerAddressRefused
 from protocol.bodies import OrgCard
 from protocol.card_bundle import encode_bundle
 from protocol.identity import Identity

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from node.cli_talent import _referral_lines, withdrawal_text
-from node.clock import now_ms
+from node.cli.talent import _referral_lines, withdrawal_text
+from node.core.clock import now_ms
 from protocol.relay import (
     WITHDRAWAL_ACK_MS,
     WITHDRAWAL_NO_PATH_RECHECK_MS,
@@ -120,7 +120,7 @@ async def test_a_partner_cannot_hijack_the_way_back_to_a_non_partner(net):
     await wait_until(lambda: h.talent.store.disclosure(rid).acked_at is not None, what="the erasure acknowledged at H")
     assert x.talent.store.profile(rid) is None
     # X learnt the way back to H from H's verified box; like every learnt route it expires.
-    from node.relay import RELAY_ROUTE_TTL_MS
+    from node.core.relay import RELAY_ROUTE_TTL_MS
 
     assert x.relays.next_hop(h.service.node_id, job.job_id) == p.service.node_id
     x.service.db.execute("UPDATE relay_routes SET updated_at = updated_at - ? WHERE node_id = ?",

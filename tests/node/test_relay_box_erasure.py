@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-import node.relay
+import node.core.relay
 from protocol.audience import Audience
 from protocol.bodies import Note
 from protocol.relay import Relay, seal_relay
@@ -99,7 +99,7 @@ async def test_a_box_addressed_to_the_recipient_is_erased_whatever_the_outcome(n
         relay = box(carried=note_of(b, marker))
         sid = hand_over(b, a, relay)
     else:  # over quota: A takes no more relays from B this hour
-        monkeypatch.setattr(node.relay, "RELAY_QUOTA_COUNT", 0)
+        monkeypatch.setattr(node.core.relay, "RELAY_QUOTA_COUNT", 0)
         relay = box()
         sid = hand_over(b, a, relay)
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from node.talent_api import ask_peers
+from node.http.talent_api import ask_peers
 from protocol.bodies import OrgCard
 from tests.node.federation_helpers import pair, wait_until
 
@@ -27,7 +27,7 @@ async def test_a_partner_relabelling_its_sector_does_not_widen_consent(fed_net):
     await wait_until(lambda: holder.service.log.get(relabel.id) is not None, what="new card at holder")
     assert holder.talent.org_sector(corp.service.node_id) == "company"  # pinned when trusted
     assert (await ask_peers(corp.talent, corp.client, job.job_id, deadline=5))["results"] == []
-    from node.views import peer_view
+    from node.core.views import peer_view
 
     view = peer_view(holder.service, holder.federation.peers.get(corp.service.node_id))
     assert view["sector"] == "company" and view["declared_sector"] == "nonprofit"
@@ -40,7 +40,7 @@ async def test_a_stalling_peer_does_not_delay_pulls_from_others(fed_net):
     await pair(a, b)
     await pair(a, c)
     # B stops answering promptly: every pull to it now hangs until the client timeout.
-    from node import federation_api
+    from node.http import federation_api
 
     async def stall(request):
         await asyncio.sleep(30)
@@ -85,7 +85,7 @@ async def test_a_rotated_away_key_cannot_come_back_through_a_reshare(fed_net):
     import dataclasses
     import os
 
-    from node.clock import now_ms
+    from node.core.clock import now_ms
     from protocol.card_bundle import encode_bundle
     from protocol.reshare import make_reshare
     from protocol.statement import sign_statement

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from node.skills_vocab import build_vocabulary, load_vocabulary
+from node.formats.skills_vocab import build_vocabulary, load_vocabulary
 from protocol.matching import Vocabulary, score
 
 ESCO = "http://data.europa.eu/esco/skill/"

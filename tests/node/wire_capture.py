@@ -16,9 +16,9 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from node.core.service import NodeService
 from node.home import Config, Home
 from node.runtime import NodeRuntime
-from node.service import NodeService
 from protocol.identity import Identity
 from tests.conftest import free_port
 

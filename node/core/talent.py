@@ -1,8 +1,8 @@
 """The talent exchange on one node: jobs, candidates and their consent, and matching.
 
 ``Talent`` is the one object the rest of the node uses (``runtime.talent``). Its referral lifecycle
-and its reactions to peers' statements live in node/referrals.py, its JSON views in
-node/talent_views.py; both are mixed in here, so callers still see one object.
+and its reactions to peers' statements live in node/core/referrals.py, its JSON views in
+node/core/talent_views.py; both are mixed in here, so callers still see one object.
 
 Consent is given, checked, withdrawn and enforced here. Every referral body is re-checked against
 the candidate's consent at the moment its plaintext is built for a peer (``outbound_allowed``), so a
@@ -18,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from node.clock import now_ms
-from node.errors import UserError
-from node.federation import Federation
-from node.ids import resolve_id
-from node.limits import DAY_MS, MatchQuota
+from node.core.clock import now_ms
+from node.core.errors import UserError
+from node.core.federation import Federation
+from node.core.ids import resolve_id
+from node.core.limits import DAY_MS, MatchQuota
+from node.core.referrals import Referrals
+from node.core.relay import Relays
+from node.core.talent_views import TalentViews
 from node.logs import log_event
-from node.referrals import Referrals
-from node.relay import Relays
-from node.talent_views import TalentViews
 from protocol import errors as E
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, Consent, ConsentWithdrawal, parse_scope

@@ -2,14 +2,14 @@
 API, the CLI and the dashboard show them.
 
 Reading only: nothing here appends a statement or changes a row. It is a part of ``Talent``
-(node/talent.py), kept apart so the exchange's rules are not buried among display fields.
+(node/core/talent.py), kept apart so the exchange's rules are not buried among display fields.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from node.clock import now_ms
+from node.core.clock import now_ms
 from storage.log_store import LogStore
 from storage.talent_rows import Candidate, ConsentRow, DisclosureRow, JobRow, ReferralRow
 
@@ -22,7 +22,7 @@ def _hex(value: bytes | None) -> str | None:
 
 
 class TalentViews:
-    if TYPE_CHECKING:  # provided by Talent (node/talent.py)
+    if TYPE_CHECKING:  # provided by Talent (node/core/talent.py)
         store: TalentStore
 
         @property

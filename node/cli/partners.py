@@ -1,6 +1,6 @@
 """CLI commands of the federation: invites, the trust list, notes, key rotation and sync.
 
-They all talk to the running node over the admin socket (``node/admin_api.py``).
+They all talk to the running node over the admin socket (``node/http/admin_api.py``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 import re
 from typing import Any
 
-from node.errors import UserError
+from node.core.errors import UserError
 from protocol.bodies import SECTORS
 
 DURATION = re.compile(r"^(\d+)([smhdw])$")
@@ -24,7 +24,7 @@ def parse_duration_ms(text: str) -> int:
 
 
 def _cli() -> Any:
-    from node import cli
+    from node.cli import main as cli
 
     return cli
 
@@ -179,7 +179,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
     from zeroconf import InterfaceChoice
 
-    from node.discovery import browse_once
+    from node.lan.discovery import browse_once
 
     if not 0.5 <= args.seconds <= 60:
         raise UserError("--seconds must be between 0.5 and 60")
@@ -288,7 +288,7 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
         q: argparse.ArgumentParser = isub.add_parser(name, help=help_text, description=help_text, parents=[common])
         q.add_argument("--json", action="store_true", help="print JSON for scripts")
         q.set_defaults(func=fn)
-        from node.cli import COMMANDS
+        from node.cli.main import COMMANDS
 
         COMMANDS[f"invite {name}"] = fn
         return q
@@ -306,7 +306,7 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
         q: argparse.ArgumentParser = tsub.add_parser(name, help=help_text, description=help_text, parents=[common])
         q.add_argument("--json", action="store_true", help="print JSON for scripts")
         q.set_defaults(func=fn)
-        from node.cli import COMMANDS
+        from node.cli.main import COMMANDS
 
         COMMANDS[f"trust {name}"] = fn
         return q
@@ -357,6 +357,6 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     p.add_argument("--seconds", type=float, default=3.0, help="how long to listen (default 3)")
     p.add_argument("--interface", metavar="ADDRESS", help="IP address of the interface to listen on (default: all IPv4 interfaces)")
 
-    from node.cli import COMMANDS
+    from node.cli.main import COMMANDS
 
     COMMANDS.update({"note post": cmd_note_post, "note list": cmd_note_list, "key rotate": cmd_key_rotate})

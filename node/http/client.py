@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from node.clock import now_ms
+from node.core.clock import now_ms
 from protocol.codec import decode
 from protocol.errors import MALFORMED, RemoteProtocolError
 from protocol.identity import Identity

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from node.errors import NodeNotRunning, UserError
+from node.core.errors import NodeNotRunning, UserError
 from node.safe_files import check_own_socket
 
 

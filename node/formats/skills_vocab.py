@@ -39,7 +39,7 @@ _Tier = dict[str, set[str]]  # normalised label -> concept keys claiming it
 @functools.cache
 def load_vocabulary() -> Vocabulary:
     """The node's vocabulary (built once per process, ~0.5 s; later calls return the same object)."""
-    data = resources.files("node").joinpath("data")
+    data = resources.files("node.formats").joinpath("data")
     esco = json.loads(gzip.decompress(data.joinpath(ESCO_FILE).read_bytes()).decode("utf-8"))
     overlay = json.loads(data.joinpath(OVERLAY_FILE).read_text(encoding="utf-8"))
     return build_vocabulary(esco, overlay)

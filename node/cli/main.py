@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from node.admin_client import AdminClient
-from node.errors import NodeNotRunning, UserError
+from node.core.errors import NodeNotRunning, UserError
 from node.home import PASSPHRASE_ENV, Config, Home, default_home, parse_listen
+from node.http.admin_client import AdminClient
 from node.terminal import safe_text
 from protocol.bodies import SECTORS
 from protocol.peer_url import normalise_base_url
@@ -51,7 +51,7 @@ def admin(args: argparse.Namespace) -> AdminClient:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from node.service import NodeService
+    from node.core.service import NodeService
     from protocol.identity import Identity
 
     host, port = parse_listen(args.listen)
@@ -108,8 +108,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from node.admin_api import status_info
-    from node.service import NodeService
+    from node.core.service import NodeService
+    from node.http.admin_api import status_info
 
     home = Home(home_of(args))
     home.require()
@@ -142,8 +142,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from node.service import NodeService
-    from node.views import statement_view
+    from node.core.service import NodeService
+    from node.core.views import statement_view
 
     home = Home(home_of(args))
     home.require()
@@ -168,7 +168,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from node.demo import run_demo
+    from node.cli.demo import run_demo
 
     return run_demo(Path(args.dir) if args.dir else None, args.keep)
 
@@ -216,13 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="leave the nodes running and print how to talk to them")
     p.add_argument("--dir", help="where to create the demo homes (default: a temporary directory, removed afterwards)")
 
-    from node import cli_extensions
+    from node.cli import partners as cli_extensions
 
     cli_extensions.register(sub, common, add)
-    from node import cli_talent
+    from node.cli import talent as cli_talent
 
     cli_talent.register(sub, common, add)
-    from node import cli_audit
+    from node.cli import audit as cli_audit
 
     cli_audit.register(sub, common, add)
     return parser

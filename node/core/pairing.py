@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 
-from node.clock import now_ms
-from node.errors import UserError
-from node.federation import Federation
-from node.federation_client import FederationClient, PeerAddressRefused, PeerUnavailable
+from node.core.clock import now_ms
+from node.core.errors import UserError
+from node.core.federation import Federation
+from node.http.client import FederationClient, PeerAddressRefused, PeerUnavailable
 from protocol import errors as E
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.errors import ProtocolError

@@ -11,11 +11,11 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from node.clock import now_ms
-from node.errors import UserError
-from node.ids import resolve_id
+from node.core.clock import now_ms
+from node.core.errors import UserError
+from node.core.ids import resolve_id
+from node.core.service import NodeService
 from node.logs import log_event
-from node.service import NodeService
 from protocol import errors as E
 from protocol.audience import Audience
 from protocol.bodies import KeyRotation

@@ -14,16 +14,16 @@ from typing import Any
 
 from aiohttp import web
 
-from node.clock import now_ms
-from node.errors import UserError
-from node.federation import Federation
-from node.federation_client import FederationClient
-from node.http_errors import error_response
+from node.core.clock import now_ms
+from node.core.errors import UserError
+from node.core.federation import Federation
+from node.core.pairing import accept_invite
+from node.core.service import NodeService
+from node.core.sync import SyncEngine
+from node.core.views import changed_card_view, iso, peer_view, statement_view
+from node.http.client import FederationClient
+from node.http.errors import error_response
 from node.logs import log_event
-from node.pairing import accept_invite
-from node.service import NodeService
-from node.sync import SyncEngine
-from node.views import changed_card_view, iso, peer_view, statement_view
 from protocol.bodies import SECTORS, Note
 from protocol.errors import ProtocolError
 from storage import peers as P
@@ -253,7 +253,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/trust/remove", _state_change(P.REMOVED)),
     ("POST", "/trust/block", _state_change(P.BLOCKED)),
     ("POST", "/trust/unblock", trust_unblock),
-    # POST /trust/approve (LAN pairing: only a pending_in peer, confirmed with it) is in node/admin_discovery.py.
+    # POST /trust/approve (LAN pairing: only a pending_in peer, confirmed with it) is in node/lan/admin.py.
     ("POST", "/note", note_post),
     ("GET", "/notes", notes),
     ("POST", "/key/rotate", key_rotate),

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from node.clock import now_ms
-from node.errors import UserError
+from node.core.clock import now_ms
+from node.core.errors import UserError
 from node.home import PASSPHRASE_ENV, Config, Home
 from protocol.bodies import OrgCard
 from protocol.card_bundle import card_statements, encode_bundle

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.errors import UserError
-from node.federation import Federation
+from node.core.errors import UserError
+from node.core.federation import Federation
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.errors import OVER_QUOTA, ProtocolError

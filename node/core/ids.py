@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.errors import UserError
+from node.core.errors import UserError
 
 # Where each kind of id lives, its length in bytes, and the command that lists them.
 ID_KINDS: dict[str, tuple[str, str, int, str]] = {

@@ -9,7 +9,7 @@ happens until an admin approves. A blocked sender is refused; a trusted one is a
 accepted only if we hold that node as ``pending_out`` (or already trust it: a retried confirm),
 and then both sides trust each other.
 
-They are only served while ``lan_discovery`` is on (``node/admin_discovery.py`` ``install``).
+They are only served while ``lan_discovery`` is on (``node/lan/admin.py`` ``install``).
 
 Both endpoints accept unauthenticated-by-trust senders, so they share one global token bucket and a
 cap on the number of pending requests: a LAN host cannot flood the pending list or burn CPU on
@@ -25,12 +25,12 @@ from typing import Any
 
 from aiohttp import web
 
-from node.clock import now_ms
-from node.discovery import lan_url_problem
-from node.federation import Federation
-from node.federation_api import STATE, Handler
-from node.federation_client import literal_address_problem
-from node.limits import TokenBucket
+from node.core.clock import now_ms
+from node.core.federation import Federation
+from node.core.limits import TokenBucket
+from node.http.client import literal_address_problem
+from node.http.federation_api import STATE, Handler
+from node.lan.discovery import lan_url_problem
 from node.logs import log_event
 from protocol import errors as E
 from protocol.card_bundle import VerifiedCard, verify_bundle

@@ -19,13 +19,13 @@ from typing import Any
 
 import aiohttp
 
-from node.errors import UserError
+from node.core.errors import UserError
+from node.core.pairing import accept_invite
+from node.core.service import NodeService
 from node.home import Config, Home
-from node.pairing import accept_invite
+from node.http.talent_api import ask_peers
 from node.runtime import NodeRuntime
 from node.safe_files import write_private
-from node.service import NodeService
-from node.talent_api import ask_peers
 from protocol import audit
 from protocol.card_bundle import verify_bundle
 from protocol.identity import Identity

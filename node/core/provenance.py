@@ -20,9 +20,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.clock import now_ms
-from node.errors import UserError
-from node.federation import Federation
+from node.core.clock import now_ms
+from node.core.errors import UserError
+from node.core.federation import Federation
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.audit import AuditBundle, Consistency, Proof

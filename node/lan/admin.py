@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from node.admin_api import Handler, json_body
-from node.clock import now_ms
-from node.discovery import Found, LanDiscovery, check_lan_url, listens_on_loopback
-from node.errors import UserError
-from node.federation import Federation
-from node.federation_client import FederationClient, PeerAddressRefused, PeerUnavailable
-from node.federation_lan import PAIR_CONFIRM_PATH, PAIR_REQUEST_PATH, LanPairingEndpoints
+from node.core.clock import now_ms
+from node.core.errors import UserError
+from node.core.federation import Federation
+from node.core.pairing import CARD_PATH
+from node.core.views import peer_view
+from node.http.admin_api import Handler, json_body
+from node.http.client import FederationClient, PeerAddressRefused, PeerUnavailable
+from node.lan.discovery import Found, LanDiscovery, check_lan_url, listens_on_loopback
+from node.lan.pairing_api import PAIR_CONFIRM_PATH, PAIR_REQUEST_PATH, LanPairingEndpoints
 from node.logs import log_event
-from node.pairing import CARD_PATH
-from node.views import peer_view
 from protocol import errors as E
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.errors import ProtocolError

@@ -1,6 +1,6 @@
 """Referrals between organizations: requests, referrals, their statuses, and erasure on withdrawal.
 
-A part of ``Talent`` (node/talent.py), which owns jobs, candidates, consent and matching; this is
+A part of ``Talent`` (node/core/talent.py), which owns jobs, candidates, consent and matching; this is
 the referral lifecycle built on them, on both sides: the job's organization asks (``request_referral``)
 and moves a referral along (``update_referral``); the holder refers (``refer``, ``approve_request``) or
 declines. Everything that leaves the node goes through ``Federation.append`` with an explicit
@@ -15,8 +15,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from node.clock import now_ms
-from node.errors import UserError
+from node.core.clock import now_ms
+from node.core.errors import UserError
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, ConsentWithdrawal, ErasureReceipt
@@ -37,8 +37,8 @@ from protocol.statement import Envelope, Statement
 from storage.log_store import vouched_history
 
 if TYPE_CHECKING:
-    from node.federation import Federation
-    from node.relay import Relays
+    from node.core.federation import Federation
+    from node.core.relay import Relays
     from storage.talent import TalentStore
     from storage.talent_rows import Candidate, ConsentRow, JobRow, ReferralRow
 
@@ -55,7 +55,7 @@ def receipt_backoff(attempts: int) -> int:
 
 
 class Referrals:
-    if TYPE_CHECKING:  # provided by Talent (node/talent.py) and TalentViews (node/talent_views.py)
+    if TYPE_CHECKING:  # provided by Talent (node/core/talent.py) and TalentViews (node/core/talent_views.py)
         federation: Federation
         relays: Relays | None
         store: TalentStore

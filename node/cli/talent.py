@@ -1,6 +1,6 @@
 """CLI commands of the talent exchange: jobs, candidates, consent, matching and referrals.
 
-All of them talk to the running node over the admin socket (``node/talent_api.py``).
+All of them talk to the running node over the admin socket (``node/http/talent_api.py``).
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from node.errors import UserError
+from node.core.errors import UserError
 from node.safe_files import write_private
 from node.terminal import safe_json_text
 
 
 def _cli() -> Any:
-    from node import cli
+    from node.cli import main as cli
 
     return cli
 
@@ -128,7 +128,7 @@ def cmd_candidate_add(args: argparse.Namespace) -> int:
 
 
 def cmd_candidate_import(args: argparse.Namespace) -> int:
-    from node.candidate_csv import parse_candidates_csv
+    from node.formats.candidate_csv import parse_candidates_csv
 
     try:
         raw = Path(args.file).read_bytes()
@@ -436,7 +436,7 @@ def cmd_refer(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
-    from node.cli import COMMANDS
+    from node.cli.main import COMMANDS
 
     def group(name: str, help_text: str) -> Any:
         parser = sub.add_parser(name, help=help_text, description=help_text, parents=[common])

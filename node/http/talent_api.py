@@ -11,14 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
-from node import federation_api
-from node.admin_api import CTX, json_body
-from node.clock import now_ms
-from node.errors import UserError
-from node.federation_client import FederationClient, PeerUnavailable
-from node.http_errors import error_response
-from node.jobposting import JobPostingError, job_from_jsonld, job_to_jsonld
-from node.talent import Talent
+from node.core.clock import now_ms
+from node.core.errors import UserError
+from node.core.talent import Talent
+from node.formats.jobposting import JobPostingError, job_from_jsonld, job_to_jsonld
+from node.http import federation_api
+from node.http.admin_api import CTX, json_body
+from node.http.client import FederationClient, PeerUnavailable
+from node.http.errors import error_response
 from protocol.errors import BAD_BODY, ProtocolError
 from protocol.jobs import EMPLOYMENT_TYPES, Location, Salary
 from protocol.match_query import MatchAnswer, MatchQuery

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from node.errors import UserError
+from node.core.errors import UserError
 from node.home import Config
 from node.logs import log_event
 from protocol.errors import ProtocolError

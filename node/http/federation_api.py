@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from node.clock import now_ms
-from node.federation import Federation
-from node.http_errors import error_response
-from node.limits import PeerLimits, TokenBucket
+from node.core.clock import now_ms
+from node.core.federation import Federation
+from node.core.limits import PeerLimits, TokenBucket
+from node.http.errors import error_response
 from node.logs import log_event
 from protocol import errors as E
 from protocol.card_bundle import verify_bundle

@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from node.errors import UserError
+from node.core.errors import UserError
 from node.safe_files import write_private
 from node.terminal import safe_text
 
 
 def _cli() -> Any:
-    from node import cli
+    from node.cli import main as cli
 
     return cli
 
@@ -118,7 +118,7 @@ def cmd_impact(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
-    from node.cli import COMMANDS
+    from node.cli.main import COMMANDS
 
     audit = sub.add_parser("audit", help="export and verify referral provenance bundles",
                            description="export and verify referral provenance bundles", parents=[common])

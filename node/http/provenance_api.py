@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from node.admin_api import CTX, json_body
-from node.clock import now_ms
-from node.errors import UserError
-from node.provenance import Provenance
+from node.core.clock import now_ms
+from node.core.errors import UserError
+from node.core.provenance import Provenance
+from node.http.admin_api import CTX, json_body
 from protocol.impact import Impact
 
 PROVENANCE = web.AppKey("provenance", Provenance)
@@ -42,7 +42,7 @@ def impact_view(request: web.Request, impact: Impact, since: int, until: int) ->
 
 async def audit_export(request: web.Request) -> web.Response:
     body = await json_body(request)
-    from node.talent_api import TALENT
+    from node.http.talent_api import TALENT
 
     referral_id = request.app[TALENT].resolve(str(body.get("id", "")), "REFERRAL_ID")
     data = request.app[PROVENANCE].export_referral(referral_id, bool(body.get("redact")))

@@ -4,7 +4,7 @@ The design (durable outbox, one batch in flight per peer, capped exponential bac
 jitter reset on any authenticated contact, "have"-vector pulls every interval so a node catches up
 with no new traffic) is described in ``protocol/sync.py``, whose state machine this drives. This
 module only moves bytes and timers: what to send and what an answer means is decided there and in
-``node/federation.py``.
+``node/core/federation.py``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import logging
 import random
 from dataclasses import dataclass, field
 
-from node.clock import now_ms
-from node.federation import Federation
-from node.federation_client import FederationClient, PeerAddressRefused, PeerUnavailable
+from node.core.clock import now_ms
+from node.core.federation import Federation
+from node.http.client import FederationClient, PeerAddressRefused, PeerUnavailable
 from node.logs import log_event
 from protocol.errors import ProtocolError
 from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PushResults

@@ -1,0 +1,1 @@
+"""The `orgnode` command: one module per command group, `common` for what they share."""

@@ -1,0 +1,1 @@
+"""File formats: schema.org JobPosting JSON-LD, candidate CSV, the skills vocabulary and its data."""

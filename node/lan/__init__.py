@@ -1,0 +1,1 @@
+"""LAN discovery (zeroconf) and pairing by request: the announcer, its federation endpoints and admin routes."""
