@@ -58,12 +58,18 @@ def rotate(identity: Identity, prev: Statement, new_seed: bytes, *, bad: bool = 
     return s, identity.with_signing_key(new_key)
 
 
-# Peer base URLs (section 12.1): http(s), a DNS name, an optional port and path prefix.
+def _numeric_label(label: str) -> bool:
+    """A last label that URL parsers read as a number (``12``, ``0x``, ``0x1f``) makes the host an
+    IPv4 address, which must then be canonical dotted form (section 12.1): not a DNS name to generate."""
+    return label.isdigit() or label.startswith("0x")
+
+
+# Peer base URLs (section 12.1): http(s), a DNS name (its last label not numeric), an optional port and path prefix.
 base_urls = st.builds(
     lambda scheme, labels, port, segments: f"{scheme}://{'.'.join(labels)}{port}{''.join('/' + s for s in segments)}",
     st.sampled_from(["http", "https"]),
-    st.lists(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True).filter(lambda s: not s.isdigit()),
-             min_size=1, max_size=4),
+    st.lists(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True),
+             min_size=1, max_size=4).filter(lambda labels: not _numeric_label(labels[-1])),
     st.sampled_from(["", ":1", ":8470", ":65535"]),
     st.lists(st.from_regex(r"[A-Za-z0-9_~-]{1,12}", fullmatch=True), max_size=3),
 )
