@@ -198,6 +198,12 @@ def test_talent_cli_end_to_end(tmp_path):
         assert "no such referral" in fails(corp, "referral", "update", "ef" * 16, "--status", "hired")
         closed = js(corp, "job", "close", job_id, "--filled-by", rid)
         assert closed["status"] == "filled" and closed["id"] == job_id
+        assert js(corp, "impact")["jobs_filled_via_referrals"] == 1
+        # Acceptance finding: a plain `job close` on a filled job must not un-fill it (and drop the hire
+        # from impact): it is refused, or the job stays filled.
+        run(corp, "job", "close", job_id, check=False)
+        assert js(corp, "impact")["jobs_filled_via_referrals"] == 1
+        assert [j["status"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id] == ["filled"]
         assert "another organization" in fails(youth, "job", "close", job_id)
         wait_for(lambda: [j for j in js(youth, "job", "list") if j["id"] == job_id and j["status"] == "filled"], "filled at partner")
         wait_for(lambda: [r for r in js(youth, "referral", "list") if r["id"] == rid and r["status"] == "hired"], "hire at referrer")
