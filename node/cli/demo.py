@@ -20,10 +20,10 @@ from typing import Any
 import aiohttp
 
 from node.core.errors import UserError
+from node.core.matching import ask_peers
 from node.core.pairing import accept_invite
 from node.core.service import NodeService
 from node.home import Config, Home
-from node.http.talent_api import ask_peers
 from node.runtime import NodeRuntime
 from node.safe_files import write_private
 from protocol import audit

@@ -1,10 +1,9 @@
-"""HTTP surfaces of the talent exchange: the federation ``/match`` endpoint, the match fan-out
-client, and the admin routes the CLI uses for jobs, candidates, consent, matching and referrals.
+"""HTTP surfaces of the talent exchange: the federation ``/match`` endpoint and the admin routes the
+CLI uses for jobs, candidates, consent, matching and referrals (the match fan-out is node/core/matching.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 from typing import Any
@@ -13,19 +12,17 @@ from aiohttp import web
 
 from node.core.clock import now_ms
 from node.core.errors import UserError
+from node.core.matching import MATCH_DEADLINE, MATCH_PATH, ask_peers
 from node.core.talent import Talent
 from node.formats.jobposting import JobPostingError, job_from_jsonld, job_to_jsonld
 from node.http import federation_api
 from node.http.admin_api import CTX, json_body
-from node.http.client import FederationClient, PeerUnavailable
 from node.http.errors import error_response
 from protocol.errors import BAD_BODY, ProtocolError
 from protocol.jobs import EMPLOYMENT_TYPES, Location, Salary
-from protocol.match_query import MatchAnswer, MatchQuery
+from protocol.match_query import MatchQuery
 from protocol.matching import split_skills
 
-MATCH_PATH = "/federation/v1/match"
-MATCH_DEADLINE = 10.0
 MSGPACK = "application/msgpack"
 
 TALENT = web.AppKey("talent", Talent)
@@ -42,45 +39,6 @@ async def match_endpoint(request: web.Request) -> web.Response:
     except UserError as exc:
         return error_response(BAD_BODY, str(exc), 400)
     return web.Response(body=answer.encode(), content_type=MSGPACK)
-
-
-async def ask_peers(talent: Talent, client: FederationClient, job_id: bytes, deadline: float = MATCH_DEADLINE) -> dict[str, Any]:
-    """Ask every trusted peer in parallel; whoever has not answered by ``deadline`` is reported as such."""
-    query, job = talent.match_query_for(job_id)
-    peers = talent.federation.peers.trusted()
-
-    async def ask(peer_id: bytes, url: str) -> MatchAnswer:
-        answer = await client.post(url, MATCH_PATH, peer_id, query.encode())
-        if answer.status != 200:
-            raise PeerUnavailable(answer.error_code or f"HTTP {answer.status}")
-        decoded = MatchAnswer.decode(answer.body)
-        if decoded.query_id != query.query_id or decoded.holder != peer_id:
-            raise PeerUnavailable("answer is for another query or from another node")
-        return decoded
-
-    tasks = {p.node_id: asyncio.create_task(ask(p.node_id, p.url)) for p in peers}
-    _done, pending = await asyncio.wait(tasks.values(), timeout=deadline) if tasks else (set(), set())
-    results: list[dict[str, Any]] = []
-    peers_report: list[dict[str, Any]] = []
-    for peer_id, task in tasks.items():
-        name = talent.org_name(peer_id)
-        if task in pending:
-            task.cancel()
-            peers_report.append({"node_id": peer_id.hex(), "name": name, "answered": False, "error": "deadline passed"})
-            continue
-        try:
-            answer = task.result()
-        except (PeerUnavailable, ProtocolError) as exc:
-            peers_report.append({"node_id": peer_id.hex(), "name": name, "answered": False, "error": str(exc)[:200]})
-            continue
-        talent.record_answer(job_id, answer)
-        peers_report.append({"node_id": peer_id.hex(), "name": name, "answered": True, "offers": len(answer.offers)})
-        for offer in answer.offers:
-            results.append({"pseudonym": offer.pseudonym.hex(), "holder": peer_id.hex(), "holder_name": name,
-                            "score": offer.score, "matched": list(offer.matched)})
-    results.sort(key=lambda r: -r["score"])
-    return {"job_id": job_id.hex(), "title": job.title, "query_id": query.query_id.hex(), "results": results,
-            "peers": peers_report, "partial": any(not p["answered"] for p in peers_report)}
 
 
 # --- admin side ------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ from zeroconf.asyncio import AsyncServiceInfo
 
 from node import logs
 from node.core.clock import now_ms
-from node.http.talent_api import MATCH_PATH, ask_peers
+from node.core.matching import MATCH_PATH, ask_peers
 from node.lan.discovery import instance_name
 from node.runtime import NodeRuntime
 from protocol.audit import verify

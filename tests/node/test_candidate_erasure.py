@@ -168,7 +168,7 @@ async def test_update_and_consent_give_are_validated_and_take_effect(net: Net):
         assert status == 400 and words in data["detail"], (body, data)
         assert held() == unchanged
     # Not yet consented: the partner's match finds nobody (the control for what follows).
-    from node.http.talent_api import ask_peers
+    from node.core.matching import ask_peers
 
     answer = await ask_peers(corp.talent, corp.client, job.job_id, deadline=5)
     assert answer["results"] == []

@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 
 from node.core.errors import UserError
+from node.core.matching import ask_peers
 from node.core.referrals import DUPLICATE_REFERRAL
-from node.http.talent_api import ask_peers
 from tests.node.federation_helpers import Net, pair, wait_until
 
 

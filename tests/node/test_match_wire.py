@@ -11,7 +11,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from node.http.talent_api import MATCH_PATH, ask_peers
+from node.core.matching import MATCH_PATH, ask_peers
 from tests.node.federation_helpers import Net, pair, wait_until
 from tests.node.wire_capture import http_exchanges, start_tapped
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from node.http.talent_api import ask_peers
+from node.core.matching import ask_peers
 from protocol.bodies import OrgCard
 from tests.node.federation_helpers import pair, wait_until
 

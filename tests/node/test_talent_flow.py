@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.http.talent_api import ask_peers
+from node.core.matching import ask_peers
 from tests.node.federation_helpers import Net, db_bytes, pair, wait_until
 
 
