@@ -35,7 +35,9 @@ from protocol.provenance import MAX_WITNESSED, Checkpoint, ImpactReport, Witness
 from protocol.referrals import Referral, ReferralProfile, ReferralRequest, ReferralStatus
 from protocol.reshare import verify_reshare
 from protocol.statement import Envelope, Statement
+from storage.cards import CardStore
 from storage.log_store import foreign_statements
+from storage.provenance import ProvenanceStore
 from storage.talent import TalentStore
 
 INFRASTRUCTURE = frozenset({Checkpoint.KIND, Witness.KIND})
@@ -65,6 +67,10 @@ class Provenance:
     def db(self) -> Any:
         return self.federation.service.db
 
+    @property
+    def store(self) -> ProvenanceStore:
+        return ProvenanceStore(self.federation.service.db)
+
     # --- component ---------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -88,24 +94,21 @@ class Provenance:
     # --- checkpoints and witnesses ------------------------------------------------------------
 
     def latest_checkpoint(self, author: bytes) -> tuple[Statement, Checkpoint] | None:
-        rows = list(self.db.query("SELECT id FROM entries WHERE author = ? AND kind = ? ORDER BY seq DESC LIMIT 1",
-                                  [author, Checkpoint.KIND]))
-        if not rows:
+        latest = self.store.latest_of_kind(author, Checkpoint.KIND)
+        if latest is None:
             return None
-        statement = self.log.get(bytes(rows[0]["id"]))
+        statement = self.log.get(latest)
         return (statement, Checkpoint.from_value(statement.body_value())) if statement and statement.body else None
 
     def ids(self, author: bytes, size: int) -> list[bytes]:
-        return [bytes(r["id"]) for r in self.db.query("SELECT id FROM entries WHERE author = ? AND seq <= ? ORDER BY seq",
-                                                      [author, size])]
+        return self.store.ids_up_to(author, size)
 
     def checkpoint(self, force: bool = False) -> Statement | None:
         """Sign a checkpoint of the own log if anything but checkpoints/witnesses was added since the last one."""
         head = self.log.head(self.me)
         last = self.latest_checkpoint(self.me)
         if not force and last is not None:
-            newer = list(self.db.query("SELECT kind FROM entries WHERE author = ? AND seq > ?", [self.me, last[0].seq]))
-            if all(r["kind"] in INFRASTRUCTURE for r in newer):
+            if all(kind in INFRASTRUCTURE for kind in self.store.kinds_after(self.me, last[0].seq)):
                 return None
         ids = self.ids(self.me, head.seq)
         statement = self.federation.append(Checkpoint.KIND, Checkpoint(len(ids), tree_root(ids)).to_value(), private=False)
@@ -114,10 +117,9 @@ class Provenance:
 
     def witness(self) -> Statement | None:
         carried: list[bytes] = []
-        for row in self.db.query("SELECT author, MAX(seq) AS seq FROM entries WHERE kind = ? AND author != ? GROUP BY author",
-                                 [Checkpoint.KIND, self.me]):
-            statement_id = self.log.id_at(bytes(row["author"]), int(row["seq"]))
-            if statement_id is None or self._witnessed.get(bytes(row["author"])) == statement_id:
+        for author, seq in self.store.latest_seq_of_kind_by_author(Checkpoint.KIND, exclude=self.me).items():
+            statement_id = self.log.id_at(author, seq)
+            if statement_id is None or self._witnessed.get(author) == statement_id:
                 continue
             statement = self.log.get(statement_id)
             if statement is not None and statement.body is not None and len(carried) < MAX_WITNESSED:
@@ -170,11 +172,7 @@ class Provenance:
                 conflict = root
         if conflict is None:
             return
-        self.db.execute(
-            """INSERT OR IGNORE INTO forks (id, author, seq, header, signature, conflicts_with, received_from, detected_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            [cp_statement.id, author, cp_statement.seq, cp_statement.header_bytes, cp_statement.signature, conflict, witness, now],
-        )
+        self.store.record_split_view(cp_statement, conflict, witness, now)
         log_event("peer.split-view", logging.WARNING, author=author, witness=witness, seq=cp_statement.seq)
 
     # --- audit bundles -------------------------------------------------------------------------
@@ -186,8 +184,7 @@ class Provenance:
                             "proven; audit bundles cover referrals between direct partners")
         found = self.latest_checkpoint(author)
         if found is None or found[1].size < max_seq:
-            name = self.federation.service.db.query("SELECT name FROM org_cards WHERE node_id = ?", [author])
-            who = next(iter(name), {"name": author.hex()[:16]})["name"]
+            who = CardStore(self.db).name(author) or author.hex()[:16]
             raise UserError(f"{who} has not yet signed a checkpoint covering the statements this bundle needs; "
                             f"nodes sign one every minute while they have news: run `orgnode sync` and export again in a minute")
         return found

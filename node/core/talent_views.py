@@ -32,8 +32,9 @@ class TalentViews:
         def db(self) -> Any: ...
 
     def org_name(self, node_id: bytes) -> str | None:
-        rows = list(self.db.query("SELECT name FROM org_cards WHERE node_id = ?", [node_id]))
-        return rows[0]["name"] if rows else None
+        from storage.cards import CardStore
+
+        return CardStore(self.db).name(node_id)
 
     def job_view(self, row: JobRow) -> dict[str, Any]:
         job = row.job

@@ -47,8 +47,10 @@ def peer_view(service: Any, peer: Any, now: int | None = None) -> dict[str, Any]
     from protocol.identity import fingerprint_for
 
     now = _wall_ms() if now is None else now
-    rows = list(service.db.query("SELECT name, sector FROM org_cards WHERE node_id = ?", [peer.node_id]))
-    card = rows[0] if rows else {"name": None, "sector": None}
+    from storage.cards import CardStore
+
+    declared = CardStore(service.db).declared(peer.node_id)
+    card = {"name": declared.name, "sector": declared.sector} if declared else {"name": None, "sector": None}
     from storage.peers import PeerStore
 
     confirmed = peer.sector is not None
@@ -75,7 +77,7 @@ def peer_view(service: Any, peer: Any, now: int | None = None) -> dict[str, Any]
         "score": round(peer.score, 2),
         "invalid_items": peer.invalid_count,
         "throttled": peer.throttled_until > now,
-        "forked": bool(list(service.db.query("SELECT 1 FROM forks WHERE author = ? LIMIT 1", [peer.node_id]))),
+        "forked": peer.node_id in service.log.forked_authors(),
         **quota_view(service, peer.node_id, now),
     }
 

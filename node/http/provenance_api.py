@@ -13,6 +13,7 @@ from node.core.errors import UserError
 from node.core.provenance import Provenance
 from node.http.admin_api import CTX, json_body
 from protocol.impact import Impact
+from storage.cards import CardStore
 
 PROVENANCE = web.AppKey("provenance", Provenance)
 
@@ -29,7 +30,7 @@ def _since(text: str | None) -> int:
 
 def impact_view(request: web.Request, impact: Impact, since: int, until: int) -> dict[str, Any]:
     db = request.app[CTX].service.db
-    names = {bytes(r["node_id"]).hex(): r["name"] for r in db.query("SELECT node_id, name FROM org_cards")}
+    names = {node_id.hex(): name for node_id, name in CardStore(db).names().items()}
     return {
         "organization": request.app[CTX].service.config.name,
         "since": since,

@@ -22,6 +22,7 @@ from protocol.errors import BAD_BODY, ProtocolError
 from protocol.jobs import EMPLOYMENT_TYPES, Location, Salary
 from protocol.match_query import MatchQuery
 from protocol.matching import split_skills
+from storage.cards import CardStore
 
 MSGPACK = "application/msgpack"
 
@@ -136,8 +137,8 @@ async def job_export(request: web.Request) -> web.Response:
     row = talent.store.job(talent.resolve(str(b.get("id", "")), "JOB_ID"))
     if row is None:
         raise UserError("no such job here (see `orgnode job list`)")
-    rows = list(talent.db.query("SELECT name, url FROM org_cards WHERE node_id = ?", [row.author]))
-    name, url = (rows[0]["name"], rows[0]["url"]) if rows else ("unknown", "")
+    card = CardStore(talent.db).declared(row.author)
+    name, url = (card.name, card.url) if card else ("unknown", "")
     return web.json_response(job_to_jsonld(row.job, org_name=name, org_url=url, node_id_hex=row.author.hex()))
 
 

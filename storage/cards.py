@@ -1,0 +1,37 @@
+"""Organizations' org cards as this node last recorded them (``org_cards``): what each one declares
+about itself (name, sector, URL). For display and addressing only: consent is never judged against a
+declared card (``PeerStore.consent_identity`` holds the confirmed or first-sight vouched identity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlite_utils
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredCard:
+    node_id: bytes
+    name: str
+    sector: str
+    url: str
+
+
+class CardStore:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def declared(self, node_id: bytes) -> DeclaredCard | None:
+        rows = list(self.db.query("SELECT node_id, name, sector, url FROM org_cards WHERE node_id = ?", [node_id]))
+        if not rows:
+            return None
+        r = rows[0]
+        return DeclaredCard(bytes(r["node_id"]), str(r["name"]), str(r["sector"]), str(r["url"] or ""))
+
+    def name(self, node_id: bytes) -> str | None:
+        card = self.declared(node_id)
+        return card.name if card is not None else None
+
+    def names(self) -> dict[bytes, str]:
+        return {bytes(r["node_id"]): str(r["name"]) for r in self.db.query("SELECT node_id, name FROM org_cards")}

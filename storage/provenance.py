@@ -1,0 +1,38 @@
+"""The queries provenance needs over the logs: checkpoints, log prefixes, split-view evidence."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from protocol.statement import Statement
+
+
+class ProvenanceStore:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def latest_of_kind(self, author: bytes, kind: str) -> bytes | None:
+        """The id of ``author``'s latest statement of ``kind`` held here."""
+        rows = list(self.db.query("SELECT id FROM entries WHERE author = ? AND kind = ? ORDER BY seq DESC LIMIT 1", [author, kind]))
+        return bytes(rows[0]["id"]) if rows else None
+
+    def ids_up_to(self, author: bytes, seq: int) -> list[bytes]:
+        """The ids of ``author``'s log from seq 1 to ``seq``, in order (a log prefix)."""
+        return [bytes(r["id"]) for r in self.db.query("SELECT id FROM entries WHERE author = ? AND seq <= ? ORDER BY seq", [author, seq])]
+
+    def kinds_after(self, author: bytes, seq: int) -> list[str]:
+        return [str(r["kind"]) for r in self.db.query("SELECT kind FROM entries WHERE author = ? AND seq > ?", [author, seq])]
+
+    def latest_seq_of_kind_by_author(self, kind: str, exclude: bytes) -> dict[bytes, int]:
+        """For every author but ``exclude``: the seq of its latest statement of ``kind``."""
+        rows = self.db.query("SELECT author, MAX(seq) AS seq FROM entries WHERE kind = ? AND author != ? GROUP BY author", [kind, exclude])
+        return {bytes(r["author"]): int(r["seq"]) for r in rows}
+
+    def record_split_view(self, checkpoint: Statement, conflicts_with: bytes, witness: bytes, now: int) -> None:
+        """Evidence that ``checkpoint``'s author showed ``witness`` a log whose root differs from ours."""
+        self.db.execute(
+            """INSERT OR IGNORE INTO forks (id, author, seq, header, signature, conflicts_with, received_from, detected_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [checkpoint.id, checkpoint.author, checkpoint.seq, checkpoint.header_bytes, checkpoint.signature, conflicts_with,
+             witness, now],
+        )
