@@ -25,6 +25,7 @@ from protocol.jobs import Job
 from protocol.relay import Relay, open_relay, seal_relay
 from protocol.reshare import verify_reshare
 from protocol.statement import Statement
+from storage.relay_routes import RelayStore
 
 RELAY_QUOTA_COUNT = 120
 RELAY_QUOTA_BYTES = 8 * 1024 * 1024
@@ -45,19 +46,22 @@ class Relays:
     def db(self) -> Any:
         return self.federation.service.db
 
+    @property
+    def store(self) -> RelayStore:
+        return RelayStore(self.federation.service.db)
+
     def next_hop(self, to: bytes, route: bytes) -> bytes | None:
         """The peer to hand a box for ``to`` to. The job's own path comes first: if ``to`` wrote the
         job ``route`` names, the peer that job came through (a signed re-share) is the way back, and
         no learnt route overrides it (issue 8 item 8). Only otherwise a learnt, unexpired route."""
         if self.federation.peers.is_trusted(to):
             return to
-        rows = list(self.db.query("SELECT via FROM jobs WHERE job_id = ? AND author = ?", [route, to]))
-        if rows and rows[0]["via"] is not None and self.federation.peers.is_trusted(bytes(rows[0]["via"])):
-            return bytes(rows[0]["via"])
-        fresh_since = self.federation.clock() - RELAY_ROUTE_TTL_MS
-        rows = list(self.db.query("SELECT next_hop FROM relay_routes WHERE node_id = ? AND updated_at >= ?", [to, fresh_since]))
-        if rows and self.federation.peers.is_trusted(bytes(rows[0]["next_hop"])):
-            return bytes(rows[0]["next_hop"])
+        via = self.store.job_path(route, to)
+        if via is not None and self.federation.peers.is_trusted(via):
+            return via
+        learnt = self.store.route(to, self.federation.clock() - RELAY_ROUTE_TTL_MS)
+        if learnt and self.federation.peers.is_trusted(learnt[0]):
+            return learnt[0]
         return None
 
     def hops_to(self, to: bytes, route: bytes) -> list[bytes]:
@@ -78,10 +82,7 @@ class Relays:
                     hops.append(reshare.author)
             except ProtocolError:
                 continue
-        fresh_since = self.federation.clock() - RELAY_ROUTE_TTL_MS
-        for row in self.db.query("SELECT next_hop FROM relay_routes WHERE node_id = ? AND verified = 1 AND updated_at >= ?",
-                                 [to, fresh_since]):
-            hop = bytes(row["next_hop"])
+        for hop in self.store.route(to, self.federation.clock() - RELAY_ROUTE_TTL_MS, verified_only=True):
             if hop not in hops and self.federation.peers.is_trusted(hop):
                 hops.append(hop)
         return hops
@@ -146,29 +147,24 @@ class Relays:
         never replaces a verified one, and like every route expires after RELAY_ROUTE_TTL_MS."""
         if self.federation.peers.is_trusted(origin):
             return
-        self.db.execute("DELETE FROM relay_routes WHERE node_id = ? AND updated_at < ?", [origin, now - RELAY_ROUTE_TTL_MS])
+        self.store.forget_routes_before(origin, now - RELAY_ROUTE_TTL_MS)
         if verified:
-            self.db.execute(
-                """INSERT INTO relay_routes (node_id, next_hop, updated_at, verified) VALUES (?, ?, ?, 1)
-                   ON CONFLICT (node_id) DO UPDATE SET next_hop = excluded.next_hop, updated_at = excluded.updated_at,
-                     verified = 1""", [origin, hop, now])
+            self.store.learn_verified(origin, hop, now)
         else:
-            self.db.execute("INSERT OR IGNORE INTO relay_routes (node_id, next_hop, updated_at, verified) VALUES (?, ?, ?, 0)",
-                            [origin, hop, now])
+            self.store.learn_unverified(origin, hop, now)
 
     def _handle(self, statement: Statement, relay: Relay) -> None:
         now = self.federation.clock()
-        self.db.execute("DELETE FROM relay_seen WHERE at < ?", [now - RELAY_SEEN_MS])
         box = hashlib.sha256(relay.sealed).digest()
-        if list(self.db.query("SELECT 1 FROM relay_seen WHERE box = ?", [box])):
+        if self.store.seen(box, forget_before=now - RELAY_SEEN_MS):
             return
         # Only relays about a job this node knows are carried (that is the trust path), within a quota.
-        if not list(self.db.query("SELECT 1 FROM jobs WHERE job_id = ?", [relay.route])):
+        if not self.store.knows_job(relay.route):
             raise UserError("relay about a job this node does not know: not on any trust path through here")
         if not self._within_quota(statement.author, len(relay.sealed), now):
             self.federation.peers.record(statement.author, valid=0, invalid=1, now=now, graylist_ms=60_000)
             raise UserError("relay quota of this peer exceeded")
-        self.db.execute("INSERT INTO relay_seen (box, at) VALUES (?, ?)", [box, now])
+        self.store.mark_seen(box, now)
         if relay.to != self.federation.me:
             hop = self.next_hop(relay.to, relay.route)
             if hop is None or hop == statement.author:
