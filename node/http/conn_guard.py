@@ -51,7 +51,10 @@ class GuardedHandler(RequestHandler):
     """aiohttp's request handler plus the per-address cap and the request-head watchdog."""
 
     def __init__(self, manager: Any, *, guard: ConnectionGuard, **kwargs: Any) -> None:
-        super().__init__(manager, **kwargs)
+        # No decompression in the parser: it would answer an encoding it cannot decode (br, zstd) with
+        # its own plain-text 400 naming the missing library, before the middleware's JSON 415 for
+        # every Content-Encoding (``federation_api.guard``).
+        super().__init__(manager, **{**kwargs, "auto_decompress": False})
         self._guard = guard
         self._address: str | None = None
         self._watchdog: asyncio.TimerHandle | None = None

@@ -20,8 +20,6 @@ from tests.node.test_local_attacks import cli
 
 # --- SSRF: IPv6 forms that embed an internal IPv4 address (item 10) ------------------------------
 
-@pytest.mark.xfail(strict=True, reason="secpass: NAT64 / 6to4 / IPv4-compatible IPv6 forms embedding a private or "
-                   "loopback IPv4 address pass address_problem (only ::ffff:0:0/96 is unwrapped)")
 @pytest.mark.parametrize("url", [
     "http://[64:ff9b::a9fe:a9fe]:8470",   # NAT64 well-known prefix -> 169.254.169.254 (cloud metadata)
     "http://[64:ff9b::a00:1]:8470",       # NAT64 -> 10.0.0.1
@@ -103,8 +101,6 @@ async def test_secpass_partner_newlines_cannot_forge_rows_in_human_output(net):
 
 # --- Content-Encoding: encodings aiohttp cannot decode are answered by its parser (item 14) --------
 
-@pytest.mark.xfail(strict=True, reason="secpass: `Content-Encoding: br` (and zstd) is refused by aiohttp's parser with a "
-                   "plain-text 400 before the middleware, not the JSON 415 item 14 promises for every encoding")
 @pytest.mark.parametrize("coding", ["br", "zstd"])
 async def test_secpass_every_content_encoding_gets_the_same_json_415(fed_net, coding):
     from tests.node.test_federation_threats import paired, raw_post
