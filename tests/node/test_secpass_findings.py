@@ -62,8 +62,6 @@ def _health_from(port: int, source: str) -> bool:
         return False
 
 
-@pytest.mark.xfail(strict=True, reason="secpass: no write/idle timeout once a request head has arrived: a client that "
-                   "never reads the answers holds its connections (and its per-address slots) forever")
 async def test_secpass_a_client_that_never_reads_cannot_hold_connections_forever(fed_net):
     from node.http.conn_guard import ConnectionPolicy
     from tests.node.test_connection_guard import guarded_node
