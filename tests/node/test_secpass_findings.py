@@ -1,4 +1,4 @@
-"""Security pass (issue 8 follow-up): findings against real nodes, kept as strict xfails until fixed.
+"""Security pass (issue 8 follow-up): findings against real nodes; strict xfails are the ones not fixed yet.
 
 Each test states the expected (secure) behaviour; it fails on the current code. Real nodes from the
 ``net`` / ``fed_net`` fixtures, real HTTP, the real CLI; no component of orgnode is mocked.
@@ -113,8 +113,6 @@ async def test_secpass_every_content_encoding_gets_the_same_json_415(fed_net, co
 
 # --- LAN pairing slots: one host with a few addresses takes them all (item 13) ----------------------
 
-@pytest.mark.xfail(strict=True, reason="secpass: the per-address cap (4) times 8 addresses fills all 32 node-wide slots; "
-                   "a LAN host with 8 IPv4 aliases or IPv6 privacy addresses locks out every real neighbour")
 async def test_secpass_one_host_with_eight_addresses_cannot_fill_every_pairing_slot(running):
     from node.lan.pairing_api import MAX_PENDING_IN, MAX_PENDING_PER_SOURCE, PAIR_REQUEST_PATH
     from protocol.lan_pairing import LanPairRequest
