@@ -28,7 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+
+from node.http.errors import error_response
+from protocol import errors as E
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,20 @@ class GuardedHandler(RequestHandler):
     def _expire(self) -> None:
         if self.transport is not None and not self._request_in_progress:
             self.transport.abort()  # no complete request head in time
+
+    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        """The server's own error answers (a request the HTTP parser refuses, a handler timeout) in the
+        API's JSON form, naming no library, version or parser detail; aiohttp still logs and closes."""
+        super().handle_error(request, status, exc, message)  # logs; raises if an answer was already sent
+        if isinstance(exc, ContentEncodingError):
+            resp = error_response(E.MALFORMED, "Content-Encoding is not accepted on the federation API", 415)
+        elif status >= 500:
+            resp = error_response("internal", "internal error; the node keeps serving", status)
+        else:
+            resp = error_response(E.MALFORMED, "the request is not valid HTTP/1.1", status)
+        resp.force_close()
+        return resp
 
     async def _handle_request(self, request: Any, start_time: Any, request_handler: Any) -> Any:
         self._disarm()

@@ -164,3 +164,23 @@ def test_sources_are_ipv4_addresses_and_global_ipv6_slash64s():
     assert [guard.admit(source_of(f"fd00::{i}")) for i in range(1, 4)] == [True, True, True]
     assert [guard.admit(source_of(a)) for a in ("203.0.113.1", "::ffff:203.0.113.1", "203.0.113.1")] == [True, True, False]
     assert guard.admit(source_of("203.0.113.2")) is True  # IPv4 is exact: the neighbour address is another source
+
+
+async def test_requests_the_http_parser_refuses_get_a_json_error_naming_no_library(fed_net):
+    """A request aiohttp's parser refuses is answered in the API's JSON error form, without library names
+    or parser messages (issue 8 item 14 follow-up); a valid request on the same node is served (control)."""
+    import json
+
+    rt = await guarded_node(fed_net, ConnectionPolicy(read_timeout=5, max_per_address=100))
+    for raw in (b"POST /federation/v1/push HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+                b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+                b"GET /health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", rt.port)
+        writer.write(raw)
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.split(b" ")[1].startswith(b"4"), head
+        assert json.loads(body) == {"error": "malformed", "detail": "the request is not valid HTTP/1.1"}, body
+        assert b"aiohttp" not in body.lower() and b"llhttp" not in body.lower()
+    assert await health(rt)
