@@ -56,7 +56,8 @@ class Config:
     # off by default so a partner's card cannot point this node at internal services (SSRF).
     allow_private_peers: bool = False
     read_timeout: float = 10.0  # seconds a connection has to deliver a request head, and then its body (node/http/conn_guard.py)
-    max_connections_per_address: int = 32  # open federation connections one IP address may hold
+    max_connections_per_address: int = 32  # open federation connections one source (IPv4 address, global IPv6 /64) may hold
+    max_connections: int = 1024  # open federation connections the whole node holds (node/http/conn_guard.py)
 
     def __post_init__(self) -> None:
         check_connection_limits(self)
@@ -68,6 +69,7 @@ class Config:
 
 READ_TIMEOUT_RANGE = (0.1, 600.0)
 MAX_CONNECTIONS_RANGE = (1, 10_000)
+MAX_NODE_CONNECTIONS_RANGE = (1, 100_000)
 
 
 def check_connection_limits(config: Config) -> None:
@@ -83,6 +85,11 @@ def check_connection_limits(config: Config) -> None:
     if isinstance(cap, bool) or not isinstance(cap, int) or not low_n <= cap <= high_n:
         raise UserError(f"config key max_connections_per_address must be a whole number from {low_n} to {high_n}, "
                         f"got {cap!r}; fix it in config.json (the default is 32)")
+    low_n, high_n = MAX_NODE_CONNECTIONS_RANGE
+    total = config.max_connections
+    if isinstance(total, bool) or not isinstance(total, int) or not low_n <= total <= high_n:
+        raise UserError(f"config key max_connections must be a whole number from {low_n} to {high_n}, "
+                        f"got {total!r}; fix it in config.json (the default is 1024)")
 
 
 def parse_listen(text: str) -> tuple[str, int]:

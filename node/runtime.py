@@ -65,7 +65,8 @@ class NodeRuntime:
         self.components: list[Component] = []
         self._runners: list[web.AppRunner] = []
         self.conn_policy = conn_guard.ConnectionPolicy(read_timeout=float(service.config.read_timeout),
-                                                       max_per_address=service.config.max_connections_per_address)
+                                                       max_per_address=service.config.max_connections_per_address,
+                                                       max_connections=service.config.max_connections)
         self.port: int | None = None
         self.federation = Federation(service)
         self.client = FederationClient(lambda: service.identity, allow_private=service.config.allow_private_peers)

@@ -89,13 +89,27 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 PRIVATE_HINT = "set \"allow_private_peers\": true in config.json only if partners really are on your LAN"
 
 
+# IPv6 ranges that carry or reach an IPv4 address (or are deprecated / not plainly global unicast):
+# refused unless ``allow_private_peers``. Python's ``is_global`` lets several of them through.
+IPV4_REACHING = (
+    (ipaddress.IPv6Network("64:ff9b::/96"), "a NAT64 form of an IPv4 address"),
+    (ipaddress.IPv6Network("64:ff9b:1::/48"), "a local-use NAT64 form of an IPv4 address"),
+    (ipaddress.IPv6Network("2002::/16"), "a 6to4 form of an IPv4 address"),
+    (ipaddress.IPv6Network("2001::/32"), "a Teredo form of an IPv4 address"),
+    (ipaddress.IPv6Network("::/96"), "an IPv4-compatible IPv6 address"),
+    (ipaddress.IPv6Network("fec0::/10"), "a site-local IPv6 address"),
+)
+GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+
+
 def address_problem(address: Address, allow_private: bool) -> str | None:
     """Why this node must not connect to ``address``, or None.
 
     Unspecified and multicast addresses are never a node. Without ``allow_private`` every address
     that is not globally routable is refused too: loopback, private (RFC 1918, ULA), link-local
     (including the cloud metadata address 169.254.169.254), CGNAT and reserved ranges, also when
-    written as IPv4-mapped IPv6.
+    written as IPv4-mapped IPv6; and every IPv6 address that reaches IPv4 space (NAT64, 6to4,
+    Teredo, IPv4-compatible) or is not plainly global unicast (outside 2000::/3, site-local).
     """
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
@@ -103,17 +117,34 @@ def address_problem(address: Address, allow_private: bool) -> str | None:
         return f"{address} is an unspecified address"
     if address.is_multicast:
         return f"{address} is a multicast address"
-    if allow_private or address.is_global:
+    if allow_private:
         return None
+    kind = _ipv6_kind(address) if isinstance(address, ipaddress.IPv6Address) else None
+    if kind is None and address.is_global:
+        return None
+    return f"{address} is {kind or _non_global_kind(address)}"
+
+
+def _ipv6_kind(address: ipaddress.IPv6Address) -> str | None:
+    """What makes an IPv6 address not plainly global unicast (None: nothing, judge ``is_global``)."""
     if address.is_loopback:
-        kind = "a loopback address"
-    elif address.is_link_local:
-        kind = "a link-local address (e.g. a cloud metadata service)"
-    elif address.is_private:
-        kind = "a private network address"
-    else:
-        kind = "not a public internet address"
-    return f"{address} is {kind}"
+        return None  # ::1 lies in ::/96 but is named for what it is
+    for network, kind in IPV4_REACHING:
+        if address in network:
+            return kind
+    if address not in GLOBAL_UNICAST and not (address.is_loopback or address.is_link_local or address.is_private):
+        return "not a global unicast IPv6 address"
+    return None
+
+
+def _non_global_kind(address: Address) -> str:
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address (e.g. a cloud metadata service)"
+    if address.is_private:
+        return "a private network address"
+    return "not a public internet address"
 
 
 class GuardedResolver(AbstractResolver):

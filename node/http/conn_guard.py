@@ -3,8 +3,14 @@
 aiohttp has no header-read timeout, so each connection gets a small watchdog: a connection that has
 not delivered a complete request head within ``read_timeout`` seconds (counted from connect, and again
 after each answered request) is aborted. Bodies get the same bound in ``federation_api.guard``.
-One address may hold at most ``max_per_address`` open connections; extra ones are aborted at once,
-so one host cannot take every slot. Out of file descriptors (EMFILE and kin), asyncio's accept loop
+A connection whose answers the client does not read is aborted too: once its transport has paused
+writing (unsent data above the high-water mark) for ``read_timeout`` seconds, it is dropped, so a
+client that pipelines requests and never reads cannot hold a connection (docs/protocol.md §12.1).
+One source may hold at most ``max_per_address`` open connections and the whole node at most
+``max_connections``; extra ones are aborted at once, so one host cannot take every slot. A source is
+an IPv4 address, or the /64 of a global IPv6 address (one host gets a whole /64 and can use as many
+addresses in it as it likes); other IPv6 addresses (link-local, ULA) count one by one, since every
+host on a LAN shares their prefix. Out of file descriptors (EMFILE and kin), asyncio's accept loop
 removes the listening socket from the selector and tries again 1 s later, but first it keeps calling
 ``accept`` up to its backlog (100) times, logging and scheduling a retry each time; the listening
 socket here (``BackoffSocket``) ends such a burst after the first failure, so an exhausted node
@@ -15,52 +21,85 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+
+from node.http.errors import error_response
+from protocol import errors as E
 
 
 @dataclass(frozen=True)
 class ConnectionPolicy:
     read_timeout: float = 10.0  # seconds to deliver a request head (and, in the middleware, its body)
-    max_per_address: int = 32  # open connections one IP address may hold
+    max_per_address: int = 32  # open connections one source (IPv4 address, global IPv6 /64) may hold
+    max_connections: int = 1024  # open connections the whole node holds
+
+
+IPV6_SOURCE_PREFIX = 64
+
+
+def source_of(address: str) -> str:
+    """The key the per-source cap counts ``address`` under: an IPv4 address as is (an IPv4-mapped
+    IPv6 one unwrapped), the /64 of a global IPv6 address, any other address as is."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        if ip.is_global:
+            return str(ipaddress.IPv6Network((ip, IPV6_SOURCE_PREFIX), strict=False))
+    return str(ip)
 
 
 @dataclass
 class ConnectionGuard:
     policy: ConnectionPolicy
-    open: Counter[str] = field(default_factory=Counter)
+    open: Counter[str] = field(default_factory=Counter)  # source -> open connections
+    total: int = 0
 
-    def admit(self, address: str) -> bool:
-        if self.open[address] >= self.policy.max_per_address:
+    def admit(self, source: str) -> bool:
+        """Count a new connection from ``source`` (see ``source_of``), or False if a cap is reached."""
+        if self.total >= self.policy.max_connections or self.open[source] >= self.policy.max_per_address:
             return False
-        self.open[address] += 1
+        self.open[source] += 1
+        self.total += 1
         return True
 
-    def release(self, address: str) -> None:
-        self.open[address] -= 1
-        if self.open[address] <= 0:
-            del self.open[address]
+    def release(self, source: str) -> None:
+        self.total -= 1
+        self.open[source] -= 1
+        if self.open[source] <= 0:
+            del self.open[source]
 
 
 class GuardedHandler(RequestHandler):
-    """aiohttp's request handler plus the per-address cap and the request-head watchdog."""
+    """aiohttp's request handler plus the connection caps, the request-head watchdog and the write-stall bound."""
 
     def __init__(self, manager: Any, *, guard: ConnectionGuard, **kwargs: Any) -> None:
-        super().__init__(manager, **kwargs)
+        # No decompression in the parser: it would answer an encoding it cannot decode (br, zstd) with
+        # its own plain-text 400 naming the missing library, before the middleware's JSON 415 for
+        # every Content-Encoding (``federation_api.guard``).
+        super().__init__(manager, **{**kwargs, "auto_decompress": False})
         self._guard = guard
         self._address: str | None = None
         self._watchdog: asyncio.TimerHandle | None = None
+        self._stall: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
-        address = str(peer[0]) if peer else "?"
+        address = source_of(str(peer[0])) if peer else "?"
         if not self._guard.admit(address):
-            transport.abort()  # type: ignore[attr-defined]  # a Transport; over the per-address cap: refused at once
+            transport.abort()  # type: ignore[attr-defined]  # a Transport; over a cap: refused at once
             return
         self._address = address
         super().connection_made(transport)
@@ -70,9 +109,30 @@ class GuardedHandler(RequestHandler):
         if self._address is None:
             return  # refused in connection_made: aiohttp never saw this connection
         self._disarm()
+        self._unstall()
         self._guard.release(self._address)
         self._address = None
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """The client is not reading our answers: from now on it has ``read_timeout`` to catch up."""
+        super().pause_writing()
+        if self._address is not None and self._stall is None:
+            self._stall = asyncio.get_running_loop().call_later(self._guard.policy.read_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._unstall()
+
+    def _unstall(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _stalled(self) -> None:
+        self._stall = None
+        if self.transport is not None:
+            self.transport.abort()  # answers unread for read_timeout: the connection and its slot are freed
 
     def _arm(self) -> None:
         self._disarm()
@@ -86,6 +146,20 @@ class GuardedHandler(RequestHandler):
     def _expire(self) -> None:
         if self.transport is not None and not self._request_in_progress:
             self.transport.abort()  # no complete request head in time
+
+    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        """The server's own error answers (a request the HTTP parser refuses, a handler timeout) in the
+        API's JSON form, naming no library, version or parser detail; aiohttp still logs and closes."""
+        super().handle_error(request, status, exc, message)  # logs; raises if an answer was already sent
+        if isinstance(exc, ContentEncodingError):
+            resp = error_response(E.MALFORMED, "Content-Encoding is not accepted on the federation API", 415)
+        elif status >= 500:
+            resp = error_response("internal", "internal error; the node keeps serving", status)
+        else:
+            resp = error_response(E.MALFORMED, "the request is not valid HTTP/1.1", status)
+        resp.force_close()
+        return resp
 
     async def _handle_request(self, request: Any, start_time: Any, request_handler: Any) -> Any:
         self._disarm()

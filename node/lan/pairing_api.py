@@ -45,6 +45,7 @@ MSGPACK = "application/msgpack"
 MAX_PENDING_IN = 32
 MAX_PENDING_PER_SOURCE = 4  # waiting requests from one source address
 PENDING_TTL_MS = 24 * 3_600_000
+UNKNOWN_SOURCE = "(requested before this node started)"  # never a real remote address
 PAIRING_RATE = 0.5  # pairing requests per second, sustained, for the whole node
 PAIRING_BURST = 10.0
 
@@ -102,22 +103,43 @@ class LanPairingEndpoints:
         return web.Response(body=LanPairAnswer(ANSWER_PENDING).encode(), content_type=MSGPACK)
 
     def _check_slots(self, source: str, now: int) -> None:
-        """Lapse day-old requests, then refuse a new one if the node's or this address's slots are full.
+        """Lapse day-old requests, refuse a new one if this address's slots are full, and make room
+        when the node's are: the oldest request of the address holding the most is dropped, if that
+        address would still hold more than the newcomer's (max-min fairness, docs/protocol.md §12.6).
 
-        The per-address cap keeps one LAN host (with as many keys as it likes) from taking every slot.
+        The per-address cap keeps one LAN host (with as many keys as it likes) from taking every
+        slot; the eviction keeps a host with several addresses (aliases, IPv6 privacy addresses)
+        from locking out a neighbour, and cannot be turned against that neighbour's single request.
         """
         federation = self.federation
         pending = [p for p in federation.peers.all() if p.state == P.PENDING_IN]
         for stale in (p for p in pending if p.updated_at < now - PENDING_TTL_MS):
             federation.peers.set_state(stale.node_id, P.REMOVED, now)
-        live = {p.node_id for p in pending if p.updated_at >= now - PENDING_TTL_MS}
-        if len(live) >= MAX_PENDING_IN:
-            raise RemoteProtocolError(E.RATE_LIMITED, "too many pairing requests are waiting for this node's admin")
-        mine = self.by_source.get(source, set()) & live
-        self.by_source[source] = mine
+        live = {p.node_id: p.updated_at for p in pending if p.updated_at >= now - PENDING_TTL_MS}
+        holders = self._holders(set(live))
+        mine = holders.get(source, set())
         if len(mine) >= MAX_PENDING_PER_SOURCE:
             raise RemoteProtocolError(
                 E.RATE_LIMITED, f"this address already has {MAX_PENDING_PER_SOURCE} pairing requests waiting for the admin")
+        if len(live) < MAX_PENDING_IN:
+            return
+        biggest = max(holders, key=lambda src: (len(holders[src]), -min(live[n] for n in holders[src])))
+        if len(holders[biggest]) <= len(mine) + 1:
+            raise RemoteProtocolError(E.RATE_LIMITED, "too many pairing requests are waiting for this node's admin")
+        oldest = min(holders[biggest], key=lambda n: live[n])
+        federation.peers.set_state(oldest, P.REMOVED, now)
+        self.by_source.get(biggest, set()).discard(oldest)
+        log_event("peer.pair-request-dropped", peer=oldest)
+
+    def _holders(self, live: set[bytes]) -> dict[str, set[bytes]]:
+        """Live pending requests by source address. Requests whose source is not known (made before
+        this process started: ``by_source`` is kept in memory) count as one source of their own."""
+        holders = {src: ids & live for src, ids in self.by_source.items() if ids & live}
+        self.by_source = {src: set(ids) for src, ids in holders.items()}
+        unknown = live.difference(*holders.values())
+        if unknown:
+            holders[UNKNOWN_SOURCE] = unknown
+        return holders
 
     async def pair_confirm(self, request: web.Request) -> web.Response:
         verified = await self._verified(request, LanPairConfirm.decode)

@@ -117,9 +117,70 @@ def test_bad_connection_limits_in_the_config_are_refused_with_the_key(tmp_path):
     good = {"name": "X", "sector": "nonprofit", "listen_host": "127.0.0.1", "listen_port": 1, "url": "http://127.0.0.1:1"}
     for key, value, words in (("read_timeout", 0, "read_timeout"), ("read_timeout", "10", "read_timeout"),
                               ("read_timeout", 10_000, "read_timeout"), ("max_connections_per_address", 0, "max_connections"),
-                              ("max_connections_per_address", 2.5, "max_connections"), ("max_connections_per_address", True, "max_connections")):
+                              ("max_connections_per_address", 2.5, "max_connections"), ("max_connections_per_address", True, "max_connections"),
+                              ("max_connections", 0, "max_connections must"), ("max_connections", "9", "max_connections must"),
+                              ("max_connections", 10**6, "max_connections must")):
         home.config_path.write_text(json.dumps({**good, key: value}))
         with pytest.raises(UserError, match=f"{words}.*fix it in config.json"):
             home.load_config()
-    home.config_path.write_text(json.dumps({**good, "read_timeout": 2.5, "max_connections_per_address": 4}))
-    assert home.load_config() == Config(**good, read_timeout=2.5, max_connections_per_address=4)  # positive control
+    home.config_path.write_text(json.dumps({**good, "read_timeout": 2.5, "max_connections_per_address": 4, "max_connections": 9}))
+    assert home.load_config() == Config(**good, read_timeout=2.5, max_connections_per_address=4,
+                                        max_connections=9)  # positive control
+
+
+async def test_node_wide_cap_refuses_a_connection_from_any_source_once_full(fed_net):
+    """``max_connections`` bounds the whole node: many sources within their own caps cannot exceed it."""
+    rt = await guarded_node(fed_net, ConnectionPolicy(read_timeout=30, max_per_address=100, max_connections=4))
+    held = [await asyncio.open_connection("127.0.0.1", rt.port, local_addr=(f"127.0.5.{i + 1}", 0)) for i in range(4)]
+    reader, writer = await asyncio.open_connection("127.0.0.1", rt.port, local_addr=("127.0.5.9", 0))  # a fresh source
+    assert await closed_by_server(reader, 5)
+    held[0][1].close()  # positive control: a freed slot is taken again by a new source
+    await held[0][1].wait_closed()
+
+    async def served() -> bool:
+        r, w = await asyncio.open_connection("127.0.0.1", rt.port, local_addr=("127.0.5.10", 0))
+        w.write(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = await asyncio.wait_for(r.read(), 5)
+        w.close()
+        return answer.startswith(b"HTTP/1.1 200")
+
+    deadline = time.monotonic() + 5
+    while not await served():  # the server sees the close a moment after we send it
+        assert time.monotonic() < deadline, "the freed slot was never reused"
+    for _, w in [*held[1:], (reader, writer)]:
+        w.close()
+
+
+def test_sources_are_ipv4_addresses_and_global_ipv6_slash64s():
+    """One host with many addresses in its /64 counts once; LAN (link-local, ULA) and IPv4 addresses count alone."""
+    from node.http.conn_guard import ConnectionGuard, source_of
+
+    guard = ConnectionGuard(ConnectionPolicy(max_per_address=2))
+    assert guard.admit(source_of("2001:db8:1:2::1")) is True  # documentation range: not global, counted alone
+    one_host = [f"2606:4700:10:20::{i:x}" for i in range(1, 4)] + ["2606:4700:10:20:ffff::9"]
+    assert [guard.admit(source_of(a)) for a in one_host] == [True, True, False, False]
+    assert guard.admit(source_of("2606:4700:10:21::1")) is True  # the next /64: another source
+    assert [guard.admit(source_of(f"fe80::{i}%eth0")) for i in range(1, 4)] == [True, True, True]
+    assert [guard.admit(source_of(f"fd00::{i}")) for i in range(1, 4)] == [True, True, True]
+    assert [guard.admit(source_of(a)) for a in ("203.0.113.1", "::ffff:203.0.113.1", "203.0.113.1")] == [True, True, False]
+    assert guard.admit(source_of("203.0.113.2")) is True  # IPv4 is exact: the neighbour address is another source
+
+
+async def test_requests_the_http_parser_refuses_get_a_json_error_naming_no_library(fed_net):
+    """A request aiohttp's parser refuses is answered in the API's JSON error form, without library names
+    or parser messages (issue 8 item 14 follow-up); a valid request on the same node is served (control)."""
+    import json
+
+    rt = await guarded_node(fed_net, ConnectionPolicy(read_timeout=5, max_per_address=100))
+    for raw in (b"POST /federation/v1/push HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+                b"GET /health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+                b"GET /health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", rt.port)
+        writer.write(raw)
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.split(b" ")[1].startswith(b"4"), head
+        assert json.loads(body) == {"error": "malformed", "detail": "the request is not valid HTTP/1.1"}, body
+        assert b"aiohttp" not in body.lower() and b"llhttp" not in body.lower()
+    assert await health(rt)

@@ -378,3 +378,58 @@ async def test_item10_a_lan_request_whose_card_names_a_private_address_is_refuse
     status, _ = await raw_post(lax, PAIR_REQUEST_PATH, request, requester)
     recorded = lax.federation.peers.get(requester.node_id)
     assert status == 200 and recorded is not None and recorded.state == P.PENDING_IN
+
+
+async def test_item13_a_full_list_makes_room_fairly_and_never_at_a_lone_requests_cost(running):
+    """When every slot is taken, a newcomer from a fresh address drops the oldest request of the address
+    holding the most; a re-sent flood from that address cannot drop the newcomer's one request back."""
+    b = await running("B")
+    fast_bucket(b)
+
+    async def ask(source: str) -> tuple[Identity, int]:
+        s = Identity.generate()
+        status, _ = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(s)).encode(), s, source=source)
+        return s, status
+
+    def pending() -> set[bytes]:
+        return {p.node_id for p in b.federation.peers.all() if p.state == P.PENDING_IN}
+
+    aliases = [f"127.0.6.{i + 1}" for i in range(MAX_PENDING_IN // MAX_PENDING_PER_SOURCE)]
+    flood = [[await ask(src) for _ in range(MAX_PENDING_PER_SOURCE)] for src in aliases]
+    assert all(status == 200 for row in flood for _, status in row) and len(pending()) == MAX_PENDING_IN
+    neighbour, status = await ask("127.0.7.1")
+    assert status == 200 and neighbour.node_id in pending() and len(pending()) == MAX_PENDING_IN
+    assert flood[0][0][0].node_id not in pending()  # the oldest request of (the first of) the biggest holders
+    assert b.federation.peers.get(flood[0][0][0].node_id).state == P.REMOVED
+    # The flooder tries again from every alias: each now holds as many as or more than a lone request
+    # would justify dropping, so it is refused and the neighbour keeps its slot.
+    for src in aliases:
+        _, status = await ask(src)
+        assert status == 429, src
+    assert neighbour.node_id in pending()
+    # A second neighbour still gets in (the aliases with 4 still hold more than it would): positive control.
+    second, status = await ask("127.0.7.2")
+    assert status == 200 and {neighbour.node_id, second.node_id} <= pending()
+
+
+async def test_item13_pending_requests_from_before_a_restart_count_as_one_source(fed_net):
+    """Sources are kept in memory: after a restart the requests made before it are one evictable group,
+    so a full list cannot become a lock-out that outlives the process."""
+    b = await fed_net.start("B")
+    fast_bucket(b)
+    first = []
+    for i in range(MAX_PENDING_IN):
+        s = Identity.generate()
+        status, _ = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(s)).encode(), s, source=f"127.0.8.{i + 1}")
+        assert status == 200
+        first.append(s)
+    late = Identity.generate()
+    status, _ = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(late)).encode(), late, source="127.0.9.1")
+    assert status == 429  # control: 32 single-request addresses keep their slots
+    b = await fed_net.restart(await fed_net.stop(b))
+    fast_bucket(b)
+    status, _ = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(late)).encode(), late, source="127.0.9.1")
+    assert status == 200
+    assert b.federation.peers.get(late.node_id).state == P.PENDING_IN
+    assert b.federation.peers.get(first[0].node_id).state == P.REMOVED  # the oldest of the pre-restart group
+    assert sum(1 for p in b.federation.peers.all() if p.state == P.PENDING_IN) == MAX_PENDING_IN

@@ -1,4 +1,4 @@
-"""Security pass (issue 8 follow-up): findings against real nodes, kept as strict xfails until fixed.
+"""Security pass (issue 8 follow-up): findings against real nodes; strict xfails are the ones not fixed yet.
 
 Each test states the expected (secure) behaviour; it fails on the current code. Real nodes from the
 ``net`` / ``fed_net`` fixtures, real HTTP, the real CLI; no component of orgnode is mocked.
@@ -20,8 +20,6 @@ from tests.node.test_local_attacks import cli
 
 # --- SSRF: IPv6 forms that embed an internal IPv4 address (item 10) ------------------------------
 
-@pytest.mark.xfail(strict=True, reason="secpass: NAT64 / 6to4 / IPv4-compatible IPv6 forms embedding a private or "
-                   "loopback IPv4 address pass address_problem (only ::ffff:0:0/96 is unwrapped)")
 @pytest.mark.parametrize("url", [
     "http://[64:ff9b::a9fe:a9fe]:8470",   # NAT64 well-known prefix -> 169.254.169.254 (cloud metadata)
     "http://[64:ff9b::a00:1]:8470",       # NAT64 -> 10.0.0.1
@@ -64,8 +62,6 @@ def _health_from(port: int, source: str) -> bool:
         return False
 
 
-@pytest.mark.xfail(strict=True, reason="secpass: no write/idle timeout once a request head has arrived: a client that "
-                   "never reads the answers holds its connections (and its per-address slots) forever")
 async def test_secpass_a_client_that_never_reads_cannot_hold_connections_forever(fed_net):
     from node.http.conn_guard import ConnectionPolicy
     from tests.node.test_connection_guard import guarded_node
@@ -103,8 +99,6 @@ async def test_secpass_partner_newlines_cannot_forge_rows_in_human_output(net):
 
 # --- Content-Encoding: encodings aiohttp cannot decode are answered by its parser (item 14) --------
 
-@pytest.mark.xfail(strict=True, reason="secpass: `Content-Encoding: br` (and zstd) is refused by aiohttp's parser with a "
-                   "plain-text 400 before the middleware, not the JSON 415 item 14 promises for every encoding")
 @pytest.mark.parametrize("coding", ["br", "zstd"])
 async def test_secpass_every_content_encoding_gets_the_same_json_415(fed_net, coding):
     from tests.node.test_federation_threats import paired, raw_post
@@ -119,8 +113,6 @@ async def test_secpass_every_content_encoding_gets_the_same_json_415(fed_net, co
 
 # --- LAN pairing slots: one host with a few addresses takes them all (item 13) ----------------------
 
-@pytest.mark.xfail(strict=True, reason="secpass: the per-address cap (4) times 8 addresses fills all 32 node-wide slots; "
-                   "a LAN host with 8 IPv4 aliases or IPv6 privacy addresses locks out every real neighbour")
 async def test_secpass_one_host_with_eight_addresses_cannot_fill_every_pairing_slot(running):
     from node.lan.pairing_api import MAX_PENDING_IN, MAX_PENDING_PER_SOURCE, PAIR_REQUEST_PATH
     from protocol.lan_pairing import LanPairRequest
