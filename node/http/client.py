@@ -92,7 +92,6 @@ PRIVATE_HINT = "set \"allow_private_peers\": true in config.json only if partner
 # IPv6 ranges that carry or reach an IPv4 address (or are deprecated / not plainly global unicast):
 # refused unless ``allow_private_peers``. Python's ``is_global`` lets several of them through.
 IPV4_REACHING = (
-    (ipaddress.IPv6Network("64:ff9b::/96"), "a NAT64 form of an IPv4 address"),
     (ipaddress.IPv6Network("64:ff9b:1::/48"), "a local-use NAT64 form of an IPv4 address"),
     (ipaddress.IPv6Network("2002::/16"), "a 6to4 form of an IPv4 address"),
     (ipaddress.IPv6Network("2001::/32"), "a Teredo form of an IPv4 address"),
@@ -100,6 +99,9 @@ IPV4_REACHING = (
     (ipaddress.IPv6Network("fec0::/10"), "a site-local IPv6 address"),
 )
 GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+# The well-known NAT64 prefix (RFC 6052): an IPv6-only network behind DNS64 reaches every IPv4-only
+# partner through it, so the IPv4 address it embeds is judged instead, like an IPv4-mapped one.
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 def address_problem(address: Address, allow_private: bool) -> str | None:
@@ -108,11 +110,14 @@ def address_problem(address: Address, allow_private: bool) -> str | None:
     Unspecified and multicast addresses are never a node. Without ``allow_private`` every address
     that is not globally routable is refused too: loopback, private (RFC 1918, ULA), link-local
     (including the cloud metadata address 169.254.169.254), CGNAT and reserved ranges, also when
-    written as IPv4-mapped IPv6; and every IPv6 address that reaches IPv4 space (NAT64, 6to4,
-    Teredo, IPv4-compatible) or is not plainly global unicast (outside 2000::/3, site-local).
+    written as IPv4-mapped IPv6 or in the well-known NAT64 prefix (the embedded IPv4 address is
+    judged); and every other IPv6 address that reaches IPv4 space (local-use NAT64, 6to4, Teredo,
+    IPv4-compatible) or is not plainly global unicast (outside 2000::/3, site-local).
     """
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    elif isinstance(address, ipaddress.IPv6Address) and address in NAT64_WELL_KNOWN:
+        address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if address.is_unspecified:
         return f"{address} is an unspecified address"
     if address.is_multicast:

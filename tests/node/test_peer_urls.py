@@ -194,3 +194,17 @@ async def test_item10_refusal_is_listed_for_the_admin(net, recorders):
     assert entry["url"] == f"http://127.0.0.3:{target.port}"
     assert "loopback address" in entry["refused"] and "allow_private_peers" in entry["refused"]
     assert target.seen == []
+
+
+def test_well_known_nat64_is_judged_by_the_ipv4_address_it_embeds():
+    """An IPv6-only node behind DNS64 reaches IPv4-only partners through 64:ff9b::/96: a public
+    IPv4 address inside it is allowed (positive control), an internal one is refused like the
+    IPv4 literal, and the local-use NAT64 prefix stays refused."""
+    import ipaddress
+
+    from node.http.client import address_problem
+
+    assert address_problem(ipaddress.IPv6Address("64:ff9b::808:808"), allow_private=False) is None  # 8.8.8.8
+    assert "link-local" in (address_problem(ipaddress.IPv6Address("64:ff9b::a9fe:a9fe"), allow_private=False) or "")
+    assert "private" in (address_problem(ipaddress.IPv6Address("64:ff9b::a00:1"), allow_private=False) or "")
+    assert "NAT64" in (address_problem(ipaddress.IPv6Address("64:ff9b:1::808:808"), allow_private=False) or "")
