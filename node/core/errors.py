@@ -15,3 +15,19 @@ class UserError(Exception):
 
 class NodeNotRunning(UserError):
     """Nothing answers on the home's admin socket (as opposed to a running node answering an error)."""
+
+
+class PeerUnavailable(Exception):
+    """The peer could not be reached or answered with a transport-level failure (retry later).
+
+    Raised by the HTTP client (node/http/client.py), handled by the core's sync and pairing loops,
+    so it lives here: the core needs the type but must not import aiohttp.
+    """
+
+
+class PeerAddressRefused(PeerUnavailable):
+    """The peer's URL is not a base URL, or names (or resolves to) an address this node does not contact.
+
+    Counted like any unreachable peer by the sync loops (backoff, retried), and its text says why and
+    what the admin can do (issue 8 item 10, THREATS row 10).
+    """
