@@ -179,3 +179,27 @@ def test_core_imports_no_aiohttp_and_no_adapter():
         assert not bad, f"{path.relative_to(REPO)} imports {bad}"
         checked += 1
     assert checked > 10
+
+
+def flag_mentions(path: Path) -> list[str]:
+    """CLI flags (``--name``) in the string literals of a module's error raises, outside `quoted commands`."""
+    import re
+
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            for const in ast.walk(node.exc):
+                if isinstance(const, ast.Constant) and isinstance(const.value, str):
+                    text = re.sub(r"`[^`]*`", "", const.value)
+                    found += re.findall(r"(?<![\w-])--[a-z][a-z-]*", text)
+    return found
+
+
+def test_core_errors_name_fields_not_cli_flags(tmp_path):
+    """Issue 9 item 5: the core serves the CLI, the admin API and the dashboard; its errors name the
+    request field (``valid_through``) and the CLI adds the flag (node/http/admin_client.answer_error)."""
+    bad = tmp_path / "bad.py"
+    bad.write_text('raise UserError("--valid-through is in the past (see `orgnode job post --help`)")\n')
+    assert flag_mentions(bad) == ["--valid-through"]  # positive control; the quoted command is allowed
+    for path in python_files("node/core"):
+        assert not flag_mentions(path), f"{path.relative_to(REPO)} names CLI flags: {flag_mentions(path)}"
