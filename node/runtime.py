@@ -50,6 +50,17 @@ class Component(Protocol):
     async def stop(self) -> None: ...
 
 
+async def _stop_quietly(component: Component) -> None:
+    """Stop one component; a failing stop must not keep the others (and the servers) running."""
+    with contextlib.suppress(Exception):
+        await component.stop()
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
 def check_http_parser() -> None:
     """THREATS row 11: refuse to serve with aiohttp's pure-Python HTTP parser (request smuggling CVEs)."""
     from aiohttp import http_parser
@@ -63,7 +74,8 @@ class NodeRuntime:
         self.service = service
         self.stop_event = asyncio.Event()
         self.components: list[Component] = []
-        self._runners: list[web.AppRunner] = []
+        self._stack = contextlib.AsyncExitStack()  # what start() started, unwound by stop()
+        self.federation_runner: web.AppRunner | None = None
         self.conn_policy = conn_guard.ConnectionPolicy(read_timeout=float(service.config.read_timeout),
                                                        max_per_address=service.config.max_connections_per_address,
                                                        max_connections=service.config.max_connections)
@@ -105,8 +117,32 @@ class NodeRuntime:
         raise UserError(f"a node is already running for {self.service.home.path} (admin socket {sock}); stop it first")
 
     async def start(self) -> None:
+        """Start the servers, then the components; if any step fails, undo every step already taken.
+
+        Each step registers its own undo on one ``AsyncExitStack`` the moment it has something to undo,
+        so a failed start (the port is taken, the admin socket cannot be bound, a component or the pid
+        file fails) stops components, closes the servers and removes the socket before the error
+        propagates; ``stop`` unwinds the same stack in reverse order.
+        """
         check_http_parser()
         self.check_not_running()
+        async with contextlib.AsyncExitStack() as stack:
+            await self._start_federation_server(stack)
+            await self._start_admin_socket(stack)
+            for component in self.components:
+                stack.push_async_callback(_stop_quietly, component)  # before start: a half-started one is stopped too
+                await component.start()
+            pid_path = self.service.home.pid_path
+            try:
+                pid_path.write_text(f"{os.getpid()}\n")
+            except OSError as exc:
+                raise UserError(f"cannot write the pid file {pid_path}: {exc.strerror}; remove whatever is at that "
+                                "path and start again") from exc
+            stack.callback(_unlink_quietly, pid_path)
+            self._stack = stack.pop_all()
+        log_event("node.started", node=self.service.node_id, listen=f"{self.service.config.listen_host}:{self.port}")
+
+    async def _start_federation_server(self, stack: contextlib.AsyncExitStack) -> None:
         config = self.service.config
         fed_app = federation_api.create_app(self.fed_state, self.federation_routes)
         fed_app[talent_api.TALENT] = self.talent
@@ -114,19 +150,21 @@ class NodeRuntime:
         # lingering_time=0: after refusing a request (e.g. a compressed body) do not keep reading it.
         fed_runner = web.AppRunner(fed_app, access_log=None, shutdown_timeout=5, lingering_time=0.0)
         await fed_runner.setup()
+        stack.push_async_callback(fed_runner.cleanup)
+        self.federation_runner = fed_runner
         conn_guard.install(fed_runner, self.conn_policy)
-        self._runners.append(fed_runner)
         try:
             # Our own listening socket, so an exhausted process backs off cleanly (conn_guard.BackoffSocket).
             site = web.SockSite(fed_runner, conn_guard.listening_socket(config.listen_host, config.listen_port))
             await site.start()
         except OSError as exc:
-            await self.stop()
-            raise UserError(f"cannot listen on {config.listen}: {exc.strerror}; choose another --listen address") from exc
+            raise UserError(f"cannot listen on {config.listen}: {exc.strerror}; choose another listen address "
+                            "(`listen` in config.json)") from exc
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else config.listen_port
 
+    async def _start_admin_socket(self, stack: contextlib.AsyncExitStack) -> None:
         sock = self.socket_path
         if check_own_socket(sock):  # only ever remove a stale socket of our own
             sock.unlink()
@@ -137,30 +175,27 @@ class NodeRuntime:
         admin_app[provenance_api.PROVENANCE] = self.provenance
         admin_runner = web.AppRunner(admin_app, access_log=None)
         await admin_runner.setup()
-        self._runners.append(admin_runner)
+        stack.push_async_callback(admin_runner.cleanup)
+        stack.callback(self._remove_own_socket)
         old_umask = os.umask(0o177)
         try:
             await web.UnixSite(admin_runner, str(sock)).start()
+        except OSError as exc:
+            raise UserError(f"cannot create the admin socket {sock}: {exc.strerror}; check that its folder is "
+                            "writable by this user") from exc
         finally:
             os.umask(old_umask)
         os.chmod(sock, 0o600)
-        for component in self.components:
-            await component.start()
-        self.service.home.pid_path.write_text(f"{os.getpid()}\n")
-        log_event("node.started", node=self.service.node_id, listen=f"{config.listen_host}:{self.port}")
 
-    async def stop(self) -> None:
-        for component in reversed(self.components):
-            with contextlib.suppress(Exception):
-                await component.stop()
-        for runner in reversed(self._runners):
-            await runner.cleanup()
-        self._runners.clear()
+    def _remove_own_socket(self) -> None:
         with contextlib.suppress(FileNotFoundError, UserError):
             if check_own_socket(self.socket_path):
                 self.socket_path.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            self.service.home.pid_path.unlink()
+
+    async def stop(self) -> None:
+        """Undo ``start`` in reverse: components, then the admin socket, then the federation server."""
+        stack, self._stack = self._stack, contextlib.AsyncExitStack()
+        await stack.aclose()
         log_event("node.stopped", node=self.service.node_id)
 
     async def run_until_stopped(self) -> None:

@@ -134,21 +134,3 @@ class Note:
             text=expect_str(v.get("text"), "note.text", 4096),
             hops=expect_int(v.get("hops", 1), "note.hops", 1, 8),
         )
-
-
-BODY_TYPES: dict[str, Any] = {cls.KIND: cls for cls in (OrgCard, KeyRotation, Note)}
-
-
-def register(cls: Any) -> Any:
-    """Register a body type defined in another protocol module (jobs, referrals, ...)."""
-    BODY_TYPES[cls.KIND] = cls
-    return cls
-
-
-def parse_body(kind: str, private: bool, value: Any) -> Any:
-    cls = BODY_TYPES.get(kind)
-    if cls is None:
-        raise RemoteProtocolError(MALFORMED, f"unknown statement kind {kind!r}")
-    if cls.PRIVATE != private:
-        raise RemoteProtocolError(BAD_BODY, f"{kind} statements must be {'private' if cls.PRIVATE else 'public'}")
-    return cls.from_value(value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from protocol.bodies import SECTORS, register
+from protocol.bodies import SECTORS
 from protocol.codec import expect_bytes, expect_int, expect_list, expect_map, expect_str
 from protocol.errors import MALFORMED, RemoteProtocolError
 
@@ -52,7 +52,6 @@ def scope_covers(scope: tuple[str, ...], org: bytes, org_sector: str | None) -> 
     return False
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class Consent:
     """A consent given: purposes, scope, fields, evidence hash, expiry. No personal data."""
@@ -112,7 +111,6 @@ class Consent:
         )
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class ConsentWithdrawal:
     """Sent to every recipient in the disclosure ledger: erase these referrals' personal data."""
@@ -137,7 +135,6 @@ class ConsentWithdrawal:
         )
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class ErasureReceipt:
     """A recipient's signed acknowledgement that it erased the personal data of these referrals."""

@@ -2,8 +2,10 @@
 
 ``RemoteProtocolError`` means a peer (or a file we were given) sent something wrong: the code is
 returned to it and mapped to an HTTP status by the node. ``LocalProtocolError`` means our own code
-misused the protocol (a bug or a bad argument from a local user). Codes are part of the spec
-(docs/protocol.md, "Error codes") and never change meaning.
+misused the protocol (a bug): the node answers it as an internal error, never as the other side's
+fault. An admin's fixable mistake is the node's ``UserError`` (node/core/errors.py, which documents
+the whole hierarchy). Codes are part of the spec (docs/protocol.md, "Error codes") and never change
+meaning.
 """
 
 from __future__ import annotations
@@ -82,4 +84,4 @@ class RemoteProtocolError(ProtocolError):
 
 
 class LocalProtocolError(ProtocolError):
-    """We are to blame: our own code or a local user asked for something the protocol forbids."""
+    """We are to blame: our own code asked for something the protocol forbids (a bug)."""

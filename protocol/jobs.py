@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from protocol.bodies import register
 from protocol.codec import expect_bytes, expect_int, expect_list, expect_map, expect_str
 from protocol.errors import MALFORMED, RemoteProtocolError
-from protocol.reshare import RESHAREABLE
 
 JOB_STATUSES = ("open", "filled", "closed")
 LOCATION_TYPES = ("onsite", "remote", "hybrid")
@@ -92,7 +90,6 @@ class Location:
         return ", ".join(p for p in (self.street, self.locality, self.postal_code, self.region, self.country) if p)
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class Job:
     """One version of a job posting."""
@@ -182,6 +179,3 @@ class Job:
             valid_through=expect_int(v["valid_through"], "job.valid_through") if v.get("valid_through") is not None else None,
             filled_by=expect_bytes(v["filled_by"], "job.filled_by", 16) if v.get("filled_by") is not None else None,
         )
-
-
-RESHAREABLE.add(Job.KIND)

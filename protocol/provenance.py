@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from protocol.bodies import register
 from protocol.codec import expect_bytes, expect_int, expect_list, expect_map, expect_str
 from protocol.errors import MALFORMED, RemoteProtocolError
 from protocol.statement import MAX_ENVELOPE_BYTES
@@ -23,7 +22,6 @@ from protocol.statement import MAX_ENVELOPE_BYTES
 MAX_WITNESSED = 32
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     KIND: ClassVar[str] = "checkpoint"
@@ -41,7 +39,6 @@ class Checkpoint:
         return cls(expect_int(v.get("size"), "checkpoint.size"), expect_bytes(v.get("root"), "checkpoint.root", 32))
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class Witness:
     KIND: ClassVar[str] = "witness"
@@ -61,7 +58,6 @@ class Witness:
         return cls(tuple(expect_bytes(e, "witness.checkpoints[]", max_len=MAX_ENVELOPE_BYTES) for e in items))
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class Partnership:
     KIND: ClassVar[str] = "partnership"
@@ -79,7 +75,6 @@ class Partnership:
         return cls(expect_bytes(v.get("peer"), "partnership.peer", 32), expect_str(v.get("via"), "partnership.via", 16))
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class ImpactReport:
     KIND: ClassVar[str] = "impact_report"

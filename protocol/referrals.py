@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from protocol.bodies import register
 from protocol.codec import expect_bytes, expect_list, expect_map, expect_str
 from protocol.consent import PROFILE_FIELDS, Consent
 from protocol.errors import BAD_BODY, MALFORMED, RemoteProtocolError
@@ -64,7 +63,6 @@ def check_transition(current: str | None, new: str, side: str) -> None:
         raise RemoteProtocolError(MALFORMED, f"only {who} may set a referral to {new}")
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class ReferralRequest:
     """The job's org asks a holder for the candidate behind a pseudonym from a match answer."""
@@ -96,7 +94,6 @@ class ReferralRequest:
         )
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class ReferralProfile:
     """The personal data of a referral, in its own statement so it can be erased on withdrawal
@@ -131,7 +128,6 @@ class ReferralProfile:
                    expect_str(v.get("note", ""), "referral_profile.note", 2000))
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class Referral:
     """The holder refers a candidate to the job's org under a recorded consent. Holds no personal
@@ -173,7 +169,6 @@ class Referral:
         )
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class ReferralStatus:
     """A status change of a referral (or, with ``status`` declined, of a request), by either side."""

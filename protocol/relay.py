@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from protocol import PROTOCOL_VERSION
-from protocol.bodies import register
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_map, expect_version
 from protocol.errors import MALFORMED, WRONG_AUTHOR, RemoteProtocolError
@@ -34,7 +33,6 @@ def relay_info(origin: bytes, to: bytes) -> bytes:
     return RELAY_INFO_TAG + origin + to
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class Relay:
     KIND: ClassVar[str] = "relay"

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from protocol.bodies import parse_body, register
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.codec import expect_bytes, expect_list, expect_map
 from protocol.errors import BAD_BODY, HOP_LIMIT, MALFORMED, WRONG_AUTHOR, RemoteProtocolError
@@ -25,11 +24,10 @@ from protocol.statement import MAX_BODY_BYTES, Envelope, Statement
 MAX_PATH = 8
 MAX_ROOT_BODY = 48 * 1024
 
-# Kinds whose bodies carry ``hops`` and may travel beyond the author's direct peers.
-RESHAREABLE: set[str] = {"note"}
+# Which kinds may be re-shared is a column of protocol.kinds (the one registry). That module imports
+# this one for the ``Reshare`` body type, so the two functions below import it when called.
 
 
-@register
 @dataclass(frozen=True, slots=True)
 class Reshare:
     KIND: ClassVar[str] = "reshare"
@@ -75,6 +73,8 @@ class VerifiedReshare:
 
 
 def hops_of(statement: Statement) -> int:
+    from protocol.kinds import parse_body
+
     body = parse_body(statement.kind, statement.header.private, statement.body_value())
     hops = getattr(body, "hops", None)
     if not isinstance(hops, int):
@@ -90,6 +90,8 @@ def make_reshare(root: Statement, author_card_bundle: bytes, path: tuple[bytes, 
 
 def verify_reshare(reshare_statement: Statement) -> VerifiedReshare:
     """Check a received (signature-verified, opened) reshare statement and what it carries."""
+    from protocol import kinds
+
     reshare = Reshare.from_value(reshare_statement.body_value())
     if reshare.path[-1] != reshare_statement.author:
         raise RemoteProtocolError(WRONG_AUTHOR, "the last node on a reshare path must be the re-sharer")
@@ -104,7 +106,7 @@ def verify_reshare(reshare_statement: Statement) -> VerifiedReshare:
     if root.author in reshare.path:
         raise RemoteProtocolError(MALFORMED, "the root's author cannot be on the reshare path")
     card.history.check_key(root.header.key, root.seq)
-    if root.kind not in RESHAREABLE:
+    if not kinds.is_reshareable(root.kind):
         raise RemoteProtocolError(BAD_BODY, f"{root.kind} statements may not be re-shared")
     hops = hops_of(root)
     verified = VerifiedReshare(root, card, reshare.path, hops)

@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlite_utils
 
-import protocol.kinds  # noqa: F401 - registers every statement kind
+from protocol import kinds
 from protocol import log as log_rules
-from protocol.bodies import BODY_TYPES, KeyRotation, OrgCard, parse_body
+from protocol.bodies import KeyRotation, OrgCard
 from protocol.card_bundle import VerifiedCard
 from protocol.errors import (
     BAD_BODY,
@@ -388,12 +388,12 @@ class LogStore:
         if header.seq == 1 and history is None:
             history = KeyHistory.genesis(header.author, header.key)
             self._save_history(history)
-        body_type = BODY_TYPES.get(statement.kind)
-        if body_type is not None and body_type.PRIVATE != header.private:
-            raise RemoteProtocolError(BAD_BODY, f"{statement.kind} statements must be {'private' if body_type.PRIVATE else 'public'}")
-        if body_type is not None and statement.body is not None:
+        spec = kinds.spec_of(statement.kind)
+        if spec is not None and spec.private != header.private:
+            raise RemoteProtocolError(BAD_BODY, f"{statement.kind} statements must be {'private' if spec.private else 'public'}")
+        if spec is not None and statement.body is not None:
             try:
-                parse_body(statement.kind, header.private, statement.body_value())
+                kinds.parse_body(statement.kind, header.private, statement.body_value())
             except ProtocolError as exc:
                 # The body matches the author's hash, so no copy of this statement can ever be valid.
                 raise RemoteProtocolError(BAD_BODY, f"{statement.kind} body is invalid: {exc.detail}") from exc

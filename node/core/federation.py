@@ -23,9 +23,10 @@ from protocol.card_bundle import VerifiedCard, card_statements, encode_bundle, v
 from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.identity import EncryptionPublicKeys
 from protocol.invite import InviteToken, PairRequest, check_invite_proof
+from protocol.kinds import is_reshareable
 from protocol.log import Verdict
 from protocol.provenance import Partnership
-from protocol.reshare import RESHAREABLE, hops_of, make_reshare, verify_reshare
+from protocol.reshare import hops_of, make_reshare, verify_reshare
 from protocol.sealing import open_statement_body, seal_statement_body
 from protocol.statement import Envelope, SealedContent, Statement
 from protocol.sync import (
@@ -271,7 +272,7 @@ class Federation:
     def _maybe_reshare(self, statement: Statement) -> None:
         if statement.author == self.me or statement.body is None:
             return
-        if statement.kind in RESHAREABLE:
+        if is_reshareable(statement.kind):
             if hops_of(statement) >= 2:
                 bundle = self.card_bundle_of(statement.author)
                 self._reshare(statement, bundle, (self.me,))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from node.core.errors import PeerUnavailable
 from node.core.talent import Talent
-from node.http.client import PeerUnavailable
 from protocol.errors import ProtocolError
 from protocol.match_query import MatchAnswer
 

@@ -7,17 +7,20 @@ the node the token names, or nothing is trusted.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from node.core.clock import now_ms
-from node.core.errors import UserError
+from node.core.errors import PeerAddressRefused, PeerUnavailable, UserError
 from node.core.federation import Federation
-from node.http.client import FederationClient, PeerAddressRefused, PeerUnavailable
 from protocol import errors as E
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.errors import ProtocolError
 from protocol.invite import InviteToken, PairRequest, invite_proof
 from protocol.peer_url import endpoint_url
 from storage import peers as P
+
+if TYPE_CHECKING:  # the core takes the HTTP client as a parameter; it never imports aiohttp
+    from node.http.client import FederationClient
 
 PAIR_PATH = "/federation/v1/pair"
 CARD_PATH = "/.well-known/orgnode"

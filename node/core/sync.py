@@ -14,14 +14,18 @@ import contextlib
 import logging
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from node.core.clock import now_ms
+from node.core.errors import PeerAddressRefused, PeerUnavailable
 from node.core.federation import Federation
-from node.http.client import FederationClient, PeerAddressRefused, PeerUnavailable
 from node.logs import log_event
 from protocol.errors import ProtocolError
 from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PushResults
 from storage import peers as P
+
+if TYPE_CHECKING:  # the core takes the HTTP client as a parameter; it never imports aiohttp
+    from node.http.client import FederationClient
 
 PUSH_PATH = "/federation/v1/push"
 PULL_PATH = "/federation/v1/pull"

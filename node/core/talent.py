@@ -89,9 +89,9 @@ class Talent(Referrals, TalentViews):
                  location_type: str = "onsite", employment_type: tuple[str, ...] = (), salary: Salary | None = None,
                  valid_through: int | None = None, hops: int = 1, job_id: bytes | None = None) -> Job:
         if not skills:
-            raise UserError("give the job's skills (--skills \"a, b\"): matching needs them")
+            raise UserError("give the job's skills: matching needs them", field="skills")
         if valid_through is not None and valid_through < now_ms():
-            raise UserError("--valid-through is in the past")
+            raise UserError("valid_through is in the past", field="valid_through")
         vocabulary = self.vocabulary()
         resolved = tuple(Skill(s, vocabulary.concept(s).uri) for s in skills)
         try:
@@ -121,7 +121,7 @@ class Talent(Referrals, TalentViews):
         if filled_by is not None:
             referral = self.store.referral(filled_by)
             if referral is None or referral.job_id != job_id:
-                raise UserError("--filled-by must name a referral for this job (see `orgnode referral list`)")
+                raise UserError("filled_by must name a referral for this job (see `orgnode referral list`)", field="filled_by")
             if referral.status != "hired":
                 raise UserError(f"that referral is {referral.status}, not hired: record the hire first "
                                 "(`orgnode referral update ID --status hired`)")
@@ -153,7 +153,8 @@ class Talent(Referrals, TalentViews):
                       consent_fields: tuple[str, ...] = PROFILE_FIELDS, notes: str | None = None) -> tuple[Candidate, ConsentRow | None]:
         self._check_fields(name, email, skills, medal, None)
         if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope not in ("", "all")):
-            raise UserError("--consent-scope/--consent-expires/--consent-evidence describe a consent: also give --consent match,refer")
+            raise UserError("consent_scope, consent_expires and consent_evidence describe a consent: also give consent (match,refer)",
+                            field="consent")
         now = now_ms()
         candidate = Candidate(os.urandom(16), os.urandom(16), name.strip(), email.strip(), phone, location, tuple(skills),
                               medal, for_job, now, notes or None)
@@ -172,11 +173,11 @@ class Talent(Referrals, TalentViews):
         if not name.strip() or "@" not in email:
             raise UserError("a candidate needs a name and a valid email address")
         if not skills:
-            raise UserError("give the candidate's skills (--skills \"a, b\")")
+            raise UserError("give the candidate's skills", field="skills")
         if self.store.email_taken(email.strip(), other_than=candidate_id):
             raise UserError("a candidate with this email address is already recorded here (see `orgnode candidate list`)")
         if medal not in (None, "silver", "bronze"):
-            raise UserError("--medal must be silver or bronze")
+            raise UserError("medal must be silver or bronze", field="medal")
 
     def held_candidate(self, candidate_id: bytes) -> Candidate:
         """A candidate whose data is still held here (an erased one can be reported, not changed)."""
@@ -197,8 +198,8 @@ class Talent(Referrals, TalentViews):
         if unknown:
             raise UserError(f"cannot change {', '.join(sorted(unknown))}")
         if not changes:
-            raise UserError("nothing to change: give at least one of --name, --email, --phone, --location, --skills, "
-                            "--medal, --for-job, --notes")
+            raise UserError("nothing to change: give at least one of name, email, phone, location, skills, medal, "
+                            "for_job, notes")
         values: dict[str, Any] = {}
         for key, value in changes.items():
             if key in ("name", "email"):
@@ -220,7 +221,7 @@ class Talent(Referrals, TalentViews):
         consent given at `candidate add`; earlier consents keep their own state and expiry."""
         candidate = self.held_candidate(candidate_id)
         if not purposes:
-            raise UserError("say what the candidate agreed to: --consent match,refer (and audit, if they agreed to it)")
+            raise UserError("say what the candidate agreed to in consent: match,refer (and audit, if they agreed to it)", field="consent")
         with self.db.atomic():
             row = self._give_consent(candidate, purposes, scope_text, expires, evidence, PROFILE_FIELDS, now_ms())
         log_event("consent.given")
@@ -231,7 +232,7 @@ class Talent(Referrals, TalentViews):
         if candidate.erased:
             raise UserError("this candidate was erased: record them again with `orgnode candidate add` if they come back")
         if not evidence.strip():
-            raise UserError("recording consent needs --consent-evidence (what the candidate agreed to, and how)")
+            raise UserError("recording consent needs consent_evidence (what the candidate agreed to, and how)", field="consent_evidence")
         try:
             scope = parse_scope(scope_text or "all")
             body = Consent(os.urandom(16), candidate.candidate_ref, tuple(purposes), scope, fields,
@@ -239,7 +240,7 @@ class Talent(Referrals, TalentViews):
         except ProtocolError as exc:
             raise UserError(exc.detail) from exc
         if expires is not None and expires <= now:
-            raise UserError("--consent-expires is in the past")
+            raise UserError("consent_expires is in the past", field="consent_expires")
         statement = self.federation.append(Consent.KIND, body.to_value(), private=True, audience=Audience.only())
         row = ConsentRow(body.consent_id, candidate.candidate_id, statement.id, body.purposes, body.scope, body.fields,
                          evidence, now, expires, "given")
@@ -391,13 +392,13 @@ class Talent(Referrals, TalentViews):
         probe jobs with long skill lists to reconstruct candidates' skill sets (issue 8 item 9)."""
         job_statement = Envelope.decode(query.job_envelope).open_plain()
         if job_statement.author != asker or job_statement.kind != Job.KIND:
-            raise UserError("a match query must carry a job of the asking organization")
+            raise RemoteProtocolError(E.BAD_BODY, "a match query must carry a job of the asking organization")
         self.federation.service.log.key_history(asker).check_key(job_statement.header.key, job_statement.seq)  # type: ignore[union-attr]
         self._require_published(asker, job_statement)
         job = Job.from_value(job_statement.body_value())
         now = self.clock()
         if self.store.query_reused(query.query_id, asker, job_statement.id):
-            raise UserError("this query id was already used for another job: every match query needs a fresh id")
+            raise RemoteProtocolError(E.BAD_BODY, "this query id was already used for another job: every match query needs a fresh id")
         if not job.is_offered(now):
             return MatchAnswer(query.query_id, self.me, ())
         labels = [s.label for s in job.skills]

@@ -39,6 +39,7 @@ from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
 from typing import Any
 
+from protocol.errors import MALFORMED, RemoteProtocolError
 from protocol.jobs import EMPLOYMENT_TYPES, MAX_SKILLS, SALARY_UNITS, Job, Location, Salary, Skill
 from protocol.matching import split_skills
 
@@ -50,12 +51,20 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class JobPostingError(ValueError):
-    """A JSON-LD JobPosting we cannot import; ``field`` is the schema.org property to blame."""
+class JobPostingError(RemoteProtocolError, ValueError):
+    """A JSON-LD JobPosting we cannot import; ``field`` is the schema.org property to blame.
+
+    The input file is to blame, so it is a ``RemoteProtocolError`` (code ``malformed``) that the admin
+    API answers as is; ``str()`` is ``"field: message"``.
+    """
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(MALFORMED, f"cannot import the JobPosting: {field}: {message}")
         self.field = field
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 # ---------------------------------------------------------------- import

@@ -25,7 +25,7 @@ from node.http.client import FederationClient
 from node.http.errors import error_response
 from node.logs import log_event
 from protocol.bodies import SECTORS, Note
-from protocol.errors import ProtocolError
+from protocol.errors import LocalProtocolError, ProtocolError
 from storage import peers as P
 from storage.log_store import foreign_statements
 
@@ -49,8 +49,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except UserError as exc:
-        return error_response("user-error", str(exc), 400)
-    except ProtocolError as exc:
+        return error_response("user-error", str(exc), 400, field=exc.field)
+    except LocalProtocolError as exc:  # our bug, never the admin's or a peer's fault
+        log_event("admin.bug", logging.ERROR, path=request.path, code=exc.code)
+        return error_response("internal", "internal error (a protocol misuse by this node); see the node's log", 500)
+    except ProtocolError as exc:  # a peer's answer or an input file the admin gave (RemoteProtocolError)
         return error_response(exc.code, exc.detail)
     except web.HTTPException:
         raise
@@ -111,9 +114,9 @@ async def invite(request: web.Request) -> web.Response:
     name = body.get("name")
     sector = body.get("sector")
     if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 200):
-        raise UserError("--name must be the partner organization's name (1 to 200 characters)")
+        raise UserError("name must be the partner organization's name (1 to 200 characters)", field="name")
     if sector is not None and sector not in SECTORS:
-        raise UserError(f"--sector must be one of {', '.join(SECTORS)}")
+        raise UserError(f"sector must be one of {', '.join(SECTORS)}", field="sector")
     token = request.app[CTX].federation.create_invite(ttl_ms, name.strip() if name else None, sector)
     return web.json_response({"token": token.encode(), "invite_id": token.invite_id.hex(), "expires_at": iso(token.expires_at),
                               "fingerprint": token.fingerprint, "expected_name": name.strip() if name else None,
@@ -206,7 +209,7 @@ async def note_post(request: web.Request) -> web.Response:
         raise UserError("a note needs some text")
     note = Note(str(body.get("text", "")), int(body.get("hops", 1)))
     if not 1 <= note.hops <= 8:
-        raise UserError("--hops must be between 1 and 8")
+        raise UserError("hops must be between 1 and 8", field="hops")
     statement = request.app[CTX].federation.append(Note.KIND, note.to_value(), private=True)
     return web.json_response({"id": statement.id.hex(), "seq": statement.seq})
 

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from node.core.errors import NodeNotRunning, UserError
+from node.core.errors import NodeNotRunning, UserError, flag_hint
 from node.safe_files import check_own_socket
 
 
@@ -61,6 +61,16 @@ class AdminClient:
         except ValueError as exc:
             raise UserError("the node sent an unreadable answer; check its log") from exc
         if response.status >= 400:
-            detail = result.get("detail") if isinstance(result, dict) else None
-            raise UserError(str(detail or f"the node answered HTTP {response.status}"))
+            raise answer_error(result, response.status)
         return result
+
+
+def answer_error(result: Any, status: int) -> UserError:
+    """The admin API's error answer as the CLI shows it: the node's detail, plus the CLI option for
+    the field it blames (the core names fields, not flags: docs/architecture.md, "Errors")."""
+    detail = result.get("detail") if isinstance(result, dict) else None
+    field = result.get("field") if isinstance(result, dict) and isinstance(result.get("field"), str) else None
+    message = str(detail or f"the node answered HTTP {status}")
+    if field:
+        message = f"{message} (option {flag_hint(field)})"
+    return UserError(message, field=field)

@@ -22,6 +22,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from node.core.clock import now_ms
+from node.core.errors import PeerAddressRefused as PeerAddressRefused  # re-exported: raised here, handled in core
+from node.core.errors import PeerUnavailable as PeerUnavailable
 from protocol.codec import decode
 from protocol.errors import MALFORMED, RemoteProtocolError
 from protocol.identity import Identity
@@ -31,10 +33,6 @@ from protocol.request_auth import sign_request
 MAX_RESPONSE_BYTES = 512 * 1024
 TIMEOUT = aiohttp.ClientTimeout(total=20, connect=5)
 MSGPACK = "application/msgpack"
-
-
-class PeerUnavailable(Exception):
-    """The peer could not be reached or answered with a transport-level failure (retry later)."""
 
 
 def _why(exc: BaseException) -> str:
@@ -71,14 +69,6 @@ async def read_bounded(resp: aiohttp.ClientResponse, limit: int = MAX_RESPONSE_B
         if size > limit:
             return None
         chunks.append(chunk)
-
-
-class PeerAddressRefused(PeerUnavailable):
-    """The peer's URL is not a base URL, or names (or resolves to) an address this node does not contact.
-
-    Counted like any unreachable peer by the sync loops (backoff, retried), and its text says why and
-    what the admin can do (issue 8 item 10, THREATS row 10).
-    """
 
 
 class _AddressRefused(OSError):

@@ -36,6 +36,8 @@ STATUS_FOR_CODE = {
 }
 
 
-def error_response(code: str, detail: str, status: int | None = None) -> web.Response:
-    """A JSON error body ``{"error": code, "detail": ...}``. ``detail`` must never hold personal data."""
-    return web.json_response({"error": code, "detail": detail}, status=status or STATUS_FOR_CODE.get(code, 400))
+def error_response(code: str, detail: str, status: int | None = None, field: str | None = None) -> web.Response:
+    """A JSON error body ``{"error": code, "detail": ...}`` (plus ``field``, the request field to blame,
+    when one is). ``detail`` must never hold personal data."""
+    body = {"error": code, "detail": detail, **({"field": field} if field else {})}
+    return web.json_response(body, status=status or STATUS_FOR_CODE.get(code, 400))

@@ -26,7 +26,7 @@ from node.http.errors import error_response
 from node.logs import log_event
 from protocol import errors as E
 from protocol.card_bundle import verify_bundle
-from protocol.errors import ProtocolError, RemoteProtocolError
+from protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from protocol.invite import PairRequest
 from protocol.request_auth import SeenNonces, parse_header, verify_request
 from protocol.sync import Batch, PullRequest
@@ -83,7 +83,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise web.HTTPRequestTimeout() from None
     try:
         return await handler(request)
-    except ProtocolError as exc:
+    except LocalProtocolError as exc:  # our bug: never answered to the peer as if it were its fault
+        log_event("federation.bug", logging.ERROR, path=request.path, code=exc.code)
+        return error_response("internal", "internal error; the node keeps serving", 500)
+    except ProtocolError as exc:  # the peer's fault (RemoteProtocolError): tell it the code
         log_event("federation.refused", logging.WARNING, path=request.path, code=exc.code)
         return error_response(exc.code, exc.detail)
     except web.HTTPException:

@@ -24,7 +24,7 @@ def _since(text: str | None) -> int:
     try:
         day = dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise UserError("--since must be a date like 2026-01-01") from exc
+        raise UserError("since must be a date like 2026-01-01", field="since") from exc
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000)
 
 

@@ -14,11 +14,10 @@ from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.matching import MATCH_DEADLINE, MATCH_PATH, ask_peers
 from node.core.talent import Talent
-from node.formats.jobposting import JobPostingError, job_from_jsonld, job_to_jsonld
+from node.formats.jobposting import job_from_jsonld, job_to_jsonld
 from node.http import federation_api
 from node.http.admin_api import CTX, json_body
-from node.http.errors import error_response
-from protocol.errors import BAD_BODY, ProtocolError
+from protocol.errors import ProtocolError
 from protocol.jobs import EMPLOYMENT_TYPES, Location, Salary
 from protocol.match_query import MatchQuery
 from protocol.matching import split_skills
@@ -35,10 +34,7 @@ TALENT = web.AppKey("talent", Talent)
 async def match_endpoint(request: web.Request) -> web.Response:
     origin, body = await federation_api.authenticate(request)
     talent = request.app[TALENT]
-    try:
-        answer = talent.answer_match(origin, MatchQuery.decode(body))
-    except UserError as exc:
-        return error_response(BAD_BODY, str(exc), 400)
+    answer = talent.answer_match(origin, MatchQuery.decode(body))  # a bad query is a RemoteProtocolError
     return web.Response(body=answer.encode(), content_type=MSGPACK)
 
 
@@ -49,7 +45,7 @@ def _hops(body: dict[str, Any], default: int) -> int:
     value = body.get("hops")
     hops = default if value is None else int(value)
     if not 1 <= hops <= 8:
-        raise UserError("--hops must be between 1 (direct partners only) and 8")
+        raise UserError("hops must be between 1 (direct partners only) and 8", field="hops")
     return hops
 
 
@@ -59,7 +55,7 @@ def parse_date_ms(text: str | None, what: str) -> int | None:
     try:
         day = dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise UserError(f"{what} must be a date like 2027-03-31") from exc
+        raise UserError(f"{what} must be a date like 2027-03-31", field=what) from exc
     return int(dt.datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=dt.UTC).timestamp() * 1000)
 
 
@@ -75,7 +71,7 @@ def parse_salary(text: str | None) -> Salary | None:
         high = round(float(hi) * 100) if hi else low
         return Salary(currency.upper(), low, high, (unit or "YEAR").upper())
     except (ValueError, ProtocolError) as exc:
-        raise UserError("--salary looks like \"EUR 30000-38000/YEAR\" or \"USD 40/HOUR\"") from exc
+        raise UserError("salary looks like \"EUR 30000-38000/YEAR\" or \"USD 40/HOUR\"", field="salary") from exc
 
 
 async def job_post(request: web.Request) -> web.Response:
@@ -85,7 +81,7 @@ async def job_post(request: web.Request) -> web.Response:
     employment = tuple(t.strip().upper().replace("-", "_") for t in str(b.get("employment_type") or "").split(",") if t.strip())
     bad = [t for t in employment if t not in EMPLOYMENT_TYPES]
     if bad:
-        raise UserError(f"--employment-type must be among {', '.join(EMPLOYMENT_TYPES)}")
+        raise UserError(f"employment_type must be among {', '.join(EMPLOYMENT_TYPES)}", field="employment_type")
     location = None
     if b.get("location"):
         parts = [p.strip() for p in str(b["location"]).split(",")]
@@ -93,7 +89,7 @@ async def job_post(request: web.Request) -> web.Response:
     job = talent.post_job(
         title=str(b.get("title", "")), skills=split_skills(str(b.get("skills", ""))), description=str(b.get("description") or ""),
         location=location, location_type=location_type, employment_type=employment, salary=parse_salary(b.get("salary")),
-        valid_through=parse_date_ms(b.get("valid_through"), "--valid-through"), hops=_hops(b, default=1),
+        valid_through=parse_date_ms(b.get("valid_through"), "valid_through"), hops=_hops(b, default=1),
     )
     return web.json_response({"id": job.job_id.hex(), "version": job.version})
 
@@ -109,13 +105,13 @@ async def job_update(request: web.Request) -> web.Response:
     if b.get("description") is not None:
         changes["description"] = str(b["description"])
     if b.get("valid_through"):
-        changes["valid_through"] = parse_date_ms(b["valid_through"], "--valid-through")
+        changes["valid_through"] = parse_date_ms(b["valid_through"], "valid_through")
     if b.get("hops") is not None:
         changes["hops"] = _hops(b, default=1)
     if b.get("salary"):
         changes["salary"] = parse_salary(b["salary"])
     if not changes:
-        raise UserError("nothing to change: give at least one of --title, --skills, --description, --valid-through, --hops, --salary")
+        raise UserError("nothing to change: give at least one of title, skills, description, valid_through, hops, salary")
     job = talent.update_job(talent.resolve(str(b.get("id", "")), "JOB_ID"), **changes)
     return web.json_response({"id": job.job_id.hex(), "version": job.version})
 
@@ -123,10 +119,10 @@ async def job_update(request: web.Request) -> web.Response:
 async def job_import(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     b = await json_body(request)
-    try:
-        job = job_from_jsonld(b["jsonld"], job_id=os.urandom(16), now=now_ms(), hops=_hops(b, default=1))
-    except (JobPostingError, KeyError, ProtocolError) as exc:
-        raise UserError(f"cannot import the JobPosting: {exc}") from exc
+    if "jsonld" not in b:
+        raise UserError("give the JobPosting to import", field="jsonld")
+    # A bad JobPosting is the input file's fault: JobPostingError is a RemoteProtocolError (malformed).
+    job = job_from_jsonld(b["jsonld"], job_id=os.urandom(16), now=now_ms(), hops=_hops(b, default=1))
     talent.publish_job(job)
     return web.json_response({"id": job.job_id.hex(), "title": job.title})
 
@@ -168,7 +164,7 @@ async def candidate_add(request: web.Request) -> web.Response:
     candidate, consent_row = talent.add_candidate(
         name=str(b.get("name", "")), email=str(b.get("email", "")), skills=split_skills(str(b.get("skills", ""))),
         phone=b.get("phone"), location=b.get("location"), medal=b.get("medal"), for_job=b.get("for_job"), consent=consent,
-        consent_scope=str(b.get("consent_scope") or ""), consent_expires=parse_date_ms(b.get("consent_expires"), "--consent-expires"),
+        consent_scope=str(b.get("consent_scope") or ""), consent_expires=parse_date_ms(b.get("consent_expires"), "consent_expires"),
         consent_evidence=str(b.get("consent_evidence") or ""), notes=b.get("notes"),
     )
     return web.json_response({"id": candidate.candidate_id.hex(), "consent_id": consent_row.consent_id.hex() if consent_row else None})
@@ -196,7 +192,7 @@ async def consent_give(request: web.Request) -> web.Response:
     b = await json_body(request)
     purposes = [p.strip() for p in str(b.get("consent") or "").split(",") if p.strip()]
     row = talent.give_consent(talent.find_candidate(str(b.get("id", ""))).candidate_id, purposes,
-                              str(b.get("consent_scope") or ""), parse_date_ms(b.get("consent_expires"), "--consent-expires"),
+                              str(b.get("consent_scope") or ""), parse_date_ms(b.get("consent_expires"), "consent_expires"),
                               str(b.get("consent_evidence") or ""))
     return web.json_response({"id": row.candidate_id.hex(), "consent_id": row.consent_id.hex(), "purposes": list(row.purposes),
                               "scope": list(row.scope), "expires_at": row.expires_at})

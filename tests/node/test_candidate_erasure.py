@@ -183,7 +183,7 @@ async def test_update_and_consent_give_are_validated_and_take_effect(net: Net):
     assert status == 200 and held()["phone"] is None and held()["medal"] is None
 
     for body, words in (({"id": cid, "consent": "", "consent_evidence": "form"}, "agreed to"),
-                        ({"id": cid, "consent": "match", "consent_evidence": ""}, "--consent-evidence"),
+                        ({"id": cid, "consent": "match", "consent_evidence": ""}, "consent_evidence"),
                         ({"id": cid, "consent": "match", "consent_scope": "sector:pirates", "consent_evidence": "form"}, "scope"),
                         ({"id": cid, "consent": "sell", "consent_evidence": "form"}, "purposes"),
                         ({"id": cid, "consent": "match", "consent_expires": "2001-01-01", "consent_evidence": "form"}, "past")):

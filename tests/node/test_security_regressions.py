@@ -46,7 +46,7 @@ async def test_a_stalling_peer_does_not_delay_pulls_from_others(fed_net):
         await asyncio.sleep(30)
         return await federation_api.pull(request)
 
-    b_app_routes = [r for r in b._runners[0].app.router.routes() if r.resource.canonical == "/federation/v1/pull"]
+    b_app_routes = [r for r in b.federation_runner.app.router.routes() if r.resource.canonical == "/federation/v1/pull"]
     b_app_routes[0]._handler = stall
     # The fault is really injected: a pull from B now hangs.
     with pytest.raises(TimeoutError):

@@ -6,9 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import PROTOCOL_VERSION
-from protocol.bodies import KeyRotation, Note, OrgCard, parse_body
+from protocol.bodies import KeyRotation, Note, OrgCard
 from protocol.codec import decode, encode
 from protocol.identity import EncryptionPublicKeys
+from protocol.kinds import parse_body
 from protocol.statement import BODY_LIMITS, Envelope, Header, SealedContent
 from tests.protocol.helpers import base_urls, ident
 

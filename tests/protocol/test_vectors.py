@@ -191,8 +191,8 @@ def test_reshare_vector(stored: dict[str, Any]) -> None:
 
 
 def test_job_vector(stored: dict[str, Any]) -> None:
-    from protocol.bodies import parse_body
     from protocol.jobs import Job
+    from protocol.kinds import parse_body
 
     v = stored["job"]
     statement = Envelope.decode(bytes.fromhex(v["envelope_plain"])).open_plain()
