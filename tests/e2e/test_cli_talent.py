@@ -201,8 +201,11 @@ def test_talent_cli_end_to_end(tmp_path):
         assert js(corp, "impact")["jobs_filled_via_referrals"] == 1
         # Acceptance finding: a plain `job close` on a filled job must not un-fill it (and drop the hire
         # from impact): it is refused, or the job stays filled.
-        run(corp, "job", "close", job_id, check=False)
+        versions = [j["version"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id]
+        assert "already filled" in fails(corp, "job", "close", job_id)
+        assert "already filled" in fails(corp, "job", "close", job_id, "--filled-by", rid)
         assert js(corp, "impact")["jobs_filled_via_referrals"] == 1
+        assert [j["version"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id] == versions
         assert [j["status"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id] == ["filled"]
         assert "another organization" in fails(youth, "job", "close", job_id)
         wait_for(lambda: [j for j in js(youth, "job", "list") if j["id"] == job_id and j["status"] == "filled"], "filled at partner")
