@@ -67,6 +67,7 @@ class NodeRuntime:
         self.conn_policy = conn_guard.ConnectionPolicy(read_timeout=float(service.config.read_timeout),
                                                        max_per_address=service.config.max_connections_per_address)
         self.port: int | None = None
+        self.started = False  # node.started was logged: only then is node.stopped logged
         self.federation = Federation(service)
         self.client = FederationClient(lambda: service.identity, allow_private=service.config.allow_private_peers)
         self.sync = SyncEngine(
@@ -121,7 +122,8 @@ class NodeRuntime:
             await site.start()
         except OSError as exc:
             await self.stop()
-            raise UserError(f"cannot listen on {config.listen}: {exc.strerror}; choose another --listen address") from exc
+            raise UserError(f"cannot listen on {config.listen}: {exc.strerror}; choose another address: set listen_host/"
+                            f"listen_port in {self.service.home.config_path} (or stop what uses it)") from exc
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else config.listen_port
@@ -147,6 +149,7 @@ class NodeRuntime:
             await component.start()
         self.service.home.pid_path.write_text(f"{os.getpid()}\n")
         log_event("node.started", node=self.service.node_id, listen=f"{config.listen_host}:{self.port}")
+        self.started = True
 
     async def stop(self) -> None:
         for component in reversed(self.components):
@@ -160,7 +163,9 @@ class NodeRuntime:
                 self.socket_path.unlink()
         with contextlib.suppress(FileNotFoundError):
             self.service.home.pid_path.unlink()
-        log_event("node.stopped", node=self.service.node_id)
+        if self.started:  # a node that never started did not stop either
+            log_event("node.stopped", node=self.service.node_id)
+            self.started = False
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()

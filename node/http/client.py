@@ -86,7 +86,8 @@ class _AddressRefused(OSError):
 
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-PRIVATE_HINT = "set \"allow_private_peers\": true in config.json only if partners really are on your LAN"
+PRIVATE_HINT = ("set \"allow_private_peers\": true in config.json only if partners really are on your LAN, "
+                "then restart the node (`orgnode run`) for it to take effect")
 
 
 def address_problem(address: Address, allow_private: bool) -> str | None:
