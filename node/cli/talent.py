@@ -236,7 +236,10 @@ def cmd_candidate_erase(args: argparse.Namespace) -> int:
             lines.append(f"{len(data['recipients_notified'])} recipient(s) asked to erase it; their receipts show in "
                          f"`orgnode candidate report {data['candidate'][:8]}`.")
         if data["recipients_told_before"]:
-            lines.append(f"{len(data['recipients_told_before'])} recipient(s) had already been told when the consent was withdrawn.")
+            # Truthful on a repeated erase: the first erase (not a withdrawal) may have told them.
+            when = ("(by the consent withdrawal or an earlier erasure)" if data["already_erased"]
+                    else "when the consent was withdrawn")
+            lines.append(f"{len(data['recipients_told_before'])} recipient(s) had already been asked to erase it {when}.")
         if data["recipients_waiting_for_a_path"]:
             lines.append(f"{len(data['recipients_waiting_for_a_path'])} recipient(s) have no trust path now: their withdrawal "
                          "is kept and goes out by itself as soon as there is one (`orgnode candidate list` shows it).")

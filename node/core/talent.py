@@ -180,8 +180,11 @@ class Talent(Referrals, TalentViews):
     def _check_fields(self, name: str, email: str, skills: list[str] | tuple[str, ...], medal: str | None,
                       candidate_id: bytes | None) -> None:
         """The rules every recorded candidate meets, whether added or corrected."""
-        if not name.strip() or "@" not in email:
-            raise UserError("a candidate needs a name and a valid email address")
+        # Name the field that is wrong (never echo the value: it is personal data).
+        if not name.strip():
+            raise UserError("the candidate's name (--name) is empty: a candidate needs a name")
+        if "@" not in email:
+            raise UserError("the candidate's email address (--email) is not valid: it needs an @, like name@example.org")
         if not skills:
             raise UserError("give the candidate's skills (--skills \"a, b\")")
         if self.store.email_taken(email.strip(), other_than=candidate_id):

@@ -260,6 +260,15 @@ def test_talent_cli_end_to_end(tmp_path):
         assert fails(youth, "audit", "verify", str(garbage), code=2)
         assert fails(youth, "audit", "verify", str(tmp_path / "missing.bundle"), code=2)
         assert "no such referral" in fails(corp, "audit", "export", "ab" * 16, "-o", str(tmp_path / "x.bundle"))
+
+        # Acceptance: erasing after a withdrawal, and erasing again, say truthfully when the recipient was told.
+        first_erase = run(youth, "candidate", "erase", amina, "--yes").stdout
+        assert first_erase.startswith("Erased candidate")
+        assert "1 recipient(s) had already been asked to erase it when the consent was withdrawn" in first_erase
+        again = run(youth, "candidate", "erase", amina, "--yes").stdout
+        assert again.startswith("Erasure retried for candidate")
+        assert "1 recipient(s) had already been asked to erase it (by the consent withdrawal or an earlier erasure)" in again
+        assert "when the consent was withdrawn" not in again
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
