@@ -92,6 +92,16 @@ def test_talent_cli_end_to_end(tmp_path):
         pair(corp, youth, ids[corp])
         pair(corp, coop, ids[corp])
         assert {p["node_id"] for p in js(corp, "trust", "list")} == {ids[youth], ids[coop]}
+        # Acceptance: the CONSENT SECTOR column fits "social_enterprise (confirmed)", so columns stay aligned.
+        table = run(corp, "trust", "list").stdout.splitlines()
+        at = table[0].index("FINGERPRINT")
+        fingerprints = {p["fingerprint"] for p in js(corp, "trust", "list")}
+        assert "social_enterprise (confirmed)" in "\n".join(table)
+        assert {row[at:].split(" ")[0] for row in table[1:3]} == fingerprints
+        # Acceptance: an invite's expected name is stored whitespace-normalised.
+        invite = js(corp, "invite", "--name", "  acme   LOGISTICS ", "--expires", "1h")
+        assert invite["expected_name"] == "acme LOGISTICS"
+        assert [i["expected_name"] for i in js(corp, "invite", "list") if i["invite_id"] == invite["invite_id"]] == ["acme LOGISTICS"]
 
         # --- jobs ---------------------------------------------------------------------------------
         posted = js(corp, "job", "post", "--title", "Warehouse team lead", "--skills", "forklift, team leadership, excel",
@@ -165,6 +175,17 @@ def test_talent_cli_end_to_end(tmp_path):
                                              "--skills", "excel", "--consent", "match")
 
         # --- match and referral -------------------------------------------------------------------
+        # Acceptance: a partner's job, a bad --deadline, an unknown job: a specific error and no progress line first.
+        partner_match = run(youth, "match", job_id, check=False)
+        assert partner_match.returncode == 1 and "that job is a partner's" in partner_match.stderr
+        assert "job match-candidate" in partner_match.stderr and "change it" not in partner_match.stderr
+        assert "Asking" not in partner_match.stderr
+        for bad in ("-1", "0", "nan", "inf", "1e9"):
+            refused = run(corp, "match", job_id, "--deadline", bad, check=False)
+            assert refused.returncode == 2 and "--deadline" in refused.stderr and "Asking" not in refused.stderr, bad
+        unknown = run(corp, "match", "ab" * 16, check=False)
+        assert unknown.returncode == 1 and "Asking" not in unknown.stderr
+        assert "Asking trusted partners" in run(corp, "match", job_id, "--deadline", "5").stderr  # positive control
         matched = js(corp, "match", job_id, "--deadline", "5")
         assert matched["partial"] is False and matched["job_id"] == job_id
         assert {p["node_id"] for p in matched["peers"] if p["answered"]} == {ids[youth], ids[coop]}
