@@ -1,4 +1,4 @@
-"""Make text safe to print on a terminal: partners' text must not drive the user's terminal.
+r"""Make text safe to print on a terminal: partners' text must not drive the user's terminal.
 
 Job titles, organization names, notes and reasons come from other nodes. Printed raw, a partner
 could embed escape sequences (retitle the window, clear the screen, fake output, hide text with bidi
@@ -8,7 +8,8 @@ overrides, forge whole output rows with newlines). Two central defences, so no c
   escapes control and invisible formatting characters, and keeps the CLI's own layout newlines.
 * ``one_line_values`` is applied to everything the CLI receives from the admin API before a renderer
   builds text from it: every string value (partner titles, names, notes, reasons) is shown on one line
-  (``\n``, ``\r``, U+2028/2029/0085 as visible escapes), so a partner cannot forge a row.
+  (\n, \r, VT, FF, FS/GS/RS, U+0085, U+2028/2029 as visible escapes), so a partner cannot forge a row.
+  Only line breaks are escaped there, so columns are still cut on the partner's own text.
 
 JSON output (``--json``) is never passed through either; it stays exact.
 
@@ -76,15 +77,25 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
+# Every character a terminal or viewer may break a line at: \n, VT, FF, \r, FS/GS/RS, NEL, U+2028/2029.
+_LINE_BREAKS = re.compile("[\n\x0b\x0c\r\x1c-\x1e\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    r"""``text`` with every line break as a visible escape (``\n``, ``\x0d``, ``\u2028``); nothing else changed."""
+    return _LINE_BREAKS.sub(lambda m: "\\n" if m.group() == "\n" else _escape(m), text)
+
+
 def one_line_values(data: Any) -> Any:
-    r"""``data`` (decoded JSON) with every string, keys included, escaped by ``safe_text(..., multiline=False)``.
+    r"""``data`` (decoded JSON) with every string, keys included, on one line (``one_line``).
 
     Applied where the CLI receives admin-API answers for human output: values come from partners, and
-    a newline in a job title would otherwise start a forged row in ``job list``. Escaping is idempotent
-    in effect here: ``safe_text`` on the finished text finds nothing more to escape.
+    a newline in a job title would otherwise start a forged row in ``job list``. Only line breaks are
+    escaped here, so renderers still cut columns on the partner's own text; the other controls are
+    escaped by ``safe_text`` on the finished text (which leaves these escapes as they are).
     """
     if isinstance(data, str):
-        return safe_text(data, multiline=False)
+        return one_line(data)
     if isinstance(data, list):
         return [one_line_values(v) for v in data]
     if isinstance(data, dict):
