@@ -80,6 +80,7 @@ class NodeRuntime:
                                                        max_per_address=service.config.max_connections_per_address,
                                                        max_connections=service.config.max_connections)
         self.port: int | None = None
+        self.started = False  # node.started was logged: only then is node.stopped logged
         self.federation = Federation(service)
         self.client = FederationClient(lambda: service.identity, allow_private=service.config.allow_private_peers)
         self.sync = SyncEngine(
@@ -141,6 +142,7 @@ class NodeRuntime:
             stack.callback(_unlink_quietly, pid_path)
             self._stack = stack.pop_all()
         log_event("node.started", node=self.service.node_id, listen=f"{self.service.config.listen_host}:{self.port}")
+        self.started = True
 
     async def _start_federation_server(self, stack: contextlib.AsyncExitStack) -> None:
         config = self.service.config
@@ -158,8 +160,8 @@ class NodeRuntime:
             site = web.SockSite(fed_runner, conn_guard.listening_socket(config.listen_host, config.listen_port))
             await site.start()
         except OSError as exc:
-            raise UserError(f"cannot listen on {config.listen}: {exc.strerror}; choose another listen address "
-                            "(`listen` in config.json)") from exc
+            raise UserError(f"cannot listen on {config.listen}: {exc.strerror}; choose another address: set listen_host/"
+                            f"listen_port in {self.service.home.config_path} (or stop what uses it)") from exc
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else config.listen_port
@@ -196,7 +198,9 @@ class NodeRuntime:
         """Undo ``start`` in reverse: components, then the admin socket, then the federation server."""
         stack, self._stack = self._stack, contextlib.AsyncExitStack()
         await stack.aclose()
-        log_event("node.stopped", node=self.service.node_id)
+        if self.started:  # a node that never started did not stop either
+            log_event("node.stopped", node=self.service.node_id)
+            self.started = False
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()

@@ -57,7 +57,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     try:
         data = Path(args.file).read_bytes()
     except OSError as exc:
-        print(safe_text(f"orgnode: error: cannot read {args.file}: {exc.strerror}"), file=sys.stderr)
+        print(safe_text(f"orgnode: error: cannot read {args.file}: {exc.strerror}", multiline=False), file=sys.stderr)
         return 2
     try:
         report = verify(data)
@@ -65,23 +65,23 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"valid": False, "usable": False, "error": str(exc)}, indent=2))
         else:
-            print(safe_text(f"orgnode: error: {exc}"), file=sys.stderr)
+            print(safe_text(f"orgnode: error: {exc}", multiline=False), file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
         kind = f"referral {report.subject.hex()}" if report.subject else "impact report"
-        print(safe_text(f"Audit bundle for {kind}, exported by node {report.exported_by.hex()[:16]}…"))
+        print(safe_text(f"Audit bundle for {kind}, exported by node {report.exported_by.hex()[:16]}…", multiline=False))
         for fact in report.facts:
-            print(safe_text(f"  proven: {fact}"))
+            print(safe_text(f"  proven: {fact}", multiline=False))
         for name in report.passed:
-            print(safe_text(f"  ok      {name}"))
+            print(safe_text(f"  ok      {name}", multiline=False))
         if report.failed:
             where = f" (statement {report.failed.statement.hex()[:16]}…)" if report.failed.statement else ""
-            print(safe_text(f"  FAILED  {report.failed.check}: {report.failed.detail}{where}"))
+            print(safe_text(f"  FAILED  {report.failed.check}: {report.failed.detail}{where}", multiline=False))
         if report.figures:
             for name, value in sorted(report.figures.items()):
-                print(safe_text(f"  figure  {name} = {value}"))
+                print(safe_text(f"  figure  {name} = {value}", multiline=False))
         print("VALID" if report.valid else "INVALID")
     return 0 if report.valid else 1
 

@@ -18,7 +18,7 @@ from typing import Any
 from node.core.errors import NodeNotRunning, UserError
 from node.home import PASSPHRASE_ENV, Config, Home, default_home, parse_listen
 from node.http.admin_client import AdminClient
-from node.terminal import safe_text
+from node.terminal import one_line_values, safe_text
 from protocol.bodies import SECTORS
 from protocol.peer_url import normalise_base_url
 
@@ -41,10 +41,27 @@ def home_of(args: argparse.Namespace) -> Path:
     return Path(args.home) if getattr(args, "home", None) else default_home()
 
 
-def admin(args: argparse.Namespace) -> AdminClient:
+class CliAdmin:
+    """The admin client as the CLI uses it: answers for human output come back with one-line values.
+
+    Everything the admin API returns may carry partners' text; ``one_line_values`` escapes newlines
+    (and other line breaks) in every string before any renderer lays out rows, so a partner's job title
+    cannot forge a row. With --json the answer is passed on exactly.
+    """
+
+    def __init__(self, client: AdminClient, exact: bool) -> None:
+        self.client = client
+        self.exact = exact
+
+    def call(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
+        result = self.client.call(method, path, body, timeout=timeout)
+        return result if self.exact else one_line_values(result)
+
+
+def admin(args: argparse.Namespace) -> CliAdmin:
     home = Home(home_of(args))
     home.require()
-    return AdminClient(home.admin_socket)
+    return CliAdmin(AdminClient(home.admin_socket), exact=bool(getattr(args, "json", False)))
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -113,7 +130,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     home = Home(home_of(args))
     home.require()
-    client = AdminClient(home.admin_socket)
+    client = admin(args)
     try:
         data = client.call("GET", "/status", timeout=3.0)
     except NodeNotRunning:
@@ -149,7 +166,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     home.require()
     try:
         # A running node answers without needing the key passphrase again.
-        entries = AdminClient(home.admin_socket).call("GET", "/log", timeout=10)
+        entries = admin(args).call("GET", "/log", timeout=10)
     except NodeNotRunning:
         service = NodeService.open(home.path)
         try:
@@ -235,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UserError as exc:
-        print(safe_text(f"orgnode: error: {exc}"), file=sys.stderr)
+        # One line: the message may carry a partner's or the node's remote detail.
+        print(safe_text(f"orgnode: error: {exc}", multiline=False), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("orgnode: interrupted", file=sys.stderr)
@@ -247,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("ORGNODE_DEBUG"):
             traceback.print_exc()
-        print(safe_text(f"orgnode: internal error: {type(exc).__name__}: {exc} (set ORGNODE_DEBUG=1 for details)"), file=sys.stderr)
+        print(safe_text(f"orgnode: internal error: {type(exc).__name__}: {exc} (set ORGNODE_DEBUG=1 for details)",
+                        multiline=False), file=sys.stderr)
         return 70
 
 

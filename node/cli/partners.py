@@ -31,7 +31,11 @@ def _cli() -> Any:
 
 def cmd_invite(args: argparse.Namespace) -> int:
     cli = _cli()
-    data = cli.admin(args).call("POST", "/invite", {"ttl_ms": parse_duration_ms(args.expires), "name": args.name,
+    # Stored (and shown in `invite list`) whitespace-normalised: "  acme   LOGISTICS " is "acme LOGISTICS".
+    name = " ".join(args.name.split()) if args.name is not None else None
+    if args.name is not None and not name:
+        raise UserError("--name must be the partner organization's name (it is empty); leave it out to accept any name")
+    data = cli.admin(args).call("POST", "/invite", {"ttl_ms": parse_duration_ms(args.expires), "name": name,
                                                     "sector": args.sector})
     expects = ""
     if data.get("expected_name") or data.get("expected_sector"):
@@ -110,12 +114,19 @@ CARD_NOTE = ("CLAIMS/NOW-CLAIMS/NOW-CALLS-ITSELF: what the organization's own ca
              "vouched for by a partner at first sight). To confirm a new card, pair with it again (invite or LAN approval).")
 
 
+def _consent_text(p: dict[str, Any]) -> str:
+    """The CONSENT SECTOR cell: the sector consent is judged against and how it was established."""
+    return f"{p['consent_sector']} ({p['consent_basis']})" if p.get("consent_sector") else "none (unconfirmed)"
+
+
 def _peer_lines(peers: list[dict[str, Any]], pending_only: bool = False, changed: list[dict[str, Any]] | None = None) -> str:
     if not peers and pending_only:
         return "No pairing requests are waiting for approval."
     if not peers and not changed:
         return "The trust list is empty: `orgnode invite` makes an invite for a partner."
-    lines = [f"{'NODE ID':<18} {'STATE':<12} {'NAME':<26} {'CONSENT SECTOR':<20} {'FINGERPRINT':<25} {'SCORE':>6}  URL"]
+    consents = [_consent_text(p) for p in peers] + [c["consent_sector"] + " (vouched)" for c in changed or []]
+    w = max(len("CONSENT SECTOR"), *(len(c) for c in consents))  # the column fits its longest value
+    lines = [f"{'NODE ID':<18} {'STATE':<12} {'NAME':<26} {'CONSENT SECTOR':<{w}} {'FINGERPRINT':<25} {'SCORE':>6}  URL"]
     noted = False
     for p in peers:
         flags = (" THROTTLED" if p["throttled"] else "") + (" FORKED" if p["forked"] else "")
@@ -124,15 +135,14 @@ def _peer_lines(peers: list[dict[str, Any]], pending_only: bool = False, changed
         card = _card_flags(p)
         noted = noted or bool(card)
         name = p.get("consent_name") or p["name"] or "?"
-        consent = f"{p['consent_sector']} ({p['consent_basis']})" if p.get("consent_sector") else "none (unconfirmed)"
-        lines.append(f"{p['node_id'][:16]:<18} {p['state']:<12} {name[:26]:<26} {consent:<20} "
+        lines.append(f"{p['node_id'][:16]:<18} {p['state']:<12} {name[:26]:<26} {_consent_text(p):<{w}} "
                      f"{p['fingerprint']:<25} {p['score']:>6}  {p['url']}{flags}{card}")
     lines.extend(f"  {p['node_id'][:16]}: {p['refused']}" for p in peers if p.get("refused"))
     if changed:
         lines.append("Known only through partners, with a changed card:")
         for c in changed:
             lines.append(f"{c['node_id'][:16]:<18} {'via-partner':<12} {c['consent_name'][:26]:<26} "
-                         f"{c['consent_sector'] + ' (vouched)':<20} {c['fingerprint']:<25} {'':>6}  "
+                         f"{c['consent_sector'] + ' (vouched)':<{w}} {c['fingerprint']:<25} {'':>6}  "
                          f"vouched by {c['vouched_by'][:16]}{_card_flags(c)}")
         noted = True
     if noted:

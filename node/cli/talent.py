@@ -236,7 +236,10 @@ def cmd_candidate_erase(args: argparse.Namespace) -> int:
             lines.append(f"{len(data['recipients_notified'])} recipient(s) asked to erase it; their receipts show in "
                          f"`orgnode candidate report {data['candidate'][:8]}`.")
         if data["recipients_told_before"]:
-            lines.append(f"{len(data['recipients_told_before'])} recipient(s) had already been told when the consent was withdrawn.")
+            # Truthful on a repeated erase: the first erase (not a withdrawal) may have told them.
+            when = ("(by the consent withdrawal or an earlier erasure)" if data["already_erased"]
+                    else "when the consent was withdrawn")
+            lines.append(f"{len(data['recipients_told_before'])} recipient(s) had already been asked to erase it {when}.")
         if data["recipients_waiting_for_a_path"]:
             lines.append(f"{len(data['recipients_waiting_for_a_path'])} recipient(s) have no trust path now: their withdrawal "
                          "is kept and goes out by itself as soon as there is one (`orgnode candidate list` shows it).")
@@ -354,8 +357,39 @@ def cmd_consent_withdraw(args: argparse.Namespace) -> int:
 # --- matching and referrals ----------------------------------------------------------------------------
 
 
+MAX_MATCH_DEADLINE = 300.0  # seconds; longer than any partner should take, short enough to notice a typo
+
+
+def match_deadline(text: str) -> float:
+    """``--deadline``: positive seconds, at most MAX_MATCH_DEADLINE (a negative one asked nobody)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= MAX_MATCH_DEADLINE:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be seconds to wait for partners, more than 0 and at most "
+                                         f"{MAX_MATCH_DEADLINE:g} (got {text!r})")
+    return value
+
+
+def _check_match_target(args: argparse.Namespace) -> bool:
+    """Refuse a partner's job with the right advice; say whether the job is one of ours and open.
+
+    Runs before the progress line, so a bad job id is not preceded by "Asking trusted partners…".
+    Any other problem (unknown or ambiguous id) is left to the node, which names it.
+    """
+    wanted = args.job_id.strip().lower()
+    hits = [j for j in _call(args, "POST", "/jobs/list", {}) if wanted and j["id"].startswith(wanted)]
+    if len(hits) != 1:
+        return False
+    if not hits[0]["mine"]:
+        raise UserError("that job is a partner's: `match` asks partners about your own jobs. For a partner's job, find "
+                        "your candidates with `orgnode job match-candidate CANDIDATE_ID`, then `orgnode refer CANDIDATE_ID JOB_ID`")
+    return bool(hits[0]["status"] == "open")
+
+
 def cmd_match(args: argparse.Namespace) -> int:
-    if not args.json:
+    if _check_match_target(args) and not args.json:
         print("Asking trusted partners…", file=sys.stderr, flush=True)
     data = _call(args, "POST", "/match", {"id": args.job_id, "deadline": args.deadline}, timeout=args.deadline + 30)
 
@@ -533,7 +567,8 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
 
     p = add("match", cmd_match, "ask trusted partners which of their consented candidates fit one of your jobs")
     p.add_argument("job_id")
-    p.add_argument("--deadline", type=float, default=10.0, help="seconds to wait for partners (default 10)")
+    p.add_argument("--deadline", type=match_deadline, default=10.0,
+                   help=f"seconds to wait for partners, more than 0 and at most {MAX_MATCH_DEADLINE:g} (default 10)")
 
     ref = group("referral", "request, approve, track and update referrals")
     p = leaf(ref, "referral", "request", cmd_referral_request, "ask the holder of a matched candidate for a referral")

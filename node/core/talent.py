@@ -117,7 +117,18 @@ class Talent(Referrals, TalentViews):
         return row
 
     def close_job(self, job_id: bytes, filled_by: bytes | None) -> Job:
+        """Close an own open job, or mark it filled by a hired referral.
+
+        A filled job is final: closing it again would drop the hire from impact, so it is refused, as is
+        closing a closed job (it would only add a version). A closed job can still be marked filled
+        (the hire was recorded after closing).
+        """
         row = self.own_job(job_id)
+        if row.job.status == "filled":
+            raise UserError(f"the job is already filled (by referral {row.job.filled_by.hex() if row.job.filled_by else '?'}): "
+                            "a filled job stays filled; nothing changed")
+        if row.job.status == "closed" and filled_by is None:
+            raise UserError("the job is already closed; nothing changed (to record a hire give --filled-by REFERRAL_ID)")
         if filled_by is not None:
             referral = self.store.referral(filled_by)
             if referral is None or referral.job_id != job_id:
@@ -170,8 +181,11 @@ class Talent(Referrals, TalentViews):
     def _check_fields(self, name: str, email: str, skills: list[str] | tuple[str, ...], medal: str | None,
                       candidate_id: bytes | None) -> None:
         """The rules every recorded candidate meets, whether added or corrected."""
-        if not name.strip() or "@" not in email:
-            raise UserError("a candidate needs a name and a valid email address")
+        # Name the field that is wrong (never echo the value: it is personal data).
+        if not name.strip():
+            raise UserError("the candidate's name (--name) is empty: a candidate needs a name")
+        if "@" not in email:
+            raise UserError("the candidate's email address (--email) is not valid: it needs an @, like name@example.org")
         if not skills:
             raise UserError("give the candidate's skills", field="skills")
         if self.store.email_taken(email.strip(), other_than=candidate_id):

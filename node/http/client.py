@@ -76,7 +76,8 @@ class _AddressRefused(OSError):
 
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-PRIVATE_HINT = "set \"allow_private_peers\": true in config.json only if partners really are on your LAN"
+PRIVATE_HINT = ("set \"allow_private_peers\": true in config.json only if partners really are on your LAN, "
+                "then restart the node (`orgnode run`) for it to take effect")
 
 
 # IPv6 ranges that carry or reach an IPv4 address (or are deprecated / not plainly global unicast):

@@ -136,3 +136,23 @@ def test_item10_init_refuses_a_url_that_is_not_a_base_url_and_records_allow_priv
     config = json.loads((ok / "config.json").read_text())
     assert config["url"] == "https://orgnode.example/orgnode" and config["allow_private_peers"] is True
     assert config["lan_discovery"] is True and config["lan_advertise"] is True
+
+
+def test_run_on_a_port_in_use_names_the_config_keys_and_logs_no_stop(tmp_path):
+    """Acceptance: the error named a `--listen` flag `run` does not have, and logged node.stopped for a node never started."""
+    import socket
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        home = str(tmp_path / "h")
+        orgnode("--home", home, "init", "--name", "A", "--sector", "company", "--listen", f"127.0.0.1:{port}")
+        failed = orgnode("--home", home, "run", check=False)
+    finally:
+        blocker.close()
+    assert failed.returncode != 0
+    assert "cannot listen on" in failed.stderr and "listen_host/listen_port" in failed.stderr, failed.stderr
+    assert "config.json" in failed.stderr and "--listen" not in failed.stderr
+    assert "node.stopped" not in failed.stderr

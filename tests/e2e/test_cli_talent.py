@@ -92,6 +92,16 @@ def test_talent_cli_end_to_end(tmp_path):
         pair(corp, youth, ids[corp])
         pair(corp, coop, ids[corp])
         assert {p["node_id"] for p in js(corp, "trust", "list")} == {ids[youth], ids[coop]}
+        # Acceptance: the CONSENT SECTOR column fits "social_enterprise (confirmed)", so columns stay aligned.
+        table = run(corp, "trust", "list").stdout.splitlines()
+        at = table[0].index("FINGERPRINT")
+        fingerprints = {p["fingerprint"] for p in js(corp, "trust", "list")}
+        assert "social_enterprise (confirmed)" in "\n".join(table)
+        assert {row[at:].split(" ")[0] for row in table[1:3]} == fingerprints
+        # Acceptance: an invite's expected name is stored whitespace-normalised.
+        invite = js(corp, "invite", "--name", "  acme   LOGISTICS ", "--expires", "1h")
+        assert invite["expected_name"] == "acme LOGISTICS"
+        assert [i["expected_name"] for i in js(corp, "invite", "list") if i["invite_id"] == invite["invite_id"]] == ["acme LOGISTICS"]
 
         # --- jobs ---------------------------------------------------------------------------------
         posted = js(corp, "job", "post", "--title", "Warehouse team lead", "--skills", "forklift, team leadership, excel",
@@ -165,6 +175,17 @@ def test_talent_cli_end_to_end(tmp_path):
                                              "--skills", "excel", "--consent", "match")
 
         # --- match and referral -------------------------------------------------------------------
+        # Acceptance: a partner's job, a bad --deadline, an unknown job: a specific error and no progress line first.
+        partner_match = run(youth, "match", job_id, check=False)
+        assert partner_match.returncode == 1 and "that job is a partner's" in partner_match.stderr
+        assert "job match-candidate" in partner_match.stderr and "change it" not in partner_match.stderr
+        assert "Asking" not in partner_match.stderr
+        for bad in ("-1", "0", "nan", "inf", "1e9"):
+            refused = run(corp, "match", job_id, "--deadline", bad, check=False)
+            assert refused.returncode == 2 and "--deadline" in refused.stderr and "Asking" not in refused.stderr, bad
+        unknown = run(corp, "match", "ab" * 16, check=False)
+        assert unknown.returncode == 1 and "Asking" not in unknown.stderr
+        assert "Asking trusted partners" in run(corp, "match", job_id, "--deadline", "5").stderr  # positive control
         matched = js(corp, "match", job_id, "--deadline", "5")
         assert matched["partial"] is False and matched["job_id"] == job_id
         assert {p["node_id"] for p in matched["peers"] if p["answered"]} == {ids[youth], ids[coop]}
@@ -201,8 +222,11 @@ def test_talent_cli_end_to_end(tmp_path):
         assert js(corp, "impact")["jobs_filled_via_referrals"] == 1
         # Acceptance finding: a plain `job close` on a filled job must not un-fill it (and drop the hire
         # from impact): it is refused, or the job stays filled.
-        run(corp, "job", "close", job_id, check=False)
+        versions = [j["version"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id]
+        assert "already filled" in fails(corp, "job", "close", job_id)
+        assert "already filled" in fails(corp, "job", "close", job_id, "--filled-by", rid)
         assert js(corp, "impact")["jobs_filled_via_referrals"] == 1
+        assert [j["version"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id] == versions
         assert [j["status"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id] == ["filled"]
         assert "another organization" in fails(youth, "job", "close", job_id)
         wait_for(lambda: [j for j in js(youth, "job", "list") if j["id"] == job_id and j["status"] == "filled"], "filled at partner")
@@ -257,6 +281,15 @@ def test_talent_cli_end_to_end(tmp_path):
         assert fails(youth, "audit", "verify", str(garbage), code=2)
         assert fails(youth, "audit", "verify", str(tmp_path / "missing.bundle"), code=2)
         assert "no such referral" in fails(corp, "audit", "export", "ab" * 16, "-o", str(tmp_path / "x.bundle"))
+
+        # Acceptance: erasing after a withdrawal, and erasing again, say truthfully when the recipient was told.
+        first_erase = run(youth, "candidate", "erase", amina, "--yes").stdout
+        assert first_erase.startswith("Erased candidate")
+        assert "1 recipient(s) had already been asked to erase it when the consent was withdrawn" in first_erase
+        again = run(youth, "candidate", "erase", amina, "--yes").stdout
+        assert again.startswith("Erasure retried for candidate")
+        assert "1 recipient(s) had already been asked to erase it (by the consent withdrawal or an earlier erasure)" in again
+        assert "when the consent was withdrawn" not in again
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

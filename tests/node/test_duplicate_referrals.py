@@ -85,6 +85,18 @@ async def test_a_request_for_someone_pending_waits_and_is_answered_as_a_duplicat
     first = holder.talent.store.requests("pending")[0]
     holder.talent.approve_request(first.request_id, "phone call, agreed to Northwind")
     assert [r.state for r in holder.talent.store.requests()] == ["sent", "declined"]
+    # Acceptance: approving the auto-declined one said "no pending referral request with that id".
+    second = holder.talent.store.requests()[1]
+    with pytest.raises(UserError, match=r"already declined \(automatically, as a duplicate: the same candidate as referral "):
+        holder.talent.approve_request(second.request_id, "phone call")
+    with pytest.raises(UserError, match="already declined"):
+        holder.talent.decline_request(second.request_id, "")
+    with pytest.raises(UserError, match="already approved: the profile was sent"):
+        holder.talent.approve_request(first.request_id, "phone call")
+    with pytest.raises(UserError, match="no referral request with that id"):
+        holder.talent.approve_request(b"\x00" * 16, "phone call")
+    assert [r.state for r in holder.talent.store.requests()] == ["sent", "declined"]
+    assert len(holder.talent.store.disclosures()) == 1
     await wait_until(lambda: sorted(r.state for r in company.talent.store.requests()) == ["declined", "sent"],
                      what="both answers at the company")
     await wait_until(lambda: company.talent.store.referrals(), what="the referral at the company")

@@ -252,3 +252,25 @@ def test_safe_text_escapes_the_whole_class_and_keeps_tab_and_newline():
     assert safe_text("x\ny", multiline=False) == "x\\ny"
     doc = json.dumps({"t": raw}, ensure_ascii=False)
     assert json.loads(safe_json_text(doc)) == {"t": raw} and _clean(safe_json_text(doc))
+
+
+def test_every_bidi_control_invisible_format_character_and_line_break_is_escaped():
+    """Item 18: the whole Bidi_Control class (U+061C, U+200E/200F were missed), the invisible format
+    characters that hide or join text, and every line break in a value; ordinary text is untouched."""
+    import unicodedata
+
+    from node.terminal import one_line, one_line_values, safe_text
+
+    bidi = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    hiding = "\u00ad\u034f\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\u206a\u206f\ufeff\ufff9\ufffb\U000e0001\U000e0041"
+    breaks = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+    for ch in bidi + hiding + breaks[1:]:
+        assert ch not in safe_text(f"a{ch}b"), f"U+{ord(ch):04X} {unicodedata.name(ch, '?')} is shown raw"
+    assert safe_text("a\u200fb") == "a\\u200fb" and safe_text("a\U000e0041b") == "a\\U000e0041b"
+    for ch in breaks:
+        assert ch not in one_line(f"a{ch}b") and "\n" not in safe_text(one_line(f"a{ch}b"))
+    assert one_line("Welder\nfake row") == "Welder\\nfake row"
+    # Positive control: letters, accents, CJK, emoji, tabs and layout newlines stay as they are.
+    plain = "Zoë Ångström 李 ✓ 👍\tx"
+    assert safe_text(plain + "\n" + plain) == plain + "\n" + plain and one_line(plain) == plain
+    assert one_line_values({"k\n": ["a\nb", 1, None, {"x": "\u2028"}]}) == {"k\\n": ["a\\nb", 1, None, {"x": "\\u2028"}]}

@@ -82,8 +82,6 @@ async def test_secpass_a_client_that_never_reads_cannot_hold_connections_forever
 
 # --- terminal output: a partner's newline forges whole lines (item 18) -----------------------------
 
-@pytest.mark.xfail(strict=True, reason="secpass: safe_text keeps \\n in partner text, so a job title (or name, note) "
-                   "adds forged rows to human output, e.g. a fake job attributed to another organization in `job list`")
 async def test_secpass_partner_newlines_cannot_forge_rows_in_human_output(net):
     victim = await net.start("Victim")
     evil = await net.start("Evil Org")
@@ -132,8 +130,6 @@ async def test_secpass_one_host_with_eight_addresses_cannot_fill_every_pairing_s
     assert status == 200, f"a real neighbour is locked out: {status} {body[:120]!r}"
 
 
-@pytest.mark.xfail(strict=True, reason="secpass: safe_text misses the Bidi_Control marks U+061C, U+200E, U+200F "
-                   "(only U+202A-202E and U+2066-2069 are escaped), so partner text can still reorder what is shown")
 async def test_secpass_every_bidi_control_in_partner_text_is_escaped(net):
     victim = await net.start("Victim")
     evil = await net.start("Evil Org")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from node.core.errors import UserError
 from node.core.matching import ask_peers
 from tests.node.federation_helpers import Net, db_bytes, pair, wait_until
 
@@ -168,3 +169,28 @@ async def test_a_job_is_filled_only_by_a_hired_referral(net):
     with pytest.raises(Exception, match="not hired"):
         corp.talent.close_job(job.job_id, filled_by=rid)
     assert corp.talent.close_job(job.job_id, None).status == "closed"
+
+
+async def test_closing_a_closed_or_filled_job_is_refused_and_changes_nothing(net):
+    """Acceptance: a plain close on a filled job un-filled it (dropping the hire from impact); a second close added a version."""
+    youth, coop, corp = await three(net)
+    job = corp.talent.post_job(title="Driver", skills=["driving"])
+    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None)
+    candidate, _ = youth.talent.add_candidate(name="Hired One", email="h1@example.org", skills=["driving"],
+                                              consent=["refer"], consent_scope="all", consent_evidence="form")
+    youth.talent.refer(candidate.candidate_id, job.job_id)
+    await wait_until(lambda: corp.talent.store.referrals())
+    rid = corp.talent.store.referrals()[0].referral_id
+    corp.talent.update_referral(rid, "hired", "starts Monday")
+    assert corp.talent.close_job(job.job_id, filled_by=rid).status == "filled"  # positive control
+    filled = corp.talent.store.job(job.job_id).job
+    for filled_by in (None, rid):
+        with pytest.raises(UserError, match="already filled"):
+            corp.talent.close_job(job.job_id, filled_by)
+    assert corp.talent.store.job(job.job_id).job == filled
+
+    other = corp.talent.post_job(title="Cook", skills=["cooking"])
+    assert corp.talent.close_job(other.job_id, None).version == 2
+    with pytest.raises(UserError, match="already closed"):
+        corp.talent.close_job(other.job_id, None)
+    assert corp.talent.store.job(other.job_id).job.version == 2
