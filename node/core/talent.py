@@ -128,7 +128,8 @@ class Talent(Referrals, TalentViews):
             raise UserError(f"the job is already filled (by referral {row.job.filled_by.hex() if row.job.filled_by else '?'}): "
                             "a filled job stays filled; nothing changed")
         if row.job.status == "closed" and filled_by is None:
-            raise UserError("the job is already closed; nothing changed (to record a hire give --filled-by REFERRAL_ID)")
+            raise UserError("the job is already closed; nothing changed (to record a hire, close it again with filled_by "
+                            "set to the referral's id)", field="filled_by")
         if filled_by is not None:
             referral = self.store.referral(filled_by)
             if referral is None or referral.job_id != job_id:
@@ -183,9 +184,9 @@ class Talent(Referrals, TalentViews):
         """The rules every recorded candidate meets, whether added or corrected."""
         # Name the field that is wrong (never echo the value: it is personal data).
         if not name.strip():
-            raise UserError("the candidate's name (--name) is empty: a candidate needs a name")
+            raise UserError("the candidate's name is empty: a candidate needs a name", field="name")
         if "@" not in email:
-            raise UserError("the candidate's email address (--email) is not valid: it needs an @, like name@example.org")
+            raise UserError("the candidate's email address is not valid: it needs an @, like name@example.org", field="email")
         if not skills:
             raise UserError("give the candidate's skills", field="skills")
         if self.store.email_taken(email.strip(), other_than=candidate_id):

@@ -157,9 +157,9 @@ async def test_update_and_consent_give_are_validated_and_take_effect(net: Net):
         return youth.talent.candidate_view(youth.talent.store.candidate(bytes.fromhex(cid)))
 
     unchanged = held()
-    for body, words in ((({"id": cid, "email": "not-an-address"}), "email address (--email) is not valid"),
+    for body, words in ((({"id": cid, "email": "not-an-address"}), "email address is not valid"),
                         ({"id": cid, "email": "BO@example.org"}, "already recorded"),
-                        ({"id": cid, "name": "  "}, "name (--name) is empty"),
+                        ({"id": cid, "name": "  "}, "name is empty"),
                         ({"id": cid, "skills": " , "}, "skills"),
                         ({"id": cid, "medal": "gold"}, "silver or bronze"),
                         ({"id": cid}, "nothing to change"),
