@@ -152,7 +152,7 @@ class Talent(Referrals, TalentViews):
                       consent_scope: str = "", consent_expires: int | None = None, consent_evidence: str = "",
                       consent_fields: tuple[str, ...] = PROFILE_FIELDS, notes: str | None = None) -> tuple[Candidate, ConsentRow | None]:
         self._check_fields(name, email, skills, medal, None)
-        if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope not in ("", "all")):
+        if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope.strip()):
             raise UserError("--consent-scope/--consent-expires/--consent-evidence describe a consent: also give --consent match,refer")
         now = now_ms()
         candidate = Candidate(os.urandom(16), os.urandom(16), name.strip(), email.strip(), phone, location, tuple(skills),

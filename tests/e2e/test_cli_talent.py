@@ -162,7 +162,7 @@ def test_talent_cli_end_to_end(tmp_path):
         assert len(added["id"]) == 32 and added["consent_id"]
         amina = added["id"]
         assert "--consent-evidence" in fails(youth, "candidate", "add", "--name", "X", "--email", "x@example.org",
-                                             "--skills", "excel", "--consent", "match")
+                                             "--skills", "excel", "--consent", "match", "--consent-scope", "all")
 
         # --- match and referral -------------------------------------------------------------------
         matched = js(corp, "match", job_id, "--deadline", "5")
