@@ -249,6 +249,27 @@ async def test_item2_invite_options_are_checked(net):
     assert await cli_json(inviter, "invite", "list") == []
 
 
+async def test_invite_without_a_sector_warns_that_the_redeemer_confirms_its_own_sector(net):
+    inviter = await net.start("Youth Futures", sector="nonprofit")
+    corp = await net.start("Northwind Corp", sector="company")
+    rc, out, err = await cli(inviter, "invite")
+    assert rc == 0, err
+    assert "WARNING: this invite does not say which organization it is for" in out and "--sector" in out
+    token = next(line.strip() for line in out.splitlines() if line.startswith(TOKEN_PREFIX))
+    # What the warning says is what happens: the redeemer is confirmed with its own declared sector.
+    rc, _, err = await cli(corp, "trust", "accept", token)
+    assert rc == 0, err
+    assert inviter.federation.peers.consent_identity(corp.service.node_id) == P.OrgIdentity(
+        "Northwind Corp", "company", "confirmed")
+    made = await cli_json(inviter, "invite")
+    assert "--sector" in made["warning"]
+    assert "--name" in (await cli_json(inviter, "invite", "--sector", "nonprofit"))["warning"]
+    # Positive control: an invite naming both carries no warning.
+    rc, out, _ = await cli(inviter, "invite", "--name", "Open Hands", "--sector", "nonprofit")
+    assert rc == 0 and "WARNING" not in out
+    assert (await cli_json(inviter, "invite", "--name", "Open Hands", "--sector", "nonprofit"))["warning"] is None
+
+
 # --- item 19 -------------------------------------------------------------------------------------
 
 
