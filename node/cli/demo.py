@@ -140,7 +140,7 @@ async def _demo(root: Path, keep: bool) -> int:
         youth.talent.add_candidate(name="Ben Okafor", email="ben@example.org", skills=["forklift", "spreadsheets"], medal="bronze")
         youth.talent.add_candidate(name="Chloe Martin", email="chloe@example.org", skills=["team leadership"], medal="bronze",
                                    consent=["match", "refer"], consent_scope="sector:nonprofit", consent_evidence="Email 2026-10-12")
-        story.say("Amina (silver): consent to be matched and referred to any trusted partner")
+        story.say("Amina (silver): consent to be matched and referred to any organization (scope all: partners' partners too)")
         story.say("Ben (bronze): no consent recorded -> invisible to everyone")
         story.say("Chloe (bronze): consent limited to non-profits -> invisible to a company")
 

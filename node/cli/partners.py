@@ -42,16 +42,31 @@ def cmd_invite(args: argparse.Namespace) -> int:
         expects = (f"Only {data.get('expected_name') or 'an organization'}"
                    f"{' (' + data['expected_sector'] + ')' if data.get('expected_sector') else ''} can use it: "
                    "a node whose card says otherwise is refused.\n")
+    warning = _invite_warning(data.get("expected_name"), data.get("expected_sector"))
     cli.emit(
         args,
-        {k: data[k] for k in ("token", "invite_id", "expires_at", "expected_name", "expected_sector")},
+        {**{k: data[k] for k in ("token", "invite_id", "expires_at", "expected_name", "expected_sector")}, "warning": warning},
         f"Invite token (single use, valid until {data['expires_at']}; id {data['invite_id'][:16]}):\n\n{data['token']}\n\n"
-        f"{expects}"
+        f"{expects}{'WARNING: ' + warning + chr(10) if warning else ''}"
         f"Send it to the partner's admin over a channel you trust; they run `orgnode trust accept TOKEN`.\n"
         f"When you talk, confirm this node's fingerprint: {data['fingerprint']}\n"
         f"Once it is used, `orgnode invite list` shows who used it (name, sector, fingerprint).",
     )
     return 0
+
+
+def _invite_warning(name: str | None, sector: str | None) -> str | None:
+    """An invite that does not say whom it is for makes whoever redeems it a partner *confirmed* with
+    the name and sector its own card declares (what consent scopes are judged against): say so."""
+    if sector is None:
+        return ("this invite does not say which organization it is for: whoever uses it becomes a partner confirmed "
+                "with the sector its own card declares, and sector:… consent scopes are judged against that. "
+                "Recommended: revoke it (`orgnode invite revoke ID`) and make one with --sector (and --name), e.g. "
+                "`orgnode invite --name \"Open Hands\" --sector nonprofit`.")
+    if name is None:
+        return ("this invite does not say the organization's name: any organization whose card says sector "
+                f"{sector} can use it. Recommended: also give --name.")
+    return None
 
 
 def _invite_line(i: dict[str, Any]) -> str:

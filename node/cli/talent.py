@@ -117,13 +117,35 @@ def _evidence(text: str | None) -> str:
     return text or ""
 
 
+SCOPE_HELP = ('who may receive them: "all" (any organization: trusted partners and '
+              'organizations known through them, e.g. a partner\'s partner whose job was re-shared here), '
+              '"sector:nonprofit", "node:<id>" (several: space- or comma-separated)')
+
+
+def _check_consent_flags(args: argparse.Namespace) -> None:
+    """No silent default for who may receive a candidate: the widest scope is never implied, and a
+    scope without a consent is refused instead of recording nothing."""
+    if args.consent and not (args.consent_scope or "").strip():
+        raise UserError('say who may receive the candidate: --consent-scope "sector:nonprofit" (or "node:<id>", or "all" '
+                        "for any organization, partners' partners included); nothing was recorded")
+    if not args.consent and (args.consent_scope or "").strip():
+        raise UserError("--consent-scope says who may receive a consent: also give --consent match,refer "
+                        "(and --consent-evidence); nothing was recorded")
+
+
+def _consent_words(scope_text: str) -> str:
+    return _scope_words(scope_text.replace(",", " ").split(), {})
+
+
 def cmd_candidate_add(args: argparse.Namespace) -> int:
+    _check_consent_flags(args)
     data = _call(args, "POST", "/candidates/add", {
         "name": args.name, "email": args.email, "phone": args.phone, "location": args.location, "skills": args.skills,
         "medal": args.medal, "for_job": args.for_job, "consent": args.consent, "consent_scope": args.consent_scope,
         "consent_expires": args.consent_expires, "consent_evidence": _evidence(args.consent_evidence), "notes": args.notes})
-    _emit(args, data, f"Added candidate {data['id']}" + (f" with consent {data['consent_id']}" if data["consent_id"] else
-                                                         " (no consent recorded: invisible to partners)"))
+    _emit(args, data, f"Added candidate {data['id']}" + (
+        f" with consent {data['consent_id']} for {_consent_words(args.consent_scope)}" if data["consent_id"] else
+        " (no consent recorded: invisible to partners)"))
     return 0
 
 
@@ -197,10 +219,11 @@ def cmd_candidate_update(args: argparse.Namespace) -> int:
 
 
 def cmd_consent_give(args: argparse.Namespace) -> int:
+    _check_consent_flags(args)
     data = _call(args, "POST", "/consent/give", {
         "id": args.candidate_id, "consent": args.consent, "consent_scope": args.consent_scope,
         "consent_expires": args.consent_expires, "consent_evidence": _evidence(args.consent_evidence)})
-    _emit(args, data, f"Recorded consent {data['consent_id']} for {'+'.join(data['purposes'])} [{' '.join(data['scope'])}]"
+    _emit(args, data, f"Recorded consent {data['consent_id']} for {'+'.join(data['purposes'])} [{' '.join(data['scope'])}: {_scope_words(data['scope'], {})}]"
           + (f", until {_when(data['expires_at'])}" if data["expires_at"] else "") + " (signed in this node's log).")
     return 0
 
@@ -265,7 +288,7 @@ def _scope_words(scope: list[str], names: dict[str, str | None]) -> str:
     words = []
     for item in scope:
         if item == "all":
-            words.append("any trusted partner")
+            words.append("any organization (trusted partners and organizations known through them)")
         elif item.startswith("sector:"):
             words.append(f"organizations of the {item[7:]} sector")
         elif item.startswith("node:"):
@@ -530,7 +553,7 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     p.add_argument("--medal", choices=["silver", "bronze"], help="they were a runner-up in one of your hires")
     p.add_argument("--for-job", help="the job they interviewed for")
     p.add_argument("--consent", help="what they agreed to: match, refer (comma-separated)")
-    p.add_argument("--consent-scope", default="all", help='who may receive: "all" (trusted partners), "sector:nonprofit", "node:<id>"')
+    p.add_argument("--consent-scope", help="required with --consent: " + SCOPE_HELP)
     p.add_argument("--consent-expires", help="consent expiry date (YYYY-MM-DD)")
     p.add_argument("--consent-evidence", help="how consent was given: text, or a file (its hash is signed)")
     p.add_argument("--notes", help="staff notes about the candidate (stay on this node, never sent)")
@@ -559,7 +582,7 @@ def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
     p = leaf(consent, "consent", "give", cmd_consent_give, "record a new or renewed consent for a candidate already added")
     p.add_argument("candidate_id")
     p.add_argument("--consent", required=True, help="what they agreed to: match, refer, audit (comma-separated)")
-    p.add_argument("--consent-scope", default="all", help='who may receive: "all" (trusted partners), "sector:nonprofit", "node:<id>"')
+    p.add_argument("--consent-scope", required=True, help=SCOPE_HELP)
     p.add_argument("--consent-expires", help="consent expiry date (YYYY-MM-DD)")
     p.add_argument("--consent-evidence", required=True, help="how consent was given: text, or a file (its hash is signed)")
     p = leaf(consent, "consent", "withdraw", cmd_consent_withdraw, "withdraw a candidate's consent; every recipient must erase their data")

@@ -275,7 +275,8 @@ class Federation:
         if is_reshareable(statement.kind):
             if hops_of(statement) >= 2:
                 bundle = self.card_bundle_of(statement.author)
-                self._reshare(statement, bundle, (self.me,))
+                if self._passes_on(statement, verify_bundle(bundle, expected_node_id=statement.author)):
+                    self._reshare(statement, bundle, (self.me,))
         elif statement.kind == "reshare":
             verified = verify_reshare(statement)
             if self.peers.is_blocked(verified.root.author):
@@ -283,9 +284,23 @@ class Federation:
             local = self.service.log.key_history(verified.root.author)
             if local is not None:
                 local.check_key(verified.root.header.key, verified.root.seq)  # same rule as keeping it
-            if verified.root.author != self.me and verified.may_travel_further:
+            if (verified.root.author != self.me and verified.may_travel_further
+                    and self._passes_on(verified.root, verified.author_card)):
                 bundle = encode_bundle(list(verified.author_card.statements))
                 self._reshare(verified.root, bundle, (*verified.path, self.me))
+
+    def _passes_on(self, root: Statement, card: VerifiedCard) -> bool:
+        """Whether the card a re-share would carry is the identity this node judges consent against
+        for its author (confirmed by our admin, or vouched for at first sight). The receiver vouches
+        for the attached card at first sight, so passing on a newer self-declared card (a company now
+        calling itself a non-profit) would launder the claim through us (docs/protocol.md §12.7): such
+        an author is not re-shared until our admin re-confirms it by pairing again."""
+        identity = self.peers.consent_identity(card.node_id)
+        same = identity is not None and card.card.sector == identity.sector and (
+            not identity.name or _norm(card.card.name) == _norm(identity.name))
+        if not same:
+            log_event("reshare.withheld", logging.WARNING, id=root.id, author=card.node_id, code="card-changed")
+        return same
 
     def _reshare(self, root: Statement, bundle: bytes, path: tuple[bytes, ...]) -> None:
         db = self.service.db

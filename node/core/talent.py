@@ -23,7 +23,7 @@ from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.ids import resolve_id
 from node.core.limits import DAY_MS, MatchQuota
-from node.core.referrals import Referrals
+from node.core.referrals import REFERABLE_AGAIN, Referrals
 from node.core.relay import Relays
 from node.core.talent_views import TalentViews
 from node.logs import log_event
@@ -37,7 +37,7 @@ from protocol.matching import Vocabulary, score
 from protocol.referrals import Referral, ReferralProfile
 from protocol.statement import Envelope, Statement
 from storage.talent import TalentStore
-from storage.talent_rows import Candidate, ConsentRow, DisclosureRow, JobRow
+from storage.talent_rows import Candidate, ConsentRow, DisclosureRow, JobRow, ReferralRow
 
 MATCH_THRESHOLD = 1  # a candidate must match at least one requirement to be offered
 OFFER_TTL_MS = 30 * 86_400_000  # how long a pseudonym can still be resolved for a referral request
@@ -164,7 +164,7 @@ class Talent(Referrals, TalentViews):
                       consent_scope: str = "", consent_expires: int | None = None, consent_evidence: str = "",
                       consent_fields: tuple[str, ...] = PROFILE_FIELDS, notes: str | None = None) -> tuple[Candidate, ConsentRow | None]:
         self._check_fields(name, email, skills, medal, None)
-        if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope not in ("", "all")):
+        if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope.strip()):
             raise UserError("consent_scope, consent_expires and consent_evidence describe a consent: also give consent (match,refer)",
                             field="consent")
         now = now_ms()
@@ -418,7 +418,7 @@ class Talent(Referrals, TalentViews):
             return MatchAnswer(query.query_id, self.me, ())
         labels = [s.label for s in job.skills]
         self._charge_match_quota(asker, query.query_id, labels, now)
-        scored = self._score_pool(asker, query, job_statement.id, labels, now)
+        scored = self._score_pool(asker, query, job_statement.id, labels, now, job.job_id)
         with self.db.atomic():
             self.store.prune_offers(now - OFFER_TTL_MS)
             for offer, candidate_id in scored:
@@ -448,11 +448,14 @@ class Talent(Referrals, TalentViews):
             self.store.record_match_usage(asker, day, query_id, folded)
 
     def _score_pool(self, asker: bytes, query: MatchQuery, job_statement_id: bytes, labels: list[str],
-                    now: int) -> list[tuple[Offer, bytes]]:
+                    now: int, job_id: bytes) -> list[tuple[Offer, bytes]]:
         vocabulary = self.vocabulary()
         scored: list[tuple[Offer, bytes]] = []
         key = self._pseudonym_key()
+        referred = self._referred_to(job_id, asker)
         for candidate in self.store.candidates():
+            if candidate.candidate_id in referred:
+                continue  # already referred to this job: a new pseudonym would only lead to a duplicate
             if self.consent_in_force(candidate.candidate_id, "match", asker, now) is None:
                 continue
             result = score(labels, list(candidate.skills), vocabulary)
@@ -462,6 +465,15 @@ class Talent(Referrals, TalentViews):
             scored.append((Offer(alias, result.score, result.matched), candidate.candidate_id))
         scored.sort(key=lambda pair: -pair[0].score)
         return scored[:MAX_OFFERS]
+
+    def _referred_to(self, job_id: bytes, job_author: bytes) -> set[bytes]:
+        """Our candidates with a live referral to this job (the rule of ``live_referral``): they are
+        not offered for it again, under any pseudonym."""
+        return {row.candidate_id for row in self._live_referrals()
+                if row.job_id == job_id and row.job_author == job_author and row.candidate_id is not None}
+
+    def _live_referrals(self) -> list[ReferralRow]:
+        return [row for row in self.store.referrals() if row.referrer == self.me and row.status not in REFERABLE_AGAIN]
 
     def match_query_for(self, job_id: bytes) -> tuple[MatchQuery, Job]:
         row = self.own_job(job_id)
@@ -482,9 +494,10 @@ class Talent(Referrals, TalentViews):
         vocabulary = self.vocabulary()
         now = now_ms()
         out = []
+        referred = {(r.job_id, r.job_author) for r in self._live_referrals() if r.candidate_id == candidate_id}
         for row in self.store.jobs():
-            if not row.job.is_offered(now):
-                continue
+            if not row.job.is_offered(now) or (row.job.job_id, row.author) in referred:
+                continue  # closed, or the candidate is already referred to it (a second referral is refused)
             result = score([s.label for s in row.job.skills], list(candidate.skills), vocabulary)
             if result.matched:
                 view = self.job_view(row)

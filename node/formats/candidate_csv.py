@@ -7,8 +7,8 @@ Header row required; column names are case-insensitive (spaces and hyphens count
 
 - ``skills``: a comma/semicolon list inside the cell. ``medal``: silver | bronze | empty.
 - ``consent``: purposes, e.g. "match,refer" (empty: no consent recorded). ``consent_scope``: "all",
-  "sector:nonprofit", "node:<64 hex>", several separated by spaces or commas (empty: the node's default,
-  "all"). ``consent_expires``: YYYY-MM-DD. ``consent_evidence``: required when consent is given.
+  "sector:nonprofit", "node:<64 hex>", several separated by spaces or commas; required when consent is given
+  (no default: "all", any organization, is never implied). ``consent_expires``: YYYY-MM-DD. ``consent_evidence``: required when consent is given.
 - UTF-8 with or without BOM, CRLF or LF, blank lines skipped; a header without commas but with
   semicolons is read as a semicolon-separated file (European spreadsheet exports).
 
@@ -60,7 +60,7 @@ class CandidateRow:
     medal: str | None = None  # "silver" | "bronze"
     for_job: str | None = None
     consent: tuple[str, ...] = ()  # purposes, subset of ("match", "refer"); empty: no consent
-    consent_scope: str = ""  # space-separated items; empty: the node default ("all")
+    consent_scope: str = ""  # space-separated items; required when consent is given
     consent_expires: str | None = None  # YYYY-MM-DD
     consent_evidence: str = ""
 
@@ -208,6 +208,9 @@ def _parse_row(number: int, v: dict[str, str], errors: list[RowError]) -> Candid
     evidence = v.get("consent_evidence", "")
     if purposes and not evidence:
         fail("consent_evidence", "is required when consent is given (what the candidate agreed to, and how)")
+    if purposes and not scope_items:
+        # No default: the widest scope ("all") is never implied for a person (issue 8 acceptance).
+        fail("consent_scope", "is required when consent is given (who may receive them: all, sector:<sector> or node:<id>)")
     if not purposes:
         for column in ("consent_scope", "consent_expires"):
             if v.get(column):

@@ -157,10 +157,18 @@ async def job_match_candidate(request: web.Request) -> web.Response:
     return web.json_response(talent.match_candidate(talent.find_candidate(str(b.get("id", ""))).candidate_id))
 
 
+def _require_scope(purposes: list[str], b: dict[str, Any]) -> None:
+    """A consent names who may receive the person: the widest scope ("all") is never a default."""
+    if purposes and not str(b.get("consent_scope") or "").strip():
+        raise UserError('say who may receive the candidate: consent_scope "sector:nonprofit" (or "node:<id>", or "all" '
+                        "for any organization, partners' partners included); nothing was recorded", field="consent_scope")
+
+
 async def candidate_add(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     b = await json_body(request)
     consent = [p.strip() for p in str(b.get("consent") or "").split(",") if p.strip()]
+    _require_scope(consent, b)
     candidate, consent_row = talent.add_candidate(
         name=str(b.get("name", "")), email=str(b.get("email", "")), skills=split_skills(str(b.get("skills", ""))),
         phone=b.get("phone"), location=b.get("location"), medal=b.get("medal"), for_job=b.get("for_job"), consent=consent,
@@ -191,6 +199,7 @@ async def consent_give(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     b = await json_body(request)
     purposes = [p.strip() for p in str(b.get("consent") or "").split(",") if p.strip()]
+    _require_scope(purposes, b)
     row = talent.give_consent(talent.find_candidate(str(b.get("id", ""))).candidate_id, purposes,
                               str(b.get("consent_scope") or ""), parse_date_ms(b.get("consent_expires"), "consent_expires"),
                               str(b.get("consent_evidence") or ""))

@@ -28,7 +28,7 @@ def test_candidate_update_consent_report_and_erase_from_the_cli(tmp_path):
                                             "--skills", "excel")
         updated = run(home, "candidate", "update", cid[:8], "--phone", "+44 20 7946 0000", "--medal", "bronze").stdout
         assert updated.startswith(f"Updated candidate {cid} (medal, phone).")
-        assert "--consent-evidence" in fails(home, "consent", "give", cid, "--consent", "match", "--consent-evidence", "")
+        assert "--consent-evidence" in fails(home, "consent", "give", cid, "--consent", "match", "--consent-scope", "all", "--consent-evidence", "")
         given = js(home, "consent", "give", cid, "--consent", "match,refer", "--consent-scope", "sector:nonprofit",
                    "--consent-evidence", "renewed by email")
         assert given["purposes"] == ["match", "refer"] and given["scope"] == ["sector:nonprofit"]

@@ -172,7 +172,7 @@ def test_talent_cli_end_to_end(tmp_path):
         assert len(added["id"]) == 32 and added["consent_id"]
         amina = added["id"]
         assert "--consent-evidence" in fails(youth, "candidate", "add", "--name", "X", "--email", "x@example.org",
-                                             "--skills", "excel", "--consent", "match")
+                                             "--skills", "excel", "--consent", "match", "--consent-scope", "all")
 
         # --- match and referral -------------------------------------------------------------------
         # Acceptance: a partner's job, a bad --deadline, an unknown job: a specific error and no progress line first.

@@ -93,7 +93,7 @@ class Canary:
         candidate, _ = node.talent.add_candidate(
             name=f"{m['name']} {label}", email=f"{m['email']}@example.org", phone=f"+1 555 {m['phone']}",
             location=f"{m['location']}, Springfield", skills=[*JOB_SKILLS, f"{m['skill']} welding"], medal="silver",
-            for_job=f"{m['forjob']} night supervisor", consent=consent, consent_scope=scope,
+            for_job=f"{m['forjob']} night supervisor", consent=consent, consent_scope=scope if consent else "",
             consent_evidence="paper form, 2026-11-02" if consent else "")
         self.candidates.setdefault(me, []).append(candidate.candidate_id)
         return candidate.candidate_id

@@ -83,7 +83,7 @@ BAD_ROWS = [
     ("Zed Secret,zed@secret.example,,,,,,,", "skills"),
     ("Zed Secret,zed@secret.example,,\" ; , \",,,,,", "skills"),
     ("Zed Secret,zed@secret.example,,x,gold,,,,", "medal"),
-    ("Zed Secret,zed@secret.example,,x,,match;sell,,,proof", "consent"),
+    ("Zed Secret,zed@secret.example,,x,,match;sell,all,,proof", "consent"),
     ("Zed Secret,zed@secret.example,,x,,match,everyone,,proof", "consent_scope"),
     ("Zed Secret,zed@secret.example,,x,,match,sector:bank,,proof", "consent_scope"),
     ("Zed Secret,zed@secret.example,,x,,match,node:abc,,proof", "consent_scope"),
@@ -91,6 +91,7 @@ BAD_ROWS = [
     ("Zed Secret,zed@secret.example,,x,,match,all,2027-02-30,proof", "consent_expires"),
     ("Zed Secret,zed@secret.example,,x,,match,all,,", "consent_evidence"),
     ("Zed Secret,zed@secret.example,,x,,,all,,", "consent_scope"),
+    ("Zed Secret,zed@secret.example,,x,,match,,,proof", "consent_scope"),  # consent without a scope: no default
     ("Zed Secret,zed@secret.example,,x,,,,2027-01-01,", "consent_expires"),
 ]
 BAD_HEADER = "name,email,phone,skills,medal,consent,consent_scope,consent_expires,consent_evidence\n"

@@ -132,7 +132,7 @@ async def test_erase_removes_every_copy_at_holder_and_recipients_and_the_audit_s
     assert "no erasure receipt yet" not in before_text and "asked to erase" not in before_text
     # An erased candidate can be reported, not changed; erasing again only retries (nobody left to tell).
     for path, body in (("/candidates/update", {"id": cid, "name": "New Name"}),
-                       ("/consent/give", {"id": cid, "consent": "match", "consent_evidence": "x"})):
+                       ("/consent/give", {"id": cid, "consent": "match", "consent_scope": "all", "consent_evidence": "x"})):
         status, data = await admin(youth, path, body)
         assert status == 400 and "erased" in data["detail"], data
     status, again = await admin(youth, "/candidates/erase", {"id": cid})
@@ -183,10 +183,12 @@ async def test_update_and_consent_give_are_validated_and_take_effect(net: Net):
     assert status == 200 and held()["phone"] is None and held()["medal"] is None
 
     for body, words in (({"id": cid, "consent": "", "consent_evidence": "form"}, "agreed to"),
-                        ({"id": cid, "consent": "match", "consent_evidence": ""}, "consent_evidence"),
+                        ({"id": cid, "consent": "match", "consent_scope": "all", "consent_evidence": ""}, "consent_evidence"),
+                        ({"id": cid, "consent": "match", "consent_evidence": "form"}, "consent_scope"),  # no default scope
                         ({"id": cid, "consent": "match", "consent_scope": "sector:pirates", "consent_evidence": "form"}, "scope"),
-                        ({"id": cid, "consent": "sell", "consent_evidence": "form"}, "purposes"),
-                        ({"id": cid, "consent": "match", "consent_expires": "2001-01-01", "consent_evidence": "form"}, "past")):
+                        ({"id": cid, "consent": "sell", "consent_scope": "all", "consent_evidence": "form"}, "purposes"),
+                        ({"id": cid, "consent": "match", "consent_scope": "all", "consent_expires": "2001-01-01", "consent_evidence": "form"},
+                         "past")):
         status, data = await admin(youth, "/consent/give", body)
         assert status == 400 and words in data["detail"], (body, data)
     assert youth.talent.store.consents(bytes.fromhex(cid)) == []

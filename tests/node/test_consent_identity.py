@@ -92,16 +92,30 @@ async def test_item1_a_non_partner_cannot_make_itself_a_nonprofit(net):
     assert refused(holder, candidate_id, job.job_id)  # a company: "non-profits only" does not cover it
 
     # 1. Through its own log: corp declares itself a non-profit; the hub (its partner) replicates the
-    #    card and re-shares corp's next job carrying it. The holder records the card but does not use it.
+    #    card and flags it, and no longer re-shares corp's jobs (it would carry the new card, which the
+    #    holder would vouch for): the holder keeps judging corp as the company the hub vouched for.
     card = relabel(corp, "nonprofit")
     await wait_until(lambda: hub.service.log.get(card.id) is not None, what="new card at the hub")
     job2 = corp.talent.post_job(title="Driver (nights)", skills=["driving"], hops=2)
-    await wait_until(lambda: holder.talent.store.job(job2.job_id) is not None, what="second re-shared job at the holder")
-    assert refused(holder, candidate_id, job.job_id) and refused(holder, candidate_id, job2.job_id)
-    rc, out, err = await cli(holder, "trust", "list")
+    await wait_until(lambda: hub.talent.store.job(job2.job_id) is not None and not list(
+        hub.service.db.query("SELECT 1 FROM pending_reactions")), what="second job taken in and reacted to at the hub")
+    # Positive control: the hub's own next job reaches the holder (after anything queued before it).
+    control = hub.talent.post_job(title="Driver (weekends)", skills=["driving"], hops=1)
+    await wait_until(lambda: holder.talent.store.job(control.job_id) is not None, what="the hub's job at the holder")
+    assert holder.talent.store.job(job2.job_id) is None
+    assert refused(holder, candidate_id, job.job_id)
+    assert holder.federation.peers.consent_identity(corp_id) == P.OrgIdentity("Northwind Corp", "company", "vouched")
+    rc, out, err = await cli(hub, "trust", "list")
     assert rc == 0, err
     row = next(line for line in out.splitlines() if line.startswith(corp_id.hex()[:16]))
-    assert "company (vouched)" in row and "NOW-CLAIMS-NONPROFIT" in row and "via-partner" in row
+    assert "company (confirmed)" in row and "NOW-CLAIMS-NONPROFIT" in row
+    # The hub's admin re-confirms corp with its new card (pairing again): corp's jobs are re-shared
+    # again, with that card; the holder records it but still judges corp as vouched at first sight.
+    await pair(hub, corp)
+    assert hub.federation.peers.consent_identity(corp_id) == P.OrgIdentity("Northwind Corp", "nonprofit", "confirmed")
+    job2 = corp.talent.post_job(title="Driver (nights, again)", skills=["driving"], hops=2)
+    await wait_until(lambda: holder.talent.store.job(job2.job_id) is not None, what="re-shared job after the re-confirmation")
+    assert refused(holder, candidate_id, job2.job_id)
     changed = await cli_json(holder, "trust", "changed")
     assert [(c["node_id"], c["consent_sector"], c["declared_sector"], c["vouched_by"]) for c in changed] == [
         (corp_id.hex(), "company", "nonprofit", hub.service.node_id.hex())]
@@ -110,7 +124,7 @@ async def test_item1_a_non_partner_cannot_make_itself_a_nonprofit(net):
     corp.lan.discovery.browse = announced_as(holder)  # type: ignore[method-assign]
     await corp.lan.request(holder.service.node_id.hex(), 1.0)
     assert holder.federation.peers.get(corp_id).state == P.PENDING_IN
-    assert refused(holder, candidate_id, job.job_id) and refused(holder, candidate_id, job2.job_id)
+    assert refused(holder, candidate_id, job.job_id)
     pending = await cli_json(holder, "trust", "pending")
     assert [(p["node_id"], p["consent_sector"], p["consent_basis"], p["declared_sector"]) for p in pending] == [
         (corp_id.hex(), "company", "vouched", "nonprofit")]
@@ -233,6 +247,27 @@ async def test_item2_invite_options_are_checked(net):
     rc, _, err = await cli(inviter, "invite", "--name", "   ")
     assert rc != 0 and "--name" in err and "empty" in err
     assert await cli_json(inviter, "invite", "list") == []
+
+
+async def test_invite_without_a_sector_warns_that_the_redeemer_confirms_its_own_sector(net):
+    inviter = await net.start("Youth Futures", sector="nonprofit")
+    corp = await net.start("Northwind Corp", sector="company")
+    rc, out, err = await cli(inviter, "invite")
+    assert rc == 0, err
+    assert "WARNING: this invite does not say which organization it is for" in out and "--sector" in out
+    token = next(line.strip() for line in out.splitlines() if line.startswith(TOKEN_PREFIX))
+    # What the warning says is what happens: the redeemer is confirmed with its own declared sector.
+    rc, _, err = await cli(corp, "trust", "accept", token)
+    assert rc == 0, err
+    assert inviter.federation.peers.consent_identity(corp.service.node_id) == P.OrgIdentity(
+        "Northwind Corp", "company", "confirmed")
+    made = await cli_json(inviter, "invite")
+    assert "--sector" in made["warning"]
+    assert "--name" in (await cli_json(inviter, "invite", "--sector", "nonprofit"))["warning"]
+    # Positive control: an invite naming both carries no warning.
+    rc, out, _ = await cli(inviter, "invite", "--name", "Open Hands", "--sector", "nonprofit")
+    assert rc == 0 and "WARNING" not in out
+    assert (await cli_json(inviter, "invite", "--name", "Open Hands", "--sector", "nonprofit"))["warning"] is None
 
 
 # --- item 19 -------------------------------------------------------------------------------------

@@ -102,3 +102,28 @@ async def test_a_request_for_someone_pending_waits_and_is_answered_as_a_duplicat
     await wait_until(lambda: company.talent.store.referrals(), what="the referral at the company")
     assert len(company.talent.store.referrals()) == 1
     assert company.provenance.impact(0, 2**62).figures["referrals_received"] == 1
+
+
+async def test_a_person_already_referred_to_a_job_is_not_offered_for_it_again(net):
+    """Acceptance finding: a later match (holder side) and `job match-candidate` offered a person
+    already referred to the job under a fresh pseudonym, only for the request to be declined as a
+    duplicate. Positive control in the same test: the person not yet referred is still offered."""
+    holder, company, job = await partners(net)
+    referred, other = (holder.talent.add_candidate(name=f"Person {n}", email=f"q{n}@example.org", skills=["forklift"],
+                                                   consent=["match", "refer"], consent_scope="all",
+                                                   consent_evidence="form")[0] for n in (1, 2))
+    holder.talent.refer(referred.candidate_id, job.job_id)
+    await wait_until(lambda: company.talent.store.referrals(), what="the referral at the company")
+
+    again = await pseudonyms(company, holder, job)
+    assert len(again) == 1, "only the person not yet referred is offered"
+    request = company.talent.request_referral(job.job_id, bytes.fromhex(again[0]))["id"]
+    await wait_until(lambda: getattr(company.talent.store.request(bytes.fromhex(request)), "state", None) == "sent",
+                     what="the second person's referral")
+    assert sorted(company.talent.store.profile(r.referral_id)["name"] for r in company.talent.store.referrals()) == [
+        "Person 1", "Person 2"]
+    # Holder side, searching jobs for one candidate: the job is not offered for someone referred to it.
+    assert [j["id"] for j in holder.talent.match_candidate(referred.candidate_id)] == []
+    fresh = holder.talent.add_candidate(name="Person 3", email="q3@example.org", skills=["forklift"], consent=["match", "refer"],
+                                        consent_scope="all", consent_evidence="form")[0]
+    assert [j["id"] for j in holder.talent.match_candidate(fresh.candidate_id)] == [job.job_id.hex()]

@@ -62,7 +62,7 @@ async def test_match_answer_on_the_wire_is_pseudonyms_scores_and_job_labels_only
     def add(name: str, skills: list[str], consent: list[str] | None = None, scope: str = "all") -> bytes:
         candidate, _ = youth.talent.add_candidate(
             name=name, email=f"{name.lower().replace(' ', '.')}@example.org", phone="+44 20 7946 0000", location="Leeds, UK",
-            skills=skills, medal="silver", for_job="Night shift supervisor", consent=consent, consent_scope=scope,
+            skills=skills, medal="silver", for_job="Night shift supervisor", consent=consent, consent_scope=scope if consent else "",
             consent_evidence="signed form v3" if consent else "")
         return candidate.candidate_id
 

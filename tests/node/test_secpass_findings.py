@@ -143,27 +143,34 @@ async def test_secpass_every_bidi_control_in_partner_text_is_escaped(net):
 
 # --- consent sector: a partner-of-a-partner relabels itself before we first see it (item 1) ---------
 
-@pytest.mark.xfail(strict=True, reason="secpass: a re-share carries the author's *latest self-declared* card "
-                   "(card_bundle_of), not the identity the re-sharing partner's admin confirmed; a company that "
-                   "relabels itself before a node first sees it is 'vouched' as a nonprofit there and gets a refused "
-                   "refer released")
 async def test_secpass_a_company_relabelled_before_first_sight_is_not_vouched_as_a_nonprofit(net):
+    """A re-share carries a card the receiver vouches for at first sight, so the re-sharer passes on
+    only an author whose current card is the identity it judges consent against (protocol §12.7)."""
     from tests.node.test_consent_identity import nonprofit_only_candidate, relabel
 
     corp = await net.start("Northwind Corp", sector="company")
+    other = await net.start("Southwind Ltd", sector="company")
     hub = await net.start("Green Works", sector="social_enterprise")
     holder = await net.start("Youth Futures", sector="nonprofit")
     await pair(corp, hub)  # the hub's admin confirms corp as a company
+    await pair(other, hub)
     card = relabel(corp, "nonprofit")  # corp now claims to be a non-profit (flagged at the hub, not used there)
     await wait_until(lambda: hub.service.log.get(card.id) is not None, what="the relabelled card at the hub")
     assert hub.federation.peers.consent_identity(corp.service.node_id).sector == "company"
     await pair(hub, holder)
     job = corp.talent.post_job(title="Driver", skills=["driving"], hops=2)
-    await wait_until(lambda: holder.talent.store.job(job.job_id) is not None, what="re-shared job at the holder")
+    await wait_until(lambda: hub.talent.store.job(job.job_id) is not None and not list(
+        hub.service.db.query("SELECT 1 FROM pending_reactions")), what="corp's job taken in and reacted to at the hub")
+    assert not list(hub.service.db.query("SELECT 1 FROM reshared WHERE root_id = ?", [hub.talent.store.job(job.job_id).statement_id]))
+    # Positive control, same hub and holder: an unchanged card is re-shared (after corp's job in the
+    # hub's outbox order) and vouched as what it says.
+    control = other.talent.post_job(title="Courier", skills=["driving"], hops=2)
+    await wait_until(lambda: holder.talent.store.job(control.job_id) is not None, what="the control job at the holder")
+    assert holder.federation.peers.consent_identity(other.service.node_id).sector == "company"
+    assert holder.talent.store.job(job.job_id) is None
+    assert holder.federation.peers.consent_identity(corp.service.node_id) is None  # nothing vouched as a non-profit
     candidate_id = nonprofit_only_candidate(holder)
-    ident = holder.federation.peers.consent_identity(corp.service.node_id)
-    assert ident is not None and ident.sector == "company", f"corp is judged as {ident}: its own claim, not the hub's"
     from node.core.errors import UserError
 
-    with pytest.raises(UserError, match="consent does not cover"):
+    with pytest.raises(UserError):
         holder.talent.refer(candidate_id, job.job_id)
