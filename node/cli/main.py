@@ -12,13 +12,21 @@ import argparse
 import os
 import sys
 import traceback
+from typing import Any, Protocol
 
 from node.cli import audit, candidates, jobs, lifecycle, partners, referrals
 from node.cli.common import CommandFn
 from node.core.errors import UserError
 from node.terminal import safe_text
 
-GROUPS = (lifecycle, partners, jobs, candidates, referrals, audit)  # in the order `orgnode --help` lists them
+
+class CommandGroup(Protocol):
+    """A command-group module: it adds its parsers (each command's carrying ``func``) to ``sub``."""
+
+    def register(self, sub: Any, common: argparse.ArgumentParser) -> None: ...
+
+
+GROUPS: tuple[CommandGroup, ...] = (lifecycle, partners, jobs, candidates, referrals, audit)  # in `orgnode --help` order
 
 COMMANDS: dict[str, CommandFn] = {}  # "trust accept" -> its function; filled by build_parser()
 
