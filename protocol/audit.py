@@ -409,22 +409,29 @@ def _check_consent(state: _State) -> None:
         f"was recorded before release, covered the receiver, and was not withdrawn before it")
 
 
-def _check_lifecycle(state: _State) -> None:
-    subject = _subject(state)
-    if subject is None:
-        return
-    referral, rs = subject.referral, subject.statement
+def _lifecycle_events(state: _State, referral_id: bytes, holder: bytes) -> dict[bytes, tuple[Statement, str]]:
+    """The referral's status updates keyed by the statement each follows, and the holder's consent
+    withdrawals naming it (keyed ``withdrawal:<id>``: they carry no link)."""
     events: dict[bytes, tuple[Statement, str]] = {}
     for statement in state.statements.values():
         if statement.body is None:
             continue
         if statement.kind == ReferralStatus.KIND:
             body = ReferralStatus.from_value(statement.body_value())
-            if body.referral_id == referral.referral_id:
+            if body.referral_id == referral_id:
                 events[body.previous] = (statement, body.status)
-        elif statement.kind == ConsentWithdrawal.KIND and statement.author == rs.author:
-            if referral.referral_id in ConsentWithdrawal.from_value(statement.body_value()).referral_ids:
+        elif statement.kind == ConsentWithdrawal.KIND and statement.author == holder:
+            if referral_id in ConsentWithdrawal.from_value(statement.body_value()).referral_ids:
                 events.setdefault(b"withdrawal:" + statement.id, (statement, "withdrawn"))
+    return events
+
+
+def _check_lifecycle(state: _State) -> None:
+    subject = _subject(state)
+    if subject is None:
+        return
+    referral, rs = subject.referral, subject.statement
+    events = _lifecycle_events(state, referral.referral_id, rs.author)
     # Follow the hash chain from the referral; withdrawals (which carry no link) attach at the end.
     chain: list[tuple[Statement, str]] = []
     current_id = rs.id

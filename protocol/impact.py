@@ -82,11 +82,8 @@ def _body(statement: Statement) -> Any:
         return None
 
 
-def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) -> Impact:
-    unique = {s.id: s for s in statements if s.kind not in NOT_COUNTED}
-    ordered = sorted(unique.values(), key=lambda s: (s.header.ts, s.author, s.seq))
-    in_period = [s for s in ordered if since <= s.header.ts <= until]
-
+def _referrals_and_jobs(me: bytes, ordered: list[Statement]) -> tuple[dict[bytes, _Referral], dict[bytes, tuple[int, Job, int]]]:
+    """The referrals ``me`` sent or received, and ``me``'s jobs at their latest version (with its time)."""
     referrals: dict[bytes, _Referral] = {}
     latest_jobs: dict[bytes, tuple[int, Job, int]] = {}
     for s in ordered:
@@ -102,6 +99,11 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
             job = Job.from_value(value)
             if job.job_id not in latest_jobs or job.version > latest_jobs[job.job_id][0]:
                 latest_jobs[job.job_id] = (job.version, job, s.header.ts)
+    return referrals, latest_jobs
+
+
+def _attach_statuses(referrals: dict[bytes, _Referral], ordered: list[Statement]) -> None:
+    """Each referral's status updates (by either party) and the referrer's consent withdrawals, in order."""
     for s in ordered:
         value = _body(s)
         if value is None:
@@ -116,6 +118,15 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
                 ref = referrals.get(rid)
                 if ref is not None and s.author == ref.referrer:
                     ref.statuses.append((s.header.ts, "withdrawn"))
+
+
+def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) -> Impact:
+    unique = {s.id: s for s in statements if s.kind not in NOT_COUNTED}
+    ordered = sorted(unique.values(), key=lambda s: (s.header.ts, s.author, s.seq))
+    in_period = [s for s in ordered if since <= s.header.ts <= until]
+
+    referrals, latest_jobs = _referrals_and_jobs(me, ordered)
+    _attach_statuses(referrals, ordered)
 
     period_refs = [r for r in _people(referrals) if since <= r.ts <= until]
     outcome_seconds = []

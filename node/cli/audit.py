@@ -10,15 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from node.cli.common import admin, command, emit, group, json_option
 from node.core.errors import UserError
 from node.safe_files import write_private
 from node.terminal import safe_text
-
-
-def _cli() -> Any:
-    from node.cli import main as cli
-
-    return cli
 
 
 def _write(path: str, data: bytes) -> None:
@@ -40,11 +35,10 @@ def _check_writable(path: str) -> None:
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
     _check_writable(args.output)
-    cli = _cli()
-    data = cli.admin(args).call("POST", "/audit/export", {"id": args.referral_id, "redact": args.redact}, timeout=120)
+    data = admin(args).call("POST", "/audit/export", {"id": args.referral_id, "redact": args.redact}, timeout=120)
     _write(args.output, base64.b64decode(data["bundle"]))
     erased = bool(data.get("profile_erased"))
-    cli.emit(args, {"output": args.output, "bytes": data["bytes"], "profile_erased": erased},
+    emit(args, {"output": args.output, "bytes": data["bytes"], "profile_erased": erased},
              f"Wrote audit bundle ({data['bytes']} bytes) to {args.output}\nAn auditor checks it with `orgnode audit verify {args.output}`."
              + ("\nThe candidate was erased on this node: the bundle carries their profile only as its signed commitment, "
                 "and the log checks still pass." if erased else ""))
@@ -89,8 +83,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_impact(args: argparse.Namespace) -> int:
     if args.export:
         _check_writable(args.export)
-    cli = _cli()
-    data = cli.admin(args).call("POST", "/impact", {"since": args.since, "export": bool(args.export)}, timeout=120)
+    data = admin(args).call("POST", "/impact", {"since": args.since, "export": bool(args.export)}, timeout=120)
     if args.export:
         _write(args.export, base64.b64decode(data["bundle"]))
         data = {**data["report"], "export": args.export}
@@ -113,32 +106,22 @@ def cmd_impact(args: argparse.Namespace) -> int:
             lines.append(f"Signed report written to {args.export}; verify with `orgnode audit verify {args.export}`.")
         return "\n".join(lines)
 
-    cli.emit(args, data, human)
+    emit(args, data, human)
     return 0
 
 
-def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
-    from node.cli.main import COMMANDS
-
-    audit = sub.add_parser("audit", help="export and verify referral provenance bundles",
-                           description="export and verify referral provenance bundles", parents=[common])
-    inner = audit.add_subparsers(dest="audit_command", metavar="ACTION")
-    inner.required = True
-    p = inner.add_parser("export", help="write a self-contained audit bundle for one referral",
-                         description="write a self-contained audit bundle for one referral", parents=[common])
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    inner = group(sub, common, "audit", "export and verify referral provenance bundles")
+    p = command(inner, common, "export", cmd_audit_export, "write a self-contained audit bundle for one referral", json_flag=False)
     p.add_argument("referral_id")
     p.add_argument("--output", "-o", required=True, help="the bundle file to write")
     p.add_argument("--redact", action="store_true", help="leave the candidate's profile out even if they consented to audit disclosure")
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    p.set_defaults(func=cmd_audit_export)
-    COMMANDS["audit export"] = cmd_audit_export
-    p = inner.add_parser("verify", help="verify a bundle offline: no node, no network, no home needed",
-                         description="verify an audit bundle offline; exit 0 valid, 1 invalid, 2 unusable", parents=[common])
+    json_option(p)
+    p = command(inner, common, "verify", cmd_audit_verify, "verify a bundle offline: no node, no network, no home needed",
+                json_flag=False, description="verify an audit bundle offline; exit 0 valid, 1 invalid, 2 unusable")
     p.add_argument("file")
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    p.set_defaults(func=cmd_audit_verify)
-    COMMANDS["audit verify"] = cmd_audit_verify
+    json_option(p)
 
-    p = add("impact", cmd_impact, "this organization's impact: referrals, hires, partnerships, engagement")
+    p = command(sub, common, "impact", cmd_impact, "this organization's impact: referrals, hires, partnerships, engagement")
     p.add_argument("--since", help="count from this date (YYYY-MM-DD)")
     p.add_argument("--export", metavar="FILE", help="also write a signed, verifiable impact report bundle")

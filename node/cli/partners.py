@@ -6,36 +6,19 @@ They all talk to the running node over the admin socket (``node/http/admin_api.p
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
+from node.cli.common import admin, command, emit, group, json_option, parse_duration_ms
 from node.core.errors import UserError
 from protocol.bodies import SECTORS
 
-DURATION = re.compile(r"^(\d+)([smhdw])$")
-UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
-
-
-def parse_duration_ms(text: str) -> int:
-    match = DURATION.match(text.strip())
-    if not match:
-        raise UserError(f"durations look like 30m, 12h, 7d or 2w; got {text!r}")
-    return int(match.group(1)) * UNIT_MS[match.group(2)]
-
-
-def _cli() -> Any:
-    from node.cli import main as cli
-
-    return cli
-
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    cli = _cli()
     # Stored (and shown in `invite list`) whitespace-normalised: "  acme   LOGISTICS " is "acme LOGISTICS".
     name = " ".join(args.name.split()) if args.name is not None else None
     if args.name is not None and not name:
         raise UserError("--name must be the partner organization's name (it is empty); leave it out to accept any name")
-    data = cli.admin(args).call("POST", "/invite", {"ttl_ms": parse_duration_ms(args.expires), "name": name,
+    data = admin(args).call("POST", "/invite", {"ttl_ms": parse_duration_ms(args.expires), "name": name,
                                                     "sector": args.sector})
     expects = ""
     if data.get("expected_name") or data.get("expected_sector"):
@@ -43,7 +26,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
                    f"{' (' + data['expected_sector'] + ')' if data.get('expected_sector') else ''} can use it: "
                    "a node whose card says otherwise is refused.\n")
     warning = _invite_warning(data.get("expected_name"), data.get("expected_sector"))
-    cli.emit(
+    emit(
         args,
         {**{k: data[k] for k in ("token", "invite_id", "expires_at", "expected_name", "expected_sector")}, "warning": warning},
         f"Invite token (single use, valid until {data['expires_at']}; id {data['invite_id'][:16]}):\n\n{data['token']}\n\n"
@@ -80,8 +63,7 @@ def _invite_line(i: dict[str, Any]) -> str:
 
 
 def cmd_invite_list(args: argparse.Namespace) -> int:
-    cli = _cli()
-    invites = cli.admin(args).call("GET", "/invites")
+    invites = admin(args).call("GET", "/invites")
 
     def human() -> str:
         if not invites:
@@ -90,14 +72,13 @@ def cmd_invite_list(args: argparse.Namespace) -> int:
         return "\n".join([head, *(_invite_line(i) for i in invites),
                           "Tokens are shown only once, when made; `orgnode invite revoke ID` cancels an open one."])
 
-    cli.emit(args, invites, human)
+    emit(args, invites, human)
     return 0
 
 
 def cmd_invite_revoke(args: argparse.Namespace) -> int:
-    cli = _cli()
-    data = cli.admin(args).call("POST", "/invite/revoke", {"invite_id": args.invite_id})
-    cli.emit(args, data, f"Invite {data['invite_id'][:16]} revoked: a node that presents it is refused.")
+    data = admin(args).call("POST", "/invite/revoke", {"invite_id": args.invite_id})
+    emit(args, data, f"Invite {data['invite_id'][:16]} revoked: a node that presents it is refused.")
     return 0
 
 
@@ -107,9 +88,8 @@ def _peer_summary(lead: str, peer: dict[str, Any], confirm: bool = True) -> str:
 
 
 def cmd_trust_accept(args: argparse.Namespace) -> int:
-    cli = _cli()
-    peer = cli.admin(args).call("POST", "/trust/accept", {"token": args.token}, timeout=60)
-    cli.emit(args, peer, _peer_summary("Now trusting", peer))
+    peer = admin(args).call("POST", "/trust/accept", {"token": args.token}, timeout=60)
+    emit(args, peer, _peer_summary("Now trusting", peer))
     return 0
 
 
@@ -166,31 +146,28 @@ def _peer_lines(peers: list[dict[str, Any]], pending_only: bool = False, changed
 
 
 def cmd_trust_list(args: argparse.Namespace) -> int:
-    cli = _cli()
-    admin = cli.admin(args)
-    peers = admin.call("GET", "/trust")
+    client = admin(args)
+    peers = client.call("GET", "/trust")
     pending_only = getattr(args, "pending_only", False)
     if pending_only:
         peers = [p for p in peers if p["state"] == "pending_in"]
-    changed = [] if pending_only or getattr(args, "json", False) else admin.call("GET", "/trust/changed")
-    cli.emit(args, peers, lambda: _peer_lines(peers, pending_only, changed))
+    changed = [] if pending_only or getattr(args, "json", False) else client.call("GET", "/trust/changed")
+    emit(args, peers, lambda: _peer_lines(peers, pending_only, changed))
     return 0
 
 
 def cmd_trust_changed(args: argparse.Namespace) -> int:
-    cli = _cli()
-    changed = cli.admin(args).call("GET", "/trust/changed")
+    changed = admin(args).call("GET", "/trust/changed")
     human = (lambda: _peer_lines([], changed=changed)) if changed else (
         "No organization known through partners has changed its card since it was vouched for.")
-    cli.emit(args, changed, human)
+    emit(args, changed, human)
     return 0
 
 
 def _state_command(path: str, verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
-        cli = _cli()
-        peer = cli.admin(args).call("POST", path, {"node_id": args.node_id})
-        cli.emit(args, peer, f"{peer['name'] or peer['node_id'][:16]}: {verb} (state {peer['state']})")
+        peer = admin(args).call("POST", path, {"node_id": args.node_id})
+        emit(args, peer, f"{peer['name'] or peer['node_id'][:16]}: {verb} (state {peer['state']})")
         return 0
 
     return run
@@ -223,36 +200,31 @@ def cmd_discover(args: argparse.Namespace) -> int:
                      "`orgnode trust request NODE_ID`.")
         return "\n".join(lines)
 
-    cli = _cli()
-    cli.emit(args, nodes, human)
+    emit(args, nodes, human)
     return 0
 
 
 def cmd_trust_request(args: argparse.Namespace) -> int:
-    cli = _cli()
-    peer = cli.admin(args).call("POST", "/trust/request", {"node_id": args.node_id, "seconds": args.seconds}, timeout=args.seconds + 60)
-    cli.emit(args, peer, f"Asked {peer['name']} ({peer['sector']}) at {peer['url']} to pair: {peer['note']}\n"
+    peer = admin(args).call("POST", "/trust/request", {"node_id": args.node_id, "seconds": args.seconds}, timeout=args.seconds + 60)
+    emit(args, peer, f"Asked {peer['name']} ({peer['sector']}) at {peer['url']} to pair: {peer['note']}\n"
                          f"  node id:     {peer['node_id']}\n  fingerprint: {peer['fingerprint']}  (confirm it with them)")
     return 0
 
 
 def cmd_trust_approve(args: argparse.Namespace) -> int:
-    cli = _cli()
-    peer = cli.admin(args).call("POST", "/trust/approve", {"node_id": args.node_id}, timeout=60)
-    cli.emit(args, peer, _peer_summary("Now trusting", peer, confirm=False))
+    peer = admin(args).call("POST", "/trust/approve", {"node_id": args.node_id}, timeout=60)
+    emit(args, peer, _peer_summary("Now trusting", peer, confirm=False))
     return 0
 
 
 def cmd_note_post(args: argparse.Namespace) -> int:
-    cli = _cli()
-    data = cli.admin(args).call("POST", "/note", {"text": args.text, "hops": args.hops})
-    cli.emit(args, data, f"Posted note #{data['seq']} ({data['id'][:16]}…) to trusted peers, hops={args.hops}")
+    data = admin(args).call("POST", "/note", {"text": args.text, "hops": args.hops})
+    emit(args, data, f"Posted note #{data['seq']} ({data['id'][:16]}…) to trusted peers, hops={args.hops}")
     return 0
 
 
 def cmd_note_list(args: argparse.Namespace) -> int:
-    cli = _cli()
-    notes = cli.admin(args).call("GET", "/notes")
+    notes = admin(args).call("GET", "/notes")
 
     def human() -> str:
         lines = [f"{len(notes)} note(s):"]
@@ -262,14 +234,13 @@ def cmd_note_list(args: argparse.Namespace) -> int:
             lines.append(f"  {n['time']}  from {n['author'][:16]}{via}: {text}")
         return "\n".join(lines)
 
-    cli.emit(args, notes, human)
+    emit(args, notes, human)
     return 0
 
 
 def cmd_key_rotate(args: argparse.Namespace) -> int:
-    cli = _cli()
-    data = cli.admin(args).call("POST", "/key/rotate", {})
-    cli.emit(args, data, f"Signing key rotated (statement #{data['seq']}); new key {data['new_key'][:16]}…\n"
+    data = admin(args).call("POST", "/key/rotate", {})
+    emit(args, data, f"Signing key rotated (statement #{data['seq']}); new key {data['new_key'][:16]}…\n"
                          "Peers accept statements under the new key once they have this rotation; "
                          "old statements still verify under the old key.")
     return 0
@@ -285,10 +256,9 @@ SYNC_ERRORS = {
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    cli = _cli()
     if not args.json:
         print("Pulling from every trusted peer…", flush=True)
-    reports = cli.admin(args).call("POST", "/sync", {}, timeout=300)
+    reports = admin(args).call("POST", "/sync", {}, timeout=300)
 
     def human() -> str:
         lines = []
@@ -297,91 +267,71 @@ def cmd_sync(args: argparse.Namespace) -> int:
             lines.append(f"  {r['peer'][:16]}  {'ok' if r['ok'] else 'FAILED: ' + why}  ({r['appended']} new)")
         return "\n".join(lines) or "  no trusted peers"
 
-    cli.emit(args, reports, human)
+    emit(args, reports, human)
     return 0 if all(r["ok"] for r in reports) else 1
 
 
-def register(sub: Any, common: argparse.ArgumentParser, add: Any) -> None:
-    p = add("invite", cmd_invite, "make a one-time invite token for a partner organization (see also: invite list, invite revoke)")
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    _register_invite(sub, common)
+    _register_trust(sub, common)
+    _register_note_and_key(sub, common)
+    command(sub, common, "sync", cmd_sync, "pull from every trusted peer now and report")
+    p = command(sub, common, "discover", cmd_discover, "list orgnode nodes announced on the LAN (mDNS); trusts and contacts nothing")
+    p.add_argument("--seconds", type=float, default=3.0, help="how long to listen (default 3)")
+    p.add_argument("--interface", metavar="ADDRESS", help="IP address of the interface to listen on (default: all IPv4 interfaces)")
+
+
+def _register_invite(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``invite`` runs by itself and also has actions (``invite list``, ``invite revoke``)."""
+    p = command(sub, common, "invite", cmd_invite,
+                "make a one-time invite token for a partner organization (see also: invite list, invite revoke)")
     p.add_argument("--expires", default="7d", help="how long the invite stays valid (e.g. 30m, 12h, 7d; default 7d)")
     p.add_argument("--name", help="the partner organization's name as you expect its card to say it (others are refused)")
     p.add_argument("--sector", choices=SECTORS, help="the partner's sector as you expect it (what consent scopes are judged against)")
     isub = p.add_subparsers(dest="ACTION", metavar="[ACTION]")
     isub.required = False
-
-    def iadd(name: str, fn: Any, help_text: str) -> argparse.ArgumentParser:
-        q: argparse.ArgumentParser = isub.add_parser(name, help=help_text, description=help_text, parents=[common])
-        q.add_argument("--json", action="store_true", help="print JSON for scripts")
-        q.set_defaults(func=fn)
-        from node.cli.main import COMMANDS
-
-        COMMANDS[f"invite {name}"] = fn
-        return q
-
-    iadd("list", cmd_invite_list, "list the invites this node made: open, used (and by whom), revoked or expired; never their tokens")
-    q = iadd("revoke", cmd_invite_revoke, "revoke an open invite: a node that presents it is refused")
+    command(isub, common, "list", cmd_invite_list,
+            "list the invites this node made: open, used (and by whom), revoked or expired; never their tokens")
+    q = command(isub, common, "revoke", cmd_invite_revoke, "revoke an open invite: a node that presents it is refused")
     q.add_argument("invite_id", help="the invite id from `orgnode invite list` (or its first 8+ hex characters)")
 
-    trust = sub.add_parser("trust", help="manage the trust list (the partners this node exchanges with)",
-                           description="manage the trust list", parents=[common])
-    tsub = trust.add_subparsers(dest="trust_command", metavar="ACTION")
-    tsub.required = True
 
-    def tadd(name: str, fn: Any, help_text: str) -> argparse.ArgumentParser:
-        q: argparse.ArgumentParser = tsub.add_parser(name, help=help_text, description=help_text, parents=[common])
-        q.add_argument("--json", action="store_true", help="print JSON for scripts")
-        q.set_defaults(func=fn)
-        from node.cli.main import COMMANDS
+TRUST_STATES = [
+    ("remove", "/trust/remove", "removed", "stop trusting a peer (refused at once; re-pair to trust again)"),
+    ("block", "/trust/block", "blocked", "block a peer: refuse everything from it, including new pairing, until unblocked"),
+    ("unblock", "/trust/unblock", "unblocked", "end a block: the peer is then removed, not trusted (re-pair to trust it again)"),
+]
 
-        COMMANDS[f"trust {name}"] = fn
-        return q
 
-    q = tadd("accept", cmd_trust_accept, "accept an invite token: contact the inviter and trust each other")
+def _register_trust(sub: Any, common: argparse.ArgumentParser) -> None:
+    tsub = group(sub, common, "trust", "manage the trust list (the partners this node exchanges with)",
+                 description="manage the trust list")
+    q = command(tsub, common, "accept", cmd_trust_accept, "accept an invite token: contact the inviter and trust each other")
     q.add_argument("token", help="the token from `orgnode invite` on the partner's node")
-    tadd("list", cmd_trust_list, "list peers with their state, fingerprint and score")
-    tadd("changed", cmd_trust_changed, "list organizations known only through partners whose own card changed (not used for consent)")
-    q = tadd("pending", cmd_trust_list, "list LAN pairing requests waiting for your approval")
+    command(tsub, common, "list", cmd_trust_list, "list peers with their state, fingerprint and score")
+    command(tsub, common, "changed", cmd_trust_changed,
+            "list organizations known only through partners whose own card changed (not used for consent)")
+    q = command(tsub, common, "pending", cmd_trust_list, "list LAN pairing requests waiting for your approval")
     q.set_defaults(pending_only=True)
-    for name, path, verb, text in [
-        ("remove", "/trust/remove", "removed", "stop trusting a peer (refused at once; re-pair to trust again)"),
-        ("block", "/trust/block", "blocked", "block a peer: refuse everything from it, including new pairing, until unblocked"),
-        ("unblock", "/trust/unblock", "unblocked", "end a block: the peer is then removed, not trusted (re-pair to trust it again)"),
-    ]:
-        q = tadd(name, _state_command(path, verb), text)
+    for name, path, verb, text in TRUST_STATES:
+        q = command(tsub, common, name, _state_command(path, verb), text)
         q.add_argument("node_id", help="the peer's node id (or its first 8+ hex characters)")
-    q = tadd("request", cmd_trust_request, "ask a node found by `orgnode discover` to pair; its admin approves")
+    q = command(tsub, common, "request", cmd_trust_request, "ask a node found by `orgnode discover` to pair; its admin approves")
     q.add_argument("node_id", help="the node id from `orgnode discover` (or its first 8+ hex characters)")
     q.add_argument("--seconds", type=float, default=3.0, help="how long to look for it on the LAN (default 3)")
-    q = tadd("approve", cmd_trust_approve, "approve a pending LAN pairing request after comparing fingerprints")
+    q = command(tsub, common, "approve", cmd_trust_approve, "approve a pending LAN pairing request after comparing fingerprints")
     q.add_argument("node_id", help="the requesting node's id from `orgnode trust pending` (or its first 8+ hex characters)")
 
-    note = sub.add_parser("note", help="post and list short notes (exercises sync before jobs exist)",
-                          description="post and list short private notes to trusted peers", parents=[common])
-    nsub = note.add_subparsers(dest="note_command", metavar="ACTION")
-    nsub.required = True
-    q = nsub.add_parser("post", help="post a note to trusted peers", description="post a note to trusted peers", parents=[common])
+
+def _register_note_and_key(sub: Any, common: argparse.ArgumentParser) -> None:
+    nsub = group(sub, common, "note", "post and list short notes (exercises sync before jobs exist)",
+                 description="post and list short private notes to trusted peers")
+    q = command(nsub, common, "post", cmd_note_post, "post a note to trusted peers", json_flag=False)
     q.add_argument("text")
     q.add_argument("--hops", type=int, default=1, help="how far it may be re-shared (1 = direct peers only)")
-    q.add_argument("--json", action="store_true", help="print JSON for scripts")
-    q.set_defaults(func=cmd_note_post)
-    q = nsub.add_parser("list", help="list notes received and sent", description="list notes", parents=[common])
-    q.add_argument("--json", action="store_true", help="print JSON for scripts")
-    q.set_defaults(func=cmd_note_list)
+    json_option(q)
+    command(nsub, common, "list", cmd_note_list, "list notes received and sent", description="list notes")
 
-    key = sub.add_parser("key", help="manage this node's keys", description="manage this node's keys", parents=[common])
-    ksub = key.add_subparsers(dest="key_command", metavar="ACTION")
-    ksub.required = True
-    q = ksub.add_parser("rotate", help="replace the signing key (peers follow via a signed rotation)",
-                        description="replace the signing key", parents=[common])
-    q.add_argument("--json", action="store_true", help="print JSON for scripts")
-    q.set_defaults(func=cmd_key_rotate)
-
-    add("sync", cmd_sync, "pull from every trusted peer now and report")
-
-    p = add("discover", cmd_discover, "list orgnode nodes announced on the LAN (mDNS); trusts and contacts nothing")
-    p.add_argument("--seconds", type=float, default=3.0, help="how long to listen (default 3)")
-    p.add_argument("--interface", metavar="ADDRESS", help="IP address of the interface to listen on (default: all IPv4 interfaces)")
-
-    from node.cli.main import COMMANDS
-
-    COMMANDS.update({"note post": cmd_note_post, "note list": cmd_note_list, "key rotate": cmd_key_rotate})
+    ksub = group(sub, common, "key", "manage this node's keys")
+    command(ksub, common, "rotate", cmd_key_rotate, "replace the signing key (peers follow via a signed rotation)",
+            description="replace the signing key")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -148,6 +149,7 @@ def _letter(index: int) -> str:
 
 
 def _parse_row(number: int, v: dict[str, str], errors: list[RowError]) -> CandidateRow | None:
+    """One row as a candidate, or None with every problem of the row appended to ``errors``."""
     before = len(errors)
 
     def fail(column: str, message: str) -> None:
@@ -156,12 +158,32 @@ def _parse_row(number: int, v: dict[str, str], errors: list[RowError]) -> Candid
     for column, limit in MAX_LEN.items():
         if len(v.get(column, "")) > limit:
             fail(column, f"is longer than {limit} characters")
-
     name = " ".join(v.get("name", "").split())
     if not name:
         fail("name", "is required")
+    email = _email(v.get("email", ""), fail)
+    phone = v.get("phone") or None
+    if phone is not None and (not _PHONE.match(phone) or not 6 <= sum(ch.isdigit() for ch in phone) <= 15):
+        fail("phone", "is not a valid phone number (digits, spaces, + - ( ) . / only; 6 to 15 digits)")
+    skills = _skills(v.get("skills", ""), fail)
+    medal = v.get("medal", "").lower() or None
+    if medal is not None and medal not in MEDALS:
+        fail("medal", "must be silver, bronze or empty")
+    purposes, scope_items, expires, evidence = _consent(v, fail)
+    if len(errors) > before:
+        return None
+    return CandidateRow(
+        row=number, name=name, email=email, skills=skills, phone=phone, location=v.get("location") or None,
+        medal=medal, for_job=v.get("for_job") or None, consent=purposes,
+        consent_scope=" ".join(scope_items), consent_expires=expires, consent_evidence=evidence,
+    )
 
-    email = v.get("email", "")
+
+Fail = Callable[[str, str], None]
+
+
+def _email(email: str, fail: Fail) -> str:
+    """Required and plausible; the domain is lower-cased (the local part is the mailbox owner's)."""
     if not email:
         fail("email", "is required")
     elif not _EMAIL.match(email) or len(email) > MAX_LEN["email"]:
@@ -169,23 +191,22 @@ def _parse_row(number: int, v: dict[str, str], errors: list[RowError]) -> Candid
     else:
         local, domain = email.rsplit("@", 1)
         email = f"{local}@{domain.lower()}"
+    return email
 
-    phone = v.get("phone") or None
-    if phone is not None and (not _PHONE.match(phone) or not 6 <= sum(ch.isdigit() for ch in phone) <= 15):
-        fail("phone", "is not a valid phone number (digits, spaces, + - ( ) . / only; 6 to 15 digits)")
 
-    skills = tuple(dict.fromkeys(split_skills(v.get("skills", ""))))
+def _skills(text: str, fail: Fail) -> tuple[str, ...]:
+    skills = tuple(dict.fromkeys(split_skills(text)))
     if not skills:
         fail("skills", "is required (a comma- or semicolon-separated list)")
     elif len(skills) > MAX_SKILLS:
         fail("skills", f"at most {MAX_SKILLS} skills")
     elif any(len(s) > MAX_SKILL_LABEL for s in skills):
         fail("skills", f"a skill is longer than {MAX_SKILL_LABEL} characters")
+    return skills
 
-    medal = v.get("medal", "").lower() or None
-    if medal is not None and medal not in MEDALS:
-        fail("medal", "must be silver, bronze or empty")
 
+def _consent(v: dict[str, str], fail: Fail) -> tuple[tuple[str, ...], tuple[str, ...], str | None, str]:
+    """The consent columns: purposes, scope items, expiry day and evidence, checked together."""
     purposes = tuple(dict.fromkeys(p.lower() for p in re.split(r"[,;\s]+", v.get("consent", "")) if p))
     if any(p not in CSV_PURPOSES for p in purposes):
         fail("consent", f"has an unknown purpose (use {', '.join(CSV_PURPOSES)}, separated by commas)")
@@ -215,14 +236,7 @@ def _parse_row(number: int, v: dict[str, str], errors: list[RowError]) -> Candid
         for column in ("consent_scope", "consent_expires"):
             if v.get(column):
                 fail(column, "is set but consent is empty (give the purposes, e.g. match,refer)")
-
-    if len(errors) > before:
-        return None
-    return CandidateRow(
-        row=number, name=name, email=email, skills=skills, phone=phone, location=v.get("location") or None,
-        medal=medal, for_job=v.get("for_job") or None, consent=purposes,
-        consent_scope=" ".join(scope_items), consent_expires=expires, consent_evidence=evidence,
-    )
+    return purposes, scope_items, expires, evidence
 
 
 def _scope_item_ok(item: str) -> bool:

@@ -156,3 +156,22 @@ def test_run_on_a_port_in_use_names_the_config_keys_and_logs_no_stop(tmp_path):
     assert "cannot listen on" in failed.stderr and "listen_host/listen_port" in failed.stderr, failed.stderr
     assert "config.json" in failed.stderr and "--listen" not in failed.stderr
     assert "node.stopped" not in failed.stderr
+
+
+def test_main_runs_in_process_like_the_command(tmp_path, capsys):
+    """What click's CliRunner would give (docs/architecture.md, "Why argparse"): ``main(argv)`` runs a
+    command in-process with its exit code and one-line error, the same as the subprocess does."""
+    import os
+
+    from node.cli.main import main
+
+    missing = tmp_path / "nothing.bundle"
+    umask = os.umask(0o022)
+    try:
+        code = main(["audit", "verify", str(missing)])
+    finally:
+        os.umask(umask)
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("orgnode: error: cannot read ") and err.count("\n") == 1
+    command = orgnode("audit", "verify", str(missing), check=False)  # positive control: the real command agrees
+    assert (command.returncode, command.stderr) == (code, err)

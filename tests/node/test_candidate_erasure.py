@@ -119,7 +119,7 @@ async def test_erase_removes_every_copy_at_holder_and_recipients_and_the_audit_s
     assert [h["note"] for h in after["consents"][0]["history"]] == ["", "erased at the candidate's request"]
     assert after["consents"][0]["evidence"] == ""
     assert not [m for m in marks.values() if m in json.dumps(after)]
-    from node.cli.talent import report_text
+    from node.cli.candidates import report_text
 
     text = report_text(after)
     corp_id, far_id = corp.service.node_id.hex()[:16], far.service.node_id.hex()[:16]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from node.cli.talent import _referral_lines, withdrawal_text
+from node.cli.common import withdrawal_text
+from node.cli.referrals import _referral_lines
 from node.core.clock import now_ms
 from protocol.relay import (
     WITHDRAWAL_ACK_MS,

@@ -1,0 +1,129 @@
+"""CLI commands for jobs: post, update, import, export, list, close and match-candidate.
+
+They talk to the running node over the admin socket (``node/http/talent_api.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from node.cli.common import call, command, emit, group
+from node.core.errors import UserError
+from node.safe_files import write_private
+from node.terminal import safe_json_text
+
+
+def cmd_job_post(args: argparse.Namespace) -> int:
+    data = call(args, "POST", "/jobs/post", {
+        "title": args.title, "skills": args.skills, "description": args.description, "location": args.location,
+        "remote": args.remote, "hybrid": args.hybrid, "employment_type": args.employment_type, "salary": args.salary,
+        "valid_through": args.valid_through, "hops": args.hops})
+    emit(args, {"id": data["id"]}, f"Posted job {data['id']} — shared with trusted partners (hops={args.hops})")
+    return 0
+
+
+def cmd_job_update(args: argparse.Namespace) -> int:
+    data = call(args, "POST", "/jobs/update", {
+        "id": args.id, "title": args.title, "skills": args.skills, "description": args.description,
+        "valid_through": args.valid_through, "hops": args.hops, "salary": args.salary})
+    emit(args, data, f"Job {data['id']} updated (version {data['version']}); partners get the new version.")
+    return 0
+
+
+def cmd_job_import(args: argparse.Namespace) -> int:
+    try:
+        document = json.loads(Path(args.file).read_text())
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise UserError(f"{args.file} is not JSON: {exc}") from exc
+    data = call(args, "POST", "/jobs/import", {"jsonld": document, "hops": args.hops})
+    emit(args, data, f"Imported and posted job {data['id']}: {data['title']}")
+    return 0
+
+
+def cmd_job_export(args: argparse.Namespace) -> int:
+    data = call(args, "POST", "/jobs/export", {"id": args.id})
+    text = safe_json_text(json.dumps(data, indent=2, ensure_ascii=False))  # a partner's title must not drive the terminal
+    if args.output:
+        write_private(Path(args.output), (text + "\n").encode())
+        print(f"Wrote schema.org JobPosting JSON-LD to {args.output}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def cmd_job_list(args: argparse.Namespace) -> int:
+    jobs = call(args, "POST", "/jobs/list", {"mine": args.mine})
+
+    def human() -> str:
+        if not jobs:
+            return "No jobs yet: `orgnode job post --title … --skills …` posts one."
+        lines = [f"{'ID':<34} {'STATUS':<8} {'HOPS':<4} {'FROM':<24} {'VIA':<18} TITLE"]
+        for j in jobs:
+            lines.append(f"{j['id']:<34} {j['status']:<8} {j['hops']:<4} {(j['author_name'] or j['author'][:16])[:24]:<24} "
+                         f"{(j.get('via_name') or (j['via'] or '-')[:16])[:18]:<18} {j['title']}")
+        return "\n".join(lines)
+
+    emit(args, jobs, human)
+    return 0
+
+
+def cmd_job_close(args: argparse.Namespace) -> int:
+    data = call(args, "POST", "/jobs/close", {"id": args.id, "filled_by": args.filled_by})
+    emit(args, data, f"Job {data['id']} is now {data['status']} (version {data['version']}); partners are told.")
+    return 0
+
+
+def cmd_job_match_candidate(args: argparse.Namespace) -> int:
+    jobs = call(args, "POST", "/jobs/match-candidate", {"id": args.candidate_id})
+
+    def human() -> str:
+        if not jobs:
+            return "No open job fits this candidate."
+        return "\n".join(f"{j['score']:>3}%  {j['id']}  {j['title']}  ({j['author_name']})  matched: {', '.join(j['matched'])}"
+                         f"{'' if j['consent_covers'] else '  [consent does not cover this org]'}" for j in jobs)
+
+    emit(args, jobs, human)
+    return 0
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    job = group(sub, common, "job", "post, import, export, list and close jobs")
+    p = command(job, common, "post", cmd_job_post, "post a job to trusted partners")
+    p.add_argument("--title", required=True)
+    p.add_argument("--skills", required=True, help='comma-separated, e.g. "python, project management"')
+    p.add_argument("--description", default="")
+    p.add_argument("--location", help='"City, Region, Country"')
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--remote", action="store_true", help="fully remote")
+    where.add_argument("--hybrid", action="store_true", help="partly remote")
+    p.add_argument("--employment-type", help="FULL_TIME, PART_TIME, CONTRACTOR, TEMPORARY, INTERN, VOLUNTEER (comma-separated)")
+    p.add_argument("--salary", help='e.g. "EUR 30000-38000/YEAR" or "USD 40/HOUR"')
+    p.add_argument("--valid-through", help="last day the job is offered (YYYY-MM-DD)")
+    p.add_argument("--hops", type=int, default=1, help="how far partners may re-share it (1 = direct partners only)")
+    p = command(job, common, "update", cmd_job_update, "publish a new version of one of your open jobs")
+    p.add_argument("id")
+    p.add_argument("--title")
+    p.add_argument("--skills", help='the new full skill list, comma-separated')
+    p.add_argument("--description")
+    p.add_argument("--valid-through", help="last day the job is offered (YYYY-MM-DD)")
+    p.add_argument("--hops", type=int, help="how far partners may re-share it")
+    p.add_argument("--salary", help='e.g. "EUR 30000-38000/YEAR"')
+    p = command(job, common, "import", cmd_job_import, "post a job from a schema.org JobPosting JSON-LD file")
+    p.add_argument("file")
+    p.add_argument("--hops", type=int, default=1, help="how far partners may re-share it")
+    p = command(job, common, "export", cmd_job_export, "print a job as schema.org JobPosting JSON-LD")
+    p.add_argument("id")
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+    p = command(job, common, "list", cmd_job_list, "list own and received jobs")
+    p.add_argument("--mine", action="store_true", help="only this organization's jobs")
+    p = command(job, common, "close", cmd_job_close, "close a job, or mark it filled by a referral")
+    p.add_argument("id")
+    p.add_argument("--filled-by", metavar="REFERRAL_ID", help="the referral that filled it (credits the referrer)")
+    p = command(job, common, "match-candidate", cmd_job_match_candidate, "find open jobs (own and received) that fit one of your candidates")
+    p.add_argument("candidate_id")

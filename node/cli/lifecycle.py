@@ -1,0 +1,159 @@
+"""The commands of a node's own life: ``init``, ``run``, ``status``, ``log`` and the ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from node.cli.common import admin, command, emit, home_of
+from node.core.errors import NodeNotRunning, UserError
+from node.home import PASSPHRASE_ENV, Config, Home, parse_listen
+from protocol.bodies import SECTORS
+from protocol.peer_url import normalise_base_url
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from node.core.service import NodeService
+    from protocol.identity import Identity
+
+    host, port = parse_listen(args.listen)
+    if not args.url and host in ("0.0.0.0", "::", ""):
+        raise UserError(f"--listen {args.listen} listens on every interface: also give --url with the address partners use "
+                        "(e.g. --url https://orgnode.example.org)")
+    url = args.url or (f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+    try:  # partners refuse a card whose URL is not a plain base URL (docs/protocol.md section 12.1)
+        url = normalise_base_url(url)
+    except ValueError as exc:
+        raise UserError(f"--url must be a base URL like https://orgnode.example.org (http(s), a host, optional port and "
+                        f"path, no user name, query or fragment): {url!r} is not ({exc})") from exc
+    if not args.name.strip() or len(args.name) > 200:
+        raise UserError("--name must be your organization's name, 1 to 200 characters")
+    home = Home(home_of(args).absolute())
+    identity = Identity.generate()
+    passphrase = os.environ.get(PASSPHRASE_ENV) or None
+    existed = home.path.exists()
+    home.create(Config(args.name.strip(), args.sector, host, port, url, allow_private_peers=args.allow_private_peers),
+                identity, passphrase)
+    try:
+        service = NodeService.open(home.path, passphrase)
+        try:
+            service.publish_org_card()
+        finally:
+            service.close()
+    except BaseException:
+        # A half-made home would be refused by the next `init` and unusable by `run`: remove it.
+        import shutil
+
+        shutil.rmtree(home.path if not existed else home.keys_dir, ignore_errors=True)
+        for leftover in (home.config_path, home.db_path):
+            leftover.unlink(missing_ok=True)
+        raise
+    data = {"home": str(home.path), "node_id": identity.node_id.hex(), "fingerprint": identity.fingerprint, "url": url}
+    emit(
+        args,
+        data,
+        f"Initialised {args.name!r} in {home.path}\n"
+        f"  node id:     {identity.node_id.hex()}\n"
+        f"  fingerprint: {identity.fingerprint}   (read this to partners to confirm pairing)\n"
+        f"  federation:  {url}  (listening on {host}:{port})\n"
+        f"  keys:        {'protected by ' + PASSPHRASE_ENV if passphrase else 'not passphrase-protected'}\n"
+        f"Next: `orgnode --home {home.path} run`",
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from node import logs, runtime
+
+    logs.configure(args.log_level)
+    return runtime.run(home_of(args))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from node.core.service import NodeService
+    from node.http.admin_api import status_info
+
+    home = Home(home_of(args))
+    home.require()
+    client = admin(args)
+    try:
+        data = client.call("GET", "/status", timeout=3.0)
+    except NodeNotRunning:
+        service = NodeService.open(home.path)
+        try:
+            data = status_info(service, running=False)
+        finally:
+            service.close()
+    forks = data.get("forked_authors") or []
+    emit(
+        args,
+        data,
+        lambda: "\n".join(
+            [
+                f"{data['name']} ({data['sector']})",
+                f"  node id:     {data['node_id']}",
+                f"  fingerprint: {data['fingerprint']}",
+                f"  url:         {data['url']}",
+                f"  running:     {'yes' if data['running'] else 'no (start it with `orgnode run`)'}",
+                f"  statements:  {data['statements']} held, {data['own_statements']} of our own",
+            ]
+            + ([f"  WARNING: {len(forks)} peer(s) equivocated (forked logs): {', '.join(f[:16] for f in forks)}"] if forks else [])
+        ),
+    )
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from node.core.service import NodeService
+    from node.core.views import statement_view
+
+    home = Home(home_of(args))
+    home.require()
+    try:
+        # A running node answers without needing the key passphrase again.
+        entries = admin(args).call("GET", "/log", timeout=10)
+    except NodeNotRunning:
+        service = NodeService.open(home.path)
+        try:
+            entries = [statement_view(s) for s in service.own_statements()]
+        finally:
+            service.close()
+
+    def human() -> str:
+        lines = [f"{len(entries)} statement(s) in this node's log:"]
+        for e in entries:
+            lines.append(f"  #{e['seq']:<4} {e['time']}  {e['kind']:<14} {'private' if e['private'] else 'public ':<8} {e['id'][:16]}")
+        return "\n".join(lines)
+
+    emit(args, entries, human)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from node.cli.demo import run_demo
+
+    return run_demo(Path(args.dir) if args.dir else None, args.keep)
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = command(sub, common, "init", cmd_init, "create a node home: keys, config, database and the signed org card")
+    p.add_argument("--name", required=True, help="your organization's name, as partners will see it")
+    p.add_argument("--sector", required=True, choices=SECTORS, help="your organization's sector")
+    p.add_argument("--listen", required=True, metavar="HOST:PORT", help="address the federation API listens on")
+    p.add_argument("--url", help="public URL peers use to reach this node (default: http://HOST:PORT)")
+    p.add_argument("--allow-private-peers", action="store_true",
+                   help="let this node contact partners at loopback, private and link-local addresses (a LAN, tests); "
+                        "sets allow_private_peers in config.json")
+
+    p = command(sub, common, "run", cmd_run, "run the node: federation API, admin socket and background sync", json_flag=False)
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log verbosity")
+
+    command(sub, common, "status", cmd_status, "show this node's identity and whether it is running")
+    command(sub, common, "log", cmd_log, "list this node's own signed statements")
+
+    p = command(sub, common, "demo", cmd_demo, "run a local three-organization federation on loopback and narrate it",
+                json_flag=False)
+    p.add_argument("--keep", action="store_true", help="leave the nodes running and print how to talk to them")
+    p.add_argument("--dir", help="where to create the demo homes (default: a temporary directory, removed afterwards)")

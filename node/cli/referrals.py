@@ -1,0 +1,153 @@
+"""CLI commands for matching and referrals: match, referral request/list/pending/approve/decline/update, refer.
+
+They talk to the running node over the admin socket (``node/http/talent_api.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from node.cli.common import call, command, emit, evidence, group, withdrawal_text
+from node.core.errors import UserError
+
+MAX_MATCH_DEADLINE = 300.0  # seconds; longer than any partner should take, short enough to notice a typo
+
+
+def match_deadline(text: str) -> float:
+    """``--deadline``: positive seconds, at most MAX_MATCH_DEADLINE (a negative one asked nobody)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= MAX_MATCH_DEADLINE:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be seconds to wait for partners, more than 0 and at most "
+                                         f"{MAX_MATCH_DEADLINE:g} (got {text!r})")
+    return value
+
+
+def _check_match_target(args: argparse.Namespace) -> bool:
+    """Refuse a partner's job with the right advice; say whether the job is one of ours and open.
+
+    Runs before the progress line, so a bad job id is not preceded by "Asking trusted partners…".
+    Any other problem (unknown or ambiguous id) is left to the node, which names it.
+    """
+    wanted = args.job_id.strip().lower()
+    hits = [j for j in call(args, "POST", "/jobs/list", {}) if wanted and j["id"].startswith(wanted)]
+    if len(hits) != 1:
+        return False
+    if not hits[0]["mine"]:
+        raise UserError("that job is a partner's: `match` asks partners about your own jobs. For a partner's job, find "
+                        "your candidates with `orgnode job match-candidate CANDIDATE_ID`, then `orgnode refer CANDIDATE_ID JOB_ID`")
+    return bool(hits[0]["status"] == "open")
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    if _check_match_target(args) and not args.json:
+        print("Asking trusted partners…", file=sys.stderr, flush=True)
+    data = call(args, "POST", "/match", {"id": args.job_id, "deadline": args.deadline}, timeout=args.deadline + 30)
+
+    def human() -> str:
+        lines = [f"Matches for {data['title']!r}{' (PARTIAL: some partners did not answer)' if data['partial'] else ''}:"]
+        for r in data["results"]:
+            lines.append(f"  {r['score']:>3}%  pseudonym {r['pseudonym']}  at {r['holder_name'] or r['holder'][:16]}"
+                         f"  matched: {', '.join(r['matched'])}")
+        if not data["results"]:
+            lines.append("  nobody yet")
+        for p in data["peers"]:
+            lines.append(f"  {p['name'] or p['node_id'][:16]}: " + (f"{p['offers']} offer(s)" if p["answered"] else f"no answer ({p['error']})"))
+        lines.append("Ask for one with `orgnode referral request JOB_ID PSEUDONYM`.")
+        return "\n".join(lines)
+
+    emit(args, data, human)
+    return 0
+
+
+def _referral_lines(referrals: list[dict[str, Any]]) -> str:
+    if not referrals:
+        return "No referrals yet."
+    lines = []
+    for r in referrals:
+        who = ""
+        if r.get("candidate"):
+            who = f"  candidate: {r['candidate'].get('name', '?')} <{r['candidate'].get('email', '?')}>"
+        lines.append(f"{r['id']}  job {r['job_id'][:8]}…  {r['from_name'] or r['from'][:16]} → {r['to_name'] or r['to'][:16]}"
+                     f"  {r['status']}{(' (' + r['reason'] + ')') if r.get('reason') else ''}{who}")
+        if r.get("withdrawal"):
+            w = r["withdrawal"]
+            lines.append("      " + withdrawal_text({"acknowledged": w["state"] == "acknowledged", "withdrawal_sent": True,
+                                                     "withdrawal": w}).lstrip("; "))
+    return "\n".join(lines)
+
+
+def cmd_referral_request(args: argparse.Namespace) -> int:
+    data = call(args, "POST", "/referrals/request", {"job_id": args.job_id, "pseudonym": args.pseudonym})
+    emit(args, data, f"Referral requested ({data['id']}); the holder sends the profile if the candidate's consent covers you.")
+    return 0
+
+
+def cmd_referral_list(args: argparse.Namespace) -> int:
+    data = call(args, "GET", "/referrals")
+    emit(args, data, lambda: _referral_lines(data))
+    return 0
+
+
+def cmd_referral_pending(args: argparse.Namespace) -> int:
+    data = call(args, "GET", "/referrals/pending")
+    emit(args, data, lambda: "\n".join(f"{p['id']}  {p['from_name']} asks for {p['candidate']['name'] if p['candidate'] else '?'}"
+                                        f" for {p['job_title']!r}" for p in data) or "No referral requests waiting.")
+    return 0
+
+
+def cmd_referral_approve(args: argparse.Namespace) -> int:
+    data = call(args, "POST", "/referrals/approve", {"id": args.id, "consent_evidence": evidence(args.consent_evidence)})
+    emit(args, data, f"Referral {data['id']} sent to {data['to_name']}.")
+    return 0
+
+
+def cmd_referral_decline(args: argparse.Namespace) -> int:
+    data = call(args, "POST", "/referrals/decline", {"id": args.id, "reason": args.reason})
+    emit(args, data, f"Request {data['id']} declined; the asking organization is told.")
+    return 0
+
+
+def cmd_referral_update(args: argparse.Namespace) -> int:
+    data = call(args, "POST", "/referrals/update", {"id": args.id, "status": args.status, "reason": args.reason})
+    emit(args, data, f"Referral {data['id']} is now {data['status']}; the other organization is told.")
+    return 0
+
+
+def cmd_refer(args: argparse.Namespace) -> int:
+    data = call(args, "POST", "/refer", {"candidate_id": args.candidate_id, "job_id": args.job_id, "note": args.note})
+    emit(args, data, f"Referred the candidate to {data['to_name']} (referral {data['id']}).")
+    return 0
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = command(sub, common, "match", cmd_match, "ask trusted partners which of their consented candidates fit one of your jobs")
+    p.add_argument("job_id")
+    p.add_argument("--deadline", type=match_deadline, default=10.0,
+                   help=f"seconds to wait for partners, more than 0 and at most {MAX_MATCH_DEADLINE:g} (default 10)")
+
+    ref = group(sub, common, "referral", "request, approve, track and update referrals")
+    p = command(ref, common, "request", cmd_referral_request, "ask the holder of a matched candidate for a referral")
+    p.add_argument("job_id")
+    p.add_argument("pseudonym")
+    command(ref, common, "list", cmd_referral_list, "list referrals sent and received, with their status")
+    command(ref, common, "pending", cmd_referral_pending, "list referral requests waiting for staff")
+    p = command(ref, common, "approve", cmd_referral_approve, "send the profile for a pending request")
+    p.add_argument("id")
+    p.add_argument("--consent-evidence", help="how the candidate agreed to this referral (needed when their consent does not cover it)")
+    p = command(ref, common, "decline", cmd_referral_decline, "decline a pending request")
+    p.add_argument("id")
+    p.add_argument("--reason", default="")
+    p = command(ref, common, "update", cmd_referral_update, "record a referral's progress; the referrer is told")
+    p.add_argument("id")
+    p.add_argument("--status", required=True, choices=["received", "in_process", "hired", "not_hired", "declined", "withdrawn"])
+    p.add_argument("--reason", default="")
+
+    p = command(sub, common, "refer", cmd_refer, "refer one of your candidates to a partner's job on your own initiative (consent required)")
+    p.add_argument("candidate_id")
+    p.add_argument("job_id")
+    p.add_argument("--note", default="")
