@@ -203,3 +203,47 @@ def test_core_errors_name_fields_not_cli_flags(tmp_path):
     assert flag_mentions(bad) == ["--valid-through"]  # positive control; the quoted command is allowed
     for path in python_files("node/core"):
         assert not flag_mentions(path), f"{path.relative_to(REPO)} names CLI flags: {flag_mentions(path)}"
+
+
+SQL_METHODS = {"execute", "executemany", "executescript", "query"}
+TABLE_METHODS = {"table", "rows_where", "view"}
+
+
+def _is_db(node: ast.expr) -> bool:
+    """``db`` or ``something.db``: how node/ names the sqlite_utils Database it holds."""
+    return (isinstance(node, ast.Name) and node.id == "db") or (isinstance(node, ast.Attribute) and node.attr == "db")
+
+
+def sql_calls(path: Path) -> list[str]:
+    """Where a module runs SQL itself: ``x.execute(…)``/``.executemany``/``.executescript``/``.query``
+    on anything, or a sqlite_utils table reached from a database (``db["t"]``, ``db.table("t")``)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in SQL_METHODS or (node.func.attr in TABLE_METHODS and _is_db(node.func.value)):
+                found.append(f"line {node.lineno}: .{node.func.attr}(")
+        elif isinstance(node, ast.Subscript) and _is_db(node.value):
+            found.append(f"line {node.lineno}: db[...]")
+    return found
+
+
+def test_sql_finder_sees_sql(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(self, conn):\n"
+                   "    self.service.db.execute('DELETE FROM t')\n"
+                   "    list(conn.query('SELECT 1'))\n"
+                   "    conn.executescript('x')\n"
+                   "    self.db['jobs'].insert({})\n"
+                   "    db.table('jobs').count\n"
+                   "    with self.service.db.atomic():\n"
+                   "        self.peers.upsert(b'', '', 1, 'lan', 0)\n")
+    assert sorted(f.split(":")[0] for f in sql_calls(bad)) == ["line 2", "line 3", "line 4", "line 5", "line 6"]
+
+
+def test_node_runs_no_sql():
+    """Issue 9 item 2: all SQL lives in storage/ (node/ calls stores). ``db.atomic()`` may stay in
+    node/core: a use case's transaction is its unit of work (docs/architecture.md)."""
+    files = python_files("node")
+    assert len(files) > 30
+    for path in files:
+        assert not sql_calls(path), f"{path.relative_to(REPO)} runs SQL: {sql_calls(path)}"
