@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import socket
+from collections.abc import Iterable
 from pathlib import Path
 
 from aiohttp import web
@@ -70,7 +71,8 @@ def check_http_parser() -> None:
 
 
 class NodeRuntime:
-    def __init__(self, service: NodeService) -> None:
+    def __init__(self, service: NodeService, extra_parts: Iterable[Part] = ()) -> None:
+        """``extra_parts``: further components to compose after the node's own (a test's, later a plugin's)."""
         self.service = service
         self.stop_event = asyncio.Event()
         self._stack = contextlib.AsyncExitStack()  # what start() started, unwound by stop()
@@ -97,8 +99,10 @@ class NodeRuntime:
             talent_api.part(self.talent),
             provenance_api.part(self.provenance),
             self.lan.part(),
+            *extra_parts,
         ]
-        parts.check_routes(self.parts)
+        # The apps' own routes (push/pull, status, trust, ...) count too: a part may not shadow one.
+        parts.check_routes([Part("core", tuple(federation_api.ROUTES), tuple(admin_api.ROUTES)), *self.parts])
         # Composed from the parts: (method, path, handler) for the federation and admin apps, and the
         # lifecycles. Lists, so a test can add a route or a component before start().
         self.federation_routes: list[parts.Route] = parts.federation_routes(self.parts)

@@ -247,3 +247,31 @@ def test_node_runs_no_sql():
     assert len(files) > 30
     for path in files:
         assert not sql_calls(path), f"{path.relative_to(REPO)} runs SQL: {sql_calls(path)}"
+
+
+RUNTIME_LISTS = {"components", "federation_routes", "admin_routes"}
+
+
+def runtime_list_mutations(path: Path) -> list[str]:
+    """``x.components.append(…)``, ``x.federation_routes.extend(…)``, ``x.admin_routes += …``: a module
+    adding itself to the runtime instead of returning its part."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in {"append", "extend", "insert"}
+                and isinstance(node.func.value, ast.Attribute) and node.func.value.attr in RUNTIME_LISTS):
+            found.append(f"line {node.lineno}: .{node.func.value.attr}.{node.func.attr}(")
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Attribute) and node.target.attr in RUNTIME_LISTS:
+            found.append(f"line {node.lineno}: .{node.target.attr} +=")
+    return found
+
+
+def test_components_return_their_parts_and_only_the_runtime_composes(tmp_path):
+    """Issue 9 item 7: a component returns its routes and lifecycle (node/http/part.py ``Part``);
+    node/runtime.py composes them. No other node/ module adds itself to the runtime's lists."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def install(runtime):\n    runtime.components.append(d)\n    runtime.federation_routes.extend(r)\n"
+                   "    runtime.admin_routes += r\n    self.parts.append(p)\n")
+    assert len(runtime_list_mutations(bad)) == 3  # positive control, the shape node/lan/admin.install had
+    for path in python_files("node"):
+        if path.relative_to(REPO).as_posix() != "node/runtime.py":
+            assert not runtime_list_mutations(path), f"{path.relative_to(REPO)}: {runtime_list_mutations(path)}"
