@@ -12,12 +12,13 @@ import hashlib
 import json
 import os
 import stat
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 
+from node.config import Config as Config  # re-exported: callers import the config with the home
 from node.core.errors import UserError
 from node.safe_files import check_parent_for_create, check_private_dir, private_runtime_dir, runtime_bases, write_private
 from protocol.identity import Identity
@@ -34,62 +35,6 @@ def default_home() -> Path:
         return Path(env)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "orgnode"
-
-
-@dataclass(frozen=True)
-class Config:
-    name: str
-    sector: str
-    listen_host: str
-    listen_port: int
-    url: str
-    sync_interval: float = 30.0  # seconds between pulls from each peer
-    retry_base: float = 30.0  # first push retry delay, seconds (doubles per failure)
-    retry_cap: float = 3 * 3600.0  # longest push retry delay, seconds
-    checkpoint_interval: float = 60.0  # seconds between signed checkpoints of the own log (when it grew)
-    # LAN pairing by request: serve /federation/v1/pair-request and pair-confirm, allow `trust request`;
-    # off means those endpoints do not exist (404) and nothing is advertised (node/lan/pairing_api.py).
-    lan_discovery: bool = True
-    lan_advertise: bool = True  # with lan_discovery on: announce this node over mDNS multicast (node/lan/discovery.py)
-    lan_interface: str | None = None  # IP address of the interface to advertise and browse on (default: the listen address, or all)
-    # Contact partners at loopback, private, link-local and other non-public addresses (a LAN, tests);
-    # off by default so a partner's card cannot point this node at internal services (SSRF).
-    allow_private_peers: bool = False
-    read_timeout: float = 10.0  # seconds a connection has to deliver a request head, and then its body (node/http/conn_guard.py)
-    max_connections_per_address: int = 32  # open federation connections one source (IPv4 address, global IPv6 /64) may hold
-    max_connections: int = 1024  # open federation connections the whole node holds (node/http/conn_guard.py)
-
-    def __post_init__(self) -> None:
-        check_connection_limits(self)
-
-    @property
-    def listen(self) -> str:
-        return f"{self.listen_host}:{self.listen_port}"
-
-
-READ_TIMEOUT_RANGE = (0.1, 600.0)
-MAX_CONNECTIONS_RANGE = (1, 10_000)
-MAX_NODE_CONNECTIONS_RANGE = (1, 100_000)
-
-
-def check_connection_limits(config: Config) -> None:
-    """Refuse connection limits that would leave the server unprotected or unusable (issue 8 item 11),
-    naming the key, the value and what to set instead."""
-    low, high = READ_TIMEOUT_RANGE
-    timeout = config.read_timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not low <= timeout <= high:
-        raise UserError(f"config key read_timeout must be a number of seconds from {low:g} to {high:g}, got {timeout!r}; "
-                        "fix it in config.json (the default is 10)")
-    low_n, high_n = MAX_CONNECTIONS_RANGE
-    cap = config.max_connections_per_address
-    if isinstance(cap, bool) or not isinstance(cap, int) or not low_n <= cap <= high_n:
-        raise UserError(f"config key max_connections_per_address must be a whole number from {low_n} to {high_n}, "
-                        f"got {cap!r}; fix it in config.json (the default is 32)")
-    low_n, high_n = MAX_NODE_CONNECTIONS_RANGE
-    total = config.max_connections
-    if isinstance(total, bool) or not isinstance(total, int) or not low_n <= total <= high_n:
-        raise UserError(f"config key max_connections must be a whole number from {low_n} to {high_n}, "
-                        f"got {total!r}; fix it in config.json (the default is 1024)")
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -152,13 +97,14 @@ class Home:
         self.require()
         try:
             data = json.loads(self.config_path.read_text())
-            return Config(**data)
         except PermissionError as exc:
             raise UserError(f"cannot read {self.config_path}: permission denied") from exc
-        except UserError as exc:  # a value out of range: say which key, not "corrupt"
-            raise UserError(f"{self.config_path}: {exc}") from exc
         except (ValueError, TypeError) as exc:
             raise UserError(f"{self.config_path} is corrupt ({exc}); restore it from a backup") from exc
+        try:
+            return Config.from_json(data)
+        except UserError as exc:  # a key unknown, missing or out of range: say which, not "corrupt"
+            raise UserError(f"{self.config_path}: {exc}", field=exc.field) from exc
 
     def save_config(self, config: Config) -> None:
         _write_private(self.config_path, json.dumps(asdict(config), indent=2).encode() + b"\n")

@@ -1,7 +1,9 @@
 """Running a node: the federation server on TCP, the admin API on a Unix socket, clean shutdown.
 
-``NodeRuntime`` owns every long-lived task. Components (the sync loop, discovery, ...) are added to
-``components`` and started after the servers are listening, stopped before they close. SIGTERM
+``NodeRuntime`` owns every long-lived task. It builds the components and composes what each one
+says it contributes (``node/http/part.py``: federation routes, admin routes, app state, a lifecycle):
+the routes go into the two apps, and the lifecycles (the sync loop, checkpoints, LAN discovery) are
+started after the servers are listening and stopped before they close. SIGTERM
 and SIGINT set the stop event; shutdown then lets in-flight handlers finish, stops components and
 closes the database, so no acknowledged write is lost and the process exits 0.
 """
@@ -13,8 +15,8 @@ import contextlib
 import os
 import signal
 import socket
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -26,9 +28,11 @@ from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.talent import Talent
 from node.http import admin_api, conn_guard, federation_api, provenance_api, talent_api
+from node.http import part as parts
 from node.http.client import FederationClient
 from node.http.federation_api import FederationState
-from node.lan import admin as admin_discovery
+from node.http.part import Part
+from node.lan.admin import lan_admin
 from node.logs import log_event
 from node.safe_files import check_own_socket
 from protocol.matching import Vocabulary
@@ -44,10 +48,7 @@ def load_vocabulary() -> Vocabulary:
     return load()
 
 
-class Component(Protocol):
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
+Component = parts.Lifecycle
 
 
 async def _stop_quietly(component: Component) -> None:
@@ -70,10 +71,10 @@ def check_http_parser() -> None:
 
 
 class NodeRuntime:
-    def __init__(self, service: NodeService) -> None:
+    def __init__(self, service: NodeService, extra_parts: Iterable[Part] = ()) -> None:
+        """``extra_parts``: further components to compose after the node's own (a test's, later a plugin's)."""
         self.service = service
         self.stop_event = asyncio.Event()
-        self.components: list[Component] = []
         self._stack = contextlib.AsyncExitStack()  # what start() started, unwound by stop()
         self.federation_runner: web.AppRunner | None = None
         self.conn_policy = conn_guard.ConnectionPolicy(read_timeout=float(service.config.read_timeout),
@@ -88,15 +89,25 @@ class NodeRuntime:
             policy=BackoffPolicy(base_ms=int(service.config.retry_base * 1000), cap_ms=int(service.config.retry_cap * 1000)),
         )
         self.fed_state = FederationState(self.federation, on_contact=self.sync.contact)
-        self.components.append(self.sync)
-        self.relays = Relays(self.federation)
+        self.relays = Relays(self.federation)  # reached through talent (boxes ride on referrals); no routes or loop
         self.talent = Talent(self.federation, load_vocabulary, self.relays)
         self.provenance = Provenance(self.federation, interval=service.config.checkpoint_interval)
-        self.components.append(self.provenance)
-        # Routes added by subsystems: (method, path, handler) for the federation and admin apps.
-        self.federation_routes: list[tuple[str, str, Any]] = list(talent_api.FEDERATION_ROUTES)
-        self.admin_routes: list[tuple[str, str, Any]] = [*talent_api.ADMIN_ROUTES, *provenance_api.ADMIN_ROUTES]
-        self.lan = admin_discovery.install(self)  # LAN discovery (a component) and request/approve pairing routes
+        self.lan = lan_admin(service.config, self.federation, self.client, lambda: self.port)
+        # Each component says what it adds; the order is the start order (stopped in reverse).
+        self.parts: list[Part] = [
+            Part("sync", lifecycle=self.sync),  # its push/pull routes are the federation app's own
+            talent_api.part(self.talent),
+            provenance_api.part(self.provenance),
+            self.lan.part(),
+            *extra_parts,
+        ]
+        # The apps' own routes (push/pull, status, trust, ...) count too: a part may not shadow one.
+        parts.check_routes([Part("core", tuple(federation_api.ROUTES), tuple(admin_api.ROUTES)), *self.parts])
+        # Composed from the parts: (method, path, handler) for the federation and admin apps, and the
+        # lifecycles. Lists, so a test can add a route or a component before start().
+        self.federation_routes: list[parts.Route] = parts.federation_routes(self.parts)
+        self.admin_routes: list[parts.Route] = parts.admin_routes(self.parts)
+        self.components: list[Component] = parts.lifecycles(self.parts)
 
     @property
     def socket_path(self) -> Path:
@@ -147,7 +158,7 @@ class NodeRuntime:
     async def _start_federation_server(self, stack: contextlib.AsyncExitStack) -> None:
         config = self.service.config
         fed_app = federation_api.create_app(self.fed_state, self.federation_routes)
-        fed_app[talent_api.TALENT] = self.talent
+        parts.apply_state(fed_app, self.parts)
         fed_app[federation_api.BODY_TIMEOUT] = self.conn_policy.read_timeout
         # lingering_time=0: after refusing a request (e.g. a compressed body) do not keep reading it.
         fed_runner = web.AppRunner(fed_app, access_log=None, shutdown_timeout=5, lingering_time=0.0)
@@ -173,8 +184,7 @@ class NodeRuntime:
         admin_app = admin_api.create_app(
             admin_api.AdminContext(self.service, self.federation, self.sync, self.client, self.stop_event), self.admin_routes
         )
-        admin_app[talent_api.TALENT] = self.talent
-        admin_app[provenance_api.PROVENANCE] = self.provenance
+        parts.apply_state(admin_app, self.parts)
         admin_runner = web.AppRunner(admin_app, access_log=None)
         await admin_runner.setup()
         stack.push_async_callback(admin_runner.cleanup)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from protocol.identity import EncryptionPublicKeys
+
 
 @dataclass(frozen=True, slots=True)
 class DeclaredCard:
@@ -35,3 +37,10 @@ class CardStore:
 
     def names(self) -> dict[bytes, str]:
         return {bytes(r["node_id"]): str(r["name"]) for r in self.db.query("SELECT node_id, name FROM org_cards")}
+
+    def encryption_keys(self, node_id: bytes) -> EncryptionPublicKeys | None:
+        """The keys a private body for ``node_id`` is sealed to, from its last recorded card (None: no card)."""
+        rows = list(self.db.query("SELECT x25519, mlkem768 FROM org_cards WHERE node_id = ?", [node_id]))
+        if not rows:
+            return None
+        return EncryptionPublicKeys(bytes(rows[0]["x25519"]), bytes(rows[0]["mlkem768"]))

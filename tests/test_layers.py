@@ -303,3 +303,75 @@ def test_size_checker_sees_long_functions_and_spares_tables(tmp_path):
     migration = '    db.execute(\n        """CREATE TABLE t (\n' + "".join(f"            c{i} INTEGER,\n" for i in range(70)) + '        )"""\n    )\n'
     module.write_text(f"def logic():\n{body}\n\ndef table():\n{table}\n\ndef migrate(db):\n{migration}")
     assert long_functions(module) == {"logic": 62}
+
+
+SQL_METHODS = {"execute", "executemany", "executescript", "query"}
+TABLE_METHODS = {"table", "rows_where", "view"}
+
+
+def _is_db(node: ast.expr) -> bool:
+    """``db`` or ``something.db``: how node/ names the sqlite_utils Database it holds."""
+    return (isinstance(node, ast.Name) and node.id == "db") or (isinstance(node, ast.Attribute) and node.attr == "db")
+
+
+def sql_calls(path: Path) -> list[str]:
+    """Where a module runs SQL itself: ``x.execute(…)``/``.executemany``/``.executescript``/``.query``
+    on anything, or a sqlite_utils table reached from a database (``db["t"]``, ``db.table("t")``)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in SQL_METHODS or (node.func.attr in TABLE_METHODS and _is_db(node.func.value)):
+                found.append(f"line {node.lineno}: .{node.func.attr}(")
+        elif isinstance(node, ast.Subscript) and _is_db(node.value):
+            found.append(f"line {node.lineno}: db[...]")
+    return found
+
+
+def test_sql_finder_sees_sql(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(self, conn):\n"
+                   "    self.service.db.execute('DELETE FROM t')\n"
+                   "    list(conn.query('SELECT 1'))\n"
+                   "    conn.executescript('x')\n"
+                   "    self.db['jobs'].insert({})\n"
+                   "    db.table('jobs').count\n"
+                   "    with self.service.db.atomic():\n"
+                   "        self.peers.upsert(b'', '', 1, 'lan', 0)\n")
+    assert sorted(f.split(":")[0] for f in sql_calls(bad)) == ["line 2", "line 3", "line 4", "line 5", "line 6"]
+
+
+def test_node_runs_no_sql():
+    """Issue 9 item 2: all SQL lives in storage/ (node/ calls stores). ``db.atomic()`` may stay in
+    node/core: a use case's transaction is its unit of work (docs/architecture.md)."""
+    files = python_files("node")
+    assert len(files) > 30
+    for path in files:
+        assert not sql_calls(path), f"{path.relative_to(REPO)} runs SQL: {sql_calls(path)}"
+
+
+RUNTIME_LISTS = {"components", "federation_routes", "admin_routes"}
+
+
+def runtime_list_mutations(path: Path) -> list[str]:
+    """``x.components.append(…)``, ``x.federation_routes.extend(…)``, ``x.admin_routes += …``: a module
+    adding itself to the runtime instead of returning its part."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in {"append", "extend", "insert"}
+                and isinstance(node.func.value, ast.Attribute) and node.func.value.attr in RUNTIME_LISTS):
+            found.append(f"line {node.lineno}: .{node.func.value.attr}.{node.func.attr}(")
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Attribute) and node.target.attr in RUNTIME_LISTS:
+            found.append(f"line {node.lineno}: .{node.target.attr} +=")
+    return found
+
+
+def test_components_return_their_parts_and_only_the_runtime_composes(tmp_path):
+    """Issue 9 item 7: a component returns its routes and lifecycle (node/http/part.py ``Part``);
+    node/runtime.py composes them. No other node/ module adds itself to the runtime's lists."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def install(runtime):\n    runtime.components.append(d)\n    runtime.federation_routes.extend(r)\n"
+                   "    runtime.admin_routes += r\n    self.parts.append(p)\n")
+    assert len(runtime_list_mutations(bad)) == 3  # positive control, the shape node/lan/admin.install had
+    for path in python_files("node"):
+        if path.relative_to(REPO).as_posix() != "node/runtime.py":
+            assert not runtime_list_mutations(path), f"{path.relative_to(REPO)}: {runtime_list_mutations(path)}"

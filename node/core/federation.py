@@ -42,7 +42,10 @@ from protocol.sync import (
     PushResults,
 )
 from storage import peers as P
+from storage.cards import CardStore
 from storage.peers import Peer, PeerStore
+from storage.reactions import ReactionStore
+from storage.reshares import ReshareStore
 
 GRAYLIST_MS = 60_000
 MAX_REACTION_ATTEMPTS = 5
@@ -58,6 +61,9 @@ VERDICT_OUTCOME = {
 class Federation:
     service: NodeService
     peers: PeerStore = field(init=False)
+    reactions: ReactionStore = field(init=False)
+    reshares: ReshareStore = field(init=False)
+    cards: CardStore = field(init=False)
     # Called with the peer ids that have new outbox entries (the sync engine wakes their senders).
     on_outbox: Callable[[list[bytes]], None] = lambda peers: None
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
@@ -76,6 +82,9 @@ class Federation:
 
     def __post_init__(self) -> None:
         self.peers = PeerStore(self.service.db)
+        self.reactions = ReactionStore(self.service.db)
+        self.reshares = ReshareStore(self.service.db)
+        self.cards = CardStore(self.service.db)
         # Held (out-of-order) statements expire on the clock, not only when the next one arrives.
         self.timers.append(self._expire_held)
 
@@ -131,10 +140,7 @@ class Federation:
     # --- envelopes for a peer ----------------------------------------------------------------
 
     def encryption_keys(self, node_id: bytes) -> EncryptionPublicKeys | None:
-        rows = list(self.service.db.query("SELECT x25519, mlkem768 FROM org_cards WHERE node_id = ?", [node_id]))
-        if not rows:
-            return None
-        return EncryptionPublicKeys(bytes(rows[0]["x25519"]), bytes(rows[0]["mlkem768"]))
+        return self.cards.encryption_keys(node_id)
 
     def envelope_for(self, statement: Statement, peer: bytes) -> bytes:
         """The envelope a peer gets: plain for public statements, sealed if it may read, else header only."""
@@ -204,8 +210,7 @@ class Federation:
                     log_event("statement.rejected", logging.WARNING, peer=origin, code=exc.code)
             self.peers.record(origin, valid=len(appended), invalid=invalid, now=now, graylist_ms=GRAYLIST_MS)
             for statement in appended:
-                self.service.db.execute("INSERT OR IGNORE INTO pending_reactions (statement_id, at) VALUES (?, ?)",
-                                        [statement.id, now])
+                self.reactions.add(statement.id, now)
         if appended:
             self.react(appended)
         return PushResults(tuple(results))
@@ -236,7 +241,7 @@ class Federation:
                         log_event("reshare.skipped", logging.WARNING, id=statement.id, code=exc.code)
                     for hook in self.on_appended:
                         hook([statement])
-                    self.service.db.execute("DELETE FROM pending_reactions WHERE statement_id = ?", [statement.id])
+                    self.reactions.done(statement.id)
             except Exception as exc:
                 self._reaction_failed(statement, exc)
                 continue
@@ -248,23 +253,21 @@ class Federation:
         self._after_commit.append(action)
 
     def _reaction_failed(self, statement: Statement, exc: Exception) -> None:
-        row = next(iter(self.service.db.query("SELECT attempts FROM pending_reactions WHERE statement_id = ?", [statement.id])), None)
-        attempts = (int(row["attempts"]) if row else 0) + 1
+        attempts = self.reactions.failed(statement.id)
         if attempts >= MAX_REACTION_ATTEMPTS:
-            self.service.db.execute("DELETE FROM pending_reactions WHERE statement_id = ?", [statement.id])
+            self.reactions.done(statement.id)
             log_event("reaction.abandoned", logging.ERROR, id=statement.id, kind=statement.kind, error=type(exc).__name__)
             return
-        self.service.db.execute("UPDATE pending_reactions SET attempts = ? WHERE statement_id = ?", [attempts, statement.id])
         log_event("reaction.failed", logging.ERROR, id=statement.id, kind=statement.kind, error=type(exc).__name__,
                   attempts=attempts)
 
     def retry_reactions(self) -> int:
         """Re-run reactions left unfinished (a crash after storing, or a failure); returns how many ran."""
-        ids = [bytes(r["statement_id"]) for r in self.service.db.query("SELECT statement_id FROM pending_reactions ORDER BY at")]
+        ids = self.reactions.pending()
         statements = [s for sid in ids if (s := self.service.log.get(sid)) is not None]
         for sid in ids:
             if not any(s.id == sid for s in statements):
-                self.service.db.execute("DELETE FROM pending_reactions WHERE statement_id = ?", [sid])
+                self.reactions.done(sid)
         if statements:
             self.react(statements)
         return len(statements)
@@ -303,14 +306,13 @@ class Federation:
         return same
 
     def _reshare(self, root: Statement, bundle: bytes, path: tuple[bytes, ...]) -> None:
-        db = self.service.db
-        if list(db.query("SELECT 1 FROM reshared WHERE root_id = ?", [root.id])):
+        if self.reshares.has(root.id):
             return
         reshare = make_reshare(root, bundle, path)
         audience = Audience.all_trusted(exclude={root.author, *path})
-        with db.atomic():
+        with self.service.db.atomic():
             statement = self.append("reshare", reshare.to_value(), private=True, audience=audience)
-            db.execute("INSERT INTO reshared (root_id, reshare_id, at) VALUES (?, ?, ?)", [root.id, statement.id, now_ms()])
+            self.reshares.record(root.id, statement.id, now_ms())
         log_event("reshare.appended", root=root.id, distance=len(path) + 1)
 
     def card_bundle_of(self, author: bytes) -> bytes:

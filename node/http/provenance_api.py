@@ -12,6 +12,7 @@ from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.provenance import Provenance
 from node.http.admin_api import CTX, json_body
+from node.http.part import Part
 from protocol.impact import Impact
 from storage.cards import CardStore
 
@@ -75,3 +76,8 @@ ADMIN_ROUTES = [
     ("POST", "/impact", impact),
     ("POST", "/checkpoint", checkpoint),
 ]
+
+
+def part(provenance: Provenance) -> Part:
+    """Audit and impact admin routes, and the checkpoint loop as the lifecycle."""
+    return Part("provenance", (), tuple(ADMIN_ROUTES), ((PROVENANCE, provenance),), lifecycle=provenance)

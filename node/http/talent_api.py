@@ -17,6 +17,7 @@ from node.core.talent import Talent
 from node.formats.jobposting import job_from_jsonld, job_to_jsonld
 from node.http import federation_api
 from node.http.admin_api import CTX, json_body
+from node.http.part import Part
 from protocol.errors import ProtocolError
 from protocol.jobs import EMPLOYMENT_TYPES, Location, Salary
 from protocol.match_query import MatchQuery
@@ -304,3 +305,8 @@ ADMIN_ROUTES = [
     ("POST", "/refer", refer),
 ]
 FEDERATION_ROUTES = [("POST", MATCH_PATH, match_endpoint)]
+
+
+def part(talent: Talent) -> Part:
+    """The talent exchange's routes on both APIs and the ``Talent`` its handlers read (no loop of its own)."""
+    return Part("talent", tuple(FEDERATION_ROUTES), tuple(ADMIN_ROUTES), ((TALENT, talent),))

@@ -12,6 +12,7 @@ only when the requester accepts it do we trust it; if it cannot be reached nothi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from node.core.pairing import CARD_PATH
 from node.core.views import peer_view
 from node.http.admin_api import Handler, json_body
 from node.http.client import FederationClient, PeerAddressRefused, PeerUnavailable
+from node.http.part import Part
 from node.lan.discovery import Found, LanDiscovery, check_lan_url, listens_on_loopback
 from node.lan.pairing_api import PAIR_CONFIRM_PATH, PAIR_REQUEST_PATH, LanPairingEndpoints
 from node.logs import log_event
@@ -35,7 +37,7 @@ from protocol.peer_url import endpoint_url
 from storage import peers as P
 
 if TYPE_CHECKING:
-    from node.runtime import NodeRuntime
+    from node.home import Config
 
 DEFAULT_BROWSE_SECONDS = 3.0
 MAX_BROWSE_SECONDS = 30.0
@@ -68,9 +70,16 @@ class LanAdmin:
     client: FederationClient
     discovery: LanDiscovery
     allow_loopback: bool
+    # The federation pairing-request endpoints; None with ``lan_discovery`` off (they are not served).
+    endpoints: LanPairingEndpoints | None = None
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [("POST", "/trust/request", self.handle_request), ("POST", "/trust/approve", self.handle_approve)]
+
+    def part(self) -> Part:
+        """LAN discovery as a lifecycle, the pairing-request endpoints (if on) and the admin routes."""
+        federation = tuple(self.endpoints.routes()) if self.endpoints is not None else ()
+        return Part("lan", federation, tuple(self.routes()), lifecycle=self.discovery)
 
     # --- request ---------------------------------------------------------------------------------
 
@@ -199,21 +208,15 @@ class LanAdmin:
         return web.json_response(await self.approve(str(body.get("node_id", ""))))
 
 
-def install(runtime: NodeRuntime) -> LanAdmin:
-    """Add LAN discovery (a runtime component) and the pairing routes of both APIs to ``runtime``.
+def lan_admin(config: Config, federation: Federation, client: FederationClient, port: Callable[[], int | None]) -> LanAdmin:
+    """LAN discovery and pairing by request for one node; ``port`` is the federation port once listening.
 
     With ``lan_discovery`` off the federation pairing-request endpoints are not served at all (a
     stranger gets the 404 of any unknown route, and nothing is stored), and ``trust request`` is
     refused; ``trust approve`` of a request taken earlier still works (it only sends).
     """
-    config = runtime.service.config
     allow_loopback = listens_on_loopback(config)
-    discovery = LanDiscovery(config, runtime.service.node_id, lambda: runtime.port)
-    runtime.components.append(discovery)
-    if config.lan_discovery:
-        endpoints = LanPairingEndpoints(runtime.federation, allow_loopback, allow_private=config.allow_private_peers)
-        runtime.federation_routes.extend(endpoints.routes())
-    admin = LanAdmin(runtime.federation, runtime.client, discovery, allow_loopback)
-    runtime.admin_routes.extend(admin.routes())
-    return admin
-
+    discovery = LanDiscovery(config, federation.me, port)
+    endpoints = (LanPairingEndpoints(federation, allow_loopback, allow_private=config.allow_private_peers)
+                 if config.lan_discovery else None)
+    return LanAdmin(federation, client, discovery, allow_loopback, endpoints)

@@ -1,0 +1,19 @@
+"""Which statements this node has re-shared (``reshared``): one re-share per root statement, however
+many ways it arrives, so a statement travelling round a cycle of partners is passed on once."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+
+class ReshareStore:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def has(self, root_id: bytes) -> bool:
+        """Whether ``root_id`` was re-shared by this node already."""
+        return bool(list(self.db.query("SELECT 1 FROM reshared WHERE root_id = ?", [root_id])))
+
+    def record(self, root_id: bytes, reshare_id: bytes, now: int) -> None:
+        """Record the re-share ``reshare_id`` of ``root_id`` (call inside the transaction that appends it)."""
+        self.db.execute("INSERT INTO reshared (root_id, reshare_id, at) VALUES (?, ?, ?)", [root_id, reshare_id, now])
