@@ -173,3 +173,18 @@ async def test_bodies_the_old_handlers_crashed_on_are_refused_naming_the_field(n
     assert status == 200 and node.service.log.count() == before + 1
     status, data = await admin(node, "/jobs/post", {"title": "Driver", "skills": "driving", "valid_through": "2099-01-01"})
     assert status == 200, data
+
+
+async def test_the_core_never_implies_the_widest_consent_scope(net: Any):
+    """The dashboard and the demo call the core directly: a consent without a scope is refused there
+    too (it used to become "all", any organization), and nothing is recorded."""
+    node = await net.start("Youth Futures")
+    with pytest.raises(UserError) as failure:
+        node.talent.add_candidate(name="Ada Quist", email="ada@example.org", skills=["driving"], consent=["match"],
+                                  consent_evidence="signed form")
+    assert failure.value.field == "consent_scope" and node.talent.store.candidates() == []
+    # Positive control: with a scope the same call records the candidate and the consent.
+    candidate, consent = node.talent.add_candidate(name="Ada Quist", email="ada@example.org", skills=["driving"],
+                                                   consent=["match"], consent_scope="sector:company", consent_evidence="signed form")
+    assert consent is not None and consent.scope == ("sector:company",)
+    assert [c.candidate_id for c in node.talent.store.candidates()] == [candidate.candidate_id]
