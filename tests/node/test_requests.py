@@ -188,3 +188,11 @@ async def test_the_core_never_implies_the_widest_consent_scope(net: Any):
                                                    consent=["match"], consent_scope="sector:company", consent_evidence="signed form")
     assert consent is not None and consent.scope == ("sector:company",)
     assert [c.candidate_id for c in node.talent.store.candidates()] == [candidate.candidate_id]
+
+
+def test_the_admin_client_names_the_cli_option_for_the_blamed_field():
+    from node.http.admin_client import answer_error
+
+    assert str(answer_error({"detail": "hops must be between 1 and 8", "field": "hops"}, 400)).endswith("(option --hops)")
+    # The invite's lifetime is ttl_ms in the API and --expires (a duration) on the command line.
+    assert str(answer_error({"detail": "an invite must expire …", "field": "ttl_ms"}, 400)).endswith("(option --expires)")
