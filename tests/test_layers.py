@@ -223,7 +223,7 @@ def body_reads(path: Path) -> list[str]:
 
 
 def test_admin_handlers_read_bodies_only_through_the_request_models(tmp_path):
-    """Issue 9 item 4: every admin body is validated once, by its model in node/core/requests.py;
+    """Issue 9 item 4: every admin body is validated once, by its model in node/core/requests/;
     handlers do parse model -> core -> JSON answer, and their errors name fields, not CLI flags."""
     bad = tmp_path / "bad.py"
     bad.write_text("async def h(request):\n    b = await json_body(request)\n    return int(b.get('hops'))\n")

@@ -1,4 +1,4 @@
-"""The field rules of admin requests (node/core/requests.py builds its models from these).
+"""The field rules of admin requests (node/core/requests/ builds its models from these).
 
 Each reader takes a request field's JSON value and returns it typed, or raises ``UserError`` naming
 the FIELD (``valid_through``), never a CLI flag: the admin client adds the flag (``--valid-through``).

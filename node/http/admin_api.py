@@ -75,7 +75,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 
 
 async def read(request: web.Request, parse: Callable[[dict[str, Any]], T]) -> T:
-    """The request body as its typed model (node/core/requests.py): the one place a body is checked."""
+    """The request body as its typed model (node/core/requests/): the one place a body is checked."""
     return parse(await json_body(request))
 
 

@@ -1,4 +1,4 @@
-"""Issue 9 item 4: every admin request is validated once, by its model in node/core/requests.py.
+"""Issue 9 item 4: every admin request is validated once, by its model in node/core/requests/.
 
 - Any JSON value given to any model's ``from_json`` gives a model or a ``UserError`` naming a field,
   never another exception (which the admin API would answer as a 500 "internal error").
