@@ -8,7 +8,8 @@ Header row required; column names are case-insensitive (spaces and hyphens count
 - ``skills``: a comma/semicolon list inside the cell. ``medal``: silver | bronze | empty.
 - ``consent``: purposes, e.g. "match,refer" (empty: no consent recorded). ``consent_scope``: "all",
   "sector:nonprofit", "node:<64 hex>", several separated by spaces or commas; required when consent is given
-  (no default: "all", any organization, is never implied). ``consent_expires``: YYYY-MM-DD (or an RFC 3339 time), as the admin API takes it. ``consent_evidence``: required when consent is given.
+  (no default: "all", any organization, is never implied). ``consent_expires``: YYYY-MM-DD (or an RFC 3339
+  time), as the admin API takes it (node/core/fields.py). ``consent_evidence``: required when consent is given.
 - UTF-8 with or without BOM, CRLF or LF, blank lines skipped; a header without commas but with
   semicolons is read as a semicolon-separated file (European spreadsheet exports).
 
