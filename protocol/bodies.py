@@ -18,6 +18,7 @@ from protocol.identity import (
     X25519_PUBLIC_LEN,
     EncryptionPublicKeys,
 )
+from protocol.jobs import MAX_HOPS
 from protocol.peer_url import base_url_problem
 
 SECTORS = ("nonprofit", "social_enterprise", "company", "government", "academic", "other")
@@ -132,5 +133,5 @@ class Note:
         _check_keys(v, {"text", "hops"}, "note")
         return cls(
             text=expect_str(v.get("text"), "note.text", 4096),
-            hops=expect_int(v.get("hops", 1), "note.hops", 1, 8),
+            hops=expect_int(v.get("hops", 1), "note.hops", 1, MAX_HOPS),
         )

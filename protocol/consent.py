@@ -22,22 +22,30 @@ NODE_PREFIX = "node:"
 SCOPE_ALL = "all"
 
 
+def scope_item_ok(item: str) -> bool:
+    """The one rule for a consent scope item: "all", "sector:<one of SECTORS>" or "node:<64 hex>"."""
+    if item == SCOPE_ALL:
+        return True
+    if item.startswith(SECTOR_PREFIX):
+        return item[len(SECTOR_PREFIX):] in SECTORS
+    if item.startswith(NODE_PREFIX):
+        digits = item[len(NODE_PREFIX):]
+        return len(digits) == 64 and all(c in "0123456789abcdefABCDEF" for c in digits)
+    return False
+
+
+def split_scope(text: str) -> tuple[str, ...]:
+    """"all sector:nonprofit" or "all,sector:nonprofit" -> its items (separated by spaces or commas)."""
+    return tuple(part for part in text.replace(",", " ").split() if part)
+
+
 def parse_scope(text: str) -> tuple[str, ...]:
     """"all" | "sector:nonprofit" | "node:<hex>" — several separated by spaces or commas."""
-    items = tuple(part for part in text.replace(",", " ").split() if part)
+    items = split_scope(text)
     for item in items:
-        if item == SCOPE_ALL:
-            continue
-        if item.startswith(SECTOR_PREFIX) and item[len(SECTOR_PREFIX):] in SECTORS:
-            continue
-        if item.startswith(NODE_PREFIX):
-            try:
-                if len(bytes.fromhex(item[len(NODE_PREFIX):])) == 32:
-                    continue
-            except ValueError:
-                pass
-        raise RemoteProtocolError(MALFORMED, f"consent scope item {item!r} must be all, sector:NAME (one of "
-                                             f"{', '.join(SECTORS)}) or node:<64 hex>")
+        if not scope_item_ok(item):
+            raise RemoteProtocolError(MALFORMED, f"consent scope item {item!r} must be all, sector:NAME (one of "
+                                                 f"{', '.join(SECTORS)}) or node:<64 hex>")
     return items
 
 

@@ -19,6 +19,12 @@ LOCATION_TYPES = ("onsite", "remote", "hybrid")
 EMPLOYMENT_TYPES = ("FULL_TIME", "PART_TIME", "CONTRACTOR", "TEMPORARY", "INTERN", "VOLUNTEER", "PER_DIEM", "OTHER")
 SALARY_UNITS = ("HOUR", "DAY", "WEEK", "MONTH", "YEAR")
 MAX_SKILLS = 64
+MAX_HOPS = 8  # the one hops rule: a job or a note travels 1 (direct partners only) to MAX_HOPS trust steps
+
+
+def hops_ok(hops: int) -> bool:
+    """True for a hop limit a job or a note may carry (1 <= hops <= MAX_HOPS)."""
+    return 1 <= hops <= MAX_HOPS
 
 
 def _opt_str(v: dict[str, Any], key: str, name: str, max_len: int) -> str | None:
@@ -124,8 +130,8 @@ class Job:
         bad = [t for t in self.employment_type if t not in EMPLOYMENT_TYPES]
         if bad:
             raise RemoteProtocolError(MALFORMED, f"unknown employment type {bad[0]!r} (use {', '.join(EMPLOYMENT_TYPES)})")
-        if not 1 <= self.hops <= 8:
-            raise RemoteProtocolError(MALFORMED, "hops must be between 1 and 8")
+        if not hops_ok(self.hops):
+            raise RemoteProtocolError(MALFORMED, f"hops must be between 1 and {MAX_HOPS}")
         if len(self.skills) > MAX_SKILLS:
             raise RemoteProtocolError(MALFORMED, f"at most {MAX_SKILLS} skills")
 

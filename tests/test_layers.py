@@ -375,3 +375,43 @@ def test_components_return_their_parts_and_only_the_runtime_composes(tmp_path):
     for path in python_files("node"):
         if path.relative_to(REPO).as_posix() != "node/runtime.py":
             assert not runtime_list_mutations(path), f"{path.relative_to(REPO)}: {runtime_list_mutations(path)}"
+
+
+ADMIN_HANDLER_MODULES = ("node/http/admin_api.py", "node/http/talent_api.py", "node/http/provenance_api.py", "node/lan/admin.py")
+
+
+def body_reads(path: Path) -> list[str]:
+    """Where a module reads an admin request body other than through ``read(request, Model.from_json)``:
+    calls of ``json_body`` (outside ``read`` itself) and ``int()``/``float()`` casts in handlers."""
+    found: list[str] = []
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.AsyncFunctionDef | ast.FunctionDef) or func.name == "read":
+            continue
+        for node in ast.walk(func):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("json_body", "int", "float"):
+                found.append(f"{func.name}: {node.func.id}()")
+    return found
+
+
+def test_admin_handlers_read_bodies_only_through_the_request_models(tmp_path):
+    """Issue 9 item 4: every admin body is validated once, by its model in node/core/requests/;
+    handlers do parse model -> core -> JSON answer, and their errors name fields, not CLI flags."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("async def h(request):\n    b = await json_body(request)\n    return int(b.get('hops'))\n")
+    assert sorted(body_reads(bad)) == ["h: int()", "h: json_body()"]  # positive control
+    for name in ADMIN_HANDLER_MODULES:
+        assert not body_reads(REPO / name), f"{name} reads bodies ad hoc: {body_reads(REPO / name)}"
+        assert not flag_mentions(REPO / name), f"{name} names CLI flags: {flag_mentions(REPO / name)}"
+
+
+def test_one_date_rule_and_one_scope_rule():
+    """Dates of admin requests and CSV cells are parsed by node/core/fields.py only (JSON-LD files keep
+    schema.org's own reader in node/formats/jobposting.py); scope items are judged by protocol.consent."""
+    allowed = {"node/core/fields.py", "node/formats/jobposting.py"}
+    for path in python_files("node"):
+        name = str(path.relative_to(REPO))
+        text = path.read_text()
+        if name not in allowed:
+            assert "fromisoformat" not in text and "strptime" not in text, f"{name} parses dates itself"
+        assert "SECTOR_PREFIX" not in text and "NODE_PREFIX" not in text, f"{name} judges consent scope items itself"

@@ -21,6 +21,7 @@ from typing import Any
 from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.federation import Federation
+from node.core.fields import SCOPE_REQUIRED
 from node.core.ids import resolve_id
 from node.core.limits import DAY_MS, MatchQuota
 from node.core.referrals import REFERABLE_AGAIN, Referrals
@@ -249,7 +250,9 @@ class Talent(Referrals, TalentViews):
         if not evidence.strip():
             raise UserError("recording consent needs consent_evidence (what the candidate agreed to, and how)", field="consent_evidence")
         try:
-            scope = parse_scope(scope_text or "all")
+            if not scope_text.strip():  # the widest scope is never implied (node/core/fields.py)
+                raise UserError(SCOPE_REQUIRED, field="consent_scope")
+            scope = parse_scope(scope_text)
             body = Consent(os.urandom(16), candidate.candidate_ref, tuple(purposes), scope, fields,
                            hashlib.sha256(evidence.encode()).digest(), now, expires)
         except ProtocolError as exc:

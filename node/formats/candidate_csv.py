@@ -8,7 +8,8 @@ Header row required; column names are case-insensitive (spaces and hyphens count
 - ``skills``: a comma/semicolon list inside the cell. ``medal``: silver | bronze | empty.
 - ``consent``: purposes, e.g. "match,refer" (empty: no consent recorded). ``consent_scope``: "all",
   "sector:nonprofit", "node:<64 hex>", several separated by spaces or commas; required when consent is given
-  (no default: "all", any organization, is never implied). ``consent_expires``: YYYY-MM-DD. ``consent_evidence``: required when consent is given.
+  (no default: "all", any organization, is never implied). ``consent_expires``: YYYY-MM-DD (or an RFC 3339
+  time), as the admin API takes it (node/core/fields.py). ``consent_evidence``: required when consent is given.
 - UTF-8 with or without BOM, CRLF or LF, blank lines skipped; a header without commas but with
   semicolons is read as a semicolon-separated file (European spreadsheet exports).
 
@@ -25,10 +26,9 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 
-from protocol.bodies import SECTORS
-from protocol.consent import NODE_PREFIX, SCOPE_ALL, SECTOR_PREFIX
+from node.core.fields import DATE_FORM, SCOPE_FORM, bad_scope_item, date_ms
+from protocol.consent import split_scope
 from protocol.jobs import MAX_SKILLS
 from protocol.matching import split_skills
 
@@ -45,7 +45,6 @@ _EMAIL = re.compile(
     r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
 _PHONE = re.compile(r"^\+?[0-9 ().\-/]+$")
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,20 +210,18 @@ def _consent(v: dict[str, str], fail: Fail) -> tuple[tuple[str, ...], tuple[str,
     if any(p not in CSV_PURPOSES for p in purposes):
         fail("consent", f"has an unknown purpose (use {', '.join(CSV_PURPOSES)}, separated by commas)")
 
-    scope_items = tuple(v.get("consent_scope", "").replace(",", " ").split())
-    bad_scope = [item for item in scope_items if not _scope_item_ok(item)]
-    if bad_scope:
-        fail("consent_scope", f"item {scope_items.index(bad_scope[0]) + 1} is not all, sector:<one of {', '.join(SECTORS)}> "
-                              "or node:<64 hex digits>")
+    # The admin API's rules (node/core/fields.py): a cell refused here is refused by the API alike.
+    scope_items = split_scope(v.get("consent_scope", ""))
+    bad_scope = bad_scope_item(scope_items)
+    if bad_scope is not None:
+        fail("consent_scope", f"item {bad_scope} is not {SCOPE_FORM}")
 
     expires = v.get("consent_expires") or None
     if expires is not None:
         try:
-            if not _ISO_DAY.match(expires):
-                raise ValueError
-            date.fromisoformat(expires)
-        except ValueError:
-            fail("consent_expires", "must be a date like 2027-03-31")
+            date_ms(expires, end_of_day=True)
+        except (ValueError, OverflowError):
+            fail("consent_expires", f"must be {DATE_FORM}")
 
     evidence = v.get("consent_evidence", "")
     if purposes and not evidence:
@@ -238,12 +235,3 @@ def _consent(v: dict[str, str], fail: Fail) -> tuple[tuple[str, ...], tuple[str,
                 fail(column, "is set but consent is empty (give the purposes, e.g. match,refer)")
     return purposes, scope_items, expires, evidence
 
-
-def _scope_item_ok(item: str) -> bool:
-    if item == SCOPE_ALL:
-        return True
-    if item.startswith(SECTOR_PREFIX):
-        return item[len(SECTOR_PREFIX):] in SECTORS
-    if item.startswith(NODE_PREFIX):
-        return re.fullmatch(r"[0-9a-fA-F]{64}", item[len(NODE_PREFIX):]) is not None
-    return False

@@ -40,7 +40,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from protocol.errors import MALFORMED, RemoteProtocolError
-from protocol.jobs import EMPLOYMENT_TYPES, MAX_SKILLS, SALARY_UNITS, Job, Location, Salary, Skill
+from protocol.jobs import EMPLOYMENT_TYPES, MAX_HOPS, MAX_SKILLS, SALARY_UNITS, Job, Location, Salary, Skill, hops_ok
 from protocol.matching import split_skills
 
 MAX_TITLE = 300
@@ -95,8 +95,8 @@ def job_from_jsonld(data: dict[str, Any], *, job_id: bytes, now: int, hops: int,
     else:
         location, location_type = place, "hybrid" if telecommute else "onsite"
 
-    if not 1 <= hops <= 8:
-        raise JobPostingError("hops", "must be between 1 and 8")
+    if not hops_ok(hops):
+        raise JobPostingError("hops", f"must be between 1 and {MAX_HOPS}")
     return Job(
         job_id=job_id,
         version=version,

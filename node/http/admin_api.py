@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -18,18 +18,20 @@ from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.pairing import accept_invite
+from node.core.requests import InviteCreate, InviteRevoke, NotePost, PeerRef, TrustAccept
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
 from node.http.client import FederationClient
 from node.http.errors import error_response
 from node.logs import log_event
-from protocol.bodies import SECTORS, Note
+from protocol.bodies import Note
 from protocol.errors import LocalProtocolError, ProtocolError
 from storage import peers as P
 from storage.log_store import foreign_statements
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -72,6 +74,11 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return data
 
 
+async def read(request: web.Request, parse: Callable[[dict[str, Any]], T]) -> T:
+    """The request body as its typed model (node/core/requests/): the one place a body is checked."""
+    return parse(await json_body(request))
+
+
 def status_info(service: NodeService, running: bool) -> dict[str, Any]:
     peers = P.PeerStore(service.db)
     return {
@@ -107,20 +114,10 @@ async def stop(request: web.Request) -> web.Response:
 
 
 async def invite(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    ttl_ms = int(body.get("ttl_ms", 7 * 86_400_000))
-    if not 60_000 <= ttl_ms <= 90 * 86_400_000:
-        raise UserError("--expires must be between 1 minute and 90 days")
-    name = body.get("name")
-    sector = body.get("sector")
-    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 200):
-        raise UserError("name must be the partner organization's name (1 to 200 characters)", field="name")
-    if sector is not None and sector not in SECTORS:
-        raise UserError(f"sector must be one of {', '.join(SECTORS)}", field="sector")
-    token = request.app[CTX].federation.create_invite(ttl_ms, name.strip() if name else None, sector)
+    req = await read(request, InviteCreate.from_json)
+    token = request.app[CTX].federation.create_invite(req.ttl_ms, req.name, req.sector)
     return web.json_response({"token": token.encode(), "invite_id": token.invite_id.hex(), "expires_at": iso(token.expires_at),
-                              "fingerprint": token.fingerprint, "expected_name": name.strip() if name else None,
-                              "expected_sector": sector})
+                              "fingerprint": token.fingerprint, "expected_name": req.name, "expected_sector": req.sector})
 
 
 def invite_view(service: NodeService, row: P.InviteRow, now: int) -> dict[str, Any]:
@@ -154,15 +151,13 @@ async def invite_list(request: web.Request) -> web.Response:
 
 async def invite_revoke(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    body = await json_body(request)
-    row = ctx.federation.revoke_invite(str(body.get("invite_id", "")))
+    row = ctx.federation.revoke_invite((await read(request, InviteRevoke.from_json)).invite_id)
     return web.json_response(invite_view(ctx.service, row, now_ms()))
 
 
 async def trust_accept(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    body = await json_body(request)
-    verified = await accept_invite(ctx.federation, ctx.client, str(body.get("token", "")))
+    verified = await accept_invite(ctx.federation, ctx.client, (await read(request, TrustAccept.from_json)).token)
     peer = ctx.federation.peers.get(verified.node_id)
     assert peer is not None
     return web.json_response(peer_view(ctx.service, peer, ctx.federation.clock()))
@@ -180,8 +175,7 @@ async def trust_list(request: web.Request) -> web.Response:
 def _state_change(state: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         ctx = request.app[CTX]
-        body = await json_body(request)
-        node_id = ctx.federation.resolve_peer(str(body.get("node_id", "")))
+        node_id = ctx.federation.resolve_peer((await read(request, PeerRef.from_json)).node_id)
         return web.json_response(peer_view(ctx.service, ctx.federation.set_state(node_id, state), ctx.federation.clock()))
 
     return handler
@@ -195,8 +189,7 @@ async def trust_changed(request: web.Request) -> web.Response:
 
 async def trust_unblock(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    body = await json_body(request)
-    node_id = ctx.federation.resolve_peer(str(body.get("node_id", "")))
+    node_id = ctx.federation.resolve_peer((await read(request, PeerRef.from_json)).node_id)
     return web.json_response(peer_view(ctx.service, ctx.federation.unblock(node_id), ctx.federation.clock()))
 
 
@@ -204,12 +197,8 @@ async def trust_unblock(request: web.Request) -> web.Response:
 
 
 async def note_post(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    if not str(body.get("text", "")).strip():
-        raise UserError("a note needs some text")
-    note = Note(str(body.get("text", "")), int(body.get("hops", 1)))
-    if not 1 <= note.hops <= 8:
-        raise UserError("hops must be between 1 and 8", field="hops")
+    req = await read(request, NotePost.from_json)
+    note = Note(req.text, req.hops)
     statement = request.app[CTX].federation.append(Note.KIND, note.to_value(), private=True)
     return web.json_response({"id": statement.id.hex(), "seq": statement.seq})
 

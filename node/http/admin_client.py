@@ -65,6 +65,10 @@ class AdminClient:
         return result
 
 
+# Fields the CLI does not spell as ``--field-name`` (it takes a duration, the API takes milliseconds).
+OPTION_OF = {"ttl_ms": "--expires"}
+
+
 def answer_error(result: Any, status: int) -> UserError:
     """The admin API's error answer as the CLI shows it: the node's detail, plus the CLI option for
     the field it blames (the core names fields, not flags: docs/architecture.md, "Errors")."""
@@ -72,5 +76,5 @@ def answer_error(result: Any, status: int) -> UserError:
     field = result.get("field") if isinstance(result, dict) and isinstance(result.get("field"), str) else None
     message = str(detail or f"the node answered HTTP {status}")
     if field:
-        message = f"{message} (option {flag_hint(field)})"
+        message = f"{message} (option {OPTION_OF.get(field) or flag_hint(field)})"
     return UserError(message, field=field)

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from typing import Any
 
 from aiohttp import web
 
 from node.core.clock import now_ms
-from node.core.errors import UserError
 from node.core.provenance import Provenance
-from node.http.admin_api import CTX, json_body
+from node.core.requests import AuditExport, ImpactRequest
+from node.http.admin_api import CTX, read
 from node.http.part import Part
 from protocol.impact import Impact
 from storage.cards import CardStore
 
 PROVENANCE = web.AppKey("provenance", Provenance)
-
-
-def _since(text: str | None) -> int:
-    if not text:
-        return 0
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise UserError("since must be a date like 2026-01-01", field="since") from exc
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000)
 
 
 def impact_view(request: web.Request, impact: Impact, since: int, until: int) -> dict[str, Any]:
@@ -43,11 +32,11 @@ def impact_view(request: web.Request, impact: Impact, since: int, until: int) ->
 
 
 async def audit_export(request: web.Request) -> web.Response:
-    body = await json_body(request)
+    req = await read(request, AuditExport.from_json)
     from node.http.talent_api import TALENT
 
-    referral_id = request.app[TALENT].resolve(str(body.get("id", "")), "REFERRAL_ID")
-    data = request.app[PROVENANCE].export_referral(referral_id, bool(body.get("redact")))
+    referral_id = request.app[TALENT].resolve(req.id, "REFERRAL_ID")
+    data = request.app[PROVENANCE].export_referral(referral_id, req.redact)
     talent = request.app[TALENT]
     row = talent.store.referral(referral_id)
     candidate = talent.store.candidate(row.candidate_id) if row is not None and row.candidate_id is not None else None
@@ -56,10 +45,10 @@ async def audit_export(request: web.Request) -> web.Response:
 
 
 async def impact(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    since, until = _since(body.get("since")), now_ms()
+    req = await read(request, ImpactRequest.from_json)
+    since, until = req.since, now_ms()
     provenance = request.app[PROVENANCE]
-    if body.get("export"):
+    if req.export:
         data, figures = provenance.export_impact(since, until)
         return web.json_response({"bundle": base64.b64encode(data).decode(), "report": impact_view(request, figures, since, until)})
     return web.json_response(impact_view(request, provenance.impact(since, until), since, until))

@@ -22,8 +22,9 @@ from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.pairing import CARD_PATH
+from node.core.requests import PeerRef, TrustRequest
 from node.core.views import peer_view
-from node.http.admin_api import Handler, json_body
+from node.http.admin_api import Handler, read
 from node.http.client import FederationClient, PeerAddressRefused, PeerUnavailable
 from node.http.part import Part
 from node.lan.discovery import Found, LanDiscovery, check_lan_url, listens_on_loopback
@@ -38,9 +39,6 @@ from storage import peers as P
 
 if TYPE_CHECKING:
     from node.home import Config
-
-DEFAULT_BROWSE_SECONDS = 3.0
-MAX_BROWSE_SECONDS = 30.0
 
 REQUEST_ERRORS = {
     E.UNTRUSTED_SENDER: "the node refused: it has blocked this node",
@@ -194,18 +192,11 @@ class LanAdmin:
     # --- admin API handlers ------------------------------------------------------------------
 
     async def handle_request(self, request: web.Request) -> web.Response:
-        body = await json_body(request)
-        try:
-            seconds = float(body.get("seconds", DEFAULT_BROWSE_SECONDS))
-        except (TypeError, ValueError) as exc:
-            raise UserError("--seconds must be a number") from exc
-        if not 0.5 <= seconds <= MAX_BROWSE_SECONDS:
-            raise UserError(f"--seconds must be between 0.5 and {MAX_BROWSE_SECONDS:g}")
-        return web.json_response(await self.request(str(body.get("node_id", "")), seconds))
+        req = await read(request, TrustRequest.from_json)
+        return web.json_response(await self.request(req.node_id, req.seconds))
 
     async def handle_approve(self, request: web.Request) -> web.Response:
-        body = await json_body(request)
-        return web.json_response(await self.approve(str(body.get("node_id", ""))))
+        return web.json_response(await self.approve((await read(request, PeerRef.from_json)).node_id))
 
 
 def lan_admin(config: Config, federation: Federation, client: FederationClient, port: Callable[[], int | None]) -> LanAdmin:

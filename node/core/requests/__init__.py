@@ -1,0 +1,49 @@
+"""Typed admin requests: every admin API body is parsed here once, into a frozen dataclass.
+
+The CLI, the demo and the coming dashboard all send these bodies (JSON objects). A handler is
+``Model.from_json(body)`` -> the core -> a JSON answer, so the types, ranges and shared rules
+(dates, consent, hops: node/core/fields.py) are checked in one place. ``from_json`` raises only
+``UserError``, naming the request field (``valid_through``), never a CLI flag: the admin client adds
+the flag. No aiohttp here, so the dashboard can build the same models and call the core with them.
+
+One module per command group, as in node/cli: ``partners`` (trust, invites, LAN pairing, notes),
+``talent`` (jobs, candidates, consent, matching, referrals), ``audit`` (audit bundles, impact).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node.core.requests.audit import AuditExport, ImpactRequest
+from node.core.requests.partners import InviteCreate, InviteRevoke, NotePost, PeerRef, TrustAccept, TrustRequest
+from node.core.requests.talent import (
+    CandidateAdd,
+    CandidateUpdate,
+    ConsentGive,
+    JobClose,
+    JobImport,
+    JobList,
+    JobPost,
+    JobUpdate,
+    MatchRequest,
+    Ref,
+    ReferralAnswer,
+    ReferralRequestCreate,
+    ReferralUpdate,
+    ReferRequest,
+)
+
+__all__ = [
+    "AuditExport", "CandidateAdd", "CandidateUpdate", "ConsentGive", "ImpactRequest", "InviteCreate", "InviteRevoke",
+    "JobClose", "JobImport", "JobList", "JobPost", "JobUpdate", "MatchRequest", "NotePost", "PeerRef", "Ref",
+    "ReferRequest", "ReferralAnswer", "ReferralRequestCreate", "ReferralUpdate", "TrustAccept", "TrustRequest",
+]
+
+# Every model, for the property test that feeds them arbitrary JSON (tests/node/test_requests.py).
+MODELS: tuple[Any, ...] = (
+    InviteCreate.from_json, InviteRevoke.from_json, TrustAccept.from_json, PeerRef.from_json, TrustRequest.from_json,
+    NotePost.from_json, JobPost.from_json, JobUpdate.from_json, JobImport.from_json, JobList.from_json,
+    JobClose.from_json, Ref.from_json, MatchRequest.from_json, CandidateAdd.from_json, CandidateUpdate.from_json,
+    ConsentGive.from_json, ReferralRequestCreate.from_json, ReferralAnswer.approve, ReferralAnswer.decline,
+    ReferralUpdate.from_json, ReferRequest.from_json, AuditExport.from_json, ImpactRequest.from_json,
+)

@@ -1,0 +1,101 @@
+"""Admin requests of trust, invites, LAN pairing and notes (node/http/admin_api.py, node/lan/admin.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from node.core import fields as F
+from node.core.errors import UserError
+from protocol.bodies import SECTORS
+
+Body = dict[str, Any]
+
+DEFAULT_INVITE_TTL_MS = 7 * 86_400_000
+DEFAULT_BROWSE_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class InviteCreate:
+    """POST /invite: a single-use invite, optionally naming the organization expected to use it."""
+
+    ttl_ms: int = DEFAULT_INVITE_TTL_MS
+    name: str | None = None
+    sector: str | None = None
+
+    @classmethod
+    def from_json(cls, b: Body) -> InviteCreate:
+        b = F.json_object(b)
+        ttl_ms = DEFAULT_INVITE_TTL_MS if b.get("ttl_ms") is None else F.read_int(b["ttl_ms"], "ttl_ms")
+        if not F.MIN_INVITE_TTL_MS <= ttl_ms <= F.MAX_INVITE_TTL_MS:
+            raise UserError("an invite must expire between 1 minute and 90 days after it is made", field="ttl_ms")
+        name = F.read_opt_text(b.get("name"), "name")
+        if name is not None and (not name.strip() or len(name) > 200):
+            raise UserError("name must be the partner organization's name (1 to 200 characters)", field="name")
+        sector = F.read_opt_text(b.get("sector"), "sector")
+        if sector is not None and sector not in SECTORS:
+            raise UserError(f"sector must be one of {', '.join(SECTORS)}", field="sector")
+        return cls(ttl_ms, name.strip() if name else None, sector)
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRevoke:
+    """POST /invite/revoke."""
+
+    invite_id: str
+
+    @classmethod
+    def from_json(cls, b: Body) -> InviteRevoke:
+        return cls(F.read_id(F.json_object(b), "invite_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class TrustAccept:
+    """POST /trust/accept: an invite token a partner sent."""
+
+    token: str
+
+    @classmethod
+    def from_json(cls, b: Body) -> TrustAccept:
+        return cls(F.read_text(F.json_object(b).get("token"), "token", max_len=8192))
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRef:
+    """POST /trust/remove, /trust/block, /trust/unblock, /trust/approve: a partner's node id (or prefix)."""
+
+    node_id: str
+
+    @classmethod
+    def from_json(cls, b: Body) -> PeerRef:
+        return cls(F.read_id(F.json_object(b), "node_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class TrustRequest:
+    """POST /trust/request: ask a node announced on the LAN to pair, after browsing ``seconds``."""
+
+    node_id: str
+    seconds: float = DEFAULT_BROWSE_S
+
+    @classmethod
+    def from_json(cls, b: Body) -> TrustRequest:
+        b = F.json_object(b)
+        return cls(F.read_id(b, "node_id"), F.read_seconds(b.get("seconds"), "seconds", DEFAULT_BROWSE_S,
+                                                           F.MIN_BROWSE_S, F.MAX_BROWSE_S))
+
+
+@dataclass(frozen=True, slots=True)
+class NotePost:
+    """POST /note: a short private message to trusted partners."""
+
+    text: str
+    hops: int = 1
+
+    @classmethod
+    def from_json(cls, b: Body) -> NotePost:
+        b = F.json_object(b)
+        text = F.read_text(b.get("text"), "text", max_len=4096)
+        if not text.strip():
+            raise UserError("a note needs some text", field="text")
+        return cls(text, F.parse_hops(b.get("hops")))
