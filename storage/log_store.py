@@ -269,6 +269,11 @@ class LogStore:
         cursor = self.db.execute("DELETE FROM held WHERE received_at < ?", [now - self.quota.held_ttl_ms])
         return int(cursor.rowcount or 0)
 
+    def next_held_expiry(self, now: int) -> int | None:
+        """When (ms) the oldest held statement expires (``expire_held`` drops it), or None if none is held."""
+        row = next(self.db.query("SELECT MIN(received_at) AS oldest FROM held"))
+        return None if row["oldest"] is None else int(row["oldest"]) + self.quota.held_ttl_ms
+
     def peer_usage(self, peer: bytes, now: int) -> PeerUsage:
         rows = list(self.db.query("SELECT * FROM peer_usage WHERE peer = ?", [peer]))
         held = next(self.db.query("SELECT COUNT(*) AS n FROM held WHERE received_from = ? AND received_at >= ?",

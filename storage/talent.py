@@ -396,6 +396,16 @@ class TalentStore:
             """INSERT OR IGNORE INTO erasure_receipts_due (withdrawal, recipient, route, referral_ids, erased_at, next_at)
                VALUES (?, ?, ?, ?, ?, ?)""", [withdrawal, recipient, route, b"".join(referral_ids), erased_at, due_at])
 
+    def next_receipt_due(self, now: int) -> int | None:
+        """When (ms) the next owed erasure receipt is due to be tried, or None if none is owed."""
+        row = next(self.db.query("SELECT MIN(next_at) AS at FROM erasure_receipts_due"))
+        return None if row["at"] is None else int(row["at"])
+
+    def next_withdrawal_due(self, now: int) -> int | None:
+        """When (ms) the next relayed withdrawal without a receipt is due to be re-sent, or None."""
+        row = next(self.db.query("SELECT MIN(next_at) AS at FROM withdrawal_deliveries WHERE acked_at IS NULL"))
+        return None if row["at"] is None else int(row["at"])
+
     def receipts_due(self, now: int) -> list[ReceiptDueRow]:
         return [_receipt_due(r) for r in self.db.query(
             "SELECT * FROM erasure_receipts_due WHERE next_at <= ? ORDER BY next_at", [now])]

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from node.core.clock import now_ms
+from node.core.clock import Clock, RandomBytes, Timer
 from node.core.errors import UserError
 from node.core.ids import resolve_id
 from node.core.service import NodeService
@@ -69,15 +69,28 @@ class Federation:
     outbound_hooks: list[Callable[[bytes, Statement], None]] = field(default_factory=list)
     # Each guard may veto releasing a statement's body to a peer (consent re-checked at release).
     outbound_guards: list[Callable[[Statement, bytes], bool]] = field(default_factory=list)
-    # The clock statements taken in are stamped with (ms); tests may give a fake one.
-    clock: Callable[[], int] = now_ms
-    # Work due by the clock (retries, expiry), run by the sync engine's maintenance loop with ``clock()``.
-    timers: list[Callable[[int], object]] = field(default_factory=list)
+    # Work due by the clock (retries, expiry), run by the sync engine's maintenance loop with ``clock()``;
+    # each timer says when it is next due, and the loop sleeps until the earliest.
+    timers: list[Timer] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.peers = PeerStore(self.service.db)
         # Held (out-of-order) statements expire on the clock, not only when the next one arrives.
-        self.timers.append(self._expire_held)
+        self.timers.append(Timer("held-expiry", self._expire_held, self.service.log.next_held_expiry))
+
+    @property
+    def clock(self) -> Clock:
+        """The node's clock (``NodeService.clock``): every core use case reads time here."""
+        return self.service.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self.service.clock = clock
+
+    @property
+    def random(self) -> RandomBytes:
+        """The node's random source (``NodeService.random``): ids, salts, invite secrets, keys, jitter."""
+        return self.service.random
 
     def _expire_held(self, now: int) -> None:
         dropped = self.service.log.expire_held(now)
@@ -92,7 +105,7 @@ class Federation:
 
     def append(self, kind: str, body: object, *, private: bool, audience: Audience | None = None) -> Statement:
         """Append an own statement and queue it for every trusted peer, in one transaction."""
-        now = now_ms()
+        now = self.clock()
         if private and audience is None:
             audience = Audience.all_trusted()
         trusted = [p.node_id for p in self.peers.trusted()]
@@ -103,7 +116,7 @@ class Federation:
                 body=body,
                 now=now,
                 private=private,
-                salt=os.urandom(32) if private else None,
+                salt=self.random(32) if private else None,
                 audience=audience.encode() if audience else None,
             )
             self.peers.enqueue(statement.id, statement.seq, trusted, now)
@@ -115,7 +128,7 @@ class Federation:
         """Publish a key rotation signed by the old and the new key, then sign with the new one."""
         from cryptography.hazmat.primitives.asymmetric import ed25519
 
-        new_key = ed25519.Ed25519PrivateKey.generate()
+        new_key = ed25519.Ed25519PrivateKey.from_private_bytes(self.random(32))
         new_public = new_key.public_key().public_bytes_raw()
         old_public = self.service.identity.signing_public
         rotation = KeyRotation(new_public, new_key.sign(KeyRotation.signed_message(self.me, old_public, new_public)))
@@ -310,7 +323,7 @@ class Federation:
         audience = Audience.all_trusted(exclude={root.author, *path})
         with db.atomic():
             statement = self.append("reshare", reshare.to_value(), private=True, audience=audience)
-            db.execute("INSERT INTO reshared (root_id, reshare_id, at) VALUES (?, ?, ?)", [root.id, statement.id, now_ms()])
+            db.execute("INSERT INTO reshared (root_id, reshare_id, at) VALUES (?, ?, ?)", [root.id, statement.id, self.clock()])
         log_event("reshare.appended", root=root.id, distance=len(path) + 1)
 
     def card_bundle_of(self, author: bytes) -> bytes:
@@ -325,8 +338,8 @@ class Federation:
     def create_invite(self, ttl_ms: int, expected_name: str | None = None, expected_sector: str | None = None) -> InviteToken:
         """A one-time invite; ``expected_name``/``expected_sector`` are what the admin expects the
         partner's card to say (a partner whose card differs is refused at accept, with the reason)."""
-        now = now_ms()
-        token = InviteToken(self.service.config.url, self.me, os.urandom(16), os.urandom(32), now + ttl_ms)
+        now = self.clock()
+        token = InviteToken(self.service.config.url, self.me, self.random(16), self.random(32), now + ttl_ms)
         self.peers.add_invite(token.invite_id, token.secret, now, token.expires_at,
                               expected_name=expected_name, expected_sector=expected_sector)
         log_event("invite.created", expires_at=token.expires_at)
@@ -339,7 +352,7 @@ class Federation:
             raise UserError(f"invite {invite.invite_id.hex()[:16]} was already used: remove the peer instead (`orgnode trust remove`)")
         if invite.revoked_at is not None:
             raise UserError(f"invite {invite.invite_id.hex()[:16]} is already revoked")
-        self.peers.revoke_invite(invite.invite_id, now_ms())
+        self.peers.revoke_invite(invite.invite_id, self.clock())
         log_event("invite.revoked", invite=invite.invite_id)
         found = self.peers.invite(invite.invite_id)
         assert found is not None
@@ -358,7 +371,7 @@ class Federation:
 
     def accept_pair(self, origin: bytes, request: PairRequest, verified: VerifiedCard | None = None) -> VerifiedCard:
         """Inviter side: check the invite and the invitee's card (verified once by the caller), then trust it."""
-        now = now_ms()
+        now = self.clock()
         if verified is None:
             verified = verify_bundle(request.card_bundle, expected_node_id=origin)
         invite = self.peers.invite(request.invite_id)
@@ -395,7 +408,7 @@ class Federation:
                                                        "organization which organization the invite is for")
 
     def trust(self, verified: VerifiedCard, via: str) -> Peer:
-        now = now_ms()
+        now = self.clock()
         with self.service.db.atomic():
             peer = self._trust_in_transaction(verified, via, now)
         self._trusted(verified.node_id, via)
@@ -422,7 +435,7 @@ class Federation:
         if peer.state == P.BLOCKED and state == P.REMOVED:
             raise UserError(f"peer {node_id.hex()[:16]}… is blocked, and stays blocked until you unblock it: "
                             "`orgnode trust unblock NODE_ID` (it is then removed, not trusted; re-pair to trust it again)")
-        self.peers.set_state(node_id, state, now_ms())
+        self.peers.set_state(node_id, state, self.clock())
         log_event("peer.state", peer=node_id, state=state)
         updated = self.peers.get(node_id)
         assert updated is not None
@@ -435,7 +448,7 @@ class Federation:
         if peer is None or peer.state != P.BLOCKED:
             state = "not on the trust list" if peer is None else f"not blocked (state {peer.state})"
             raise UserError(f"peer {node_id.hex()[:16]}… is {state}: only a blocked peer can be unblocked")
-        self.peers.set_state(node_id, P.REMOVED, now_ms())
+        self.peers.set_state(node_id, P.REMOVED, self.clock())
         log_event("peer.state", peer=node_id, state=P.REMOVED)
         updated = self.peers.get(node_id)
         assert updated is not None

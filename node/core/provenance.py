@@ -20,7 +20,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.logs import log_event
@@ -158,7 +157,7 @@ class Provenance:
         if checkpoint.size >= cp_statement.seq:
             log_event("checkpoint.invalid", logging.WARNING, author=author, seq=cp_statement.seq)
             return  # a checkpoint covers only statements before it
-        now = now_ms()
+        now = self.federation.clock()
         ours = self.log.id_at(author, cp_statement.seq)
         conflict: bytes | None = None
         if ours is not None and ours != cp_statement.id:
@@ -216,7 +215,7 @@ class Provenance:
                 consistency.append(Consistency(old_s.id, new_s.id, consistency_proof(leaves[: new.size], old.size)))
         cards = [self.federation.service.card_bundle() if a == self.me else self.federation.card_bundle_of(a) for a in by_author]
         envelopes = [Envelope.of(s, with_body=plain and s.body is not None).encode() for s, plain in statements.values()]
-        return AuditBundle(subject, self.me, now_ms(), tuple(cards), tuple(envelopes), tuple(proofs), tuple(consistency), impact).encode()
+        return AuditBundle(subject, self.me, self.federation.clock(), tuple(cards), tuple(envelopes), tuple(proofs), tuple(consistency), impact).encode()
 
     def _statements_of(self, author: bytes, kind: str) -> list[Statement]:
         return [s for s in self.log.of_kind(kind) if s.author == author]

@@ -11,11 +11,10 @@ erasure receipt) run in ``on_appended``; a withdrawal erases the profile and ans
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from node.core.clock import now_ms
+from node.core.clock import Clock, RandomBytes
 from node.core.errors import UserError
 from node.logs import log_event
 from protocol.audience import Audience
@@ -78,7 +77,12 @@ class Referrals:
         federation: Federation
         relays: Relays | None
         store: TalentStore
-        clock: Callable[[], int]
+
+        @property
+        def clock(self) -> Clock: ...
+
+        @property
+        def random(self) -> RandomBytes: ...
 
         @property
         def me(self) -> bytes: ...
@@ -125,11 +129,11 @@ class Referrals:
         if any(r.pseudonym == alias and r.job_id == job_id and r.state in ("requested", "pending", "sent")
                for r in self.store.requests()):
             raise UserError("this candidate was already requested for this job (see `orgnode referral list`)")
-        body = ReferralRequest(os.urandom(16), job_id, row.statement_id, holder, result.query_id, alias)
+        body = ReferralRequest(self.random(16), job_id, row.statement_id, holder, result.query_id, alias)
         statement = self.federation.append(ReferralRequest.KIND, body.to_value(), private=True, audience=Audience.only(holder))
         self.store.add_request(request_id=body.request_id, job_id=job_id, job_author=self.me, holder=holder,
                                query_id=body.query_id, pseudonym=alias, statement_id=statement.id, state="requested",
-                               created_at=now_ms())
+                               created_at=self.clock())
         return {"id": body.request_id.hex(), "job_id": job_id.hex(), "to": holder.hex(), "status": "requested"}
 
     def update_referral(self, referral_id: bytes, status: str, reason: str) -> dict[str, Any]:
@@ -144,7 +148,7 @@ class Referrals:
         counterpart = row.referrer if side == JOB_ORG else row.job_author
         body = ReferralStatus(referral_id, status, self.last_event(referral_id), reason)
         statement = self._send(ReferralStatus.KIND, body.to_value(), counterpart, row.job_id)
-        self._apply_status(referral_id, status, self.me, statement.id, reason, now_ms(), notify=False)
+        self._apply_status(referral_id, status, self.me, statement.id, reason, self.clock(), notify=False)
         return self.referral_view(self.store.referral(referral_id) or row)
 
     # --- referrals: the holder's side ---------------------------------------------------------------
@@ -159,7 +163,7 @@ class Referrals:
             raise UserError("no such job here (see `orgnode job list`)")
         if job_row.author == self.me:
             raise UserError("that is this organization's own job: referrals go to another organization's job")
-        if not job_row.job.is_offered(now_ms()):
+        if not job_row.job.is_offered(self.clock()):
             raise UserError("that job is no longer open")
         direct = self.federation.peers.is_trusted(job_row.author)
         if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
@@ -169,14 +173,14 @@ class Referrals:
             raise UserError(f"{DUPLICATE_REFERRAL}: this candidate was already referred to this job (referral "
                             f"{earlier.referral_id.hex()}, {earlier.status}); a second referral of the same person is "
                             "refused (see `orgnode referral list`)")
-        now = now_ms()
+        now = self.clock()
         consent = self.consent_in_force(candidate_id, "refer", job_row.author, now)
         if consent is None:
             raise UserError("the candidate's consent does not cover referring them to this organization "
                             "(record a consent that does, or ask the candidate)")
         consent_statement = self.federation.service.log.get(consent.statement_id)
         assert consent_statement is not None
-        referral_id = os.urandom(16)
+        referral_id = self.random(16)
         profile = ReferralProfile(referral_id, candidate.profile(consent.fields), note)
         with self.db.atomic():
             self.store.disclose(referral_id, candidate_id, job_row.author, consent.consent_id, now)
@@ -206,7 +210,7 @@ class Referrals:
         candidate_id = request.candidate_id
         assert candidate_id is not None  # a pending request is one we received: it names our candidate
         asker = request.job_author
-        now = now_ms()
+        now = self.clock()
         if self.consent_in_force(candidate_id, "refer", asker, now) is None:
             candidate = self.store.candidate(candidate_id)
             assert candidate is not None
@@ -281,7 +285,7 @@ class Referrals:
         if offer is None or offer.asker != statement.author or offer.job_id != body.job_id:
             raise UserError("referral request names no offer of ours")
         candidate_id = offer.candidate_id
-        now = now_ms()
+        now = self.clock()
         earlier = self.live_referral(candidate_id, body.job_id, statement.author)
         if earlier is not None:
             # The asker already has this person for this job (pseudonyms change with every match):
@@ -313,7 +317,7 @@ class Referrals:
         job = self.store.job(body.job_id, self.me)
         if job is None:
             raise UserError("referral for a job that is not ours")
-        now = now_ms()
+        now = self.clock()
         consent_statement, consent = consent_for_referral(body, statement.author)
         history = self._key_history(statement.author)
         if history is None:
@@ -348,7 +352,7 @@ class Referrals:
         if request is not None and request.holder == statement.author and body.status == "declined":
             self.store.set_request_state(body.referral_id, "declined", body.reason)
             return
-        self._apply_status(body.referral_id, body.status, statement.author, statement.id, body.reason, now_ms(), notify=False)
+        self._apply_status(body.referral_id, body.status, statement.author, statement.id, body.reason, self.clock(), notify=False)
 
     def _apply_status(self, referral_id: bytes, status: str, by: bytes, statement_id: bytes, reason: str, now: int,
                       notify: bool) -> None:
@@ -375,7 +379,7 @@ class Referrals:
         there (no path back, an unusable key in the withdrawer's card) can never undo the erasure, and
         the receipt stays owed and is retried (issue 8 item 4)."""
         body = ConsentWithdrawal.from_value(statement.body_value())
-        now = now_ms()
+        now = self.clock()
         erased: list[bytes] = []
         for rid in body.referral_ids:
             row = self.store.referral(rid)
@@ -445,7 +449,7 @@ class Referrals:
 
     def _on_receipt(self, statement: Statement) -> None:
         body = ErasureReceipt.from_value(statement.body_value())
-        self.store.acknowledge(list(body.referral_ids), statement.author, statement.id, now_ms())
+        self.store.acknowledge(list(body.referral_ids), statement.author, statement.id, self.clock())
         self.store.withdrawal_acknowledged(body.withdrawal, statement.author, self.federation.clock())
 
     # --- withdrawals relayed to non-partners: re-sent until receipted (issue 8 item 8) ---------------

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from node.core.clock import now_ms
+from node.core.clock import Clock, RandomBytes, Timer
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.ids import resolve_id
@@ -48,7 +47,6 @@ class Talent(Referrals, TalentViews):
     federation: Federation
     vocabulary: Callable[[], Vocabulary]
     relays: Relays | None = None
-    clock: Callable[[], int] = now_ms  # the node's clock (ms); tests may give a fake one
     match_quota: MatchQuota = dataclasses.field(default_factory=MatchQuota)
 
     def __post_init__(self) -> None:
@@ -57,12 +55,26 @@ class Talent(Referrals, TalentViews):
         if self.relays is not None:
             self.relays.on_delivered.append(lambda statements, via: self.on_appended(statements))
         self.federation.outbound_guards.append(self.outbound_allowed)
-        self.federation.timers.append(self.send_due_receipts)
-        self.federation.timers.append(self.retry_withdrawals)
+        self.federation.timers.append(Timer("erasure-receipts", self.send_due_receipts, self.store.next_receipt_due))
+        self.federation.timers.append(Timer("withdrawal-retries", self.retry_withdrawals, self.store.next_withdrawal_due))
 
     @property
     def me(self) -> bytes:
         return self.federation.me
+
+    @property
+    def clock(self) -> Clock:
+        """The node's clock (``Federation.clock``, i.e. ``NodeService.clock``)."""
+        return self.federation.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self.federation.clock = clock
+
+    @property
+    def random(self) -> RandomBytes:
+        """The node's random source (``Federation.random``): job, candidate, consent and query ids."""
+        return self.federation.random
 
     @property
     def db(self) -> Any:
@@ -90,12 +102,12 @@ class Talent(Referrals, TalentViews):
                  valid_through: int | None = None, hops: int = 1, job_id: bytes | None = None) -> Job:
         if not skills:
             raise UserError("give the job's skills: matching needs them", field="skills")
-        if valid_through is not None and valid_through < now_ms():
+        if valid_through is not None and valid_through < self.clock():
             raise UserError("valid_through is in the past", field="valid_through")
         vocabulary = self.vocabulary()
         resolved = tuple(Skill(s, vocabulary.concept(s).uri) for s in skills)
         try:
-            job = Job(job_id=job_id or os.urandom(16), version=1, title=title, skills=resolved, date_posted=now_ms(), hops=hops,
+            job = Job(job_id=job_id or self.random(16), version=1, title=title, skills=resolved, date_posted=self.clock(), hops=hops,
                       description=description, location=location or Location(), location_type=location_type,
                       employment_type=employment_type, salary=salary, valid_through=valid_through)
         except ProtocolError as exc:
@@ -167,8 +179,8 @@ class Talent(Referrals, TalentViews):
         if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope.strip()):
             raise UserError("consent_scope, consent_expires and consent_evidence describe a consent: also give consent (match,refer)",
                             field="consent")
-        now = now_ms()
-        candidate = Candidate(os.urandom(16), os.urandom(16), name.strip(), email.strip(), phone, location, tuple(skills),
+        now = self.clock()
+        candidate = Candidate(self.random(16), self.random(16), name.strip(), email.strip(), phone, location, tuple(skills),
                               medal, for_job, now, notes or None)
         consent_row = None
         with self.db.atomic():
@@ -238,7 +250,7 @@ class Talent(Referrals, TalentViews):
         if not purposes:
             raise UserError("say what the candidate agreed to in consent: match,refer (and audit, if they agreed to it)", field="consent")
         with self.db.atomic():
-            row = self._give_consent(candidate, purposes, scope_text, expires, evidence, PROFILE_FIELDS, now_ms())
+            row = self._give_consent(candidate, purposes, scope_text, expires, evidence, PROFILE_FIELDS, self.clock())
         log_event("consent.given")
         return row
 
@@ -250,7 +262,7 @@ class Talent(Referrals, TalentViews):
             raise UserError("recording consent needs consent_evidence (what the candidate agreed to, and how)", field="consent_evidence")
         try:
             scope = parse_scope(scope_text or "all")
-            body = Consent(os.urandom(16), candidate.candidate_ref, tuple(purposes), scope, fields,
+            body = Consent(self.random(16), candidate.candidate_ref, tuple(purposes), scope, fields,
                            hashlib.sha256(evidence.encode()).digest(), now, expires)
         except ProtocolError as exc:
             raise UserError(exc.detail) from exc
@@ -277,7 +289,7 @@ class Talent(Referrals, TalentViews):
         candidate = self.store.candidate(candidate_id)
         if candidate is None:
             raise UserError("no such candidate (see `orgnode candidate list`)")
-        now = now_ms()
+        now = self.clock()
         rows = [r for r in self.store.consents(candidate_id) if r.state == "given"]
         if not rows:
             raise UserError("this candidate has no consent in force to withdraw")
@@ -334,7 +346,7 @@ class Talent(Referrals, TalentViews):
         candidate = self.store.candidate(candidate_id)
         if candidate is None:
             raise UserError("no such candidate (see `orgnode candidate list`)")
-        now = now_ms()
+        now = self.clock()
         with self.db.atomic():
             rows = [r for r in self.store.consents(candidate_id) if r.state == "given"]
             untold = [d for d in self.store.disclosures(candidate_id) if d.withdrawal_statement is None]
@@ -395,7 +407,7 @@ class Talent(Referrals, TalentViews):
         if disclosure is None or disclosure.recipient != peer:
             return False
         consent = self.store.consent(disclosure.consent_id)
-        return consent is not None and consent.in_force(now_ms())
+        return consent is not None and consent.in_force(self.clock())
 
     # --- matching --------------------------------------------------------------------------------
 
@@ -477,14 +489,14 @@ class Talent(Referrals, TalentViews):
 
     def match_query_for(self, job_id: bytes) -> tuple[MatchQuery, Job]:
         row = self.own_job(job_id)
-        if not row.job.is_offered(now_ms()):
+        if not row.job.is_offered(self.clock()):
             raise UserError("that job is not open (closed, filled or past its valid-through date)")
         statement = self.federation.service.log.get(row.statement_id)
         assert statement is not None
-        return MatchQuery(os.urandom(16), Envelope.of(statement).encode()), row.job
+        return MatchQuery(self.random(16), Envelope.of(statement).encode()), row.job
 
     def record_answer(self, job_id: bytes, answer: MatchAnswer) -> None:
-        now = now_ms()
+        now = self.clock()
         for offer in answer.offers:
             self.store.add_result(answer.query_id, job_id, answer.holder, offer.pseudonym, offer.score, offer.matched, now)
 
@@ -492,7 +504,7 @@ class Talent(Referrals, TalentViews):
         """Search received (and own) open jobs for one of our candidates, locally."""
         candidate = self.held_candidate(candidate_id)
         vocabulary = self.vocabulary()
-        now = now_ms()
+        now = self.clock()
         out = []
         referred = {(r.job_id, r.job_author) for r in self._live_referrals() if r.candidate_id == candidate_id}
         for row in self.store.jobs():

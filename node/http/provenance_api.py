@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.provenance import Provenance
 from node.http.admin_api import CTX, json_body
@@ -56,8 +55,8 @@ async def audit_export(request: web.Request) -> web.Response:
 
 async def impact(request: web.Request) -> web.Response:
     body = await json_body(request)
-    since, until = _since(body.get("since")), now_ms()
     provenance = request.app[PROVENANCE]
+    since, until = _since(body.get("since")), provenance.federation.clock()
     if body.get("export"):
         data, figures = provenance.export_impact(since, until)
         return web.json_response({"bundle": base64.b64encode(data).decode(), "report": impact_view(request, figures, since, until)})

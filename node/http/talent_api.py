@@ -5,12 +5,10 @@ CLI uses for jobs, candidates, consent, matching and referrals (the match fan-ou
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
 
 from aiohttp import web
 
-from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.matching import MATCH_DEADLINE, MATCH_PATH, ask_peers
 from node.core.talent import Talent
@@ -122,7 +120,7 @@ async def job_import(request: web.Request) -> web.Response:
     if "jsonld" not in b:
         raise UserError("give the JobPosting to import", field="jsonld")
     # A bad JobPosting is the input file's fault: JobPostingError is a RemoteProtocolError (malformed).
-    job = job_from_jsonld(b["jsonld"], job_id=os.urandom(16), now=now_ms(), hops=_hops(b, default=1))
+    job = job_from_jsonld(b["jsonld"], job_id=talent.random(16), now=talent.clock(), hops=_hops(b, default=1))
     talent.publish_job(job)
     return web.json_response({"id": job.job_id.hex(), "title": job.title})
 

@@ -55,7 +55,7 @@ class Net:
         extra: dict[str, Any] = {"lan_advertise": False, "allow_private_peers": True, **config_fields}  # 127.0.0.x, no mDNS
         config = Config(name, sector, "127.0.0.1", port, url or f"http://127.0.0.1:{port}",
                         sync_interval=sync_interval, retry_base=retry_base, retry_cap=retry_cap, **extra)
-        home.create(config, Identity.generate(), None)
+        home.create(config, Identity.from_random(os.urandom), None)
         service = NodeService.open(home.path)
         service.publish_org_card()
         return await self._run(service)

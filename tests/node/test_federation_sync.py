@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from protocol.bodies import Note
@@ -73,7 +74,7 @@ async def test_rejected_base_is_refused_and_survives_restart(fed_net):
     await fed_net.halt(a)
     last = a.service.log.head(a.service.node_id)
     # A statement at A's next position claiming A but signed by another key: rejected and recorded.
-    impostor = Identity.generate()
+    impostor = Identity.from_random(os.urandom)
     forged = note(Identity(impostor.signing_key, impostor.x25519_key, impostor.mlkem_key, a.service.identity.genesis_public),
                   last.seq + 1, last.id, "forged")
     on_forged = note(a.service.identity, last.seq + 2, forged.id, "builds on the forgery")

@@ -70,7 +70,7 @@ async def paired(fed_net, *, halt_sender: bool = True):
 
 def impostor_of(victim: Identity) -> Identity:
     """An identity that claims ``victim``'s node id but signs with a key of its own."""
-    other = Identity.generate()
+    other = Identity.from_random(os.urandom)
     return Identity(other.signing_key, other.x25519_key, other.mlkem_key, victim.genesis_public)
 
 
@@ -153,7 +153,7 @@ async def test_row3_row10_unknown_keys_and_announced_addresses_cause_no_connecti
         a, b = await paired(fed_net, halt_sender=False)
         url_a = b.federation.peers.get(a.service.node_id).url
         # (a) An unknown node pushes its own, validly signed card announcing the sentinel: refused.
-        stranger = Identity.generate()
+        stranger = Identity.from_random(os.urandom)
         card = sign_statement(stranger, kind=OrgCard.KIND, seq=1, prev=None, now=now_ms(), private=False,
                               body=OrgCard("Stranger", "company", f"http://127.0.0.1:{sentinel.port}",
                                            stranger.encryption_public).to_value())
@@ -411,7 +411,7 @@ def test_row11_node_refuses_to_start_with_the_python_parser(tmp_path):
 
     home = Home(tmp_path / "h")
     port = free_port()
-    home.create(Config("Parser Check", "company", "127.0.0.1", port, f"http://127.0.0.1:{port}"), Identity.generate(), None)
+    home.create(Config("Parser Check", "company", "127.0.0.1", port, f"http://127.0.0.1:{port}"), Identity.from_random(os.urandom), None)
     result = subprocess.run([sys.executable, "-m", "node.cli.main", "--home", str(home.path), "run"], capture_output=True, text=True,
                             env=cli_env(AIOHTTP_NO_EXTENSIONS="1"), timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 1

@@ -133,7 +133,7 @@ def crafted_bundle(identity: Identity, url: str) -> bytes:
 @pytest.mark.parametrize("bad", BAD_URLS)
 async def test_item10_a_card_url_with_userinfo_query_fragment_or_dot_path_is_refused_at_pairing(net, bad):
     inviter = await net.start("Inviter")
-    mallory = Identity.generate()
+    mallory = Identity.from_random(os.urandom)
     for url, ok in ((bad.format(port=inviter.port), False), (f"http://127.0.0.1:{inviter.port}/orgnode", True)):
         token = inviter.federation.create_invite(600_000)
         request = PairRequest(token.invite_id, invite_proof(token.secret, token.node_id, mallory.node_id, token.invite_id),

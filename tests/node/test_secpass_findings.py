@@ -120,11 +120,11 @@ async def test_secpass_one_host_with_eight_addresses_cannot_fill_every_pairing_s
     fast_bucket(b)
     for i in range(MAX_PENDING_IN // MAX_PENDING_PER_SOURCE):
         for _ in range(MAX_PENDING_PER_SOURCE):
-            s = Identity.generate()
+            s = Identity.from_random(os.urandom)
             status, _ = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(s)).encode(), s,
                                        source=f"127.0.3.{i + 1}")
             assert status == 200  # each alias stays within its own cap
-    neighbour = Identity.generate()
+    neighbour = Identity.from_random(os.urandom)
     status, body = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(neighbour)).encode(), neighbour,
                                   source="127.0.4.1")
     assert status == 200, f"a real neighbour is locked out: {status} {body[:120]!r}"

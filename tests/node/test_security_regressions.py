@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
@@ -61,7 +62,6 @@ async def test_a_stalling_peer_does_not_delay_pulls_from_others(fed_net):
 
 
 async def test_junk_relays_are_not_carried_or_remembered(fed_net):
-    import os
 
     from protocol.audience import Audience
     from protocol.relay import Relay
@@ -83,7 +83,6 @@ async def test_junk_relays_are_not_carried_or_remembered(fed_net):
 
 async def test_a_rotated_away_key_cannot_come_back_through_a_reshare(fed_net):
     import dataclasses
-    import os
 
     from node.core.clock import now_ms
     from protocol.card_bundle import encode_bundle
@@ -140,14 +139,13 @@ async def test_pseudonyms_cannot_be_linked_by_reusing_a_query_id(fed_net):
 
 
 async def test_pairing_floods_are_cut_before_any_cryptography(fed_net):
-    import os
 
     from protocol.identity import Identity
     from protocol.invite import PairRequest
     from tests.node.federation_helpers import signed_post
 
     a = await fed_net.start("Alpha")
-    stranger = Identity.generate()
+    stranger = Identity.from_random(os.urandom)
     statuses = []
     for _ in range(14):
         body = PairRequest(os.urandom(16), os.urandom(32), b"\x92\x01\x90").encode()
