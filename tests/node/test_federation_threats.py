@@ -173,11 +173,14 @@ async def test_row3_row10_unknown_keys_and_announced_addresses_cause_no_connecti
             await wait_until(lambda s=card_a: b.service.log.get(s.id), what="the new card at B")
         assert stranger.node_id not in {p.node_id for p in b.federation.peers.all()}
         assert b.service.log.head(stranger.node_id).seq == 0
-        contact_before = a.federation.peers.get(b.service.node_id).last_contact
-        await asyncio.sleep(1.0)  # three sync intervals: B keeps talking to A at the address on its trust list
+        # Three more contacts from B (its pulls every interval; positive control): each went to A at the
+        # address on B's trust list, none to an announced one.
+        for _ in range(3):
+            seen = a.federation.peers.get(b.service.node_id).last_contact
+            await wait_until(lambda seen=seen: a.federation.peers.get(b.service.node_id).last_contact > seen,
+                             what="another request from B at A's address")
         assert sentinel.hits == []
         assert b.federation.peers.get(a.service.node_id).url == url_a
-        assert a.federation.peers.get(b.service.node_id).last_contact > contact_before
     finally:
         await sentinel.stop()
 
