@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from node.core.clock import Timer
 from protocol.identity import Identity
+from protocol.provenance import Checkpoint
 from tests.node.federation_helpers import (
     FakeClock,
     Net,
@@ -103,3 +104,23 @@ async def test_a_seeded_random_source_makes_ids_and_keys_deterministic(net: Net)
     assert Identity.from_random(seeded_random(b"k")).node_id != Identity.from_random(seeded_random(b"j")).node_id
     # The node still works with its injected source: pairing uses the seeded invite secret.
     await pair(first, other)
+
+
+async def test_checkpoints_are_due_on_the_nodes_clock(net: Net):
+    """The checkpoint timer (every ``checkpoint_interval`` of the node's clock) fires when the clock
+    is moved past it, though an hour of wall time never passes."""
+    clock = FakeClock()
+    node = await net.start("Signer", sync_interval=LONG_INTERVAL, checkpoint_interval=3600.0)
+    node.service.clock = clock
+    runs = probe(node)
+
+    def checkpoints() -> int:
+        return sum(1 for s in node.service.log.statements(node.service.node_id) if s.kind == Checkpoint.KIND)
+
+    clock.advance(1_800_000)  # half an hour: not due
+    node.sync.timers_changed()
+    await wait_until(lambda: clock() in runs, what="the timers run at the advanced time")
+    assert checkpoints() == 0, "positive control: no checkpoint before the interval has passed"
+    clock.advance(1_800_000 + 1_000)
+    node.sync.timers_changed()
+    await wait_until(checkpoints, timeout=5, what="a checkpoint signed once the node's clock passed the interval")
