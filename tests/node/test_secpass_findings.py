@@ -28,7 +28,7 @@ from tests.node.test_local_attacks import cli
     "http://[fec0::1]:8470",              # site-local (deprecated, not global)
 ])
 async def test_secpass_ipv6_forms_embedding_internal_ipv4_are_refused(url):
-    client = FederationClient(Identity.generate)
+    client = FederationClient(lambda: Identity.from_random(os.urandom))
     try:
         with pytest.raises(PeerAddressRefused, match="allow_private_peers"):
             await asyncio.wait_for(client.post(url, "/federation/v1/pull", os.urandom(32), b"\x91\x01"), 1.0)
