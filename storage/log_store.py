@@ -270,9 +270,10 @@ class LogStore:
         return int(cursor.rowcount or 0)
 
     def next_held_expiry(self, now: int) -> int | None:
-        """When (ms) the oldest held statement expires (``expire_held`` drops it), or None if none is held."""
+        """When (ms) the oldest held statement expires (the first ``now`` at which ``expire_held`` drops
+        it), or None if none is held."""
         row = next(self.db.query("SELECT MIN(received_at) AS oldest FROM held"))
-        return None if row["oldest"] is None else int(row["oldest"]) + self.quota.held_ttl_ms
+        return None if row["oldest"] is None else int(row["oldest"]) + self.quota.held_ttl_ms + 1
 
     def peer_usage(self, peer: bytes, now: int) -> PeerUsage:
         rows = list(self.db.query("SELECT * FROM peer_usage WHERE peer = ?", [peer]))
