@@ -38,8 +38,8 @@ def line(name: str, value: float, limit_name: str, limit: float) -> None:
 def bench_crypto_and_log(n: int) -> tuple[float, float]:
     """Returns the per-statement crypto floor for sync (seal + open + verify, serially, in one
     process) and the raw durable-commit rate, the limits the sync figures are compared with."""
-    author = Identity.generate()
-    reader = Identity.generate()
+    author = Identity.from_random(os.urandom)
+    reader = Identity.from_random(os.urandom)
     key = ed25519.Ed25519PrivateKey.generate()
     message = os.urandom(200)
     sig = key.sign(message)

@@ -1,9 +1,9 @@
 """Who a node is: its signing key, encryption keys, node id and human fingerprint.
 
 The node id is derived from the node's *genesis* Ed25519 public key, so it stays the same when the
-signing key is rotated (protocol.md "Identity"). Private keys are passed in by the node shell; this
-module never generates or stores them itself except through ``generate(rng_seed)``-free factories
-that the shell calls.
+signing key is rotated (protocol.md "Identity"). This module draws no randomness: fresh keys are
+made from random bytes the caller hands in (``Identity.from_random(random_bytes)``), so a test can
+give a seeded source; ``tests/test_layers.py`` refuses any ``.generate()`` of a key in ``protocol/``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from protocol.errors import BAD_SIGNATURE, MALFORMED, RemoteProtocolError
+from protocol.errors import BAD_SIGNATURE, MALFORMED, LocalProtocolError, RemoteProtocolError
 
 NODE_ID_TAG = b"orgnode/node-id/v1\x00"
 FINGERPRINT_TAG = b"orgnode/fingerprint/v1\x00"
@@ -27,6 +28,9 @@ ED25519_PUBLIC_LEN = 32
 X25519_PUBLIC_LEN = 32
 MLKEM768_PUBLIC_LEN = 1184
 NODE_ID_LEN = 32
+ED25519_SEED_LEN = 32
+X25519_PRIVATE_LEN = 32
+MLKEM768_SEED_LEN = 64
 
 
 def node_id_for(genesis_public_key: bytes) -> bytes:
@@ -133,19 +137,17 @@ class Identity:
     genesis_public: bytes
 
     @classmethod
-    def generate(cls) -> Identity:
-        """Fresh keys. Called by the node shell only (randomness is an effect it owns)."""
-        signing = ed25519.Ed25519PrivateKey.generate()
-        return cls(
-            signing_key=signing,
-            x25519_key=x25519.X25519PrivateKey.generate(),
-            mlkem_key=mlkem.MLKEM768PrivateKey.generate(),
-            genesis_public=signing.public_key().public_bytes_raw(),
-        )
+    def from_random(cls, random_bytes: Callable[[int], bytes]) -> Identity:
+        """Fresh keys from the caller's random source (``os.urandom`` in a node; randomness is an effect
+        the node shell owns): 32 bytes of Ed25519 seed, 32 of X25519 private key, 64 of ML-KEM seed."""
+        seeds = [random_bytes(n) for n in (ED25519_SEED_LEN, X25519_PRIVATE_LEN, MLKEM768_SEED_LEN)]
+        if [len(s) for s in seeds] != [ED25519_SEED_LEN, X25519_PRIVATE_LEN, MLKEM768_SEED_LEN]:
+            raise LocalProtocolError(MALFORMED, "the random source returned the wrong number of bytes")
+        return cls.from_seeds(*seeds)
 
     @classmethod
     def from_seeds(cls, ed25519_seed: bytes, x25519_seed: bytes, mlkem_seed: bytes) -> Identity:
-        """Deterministic identity from raw private bytes: used by test vectors."""
+        """An identity from raw private bytes: test vectors, and ``from_random``."""
         signing = ed25519.Ed25519PrivateKey.from_private_bytes(ed25519_seed)
         return cls(
             signing_key=signing,

@@ -34,6 +34,8 @@ from protocol.identity import Identity
 from protocol.log import KeyHistory, KeyPeriod, LogHead, Verdict
 from protocol.reshare import verify_reshare
 from protocol.statement import Envelope, Header, Statement, sign_statement
+from storage.key_histories import save_vouched_history
+from storage.quotas import DAY_MS, PeerQuota, PeerUsage
 
 Projector = Callable[[sqlite_utils.Database, Statement, int], None]
 PROJECTORS: dict[str, Projector] = {}
@@ -42,28 +44,7 @@ MAX_HELD_PER_AUTHOR = 10_000
 MAX_HELD_BYTES_PER_AUTHOR = 16 * 1024 * 1024
 MAX_HOLD_AHEAD = 4096  # statements beyond the head that may be held waiting for their predecessors
 MAX_FORK_EVIDENCE_PER_AUTHOR = 64
-DAY_MS = 86_400_000
 
-
-@dataclass
-class PeerQuota:
-    """Per-peer limits on what one trusted peer can make this node keep (issue 8 item 12): valid but
-    large, re-shared data must not multiply into the disk, and out-of-order statements must not wait
-    forever. Over-quota data is refused with ``over-quota`` and the peer is flagged in ``trust list``."""
-
-    stored_bytes: int = 256 * 1024 * 1024  # statement bytes received from the peer, in total
-    reshare_bytes_per_day: int = 32 * 1024 * 1024  # of which in ``reshare`` statements, per UTC day
-    held: int = 2_000  # out-of-order statements from the peer waiting for their predecessors
-    held_ttl_ms: int = DAY_MS  # a held statement is dropped this long after it arrived
-
-
-@dataclass(frozen=True)
-class PeerUsage:
-    stored_bytes: int
-    reshare_bytes_today: int
-    held: int
-    refused: int
-    refused_at: int | None
 
 # Rejections that follow from the signed header (and the body it commits to) alone, so no other
 # copy of the same statement can ever be accepted: only these are remembered by id. A bad
@@ -268,6 +249,12 @@ class LogStore:
         """Drop held statements older than the quota's expiry; returns how many were dropped."""
         cursor = self.db.execute("DELETE FROM held WHERE received_at < ?", [now - self.quota.held_ttl_ms])
         return int(cursor.rowcount or 0)
+
+    def next_held_expiry(self, now: int) -> int | None:
+        """When (ms) the oldest held statement expires (the first ``now`` at which ``expire_held`` drops
+        it), or None if none is held."""
+        row = next(self.db.query("SELECT MIN(received_at) AS oldest FROM held"))
+        return None if row["oldest"] is None else int(row["oldest"]) + self.quota.held_ttl_ms + 1
 
     def peer_usage(self, peer: bytes, now: int) -> PeerUsage:
         rows = list(self.db.query("SELECT * FROM peer_usage WHERE peer = ?", [peer]))
@@ -557,25 +544,6 @@ def _project_reshare(db: sqlite_utils.Database, statement: Statement, now: int) 
 
 def _author_blocked(db: sqlite_utils.Database, author: bytes) -> bool:
     return bool(list(db.query("SELECT 1 FROM peers WHERE node_id = ? AND state = 'blocked'", [author])))
-
-
-def save_vouched_history(db: sqlite_utils.Database, history: KeyHistory, vouched_by: bytes) -> None:
-    """Keep the longest key history a partner vouched for an author we do not replicate (a history
-    with fewer rotations than the one held never replaces it, so a rotated-away key stays closed)."""
-    held = next(db.query("SELECT COUNT(*) AS n FROM foreign_keys_seen WHERE author = ?", [history.author]))["n"]
-    if held >= len(history.periods):
-        return
-    db.execute("DELETE FROM foreign_keys_seen WHERE author = ?", [history.author])
-    for period in history.periods:
-        db.execute(
-            "INSERT INTO foreign_keys_seen (author, key, first_seq, last_seq, vouched_by) VALUES (?, ?, ?, ?, ?)",
-            [history.author, period.key, period.first_seq, period.last_seq, vouched_by],
-        )
-
-
-def vouched_history(db: sqlite_utils.Database, author: bytes) -> KeyHistory | None:
-    rows = list(db.query("SELECT key, first_seq, last_seq FROM foreign_keys_seen WHERE author = ? ORDER BY first_seq", [author]))
-    return KeyHistory(author, tuple(KeyPeriod(bytes(r["key"]), r["first_seq"], r["last_seq"]) for r in rows)) if rows else None
 
 
 ForeignProjector = Callable[[sqlite_utils.Database, Statement, bytes, int], None]

@@ -20,6 +20,7 @@ import sqlite_utils
 
 from protocol.jobs import Job
 from protocol.statement import Statement
+from storage.erasure_queues import ErasureQueues
 from storage.log_store import FOREIGN_PROJECTORS, LogStore, projector
 from storage.talent_rows import (
     Candidate,
@@ -29,22 +30,18 @@ from storage.talent_rows import (
     JobRow,
     MatchResultRow,
     OfferRow,
-    ReceiptDueRow,
     ReferralEventRow,
     ReferralRow,
     RequestRow,
-    WithdrawalDeliveryRow,
     _candidate,
     _consent,
     _consent_event,
     _disclosure,
     _event,
     _offer,
-    _receipt_due,
     _referral,
     _request,
     _result,
-    _withdrawal_delivery,
 )
 
 
@@ -87,7 +84,7 @@ class _Unset(enum.Enum):
 _UNSET = _Unset.UNSET
 
 
-class TalentStore:
+class TalentStore(ErasureQueues):
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
@@ -326,44 +323,6 @@ class TalentStore:
         for rid in referral_ids:
             self.db.execute("UPDATE disclosures SET withdrawal_statement = ? WHERE referral_id = ?", [statement_id, rid])
 
-    # --- relayed withdrawals until their erasure receipt (issue 8 item 8) ---------------------------
-
-    def record_withdrawal_delivery(self, withdrawal: bytes, recipient: bytes, route: bytes, via: bytes | None, now: int,
-                                   next_at: int) -> None:
-        """A withdrawal was relayed to ``recipient`` through ``via`` for the first time (None: there
-        was no path; it has been sent 0 times and is due at ``next_at``)."""
-        self.db.execute(
-            """INSERT OR IGNORE INTO withdrawal_deliveries (withdrawal, recipient, route, first_sent_at, last_sent_at,
-                 attempts, vias, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            [withdrawal, recipient, route, now, now, 1 if via is not None else 0,
-             json.dumps([via.hex()] if via is not None else []), next_at])
-
-    def withdrawal_resent(self, withdrawal: bytes, recipient: bytes, via: bytes | None, now: int, next_at: int) -> None:
-        """Record a re-send through ``via`` (None: no path was found this time; only the next try moves)."""
-        row = self.withdrawal_delivery(withdrawal, recipient)
-        if row is None:
-            return
-        vias = [*(v.hex() for v in row.vias), *([via.hex()] if via is not None else [])]
-        self.db.execute(
-            """UPDATE withdrawal_deliveries SET attempts = attempts + ?, last_sent_at = ?, vias = ?, next_at = ?
-               WHERE withdrawal = ? AND recipient = ?""",
-            [1 if via is not None else 0, now if via is not None else row.last_sent_at, json.dumps(vias), next_at,
-             withdrawal, recipient])
-
-    def withdrawal_acknowledged(self, withdrawal: bytes, recipient: bytes, now: int) -> None:
-        self.db.execute("UPDATE withdrawal_deliveries SET acked_at = ? WHERE withdrawal = ? AND recipient = ? AND acked_at IS NULL",
-                        [now, withdrawal, recipient])
-
-    def withdrawal_delivery(self, withdrawal: bytes, recipient: bytes) -> WithdrawalDeliveryRow | None:
-        rows = list(self.db.query("SELECT * FROM withdrawal_deliveries WHERE withdrawal = ? AND recipient = ?",
-                                  [withdrawal, recipient]))
-        return _withdrawal_delivery(rows[0]) if rows else None
-
-    def withdrawals_due(self, now: int) -> list[WithdrawalDeliveryRow]:
-        """Relayed withdrawals with no erasure receipt whose deadline has passed at ``now``."""
-        return [_withdrawal_delivery(r) for r in self.db.query(
-            "SELECT * FROM withdrawal_deliveries WHERE acked_at IS NULL AND next_at <= ? ORDER BY next_at", [now])]
-
     def acknowledge(self, referral_ids: list[bytes], sender: bytes, ack_statement: bytes, now: int) -> int:
         count = 0
         for rid in referral_ids:
@@ -386,31 +345,6 @@ class TalentStore:
 
     def checkpoint(self) -> None:
         LogStore(self.db).checkpoint_wal()
-
-    # --- erasure receipts owed (issue 8 item 4) ---------------------------------------------------
-
-    def owe_receipt(self, withdrawal: bytes, recipient: bytes, route: bytes, referral_ids: list[bytes], erased_at: int,
-                    due_at: int) -> None:
-        """Record that a receipt for ``withdrawal`` is owed from ``due_at`` (once: a retried reaction changes nothing)."""
-        self.db.execute(
-            """INSERT OR IGNORE INTO erasure_receipts_due (withdrawal, recipient, route, referral_ids, erased_at, next_at)
-               VALUES (?, ?, ?, ?, ?, ?)""", [withdrawal, recipient, route, b"".join(referral_ids), erased_at, due_at])
-
-    def receipts_due(self, now: int) -> list[ReceiptDueRow]:
-        return [_receipt_due(r) for r in self.db.query(
-            "SELECT * FROM erasure_receipts_due WHERE next_at <= ? ORDER BY next_at", [now])]
-
-    def receipt_owed(self, withdrawal: bytes) -> ReceiptDueRow | None:
-        rows = list(self.db.query("SELECT * FROM erasure_receipts_due WHERE withdrawal = ?", [withdrawal]))
-        return _receipt_due(rows[0]) if rows else None
-
-    def receipt_paid(self, withdrawal: bytes) -> None:
-        self.db.execute("DELETE FROM erasure_receipts_due WHERE withdrawal = ?", [withdrawal])
-
-    def receipt_failed(self, withdrawal: bytes, error: str, next_at: int) -> None:
-        self.db.execute("UPDATE erasure_receipts_due SET attempts = attempts + 1, last_error = ?, next_at = ? WHERE withdrawal = ?",
-                        [error[:200], next_at, withdrawal])
-
 
 def _decode(body: bytes) -> Any:
     from protocol.codec import decode

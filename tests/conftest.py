@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -34,7 +35,7 @@ def make_home(
     home = Home(root / name.lower().replace(" ", "-"))
     config = Config(name, sector, host, port, f"http://{host}:{port}", sync_interval=0.5, lan_discovery=lan_discovery,
                     lan_advertise=lan_advertise, allow_private_peers=allow_private_peers)
-    home.create(config, Identity.generate(), None)
+    home.create(config, Identity.from_random(os.urandom), None)
     service = NodeService.open(home.path)
     service.publish_org_card()
     return service

@@ -218,13 +218,9 @@ SIZED_PACKAGES = ("node", "protocol", "storage")
 # (or shorten the function) and lower or remove its entry; the tests below say when an entry is stale
 # (the module or function is within the rule now).
 MODULE_LINE_EXCEPTIONS = {
-    "node/core/federation.py": 454,
-    "node/core/referrals.py": 498,
-    "node/core/talent.py": 507,
     "protocol/audit.py": 520,
     "storage/db.py": 545,
-    "storage/log_store.py": 592,
-    "storage/talent.py": 419,
+    "storage/log_store.py": 560,
 }
 FUNCTION_LINE_EXCEPTIONS: dict[str, int] = {}  # "package/module.py::function": lines; none today
 
@@ -415,3 +411,95 @@ def test_one_date_rule_and_one_scope_rule():
         if name not in allowed:
             assert "fromisoformat" not in text and "strptime" not in text, f"{name} parses dates itself"
         assert "SECTOR_PREFIX" not in text and "NODE_PREFIX" not in text, f"{name} judges consent scope items itself"
+
+
+# --- randomness and the clock (issue 9 items 2 and 3) ------------------------------------------
+
+RANDOM_CALLS = {"urandom", "getrandom", "token_bytes", "token_hex", "token_urlsafe", "randbytes", "getrandbits",
+                "random", "randint", "randrange", "choice", "shuffle", "generate_private_key", "generate_parameters"}
+CLOCK_CALLS = {"now_ms", "time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "now", "utcnow", "today"}
+
+
+def _call_name(call: ast.Call) -> tuple[str, str]:
+    """(receiver, name) of a call: ``os.urandom(16)`` -> ("os", "urandom"); ``urandom(16)`` -> ("", "urandom")."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return "", func.id
+    if isinstance(func, ast.Attribute):
+        receiver = func.value
+        text = receiver.attr if isinstance(receiver, ast.Attribute) else receiver.id if isinstance(receiver, ast.Name) else ""
+        return text, func.attr
+    return "", ""
+
+
+def randomness_draws(path: Path) -> list[str]:
+    """Calls in ``path`` that draw randomness themselves: ``os.urandom``, ``secrets.*``, ``random.*``, and
+    key creation by a cryptography key class (``Ed25519PrivateKey.generate()``, ``X25519PrivateKey.generate()``,
+    ``MLKEM768PrivateKey.generate()``, ``ec.generate_private_key``). HPKE's ephemeral key inside
+    ``hpke.Suite.encrypt`` is drawn by cryptography and cannot be passed in; sealing is the one exception."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        receiver, name = _call_name(node)
+        key_class = receiver.endswith(("PrivateKey", "Key")) or receiver in {"ed25519", "x25519", "mlkem", "ec", "rsa"}
+        if (name == "generate" and key_class) or (name in RANDOM_CALLS and (receiver in {"", "os", "secrets", "random", "ec", "rsa", "dh"})):
+            found.append(f"{path.name}:{node.lineno} {receiver + '.' if receiver else ''}{name}()")
+    return found
+
+
+def clock_reads(path: Path) -> list[str]:
+    """Calls in ``path`` that read the clock: ``now_ms()``, ``time.*``, ``datetime.now()`` and friends."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            receiver, name = _call_name(node)
+            constructor = name == "time" and receiver in {"datetime", "dt"}  # datetime.time(23, 59): a value, not a read
+            if (name == "now_ms" and receiver in {"", "clock"}) or (
+                    name in CLOCK_CALLS and receiver in {"time", "datetime", "date", "dt"} and not constructor):
+                found.append(f"{path.name}:{node.lineno} {receiver + '.' if receiver else ''}{name}()")
+    return found
+
+
+def test_protocol_draws_no_randomness():
+    """protocol/ takes random bytes from its caller (``Identity.from_random(random_bytes)``, salts, nonces,
+    invite secrets): it never calls a random source or a key class's ``generate()``."""
+    for path in python_files("protocol"):
+        assert not randomness_draws(path), f"{path.relative_to(REPO)} draws randomness: {randomness_draws(path)}"
+
+
+def test_core_reads_time_and_randomness_only_from_its_injected_sources():
+    """node/core takes time from ``NodeService.clock`` and random bytes from ``NodeService.random``
+    (both defaulting to the real ones in node/core/clock.py, the one module that reads them)."""
+    for path in python_files("node/core"):
+        if path.name == "clock.py":
+            continue
+        assert not randomness_draws(path), f"{path.relative_to(REPO)} draws randomness: {randomness_draws(path)}"
+        assert not clock_reads(path), f"{path.relative_to(REPO)} reads the clock: {clock_reads(path)}"
+        assert not imports_of(path) & {"time", "random", "secrets"}, path
+
+
+def test_randomness_and_clock_checkers_see_violations(tmp_path):
+    """Positive control: each kind of draw and clock read the checks above refuse is seen."""
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import os, secrets, random, time\n"
+        "from os import urandom\n"
+        "from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519, mlkem\n"
+        "a = ed25519.Ed25519PrivateKey.generate()\n"
+        "b = x25519.X25519PrivateKey.generate()\n"
+        "c = mlkem.MLKEM768PrivateKey.generate()\n"
+        "d = ec.generate_private_key(ec.SECP256R1())\n"
+        "e = os.urandom(16) + urandom(16) + secrets.token_bytes(8)\n"
+        "f = random.random()\n"
+        "g = time.time() + time.monotonic()\n"
+        "h = now_ms()\n"
+    )
+    draws = randomness_draws(bad)
+    assert len(draws) == 8, draws
+    assert len(clock_reads(bad)) == 3, clock_reads(bad)
+    good = tmp_path / "good.py"
+    good.write_text("x = Identity.from_random(self.random)\ny = self.clock()\nz = federation.clock()\nw = self.random(16)\n")
+    assert randomness_draws(good) == [] and clock_reads(good) == []

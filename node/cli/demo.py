@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from node.core.clock import system_random
 from node.core.errors import UserError
 from node.core.matching import ask_peers
 from node.core.pairing import accept_invite
@@ -79,7 +80,7 @@ async def _start(root: Path, name: str, sector: str) -> NodeRuntime:
     port = _free_port()
     home = Home(root / name.split()[0].lower())
     home.create(Config(name, sector, "127.0.0.1", port, f"http://127.0.0.1:{port}", sync_interval=1.0, retry_base=0.5,
-                       retry_cap=5.0, **_no_lan()), Identity.generate(), None)
+                       retry_cap=5.0, **_no_lan()), Identity.from_random(system_random), None)
     service = NodeService.open(home.path)
     service.publish_org_card()
     runtime = NodeRuntime(service)

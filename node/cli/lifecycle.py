@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from node.cli.common import admin, command, emit, home_of
+from node.core.clock import system_random
 from node.core.errors import NodeNotRunning, UserError
 from node.home import PASSPHRASE_ENV, Config, Home, parse_listen
 from protocol.bodies import SECTORS
@@ -31,7 +32,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if not args.name.strip() or len(args.name) > 200:
         raise UserError("--name must be your organization's name, 1 to 200 characters")
     home = Home(home_of(args).absolute())
-    identity = Identity.generate()
+    identity = Identity.from_random(system_random)
     passphrase = os.environ.get(PASSPHRASE_ENV) or None
     existed = home.path.exists()
     home.create(Config(args.name.strip(), args.sector, host, port, url, allow_private_peers=args.allow_private_peers),

@@ -1,9 +1,67 @@
-"""The one place the shell reads wall-clock time, in the protocol's unit (ms since the Unix epoch)."""
+"""Time and randomness for the core, and the timers scheduled on that time.
+
+The core never reads the wall clock or a random source itself: ``NodeService`` holds one ``Clock``
+(ms since the Unix epoch, the protocol's unit) and one ``RandomBytes`` source, defaulting to the real
+ones below, and every use case takes time and random bytes from there (``Federation.clock`` and
+``Federation.random`` delegate to it). A test gives a fake clock and a seeded source, and advances
+time instead of sleeping. ``Timer`` is work due by that clock: each timer says when it is next due
+(``next_wakeup(now)``, in the style of aioquic's ``get_timer``), so the sync engine's maintenance
+loop sleeps until the earliest one rather than polling.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+Clock = Callable[[], int]
+"""Now, in ms since the Unix epoch."""
+
+RandomBytes = Callable[[int], bytes]
+"""``n`` fresh random bytes (``os.urandom`` in a running node)."""
 
 
 def now_ms() -> int:
+    """The real clock: the one place the node reads wall-clock time."""
     return time.time_ns() // 1_000_000
+
+
+def system_random(n: int) -> bytes:
+    """The real random source: the one place the node reads the OS's randomness for the core."""
+    return os.urandom(n)
+
+
+def jitter(random: RandomBytes) -> float:
+    """A uniform float in [0, 1) drawn from ``random`` (back-off and pull-interval jitter)."""
+    return int.from_bytes(random(7), "big") / (1 << 56)
+
+
+def _never(now: int) -> int | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Timer:
+    """Work due by the node's clock. ``run(now)`` does what is due at ``now``; ``next_wakeup(now)``
+    says when (ms) something is next due, or None if nothing is scheduled (then the loop's interval
+    bounds the sleep)."""
+
+    name: str
+    run: Callable[[int], object]
+    next_wakeup: Callable[[int], int | None] = _never
+
+
+def earliest_wakeup(timers: Iterable[Timer], now: int) -> int | None:
+    """The earliest ``next_wakeup`` over ``timers`` (None if none is scheduled); a timer whose
+    schedule cannot be read counts as due now, so its failure is retried rather than forgotten."""
+    due: list[int] = []
+    for timer in timers:
+        try:
+            at = timer.next_wakeup(now)
+        except Exception:
+            at = now
+        if at is not None:
+            due.append(at)
+    return min(due, default=None)

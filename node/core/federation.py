@@ -1,5 +1,6 @@
-"""What a node does with its peers, independent of HTTP: pairing, building and taking in batches,
-serving pulls, re-sharing, and appending own statements with their audience and outbox entries.
+"""What a node does with its peers, independent of HTTP: trust, building and taking in batches,
+serving pulls, re-sharing, and appending own statements with their audience and outbox entries
+(the invites it issues are in node/core/invites.py).
 
 The HTTP handlers (``federation_api``), the sync loops (``sync``) and the admin API all call this.
 """
@@ -11,9 +12,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from node.core.clock import now_ms
+from node.core.clock import Clock, RandomBytes, Timer
 from node.core.errors import UserError
 from node.core.ids import resolve_id
+from node.core.invites import Invites, name_key
 from node.core.service import NodeService
 from node.logs import log_event
 from protocol import errors as E
@@ -22,7 +24,6 @@ from protocol.bodies import KeyRotation
 from protocol.card_bundle import VerifiedCard, card_statements, encode_bundle, verify_bundle
 from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.identity import EncryptionPublicKeys
-from protocol.invite import InviteToken, PairRequest, check_invite_proof
 from protocol.kinds import is_reshareable
 from protocol.log import Verdict
 from protocol.provenance import Partnership
@@ -58,7 +59,7 @@ VERDICT_OUTCOME = {
 
 
 @dataclass
-class Federation:
+class Federation(Invites):
     service: NodeService
     peers: PeerStore = field(init=False)
     reactions: ReactionStore = field(init=False)
@@ -75,10 +76,9 @@ class Federation:
     outbound_hooks: list[Callable[[bytes, Statement], None]] = field(default_factory=list)
     # Each guard may veto releasing a statement's body to a peer (consent re-checked at release).
     outbound_guards: list[Callable[[Statement, bytes], bool]] = field(default_factory=list)
-    # The clock statements taken in are stamped with (ms); tests may give a fake one.
-    clock: Callable[[], int] = now_ms
-    # Work due by the clock (retries, expiry), run by the sync engine's maintenance loop with ``clock()``.
-    timers: list[Callable[[int], object]] = field(default_factory=list)
+    # Work due by the clock (retries, expiry), run by the sync engine's maintenance loop with ``clock()``;
+    # each timer says when it is next due, and the loop sleeps until the earliest.
+    timers: list[Timer] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.peers = PeerStore(self.service.db)
@@ -86,7 +86,21 @@ class Federation:
         self.reshares = ReshareStore(self.service.db)
         self.cards = CardStore(self.service.db)
         # Held (out-of-order) statements expire on the clock, not only when the next one arrives.
-        self.timers.append(self._expire_held)
+        self.timers.append(Timer("held-expiry", self._expire_held, self.service.log.next_held_expiry))
+
+    @property
+    def clock(self) -> Clock:
+        """The node's clock (``NodeService.clock``): every core use case reads time here."""
+        return self.service.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self.service.clock = clock
+
+    @property
+    def random(self) -> RandomBytes:
+        """The node's random source (``NodeService.random``): ids, salts, invite secrets, keys, jitter."""
+        return self.service.random
 
     def _expire_held(self, now: int) -> None:
         dropped = self.service.log.expire_held(now)
@@ -101,7 +115,7 @@ class Federation:
 
     def append(self, kind: str, body: object, *, private: bool, audience: Audience | None = None) -> Statement:
         """Append an own statement and queue it for every trusted peer, in one transaction."""
-        now = now_ms()
+        now = self.clock()
         if private and audience is None:
             audience = Audience.all_trusted()
         trusted = [p.node_id for p in self.peers.trusted()]
@@ -112,7 +126,7 @@ class Federation:
                 body=body,
                 now=now,
                 private=private,
-                salt=os.urandom(32) if private else None,
+                salt=self.random(32) if private else None,
                 audience=audience.encode() if audience else None,
             )
             self.peers.enqueue(statement.id, statement.seq, trusted, now)
@@ -124,7 +138,7 @@ class Federation:
         """Publish a key rotation signed by the old and the new key, then sign with the new one."""
         from cryptography.hazmat.primitives.asymmetric import ed25519
 
-        new_key = ed25519.Ed25519PrivateKey.generate()
+        new_key = ed25519.Ed25519PrivateKey.from_private_bytes(self.random(32))
         new_public = new_key.public_key().public_bytes_raw()
         old_public = self.service.identity.signing_public
         rotation = KeyRotation(new_public, new_key.sign(KeyRotation.signed_message(self.me, old_public, new_public)))
@@ -300,7 +314,7 @@ class Federation:
         an author is not re-shared until our admin re-confirms it by pairing again."""
         identity = self.peers.consent_identity(card.node_id)
         same = identity is not None and card.card.sector == identity.sector and (
-            not identity.name or _norm(card.card.name) == _norm(identity.name))
+            not identity.name or name_key(card.card.name) == name_key(identity.name))
         if not same:
             log_event("reshare.withheld", logging.WARNING, id=root.id, author=card.node_id, code="card-changed")
         return same
@@ -312,7 +326,7 @@ class Federation:
         audience = Audience.all_trusted(exclude={root.author, *path})
         with self.service.db.atomic():
             statement = self.append("reshare", reshare.to_value(), private=True, audience=audience)
-            self.reshares.record(root.id, statement.id, now_ms())
+            self.reshares.record(root.id, statement.id, self.clock())
         log_event("reshare.appended", root=root.id, distance=len(path) + 1)
 
     def card_bundle_of(self, author: bytes) -> bytes:
@@ -322,82 +336,10 @@ class Federation:
             raise RemoteProtocolError(E.BAD_BODY, "no statements held for this author")
         return encode_bundle(chosen)
 
-    # --- pairing -------------------------------------------------------------------------------
-
-    def create_invite(self, ttl_ms: int, expected_name: str | None = None, expected_sector: str | None = None) -> InviteToken:
-        """A one-time invite; ``expected_name``/``expected_sector`` are what the admin expects the
-        partner's card to say (a partner whose card differs is refused at accept, with the reason)."""
-        now = now_ms()
-        token = InviteToken(self.service.config.url, self.me, os.urandom(16), os.urandom(32), now + ttl_ms)
-        self.peers.add_invite(token.invite_id, token.secret, now, token.expires_at,
-                              expected_name=expected_name, expected_sector=expected_sector)
-        log_event("invite.created", expires_at=token.expires_at)
-        return token
-
-    def revoke_invite(self, text: str) -> P.InviteRow:
-        """Revoke an outstanding invite by its id (or a unique 8+ hex prefix): it is refused at accept."""
-        invite = self.find_invite(text)
-        if invite.used_at is not None:
-            raise UserError(f"invite {invite.invite_id.hex()[:16]} was already used: remove the peer instead (`orgnode trust remove`)")
-        if invite.revoked_at is not None:
-            raise UserError(f"invite {invite.invite_id.hex()[:16]} is already revoked")
-        self.peers.revoke_invite(invite.invite_id, now_ms())
-        log_event("invite.revoked", invite=invite.invite_id)
-        found = self.peers.invite(invite.invite_id)
-        assert found is not None
-        return found
-
-    def find_invite(self, text: str) -> P.InviteRow:
-        wanted = text.strip().lower()
-        if len(wanted) < 8 or any(c not in "0123456789abcdef" for c in wanted):
-            raise UserError("give the invite id from `orgnode invite list` (its 32 hex characters or the first 8+)")
-        matches = [i for i in self.peers.invites() if i.invite_id.hex().startswith(wanted)]
-        if not matches:
-            raise UserError(f"no invite {wanted} (see `orgnode invite list`)")
-        if len(matches) > 1:
-            raise UserError(f"{wanted} matches {len(matches)} invites: give more characters")
-        return matches[0]
-
-    def accept_pair(self, origin: bytes, request: PairRequest, verified: VerifiedCard | None = None) -> VerifiedCard:
-        """Inviter side: check the invite and the invitee's card (verified once by the caller), then trust it."""
-        now = now_ms()
-        if verified is None:
-            verified = verify_bundle(request.card_bundle, expected_node_id=origin)
-        invite = self.peers.invite(request.invite_id)
-        if invite is None:
-            raise RemoteProtocolError(E.BAD_INVITE, "unknown invite: it was never issued by this node")
-        check_invite_proof(invite.secret, self.me, origin, request.invite_id, request.proof)
-        if invite.revoked_at is not None:
-            raise RemoteProtocolError(E.INVITE_REVOKED, "this invite was revoked by the inviting node's admin: ask for a new one")
-        if now > invite.expires_at:
-            raise RemoteProtocolError(E.EXPIRED, "this invite has expired: ask for a new one")
-        self._check_expected(invite, verified)
-        # One transaction: the invite is used up exactly when the peer becomes trusted (a blocked
-        # node is refused by the trust list itself, and then the invite stays unused).
-        with self.service.db.atomic():
-            if not self.peers.use_invite(request.invite_id, origin, now):
-                raise RemoteProtocolError(E.BAD_INVITE, "this invite was already used")
-            self._trust_in_transaction(verified, "invite", now)
-        self._trusted(verified.node_id, "invite")
-        return verified
-
-    def _check_expected(self, invite: P.InviteRow, verified: VerifiedCard) -> None:
-        """Refuse a partner whose card is not what the inviting admin said it expects; the reason is
-        returned to the invitee and kept on the invite (`orgnode invite list`)."""
-        problems = []
-        if invite.expected_name is not None and _norm(verified.card.name) != _norm(invite.expected_name):
-            problems.append(f"name {verified.card.name!r}, but the invite is for {invite.expected_name!r}")
-        if invite.expected_sector is not None and verified.card.sector != invite.expected_sector:
-            problems.append(f"sector {verified.card.sector!r}, but the invite is for sector {invite.expected_sector!r}")
-        if problems:
-            reason = "the accepting node's org card says " + " and ".join(problems)
-            self.peers.refuse_invite(invite.invite_id, reason[:300])
-            log_event("invite.refused", logging.WARNING, invite=invite.invite_id, peer=verified.node_id)
-            raise RemoteProtocolError(E.CARD_MISMATCH, f"{reason[:300]}: nothing was trusted; check with the inviting "
-                                                       "organization which organization the invite is for")
+    # --- trust --------------------------------------------------------------------------------
 
     def trust(self, verified: VerifiedCard, via: str) -> Peer:
-        now = now_ms()
+        now = self.clock()
         with self.service.db.atomic():
             peer = self._trust_in_transaction(verified, via, now)
         self._trusted(verified.node_id, via)
@@ -424,7 +366,7 @@ class Federation:
         if peer.state == P.BLOCKED and state == P.REMOVED:
             raise UserError(f"peer {node_id.hex()[:16]}… is blocked, and stays blocked until you unblock it: "
                             "`orgnode trust unblock NODE_ID` (it is then removed, not trusted; re-pair to trust it again)")
-        self.peers.set_state(node_id, state, now_ms())
+        self.peers.set_state(node_id, state, self.clock())
         log_event("peer.state", peer=node_id, state=state)
         updated = self.peers.get(node_id)
         assert updated is not None
@@ -437,7 +379,7 @@ class Federation:
         if peer is None or peer.state != P.BLOCKED:
             state = "not on the trust list" if peer is None else f"not blocked (state {peer.state})"
             raise UserError(f"peer {node_id.hex()[:16]}… is {state}: only a blocked peer can be unblocked")
-        self.peers.set_state(node_id, P.REMOVED, now_ms())
+        self.peers.set_state(node_id, P.REMOVED, self.clock())
         log_event("peer.state", peer=node_id, state=P.REMOVED)
         updated = self.peers.get(node_id)
         assert updated is not None
@@ -449,8 +391,3 @@ class Federation:
         if self.peers.get(node_id) is None:
             raise UserError(f"no peer {node_id.hex()[:16]}… on the trust list (see `orgnode trust list`)")
         return node_id
-
-
-def _norm(name: str) -> str:
-    """Names compare case- and whitespace-insensitively ("Open  Hands" is "open hands")."""
-    return " ".join(name.split()).casefold()

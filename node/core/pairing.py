@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from node.core.clock import now_ms
 from node.core.errors import PeerAddressRefused, PeerUnavailable, UserError
 from node.core.federation import Federation
 from protocol import errors as E
@@ -38,7 +37,7 @@ PAIR_ERRORS = {
 async def accept_invite(federation: Federation, client: FederationClient, token_text: str) -> VerifiedCard:
     try:
         token = InviteToken.decode(token_text)
-        token.check_not_expired(now_ms())
+        token.check_not_expired(federation.clock())
     except ProtocolError as exc:
         raise UserError(exc.detail) from exc
     if token.node_id == federation.me:

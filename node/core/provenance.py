@@ -13,14 +13,13 @@ as new content, so two quiet nodes do not checkpoint each other forever.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.core.clock import now_ms
+from node.core.clock import Timer
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.logs import log_event
@@ -48,12 +47,14 @@ PII_KINDS = frozenset({ReferralProfile.KIND})
 class Provenance:
     federation: Federation
     interval: float = 300.0
-    _task: asyncio.Task[None] | None = None
+    _next_at: int | None = None  # when the next checkpoint is due (node clock, ms); None until started
+    _timer: Timer = field(init=False)
     _witnessed: dict[bytes, bytes] = field(default_factory=dict)
     _roots: dict[tuple[bytes, int], bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.federation.on_appended.append(self.on_appended)
+        self._timer = Timer("checkpoints", self._checkpoint_due, self._next_checkpoint)
 
     @property
     def me(self) -> bytes:
@@ -74,22 +75,27 @@ class Provenance:
     # --- component ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="orgnode-checkpoints")
+        """Checkpoints are due every ``interval`` seconds of the node's clock from now: a timer run by
+        the sync engine's maintenance loop (``Federation.timers``), which sleeps until it is due."""
+        self._next_at = self.federation.clock() + int(self.interval * 1000)
+        self.federation.timers.append(self._timer)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        with contextlib.suppress(ValueError):
+            self.federation.timers.remove(self._timer)
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                self.checkpoint()
-                self.witness()
-            except Exception as exc:  # keep checkpointing on the next tick
-                log_event("checkpoint.error", logging.ERROR, error=type(exc).__name__)
+    def _next_checkpoint(self, now: int) -> int | None:
+        return self._next_at
+
+    def _checkpoint_due(self, now: int) -> None:
+        if self._next_at is None or now < self._next_at:
+            return
+        self._next_at = now + int(self.interval * 1000)
+        try:
+            self.checkpoint()
+            self.witness()
+        except Exception as exc:  # keep checkpointing on the next tick
+            log_event("checkpoint.error", logging.ERROR, error=type(exc).__name__)
 
     # --- checkpoints and witnesses ------------------------------------------------------------
 
@@ -158,7 +164,7 @@ class Provenance:
         if checkpoint.size >= cp_statement.seq:
             log_event("checkpoint.invalid", logging.WARNING, author=author, seq=cp_statement.seq)
             return  # a checkpoint covers only statements before it
-        now = now_ms()
+        now = self.federation.clock()
         ours = self.log.id_at(author, cp_statement.seq)
         conflict: bytes | None = None
         if ours is not None and ours != cp_statement.id:
@@ -216,7 +222,7 @@ class Provenance:
                 consistency.append(Consistency(old_s.id, new_s.id, consistency_proof(leaves[: new.size], old.size)))
         cards = [self.federation.service.card_bundle() if a == self.me else self.federation.card_bundle_of(a) for a in by_author]
         envelopes = [Envelope.of(s, with_body=plain and s.body is not None).encode() for s, plain in statements.values()]
-        return AuditBundle(subject, self.me, now_ms(), tuple(cards), tuple(envelopes), tuple(proofs), tuple(consistency), impact).encode()
+        return AuditBundle(subject, self.me, self.federation.clock(), tuple(cards), tuple(envelopes), tuple(proofs), tuple(consistency), impact).encode()
 
     def _statements_of(self, author: bytes, kind: str) -> list[Statement]:
         return [s for s in self.log.of_kind(kind) if s.author == author]

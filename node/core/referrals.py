@@ -11,11 +11,10 @@ erasure receipt) run in ``on_appended``; a withdrawal erases the profile and ans
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from node.core.clock import now_ms
+from node.core.clock import Clock, RandomBytes
 from node.core.errors import UserError
 from node.logs import log_event
 from protocol.audience import Audience
@@ -32,9 +31,8 @@ from protocol.referrals import (
     check_transition,
     consent_for_referral,
 )
-from protocol.relay import WITHDRAWAL_NO_PATH_RECHECK_MS, next_retry_hop, withdrawal_retry_at
 from protocol.statement import Envelope, Statement
-from storage.log_store import vouched_history
+from storage.key_histories import vouched_history
 from storage.talent_rows import RequestRow
 
 if TYPE_CHECKING:
@@ -78,7 +76,12 @@ class Referrals:
         federation: Federation
         relays: Relays | None
         store: TalentStore
-        clock: Callable[[], int]
+
+        @property
+        def clock(self) -> Clock: ...
+
+        @property
+        def random(self) -> RandomBytes: ...
 
         @property
         def me(self) -> bytes: ...
@@ -94,6 +97,10 @@ class Referrals:
                           evidence: str, fields: tuple[str, ...], now: int) -> ConsentRow: ...
 
         def referral_view(self, row: ReferralRow | None) -> dict[str, Any]: ...
+
+        def _on_withdrawal(self, statement: Statement) -> None: ...  # node/core/erasure.py
+
+        def _on_receipt(self, statement: Statement) -> None: ...
 
     def _send(self, kind: str, body: dict[str, Any], to: bytes, route: bytes) -> Statement:
         """Append a statement for one organization: synced if it is a partner, else relayed along the trust path."""
@@ -125,11 +132,11 @@ class Referrals:
         if any(r.pseudonym == alias and r.job_id == job_id and r.state in ("requested", "pending", "sent")
                for r in self.store.requests()):
             raise UserError("this candidate was already requested for this job (see `orgnode referral list`)")
-        body = ReferralRequest(os.urandom(16), job_id, row.statement_id, holder, result.query_id, alias)
+        body = ReferralRequest(self.random(16), job_id, row.statement_id, holder, result.query_id, alias)
         statement = self.federation.append(ReferralRequest.KIND, body.to_value(), private=True, audience=Audience.only(holder))
         self.store.add_request(request_id=body.request_id, job_id=job_id, job_author=self.me, holder=holder,
                                query_id=body.query_id, pseudonym=alias, statement_id=statement.id, state="requested",
-                               created_at=now_ms())
+                               created_at=self.clock())
         return {"id": body.request_id.hex(), "job_id": job_id.hex(), "to": holder.hex(), "status": "requested"}
 
     def update_referral(self, referral_id: bytes, status: str, reason: str) -> dict[str, Any]:
@@ -144,7 +151,7 @@ class Referrals:
         counterpart = row.referrer if side == JOB_ORG else row.job_author
         body = ReferralStatus(referral_id, status, self.last_event(referral_id), reason)
         statement = self._send(ReferralStatus.KIND, body.to_value(), counterpart, row.job_id)
-        self._apply_status(referral_id, status, self.me, statement.id, reason, now_ms(), notify=False)
+        self._apply_status(referral_id, status, self.me, statement.id, reason, self.clock(), notify=False)
         return self.referral_view(self.store.referral(referral_id) or row)
 
     # --- referrals: the holder's side ---------------------------------------------------------------
@@ -159,7 +166,7 @@ class Referrals:
             raise UserError("no such job here (see `orgnode job list`)")
         if job_row.author == self.me:
             raise UserError("that is this organization's own job: referrals go to another organization's job")
-        if not job_row.job.is_offered(now_ms()):
+        if not job_row.job.is_offered(self.clock()):
             raise UserError("that job is no longer open")
         direct = self.federation.peers.is_trusted(job_row.author)
         if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
@@ -169,14 +176,14 @@ class Referrals:
             raise UserError(f"{DUPLICATE_REFERRAL}: this candidate was already referred to this job (referral "
                             f"{earlier.referral_id.hex()}, {earlier.status}); a second referral of the same person is "
                             "refused (see `orgnode referral list`)")
-        now = now_ms()
+        now = self.clock()
         consent = self.consent_in_force(candidate_id, "refer", job_row.author, now)
         if consent is None:
             raise UserError("the candidate's consent does not cover referring them to this organization "
                             "(record a consent that does, or ask the candidate)")
         consent_statement = self.federation.service.log.get(consent.statement_id)
         assert consent_statement is not None
-        referral_id = os.urandom(16)
+        referral_id = self.random(16)
         profile = ReferralProfile(referral_id, candidate.profile(consent.fields), note)
         with self.db.atomic():
             self.store.disclose(referral_id, candidate_id, job_row.author, consent.consent_id, now)
@@ -206,7 +213,7 @@ class Referrals:
         candidate_id = request.candidate_id
         assert candidate_id is not None  # a pending request is one we received: it names our candidate
         asker = request.job_author
-        now = now_ms()
+        now = self.clock()
         if self.consent_in_force(candidate_id, "refer", asker, now) is None:
             candidate = self.store.candidate(candidate_id)
             assert candidate is not None
@@ -281,7 +288,7 @@ class Referrals:
         if offer is None or offer.asker != statement.author or offer.job_id != body.job_id:
             raise UserError("referral request names no offer of ours")
         candidate_id = offer.candidate_id
-        now = now_ms()
+        now = self.clock()
         earlier = self.live_referral(candidate_id, body.job_id, statement.author)
         if earlier is not None:
             # The asker already has this person for this job (pseudonyms change with every match):
@@ -313,7 +320,7 @@ class Referrals:
         job = self.store.job(body.job_id, self.me)
         if job is None:
             raise UserError("referral for a job that is not ours")
-        now = now_ms()
+        now = self.clock()
         consent_statement, consent = consent_for_referral(body, statement.author)
         history = self._key_history(statement.author)
         if history is None:
@@ -348,7 +355,7 @@ class Referrals:
         if request is not None and request.holder == statement.author and body.status == "declined":
             self.store.set_request_state(body.referral_id, "declined", body.reason)
             return
-        self._apply_status(body.referral_id, body.status, statement.author, statement.id, body.reason, now_ms(), notify=False)
+        self._apply_status(body.referral_id, body.status, statement.author, statement.id, body.reason, self.clock(), notify=False)
 
     def _apply_status(self, referral_id: bytes, status: str, by: bytes, statement_id: bytes, reason: str, now: int,
                       notify: bool) -> None:
@@ -368,131 +375,3 @@ class Referrals:
             raise
         self.store.upsert_referral(referral_id, status=status, reason=reason, updated_at=now)
         self.store.add_event(referral_id, status, by, statement_id, reason, now)
-
-    def _on_withdrawal(self, statement: Statement) -> None:
-        """Erase, and record the receipt as owed, in this reaction's transaction; nothing else happens
-        here. Sending the receipt is a separate step after the commit (``send_due_receipts``): a failure
-        there (no path back, an unusable key in the withdrawer's card) can never undo the erasure, and
-        the receipt stays owed and is retried (issue 8 item 4)."""
-        body = ConsentWithdrawal.from_value(statement.body_value())
-        now = now_ms()
-        erased: list[bytes] = []
-        for rid in body.referral_ids:
-            row = self.store.referral(rid)
-            if row is None or row.referrer != statement.author or row.job_author != self.me:
-                continue
-            self.store.erase_referral(rid, now)
-            self._apply_status(rid, "withdrawn", statement.author, statement.id, "consent withdrawn", now, notify=True)
-            erased.append(rid)
-        # Erased pages must not linger in the WAL once this commits.
-        self.federation.after_commit(self.store.checkpoint)
-        log_event("consent.erased", referrals=len(erased))
-        sent = self._receipt_for(statement.id)
-        if sent is not None:
-            # A retried reaction or a re-sent withdrawal: the erasure above was a no-op; the receipt
-            # went out before, perhaps into a hop that swallowed it, so it goes out again.
-            self._resend_receipt(sent, statement)
-            return
-        self.store.owe_receipt(statement.id, statement.author, self._route(erased[0] if erased else None), erased, now,
-                               due_at=self.clock())
-        self.federation.after_commit(self._send_receipts_now)
-
-    def _send_receipts_now(self) -> None:
-        """After a withdrawal's erasure committed: try its receipt at once (and any other now due)."""
-        self.send_due_receipts()
-
-    def send_due_receipts(self, now: int | None = None) -> int:
-        """Append every erasure receipt owed whose retry time has come, each in its own transaction, and
-        return how many went out. One that cannot be sent now stays owed, retried with back-off
-        (``RECEIPT_RETRY_MS`` doubling up to ``RECEIPT_RETRY_CAP_MS``) and never given up: the withdrawer
-        is owed it (GDPR Art. 19). Called after a withdrawal's reaction commits and as a timer."""
-        now = self.clock() if now is None else now
-        sent = 0
-        for due in self.store.receipts_due(now):
-            receipt = ErasureReceipt(due.withdrawal, due.referral_ids, due.erased_at)
-            try:
-                with self.db.atomic():
-                    self._send(ErasureReceipt.KIND, receipt.to_value(), due.recipient, due.route)
-                    self.store.receipt_paid(due.withdrawal)
-            except (ProtocolError, UserError) as exc:
-                reason = getattr(exc, "code", "no-path")
-                self.store.receipt_failed(due.withdrawal, reason, now + receipt_backoff(due.attempts))
-                log_event("erasure.receipt-unsent", logging.WARNING, withdrawal=due.withdrawal, reason=reason,
-                          attempts=due.attempts + 1)
-                continue
-            log_event("erasure.receipt-sent", withdrawal=due.withdrawal, attempts=due.attempts + 1)
-            sent += 1
-        return sent
-
-    def _receipt_for(self, withdrawal: bytes) -> Statement | None:
-        """Our erasure receipt for ``withdrawal``, if one was sent."""
-        for own in self.federation.service.log.of_kind(ErasureReceipt.KIND):
-            if own.author == self.me and own.body is not None and ErasureReceipt.from_value(own.body_value()).withdrawal == withdrawal:
-                return own
-        return None
-
-    def _resend_receipt(self, receipt: Statement, withdrawal: Statement) -> None:
-        """A withdrawal we answered came again through a relay: the sender has not seen our receipt
-        (a hop may have swallowed it), so the same receipt goes back again, along the way the
-        re-sent withdrawal just came (the route learnt from it). Partners get it by sync anyway."""
-        if self.relays is None or self.federation.peers.is_trusted(withdrawal.author):
-            return
-        body = ErasureReceipt.from_value(receipt.body_value())
-        try:
-            self.relays.send([receipt], withdrawal.author, self._route(body.referral_ids[0] if body.referral_ids else None))
-        except UserError as exc:
-            log_event("erasure.receipt-unsent", logging.WARNING, withdrawal=withdrawal.id, reason=str(exc)[:80])
-
-    def _on_receipt(self, statement: Statement) -> None:
-        body = ErasureReceipt.from_value(statement.body_value())
-        self.store.acknowledge(list(body.referral_ids), statement.author, statement.id, now_ms())
-        self.store.withdrawal_acknowledged(body.withdrawal, statement.author, self.federation.clock())
-
-    # --- withdrawals relayed to non-partners: re-sent until receipted (issue 8 item 8) ---------------
-
-    def _send_withdrawal(self, body: ConsentWithdrawal, recipient: bytes, route: bytes) -> Statement:
-        """Append a withdrawal for ``recipient``. A partner gets it by sync (the outbox re-pushes until
-        it has it). To a non-partner it is relayed and its acknowledgement deadline starts; with no
-        path right now it is still appended and recorded, due at once, so the timer sends it as soon
-        as a path appears: a candidate's withdrawal never fails for want of a route."""
-        statement = self.federation.append(ConsentWithdrawal.KIND, body.to_value(), private=True, audience=Audience.only(recipient))
-        if self.relays is None or self.federation.peers.is_trusted(recipient):
-            return statement
-        now = self.federation.clock()
-        hop = self.relays.next_hop(recipient, route)
-        if hop is not None:
-            try:
-                self.relays.send([statement], recipient, route, via=hop)
-            except UserError as exc:
-                log_event("consent.withdrawal-unsent", logging.WARNING, withdrawal=statement.id, reason=str(exc)[:80])
-                hop = None
-        self.store.record_withdrawal_delivery(statement.id, recipient, route, hop, now,
-                                              withdrawal_retry_at(now, 1) if hop is not None else now)
-        return statement
-
-    def retry_withdrawals(self, now: int) -> list[dict[str, Any]]:
-        """Re-send every relayed withdrawal whose erasure receipt is overdue at ``now`` through another
-        known path (``next_retry_hop`` over ``Relays.hops_to``), and set its next deadline (doubling,
-        ``withdrawal_retry_at``); one with no path is looked at again after
-        WITHDRAWAL_NO_PATH_RECHECK_MS. Runs on the sync engine's timer; returns what it re-sent."""
-        resent: list[dict[str, Any]] = []
-        if self.relays is None:
-            return resent
-        for row in self.store.withdrawals_due(now):
-            statement = self.federation.service.log.get(row.withdrawal)
-            if statement is None or statement.body is None:
-                continue
-            hop = next_retry_hop(self.relays.hops_to(row.recipient, row.route), list(row.vias))
-            with self.db.atomic():
-                if hop is not None:
-                    try:
-                        self.relays.send([statement], row.recipient, row.route, via=hop)
-                    except UserError:
-                        hop = None
-                attempts = row.attempts + (1 if hop is not None else 0)
-                due = withdrawal_retry_at(now, attempts) if hop is not None else now + WITHDRAWAL_NO_PATH_RECHECK_MS
-                self.store.withdrawal_resent(row.withdrawal, row.recipient, hop, now, due)
-            log_event("consent.withdrawal-resent" if hop else "consent.withdrawal-no-path", logging.WARNING,
-                      withdrawal=row.withdrawal, to=row.recipient, hop=hop, attempts=attempts)
-            resent.append({"withdrawal": row.withdrawal.hex(), "to": row.recipient.hex(), "via": hop.hex() if hop else None})
-        return resent

@@ -7,12 +7,12 @@ there is one implementation of every operation whichever surface asks for it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlite_utils
 
-from node.core.clock import now_ms
+from node.core.clock import Clock, RandomBytes, now_ms, system_random
 from node.core.errors import UserError
 from node.home import PASSPHRASE_ENV, Config, Home
 from protocol.bodies import OrgCard
@@ -30,6 +30,10 @@ class NodeService:
     identity: Identity
     db: sqlite_utils.Database
     log: LogStore
+    # The node's one clock (ms) and one random source: every use case in node/core takes time and
+    # random bytes from here (via ``Federation.clock``/``Federation.random``); tests give fake ones.
+    clock: Clock = field(default=now_ms)
+    random: RandomBytes = field(default=system_random)
 
     @classmethod
     def open(cls, home_path: Path, passphrase: str | None = None) -> NodeService:
@@ -75,9 +79,9 @@ class NodeService:
     # --- own statements --------------------------------------------------------------------------
 
     def append(self, kind: str, body: object, *, private: bool, now: int | None = None) -> Statement:
-        salt = os.urandom(32) if private else None
+        salt = self.random(32) if private else None
         return self.log.append_own(
-            self.identity, kind=kind, body=body, now=now if now is not None else now_ms(), private=private, salt=salt
+            self.identity, kind=kind, body=body, now=now if now is not None else self.clock(), private=private, salt=salt
         )
 
     def org_card(self) -> OrgCard:

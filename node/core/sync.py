@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from node.core.clock import now_ms
+from node.core.clock import earliest_wakeup, jitter
 from node.core.errors import PeerAddressRefused, PeerUnavailable
 from node.core.federation import Federation
 from node.logs import log_event
@@ -30,6 +29,7 @@ if TYPE_CHECKING:  # the core takes the HTTP client as a parameter; it never imp
 PUSH_PATH = "/federation/v1/push"
 PULL_PATH = "/federation/v1/pull"
 MAX_PULL_PAGES = 1000
+MIN_TIMER_SLEEP = 0.05  # s: a timer due again at once (a failing one) cannot spin the loop
 
 
 @dataclass
@@ -52,6 +52,7 @@ class SyncEngine:
     _pullers: dict[bytes, asyncio.Task[None]] = field(default_factory=dict)
     _pull_wake: dict[bytes, asyncio.Event] = field(default_factory=dict)
     _maintenance: asyncio.Task[None] | None = None
+    _timers_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _running: bool = False
     # Why the last push or pull to a peer was refused before connecting (its URL or address; item 10),
     # shown to the admin in `trust list` until a request to that peer goes through again.
@@ -92,7 +93,7 @@ class SyncEngine:
 
     def contact(self, peer: bytes) -> None:
         """An authenticated request from ``peer`` arrived: it is up, so retry at once."""
-        self.delivery(peer).event(DeliveryEvent.CONTACT, now_ms())
+        self.delivery(peer).event(DeliveryEvent.CONTACT, self.federation.clock())
         if peer in self._wake:
             self._wake[peer].set()
 
@@ -125,7 +126,7 @@ class SyncEngine:
             peer = self.federation.peers.get(peer_id)
             if peer is None or peer.state != P.TRUSTED:
                 return
-            now = now_ms()
+            now = self.federation.clock()
             if not delivery.ready(now):
                 wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -137,17 +138,17 @@ class SyncEngine:
             except Exception as exc:  # e.g. a peer card with an unusable key: back off, keep the loop
                 log_event("push.build-error", logging.ERROR, peer=peer_id, error=type(exc).__name__)
                 delivery.event(DeliveryEvent.SEND, now)
-                delivery.event(DeliveryEvent.FAILURE, now_ms(), random.random())  # noqa: S311 - jitter
+                delivery.event(DeliveryEvent.FAILURE, self.federation.clock(), jitter(self.federation.random))
                 continue
             if not ids:
                 await wake.wait()
                 continue
             delivery.event(DeliveryEvent.SEND, now)
             ok = await self._push(peer.url, peer_id, batch, ids)
-            delivery.event(DeliveryEvent.SUCCESS if ok else DeliveryEvent.FAILURE, now_ms(), random.random())  # noqa: S311 - jitter
+            delivery.event(DeliveryEvent.SUCCESS if ok else DeliveryEvent.FAILURE, self.federation.clock(), jitter(self.federation.random))
             if not ok:
                 log_event("push.retry", logging.INFO, peer=peer_id, attempts=delivery.attempts,
-                          in_ms=delivery.next_attempt_at - now_ms())
+                          in_ms=delivery.next_attempt_at - self.federation.clock())
 
     async def _push(self, url: str, peer_id: bytes, batch: Batch, ids: list[bytes]) -> bool:
         try:
@@ -188,22 +189,46 @@ class SyncEngine:
                 return
             wake.clear()
             await self._pull_guarded(peer_id, peer.url)
-            jittered = self.interval * (0.9 + random.random() * 0.2)  # noqa: S311 - jitter
+            jittered = self.interval * (0.9 + jitter(self.federation.random) * 0.2)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=jittered)
 
     async def _maintenance_loop(self) -> None:
-        """Every interval: retry unfinished reactions, and make sure every trusted peer has its loops."""
+        """Every interval: retry unfinished reactions, and make sure every trusted peer has its loops.
+        In between, run the timers whenever one is due: the loop sleeps until the earliest
+        ``next_wakeup`` (bounded by the interval), or until ``timers_changed`` says work was scheduled."""
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
         while self._running:
-            try:
-                self.federation.retry_reactions()
-            except Exception as exc:
-                log_event("reaction.retry-error", logging.ERROR, error=type(exc).__name__)
+            if loop.time() >= next_tick:
+                self._tick()
+                next_tick = loop.time() + self.interval
+            self._timers_wake.clear()
             self.run_timers()
-            for peer in self.federation.peers.trusted():
-                self._ensure_sender(peer.node_id)
-                self._ensure_puller(peer.node_id)
-            await asyncio.sleep(self.interval)
+            delay = min(next_tick - loop.time(), self.timer_delay())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._timers_wake.wait(), timeout=max(MIN_TIMER_SLEEP, delay))
+
+    def _tick(self) -> None:
+        """The once-per-interval work: reactions left unfinished (at most MAX_REACTION_ATTEMPTS tries,
+        one per interval), and a sender and a puller for every trusted peer."""
+        try:
+            self.federation.retry_reactions()
+        except Exception as exc:
+            log_event("reaction.retry-error", logging.ERROR, error=type(exc).__name__)
+        for peer in self.federation.peers.trusted():
+            self._ensure_sender(peer.node_id)
+            self._ensure_puller(peer.node_id)
+
+    def timer_delay(self) -> float:
+        """Seconds until the earliest timer is due by the node's clock, at most the interval."""
+        now = self.federation.clock()
+        due = earliest_wakeup(self.federation.timers, now)
+        return self.interval if due is None else min(self.interval, max(0.0, (due - now) / 1000))
+
+    def timers_changed(self) -> None:
+        """Work was scheduled, or a (test's) clock was moved on: run what is due and recompute the sleep."""
+        self._timers_wake.set()
 
     def run_timers(self) -> None:
         """Run the work that is due by the node's clock (``Federation.timers``); one failing timer
@@ -211,9 +236,9 @@ class SyncEngine:
         now = self.federation.clock()
         for timer in self.federation.timers:
             try:
-                timer(now)
+                timer.run(now)
             except Exception as exc:
-                log_event("timer.error", logging.ERROR, timer=getattr(timer, "__name__", "timer"), error=type(exc).__name__)
+                log_event("timer.error", logging.ERROR, timer=timer.name, error=type(exc).__name__)
 
     async def pull_all(self) -> list[PullReport]:
         peers = self.federation.peers.trusted()

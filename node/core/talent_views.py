@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from node.core.clock import now_ms
+from node.core.clock import Clock
 from storage.log_store import LogStore
 from storage.talent_rows import Candidate, ConsentRow, DisclosureRow, JobRow, ReferralRow
 
@@ -26,6 +26,9 @@ class TalentViews:
         store: TalentStore
 
         @property
+        def clock(self) -> Clock: ...
+
+        @property
         def me(self) -> bytes: ...
 
         @property
@@ -40,7 +43,7 @@ class TalentViews:
         job = row.job
         return {
             "id": job.job_id.hex(), "title": job.title, "author": row.author.hex(), "author_name": self.org_name(row.author),
-            "via": _hex(row.via), "via_name": self.org_name(row.via) if row.via else None, "hops": job.hops, "status": job.status if job.is_offered(now_ms()) or job.status != "open" else "expired",
+            "via": _hex(row.via), "via_name": self.org_name(row.via) if row.via else None, "hops": job.hops, "status": job.status if job.is_offered(self.clock()) or job.status != "open" else "expired",
             "version": job.version, "skills": [s.label for s in job.skills], "location": job.location.text(),
             "location_type": job.location_type, "employment_type": list(job.employment_type),
             "valid_through": job.valid_through, "filled_by": _hex(job.filled_by), "mine": row.author == self.me,
@@ -65,7 +68,7 @@ class TalentViews:
                      **d["erasure_receipt"]} for d in disclosures if d["erasure_receipt"] is not None]
         return {
             "candidate": c.candidate_id.hex(), "candidate_ref": c.candidate_ref.hex(), "created_at": c.created_at,
-            "erased": c.erased, "erased_at": c.erased_at, "generated_at": now_ms(), "data_held": held,
+            "erased": c.erased, "erased_at": c.erased_at, "generated_at": self.clock(), "data_held": held,
             "consents": [self._consent_report(row) for row in consents.values()],
             "disclosures": disclosures, "erasure_receipts": receipts,
             "match_offers": [{"to": o.asker.hex(), "to_name": self.org_name(o.asker), "job_id": o.job_id.hex(),
@@ -82,7 +85,7 @@ class TalentViews:
         return row.job.title if row is not None else None
 
     def _consent_report(self, row: ConsentRow) -> dict[str, Any]:
-        now = now_ms()
+        now = self.clock()
         return {"id": row.consent_id.hex(), "statement_id": row.statement_id.hex(), "purposes": list(row.purposes),
                 "scope": list(row.scope), "fields": list(row.fields), "evidence": row.evidence,
                 "collected_at": row.collected_at, "expires_at": row.expires_at,
@@ -108,7 +111,7 @@ class TalentViews:
         }
 
     def candidate_view(self, c: Candidate) -> dict[str, Any]:
-        now = now_ms()
+        now = self.clock()
         consents = []
         for row in self.store.consents(c.candidate_id):
             state = "expired" if row.state == "given" and not row.in_force(now) else row.state

@@ -46,7 +46,7 @@ def peer_view(service: Any, peer: Any, now: int | None = None) -> dict[str, Any]
     is the node's clock (``Federation.clock``), the one quotas and throttles were recorded with."""
     from protocol.identity import fingerprint_for
 
-    now = _wall_ms() if now is None else now
+    now = service.clock() if now is None else now
     from storage.cards import CardStore
 
     declared = CardStore(service.db).declared(peer.node_id)
@@ -96,10 +96,6 @@ def changed_card_view(changed: Any) -> dict[str, Any]:
         "declared_name": changed.declared_name,
         "declared_sector": changed.declared_sector,
     }
-
-
-def _wall_ms() -> int:
-    return int(dt.datetime.now(dt.UTC).timestamp() * 1000)
 
 
 def quota_view(service: Any, node_id: bytes, now: int) -> dict[str, Any]:

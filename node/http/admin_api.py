@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.pairing import accept_invite
@@ -145,14 +144,14 @@ def invite_view(service: NodeService, row: P.InviteRow, now: int) -> dict[str, A
 
 async def invite_list(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    now = now_ms()
+    now = ctx.federation.clock()
     return web.json_response([invite_view(ctx.service, row, now) for row in ctx.federation.peers.invites()])
 
 
 async def invite_revoke(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     row = ctx.federation.revoke_invite((await read(request, InviteRevoke.from_json)).invite_id)
-    return web.json_response(invite_view(ctx.service, row, now_ms()))
+    return web.json_response(invite_view(ctx.service, row, ctx.federation.clock()))
 
 
 async def trust_accept(request: web.Request) -> web.Response:

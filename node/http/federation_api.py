@@ -104,8 +104,10 @@ async def authenticate(request: web.Request) -> tuple[bytes, bytes]:
     peer = federation.peers.get(auth.origin)
     if peer is None or peer.state != P.TRUSTED:
         raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node does not trust the sender")
-    now = now_ms()
-    if peer.throttled_until > now or not state.limits.allow(auth.origin, time.monotonic()):
+    # Two clocks: the request's receive time (wall clock: signed timestamps are judged against the
+    # other node's clock) and the node's clock (``federation.clock``), which throttles were recorded with.
+    now, node_now = now_ms(), federation.clock()
+    if peer.throttled_until > node_now or not state.limits.allow(auth.origin, time.monotonic()):
         raise RemoteProtocolError(E.RATE_LIMITED, "too many requests or too much invalid data from this peer; slow down")
     body = await request.read()
     history = federation.service.log.key_history(auth.origin)
@@ -118,7 +120,7 @@ async def authenticate(request: web.Request) -> tuple[bytes, bytes]:
     verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
                    origin_key=history.current_key, now=now)
     state.seen.check_and_add(auth, now)
-    federation.peers.touch(auth.origin, now)
+    federation.peers.touch(auth.origin, node_now)
     state.on_contact(auth.origin)
     return auth.origin, body
 
@@ -147,7 +149,7 @@ async def pair(request: web.Request) -> web.Response:
     verified = verify_bundle(pair_request.card_bundle, expected_node_id=auth.origin)
     if len(verified.statements) > MAX_PAIRING_CARD_STATEMENTS:
         raise RemoteProtocolError(E.TOO_LARGE, f"a pairing card bundle carries at most {MAX_PAIRING_CARD_STATEMENTS} statements")
-    now = now_ms()
+    now = now_ms()  # the request's receive time: signed timestamps are judged on the wall clock
     verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
                    origin_key=verified.history.current_key, now=now)
     state.pairing_seen.check_and_add(auth, now)  # strangers get their own replay cache: they cannot flush peers'

@@ -7,7 +7,6 @@ from typing import Any
 
 from aiohttp import web
 
-from node.core.clock import now_ms
 from node.core.provenance import Provenance
 from node.core.requests import AuditExport, ImpactRequest
 from node.http.admin_api import CTX, read
@@ -46,8 +45,8 @@ async def audit_export(request: web.Request) -> web.Response:
 
 async def impact(request: web.Request) -> web.Response:
     req = await read(request, ImpactRequest.from_json)
-    since, until = req.since, now_ms()
     provenance = request.app[PROVENANCE]
+    since, until = req.since, provenance.federation.clock()
     if req.export:
         data, figures = provenance.export_impact(since, until)
         return web.json_response({"bundle": base64.b64encode(data).decode(), "report": impact_view(request, figures, since, until)})

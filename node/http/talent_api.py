@@ -4,12 +4,9 @@ CLI uses for jobs, candidates, consent, matching and referrals (the match fan-ou
 
 from __future__ import annotations
 
-import os
-
 from aiohttp import web
 
 from node.core import requests as R
-from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.matching import MATCH_PATH, ask_peers
 from node.core.talent import Talent
@@ -55,7 +52,7 @@ async def job_import(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     req = await read(request, R.JobImport.from_json)
     # A bad JobPosting is the input file's fault: JobPostingError is a RemoteProtocolError (malformed).
-    job = job_from_jsonld(req.jsonld, job_id=os.urandom(16), now=now_ms(), hops=req.hops)
+    job = job_from_jsonld(req.jsonld, job_id=talent.random(16), now=talent.clock(), hops=req.hops)
     talent.publish_job(job)
     return web.json_response({"id": job.job_id.hex(), "title": job.title})
 

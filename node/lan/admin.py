@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.pairing import CARD_PATH
@@ -145,7 +144,7 @@ class LanAdmin:
 
     def _remember(self, verified: VerifiedCard) -> P.Peer:
         service = self.federation.service
-        now = now_ms()
+        now = self.federation.clock()
         with service.db.atomic():
             service.log.learn_card(verified, now)
             return self.federation.peers.upsert(verified.node_id, verified.card.url, P.PENDING_OUT, "lan", now)
@@ -179,7 +178,7 @@ class LanAdmin:
         if shown != (verified.card.name, verified.card.sector):
             # The admin approved the card `trust pending` showed; the node now presents another one.
             # Nothing is trusted on it: the new card is recorded (shown by `trust pending`) for review.
-            federation.service.log.learn_card(verified, now_ms())
+            federation.service.log.learn_card(verified, federation.clock())
             raise UserError(f"{node_id.hex()[:16]}'s card changed since it asked: it now says {verified.card.name!r} "
                             f"({verified.card.sector}); nothing was trusted. Check `orgnode trust pending` with its admin, "
                             "then approve again")

@@ -69,7 +69,7 @@ class LanPairingEndpoints:
         auth = parse_header(request.headers.get("Authorization"))
         body = await request.read()
         verified = verify_bundle(decode(body).card_bundle, expected_node_id=auth.origin)
-        now = now_ms()
+        now = now_ms()  # the request's receive time: signed timestamps are judged on the wall clock
         verify_request(auth, method=request.method, path=request.path, body=body, me=self.federation.me,
                        origin_key=verified.history.current_key, now=now)
         state.pairing_seen.check_and_add(auth, now)  # strangers: not the trusted peers' replay cache
@@ -89,7 +89,7 @@ class LanPairingEndpoints:
             raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node is blocked here")
         if existing is not None and existing.state == P.TRUSTED:
             return web.Response(body=LanPairAnswer(ANSWER_TRUSTED).encode(), content_type=MSGPACK)
-        now = now_ms()
+        now = federation.clock()
         waiting = existing is not None and existing.state == P.PENDING_IN and existing.updated_at >= now - PENDING_TTL_MS
         if not waiting:
             self._check_slots(request.remote or "", now)

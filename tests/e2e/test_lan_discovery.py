@@ -193,7 +193,7 @@ def lan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lan]:
         net.sentinel_log = net.tmp / "sentinel.log"
         net.sentinel_log.touch()
         net.spawn("a", SENTINEL, str(net.sentinel_log), str(SENTINEL_PORT))
-        net.hostile_ids = [Identity.generate().node_id.hex() for _ in HOSTILE_URLS]
+        net.hostile_ids = [Identity.from_random(os.urandom).node_id.hex() for _ in HOSTILE_URLS]
         records = [{"id": i, "url": u} for i, u in zip(net.hostile_ids, HOSTILE_URLS, strict=True)]
         net.spawn("e", ANNOUNCER, f"{SUBNET}.4", json.dumps(records))
         net.init_and_run("a", "Youth Futures", 2)

@@ -9,6 +9,7 @@ attack tests, with a chosen identity, time, nonce or header).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sqlite3
 import time
@@ -55,7 +56,7 @@ class Net:
         extra: dict[str, Any] = {"lan_advertise": False, "allow_private_peers": True, **config_fields}  # 127.0.0.x, no mDNS
         config = Config(name, sector, "127.0.0.1", port, url or f"http://127.0.0.1:{port}",
                         sync_interval=sync_interval, retry_base=retry_base, retry_cap=retry_cap, **extra)
-        home.create(config, Identity.generate(), None)
+        home.create(config, Identity.from_random(os.urandom), None)
         service = NodeService.open(home.path)
         service.publish_org_card()
         return await self._run(service)
@@ -96,6 +97,38 @@ async def wait_until(cond: Callable[[], Any], timeout: float = 5.0, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+class FakeClock:
+    """A node clock a test moves by hand (``NodeService.clock``): ``advance`` instead of sleeping.
+    ``follow_wall`` keeps it ticking with the wall clock from an offset (for loops that sleep until a
+    deadline on the node's clock)."""
+
+    def __init__(self, start: int | None = None, *, follow_wall: bool = False) -> None:
+        self.offset = 0
+        self.start = now_ms() if start is None else start
+        self.follow_wall = follow_wall
+
+    def __call__(self) -> int:
+        return (now_ms() if self.follow_wall else self.start) + self.offset
+
+    def advance(self, ms: int) -> int:
+        self.offset += ms
+        return self()
+
+
+def seeded_random(seed: bytes) -> Callable[[int], bytes]:
+    """A deterministic random source (SHA-256 in counter mode over ``seed``) for ``NodeService.random``."""
+    counter = [0]
+
+    def random_bytes(n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(seed + counter[0].to_bytes(8, "big")).digest()
+            counter[0] += 1
+        return out[:n]
+
+    return random_bytes
 
 
 async def pair(inviter: NodeRuntime, invitee: NodeRuntime, ttl_ms: int = 600_000) -> InviteToken:

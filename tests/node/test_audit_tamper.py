@@ -329,7 +329,7 @@ async def test_key_not_yet_valid(net):
     # A key that never belonged to the author.
     from protocol.identity import Identity
 
-    stranger = resign(referral, Identity.generate())
+    stranger = resign(referral, Identity.from_random(os.urandom))
     rejected(rebuild(good, statements=replaced(good, referral.id, stranger)), "keys")
 
 

@@ -243,7 +243,7 @@ async def hostile_requests(capture: Capture, target: NodeRuntime, tap: WireTap, 
     await keep("garbage match", "POST", MATCH_PATH, b"\xc1garbage", signed(ident, me, MATCH_PATH, b"\xc1garbage"))
     foreign = MatchQuery(os.urandom(16), Envelope.of(other_job).encode()).encode()
     await keep("match with another org's job", "POST", MATCH_PATH, foreign, signed(ident, me, MATCH_PATH, foreign), expect=400)
-    stranger = Identity.generate()
+    stranger = Identity.from_random(os.urandom)
     query = MatchQuery(os.urandom(16), Envelope.of(other_job).encode()).encode()
     await keep("match from an untrusted node", "POST", MATCH_PATH, query, signed(stranger, me, MATCH_PATH, query), expect=403)
     await keep("pull from an untrusted node", "POST", PULL, b"\x92\x01\x90", signed(stranger, me, PULL, b"\x92\x01\x90"))

@@ -147,7 +147,7 @@ async def test_approve_with_requester_unreachable_changes_nothing(running):
 
 async def test_confirm_from_a_node_we_did_not_ask_is_refused(running):
     b = await running("B")
-    stranger = Identity.generate()
+    stranger = Identity.from_random(os.urandom)
     status, body = await raw_post(b, PAIR_CONFIRM_PATH, LanPairConfirm(identity_bundle(stranger)).encode(), stranger)
     assert status == 403 and b"untrusted-sender" in body
     assert b.federation.peers.get(stranger.node_id) is None
@@ -155,7 +155,7 @@ async def test_confirm_from_a_node_we_did_not_ask_is_refused(running):
 
 async def test_request_signed_by_another_key_than_the_bundle_is_refused(running):
     b = await running("B")
-    honest, forger = Identity.generate(), Identity.generate()
+    honest, forger = Identity.from_random(os.urandom), Identity.from_random(os.urandom)
     status, body = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(honest)).encode(), forger)
     assert status == 403 and b"wrong-author" in body
     assert not b.federation.peers.all()
@@ -165,7 +165,7 @@ async def test_pair_requests_are_rate_limited(running):
     b = await running("B")
     statuses = []
     for _ in range(int(PAIRING_BURST) + 5):
-        flooder = Identity.generate()
+        flooder = Identity.from_random(os.urandom)
         status, body = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(flooder)).encode(), flooder)
         statuses.append(status)
         if status == 200:
@@ -185,7 +185,7 @@ async def test_pending_list_is_capped(running):
     endpoints = next(h.__self__ for m, p, h in b.federation_routes if p == PAIR_REQUEST_PATH)  # type: ignore[attr-defined]
     endpoints.bucket = TokenBucket(1000.0, 1000.0)
     for i in range(MAX_PENDING_IN + 1):
-        flooder = Identity.generate()
+        flooder = Identity.from_random(os.urandom)
         request = LanPairRequest(identity_bundle(flooder)).encode()
         status, body = await raw_post(b, PAIR_REQUEST_PATH, request, flooder, source=f"127.0.1.{i + 1}")
         assert status == (200 if i < MAX_PENDING_IN else 429), (i, body)
@@ -243,7 +243,7 @@ class RecordingClient:
 async def test_announced_unusable_url_causes_no_connection(running, url):
     """THREATS row 10, from a node that does not listen on loopback (the netns test does it with real mDNS)."""
     a = await running("A")
-    target = Identity.generate().node_id
+    target = Identity.from_random(os.urandom).node_id
     client = RecordingClient()
     admin = LanAdmin(a.federation, client, a.lan.discovery, allow_loopback=False)  # type: ignore[arg-type]
     admin.discovery.browse = lan(extra=[LanAnnouncement(target, "Evil", url)])  # type: ignore[method-assign]
@@ -316,7 +316,7 @@ async def test_item13_pending_requests_are_capped_per_source_address(running):
     """Issue 8 item 13: one LAN host cannot take every pairing slot, whatever number of keys it makes."""
     b = await running("B")
     fast_bucket(b)
-    strangers = [Identity.generate() for _ in range(MAX_PENDING_PER_SOURCE + 1)]
+    strangers = [Identity.from_random(os.urandom) for _ in range(MAX_PENDING_PER_SOURCE + 1)]
     statuses = [(await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(s)).encode(), s, source="127.0.2.1"))[0]
                 for s in strangers]
     assert statuses == [200] * MAX_PENDING_PER_SOURCE + [429]
@@ -324,7 +324,7 @@ async def test_item13_pending_requests_are_capped_per_source_address(running):
     # Positive controls: a re-sent request from the full address still answers; another address is served.
     assert (await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(strangers[0])).encode(), strangers[0],
                            source="127.0.2.1"))[0] == 200
-    other = Identity.generate()
+    other = Identity.from_random(os.urandom)
     assert (await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(other)).encode(), other, source="127.0.2.2"))[0] == 200
     assert b.federation.peers.get(other.node_id).state == P.PENDING_IN
 
@@ -333,7 +333,7 @@ async def test_item13_resent_request_keeps_its_first_lapse_time(running):
     """Issue 8 item 13: the lapse is counted from the first request; re-sending does not renew the slot."""
     b = await running("B")
     fast_bucket(b)
-    stranger = Identity.generate()
+    stranger = Identity.from_random(os.urandom)
     request = LanPairRequest(identity_bundle(stranger)).encode()
     assert (await raw_post(b, PAIR_REQUEST_PATH, request, stranger))[0] == 200
     first = b.federation.peers.get(stranger.node_id).updated_at
@@ -348,7 +348,7 @@ async def test_item13_lan_pairing_endpoints_are_not_served_when_lan_discovery_is
     unknown route) and a stranger's request stores nothing; positive control: a node with it on records it."""
     off = await running("Closed Org", lan_discovery=False)
     on = await running("Open Org")
-    stranger = Identity.generate()
+    stranger = Identity.from_random(os.urandom)
     request = LanPairRequest(identity_bundle(stranger)).encode()
     unknown = await raw_post(off, "/federation/v1/no-such-endpoint", request, stranger)
     assert unknown[0] == 404
@@ -370,7 +370,7 @@ async def test_item10_a_lan_request_whose_card_names_a_private_address_is_refuse
     literal (it could never contact it); positive control: with it on the request is recorded."""
     strict = await running("Strict Org", allow_private_peers=False)
     lax = await running("Lax Org")
-    requester = Identity.generate()
+    requester = Identity.from_random(os.urandom)
     request = LanPairRequest(identity_bundle(requester, "http://127.0.0.5:8470")).encode()
     status, body = await raw_post(strict, PAIR_REQUEST_PATH, request, requester)
     assert status == 400 and b"bad-body" in body and b"loopback address" in body
@@ -387,7 +387,7 @@ async def test_item13_a_full_list_makes_room_fairly_and_never_at_a_lone_requests
     fast_bucket(b)
 
     async def ask(source: str) -> tuple[Identity, int]:
-        s = Identity.generate()
+        s = Identity.from_random(os.urandom)
         status, _ = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(s)).encode(), s, source=source)
         return s, status
 
@@ -419,11 +419,11 @@ async def test_item13_pending_requests_from_before_a_restart_count_as_one_source
     fast_bucket(b)
     first = []
     for i in range(MAX_PENDING_IN):
-        s = Identity.generate()
+        s = Identity.from_random(os.urandom)
         status, _ = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(s)).encode(), s, source=f"127.0.8.{i + 1}")
         assert status == 200
         first.append(s)
-    late = Identity.generate()
+    late = Identity.from_random(os.urandom)
     status, _ = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(late)).encode(), late, source="127.0.9.1")
     assert status == 429  # control: 32 single-request addresses keep their slots
     b = await fed_net.restart(await fed_net.stop(b))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import os
 import time
 
 from protocol.bodies import Note
@@ -24,7 +24,9 @@ async def test_catch_up_after_downtime_by_pull_alone(fed_net):
     # More than one pull page (MAX_BATCH = 64): the puller must follow ``more``.
     made = [a.federation.append(Note.KIND, Note(f"while you slept {i}").to_value(), private=True) for i in range(MAX_BATCH + 6)]
     made.append(a.federation.append("org_card", a.service.org_card().to_value(), private=False))
-    await asyncio.sleep(0.3)  # A's one push attempt fails; it now backs off for ~a minute
+    # A's one push attempt fails; it now backs off for ~a minute (by its clock, no sleep needed here).
+    await wait_until(lambda: a.sync.delivery(c.service.node_id).attempts >= 1, what="A's failed push to the stopped C")
+    assert not a.sync.delivery(c.service.node_id).ready(a.federation.clock())
     assert a.federation.peers.outbox_size(c.service.node_id) == len(made)
 
     started = time.monotonic()
@@ -73,7 +75,7 @@ async def test_rejected_base_is_refused_and_survives_restart(fed_net):
     await fed_net.halt(a)
     last = a.service.log.head(a.service.node_id)
     # A statement at A's next position claiming A but signed by another key: rejected and recorded.
-    impostor = Identity.generate()
+    impostor = Identity.from_random(os.urandom)
     forged = note(Identity(impostor.signing_key, impostor.x25519_key, impostor.mlkem_key, a.service.identity.genesis_public),
                   last.seq + 1, last.id, "forged")
     on_forged = note(a.service.identity, last.seq + 2, forged.id, "builds on the forgery")

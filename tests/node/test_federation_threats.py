@@ -70,7 +70,7 @@ async def paired(fed_net, *, halt_sender: bool = True):
 
 def impostor_of(victim: Identity) -> Identity:
     """An identity that claims ``victim``'s node id but signs with a key of its own."""
-    other = Identity.generate()
+    other = Identity.from_random(os.urandom)
     return Identity(other.signing_key, other.x25519_key, other.mlkem_key, victim.genesis_public)
 
 
@@ -153,7 +153,7 @@ async def test_row3_row10_unknown_keys_and_announced_addresses_cause_no_connecti
         a, b = await paired(fed_net, halt_sender=False)
         url_a = b.federation.peers.get(a.service.node_id).url
         # (a) An unknown node pushes its own, validly signed card announcing the sentinel: refused.
-        stranger = Identity.generate()
+        stranger = Identity.from_random(os.urandom)
         card = sign_statement(stranger, kind=OrgCard.KIND, seq=1, prev=None, now=now_ms(), private=False,
                               body=OrgCard("Stranger", "company", f"http://127.0.0.1:{sentinel.port}",
                                            stranger.encryption_public).to_value())
@@ -173,11 +173,14 @@ async def test_row3_row10_unknown_keys_and_announced_addresses_cause_no_connecti
             await wait_until(lambda s=card_a: b.service.log.get(s.id), what="the new card at B")
         assert stranger.node_id not in {p.node_id for p in b.federation.peers.all()}
         assert b.service.log.head(stranger.node_id).seq == 0
-        contact_before = a.federation.peers.get(b.service.node_id).last_contact
-        await asyncio.sleep(1.0)  # three sync intervals: B keeps talking to A at the address on its trust list
+        # Three more contacts from B (its pulls every interval; positive control): each went to A at the
+        # address on B's trust list, none to an announced one.
+        for _ in range(3):
+            seen = a.federation.peers.get(b.service.node_id).last_contact
+            await wait_until(lambda seen=seen: a.federation.peers.get(b.service.node_id).last_contact > seen,
+                             what="another request from B at A's address")
         assert sentinel.hits == []
         assert b.federation.peers.get(a.service.node_id).url == url_a
-        assert a.federation.peers.get(b.service.node_id).last_contact > contact_before
     finally:
         await sentinel.stop()
 
@@ -411,7 +414,7 @@ def test_row11_node_refuses_to_start_with_the_python_parser(tmp_path):
 
     home = Home(tmp_path / "h")
     port = free_port()
-    home.create(Config("Parser Check", "company", "127.0.0.1", port, f"http://127.0.0.1:{port}"), Identity.generate(), None)
+    home.create(Config("Parser Check", "company", "127.0.0.1", port, f"http://127.0.0.1:{port}"), Identity.from_random(os.urandom), None)
     result = subprocess.run([sys.executable, "-m", "node.cli.main", "--home", str(home.path), "run"], capture_output=True, text=True,
                             env=cli_env(AIOHTTP_NO_EXTENSIONS="1"), timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 1

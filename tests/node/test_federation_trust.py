@@ -11,7 +11,7 @@ from node.core.errors import UserError
 from node.core.pairing import accept_invite
 from protocol.invite import InviteToken
 from storage import peers as P
-from tests.node.federation_helpers import PULL, head, ids_from, next_notes, pair, push, signed_post, synced
+from tests.node.federation_helpers import PULL, FakeClock, head, ids_from, next_notes, pair, push, signed_post, synced, wait_until
 
 
 def trust_ids(rt) -> dict[bytes, str]:
@@ -52,8 +52,10 @@ async def test_used_expired_and_forged_tokens_are_refused_and_change_nothing(fed
     assert snapshot() == before
 
     # 2. Expired: the invitee refuses locally (no contact) ...
+    clock = FakeClock(follow_wall=True)  # both nodes' clocks, moved on instead of sleeping
+    a.service.clock = c.service.clock = clock
     short = a.federation.create_invite(ttl_ms=1)
-    await asyncio.sleep(0.01)
+    clock.advance(10)
     before = snapshot()
     with pytest.raises(UserError, match="expired"):
         await accept_invite(c.federation, c.client, short.encode())
@@ -116,7 +118,10 @@ async def test_remove_and_block_take_effect_at_once(fed_net):
     a.federation.append("note", {"text": "only for the trusted", "hops": 1}, private=True)
     assert a.federation.peers.outbox_size(b.service.node_id) == 0
     assert a.federation.peers.outbox_size(c.service.node_id) == 0
-    await asyncio.sleep(1.0)  # a few sync intervals of retries from both sides
+    # Their real nodes keep retrying (positive control: two more failed pushes each) and get nowhere.
+    tries = {p: p.sync.delivery(a.service.node_id).attempts for p in (b, c)}
+    await wait_until(lambda: all(p.sync.delivery(a.service.node_id).attempts >= tries[p] + 2 for p in (b, c)),
+                     what="B and C retrying their pushes to A")
     assert head(b, a) == head(c, a) == head(a, a) - 1
     assert ids_from(a, b)[-1] != b.service.log.head(b.service.node_id).id
     assert ids_from(a, c)[-1] != c.service.log.head(c.service.node_id).id

@@ -97,7 +97,7 @@ async def test_item10_a_partner_card_pointing_at_loopback_gets_no_request_unless
     "http://[fc00::1]", "http://100.64.0.1", "http://127.0.0.2:8470",
 ])
 async def test_item10_internal_addresses_are_refused_before_connecting(url):
-    client = FederationClient(Identity.generate)
+    client = FederationClient(lambda: Identity.from_random(os.urandom))
     try:
         # Refused at once (no connect attempt, which to 10.0.0.1 would hang until the 5 s connect timeout).
         with pytest.raises(PeerAddressRefused, match=r"allow_private_peers.*restart the node"):
@@ -110,7 +110,7 @@ async def test_item10_internal_addresses_are_refused_before_connecting(url):
 
 @pytest.mark.parametrize("url", ["http://0.0.0.0:8470", "http://[::]:8470", "http://224.0.0.251:8470"])
 async def test_item10_unspecified_and_multicast_are_refused_even_when_private_peers_are_allowed(url):
-    client = FederationClient(Identity.generate, allow_private=True)
+    client = FederationClient(lambda: Identity.from_random(os.urandom), allow_private=True)
     try:
         with pytest.raises(PeerAddressRefused, match=r"unspecified|multicast"):
             await asyncio.wait_for(client.post(url, "/federation/v1/pull", os.urandom(32), b"\x91\x01"), 1.0)
@@ -133,7 +133,7 @@ def crafted_bundle(identity: Identity, url: str) -> bytes:
 @pytest.mark.parametrize("bad", BAD_URLS)
 async def test_item10_a_card_url_with_userinfo_query_fragment_or_dot_path_is_refused_at_pairing(net, bad):
     inviter = await net.start("Inviter")
-    mallory = Identity.generate()
+    mallory = Identity.from_random(os.urandom)
     for url, ok in ((bad.format(port=inviter.port), False), (f"http://127.0.0.1:{inviter.port}/orgnode", True)):
         token = inviter.federation.create_invite(600_000)
         request = PairRequest(token.invite_id, invite_proof(token.secret, token.node_id, mallory.node_id, token.invite_id),
@@ -169,7 +169,7 @@ async def test_item10_an_invite_whose_url_has_userinfo_query_or_fragment_is_refu
 async def test_item10_a_path_prefix_is_normalised_and_our_endpoints_appended(recorders):
     target = await Recorder("127.0.0.1").start()
     recorders.append(target)
-    client = FederationClient(Identity.generate, allow_private=True)
+    client = FederationClient(lambda: Identity.from_random(os.urandom), allow_private=True)
     try:
         for base in (f"http://127.0.0.1:{target.port}/orgnode/", f"HTTP://127.0.0.1:{target.port}/orgnode"):
             answer = await client.post(base, "/federation/v1/pull", os.urandom(32), b"\x91\x01")

@@ -31,6 +31,10 @@ def our_tasks() -> list[str]:
     return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("orgnode-") and not t.done())
 
 
+def timer_names(runtime: NodeRuntime) -> list[str]:
+    return [t.name for t in runtime.federation.timers]
+
+
 async def test_a_late_start_failure_stops_everything_started_before_it(tmp_path):
     """The pid file is written last, after the servers, the socket and every component have started.
     A directory at its path is a real failure there; the old start left the port listening, the admin
@@ -43,10 +47,12 @@ async def test_a_late_start_failure_stops_everything_started_before_it(tmp_path)
         runtime = NodeRuntime(service)
         await runtime.start()
         assert accepts(port) and admin_answers(runtime.socket_path)
-        assert {"orgnode-sync-maintenance", "orgnode-checkpoints"} <= set(our_tasks())
+        assert {"orgnode-sync-maintenance"} <= set(our_tasks())
+        assert "checkpoints" in timer_names(runtime)  # the checkpoint timer, run by the maintenance loop
         zeroconf_started = runtime.lan.discovery._zc is not None
         await runtime.stop()
         assert not accepts(port) and not runtime.socket_path.exists() and our_tasks() == []
+        assert "checkpoints" not in timer_names(runtime)
 
         pid_path.mkdir()  # the failure: the last step of start cannot write its file
         failing = NodeRuntime(service)
@@ -55,6 +61,7 @@ async def test_a_late_start_failure_stops_everything_started_before_it(tmp_path)
         assert not accepts(port), "the federation server is still listening"
         assert not failing.socket_path.exists(), "the admin socket was left behind"
         assert our_tasks() == [], "component tasks still run"
+        assert "checkpoints" not in timer_names(failing), "the checkpoint timer is still scheduled"
         assert failing.lan.discovery._zc is None
         assert failing.sync._maintenance is None or failing.sync._maintenance.done()
         if zeroconf_started:  # mDNS worked here: the failed start really had opened it

@@ -28,7 +28,7 @@ from tests.node.test_local_attacks import cli
     "http://[fec0::1]:8470",              # site-local (deprecated, not global)
 ])
 async def test_secpass_ipv6_forms_embedding_internal_ipv4_are_refused(url):
-    client = FederationClient(Identity.generate)
+    client = FederationClient(lambda: Identity.from_random(os.urandom))
     try:
         with pytest.raises(PeerAddressRefused, match="allow_private_peers"):
             await asyncio.wait_for(client.post(url, "/federation/v1/pull", os.urandom(32), b"\x91\x01"), 1.0)
@@ -120,11 +120,11 @@ async def test_secpass_one_host_with_eight_addresses_cannot_fill_every_pairing_s
     fast_bucket(b)
     for i in range(MAX_PENDING_IN // MAX_PENDING_PER_SOURCE):
         for _ in range(MAX_PENDING_PER_SOURCE):
-            s = Identity.generate()
+            s = Identity.from_random(os.urandom)
             status, _ = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(s)).encode(), s,
                                        source=f"127.0.3.{i + 1}")
             assert status == 200  # each alias stays within its own cap
-    neighbour = Identity.generate()
+    neighbour = Identity.from_random(os.urandom)
     status, body = await raw_post(b, PAIR_REQUEST_PATH, LanPairRequest(identity_bundle(neighbour)).encode(), neighbour,
                                   source="127.0.4.1")
     assert status == 200, f"a real neighbour is locked out: {status} {body[:120]!r}"

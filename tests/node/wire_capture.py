@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,7 +165,7 @@ async def start_tapped(net: Any, name: str, sector: str, *, sync_interval: float
     extra: dict[str, Any] = {"lan_advertise": False, "allow_private_peers": True}  # 127.0.0.x, no mDNS
     config = Config(name, sector, "127.0.0.1", port, f"http://127.0.0.1:{public_port}",
                     sync_interval=sync_interval, retry_base=retry_base, retry_cap=retry_cap, **extra)
-    home.create(config, Identity.generate(), None)
+    home.create(config, Identity.from_random(os.urandom), None)
     service = NodeService.open(home.path)
     service.publish_org_card()
     runtime: NodeRuntime = await net._run(service)

@@ -36,7 +36,7 @@ def referral(log: Log, job_author: bytes, job_id: bytes, candidate_ref: bytes, t
 
 
 def test_two_referral_statements_of_one_person_for_one_job_count_once():
-    holder, company = Log(Identity.generate()), Log(Identity.generate())
+    holder, company = Log(Identity.from_random(os.urandom)), Log(Identity.from_random(os.urandom))
     job_id, other_job = os.urandom(16), os.urandom(16)
     person, other_person = os.urandom(16), os.urandom(16)
     me = company.identity.node_id

@@ -3,6 +3,8 @@ the outbox is cleared when trust ends, scores graylist."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from protocol.errors import UNTRUSTED_SENDER, RemoteProtocolError
@@ -75,7 +77,7 @@ def test_item1_only_a_vouched_first_sight_or_a_confirmation_sets_the_consent_ide
 
     db = connect(tmp_path / "c.db")
     store, peers = LogStore(db), PeerStore(db)
-    org, partner = Identity.generate(), b"\x02" * 32
+    org, partner = Identity.from_random(os.urandom), b"\x02" * 32
     first = _card(org, "Northwind Corp", "company", 1, None)
     newer = _card(org, "Northwind Corp", "nonprofit", 2, first.id)
     bundle_first = verify_bundle(encode_bundle([first]))
