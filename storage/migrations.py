@@ -1,0 +1,206 @@
+"""Recorded schema migrations after the first schema (storage/schema.py), in the order they apply.
+Each runs once, inside one transaction with its row in ``migrations`` (storage/db.py). A released
+migration never changes; a new one gets the next free number (011 was never used)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+from storage.schema import m001_log, m002_federation, m003_talent
+
+Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
+
+
+def _m004_relay(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE relay_routes (
+            node_id BLOB PRIMARY KEY,
+            next_hop BLOB NOT NULL,
+            updated_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE TABLE relay_seen (box BLOB PRIMARY KEY, at INTEGER NOT NULL)")
+
+
+def _m005_reactions(db: sqlite_utils.Database) -> None:
+    # Peers' statements whose reactions (reply, erase, re-share, ...) have not run to completion yet:
+    # written in the same transaction as the statements, deleted when their reactions succeed.
+    db.execute(
+        """CREATE TABLE pending_reactions (
+            statement_id BLOB PRIMARY KEY,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            at INTEGER NOT NULL
+        )"""
+    )
+
+
+def _m006_pinned_sector(db: sqlite_utils.Database) -> None:
+    # The sector a peer had when an admin chose to trust it. Consent scopes ("sector:nonprofit") are
+    # judged against this, never against a sector the peer later declares about itself.
+    db.execute("ALTER TABLE peers ADD COLUMN sector TEXT")
+    db.execute("UPDATE peers SET sector = (SELECT sector FROM org_cards WHERE org_cards.node_id = peers.node_id)")
+
+
+def _m007_jobs_by_author(db: sqlite_utils.Database) -> None:
+    # A job is identified by (author, job_id): another organization reusing a job id it saw can no
+    # longer squat or hide the real job at third nodes.
+    db.execute(
+        """CREATE TABLE jobs_new (
+            job_id BLOB NOT NULL,
+            author BLOB NOT NULL,
+            version INTEGER NOT NULL,
+            statement_id BLOB NOT NULL,
+            title TEXT NOT NULL,
+            status TEXT NOT NULL,
+            hops INTEGER NOT NULL,
+            skills TEXT NOT NULL,
+            valid_through INTEGER,
+            filled_by BLOB,
+            via BLOB,
+            body BLOB NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (author, job_id)
+        )"""
+    )
+    db.execute("INSERT INTO jobs_new SELECT job_id, author, version, statement_id, title, status, hops, skills, valid_through, "
+               "filled_by, via, body, updated_at FROM jobs")
+    db.execute("DROP TABLE jobs")
+    db.execute("ALTER TABLE jobs_new RENAME TO jobs")
+    db.execute("CREATE INDEX jobs_job_id ON jobs (job_id)")
+
+
+def _m008_confirmed_orgs(db: sqlite_utils.Database) -> None:
+    # Consent scopes are judged only against an organization's confirmed identity: the name and
+    # sector an admin of this node confirmed when trusting it (peers.name/sector), or, for an
+    # organization known only through a partner's re-share, the card that partner vouched for at
+    # first sight (vouched_orgs). Neither ever follows a card the organization sends later.
+    db.execute("ALTER TABLE peers ADD COLUMN name TEXT")
+    db.execute("UPDATE peers SET name = (SELECT name FROM org_cards WHERE org_cards.node_id = peers.node_id) "
+               "WHERE sector IS NOT NULL")
+    db.execute(
+        """CREATE TABLE vouched_orgs (
+            node_id BLOB PRIMARY KEY,
+            name TEXT NOT NULL,
+            sector TEXT NOT NULL,
+            vouched_by BLOB NOT NULL,
+            at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """INSERT OR IGNORE INTO vouched_orgs (node_id, name, sector, vouched_by, at)
+           SELECT c.node_id, c.name, c.sector, f.via, c.updated_at FROM org_cards c
+           JOIN (SELECT author, MIN(via) AS via FROM foreign_statements GROUP BY author) f ON f.author = c.node_id
+           WHERE c.node_id NOT IN (SELECT node_id FROM peers WHERE sector IS NOT NULL)"""
+    )
+    # 006 pinned a sector for every peer, LAN requests included (pending, or lapsed to removed): a
+    # stranger's own card no admin confirmed. They are unpinned; a removed LAN peer that once was
+    # trusted loses its pin too until it pairs again (consent then falls back to what a partner
+    # vouched for, or to no sector at all: the safe side).
+    db.execute("UPDATE peers SET sector = NULL, name = NULL WHERE state IN ('pending_in', 'pending_out', 'removed') "
+               "AND via = 'lan'")
+    # What an admin expects of the partner an invite is for, and the invite's revocation.
+    db.execute("ALTER TABLE invites ADD COLUMN expected_name TEXT")
+    db.execute("ALTER TABLE invites ADD COLUMN expected_sector TEXT")
+    db.execute("ALTER TABLE invites ADD COLUMN revoked_at INTEGER")
+    db.execute("ALTER TABLE invites ADD COLUMN refused TEXT")
+
+
+def _m012_quotas(db: sqlite_utils.Database) -> None:
+    """Issue 8 items 9 and 12. ``match_quota``: which query ids and requirement labels an asker had
+    answered on a UTC day, so distinct queries and labels can be capped. ``peer_usage``: what each
+    peer made this node store (bytes in total, re-share bytes on the current day) and when data from
+    it was last refused as over quota, so a trusted peer cannot exhaust the disk. ``relay_routes``
+    gains ``verified`` (issue 8 item 8)."""
+    db.execute(
+        """CREATE TABLE match_quota (
+            asker BLOB NOT NULL,
+            day INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('query', 'label')),
+            value BLOB NOT NULL,
+            PRIMARY KEY (asker, day, kind, value)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE peer_usage (
+            peer BLOB PRIMARY KEY,
+            stored_bytes INTEGER NOT NULL DEFAULT 0,
+            reshare_day INTEGER NOT NULL DEFAULT 0,
+            reshare_bytes INTEGER NOT NULL DEFAULT 0,
+            refused INTEGER NOT NULL DEFAULT 0,
+            refused_at INTEGER
+        )"""
+    )
+    db.execute("CREATE INDEX held_received ON held (received_from, received_at)")
+    # Issue 8 item 8: a route back to a non-partner is "verified" when learnt from a box that opened
+    # and verified against the origin's card (it really came from there through that hop).
+    db.execute("ALTER TABLE relay_routes ADD COLUMN verified INTEGER NOT NULL DEFAULT 0")
+
+
+def _m009_erasure_receipts(db: sqlite_utils.Database) -> None:
+    """Issue 8 item 4. An erasure commits on its own; the ``erasure_receipt`` answering it is owed
+    until it is appended, and retried with back-off while it cannot be sent (no path back, an
+    unusable key in the withdrawer's card). One row per withdrawal answered; no personal data."""
+    db.execute(
+        """CREATE TABLE erasure_receipts_due (
+            withdrawal BLOB PRIMARY KEY,
+            recipient BLOB NOT NULL,
+            route BLOB NOT NULL,
+            referral_ids BLOB NOT NULL,
+            erased_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at INTEGER NOT NULL,
+            last_error TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+
+
+def _m010_candidate_erasure(db: sqlite_utils.Database) -> None:
+    """Issue 8 items 6 and 7. ``candidates.notes``: staff notes about a candidate (local only, never
+    sent). ``candidates.erased_at``: when an admin erased the candidate (`orgnode candidate erase`);
+    the row stays as a data-free tombstone (ids only) so the consent history, the disclosure ledger
+    and the recipients' erasure receipts can still be reported and audited."""
+    db.execute("ALTER TABLE candidates ADD COLUMN notes TEXT")
+    db.execute("ALTER TABLE candidates ADD COLUMN erased_at INTEGER")
+
+
+def _m013_withdrawal_deliveries(db: sqlite_utils.Database) -> None:
+    """Issue 8 item 8. ``withdrawal_deliveries``: every consent withdrawal relayed to a
+    non-partner until its erasure receipt comes (``acked_at``): how often and through which hops
+    (``vias``, a JSON list of hex ids in the order used) it was sent, and when it is due again
+    (``next_at``), so a path that swallows it is routed around. Item 12: ``foreign_statements``
+    gains ``charged_to``, the peer whose quota a relayed statement kept here was charged to, so
+    erasing its body gives the bytes back."""
+    db.execute(
+        """CREATE TABLE withdrawal_deliveries (
+            withdrawal BLOB NOT NULL,
+            recipient BLOB NOT NULL,
+            route BLOB NOT NULL,
+            first_sent_at INTEGER NOT NULL,
+            last_sent_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            vias TEXT NOT NULL DEFAULT '[]',
+            next_at INTEGER NOT NULL,
+            acked_at INTEGER,
+            PRIMARY KEY (withdrawal, recipient)
+        )"""
+    )
+    db.execute("CREATE INDEX withdrawal_deliveries_due ON withdrawal_deliveries (acked_at, next_at)")
+    db.execute("ALTER TABLE foreign_statements ADD COLUMN charged_to BLOB")
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_log", m001_log),
+    ("002_federation", m002_federation),
+    ("003_talent", m003_talent),
+    ("004_relay", _m004_relay),
+    ("005_reactions", _m005_reactions),
+    ("006_pinned_sector", _m006_pinned_sector),
+    ("007_jobs_by_author", _m007_jobs_by_author),
+    ("008_confirmed_orgs", _m008_confirmed_orgs),
+    ("009_erasure_receipts", _m009_erasure_receipts),
+    ("010_candidate_erasure", _m010_candidate_erasure),
+    ("012_quotas", _m012_quotas),
+    ("013_withdrawal_deliveries", _m013_withdrawal_deliveries),
+]
