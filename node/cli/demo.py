@@ -252,14 +252,14 @@ def _impact(story: Narrator, youth: NodeRuntime, corp: NodeRuntime) -> None:
 
 
 async def _keep_running(story: Narrator, nodes: list[NodeRuntime], corp: NodeRuntime) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # before saying so: a stop sent on reading it is handled
+        loop.add_signal_handler(sig, stop.set)
     story.chapter("The nodes keep running (Ctrl-C to stop). Talk to them with:")
     for rt in nodes:
         story.say(f"orgnode --home {rt.service.home.path} status")
     story.say(f"orgnode --home {corp.service.home.path} referral list")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
 
 
