@@ -19,23 +19,11 @@ SCOPE_HELP = ('who may receive them: "all" (any organization: trusted partners a
               '"sector:nonprofit", "node:<id>" (several: space- or comma-separated)')
 
 
-def _check_consent_flags(args: argparse.Namespace) -> None:
-    """No silent default for who may receive a candidate: the widest scope is never implied, and a
-    scope without a consent is refused instead of recording nothing."""
-    if args.consent and not (args.consent_scope or "").strip():
-        raise UserError('say who may receive the candidate: --consent-scope "sector:nonprofit" (or "node:<id>", or "all" '
-                        "for any organization, partners' partners included); nothing was recorded")
-    if not args.consent and (args.consent_scope or "").strip():
-        raise UserError("--consent-scope says who may receive a consent: also give --consent match,refer "
-                        "(and --consent-evidence); nothing was recorded")
-
-
 def _consent_words(scope_text: str) -> str:
     return scope_words(scope_text.replace(",", " ").split(), {})
 
 
 def cmd_candidate_add(args: argparse.Namespace) -> int:
-    _check_consent_flags(args)
     data = call(args, "POST", "/candidates/add", {
         "name": args.name, "email": args.email, "phone": args.phone, "location": args.location, "skills": args.skills,
         "medal": args.medal, "for_job": args.for_job, "consent": args.consent, "consent_scope": args.consent_scope,
@@ -116,7 +104,6 @@ def cmd_candidate_update(args: argparse.Namespace) -> int:
 
 
 def cmd_consent_give(args: argparse.Namespace) -> int:
-    _check_consent_flags(args)
     data = call(args, "POST", "/consent/give", {
         "id": args.candidate_id, "consent": args.consent, "consent_scope": args.consent_scope,
         "consent_expires": args.consent_expires, "consent_evidence": evidence(args.consent_evidence)})

@@ -36,7 +36,7 @@ def test_consent_scope_is_required_never_defaulted_and_never_loose(home):
     # --consent-scope without --consent (even "all", once the silent default): refused, nothing recorded.
     for scope in ("all", "sector:company"):
         loose = _add(home, "b@example.org", "--consent-scope", scope)
-        assert loose.returncode == 1 and "also give --consent" in loose.stderr, loose.stderr
+        assert loose.returncode == 1 and "also give consent" in loose.stderr and "(option --consent)" in loose.stderr, loose.stderr
     assert orgnode_json("--home", home, "candidate", "list") == []
     # Positive control: with a scope, the consent is recorded and the output says whom it covers.
     added = _add(home, "c@example.org", "--consent", "match,refer", "--consent-scope", "all", "--consent-evidence", "form")
