@@ -46,7 +46,8 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from protocol.audit import AuditInputError, verify
+    from protocol.audit import verify
+    from protocol.audit_bundle import AuditInputError
 
     try:
         data = Path(args.file).read_bytes()

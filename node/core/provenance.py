@@ -24,7 +24,7 @@ from node.core.errors import UserError
 from node.core.federation import Federation
 from node.logs import log_event
 from protocol.audience import Audience
-from protocol.audit import AuditBundle, Consistency, Proof
+from protocol.audit_bundle import AuditBundle, Consistency, Proof
 from protocol.consent import Consent, ConsentWithdrawal
 from protocol.errors import ProtocolError
 from protocol.impact import Impact, compute

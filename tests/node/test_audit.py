@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from protocol import audit
-from protocol.audit import AuditBundle, AuditInputError
+from protocol.audit_bundle import AuditBundle, AuditInputError
 from protocol.codec import decode, encode
 from protocol.statement import Envelope
 from tests.e2e.cli_helpers import REPO

@@ -17,7 +17,9 @@ import pytest
 
 from protocol import audit
 from protocol.audience import Audience
-from protocol.audit import BUNDLE_MAGIC, AuditBundle, AuditInputError, AuditReport, Consistency, Proof
+from protocol.audit import AuditReport
+from protocol.audit_bundle import BUNDLE_MAGIC, AuditBundle, AuditInputError, Consistency, Proof
+from protocol.card_bundle import verify_bundle
 from protocol.codec import decode, encode
 from protocol.consent import ConsentWithdrawal
 from protocol.impact import Impact
@@ -236,7 +238,7 @@ async def test_missing_statements_proofs_and_cards(net):
     rejected(rebuild(good, proofs=proofs), "inclusion", "another author's checkpoint")
 
     # A card missing: the exporter's, or another author's.
-    card_of = {audit.verify_bundle(c).node_id: c for c in good.cards}
+    card_of = {verify_bundle(c).node_id: c for c in good.cards}
     rejected(rebuild(good, cards=tuple(c for n, c in card_of.items() if n != me)), "cards", "exporting organization's card")
     for other in (corp, coop):
         report = rejected(rebuild(good, cards=tuple(c for n, c in card_of.items() if n != other.service.node_id)), "keys",

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import codec
-from protocol.audit import AuditBundle, AuditInputError, Consistency, Proof
+from protocol.audit_bundle import AuditBundle, AuditInputError, Consistency, Proof
 from protocol.consent import Consent, ConsentWithdrawal, ErasureReceipt
 from protocol.errors import ALL_CODES, RemoteProtocolError
 from protocol.jobs import Job, Location, Salary, Skill
