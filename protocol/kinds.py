@@ -22,7 +22,7 @@ from protocol.jobs import Job
 from protocol.provenance import Checkpoint, ImpactReport, Partnership, Witness
 from protocol.referrals import Referral, ReferralProfile, ReferralRequest, ReferralStatus
 from protocol.relay import Relay
-from protocol.reshare import Reshare
+from protocol.reshare_body import Reshare
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,45 +14,18 @@ over-share content it was already allowed to read, and its signature on the resh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
 
+from protocol import kinds
 from protocol.card_bundle import VerifiedCard, verify_bundle
-from protocol.codec import expect_bytes, expect_list, expect_map
 from protocol.errors import BAD_BODY, HOP_LIMIT, MALFORMED, WRONG_AUTHOR, RemoteProtocolError
-from protocol.statement import MAX_BODY_BYTES, Envelope, Statement
+from protocol.kinds import parse_body
+from protocol.reshare_body import Reshare
+from protocol.statement import Envelope, Statement
 
-MAX_PATH = 8
 MAX_ROOT_BODY = 48 * 1024
 
-# Which kinds may be re-shared is a column of protocol.kinds (the one registry). That module imports
-# this one for the ``Reshare`` body type, so the two functions below import it when called.
-
-
-@dataclass(frozen=True, slots=True)
-class Reshare:
-    KIND: ClassVar[str] = "reshare"
-    PRIVATE: ClassVar[bool] = True
-
-    root: bytes  # the root statement's envelope, with plain content
-    card: bytes  # the root author's card bundle
-    path: tuple[bytes, ...]
-
-    def to_value(self) -> dict[str, Any]:
-        return {"root": self.root, "card": self.card, "path": list(self.path)}
-
-    @classmethod
-    def from_value(cls, value: Any) -> Reshare:
-        v = expect_map(value, "reshare")
-        if set(v) != {"root", "card", "path"}:
-            raise RemoteProtocolError(MALFORMED, "reshare must have exactly root, card and path")
-        path = tuple(expect_bytes(p, "reshare.path[]", 32) for p in expect_list(v["path"], "reshare.path"))
-        if not 1 <= len(path) <= MAX_PATH or len(set(path)) != len(path):
-            raise RemoteProtocolError(MALFORMED, "reshare.path must list 1 to 8 distinct node ids")
-        return cls(
-            root=expect_bytes(v["root"], "reshare.root", max_len=MAX_BODY_BYTES),
-            card=expect_bytes(v["card"], "reshare.card", max_len=MAX_BODY_BYTES),
-            path=path,
-        )
+# Which kinds may be re-shared is a column of protocol.kinds (the one registry); the ``reshare``
+# body type itself is in protocol.reshare_body, so kinds and this module import without a cycle.
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +46,6 @@ class VerifiedReshare:
 
 
 def hops_of(statement: Statement) -> int:
-    from protocol.kinds import parse_body
-
     body = parse_body(statement.kind, statement.header.private, statement.body_value())
     hops = getattr(body, "hops", None)
     if not isinstance(hops, int):
@@ -90,8 +61,6 @@ def make_reshare(root: Statement, author_card_bundle: bytes, path: tuple[bytes, 
 
 def verify_reshare(reshare_statement: Statement) -> VerifiedReshare:
     """Check a received (signature-verified, opened) reshare statement and what it carries."""
-    from protocol import kinds
-
     reshare = Reshare.from_value(reshare_statement.body_value())
     if reshare.path[-1] != reshare_statement.author:
         raise RemoteProtocolError(WRONG_AUTHOR, "the last node on a reshare path must be the re-sharer")

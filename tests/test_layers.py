@@ -515,3 +515,12 @@ def test_randomness_and_clock_checkers_see_violations(tmp_path):
     good = tmp_path / "good.py"
     good.write_text("x = Identity.from_random(self.random)\ny = self.clock()\nz = federation.clock()\nw = self.random(16)\n")
     assert randomness_draws(good) == [] and clock_reads(good) == []
+
+
+def test_protocol_and_storage_have_no_import_cycles():
+    """The same rule for the two lower layers (the kind registry lists the ``reshare`` body from
+    protocol/reshare_body.py, so protocol/reshare.py can use the registry without a lazy import)."""
+    for package, edges in (("protocol", 20), ("storage", 5)):
+        graph = import_graph(package)
+        assert sum(map(len, graph.values())) > edges  # positive control: the graph has in-package edges
+        assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])

@@ -17,7 +17,7 @@ from protocol.codec import decode, encode
 from protocol.errors import ALL_CODES, BAD_INVITE, RemoteProtocolError
 from protocol.invite import InviteToken, PairRequest
 from protocol.request_auth import MAX_HEADER_LEN, RequestAuth, parse_header
-from protocol.reshare import Reshare
+from protocol.reshare_body import Reshare
 from protocol.statement import BODY_LIMITS
 from protocol.sync import MAX_BATCH, MAX_HAVE, Batch, ItemResult, PullRequest, PushResults
 from tests.protocol.helpers import base_urls
