@@ -136,12 +136,18 @@ async def test_relayed_statements_are_charged_to_the_delivering_peer_and_erasure
     assert a.service.log.peer_usage(bid, a.federation.clock()).stored_bytes == charged_bytes_on_disk(a, bid)
 
     rid = a.talent.store.referrals()[0].referral_id
-    before = a.service.log.peer_usage(bid, a.federation.clock()).stored_bytes
+    profile_bytes = {bytes(r["id"]): int(r["n"]) for r in a.service.db.query(
+        "SELECT id, LENGTH(body) + COALESCE(LENGTH(salt), 0) AS n FROM foreign_statements "
+        "WHERE author = ? AND kind = 'referral_profile' AND charged_to = ?", [c.service.node_id, bid])}
+    assert profile_bytes and all(n > 600 for n in profile_bytes.values())  # positive control: charged to B
     c.talent.withdraw_consent(candidate.candidate_id)
     await wait_until(lambda: a.talent.store.profile(rid) is None, what="erasure at A")
+    # Exactly what B makes A keep is counted (other statements of B's may have arrived meanwhile), and
+    # the erased profile's body is no longer part of it: its bytes went back to B's quota.
     after = a.service.log.peer_usage(bid, a.federation.clock()).stored_bytes
     assert after == charged_bytes_on_disk(a, bid)
-    assert after < before + 100  # the erased profile (> 600 bytes) went back, only new small statements came
+    erased = [r for r in a.service.db.query("SELECT id FROM foreign_statements WHERE body IS NULL AND charged_to = ?", [bid])]
+    assert set(profile_bytes) <= {bytes(r["id"]) for r in erased}
 
 
 async def test_erasing_a_partners_profile_gives_its_bytes_back(net: Net):
