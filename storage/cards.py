@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from protocol.bodies import OrgCard
 from protocol.identity import EncryptionPublicKeys
+from protocol.statement import Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +20,22 @@ class DeclaredCard:
     name: str
     sector: str
     url: str
+
+
+def record_org_card(db: sqlite_utils.Database, statement: Statement, now: int) -> None:
+    """Record the card an org-card statement declares, unless a later one (higher seq) is recorded:
+    the projection of ``org-card`` statements, and of the cards that come with re-shares and relays."""
+    card = OrgCard.from_value(statement.body_value())
+    db.execute(
+        """INSERT INTO org_cards (node_id, statement_id, seq, name, sector, url, x25519, mlkem768, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (node_id) DO UPDATE SET statement_id=excluded.statement_id, seq=excluded.seq,
+             name=excluded.name, sector=excluded.sector, url=excluded.url, x25519=excluded.x25519,
+             mlkem768=excluded.mlkem768, updated_at=excluded.updated_at
+           WHERE excluded.seq > org_cards.seq""",
+        [statement.author, statement.id, statement.seq, card.name, card.sector, card.url,
+         card.encryption.x25519, card.encryption.mlkem768, now],
+    )
 
 
 class CardStore:

@@ -1,5 +1,6 @@
-"""Key histories of authors this node does not replicate, as a trusted partner vouched for them
-(``foreign_keys_seen``): the longest one is kept, so a rotated-away key never comes back."""
+"""Key histories: of the authors whose logs this node replicates (``key_periods``, kept by the log
+store as statements arrive), and of authors it does not replicate, as a trusted partner vouched for
+them (``foreign_keys_seen``): the longest one is kept, so a rotated-away key never comes back."""
 
 from __future__ import annotations
 
@@ -25,3 +26,19 @@ def save_vouched_history(db: sqlite_utils.Database, history: KeyHistory, vouched
 def vouched_history(db: sqlite_utils.Database, author: bytes) -> KeyHistory | None:
     rows = list(db.query("SELECT key, first_seq, last_seq FROM foreign_keys_seen WHERE author = ? ORDER BY first_seq", [author]))
     return KeyHistory(author, tuple(KeyPeriod(bytes(r["key"]), r["first_seq"], r["last_seq"]) for r in rows)) if rows else None
+
+
+def replicated_history(db: sqlite_utils.Database, author: bytes) -> KeyHistory | None:
+    """The key history of an author whose log this node holds (None: none of its log is held)."""
+    rows = list(db.query("SELECT key, first_seq, last_seq FROM key_periods WHERE author = ? ORDER BY first_seq", [author]))
+    return KeyHistory(author, tuple(KeyPeriod(bytes(r["key"]), r["first_seq"], r["last_seq"]) for r in rows)) if rows else None
+
+
+def save_replicated_history(db: sqlite_utils.Database, history: KeyHistory) -> None:
+    """Replace the key history held for a replicated author (at genesis, a rotation, or from a verified card)."""
+    db.execute("DELETE FROM key_periods WHERE author = ?", [history.author])
+    for period in history.periods:
+        db.execute(
+            "INSERT INTO key_periods (author, key, first_seq, last_seq) VALUES (?, ?, ?, ?)",
+            [history.author, period.key, period.first_seq, period.last_seq],
+        )

@@ -21,7 +21,8 @@ import sqlite_utils
 from protocol.jobs import Job
 from protocol.statement import Statement
 from storage.erasure_queues import ErasureQueues
-from storage.log_store import FOREIGN_PROJECTORS, LogStore, projector
+from storage.log_store import LogStore
+from storage.projections import FOREIGN_PROJECTORS, projector
 from storage.talent_rows import (
     Candidate,
     ConsentEventRow,

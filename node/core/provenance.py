@@ -35,7 +35,7 @@ from protocol.referrals import Referral, ReferralProfile, ReferralRequest, Refer
 from protocol.reshare import verify_reshare
 from protocol.statement import Envelope, Statement
 from storage.cards import CardStore
-from storage.log_store import foreign_statements
+from storage.foreign import foreign_statements
 from storage.provenance import ProvenanceStore
 from storage.talent import TalentStore
 

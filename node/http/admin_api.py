@@ -27,7 +27,7 @@ from node.logs import log_event
 from protocol.bodies import Note
 from protocol.errors import LocalProtocolError, ProtocolError
 from storage import peers as P
-from storage.log_store import foreign_statements
+from storage.foreign import foreign_statements
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")

@@ -13,7 +13,7 @@ import json
 from node.cli.partners import _peer_lines
 from node.core.clock import now_ms
 from protocol.bodies import Note
-from storage.log_store import DAY_MS
+from storage.quotas import DAY_MS
 from tests.node.federation_helpers import Net, batch_of, head, next_notes, pair, signed_post, synced, wait_until
 from tests.node.test_canary import admin_call
 

@@ -225,7 +225,8 @@ def test_pragmas_and_integrity(path: Path) -> None:
 
 def test_held_and_fork_evidence_are_bounded(store: LogStore) -> None:
     """A peer cannot make us hold statements far ahead of the log, nor keep unbounded fork evidence."""
-    from storage.log_store import MAX_FORK_EVIDENCE_PER_AUTHOR, MAX_HOLD_AHEAD
+    from storage.held import MAX_HOLD_AHEAD
+    from storage.log_store import MAX_FORK_EVIDENCE_PER_AUTHOR
 
     a = ident(1)
     (s1,) = chain(a, 1)

@@ -1,0 +1,58 @@
+"""What each trusted peer has made this node keep (``peer_usage``), charged against its ``PeerQuota``
+(issue 8 item 12): a mixin of ``LogStore``, which charges every statement a peer makes it store."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from protocol.errors import OVER_QUOTA, RemoteProtocolError
+from protocol.statement import Statement
+from storage.quotas import DAY_MS, PeerQuota, PeerUsage
+from storage.statement_rows import stored_size
+
+
+class PeerUsageAccounts:
+    """Per-peer accounts on ``self.db`` under the limits ``self.quota`` (which callers may replace)."""
+
+    db: sqlite_utils.Database
+    quota: PeerQuota
+
+    def record_over_quota(self, peer: bytes, now: int) -> None:
+        """Data from ``peer`` was refused as over its quota at ``now``: counted and shown in ``trust list``."""
+        self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [peer])
+        self.db.execute("UPDATE peer_usage SET refused = refused + 1, refused_at = ? WHERE peer = ?", [now, peer])
+
+    def peer_usage(self, peer: bytes, now: int) -> PeerUsage:
+        rows = list(self.db.query("SELECT * FROM peer_usage WHERE peer = ?", [peer]))
+        held = next(self.db.query("SELECT COUNT(*) AS n FROM held WHERE received_from = ? AND received_at >= ?",
+                                  [peer, now - self.quota.held_ttl_ms]))["n"]
+        if not rows:
+            return PeerUsage(0, 0, int(held), 0, None)
+        row = rows[0]
+        today = row["reshare_bytes"] if row["reshare_day"] == now // DAY_MS else 0
+        return PeerUsage(row["stored_bytes"], today, int(held), row["refused"], row["refused_at"])
+
+    def _charge(self, statement: Statement, received_from: bytes | None, now: int) -> None:
+        """Count a statement a peer makes us store against its quota, or refuse it with ``over-quota``."""
+        if received_from is None:
+            return
+        usage = self.peer_usage(received_from, now)
+        size = stored_size(statement)
+        if usage.stored_bytes + size > self.quota.stored_bytes:
+            raise RemoteProtocolError(OVER_QUOTA, "this peer has reached its quota of stored data on this node")
+        reshare = size if statement.kind == "reshare" else 0
+        if reshare and usage.reshare_bytes_today + reshare > self.quota.reshare_bytes_per_day:
+            raise RemoteProtocolError(OVER_QUOTA, "this peer has reached its daily quota of re-shared data on this node")
+        day = now // DAY_MS
+        self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [received_from])
+        self.db.execute(
+            """UPDATE peer_usage SET stored_bytes = stored_bytes + ?,
+                 reshare_bytes = CASE WHEN reshare_day = ? THEN reshare_bytes + ? ELSE ? END, reshare_day = ?
+               WHERE peer = ?""",
+            [size, day, reshare, reshare, day, received_from])
+
+    def _refund(self, query: str, statement_id: bytes) -> None:
+        """Give erased bytes back to the quota of the peer they were charged to (``query`` names it)."""
+        for row in list(self.db.query(query, [statement_id])):
+            self.db.execute("UPDATE peer_usage SET stored_bytes = MAX(0, stored_bytes - ?) WHERE peer = ?",
+                            [row["n"], row["peer"]])
