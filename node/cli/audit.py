@@ -124,5 +124,5 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     json_option(p)
 
     p = command(sub, common, "impact", cmd_impact, "this organization's impact: referrals, hires, partnerships, engagement")
-    p.add_argument("--since", help="count from this date (YYYY-MM-DD)")
+    p.add_argument("--since", help="count from this date (YYYY-MM-DD, or an RFC 3339 time)")
     p.add_argument("--export", metavar="FILE", help="also write a signed, verifiable impact report bundle")

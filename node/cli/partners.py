@@ -41,6 +41,10 @@ def cmd_invite(args: argparse.Namespace) -> int:
 def _invite_warning(name: str | None, sector: str | None) -> str | None:
     """An invite that does not say whom it is for makes whoever redeems it a partner *confirmed* with
     the name and sector its own card declares (what consent scopes are judged against): say so."""
+    if sector is None and name is not None:
+        return (f"this invite does not say the organization's sector: {name} becomes a partner confirmed with the "
+                "sector its own card declares, and sector:… consent scopes are judged against that. Recommended: "
+                "revoke it (`orgnode invite revoke ID`) and make one with --sector too.")
     if sector is None:
         return ("this invite does not say which organization it is for: whoever uses it becomes a partner confirmed "
                 "with the sector its own card declares, and sector:… consent scopes are judged against that. "

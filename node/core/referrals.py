@@ -218,8 +218,8 @@ class Referrals:
             candidate = self.store.candidate(candidate_id)
             assert candidate is not None
             if not evidence.strip():
-                raise UserError("the candidate's consent does not cover this organization: record their agreement in "
-                                "evidence (how and when they agreed)", field="evidence")
+                raise UserError("the candidate's consent does not cover this organization: record their agreement with "
+                                "consent_evidence (how and when they agreed)", field="consent_evidence")
             # The candidate agreed to this organization receiving their profile: record exactly that.
             self._give_consent(candidate, ["refer"], f"node:{asker.hex()}", None, evidence, PROFILE_FIELDS, now)
         return self.refer(candidate_id, request.job_id, request_id=request_id, job_author=asker)

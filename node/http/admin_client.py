@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,9 @@ class AdminClient:
         return result
 
 
-# Fields the CLI does not spell as ``--field-name`` (it takes a duration, the API takes milliseconds).
-OPTION_OF = {"ttl_ms": "--expires"}
+# Fields the CLI does not spell as ``--field-name``: ``ttl_ms`` is a duration there (--expires);
+# ``text`` (a note) and ``jsonld`` (job import) are positional arguments, not options at all.
+OPTION_OF: dict[str, str | None] = {"ttl_ms": "--expires", "text": None, "jsonld": None}
 
 
 def answer_error(result: Any, status: int) -> UserError:
@@ -75,6 +77,10 @@ def answer_error(result: Any, status: int) -> UserError:
     detail = result.get("detail") if isinstance(result, dict) else None
     field = result.get("field") if isinstance(result, dict) and isinstance(result.get("field"), str) else None
     message = str(detail or f"the node answered HTTP {status}")
-    if field:
-        message = f"{message} (option {OPTION_OF.get(field) or flag_hint(field)})"
+    option = (OPTION_OF[field] if field in OPTION_OF else flag_hint(field)) if field else None
+    if field and option:
+        # A machine field name in the text (consent_evidence) reads as the option it is on the command
+        # line (--consent-evidence); a plain word (name, email, hops) is prose, so the option is added.
+        named = "_" in field and re.search(rf"\b{re.escape(field)}\b", message)
+        message = re.sub(rf"\b{re.escape(field)}\b", option, message, count=1) if named else f"{message} (option {option})"
     return UserError(message, field=field)

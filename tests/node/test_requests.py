@@ -136,7 +136,7 @@ async def test_a_wrong_date_is_refused_alike_by_the_admin_api_the_cli_and_the_cs
                                  "--consent-evidence", "signed form", "--consent-expires", day)
         assert (code == 0) is good, (day, err)
         if not good:
-            assert f"consent_expires must be {DATE_FORM} (option --consent-expires)" in err, err
+            assert f"--consent-expires must be {DATE_FORM}" in err, err
         # CSV parser and CLI `candidate import`.
         text = CSV_HEADER + f"Ada Quist,csv{index}@example.org,driving,\"match,refer\",all,{day},signed form\n"
         rows, errors = parse_candidates_csv(text)
@@ -196,3 +196,8 @@ def test_the_admin_client_names_the_cli_option_for_the_blamed_field():
     assert str(answer_error({"detail": "hops must be between 1 and 8", "field": "hops"}, 400)).endswith("(option --hops)")
     # The invite's lifetime is ttl_ms in the API and --expires (a duration) on the command line.
     assert str(answer_error({"detail": "an invite must expire …", "field": "ttl_ms"}, 400)).endswith("(option --expires)")
+    # A machine field name in the text becomes the option; positional arguments get no option at all.
+    assert str(answer_error({"detail": "recording consent needs consent_evidence (how)", "field": "consent_evidence"}, 400)) \
+        == "recording consent needs --consent-evidence (how)"
+    assert str(answer_error({"detail": "a note needs some text", "field": "text"}, 400)) == "a note needs some text"
+    assert str(answer_error({"detail": "give the JobPosting to import", "field": "jsonld"}, 400)) == "give the JobPosting to import"
