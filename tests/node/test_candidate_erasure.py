@@ -231,6 +231,6 @@ async def test_erasure_is_local_at_once_even_without_a_path_and_the_withdrawal_g
 
     await pair(holder, relay)
     holder.sync.run_timers()  # the node's timer sends what waited for a path (the sync loop runs it every interval)
-    await wait_until(lambda: holder.talent.store.disclosure(bytes.fromhex(sent["id"])).acked_at is not None, 15,
+    await wait_until(lambda: holder.talent.store.disclosure(bytes.fromhex(sent["id"])).acked_at is not None, 45,
                      what="the far recipient's erasure receipt")
     assert found(far, marks) == [] and found(relay, marks) == [] and found(holder, marks) == []
