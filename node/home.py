@@ -125,29 +125,56 @@ class Home:
     def _migrate_legacy_config(self) -> None:
         """Turn a home's config.json into config.toml once, keeping the old file as config.json.migrated.
 
-        Exactly one settings file is ever active: both present means someone put an old file back,
-        and guessing which one the admin meant would silently change the node's settings.
+        Exactly one settings file is ever active. Both present with the same settings is a migration
+        that a crash or a concurrent command (``run`` and ``status`` at once) left half done: finish
+        it. Both present with different settings means someone put an old file back, and guessing
+        which one the admin meant would silently change the node's settings: refuse.
         """
         legacy = self.legacy_config_path
         if not legacy.exists():
             return
+        config = self._read_legacy_config()
         if self.config_path.exists():
-            raise UserError(f"{self.path} holds both config.toml and config.json; only config.toml is read: "
-                            f"move config.json away (e.g. `mv {legacy} {legacy}.old`) after checking its settings")
+            if config is None or self._toml_config_or_none() != config:
+                raise UserError(f"{self.path} holds both config.toml and config.json; only config.toml is read: "
+                                f"move config.json away (e.g. `mv {legacy} {legacy}.old`) after checking its settings")
+        else:
+            if config is None:
+                self._read_legacy_config(strict=True)
+            assert config is not None
+            self.save_config(config)
+        kept = legacy.with_name("config.json.migrated")
+        try:
+            legacy.rename(kept)
+        except FileNotFoundError:  # a concurrent open finished the migration first
+            return
+        log_event("config.migrated", source=str(legacy), target=str(self.config_path), kept_as=str(kept))
+
+    def _read_legacy_config(self, strict: bool = False) -> Config | None:
+        """The settings of config.json; None when it is bad, unless ``strict`` (then say why)."""
+        legacy = self.legacy_config_path
         try:
             data = json.loads(legacy.read_text())
+        except FileNotFoundError:
+            return None
         except PermissionError as exc:
             raise UserError(f"cannot read {legacy}: permission denied") from exc
         except (ValueError, TypeError) as exc:
+            if not strict:
+                return None
             raise UserError(f"{legacy} is corrupt ({exc}); fix it or write config.toml (docs/config.md)") from exc
         try:
-            config = Config.from_mapping(data, legacy.name)
+            return Config.from_mapping(data, legacy.name)
         except UserError as exc:
+            if not strict:
+                return None
             raise UserError(f"{legacy}: {exc}", field=exc.field) from exc
-        self.save_config(config)
-        legacy.rename(legacy.with_name("config.json.migrated"))
-        log_event("config.migrated", source=str(legacy), target=str(self.config_path),
-                  kept_as=str(legacy.with_name("config.json.migrated")))
+
+    def _toml_config_or_none(self) -> Config | None:
+        try:
+            return Config.from_mapping(self._read_toml())
+        except UserError:
+            return None
 
     def save_config(self, config: Config) -> None:
         _write_private(self.config_path, config.to_toml())

@@ -118,6 +118,9 @@ def test_a_config_json_home_is_migrated_once_to_a_private_config_toml(home, capl
     with pytest.raises(UserError, match="holds both config.toml and config.json; only config.toml is read"):
         home.load_config()
     assert "sync_interval = 7.5" in home.config_path.read_text()  # nothing was overwritten
+    # Both files with the same settings: a migration a crash (or a concurrent command) left half done.
+    home.legacy_config_path.write_text(json.dumps(old))
+    assert home.load_config() == config and not home.legacy_config_path.exists()
 
 
 def test_a_bad_config_json_is_refused_at_migration_and_nothing_is_written(home):
