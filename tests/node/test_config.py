@@ -77,7 +77,7 @@ def test_a_missing_required_key_or_a_toml_syntax_error_is_refused(home):
     with pytest.raises(UserError, match="config key url is missing: it must be a base URL"):
         home.load_config()
     home.config_path.write_text('name = "A"\nsector = "nonprofit"\nlisten_port = 84 70\n')
-    with pytest.raises(UserError, match=r"config.toml is not valid TOML \(.*at line 3, column \d+\)"):
+    with pytest.raises(UserError, match=r"config\.toml is not valid TOML \(.*at line 3, column \d+\)"):
         home.load_config()
     home.config_path.write_text('[settings]\nname = "A"\n')  # a table is not a setting
     with pytest.raises(UserError, match=r'config key "settings" is not a setting'):
@@ -115,7 +115,7 @@ def test_a_config_json_home_is_migrated_once_to_a_private_config_toml(home, capl
     assert any(r.getMessage() == "config.migrated" for r in caplog.records)
     assert home.load_config() == config  # the second open reads config.toml only
     home.legacy_config_path.write_text(json.dumps({**old, "sync_interval": 99}))
-    with pytest.raises(UserError, match="holds both config.toml and config.json; only config.toml is read"):
+    with pytest.raises(UserError, match=r"holds both config\.toml and config\.json; only config\.toml is read"):
         home.load_config()
     assert "sync_interval = 7.5" in home.config_path.read_text()  # nothing was overwritten
     # Both files with the same settings: a migration a crash (or a concurrent command) left half done.
@@ -125,7 +125,7 @@ def test_a_config_json_home_is_migrated_once_to_a_private_config_toml(home, capl
 
 def test_a_bad_config_json_is_refused_at_migration_and_nothing_is_written(home):
     home.legacy_config_path.write_text(json.dumps({**GOOD, "sync_interval": 0}))
-    with pytest.raises(UserError, match=r"config.json: config key sync_interval must be a number of seconds"):
+    with pytest.raises(UserError, match=r"config\.json: config key sync_interval must be a number of seconds"):
         home.load_config()
     assert home.legacy_config_path.exists() and not home.config_path.exists()
 
