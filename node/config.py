@@ -1,10 +1,14 @@
-"""A node's settings (``config.json`` in its home): one typed, validated ``Config``.
+"""A node's settings (``config.toml`` in its home, ``ORGNODE_<KEY>`` overrides): one typed, validated ``Config``.
 
 ``KEYS`` is the one table of settings: each key's type, allowed range or form, default and meaning.
 ``Config`` checks every value against it when it is made, so a home whose file says
 ``"lan_discovery": "no"`` or ``"sync_interval": 0`` or holds a misspelt key is refused with the key's
-name and the form it expects, never read as something else. The README's settings table is rendered
-from the same table (``readme_table``; ``tests/node/test_config.py`` checks they agree).
+name and the form it expects, never read as something else. The README's settings table and
+docs/config.md are rendered from the same table (``readme_table``, ``docs_config``;
+``tests/node/test_config.py`` checks they agree). Environment variables ``ORGNODE_<KEY>`` (the key in
+upper case) override the file for containers; ``env_overrides`` parses them with the same checks and
+names the variable when one is wrong. The file is TOML (read with ``tomllib``, written with
+``tomli_w``); TOML has no null, so a null setting is written by leaving its key out.
 """
 
 from __future__ import annotations
@@ -12,15 +16,20 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+import tomli_w
 
 from node.core.errors import UserError
 from protocol.bodies import SECTORS
 from protocol.peer_url import base_url_problem
 
-REQUIRED = object()  # the default of a key every config.json must hold
+REQUIRED = object()  # the default of a key every config.toml must hold
+CONFIG_FILE = "config.toml"
+ENV_PREFIX = "ORGNODE_"
 DAY_S = 86_400.0
 # Shortest timer interval, seconds. Sub-second values serve the test networks and the demo (their
 # nodes exchange within a second); zero, negative and absurd values are refused.
@@ -137,7 +146,7 @@ KEY_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 
 def _fix(key: Key) -> str:
     default = "" if key.default is REQUIRED else f" (the default is {_json(key.default)})"
-    return f"fix it in config.json{default}"
+    return f"fix it in {CONFIG_FILE}{default}"
 
 
 def _json(value: Any) -> str:
@@ -184,29 +193,71 @@ class Config:
             check_value(KEY_BY_NAME[f.name], getattr(self, f.name))
         if self.retry_cap < self.retry_base:
             raise UserError(f"config key retry_cap must be at least retry_base ({self.retry_base:g} s), got "
-                            f"{self.retry_cap:g}; fix it in config.json", field="retry_cap")
+                            f"{self.retry_cap:g}; fix it in {CONFIG_FILE}", field="retry_cap")
 
     @property
     def listen(self) -> str:
         return f"{self.listen_host}:{self.listen_port}"
 
     @classmethod
-    def from_json(cls, data: object) -> Config:
-        """A config from the parsed ``config.json``: unknown and missing keys are refused by name."""
+    def from_mapping(cls, data: object, source: str = CONFIG_FILE) -> Config:
+        """A config from the parsed settings file ``source``: unknown and missing keys are refused by name."""
         if not isinstance(data, Mapping):
-            raise UserError("config.json must hold one JSON object of settings ({\"name\": …, …}); "
-                            "restore it from a backup")
+            raise UserError(f"{source} must hold one table of settings (name = …, …); "
+                            f"rewrite it with the keys listed in docs/config.md")
         for name in data:
             if name not in KEY_BY_NAME:
                 close = difflib.get_close_matches(str(name), KEY_BY_NAME, n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
-                raise UserError(f"config key {_json_or_repr(name)} is not a setting{hint}; remove it from config.json "
-                                "(the settings are listed in the README)", field=str(name))
+                raise UserError(f"config key {_json_or_repr(name)} is not a setting{hint}; remove it from {source} "
+                                "(the settings are listed in docs/config.md)", field=str(name))
         for key in KEYS:
             if key.default is REQUIRED and key.name not in data:
-                raise UserError(f"config key {key.name} is missing: it must be {key.expected}; add it to config.json",
+                raise UserError(f"config key {key.name} is missing: it must be {key.expected}; add it to {source}",
                                 field=key.name)
         return cls(**{str(k): v for k, v in data.items()})
+
+    def to_toml(self) -> bytes:
+        """The settings as ``config.toml`` text; a null setting is left out (TOML has no null)."""
+        values = {k: v for k, v in asdict(self).items() if v is not None}
+        return (_TOML_HEADER + tomli_w.dumps(values)).encode()
+
+
+_TOML_HEADER = ("# orgnode settings: every key is described in docs/config.md. Restart the node after editing.\n"
+                "# Environment variables ORGNODE_<KEY> (e.g. ORGNODE_SYNC_INTERVAL=60) override this file.\n")
+
+
+def env_variable(key: Key) -> str:
+    """The environment variable that overrides ``key``: ``ORGNODE_`` and the key in upper case."""
+    return ENV_PREFIX + key.name.upper()
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings set by ``ORGNODE_<KEY>`` variables, parsed and checked; a bad one is refused by name."""
+    env = os.environ if environ is None else environ
+    return {key.name: _env_value(key, env[env_variable(key)]) for key in KEYS if env_variable(key) in env}
+
+
+def _env_value(key: Key, text: str) -> Any:
+    """``text`` as ``key``'s type: true/false, a number, text, or null for an optional address."""
+    value = _parse_env_text(key, text.strip())
+    if key.problem(value) is not None:
+        raise UserError(f"environment variable {env_variable(key)} must be {key.expected}, got {_json(text)}; "
+                        f"fix it or unset it", field=key.name)
+    return value
+
+
+def _parse_env_text(key: Key, text: str) -> Any:
+    if key.kind == "bool":
+        return {"true": True, "false": False}.get(text.lower(), text)
+    if key.kind in ("number", "whole"):
+        try:
+            return int(text) if key.kind == "whole" else float(text)
+        except ValueError:
+            return text
+    if key.kind == "ip-or-null" and text.lower() in ("", "null"):
+        return None
+    return text
 
 
 def readme_table() -> str:
@@ -216,3 +267,59 @@ def readme_table() -> str:
         default = "required" if key.default is REQUIRED else f"`{_json(key.default)}`"
         rows.append(f"| `{key.name}` | {default} | {key.expected} | {key.meaning} |")
     return "\n".join(rows) + "\n"
+
+
+def docs_config() -> str:
+    """docs/config.md, rendered from ``KEYS``: every option with its default, form, variable and meaning."""
+    parts = [_DOCS_INTRO]
+    for key in KEYS:
+        default = "required (no default)" if key.default is REQUIRED else (
+            "unset (null)" if key.default is None else f"`{_toml_value(key.default)}`")
+        parts.append(f"## `{key.name}`\n\n{key.meaning[0].upper()}{key.meaning[1:]}.\n\n"
+                     f"- Default: {default}\n- Allowed: {key.expected}\n"
+                     f"- Environment override: `{env_variable(key)}`\n")
+    return "\n".join(parts)
+
+
+def _toml_value(value: Any) -> str:
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+
+
+_DOCS_INTRO = """# Configuration
+
+<!-- Generated from node/config.py (KEYS) by `python -m node.config > docs/config.md`;
+tests/node/test_config.py checks that this file is exactly that output. -->
+
+A node's settings live in `<home>/config.toml`, written by `orgnode init` and read when the node
+starts (restart the node after editing it). It is [TOML](https://toml.io): `key = value`, text in
+quotes, `true`/`false`, numbers as they are. A key not listed here, a value of the wrong type
+(`lan_discovery = "no"`) or out of range (`sync_interval = 0`) is refused when the node starts,
+naming the key and the allowed form; a TOML syntax error is reported with its line and column.
+`lan_interface` has no TOML form for null: leave the key out to keep the default.
+
+Every key can be overridden by an environment variable, `ORGNODE_` and the key in upper case
+(for containers): `ORGNODE_SYNC_INTERVAL=60`, `ORGNODE_LAN_DISCOVERY=false`,
+`ORGNODE_LISTEN_PORT=8470`. Booleans are `true` or `false`, numbers are written as numbers,
+`ORGNODE_LAN_INTERFACE=null` means null. A variable set to a bad value is refused with its name, and
+the variable wins over the file.
+
+A home made by an older version holds `config.json` instead: the first command that opens the
+home writes the same settings to `config.toml` (mode 0600), renames the old file to
+`config.json.migrated` and logs `config.migrated`. Only `config.toml` is read afterwards; a home
+holding both `config.toml` and `config.json` is refused until one is removed.
+
+Example:
+
+```toml
+name = "Youth Futures"
+sector = "nonprofit"
+listen_host = "0.0.0.0"
+listen_port = 8470
+url = "https://orgnode.example.org"
+sync_interval = 60.0
+```
+"""
+
+
+if __name__ == "__main__":
+    print(docs_config(), end="")

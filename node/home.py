@@ -1,6 +1,6 @@
 """A node's home directory: config, key files, database and admin socket paths.
 
-Layout (docs/operations.md): ``config.json``, ``keys/`` (PKCS#8 PEM files, mode 0600, encrypted with
+Layout (docs/operations.md): ``config.toml`` (docs/config.md), ``keys/`` (PKCS#8 PEM files, mode 0600, encrypted with
 the passphrase from ``ORGNODE_PASSPHRASE`` when one was set at init), ``orgnode.db`` (SQLite) and
 ``admin.sock`` (the local admin API, mode 0600). Every failure becomes a ``UserError`` that says
 which file is wrong and what to do about it.
@@ -12,14 +12,16 @@ import hashlib
 import json
 import os
 import stat
-from dataclasses import asdict
+import tomllib
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 
 from node.config import Config as Config  # re-exported: callers import the config with the home
+from node.config import env_overrides
 from node.core.errors import UserError
+from node.logs import log_event
 from node.safe_files import check_parent_for_create, check_private_dir, private_runtime_dir, runtime_bases, write_private
 from protocol.identity import Identity
 
@@ -50,6 +52,11 @@ class Home:
 
     @property
     def config_path(self) -> Path:
+        return self.path / "config.toml"
+
+    @property
+    def legacy_config_path(self) -> Path:
+        """Where homes made before config.toml keep their settings; migrated on first open."""
         return self.path / "config.json"
 
     @property
@@ -80,34 +87,97 @@ class Home:
         return private_runtime_dir(digest, base) / "admin.sock"
 
     def exists(self) -> bool:
-        return self.config_path.exists()
+        return self.config_path.exists() or self.legacy_config_path.exists()
 
     def require(self) -> None:
         if not self.path.exists():
             raise UserError(f"no orgnode home at {self.path}: run `orgnode init` first, or pass --home / set {HOME_ENV}")
         if not os.access(self.path, os.R_OK | os.X_OK):
             raise UserError(f"cannot read the orgnode home {self.path}: check its permissions")
-        if not self.config_path.exists():
-            raise UserError(f"{self.path} is not an orgnode home (no config.json): run `orgnode init --home {self.path}`")
+        if not self.exists():
+            raise UserError(f"{self.path} is not an orgnode home (no config.toml): run `orgnode init --home {self.path}`")
         check_private_dir(self.path)
 
     # --- config ----------------------------------------------------------------------------------
 
     def load_config(self) -> Config:
+        """The settings file, migrated from config.json if needed, with ``ORGNODE_<KEY>`` overrides on top."""
         self.require()
+        self._migrate_legacy_config()
+        data = self._read_toml()
+        overrides = env_overrides()  # a bad variable is refused naming it, before the file is judged
         try:
-            data = json.loads(self.config_path.read_text())
-        except PermissionError as exc:
-            raise UserError(f"cannot read {self.config_path}: permission denied") from exc
-        except (ValueError, TypeError) as exc:
-            raise UserError(f"{self.config_path} is corrupt ({exc}); restore it from a backup") from exc
-        try:
-            return Config.from_json(data)
+            return Config.from_mapping({**data, **overrides})
         except UserError as exc:  # a key unknown, missing or out of range: say which, not "corrupt"
             raise UserError(f"{self.config_path}: {exc}", field=exc.field) from exc
 
+    def _read_toml(self) -> dict[str, object]:
+        try:
+            return tomllib.loads(self.config_path.read_text())
+        except PermissionError as exc:
+            raise UserError(f"cannot read {self.config_path}: permission denied") from exc
+        except tomllib.TOMLDecodeError as exc:  # its message names the line and column
+            raise UserError(f"{self.config_path} is not valid TOML ({exc}); fix that line "
+                            "(docs/config.md shows the form)") from exc
+        except (UnicodeDecodeError, OSError) as exc:
+            raise UserError(f"cannot read {self.config_path} ({exc}); rewrite it (docs/config.md)") from exc
+
+    def _migrate_legacy_config(self) -> None:
+        """Turn a home's config.json into config.toml once, keeping the old file as config.json.migrated.
+
+        Exactly one settings file is ever active. Both present with the same settings is a migration
+        that a crash or a concurrent command (``run`` and ``status`` at once) left half done: finish
+        it. Both present with different settings means someone put an old file back, and guessing
+        which one the admin meant would silently change the node's settings: refuse.
+        """
+        legacy = self.legacy_config_path
+        if not legacy.exists():
+            return
+        config = self._read_legacy_config()
+        if self.config_path.exists():
+            if config is None or self._toml_config_or_none() != config:
+                raise UserError(f"{self.path} holds both config.toml and config.json; only config.toml is read: "
+                                f"move config.json away (e.g. `mv {legacy} {legacy}.old`) after checking its settings")
+        else:
+            if config is None:
+                self._read_legacy_config(strict=True)
+            assert config is not None
+            self.save_config(config)
+        kept = legacy.with_name("config.json.migrated")
+        try:
+            legacy.rename(kept)
+        except FileNotFoundError:  # a concurrent open finished the migration first
+            return
+        log_event("config.migrated", source=str(legacy), target=str(self.config_path), kept_as=str(kept))
+
+    def _read_legacy_config(self, strict: bool = False) -> Config | None:
+        """The settings of config.json; None when it is bad, unless ``strict`` (then say why)."""
+        legacy = self.legacy_config_path
+        try:
+            data = json.loads(legacy.read_text())
+        except FileNotFoundError:
+            return None
+        except PermissionError as exc:
+            raise UserError(f"cannot read {legacy}: permission denied") from exc
+        except (ValueError, TypeError) as exc:
+            if not strict:
+                return None
+            raise UserError(f"{legacy} is corrupt ({exc}); fix it or write config.toml (docs/config.md)") from exc
+        try:
+            return Config.from_mapping(data, legacy.name)
+        except UserError as exc:
+            if not strict:
+                return None
+            raise UserError(f"{legacy}: {exc}", field=exc.field) from exc
+
+    def _toml_config_or_none(self) -> Config | None:
+        try:
+            return Config.from_mapping(self._read_toml())
+        except UserError:
+            return None
+
     def save_config(self, config: Config) -> None:
-        _write_private(self.config_path, json.dumps(asdict(config), indent=2).encode() + b"\n")
+        _write_private(self.config_path, config.to_toml())
 
     # --- keys ------------------------------------------------------------------------------------
 

@@ -146,7 +146,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--url", help="public URL peers use to reach this node (default: http://HOST:PORT)")
     p.add_argument("--allow-private-peers", action="store_true",
                    help="let this node contact partners at loopback, private and link-local addresses (a LAN, tests); "
-                        "sets allow_private_peers in config.json")
+                        "sets allow_private_peers in config.toml")
 
     p = command(sub, common, "run", cmd_run, "run the node: federation API, admin socket and background sync", json_flag=False)
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log verbosity")

@@ -76,7 +76,7 @@ class _AddressRefused(OSError):
 
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-PRIVATE_HINT = ("set \"allow_private_peers\": true in config.json only if partners really are on your LAN, "
+PRIVATE_HINT = ("set allow_private_peers = true in config.toml only if partners really are on your LAN, "
                 "then restart the node (`orgnode run`) for it to take effect")
 
 

@@ -98,7 +98,7 @@ class LanAdmin:
         federation = self.federation
         if not federation.service.config.lan_discovery:
             # The target's approval would arrive at our pair-confirm endpoint, which is not served.
-            raise UserError('LAN pairing is off on this node ("lan_discovery": false in config.json): set it to true and '
+            raise UserError('LAN pairing is off on this node (lan_discovery = false in config.toml): set it to true and '
                             "restart the node, or pair with an invite (`orgnode invite`)")
         wanted = parse_node_id(node_id_text)
         if federation.me.hex().startswith(wanted) and len(wanted) == 64:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sqlite3
 import stat
@@ -10,6 +9,7 @@ import stat
 import pytest
 
 from node.cli.main import COMMANDS, build_parser
+from tests.config_files import read_config
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import orgnode, orgnode_json, start_node
 
@@ -64,7 +64,7 @@ def test_init_refuses_to_overwrite(tmp_path):
     [
         ("missing-home", "no orgnode home"),
         ("corrupt-key", "corrupt"),
-        ("unreadable-config", "corrupt"),
+        ("unreadable-config", "is not valid TOML (Invalid value (at line 2, column 10))"),
     ],
 )
 def test_errors_are_one_clear_line(tmp_path, setup, expected):
@@ -74,7 +74,7 @@ def test_errors_are_one_clear_line(tmp_path, setup, expected):
     if setup == "corrupt-key":
         (home / "keys" / "signing.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n")
     if setup == "unreadable-config":
-        (home / "config.json").write_text("{not json")
+        (home / "config.toml").write_text("name = \"A\"\nsector = nonprofit\n")
     result = orgnode("--home", str(home), "log", check=False)
     assert result.returncode == 1
     assert expected in result.stderr
@@ -129,11 +129,11 @@ def test_item10_init_refuses_a_url_that_is_not_a_base_url_and_records_allow_priv
         result = orgnode("--home", str(home), "init", "--name", "A", "--sector", "company", "--listen", "127.0.0.1:9",
                          "--url", bad, check=False)
         assert result.returncode == 1 and "--url must be a base URL" in result.stderr
-        assert not (home / "config.json").exists()
+        assert not (home / "config.toml").exists()
     ok = tmp_path / "ok"
     orgnode("--home", str(ok), "init", "--name", "A", "--sector", "company", "--listen", "127.0.0.1:9",
             "--url", "HTTPS://OrgNode.Example/orgnode/", "--allow-private-peers")
-    config = json.loads((ok / "config.json").read_text())
+    config = read_config(ok)
     assert config["url"] == "https://orgnode.example/orgnode" and config["allow_private_peers"] is True
     assert config["lan_discovery"] is True and config["lan_advertise"] is True
 
@@ -154,7 +154,7 @@ def test_run_on_a_port_in_use_names_the_config_keys_and_logs_no_stop(tmp_path):
         blocker.close()
     assert failed.returncode != 0
     assert "cannot listen on" in failed.stderr and "listen_host/listen_port" in failed.stderr, failed.stderr
-    assert "config.json" in failed.stderr and "--listen" not in failed.stderr
+    assert "config.toml" in failed.stderr and "--listen" not in failed.stderr
     assert "node.stopped" not in failed.stderr
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.config_files import update_config
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import REPO, orgnode, start_node
 
@@ -69,11 +70,8 @@ def wait_for(cond: Any, what: str, timeout: float = 20.0) -> Any:
 def init(home: Path, name: str, sector: str) -> str:
     port = free_port()
     data = js(home, "init", "--name", name, "--sector", sector, "--listen", f"127.0.0.1:{port}")
-    config_path = home / "config.json"
-    config = json.loads(config_path.read_text())
-    config.update(sync_interval=0.5, retry_base=0.3, retry_cap=2.0, checkpoint_interval=1.0, lan_discovery=False,
-                  allow_private_peers=True)
-    config_path.write_text(json.dumps(config))
+    update_config(home, sync_interval=0.5, retry_base=0.3, retry_cap=2.0, checkpoint_interval=1.0,
+                  lan_discovery=False, allow_private_peers=True)
     return str(data["node_id"])
 
 

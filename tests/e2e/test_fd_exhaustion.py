@@ -13,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.config_files import update_config
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import ORGNODE, env, orgnode
 
@@ -51,10 +52,8 @@ def emfile_lines(log: Path) -> list[dict]:
 def test_out_of_file_descriptors_the_node_backs_off_and_serves_again(tmp_path):
     home, port = tmp_path / "node", free_port()
     orgnode("--home", str(home), "init", "--name", "A", "--sector", "company", "--listen", f"127.0.0.1:{port}")
-    config = json.loads((home / "config.json").read_text())
     # No per-address cap or read timeout in the way: this test is about the descriptor limit itself.
-    config.update(lan_discovery=False, max_connections_per_address=10_000, read_timeout=120)
-    (home / "config.json").write_text(json.dumps(config))
+    update_config(home, lan_discovery=False, max_connections_per_address=10_000, read_timeout=120)
     log = tmp_path / "node.log"
     with log.open("w") as stderr:
         proc = subprocess.Popen([*ORGNODE, "--home", str(home), "run"], stdout=subprocess.DEVNULL, stderr=stderr, env=env(),

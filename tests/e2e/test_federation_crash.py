@@ -6,12 +6,12 @@ everything, each statement applied once, and both databases pass ``PRAGMA integr
 
 from __future__ import annotations
 
-import json
 import signal
 import sqlite3
 import time
 from pathlib import Path
 
+from tests.config_files import update_config
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import orgnode_json, start_node
 
@@ -21,11 +21,8 @@ NOTES = 5
 def init(home: Path, name: str) -> str:
     port = free_port()
     data = orgnode_json("--home", str(home), "init", "--name", name, "--sector", "nonprofit", "--listen", f"127.0.0.1:{port}")
-    config_path = home / "config.json"
-    config = json.loads(config_path.read_text())
-    config.update(sync_interval=0.5, retry_base=0.3, retry_cap=2.0)
-    config.update(lan_discovery=False, allow_private_peers=True)  # partners on 127.0.0.1
-    config_path.write_text(json.dumps(config))
+    update_config(home, sync_interval=0.5, retry_base=0.3, retry_cap=2.0,
+                  lan_discovery=False, allow_private_peers=True)  # partners on 127.0.0.1
     return str(data["node_id"])
 
 

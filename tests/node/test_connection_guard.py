@@ -72,15 +72,13 @@ async def test_per_address_cap_refuses_extra_but_serves_another_address(fed_net)
 
 
 async def node_with_config(fed_net, **keys: object) -> NodeRuntime:
-    """A node whose config.json sets ``keys``, started as ``orgnode run`` would (config → runtime)."""
-    import json
-
+    """A node whose config.toml sets ``keys``, started as ``orgnode run`` would (config → runtime)."""
     from node.core.service import NodeService
+    from tests.config_files import update_config
 
     rt = await fed_net.start("Config Org")
     home = await fed_net.stop(rt)
-    path = home / "config.json"
-    path.write_text(json.dumps({**json.loads(path.read_text()), **keys}))
+    update_config(home, **keys)
     runtime = NodeRuntime(NodeService.open(home))
     await runtime.start()
     fed_net.runtimes.append(runtime)
@@ -88,7 +86,7 @@ async def node_with_config(fed_net, **keys: object) -> NodeRuntime:
 
 
 async def test_connection_limits_come_from_the_config(fed_net):
-    """``max_connections_per_address`` and ``read_timeout`` in config.json are what the server enforces."""
+    """``max_connections_per_address`` and ``read_timeout`` in config.toml are what the server enforces."""
     rt = await node_with_config(fed_net, max_connections_per_address=3, read_timeout=0.5)
     held = [await asyncio.open_connection("127.0.0.1", rt.port) for _ in range(3)]
     reader, writer = await asyncio.open_connection("127.0.0.1", rt.port)  # the fourth: over the configured cap
@@ -105,12 +103,11 @@ async def test_connection_limits_come_from_the_config(fed_net):
 
 
 def test_bad_connection_limits_in_the_config_are_refused_with_the_key(tmp_path):
-    import json
-
     import pytest
 
     from node.core.errors import UserError
     from node.home import Config, Home
+    from tests.config_files import write_config
 
     home = Home(tmp_path / "h")
     home.path.mkdir(mode=0o700)
@@ -120,10 +117,10 @@ def test_bad_connection_limits_in_the_config_are_refused_with_the_key(tmp_path):
                               ("max_connections_per_address", 2.5, "max_connections"), ("max_connections_per_address", True, "max_connections"),
                               ("max_connections", 0, "max_connections must"), ("max_connections", "9", "max_connections must"),
                               ("max_connections", 10**6, "max_connections must")):
-        home.config_path.write_text(json.dumps({**good, key: value}))
-        with pytest.raises(UserError, match=f"{words}.*fix it in config.json"):
+        write_config(home.path, {**good, key: value})
+        with pytest.raises(UserError, match=f"{words}.*fix it in config.toml"):
             home.load_config()
-    home.config_path.write_text(json.dumps({**good, "read_timeout": 2.5, "max_connections_per_address": 4, "max_connections": 9}))
+    write_config(home.path, {**good, "read_timeout": 2.5, "max_connections_per_address": 4, "max_connections": 9})
     assert home.load_config() == Config(**good, read_timeout=2.5, max_connections_per_address=4,
                                         max_connections=9)  # positive control
 

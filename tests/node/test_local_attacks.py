@@ -155,7 +155,7 @@ async def test_init_refuses_a_world_writable_home_with_the_fix(tmp_path):
     os.chmod(home, 0o777)
     rc, _out, err = await cli(home, "init", "--name", "Org", "--sector", "nonprofit", "--listen", "127.0.0.1:0")
     assert rc != 0 and f"chmod 700 {home}" in err, err
-    assert not (home / "config.json").exists() and stat.S_IMODE(home.stat().st_mode) == 0o777
+    assert not (home / "config.toml").exists() and stat.S_IMODE(home.stat().st_mode) == 0o777
     # Creating into a non-sticky world-writable parent is refused as well.
     rc, _out, err = await cli(home / "inner", "init", "--name", "Org", "--sector", "nonprofit", "--listen", "127.0.0.1:0")
     assert rc != 0 and f"chmod go-w {home}" in err, err

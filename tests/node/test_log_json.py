@@ -58,8 +58,9 @@ def test_a_running_node_flooded_with_bad_requests_writes_only_json_rate_limited_
 
     home, port = tmp_path / "node", free_port()
     orgnode("--home", str(home), "init", "--name", "A", "--sector", "company", "--listen", f"127.0.0.1:{port}")
-    config = json.loads((home / "config.json").read_text())
-    (home / "config.json").write_text(json.dumps({**config, "lan_discovery": False}))
+    from tests.config_files import update_config
+
+    update_config(home, lan_discovery=False)
     log = tmp_path / "node.log"
     with log.open("w") as stderr:
         proc = subprocess.Popen([*ORGNODE, "--home", str(home), "run"], stdout=subprocess.DEVNULL, stderr=stderr, env=env(),
