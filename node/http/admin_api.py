@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -27,6 +29,7 @@ from node.logs import log_event
 from protocol.bodies import Note
 from protocol.errors import LocalProtocolError, ProtocolError
 from storage import peers as P
+from storage.backup import copy_database
 from storage.foreign import foreign_statements
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -231,6 +234,24 @@ async def sync_now(request: web.Request) -> web.Response:
     return web.json_response([{"peer": r.peer.hex(), "ok": r.ok, "appended": r.appended, "error": r.error} for r in reports])
 
 
+async def backup(request: web.Request) -> web.Response:
+    """Snapshot the live database into the new file ``path`` (SQLite online backup API; issue 10 item 2).
+
+    The CLI packs it with the key files and config; the socket is the node user's only (mode 0600).
+    """
+    body = await json_body(request)
+    path = body.get("path")
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise UserError("path must be an absolute file name for the database snapshot", field="path")
+    target = Path(path)
+    if target.exists() or target.is_symlink():
+        raise UserError("path already exists: give a new file name for the database snapshot", field="path")
+    service = request.app[CTX].service
+    copy_database(service.db, target)
+    log_event("backup.snapshot", logging.INFO, own_seq=service.log.head(service.node_id).seq)
+    return web.json_response({"own_seq": service.log.head(service.node_id).seq})
+
+
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/status", status),
     ("GET", "/log", own_log),
@@ -249,6 +270,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/notes", notes),
     ("POST", "/key/rotate", key_rotate),
     ("POST", "/sync", sync_now),
+    ("POST", "/backup", backup),
 ]
 
 
