@@ -32,7 +32,7 @@ from storage.backup import integrity_problems
 
 MAGIC_PLAIN = b"ORGNODE-BACKUP-1\n"
 MAGIC_ENC = b"ORGNODE-BACKUP-ENC-1\n"
-RESTORED_FLAG = "restored.json"
+RESTORED_FLAG = "restored.json"  # Home.restored_path
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 SALT_LEN, NONCE_LEN = 16, 12
 MAX_MEMBER = 2 * 1024**3
