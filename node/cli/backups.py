@@ -87,6 +87,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restore_done(args: argparse.Namespace) -> int:
+    if not args.force:
+        raise UserError("this ends the resync after a restore before every partner answered; a partner that still holds "
+                        "newer statements of ours will then see a fork. If that partner is gone for good, add --force")
+    data = admin(args).call("POST", "/restore/done", {"force": True})
+    emit(args, data, "The node signs again (logged as an override)." if data["was_pending"]
+         else "Nothing to do: this node was not waiting for a resync.")
+    return 0
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = command(sub, common, "backup", cmd_backup,
                 "write the node's database, keys and config to one file (consistent while the node runs)")
@@ -98,3 +108,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                 "restore a backup into a new, empty home given by --home (the restored node resyncs its own log before signing)")
     p.add_argument("file", metavar="FILE", help="a file written by `orgnode backup`")
     p.add_argument("--passphrase-file", metavar="FILE", help="read the backup passphrase from the first line of FILE")
+
+    p = command(sub, common, "restore-done", cmd_restore_done,
+                "let a restored node sign again before every partner answered its resync (logged)")
+    p.add_argument("--force", action="store_true", help="required: confirm that the partners not yet heard from are gone for good")

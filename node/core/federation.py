@@ -16,6 +16,7 @@ from node.core.clock import Clock, RandomBytes, Timer
 from node.core.errors import UserError
 from node.core.ids import resolve_id
 from node.core.invites import Invites, name_key
+from node.core.restore import refuse_while_pending, serve_own_recovery
 from node.core.service import NodeService
 from node.logs import log_event
 from protocol import errors as E
@@ -113,28 +114,10 @@ class Federation(Invites):
 
     # --- own statements ----------------------------------------------------------------------
 
-    @property
-    def restore_pending(self) -> bool:
-        """Restored from a backup and not yet resynced with every partner: signing now could fork."""
-        return self.service.home.restored_path.exists()
-
-    def finish_restore(self, reason: str) -> None:
-        """Allow own appends again: every partner answered our resync (or the admin overrode it)."""
-        if self.restore_pending:
-            self.service.home.restored_path.unlink(missing_ok=True)
-            log_event("restore.resynced", logging.WARNING if reason == "override" else logging.INFO, reason=reason,
-                      own_seq=self.service.log.head(self.me).seq)
-
     def append(self, kind: str, body: object, *, private: bool, audience: Audience | None = None) -> Statement:
-        """Append an own statement and queue it for every trusted peer, in one transaction.
-
-        Refused while a restore is pending: the partners may hold statements of ours newer than the
-        backup, and a new one now would reuse their sequence number (issue 10 item 2).
-        """
-        if self.restore_pending:
-            raise UserError("this node was restored from a backup and has not yet relearned its own latest statements from "
-                            "every partner, so it does not sign anything yet (that could fork its log): wait for `orgnode "
-                            "sync` to reach every partner, or run `orgnode restore-done --force` if a partner is gone for good")
+        """Append an own statement and queue it for every trusted peer, in one transaction (never while
+        a restore is pending: that could reuse a sequence number, node/core/restore.py)."""
+        refuse_while_pending(self)
         now = self.clock()
         if private and audience is None:
             audience = Audience.all_trusted()
@@ -250,63 +233,12 @@ class Federation(Invites):
         return PushResults(tuple(results))
 
     def serve_pull(self, origin: bytes, request: PullRequest) -> Batch:
-        """Answer a pull: what follows the asker's have-entry for our own log (we serve only our own).
-
-        The one exception (docs/protocol.md "Own-log recovery"): a have vector whose only entry is the
-        asker's own author id asks for the asker's own statements we hold after that seq, so a node
-        restored from an old backup relearns what it signed since and never reuses a sequence number.
-        """
-        have = dict(request.have)
-        if origin != self.me and set(have) == {origin}:
-            own = self.service.log.statements(origin, after_seq=have[origin], limit=MAX_BATCH + 1)
-            return self.recovery_batch(origin, own)
-        statements = self.service.log.statements(self.me, after_seq=have.get(self.me, 0), limit=MAX_BATCH + 1)
-        batch, _ = self.batch_for(origin, statements)
-        return batch
-
-    def recovery_batch(self, author: bytes, statements: list[Statement]) -> Batch:
-        """The asker's own statements as we hold them: public ones whole, private ones sealed back to
-        their author (who wrote the body), or the header alone when we hold no body (erased, not ours)."""
-        envelopes: list[bytes] = []
-        size = 0
-        keys = self.encryption_keys(author)
-        for statement in statements[:MAX_BATCH]:
-            if not statement.header.private:
-                envelope = Envelope.of(statement).encode()
-            else:
-                content = seal_statement_body(statement, author, keys) if statement.body is not None and keys is not None else None
-                envelope = Envelope(statement.header_bytes, statement.signature, content).encode()
-            if envelopes and size + len(envelope) > MAX_BATCH_BYTES:
-                break
-            envelopes.append(envelope)
-            size += len(envelope)
-        return Batch(tuple(envelopes), more=len(envelopes) < len(statements))
-
-    def own_recovery_request(self) -> PullRequest:
-        return PullRequest(((self.me, self.service.log.head(self.me).seq),))
-
-    def take_own_recovered(self, origin: bytes, batch: Batch) -> int:
-        """Store our own statements a partner gave back (own-log recovery); queue them for every other
-        partner, which may have missed them. Returns how many were new. Anything not ours is refused."""
-        now = self.clock()
-        appended: list[Statement] = []
-        with self.service.db.atomic():
-            for raw in batch.envelopes:
-                envelope = Envelope.decode(raw)
-                statement = envelope.open_plain()
-                if statement.author != self.me:
-                    raise RemoteProtocolError(E.WRONG_AUTHOR, "an own-log recovery answer holds another author's statement")
-                if isinstance(envelope.content, SealedContent):
-                    statement = open_statement_body(statement, envelope.content, self.service.identity)
-                result = self.service.log.ingest(statement, received_from=None, now=now)
-                appended.extend(result.appended)
-            others = [p.node_id for p in self.peers.trusted() if p.node_id != origin]
-            for statement in appended:
-                self.peers.enqueue(statement.id, statement.seq, others, now)
-        if appended:
-            log_event("restore.recovered", peer=origin, count=len(appended), own_seq=self.service.log.head(self.me).seq)
-            self.on_outbox(others)
-        return len(appended)
+        """Answer a pull: what follows the asker's have-entry for our own log (we serve only our own),
+        or own-log recovery for a have vector naming only the asker (node/core/restore.py)."""
+        if (recovery := serve_own_recovery(self, origin, request)) is not None:
+            return recovery
+        statements = self.service.log.statements(self.me, after_seq=dict(request.have).get(self.me, 0), limit=MAX_BATCH + 1)
+        return self.batch_for(origin, statements)[0]
 
     def have_vector_for(self, peer: bytes) -> PullRequest:
         return PullRequest(((peer, self.service.log.head(peer).seq),))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from node.core.clock import earliest_wakeup, jitter
 from node.core.errors import PeerAddressRefused, PeerUnavailable
 from node.core.federation import Federation
+from node.core.restore import finish_restore, own_recovery_request, restore_pending, take_own_recovered
 from node.logs import log_event
 from protocol.errors import ProtocolError
 from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PushResults
@@ -255,13 +256,13 @@ class SyncEngine:
             return PullReport(peer_id, False, 0, f"internal error ({type(exc).__name__})")
 
     async def pull_from(self, peer_id: bytes, url: str) -> PullReport:
-        if self.federation.restore_pending and peer_id not in self.resynced:
+        if restore_pending(self.federation) and peer_id not in self.resynced:
             report = await self.recover_own_from(peer_id, url)
             if not report.ok:
                 return report
             self.resynced.add(peer_id)
             if {p.node_id for p in self.federation.peers.trusted()} <= self.resynced:
-                self.federation.finish_restore("every partner answered")
+                finish_restore(self.federation, "every partner answered")
         appended = 0
         for _ in range(MAX_PULL_PAGES):
             request = self.federation.have_vector_for(peer_id)
@@ -298,7 +299,7 @@ class SyncEngine:
         (an older node that ignores the request) is not counted as resynced."""
         recovered = 0
         for _ in range(MAX_PULL_PAGES):
-            request = self.federation.own_recovery_request()
+            request = own_recovery_request(self.federation)
             try:
                 answer = await self.client.post(url, PULL_PATH, peer_id, request.encode())
             except PeerUnavailable as exc:
@@ -307,7 +308,7 @@ class SyncEngine:
             if answer.status != 200:
                 return PullReport(peer_id, False, recovered, answer.error_code or f"HTTP {answer.status}")
             try:
-                new = self.federation.take_own_recovered(peer_id, Batch.decode(answer.body))
+                new = take_own_recovered(self.federation, peer_id, Batch.decode(answer.body))
             except ProtocolError as exc:
                 log_event("restore.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
                 return PullReport(peer_id, False, recovered, exc.code)

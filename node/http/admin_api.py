@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -19,7 +17,8 @@ from aiohttp import web
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.pairing import accept_invite
-from node.core.requests import InviteCreate, InviteRevoke, NotePost, PeerRef, TrustAccept
+from node.core.requests import BackupSnapshot, InviteCreate, InviteRevoke, NotePost, PeerRef, RestoreDone, TrustAccept
+from node.core.restore import finish_restore, restore_pending
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
@@ -96,6 +95,7 @@ def status_info(service: NodeService, running: bool) -> dict[str, Any]:
         "trusted_peers": len(peers.trusted()),
         "outbox": peers.outbox_size(),
         "forked_authors": sorted(a.hex() for a in service.log.forked_authors()),
+        "restore_pending": service.home.restored_path.exists(),
     }
 
 
@@ -239,17 +239,22 @@ async def backup(request: web.Request) -> web.Response:
 
     The CLI packs it with the key files and config; the socket is the node user's only (mode 0600).
     """
-    body = await json_body(request)
-    path = body.get("path")
-    if not isinstance(path, str) or not os.path.isabs(path):
-        raise UserError("path must be an absolute file name for the database snapshot", field="path")
-    target = Path(path)
+    target = (await read(request, BackupSnapshot.from_json)).path
     if target.exists() or target.is_symlink():
         raise UserError("path already exists: give a new file name for the database snapshot", field="path")
     service = request.app[CTX].service
     copy_database(service.db, target)
     log_event("backup.snapshot", logging.INFO, own_seq=service.log.head(service.node_id).seq)
     return web.json_response({"own_seq": service.log.head(service.node_id).seq})
+
+
+async def restore_done(request: web.Request) -> web.Response:
+    """The admin's explicit, logged override of the post-restore resync (a partner gone for good)."""
+    await read(request, RestoreDone.from_json)
+    federation = request.app[CTX].federation
+    was_pending = restore_pending(federation)
+    finish_restore(federation, "override")
+    return web.json_response({"was_pending": was_pending, "own_seq": federation.service.log.head(federation.me).seq})
 
 
 ROUTES: list[tuple[str, str, Handler]] = [
@@ -271,6 +276,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/key/rotate", key_rotate),
     ("POST", "/sync", sync_now),
     ("POST", "/backup", backup),
+    ("POST", "/restore/done", restore_done),
 ]
 
 

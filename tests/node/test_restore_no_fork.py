@@ -7,6 +7,7 @@ import pytest
 
 from node.backup import pack, restore
 from node.core.errors import UserError
+from node.core.restore import restore_pending
 from node.core.service import NodeService
 from node.home import Home
 from node.runtime import NodeRuntime
@@ -53,7 +54,7 @@ async def test_restore_from_an_old_backup_resyncs_before_signing_and_never_forks
         assert service.log.head(bid).seq == at_backup
         await restored.start()
         net.runtimes.append(restored)
-        await wait_until(lambda: not restored.federation.restore_pending, what="B to resync with A and C")
+        await wait_until(lambda: not restore_pending(restored.federation), what="B to resync with A and C")
         assert ids(restored, bid) == before  # B's own log is complete again, bodies included
         assert [s.body is not None for s in restored.service.log.statements(bid)] == [True] * last
         assert post(restored, "after the restore") == last + 1
