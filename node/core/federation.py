@@ -16,7 +16,7 @@ from node.core.clock import Clock, RandomBytes, Timer
 from node.core.errors import UserError
 from node.core.ids import resolve_id
 from node.core.invites import Invites, name_key
-from node.core.restore import refuse_while_pending, serve_own_recovery
+from node.core.restore import refuse_while_pending, restore_pending, serve_own_recovery
 from node.core.service import NodeService
 from node.logs import log_event
 from protocol import errors as E
@@ -249,6 +249,8 @@ class Federation(Invites):
         """Run every reaction to each new statement of a peer. Each statement's reactions run in one
         savepoint; if one fails unexpectedly, that statement stays in ``pending_reactions`` and is
         retried (``retry_reactions``) — the statement itself is already safely stored."""
+        if restore_pending(self):  # they may sign: kept pending until the resync ends (node/core/restore.py)
+            return
         for statement in appended:
             self._after_commit.clear()
             try:

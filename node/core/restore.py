@@ -43,6 +43,7 @@ def finish_restore(fed: Federation, reason: str) -> None:
         fed.service.home.restored_path.unlink(missing_ok=True)
         log_event("restore.resynced", logging.WARNING if reason == "override" else logging.INFO, reason=reason,
                   own_seq=fed.service.log.head(fed.me).seq)
+        fed.retry_reactions()  # reactions to partners' statements waited: they may sign
 
 
 def serve_own_recovery(fed: Federation, origin: bytes, request: PullRequest) -> Batch | None:

@@ -235,7 +235,9 @@ class SyncEngine:
 
     def run_timers(self) -> None:
         """Run the work that is due by the node's clock (``Federation.timers``); one failing timer
-        neither stops the others nor the loop."""
+        neither stops the others nor the loop. None while a restore is pending: timers may sign."""
+        if restore_pending(self.federation):
+            return
         now = self.federation.clock()
         for timer in self.federation.timers:
             try:

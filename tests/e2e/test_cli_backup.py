@@ -86,3 +86,30 @@ def test_restore_refuses_a_corrupt_database_and_a_non_empty_home(tmp_path):
     not_backup.write_text("hello")
     bad = orgnode("restore", str(not_backup), "--home", str(tmp_path / "d"), check=False)
     assert bad.returncode != 0 and "not an orgnode backup" in bad.stderr
+
+
+def test_a_restored_node_signs_nothing_until_resynced_or_overridden(tmp_path):
+    """No partner answers (it has none): the restored node refuses to sign, says why in `status`, and
+    signs again only after the admin's explicit `restore-done --force`."""
+    home = tmp_path / "a"
+    _init(home)
+    orgnode("--home", str(home), "backup", str(tmp_path / "a.bak"))
+    orgnode("restore", str(tmp_path / "a.bak"), "--home", str(tmp_path / "r"))
+    proc = start_node(tmp_path / "r")
+    try:
+        status = orgnode_json("--home", str(tmp_path / "r"), "status")
+        assert status["restore_pending"] is True and status["own_statements"] == 1
+        refused = orgnode("--home", str(tmp_path / "r"), "note", "post", "too early", check=False)
+        assert refused.returncode != 0 and "restored from a backup" in refused.stderr
+        no_force = orgnode("--home", str(tmp_path / "r"), "restore-done", check=False)
+        assert no_force.returncode != 0 and "--force" in no_force.stderr
+        assert orgnode_json("--home", str(tmp_path / "r"), "status")["own_statements"] == 1
+        done = orgnode_json("--home", str(tmp_path / "r"), "restore-done", "--force")
+        assert done["was_pending"] is True
+        orgnode("--home", str(tmp_path / "r"), "note", "post", "now it may")  # positive control
+        status = orgnode_json("--home", str(tmp_path / "r"), "status")
+        assert status["restore_pending"] is False and status["own_statements"] == 2
+    finally:
+        _stop(proc)
+    log = proc.stderr.read()
+    assert '"event": "restore.resynced"' in log and '"reason": "override"' in log
