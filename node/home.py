@@ -68,6 +68,12 @@ class Home:
         return self.path / "orgnode.db"
 
     @property
+    def restored_path(self) -> Path:
+        """``restored.json``: this home came from a backup and has not yet relearned its own log from its
+        partners, so it must not sign (it could reuse a sequence number it already used: a fork)."""
+        return self.path / "restored.json"
+
+    @property
     def pid_path(self) -> Path:
         return self.path / "node.pid"
 

@@ -100,6 +100,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"  running:     {'yes' if data['running'] else 'no (start it with `orgnode run`)'}",
                 f"  statements:  {data['statements']} held, {data['own_statements']} of our own",
             ]
+            + (["  RESTORED: relearning its own latest statements from its partners; it signs nothing until every "
+                "partner answered (`orgnode sync`; `orgnode restore-done --force` if one is gone for good)"]
+               if data.get("restore_pending") else [])
             + ([f"  WARNING: {len(forks)} peer(s) equivocated (forked logs): {', '.join(f[:16] for f in forks)}"] if forks else [])
         ),
     )

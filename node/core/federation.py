@@ -16,6 +16,7 @@ from node.core.clock import Clock, RandomBytes, Timer
 from node.core.errors import UserError
 from node.core.ids import resolve_id
 from node.core.invites import Invites, name_key
+from node.core.restore import refuse_while_pending, restore_pending, serve_own_recovery
 from node.core.service import NodeService
 from node.logs import log_event
 from protocol import errors as E
@@ -114,7 +115,9 @@ class Federation(Invites):
     # --- own statements ----------------------------------------------------------------------
 
     def append(self, kind: str, body: object, *, private: bool, audience: Audience | None = None) -> Statement:
-        """Append an own statement and queue it for every trusted peer, in one transaction."""
+        """Append an own statement and queue it for every trusted peer, in one transaction (never while
+        a restore is pending: that could reuse a sequence number, node/core/restore.py)."""
+        refuse_while_pending(self)
         now = self.clock()
         if private and audience is None:
             audience = Audience.all_trusted()
@@ -230,11 +233,12 @@ class Federation(Invites):
         return PushResults(tuple(results))
 
     def serve_pull(self, origin: bytes, request: PullRequest) -> Batch:
-        """Answer a pull: what follows the asker's have-entry for our own log (we serve only our own)."""
-        have = dict(request.have)
-        statements = self.service.log.statements(self.me, after_seq=have.get(self.me, 0), limit=MAX_BATCH + 1)
-        batch, _ = self.batch_for(origin, statements)
-        return batch
+        """Answer a pull: what follows the asker's have-entry for our own log (we serve only our own),
+        or own-log recovery for a have vector naming only the asker (node/core/restore.py)."""
+        if (recovery := serve_own_recovery(self, origin, request)) is not None:
+            return recovery
+        statements = self.service.log.statements(self.me, after_seq=dict(request.have).get(self.me, 0), limit=MAX_BATCH + 1)
+        return self.batch_for(origin, statements)[0]
 
     def have_vector_for(self, peer: bytes) -> PullRequest:
         return PullRequest(((peer, self.service.log.head(peer).seq),))
@@ -245,6 +249,8 @@ class Federation(Invites):
         """Run every reaction to each new statement of a peer. Each statement's reactions run in one
         savepoint; if one fails unexpectedly, that statement stays in ``pending_reactions`` and is
         retried (``retry_reactions``) — the statement itself is already safely stored."""
+        if restore_pending(self):  # they may sign: kept pending until the resync ends (node/core/restore.py)
+            return
         for statement in appended:
             self._after_commit.clear()
             try:

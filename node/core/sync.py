@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from node.core.clock import earliest_wakeup, jitter
 from node.core.errors import PeerAddressRefused, PeerUnavailable
 from node.core.federation import Federation
+from node.core.restore import finish_restore, own_recovery_request, restore_pending, take_own_recovered
 from node.logs import log_event
 from protocol.errors import ProtocolError
 from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PushResults
@@ -57,6 +58,8 @@ class SyncEngine:
     # Why the last push or pull to a peer was refused before connecting (its URL or address; item 10),
     # shown to the admin in `trust list` until a request to that peer goes through again.
     refused: dict[bytes, str] = field(default_factory=dict)
+    # Partners that answered our own-log recovery since this home was restored (issue 10 item 2).
+    resynced: set[bytes] = field(default_factory=set)
 
     async def start(self) -> None:
         self._running = True
@@ -232,7 +235,9 @@ class SyncEngine:
 
     def run_timers(self) -> None:
         """Run the work that is due by the node's clock (``Federation.timers``); one failing timer
-        neither stops the others nor the loop."""
+        neither stops the others nor the loop. None while a restore is pending: timers may sign."""
+        if restore_pending(self.federation):
+            return
         now = self.federation.clock()
         for timer in self.federation.timers:
             try:
@@ -253,6 +258,13 @@ class SyncEngine:
             return PullReport(peer_id, False, 0, f"internal error ({type(exc).__name__})")
 
     async def pull_from(self, peer_id: bytes, url: str) -> PullReport:
+        if restore_pending(self.federation) and peer_id not in self.resynced:
+            report = await self.recover_own_from(peer_id, url)
+            if not report.ok:
+                return report
+            self.resynced.add(peer_id)
+            if {p.node_id for p in self.federation.peers.trusted()} <= self.resynced:
+                finish_restore(self.federation, "every partner answered")
         appended = 0
         for _ in range(MAX_PULL_PAGES):
             request = self.federation.have_vector_for(peer_id)
@@ -282,6 +294,30 @@ class SyncEngine:
         if appended:
             log_event("pull.done", peer=peer_id, appended=appended)
         return PullReport(peer_id, True, appended)
+
+    async def recover_own_from(self, peer_id: bytes, url: str) -> PullReport:
+        """Own-log recovery (docs/protocol.md): page our own statements back from a partner that holds
+        them, after our local head, until it has no more. A partner that answers with anything else
+        (an older node that ignores the request) is not counted as resynced."""
+        recovered = 0
+        for _ in range(MAX_PULL_PAGES):
+            request = own_recovery_request(self.federation)
+            try:
+                answer = await self.client.post(url, PULL_PATH, peer_id, request.encode())
+            except PeerUnavailable as exc:
+                self._note_failure(peer_id, exc)
+                return PullReport(peer_id, False, recovered, str(exc)[:300])
+            if answer.status != 200:
+                return PullReport(peer_id, False, recovered, answer.error_code or f"HTTP {answer.status}")
+            try:
+                new = take_own_recovered(self.federation, peer_id, Batch.decode(answer.body))
+            except ProtocolError as exc:
+                log_event("restore.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
+                return PullReport(peer_id, False, recovered, exc.code)
+            recovered += new
+            if not Batch.decode(answer.body).more or new == 0:
+                break
+        return PullReport(peer_id, True, recovered)
 
     def _note_failure(self, peer_id: bytes, exc: PeerUnavailable) -> None:
         """Remember a refused URL/address (logged once per new reason) so the admin sees it in `trust list`."""

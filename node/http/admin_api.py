@@ -17,7 +17,8 @@ from aiohttp import web
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.pairing import accept_invite
-from node.core.requests import InviteCreate, InviteRevoke, NotePost, PeerRef, TrustAccept
+from node.core.requests import BackupSnapshot, InviteCreate, InviteRevoke, NotePost, PeerRef, RestoreDone, TrustAccept
+from node.core.restore import finish_restore, restore_pending
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
@@ -27,6 +28,7 @@ from node.logs import log_event
 from protocol.bodies import Note
 from protocol.errors import LocalProtocolError, ProtocolError
 from storage import peers as P
+from storage.backup import copy_database
 from storage.foreign import foreign_statements
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -93,6 +95,7 @@ def status_info(service: NodeService, running: bool) -> dict[str, Any]:
         "trusted_peers": len(peers.trusted()),
         "outbox": peers.outbox_size(),
         "forked_authors": sorted(a.hex() for a in service.log.forked_authors()),
+        "restore_pending": service.home.restored_path.exists(),
     }
 
 
@@ -231,6 +234,29 @@ async def sync_now(request: web.Request) -> web.Response:
     return web.json_response([{"peer": r.peer.hex(), "ok": r.ok, "appended": r.appended, "error": r.error} for r in reports])
 
 
+async def backup(request: web.Request) -> web.Response:
+    """Snapshot the live database into the new file ``path`` (SQLite online backup API; issue 10 item 2).
+
+    The CLI packs it with the key files and config; the socket is the node user's only (mode 0600).
+    """
+    target = (await read(request, BackupSnapshot.from_json)).path
+    if target.exists() or target.is_symlink():
+        raise UserError("path already exists: give a new file name for the database snapshot", field="path")
+    service = request.app[CTX].service
+    copy_database(service.db, target)
+    log_event("backup.snapshot", logging.INFO, own_seq=service.log.head(service.node_id).seq)
+    return web.json_response({"own_seq": service.log.head(service.node_id).seq})
+
+
+async def restore_done(request: web.Request) -> web.Response:
+    """The admin's explicit, logged override of the post-restore resync (a partner gone for good)."""
+    await read(request, RestoreDone.from_json)
+    federation = request.app[CTX].federation
+    was_pending = restore_pending(federation)
+    finish_restore(federation, "override")
+    return web.json_response({"was_pending": was_pending, "own_seq": federation.service.log.head(federation.me).seq})
+
+
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/status", status),
     ("GET", "/log", own_log),
@@ -249,6 +275,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/notes", notes),
     ("POST", "/key/rotate", key_rotate),
     ("POST", "/sync", sync_now),
+    ("POST", "/backup", backup),
+    ("POST", "/restore/done", restore_done),
 ]
 
 

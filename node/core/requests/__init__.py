@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.core.requests.audit import AuditExport, ImpactRequest
+from node.core.requests.backup import BackupSnapshot, RestoreDone
 from node.core.requests.partners import InviteCreate, InviteRevoke, NotePost, PeerRef, TrustAccept, TrustRequest
 from node.core.requests.talent import (
     CandidateAdd,
@@ -34,9 +35,30 @@ from node.core.requests.talent import (
 )
 
 __all__ = [
-    "AuditExport", "CandidateAdd", "CandidateUpdate", "ConsentGive", "ImpactRequest", "InviteCreate", "InviteRevoke",
-    "JobClose", "JobImport", "JobList", "JobPost", "JobUpdate", "MatchRequest", "NotePost", "PeerRef", "Ref",
-    "ReferRequest", "ReferralAnswer", "ReferralRequestCreate", "ReferralUpdate", "TrustAccept", "TrustRequest",
+    "AuditExport",
+    "BackupSnapshot",
+    "CandidateAdd",
+    "CandidateUpdate",
+    "ConsentGive",
+    "ImpactRequest",
+    "InviteCreate",
+    "InviteRevoke",
+    "JobClose",
+    "JobImport",
+    "JobList",
+    "JobPost",
+    "JobUpdate",
+    "MatchRequest",
+    "NotePost",
+    "PeerRef",
+    "Ref",
+    "ReferRequest",
+    "ReferralAnswer",
+    "ReferralRequestCreate",
+    "ReferralUpdate",
+    "RestoreDone",
+    "TrustAccept",
+    "TrustRequest",
 ]
 
 # Every model, for the property test that feeds them arbitrary JSON (tests/node/test_requests.py).
@@ -46,4 +68,5 @@ MODELS: tuple[Any, ...] = (
     JobClose.from_json, Ref.from_json, MatchRequest.from_json, CandidateAdd.from_json, CandidateUpdate.from_json,
     ConsentGive.from_json, ReferralRequestCreate.from_json, ReferralAnswer.approve, ReferralAnswer.decline,
     ReferralUpdate.from_json, ReferRequest.from_json, AuditExport.from_json, ImpactRequest.from_json,
+    BackupSnapshot.from_json, RestoreDone.from_json,
 )

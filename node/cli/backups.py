@@ -1,0 +1,114 @@
+"""``orgnode backup`` and ``orgnode restore`` (issue 10 item 2): a whole home in one file, never forking.
+
+A running node snapshots its own database (admin ``POST /backup``, SQLite online backup API); with
+no node running the CLI snapshots the file itself through the same API. The key files and the
+config are added as they are (the keys stay protected by the node's own passphrase, if any).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from node.backup import pack, restore, write_backup
+from node.cli.common import admin, command, emit, home_of
+from node.core.errors import NodeNotRunning, UserError
+from node.home import Home
+from storage.backup import copy_database_file
+
+
+def read_passphrase(args: argparse.Namespace, confirm: bool) -> str:
+    """The backup passphrase: from --passphrase-file (first line), else asked twice on the terminal."""
+    if args.passphrase_file:
+        try:
+            text = Path(args.passphrase_file).read_text().splitlines()
+        except OSError as exc:
+            raise UserError(f"cannot read --passphrase-file {args.passphrase_file}: {exc.strerror}") from exc
+        phrase = text[0] if text else ""
+    else:
+        phrase = getpass.getpass("backup passphrase: ")
+        if confirm and getpass.getpass("again: ") != phrase:
+            raise UserError("the two passphrases differ: run the command again")
+    if len(phrase) < 8:
+        raise UserError("the backup passphrase must be at least 8 characters")
+    return phrase
+
+
+def snapshot(args: argparse.Namespace, home: Home, dest: Path) -> bool:
+    """Write a consistent copy of the database to ``dest``; True when the running node made it."""
+    try:
+        admin(args).call("POST", "/backup", {"path": str(dest)}, timeout=600)
+        return True
+    except NodeNotRunning:
+        if not home.db_path.exists():
+            raise UserError(f"{home.db_path} does not exist: nothing to back up") from None
+        copy_database_file(home.db_path, dest)
+        return False
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    home = Home(home_of(args))
+    home.require()
+    target = Path(args.file)
+    passphrase = read_passphrase(args, confirm=True) if args.encrypt or args.passphrase_file else None
+    work = Path(tempfile.mkdtemp(prefix="orgnode-backup-"))
+    try:
+        live = snapshot(args, home, work / "orgnode.db")
+        write_backup(target, pack(home, work / "orgnode.db"), passphrase)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    data: dict[str, Any] = {"file": str(target), "encrypted": passphrase is not None, "node_running": live}
+    emit(args, data, f"Backed up {home.path} to {target}" + (" (encrypted)" if passphrase else " (NOT encrypted: it holds the keys; "
+         "keep it safe, or use --encrypt)") + f"\nRestore with `orgnode restore {target} --home NEW_HOME`")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    if not getattr(args, "home", None):  # never the default home: that may be a live node's
+        raise UserError("give the new home explicitly: `orgnode restore FILE --home NEW` (a new or empty directory)")
+    home = Home(Path(args.home).absolute())
+    source = Path(args.file)
+    try:
+        blob = source.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {source}: {exc.strerror}") from exc
+    passphrase = None
+    if not blob.startswith(b"ORGNODE-BACKUP-1\n"):
+        passphrase = read_passphrase(args, confirm=False) if blob.startswith(b"ORGNODE-BACKUP-ENC-1\n") else None
+    info = restore(blob, home, passphrase, int(time.time() * 1000))
+    emit(args, {"home": str(home.path), "encrypted": info.encrypted, "files": list(info.files), "restored": True},
+         f"Restored {source} into {home.path}.\nIt is marked restored: before it signs anything new it relearns its own "
+         f"log from its partners (start it with `orgnode --home {home.path} run`).")
+    return 0
+
+
+def cmd_restore_done(args: argparse.Namespace) -> int:
+    if not args.force:
+        raise UserError("this ends the resync after a restore before every partner answered; a partner that still holds "
+                        "newer statements of ours will then see a fork. If that partner is gone for good, add --force")
+    data = admin(args).call("POST", "/restore/done", {"force": True})
+    emit(args, data, "The node signs again (logged as an override)." if data["was_pending"]
+         else "Nothing to do: this node was not waiting for a resync.")
+    return 0
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = command(sub, common, "backup", cmd_backup,
+                "write the node's database, keys and config to one file (consistent while the node runs)")
+    p.add_argument("file", metavar="FILE", help="the backup file to write (mode 0600; replaced if it exists)")
+    p.add_argument("--encrypt", action="store_true", help="encrypt the backup with a passphrase (asked twice on the terminal)")
+    p.add_argument("--passphrase-file", metavar="FILE", help="read the backup passphrase from the first line of FILE (implies --encrypt)")
+
+    p = command(sub, common, "restore", cmd_restore,
+                "restore a backup into a new, empty home given by --home (the restored node resyncs its own log before signing)")
+    p.add_argument("file", metavar="FILE", help="a file written by `orgnode backup`")
+    p.add_argument("--passphrase-file", metavar="FILE", help="read the backup passphrase from the first line of FILE")
+
+    p = command(sub, common, "restore-done", cmd_restore_done,
+                "let a restored node sign again before every partner answered its resync (logged)")
+    p.add_argument("--force", action="store_true", help="required: confirm that the partners not yet heard from are gone for good")
