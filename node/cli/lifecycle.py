@@ -134,24 +134,28 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 def cmd_set_url(args: argparse.Namespace) -> int:
     """Move the node: new URL (and listen address) in the config and in a new signed org card."""
-    from node.core.moving import move
+    from node.core.moving import move, move_view
     from node.core.service import NodeService
 
     home = Home(home_of(args))
     home.require()
     listen = parse_listen(args.listen) if args.listen else None
-    if admin(args).client.is_running():
-        raise UserError("the node is running: stop it first (Ctrl-C or `systemctl stop orgnode`), run `orgnode set-url` "
-                        "again, then start it with `orgnode run`")
-    service = NodeService.open(home.path)
-    try:
-        moved = move(service, args.url, listen)
-    finally:
-        service.close()
-    data = {"url": moved.url, "listen": moved.listen, "card_seq": moved.card.seq, "listen_changed": moved.listen_changed}
-    restart = (f"The listen address changed to {moved.listen}: start the node with `orgnode run` so it listens there."
-               if moved.listen_changed else "Start the node with `orgnode run`.")
-    emit(args, data, f"This node's URL is now {moved.url} (signed org card #{moved.card.seq}).\n"
+    try:  # a running node publishes and pushes the card itself
+        data = admin(args).call("POST", "/set-url", {"url": args.url, "listen": args.listen}, timeout=10)
+        running = True
+    except NodeNotRunning:
+        service = NodeService.open(home.path)
+        try:
+            data = move_view(move(service, args.url, listen))
+        finally:
+            service.close()
+        running = False
+    if data["listen_changed"]:
+        restart = (f"The listen address changed to {data['listen']}: restart the node (stop it, then `orgnode run`) "
+                   "so it listens there.")
+    else:
+        restart = "The node already uses it." if running else "Start the node with `orgnode run`."
+    emit(args, data, f"This node's URL is now {data['url']} (signed org card #{data['card_seq']}).\n"
                      f"Partners switch to it when they receive the card from this node.\n{restart}")
     return 0
 

@@ -25,6 +25,11 @@ class Move:
     listen_changed: bool
 
 
+def move_view(moved: Move) -> dict[str, object]:
+    """What `set-url` reports (CLI --json and the admin API)."""
+    return {"url": moved.url, "listen": moved.listen, "card_seq": moved.card.seq, "listen_changed": moved.listen_changed}
+
+
 def checked_url(url: str) -> str:
     """``url`` normalised by the base-URL rule partners apply to cards, or a clear error."""
     try:

@@ -8,7 +8,6 @@ import json
 import os
 
 from node.cli.main import main
-from node.core.moving import move
 from protocol.bodies import Note, OrgCard
 from protocol.card_bundle import encode_bundle
 from protocol.statement import sign_statement
@@ -79,7 +78,7 @@ async def test_set_url_refuses_bad_url_and_changes_nothing(net, capsys):
     assert (home / "config.json").read_bytes() != config_before
 
 
-async def test_reshared_card_does_not_move_a_partner(net):
+async def test_reshared_card_does_not_move_a_partner(net, capsys):
     a = await net.start("Alpha Org")
     b = await net.start("Bravo Org")
     c = await net.start("Charlie Org")
@@ -87,9 +86,12 @@ async def test_reshared_card_does_not_move_a_partner(net):
     await pair(a, c)
     await pair(b, c)
 
-    # Positive control: a card in B's own log moves A (same listener, another name for it).
+    # Positive control: a card in B's own log moves A (same listener, another name for it), set on
+    # the running node through its admin socket, which pushes the card at once.
     moved_url = f"http://localhost:{b.service.config.listen_port}"
-    move(b.service, moved_url, None)
+    code, out = await cli(capsys, "set-url", moved_url, "--home", str(b.service.home.path), "--json")
+    assert code == 0 and json.loads(out)["listen_changed"] is False
+    assert b.service.config.url == moved_url
     await wait_until(lambda: peer_url(a, b) == moved_url, 10, what="A to follow the card in B's own log")
 
     # C re-shares a note of B together with a card (signed by B, never in B's log) naming another URL.

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.core.requests.audit import AuditExport, ImpactRequest
-from node.core.requests.partners import InviteCreate, InviteRevoke, NotePost, PeerRef, TrustAccept, TrustRequest
+from node.core.requests.partners import InviteCreate, InviteRevoke, NotePost, PeerRef, SetUrl, TrustAccept, TrustRequest
 from node.core.requests.talent import (
     CandidateAdd,
     CandidateUpdate,
@@ -36,7 +36,7 @@ from node.core.requests.talent import (
 __all__ = [
     "AuditExport", "CandidateAdd", "CandidateUpdate", "ConsentGive", "ImpactRequest", "InviteCreate", "InviteRevoke",
     "JobClose", "JobImport", "JobList", "JobPost", "JobUpdate", "MatchRequest", "NotePost", "PeerRef", "Ref",
-    "ReferRequest", "ReferralAnswer", "ReferralRequestCreate", "ReferralUpdate", "TrustAccept", "TrustRequest",
+    "ReferRequest", "ReferralAnswer", "ReferralRequestCreate", "ReferralUpdate", "SetUrl", "TrustAccept", "TrustRequest",
 ]
 
 # Every model, for the property test that feeds them arbitrary JSON (tests/node/test_requests.py).
