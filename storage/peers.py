@@ -165,6 +165,13 @@ class PeerStore:
         return [ChangedCard(bytes(r["node_id"]), OrgIdentity(str(r["name"]), str(r["sector"]), "vouched"), bytes(r["vouched_by"]),
                             str(r["declared_name"]), str(r["declared_sector"])) for r in rows]
 
+    def follow_card_url(self, node_id: bytes, url: str) -> bool:
+        """Contact a trusted partner at the URL its own latest card names (it moved: `orgnode set-url`).
+        Only the URL changes: the name and sector consent is judged against stay pinned. The caller
+        makes sure the card came from the author's own log; a re-shared card never gets here.
+        Returns whether the URL changed."""
+        return follow_card_url(self.db, node_id, url)
+
     def is_blocked(self, node_id: bytes) -> bool:
         peer = self.get(node_id)
         return peer is not None and peer.state == BLOCKED
@@ -279,3 +286,9 @@ class PeerStore:
         if peer is None:
             return int(next(self.db.query("SELECT COUNT(*) AS n FROM outbox"))["n"])
         return int(next(self.db.query("SELECT COUNT(*) AS n FROM outbox WHERE peer = ?", [peer]))["n"])
+
+
+def follow_card_url(db: sqlite_utils.Database, node_id: bytes, url: str) -> bool:
+    """Set a trusted peer's ``url`` to ``url`` (see ``PeerStore.follow_card_url``)."""
+    cursor = db.execute("UPDATE peers SET url = ? WHERE node_id = ? AND state = ? AND url != ?", [url, node_id, TRUSTED, url])
+    return bool(cursor.rowcount)

@@ -16,6 +16,7 @@ from protocol.statement import Statement
 from storage.cards import record_org_card
 from storage.foreign import author_blocked, keep_foreign
 from storage.key_histories import replicated_history
+from storage.peers import follow_card_url
 
 Projector = Callable[[sqlite_utils.Database, Statement, int], None]
 PROJECTORS: dict[str, Projector] = {}
@@ -40,7 +41,15 @@ def project(db: sqlite_utils.Database, statement: Statement, now: int) -> None:
         fn(db, statement, now)
 
 
-projector(OrgCard.KIND)(record_org_card)
+@projector(OrgCard.KIND)
+def _project_own_card(db: sqlite_utils.Database, statement: Statement, now: int) -> None:
+    """Record a card from its author's own log, and follow its URL when it is the author's latest
+    card known here: a partner that moved is contacted at its new address (docs/protocol.md, card
+    updates). Cards that arrive re-shared or relayed are recorded elsewhere and never move a peer."""
+    record_org_card(db, statement, now)
+    latest = list(db.query("SELECT seq FROM org_cards WHERE node_id = ?", [statement.author]))
+    if latest and int(latest[0]["seq"]) <= statement.seq:
+        follow_card_url(db, statement.author, OrgCard.from_value(statement.body_value()).url)
 
 
 @projector("reshare")

@@ -523,3 +523,29 @@ def test_protocol_and_storage_have_no_import_cycles():
         graph = import_graph(package)
         assert sum(map(len, graph.values())) > edges  # positive control: the graph has in-package edges
         assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def _callers_of(name: str, packages: tuple[str, ...]) -> set[str]:
+    """``module:function`` of every function in ``packages`` that calls ``name`` (a bare or attribute call)."""
+    found: set[str] = set()
+    for package in packages:
+        for path in python_files(package):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for fn in ast.walk(tree):
+                if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for call in ast.walk(fn):
+                    if isinstance(call, ast.Call) and name in (getattr(call.func, "id", None), getattr(call.func, "attr", None)):
+                        found.add(f"{path.relative_to(REPO).as_posix()}:{fn.name}")
+    return found
+
+
+def test_only_a_card_from_the_authors_own_log_moves_a_peer():
+    """A peer's address follows its card only when the card is in the author's own log (the log
+    projector): re-shared and relayed cards (storage/foreign.py) must never redirect a partner."""
+    callers = _callers_of("follow_card_url", ("protocol", "storage", "node"))
+    assert callers == {"storage/projections.py:_project_own_card", "storage/peers.py:follow_card_url"}, callers
+
+
+def test_callers_finder_sees_calls():
+    assert "storage/projections.py:project" in _callers_of("get", ("storage",))

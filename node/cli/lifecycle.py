@@ -135,6 +135,34 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_url(args: argparse.Namespace) -> int:
+    """Move the node: new URL (and listen address) in the config and in a new signed org card."""
+    from node.core.moving import move, move_view
+    from node.core.service import NodeService
+
+    home = Home(home_of(args))
+    home.require()
+    listen = parse_listen(args.listen) if args.listen else None
+    try:  # a running node publishes and pushes the card itself
+        data = admin(args).call("POST", "/set-url", {"url": args.url, "listen": args.listen}, timeout=10)
+        running = True
+    except NodeNotRunning:
+        service = NodeService.open(home.path)
+        try:
+            data = move_view(move(service, args.url, listen))
+        finally:
+            service.close()
+        running = False
+    if data["listen_changed"]:
+        restart = (f"The listen address changed to {data['listen']}: restart the node (stop it, then `orgnode run`) "
+                   "so it listens there.")
+    else:
+        restart = "The node already uses it." if running else "Start the node with `orgnode run`."
+    emit(args, data, f"This node's URL is now {data['url']} (signed org card #{data['card_seq']}).\n"
+                     f"Partners switch to it when they receive the card from this node.\n{restart}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from node.cli.demo import run_demo
 
@@ -156,6 +184,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     command(sub, common, "status", cmd_status, "show this node's identity and whether it is running")
     command(sub, common, "log", cmd_log, "list this node's own signed statements")
+
+    p = command(sub, common, "set-url", cmd_set_url, "move the node: publish a signed org card with a new URL (and listen address)")
+    p.add_argument("url", metavar="URL", help="the base URL partners reach this node at from now on, e.g. https://orgnode.example.org")
+    p.add_argument("--listen", metavar="HOST:PORT", help="also change the address the federation API listens on (restart to apply)")
 
     p = command(sub, common, "demo", cmd_demo, "run a local three-organization federation on loopback and narrate it",
                 json_flag=False)

@@ -17,7 +17,7 @@ from aiohttp import web
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.pairing import accept_invite
-from node.core.requests import BackupSnapshot, InviteCreate, InviteRevoke, NotePost, PeerRef, RestoreDone, TrustAccept
+from node.core.requests import BackupSnapshot, InviteCreate, InviteRevoke, NotePost, PeerRef, RestoreDone, SetUrl, TrustAccept
 from node.core.restore import finish_restore, restore_pending
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
@@ -227,6 +227,19 @@ async def key_rotate(request: web.Request) -> web.Response:
     return web.json_response({"seq": statement.seq, "id": statement.id.hex(), "new_key": request.app[CTX].service.identity.signing_public.hex()})
 
 
+async def set_url(request: web.Request) -> web.Response:
+    """Move the running node: the new card is queued and pushed at once; a new listen address is
+    only used after a restart (the answer says so)."""
+    from node.core.moving import move, move_view
+    from node.home import parse_listen
+
+    ctx = request.app[CTX]
+    req = await read(request, SetUrl.from_json)
+    moved = move(ctx.service, req.url, parse_listen(req.listen) if req.listen else None)
+    ctx.federation.on_outbox([p.node_id for p in ctx.federation.peers.trusted()])
+    return web.json_response(move_view(moved))
+
+
 async def sync_now(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     reports = await ctx.sync.pull_all()
@@ -277,6 +290,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/sync", sync_now),
     ("POST", "/backup", backup),
     ("POST", "/restore/done", restore_done),
+    ("POST", "/set-url", set_url),
 ]
 
 

@@ -166,15 +166,20 @@ async def test_row3_row10_unknown_keys_and_announced_addresses_cause_no_connecti
         last = a.service.log.head(a.service.node_id)
         answer = await push(a, b, note(impostor_of(a.service.identity), last.seq + 1, last.id, "unknown key"))
         assert answer.results() == [WRONG_AUTHOR]
-        # (d) The trusted peer announces new addresses in signed org cards: the sentinel, 0.0.0.0, ::.
-        for url in (f"http://127.0.0.1:{sentinel.port}", f"http://0.0.0.0:{sentinel.port}", f"http://[::]:{sentinel.port}"):
+        # (d) The trusted peer announces unspecified addresses in signed org cards from its own log.
+        # B follows a card from the author's own log (issue 10 item 3: moving a node), but the address
+        # rule still applies at connect time: 0.0.0.0 and :: are never contacted (the sentinel).
+        for url in (f"http://0.0.0.0:{sentinel.port}", f"http://[::]:{sentinel.port}"):
             card_a = a.federation.append(OrgCard.KIND, OrgCard("Sender Org", "nonprofit", url,
                                                               a.service.identity.encryption_public).to_value(), private=False)
             await wait_until(lambda s=card_a: b.service.log.get(s.id), what="the new card at B")
+            await wait_until(lambda u=url: b.federation.peers.get(a.service.node_id).url == u, what="B to follow the card")
+            await wait_until(lambda: b.sync.refused.get(a.service.node_id), what="B to refuse the announced address")
         assert stranger.node_id not in {p.node_id for p in b.federation.peers.all()}
         assert b.service.log.head(stranger.node_id).seq == 0
-        # Three more contacts from B (its pulls every interval; positive control): each went to A at the
-        # address on B's trust list, none to an announced one.
+        # Positive control: A announces its real address again; B's contacts resume there.
+        a.federation.append(OrgCard.KIND, OrgCard("Sender Org", "nonprofit", url_a,
+                                                  a.service.identity.encryption_public).to_value(), private=False)
         for _ in range(3):
             seen = a.federation.peers.get(b.service.node_id).last_contact
             await wait_until(lambda seen=seen: a.federation.peers.get(b.service.node_id).last_contact > seen,

@@ -16,7 +16,7 @@ from typing import Any
 
 from node.core.requests.audit import AuditExport, ImpactRequest
 from node.core.requests.backup import BackupSnapshot, RestoreDone
-from node.core.requests.partners import InviteCreate, InviteRevoke, NotePost, PeerRef, TrustAccept, TrustRequest
+from node.core.requests.partners import InviteCreate, InviteRevoke, NotePost, PeerRef, SetUrl, TrustAccept, TrustRequest
 from node.core.requests.talent import (
     CandidateAdd,
     CandidateUpdate,
@@ -57,6 +57,7 @@ __all__ = [
     "ReferralRequestCreate",
     "ReferralUpdate",
     "RestoreDone",
+    "SetUrl",
     "TrustAccept",
     "TrustRequest",
 ]

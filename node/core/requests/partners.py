@@ -99,3 +99,16 @@ class NotePost:
         if not text.strip():
             raise UserError("a note needs some text", field="text")
         return cls(text, F.parse_hops(b.get("hops")))
+
+
+@dataclass(frozen=True, slots=True)
+class SetUrl:
+    """POST /set-url: move the running node to a new URL (and, at the next start, listen address)."""
+
+    url: str
+    listen: str | None
+
+    @classmethod
+    def from_json(cls, b: Body) -> SetUrl:
+        body = F.json_object(b)
+        return cls(F.read_text(body.get("url"), "url", max_len=512), F.read_opt_text(body.get("listen"), "listen"))

@@ -1,0 +1,108 @@
+"""Moving a node (issue 10 item 3): `orgnode set-url` publishes a signed card with the new URL; a
+partner follows the URL of a card from the author's own log, never one a third party re-shares."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+from node.cli.main import main
+from protocol.bodies import Note, OrgCard
+from protocol.card_bundle import encode_bundle
+from protocol.statement import sign_statement
+from tests.conftest import free_port
+from tests.node.federation_helpers import pair, wait_until
+
+
+def peer_url(holder, of) -> str:
+    peer = holder.federation.peers.get(of.service.node_id)
+    assert peer is not None
+    return peer.url
+
+
+def held(holder, statement) -> bool:
+    return holder.service.log.get(statement.id) is not None
+
+
+async def cli(capsys, *argv: str) -> tuple[int, str]:
+    """Run the real CLI in a thread (it talks to the admin socket of a node in this event loop)."""
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, list(argv))
+    return code, capsys.readouterr().out
+
+
+async def test_set_url_partner_follows_to_new_port(net, capsys):
+    a = await net.start("Alpha Org")
+    b = await net.start("Bravo Org")
+    await pair(a, b)
+    old_url = b.service.config.url
+    identity_before = a.federation.peers.consent_identity(b.service.node_id)
+    home = await net.stop(b)
+
+    port = free_port()
+    new_url = f"http://127.0.0.1:{port}"
+    code, out = await cli(capsys, "set-url", new_url, "--listen", f"127.0.0.1:{port}", "--home", str(home), "--json")
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["url"] == new_url and answer["listen_changed"] is True
+
+    b = await net.restart(home)
+    assert b.service.config.url == new_url and b.service.config.listen_port == port
+    posted = b.federation.append(Note.KIND, Note("MARKER moved note", 1).to_value(), private=True)
+    await wait_until(lambda: held(a, posted), 10, what="A to receive B's note after the move")
+    await wait_until(lambda: peer_url(a, b) == new_url, 10, what="A to follow B's new URL")
+    assert old_url != new_url
+    # Only the address changed: the identity consent is judged against is untouched.
+    assert a.federation.peers.consent_identity(b.service.node_id) == identity_before
+    # A contacts the new address (nothing listens on the old one any more): its note reaches B.
+    reply = a.federation.append(Note.KIND, Note("MARKER reply after move", 1).to_value(), private=True)
+    await wait_until(lambda: held(b, reply), 10, what="B to receive A's note at its new URL")
+    code, out = await cli(capsys, "trust", "list", "--home", str(a.service.home.path), "--json")
+    assert code == 0
+    assert [p["url"] for p in json.loads(out) if p["node_id"] == b.service.node_id.hex()] == [new_url]
+
+
+async def test_set_url_refuses_bad_url_and_changes_nothing(net, capsys):
+    b = await net.start("Bravo Org")
+    home = await net.stop(b)
+    config_before = (home / "config.json").read_bytes()
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["set-url", "http://user@example.org/", "--home", str(home)])
+    assert code != 0
+    assert "must be a base URL" in capsys.readouterr().err
+    assert (home / "config.json").read_bytes() == config_before
+    # Positive control: a good URL is accepted and written.
+    code, _ = await cli(capsys, "set-url", "https://orgnode.example.org", "--home", str(home))
+    assert code == 0
+    assert (home / "config.json").read_bytes() != config_before
+
+
+async def test_reshared_card_does_not_move_a_partner(net, capsys):
+    a = await net.start("Alpha Org")
+    b = await net.start("Bravo Org")
+    c = await net.start("Charlie Org")
+    await pair(a, b)
+    await pair(a, c)
+    await pair(b, c)
+
+    # Positive control: a card in B's own log moves A (same listener, another name for it), set on
+    # the running node through its admin socket, which pushes the card at once.
+    moved_url = f"http://localhost:{b.service.config.listen_port}"
+    code, out = await cli(capsys, "set-url", moved_url, "--home", str(b.service.home.path), "--json")
+    assert code == 0 and json.loads(out)["listen_changed"] is False
+    assert b.service.config.url == moved_url
+    await wait_until(lambda: peer_url(a, b) == moved_url, 10, what="A to follow the card in B's own log")
+
+    # C re-shares a note of B together with a card (signed by B, never in B's log) naming another URL.
+    root = b.federation.append(Note.KIND, Note("MARKER reshared root", 3).to_value(), private=True)
+    first = b.service.log.statements(b.service.node_id)[0]
+    elsewhere = "http://127.0.0.9:9"
+    card = OrgCard(b.service.config.name, b.service.config.sector, elsewhere, b.service.identity.encryption_public)
+    crafted = sign_statement(b.service.identity, kind=OrgCard.KIND, seq=root.seq + 50, prev=os.urandom(32),
+                             now=b.service.clock(), body=card.to_value(), private=False, salt=None)
+    c.federation._reshare(root, encode_bundle([first, crafted]), (c.service.node_id,))
+    await wait_until(lambda: list(a.service.db.query("SELECT 1 FROM org_cards WHERE node_id = ? AND url = ?",
+                                                      [b.service.node_id, elsewhere])),
+                     10, what="A to record the re-shared card")
+    assert peer_url(a, b) == moved_url
