@@ -66,16 +66,16 @@ async def test_set_url_partner_follows_to_new_port(net, capsys):
 async def test_set_url_refuses_bad_url_and_changes_nothing(net, capsys):
     b = await net.start("Bravo Org")
     home = await net.stop(b)
-    config_before = (home / "config.json").read_bytes()
+    config_before = (home / "config.toml").read_bytes()
     capsys.readouterr()
     code = await asyncio.to_thread(main, ["set-url", "http://user@example.org/", "--home", str(home)])
     assert code != 0
     assert "must be a base URL" in capsys.readouterr().err
-    assert (home / "config.json").read_bytes() == config_before
+    assert (home / "config.toml").read_bytes() == config_before
     # Positive control: a good URL is accepted and written.
     code, _ = await cli(capsys, "set-url", "https://orgnode.example.org", "--home", str(home))
     assert code == 0
-    assert (home / "config.json").read_bytes() != config_before
+    assert (home / "config.toml").read_bytes() != config_before
 
 
 async def test_reshared_card_does_not_move_a_partner(net, capsys):
