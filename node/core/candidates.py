@@ -28,7 +28,6 @@ class Candidates(Erasure):
     if TYPE_CHECKING:  # provided by Talent (node/core/talent.py)
         def org_sector(self, node_id: bytes) -> str | None: ...
 
-
     def add_candidate(self, *, name: str, email: str, skills: list[str], phone: str | None = None, location: str | None = None,
                       medal: str | None = None, for_job: str | None = None, consent: list[str] | None = None,
                       consent_scope: str = "", consent_expires: int | None = None, consent_evidence: str = "",

@@ -8,7 +8,7 @@ A part of ``Talent`` (node/core/talent.py), on top of the referral lifecycle (no
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from node.core.errors import UserError
 from node.core.referrals import Referrals
@@ -18,32 +18,7 @@ from protocol.consent import ConsentWithdrawal, ErasureReceipt
 from protocol.errors import ProtocolError
 from protocol.relay import WITHDRAWAL_NO_PATH_RECHECK_MS, next_retry_hop, withdrawal_retry_at
 from protocol.statement import Statement
-from storage.talent_rows import RequestRow
 
-if TYPE_CHECKING:
-    pass
-
-
-DUPLICATE_REFERRAL = "duplicate-referral"  # the stable code a refused second referral of a person starts with
-
-
-def _not_pending(request: RequestRow | None) -> str:
-    """Why a request cannot be approved or declined: unknown, or already answered (and how).
-
-    A request auto-declined as a duplicate used to read "no pending referral request with that id",
-    which sent staff looking for a typo; the reason (e.g. the referral it duplicates) is our own text.
-    """
-    if request is None or request.candidate_id is None:  # unknown here, or one we sent (not ours to answer)
-        return "no referral request with that id was received here (see `orgnode referral pending`)"
-    if request.state == "declined":
-        why = request.reason or "no reason given"
-        if request.reason.startswith(DUPLICATE_REFERRAL):
-            why = "automatically, as a duplicate" + request.reason[len(DUPLICATE_REFERRAL):]
-        return f"that referral request was already declined ({why}); nothing more was sent (see `orgnode referral list`)"
-    if request.state == "sent":
-        return "that referral request was already approved: the profile was sent (see `orgnode referral list`)"
-    return f"that referral request is {request.state}, not pending (see `orgnode referral pending`)"
-REFERABLE_AGAIN = frozenset({"withdrawn", "expired"})  # after these, the same person may be referred to the job again
 RECEIPT_RETRY_MS = 1_000  # first retry of an erasure receipt that could not be sent
 RECEIPT_RETRY_CAP_MS = 3_600_000  # retries back off to at most one an hour, and never stop
 
@@ -51,7 +26,6 @@ RECEIPT_RETRY_CAP_MS = 3_600_000  # retries back off to at most one an hour, and
 def receipt_backoff(attempts: int) -> int:
     """How long to wait before the next try of a receipt that failed ``attempts + 1`` times."""
     return int(min(RECEIPT_RETRY_CAP_MS, RECEIPT_RETRY_MS * 2 ** min(attempts, 32)))
-
 
 
 class Erasure(Referrals):

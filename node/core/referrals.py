@@ -61,14 +61,9 @@ def _not_pending(request: RequestRow | None) -> str:
     if request.state == "sent":
         return "that referral request was already approved: the profile was sent (see `orgnode referral list`)"
     return f"that referral request is {request.state}, not pending (see `orgnode referral pending`)"
+
+
 REFERABLE_AGAIN = frozenset({"withdrawn", "expired"})  # after these, the same person may be referred to the job again
-RECEIPT_RETRY_MS = 1_000  # first retry of an erasure receipt that could not be sent
-RECEIPT_RETRY_CAP_MS = 3_600_000  # retries back off to at most one an hour, and never stop
-
-
-def receipt_backoff(attempts: int) -> int:
-    """How long to wait before the next try of a receipt that failed ``attempts + 1`` times."""
-    return int(min(RECEIPT_RETRY_CAP_MS, RECEIPT_RETRY_MS * 2 ** min(attempts, 32)))
 
 
 class Referrals:
