@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from node.core.health import Snapshot
@@ -106,8 +107,9 @@ REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY])
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    """The text format (0.0.4 unless the scraper asks for a newer one or OpenMetrics in ``Accept``)."""
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return web.Response(body=encode(request.app[REGISTRY]), headers={"Content-Type": content_type})
 
 
 def create_app(registry: CollectorRegistry) -> web.Application:
