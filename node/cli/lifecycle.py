@@ -115,7 +115,8 @@ def status_text(data: dict[str, Any]) -> str:
         lines.append(f"  WARNING: {len(forks)} peer(s) equivocated (forked logs): {', '.join(f[:16] for f in forks)}")
     if problems:
         lines.append(f"  {len(problems)} problem(s):")
-        lines += [f"  - {p['detail']} (since {p['since']}): {p['action']}" for p in problems]
+        lines += [f"  - {p['detail']}{'' if p['since'] in p['detail'] else ' (since ' + p['since'] + ')'}: {p['action']}"
+                  for p in problems]
     elif data["running"]:
         lines.append("  no problems found")
     else:
