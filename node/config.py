@@ -176,10 +176,11 @@ KEYS: tuple[Key, ...] = (
         "(`peer.unreachable`, once) and shown as a problem by `orgnode status`", MIN_INTERVAL_S, 30 * DAY_S,
         unit="seconds"),
     Key("skew_warn", "number", 60.0, "a partner's statement stamped this far ahead of this node's clock is counted "
-        "as clock skew (still accepted) and shown by `orgnode status`; requests more than 300 s apart are refused "
-        "anyway (`stale`)", 1.0, DAY_S, unit="seconds"),
+        "as clock skew (still accepted), and a partner whose signed requests show its clock this far ahead or behind "
+        "is flagged; both are shown by `orgnode status`. Requests more than 300 s apart are refused anyway (`stale`)",
+        1.0, DAY_S, unit="seconds"),
     Key("disk_warn_free_bytes", "whole", 1 << 30, "`orgnode status` warns when the home's file system has less free "
-        "space than this", 0, 1 << 50, unit="bytes"),
+        "space than this", 0, 10**15, unit="bytes"),
     Key("disk_warn_free_percent", "number", 5.0, "`orgnode status` warns when the home's file system has less than "
         "this share free", 0.0, 100.0, unit="percent"),
 )

@@ -90,6 +90,7 @@ class Snapshot:
     sent: dict[tuple[str, str], int]  # (label, push|pull) -> statements
     rejected: dict[str, int]  # code -> statements
     skewed: dict[str, int]
+    clock_offset: dict[str, float]  # label -> its clock minus ours, seconds, from its latest signed request
     sync_lag: dict[str, float]  # label -> seconds since its last successful exchange
     unreachable: dict[str, int]  # label -> 1 while failing past the threshold, else 0
     forked_authors: int
@@ -108,6 +109,9 @@ class Health:
     sent: Counter[tuple[bytes, str]] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     skews: dict[bytes, Skew] = field(default_factory=dict)
+    # Per partner: its clock minus ours (ms) from its latest signed request, and since when (our clock)
+    # that has been beyond ``skew_warn`` (None: within it).
+    offsets: dict[bytes, tuple[int, int | None]] = field(default_factory=dict)
     reach: dict[bytes, Reach] = field(default_factory=dict)
     disk_low_since: int | None = None
     metrics_url: str | None = None  # set by the runtime once the metrics listener is up
@@ -138,6 +142,15 @@ class Health:
             log_event("peer.clock-skew", logging.WARNING, peer=peer, ahead_s=ahead // 1000)
         skew.count += 1
         skew.last, skew.ahead_ms = now, ahead
+
+    def request_clock(self, peer: bytes, offset_ms: int, now: int) -> None:
+        """A request from ``peer`` signed at its clock ``offset_ms`` from ours (accepted, so within the
+        5 min freshness window): the direct measure of clock skew, ahead or behind."""
+        _, since = self.offsets.get(peer, (0, None))
+        beyond = abs(offset_ms) > self.skew_warn_ms
+        if beyond and since is None:
+            log_event("peer.clock-offset", logging.WARNING, peer=peer, offset_s=offset_ms // 1000)
+        self.offsets[peer] = (offset_ms, (since or now) if beyond else None)
 
     def delivered(self, peer: bytes, via: str, count: int) -> None:
         if count:
@@ -184,6 +197,7 @@ class Health:
             sent={(peer_label(p), via): n for (p, via), n in self.sent.items()},
             rejected=dict(self.rejected),
             skewed={peer_label(p): s.count for p, s in self.skews.items()},
+            clock_offset={peer_label(p): offset / 1000 for p, (offset, _) in self.offsets.items()},
             sync_lag={peer_label(p): max(0.0, (now - last) / 1000) for p in trusted
                       if (last := self.last_exchange(p)) is not None},
             unreachable={peer_label(p): int(self.down_since(p, now) is not None) for p in trusted},
@@ -259,16 +273,25 @@ def _unreachable(service: NodeService, health: Health, now: int) -> list[Problem
 
 
 def _skewed(service: NodeService, health: Health, now: int) -> list[Problem]:
+    """One finding per partner: from its statements' stamps (ahead of us), else from its requests' clock."""
     out = []
-    for peer, skew in health.skews.items():
-        if skew.count and now - skew.last <= SKEW_SHOWN_MS:
-            out.append(Problem(
-                "clock-skew", skew.first,
-                f"clock skew with partner {partner_name(service, peer)}: their statements are ~{_ago(skew.ahead_ms)} ahead "
-                f"of this node's clock ({skew.count} statement(s) so far, still accepted)",
-                "check this machine's clock and ask their admin to check theirs (run NTP); beyond 5 min apart the "
-                "nodes refuse each other's requests (stale)", peer))
-    return out
+    for peer in {*health.skews, *health.offsets}:
+        skew = health.skews.get(peer)
+        offset, since = health.offsets.get(peer, (0, None))
+        name = partner_name(service, peer)
+        if skew is not None and skew.count and now - skew.last <= SKEW_SHOWN_MS:
+            what = (f"clock skew with partner {name}: their statements are ~{_ago(skew.ahead_ms)} ahead of this node's "
+                    f"clock ({skew.count} statement(s) so far, still accepted)")
+            first = skew.first
+        elif since is not None:
+            what = (f"clock skew with partner {name}: their clock is ~{_ago(abs(offset))} "
+                    f"{'ahead of' if offset > 0 else 'behind'} this node's (measured from their signed requests)")
+            first = since
+        else:
+            continue
+        out.append(Problem("clock-skew", first, what, "check this machine's clock and ask their admin to check theirs "
+                           "(run NTP); beyond 5 min apart the nodes refuse each other's requests (stale)", peer))
+    return sorted(out, key=lambda p: p.since)
 
 
 def _disk(service: NodeService, health: Health | None, now: int) -> list[Problem]:

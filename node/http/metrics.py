@@ -30,6 +30,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "orgnode_statements_sent": ("counter", "own statements delivered since start, per peer and way (push, pull)"),
     "orgnode_statements_rejected": ("counter", "peers' statements refused since start, by error code"),
     "orgnode_statements_skewed": ("counter", "peers' statements stamped more than skew_warn ahead of this clock"),
+    "orgnode_peer_clock_offset_seconds": ("gauge", "a peer's clock minus this node's, from its latest signed request"),
     "orgnode_peer_sync_lag_seconds": ("gauge", "seconds since a peer last answered a push or pull"),
     "orgnode_peer_unreachable": ("gauge", "1 while a peer has been unreachable longer than unreachable_warn_after"),
     "orgnode_forked_authors": ("gauge", "authors with fork evidence (two statements for one position)"),
@@ -69,6 +70,9 @@ def families(snap: Snapshot) -> Iterator[GaugeMetricFamily | CounterMetricFamily
     skewed = _counter("orgnode_statements_skewed", ["peer"])
     for label, n in sorted(snap.skewed.items()):
         skewed.add_metric([label], n)
+    offset = _gauge("orgnode_peer_clock_offset_seconds", ["peer"])
+    for label, seconds in sorted(snap.clock_offset.items()):
+        offset.add_metric([label], seconds)
     lag, down = _gauge("orgnode_peer_sync_lag_seconds", ["peer"]), _gauge("orgnode_peer_unreachable", ["peer"])
     for label, seconds in sorted(snap.sync_lag.items()):
         lag.add_metric([label], seconds)
@@ -77,7 +81,7 @@ def families(snap: Snapshot) -> Iterator[GaugeMetricFamily | CounterMetricFamily
     problems = _gauge("orgnode_problems", ["code"])
     for code, n in sorted(snap.problems.items()):
         problems.add_metric([code], n)
-    yield from (peers, depth, age, received, sent, rejected, skewed, lag, down, problems)
+    yield from (peers, depth, age, received, sent, rejected, skewed, offset, lag, down, problems)
     for name, value in (("orgnode_forked_authors", snap.forked_authors), ("orgnode_disk_free_bytes", snap.disk_free_bytes),
                         ("orgnode_disk_size_bytes", snap.disk_total_bytes),
                         ("orgnode_database_size_bytes", snap.database_bytes)):

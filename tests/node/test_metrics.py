@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from node.config import Config
+from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.health import peer_label
 from node.http.admin_api import status_info
@@ -25,13 +26,16 @@ from protocol import errors as E
 from protocol.bodies import Note
 from tests.e2e.cli_helpers import orgnode
 from tests.node.federation_helpers import (
+    PUSH,
     FakeClock,
     Net,
+    batch_of,
     db_bytes,
     next_notes,
     note,
     pair,
     push,
+    signed_post,
     synced,
     wait_until,
 )
@@ -216,10 +220,33 @@ async def test_statements_stamped_ahead_of_the_receivers_clock_are_accepted_but_
     assert len(problems) == 1 and problems[0]["peer"] == ahead.service.node_id.hex()
     assert "clock skew with partner Ahead Org: their statements are ~" in problems[0]["detail"]
     assert "min ahead" in problems[0]["detail"] and "2 statement(s)" in problems[0]["detail"]
+    assert abs(value(samples, "orgnode_peer_clock_offset_seconds", peer=peer_label(steady.service.node_id))) < 30
+
+
+async def test_a_partner_whose_signed_requests_show_its_clock_behind_is_flagged_while_still_accepted(net: Net):
+    hub = await net.start("Hub", skew_warn=60.0)
+    late = await net.start("Late Org")
+    await pair(hub, late)
+    await synced(hub, late)
+    await net.halt(late)  # only the requests below speak for it (its own loops would measure ~0 again)
+    label = peer_label(late.service.node_id)
+    on_time = await signed_post(hub, PUSH, batch_of(), late.service.identity)
+    assert on_time.status == 200
+    assert not [p for p in status_info(hub.service, True, hub.federation.health)["problems"] if p["code"] == "clock-skew"], \
+        "positive control: a request on time is no skew"
+    behind = await signed_post(hub, PUSH, batch_of(*next_notes(late, ["late"])), late.service.identity,
+                               ts=now_ms() - 3 * 60_000)
+    assert behind.results() == ["appended"], "3 min behind is inside the 5 min window: accepted"
+    problems = [p for p in status_info(hub.service, True, hub.federation.health)["problems"] if p["code"] == "clock-skew"]
+    assert len(problems) == 1 and problems[0]["peer"] == late.service.node_id.hex()
+    assert "their clock is ~3 min behind this node's (measured from their signed requests)" in problems[0]["detail"]
+    samples, _, _ = await scrape(hub)
+    assert -190 < value(samples, "orgnode_peer_clock_offset_seconds", peer=label) < -170
+    assert value(samples, "orgnode_problems", code="clock-skew") == 1
 
 
 async def test_status_lists_fork_evidence_and_a_low_disk_in_plain_words_with_partner_text_escaped(net: Net):
-    hub = await net.start("Hub", disk_warn_free_bytes=1 << 50)  # more than any test disk: "nearly full"
+    hub = await net.start("Hub", disk_warn_free_bytes=10**15)  # more than any test disk: "nearly full"
     calm = await net.start("Calm", disk_warn_free_bytes=0, disk_warn_free_percent=0.0)
     evil = await net.start("Evil\x1b]0;owned\x07 Org", sector="company")
     await pair(hub, evil)
