@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 
 import aiohttp
 import pytest
@@ -21,9 +22,11 @@ from node.config import Config
 from node.core.clock import now_ms
 from node.core.errors import UserError
 from node.core.health import peer_label
+from node.core.service import NodeService
 from node.http.admin_api import status_info
 from protocol import errors as E
 from protocol.bodies import Note
+from storage.quotas import PeerQuota
 from tests.e2e.cli_helpers import orgnode
 from tests.node.federation_helpers import (
     PUSH,
@@ -31,6 +34,7 @@ from tests.node.federation_helpers import (
     Net,
     batch_of,
     db_bytes,
+    head,
     next_notes,
     note,
     pair,
@@ -198,12 +202,13 @@ def status_time(ms: int) -> str:
 
 async def test_statements_stamped_ahead_of_the_receivers_clock_are_accepted_but_counted_and_shown(net: Net):
     hub = await net.start("Hub", skew_warn=60.0)
-    ahead = await net.start("Ahead Org")
+    ahead = await net.start("Ahead Org", checkpoint_interval=3600)  # no checkpoint of its own in between
     steady = await net.start("Steady Org")
     await pair(hub, ahead)
     await pair(hub, steady)
     await synced(hub, ahead)
     await synced(hub, steady)
+    before = head(hub, ahead)
     skewed = FakeClock(follow_wall=True)
     skewed.advance(4 * 60_000)  # 4 min ahead: past skew_warn, inside the 5 min request window
     ahead.service.clock = skewed
@@ -213,6 +218,7 @@ async def test_statements_stamped_ahead_of_the_receivers_clock_are_accepted_but_
     await synced(hub, steady)
 
     samples, _, _ = await scrape(hub)
+    assert head(hub, ahead) - before == 2, "both accepted, nothing else signed meanwhile"
     assert value(samples, "orgnode_statements_skewed_total", peer=peer_label(ahead.service.node_id)) == 2
     assert ("orgnode_statements_skewed_total", (("peer", peer_label(steady.service.node_id)),)) not in samples, \
         "positive control: a partner on time is not flagged"
@@ -277,3 +283,43 @@ async def test_status_lists_fork_evidence_and_a_low_disk_in_plain_words_with_par
     stopped = json.loads((await asyncio.to_thread(orgnode, "--home", home, "status", "--json")).stdout)
     assert sorted(p["code"] for p in stopped["problems"]) == ["disk-low", "fork-evidence"]
     assert stopped["metrics_url"] is None
+
+
+async def test_a_partner_over_its_quota_is_a_problem_and_its_refusals_are_counted_by_code(net: Net):
+    hub = await net.start("Hub")
+    greedy = await net.start("Greedy Org")
+    modest = await net.start("Modest Org")
+    await pair(hub, greedy)
+    await pair(hub, modest)
+    await synced(hub, greedy)
+    await synced(hub, modest)
+    used = hub.service.log.peer_usage(greedy.service.node_id, hub.federation.clock()).stored_bytes
+    hub.service.log.quota = PeerQuota(stored_bytes=used + 10)  # room for nothing more from anyone
+    answer = await push(greedy, hub, *next_notes(greedy, ["too much"]))
+    assert answer.results() == [E.OVER_QUOTA]
+    problems = [p for p in status_info(hub.service, True, hub.federation.health)["problems"] if p["code"] == "over-quota"]
+    assert [p["peer"] for p in problems] == [greedy.service.node_id.hex()], "only the partner that was refused"
+    assert "partner Greedy Org is over its quota on this node: 1 statement(s) refused" in problems[0]["detail"]
+    samples, _, _ = await scrape(hub)
+    assert value(samples, "orgnode_statements_rejected_total", code=E.OVER_QUOTA) == 1
+    assert value(samples, "orgnode_problems", code="over-quota") == 1
+
+
+async def test_a_metrics_port_in_use_fails_the_start_naming_the_key_and_frees_the_federation_port(net: Net, tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        with pytest.raises(UserError, match=rf"cannot listen for metrics on 127\.0\.0\.1:{port}: .*set metrics_listen"):
+            await net.start("Clash", metrics_listen=f"127.0.0.1:{port}")
+    finally:
+        taken.close()
+    service = NodeService.open(tmp_path / "clash")
+    try:
+        fed_port = service.config.listen_port
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", fed_port))  # the failed start released its federation port
+        assert not service.home.admin_socket.exists()
+    finally:
+        service.close()
