@@ -41,7 +41,7 @@ class Key:
     """One setting: its JSON type, its allowed values, its default and what it does."""
 
     name: str
-    kind: str  # "text", "number", "whole", "bool", "choice", "ip-or-null", "url"
+    kind: str  # "text", "number", "whole", "bool", "choice", "ip-or-null", "url", "listen-or-off"
     default: Any
     meaning: str
     low: float | None = None
@@ -63,6 +63,7 @@ class Key:
             "bool": "true or false",
             "ip-or-null": "an IP address, or null",
             "url": "a base URL like https://orgnode.example.org (http or https, no user name, query or fragment)",
+            "listen-or-off": 'HOST:PORT (e.g. "127.0.0.1:9470"; port 0 picks a free one), or "" for off',
         }[self.kind]
 
     def problem(self, value: Any) -> str | None:
@@ -106,9 +107,34 @@ def _url(key: Key, value: Any) -> str | None:
     return base_url_problem(value)
 
 
+def _listen_or_off(key: Key, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "not text"
+    return None if value == "" or split_listen(value) is not None else "not HOST:PORT"
+
+
+def split_listen(text: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (IPv6 in brackets) as (host, port), or None if it is not of that form."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        return None
+    return host, int(port)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine only: ``localhost`` or a loopback IP (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve to anything
+
+
 _CHECKS: dict[str, Callable[[Key, Any], str | None]] = {
     "text": _text, "number": _number, "whole": _number, "bool": _bool, "choice": _choice,
-    "ip-or-null": _ip_or_null, "url": _url,
+    "ip-or-null": _ip_or_null, "url": _url, "listen-or-off": _listen_or_off,
 }
 
 KEYS: tuple[Key, ...] = (
@@ -140,6 +166,23 @@ KEYS: tuple[Key, ...] = (
     Key("max_connections_per_address", "whole", 32, "open federation connections one source may hold: an IPv4 address, "
         "or a global IPv6 /64", 1, 10_000),
     Key("max_connections", "whole", 1024, "open federation connections the whole node holds", 1, 100_000),
+    Key("metrics_listen", "listen-or-off", "127.0.0.1:0", "where `orgnode run` serves Prometheus metrics at `/metrics` "
+        "(a listener of its own, never the federation port). Port 0 picks a free port, shown as `metrics_url` by "
+        "`orgnode status`; give a fixed one (e.g. `127.0.0.1:9470`) for a Prometheus scrape config. `\"\"` turns it "
+        "off. A non-loopback address is refused unless `metrics_allow_remote` is true"),
+    Key("metrics_allow_remote", "bool", False, "allow `metrics_listen` on an address other than loopback (the metrics "
+        "carry no personal data, but do show who this node exchanges with and how much: put a firewall in front)"),
+    Key("unreachable_warn_after", "number", 3600.0, "a partner unreachable this long is logged at warning "
+        "(`peer.unreachable`, once) and shown as a problem by `orgnode status`", MIN_INTERVAL_S, 30 * DAY_S,
+        unit="seconds"),
+    Key("skew_warn", "number", 60.0, "a partner's statement stamped this far ahead of this node's clock is counted "
+        "as clock skew (still accepted), and a partner whose signed requests show its clock this far ahead or behind "
+        "is flagged; both are shown by `orgnode status`. Requests more than 300 s apart are refused anyway (`stale`)",
+        1.0, DAY_S, unit="seconds"),
+    Key("disk_warn_free_bytes", "whole", 1 << 30, "`orgnode status` warns when the home's file system has less free "
+        "space than this", 0, 10**15, unit="bytes"),
+    Key("disk_warn_free_percent", "number", 5.0, "`orgnode status` warns when the home's file system has less than "
+        "this share free", 0.0, 100.0, unit="percent"),
 )
 KEY_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 
@@ -187,10 +230,21 @@ class Config:
     read_timeout: float = 10.0
     max_connections_per_address: int = 32
     max_connections: int = 1024
+    metrics_listen: str = "127.0.0.1:0"
+    metrics_allow_remote: bool = False
+    unreachable_warn_after: float = 3600.0
+    skew_warn: float = 60.0
+    disk_warn_free_bytes: int = 1 << 30
+    disk_warn_free_percent: float = 5.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
             check_value(KEY_BY_NAME[f.name], getattr(self, f.name))
+        metrics = self.metrics_address
+        if metrics is not None and not self.metrics_allow_remote and not is_loopback_host(metrics[0]):
+            raise UserError(f"config key metrics_listen is {metrics[0]}, not a loopback address: the metrics listener "
+                            f"serves only this machine unless metrics_allow_remote = true; use 127.0.0.1:PORT (and a "
+                            f"reverse proxy) or set metrics_allow_remote in {CONFIG_FILE}", field="metrics_listen")
         if self.retry_cap < self.retry_base:
             raise UserError(f"config key retry_cap must be at least retry_base ({self.retry_base:g} s), got "
                             f"{self.retry_cap:g}; fix it in {CONFIG_FILE}", field="retry_cap")
@@ -198,6 +252,11 @@ class Config:
     @property
     def listen(self) -> str:
         return f"{self.listen_host}:{self.listen_port}"
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of the metrics listener, or None when ``metrics_listen`` is off."""
+        return split_listen(self.metrics_listen) if self.metrics_listen else None
 
     @classmethod
     def from_mapping(cls, data: object, source: str = CONFIG_FILE) -> Config:

@@ -27,7 +27,7 @@ from node.core.relay import Relays
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.talent import Talent
-from node.http import admin_api, conn_guard, federation_api, provenance_api, talent_api
+from node.http import admin_api, conn_guard, federation_api, metrics, provenance_api, talent_api
 from node.http import part as parts
 from node.http.client import FederationClient
 from node.http.federation_api import FederationState
@@ -141,6 +141,7 @@ class NodeRuntime:
         async with contextlib.AsyncExitStack() as stack:
             await self._start_federation_server(stack)
             await self._start_admin_socket(stack)
+            await self._start_metrics(stack)
             for component in self.components:
                 stack.push_async_callback(_stop_quietly, component)  # before start: a half-started one is stopped too
                 await component.start()
@@ -152,7 +153,8 @@ class NodeRuntime:
                                 "path and start again") from exc
             stack.callback(_unlink_quietly, pid_path)
             self._stack = stack.pop_all()
-        log_event("node.started", node=self.service.node_id, listen=f"{self.service.config.listen_host}:{self.port}")
+        log_event("node.started", node=self.service.node_id, listen=f"{self.service.config.listen_host}:{self.port}",
+                  metrics=self.federation.health.metrics_url)
         self.started = True
 
     async def _start_federation_server(self, stack: contextlib.AsyncExitStack) -> None:
@@ -198,6 +200,28 @@ class NodeRuntime:
         finally:
             os.umask(old_umask)
         os.chmod(sock, 0o600)
+
+    async def _start_metrics(self, stack: contextlib.AsyncExitStack) -> None:
+        """The Prometheus listener (``metrics_listen``; loopback unless ``metrics_allow_remote``, which the
+        config checks): its own runner and port, so the federation port never serves ``/metrics``."""
+        address = self.service.config.metrics_address
+        if address is None:
+            return
+        health = self.federation.health
+        registry = metrics.registry_for(lambda: health.snapshot(self.service, self.federation.clock()))
+        runner = web.AppRunner(metrics.create_app(registry), access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, address[0], address[1])
+        try:
+            await site.start()
+        except OSError as exc:
+            raise UserError(f"cannot listen for metrics on {self.service.config.metrics_listen}: {exc.strerror}; set "
+                            f"metrics_listen in {self.service.home.config_path} to a free address, or \"\" for off") from exc
+        sockets = getattr(site._server, "sockets", None) or []
+        port = sockets[0].getsockname()[1] if sockets else address[1]
+        health.metrics_url = metrics.url_of(address[0], port)
+        stack.callback(setattr, health, "metrics_url", None)
 
     def _remove_own_socket(self) -> None:
         with contextlib.suppress(FileNotFoundError, UserError):

@@ -135,6 +135,12 @@ class LogStore(HeldStatements):
     def forked_authors(self) -> set[bytes]:
         return {bytes(r["author"]) for r in self.db.query("SELECT DISTINCT author FROM forks")}
 
+    def fork_summary(self) -> list[tuple[bytes, int, int]]:
+        """Per forked author: (author, when the first evidence was kept (ms), pieces of evidence kept);
+        at most ``MAX_FORK_EVIDENCE_PER_AUTHOR`` rows per author, so this stays small."""
+        rows = self.db.query("SELECT author, MIN(detected_at) AS first, COUNT(*) AS n FROM forks GROUP BY author ORDER BY first")
+        return [(bytes(r["author"]), int(r["first"]), int(r["n"])) for r in rows]
+
     def rejected(self) -> list[RejectedRow]:
         return [
             RejectedRow(bytes(r["id"]), opt_bytes(r["author"]), r["seq"], r["code"], r["detail"], opt_bytes(r["received_from"]), r["at"])

@@ -22,6 +22,13 @@ class PeerUsageAccounts:
         self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [peer])
         self.db.execute("UPDATE peer_usage SET refused = refused + 1, refused_at = ? WHERE peer = ?", [now, peer])
 
+    def over_quota_since(self, since: int) -> list[tuple[bytes, int, int]]:
+        """Peers whose data was refused as over quota at or after ``since`` (ms): (peer, refusals in
+        total, last refusal); one row per peer at most."""
+        rows = self.db.query("SELECT peer, refused, refused_at FROM peer_usage WHERE refused_at >= ? ORDER BY refused_at",
+                             [since])
+        return [(bytes(r["peer"]), int(r["refused"]), int(r["refused_at"])) for r in rows]
+
     def peer_usage(self, peer: bytes, now: int) -> PeerUsage:
         rows = list(self.db.query("SELECT * FROM peer_usage WHERE peer = ?", [peer]))
         held = next(self.db.query("SELECT COUNT(*) AS n FROM held WHERE received_from = ? AND received_at >= ?",

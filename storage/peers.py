@@ -282,6 +282,16 @@ class PeerStore:
             for sid in statement_ids:
                 self.db.execute("DELETE FROM outbox WHERE peer = ? AND statement_id = ?", [peer, sid])
 
+    def state_counts(self) -> dict[str, int]:
+        """How many peers are in each state (the trust list is small: one row per organization)."""
+        return {str(r["state"]): int(r["n"]) for r in self.db.query("SELECT state, COUNT(*) AS n FROM peers GROUP BY state")}
+
+    def outbox_by_peer(self) -> dict[bytes, tuple[int, int]]:
+        """Per peer: statements waiting in the outbox and when the oldest was enqueued (ms). The outbox
+        holds only what peers have not acknowledged yet, and is grouped along its (peer, seq) index."""
+        rows = self.db.query("SELECT peer, COUNT(*) AS n, MIN(enqueued_at) AS oldest FROM outbox GROUP BY peer")
+        return {bytes(r["peer"]): (int(r["n"]), int(r["oldest"])) for r in rows}
+
     def outbox_size(self, peer: bytes | None = None) -> int:
         if peer is None:
             return int(next(self.db.query("SELECT COUNT(*) AS n FROM outbox"))["n"])

@@ -549,3 +549,18 @@ def test_only_a_card_from_the_authors_own_log_moves_a_peer():
 
 def test_callers_finder_sees_calls():
     assert "storage/projections.py:project" in _callers_of("get", ("storage",))
+
+
+def test_only_the_metrics_adapter_uses_prometheus_and_never_its_process_wide_registry():
+    """Several nodes share a process (tests, the demo): each keeps its own ``CollectorRegistry``
+    (node/http/metrics.py), so nothing may use the library's global ``REGISTRY``, its default-registry
+    metrics or its own HTTP server (which would bind outside the runtime's checked listener)."""
+    users = [p.relative_to(REPO).as_posix() for pkg in ("protocol", "storage", "node") for p in python_files(pkg)
+             if "prometheus_client" in imports_of(p)]
+    assert users == ["node/http/metrics.py"]
+    tree = ast.parse((REPO / "node/http/metrics.py").read_text())
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    forbidden = {"REGISTRY", "start_http_server", "make_aiohttp_handler", "Counter", "Gauge", "Histogram", "Summary"}
+    assert not names & forbidden, sorted(names & forbidden)
+    assert "CollectorRegistry" in names, "positive control: the checker reads the module's imports"

@@ -75,6 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from node.core.service import NodeService
     from node.http.admin_api import status_info
+    from node.terminal import one_line_values
 
     home = Home(home_of(args))
     home.require()
@@ -87,26 +88,41 @@ def cmd_status(args: argparse.Namespace) -> int:
             data = status_info(service, running=False)
         finally:
             service.close()
-    forks = data.get("forked_authors") or []
-    emit(
-        args,
-        data,
-        lambda: "\n".join(
-            [
-                f"{data['name']} ({data['sector']})",
-                f"  node id:     {data['node_id']}",
-                f"  fingerprint: {data['fingerprint']}",
-                f"  url:         {data['url']}",
-                f"  running:     {'yes' if data['running'] else 'no (start it with `orgnode run`)'}",
-                f"  statements:  {data['statements']} held, {data['own_statements']} of our own",
-            ]
-            + (["  RESTORED: relearning its own latest statements from its partners; it signs nothing until every "
-                "partner answered (`orgnode sync`; `orgnode restore-done --force` if one is gone for good)"]
-               if data.get("restore_pending") else [])
-            + ([f"  WARNING: {len(forks)} peer(s) equivocated (forked logs): {', '.join(f[:16] for f in forks)}"] if forks else [])
-        ),
-    )
+        if not getattr(args, "json", False):
+            data = one_line_values(data)  # partners' names in problems: one line each, like the admin API's answers
+    emit(args, data, lambda: status_text(data))
     return 0
+
+
+def status_text(data: dict[str, Any]) -> str:
+    """The human status: identity, then one line per problem (what, since when, what to do)."""
+    forks = data.get("forked_authors") or []
+    problems = data.get("problems") or []
+    lines = [
+        f"{data['name']} ({data['sector']})",
+        f"  node id:     {data['node_id']}",
+        f"  fingerprint: {data['fingerprint']}",
+        f"  url:         {data['url']}",
+        f"  running:     {'yes' if data['running'] else 'no (start it with `orgnode run`)'}",
+        f"  statements:  {data['statements']} held, {data['own_statements']} of our own",
+    ]
+    if data.get("metrics_url"):
+        lines.append(f"  metrics:     {data['metrics_url']}")
+    if data.get("restore_pending"):
+        lines.append("  RESTORED: relearning its own latest statements from its partners; it signs nothing until every "
+                     "partner answered (`orgnode sync`; `orgnode restore-done --force` if one is gone for good)")
+    if forks:
+        lines.append(f"  WARNING: {len(forks)} peer(s) equivocated (forked logs): {', '.join(f[:16] for f in forks)}")
+    if problems:
+        lines.append(f"  {len(problems)} problem(s):")
+        lines += [f"  - {p['detail']}{'' if p['since'] in p['detail'] else ' (since ' + p['since'] + ')'}: {p['action']}"
+                  for p in problems]
+    elif data["running"]:
+        lines.append("  no problems found")
+    else:
+        lines.append("  no problems found in the database and disk (reachability and clock skew are known only "
+                     "while the node runs)")
+    return "\n".join(lines)
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -182,7 +198,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = command(sub, common, "run", cmd_run, "run the node: federation API, admin socket and background sync", json_flag=False)
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log verbosity")
 
-    command(sub, common, "status", cmd_status, "show this node's identity and whether it is running")
+    command(sub, common, "status", cmd_status, "show this node's identity, whether it is running, its metrics URL and "
+            "what is wrong (unreachable partners, clock skew, disk space, forks, quotas)")
     command(sub, common, "log", cmd_log, "list this node's own signed statements")
 
     p = command(sub, common, "set-url", cmd_set_url, "move the node: publish a signed org card with a new URL (and listen address)")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from node.core.clock import Clock, RandomBytes, Timer
 from node.core.errors import UserError
+from node.core.health import Health
 from node.core.ids import resolve_id
 from node.core.invites import Invites, name_key
 from node.core.restore import refuse_while_pending, restore_pending, serve_own_recovery
@@ -80,8 +81,10 @@ class Federation(Invites):
     # Work due by the clock (retries, expiry), run by the sync engine's maintenance loop with ``clock()``;
     # each timer says when it is next due, and the loop sleeps until the earliest.
     timers: list[Timer] = field(default_factory=list)
+    health: Health = field(init=False)  # this run's counters, reachability and clock skew (node/core/health.py)
 
     def __post_init__(self) -> None:
+        self.health = Health.of(self.service.config, self.clock())
         self.peers = PeerStore(self.service.db)
         self.reactions = ReactionStore(self.service.db)
         self.reshares = ReshareStore(self.service.db)
@@ -124,14 +127,8 @@ class Federation(Invites):
         trusted = [p.node_id for p in self.peers.trusted()]
         with self.service.db.atomic():
             statement = self.service.log.append_own(
-                self.service.identity,
-                kind=kind,
-                body=body,
-                now=now,
-                private=private,
-                salt=self.random(32) if private else None,
-                audience=audience.encode() if audience else None,
-            )
+                self.service.identity, kind=kind, body=body, now=now, private=private,
+                salt=self.random(32) if private else None, audience=audience.encode() if audience else None)
             self.peers.enqueue(statement.id, statement.seq, trusted, now)
         log_event("statement.appended", kind=kind, seq=statement.seq, id=statement.id)
         self.on_outbox(trusted)
@@ -228,6 +225,7 @@ class Federation(Invites):
             self.peers.record(origin, valid=len(appended), invalid=invalid, now=now, graylist_ms=GRAYLIST_MS)
             for statement in appended:
                 self.reactions.add(statement.id, now)
+        self.health.took(origin, appended, results, now)  # after the commit: only what is stored counts
         if appended:
             self.react(appended)
         return PushResults(tuple(results))
@@ -238,7 +236,9 @@ class Federation(Invites):
         if (recovery := serve_own_recovery(self, origin, request)) is not None:
             return recovery
         statements = self.service.log.statements(self.me, after_seq=dict(request.have).get(self.me, 0), limit=MAX_BATCH + 1)
-        return self.batch_for(origin, statements)[0]
+        batch, ids = self.batch_for(origin, statements)
+        self.health.delivered(origin, "pull", len(ids))
+        return batch
 
     def have_vector_for(self, peer: bytes) -> PullRequest:
         return PullRequest(((peer, self.service.log.head(peer).seq),))
@@ -372,11 +372,7 @@ class Federation(Invites):
         if peer.state == P.BLOCKED and state == P.REMOVED:
             raise UserError(f"peer {node_id.hex()[:16]}… is blocked, and stays blocked until you unblock it: "
                             "`orgnode trust unblock NODE_ID` (it is then removed, not trusted; re-pair to trust it again)")
-        self.peers.set_state(node_id, state, self.clock())
-        log_event("peer.state", peer=node_id, state=state)
-        updated = self.peers.get(node_id)
-        assert updated is not None
-        return updated
+        return self._set_state(node_id, state)
 
     def unblock(self, node_id: bytes) -> Peer:
         """An admin's explicit end of a block: the peer becomes ``removed`` (not trusted; a new pairing
@@ -385,8 +381,11 @@ class Federation(Invites):
         if peer is None or peer.state != P.BLOCKED:
             state = "not on the trust list" if peer is None else f"not blocked (state {peer.state})"
             raise UserError(f"peer {node_id.hex()[:16]}… is {state}: only a blocked peer can be unblocked")
-        self.peers.set_state(node_id, P.REMOVED, self.clock())
-        log_event("peer.state", peer=node_id, state=P.REMOVED)
+        return self._set_state(node_id, P.REMOVED)
+
+    def _set_state(self, node_id: bytes, state: str) -> Peer:
+        self.peers.set_state(node_id, state, self.clock())
+        log_event("peer.state", peer=node_id, state=state)
         updated = self.peers.get(node_id)
         assert updated is not None
         return updated

@@ -160,7 +160,7 @@ class SyncEngine:
             self._note_failure(peer_id, exc)
             log_event("push.unreachable", logging.INFO, peer=peer_id, error=str(exc)[:300])
             return False
-        self.refused.pop(peer_id, None)
+        self._answered(peer_id)
         if answer.status != 200:
             log_event("push.refused", logging.WARNING, peer=peer_id, status=answer.status, code=answer.error_code)
             return False
@@ -178,6 +178,7 @@ class SyncEngine:
             answered = {r.id for r in results.results}
             done = [sid for sid in ids if sid in answered]
         self.federation.peers.acknowledge(peer_id, done)
+        self.federation.health.delivered(peer_id, "push", len(done))
         log_event("push.done", peer=peer_id, items=len(done))
         return True
 
@@ -273,7 +274,7 @@ class SyncEngine:
             except PeerUnavailable as exc:
                 self._note_failure(peer_id, exc)
                 return PullReport(peer_id, False, appended, str(exc)[:300])
-            self.refused.pop(peer_id, None)
+            self._answered(peer_id)
             if answer.status != 200:
                 return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}")
             try:
@@ -319,8 +320,15 @@ class SyncEngine:
                 break
         return PullReport(peer_id, True, recovered)
 
+    def _answered(self, peer_id: bytes) -> None:
+        """A request to the peer got an answer (whatever it said): it is reachable."""
+        self.refused.pop(peer_id, None)
+        self.federation.health.reached(peer_id, self.federation.clock())
+
     def _note_failure(self, peer_id: bytes, exc: PeerUnavailable) -> None:
-        """Remember a refused URL/address (logged once per new reason) so the admin sees it in `trust list`."""
+        """Remember a refused URL/address (logged once per new reason) so the admin sees it in `trust list`;
+        tell health the peer was not reached (it logs the outage once past the threshold)."""
+        self.federation.health.unreachable(peer_id, self.federation.clock())
         if isinstance(exc, PeerAddressRefused):
             reason = str(exc)[:300]
             if self.refused.get(peer_id) != reason:

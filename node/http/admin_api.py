@@ -16,6 +16,7 @@ from aiohttp import web
 
 from node.core.errors import UserError
 from node.core.federation import Federation
+from node.core.health import Health, problems
 from node.core.pairing import accept_invite
 from node.core.requests import BackupSnapshot, InviteCreate, InviteRevoke, NotePost, PeerRef, RestoreDone, SetUrl, TrustAccept
 from node.core.restore import finish_restore, restore_pending
@@ -80,8 +81,10 @@ async def read(request: web.Request, parse: Callable[[dict[str, Any]], T]) -> T:
     return parse(await json_body(request))
 
 
-def status_info(service: NodeService, running: bool) -> dict[str, Any]:
+def status_info(service: NodeService, running: bool, health: Health | None = None) -> dict[str, Any]:
+    """What `orgnode status` shows; ``health`` (a running node's) adds reachability, skew and the metrics URL."""
     peers = P.PeerStore(service.db)
+    found = problems(service, health, service.clock())
     return {
         "node_id": service.node_id.hex(),
         "fingerprint": service.identity.fingerprint,
@@ -96,11 +99,14 @@ def status_info(service: NodeService, running: bool) -> dict[str, Any]:
         "outbox": peers.outbox_size(),
         "forked_authors": sorted(a.hex() for a in service.log.forked_authors()),
         "restore_pending": service.home.restored_path.exists(),
+        "metrics_url": health.metrics_url if health is not None else None,
+        "problems": [p.view() for p in found],
     }
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(status_info(request.app[CTX].service, running=True))
+    ctx = request.app[CTX]
+    return web.json_response(status_info(ctx.service, running=True, health=ctx.federation.health))
 
 
 async def own_log(request: web.Request) -> web.Response:

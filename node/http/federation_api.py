@@ -120,6 +120,7 @@ async def authenticate(request: web.Request) -> tuple[bytes, bytes]:
     verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
                    origin_key=history.current_key, now=now)
     state.seen.check_and_add(auth, now)
+    federation.health.request_clock(auth.origin, auth.ts - now, node_now)
     federation.peers.touch(auth.origin, node_now)
     state.on_contact(auth.origin)
     return auth.origin, body
