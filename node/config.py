@@ -41,7 +41,7 @@ class Key:
     """One setting: its JSON type, its allowed values, its default and what it does."""
 
     name: str
-    kind: str  # "text", "number", "whole", "bool", "choice", "ip-or-null", "url"
+    kind: str  # "text", "number", "whole", "bool", "choice", "ip-or-null", "url", "path-or-null"
     default: Any
     meaning: str
     low: float | None = None
@@ -62,6 +62,7 @@ class Key:
             "text": "non-empty text",
             "bool": "true or false",
             "ip-or-null": "an IP address, or null",
+            "path-or-null": "a file path (absolute, or relative to the home), or unset",
             "url": "a base URL like https://orgnode.example.org (http or https, no user name, query or fragment)",
         }[self.kind]
 
@@ -100,6 +101,12 @@ def _ip_or_null(key: Key, value: Any) -> str | None:
     return None
 
 
+def _path_or_null(key: Key, value: Any) -> str | None:
+    if value is None:
+        return None
+    return None if isinstance(value, str) and value.strip() and "\0" not in value else "not a file path"
+
+
 def _url(key: Key, value: Any) -> str | None:
     if not isinstance(value, str):
         return "not text"
@@ -108,7 +115,7 @@ def _url(key: Key, value: Any) -> str | None:
 
 _CHECKS: dict[str, Callable[[Key, Any], str | None]] = {
     "text": _text, "number": _number, "whole": _number, "bool": _bool, "choice": _choice,
-    "ip-or-null": _ip_or_null, "url": _url,
+    "ip-or-null": _ip_or_null, "url": _url, "path-or-null": _path_or_null,
 }
 
 KEYS: tuple[Key, ...] = (
@@ -140,6 +147,15 @@ KEYS: tuple[Key, ...] = (
     Key("max_connections_per_address", "whole", 32, "open federation connections one source may hold: an IPv4 address, "
         "or a global IPv6 /64", 1, 10_000),
     Key("max_connections", "whole", 1024, "open federation connections the whole node holds", 1, 100_000),
+    Key("tls_cert", "path-or-null", None, "PEM certificate chain (leaf first) the federation server presents: with "
+        "`tls_key` set too, `orgnode run` serves HTTPS itself (TLS 1.2 or later) and `url` must be https://. Checked "
+        "at start: readable, not expired, matching the key. Unset: plain HTTP (behind a TLS proxy, or on a LAN)"),
+    Key("tls_key", "path-or-null", None, "PEM private key of `tls_cert` (unencrypted; keep it mode 0600, owned by the "
+        "node's user)"),
+    Key("tls_ca_file", "path-or-null", None, "PEM file of extra certificate authorities trusted for partners' "
+        "https:// URLs (a private CA), on top of the system trust store"),
+    Key("tls_verify", "bool", True, "verify partners' TLS certificates (chain and host name) on https:// URLs. "
+        "`false` is for LAN tests only: it is logged at warning on every start and shown in `orgnode status`"),
 )
 KEY_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 
@@ -187,13 +203,29 @@ class Config:
     read_timeout: float = 10.0
     max_connections_per_address: int = 32
     max_connections: int = 1024
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca_file: str | None = None
+    tls_verify: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):
             check_value(KEY_BY_NAME[f.name], getattr(self, f.name))
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
+            raise UserError(f"config key {given} is set but {missing} is not: serving HTTPS needs both the certificate "
+                            f"and its private key; set {missing} in {CONFIG_FILE} (or remove {given})", field=missing)
+        if self.serves_tls and not self.url.lower().startswith("https://"):
+            raise UserError(f"config key url must be an https:// URL when tls_cert is set (this node serves HTTPS), got "
+                            f"{_json(self.url)}; fix it with `orgnode set-url https://…`", field="url")
         if self.retry_cap < self.retry_base:
             raise UserError(f"config key retry_cap must be at least retry_base ({self.retry_base:g} s), got "
                             f"{self.retry_cap:g}; fix it in {CONFIG_FILE}", field="retry_cap")
+
+    @property
+    def serves_tls(self) -> bool:
+        """The federation server speaks HTTPS itself (``tls_cert`` and ``tls_key`` given)."""
+        return self.tls_cert is not None and self.tls_key is not None
 
     @property
     def listen(self) -> str:
@@ -255,7 +287,7 @@ def _parse_env_text(key: Key, text: str) -> Any:
             return int(text) if key.kind == "whole" else float(text)
         except ValueError:
             return text
-    if key.kind == "ip-or-null" and text.lower() in ("", "null"):
+    if key.kind in ("ip-or-null", "path-or-null") and text.lower() in ("", "null"):
         return None
     return text
 
@@ -295,7 +327,7 @@ starts (restart the node after editing it). It is [TOML](https://toml.io): `key 
 quotes, `true`/`false`, numbers as they are. A key not listed here, a value of the wrong type
 (`lan_discovery = "no"`) or out of range (`sync_interval = 0`) is refused when the node starts,
 naming the key and the allowed form; a TOML syntax error is reported with its line and column.
-`lan_interface` has no TOML form for null: leave the key out to keep the default.
+`lan_interface` and the `tls_*` paths have no TOML form for null: leave the key out to keep the default.
 
 Every key can be overridden by an environment variable, `ORGNODE_` and the key in upper case
 (for containers): `ORGNODE_SYNC_INTERVAL=60`, `ORGNODE_LAN_DISCOVERY=false`,

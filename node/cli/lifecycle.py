@@ -104,9 +104,22 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "partner answered (`orgnode sync`; `orgnode restore-done --force` if one is gone for good)"]
                if data.get("restore_pending") else [])
             + ([f"  WARNING: {len(forks)} peer(s) equivocated (forked logs): {', '.join(f[:16] for f in forks)}"] if forks else [])
+            + _tls_lines(data)
         ),
     )
     return 0
+
+
+def _tls_lines(data: dict[str, Any]) -> list[str]:
+    """The TLS line of `status`, a warning when partners' certificates are not verified, and refused partners."""
+    tls = data.get("tls") or {}
+    serving = f"HTTPS served by this node ({tls.get('cert')})" if tls.get("serving") else "plain HTTP (TLS, if any, by a proxy)"
+    lines = [f"  tls:         {serving}; partners' certificates {'verified' if tls.get('verify_peers', True) else 'NOT verified'}"]
+    if not tls.get("verify_peers", True):
+        lines.append("  WARNING: tls_verify = false: any certificate is accepted from partners (LAN/testing only); "
+                     "remove it from config.toml and restart")
+    lines.extend(f"  CANNOT REACH {p['node_id'][:16]}: {p['reason']}" for p in data.get("refused_peers") or [])
+    return lines
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from node.config import Config
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.pairing import accept_invite
@@ -96,11 +97,22 @@ def status_info(service: NodeService, running: bool) -> dict[str, Any]:
         "outbox": peers.outbox_size(),
         "forked_authors": sorted(a.hex() for a in service.log.forked_authors()),
         "restore_pending": service.home.restored_path.exists(),
+        "tls": tls_view(service.config),
+        "tls_verify": service.config.tls_verify,
     }
 
 
+def tls_view(config: Config) -> dict[str, Any]:
+    """How the federation API uses TLS: served by the node itself, and whether partners' certificates are verified."""
+    return {"serving": config.serves_tls, "cert": config.tls_cert, "verify_peers": config.tls_verify,
+            "ca_file": config.tls_ca_file}
+
+
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(status_info(request.app[CTX].service, running=True))
+    ctx = request.app[CTX]
+    # ``refused_peers``: partners the last push or pull could not even talk to, and why (address, TLS certificate).
+    refused = [{"node_id": node_id.hex(), "reason": reason} for node_id, reason in sorted(ctx.sync.refused.items())]
+    return web.json_response({**status_info(ctx.service, running=True), "refused_peers": refused})
 
 
 async def own_log(request: web.Request) -> web.Response:
