@@ -200,3 +200,18 @@ def test_tls_settings_are_checked_together():
         Config(**base, tls_cert="cert.pem")  # type: ignore[arg-type]
     with pytest.raises(UserError, match="url must be an https:// URL when tls_cert is set"):
         Config(**{**base, "url": "http://n.example"}, tls_cert="c.pem", tls_key="k.pem")  # type: ignore[arg-type]
+
+
+async def test_an_https_url_is_never_tried_as_plain_http(net: Net, tmp_path: Path):
+    """A card naming https:// for a node that serves plain HTTP (a proxy missing): the TLS handshake fails and is
+    reported as such; the client does not fall back to http:// (positive control: the http:// URL works)."""
+    ca = TestCA.create(tmp_path / "ca")
+    plain = await net.start("Youth Futures", url="https://127.0.0.1:{port}")  # serves plain HTTP, claims https
+    b = await net.start("Green Works", **tls_fields(ca, "b"))
+    from node.core.pairing import accept_invite
+
+    with pytest.raises(UserError) as refused:
+        await accept_invite(b.federation, b.client, plain.federation.create_invite(600_000).encode())
+    assert "the TLS handshake failed" in str(refused.value) and "serves HTTPS" in str(refused.value), str(refused.value)
+    assert not b.federation.peers.is_trusted(plain.service.node_id)
+    assert await health_over(plain.service.config.url.replace("https://", "http://"), False) == 200
