@@ -180,11 +180,10 @@ class NodeRuntime:
         await fed_runner.setup()
         stack.push_async_callback(fed_runner.cleanup)
         self.federation_runner = fed_runner
-        conn_guard.install(fed_runner, self.conn_policy)
+        conn_guard.install(fed_runner, self.conn_policy, server_tls)  # TLS: handshakes counted and bounded there
         try:
             # Our own listening socket, so an exhausted process backs off cleanly (conn_guard.BackoffSocket).
-            site = web.SockSite(fed_runner, conn_guard.listening_socket(config.listen_host, config.listen_port),
-                                ssl_context=server_tls)
+            site = web.SockSite(fed_runner, conn_guard.listening_socket(config.listen_host, config.listen_port))
             await site.start()
         except OSError as exc:
             raise UserError(f"cannot listen on {config.listen}: {exc.strerror}; choose another address: set listen_host/"

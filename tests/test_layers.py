@@ -551,12 +551,12 @@ def test_callers_finder_sees_calls():
     assert "storage/projections.py:project" in _callers_of("get", ("storage",))
 
 
-TLS_MODULES = {"node/tls.py", "node/http/client.py", "node/runtime.py"}
+TLS_MODULES = {"node/tls.py", "node/http/client.py", "node/http/conn_guard.py", "node/runtime.py"}
 
 
 def test_tls_is_decided_in_one_place():
     """Certificates, verification and TLS versions are chosen in node/tls.py (the client and the runtime only pass
-    its contexts on): no other module imports ``ssl``, so no code path can build an unverified context of its own."""
+    its contexts on; conn_guard runs the server's handshake with it): no other module imports ``ssl``, so no code path can build an unverified context of its own."""
     users = {str(p.relative_to(REPO)) for package in ("protocol", "storage", "node") for p in python_files(package)
              if "ssl" in imports_of(p)}
     assert users <= TLS_MODULES, f"ssl imported outside {sorted(TLS_MODULES)}: {sorted(users - TLS_MODULES)}"

@@ -215,3 +215,34 @@ async def test_an_https_url_is_never_tried_as_plain_http(net: Net, tmp_path: Pat
     assert "the TLS handshake failed" in str(refused.value) and "serves HTTPS" in str(refused.value), str(refused.value)
     assert not b.federation.peers.is_trusted(plain.service.node_id)
     assert await health_over(plain.service.config.url.replace("https://", "http://"), False) == 200
+
+
+async def test_stalled_tls_handshakes_count_against_the_caps_and_are_closed_within_the_read_timeout(net: Net, tmp_path: Path):
+    """A client that opens TCP connections to a TLS node and never finishes the handshake holds slots of its
+    address's cap from accept on (the next one is refused at once), and each is closed after ``read_timeout``
+    (asyncio alone would wait 60 s and count nothing); another address is served meanwhile, over TLS."""
+    import time
+
+    from tests.node.test_connection_guard import closed_by_server
+
+    ca = TestCA.create(tmp_path / "ca")
+    node = await net.start("Youth Futures", max_connections_per_address=3, read_timeout=0.5, **tls_fields(ca, "a"))
+    stalled = [await asyncio.open_connection("127.0.0.1", node.port) for _ in range(3)]
+    stalled[0][1].write(b"\x16\x03\x01\x00\x50")  # the start of a ClientHello, and nothing more
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port)  # the fourth from 127.0.0.1
+    started = time.monotonic()
+    assert await closed_by_server(reader, 5)
+    assert time.monotonic() - started < 0.4  # refused at accept, not by the handshake timeout
+    # Positive control: a second address completes a real TLS handshake and is answered while 127.0.0.1 is full.
+    context = ssl.create_default_context(cafile=str(ca.cert_path))
+    r2, w2 = await asyncio.open_connection("127.0.0.1", node.port, local_addr=("127.0.0.2", 0), ssl=context,
+                                           server_hostname="127.0.0.1")
+    w2.write(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert (await asyncio.wait_for(r2.read(), 5)).startswith(b"HTTP/1.1 200")
+    w2.close()
+    results = await asyncio.gather(*(closed_by_server(r, 5) for r, _ in stalled))
+    assert all(results) and time.monotonic() - started < 4  # the 0.5 s handshake bound, not asyncio's 60 s
+    # Their slots are free again: 127.0.0.1 is served.
+    assert await health_over(node.service.config.url, context) == 200
+    for _, w in [*stalled, (reader, writer)]:
+        w.close()
