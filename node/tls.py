@@ -105,6 +105,19 @@ def server_context(config: Config, home: Path, now: datetime.datetime | None = N
     return context
 
 
+def certificate_expiry(config: Config, home: Path) -> datetime.datetime | None:
+    """When the certificate the node serves expires (None: it serves no TLS, or the file cannot be read now).
+
+    Read again on every ``status``, so a renewal on disk shows (the server uses it after a restart)."""
+    if config.tls_cert is None:
+        return None
+    try:
+        chain = x509.load_pem_x509_certificates(config_path(home, config.tls_cert).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return chain[0].not_valid_after_utc if chain else None
+
+
 def client_context(config: Config, home: Path) -> ssl.SSLContext | bool:
     """What outgoing connections to https:// partners use: a verifying context, or False (``tls_verify = false``)."""
     if not config.tls_verify:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 from pathlib import Path
 from typing import Any
@@ -115,11 +116,30 @@ def _tls_lines(data: dict[str, Any]) -> list[str]:
     tls = data.get("tls") or {}
     serving = f"HTTPS served by this node ({tls.get('cert')})" if tls.get("serving") else "plain HTTP (TLS, if any, by a proxy)"
     lines = [f"  tls:         {serving}; partners' certificates {'verified' if tls.get('verify_peers', True) else 'NOT verified'}"]
+    warning = _expiry_warning(tls.get("cert_expires"))
+    if warning:
+        lines.append(warning)
     if not tls.get("verify_peers", True):
         lines.append("  WARNING: tls_verify = false: any certificate is accepted from partners (LAN/testing only); "
                      "remove it from config.toml and restart")
     lines.extend(f"  CANNOT REACH {p['node_id'][:16]}: {p['reason']}" for p in data.get("refused_peers") or [])
     return lines
+
+
+EXPIRY_WARNING_DAYS = 14
+
+
+def _expiry_warning(expires: str | None) -> str | None:
+    """A warning when the served certificate expires within two weeks (or has): partners will refuse it."""
+    if not expires:
+        return None
+    when = datetime.datetime.fromisoformat(expires)
+    left = when - datetime.datetime.now(datetime.UTC)
+    if left.days >= EXPIRY_WARNING_DAYS:
+        return None
+    state = "EXPIRED on" if left.total_seconds() <= 0 else f"expires in {max(left.days, 0)} day(s), on"
+    return (f"  WARNING: the TLS certificate {state} {when:%Y-%m-%d %H:%M} UTC: partners refuse an expired one; renew it "
+            "(e.g. `certbot renew`) and restart the node")
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from node.core.views import changed_card_view, iso, peer_view, statement_view
 from node.http.client import FederationClient
 from node.http.errors import error_response
 from node.logs import log_event
+from node.tls import certificate_expiry
 from protocol.bodies import Note
 from protocol.errors import LocalProtocolError, ProtocolError
 from storage import peers as P
@@ -97,15 +99,17 @@ def status_info(service: NodeService, running: bool) -> dict[str, Any]:
         "outbox": peers.outbox_size(),
         "forked_authors": sorted(a.hex() for a in service.log.forked_authors()),
         "restore_pending": service.home.restored_path.exists(),
-        "tls": tls_view(service.config),
+        "tls": tls_view(service.config, service.home.path),
         "tls_verify": service.config.tls_verify,
     }
 
 
-def tls_view(config: Config) -> dict[str, Any]:
-    """How the federation API uses TLS: served by the node itself, and whether partners' certificates are verified."""
+def tls_view(config: Config, home: Path) -> dict[str, Any]:
+    """How the federation API uses TLS: served by the node itself (and until when its certificate is valid), and
+    whether partners' certificates are verified."""
+    expires = certificate_expiry(config, home)
     return {"serving": config.serves_tls, "cert": config.tls_cert, "verify_peers": config.tls_verify,
-            "ca_file": config.tls_ca_file}
+            "ca_file": config.tls_ca_file, "cert_expires": expires.isoformat(timespec="seconds") if expires else None}
 
 
 async def status(request: web.Request) -> web.Response:

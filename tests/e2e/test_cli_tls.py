@@ -50,10 +50,14 @@ def test_run_serves_https_and_status_shows_tls_and_the_verification_opt_out(tmp_
     [warning] = [json.loads(line) for line in err.splitlines() if '"tls.verify-off"' in line]
     assert warning["level"] == "warning", warning
     assert any('"node.started"' in line and '"tls": true' in line for line in err.splitlines()), err
-    # Positive control for the warning: with verification on (the default) status has no such line.
+    # Positive control for the warning: with verification on (the default) status has no such line; nor is a
+    # certificate valid for 30 days worth a warning, while one about to expire is.
     update_config(home, tls_verify=True)
     human = orgnode("--home", str(home), "status").stdout
-    assert "partners' certificates verified" in human and "WARNING: tls_verify" not in human
+    assert "partners' certificates verified" in human and "WARNING" not in human, human
+    ca.issue("node", ["127.0.0.1"], not_after=datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3, hours=1))
+    human = orgnode("--home", str(home), "status").stdout
+    assert "WARNING: the TLS certificate expires in 3 day(s), on" in human and "renew it" in human, human
 
 
 def test_run_refuses_an_expired_certificate_in_one_line_and_leaves_nothing_running(tmp_path):

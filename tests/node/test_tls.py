@@ -62,6 +62,8 @@ async def test_three_nodes_federate_over_https_and_a_job_arrives(net: Net, tmp_p
     with pytest.raises(aiohttp.ClientError):
         await health_over(a.service.config.url.replace("https://", "http://"), False)
     status = await admin(a, "/status")
+    expires = datetime.datetime.fromisoformat(status["tls"].pop("cert_expires"))
+    assert datetime.timedelta(days=29) < expires - datetime.datetime.now(datetime.UTC) <= datetime.timedelta(days=30)
     assert status["tls"] == {"serving": True, "cert": a.service.config.tls_cert, "verify_peers": True,
                              "ca_file": str(ca.cert_path)}
     assert status["tls_verify"] is True and status["refused_peers"] == []
@@ -161,6 +163,8 @@ def _fails_to_start_cleanly(runtime: NodeRuntime, port: int) -> None:
     ("mismatch", "does not belong to the certificate"),
     ("missing", "does not exist"),
     ("not-yet", "is not valid before"),
+    ("ca-missing", "config key tls_ca_file: the CA file"),
+    ("ca-not-pem", "holds no usable PEM CA certificate"),
 ])
 async def test_a_bad_certificate_or_key_refuses_the_start_naming_the_key_and_what_to_do(net: Net, tmp_path: Path, fault, says):
     ca = TestCA.create(tmp_path / "ca")
@@ -176,6 +180,9 @@ async def test_a_bad_certificate_or_key_refuses_the_start_naming_the_key_and_wha
         config = replace(config, tls_key=str(ca.issue("other", LOCAL).key))
     if fault == "missing":
         config = replace(config, tls_key=str(tmp_path / "nowhere.key"))
+    if fault.startswith("ca-"):
+        (tmp_path / "junk.pem").write_text("not a certificate\n")
+        config = replace(config, tls_ca_file=str(tmp_path / ("nowhere.pem" if fault == "ca-missing" else "junk.pem")))
     home.save_config(config)
     from node.core.service import NodeService
 
@@ -185,7 +192,7 @@ async def test_a_bad_certificate_or_key_refuses_the_start_naming_the_key_and_wha
         with pytest.raises(UserError) as refused:
             await runtime.start()
         message = str(refused.value)
-        assert says in message and ("tls_cert" in message or "tls_key" in message), message
+        assert says in message and any(key in message for key in ("tls_cert", "tls_key", "tls_ca_file")), message
         _fails_to_start_cleanly(runtime, port)
     finally:
         service.close()
