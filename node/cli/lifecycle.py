@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 from pathlib import Path
 from typing import Any
@@ -116,7 +115,7 @@ def _tls_lines(data: dict[str, Any]) -> list[str]:
     tls = data.get("tls") or {}
     serving = f"HTTPS served by this node ({tls.get('cert')})" if tls.get("serving") else "plain HTTP (TLS, if any, by a proxy)"
     lines = [f"  tls:         {serving}; partners' certificates {'verified' if tls.get('verify_peers', True) else 'NOT verified'}"]
-    warning = _expiry_warning(tls.get("cert_expires"))
+    warning = _expiry_warning(tls.get("cert_expires"), tls.get("cert_days_left"))
     if warning:
         lines.append(warning)
     if not tls.get("verify_peers", True):
@@ -129,17 +128,13 @@ def _tls_lines(data: dict[str, Any]) -> list[str]:
 EXPIRY_WARNING_DAYS = 14
 
 
-def _expiry_warning(expires: str | None) -> str | None:
+def _expiry_warning(expires: str | None, days_left: int | None) -> str | None:
     """A warning when the served certificate expires within two weeks (or has): partners will refuse it."""
-    if not expires:
+    if not expires or days_left is None or days_left >= EXPIRY_WARNING_DAYS:
         return None
-    when = datetime.datetime.fromisoformat(expires)
-    left = when - datetime.datetime.now(datetime.UTC)
-    if left.days >= EXPIRY_WARNING_DAYS:
-        return None
-    state = "EXPIRED on" if left.total_seconds() <= 0 else f"expires in {max(left.days, 0)} day(s), on"
-    return (f"  WARNING: the TLS certificate {state} {when:%Y-%m-%d %H:%M} UTC: partners refuse an expired one; renew it "
-            "(e.g. `certbot renew`) and restart the node")
+    state = "EXPIRED on" if days_left < 0 else f"expires in {days_left} day(s), on"
+    return (f"  WARNING: the TLS certificate {state} {expires[:16].replace('T', ' ')} UTC: partners refuse an expired "
+            "one; renew it (e.g. `certbot renew`) and restart the node")
 
 
 def cmd_log(args: argparse.Namespace) -> int:

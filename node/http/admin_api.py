@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,17 +100,19 @@ def status_info(service: NodeService, running: bool) -> dict[str, Any]:
         "outbox": peers.outbox_size(),
         "forked_authors": sorted(a.hex() for a in service.log.forked_authors()),
         "restore_pending": service.home.restored_path.exists(),
-        "tls": tls_view(service.config, service.home.path),
+        "tls": tls_view(service.config, service.home.path, service.clock()),
         "tls_verify": service.config.tls_verify,
     }
 
 
-def tls_view(config: Config, home: Path) -> dict[str, Any]:
-    """How the federation API uses TLS: served by the node itself (and until when its certificate is valid), and
-    whether partners' certificates are verified."""
+def tls_view(config: Config, home: Path, now_ms: int) -> dict[str, Any]:
+    """How the federation API uses TLS: served by the node itself (and until when its certificate is valid: whole
+    days left by the node's clock, negative once expired), and whether partners' certificates are verified."""
     expires = certificate_expiry(config, home)
+    days_left = math.floor((expires.timestamp() - now_ms / 1000) / 86_400) if expires else None
     return {"serving": config.serves_tls, "cert": config.tls_cert, "verify_peers": config.tls_verify,
-            "ca_file": config.tls_ca_file, "cert_expires": expires.isoformat(timespec="seconds") if expires else None}
+            "ca_file": config.tls_ca_file, "cert_expires": expires.isoformat(timespec="seconds") if expires else None,
+            "cert_days_left": days_left}
 
 
 async def status(request: web.Request) -> web.Response:

@@ -62,6 +62,7 @@ async def test_three_nodes_federate_over_https_and_a_job_arrives(net: Net, tmp_p
     with pytest.raises(aiohttp.ClientError):
         await health_over(a.service.config.url.replace("https://", "http://"), False)
     status = await admin(a, "/status")
+    assert status["tls"].pop("cert_days_left") == 29  # issued for 30 days, a moment ago
     expires = datetime.datetime.fromisoformat(status["tls"].pop("cert_expires"))
     assert datetime.timedelta(days=29) < expires - datetime.datetime.now(datetime.UTC) <= datetime.timedelta(days=30)
     assert status["tls"] == {"serving": True, "cert": a.service.config.tls_cert, "verify_peers": True,
