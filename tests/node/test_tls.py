@@ -111,6 +111,10 @@ async def test_a_partner_whose_certificate_becomes_untrusted_is_shown_in_status_
     assert "tls_ca_file" in entry["reason"]
     [peer] = await admin(b, "/trust")
     assert peer["refused"] == entry["reason"]
+    from node.cli.partners import _peer_lines  # what `orgnode trust list` prints from that answer
+
+    listing = _peer_lines([peer])
+    assert "TLS-REFUSED" in listing and "ADDRESS-REFUSED" not in listing and entry["reason"] in listing
 
 
 async def test_a_certificate_for_another_name_is_refused_and_the_url_host_is_what_is_checked(net: Net, tmp_path: Path):
