@@ -209,7 +209,11 @@ class TlsAcceptor(asyncio.Protocol):
         try:
             tls_transport = await asyncio.get_running_loop().start_tls(
                 transport, handler, self._context, server_side=True, ssl_handshake_timeout=self._guard.policy.read_timeout)
-        except BaseException:  # timed out, not TLS, refused by the client, or cancelled at shutdown
+        except Exception:  # timed out, not TLS, or refused by the client: nothing to report, the slot is freed
+            transport.abort()
+            self._guard.release(address)
+            return
+        except asyncio.CancelledError:  # the server is shutting down
             transport.abort()
             self._guard.release(address)
             raise
