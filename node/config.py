@@ -4,7 +4,7 @@
 ``Config`` checks every value against it when it is made, so a home whose file says
 ``"lan_discovery": "no"`` or ``"sync_interval": 0`` or holds a misspelt key is refused with the key's
 name and the form it expects, never read as something else. The README's settings table and
-docs/config.md are rendered from the same table (``readme_table``, ``docs_config``;
+docs/config.md are rendered from the same table (node/config_docs.py: ``readme_table``, ``docs_config``;
 ``tests/node/test_config.py`` checks they agree). Environment variables ``ORGNODE_<KEY>`` (the key in
 upper case) override the file for containers; ``env_overrides`` parses them with the same checks and
 names the variable when one is wrong. The file is TOML (read with ``tomllib``, written with
@@ -41,7 +41,7 @@ class Key:
     """One setting: its JSON type, its allowed values, its default and what it does."""
 
     name: str
-    kind: str  # "text", "number", "whole", "bool", "choice", "ip-or-null", "url", "listen-or-off"
+    kind: str  # "text", "number", "whole", "bool", "choice", "ip-or-null", "url", "listen-or-off", "path-or-null"
     default: Any
     meaning: str
     low: float | None = None
@@ -62,6 +62,7 @@ class Key:
             "text": "non-empty text",
             "bool": "true or false",
             "ip-or-null": "an IP address, or null",
+            "path-or-null": "a file path (absolute, or relative to the home), or unset",
             "url": "a base URL like https://orgnode.example.org (http or https, no user name, query or fragment)",
             "listen-or-off": 'HOST:PORT (e.g. "127.0.0.1:9470"; port 0 picks a free one), or "" for off',
         }[self.kind]
@@ -101,6 +102,12 @@ def _ip_or_null(key: Key, value: Any) -> str | None:
     return None
 
 
+def _path_or_null(key: Key, value: Any) -> str | None:
+    if value is None:
+        return None
+    return None if isinstance(value, str) and value.strip() and "\0" not in value else "not a file path"
+
+
 def _url(key: Key, value: Any) -> str | None:
     if not isinstance(value, str):
         return "not text"
@@ -135,6 +142,7 @@ def is_loopback_host(host: str) -> bool:
 _CHECKS: dict[str, Callable[[Key, Any], str | None]] = {
     "text": _text, "number": _number, "whole": _number, "bool": _bool, "choice": _choice,
     "ip-or-null": _ip_or_null, "url": _url, "listen-or-off": _listen_or_off,
+    "path-or-null": _path_or_null,
 }
 
 KEYS: tuple[Key, ...] = (
@@ -183,6 +191,15 @@ KEYS: tuple[Key, ...] = (
         "space than this", 0, 10**15, unit="bytes"),
     Key("disk_warn_free_percent", "number", 5.0, "`orgnode status` warns when the home's file system has less than "
         "this share free", 0.0, 100.0, unit="percent"),
+    Key("tls_cert", "path-or-null", None, "PEM certificate chain (leaf first) the federation server presents: with "
+        "`tls_key` set too, `orgnode run` serves HTTPS itself (TLS 1.2 or later) and `url` must be https://. Checked "
+        "at start: readable, not expired, matching the key. Unset: plain HTTP (behind a TLS proxy, or on a LAN)"),
+    Key("tls_key", "path-or-null", None, "PEM private key of `tls_cert` (unencrypted; keep it mode 0600, owned by the "
+        "node's user)"),
+    Key("tls_ca_file", "path-or-null", None, "PEM file of extra certificate authorities trusted for partners' "
+        "https:// URLs (a private CA), on top of the system trust store"),
+    Key("tls_verify", "bool", True, "verify partners' TLS certificates (chain and host name) on https:// URLs. "
+        "`false` is for LAN tests only: it is logged at warning on every start and shown in `orgnode status`"),
 )
 KEY_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 
@@ -236,6 +253,10 @@ class Config:
     skew_warn: float = 60.0
     disk_warn_free_bytes: int = 1 << 30
     disk_warn_free_percent: float = 5.0
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca_file: str | None = None
+    tls_verify: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -245,9 +266,21 @@ class Config:
             raise UserError(f"config key metrics_listen is {metrics[0]}, not a loopback address: the metrics listener "
                             f"serves only this machine unless metrics_allow_remote = true; use 127.0.0.1:PORT (and a "
                             f"reverse proxy) or set metrics_allow_remote in {CONFIG_FILE}", field="metrics_listen")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
+            raise UserError(f"config key {given} is set but {missing} is not: serving HTTPS needs both the certificate "
+                            f"and its private key; set {missing} in {CONFIG_FILE} (or remove {given})", field=missing)
+        if self.serves_tls and not self.url.lower().startswith("https://"):
+            raise UserError(f"config key url must be an https:// URL when tls_cert is set (this node serves HTTPS), got "
+                            f"{_json(self.url)}; fix it with `orgnode set-url https://…`", field="url")
         if self.retry_cap < self.retry_base:
             raise UserError(f"config key retry_cap must be at least retry_base ({self.retry_base:g} s), got "
                             f"{self.retry_cap:g}; fix it in {CONFIG_FILE}", field="retry_cap")
+
+    @property
+    def serves_tls(self) -> bool:
+        """The federation server speaks HTTPS itself (``tls_cert`` and ``tls_key`` given)."""
+        return self.tls_cert is not None and self.tls_key is not None
 
     @property
     def listen(self) -> str:
@@ -314,71 +347,6 @@ def _parse_env_text(key: Key, text: str) -> Any:
             return int(text) if key.kind == "whole" else float(text)
         except ValueError:
             return text
-    if key.kind == "ip-or-null" and text.lower() in ("", "null"):
+    if key.kind in ("ip-or-null", "path-or-null") and text.lower() in ("", "null"):
         return None
     return text
-
-
-def readme_table() -> str:
-    """The README's settings table, rendered from ``KEYS``."""
-    rows = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
-    for key in KEYS:
-        default = "required" if key.default is REQUIRED else f"`{_json(key.default)}`"
-        rows.append(f"| `{key.name}` | {default} | {key.expected} | {key.meaning} |")
-    return "\n".join(rows) + "\n"
-
-
-def docs_config() -> str:
-    """docs/config.md, rendered from ``KEYS``: every option with its default, form, variable and meaning."""
-    parts = [_DOCS_INTRO]
-    for key in KEYS:
-        default = "required (no default)" if key.default is REQUIRED else (
-            "unset (null)" if key.default is None else f"`{_toml_value(key.default)}`")
-        parts.append(f"## `{key.name}`\n\n{key.meaning[0].upper()}{key.meaning[1:]}.\n\n"
-                     f"- Default: {default}\n- Allowed: {key.expected}\n"
-                     f"- Environment override: `{env_variable(key)}`\n")
-    return "\n".join(parts)
-
-
-def _toml_value(value: Any) -> str:
-    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
-
-
-_DOCS_INTRO = """# Configuration
-
-<!-- Generated from node/config.py (KEYS) by `python -m node.config > docs/config.md`;
-tests/node/test_config.py checks that this file is exactly that output. -->
-
-A node's settings live in `<home>/config.toml`, written by `orgnode init` and read when the node
-starts (restart the node after editing it). It is [TOML](https://toml.io): `key = value`, text in
-quotes, `true`/`false`, numbers as they are. A key not listed here, a value of the wrong type
-(`lan_discovery = "no"`) or out of range (`sync_interval = 0`) is refused when the node starts,
-naming the key and the allowed form; a TOML syntax error is reported with its line and column.
-`lan_interface` has no TOML form for null: leave the key out to keep the default.
-
-Every key can be overridden by an environment variable, `ORGNODE_` and the key in upper case
-(for containers): `ORGNODE_SYNC_INTERVAL=60`, `ORGNODE_LAN_DISCOVERY=false`,
-`ORGNODE_LISTEN_PORT=8470`. Booleans are `true` or `false`, numbers are written as numbers,
-`ORGNODE_LAN_INTERFACE=null` means null. A variable set to a bad value is refused with its name, and
-the variable wins over the file.
-
-A home made by an older version holds `config.json` instead: the first command that opens the
-home writes the same settings to `config.toml` (mode 0600), renames the old file to
-`config.json.migrated` and logs `config.migrated`. Only `config.toml` is read afterwards; a home
-holding both `config.toml` and `config.json` is refused until one is removed.
-
-Example:
-
-```toml
-name = "Youth Futures"
-sector = "nonprofit"
-listen_host = "0.0.0.0"
-listen_port = 8470
-url = "https://orgnode.example.org"
-sync_interval = 60.0
-```
-"""
-
-
-if __name__ == "__main__":
-    print(docs_config(), end="")

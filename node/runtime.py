@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
+import ssl
 from collections.abc import Iterable
 from pathlib import Path
 
 from aiohttp import web
 
+from node import tls
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.provenance import Provenance
@@ -138,8 +141,9 @@ class NodeRuntime:
         """
         check_http_parser()
         self.check_not_running()
+        server_tls = self._check_tls()  # before anything starts: a bad certificate or CA file starts nothing
         async with contextlib.AsyncExitStack() as stack:
-            await self._start_federation_server(stack)
+            await self._start_federation_server(stack, server_tls)
             await self._start_admin_socket(stack)
             await self._start_metrics(stack)
             for component in self.components:
@@ -154,10 +158,20 @@ class NodeRuntime:
             stack.callback(_unlink_quietly, pid_path)
             self._stack = stack.pop_all()
         log_event("node.started", node=self.service.node_id, listen=f"{self.service.config.listen_host}:{self.port}",
-                  metrics=self.federation.health.metrics_url)
+                  metrics=self.federation.health.metrics_url, tls=server_tls is not None)
         self.started = True
 
-    async def _start_federation_server(self, stack: contextlib.AsyncExitStack) -> None:
+    def _check_tls(self) -> ssl.SSLContext | None:
+        """The server's TLS context (None: plain HTTP) and the client's verification, both checked from config;
+        turning verification off is logged at warning on every start."""
+        config, home = self.service.config, self.service.home.path
+        self.client.tls = tls.client_context(config, home)
+        if not config.tls_verify:
+            log_event("tls.verify-off", logging.WARNING, node=self.service.node_id,
+                      detail="tls_verify = false: partners' TLS certificates are NOT verified (LAN/testing only)")
+        return tls.server_context(config, home)
+
+    async def _start_federation_server(self, stack: contextlib.AsyncExitStack, server_tls: ssl.SSLContext | None) -> None:
         config = self.service.config
         fed_app = federation_api.create_app(self.fed_state, self.federation_routes)
         parts.apply_state(fed_app, self.parts)
@@ -167,7 +181,7 @@ class NodeRuntime:
         await fed_runner.setup()
         stack.push_async_callback(fed_runner.cleanup)
         self.federation_runner = fed_runner
-        conn_guard.install(fed_runner, self.conn_policy)
+        conn_guard.install(fed_runner, self.conn_policy, server_tls)  # TLS: handshakes counted and bounded there
         try:
             # Our own listening socket, so an exhausted process backs off cleanly (conn_guard.BackoffSocket).
             site = web.SockSite(fed_runner, conn_guard.listening_socket(config.listen_host, config.listen_port))

@@ -564,3 +564,15 @@ def test_only_the_metrics_adapter_uses_prometheus_and_never_its_process_wide_reg
     forbidden = {"REGISTRY", "start_http_server", "make_aiohttp_handler", "Counter", "Gauge", "Histogram", "Summary"}
     assert not names & forbidden, sorted(names & forbidden)
     assert "CollectorRegistry" in names, "positive control: the checker reads the module's imports"
+
+
+TLS_MODULES = {"node/tls.py", "node/http/client.py", "node/http/conn_guard.py", "node/runtime.py"}
+
+
+def test_tls_is_decided_in_one_place():
+    """Certificates, verification and TLS versions are chosen in node/tls.py (the client and the runtime only pass
+    its contexts on; conn_guard runs the server's handshake with it): no other module imports ``ssl``, so no code path can build an unverified context of its own."""
+    users = {str(p.relative_to(REPO)) for package in ("protocol", "storage", "node") for p in python_files(package)
+             if "ssl" in imports_of(p)}
+    assert users <= TLS_MODULES, f"ssl imported outside {sorted(TLS_MODULES)}: {sorted(users - TLS_MODULES)}"
+    assert "node/tls.py" in users  # the checker sees an import

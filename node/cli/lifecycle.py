@@ -106,6 +106,7 @@ def status_text(data: dict[str, Any]) -> str:
         f"  running:     {'yes' if data['running'] else 'no (start it with `orgnode run`)'}",
         f"  statements:  {data['statements']} held, {data['own_statements']} of our own",
     ]
+    lines += _tls_lines(data)
     if data.get("metrics_url"):
         lines.append(f"  metrics:     {data['metrics_url']}")
     if data.get("restore_pending"):
@@ -123,6 +124,33 @@ def status_text(data: dict[str, Any]) -> str:
         lines.append("  no problems found in the database and disk (reachability and clock skew are known only "
                      "while the node runs)")
     return "\n".join(lines)
+
+
+def _tls_lines(data: dict[str, Any]) -> list[str]:
+    """The TLS line of `status`, a warning when partners' certificates are not verified, and refused partners."""
+    tls = data.get("tls") or {}
+    serving = f"HTTPS served by this node ({tls.get('cert')})" if tls.get("serving") else "plain HTTP (TLS, if any, by a proxy)"
+    lines = [f"  tls:         {serving}; partners' certificates {'verified' if tls.get('verify_peers', True) else 'NOT verified'}"]
+    warning = _expiry_warning(tls.get("cert_expires"), tls.get("cert_days_left"))
+    if warning:
+        lines.append(warning)
+    if not tls.get("verify_peers", True):
+        lines.append("  WARNING: tls_verify = false: any certificate is accepted from partners (LAN/testing only); "
+                     "remove it from config.toml and restart")
+    lines.extend(f"  CANNOT REACH {p['node_id'][:16]}: {p['reason']}" for p in data.get("refused_peers") or [])
+    return lines
+
+
+EXPIRY_WARNING_DAYS = 14
+
+
+def _expiry_warning(expires: str | None, days_left: int | None) -> str | None:
+    """A warning when the served certificate expires within two weeks (or has): partners will refuse it."""
+    if not expires or days_left is None or days_left >= EXPIRY_WARNING_DAYS:
+        return None
+    state = "EXPIRED on" if days_left < 0 else f"expires in {days_left} day(s), on"
+    return (f"  WARNING: the TLS certificate {state} {expires[:16].replace('T', ' ')} UTC: partners refuse an expired "
+            "one; renew it (e.g. `certbot renew`) and restart the node")
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -58,3 +58,12 @@ class PeerAddressRefused(PeerUnavailable):
     Counted like any unreachable peer by the sync loops (backoff, retried), and its text says why and
     what the admin can do (issue 8 item 10, THREATS row 10).
     """
+
+
+class PeerCertificateRefused(PeerUnavailable):
+    """The peer's https:// URL answered with a TLS certificate this node does not accept (untrusted
+    issuer, expired, another host name), or the TLS handshake failed.
+
+    Nothing was sent. Retried with back-off like an unreachable peer, and shown with the reason in
+    `trust list` and `orgnode status`, since only an admin (of either node) can fix it.
+    """

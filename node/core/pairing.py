@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from node.core.errors import PeerAddressRefused, PeerUnavailable, UserError
+from node.core.errors import PeerAddressRefused, PeerCertificateRefused, PeerUnavailable, UserError
 from node.core.federation import Federation
 from protocol import errors as E
 from protocol.card_bundle import VerifiedCard, verify_bundle
@@ -51,7 +51,7 @@ async def accept_invite(federation: Federation, client: FederationClient, token_
         request = PairRequest(token.invite_id, invite_proof(token.secret, token.node_id, federation.me, token.invite_id),
                               federation.service.card_bundle())
         answer = await client.post(token.url, PAIR_PATH, token.node_id, request.encode())
-    except PeerAddressRefused as exc:
+    except (PeerAddressRefused, PeerCertificateRefused) as exc:
         raise UserError(f"{exc}; nothing was sent and nothing is trusted") from exc
     except PeerUnavailable as exc:
         raise UserError(f"cannot reach the inviting node at {token.url} ({exc}): check the address and that it is running") from exc

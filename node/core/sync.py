@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from node.core.clock import earliest_wakeup, jitter
-from node.core.errors import PeerAddressRefused, PeerUnavailable
+from node.core.errors import PeerAddressRefused, PeerCertificateRefused, PeerUnavailable
 from node.core.federation import Federation
 from node.core.restore import finish_restore, own_recovery_request, restore_pending, take_own_recovered
 from node.logs import log_event
@@ -326,13 +326,15 @@ class SyncEngine:
         self.federation.health.reached(peer_id, self.federation.clock())
 
     def _note_failure(self, peer_id: bytes, exc: PeerUnavailable) -> None:
-        """Remember a refused URL/address (logged once per new reason) so the admin sees it in `trust list`;
-        tell health the peer was not reached (it logs the outage once past the threshold)."""
+        """Remember a refused URL, address or TLS certificate (logged once per new reason) so the admin sees it in
+        `trust list` and `orgnode status`; tell health the peer was not reached (it logs the outage once past the
+        threshold)."""
         self.federation.health.unreachable(peer_id, self.federation.clock())
-        if isinstance(exc, PeerAddressRefused):
+        if isinstance(exc, PeerAddressRefused | PeerCertificateRefused):
             reason = str(exc)[:300]
             if self.refused.get(peer_id) != reason:
-                log_event("peer.address-refused", logging.WARNING, peer=peer_id, reason=reason)
+                event = "peer.address-refused" if isinstance(exc, PeerAddressRefused) else "peer.certificate-refused"
+                log_event(event, logging.WARNING, peer=peer_id, reason=reason)
             self.refused[peer_id] = reason
 
     async def push_all(self) -> None:

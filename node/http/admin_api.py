@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
 
+from node.config import Config
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.health import Health, problems
@@ -26,6 +29,7 @@ from node.core.views import changed_card_view, iso, peer_view, statement_view
 from node.http.client import FederationClient
 from node.http.errors import error_response
 from node.logs import log_event
+from node.tls import certificate_expiry
 from protocol.bodies import Note
 from protocol.errors import LocalProtocolError, ProtocolError
 from storage import peers as P
@@ -101,12 +105,27 @@ def status_info(service: NodeService, running: bool, health: Health | None = Non
         "restore_pending": service.home.restored_path.exists(),
         "metrics_url": health.metrics_url if health is not None else None,
         "problems": [p.view() for p in found],
+        "tls": tls_view(service.config, service.home.path, service.clock()),
+        "tls_verify": service.config.tls_verify,
     }
+
+
+def tls_view(config: Config, home: Path, now_ms: int) -> dict[str, Any]:
+    """How the federation API uses TLS: served by the node itself (and until when its certificate is valid: whole
+    days left by the node's clock, negative once expired), and whether partners' certificates are verified."""
+    expires = certificate_expiry(config, home)
+    days_left = math.floor((expires.timestamp() - now_ms / 1000) / 86_400) if expires else None
+    return {"serving": config.serves_tls, "cert": config.tls_cert, "verify_peers": config.tls_verify,
+            "ca_file": config.tls_ca_file, "cert_expires": expires.isoformat(timespec="seconds") if expires else None,
+            "cert_days_left": days_left}
 
 
 async def status(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    return web.json_response(status_info(ctx.service, running=True, health=ctx.federation.health))
+    # ``refused_peers``: partners the last push or pull could not even talk to, and why (address, TLS certificate).
+    refused = [{"node_id": node_id.hex(), "reason": reason} for node_id, reason in sorted(ctx.sync.refused.items())]
+    return web.json_response({**status_info(ctx.service, running=True, health=ctx.federation.health),
+                              "refused_peers": refused})
 
 
 async def own_log(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -23,7 +24,9 @@ from aiohttp.resolver import DefaultResolver
 
 from node.core.clock import now_ms
 from node.core.errors import PeerAddressRefused as PeerAddressRefused  # re-exported: raised here, handled in core
+from node.core.errors import PeerCertificateRefused as PeerCertificateRefused
 from node.core.errors import PeerUnavailable as PeerUnavailable
+from node.tls import certificate_problem
 from protocol.codec import decode
 from protocol.errors import MALFORMED, RemoteProtocolError
 from protocol.identity import Identity
@@ -193,15 +196,36 @@ def _refusal(url: str, problem: str, allow_private: bool) -> str:
 def _transport_failure(url: str, exc: BaseException, allow_private: bool) -> PeerUnavailable:
     if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, _AddressRefused):
         return PeerAddressRefused(_refusal(url, str(exc.os_error), allow_private))
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert_error = exc.certificate_error
+        verify_message = getattr(cert_error, "verify_message", None)
+        return PeerCertificateRefused(f"{_host_of(url)}: " + certificate_problem(verify_message, getattr(cert_error, "reason", None)))
+    if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError | ssl.SSLError):
+        return PeerCertificateRefused(f"{_host_of(url)}: the TLS handshake failed ({_ssl_reason(exc)}): check that the "
+                                      "partner serves HTTPS at its https:// URL")
     return PeerUnavailable(_why(exc))
+
+
+def _host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    inner = getattr(exc, "os_error", None) or exc
+    return str(getattr(inner, "reason", None) or inner).lower()[:200]
 
 
 class FederationClient:
     """``identity`` is a callable so a key rotation takes effect on the next request."""
 
-    def __init__(self, identity: Callable[[], Identity], allow_private: bool = False) -> None:
+    def __init__(self, identity: Callable[[], Identity], allow_private: bool = False,
+                 tls: ssl.SSLContext | bool = True) -> None:
+        """``tls``: what https:// connections use (``node.tls.client_context``): a verifying context, True for the
+        default verification (system trust store), or False for none (``tls_verify = false``)."""
         self.identity = identity
         self.allow_private = allow_private  # config ``allow_private_peers``
+        self.tls: ssl.SSLContext | bool = tls
         self._session: aiohttp.ClientSession | None = None
         self._resolver: GuardedResolver | None = None
 
@@ -209,7 +233,9 @@ class FederationClient:
         if self._session is None or self._session.closed:
             await self._close_resolver()
             self._resolver = GuardedResolver(self.allow_private)
-            connector = aiohttp.TCPConnector(resolver=self._resolver)
+            # ssl: verified by default; the host name checked (and sent as SNI) is the URL's host, while
+            # the address actually connected to is still the one GuardedResolver allowed.
+            connector = aiohttp.TCPConnector(resolver=self._resolver, ssl=self.tls)
             # trust_env=False: no proxy from the environment, so the checked address is the one connected to.
             self._session = aiohttp.ClientSession(timeout=TIMEOUT, auto_decompress=False, connector=connector, trust_env=False)
         return self._session

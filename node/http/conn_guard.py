@@ -15,6 +15,10 @@ removes the listening socket from the selector and tries again 1 s later, but fi
 ``accept`` up to its backlog (100) times, logging and scheduling a retry each time; the listening
 socket here (``BackoffSocket``) ends such a burst after the first failure, so an exhausted node
 makes one accept attempt and one log line (JSON, rate-limited, ``node/logs.py``) per second.
+With TLS (``tls_cert``), a connection is counted against both caps when it is accepted, before its
+handshake (``TlsAcceptor``), and the handshake must finish within ``read_timeout``: asyncio's own TLS
+server would hand the connection to the handler only after the handshake and give it 60 s, so a
+client stalling handshakes could hold sockets beyond every cap.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import asyncio
 import errno
 import ipaddress
 import socket
+import ssl
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +71,7 @@ class ConnectionGuard:
     policy: ConnectionPolicy
     open: Counter[str] = field(default_factory=Counter)  # source -> open connections
     total: int = 0
+    handshakes: set[asyncio.Future[None]] = field(default_factory=set)  # TLS handshakes under way (TlsAcceptor)
 
     def admit(self, source: str) -> bool:
         """Count a new connection from ``source`` (see ``source_of``), or False if a cap is reached."""
@@ -94,13 +100,15 @@ class GuardedHandler(RequestHandler):
         self._address: str | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._stall: asyncio.TimerHandle | None = None
+        self.admitted_as: str | None = None  # set by TlsAcceptor: already counted at accept, under this source
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        peer = transport.get_extra_info("peername")
-        address = source_of(str(peer[0])) if peer else "?"
-        if not self._guard.admit(address):
-            transport.abort()  # type: ignore[attr-defined]  # a Transport; over a cap: refused at once
-            return
+        address = self.admitted_as
+        if address is None:
+            address = peer_source(transport)
+            if not self._guard.admit(address):
+                transport.abort()  # type: ignore[attr-defined]  # a Transport; over a cap: refused at once
+                return
         self._address = address
         super().connection_made(transport)
         self._arm()
@@ -170,25 +178,88 @@ class GuardedHandler(RequestHandler):
                 self._arm()
 
 
-def install(runner: web.AppRunner, policy: ConnectionPolicy) -> None:
-    """Make ``runner``'s sites create guarded handlers (call after ``setup``, before the site starts)."""
+def peer_source(transport: asyncio.BaseTransport) -> str:
+    peer = transport.get_extra_info("peername")
+    return source_of(str(peer[0])) if peer else "?"
+
+
+class TlsAcceptor(asyncio.Protocol):
+    """A TLS connection's first protocol: counts it against the caps at accept, runs the handshake
+    (``loop.start_tls``, bounded by ``read_timeout``), then hands the TLS transport to a ``GuardedHandler``
+    that does not count it again. A refused or failed handshake frees the slot at once."""
+
+    def __init__(self, make_handler: Any, guard: ConnectionGuard, context: ssl.SSLContext) -> None:
+        self._make_handler = make_handler
+        self._guard = guard
+        self._context = context
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        address = peer_source(transport)
+        if not self._guard.admit(address):
+            transport.abort()  # type: ignore[attr-defined]  # over a cap: refused before any TLS work
+            return
+        transport.pause_reading()  # type: ignore[attr-defined]  # the ClientHello is for start_tls, not for us
+        task = asyncio.ensure_future(self._handshake(transport, address))
+        self._guard.handshakes.add(task)
+        task.add_done_callback(self._guard.handshakes.discard)
+
+    async def _handshake(self, transport: Any, address: str) -> None:
+        handler = self._make_handler()
+        handler.admitted_as = address
+        try:
+            tls_transport = await asyncio.get_running_loop().start_tls(
+                transport, handler, self._context, server_side=True, ssl_handshake_timeout=self._guard.policy.read_timeout)
+        except Exception:  # timed out, not TLS, or refused by the client: nothing to report, the slot is freed
+            transport.abort()
+            self._guard.release(address)
+            return
+        except asyncio.CancelledError:  # the server is shutting down
+            transport.abort()
+            self._guard.release(address)
+            raise
+        if tls_transport is None:  # the connection closed during the handshake
+            self._guard.release(address)
+            return
+        handler.connection_made(tls_transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        """Only for a connection refused over a cap: afterwards the TLS layer receives the events."""
+
+
+def install(runner: web.AppRunner, policy: ConnectionPolicy, tls: ssl.SSLContext | None = None) -> None:
+    """Make ``runner``'s sites create guarded handlers (call after ``setup``, before the site starts); with
+    ``tls``, each connection starts as a ``TlsAcceptor`` (the site itself is then given no SSL context)."""
     server = runner.server
     assert server is not None
     guard = ConnectionGuard(policy)
 
-    runner._server = _GuardedServer(server, guard)  # type: ignore[assignment]  # TCPSite.start uses runner.server
+    runner._server = _GuardedServer(server, guard, tls)  # type: ignore[assignment]  # TCPSite.start uses runner.server
 
 
 class _GuardedServer:
-    """The runner's ``web.Server``, except that it makes ``GuardedHandler``s; all else is delegated."""
+    """The runner's ``web.Server``, except that it makes ``GuardedHandler``s (behind a ``TlsAcceptor`` with
+    TLS); all else is delegated."""
 
-    def __init__(self, server: web.Server, guard: ConnectionGuard) -> None:
+    def __init__(self, server: web.Server, guard: ConnectionGuard, tls: ssl.SSLContext | None = None) -> None:
         self._inner = server
         self._guard = guard
+        self._tls = tls
 
-    def __call__(self) -> RequestHandler:
+    def __call__(self) -> asyncio.Protocol:
+        if self._tls is not None:
+            return TlsAcceptor(self._handler, self._guard, self._tls)
+        return self._handler()
+
+    def _handler(self) -> GuardedHandler:
         inner = self._inner
         return GuardedHandler(inner, guard=self._guard, loop=inner._loop, **inner._kwargs)
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Handshakes still running are cancelled (their slots freed), then the server shuts down."""
+        for task in list(self._guard.handshakes):
+            task.cancel()
+        await asyncio.gather(*self._guard.handshakes, return_exceptions=True)
+        await self._inner.shutdown(timeout)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

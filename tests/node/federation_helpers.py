@@ -49,12 +49,14 @@ class Net:
         self, name: str, *, sync_interval: float = 0.3, retry_base: float = 0.2, retry_cap: float = 1.0, sector: str = "nonprofit",
         url: str | None = None, **config_fields: Any,
     ) -> NodeRuntime:
-        """``url``: the public URL in the node's card (default: its listen address); ``config_fields``
+        """``url``: the public URL in the node's card (default: its listen address; ``{port}`` in it is replaced by the
+        port chosen here, e.g. ``https://localhost:{port}``); ``config_fields``
         override other ``Config`` fields (e.g. ``allow_private_peers=False``)."""
         port = free_port()
         home = Home(self.root / name.lower().replace(" ", "-"))
         extra: dict[str, Any] = {"lan_advertise": False, "allow_private_peers": True, **config_fields}  # 127.0.0.x, no mDNS
-        config = Config(name, sector, "127.0.0.1", port, url or f"http://127.0.0.1:{port}",
+        scheme = "https" if config_fields.get("tls_cert") else "http"  # a node serving TLS publishes https://
+        config = Config(name, sector, "127.0.0.1", port, (url or f"{scheme}://127.0.0.1:{port}").replace("{port}", str(port)),
                         sync_interval=sync_interval, retry_base=retry_base, retry_cap=retry_cap, **extra)
         home.create(config, Identity.from_random(os.urandom), None)
         service = NodeService.open(home.path)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from node.config import KEYS, REQUIRED, Config, docs_config, env_variable, readme_table
+from node.config import KEYS, REQUIRED, Config, env_variable
+from node.config_docs import docs_config, readme_table
 from node.core.errors import UserError
 from node.home import Home
 from tests.config_files import write_config
@@ -94,6 +95,7 @@ def test_existing_homes_keep_loading(home):
     loaded = asdict(home.load_config())
     assert {k: loaded[k] for k in saved} == saved  # keys added since keep their defaults
     assert asdict(Config(**GOOD)) == {**loaded, **GOOD}
+    assert all(loaded[k.name] == k.default for k in KEYS if k.name not in saved)
     assert home.config_path.exists() and not home.legacy_config_path.exists()
     (home.path / "config.json.migrated").unlink()
     home.config_path.unlink()
@@ -179,9 +181,9 @@ def test_the_readme_settings_table_is_the_config_table():
 
 
 def test_docs_config_lists_exactly_the_keys():
-    """docs/config.md is what ``python -m node.config`` renders, one section per key, and README links it."""
+    """docs/config.md is what ``python -m node.config_docs`` renders, one section per key, and README links it."""
     docs = (REPO / "docs" / "config.md").read_text()
-    assert docs == docs_config(), "docs/config.md differs from node/config.py KEYS; run `python -m node.config > docs/config.md`"
+    assert docs == docs_config(), "docs/config.md differs from node/config.py KEYS; run `python -m node.config_docs > docs/config.md`"
     sections = [line[4:].strip("`") for line in docs.splitlines() if line.startswith("## ")]
     assert sections == [k.name for k in KEYS]
     for key in KEYS:
