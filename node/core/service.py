@@ -19,7 +19,7 @@ from protocol.bodies import OrgCard
 from protocol.card_bundle import card_statements, encode_bundle
 from protocol.identity import Identity
 from protocol.statement import Statement
-from storage.db import connect
+from storage.db import SchemaTooNew, connect
 from storage.log_store import LogStore
 
 
@@ -42,6 +42,8 @@ class NodeService:
         identity = home.load_identity(passphrase)
         try:
             db = connect(home.db_path)
+        except SchemaTooNew as exc:  # a newer orgnode wrote it: restoring a backup is not the advice
+            raise UserError(f"cannot open the database {home.db_path}: {exc}") from exc
         except Exception as exc:  # sqlite3.DatabaseError and friends
             raise UserError(f"cannot open the database {home.db_path}: {exc}; restore it from a backup") from exc
         service = cls(home, config, identity, db, LogStore(db))
