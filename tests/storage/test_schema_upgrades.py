@@ -126,6 +126,14 @@ INTERRUPT = textwrap.dedent("""
     victim, how = sys.argv[2], sys.argv[3]
     def wrap(name, step):
         def run(db):
+            if name == victim and how.startswith("kill-after:"):  # die right after one statement of the step
+                execute = db.execute
+                def dying(sql, *args):
+                    result = execute(sql, *args)
+                    if sql.startswith(how.partition(":")[2]):
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    return result
+                db.execute = dying
             step(db)  # the step's writes are done, its transaction not yet committed
             if name == victim:
                 if how == "kill":
@@ -230,3 +238,24 @@ def test_processes_opening_an_old_file_at_once_all_succeed(tmp_path):
     outcomes = [(p.wait(timeout=60), p.stdout.read().strip(), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
     assert all(code == 0 and out == str(len(LATEST)) for code, out, _ in outcomes), outcomes
     assert recorded(path) == sorted(LATEST)
+
+
+def test_killed_inside_a_table_rebuild_keeps_the_old_table(tmp_path):
+    """007 rebuilds ``jobs`` (create jobs_new, copy, DROP TABLE jobs, rename): killed right after the
+    DROP, the file still has the old ``jobs`` with its job, and no ``jobs_new``."""
+    home, manifest = fixture(tmp_path, "v006")
+    path = home / "a" / "orgnode.db"
+    before = schema_of(path)
+    result = subprocess.run([sys.executable, "-c", INTERRUPT, str(path), "007_jobs_by_author", "kill-after:DROP TABLE jobs"],
+                            capture_output=True, text=True, env={"PYTHONPATH": str(REPO)}, timeout=60)
+    assert result.returncode == -9, result.stderr
+    assert recorded(path) == manifest["a"]["migrations"]
+    assert schema_of(path) == before and "jobs_new" not in dict(before)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs WHERE job_id = ?", [bytes.fromhex(manifest["a"]["job_id"])]).fetchone() == (1,)
+    db = connect(path)
+    try:
+        assert applied_migrations(db) == sorted(LATEST)
+        assert TalentStore(db).job(bytes.fromhex(manifest["a"]["job_id"]), bytes.fromhex(manifest["a"]["node_id"])) is not None
+    finally:
+        db.close()
