@@ -24,7 +24,7 @@ from node.core.restore import finish_restore, own_recovery_request, restore_pend
 from node.logs import log_event
 from protocol.errors import UNKNOWN_VERSION, ProtocolError
 from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PullRequest
-from protocol.versions import MessageSet
+from protocol.versions import BASE_VERSION, MessageSet
 from storage import peers as P
 
 if TYPE_CHECKING:  # the core takes the HTTP client as a parameter; it never imports aiohttp
@@ -70,6 +70,8 @@ class SyncEngine:
     # The protocol versions each peer last advertised (docs/protocol.md 1.1): the highest common
     # one is spoken to it. In memory: one answer from the peer relearns it after a restart.
     peer_versions: dict[bytes, frozenset[int]] = field(default_factory=dict)
+    # Per peer: the set it advertised when it refused a version with unknown-version, and that version.
+    _version_refusals: dict[bytes, tuple[frozenset[int], int]] = field(default_factory=dict)
 
     async def start(self) -> None:
         self._running = True
@@ -169,20 +171,34 @@ class SyncEngine:
 
         Every answer updates what the peer advertises. Refused with ``unknown-version`` (the peer was
         downgraded, or never spoke it), the request is sent once more at once in the version chosen
-        from what the refusal advertised (no header: version 1), if that is another one."""
+        from what the refusal advertised, less the refused one (no header: version 1)."""
         versions = self.federation.service.versions
         messages = versions.choose(self.peer_versions.get(peer_id))
         answer = await self.client.post(url, path, peer_id, encode(messages), version=messages.version)
-        self.peer_versions[peer_id] = answer.versions
-        if answer.error_code == UNKNOWN_VERSION:
-            fallback = versions.choose(answer.versions)
-            if fallback.version != messages.version:
-                log_event("peer.version-fallback", logging.WARNING, peer=peer_id, refused=messages.version,
-                          now=fallback.version)
-                messages = fallback
-                answer = await self.client.post(url, path, peer_id, encode(messages), version=messages.version)
-                self.peer_versions[peer_id] = answer.versions
-        return answer, messages
+        if answer.error_code != UNKNOWN_VERSION:
+            self._learn_versions(peer_id, answer.versions)
+            return answer, messages
+        # Never the refused version again while the peer advertises the same set (a peer that
+        # advertises a version it refuses must not make us retry it forever).
+        self._version_refusals[peer_id] = (answer.versions, messages.version)
+        self._learn_versions(peer_id, answer.versions)
+        fallback = versions.choose(self.peer_versions[peer_id])
+        if fallback.version == messages.version:
+            return answer, messages
+        log_event("peer.version-fallback", logging.WARNING, peer=peer_id, refused=messages.version, now=fallback.version)
+        answer = await self.client.post(url, path, peer_id, encode(fallback), version=fallback.version)
+        self._learn_versions(peer_id, answer.versions)
+        return answer, fallback
+
+    def _learn_versions(self, peer_id: bytes, advertised: frozenset[int]) -> None:
+        """Record what a peer advertises, less a version it refused while advertising this same set;
+        a changed set (the peer was upgraded or downgraded again) is taken as it is."""
+        refusal = self._version_refusals.get(peer_id)
+        if refusal is not None and refusal[0] == advertised:
+            self.peer_versions[peer_id] = advertised - {refusal[1]} or frozenset({BASE_VERSION})
+            return
+        self._version_refusals.pop(peer_id, None)
+        self.peer_versions[peer_id] = advertised
 
     async def _push(self, url: str, peer_id: bytes, batch: Batch, ids: list[bytes]) -> bool:
         try:

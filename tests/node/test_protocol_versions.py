@@ -181,3 +181,31 @@ def test_versions_header_parsing():
         assert parse_versions(bad) == {1}, bad
     assert NEWER.choose(None) is V1 and NEWER.choose({1, 2}) is V2 and NEWER.choose({2, 9}) is V2
     assert SUPPORTED.choose({1, 2}) is V1 and SUPPORTED.header_value() == "1" and NEWER.header_value() == "1,2"
+
+
+def _refuse(data: bytes) -> Any:
+    raise RemoteProtocolError("unknown-version", "this build advertises 2 but cannot read it")
+
+
+async def test_a_peer_that_advertises_2_but_refuses_it_is_reached_in_version_1(fed_net, caplog):
+    """A broken (or lying) peer that keeps advertising ``1,2`` while refusing v2: the refused version
+    is dropped from what the sender records, so it falls back to v1 instead of retrying v2 forever."""
+    USED.clear()
+    broken = Versions((V1, MessageSet(2, encode_batch, _refuse, encode_results, _refuse, encode_pull, _refuse)))
+    a = await fed_net.start("Alpha", versions=NEWER)
+    b = await fed_net.start("Liar", versions=broken)
+    await pair(a, b)
+    a.sync.peer_versions[b.service.node_id] = frozenset({1, 2})  # as if learnt from its header
+    notes(a, "one", "two")
+    await synced(b, a)
+    await wait_until(lambda: a.sync.peer_versions[b.service.node_id] == {1}, what="a to drop the refused version")
+    fallbacks = sum(r.getMessage() == "peer.version-fallback" for r in caplog.records)
+    assert 1 <= fallbacks <= 2  # the first push and pull (in flight together) may each be refused once
+    notes(a, "three", "four")
+    await synced(b, a)
+    for _ in range(3):
+        await b.sync.pull_from(a.service.node_id, a.service.config.url)  # answers keep advertising 1,2
+        await a.sync.pull_from(b.service.node_id, b.service.config.url)
+    assert a.sync.peer_versions[b.service.node_id] == {1}
+    assert sum(r.getMessage() == "peer.version-fallback" for r in caplog.records) == fallbacks  # no more retries
+    assert a.sync.delivery(b.service.node_id).attempts == 0
