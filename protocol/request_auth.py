@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from protocol.codec import encode
@@ -39,25 +40,30 @@ class RequestAuth:
     ts: int
     nonce: bytes
     signature: bytes
+    # The protocol version of the request and its body (section 1.1): the message set it is in.
+    version: int = 1
 
     def header_value(self) -> str:
         sig = base64.urlsafe_b64encode(self.signature).decode().rstrip("=")
-        return f"{SCHEME} v=1,origin={self.origin.hex()},dest={self.destination.hex()},ts={self.ts},nonce={self.nonce.hex()},sig={sig}"
+        return f"{SCHEME} v={self.version},origin={self.origin.hex()},dest={self.destination.hex()},ts={self.ts},nonce={self.nonce.hex()},sig={sig}"
 
 
 def signed_bytes(method: str, path: str, origin: bytes, destination: bytes, ts: int, nonce: bytes, body: bytes) -> bytes:
     return REQUEST_SIG_TAG + encode([method.upper(), path, origin, destination, ts, nonce, hashlib.sha256(body).digest()])
 
 
-def sign_request(identity: Identity, *, method: str, path: str, destination: bytes, body: bytes, now: int, nonce: bytes) -> RequestAuth:
-    """Sign a request; ``nonce`` is 16 random bytes from the caller."""
+def sign_request(identity: Identity, *, method: str, path: str, destination: bytes, body: bytes, now: int, nonce: bytes,
+                 version: int = 1) -> RequestAuth:
+    """Sign a request; ``nonce`` is 16 random bytes from the caller; ``version`` is sent as ``v=``."""
     if len(nonce) != NONCE_LEN:
         raise RemoteProtocolError(MALFORMED, "nonce must be 16 bytes")
     signature = identity.sign(signed_bytes(method, path, identity.node_id, destination, now, nonce, body))
-    return RequestAuth(identity.node_id, destination, now, nonce, signature)
+    return RequestAuth(identity.node_id, destination, now, nonce, signature, version)
 
 
-def parse_header(value: str | None) -> RequestAuth:
+def parse_header(value: str | None, supported: Collection[int] = (1,)) -> RequestAuth:
+    """Parse the ``Authorization`` header; ``v`` must be one of the ``supported`` versions of this
+    endpoint (``unknown-version`` otherwise: only push and pull are negotiated, section 1.1)."""
     if not value:
         raise RemoteProtocolError(MALFORMED, "missing Authorization header")
     if len(value) > MAX_HEADER_LEN:
@@ -71,8 +77,7 @@ def parse_header(value: str | None) -> RequestAuth:
         if not sep or key in fields:
             raise RemoteProtocolError(MALFORMED, "malformed Authorization parameters")
         fields[key] = val
-    if fields.get("v") != "1":
-        raise RemoteProtocolError(UNKNOWN_VERSION, f"request auth version {fields.get('v')!r} is not supported")
+    version = _version(fields.get("v"), supported)
     try:
         origin = bytes.fromhex(fields["origin"])
         destination = bytes.fromhex(fields["dest"])
@@ -84,7 +89,14 @@ def parse_header(value: str | None) -> RequestAuth:
         raise RemoteProtocolError(MALFORMED, "malformed Authorization parameters") from exc
     if len(origin) != 32 or len(destination) != 32 or len(nonce) != NONCE_LEN or len(signature) != 64 or ts < 0:
         raise RemoteProtocolError(MALFORMED, "malformed Authorization parameters")
-    return RequestAuth(origin, destination, ts, nonce, signature)
+    return RequestAuth(origin, destination, ts, nonce, signature, version)
+
+
+def _version(value: str | None, supported: Collection[int]) -> int:
+    if value is None or not value.isascii() or not value.isdigit() or value != str(int(value)) or int(value) not in supported:
+        raise RemoteProtocolError(UNKNOWN_VERSION, f"request auth version {(value or '')[:8]!r} is not supported "
+                                  f"(this endpoint speaks {', '.join(str(v) for v in sorted(supported))})")
+    return int(value)
 
 
 def verify_request(

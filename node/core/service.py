@@ -19,7 +19,8 @@ from protocol.bodies import OrgCard
 from protocol.card_bundle import card_statements, encode_bundle
 from protocol.identity import Identity
 from protocol.statement import Statement
-from storage.db import connect
+from protocol.versions import SUPPORTED, Versions
+from storage.db import SchemaTooNew, connect
 from storage.log_store import LogStore
 
 
@@ -34,6 +35,9 @@ class NodeService:
     # random bytes from here (via ``Federation.clock``/``Federation.random``); tests give fake ones.
     clock: Clock = field(default=now_ms)
     random: RandomBytes = field(default=system_random)
+    # The protocol versions (message sets) this node speaks and advertises (protocol/versions.py);
+    # tests give a registry with a second version to run a newer node against an older one.
+    versions: Versions = field(default=SUPPORTED)
 
     @classmethod
     def open(cls, home_path: Path, passphrase: str | None = None) -> NodeService:
@@ -42,6 +46,8 @@ class NodeService:
         identity = home.load_identity(passphrase)
         try:
             db = connect(home.db_path)
+        except SchemaTooNew as exc:  # a newer orgnode wrote it: restoring a backup is not the advice
+            raise UserError(f"cannot open the database {home.db_path}: {exc}") from exc
         except Exception as exc:  # sqlite3.DatabaseError and friends
             raise UserError(f"cannot open the database {home.db_path}: {exc}; restore it from a backup") from exc
         service = cls(home, config, identity, db, LogStore(db))

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,12 +22,13 @@ from node.core.errors import PeerAddressRefused, PeerCertificateRefused, PeerUna
 from node.core.federation import Federation
 from node.core.restore import finish_restore, own_recovery_request, restore_pending, take_own_recovered
 from node.logs import log_event
-from protocol.errors import ProtocolError
-from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PushResults
+from protocol.errors import UNKNOWN_VERSION, ProtocolError
+from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PullRequest
+from protocol.versions import BASE_VERSION, MessageSet
 from storage import peers as P
 
 if TYPE_CHECKING:  # the core takes the HTTP client as a parameter; it never imports aiohttp
-    from node.http.client import FederationClient
+    from node.http.client import FederationClient, PeerAnswer
 
 PUSH_PATH = "/federation/v1/push"
 PULL_PATH = "/federation/v1/pull"
@@ -39,6 +42,10 @@ class PullReport:
     ok: bool
     appended: int = 0
     error: str | None = None
+
+
+def _encode_pull(request: PullRequest, messages: MessageSet) -> bytes:
+    return messages.encode_pull(request)
 
 
 @dataclass
@@ -60,6 +67,11 @@ class SyncEngine:
     refused: dict[bytes, str] = field(default_factory=dict)
     # Partners that answered our own-log recovery since this home was restored (issue 10 item 2).
     resynced: set[bytes] = field(default_factory=set)
+    # The protocol versions each peer last advertised (docs/protocol.md 1.1): the highest common
+    # one is spoken to it. In memory: one answer from the peer relearns it after a restart.
+    peer_versions: dict[bytes, frozenset[int]] = field(default_factory=dict)
+    # Per peer: the set it advertised when it refused a version with unknown-version, and that version.
+    _version_refusals: dict[bytes, tuple[frozenset[int], int]] = field(default_factory=dict)
 
     async def start(self) -> None:
         self._running = True
@@ -153,9 +165,44 @@ class SyncEngine:
                 log_event("push.retry", logging.INFO, peer=peer_id, attempts=delivery.attempts,
                           in_ms=delivery.next_attempt_at - self.federation.clock())
 
+    async def _post_sync(self, url: str, path: str, peer_id: bytes,
+                         encode: Callable[[MessageSet], bytes]) -> tuple[PeerAnswer, MessageSet]:
+        """POST a sync message in the highest version the peer and we share (docs/protocol.md 1.1).
+
+        Every answer updates what the peer advertises. Refused with ``unknown-version`` (the peer was
+        downgraded, or never spoke it), the request is sent once more at once in the version chosen
+        from what the refusal advertised, less the refused one (no header: version 1)."""
+        versions = self.federation.service.versions
+        messages = versions.choose(self.peer_versions.get(peer_id))
+        answer = await self.client.post(url, path, peer_id, encode(messages), version=messages.version)
+        if answer.error_code != UNKNOWN_VERSION:
+            self._learn_versions(peer_id, answer.versions)
+            return answer, messages
+        # Never the refused version again while the peer advertises the same set (a peer that
+        # advertises a version it refuses must not make us retry it forever).
+        self._version_refusals[peer_id] = (answer.versions, messages.version)
+        self._learn_versions(peer_id, answer.versions)
+        fallback = versions.choose(self.peer_versions[peer_id])
+        if fallback.version == messages.version:
+            return answer, messages
+        log_event("peer.version-fallback", logging.WARNING, peer=peer_id, refused=messages.version, now=fallback.version)
+        answer = await self.client.post(url, path, peer_id, encode(fallback), version=fallback.version)
+        self._learn_versions(peer_id, answer.versions)
+        return answer, fallback
+
+    def _learn_versions(self, peer_id: bytes, advertised: frozenset[int]) -> None:
+        """Record what a peer advertises, less a version it refused while advertising this same set;
+        a changed set (the peer was upgraded or downgraded again) is taken as it is."""
+        refusal = self._version_refusals.get(peer_id)
+        if refusal is not None and refusal[0] == advertised:
+            self.peer_versions[peer_id] = advertised - {refusal[1]} or frozenset({BASE_VERSION})
+            return
+        self._version_refusals.pop(peer_id, None)
+        self.peer_versions[peer_id] = advertised
+
     async def _push(self, url: str, peer_id: bytes, batch: Batch, ids: list[bytes]) -> bool:
         try:
-            answer = await self.client.post(url, PUSH_PATH, peer_id, batch.encode())
+            answer, messages = await self._post_sync(url, PUSH_PATH, peer_id, lambda m: m.encode_batch(batch))
         except PeerUnavailable as exc:
             self._note_failure(peer_id, exc)
             log_event("push.unreachable", logging.INFO, peer=peer_id, error=str(exc)[:300])
@@ -165,7 +212,7 @@ class SyncEngine:
             log_event("push.refused", logging.WARNING, peer=peer_id, status=answer.status, code=answer.error_code)
             return False
         try:
-            results = PushResults.decode(answer.body)
+            results = messages.decode_results(answer.body)
         except ProtocolError as exc:
             log_event("push.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
             return False
@@ -270,7 +317,7 @@ class SyncEngine:
         for _ in range(MAX_PULL_PAGES):
             request = self.federation.have_vector_for(peer_id)
             try:
-                answer = await self.client.post(url, PULL_PATH, peer_id, request.encode())
+                answer, messages = await self._post_sync(url, PULL_PATH, peer_id, functools.partial(_encode_pull, request))
             except PeerUnavailable as exc:
                 self._note_failure(peer_id, exc)
                 return PullReport(peer_id, False, appended, str(exc)[:300])
@@ -278,7 +325,7 @@ class SyncEngine:
             if answer.status != 200:
                 return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}")
             try:
-                batch = Batch.decode(answer.body)
+                batch = messages.decode_batch(answer.body)
             except ProtocolError as exc:
                 log_event("pull.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
                 return PullReport(peer_id, False, appended, exc.code)
@@ -304,19 +351,20 @@ class SyncEngine:
         for _ in range(MAX_PULL_PAGES):
             request = own_recovery_request(self.federation)
             try:
-                answer = await self.client.post(url, PULL_PATH, peer_id, request.encode())
+                answer, messages = await self._post_sync(url, PULL_PATH, peer_id, functools.partial(_encode_pull, request))
             except PeerUnavailable as exc:
                 self._note_failure(peer_id, exc)
                 return PullReport(peer_id, False, recovered, str(exc)[:300])
             if answer.status != 200:
                 return PullReport(peer_id, False, recovered, answer.error_code or f"HTTP {answer.status}")
             try:
-                new = take_own_recovered(self.federation, peer_id, Batch.decode(answer.body))
+                page = messages.decode_batch(answer.body)
+                new = take_own_recovered(self.federation, peer_id, page)
             except ProtocolError as exc:
                 log_event("restore.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
                 return PullReport(peer_id, False, recovered, exc.code)
             recovered += new
-            if not Batch.decode(answer.body).more or new == 0:
+            if not page.more or new == 0:
                 break
         return PullReport(peer_id, True, recovered)
 

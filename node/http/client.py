@@ -32,6 +32,7 @@ from protocol.errors import MALFORMED, RemoteProtocolError
 from protocol.identity import Identity
 from protocol.peer_url import base_url_problem, endpoint_url
 from protocol.request_auth import sign_request
+from protocol.versions import BASE_VERSION, VERSIONS_HEADER, parse_versions
 
 MAX_RESPONSE_BYTES = 512 * 1024
 TIMEOUT = aiohttp.ClientTimeout(total=20, connect=5)
@@ -55,6 +56,8 @@ class PeerAnswer:
     status: int
     body: bytes
     error_code: str | None
+    # What the peer advertises in ``OrgNode-Versions`` (absent: {1}, a node from before negotiation).
+    versions: frozenset[int] = frozenset({BASE_VERSION})
 
 
 async def read_bounded(resp: aiohttp.ClientResponse, limit: int = MAX_RESPONSE_BYTES) -> bytes | None:
@@ -266,7 +269,8 @@ class FederationClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_failure(url, exc, self.allow_private) from exc
 
-    async def post(self, base_url: str, path: str, destination: bytes, body: bytes, identity: Identity | None = None) -> PeerAnswer:
+    async def post(self, base_url: str, path: str, destination: bytes, body: bytes, identity: Identity | None = None,
+                   version: int = BASE_VERSION) -> PeerAnswer:
         """POST ``body`` to our endpoint ``path`` under the peer's base URL, signed for ``destination``.
 
         Never raises on HTTP errors; raises ``PeerUnavailable`` (``PeerAddressRefused`` for a refused
@@ -278,7 +282,7 @@ class FederationClient:
         # Sign the path exactly as sent, including any path prefix of the peer's URL.
         full_path = urlsplit(url).path
         auth = sign_request(signer, method="POST", path=full_path, destination=destination, body=body, now=now_ms(),
-                            nonce=os.urandom(16))
+                            nonce=os.urandom(16), version=version)
         session = await self.session()
         try:
             async with session.post(
@@ -293,7 +297,7 @@ class FederationClient:
                 code = None
                 if resp.status >= 400:
                     code = _error_code(data)
-                return PeerAnswer(resp.status, data, code)
+                return PeerAnswer(resp.status, data, code, parse_versions(resp.headers.get(VERSIONS_HEADER)))
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_failure(url, exc, self.allow_private) from exc
 

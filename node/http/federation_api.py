@@ -29,7 +29,7 @@ from protocol.card_bundle import verify_bundle
 from protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from protocol.invite import PairRequest
 from protocol.request_auth import SeenNonces, parse_header, verify_request
-from protocol.sync import Batch, PullRequest
+from protocol.versions import BASE_VERSION, VERSIONS_HEADER, MessageSet
 from storage import peers as P
 
 MAX_REQUEST_BYTES = 256 * 1024
@@ -97,10 +97,25 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 async def authenticate(request: web.Request) -> tuple[bytes, bytes]:
-    """Read the body and check the request is signed, fresh, unique and from a trusted, unthrottled peer."""
+    """Read the body and check the request is signed, fresh, unique and from a trusted, unthrottled peer.
+    Endpoints other than push and pull are version 1 only (docs/protocol.md 1.1)."""
+    origin, body, _ = await _authenticate(request, (BASE_VERSION,))
+    return origin, body
+
+
+async def authenticate_sync(request: web.Request) -> tuple[bytes, bytes, MessageSet]:
+    """``authenticate`` for push and pull: any version this node speaks; its message set decodes the
+    body and encodes the answer (an answer is in the version it was asked in)."""
+    versions = request.app[STATE].federation.service.versions
+    origin, body, version = await _authenticate(request, versions.supported)
+    return origin, body, versions.get(version)
+
+
+async def _authenticate(request: web.Request, supported: tuple[int, ...]) -> tuple[bytes, bytes, int]:
     state = request.app[STATE]
     federation = state.federation
-    auth = parse_header(request.headers.get("Authorization"))
+    # The version is read first: one this endpoint does not speak is refused before the body.
+    auth = parse_header(request.headers.get("Authorization"), supported)
     peer = federation.peers.get(auth.origin)
     if peer is None or peer.state != P.TRUSTED:
         raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node does not trust the sender")
@@ -123,7 +138,7 @@ async def authenticate(request: web.Request) -> tuple[bytes, bytes]:
     federation.health.request_clock(auth.origin, auth.ts - now, node_now)
     federation.peers.touch(auth.origin, node_now)
     state.on_contact(auth.origin)
-    return auth.origin, body
+    return auth.origin, body, auth.version
 
 
 async def well_known(request: web.Request) -> web.Response:
@@ -160,15 +175,21 @@ async def pair(request: web.Request) -> web.Response:
 
 
 async def push(request: web.Request) -> web.Response:
-    origin, body = await authenticate(request)
-    results = request.app[STATE].federation.take_batch(origin, Batch.decode(body))
-    return web.Response(body=results.encode(), content_type=MSGPACK)
+    origin, body, messages = await authenticate_sync(request)
+    results = request.app[STATE].federation.take_batch(origin, messages.decode_batch(body))
+    return web.Response(body=messages.encode_results(results), content_type=MSGPACK)
 
 
 async def pull(request: web.Request) -> web.Response:
-    origin, body = await authenticate(request)
-    batch = request.app[STATE].federation.serve_pull(origin, PullRequest.decode(body))
-    return web.Response(body=batch.encode(), content_type=MSGPACK)
+    origin, body, messages = await authenticate_sync(request)
+    batch = request.app[STATE].federation.serve_pull(origin, messages.decode_pull(body))
+    return web.Response(body=messages.encode_batch(batch), content_type=MSGPACK)
+
+
+async def advertise_versions(request: web.Request, response: web.StreamResponse) -> None:
+    """Every federation answer, errors and 404s included, names the versions this node speaks."""
+    if STATE in request.app:
+        response.headers[VERSIONS_HEADER] = request.app[STATE].federation.service.versions.header_value()
 
 
 ROUTES: list[tuple[str, str, Handler]] = [
@@ -183,6 +204,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
 def create_app(state: FederationState, extra_routes: list[tuple[str, str, Handler]] | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[guard])
     app[STATE] = state
+    app.on_response_prepare.append(advertise_versions)
     for method, path, handler in [*ROUTES, *(extra_routes or [])]:
         app.router.add_route(method, path, handler)
     return app

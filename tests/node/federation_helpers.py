@@ -31,6 +31,7 @@ from protocol.invite import InviteToken
 from protocol.request_auth import sign_request
 from protocol.statement import Envelope, Statement, sign_statement
 from protocol.sync import Batch, PushResults
+from protocol.versions import Versions
 from tests.conftest import free_port
 
 PUSH = "/federation/v1/push"
@@ -47,11 +48,11 @@ class Net:
 
     async def start(
         self, name: str, *, sync_interval: float = 0.3, retry_base: float = 0.2, retry_cap: float = 1.0, sector: str = "nonprofit",
-        url: str | None = None, **config_fields: Any,
+        url: str | None = None, versions: Versions | None = None, **config_fields: Any,
     ) -> NodeRuntime:
         """``url``: the public URL in the node's card (default: its listen address; ``{port}`` in it is replaced by the
-        port chosen here, e.g. ``https://localhost:{port}``); ``config_fields``
-        override other ``Config`` fields (e.g. ``allow_private_peers=False``)."""
+        port chosen here, e.g. ``https://localhost:{port}``); ``versions``: the protocol versions it speaks (default:
+        this code's); ``config_fields`` override other ``Config`` fields (e.g. ``allow_private_peers=False``)."""
         port = free_port()
         home = Home(self.root / name.lower().replace(" ", "-"))
         extra: dict[str, Any] = {"lan_advertise": False, "allow_private_peers": True, **config_fields}  # 127.0.0.x, no mDNS
@@ -60,6 +61,8 @@ class Net:
                         sync_interval=sync_interval, retry_base=retry_base, retry_cap=retry_cap, **extra)
         home.create(config, Identity.from_random(os.urandom), None)
         service = NodeService.open(home.path)
+        if versions is not None:
+            service.versions = versions
         service.publish_org_card()
         return await self._run(service)
 
@@ -80,9 +83,13 @@ class Net:
         """Stop a node's servers and sync but keep its database open (its identity and log stay usable)."""
         await runtime.stop()
 
-    async def restart(self, home: Path) -> NodeRuntime:
-        """A fresh process-like start over an existing home: new service, new runtime, same port."""
-        return await self._run(NodeService.open(home))
+    async def restart(self, home: Path, versions: Versions | None = None) -> NodeRuntime:
+        """A fresh process-like start over an existing home: new service, new runtime, same port
+        (``versions``: as in ``start``, e.g. the same home restarted by an older release)."""
+        service = NodeService.open(home)
+        if versions is not None:
+            service.versions = versions
+        return await self._run(service)
 
     async def close(self) -> None:
         for runtime in reversed(list(self.runtimes)):
