@@ -225,8 +225,8 @@ class NodeRuntime:
             await self.stop()
 
 
-def run(home: Path) -> int:
-    service = NodeService.open(home)
+def run(home: Path, passphrase_file: Path | None = None) -> int:
+    service = NodeService.open(home, passphrase_file=passphrase_file)
     try:
         asyncio.run(NodeRuntime(service).run_until_stopped())
     finally:
