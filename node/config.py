@@ -140,6 +140,9 @@ KEYS: tuple[Key, ...] = (
     Key("max_connections_per_address", "whole", 32, "open federation connections one source may hold: an IPv4 address, "
         "or a global IPv6 /64", 1, 10_000),
     Key("max_connections", "whole", 1024, "open federation connections the whole node holds", 1, 100_000),
+    Key("shutdown_grace", "number", 10.0, "on SIGTERM, seconds the node lets in-flight pushes, pulls and partners' "
+        "requests finish (it accepts no new connections meanwhile) before it cuts them; a cut push is retried after the "
+        "restart", 0.0, 600.0, unit="seconds"),
 )
 KEY_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 
@@ -187,6 +190,7 @@ class Config:
     read_timeout: float = 10.0
     max_connections_per_address: int = 32
     max_connections: int = 1024
+    shutdown_grace: float = 10.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
