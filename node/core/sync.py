@@ -41,6 +41,15 @@ class PullReport:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class DrainReport:
+    """What a graceful stop found in flight and what it let finish (``SyncEngine.drain``)."""
+
+    pushes_in_flight: int = 0
+    pushes_finished: int = 0
+    pushes_cut: int = 0  # still unanswered at the deadline: its statements stay in the outbox, resent after a restart
+
+
 @dataclass
 class SyncEngine:
     federation: Federation
@@ -60,6 +69,7 @@ class SyncEngine:
     refused: dict[bytes, str] = field(default_factory=dict)
     # Partners that answered our own-log recovery since this home was restored (issue 10 item 2).
     resynced: set[bytes] = field(default_factory=set)
+    _pushing: set[bytes] = field(default_factory=set)  # peers with a push batch on the wire now
 
     async def start(self) -> None:
         self._running = True
@@ -69,6 +79,24 @@ class SyncEngine:
             self._ensure_sender(peer.node_id)
             self._ensure_puller(peer.node_id)
         self._maintenance = asyncio.create_task(self._maintenance_loop(), name="orgnode-sync-maintenance")
+
+    async def drain(self, grace: float) -> DrainReport:
+        """Start no new push or pull; let the ones in flight finish for at most ``grace`` seconds.
+
+        Every loop leaves at its next wait (woken here), so only requests already on the wire are
+        waited for. A push answered in time is acknowledged as usual (not resent after a restart); one
+        still unanswered at the deadline is cut by ``stop`` and its statements stay in the durable
+        outbox, so nothing is lost either way.
+        """
+        self._running = False
+        in_flight = set(self._pushing)
+        for event in (*self._wake.values(), *self._pull_wake.values(), self._timers_wake):
+            event.set()
+        tasks = [t for t in (*self._senders.values(), *self._pullers.values(), self._maintenance) if t is not None and not t.done()]
+        if tasks and grace > 0:
+            await asyncio.wait(tasks, timeout=grace)
+        cut = len(in_flight & self._pushing)
+        return DrainReport(len(in_flight), len(in_flight) - cut, cut)
 
     async def stop(self) -> None:
         self._running = False
@@ -147,7 +175,11 @@ class SyncEngine:
                 await wake.wait()
                 continue
             delivery.event(DeliveryEvent.SEND, now)
-            ok = await self._push(peer.url, peer_id, batch, ids)
+            self._pushing.add(peer_id)
+            try:
+                ok = await self._push(peer.url, peer_id, batch, ids)
+            finally:
+                self._pushing.discard(peer_id)
             delivery.event(DeliveryEvent.SUCCESS if ok else DeliveryEvent.FAILURE, self.federation.clock(), jitter(self.federation.random))
             if not ok:
                 log_event("push.retry", logging.INFO, peer=peer_id, attempts=delivery.attempts,
