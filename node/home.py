@@ -100,20 +100,21 @@ class Home:
     def exists(self) -> bool:
         return self.config_path.exists() or self.legacy_config_path.exists()
 
-    def require(self) -> None:
+    def require(self, owner: int | None = None) -> None:
+        """An existing, private orgnode home (of ``owner``, a uid, when given; else ours)."""
         if not self.path.exists():
             raise UserError(f"no orgnode home at {self.path}: run `orgnode init` first, or pass --home / set {HOME_ENV}")
         if not os.access(self.path, os.R_OK | os.X_OK):
             raise UserError(f"cannot read the orgnode home {self.path}: check its permissions")
         if not self.exists():
             raise UserError(f"{self.path} is not an orgnode home (no config.toml): run `orgnode init --home {self.path}`")
-        check_private_dir(self.path)
+        check_private_dir(self.path, owner=owner)
 
     # --- config ----------------------------------------------------------------------------------
 
-    def load_config(self) -> Config:
+    def load_config(self, owner: int | None = None) -> Config:
         """The settings file, migrated from config.json if needed, with ``ORGNODE_<KEY>`` overrides on top."""
-        self.require()
+        self.require(owner)
         self._migrate_legacy_config()
         data = self._read_toml()
         overrides = env_overrides()  # a bad variable is refused naming it, before the file is judged

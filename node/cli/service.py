@@ -39,8 +39,8 @@ def orgnode_command() -> tuple[str, ...]:
     return (str(Path(sys.executable).absolute()), "-m", "node.cli.main")
 
 
-def run_user(name: str | None) -> tuple[str, str]:
-    """The user and group the node runs as: ``name`` (must exist, not root), else whoever runs this."""
+def run_user(name: str | None) -> tuple[str, str, int]:
+    """The user, group and uid the node runs as: ``name`` (must exist, not root), else whoever runs this."""
     try:
         entry = pwd.getpwnam(name) if name else pwd.getpwuid(os.getuid())
     except KeyError:
@@ -51,17 +51,17 @@ def run_user(name: str | None) -> tuple[str, str]:
         group_name = grp.getgrgid(entry.pw_gid).gr_name
     except KeyError:
         group_name = str(entry.pw_gid)
-    return entry.pw_name, group_name
+    return entry.pw_name, group_name, entry.pw_uid
 
 
 def unit_for(args: argparse.Namespace) -> tuple[str, Home, UnitSpec]:
     home = Home(home_of(args).absolute())
-    home.require()
-    config = home.load_config()
+    user, group_name, uid = run_user(args.user)
+    # The home must be the run user's own (root may write the unit for it): the node refuses any other.
+    config = home.load_config(owner=uid)
     if len(str(home.path.resolve() / "admin.sock")) > MAX_UNIX_PATH:
         raise UserError(f"the home path {home.path} is too long for its admin socket (at most {MAX_UNIX_PATH - 10} "
                         "characters): under the service's private /tmp the CLI could not reach it; use a shorter home")
-    user, group_name = run_user(args.user)
     credential = args.passphrase_credential or (DEFAULT_CREDENTIAL_PATH if home.keys_encrypted() else None)
     spec = UnitSpec(user=user, group=group_name, command=orgnode_command(), home=str(home.path),
                     shutdown_grace=config.shutdown_grace, credential=credential, low_port=0 < config.listen_port < 1024)
@@ -77,7 +77,6 @@ def next_steps(target: str | None, spec: UnitSpec, home: Home) -> list[str]:
                      f"sudo tee {SYSTEM_UNIT_PATH}`)")
     elif target != SYSTEM_UNIT_PATH:
         steps.append(f"sudo install -m 0644 {q(target)} {SYSTEM_UNIT_PATH}")
-    steps.append(f"make sure {spec.user} owns the home: sudo chown -R {spec.user}:{spec.group} {q(str(home.path))}")
     if spec.credential:
         steps.append(f"put the key passphrase in {spec.credential}, readable by root only: sudo install -d -m 0700 "
                      f"{Path(spec.credential).parent} && sudo sh -c 'umask 077; cat > {spec.credential}'")

@@ -6,6 +6,8 @@ it, checked with `systemd-analyze verify`); the homes are real ones made by `org
 
 from __future__ import annotations
 
+import os
+import pwd
 import shlex
 import shutil
 import stat
@@ -19,7 +21,9 @@ import pytest
 from node.service_unit import ADDRESS_FAMILIES, HARDENING, UnitSpec, render_unit
 from tests.e2e.cli_helpers import orgnode
 
-RUN_AS = "nobody"  # an unprivileged user every Debian/Ubuntu machine has
+# The node's user: as root (a VM, CI containers) the unprivileged "nobody", who then owns the test homes,
+# as a service's user owns its home; otherwise whoever runs the tests.
+RUN_AS = "nobody" if os.geteuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
 
 
 def parse_unit(text: str) -> dict[str, dict[str, list[str]]]:
@@ -48,6 +52,10 @@ def words(value: str) -> list[str]:
 def init(home: Path, *extra: str, env: dict[str, str] | None = None) -> None:
     orgnode("--home", str(home), "init", "--name", "Svc Org", "--sector", "company", "--listen", "127.0.0.1:8470", *extra,
             extra_env=env)
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(RUN_AS)
+        for path in (home, *home.rglob("*")):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def install(home: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -148,6 +156,16 @@ def test_refuses_root_and_unknown_users(tmp_path: Path) -> None:
         assert not out.exists()
     install(home, out)  # positive control: an unprivileged user is accepted
     assert out.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs a home owned by another user")
+def test_refuses_a_home_the_run_user_does_not_own(tmp_path: Path) -> None:
+    home = tmp_path / "node"
+    init(home)
+    os.chown(home, 0, 0)
+    out = tmp_path / "orgnode.service"
+    result = orgnode("--home", str(home), "service", "install", "--user", RUN_AS, "--output", str(out), check=False)
+    assert result.returncode == 1 and "belongs to another user" in result.stderr and not out.exists()
 
 
 @pytest.mark.parametrize("home, protect", [("/home/org node/n", "read-only"), ("/var/lib/orgnode", "yes"),
