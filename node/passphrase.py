@@ -106,6 +106,20 @@ def find_passphrase(file: Path | None, *, prompt: str = "key passphrase: ") -> P
                     f"run under systemd with LoadCredential={CREDENTIAL_NAME}:FILE, or set {PASSPHRASE_ENV}")
 
 
+def init_passphrase(file: Path | None) -> Passphrase | None:
+    """The passphrase a new home's keys get (``orgnode init``): ``file``, else ``ORGNODE_PASSPHRASE``, else none.
+
+    No prompt: keys without a passphrase are a valid choice at init, and ``orgnode key passphrase``
+    adds one later."""
+    if file is not None:
+        text = read_passphrase_file(file)
+        if len(text) < 8:
+            raise UserError("the key passphrase must be at least 8 characters")
+        return Passphrase(text, f"--passphrase-file {file}")
+    env = os.environ.get(PASSPHRASE_ENV)
+    return Passphrase(env, f"${PASSPHRASE_ENV}") if env else None
+
+
 def new_passphrase(file: Path | None) -> str:
     """A new passphrase for the keys: from ``file``, else typed twice on the terminal."""
     if file is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from node.cli.common import admin, command, emit, home_of, passphrase_file, pass
 from node.core.clock import system_random
 from node.core.errors import NodeNotRunning, UserError
 from node.home import Config, Home, parse_listen
-from node.passphrase import PASSPHRASE_ENV, Passphrase, read_passphrase_file
+from node.passphrase import init_passphrase
 from protocol.bodies import SECTORS
 from protocol.peer_url import normalise_base_url
 
@@ -34,7 +33,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise UserError("--name must be your organization's name, 1 to 200 characters")
     home = Home(home_of(args).absolute())
     identity = Identity.from_random(system_random)
-    passphrase = init_passphrase(args)
+    passphrase = init_passphrase(passphrase_file(args))
     existed = home.path.exists()
     home.create(Config(args.name.strip(), args.sector, host, port, url, allow_private_peers=args.allow_private_peers),
                 identity, passphrase.text if passphrase else None)
@@ -64,18 +63,6 @@ def cmd_init(args: argparse.Namespace) -> int:
         f"Next: `orgnode --home {home.path} run`",
     )
     return 0
-
-
-def init_passphrase(args: argparse.Namespace) -> Passphrase | None:
-    """The passphrase a new home's keys get: --passphrase-file, else $ORGNODE_PASSPHRASE, else none."""
-    file = passphrase_file(args)
-    if file is not None:
-        text = read_passphrase_file(file)
-        if len(text) < 8:
-            raise UserError("the key passphrase must be at least 8 characters")
-        return Passphrase(text, f"--passphrase-file {file}")
-    env = os.environ.get(PASSPHRASE_ENV)
-    return Passphrase(env, f"${PASSPHRASE_ENV}") if env else None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
