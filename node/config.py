@@ -200,6 +200,9 @@ KEYS: tuple[Key, ...] = (
         "https:// URLs (a private CA), on top of the system trust store"),
     Key("tls_verify", "bool", True, "verify partners' TLS certificates (chain and host name) on https:// URLs. "
         "`false` is for LAN tests only: it is logged at warning on every start and shown in `orgnode status`"),
+    Key("shutdown_grace", "number", 10.0, "on SIGTERM, seconds the node lets in-flight pushes, pulls and partners' "
+        "requests finish (it accepts no new connections meanwhile) before it cuts them; a cut push is retried after the "
+        "restart", 0.0, 600.0, unit="seconds"),
 )
 KEY_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 
@@ -257,6 +260,7 @@ class Config:
     tls_key: str | None = None
     tls_ca_file: str | None = None
     tls_verify: bool = True
+    shutdown_grace: float = 10.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -1,13 +1,14 @@
 """A node's home directory: config, key files, database and admin socket paths.
 
 Layout (docs/operations.md): ``config.toml`` (docs/config.md), ``keys/`` (PKCS#8 PEM files, mode 0600, encrypted with
-the passphrase from ``ORGNODE_PASSPHRASE`` when one was set at init), ``orgnode.db`` (SQLite) and
+a passphrase when one was set: node/passphrase.py says where it is read from), ``orgnode.db`` (SQLite) and
 ``admin.sock`` (the local admin API, mode 0600). Every failure becomes a ``UserError`` that says
 which file is wrong and what to do about it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,12 +23,16 @@ from node.config import Config as Config  # re-exported: callers import the conf
 from node.config import env_overrides
 from node.core.errors import UserError
 from node.logs import log_event
+from node.passphrase import PASSPHRASE_ENV as PASSPHRASE_ENV  # re-exported: older callers import it from here
+from node.passphrase import Passphrase, find_passphrase
 from node.safe_files import check_parent_for_create, check_private_dir, private_runtime_dir, runtime_bases, write_private
 from protocol.identity import Identity
 
-PASSPHRASE_ENV = "ORGNODE_PASSPHRASE"
 HOME_ENV = "ORGNODE_HOME"
 KEY_FILES = {"signing": "signing.pem", "genesis": "genesis.pub", "x25519": "x25519.pem", "mlkem768": "mlkem768.pem"}
+PRIVATE_KEYS = ("signing", "x25519", "mlkem768")  # the encrypted ones; genesis.pub is public
+REKEY_SUFFIX = ".rekey"  # a key file re-encrypted by `orgnode key passphrase`, not yet in place
+REKEY_COMMIT = "rekey.commit"  # present: every .rekey file is complete and they replace the old files
 MAX_UNIX_PATH = 100
 
 
@@ -95,20 +100,21 @@ class Home:
     def exists(self) -> bool:
         return self.config_path.exists() or self.legacy_config_path.exists()
 
-    def require(self) -> None:
+    def require(self, owner: int | None = None) -> None:
+        """An existing, private orgnode home (of ``owner``, a uid, when given; else ours)."""
         if not self.path.exists():
             raise UserError(f"no orgnode home at {self.path}: run `orgnode init` first, or pass --home / set {HOME_ENV}")
         if not os.access(self.path, os.R_OK | os.X_OK):
             raise UserError(f"cannot read the orgnode home {self.path}: check its permissions")
         if not self.exists():
             raise UserError(f"{self.path} is not an orgnode home (no config.toml): run `orgnode init --home {self.path}`")
-        check_private_dir(self.path)
+        check_private_dir(self.path, owner=owner)
 
     # --- config ----------------------------------------------------------------------------------
 
-    def load_config(self) -> Config:
+    def load_config(self, owner: int | None = None) -> Config:
         """The settings file, migrated from config.json if needed, with ``ORGNODE_<KEY>`` overrides on top."""
-        self.require()
+        self.require(owner)
         self._migrate_legacy_config()
         data = self._read_toml()
         overrides = env_overrides()  # a bad variable is refused naming it, before the file is judged
@@ -241,10 +247,27 @@ class Home:
             raise UserError(f"{self.next_signing_path} is corrupt; restore the keys/ folder from a backup") from exc
         return key if isinstance(key, ed25519.Ed25519PrivateKey) else None
 
-    def load_identity(self, passphrase: str | None = None) -> Identity:
+    def keys_encrypted(self) -> bool:
+        """Whether the signing key file is passphrase-protected (then every private key file is)."""
+        try:
+            with open(self.keys_dir / KEY_FILES["signing"], "rb") as handle:
+                return b"ENCRYPTED" in handle.readline()
+        except OSError:
+            return False  # missing or unreadable: load_identity says which and what to do
+
+    def unlock(self, passphrase_file: Path | None = None) -> Passphrase | None:
+        """The passphrase that opens this home's keys, looked for only when they are encrypted."""
         self.require()
-        if passphrase is None:
-            passphrase = os.environ.get(PASSPHRASE_ENV) or None
+        self.finish_rekey()
+        return find_passphrase(passphrase_file) if self.keys_encrypted() else None
+
+    def load_identity(self, passphrase: Passphrase | str | None = None) -> Identity:
+        self.require()
+        self.finish_rekey()
+        if isinstance(passphrase, str):
+            passphrase = Passphrase(passphrase, "the passphrase given")
+        if passphrase is None and self.keys_encrypted():
+            passphrase = find_passphrase(None)
         signing = self._load_key("signing", passphrase)
         x_key = self._load_key("x25519", passphrase)
         m_key = self._load_key("mlkem768", passphrase)
@@ -260,8 +283,8 @@ class Home:
             raise UserError(f"{genesis_path} is corrupt (not a 32-byte public key); restore it from a backup")
         return Identity(signing, x_key, m_key, genesis)
 
-    def _load_key(self, which: str, passphrase: str | None) -> object:
-        path = self.keys_dir / KEY_FILES[which]
+    def _load_key(self, which: str, passphrase: Passphrase | None, path: Path | None = None) -> object:
+        path = path or self.keys_dir / KEY_FILES[which]
         try:
             data = path.read_bytes()
         except FileNotFoundError as exc:
@@ -270,18 +293,92 @@ class Home:
             raise UserError(f"cannot read key file {path}: permission denied (run as the node's user)") from exc
         encrypted = b"ENCRYPTED" in data.split(b"\n", 1)[0]
         if encrypted and not passphrase:
-            raise UserError(f"the keys are protected by a passphrase: set {PASSPHRASE_ENV} to unlock them")
+            raise UserError(f"the keys are protected by a passphrase: give --passphrase-file FILE or set {PASSPHRASE_ENV} "
+                            "to unlock them")
         try:
-            return serialization.load_pem_private_key(data, passphrase.encode() if encrypted and passphrase else None)
+            return serialization.load_pem_private_key(data, passphrase.text.encode() if encrypted and passphrase else None)
         except ValueError as exc:
             if encrypted:
-                raise UserError(f"cannot unlock {path}: wrong passphrase in {PASSPHRASE_ENV}, or the file is corrupt") from exc
+                source = passphrase.source if passphrase else "?"
+                raise UserError(f"cannot unlock {path}: wrong passphrase (from {source}), or the file is corrupt") from exc
             raise UserError(f"key file {path} is corrupt; restore it from a backup") from exc
         except TypeError as exc:
             raise UserError(f"key file {path} is corrupt; restore it from a backup") from exc
 
+    # --- changing the passphrase (``orgnode key passphrase``) ------------------------------------
+
+    def private_key_paths(self) -> list[Path]:
+        """Every private key file of this home: the three keys and a staged signing key, if any."""
+        paths = [self.keys_dir / KEY_FILES[which] for which in PRIVATE_KEYS]
+        return paths + ([self.next_signing_path] if self.next_signing_path.exists() else [])
+
+    def change_passphrase(self, old: Passphrase | None, new: str | None) -> list[Path]:
+        """Re-encrypt every private key file with ``new`` (None: no passphrase), all or nothing.
+
+        Each file is decrypted with ``old`` and written re-encrypted beside it as ``NAME.rekey``
+        (fsynced); only when all are written is ``rekey.commit`` written, and only then are they
+        renamed over the old files. A failure or crash before the commit leaves every old file in
+        place (the ``.rekey`` files are removed); after it, ``finish_rekey`` completes the renames on
+        the next open, so the keys are always all old or all new.
+        """
+        self.finish_rekey()
+        paths = self.private_key_paths()
+        keys = [self._load_key("staged" if p == self.next_signing_path else p.stem, old, p) for p in paths]
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(new.encode()) if new else serialization.NoEncryption())
+        written: list[Path] = []
+        try:
+            for path, key in zip(paths, keys, strict=True):
+                assert isinstance(key, ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey | mlkem.MLKEM768PrivateKey)
+                target = path.with_name(path.name + REKEY_SUFFIX)
+                written.append(target)
+                _write_private(target, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         encryption))
+            _write_private(self.keys_dir / REKEY_COMMIT, "\n".join(p.name for p in paths).encode() + b"\n")
+        except (OSError, UserError) as exc:
+            for target in written:
+                with _suppress_oserror():
+                    if target.is_file():
+                        target.unlink()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UserError(f"cannot write the re-encrypted key {target} ({reason}); nothing was changed "
+                            f"(the old passphrase still opens every key); free space or fix {self.keys_dir} and retry") from exc
+        self.finish_rekey()
+        log_event("keys.passphrase-changed", files=len(paths), encrypted=bool(new))
+        return paths
+
+    def finish_rekey(self) -> None:
+        """Complete or undo a passphrase change a crash interrupted (see ``change_passphrase``)."""
+        if not self.keys_dir.is_dir():
+            return
+        commit = self.keys_dir / REKEY_COMMIT
+        if commit.exists():
+            for name in commit.read_text().split():
+                staged = self.keys_dir / (name + REKEY_SUFFIX)
+                if staged.is_file():
+                    os.replace(staged, self.keys_dir / name)
+            _fsync_dir(self.keys_dir)
+            commit.unlink()
+            _fsync_dir(self.keys_dir)
+            return
+        for leftover in self.keys_dir.glob("*" + REKEY_SUFFIX):
+            if leftover.is_file():  # an uncommitted change: the old files are the keys
+                leftover.unlink()
+
     def key_file_modes(self) -> dict[str, int]:
         return {name: stat.S_IMODE((self.keys_dir / f).stat().st_mode) for name, f in KEY_FILES.items()}
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _suppress_oserror() -> contextlib.AbstractContextManager[None]:
+    return contextlib.suppress(OSError)
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -4,8 +4,9 @@
 says it contributes (``node/http/part.py``: federation routes, admin routes, app state, a lifecycle):
 the routes go into the two apps, and the lifecycles (the sync loop, checkpoints, LAN discovery) are
 started after the servers are listening and stopped before they close. SIGTERM
-and SIGINT set the stop event; shutdown then lets in-flight handlers finish, stops components and
-closes the database, so no acknowledged write is lost and the process exits 0.
+and SIGINT set the stop event; shutdown then stops accepting federation connections, lets in-flight
+pushes, pulls and partners' requests finish for up to ``shutdown_grace`` seconds (config.toml), stops
+components and closes the database, so no acknowledged write is lost and the process exits 0.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from node.core.federation import Federation
 from node.core.provenance import Provenance
 from node.core.relay import Relays
 from node.core.service import NodeService
-from node.core.sync import SyncEngine
+from node.core.sync import DrainReport, SyncEngine
 from node.core.talent import Talent
 from node.http import admin_api, conn_guard, federation_api, metrics, provenance_api, talent_api
 from node.http import part as parts
@@ -177,7 +178,7 @@ class NodeRuntime:
         parts.apply_state(fed_app, self.parts)
         fed_app[federation_api.BODY_TIMEOUT] = self.conn_policy.read_timeout
         # lingering_time=0: after refusing a request (e.g. a compressed body) do not keep reading it.
-        fed_runner = web.AppRunner(fed_app, access_log=None, shutdown_timeout=5, lingering_time=0.0)
+        fed_runner = web.AppRunner(fed_app, access_log=None, shutdown_timeout=config.shutdown_grace, lingering_time=0.0)
         await fed_runner.setup()
         stack.push_async_callback(fed_runner.cleanup)
         self.federation_runner = fed_runner
@@ -243,12 +244,36 @@ class NodeRuntime:
                 self.socket_path.unlink()
 
     async def stop(self) -> None:
-        """Undo ``start`` in reverse: components, then the admin socket, then the federation server."""
+        """Drain (``_drain``), then undo ``start`` in reverse: components, the admin socket, the federation server."""
         stack, self._stack = self._stack, contextlib.AsyncExitStack()
+        report = await self._drain() if self.started else DrainReport()
+        inbound = len(self.federation_runner.server.connections) if self.federation_runner and self.federation_runner.server else 0
         await stack.aclose()
         if self.started:  # a node that never started did not stop either
-            log_event("node.stopped", node=self.service.node_id)
+            log_event("node.stopped", node=self.service.node_id, pushes_in_flight=report.pushes_in_flight,
+                      pushes_finished=report.pushes_finished, pushes_cut=report.pushes_cut, inbound_connections=inbound)
             self.started = False
+
+    async def _drain(self) -> DrainReport:
+        """The graceful part of a stop, bounded by ``shutdown_grace`` in all.
+
+        The federation listener closes first (partners get "connection refused" and retry later);
+        the pushes and pulls already on the wire get until the deadline to be answered; what is left
+        of it bounds how long the federation server waits for partners' requests it is handling.
+        """
+        loop = asyncio.get_running_loop()
+        grace = float(self.service.config.shutdown_grace)
+        deadline = loop.time() + grace
+        runner = self.federation_runner
+        log_event("node.stopping", node=self.service.node_id, grace_s=grace)
+        if runner is not None:
+            for site in list(runner.sites):
+                with contextlib.suppress(Exception):
+                    await site.stop()
+        report = await self.sync.drain(grace)
+        if runner is not None:  # aiohttp reads it in cleanup(): the remaining grace for inbound requests
+            runner._shutdown_timeout = max(0.0, deadline - loop.time())
+        return report
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()
@@ -263,8 +288,8 @@ class NodeRuntime:
             await self.stop()
 
 
-def run(home: Path) -> int:
-    service = NodeService.open(home)
+def run(home: Path, passphrase_file: Path | None = None) -> int:
+    service = NodeService.open(home, passphrase_file=passphrase_file)
     try:
         asyncio.run(NodeRuntime(service).run_until_stopped())
     finally:

@@ -44,23 +44,27 @@ def write_private(path: Path | str, data: bytes) -> None:
         raise
 
 
-def unsafe_dir_reason(path: Path) -> str | None:
-    """Why ``path`` (an existing directory) is not private to us, with the fix; None when it is."""
+def unsafe_dir_reason(path: Path, owner: int | None = None) -> str | None:
+    """Why ``path`` (an existing directory) is not private to us (or to ``owner``, a uid), with the fix; None when it is."""
     st = os.lstat(path)
+    uid = os.geteuid() if owner is None else owner
     if stat.S_ISLNK(st.st_mode):
         return f"{path} is a symbolic link; use the real directory ({path.resolve()}) instead"
     if not stat.S_ISDIR(st.st_mode):
         return f"{path} is not a directory"
-    if st.st_uid != os.geteuid():
-        return f"{path} belongs to another user (uid {st.st_uid}); run `chown {os.geteuid()} {path}` as its owner or root"
+    if st.st_uid != uid:
+        return f"{path} belongs to another user (uid {st.st_uid}); run `chown {uid} {path}` as its owner or root"
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return f"{path} can be written by other users (mode {stat.S_IMODE(st.st_mode):o}); run `chmod 700 {path}`"
     return None
 
 
-def check_private_dir(path: Path, what: str = "orgnode home") -> None:
-    """Refuse a home other local users could tamper with (swap keys, plant sockets or files)."""
-    reason = unsafe_dir_reason(path)
+def check_private_dir(path: Path, what: str = "orgnode home", owner: int | None = None) -> None:
+    """Refuse a home other local users could tamper with (swap keys, plant sockets or files).
+
+    ``owner``: the uid the home must belong to, when it is not us (root preparing a service for the
+    node's own user, ``orgnode service install``)."""
+    reason = unsafe_dir_reason(path, owner)
     if reason:
         raise UserError(f"unsafe {what}: {reason}")
 

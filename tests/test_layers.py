@@ -619,3 +619,38 @@ def test_sync_messages_go_through_the_negotiated_message_set():
                 and isinstance(n.value, ast.Name) and n.value.id in direct and n.attr in ("decode", "encode")]
         assert not uses, (rel, uses)
         assert "decode_batch" in (REPO / rel).read_text()  # positive control: it uses the message set
+
+
+# --- one rule for the key passphrase (issue 10 item 5) ---------------------------------------------
+
+PASSPHRASE_VARIABLES = {"ORGNODE_PASSPHRASE", "CREDENTIALS_DIRECTORY", "PASSPHRASE_ENV", "CREDENTIALS_ENV"}
+
+
+def passphrase_reads(path: Path) -> list[int]:
+    """Lines of ``path`` that read the passphrase variables from the environment themselves."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        args: list[ast.expr] = []
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "getenv"):
+            args = node.args[:1]
+        elif isinstance(node, ast.Subscript):
+            args = [node.slice]
+        for arg in args:
+            name = arg.value if isinstance(arg, ast.Constant) else getattr(arg, "id", None)
+            if name in PASSPHRASE_VARIABLES:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_node_passphrase_reads_the_passphrase_sources():
+    """Every command finds the key passphrase through node/passphrase.py: one order, one set of errors."""
+    offenders = {path.relative_to(REPO).as_posix(): lines for path in python_files("node")
+                 if path.name != "passphrase.py" and (lines := passphrase_reads(path))}
+    assert not offenders, f"read the key passphrase through node/passphrase.py, not os.environ: {offenders}"
+    assert passphrase_reads(REPO / "node" / "passphrase.py")  # positive control: the one module that does
+
+
+def test_passphrase_reader_finder_sees_reads(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\na = os.environ.get('ORGNODE_PASSPHRASE')\nb = os.environ[PASSPHRASE_ENV]\n")
+    assert passphrase_reads(bad) == [2, 3]

@@ -153,6 +153,18 @@ def command(sub: Any, common: argparse.ArgumentParser, name: str, fn: CommandFn,
     return p
 
 
+def passphrase_option(p: argparse.ArgumentParser) -> None:
+    """``--passphrase-file``: on every command that may unlock the keys (node/passphrase.py has the order)."""
+    p.add_argument("--passphrase-file", metavar="FILE",
+                   help="read the key passphrase from FILE (mode 0600; trailing newline ignored). Without it: "
+                        "$CREDENTIALS_DIRECTORY/orgnode-passphrase (systemd), then $ORGNODE_PASSPHRASE, then a prompt")
+
+
+def passphrase_file(args: argparse.Namespace) -> Path | None:
+    value = getattr(args, "passphrase_file", None)
+    return Path(value) if value else None
+
+
 def json_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 

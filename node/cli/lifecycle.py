@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
-from node.cli.common import admin, command, emit, home_of
+from node.cli.common import admin, command, emit, home_of, passphrase_file, passphrase_option
 from node.core.clock import system_random
 from node.core.errors import NodeNotRunning, UserError
-from node.home import PASSPHRASE_ENV, Config, Home, parse_listen
+from node.home import Config, Home, parse_listen
+from node.passphrase import init_passphrase
 from protocol.bodies import SECTORS
 from protocol.peer_url import normalise_base_url
 
@@ -33,10 +33,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise UserError("--name must be your organization's name, 1 to 200 characters")
     home = Home(home_of(args).absolute())
     identity = Identity.from_random(system_random)
-    passphrase = os.environ.get(PASSPHRASE_ENV) or None
+    passphrase = init_passphrase(passphrase_file(args))
     existed = home.path.exists()
     home.create(Config(args.name.strip(), args.sector, host, port, url, allow_private_peers=args.allow_private_peers),
-                identity, passphrase)
+                identity, passphrase.text if passphrase else None)
     try:
         service = NodeService.open(home.path, passphrase)
         try:
@@ -59,7 +59,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         f"  node id:     {identity.node_id.hex()}\n"
         f"  fingerprint: {identity.fingerprint}   (read this to partners to confirm pairing)\n"
         f"  federation:  {url}  (listening on {host}:{port})\n"
-        f"  keys:        {'protected by ' + PASSPHRASE_ENV if passphrase else 'not passphrase-protected'}\n"
+        f"  keys:        {'protected by the passphrase from ' + passphrase.source if passphrase else 'not passphrase-protected (add one with `orgnode key passphrase`)'}\n"
         f"Next: `orgnode --home {home.path} run`",
     )
     return 0
@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from node import logs, runtime
 
     logs.configure(args.log_level)
-    return runtime.run(home_of(args))
+    return runtime.run(home_of(args), passphrase_file(args))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -83,7 +83,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         data = client.call("GET", "/status", timeout=3.0)
     except NodeNotRunning:
-        service = NodeService.open(home.path)
+        service = NodeService.open(home.path, passphrase_file=passphrase_file(args))
         try:
             data = status_info(service, running=False)
         finally:
@@ -163,7 +163,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         # A running node answers without needing the key passphrase again.
         entries = admin(args).call("GET", "/log", timeout=10)
     except NodeNotRunning:
-        service = NodeService.open(home.path)
+        service = NodeService.open(home.path, passphrase_file=passphrase_file(args))
         try:
             entries = [statement_view(s) for s in service.own_statements()]
         finally:
@@ -191,7 +191,7 @@ def cmd_set_url(args: argparse.Namespace) -> int:
         data = admin(args).call("POST", "/set-url", {"url": args.url, "listen": args.listen}, timeout=10)
         running = True
     except NodeNotRunning:
-        service = NodeService.open(home.path)
+        service = NodeService.open(home.path, passphrase_file=passphrase_file(args))
         try:
             data = move_view(move(service, args.url, listen))
         finally:
@@ -222,17 +222,22 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-private-peers", action="store_true",
                    help="let this node contact partners at loopback, private and link-local addresses (a LAN, tests); "
                         "sets allow_private_peers in config.toml")
+    p.add_argument("--passphrase-file", metavar="FILE",
+                   help="encrypt the keys with the passphrase in FILE (mode 0600; default: $ORGNODE_PASSPHRASE, else not encrypted)")
 
     p = command(sub, common, "run", cmd_run, "run the node: federation API, admin socket and background sync", json_flag=False)
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log verbosity")
+    passphrase_option(p)
 
-    command(sub, common, "status", cmd_status, "show this node's identity, whether it is running, its metrics URL and "
-            "what is wrong (unreachable partners, clock skew, disk space, forks, quotas)")
-    command(sub, common, "log", cmd_log, "list this node's own signed statements")
+    passphrase_option(command(sub, common, "status", cmd_status, "show this node's identity, whether it is running, "
+                              "its metrics URL and what is wrong (unreachable partners, clock skew, disk space, forks, "
+                              "quotas)"))
+    passphrase_option(command(sub, common, "log", cmd_log, "list this node's own signed statements"))
 
     p = command(sub, common, "set-url", cmd_set_url, "move the node: publish a signed org card with a new URL (and listen address)")
     p.add_argument("url", metavar="URL", help="the base URL partners reach this node at from now on, e.g. https://orgnode.example.org")
     p.add_argument("--listen", metavar="HOST:PORT", help="also change the address the federation API listens on (restart to apply)")
+    passphrase_option(p)
 
     p = command(sub, common, "demo", cmd_demo, "run a local three-organization federation on loopback and narrate it",
                 json_flag=False)

@@ -14,7 +14,7 @@ import sys
 import traceback
 from typing import Any, Protocol
 
-from node.cli import audit, backups, candidates, jobs, lifecycle, partners, referrals
+from node.cli import audit, backups, candidates, jobs, lifecycle, partners, referrals, service
 from node.cli.common import CommandFn
 from node.core.errors import UserError
 from node.terminal import safe_text
@@ -26,7 +26,7 @@ class CommandGroup(Protocol):
     def register(self, sub: Any, common: argparse.ArgumentParser) -> None: ...
 
 
-GROUPS: tuple[CommandGroup, ...] = (lifecycle, backups, partners, jobs, candidates, referrals, audit)  # in `orgnode --help` order
+GROUPS: tuple[CommandGroup, ...] = (lifecycle, backups, service, partners, jobs, candidates, referrals, audit)  # in `orgnode --help` order
 
 COMMANDS: dict[str, CommandFn] = {}  # "trust accept" -> its function; filled by build_parser()
 

@@ -1,15 +1,29 @@
-"""CLI commands of the federation: invites, the trust list, notes, key rotation and sync.
+"""CLI commands of the federation: invites, the trust list, notes, keys (rotation, passphrase) and sync.
 
-They all talk to the running node over the admin socket (``node/http/admin_api.py``).
+They all talk to the running node over the admin socket (``node/http/admin_api.py``), except
+``key passphrase``, which rewrites the key files and so refuses while the node runs.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-from node.cli.common import admin, command, emit, group, json_option, parse_duration_ms
-from node.core.errors import UserError
+from node.cli.common import (
+    admin,
+    command,
+    emit,
+    group,
+    home_of,
+    json_option,
+    parse_duration_ms,
+    passphrase_file,
+    passphrase_option,
+)
+from node.core.errors import NodeNotRunning, UserError
+from node.home import Home
+from node.passphrase import new_passphrase
 from protocol.bodies import SECTORS
 
 
@@ -327,6 +341,30 @@ def _register_trust(sub: Any, common: argparse.ArgumentParser) -> None:
     q.add_argument("node_id", help="the requesting node's id from `orgnode trust pending` (or its first 8+ hex characters)")
 
 
+def cmd_key_passphrase(args: argparse.Namespace) -> int:
+    """Re-encrypt every private key file (all or nothing: ``Home.change_passphrase``) with the node stopped."""
+    home = Home(home_of(args))
+    home.require()
+    try:
+        admin(args).call("GET", "/status", timeout=3.0)
+    except NodeNotRunning:
+        pass
+    else:
+        raise UserError("the node is running and holds the keys: stop the node first (`systemctl stop orgnode`, or Ctrl-C "
+                        "the `orgnode run`), change the passphrase, then start it again")
+    old = home.unlock(passphrase_file(args))
+    new_file = Path(args.new_passphrase_file) if args.new_passphrase_file else None
+    if args.remove and new_file is not None:
+        raise UserError("give either --remove or --new-passphrase-file, not both")
+    new = None if args.remove else new_passphrase(new_file)
+    paths = home.change_passphrase(old, new)
+    data = {"files": [str(p) for p in paths], "encrypted": new is not None}
+    how = ("with the new passphrase: give it to the node the way you gave the old one (--passphrase-file, the systemd "
+           "credential, or ORGNODE_PASSPHRASE)" if new else "WITHOUT a passphrase: anyone who can read them can act as this node")
+    emit(args, data, f"Re-encrypted {len(paths)} key file(s) in {home.keys_dir} {how}.")
+    return 0
+
+
 def _register_note_and_key(sub: Any, common: argparse.ArgumentParser) -> None:
     nsub = group(sub, common, "note", "post and list short notes (exercises sync before jobs exist)",
                  description="post and list short private notes to trusted peers")
@@ -339,3 +377,8 @@ def _register_note_and_key(sub: Any, common: argparse.ArgumentParser) -> None:
     ksub = group(sub, common, "key", "manage this node's keys")
     command(ksub, common, "rotate", cmd_key_rotate, "replace the signing key (peers follow via a signed rotation)",
             description="replace the signing key")
+    q = command(ksub, common, "passphrase", cmd_key_passphrase,
+                "change, set or remove the passphrase of the key files (the node must be stopped)")
+    q.add_argument("--new-passphrase-file", metavar="FILE", help="read the new passphrase from FILE (mode 0600); default: asked twice")
+    q.add_argument("--remove", action="store_true", help="store the keys without a passphrase")
+    passphrase_option(q)

@@ -8,7 +8,6 @@ The HTTP handlers (``federation_api``), the sync loops (``sync``) and the admin 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -144,7 +143,7 @@ class Federation(Invites):
         rotation = KeyRotation(new_public, new_key.sign(KeyRotation.signed_message(self.me, old_public, new_public)))
         # Crash-safe order: the new key is on disk before the log names it, and becomes the signing
         # key file only after (NodeService.open finishes an interrupted rotation either way).
-        self.service.home.stage_signing_key(new_key, os.environ.get("ORGNODE_PASSPHRASE") or None)
+        self.service.home.stage_signing_key(new_key, self.service.passphrase.text if self.service.passphrase else None)
         statement = self.append(KeyRotation.KIND, rotation.to_value(), private=False)
         self.service.home.promote_staged_key()
         self.service.identity = self.service.identity.with_signing_key(new_key)

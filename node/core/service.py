@@ -6,7 +6,6 @@ there is one implementation of every operation whichever surface asks for it.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import sqlite_utils
 
 from node.core.clock import Clock, RandomBytes, now_ms, system_random
 from node.core.errors import UserError
-from node.home import PASSPHRASE_ENV, Config, Home
+from node.home import Config, Home
+from node.passphrase import Passphrase
 from protocol.bodies import OrgCard
 from protocol.card_bundle import card_statements, encode_bundle
 from protocol.identity import Identity
@@ -38,20 +38,28 @@ class NodeService:
     # The protocol versions (message sets) this node speaks and advertises (protocol/versions.py);
     # tests give a registry with a second version to run a newer node against an older one.
     versions: Versions = field(default=SUPPORTED)
+    # The passphrase that opened the keys (None: they are not encrypted): a key written later (a
+    # staged rotation key) is encrypted with the same one, wherever it came from (node/passphrase.py).
+    passphrase: Passphrase | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, home_path: Path, passphrase: str | None = None) -> NodeService:
+    def open(cls, home_path: Path, passphrase: Passphrase | str | None = None,
+             passphrase_file: Path | None = None) -> NodeService:
+        """Open a home; the key passphrase is ``passphrase``, else found by node/passphrase.py's order."""
         home = Home(home_path)
         config = home.load_config()
-        identity = home.load_identity(passphrase)
+        if isinstance(passphrase, str):
+            passphrase = Passphrase(passphrase, "the passphrase given")
+        unlocked = passphrase or home.unlock(passphrase_file)
+        identity = home.load_identity(unlocked)
         try:
             db = connect(home.db_path)
         except SchemaTooNew as exc:  # a newer orgnode wrote it: restoring a backup is not the advice
             raise UserError(f"cannot open the database {home.db_path}: {exc}") from exc
         except Exception as exc:  # sqlite3.DatabaseError and friends
             raise UserError(f"cannot open the database {home.db_path}: {exc}; restore it from a backup") from exc
-        service = cls(home, config, identity, db, LogStore(db))
-        service._finish_rotation(passphrase or os.environ.get(PASSPHRASE_ENV) or None)
+        service = cls(home, config, identity, db, LogStore(db), passphrase=unlocked)
+        service._finish_rotation(unlocked.text if unlocked else None)
         return service
 
     def _finish_rotation(self, passphrase: str | None) -> None:

@@ -13,22 +13,21 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from node.core.clock import earliest_wakeup, jitter
 from node.core.errors import PeerAddressRefused, PeerCertificateRefused, PeerUnavailable
 from node.core.federation import Federation
+from node.core.negotiation import VersionNegotiation, encode_pull
 from node.core.restore import finish_restore, own_recovery_request, restore_pending, take_own_recovered
 from node.logs import log_event
-from protocol.errors import UNKNOWN_VERSION, ProtocolError
-from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PullRequest
-from protocol.versions import BASE_VERSION, MessageSet
+from protocol.errors import ProtocolError
+from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery
 from storage import peers as P
 
 if TYPE_CHECKING:  # the core takes the HTTP client as a parameter; it never imports aiohttp
-    from node.http.client import FederationClient, PeerAnswer
+    from node.http.client import FederationClient
 
 PUSH_PATH = "/federation/v1/push"
 PULL_PATH = "/federation/v1/pull"
@@ -44,8 +43,13 @@ class PullReport:
     error: str | None = None
 
 
-def _encode_pull(request: PullRequest, messages: MessageSet) -> bytes:
-    return messages.encode_pull(request)
+@dataclass(frozen=True)
+class DrainReport:
+    """What a graceful stop found in flight and what it let finish (``SyncEngine.drain``)."""
+
+    pushes_in_flight: int = 0
+    pushes_finished: int = 0
+    pushes_cut: int = 0  # still unanswered at the deadline: its statements stay in the outbox, resent after a restart
 
 
 @dataclass
@@ -67,11 +71,16 @@ class SyncEngine:
     refused: dict[bytes, str] = field(default_factory=dict)
     # Partners that answered our own-log recovery since this home was restored (issue 10 item 2).
     resynced: set[bytes] = field(default_factory=set)
-    # The protocol versions each peer last advertised (docs/protocol.md 1.1): the highest common
-    # one is spoken to it. In memory: one answer from the peer relearns it after a restart.
-    peer_versions: dict[bytes, frozenset[int]] = field(default_factory=dict)
-    # Per peer: the set it advertised when it refused a version with unknown-version, and that version.
-    _version_refusals: dict[bytes, tuple[frozenset[int], int]] = field(default_factory=dict)
+    negotiation: VersionNegotiation = field(init=False)
+    _pushing: set[bytes] = field(default_factory=set)  # peers with a push batch on the wire now
+
+    def __post_init__(self) -> None:
+        self.negotiation = VersionNegotiation(self.federation.service.versions)
+
+    @property
+    def peer_versions(self) -> dict[bytes, frozenset[int]]:
+        """The protocol versions each peer last advertised (docs/protocol.md 1.1)."""
+        return self.negotiation.peer_versions
 
     async def start(self) -> None:
         self._running = True
@@ -81,6 +90,24 @@ class SyncEngine:
             self._ensure_sender(peer.node_id)
             self._ensure_puller(peer.node_id)
         self._maintenance = asyncio.create_task(self._maintenance_loop(), name="orgnode-sync-maintenance")
+
+    async def drain(self, grace: float) -> DrainReport:
+        """Start no new push or pull; let the ones in flight finish for at most ``grace`` seconds.
+
+        Every loop leaves at its next wait (woken here), so only requests already on the wire are
+        waited for. A push answered in time is acknowledged as usual (not resent after a restart); one
+        still unanswered at the deadline is cut by ``stop`` and its statements stay in the durable
+        outbox, so nothing is lost either way.
+        """
+        self._running = False
+        in_flight = set(self._pushing)
+        for event in (*self._wake.values(), *self._pull_wake.values(), self._timers_wake):
+            event.set()
+        tasks = [t for t in (*self._senders.values(), *self._pullers.values(), self._maintenance) if t is not None and not t.done()]
+        if tasks and grace > 0:
+            await asyncio.wait(tasks, timeout=grace)
+        cut = len(in_flight & self._pushing)
+        return DrainReport(len(in_flight), len(in_flight) - cut, cut)
 
     async def stop(self) -> None:
         self._running = False
@@ -159,50 +186,19 @@ class SyncEngine:
                 await wake.wait()
                 continue
             delivery.event(DeliveryEvent.SEND, now)
-            ok = await self._push(peer.url, peer_id, batch, ids)
+            self._pushing.add(peer_id)
+            try:
+                ok = await self._push(peer.url, peer_id, batch, ids)
+            finally:
+                self._pushing.discard(peer_id)
             delivery.event(DeliveryEvent.SUCCESS if ok else DeliveryEvent.FAILURE, self.federation.clock(), jitter(self.federation.random))
             if not ok:
                 log_event("push.retry", logging.INFO, peer=peer_id, attempts=delivery.attempts,
                           in_ms=delivery.next_attempt_at - self.federation.clock())
 
-    async def _post_sync(self, url: str, path: str, peer_id: bytes,
-                         encode: Callable[[MessageSet], bytes]) -> tuple[PeerAnswer, MessageSet]:
-        """POST a sync message in the highest version the peer and we share (docs/protocol.md 1.1).
-
-        Every answer updates what the peer advertises. Refused with ``unknown-version`` (the peer was
-        downgraded, or never spoke it), the request is sent once more at once in the version chosen
-        from what the refusal advertised, less the refused one (no header: version 1)."""
-        versions = self.federation.service.versions
-        messages = versions.choose(self.peer_versions.get(peer_id))
-        answer = await self.client.post(url, path, peer_id, encode(messages), version=messages.version)
-        if answer.error_code != UNKNOWN_VERSION:
-            self._learn_versions(peer_id, answer.versions)
-            return answer, messages
-        # Never the refused version again while the peer advertises the same set (a peer that
-        # advertises a version it refuses must not make us retry it forever).
-        self._version_refusals[peer_id] = (answer.versions, messages.version)
-        self._learn_versions(peer_id, answer.versions)
-        fallback = versions.choose(self.peer_versions[peer_id])
-        if fallback.version == messages.version:
-            return answer, messages
-        log_event("peer.version-fallback", logging.WARNING, peer=peer_id, refused=messages.version, now=fallback.version)
-        answer = await self.client.post(url, path, peer_id, encode(fallback), version=fallback.version)
-        self._learn_versions(peer_id, answer.versions)
-        return answer, fallback
-
-    def _learn_versions(self, peer_id: bytes, advertised: frozenset[int]) -> None:
-        """Record what a peer advertises, less a version it refused while advertising this same set;
-        a changed set (the peer was upgraded or downgraded again) is taken as it is."""
-        refusal = self._version_refusals.get(peer_id)
-        if refusal is not None and refusal[0] == advertised:
-            self.peer_versions[peer_id] = advertised - {refusal[1]} or frozenset({BASE_VERSION})
-            return
-        self._version_refusals.pop(peer_id, None)
-        self.peer_versions[peer_id] = advertised
-
     async def _push(self, url: str, peer_id: bytes, batch: Batch, ids: list[bytes]) -> bool:
         try:
-            answer, messages = await self._post_sync(url, PUSH_PATH, peer_id, lambda m: m.encode_batch(batch))
+            answer, messages = await self.negotiation.post(self.client, url, PUSH_PATH, peer_id, lambda m: m.encode_batch(batch))
         except PeerUnavailable as exc:
             self._note_failure(peer_id, exc)
             log_event("push.unreachable", logging.INFO, peer=peer_id, error=str(exc)[:300])
@@ -317,7 +313,8 @@ class SyncEngine:
         for _ in range(MAX_PULL_PAGES):
             request = self.federation.have_vector_for(peer_id)
             try:
-                answer, messages = await self._post_sync(url, PULL_PATH, peer_id, functools.partial(_encode_pull, request))
+                answer, messages = await self.negotiation.post(self.client, url, PULL_PATH, peer_id,
+                                                                 functools.partial(encode_pull, request))
             except PeerUnavailable as exc:
                 self._note_failure(peer_id, exc)
                 return PullReport(peer_id, False, appended, str(exc)[:300])
@@ -351,7 +348,8 @@ class SyncEngine:
         for _ in range(MAX_PULL_PAGES):
             request = own_recovery_request(self.federation)
             try:
-                answer, messages = await self._post_sync(url, PULL_PATH, peer_id, functools.partial(_encode_pull, request))
+                answer, messages = await self.negotiation.post(self.client, url, PULL_PATH, peer_id,
+                                                                 functools.partial(encode_pull, request))
             except PeerUnavailable as exc:
                 self._note_failure(peer_id, exc)
                 return PullReport(peer_id, False, recovered, str(exc)[:300])

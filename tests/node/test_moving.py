@@ -12,7 +12,7 @@ from protocol.bodies import Note, OrgCard
 from protocol.card_bundle import encode_bundle
 from protocol.statement import sign_statement
 from tests.conftest import free_port
-from tests.node.federation_helpers import pair, wait_until
+from tests.node.federation_helpers import pair, synced, wait_until
 
 
 def peer_url(holder, of) -> str:
@@ -36,6 +36,9 @@ async def test_set_url_partner_follows_to_new_port(net, capsys):
     a = await net.start("Alpha Org")
     b = await net.start("Bravo Org")
     await pair(a, b)
+    # A holds B's log before B moves: a stopping node accepts no new connections (graceful drain), so a
+    # first pull A had not yet started when B stopped could not fill A's gap from the old address.
+    await synced(a, b)
     old_url = b.service.config.url
     identity_before = a.federation.peers.consent_identity(b.service.node_id)
     home = await net.stop(b)

@@ -1,0 +1,129 @@
+"""``orgnode service install``: a hardened systemd unit for this node, and what to run next.
+
+The unit itself (directives, quoting) is ``node/service_unit.py``; this command finds its inputs:
+the run user (never root), the absolute path of this orgnode executable, the home, the shutdown
+grace from its config, and whether the keys need the passphrase credential. As root, with
+/etc/systemd/system writable, it writes the unit there; otherwise it prints it (or writes
+``--output``) and says which commands to run as root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import os
+import pwd
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from node.cli.common import command, emit, group, home_of
+from node.core.errors import UserError
+from node.home import MAX_UNIX_PATH, Home
+from node.safe_files import write_private
+from node.service_unit import DEFAULT_CREDENTIAL_PATH, SYSTEM_UNIT_PATH, UnitSpec, check_run_user, render_unit
+
+
+def orgnode_command() -> tuple[str, ...]:
+    """This orgnode, as an absolute command: the ``orgnode`` script that runs, or ``python -m node.cli.main``.
+
+    Paths are made absolute but symlinks are kept: a virtualenv's python must be run by its own path.
+    """
+    script = Path(sys.argv[0])
+    if script.name == "orgnode" and script.exists():
+        return (str(script.absolute()),)
+    beside = Path(sys.executable).parent / "orgnode"
+    if beside.exists():
+        return (str(beside.absolute()),)
+    return (str(Path(sys.executable).absolute()), "-m", "node.cli.main")
+
+
+def run_user(name: str | None) -> tuple[str, str, int]:
+    """The user, group and uid the node runs as: ``name`` (must exist, not root), else whoever runs this."""
+    try:
+        entry = pwd.getpwnam(name) if name else pwd.getpwuid(os.getuid())
+    except KeyError:
+        raise UserError(f"--user {name}: no such user; create one for the node, e.g. `useradd --system --home-dir "
+                        f"/var/lib/orgnode --shell /usr/sbin/nologin {name}`") from None
+    check_run_user(entry.pw_name, entry.pw_uid)
+    try:
+        group_name = grp.getgrgid(entry.pw_gid).gr_name
+    except KeyError:
+        group_name = str(entry.pw_gid)
+    return entry.pw_name, group_name, entry.pw_uid
+
+
+def unit_for(args: argparse.Namespace) -> tuple[str, Home, UnitSpec]:
+    home = Home(home_of(args).absolute())
+    user, group_name, uid = run_user(args.user)
+    # The home must be the run user's own (root may write the unit for it): the node refuses any other.
+    config = home.load_config(owner=uid)
+    if len(str(home.path.resolve() / "admin.sock")) > MAX_UNIX_PATH:
+        raise UserError(f"the home path {home.path} is too long for its admin socket (at most {MAX_UNIX_PATH - 10} "
+                        "characters): under the service's private /tmp the CLI could not reach it; use a shorter home")
+    credential = args.passphrase_credential or (DEFAULT_CREDENTIAL_PATH if home.keys_encrypted() else None)
+    spec = UnitSpec(user=user, group=group_name, command=orgnode_command(), home=str(home.path),
+                    shutdown_grace=config.shutdown_grace, credential=credential, low_port=0 < config.listen_port < 1024)
+    return render_unit(spec), home, spec
+
+
+def next_steps(target: str | None, spec: UnitSpec, home: Home) -> list[str]:
+    """The commands to run next, each ready to paste (paths shell-quoted)."""
+    q = shlex.quote
+    steps = []
+    if target is None:
+        steps.append(f"save this unit as {SYSTEM_UNIT_PATH} (e.g. `orgnode service install --home {home.path} --print | "
+                     f"sudo tee {SYSTEM_UNIT_PATH}`)")
+    elif target != SYSTEM_UNIT_PATH:
+        steps.append(f"sudo install -m 0644 {q(target)} {SYSTEM_UNIT_PATH}")
+    if spec.credential:
+        steps.append(f"put the key passphrase in {spec.credential}, readable by root only: sudo install -d -m 0700 "
+                     f"{Path(spec.credential).parent} && sudo sh -c 'umask 077; cat > {spec.credential}'")
+    steps += ["sudo systemctl daemon-reload", "sudo systemctl enable --now orgnode",
+              "sudo systemctl status orgnode", "journalctl -u orgnode -f"]
+    return steps
+
+
+def cmd_service_install(args: argparse.Namespace) -> int:
+    unit, home, spec = unit_for(args)
+    target: str | None = args.output
+    if target is None and not args.print and os.geteuid() == 0 and os.access(Path(SYSTEM_UNIT_PATH).parent, os.W_OK):
+        target = SYSTEM_UNIT_PATH
+    if target is not None:
+        path = Path(target)
+        if path.exists() and not args.force:
+            raise UserError(f"{path} already exists: pass --force to replace it (or --output elsewhere)")
+        try:
+            write_private(path, unit.encode())
+            path.chmod(0o644)  # units are read by systemd and `systemctl cat`; it holds no secret
+        except OSError as exc:
+            raise UserError(f"cannot write {path}: {exc.strerror}; run as root, or use --print / --output FILE") from exc
+    steps = next_steps(target, spec, home)
+    data: dict[str, Any] = {"unit": unit, "file": target, "user": spec.user, "home": spec.home,
+                            "exec_start": list(spec.command), "credential": spec.credential, "next": steps}
+    if getattr(args, "json", False):
+        emit(args, data, "")
+        return 0
+    if target is None:
+        sys.stdout.write(unit)  # the unit alone on stdout, so it can be redirected; the advice on stderr
+        print("\n".join(["orgnode: this is the unit for the node (not written: not root, or --print). Next, as root:",
+                         *(f"  {s}" for s in steps)]), file=sys.stderr)
+    else:
+        print("\n".join([f"Wrote {target} (runs the node as {spec.user}, home {spec.home}). Next:", *(f"  {s}" for s in steps)]))
+    return 0
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    ssub = group(sub, common, "service", "run the node as a systemd service")
+    p = command(ssub, common, "install", cmd_service_install,
+                "write a hardened systemd unit for this node (as root: /etc/systemd/system/orgnode.service) "
+                "and say how to enable it")
+    p.add_argument("--user", metavar="USER", help="the unprivileged user the node runs as (default: you; never root)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--output", metavar="FILE", help="write the unit to FILE instead")
+    where.add_argument("--print", action="store_true", help="print the unit on stdout instead of writing it")
+    p.add_argument("--force", action="store_true", help="replace an existing unit file")
+    p.add_argument("--passphrase-credential", metavar="FILE",
+                   help=f"the root-only file systemd passes as the key passphrase (LoadCredential=; default "
+                        f"{DEFAULT_CREDENTIAL_PATH} when the keys are encrypted)")
