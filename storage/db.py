@@ -33,21 +33,31 @@ class Connection(sqlite3.Connection):
     this is the one place a full disk is recognised. SQLite has already rolled the statement (or the
     whole transaction) back when it reports SQLITE_FULL.
 
-    ``on_full`` is called at each refused write and ``on_recovered`` at the first write that goes
-    through after one (set them with ``watch_disk``), so the node can log one warning per episode.
+    ``on_full`` is called at each refused write and ``on_recovered`` once space has returned (set them
+    with ``watch_disk``), so the node logs one warning per episode. Space has returned when a write
+    commits that grew the file past its size at the refusal: a small write that fits in a free page
+    may go through on a full disk too, and must not end the episode.
     """
 
     full = False
+    full_at_pages = 0
     on_full: Callable[[], None] | None = None
     on_recovered: Callable[[], None] | None = None
 
+    def _pages(self) -> int:
+        return int(sqlite3.Connection.execute(self, "PRAGMA page_count").fetchone()[0])
+
     def _refused(self) -> None:
-        self.full = True
+        if not self.full:
+            self.full, self.full_at_pages = True, self._pages()
         if self.on_full is not None:
             self.on_full()
 
-    def _went_through(self, changes_before: int) -> None:
-        if self.full and self.total_changes != changes_before and not self.in_transaction:
+    def _went_through(self, changes_before: int, was_in_transaction: bool) -> None:
+        """After a statement succeeded: if it committed something (an autocommit write, or the COMMIT
+        of a transaction) and the file grew, the disk has room again."""
+        committed = not self.in_transaction and (was_in_transaction or self.total_changes != changes_before)
+        if self.full and committed and self._pages() > self.full_at_pages:
             self.full = False
             if self.on_recovered is not None:
                 self.on_recovered()
@@ -56,17 +66,17 @@ class Connection(sqlite3.Connection):
         return super().cursor(factory or Cursor)
 
     def execute(self, *args: object) -> sqlite3.Cursor:
-        before = self.total_changes
+        before, was_in = self.total_changes, self.in_transaction
         with _full_disk_is_storage_full(self):
             cursor = super().execute(*args)  # type: ignore[arg-type]
-        self._went_through(before)
+        self._went_through(before, was_in)
         return cursor
 
     def executemany(self, *args: object) -> sqlite3.Cursor:
-        before = self.total_changes
+        before, was_in = self.total_changes, self.in_transaction
         with _full_disk_is_storage_full(self):
             cursor = super().executemany(*args)  # type: ignore[arg-type]
-        self._went_through(before)
+        self._went_through(before, was_in)
         return cursor
 
     def executescript(self, *args: object) -> sqlite3.Cursor:
