@@ -186,8 +186,7 @@ class Federation(Invites):
             size += len(envelope)
         return Batch(tuple(envelopes), more=len(ids) < len(statements)), ids
 
-    def outbox_batch(self, peer: bytes, max_items: int = MAX_BATCH) -> tuple[Batch, list[bytes]]:
-        """The peer's oldest queued statements, at most ``max_items`` (fewer after failed pushes)."""
+    def outbox_batch(self, peer: bytes, max_items: int = MAX_BATCH) -> tuple[Batch, list[bytes]]:  # fewer after cut pushes
         statements = [s for sid in self.peers.outbox_batch(peer, max_items) if (s := self.service.log.get(sid)) is not None]
         return self.batch_for(peer, statements, max_items)
 

@@ -20,7 +20,7 @@ from node.core.errors import PeerAddressRefused, PeerUnavailable, StorageFull
 from node.core.federation import Federation
 from node.core.restore import finish_restore, own_recovery_request, restore_pending, take_own_recovered
 from node.logs import log_event
-from protocol.errors import DISK_FULL, ProtocolError
+from protocol.errors import DISK_FULL, MALFORMED, ProtocolError
 from protocol.sync import BackoffPolicy, Batch, BatchSize, DeliveryEvent, PeerDelivery, PushResults
 from storage import peers as P
 
@@ -64,6 +64,7 @@ class SyncEngine:
     # cut transfer, doubled after a success (protocol.sync.BatchSize; issue 10 item 7).
     push_sizes: dict[bytes, BatchSize] = field(default_factory=dict)
     pull_sizes: dict[bytes, BatchSize] = field(default_factory=dict)
+    no_max_items: set[bytes] = field(default_factory=set)  # peers that refused a pull naming max_items (older nodes)
 
     async def start(self) -> None:
         self._running = True
@@ -289,7 +290,7 @@ class SyncEngine:
         appended = 0
         size = self.pull_sizes.setdefault(peer_id, BatchSize())
         for _ in range(MAX_PULL_PAGES):
-            request = self.federation.have_vector_for(peer_id, size.size)
+            request = self.federation.have_vector_for(peer_id, None if peer_id in self.no_max_items else size.size)
             try:
                 answer = await self.client.post(url, PULL_PATH, peer_id, request.encode())
             except PeerUnavailable as exc:
@@ -298,6 +299,8 @@ class SyncEngine:
                     size.failed()
                 return PullReport(peer_id, False, appended, str(exc)[:300])
             self.refused.pop(peer_id, None)
+            if answer.status == 400 and answer.error_code == MALFORMED and request.max_items is not None:
+                self.no_max_items.add(peer_id)  # a node that predates max_items: ask it the 2-element way
             if answer.status != 200:
                 return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}")
             try:
