@@ -1,4 +1,6 @@
-"""A full disk for a node running in this process, made with SQLite's own limit (no mocks).
+"""Full disks for fault tests, made for real (no mocks): SQLite's own limit, or a small tmpfs.
+
+``fill``/``free``: a node running in this process, made full with SQLite's own limit.
 
 ``PRAGMA max_page_count`` on the node's live connection makes SQLite refuse to grow the database
 with ``SQLITE_FULL``, the very error a full filesystem gives. Free pages inside the file would still
@@ -6,11 +8,23 @@ be reused, so ``fill`` first takes them with a filler table written through a se
 writes are not the node's, so the node's disk watch sees only its own refused writes); ``free``
 lifts the limit: space has returned, with no restart (the filler stays: dropping it would hand its
 pages back as free pages, and the node would never need to grow the file to show it can).
+
+``small_tmpfs``/``fill_disk``: a real filesystem of 2 MB (needs root and mount; skipped otherwise)
+filled to ENOSPC, for what SQLite's limit cannot reach: a fresh connection (migrations at start)
+and plain file writes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from node.runtime import NodeRuntime
 
@@ -40,3 +54,31 @@ def fill(runtime: NodeRuntime) -> None:
 def free(runtime: NodeRuntime) -> None:
     """Space returns: lift the limit."""
     runtime.service.db.execute(f"PRAGMA max_page_count={NO_LIMIT}")
+
+
+@contextlib.contextmanager
+def small_tmpfs(where: Path) -> Iterator[Path]:
+    where.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("needs root and tmpfs mounts (a real full disk)")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill_disk(where: Path, leave: int) -> Path:
+    """Fill the filesystem at ``where`` to ENOSPC, then free ``leave`` bytes."""
+    filler = where / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 65536)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    os.truncate(filler, max(0, filler.stat().st_size - leave))
+    return filler

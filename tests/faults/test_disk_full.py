@@ -15,6 +15,7 @@ import logging
 from node.cli.main import main
 from node.core.disk import EXIT_DISK_FULL
 from protocol.bodies import Note
+from tests.conftest import make_home
 from tests.faults import disk
 from tests.node.federation_helpers import PUSH, head, health, ids_from, integrity_ok, pair, signed_post, wait_until
 from tests.node.federation_helpers import batch_of as _batch_of
@@ -81,3 +82,22 @@ async def test_the_cli_says_disk_full_with_its_exit_code_and_changes_nothing(net
     assert await asyncio.to_thread(main, ["--home", str(home), "note", "post", f"room again {BIG}"]) == 0
     assert head(b, b) == seq + 1
     assert len(events(caplog, "disk.recovered")) == 1
+
+
+async def test_a_backup_onto_a_full_disk_says_disk_full_naming_that_file(tmp_path, capsys):
+    """A file write (not SQLite) on a really full filesystem: ``ENOSPC`` becomes the same message and
+    exit code, naming the disk of the file written; no partial file is left; with room it works."""
+    service = make_home(tmp_path, "E")
+    home = service.home.path
+    service.close()
+    with disk.small_tmpfs(tmp_path / "small") as small:
+        filler = disk.fill_disk(small, leave=0)
+        target = small / "e.backup"
+        code = await asyncio.to_thread(main, ["--home", str(home), "backup", str(target)])
+        err = capsys.readouterr().err
+        assert code == EXIT_DISK_FULL, err
+        assert f"the disk holding {target} is full: free space, then retry; nothing was changed" in err
+        assert sorted(p.name for p in small.iterdir()) == ["filler"], "a partial backup was left behind"
+        filler.unlink()
+        assert await asyncio.to_thread(main, ["--home", str(home), "backup", str(target)]) == 0
+        assert target.stat().st_size > 0

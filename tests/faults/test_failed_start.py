@@ -21,6 +21,7 @@ from node.core.errors import StorageFull, UserError
 from node.core.service import NodeService
 from node.runtime import NodeRuntime
 from tests.conftest import make_home
+from tests.faults.disk import fill_disk, small_tmpfs
 from tests.node.federation_helpers import health
 from tests.node.test_runtime_start import accepts, our_tasks
 
@@ -114,34 +115,6 @@ async def test_database_locked_by_another_process_is_a_clear_error_and_leaves_no
         locker.stdin.close()
         locker.wait(10)
     await serves_again(home.path)
-
-
-@contextlib.contextmanager
-def small_tmpfs(where: Path):
-    where.mkdir()
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("needs root and tmpfs mounts (a real full disk)")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def fill_disk(where: Path, leave: int) -> Path:
-    """Fill the filesystem at ``where`` to ENOSPC, then free ``leave`` bytes."""
-    filler = where / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 65536)
-    except OSError as exc:
-        assert exc.errno == 28
-    finally:
-        os.close(fd)
-    os.truncate(filler, max(0, filler.stat().st_size - leave))
-    return filler
 
 
 async def test_disk_full_while_migrating_leaves_nothing_open_and_the_next_start_migrates(tmp_path):
