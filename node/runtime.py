@@ -279,8 +279,8 @@ class NodeRuntime:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_event.set)
-        await self.start()
-        try:
+        try:  # a failed start has undone its own steps; the signal handlers go too
+            await self.start()
             await self.stop_event.wait()
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):

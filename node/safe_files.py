@@ -15,6 +15,7 @@ import stat
 from pathlib import Path
 
 from node.core.errors import UserError
+from storage.errors import full_from_os_error
 
 
 def write_private(path: Path | str, data: bytes) -> None:
@@ -38,6 +39,8 @@ def write_private(path: Path | str, data: bytes) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
+        if full := full_from_os_error(exc, "a file", target):
+            raise full from exc  # the disk-full message and exit code, naming this file's disk
         raise UserError(f"cannot write {target}: {exc.strerror}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -37,6 +37,7 @@ MATCH_QUOTA = "match-quota"
 OVER_QUOTA = "over-quota"
 INVITE_REVOKED = "invite-revoked"
 CARD_MISMATCH = "card-mismatch"
+DISK_FULL = "disk-full"  # blame: the answering node (its disk is full); the sender retries later
 
 ALL_CODES = frozenset(
     {
@@ -66,6 +67,7 @@ ALL_CODES = frozenset(
         OVER_QUOTA,
         INVITE_REVOKED,
         CARD_MISMATCH,
+        DISK_FULL,
     }
 )
 

@@ -97,25 +97,33 @@ class PushResults:
 
 @dataclass(frozen=True, slots=True)
 class PullRequest:
-    """``[1, [[author, seq], ...]]``: what the asker holds of each author's log."""
+    """``[1, [[author, seq], ...]]`` or ``[1, [[author, seq], ...], max_items]``: what the asker holds
+    of each author's log, and (only after a failed or cut pull) the most envelopes it wants in the
+    answer; ``None``: the server's own page size (``MAX_BATCH``)."""
 
     have: tuple[tuple[bytes, int], ...]
+    max_items: int | None = None
 
     def encode(self) -> bytes:
-        return encode([PROTOCOL_VERSION, [[a, s] for a, s in self.have]])
+        have = [[a, s] for a, s in self.have]
+        if self.max_items is None or self.max_items >= MAX_BATCH:  # the 2-element form every node reads
+            return encode([PROTOCOL_VERSION, have])
+        return encode([PROTOCOL_VERSION, have, self.max_items])
 
     @classmethod
     def decode(cls, data: bytes) -> PullRequest:
         items = expect_list(decode(data, PULL_LIMITS), "pull request")
         expect_version(items, "pull request")
-        expect_list(items, "pull request", 2)
+        if len(items) != 3:
+            expect_list(items, "pull request", 2)
+        max_items = expect_int(items[2], "pull request.max_items", 1, MAX_BATCH) if len(items) == 3 else None
         have = []
         for raw in expect_list(items[1], "pull request.have"):
             pair = expect_list(raw, "have entry", 2)
             have.append((expect_bytes(pair[0], "have.author", 32), expect_int(pair[1], "have.seq")))
         if len({a for a, _ in have}) != len(have):
             raise RemoteProtocolError(MALFORMED, "an author appears twice in the have vector")
-        return cls(tuple(have))
+        return cls(tuple(have), max_items)
 
 
 # --- per-peer delivery schedule -----------------------------------------------------------------
@@ -159,6 +167,26 @@ class BackoffPolicy:
         """Delay before retry number ``attempts`` (>= 1); ``jitter`` in [0, 1) from the caller's RNG."""
         raw = min(self.cap_ms, self.base_ms * 2 ** min(attempts - 1, 40))
         return int(raw * (0.5 + jitter / 2))
+
+
+@dataclass
+class BatchSize:
+    """How many statements the next transfer with one peer carries (push batch or pull page).
+
+    A link that cuts every connection after N bytes (a broken middlebox, a tiny proxy limit) would
+    otherwise fail the same full batch forever: every failed or cut transfer halves the size, down to
+    1, and every success doubles it again, up to ``MAX_BATCH`` (sender behaviour: docs/protocol.md 13.3).
+    """
+
+    size: int = MAX_BATCH
+
+    def failed(self) -> int:
+        self.size = max(1, self.size // 2)
+        return self.size
+
+    def succeeded(self) -> int:
+        self.size = min(MAX_BATCH, self.size * 2)
+        return self.size
 
 
 @dataclass

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from storage.errors import StorageFull, full_from_os_error, is_sqlite_full
+
 
 def copy_database(db: sqlite_utils.Database, dest: Path) -> None:
     """Write a consistent snapshot of ``db`` to the new file ``dest`` (a rollback-journal DB, no WAL)."""
@@ -18,6 +20,10 @@ def copy_database(db: sqlite_utils.Database, dest: Path) -> None:
     try:
         db.conn.backup(target)
         target.execute("PRAGMA journal_mode=DELETE")
+    except (sqlite3.OperationalError, OSError) as exc:
+        if is_sqlite_full(exc) or (isinstance(exc, OSError) and full_from_os_error(exc, "")):
+            raise StorageFull("a backup copy", dest) from exc
+        raise
     finally:
         target.close()
 

@@ -23,9 +23,11 @@ from pathlib import Path
 
 import sqlite_utils
 
+from storage.errors import StorageFull, is_sqlite_full
 from storage.migrations import MIGRATIONS, Migration
 
-__all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Migration", "SchemaTooNew", "applied_migrations", "connect", "migrate"]
+__all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Migration", "SchemaTooNew", "StorageFull", "applied_migrations", "connect",
+           "is_locked", "migrate", "watch_disk"]
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -42,22 +44,116 @@ class SchemaTooNew(Exception):
         )
 
 
+class Connection(sqlite3.Connection):
+    """A connection that raises ``StorageFull`` (not a bare ``OperationalError``) when the disk is full.
+
+    Every statement sqlite-utils and the stores run goes through ``execute``/``executemany``/
+    ``executescript`` of the connection (sqlite-utils' in-transaction scripts through its cursor), so
+    this is the one place a full disk is recognised. SQLite has already rolled the statement (or the
+    whole transaction) back when it reports SQLITE_FULL.
+
+    ``on_full`` is called at each refused write and ``on_recovered`` once space has returned (set them
+    with ``watch_disk``), so the node logs one warning per episode. Space has returned when a write
+    commits that grew the file past its size at the refusal: a small write that fits in a free page
+    may go through on a full disk too, and must not end the episode.
+    """
+
+    full = False
+    full_at_pages = 0
+    on_full: Callable[[], None] | None = None
+    on_recovered: Callable[[], None] | None = None
+
+    def _pages(self) -> int:
+        return int(sqlite3.Connection.execute(self, "PRAGMA page_count").fetchone()[0])
+
+    def _refused(self) -> None:
+        if not self.full:
+            self.full, self.full_at_pages = True, self._pages()
+        if self.on_full is not None:
+            self.on_full()
+
+    def _went_through(self, changes_before: int, was_in_transaction: bool) -> None:
+        """After a statement succeeded: if it committed something (an autocommit write, or the COMMIT
+        of a transaction) and the file grew, the disk has room again."""
+        committed = not self.in_transaction and (was_in_transaction or self.total_changes != changes_before)
+        if self.full and committed and self._pages() > self.full_at_pages:
+            self.full = False
+            if self.on_recovered is not None:
+                self.on_recovered()
+
+    def cursor(self, factory: type[sqlite3.Cursor] | None = None) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory or Cursor)
+
+    def execute(self, *args: object) -> sqlite3.Cursor:
+        before, was_in = self.total_changes, self.in_transaction
+        with _full_disk_is_storage_full(self):
+            cursor = super().execute(*args)  # type: ignore[arg-type]
+        self._went_through(before, was_in)
+        return cursor
+
+    def executemany(self, *args: object) -> sqlite3.Cursor:
+        before, was_in = self.total_changes, self.in_transaction
+        with _full_disk_is_storage_full(self):
+            cursor = super().executemany(*args)  # type: ignore[arg-type]
+        self._went_through(before, was_in)
+        return cursor
+
+    def executescript(self, *args: object) -> sqlite3.Cursor:
+        with _full_disk_is_storage_full(self):
+            return super().executescript(*args)  # type: ignore[arg-type]
+
+    def commit(self) -> None:
+        with _full_disk_is_storage_full(self):
+            super().commit()
+
+
+class Cursor(sqlite3.Cursor):
+    def execute(self, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
+        with _full_disk_is_storage_full(self.connection):
+            return super().execute(*args)  # type: ignore[arg-type]
+
+    def executemany(self, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
+        with _full_disk_is_storage_full(self.connection):
+            return super().executemany(*args)  # type: ignore[arg-type]
+
+
+class _full_disk_is_storage_full:  # a context manager, named for what it does
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is not None and is_sqlite_full(exc):
+            if isinstance(self.conn, Connection):
+                self.conn._refused()
+            raise StorageFull("the database") from exc
+
+
+def watch_disk(db: sqlite_utils.Database, on_full: Callable[[], None], on_recovered: Callable[[], None]) -> None:
+    """Be told when a write to ``db`` is refused for a full disk, and when writes go through again."""
+    conn = db.conn
+    if isinstance(conn, Connection):
+        conn.on_full, conn.on_recovered = on_full, on_recovered
+
+
 def connect(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    db = sqlite_utils.Database(conn, execute_plugins=False)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, factory=Connection)
     try:
-        refuse_newer(db)
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        refuse_newer(db)  # read-only, before any PRAGMA write: a newer release's file is left untouched
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        # Erased personal data must not linger in free pages (THREATS row 18: recipients erase).
+        db.execute("PRAGMA secure_delete=ON")
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        migrate(db)
     except BaseException:
-        db.close()
+        conn.close()  # a failed open (locked, full, corrupt, newer) must not leave the file open (issue 10 item 7)
         raise
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA foreign_keys=ON")
-    # Erased personal data must not linger in free pages (THREATS row 18: recipients erase).
-    db.execute("PRAGMA secure_delete=ON")
-    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    migrate(db)
     return db
 
 
@@ -72,6 +168,11 @@ def refuse_newer(db: sqlite_utils.Database) -> None:
     unknown = sorted(row["name"] for row in db.query("SELECT name FROM migrations") if row["name"] not in known)
     if unknown:
         raise SchemaTooNew(unknown)
+
+
+def is_locked(exc: BaseException) -> bool:
+    """The database is locked by another process (SQLITE_BUSY / SQLITE_LOCKED after the busy timeout)."""
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) in (5, 6)
 
 
 def migrate(db: sqlite_utils.Database, migrations: list[Migration] | None = None) -> list[str]:

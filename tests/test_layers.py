@@ -52,6 +52,13 @@ def test_storage_does_not_import_node():
         assert "node" not in imports_of(path), path
 
 
+def test_only_storage_knows_sqlite_errors():
+    """Issue 10 item 7: a full disk is recognised in one place, storage/ (``StorageFull``): node/ never
+    imports sqlite3, so it cannot catch SQLite's errors itself and tell them apart some other way."""
+    for path in python_files("node"):
+        assert "sqlite3" not in imports_of(path), f"{path.relative_to(REPO)} imports sqlite3"
+
+
 def test_checker_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import asyncio\nfrom node.cli import main\n")

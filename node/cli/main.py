@@ -15,8 +15,9 @@ import traceback
 from typing import Any, Protocol
 
 from node.cli import audit, backups, candidates, jobs, lifecycle, partners, referrals, service
-from node.cli.common import CommandFn
-from node.core.errors import UserError
+from node.cli.common import CommandFn, home_of
+from node.core.disk import EXIT_DISK_FULL, disk_full_message
+from node.core.errors import StorageFull, UserError
 from node.terminal import safe_text
 
 
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         # One line: the message may carry a partner's or the node's remote detail.
         print(safe_text(f"orgnode: error: {exc}", multiline=False), file=sys.stderr)
         return exc.exit_code
+    except StorageFull as exc:  # an offline command (init, restore, a backup file) met a full disk
+        print(safe_text(f"orgnode: error: {disk_full_message(home_of(args), exc.path)}", multiline=False), file=sys.stderr)
+        return EXIT_DISK_FULL
     except KeyboardInterrupt:
         print("orgnode: interrupted", file=sys.stderr)
         return 130

@@ -9,6 +9,9 @@
   running). One line saying what is wrong and what to do; ``field`` names the request field to blame
   (the admin API's key, e.g. ``valid_through``), and the CLI adds its flag (``--valid-through``).
 - ``PeerUnavailable`` (here): a peer could not be reached; nobody is to blame yet, retry later.
+- ``StorageFull`` (storage/errors.py): this machine's disk is full; nothing was stored. Blame: local
+  (the machine, not our code and not the peer). Answered ``disk-full`` (HTTP 507) on both APIs, the
+  CLI exits ``EXIT_DISK_FULL`` (node/core/disk.py); a peer that gets it retries later.
 
 HTTP handlers do not turn one of these into another; each is raised where the blame is known.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 from protocol.errors import LocalProtocolError as LocalProtocolError
 from protocol.errors import ProtocolError as ProtocolError
 from protocol.errors import RemoteProtocolError as RemoteProtocolError
+from storage.errors import StorageFull as StorageFull
 
 
 class UserError(Exception):

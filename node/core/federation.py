@@ -169,11 +169,11 @@ class Federation(Invites):
             content = seal_statement_body(statement, peer, keys)
         return Envelope(statement.header_bytes, statement.signature, content).encode()
 
-    def batch_for(self, peer: bytes, statements: list[Statement]) -> tuple[Batch, list[bytes]]:
+    def batch_for(self, peer: bytes, statements: list[Statement], max_items: int = MAX_BATCH) -> tuple[Batch, list[bytes]]:
         envelopes: list[bytes] = []
         ids: list[bytes] = []
         size = 0
-        for statement in statements[:MAX_BATCH]:
+        for statement in statements[:max_items]:
             envelope = self.envelope_for(statement, peer)
             if envelopes and size + len(envelope) > MAX_BATCH_BYTES:
                 break
@@ -182,9 +182,9 @@ class Federation(Invites):
             size += len(envelope)
         return Batch(tuple(envelopes), more=len(ids) < len(statements)), ids
 
-    def outbox_batch(self, peer: bytes) -> tuple[Batch, list[bytes]]:
-        statements = [s for sid in self.peers.outbox_batch(peer, MAX_BATCH) if (s := self.service.log.get(sid)) is not None]
-        return self.batch_for(peer, statements)
+    def outbox_batch(self, peer: bytes, max_items: int = MAX_BATCH) -> tuple[Batch, list[bytes]]:  # fewer after cut pushes
+        statements = [s for sid in self.peers.outbox_batch(peer, max_items) if (s := self.service.log.get(sid)) is not None]
+        return self.batch_for(peer, statements, max_items)
 
     # --- taking in -----------------------------------------------------------------------------
 
@@ -234,13 +234,14 @@ class Federation(Invites):
         or own-log recovery for a have vector naming only the asker (node/core/restore.py)."""
         if (recovery := serve_own_recovery(self, origin, request)) is not None:
             return recovery
-        statements = self.service.log.statements(self.me, after_seq=dict(request.have).get(self.me, 0), limit=MAX_BATCH + 1)
-        batch, ids = self.batch_for(origin, statements)
+        page = min(MAX_BATCH, request.max_items or MAX_BATCH)  # an asker whose pulls were cut asks for less
+        statements = self.service.log.statements(self.me, after_seq=dict(request.have).get(self.me, 0), limit=page + 1)
+        batch, ids = self.batch_for(origin, statements, page)
         self.health.delivered(origin, "pull", len(ids))
         return batch
 
-    def have_vector_for(self, peer: bytes) -> PullRequest:
-        return PullRequest(((peer, self.service.log.head(peer).seq),))
+    def have_vector_for(self, peer: bytes, max_items: int | None = None) -> PullRequest:
+        return PullRequest(((peer, self.service.log.head(peer).seq),), max_items)
 
     # --- re-sharing ----------------------------------------------------------------------------
 

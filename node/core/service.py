@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlite_utils
 
 from node.core.clock import Clock, RandomBytes, now_ms, system_random
+from node.core.disk import DiskWatch
 from node.core.errors import UserError
 from node.home import Config, Home
 from node.passphrase import Passphrase
@@ -20,8 +21,25 @@ from protocol.card_bundle import card_statements, encode_bundle
 from protocol.identity import Identity
 from protocol.statement import Statement
 from protocol.versions import SUPPORTED, Versions
-from storage.db import SchemaTooNew, connect
+from storage.db import SchemaTooNew, connect, is_locked, watch_disk
+from storage.errors import StorageFull
 from storage.log_store import LogStore
+
+
+def open_database(home: Home) -> sqlite_utils.Database:
+    """Open and migrate the home's database; each way it can fail says what to do (nothing is left open)."""
+    try:
+        return connect(home.db_path)
+    except StorageFull:
+        raise  # the CLI and `orgnode run` print the disk-full message
+    except SchemaTooNew as exc:  # a newer orgnode wrote it: restoring a backup is not the advice
+        raise UserError(f"cannot open the database {home.db_path}: {exc}") from exc
+    except Exception as exc:  # sqlite3.DatabaseError and friends
+        if is_locked(exc):
+            raise UserError(f"the database {home.db_path} is locked by another process (another orgnode, or a "
+                            "tool holding it open): stop that process, then start again") from exc
+        raise UserError(f"cannot open the database {home.db_path}: {exc}; if the file is damaged, restore the "
+                        "home from a backup (`orgnode restore FILE --home NEW`)") from exc
 
 
 @dataclass
@@ -41,6 +59,8 @@ class NodeService:
     # The passphrase that opened the keys (None: they are not encrypted): a key written later (a
     # staged rotation key) is encrypted with the same one, wherever it came from (node/passphrase.py).
     passphrase: Passphrase | None = field(default=None, repr=False)
+    # Whether the disk is full now: one warning per episode, whichever surface met it (issue 10 item 7).
+    disk: DiskWatch = field(default_factory=lambda: DiskWatch(Path(".")))
 
     @classmethod
     def open(cls, home_path: Path, passphrase: Passphrase | str | None = None,
@@ -52,14 +72,15 @@ class NodeService:
             passphrase = Passphrase(passphrase, "the passphrase given")
         unlocked = passphrase or home.unlock(passphrase_file)
         identity = home.load_identity(unlocked)
+        db = open_database(home)
+        disk = DiskWatch(home.path)
+        watch_disk(db, disk.refused, disk.recovered)
+        service = cls(home, config, identity, db, LogStore(db), passphrase=unlocked, disk=disk)
         try:
-            db = connect(home.db_path)
-        except SchemaTooNew as exc:  # a newer orgnode wrote it: restoring a backup is not the advice
-            raise UserError(f"cannot open the database {home.db_path}: {exc}") from exc
-        except Exception as exc:  # sqlite3.DatabaseError and friends
-            raise UserError(f"cannot open the database {home.db_path}: {exc}; restore it from a backup") from exc
-        service = cls(home, config, identity, db, LogStore(db), passphrase=unlocked)
-        service._finish_rotation(unlocked.text if unlocked else None)
+            service._finish_rotation(unlocked.text if unlocked else None)
+        except BaseException:
+            db.close()  # a failed open leaves nothing open (issue 10 item 7)
+            raise
         return service
 
     def _finish_rotation(self, passphrase: str | None) -> None:
@@ -79,7 +100,6 @@ class NodeService:
         elif staged is not None:
             self.home.next_signing_path.unlink()
         if self.identity.signing_public != current:
-            self.db.close()
             raise UserError("the log names a signing key this home does not hold: restore keys/ from the backup "
                             "taken after the last `orgnode key rotate`")
 

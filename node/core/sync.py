@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from node.core.clock import earliest_wakeup, jitter
-from node.core.errors import PeerAddressRefused, PeerCertificateRefused, PeerUnavailable
+from node.core.errors import PeerAddressRefused, PeerCertificateRefused, PeerUnavailable, StorageFull
 from node.core.federation import Federation
 from node.core.negotiation import VersionNegotiation, encode_pull
 from node.core.restore import finish_restore, own_recovery_request, restore_pending, take_own_recovered
 from node.logs import log_event
-from protocol.errors import ProtocolError
-from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery
+from protocol.errors import DISK_FULL, MALFORMED, ProtocolError
+from protocol.sync import BackoffPolicy, Batch, BatchSize, DeliveryEvent, PeerDelivery
 from storage import peers as P
 
 if TYPE_CHECKING:  # the core takes the HTTP client as a parameter; it never imports aiohttp
@@ -71,6 +71,11 @@ class SyncEngine:
     refused: dict[bytes, str] = field(default_factory=dict)
     # Partners that answered our own-log recovery since this home was restored (issue 10 item 2).
     resynced: set[bytes] = field(default_factory=set)
+    # Per peer, how many statements the next push batch / pull page carries: halved after a failed or
+    # cut transfer, doubled after a success (protocol.sync.BatchSize; issue 10 item 7).
+    push_sizes: dict[bytes, BatchSize] = field(default_factory=dict)
+    pull_sizes: dict[bytes, BatchSize] = field(default_factory=dict)
+    no_max_items: set[bytes] = field(default_factory=set)  # peers that refused a pull naming max_items (older nodes)
     negotiation: VersionNegotiation = field(init=False)
     _pushing: set[bytes] = field(default_factory=set)  # peers with a push batch on the wire now
 
@@ -175,8 +180,9 @@ class SyncEngine:
                     await asyncio.wait_for(wake.wait(), timeout=max(0.0, (delivery.next_attempt_at - now) / 1000))
                 continue
             wake.clear()
+            size = self.push_sizes.setdefault(peer_id, BatchSize())
             try:
-                batch, ids = self.federation.outbox_batch(peer_id)
+                batch, ids = self.federation.outbox_batch(peer_id, size.size)
             except Exception as exc:  # e.g. a peer card with an unusable key: back off, keep the loop
                 log_event("push.build-error", logging.ERROR, peer=peer_id, error=type(exc).__name__)
                 delivery.event(DeliveryEvent.SEND, now)
@@ -197,14 +203,22 @@ class SyncEngine:
                           in_ms=delivery.next_attempt_at - self.federation.clock())
 
     async def _push(self, url: str, peer_id: bytes, batch: Batch, ids: list[bytes]) -> bool:
+        size = self.push_sizes.setdefault(peer_id, BatchSize())
         try:
             answer, messages = await self.negotiation.post(self.client, url, PUSH_PATH, peer_id, lambda m: m.encode_batch(batch))
         except PeerUnavailable as exc:
             self._note_failure(peer_id, exc)
-            log_event("push.unreachable", logging.INFO, peer=peer_id, error=str(exc)[:300])
+            if not isinstance(exc, PeerAddressRefused):  # a cut or failed transfer: send less next time
+                size.failed()
+            log_event("push.unreachable", logging.INFO, peer=peer_id, error=str(exc)[:300], next_batch=size.size)
             return False
         self._answered(peer_id)
+        if answer.status == 507 and answer.error_code == DISK_FULL:  # the peer's disk: retry later, as backoff says
+            log_event("push.deferred", logging.INFO, peer=peer_id, code=DISK_FULL)
+            return False
         if answer.status != 200:
+            if answer.status == 413:
+                size.failed()
             log_event("push.refused", logging.WARNING, peer=peer_id, status=answer.status, code=answer.error_code)
             return False
         try:
@@ -220,7 +234,11 @@ class SyncEngine:
         else:
             answered = {r.id for r in results.results}
             done = [sid for sid in ids if sid in answered]
-        self.federation.peers.acknowledge(peer_id, done)
+        try:
+            self.federation.peers.acknowledge(peer_id, done)
+        except StorageFull:  # our own disk: the items stay queued and are pushed again (taken as duplicates)
+            return False
+        size.succeeded()
         self.federation.health.delivered(peer_id, "push", len(done))
         log_event("push.done", peer=peer_id, items=len(done))
         return True
@@ -286,6 +304,8 @@ class SyncEngine:
         for timer in self.federation.timers:
             try:
                 timer.run(now)
+            except StorageFull:  # retried at its next run; DiskWatch logged the episode once
+                continue
             except Exception as exc:
                 log_event("timer.error", logging.ERROR, timer=timer.name, error=type(exc).__name__)
 
@@ -297,6 +317,8 @@ class SyncEngine:
         """A bug while applying one peer's answer must not stop pulling from the others, or later."""
         try:
             return await self.pull_from(peer_id, url)
+        except StorageFull:  # our disk is full (DiskWatch warned once); the page is asked for again later
+            return PullReport(peer_id, False, 0, DISK_FULL)
         except Exception as exc:
             log_event("pull.error", logging.ERROR, peer=peer_id, error=type(exc).__name__)
             return PullReport(peer_id, False, 0, f"internal error ({type(exc).__name__})")
@@ -310,15 +332,20 @@ class SyncEngine:
             if {p.node_id for p in self.federation.peers.trusted()} <= self.resynced:
                 finish_restore(self.federation, "every partner answered")
         appended = 0
+        size = self.pull_sizes.setdefault(peer_id, BatchSize())
         for _ in range(MAX_PULL_PAGES):
-            request = self.federation.have_vector_for(peer_id)
+            request = self.federation.have_vector_for(peer_id, None if peer_id in self.no_max_items else size.size)
             try:
                 answer, messages = await self.negotiation.post(self.client, url, PULL_PATH, peer_id,
                                                                  functools.partial(encode_pull, request))
             except PeerUnavailable as exc:
                 self._note_failure(peer_id, exc)
+                if not isinstance(exc, PeerAddressRefused):  # a cut or failed page: ask for less next time
+                    size.failed()
                 return PullReport(peer_id, False, appended, str(exc)[:300])
             self._answered(peer_id)
+            if answer.status == 400 and answer.error_code == MALFORMED and request.max_items is not None:
+                self.no_max_items.add(peer_id)  # a node that predates max_items: ask it the 2-element way
             if answer.status != 200:
                 return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}")
             try:
@@ -333,6 +360,7 @@ class SyncEngine:
                 return PullReport(peer_id, False, appended, exc.code)
             new = sum(1 for r in results.results if r.outcome == "appended")
             appended += new
+            size.succeeded()
             self.contact(peer_id)
             if not batch.more or not batch.envelopes or new == 0:
                 break  # done, or a page that brought nothing new: never page on without progress

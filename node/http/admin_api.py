@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from node.config import Config
-from node.core.errors import UserError
+from node.core.disk import disk_full_message
+from node.core.errors import StorageFull, UserError
 from node.core.federation import Federation
 from node.core.health import Health, problems
 from node.core.pairing import accept_invite
@@ -31,7 +32,7 @@ from node.http.errors import error_response
 from node.logs import log_event
 from node.tls import certificate_expiry
 from protocol.bodies import Note
-from protocol.errors import LocalProtocolError, ProtocolError
+from protocol.errors import DISK_FULL, LocalProtocolError, ProtocolError
 from storage import peers as P
 from storage.backup import copy_database
 from storage.foreign import foreign_statements
@@ -58,6 +59,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except UserError as exc:
         return error_response("user-error", str(exc), 400, field=exc.field)
+    except StorageFull as exc:  # nothing was changed (the transaction rolled back); DiskWatch logged the episode
+        return error_response(DISK_FULL, disk_full_message(request.app[CTX].service.home.path, exc.path), 507)
     except LocalProtocolError as exc:  # our bug, never the admin's or a peer's fault
         log_event("admin.bug", logging.ERROR, path=request.path, code=exc.code)
         return error_response("internal", "internal error (a protocol misuse by this node); see the node's log", 500)

@@ -9,8 +9,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from node.core.disk import EXIT_DISK_FULL
 from node.core.errors import NodeNotRunning, UserError, flag_hint
 from node.safe_files import check_own_socket
+from protocol.errors import DISK_FULL
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -77,6 +79,8 @@ def answer_error(result: Any, status: int) -> UserError:
     detail = result.get("detail") if isinstance(result, dict) else None
     field = result.get("field") if isinstance(result, dict) and isinstance(result.get("field"), str) else None
     message = str(detail or f"the node answered HTTP {status}")
+    if isinstance(result, dict) and result.get("error") == DISK_FULL:
+        return UserError(message, EXIT_DISK_FULL)  # the node's disk is full: retry once space is freed
     option = (OPTION_OF[field] if field in OPTION_OF else flag_hint(field)) if field else None
     if field and option:
         # A machine field name in the text (consent_evidence) reads as the option it is on the command

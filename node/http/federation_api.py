@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from node.core.clock import now_ms
+from node.core.errors import StorageFull
 from node.core.federation import Federation
 from node.core.limits import PeerLimits, TokenBucket
 from node.http.errors import error_response
@@ -83,6 +84,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise web.HTTPRequestTimeout() from None
     try:
         return await handler(request)
+    except StorageFull:  # our disk, not the peer's fault and not a bug: it retries later (DiskWatch logged it)
+        return error_response(E.DISK_FULL, "this node's disk is full; nothing was stored; retry later", 507)
     except LocalProtocolError as exc:  # our bug: never answered to the peer as if it were its fault
         log_event("federation.bug", logging.ERROR, path=request.path, code=exc.code)
         return error_response("internal", "internal error; the node keeps serving", 500)
