@@ -140,6 +140,9 @@ KEYS: tuple[Key, ...] = (
     Key("max_connections_per_address", "whole", 32, "open federation connections one source may hold: an IPv4 address, "
         "or a global IPv6 /64", 1, 10_000),
     Key("max_connections", "whole", 1024, "open federation connections the whole node holds", 1, 100_000),
+    Key("own_log_confirm_timeout", "number", 60.0, "after a start, seconds the node waits for unreachable partners to "
+        "confirm its own log once one partner did, before it signs again (no partner answering: it keeps waiting "
+        "until `orgnode restore-done --force`)", MIN_INTERVAL_S, DAY_S, unit="seconds"),
 )
 KEY_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 
@@ -187,6 +190,7 @@ class Config:
     read_timeout: float = 10.0
     max_connections_per_address: int = 32
     max_connections: int = 1024
+    own_log_confirm_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -103,10 +103,28 @@ def cmd_status(args: argparse.Namespace) -> int:
             + (["  RESTORED: relearning its own latest statements from its partners; it signs nothing until every "
                 "partner answered (`orgnode sync`; `orgnode restore-done --force` if one is gone for good)"]
                if data.get("restore_pending") else [])
+            + own_log_check_lines(data)
             + ([f"  WARNING: {len(forks)} peer(s) equivocated (forked logs): {', '.join(f[:16] for f in forks)}"] if forks else [])
         ),
     )
     return 0
+
+
+def own_log_check_lines(data: dict[str, Any]) -> list[str]:
+    """The start check in plain words: which partners have not confirmed our own log yet, and why."""
+    lines = []
+    if data.get("own_log_check_pending"):
+        lines.append("  WAITING to confirm its own log with its partners after starting (its database may be an older "
+                     "copy): it signs nothing until they answered; if no partner can answer, `orgnode restore-done "
+                     "--force` lets it sign (logged)")
+    errors = data.get("own_log_check_errors") or {}
+    for peer in data.get("own_log_check_waiting_for") or []:
+        lines.append(f"    not answered yet: {peer[:16]}" + (f" ({errors[peer]})" if peer in errors else ""))
+    for lost in data.get("lost_partnerships") or []:
+        lines.append(f"  LOST PARTNER: this node paired with a partner after its backup (own statement seq {lost}); its "
+                     "trust list is older, so it cannot reach that partner. Re-pair with it (`orgnode invite` there or "
+                     "here, then `orgnode accept`); the partner keeps this node's statements")
+    return lines
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from node.core.clock import Clock, RandomBytes, Timer
 from node.core.errors import UserError
 from node.core.ids import resolve_id
 from node.core.invites import Invites, name_key
-from node.core.restore import refuse_while_pending, restore_pending, serve_own_recovery
+from node.core.restore import StartCheck, note_high_water, refuse_while_pending, serve_own_recovery, signing_paused
 from node.core.service import NodeService
 from node.logs import log_event
 from protocol import errors as E
@@ -80,6 +80,8 @@ class Federation(Invites):
     # Work due by the clock (retries, expiry), run by the sync engine's maintenance loop with ``clock()``;
     # each timer says when it is next due, and the loop sleeps until the earliest.
     timers: list[Timer] = field(default_factory=list)
+    # The start check of this process (node/core/restore.py): own appends wait for partners' answers.
+    start_check: StartCheck = field(default_factory=StartCheck)
 
     def __post_init__(self) -> None:
         self.peers = PeerStore(self.service.db)
@@ -133,6 +135,7 @@ class Federation(Invites):
                 audience=audience.encode() if audience else None,
             )
             self.peers.enqueue(statement.id, statement.seq, trusted, now)
+        note_high_water(self)  # outside the database: a copied-back old one is caught at the next start
         log_event("statement.appended", kind=kind, seq=statement.seq, id=statement.id)
         self.on_outbox(trusted)
         return statement
@@ -249,7 +252,7 @@ class Federation(Invites):
         """Run every reaction to each new statement of a peer. Each statement's reactions run in one
         savepoint; if one fails unexpectedly, that statement stays in ``pending_reactions`` and is
         retried (``retry_reactions``) — the statement itself is already safely stored."""
-        if restore_pending(self):  # they may sign: kept pending until the resync ends (node/core/restore.py)
+        if signing_paused(self):  # they may sign: kept pending until the resync ends (node/core/restore.py)
             return
         for statement in appended:
             self._after_commit.clear()

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 from node.core.clock import earliest_wakeup, jitter
 from node.core.errors import PeerAddressRefused, PeerUnavailable
 from node.core.federation import Federation
-from node.core.restore import finish_restore, own_recovery_request, restore_pending, take_own_recovered
+from node.core.restore import (
+    begin_start_check, own_recovery_request, partner_answered, partner_failed, settle, signing_paused, take_own_recovered,
+)
 from node.logs import log_event
 from protocol.errors import ProtocolError
 from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PushResults
@@ -59,9 +61,16 @@ class SyncEngine:
     # shown to the admin in `trust list` until a request to that peer goes through again.
     refused: dict[bytes, str] = field(default_factory=dict)
     # Partners that answered our own-log recovery since this home was restored (issue 10 item 2).
-    resynced: set[bytes] = field(default_factory=set)
+    # Seconds the start check waits for unreachable partners once one answered (config own_log_confirm_timeout).
+    confirm_timeout: float = 60.0
+
+    @property
+    def resynced(self) -> set[bytes]:
+        """Partners that answered our own-log recovery pull since this process started."""
+        return self.federation.start_check.answered
 
     async def start(self) -> None:
+        begin_start_check(self.federation, int(self.confirm_timeout * 1000))  # before the first append
         self._running = True
         self.federation.on_outbox = self.wake
         self.federation.on_trusted = self.peer_trusted
@@ -236,7 +245,8 @@ class SyncEngine:
     def run_timers(self) -> None:
         """Run the work that is due by the node's clock (``Federation.timers``); one failing timer
         neither stops the others nor the loop. None while a restore is pending: timers may sign."""
-        if restore_pending(self.federation):
+        if signing_paused(self.federation):
+            settle(self.federation)  # the start check's timeout runs on the node's clock
             return
         now = self.federation.clock()
         for timer in self.federation.timers:
@@ -258,13 +268,12 @@ class SyncEngine:
             return PullReport(peer_id, False, 0, f"internal error ({type(exc).__name__})")
 
     async def pull_from(self, peer_id: bytes, url: str) -> PullReport:
-        if restore_pending(self.federation) and peer_id not in self.resynced:
+        if signing_paused(self.federation) and peer_id not in self.resynced:
             report = await self.recover_own_from(peer_id, url)
             if not report.ok:
+                partner_failed(self.federation, peer_id, report.error or "no answer")
                 return report
-            self.resynced.add(peer_id)
-            if {p.node_id for p in self.federation.peers.trusted()} <= self.resynced:
-                finish_restore(self.federation, "every partner answered")
+            partner_answered(self.federation, peer_id, report.appended)
         appended = 0
         for _ in range(MAX_PULL_PAGES):
             request = self.federation.have_vector_for(peer_id)

@@ -18,7 +18,7 @@ from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.pairing import accept_invite
 from node.core.requests import BackupSnapshot, InviteCreate, InviteRevoke, NotePost, PeerRef, RestoreDone, SetUrl, TrustAccept
-from node.core.restore import finish_restore, restore_pending
+from node.core.restore import check_view, finish_restore, restore_pending, signing_paused
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
@@ -47,9 +47,25 @@ class AdminContext:
 CTX = web.AppKey("admin_context", AdminContext)
 
 
+APPEND_WAIT_S = 10.0  # an admin request waits at most this long for the start check (node/core/restore.py)
+NO_WAIT = {"/restore/done", "/stop", "/sync", "/backup"}
+
+
+async def wait_for_own_log(request: web.Request) -> None:
+    """Right after a start, a request that may sign waits (bounded) until partners confirmed our own
+    log, so an admin's first command does not fail only because the check was still running."""
+    federation = request.app[CTX].federation
+    if request.method != "POST" or request.path in NO_WAIT or not signing_paused(federation):
+        return
+    deadline = asyncio.get_running_loop().time() + APPEND_WAIT_S
+    while signing_paused(federation) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)  # polls an in-memory flag; the check itself runs in the sync loops
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        await wait_for_own_log(request)
         return await handler(request)
     except UserError as exc:
         return error_response("user-error", str(exc), 400, field=exc.field)
@@ -100,7 +116,7 @@ def status_info(service: NodeService, running: bool) -> dict[str, Any]:
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(status_info(request.app[CTX].service, running=True))
+    return web.json_response(status_info(request.app[CTX].service, running=True) | check_view(request.app[CTX].federation))
 
 
 async def own_log(request: web.Request) -> web.Response:
@@ -265,7 +281,7 @@ async def restore_done(request: web.Request) -> web.Response:
     """The admin's explicit, logged override of the post-restore resync (a partner gone for good)."""
     await read(request, RestoreDone.from_json)
     federation = request.app[CTX].federation
-    was_pending = restore_pending(federation)
+    was_pending = signing_paused(federation)
     finish_restore(federation, "override")
     return web.json_response({"was_pending": was_pending, "own_seq": federation.service.log.head(federation.me).seq})
 
