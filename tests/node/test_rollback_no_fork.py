@@ -58,8 +58,7 @@ async def roll_back_b(tmp_path: Path, *, with_mark: bool):
     home = await net.stop(b)
     copy_db(home, tmp_path / "saved", with_mark=with_mark)
     at_copy = None
-    b = await net.restart(home)
-    await wait_until(lambda: not signing_paused(b.federation), what="B to confirm its own log at start")
+    b = await net.restart(home)  # waits until A and C confirmed B's own log
     at_copy = head(b, bid)
     post(b, "after the copy")
     b.talent.post_job(title="New job", skills=["python"])
@@ -78,7 +77,7 @@ async def roll_back_b(tmp_path: Path, *, with_mark: bool):
 async def test_a_database_rolled_back_by_a_file_copy_never_forks(tmp_path, with_mark):
     net, a, c, home, bid, at_copy, last, before = await roll_back_b(tmp_path, with_mark=with_mark)
     try:
-        b = await net.restart(home)
+        b = await net.restart(home, confirmed=False)
         assert b.service.log.head(bid).seq <= at_copy < last  # the old copy: it lost statements it signed
         await wait_until(lambda: not signing_paused(b.federation), what="B to relearn its own log from A and C")
         assert ids(b, bid) == before  # B's own log is complete again
@@ -98,8 +97,8 @@ async def test_positive_control_without_the_check_the_same_rollback_forks(tmp_pa
     and both partners record fork evidence, so the test above would catch a missing check."""
     net, a, c, home, bid, at_copy, last, before = await roll_back_b(tmp_path, with_mark=False)
     try:
-        b = await net.restart(home)
-        with pytest.raises(UserError, match="restored from a backup|confirm its own log"):
+        b = await net.restart(home, confirmed=False)
+        with pytest.raises(UserError, match="restored from a backup"):
             post(b, "too early")  # the old copy is caught locally (the mark beside it is newer)
         finish_restore(b.federation, "override")  # no check: sign on top of the old copy
         post(b, "a reused seq")
@@ -122,7 +121,7 @@ async def test_a_start_with_no_partner_answering_keeps_waiting_and_status_says_s
         await wait_until(lambda: b.federation.peers.outbox_size() == 0, what="pairing to settle")
         home = await net.stop(b)
         await net.stop(a)
-        b = await net.restart(home)
+        b = await net.restart(home, confirmed=False)
         with pytest.raises(UserError, match="confirm its own log with its partners"):
             post(b, "partners unreachable")
         from node.core.restore import check_view
