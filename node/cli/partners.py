@@ -6,10 +6,14 @@ They all talk to the running node over the admin socket (``node/http/admin_api.p
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 from typing import Any
+from urllib.parse import quote
 
-from node.cli.common import admin, command, emit, group, json_option, parse_duration_ms
+from node.cli.common import admin, command, emit, group, json_option, parse_duration_ms, when
 from node.core.errors import UserError
+from node.terminal import safe_text
 from protocol.bodies import SECTORS
 
 
@@ -177,6 +181,52 @@ def _state_command(path: str, verb: str) -> Any:
     return run
 
 
+def _confirm_clear_fork(args: argparse.Namespace, peer: dict[str, Any]) -> None:
+    """Clearing fork evidence is the admin's decision: ask on the terminal, or require --yes."""
+    if args.yes:
+        return
+    if args.json or not sys.stdin.isatty():
+        raise UserError("clearing fork evidence needs your explicit confirmation and there is no terminal to ask on: "
+                        "run it again with --yes")
+    print(safe_text(f"{peer.get('name') or peer['node_id'][:16]} ({peer['node_id'][:16]}) signed two different statements "
+                    "for one position of its log. Clearing keeps the branch this node holds, archives the evidence, and "
+                    "accepts its statements again after the highest position seen on either branch."))
+    if input("Type 'clear' to confirm: ").strip().lower() != "clear":
+        raise UserError("fork evidence not cleared (confirmation not given)")
+
+
+def cmd_trust_clear_fork(args: argparse.Namespace) -> int:
+    client = admin(args)
+    peer = next((p for p in client.call("GET", "/trust") if p["node_id"].startswith(args.node_id.lower())), None)
+    if peer is None:
+        raise UserError(f"no peer {args.node_id} on the trust list (see `orgnode trust list`)")
+    if not peer["forked"]:
+        raise UserError("this peer has no fork evidence to clear (see `orgnode trust list`)")
+    _confirm_clear_fork(args, peer)
+    data = client.call("POST", "/trust/clear-fork", {"node_id": peer["node_id"], "reason": args.reason,
+                                                     "admin": getpass.getuser(), "confirmed": True})
+    emit(args, data, f"Fork evidence of {peer.get('name') or peer['node_id'][:16]} cleared (decision {data['decision']}, "
+                     f"{len(data['evidence'])} statement(s) archived); its statements after seq {data['resume_after']} "
+                     "are accepted again. `orgnode trust history` shows the decision.")
+    return 0
+
+
+def cmd_trust_history(args: argparse.Namespace) -> int:
+    path = "/trust/history" + (f"?node_id={quote(args.node_id)}" if args.node_id else "")
+    decisions = admin(args).call("GET", path)
+
+    def human() -> str:
+        if not decisions:
+            return "No fork evidence was ever cleared here."
+        return "\n".join(
+            f"decision {d['decision']}: {d['node_id'][:16]} cleared {when(d['decided_at'])} by {d['admin']}: {d['reason']!r}\n"
+            f"  accepted again after seq {d['resume_after']}; archived evidence: "
+            + ", ".join(f"seq {e['seq']} {e['id'][:16]}" for e in d["evidence"]) for d in decisions)
+
+    emit(args, decisions, human)
+    return 0
+
+
 # --- LAN discovery and pairing by request ------------------------------------------------------
 
 
@@ -320,6 +370,13 @@ def _register_trust(sub: Any, common: argparse.ArgumentParser) -> None:
     for name, path, verb, text in TRUST_STATES:
         q = command(tsub, common, name, _state_command(path, verb), text)
         q.add_argument("node_id", help="the peer's node id (or its first 8+ hex characters)")
+    q = command(tsub, common, "clear-fork", cmd_trust_clear_fork,
+                "clear a peer's fork evidence by your explicit, recorded decision (the evidence is archived)")
+    q.add_argument("node_id", help="the forked peer's node id (or its first 8+ hex characters)")
+    q.add_argument("--reason", required=True, help="why you clear it (recorded with the decision, shown by `trust history`)")
+    q.add_argument("--yes", action="store_true", help="confirm without a prompt (needed when there is no terminal)")
+    q = command(tsub, common, "history", cmd_trust_history, "list the decisions that cleared fork evidence (who, when, why, what)")
+    q.add_argument("node_id", nargs="?", help="only this peer's decisions (its node id or first 8+ hex characters)")
     q = command(tsub, common, "request", cmd_trust_request, "ask a node found by `orgnode discover` to pair; its admin approves")
     q.add_argument("node_id", help="the node id from `orgnode discover` (or its first 8+ hex characters)")
     q.add_argument("--seconds", type=float, default=3.0, help="how long to look for it on the LAN (default 3)")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from node.core.clock import Clock, RandomBytes, Timer
 from node.core.errors import UserError
+from node.core.forks import resume_point
 from node.core.ids import resolve_id
 from node.core.invites import Invites, name_key
 from node.core.restore import StartCheck, note_high_water, refuse_while_pending, serve_own_recovery, signing_paused
@@ -244,7 +245,7 @@ class Federation(Invites):
         return self.batch_for(origin, statements)[0]
 
     def have_vector_for(self, peer: bytes) -> PullRequest:
-        return PullRequest(((peer, self.service.log.head(peer).seq),))
+        return PullRequest(((peer, resume_point(self, peer)),))  # after a cleared fork: after the settled positions
 
     # --- re-sharing ----------------------------------------------------------------------------
 

@@ -19,7 +19,13 @@ from node.core.clock import earliest_wakeup, jitter
 from node.core.errors import PeerAddressRefused, PeerUnavailable
 from node.core.federation import Federation
 from node.core.restore import (
-    begin_start_check, own_recovery_request, partner_answered, partner_failed, settle, signing_paused, take_own_recovered,
+    begin_start_check,
+    own_recovery_request,
+    partner_answered,
+    partner_failed,
+    settle,
+    signing_paused,
+    take_own_recovered,
 )
 from node.logs import log_event
 from protocol.errors import ProtocolError

@@ -16,9 +16,20 @@ from aiohttp import web
 
 from node.core.errors import UserError
 from node.core.federation import Federation
+from node.core.forks import clear_fork, decision_view, fork_history
 from node.core.pairing import accept_invite
-from node.core.requests import BackupSnapshot, InviteCreate, InviteRevoke, NotePost, PeerRef, RestoreDone, SetUrl, TrustAccept
-from node.core.restore import check_view, finish_restore, restore_pending, signing_paused
+from node.core.requests import (
+    BackupSnapshot,
+    ForkClear,
+    InviteCreate,
+    InviteRevoke,
+    NotePost,
+    PeerRef,
+    RestoreDone,
+    SetUrl,
+    TrustAccept,
+)
+from node.core.restore import check_view, finish_restore, signing_paused
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
@@ -48,7 +59,7 @@ CTX = web.AppKey("admin_context", AdminContext)
 
 
 APPEND_WAIT_S = 10.0  # an admin request waits at most this long for the start check (node/core/restore.py)
-NO_WAIT = {"/restore/done", "/stop", "/sync", "/backup"}
+NO_WAIT = {"/restore/done", "/stop", "/sync", "/backup", "/trust/clear-fork"}
 
 
 async def wait_for_own_log(request: web.Request) -> None:
@@ -211,6 +222,21 @@ async def trust_unblock(request: web.Request) -> web.Response:
     return web.json_response(peer_view(ctx.service, ctx.federation.unblock(node_id), ctx.federation.clock()))
 
 
+async def trust_clear_fork(request: web.Request) -> web.Response:
+    """The admin's explicit, recorded decision to clear a peer's fork evidence (node/core/forks.py)."""
+    req = await read(request, ForkClear.from_json)
+    federation = request.app[CTX].federation
+    decision = clear_fork(federation, federation.resolve_peer(req.node_id), admin=req.admin, reason=req.reason)
+    return web.json_response(decision_view(decision))
+
+
+async def trust_history(request: web.Request) -> web.Response:
+    """Every fork-clearing decision, or one peer's (``?node_id=``)."""
+    federation = request.app[CTX].federation
+    prefix = request.query.get("node_id")
+    return web.json_response(fork_history(federation, federation.resolve_peer(prefix) if prefix else None))
+
+
 # --- statements ----------------------------------------------------------------------------------
 
 
@@ -299,6 +325,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/trust/remove", _state_change(P.REMOVED)),
     ("POST", "/trust/block", _state_change(P.BLOCKED)),
     ("POST", "/trust/unblock", trust_unblock),
+    ("POST", "/trust/clear-fork", trust_clear_fork),
+    ("GET", "/trust/history", trust_history),
     # POST /trust/approve (LAN pairing: only a pending_in peer, confirmed with it) is in node/lan/admin.py.
     ("POST", "/note", note_post),
     ("GET", "/notes", notes),
