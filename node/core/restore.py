@@ -28,12 +28,15 @@ from node.logs import log_event
 from node.safe_files import write_private
 from protocol import errors as E
 from protocol.errors import RemoteProtocolError
+from protocol.provenance import Partnership
 from protocol.sealing import open_statement_body, seal_statement_body
 from protocol.statement import Envelope, SealedContent, Statement
 from protocol.sync import MAX_BATCH, MAX_BATCH_BYTES, Batch, PullRequest
+from storage.peers import PeerStore
 
 if TYPE_CHECKING:
     from node.core.federation import Federation
+    from node.core.service import NodeService
 
 REFUSED = ("this node was restored from a backup and has not yet relearned its own latest statements from every partner, "
            "so it does not sign anything yet (that could fork its log): wait for `orgnode sync` to reach every partner, "
@@ -193,6 +196,19 @@ def recovery_batch(fed: Federation, author: bytes, statements: list[Statement]) 
         envelopes.append(envelope)
         size += len(envelope)
     return Batch(tuple(envelopes), more=len(envelopes) < len(statements))
+
+
+def lost_partnerships(service: NodeService) -> list[int]:
+    """Seqs of own partnership statements recovered without their body (their audience is nobody, so no
+    partner holds it): partners this node paired with after its backup and no longer knows. Each later
+    partnership with a partner trusted now counts as the admin having re-paired one of them."""
+    own = [s for s in service.log.of_kind(Partnership.KIND) if s.author == service.node_id]
+    lost = [s.seq for s in own if s.body is None]
+    if not lost:
+        return []
+    trusted = {p.node_id for p in PeerStore(service.db).trusted()}
+    repaired = {Partnership.from_value(s.body_value()).peer for s in own if s.body is not None and s.seq > lost[0]} & trusted
+    return lost[len(repaired):]
 
 
 def own_recovery_request(fed: Federation) -> PullRequest:

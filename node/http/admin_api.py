@@ -29,7 +29,7 @@ from node.core.requests import (
     SetUrl,
     TrustAccept,
 )
-from node.core.restore import check_view, finish_restore, signing_paused
+from node.core.restore import check_view, finish_restore, lost_partnerships, signing_paused
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
@@ -123,6 +123,7 @@ def status_info(service: NodeService, running: bool) -> dict[str, Any]:
         "outbox": peers.outbox_size(),
         "forked_authors": sorted(a.hex() for a in service.log.forked_authors()),
         "restore_pending": service.home.restored_path.exists(),
+        "lost_partnerships": lost_partnerships(service),
     }
 
 
