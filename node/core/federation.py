@@ -78,11 +78,9 @@ class Federation(Invites):
     outbound_hooks: list[Callable[[bytes, Statement], None]] = field(default_factory=list)
     # Each guard may veto releasing a statement's body to a peer (consent re-checked at release).
     outbound_guards: list[Callable[[Statement, bytes], bool]] = field(default_factory=list)
-    # Work due by the clock (retries, expiry), run by the sync engine's maintenance loop with ``clock()``;
-    # each timer says when it is next due, and the loop sleeps until the earliest.
+    # Work due by the clock (retries, expiry), run by the sync maintenance loop; it sleeps until the earliest.
     timers: list[Timer] = field(default_factory=list)
-    # The start check of this process (node/core/restore.py): own appends wait for partners' answers.
-    start_check: StartCheck = field(default_factory=StartCheck)
+    start_check: StartCheck = field(default_factory=StartCheck)  # own appends wait for it (node/core/restore.py)
 
     def __post_init__(self) -> None:
         self.peers = PeerStore(self.service.db)
@@ -149,8 +147,7 @@ class Federation(Invites):
         new_public = new_key.public_key().public_bytes_raw()
         old_public = self.service.identity.signing_public
         rotation = KeyRotation(new_public, new_key.sign(KeyRotation.signed_message(self.me, old_public, new_public)))
-        # Crash-safe order: the new key is on disk before the log names it, and becomes the signing
-        # key file only after (NodeService.open finishes an interrupted rotation either way).
+        # Crash-safe: the new key is on disk before the log names it, the signing key only after (open() finishes either way).
         self.service.home.stage_signing_key(new_key, os.environ.get("ORGNODE_PASSPHRASE") or None)
         statement = self.append(KeyRotation.KIND, rotation.to_value(), private=False)
         self.service.home.promote_staged_key()
