@@ -28,6 +28,7 @@ from node.logs import log_event
 from node.safe_files import write_private
 from protocol import errors as E
 from protocol.errors import RemoteProtocolError
+from protocol.log import LogHead
 from protocol.provenance import Partnership
 from protocol.sealing import open_statement_body, seal_statement_body
 from protocol.statement import Envelope, SealedContent, Statement
@@ -37,6 +38,7 @@ from storage.peers import PeerStore
 if TYPE_CHECKING:
     from node.core.federation import Federation
     from node.core.service import NodeService
+    from node.home import Home
 
 REFUSED = ("this node was restored from a backup and has not yet relearned its own latest statements from every partner, "
            "so it does not sign anything yet (that could fork its log): wait for `orgnode sync` to reach every partner, "
@@ -46,6 +48,9 @@ REFUSED = ("this node was restored from a backup and has not yet relearned its o
 WAITING = ("this node is waiting to confirm its own log with its partners after starting (its database may be an "
            "older copy: signing now could fork its log); it signs again as soon as they answered (`orgnode status` "
            "says which did not), or run `orgnode restore-done --force` if no partner can answer")
+OFFLINE_REFUSED = ("this node's database is older than what it already signed (restored from a backup or replaced by an "
+                   "older copy), so it signs nothing while stopped: start it (`orgnode run`) so it relearns its own log "
+                   "from its partners first, then retry")
 HIGH_WATER = "own_head.json"  # outside the database: survives a copied-back orgnode.db, not a VM snapshot
 
 
@@ -93,21 +98,28 @@ def finish_restore(fed: Federation, reason: str) -> None:
 # --- the high-water mark and the start check -----------------------------------------------------
 
 
-def read_high_water(fed: Federation) -> int:
+def read_high_water(home: Home) -> int:
     """The highest own seq this home ever recorded outside its database (0 if none or unreadable)."""
     try:
-        value = json.loads((fed.service.home.path / HIGH_WATER).read_text())
+        value = json.loads((home.path / HIGH_WATER).read_text())
         return int(value["seq"]) if isinstance(value, dict) else 0
     except (OSError, ValueError, KeyError, TypeError):
         return 0
 
 
-def note_high_water(fed: Federation) -> None:
+def raise_high_water(home: Home, head: LogHead) -> None:
     """After an own append or recovery: remember the head outside the database (never lowered)."""
-    head = fed.service.log.head(fed.me)
-    if head.seq > read_high_water(fed):
-        write_private(fed.service.home.path / HIGH_WATER,
-                      json.dumps({"seq": head.seq, "id": head.id.hex() if head.id else None}).encode())
+    if head.seq > read_high_water(home):
+        write_private(home.path / HIGH_WATER, json.dumps({"seq": head.seq, "id": head.id.hex() if head.id else None}).encode())
+
+
+def note_high_water(fed: Federation) -> None:
+    fed.service.note_high_water()
+
+
+def rollback_known(home: Home, head: LogHead) -> bool:
+    """Offline, with no partner to ask: the restore mark, or a database below the high-water mark."""
+    return home.restored_path.exists() or read_high_water(home) > head.seq
 
 
 def mark_rolled_back(fed: Federation, why: str, **fields: object) -> None:
@@ -121,7 +133,7 @@ def begin_start_check(fed: Federation, timeout_ms: int) -> None:
     """At every start: compare the database with the high-water mark (a copied-back old database),
     and with partners, pause own appends until they confirmed our head. No partner: nothing to fork."""
     head = fed.service.log.head(fed.me).seq
-    mark = read_high_water(fed)
+    mark = read_high_water(fed.service.home)
     partners = fed.peers.trusted()
     if mark > head:
         mark_rolled_back(fed, "database older than own_head.json", own_seq=head, high_water=mark)

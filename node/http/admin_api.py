@@ -29,7 +29,7 @@ from node.core.requests import (
     SetUrl,
     TrustAccept,
 )
-from node.core.restore import check_view, finish_restore, lost_partnerships, signing_paused
+from node.core.restore import check_view, finish_restore, lost_partnerships, refuse_while_pending, signing_paused
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
@@ -278,6 +278,7 @@ async def set_url(request: web.Request) -> web.Response:
 
     ctx = request.app[CTX]
     req = await read(request, SetUrl.from_json)
+    refuse_while_pending(ctx.federation)  # the card is an own statement: never while the gates are closed
     moved = move(ctx.service, req.url, parse_listen(req.listen) if req.listen else None)
     ctx.federation.on_outbox([p.node_id for p in ctx.federation.peers.trusted()])
     return web.json_response(move_view(moved))

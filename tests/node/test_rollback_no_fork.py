@@ -132,3 +132,29 @@ async def test_a_start_with_no_partner_answering_keeps_waiting_and_status_says_s
         assert post(b, "the admin decided") >= 1
     finally:
         await net.close()
+
+
+async def test_an_offline_set_url_on_a_rolled_back_home_signs_nothing_and_changes_nothing(tmp_path, capsys):
+    """`orgnode set-url` on a stopped node signs a card with no partner to ask: on a home whose
+    database is below its high-water mark it is refused before the config changes; then the node
+    starts, relearns its log, and the same command (now on the running node) works without a fork."""
+    import asyncio
+
+    from node.cli.main import main
+
+    net, a, c, home, bid, at_copy, last, _ = await roll_back_b(tmp_path, with_mark=False)
+    try:
+        config_before = (home / "config.toml").read_bytes()
+        url = "http://127.0.0.1:1/moved"
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["set-url", url, "--home", str(home)]) != 0
+        assert "older than what it already signed" in capsys.readouterr().err
+        assert (home / "config.toml").read_bytes() == config_before  # nothing changed
+        b = await net.restart(home)  # relearns its own log from A and C first
+        assert head(b, bid) == last
+        assert await asyncio.to_thread(main, ["set-url", url, "--home", str(home)]) == 0  # positive control
+        for holder in (a, c):
+            await wait_until(lambda holder=holder: head(holder, bid) == last + 1, what="partners to take B's new card")
+            assert holder.service.log.forks() == []
+    finally:
+        await net.close()
