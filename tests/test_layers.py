@@ -549,3 +549,12 @@ def test_only_a_card_from_the_authors_own_log_moves_a_peer():
 
 def test_callers_finder_sees_calls():
     assert "storage/projections.py:project" in _callers_of("get", ("storage",))
+
+
+def test_every_own_append_passes_the_rollback_gates():
+    """An own statement is signed only by ``Federation.append`` (refused while a restore or the start
+    check is pending) or ``NodeService.append`` (refused offline on a known rollback): never a reused
+    seq (issue 10 item 2, node/core/restore.py)."""
+    assert _callers_of("append_own", ("storage", "node")) == {"node/core/federation.py:append", "node/core/service.py:append"}
+    assert "node/core/federation.py:append" in _callers_of("refuse_while_pending", ("node",))
+    assert "node/core/service.py:append" in _callers_of("refuse_if_rolled_back", ("node",))
