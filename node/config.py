@@ -203,6 +203,9 @@ KEYS: tuple[Key, ...] = (
     Key("shutdown_grace", "number", 10.0, "on SIGTERM, seconds the node lets in-flight pushes, pulls and partners' "
         "requests finish (it accepts no new connections meanwhile) before it cuts them; a cut push is retried after the "
         "restart", 0.0, 600.0, unit="seconds"),
+    Key("own_log_confirm_timeout", "number", 60.0, "after a start, seconds the node waits for unreachable partners to "
+        "confirm its own log once one partner did, before it signs again (no partner answering: it keeps waiting "
+        "until `orgnode restore-done --force`)", MIN_INTERVAL_S, DAY_S, unit="seconds"),
 )
 KEY_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 
@@ -261,6 +264,7 @@ class Config:
     tls_ca_file: str | None = None
     tls_verify: bool = True
     shutdown_grace: float = 10.0
+    own_log_confirm_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -91,6 +91,7 @@ class NodeRuntime:
         self.sync = SyncEngine(
             self.federation, self.client, interval=service.config.sync_interval,
             policy=BackoffPolicy(base_ms=int(service.config.retry_base * 1000), cap_ms=int(service.config.retry_cap * 1000)),
+            confirm_timeout=service.config.own_log_confirm_timeout,
         )
         self.fed_state = FederationState(self.federation, on_contact=self.sync.contact)
         self.relays = Relays(self.federation)  # reached through talent (boxes ride on referrals); no routes or loop

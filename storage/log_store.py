@@ -35,6 +35,7 @@ from protocol.log import KeyHistory, LogHead, Verdict
 from protocol.statement import Statement, sign_statement
 from storage import foreign
 from storage.cards import record_org_card
+from storage.fork_decisions import ForkDecisions
 from storage.held import HeldStatements
 from storage.key_histories import replicated_history, save_replicated_history
 from storage.projections import project
@@ -203,7 +204,15 @@ class LogStore(HeldStatements):
             raise RemoteProtocolError(REJECTED_BASE, "statement builds on a rejected statement")
         head = self.head(author)
         history = self.key_history(author)
-        verdict = log_rules.check(statement, head, history, self.id_at(author, statement.seq))
+        at_seq = self.id_at(author, statement.seq)
+        resume = ForkDecisions(self.db).resume_after(author) if self.forked_before(author) else None
+        if resume is not None and statement.seq <= resume and at_seq != statement.id:
+            return IngestResult(Verdict.FORK, statement.id)  # a position the admin settled: not evidence again
+        if resume is not None and statement.seq == resume + 1 and head.seq <= resume:
+            if history is not None:
+                history.check_key(statement.header.key, statement.header.seq)
+            return self._append(statement, history, received_from, now)  # the recorded discontinuity
+        verdict = log_rules.check(statement, head, history, at_seq)
         if verdict is Verdict.DUPLICATE:
             self._fill_body(statement)
             return IngestResult(verdict, statement.id)
@@ -222,10 +231,17 @@ class LogStore(HeldStatements):
         if verdict is Verdict.GAP:
             self._hold(statement, head, received_from, now)
             return IngestResult(verdict, statement.id)
+        return self._append(statement, history, received_from, now)
+
+    def _append(self, statement: Statement, history: KeyHistory | None, received_from: bytes | None, now: int) -> IngestResult:
         self._charge(statement, received_from, now)
         self._store(statement, history, received_from, now)
-        released = [statement, *self._release_held(author, received_from, now)]
+        released = [statement, *self._release_held(statement.author, received_from, now)]
         return IngestResult(Verdict.APPEND, statement.id, tuple(released))
+
+    def forked_before(self, author: bytes) -> bool:
+        """An admin once cleared this author's fork evidence (cheap check before reading the decision)."""
+        return any(True for _ in self.db.query("SELECT 1 FROM fork_decisions WHERE author = ? LIMIT 1", [author]))
 
     def _release_held(self, author: bytes, received_from: bytes | None, now: int) -> list[Statement]:
         released: list[Statement] = []

@@ -190,6 +190,41 @@ def _m013_withdrawal_deliveries(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE foreign_statements ADD COLUMN charged_to BLOB")
 
 
+def _m017_fork_decisions(db: sqlite_utils.Database) -> None:
+    """Issue 10 item 2. ``fork_decisions``: every admin decision to clear a peer's fork evidence
+    (who, when, why, the evidence's seqs and ids, and ``resume_after``: the seq after which the
+    author's statements are accepted again); append-only, enforced by triggers. ``fork_archive``: the
+    cleared ``forks`` rows, kept for audit with the number of the decision that cleared them."""
+    db.execute(
+        """CREATE TABLE fork_decisions (
+            decision INTEGER PRIMARY KEY AUTOINCREMENT,
+            author BLOB NOT NULL,
+            decided_at INTEGER NOT NULL,
+            admin TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            resume_after INTEGER NOT NULL,
+            evidence TEXT NOT NULL
+        )"""
+    )
+    for event in ("UPDATE", "DELETE"):
+        db.execute(f"""CREATE TRIGGER fork_decisions_no_{event.lower()} BEFORE {event} ON fork_decisions
+                       BEGIN SELECT RAISE(ABORT, 'fork_decisions is append-only'); END""")
+    db.execute(
+        """CREATE TABLE fork_archive (
+            id BLOB NOT NULL,
+            author BLOB NOT NULL,
+            seq INTEGER NOT NULL,
+            header BLOB NOT NULL,
+            signature BLOB NOT NULL,
+            conflicts_with BLOB,
+            received_from BLOB,
+            detected_at INTEGER NOT NULL,
+            decision INTEGER NOT NULL REFERENCES fork_decisions (decision),
+            PRIMARY KEY (id, decision)
+        )"""
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -203,4 +238,5 @@ MIGRATIONS: list[Migration] = [
     ("010_candidate_erasure", _m010_candidate_erasure),
     ("012_quotas", _m012_quotas),
     ("013_withdrawal_deliveries", _m013_withdrawal_deliveries),
+    ("017_fork_decisions", _m017_fork_decisions),
 ]

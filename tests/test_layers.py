@@ -620,12 +620,13 @@ def test_sync_messages_go_through_the_negotiated_message_set():
     (protocol/versions.py), never with the version-1 classes directly, or a newer node would speak
     version 1 to everyone (or refuse a version it advertises)."""
     direct = {"Batch", "PushResults", "PullRequest"}
-    for rel in ("node/core/sync.py", "node/http/federation_api.py"):
+    for rel in ("node/core/sync.py", "node/core/pull_pages.py", "node/http/federation_api.py"):
         tree = ast.parse((REPO / rel).read_text(), filename=rel)
         uses = [f"{n.value.id}.{n.attr}" for n in ast.walk(tree) if isinstance(n, ast.Attribute)
                 and isinstance(n.value, ast.Name) and n.value.id in direct and n.attr in ("decode", "encode")]
         assert not uses, (rel, uses)
-        assert "decode_batch" in (REPO / rel).read_text()  # positive control: it uses the message set
+        text = (REPO / rel).read_text()
+        assert "decode_batch" in text or "decode_results" in text  # positive control: it uses the message set
 
 
 # --- one rule for the key passphrase (issue 10 item 5) ---------------------------------------------
@@ -661,3 +662,12 @@ def test_passphrase_reader_finder_sees_reads(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import os\na = os.environ.get('ORGNODE_PASSPHRASE')\nb = os.environ[PASSPHRASE_ENV]\n")
     assert passphrase_reads(bad) == [2, 3]
+
+
+def test_every_own_append_passes_the_rollback_gates():
+    """An own statement is signed only by ``Federation.append`` (refused while a restore or the start
+    check is pending) or ``NodeService.append`` (refused offline on a known rollback): never a reused
+    seq (issue 10 item 2, node/core/restore.py)."""
+    assert _callers_of("append_own", ("storage", "node")) == {"node/core/federation.py:append", "node/core/service.py:append"}
+    assert "node/core/federation.py:append" in _callers_of("refuse_while_pending", ("node",))
+    assert "node/core/service.py:append" in _callers_of("refuse_if_rolled_back", ("node",))

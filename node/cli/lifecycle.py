@@ -112,6 +112,7 @@ def status_text(data: dict[str, Any]) -> str:
     if data.get("restore_pending"):
         lines.append("  RESTORED: relearning its own latest statements from its partners; it signs nothing until every "
                      "partner answered (`orgnode sync`; `orgnode restore-done --force` if one is gone for good)")
+    lines += own_log_check_lines(data)
     if forks:
         lines.append(f"  WARNING: {len(forks)} peer(s) equivocated (forked logs): {', '.join(f[:16] for f in forks)}")
     if problems:
@@ -151,6 +152,23 @@ def _expiry_warning(expires: str | None, days_left: int | None) -> str | None:
     state = "EXPIRED on" if days_left < 0 else f"expires in {days_left} day(s), on"
     return (f"  WARNING: the TLS certificate {state} {expires[:16].replace('T', ' ')} UTC: partners refuse an expired "
             "one; renew it (e.g. `certbot renew`) and restart the node")
+
+
+def own_log_check_lines(data: dict[str, Any]) -> list[str]:
+    """The start check in plain words: which partners have not confirmed our own log yet, and why."""
+    lines = []
+    if data.get("own_log_check_pending"):
+        lines.append("  WAITING to confirm its own log with its partners after starting (its database may be an older "
+                     "copy): it signs nothing until they answered; if no partner can answer, `orgnode restore-done "
+                     "--force` lets it sign (logged)")
+    errors = data.get("own_log_check_errors") or {}
+    for peer in data.get("own_log_check_waiting_for") or []:
+        lines.append(f"    not answered yet: {peer[:16]}" + (f" ({errors[peer]})" if peer in errors else ""))
+    for lost in data.get("lost_partnerships") or []:
+        lines.append(f"  LOST PARTNER: this node paired with a partner after its backup (own statement seq {lost}); its "
+                     "trust list is older, so it cannot reach that partner. Re-pair with it (`orgnode invite` there or "
+                     "here, then `orgnode trust accept`); the partner keeps this node's statements")
+    return lines
 
 
 def cmd_log(args: argparse.Namespace) -> int:

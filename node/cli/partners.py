@@ -1,29 +1,27 @@
-"""CLI commands of the federation: invites, the trust list, notes, keys (rotation, passphrase) and sync.
+"""CLI commands of the federation: invites, the trust list, notes and sync.
 
-They all talk to the running node over the admin socket (``node/http/admin_api.py``), except
-``key passphrase``, which rewrites the key files and so refuses while the node runs.
+They all talk to the running node over the admin socket (``node/http/admin_api.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import getpass
+import sys
 from typing import Any
+from urllib.parse import quote
 
 from node.cli.common import (
     admin,
     command,
     emit,
     group,
-    home_of,
     json_option,
     parse_duration_ms,
-    passphrase_file,
-    passphrase_option,
+    when,
 )
-from node.core.errors import NodeNotRunning, UserError
-from node.home import Home
-from node.passphrase import new_passphrase
+from node.core.errors import UserError
+from node.terminal import safe_text
 from protocol.bodies import SECTORS
 
 
@@ -191,6 +189,52 @@ def _state_command(path: str, verb: str) -> Any:
     return run
 
 
+def _confirm_clear_fork(args: argparse.Namespace, peer: dict[str, Any]) -> None:
+    """Clearing fork evidence is the admin's decision: ask on the terminal, or require --yes."""
+    if args.yes:
+        return
+    if args.json or not sys.stdin.isatty():
+        raise UserError("clearing fork evidence needs your explicit confirmation and there is no terminal to ask on: "
+                        "run it again with --yes")
+    print(safe_text(f"{peer.get('name') or peer['node_id'][:16]} ({peer['node_id'][:16]}) signed two different statements "
+                    "for one position of its log. Clearing keeps the branch this node holds, archives the evidence, and "
+                    "accepts its statements again after the highest position seen on either branch."))
+    if input("Type 'clear' to confirm: ").strip().lower() != "clear":
+        raise UserError("fork evidence not cleared (confirmation not given)")
+
+
+def cmd_trust_clear_fork(args: argparse.Namespace) -> int:
+    client = admin(args)
+    peer = next((p for p in client.call("GET", "/trust") if p["node_id"].startswith(args.node_id.lower())), None)
+    if peer is None:
+        raise UserError(f"no peer {args.node_id} on the trust list (see `orgnode trust list`)")
+    if not peer["forked"]:
+        raise UserError("this peer has no fork evidence to clear (see `orgnode trust list`)")
+    _confirm_clear_fork(args, peer)
+    data = client.call("POST", "/trust/clear-fork", {"node_id": peer["node_id"], "reason": args.reason,
+                                                     "admin": getpass.getuser(), "confirmed": True})
+    emit(args, data, f"Fork evidence of {peer.get('name') or peer['node_id'][:16]} cleared (decision {data['decision']}, "
+                     f"{len(data['evidence'])} statement(s) archived); its statements after seq {data['resume_after']} "
+                     "are accepted again. `orgnode trust history` shows the decision.")
+    return 0
+
+
+def cmd_trust_history(args: argparse.Namespace) -> int:
+    path = "/trust/history" + (f"?node_id={quote(args.node_id)}" if args.node_id else "")
+    decisions = admin(args).call("GET", path)
+
+    def human() -> str:
+        if not decisions:
+            return "No fork evidence was ever cleared here."
+        return "\n".join(
+            f"decision {d['decision']}: {d['node_id'][:16]} cleared {when(d['decided_at'])} by {d['admin']}: {d['reason']!r}\n"
+            f"  accepted again after seq {d['resume_after']}; archived evidence: "
+            + ", ".join(f"seq {e['seq']} {e['id'][:16]}" for e in d["evidence"]) for d in decisions)
+
+    emit(args, decisions, human)
+    return 0
+
+
 # --- LAN discovery and pairing by request ------------------------------------------------------
 
 
@@ -256,14 +300,6 @@ def cmd_note_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_key_rotate(args: argparse.Namespace) -> int:
-    data = admin(args).call("POST", "/key/rotate", {})
-    emit(args, data, f"Signing key rotated (statement #{data['seq']}); new key {data['new_key'][:16]}…\n"
-                         "Peers accept statements under the new key once they have this rotation; "
-                         "old statements still verify under the old key.")
-    return 0
-
-
 SYNC_ERRORS = {
     "untrusted-sender": "the partner does not trust this node any more (it removed or blocked it)",
     "stale": "the two clocks differ by more than 5 minutes: fix the system clock (NTP)",
@@ -292,7 +328,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     _register_invite(sub, common)
     _register_trust(sub, common)
-    _register_note_and_key(sub, common)
+    _register_notes(sub, common)
     command(sub, common, "sync", cmd_sync, "pull from every trusted peer now and report")
     p = command(sub, common, "discover", cmd_discover, "list orgnode nodes announced on the LAN (mDNS); trusts and contacts nothing")
     p.add_argument("--seconds", type=float, default=3.0, help="how long to listen (default 3)")
@@ -334,6 +370,13 @@ def _register_trust(sub: Any, common: argparse.ArgumentParser) -> None:
     for name, path, verb, text in TRUST_STATES:
         q = command(tsub, common, name, _state_command(path, verb), text)
         q.add_argument("node_id", help="the peer's node id (or its first 8+ hex characters)")
+    q = command(tsub, common, "clear-fork", cmd_trust_clear_fork,
+                "clear a peer's fork evidence by your explicit, recorded decision (the evidence is archived)")
+    q.add_argument("node_id", help="the forked peer's node id (or its first 8+ hex characters)")
+    q.add_argument("--reason", required=True, help="why you clear it (recorded with the decision, shown by `trust history`)")
+    q.add_argument("--yes", action="store_true", help="confirm without a prompt (needed when there is no terminal)")
+    q = command(tsub, common, "history", cmd_trust_history, "list the decisions that cleared fork evidence (who, when, why, what)")
+    q.add_argument("node_id", nargs="?", help="only this peer's decisions (its node id or first 8+ hex characters)")
     q = command(tsub, common, "request", cmd_trust_request, "ask a node found by `orgnode discover` to pair; its admin approves")
     q.add_argument("node_id", help="the node id from `orgnode discover` (or its first 8+ hex characters)")
     q.add_argument("--seconds", type=float, default=3.0, help="how long to look for it on the LAN (default 3)")
@@ -341,31 +384,7 @@ def _register_trust(sub: Any, common: argparse.ArgumentParser) -> None:
     q.add_argument("node_id", help="the requesting node's id from `orgnode trust pending` (or its first 8+ hex characters)")
 
 
-def cmd_key_passphrase(args: argparse.Namespace) -> int:
-    """Re-encrypt every private key file (all or nothing: ``Home.change_passphrase``) with the node stopped."""
-    home = Home(home_of(args))
-    home.require()
-    try:
-        admin(args).call("GET", "/status", timeout=3.0)
-    except NodeNotRunning:
-        pass
-    else:
-        raise UserError("the node is running and holds the keys: stop the node first (`systemctl stop orgnode`, or Ctrl-C "
-                        "the `orgnode run`), change the passphrase, then start it again")
-    old = home.unlock(passphrase_file(args))
-    new_file = Path(args.new_passphrase_file) if args.new_passphrase_file else None
-    if args.remove and new_file is not None:
-        raise UserError("give either --remove or --new-passphrase-file, not both")
-    new = None if args.remove else new_passphrase(new_file)
-    paths = home.change_passphrase(old, new)
-    data = {"files": [str(p) for p in paths], "encrypted": new is not None}
-    how = ("with the new passphrase: give it to the node the way you gave the old one (--passphrase-file, the systemd "
-           "credential, or ORGNODE_PASSPHRASE)" if new else "WITHOUT a passphrase: anyone who can read them can act as this node")
-    emit(args, data, f"Re-encrypted {len(paths)} key file(s) in {home.keys_dir} {how}.")
-    return 0
-
-
-def _register_note_and_key(sub: Any, common: argparse.ArgumentParser) -> None:
+def _register_notes(sub: Any, common: argparse.ArgumentParser) -> None:
     nsub = group(sub, common, "note", "post and list short notes (exercises sync before jobs exist)",
                  description="post and list short private notes to trusted peers")
     q = command(nsub, common, "post", cmd_note_post, "post a note to trusted peers", json_flag=False)
@@ -373,12 +392,3 @@ def _register_note_and_key(sub: Any, common: argparse.ArgumentParser) -> None:
     q.add_argument("--hops", type=int, default=1, help="how far it may be re-shared (1 = direct peers only)")
     json_option(q)
     command(nsub, common, "list", cmd_note_list, "list notes received and sent", description="list notes")
-
-    ksub = group(sub, common, "key", "manage this node's keys")
-    command(ksub, common, "rotate", cmd_key_rotate, "replace the signing key (peers follow via a signed rotation)",
-            description="replace the signing key")
-    q = command(ksub, common, "passphrase", cmd_key_passphrase,
-                "change, set or remove the passphrase of the key files (the node must be stopped)")
-    q.add_argument("--new-passphrase-file", metavar="FILE", help="read the new passphrase from FILE (mode 0600); default: asked twice")
-    q.add_argument("--remove", action="store_true", help="store the keys without a passphrase")
-    passphrase_option(q)

@@ -11,24 +11,24 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from node.core import resharing
 from node.core.clock import Clock, RandomBytes, Timer
 from node.core.errors import UserError
+from node.core.forks import resume_point
 from node.core.health import Health
 from node.core.ids import resolve_id
-from node.core.invites import Invites, name_key
-from node.core.restore import refuse_while_pending, restore_pending, serve_own_recovery
+from node.core.invites import Invites
+from node.core.restore import StartCheck, note_high_water, refuse_while_pending, serve_own_recovery, signing_paused
 from node.core.service import NodeService
 from node.logs import log_event
 from protocol import errors as E
 from protocol.audience import Audience
 from protocol.bodies import KeyRotation
-from protocol.card_bundle import VerifiedCard, card_statements, encode_bundle, verify_bundle
+from protocol.card_bundle import VerifiedCard, card_statements, encode_bundle
 from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.identity import EncryptionPublicKeys
-from protocol.kinds import is_reshareable
 from protocol.log import Verdict
 from protocol.provenance import Partnership
-from protocol.reshare import hops_of, make_reshare, verify_reshare
 from protocol.sealing import open_statement_body, seal_statement_body
 from protocol.statement import Envelope, SealedContent, Statement
 from protocol.sync import (
@@ -77,10 +77,10 @@ class Federation(Invites):
     outbound_hooks: list[Callable[[bytes, Statement], None]] = field(default_factory=list)
     # Each guard may veto releasing a statement's body to a peer (consent re-checked at release).
     outbound_guards: list[Callable[[Statement, bytes], bool]] = field(default_factory=list)
-    # Work due by the clock (retries, expiry), run by the sync engine's maintenance loop with ``clock()``;
-    # each timer says when it is next due, and the loop sleeps until the earliest.
+    # Work due by the clock (retries, expiry), run by the sync maintenance loop; it sleeps until the earliest.
     timers: list[Timer] = field(default_factory=list)
     health: Health = field(init=False)  # this run's counters, reachability and clock skew (node/core/health.py)
+    start_check: StartCheck = field(default_factory=StartCheck)  # own appends wait for it (node/core/restore.py)
 
     def __post_init__(self) -> None:
         self.health = Health.of(self.service.config, self.clock())
@@ -129,6 +129,7 @@ class Federation(Invites):
                 self.service.identity, kind=kind, body=body, now=now, private=private,
                 salt=self.random(32) if private else None, audience=audience.encode() if audience else None)
             self.peers.enqueue(statement.id, statement.seq, trusted, now)
+        note_high_water(self)  # outside the database: a copied-back old one is caught at the next start
         log_event("statement.appended", kind=kind, seq=statement.seq, id=statement.id)
         self.on_outbox(trusted)
         return statement
@@ -241,7 +242,8 @@ class Federation(Invites):
         return batch
 
     def have_vector_for(self, peer: bytes, max_items: int | None = None) -> PullRequest:
-        return PullRequest(((peer, self.service.log.head(peer).seq),), max_items)
+        # after a cleared fork: after the settled positions; an asker whose pulls were cut asks for less
+        return PullRequest(((peer, resume_point(self, peer)),), max_items)
 
     # --- re-sharing ----------------------------------------------------------------------------
 
@@ -249,14 +251,14 @@ class Federation(Invites):
         """Run every reaction to each new statement of a peer. Each statement's reactions run in one
         savepoint; if one fails unexpectedly, that statement stays in ``pending_reactions`` and is
         retried (``retry_reactions``) — the statement itself is already safely stored."""
-        if restore_pending(self):  # they may sign: kept pending until the resync ends (node/core/restore.py)
+        if signing_paused(self):  # they may sign: kept pending until the resync ends (node/core/restore.py)
             return
         for statement in appended:
             self._after_commit.clear()
             try:
                 with self.service.db.atomic():
                     try:
-                        self._maybe_reshare(statement)
+                        resharing.maybe_reshare(self, statement)
                     except ProtocolError as exc:
                         log_event("reshare.skipped", logging.WARNING, id=statement.id, code=exc.code)
                     for hook in self.on_appended:
@@ -291,49 +293,6 @@ class Federation(Invites):
         if statements:
             self.react(statements)
         return len(statements)
-
-    def _maybe_reshare(self, statement: Statement) -> None:
-        if statement.author == self.me or statement.body is None:
-            return
-        if is_reshareable(statement.kind):
-            if hops_of(statement) >= 2:
-                bundle = self.card_bundle_of(statement.author)
-                if self._passes_on(statement, verify_bundle(bundle, expected_node_id=statement.author)):
-                    self._reshare(statement, bundle, (self.me,))
-        elif statement.kind == "reshare":
-            verified = verify_reshare(statement)
-            if self.peers.is_blocked(verified.root.author):
-                return  # a blocked author's content is neither kept nor passed on (docs/protocol.md)
-            local = self.service.log.key_history(verified.root.author)
-            if local is not None:
-                local.check_key(verified.root.header.key, verified.root.seq)  # same rule as keeping it
-            if (verified.root.author != self.me and verified.may_travel_further
-                    and self._passes_on(verified.root, verified.author_card)):
-                bundle = encode_bundle(list(verified.author_card.statements))
-                self._reshare(verified.root, bundle, (*verified.path, self.me))
-
-    def _passes_on(self, root: Statement, card: VerifiedCard) -> bool:
-        """Whether the card a re-share would carry is the identity this node judges consent against
-        for its author (confirmed by our admin, or vouched for at first sight). The receiver vouches
-        for the attached card at first sight, so passing on a newer self-declared card (a company now
-        calling itself a non-profit) would launder the claim through us (docs/protocol.md §12.7): such
-        an author is not re-shared until our admin re-confirms it by pairing again."""
-        identity = self.peers.consent_identity(card.node_id)
-        same = identity is not None and card.card.sector == identity.sector and (
-            not identity.name or name_key(card.card.name) == name_key(identity.name))
-        if not same:
-            log_event("reshare.withheld", logging.WARNING, id=root.id, author=card.node_id, code="card-changed")
-        return same
-
-    def _reshare(self, root: Statement, bundle: bytes, path: tuple[bytes, ...]) -> None:
-        if self.reshares.has(root.id):
-            return
-        reshare = make_reshare(root, bundle, path)
-        audience = Audience.all_trusted(exclude={root.author, *path})
-        with self.service.db.atomic():
-            statement = self.append("reshare", reshare.to_value(), private=True, audience=audience)
-            self.reshares.record(root.id, statement.id, self.clock())
-        log_event("reshare.appended", root=root.id, distance=len(path) + 1)
 
     def card_bundle_of(self, author: bytes) -> bytes:
         """A direct peer's card bundle, rebuilt from its log as we hold it."""

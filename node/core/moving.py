@@ -44,6 +44,7 @@ def move(service: NodeService, url: str, listen: tuple[str, int] | None) -> Move
 
     The config is validated and written first: if it is refused nothing is published; the card is
     appended after, so a card never names a URL the config does not hold."""
+    service.refuse_if_rolled_back()  # before the config changes: a refused card must leave nothing changed
     old = service.config
     host, port = listen if listen is not None else (old.listen_host, old.listen_port)
     config = dataclasses.replace(old, url=checked_url(url), listen_host=host, listen_port=port)
@@ -59,6 +60,7 @@ def publish_and_queue(service: NodeService) -> Statement:
     with service.db.atomic():
         card = service.publish_org_card()
         peers.enqueue(card.id, card.seq, [p.node_id for p in peers.trusted()], service.clock())
+    service.note_high_water()
     return card
 
 

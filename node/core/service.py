@@ -14,6 +14,7 @@ import sqlite_utils
 from node.core.clock import Clock, RandomBytes, now_ms, system_random
 from node.core.disk import DiskWatch
 from node.core.errors import UserError
+from node.core.restore import OFFLINE_REFUSED, raise_high_water, rollback_known
 from node.home import Config, Home
 from node.passphrase import Passphrase
 from protocol.bodies import OrgCard
@@ -113,10 +114,21 @@ class NodeService:
     # --- own statements --------------------------------------------------------------------------
 
     def append(self, kind: str, body: object, *, private: bool, now: int | None = None) -> Statement:
+        """An own append outside the running node's gates (an offline `set-url`, `init`): refused when a
+        rollback is known, since no partner is asked here (node/core/restore.py)."""
+        self.refuse_if_rolled_back()
         salt = self.random(32) if private else None
         return self.log.append_own(
             self.identity, kind=kind, body=body, now=now if now is not None else self.clock(), private=private, salt=salt
         )
+
+    def refuse_if_rolled_back(self) -> None:
+        if rollback_known(self.home, self.log.head(self.node_id)):
+            raise UserError(OFFLINE_REFUSED)
+
+    def note_high_water(self) -> None:
+        """After an own append has committed: the high-water mark outside the database (node/core/restore.py)."""
+        raise_high_water(self.home, self.log.head(self.node_id))
 
     def org_card(self) -> OrgCard:
         return OrgCard(self.config.name, self.config.sector, self.config.url, self.identity.encryption_public)

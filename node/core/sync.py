@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from node.core import pull_pages
 from node.core.clock import earliest_wakeup, jitter
 from node.core.errors import PeerAddressRefused, PeerCertificateRefused, PeerUnavailable, StorageFull
 from node.core.federation import Federation
-from node.core.negotiation import VersionNegotiation, encode_pull
-from node.core.restore import finish_restore, own_recovery_request, restore_pending, take_own_recovered
+from node.core.negotiation import VersionNegotiation
+from node.core.pull_pages import PullReport
+from node.core.restore import (
+    begin_start_check,
+    settle,
+    signing_paused,
+)
 from node.logs import log_event
-from protocol.errors import DISK_FULL, MALFORMED, ProtocolError
+from protocol.errors import DISK_FULL, ProtocolError
 from protocol.sync import BackoffPolicy, Batch, BatchSize, DeliveryEvent, PeerDelivery
 from storage import peers as P
 
@@ -30,17 +35,7 @@ if TYPE_CHECKING:  # the core takes the HTTP client as a parameter; it never imp
     from node.http.client import FederationClient
 
 PUSH_PATH = "/federation/v1/push"
-PULL_PATH = "/federation/v1/pull"
-MAX_PULL_PAGES = 1000
 MIN_TIMER_SLEEP = 0.05  # s: a timer due again at once (a failing one) cannot spin the loop
-
-
-@dataclass
-class PullReport:
-    peer: bytes
-    ok: bool
-    appended: int = 0
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +65,6 @@ class SyncEngine:
     # shown to the admin in `trust list` until a request to that peer goes through again.
     refused: dict[bytes, str] = field(default_factory=dict)
     # Partners that answered our own-log recovery since this home was restored (issue 10 item 2).
-    resynced: set[bytes] = field(default_factory=set)
     # Per peer, how many statements the next push batch / pull page carries: halved after a failed or
     # cut transfer, doubled after a success (protocol.sync.BatchSize; issue 10 item 7).
     push_sizes: dict[bytes, BatchSize] = field(default_factory=dict)
@@ -78,6 +72,9 @@ class SyncEngine:
     no_max_items: set[bytes] = field(default_factory=set)  # peers that refused a pull naming max_items (older nodes)
     negotiation: VersionNegotiation = field(init=False)
     _pushing: set[bytes] = field(default_factory=set)  # peers with a push batch on the wire now
+
+    # Seconds the start check waits for unreachable partners once one answered (config own_log_confirm_timeout).
+    confirm_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         self.negotiation = VersionNegotiation(self.federation.service.versions)
@@ -87,7 +84,13 @@ class SyncEngine:
         """The protocol versions each peer last advertised (docs/protocol.md 1.1)."""
         return self.negotiation.peer_versions
 
+    @property
+    def resynced(self) -> set[bytes]:
+        """Partners that answered our own-log recovery pull since this process started."""
+        return self.federation.start_check.answered
+
     async def start(self) -> None:
+        begin_start_check(self.federation, int(self.confirm_timeout * 1000))  # before the first append
         self._running = True
         self.federation.on_outbox = self.wake
         self.federation.on_trusted = self.peer_trusted
@@ -207,12 +210,12 @@ class SyncEngine:
         try:
             answer, messages = await self.negotiation.post(self.client, url, PUSH_PATH, peer_id, lambda m: m.encode_batch(batch))
         except PeerUnavailable as exc:
-            self._note_failure(peer_id, exc)
+            self.note_failure(peer_id, exc)
             if not isinstance(exc, PeerAddressRefused):  # a cut or failed transfer: send less next time
                 size.failed()
             log_event("push.unreachable", logging.INFO, peer=peer_id, error=str(exc)[:300], next_batch=size.size)
             return False
-        self._answered(peer_id)
+        self.answered(peer_id)
         if answer.status == 507 and answer.error_code == DISK_FULL:  # the peer's disk: retry later, as backoff says
             log_event("push.deferred", logging.INFO, peer=peer_id, code=DISK_FULL)
             return False
@@ -298,7 +301,8 @@ class SyncEngine:
     def run_timers(self) -> None:
         """Run the work that is due by the node's clock (``Federation.timers``); one failing timer
         neither stops the others nor the loop. None while a restore is pending: timers may sign."""
-        if restore_pending(self.federation):
+        if signing_paused(self.federation):
+            settle(self.federation)  # the start check's timeout runs on the node's clock
             return
         now = self.federation.clock()
         for timer in self.federation.timers:
@@ -324,82 +328,17 @@ class SyncEngine:
             return PullReport(peer_id, False, 0, f"internal error ({type(exc).__name__})")
 
     async def pull_from(self, peer_id: bytes, url: str) -> PullReport:
-        if restore_pending(self.federation) and peer_id not in self.resynced:
-            report = await self.recover_own_from(peer_id, url)
-            if not report.ok:
-                return report
-            self.resynced.add(peer_id)
-            if {p.node_id for p in self.federation.peers.trusted()} <= self.resynced:
-                finish_restore(self.federation, "every partner answered")
-        appended = 0
-        size = self.pull_sizes.setdefault(peer_id, BatchSize())
-        for _ in range(MAX_PULL_PAGES):
-            request = self.federation.have_vector_for(peer_id, None if peer_id in self.no_max_items else size.size)
-            try:
-                answer, messages = await self.negotiation.post(self.client, url, PULL_PATH, peer_id,
-                                                                 functools.partial(encode_pull, request))
-            except PeerUnavailable as exc:
-                self._note_failure(peer_id, exc)
-                if not isinstance(exc, PeerAddressRefused):  # a cut or failed page: ask for less next time
-                    size.failed()
-                return PullReport(peer_id, False, appended, str(exc)[:300])
-            self._answered(peer_id)
-            if answer.status == 400 and answer.error_code == MALFORMED and request.max_items is not None:
-                self.no_max_items.add(peer_id)  # a node that predates max_items: ask it the 2-element way
-            if answer.status != 200:
-                return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}")
-            try:
-                batch = messages.decode_batch(answer.body)
-            except ProtocolError as exc:
-                log_event("pull.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
-                return PullReport(peer_id, False, appended, exc.code)
-            try:
-                results = self.federation.take_batch(peer_id, batch)
-            except ProtocolError as exc:  # e.g. trust was revoked while the page was on its way
-                log_event("pull.refused", logging.WARNING, peer=peer_id, code=exc.code)
-                return PullReport(peer_id, False, appended, exc.code)
-            new = sum(1 for r in results.results if r.outcome == "appended")
-            appended += new
-            size.succeeded()
-            self.contact(peer_id)
-            if not batch.more or not batch.envelopes or new == 0:
-                break  # done, or a page that brought nothing new: never page on without progress
-        if appended:
-            log_event("pull.done", peer=peer_id, appended=appended)
-        return PullReport(peer_id, True, appended)
+        return await pull_pages.pull_from(self, peer_id, url)
 
     async def recover_own_from(self, peer_id: bytes, url: str) -> PullReport:
-        """Own-log recovery (docs/protocol.md): page our own statements back from a partner that holds
-        them, after our local head, until it has no more. A partner that answers with anything else
-        (an older node that ignores the request) is not counted as resynced."""
-        recovered = 0
-        for _ in range(MAX_PULL_PAGES):
-            request = own_recovery_request(self.federation)
-            try:
-                answer, messages = await self.negotiation.post(self.client, url, PULL_PATH, peer_id,
-                                                                 functools.partial(encode_pull, request))
-            except PeerUnavailable as exc:
-                self._note_failure(peer_id, exc)
-                return PullReport(peer_id, False, recovered, str(exc)[:300])
-            if answer.status != 200:
-                return PullReport(peer_id, False, recovered, answer.error_code or f"HTTP {answer.status}")
-            try:
-                page = messages.decode_batch(answer.body)
-                new = take_own_recovered(self.federation, peer_id, page)
-            except ProtocolError as exc:
-                log_event("restore.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
-                return PullReport(peer_id, False, recovered, exc.code)
-            recovered += new
-            if not page.more or new == 0:
-                break
-        return PullReport(peer_id, True, recovered)
+        return await pull_pages.recover_own_from(self, peer_id, url)
 
-    def _answered(self, peer_id: bytes) -> None:
+    def answered(self, peer_id: bytes) -> None:
         """A request to the peer got an answer (whatever it said): it is reachable."""
         self.refused.pop(peer_id, None)
         self.federation.health.reached(peer_id, self.federation.clock())
 
-    def _note_failure(self, peer_id: bytes, exc: PeerUnavailable) -> None:
+    def note_failure(self, peer_id: bytes, exc: PeerUnavailable) -> None:
         """Remember a refused URL, address or TLS certificate (logged once per new reason) so the admin sees it in
         `trust list` and `orgnode status`; tell health the peer was not reached (it logs the outage once past the
         threshold)."""

@@ -20,10 +20,21 @@ from node.config import Config
 from node.core.disk import disk_full_message
 from node.core.errors import StorageFull, UserError
 from node.core.federation import Federation
+from node.core.forks import clear_fork, decision_view, fork_history
 from node.core.health import Health, problems
 from node.core.pairing import accept_invite
-from node.core.requests import BackupSnapshot, InviteCreate, InviteRevoke, NotePost, PeerRef, RestoreDone, SetUrl, TrustAccept
-from node.core.restore import finish_restore, restore_pending
+from node.core.requests import (
+    BackupSnapshot,
+    ForkClear,
+    InviteCreate,
+    InviteRevoke,
+    NotePost,
+    PeerRef,
+    RestoreDone,
+    SetUrl,
+    TrustAccept,
+)
+from node.core.restore import check_view, finish_restore, lost_partnerships, refuse_while_pending, signing_paused
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
@@ -53,9 +64,25 @@ class AdminContext:
 CTX = web.AppKey("admin_context", AdminContext)
 
 
+APPEND_WAIT_S = 10.0  # an admin request waits at most this long for the start check (node/core/restore.py)
+NO_WAIT = {"/restore/done", "/stop", "/sync", "/backup", "/trust/clear-fork"}
+
+
+async def wait_for_own_log(request: web.Request) -> None:
+    """Right after a start, a request that may sign waits (bounded) until partners confirmed our own
+    log, so an admin's first command does not fail only because the check was still running."""
+    federation = request.app[CTX].federation
+    if request.method != "POST" or request.path in NO_WAIT or not signing_paused(federation):
+        return
+    deadline = asyncio.get_running_loop().time() + APPEND_WAIT_S
+    while signing_paused(federation) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)  # polls an in-memory flag; the check itself runs in the sync loops
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        await wait_for_own_log(request)
         return await handler(request)
     except UserError as exc:
         return error_response("user-error", str(exc), 400, field=exc.field)
@@ -110,6 +137,7 @@ def status_info(service: NodeService, running: bool, health: Health | None = Non
         "problems": [p.view() for p in found],
         "tls": tls_view(service.config, service.home.path, service.clock()),
         "tls_verify": service.config.tls_verify,
+        "lost_partnerships": lost_partnerships(service),
     }
 
 
@@ -128,7 +156,7 @@ async def status(request: web.Request) -> web.Response:
     # ``refused_peers``: partners the last push or pull could not even talk to, and why (address, TLS certificate).
     refused = [{"node_id": node_id.hex(), "reason": reason} for node_id, reason in sorted(ctx.sync.refused.items())]
     return web.json_response({**status_info(ctx.service, running=True, health=ctx.federation.health),
-                              "refused_peers": refused})
+                              "refused_peers": refused} | check_view(ctx.federation))
 
 
 async def own_log(request: web.Request) -> web.Response:
@@ -223,6 +251,21 @@ async def trust_unblock(request: web.Request) -> web.Response:
     return web.json_response(peer_view(ctx.service, ctx.federation.unblock(node_id), ctx.federation.clock()))
 
 
+async def trust_clear_fork(request: web.Request) -> web.Response:
+    """The admin's explicit, recorded decision to clear a peer's fork evidence (node/core/forks.py)."""
+    req = await read(request, ForkClear.from_json)
+    federation = request.app[CTX].federation
+    decision = clear_fork(federation, federation.resolve_peer(req.node_id), admin=req.admin, reason=req.reason)
+    return web.json_response(decision_view(decision))
+
+
+async def trust_history(request: web.Request) -> web.Response:
+    """Every fork-clearing decision, or one peer's (``?node_id=``)."""
+    federation = request.app[CTX].federation
+    prefix = request.query.get("node_id")
+    return web.json_response(fork_history(federation, federation.resolve_peer(prefix) if prefix else None))
+
+
 # --- statements ----------------------------------------------------------------------------------
 
 
@@ -263,6 +306,7 @@ async def set_url(request: web.Request) -> web.Response:
 
     ctx = request.app[CTX]
     req = await read(request, SetUrl.from_json)
+    refuse_while_pending(ctx.federation)  # the card is an own statement: never while the gates are closed
     moved = move(ctx.service, req.url, parse_listen(req.listen) if req.listen else None)
     ctx.federation.on_outbox([p.node_id for p in ctx.federation.peers.trusted()])
     return web.json_response(move_view(moved))
@@ -293,7 +337,7 @@ async def restore_done(request: web.Request) -> web.Response:
     """The admin's explicit, logged override of the post-restore resync (a partner gone for good)."""
     await read(request, RestoreDone.from_json)
     federation = request.app[CTX].federation
-    was_pending = restore_pending(federation)
+    was_pending = signing_paused(federation)
     finish_restore(federation, "override")
     return web.json_response({"was_pending": was_pending, "own_seq": federation.service.log.head(federation.me).seq})
 
@@ -311,6 +355,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/trust/remove", _state_change(P.REMOVED)),
     ("POST", "/trust/block", _state_change(P.BLOCKED)),
     ("POST", "/trust/unblock", trust_unblock),
+    ("POST", "/trust/clear-fork", trust_clear_fork),
+    ("GET", "/trust/history", trust_history),
     # POST /trust/approve (LAN pairing: only a pending_in peer, confirmed with it) is in node/lan/admin.py.
     ("POST", "/note", note_post),
     ("GET", "/notes", notes),

@@ -22,6 +22,7 @@ import aiohttp
 
 from node.core.clock import now_ms
 from node.core.pairing import accept_invite
+from node.core.restore import signing_paused
 from node.core.service import NodeService
 from node.home import Config, Home
 from node.runtime import NodeRuntime
@@ -83,13 +84,18 @@ class Net:
         """Stop a node's servers and sync but keep its database open (its identity and log stay usable)."""
         await runtime.stop()
 
-    async def restart(self, home: Path, versions: Versions | None = None) -> NodeRuntime:
+    async def restart(self, home: Path, versions: Versions | None = None, *, confirmed: bool = True) -> NodeRuntime:
         """A fresh process-like start over an existing home: new service, new runtime, same port
-        (``versions``: as in ``start``, e.g. the same home restarted by an older release)."""
+        (``versions``: as in ``start``, e.g. the same home restarted by an older release).
+        ``confirmed``: wait, like an admin request does, until its partners confirmed its own log (the
+        start check, node/core/restore.py); False to see the node while it still waits."""
         service = NodeService.open(home)
         if versions is not None:
             service.versions = versions
-        return await self._run(service)
+        runtime = await self._run(service)
+        if confirmed:
+            await wait_until(lambda: not signing_paused(runtime.federation), what="the node to confirm its own log with its partners")
+        return runtime
 
     async def close(self) -> None:
         for runtime in reversed(list(self.runtimes)):

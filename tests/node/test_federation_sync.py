@@ -89,7 +89,7 @@ async def test_rejected_base_is_refused_and_survives_restart(fed_net):
     assert codes == {forged.id: WRONG_AUTHOR, on_forged.id: REJECTED_BASE}
 
     home = await fed_net.stop(b)
-    b2 = await fed_net.restart(home)
+    b2 = await fed_net.restart(home, confirmed=False)  # A is halted: B still waits to confirm its own log, and takes statements in
     on_on_forged = note(a.service.identity, last.seq + 3, on_forged.id, "two steps from the forgery")
     assert (await push(a, b2, forged, on_forged, on_on_forged)).results() == [REJECTED_BASE] * 3
     assert head(b2, a) == last.seq

@@ -8,6 +8,7 @@ import json
 import os
 
 from node.cli.main import main
+from node.core import resharing
 from protocol.bodies import Note, OrgCard
 from protocol.card_bundle import encode_bundle
 from protocol.statement import sign_statement
@@ -104,7 +105,7 @@ async def test_reshared_card_does_not_move_a_partner(net, capsys):
     card = OrgCard(b.service.config.name, b.service.config.sector, elsewhere, b.service.identity.encryption_public)
     crafted = sign_statement(b.service.identity, kind=OrgCard.KIND, seq=root.seq + 50, prev=os.urandom(32),
                              now=b.service.clock(), body=card.to_value(), private=False, salt=None)
-    c.federation._reshare(root, encode_bundle([first, crafted]), (c.service.node_id,))
+    resharing.reshare(c.federation, root, encode_bundle([first, crafted]), (c.service.node_id,))
     await wait_until(lambda: list(a.service.db.query("SELECT 1 FROM org_cards WHERE node_id = ? AND url = ?",
                                                       [b.service.node_id, elsewhere])),
                      10, what="A to record the re-shared card")

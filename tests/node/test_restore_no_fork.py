@@ -66,3 +66,51 @@ async def test_restore_from_an_old_backup_resyncs_before_signing_and_never_forks
         assert restored.service.log.forked_authors() == set()
     finally:
         await net.close()
+
+
+async def test_a_partner_paired_after_the_backup_is_named_in_status_until_re_paired(tmp_path, capsys):
+    """B pairs with D after its backup. Restored, B's old trust list does not name D and its own
+    partnership statement comes back without a body (no partner may read it), so B cannot reach D by
+    itself: `orgnode status` says so and what to do; re-pairing clears it, and nothing forks."""
+    import asyncio
+
+    from node.cli.main import main
+    from node.core.restore import lost_partnerships
+
+    net = Net(tmp_path)
+    try:
+        a, b, d = await net.start("A"), await net.start("B"), await net.start("D")
+        await pair(a, b)
+        bid = b.service.node_id
+        await wait_until(lambda: b.federation.peers.outbox_size() == 0, what="B's pairing statement to reach A")
+        snapshot = tmp_path / "snapshot.db"
+        copy_database(b.service.db, snapshot)
+        archive = pack(b.service.home, snapshot)
+        await pair(d, b)  # after the backup
+        last = post(b, "after the backup")
+        for holder in (a, d):
+            await wait_until(lambda holder=holder: head(holder, bid) == last, what="A and D to hold all of B's statements")
+        await net.stop(b)
+        assert lost_partnerships(a.service) == []  # control: a node that lost nothing names nothing
+
+        new_home = Home(tmp_path / "b-restored")
+        restore(b"ORGNODE-BACKUP-1\n" + archive, new_home, None, now_ms=0)
+        restored = NodeRuntime(NodeService.open(new_home.path))
+        await restored.start()
+        net.runtimes.append(restored)
+        await wait_until(lambda: not restore_pending(restored.federation), what="B to resync with A, the partner it knows")
+        assert ids(restored, bid) == ids(a, bid)
+        lost = lost_partnerships(restored.service)
+        assert len(lost) == 1 and d.service.node_id not in {p.node_id for p in restored.federation.peers.trusted()}
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["status", "--home", str(new_home.path)]) == 0
+        out = capsys.readouterr().out
+        assert "LOST PARTNER" in out and "Re-pair" in out and "keeps this node's statements" in out
+
+        await pair(d, restored)  # the admin re-pairs: D keeps trusting B, B trusts D again
+        assert lost_partnerships(restored.service) == []
+        newest = post(restored, "after re-pairing")
+        await wait_until(lambda: head(d, bid) == newest, what="D to take B's new statement")
+        assert d.service.log.forked_authors() == set() and a.service.log.forked_authors() == set()
+    finally:
+        await net.close()

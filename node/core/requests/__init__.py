@@ -16,7 +16,16 @@ from typing import Any
 
 from node.core.requests.audit import AuditExport, ImpactRequest
 from node.core.requests.backup import BackupSnapshot, RestoreDone
-from node.core.requests.partners import InviteCreate, InviteRevoke, NotePost, PeerRef, SetUrl, TrustAccept, TrustRequest
+from node.core.requests.partners import (
+    ForkClear,
+    InviteCreate,
+    InviteRevoke,
+    NotePost,
+    PeerRef,
+    SetUrl,
+    TrustAccept,
+    TrustRequest,
+)
 from node.core.requests.talent import (
     CandidateAdd,
     CandidateUpdate,
@@ -40,6 +49,7 @@ __all__ = [
     "CandidateAdd",
     "CandidateUpdate",
     "ConsentGive",
+    "ForkClear",
     "ImpactRequest",
     "InviteCreate",
     "InviteRevoke",
@@ -64,7 +74,7 @@ __all__ = [
 
 # Every model, for the property test that feeds them arbitrary JSON (tests/node/test_requests.py).
 MODELS: tuple[Any, ...] = (
-    InviteCreate.from_json, InviteRevoke.from_json, TrustAccept.from_json, PeerRef.from_json, TrustRequest.from_json,
+    InviteCreate.from_json, InviteRevoke.from_json, TrustAccept.from_json, PeerRef.from_json, ForkClear.from_json, TrustRequest.from_json,
     NotePost.from_json, JobPost.from_json, JobUpdate.from_json, JobImport.from_json, JobList.from_json,
     JobClose.from_json, Ref.from_json, MatchRequest.from_json, CandidateAdd.from_json, CandidateUpdate.from_json,
     ConsentGive.from_json, ReferralRequestCreate.from_json, ReferralAnswer.approve, ReferralAnswer.decline,

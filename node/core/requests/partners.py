@@ -72,6 +72,27 @@ class PeerRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ForkClear:
+    """POST /trust/clear-fork: the admin's explicit decision to clear a peer's fork evidence, with why."""
+
+    node_id: str
+    reason: str
+    admin: str
+    confirmed: bool
+
+    @classmethod
+    def from_json(cls, b: Body) -> ForkClear:
+        b = F.json_object(b)
+        reason = F.read_text(b.get("reason"), "reason", max_len=2000).strip()
+        if not reason:
+            raise UserError("give the reason for clearing the fork evidence (it is recorded for audit)", field="reason")
+        if b.get("confirmed") is not True:
+            raise UserError("clearing fork evidence needs the admin's explicit confirmation (confirmed: true)", field="confirmed")
+        admin = F.read_text(b.get("admin"), "admin", default="unknown", max_len=200).strip() or "unknown"
+        return cls(F.read_id(b, "node_id"), reason, admin, True)
+
+
+@dataclass(frozen=True, slots=True)
 class TrustRequest:
     """POST /trust/request: ask a node announced on the LAN to pair, after browsing ``seconds``."""
 

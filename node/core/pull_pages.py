@@ -1,0 +1,126 @@
+"""Pulling pages of a partner's log, and our own log back from a partner after a rollback.
+
+Split from ``node/core/sync.py`` (the loops and timers) because paging is its own job: the page size
+shrinks after cut transfers, the asked version is negotiated, and a node whose database may be older
+than its log first relearns its own statements (``node/core/restore.py``). ``SyncEngine`` calls it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from node.core.errors import PeerAddressRefused, PeerUnavailable
+from node.core.negotiation import VersionNegotiation, encode_pull
+from node.core.restore import own_recovery_request, partner_answered, partner_failed, signing_paused, take_own_recovered
+from node.logs import log_event
+from protocol.errors import MALFORMED, ProtocolError
+from protocol.sync import BatchSize
+
+if TYPE_CHECKING:
+    from node.core.federation import Federation
+    from node.http.client import FederationClient
+
+PULL_PATH = "/federation/v1/pull"
+MAX_PULL_PAGES = 1000
+
+
+@dataclass
+class PullReport:
+    peer: bytes
+    ok: bool
+    appended: int = 0
+    error: str | None = None
+
+
+class PullHost(Protocol):
+    """What paging needs of the sync engine (``node.core.sync.SyncEngine``)."""
+
+    federation: Federation
+    client: FederationClient
+    negotiation: VersionNegotiation
+    pull_sizes: dict[bytes, BatchSize]
+    no_max_items: set[bytes]
+
+    @property
+    def resynced(self) -> set[bytes]: ...
+
+    def contact(self, peer: bytes) -> None: ...
+
+    def answered(self, peer_id: bytes) -> None: ...
+
+    def note_failure(self, peer_id: bytes, exc: PeerUnavailable) -> None: ...
+
+
+async def pull_from(engine: PullHost, peer_id: bytes, url: str) -> PullReport:
+    if signing_paused(engine.federation) and peer_id not in engine.resynced:
+        report = await recover_own_from(engine, peer_id, url)
+        if not report.ok:
+            partner_failed(engine.federation, peer_id, report.error or "no answer")
+            return report
+        partner_answered(engine.federation, peer_id, report.appended)
+    appended = 0
+    size = engine.pull_sizes.setdefault(peer_id, BatchSize())
+    for _ in range(MAX_PULL_PAGES):
+        request = engine.federation.have_vector_for(peer_id, None if peer_id in engine.no_max_items else size.size)
+        try:
+            answer, messages = await engine.negotiation.post(engine.client, url, PULL_PATH, peer_id,
+                                                             functools.partial(encode_pull, request))
+        except PeerUnavailable as exc:
+            engine.note_failure(peer_id, exc)
+            if not isinstance(exc, PeerAddressRefused):  # a cut or failed page: ask for less next time
+                size.failed()
+            return PullReport(peer_id, False, appended, str(exc)[:300])
+        engine.answered(peer_id)
+        if answer.status == 400 and answer.error_code == MALFORMED and request.max_items is not None:
+            engine.no_max_items.add(peer_id)  # a node that predates max_items: ask it the 2-element way
+        if answer.status != 200:
+            return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}")
+        try:
+            batch = messages.decode_batch(answer.body)
+        except ProtocolError as exc:
+            log_event("pull.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
+            return PullReport(peer_id, False, appended, exc.code)
+        try:
+            results = engine.federation.take_batch(peer_id, batch)
+        except ProtocolError as exc:  # e.g. trust was revoked while the page was on its way
+            log_event("pull.refused", logging.WARNING, peer=peer_id, code=exc.code)
+            return PullReport(peer_id, False, appended, exc.code)
+        new = sum(1 for r in results.results if r.outcome == "appended")
+        appended += new
+        size.succeeded()
+        engine.contact(peer_id)
+        if not batch.more or not batch.envelopes or new == 0:
+            break  # done, or a page that brought nothing new: never page on without progress
+    if appended:
+        log_event("pull.done", peer=peer_id, appended=appended)
+    return PullReport(peer_id, True, appended)
+
+
+async def recover_own_from(engine: PullHost, peer_id: bytes, url: str) -> PullReport:
+    """Own-log recovery (docs/protocol.md): page our own statements back from a partner that holds
+    them, after our local head, until it has no more. A partner that answers with anything else
+    (an older node that ignores the request) is not counted as resynced."""
+    recovered = 0
+    for _ in range(MAX_PULL_PAGES):
+        request = own_recovery_request(engine.federation)
+        try:
+            answer, messages = await engine.negotiation.post(engine.client, url, PULL_PATH, peer_id,
+                                                             functools.partial(encode_pull, request))
+        except PeerUnavailable as exc:
+            engine.note_failure(peer_id, exc)
+            return PullReport(peer_id, False, recovered, str(exc)[:300])
+        if answer.status != 200:
+            return PullReport(peer_id, False, recovered, answer.error_code or f"HTTP {answer.status}")
+        try:
+            page = messages.decode_batch(answer.body)
+            new = take_own_recovered(engine.federation, peer_id, page)
+        except ProtocolError as exc:
+            log_event("restore.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
+            return PullReport(peer_id, False, recovered, exc.code)
+        recovered += new
+        if not page.more or new == 0:
+            break
+    return PullReport(peer_id, True, recovered)
