@@ -20,6 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from node.core.clock import clock_from_env
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.provenance import Provenance
@@ -227,6 +228,11 @@ class NodeRuntime:
 
 def run(home: Path) -> int:
     service = NodeService.open(home)
+    try:
+        service.clock = clock_from_env(os.environ)  # a test's skewed clock (ORGNODE_CLOCK_OFFSET), else the real one
+    except ValueError as exc:
+        service.close()
+        raise UserError(str(exc)) from exc
     try:
         asyncio.run(NodeRuntime(service).run_until_stopped())
     finally:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 Clock = Callable[[], int]
@@ -26,6 +26,29 @@ RandomBytes = Callable[[int], bytes]
 def now_ms() -> int:
     """The real clock: the one place the node reads wall-clock time."""
     return time.time_ns() // 1_000_000
+
+
+CLOCK_OFFSET_ENV = "ORGNODE_CLOCK_OFFSET"
+"""Testing aid: seconds added to the system time by ``orgnode run`` (the fault suite skews a node's
+clock this way, tests/faults/README.md). Unset in production; it changes nothing else."""
+
+
+def offset_clock(offset_s: float) -> Clock:
+    """The real clock shifted by ``offset_s`` seconds (a node process whose clock is wrong)."""
+    offset_ms = round(offset_s * 1000)
+    return lambda: now_ms() + offset_ms
+
+
+def clock_from_env(environ: Mapping[str, str]) -> Clock:
+    """``now_ms``, or ``offset_clock`` if ``ORGNODE_CLOCK_OFFSET`` is set; a bad value is refused by name."""
+    text = environ.get(CLOCK_OFFSET_ENV, "").strip()
+    if not text:
+        return now_ms
+    try:
+        offset = float(text)
+    except ValueError:
+        raise ValueError(f"{CLOCK_OFFSET_ENV} must be a number of seconds, got {text!r}") from None
+    return offset_clock(offset)
 
 
 def system_random(n: int) -> bytes:
