@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.core.clock import clock_from_env
+from node.core.clock import set_wall_offset_from_env
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.provenance import Provenance
@@ -227,12 +228,13 @@ class NodeRuntime:
 
 
 def run(home: Path) -> int:
-    service = NodeService.open(home)
     try:
-        service.clock = clock_from_env(os.environ)  # a test's skewed clock (ORGNODE_CLOCK_OFFSET), else the real one
+        offset = set_wall_offset_from_env(os.environ)  # a test's skewed clock (ORGNODE_CLOCK_OFFSET); 0 normally
     except ValueError as exc:
-        service.close()
         raise UserError(str(exc)) from exc
+    if offset:
+        log_event("node.clock-offset", logging.WARNING, seconds=offset)
+    service = NodeService.open(home)
     try:
         asyncio.run(NodeRuntime(service).run_until_stopped())
     finally:

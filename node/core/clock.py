@@ -11,6 +11,7 @@ loop sleeps until the earliest one rather than polling.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -23,32 +24,34 @@ RandomBytes = Callable[[int], bytes]
 """``n`` fresh random bytes (``os.urandom`` in a running node)."""
 
 
-def now_ms() -> int:
-    """The real clock: the one place the node reads wall-clock time."""
-    return time.time_ns() // 1_000_000
-
-
 CLOCK_OFFSET_ENV = "ORGNODE_CLOCK_OFFSET"
-"""Testing aid: seconds added to the system time by ``orgnode run`` (the fault suite skews a node's
-clock this way, tests/faults/README.md). Unset in production; it changes nothing else."""
+"""Testing aid: seconds ``orgnode run`` adds to the system time, so a node process behaves as if its
+machine's clock were wrong (the fault suite's skew scenarios, tests/faults/README.md). Unset, as in
+production, it changes nothing."""
+
+_wall_offset_ms = 0
 
 
-def offset_clock(offset_s: float) -> Clock:
-    """The real clock shifted by ``offset_s`` seconds (a node process whose clock is wrong)."""
-    offset_ms = round(offset_s * 1000)
-    return lambda: now_ms() + offset_ms
+def now_ms() -> int:
+    """The real clock: the one place the node reads wall-clock time (shifted by a test's offset)."""
+    return time.time_ns() // 1_000_000 + _wall_offset_ms
 
 
-def clock_from_env(environ: Mapping[str, str]) -> Clock:
-    """``now_ms``, or ``offset_clock`` if ``ORGNODE_CLOCK_OFFSET`` is set; a bad value is refused by name."""
+def set_wall_offset_from_env(environ: Mapping[str, str]) -> float:
+    """Apply ``ORGNODE_CLOCK_OFFSET`` (seconds, may be negative) to ``now_ms``; returns the offset.
+    Every wall-clock read shifts with it: the node's default clock, request signing and the
+    freshness check of requests received. A value that is not a number is refused by name."""
+    global _wall_offset_ms
     text = environ.get(CLOCK_OFFSET_ENV, "").strip()
-    if not text:
-        return now_ms
     try:
-        offset = float(text)
+        offset = float(text) if text else 0.0
+        if not math.isfinite(offset):
+            raise ValueError(text)
     except ValueError:
-        raise ValueError(f"{CLOCK_OFFSET_ENV} must be a number of seconds, got {text!r}") from None
-    return offset_clock(offset)
+        raise ValueError(f"environment variable {CLOCK_OFFSET_ENV} must be a number of seconds, got {text!r}; "
+                         "unset it (it is a testing aid)") from None
+    _wall_offset_ms = round(offset * 1000)
+    return offset
 
 
 def system_random(n: int) -> bytes:

@@ -47,9 +47,15 @@ class Link:
     flap_period: float | None = None
     connections: int = 0  # accepted on this link since it was made (a positive control: traffic flowed)
     refused: int = 0  # reset by a partition, a drop or a cut
+    bytes: int = 0  # forwarded, both directions
     _open: set[asyncio.StreamWriter] = field(default_factory=set)
     _flapper: asyncio.Task[None] | None = None
     _rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    @property
+    def in_flight(self) -> int:
+        """Connections open on this link now (each has two ends in ``_open``)."""
+        return len(self._open) // 2
 
     def partition(self) -> None:
         """Down: open connections are aborted, new ones reset (a peer sees 'connection reset')."""
@@ -212,6 +218,7 @@ async def _pump(link: Link, first: bytes, reader: asyncio.StreamReader, writer: 
                     raise ConnectionResetError
                 budget[0] -= len(data)
             writer.write(data)
+            link.bytes += len(data)
             await writer.drain()
             data = b""
     except (OSError, ConnectionResetError, asyncio.IncompleteReadError):
