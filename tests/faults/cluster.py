@@ -116,11 +116,11 @@ class Cluster:
         self.net = Network()
         self.nodes: list[Node] = []
 
-    def add(self, name: str, clock_offset_s: float = 0.0) -> Node:
+    def add(self, name: str, clock_offset_s: float = 0.0, home: Path | None = None) -> Node:
         host = f"127.0.0.{len(self.nodes) + 2}"
         port = free_port(host)
         hub = self.net.hub(name, host, (host, port))
-        home = self.root / name
+        home = home or self.root / name
         data = orgnode_json("--home", str(home), "init", "--name", f"{name} Org", "--sector", "nonprofit",
                             "--listen", f"{host}:{port}", "--url", hub.url, "--allow-private-peers")
         update_config(home, sync_interval=SYNC_INTERVAL, retry_base=RETRY_BASE, retry_cap=RETRY_CAP, lan_discovery=False)
