@@ -94,7 +94,13 @@ class Node:
         return sid
 
     def post_job(self, title: str) -> str:
-        sid = str(self.json("job", "post", "--title", title, "--skills", "youth work")["id"])
+        """Post a job; its answer names the job, so the acknowledged statement is the newest in the
+        own log (this test is the node's only writer)."""
+        before = self.q("SELECT MAX(seq) FROM entries WHERE author = ?", (self.id,))[0][0]
+        self.json("job", "post", "--title", title, "--skills", "youth work")
+        rows = self.q("SELECT id, seq FROM entries WHERE author = ? AND kind = 'job' ORDER BY seq DESC LIMIT 1", (self.id,))
+        assert rows and rows[0][1] > before, f"{self.name}: the job post left no statement in the own log"
+        sid = bytes(rows[0][0]).hex()
         self.acked.append(sid)
         return sid
 

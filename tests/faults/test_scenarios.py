@@ -105,6 +105,7 @@ def test_flapping_link(cluster):
 WINDOW_S = FRESHNESS_MS / 1000
 
 
+@pytest.mark.faults_full
 def test_clock_skew_at_and_past_the_window(cluster):
     """B's clock is inside the request window of A's (accepted), C's is past it: A and C refuse each
     other's requests with `stale` and store nothing from each other; B exchanges with both."""
