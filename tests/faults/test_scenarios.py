@@ -130,6 +130,7 @@ def test_clock_skew_at_and_past_the_window(cluster):
     inv.integrity_ok(cluster)
 
 
+@pytest.mark.faults_full
 def test_trust_revoked_during_a_partition(cluster):
     """A|C partitioned; A removes C; C (not told) keeps posting; after heal nothing C made reaches A,
     directly or through B, while B gets all of it."""

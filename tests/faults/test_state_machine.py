@@ -145,7 +145,7 @@ def three_node_cluster(root: Path) -> Cluster:
 
 
 def _settings(full: bool) -> settings:
-    return settings(max_examples=8 if full else 3, stateful_step_count=20 if full else 6, deadline=None,
+    return settings(max_examples=6 if full else 3, stateful_step_count=15 if full else 6, deadline=None,
                     database=None, suppress_health_check=list(HealthCheck))
 
 
