@@ -24,6 +24,7 @@ from pathlib import Path
 from aiohttp import web
 
 from node import tls
+from node.core.clock import set_wall_offset_from_env
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.provenance import Provenance
@@ -290,6 +291,12 @@ class NodeRuntime:
 
 
 def run(home: Path, passphrase_file: Path | None = None) -> int:
+    try:
+        offset = set_wall_offset_from_env(os.environ)  # a test's skewed clock (ORGNODE_CLOCK_OFFSET); 0 normally
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    if offset:
+        log_event("node.clock-offset", logging.WARNING, seconds=offset)
     service = NodeService.open(home, passphrase_file=passphrase_file)
     try:
         asyncio.run(NodeRuntime(service).run_until_stopped())

@@ -11,9 +11,10 @@ loop sleeps until the earliest one rather than polling.
 
 from __future__ import annotations
 
+import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 Clock = Callable[[], int]
@@ -23,9 +24,34 @@ RandomBytes = Callable[[int], bytes]
 """``n`` fresh random bytes (``os.urandom`` in a running node)."""
 
 
+CLOCK_OFFSET_ENV = "ORGNODE_CLOCK_OFFSET"
+"""Testing aid: seconds ``orgnode run`` adds to the system time, so a node process behaves as if its
+machine's clock were wrong (the fault suite's skew scenarios, tests/faults/README.md). Unset, as in
+production, it changes nothing."""
+
+_wall_offset_ms = 0
+
+
 def now_ms() -> int:
-    """The real clock: the one place the node reads wall-clock time."""
-    return time.time_ns() // 1_000_000
+    """The real clock: the one place the node reads wall-clock time (shifted by a test's offset)."""
+    return time.time_ns() // 1_000_000 + _wall_offset_ms
+
+
+def set_wall_offset_from_env(environ: Mapping[str, str]) -> float:
+    """Apply ``ORGNODE_CLOCK_OFFSET`` (seconds, may be negative) to ``now_ms``; returns the offset.
+    Every wall-clock read shifts with it: the node's default clock, request signing and the
+    freshness check of requests received. A value that is not a number is refused by name."""
+    global _wall_offset_ms
+    text = environ.get(CLOCK_OFFSET_ENV, "").strip()
+    try:
+        offset = float(text) if text else 0.0
+        if not math.isfinite(offset):
+            raise ValueError(text)
+    except ValueError:
+        raise ValueError(f"environment variable {CLOCK_OFFSET_ENV} must be a number of seconds, got {text!r}; "
+                         "unset it (it is a testing aid)") from None
+    _wall_offset_ms = round(offset * 1000)
+    return offset
 
 
 def system_random(n: int) -> bytes:

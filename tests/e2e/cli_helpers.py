@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -57,3 +58,23 @@ def start_node(home: Path, extra_env: dict[str, str] | None = None, wrap: list[s
         time.sleep(0.2)
     proc.kill()
     raise AssertionError("node did not start within 20 s")
+
+
+def query(home: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    """Read a node's database read-only (safe while it runs: WAL readers never block it)."""
+    conn = sqlite3.connect(f"file:{home / 'orgnode.db'}?mode=ro", uri=True, timeout=5)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def wait_for(cond, timeout: float, what: str):
+    """Poll ``cond`` until it returns something truthy (returned), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

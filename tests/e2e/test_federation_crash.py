@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import time
 from pathlib import Path
 
 from tests.config_files import update_config
 from tests.conftest import free_port
-from tests.e2e.cli_helpers import orgnode_json, start_node
+from tests.e2e.cli_helpers import orgnode_json, query, start_node, wait_for
 
 NOTES = 5
 
@@ -24,24 +23,6 @@ def init(home: Path, name: str) -> str:
     update_config(home, sync_interval=0.5, retry_base=0.3, retry_cap=2.0,
                   lan_discovery=False, allow_private_peers=True)  # partners on 127.0.0.1
     return str(data["node_id"])
-
-
-def query(home: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(f"file:{home / 'orgnode.db'}?mode=ro", uri=True, timeout=5)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def wait_for(cond, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def stop(proc) -> None:
