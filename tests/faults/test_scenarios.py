@@ -219,9 +219,9 @@ def test_disk_full_at_the_receiver(cluster, small_disk):
     wait_for(lambda: cluster.link(a, b).bytes > sent + 2000, CONVERGE_S, "A to push to B")
     assert b.running and b.json("status")["running"] is True  # B keeps serving
     posted = b.cli("note", "post", "B while its disk is full", check=False)
-    # Refused, in words and without a traceback (today "internal error (OperationalError)"; issue 10
-    # item 7 makes it say "disk full"), and nothing half-written: the own log is checked below.
-    assert posted.returncode != 0 and "Traceback" not in posted.stderr
+    # Refused in plain words (the disk-full message and its exit status, issue 10 item 7), without a
+    # traceback, and nothing half-written: the own log is checked below.
+    assert posted.returncode == 75 and "is full" in posted.stderr and "Traceback" not in posted.stderr
     assert not during & b.held_ids(a.id)
     outbox = {bytes(r[0]).hex() for r in a.q("SELECT statement_id FROM outbox WHERE peer = ?", (b.id,))}
     assert during <= outbox  # still A's to deliver: nothing acknowledged is lost
