@@ -27,6 +27,7 @@ class Candidates(Erasure):
 
     if TYPE_CHECKING:  # provided by Talent (node/core/talent.py)
         def org_sector(self, node_id: bytes) -> str | None: ...
+        def _skill_keys(self, skills: list[str] | tuple[str, ...]) -> list[str]: ...
 
     def add_candidate(self, *, name: str, email: str, skills: list[str], phone: str | None = None, location: str | None = None,
                       medal: str | None = None, for_job: str | None = None, consent: list[str] | None = None,
@@ -40,8 +41,9 @@ class Candidates(Erasure):
         candidate = Candidate(self.random(16), self.random(16), name.strip(), email.strip(), phone, location, tuple(skills),
                               medal, for_job, now, notes or None)
         consent_row = None
+        keys = self._skill_keys(candidate.skills)
         with self.db.atomic():
-            self.store.add_candidate(candidate)
+            self.store.add_candidate(candidate, keys)
             if consent:
                 consent_row = self._give_consent(candidate, consent, consent_scope, consent_expires, consent_evidence,
                                                  consent_fields, now)
@@ -95,7 +97,7 @@ class Candidates(Erasure):
         updated = dataclasses.replace(candidate, **values)
         self._check_fields(updated.name, updated.email, updated.skills, updated.medal, candidate_id)
         with self.db.atomic():
-            self.store.update_candidate(updated)
+            self.store.update_candidate(updated, self._skill_keys(updated.skills))
         log_event("candidate.updated", fields=len(values))
         return updated
 

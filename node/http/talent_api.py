@@ -28,7 +28,7 @@ TALENT = web.AppKey("talent", Talent)
 async def match_endpoint(request: web.Request) -> web.Response:
     origin, body = await federation_api.authenticate(request)
     talent = request.app[TALENT]
-    answer = talent.answer_match(origin, MatchQuery.decode(body))  # a bad query is a RemoteProtocolError
+    answer = await talent.answer_match(origin, MatchQuery.decode(body))  # a bad query is a RemoteProtocolError
     return web.Response(body=answer.encode(), content_type=MSGPACK)
 
 
