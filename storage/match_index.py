@@ -77,3 +77,9 @@ class MatchIndex:
                "GROUP BY s.candidate_id ORDER BY 1 DESC, 2, 3 LIMIT ?")
         return [(int(w), int(at), bytes(cid), frozenset(str(keys).split("\x1f")))
                 for w, at, cid, keys in self.db.execute(sql, params).fetchall()]
+
+    def scan_floor(self) -> int:
+        """One plain scan reading every held candidate's skills (the work of any unindexed match, with
+        no per-candidate query at all): the floor ``bench.match`` reports next to the indexed match."""
+        rows = self.db.execute("SELECT count(*) FROM candidates WHERE erased_at IS NULL AND skills LIKE '%\"%'").fetchall()
+        return int(rows[0][0])
