@@ -9,15 +9,17 @@ transaction together with its row in ``migrations``; a failed migration leaves n
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
 
 from storage.migrations import MIGRATIONS, Migration
 
-__all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Migration", "applied_migrations", "connect", "migrate"]
+__all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Migration", "applied_migrations", "connect", "migrate", "without_fsync"]
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -34,6 +36,24 @@ def connect(path: Path) -> sqlite_utils.Database:
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     migrate(db)
     return db
+
+
+@contextlib.contextmanager
+def without_fsync(db: sqlite_utils.Database) -> Iterator[None]:
+    """One transaction of bookkeeping nobody was promised survives a power cut (a peer's last
+    contact, match quota counts and offers), committed with ``synchronous=NORMAL``: in WAL it is
+    durable at the next full commit or checkpoint instead of paying its own fsync. Inside a caller's
+    transaction it simply joins it (the setting applies to commits, and that one is the caller's)."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    db.execute("PRAGMA synchronous=NORMAL")
+    try:
+        with db.atomic():
+            yield
+    finally:
+        db.execute("PRAGMA synchronous=FULL")
 
 
 def migrate(db: sqlite_utils.Database, migrations: list[Migration] | None = None) -> list[str]:

@@ -9,16 +9,24 @@ index records the vocabulary's fingerprint and is rebuilt when it changes. A mix
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable
 
 import sqlite_utils
 
+from storage.db import without_fsync
 from storage.talent_rows import ConsentRow, _consent
 
 
 class MatchIndex:
     db: sqlite_utils.Database
+
+    def match_bookkeeping(self) -> contextlib.AbstractContextManager[None]:
+        """A transaction of match bookkeeping (quota counts, offers made, results received) without an
+        fsync of its own (``storage.db.without_fsync``): losing the last of these to a power cut costs
+        an asker a query it asks again; an fsync each cost a match more than matching itself."""
+        return without_fsync(self.db)
 
     def consents_of(self, candidate_ids: list[bytes]) -> dict[bytes, list[ConsentRow]]:
         """The consents of several candidates in one query (the match reads a batch at a time)."""

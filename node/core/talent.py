@@ -211,7 +211,7 @@ class Talent(Candidates, TalentViews):
         labels = [s.label for s in job.skills]
         self._charge_match_quota(asker, query.query_id, labels, now)
         scored = self._still_consented(await self._score_pool(asker, query, job_statement.id, labels, now, job.job_id), asker, now)
-        with self.db.atomic():
+        with self.store.match_bookkeeping():
             self.store.prune_offers(now - OFFER_TTL_MS)
             self.store.add_offers([(query.query_id, offer.pseudonym, candidate_id, job.job_id, asker, job_statement.id, now)
                                    for offer, candidate_id in scored])
@@ -236,7 +236,7 @@ class Talent(Candidates, TalentViews):
         if len(seen | set(folded)) > self.match_quota.labels:
             raise RemoteProtocolError(E.MATCH_QUOTA, f"at most {self.match_quota.labels} distinct requirement labels a day "
                                       "per partner; try again tomorrow (UTC)")
-        with self.db.atomic():
+        with self.store.match_bookkeeping():
             self.store.record_match_usage(asker, day, query_id, folded)
 
     async def _score_pool(self, asker: bytes, query: MatchQuery, job_statement_id: bytes, labels: list[str],
@@ -349,7 +349,7 @@ class Talent(Candidates, TalentViews):
     def record_answer(self, job_id: bytes, answer: MatchAnswer) -> None:
         """Record a holder's offers, in one transaction (one durable commit, not one per offer)."""
         now = self.clock()
-        with self.db.atomic():
+        with self.store.match_bookkeeping():
             for offer in answer.offers:
                 self.store.add_result(answer.query_id, job_id, answer.holder, offer.pseudonym, offer.score, offer.matched, now)
 
