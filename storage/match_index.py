@@ -39,9 +39,11 @@ class MatchIndex:
                 out[row.candidate_id].append(row)
         return out
 
-    def index_skills(self, candidate_id: bytes, created_at: int, skill_keys: Iterable[str]) -> None:
-        """Replace the candidate's rows in the skill index (concept key -> candidate)."""
-        self.db.execute("DELETE FROM candidate_skills WHERE candidate_id = ?", [candidate_id])
+    def index_skills(self, candidate_id: bytes, created_at: int, skill_keys: Iterable[str], new: bool = False) -> None:
+        """Replace the candidate's rows in the skill index (concept key -> candidate); a ``new``
+        candidate has none to replace."""
+        if not new:
+            self.db.execute("DELETE FROM candidate_skills WHERE candidate_id = ?", [candidate_id])
         self.db.conn.executemany("INSERT OR IGNORE INTO candidate_skills (skill_key, candidate_id, created_at) VALUES (?, ?, ?)",
                             [(key, candidate_id, created_at) for key in skill_keys])
 

@@ -120,7 +120,7 @@ class TalentStore(ErasureQueues, MatchIndex):
             [c.candidate_id, c.candidate_ref, c.name, c.email, c.phone, c.location, json.dumps(list(c.skills)), c.medal,
              c.for_job, c.created_at, c.notes],
         )
-        self.index_skills(c.candidate_id, c.created_at, skill_keys)
+        self.index_skills(c.candidate_id, c.created_at, skill_keys, new=True)
 
     def update_candidate(self, c: Candidate, skill_keys: Iterable[str] = ()) -> None:
         """Store corrected personal fields of a (not erased) candidate, and its new skill keys; ids and dates stay."""

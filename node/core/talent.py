@@ -42,7 +42,7 @@ from storage.talent_rows import JobRow, ReferralRow
 
 MATCH_THRESHOLD = 1  # a candidate must match at least one requirement to be offered
 OFFER_TTL_MS = 30 * 86_400_000  # how long a pseudonym can still be resolved for a referral request
-MATCH_CHUNK = 10_000  # candidates per step of a match: a few milliseconds of SQL, then the loop runs
+MATCH_CHUNK = 2_500  # candidates per step of a match: a few milliseconds of SQL, then the loop runs
 CONSENT_BATCH = 500  # ranked candidates whose consents are read in one query
 
 
@@ -248,7 +248,7 @@ class Talent(Candidates, TalentViews):
         candidates by the weight of the job's concepts they hold, the ranges are merged, and the part
         of the merge that is certainly in global order is checked for consent in batches. If too few
         are consented, the ranges are asked for more. Between ranges the event loop runs (a match over
-        100,000 candidates is ten steps of a few milliseconds, never one long block)."""
+        100,000 candidates is forty steps of a few milliseconds, never one long block)."""
         vocabulary = self.vocabulary()
         self._ensure_skill_index(vocabulary)
         wanted = [(label, vocabulary.concept(label).key) for label in labels if normalise(label)]
