@@ -2,7 +2,8 @@
 
 Durability (THREATS.md "Settings"): WAL so readers (the CLI) never block the node; ``synchronous=FULL``
 because the same file holds the outbox, trust list, consent and the log, where a write acknowledged
-to a peer or an admin must survive power loss (NORMAL could lose the last commits); ``foreign_keys``
+to a peer or an admin must survive power loss (NORMAL could lose the last commits; only bookkeeping
+nobody was promised — a peer's last contact, match quota and offers — uses ``without_fsync``); ``foreign_keys``
 on; ``busy_timeout`` so the CLI and the node can share the file. Each migration runs inside one
 transaction together with its row in ``migrations``; a failed migration leaves nothing behind.
 """

@@ -162,6 +162,8 @@ async def test_health_answers_while_a_large_match_runs(net):
     answer = await match
     assert len(answer.offers) == MAX_OFFERS  # positive control: the match completed and found people
     assert _offers_written(holder, query_id)
+    # The bookkeeping was committed without its own fsync; everything after it is durable again.
+    assert holder.service.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def _offers_written(holder: NodeRuntime, query_id: bytes) -> bool:
