@@ -19,7 +19,7 @@ import aiohttp
 from node.core.talent import MATCH_THRESHOLD
 from node.runtime import NodeRuntime
 from protocol.match_query import MAX_OFFERS, MatchAnswer, MatchQuery, Offer, pseudonym
-from protocol.matching import score
+from protocol.matching import Vocabulary, score
 from protocol.statement import Envelope
 from tests.node.federation_helpers import FakeClock, Net, pair, signed_post, wait_until
 
@@ -168,3 +168,19 @@ async def test_health_answers_while_a_large_match_runs(net):
 
 def _offers_written(holder: NodeRuntime, query_id: bytes) -> bool:
     return any(row.query_id == query_id for c in holder.talent.store.candidates() for row in holder.talent.store.offers_of(c.candidate_id))
+
+
+async def test_the_index_is_rebuilt_when_the_vocabulary_changes(net):
+    holder, corp, clock = await holder_and_corp(net)
+    await fill_pool(holder, corp, clock, 80, seed=5)
+    skills = ["Python programming", "js", "forklift"]
+    envelope, statement_id, job_id = await job_envelope(holder, corp, skills)
+    before = await ask(holder, corp, envelope, os.urandom(16))
+    # Another vocabulary (here: none, labels match as text): "js" no longer means JavaScript, so an
+    # index left with the old concept keys would offer people this vocabulary does not match.
+    holder.talent.vocabulary = Vocabulary
+    query_id = os.urandom(16)
+    expected = reference_offers(holder, corp.service.node_id, query_id, statement_id, skills, job_id, clock())
+    got = await ask(holder, corp, envelope, query_id)
+    assert as_tuples(got.offers) == as_tuples(expected)
+    assert sorted(o.score for o in got.offers) != sorted(o.score for o in before.offers), "the vocabulary change mattered"
