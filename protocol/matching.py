@@ -10,6 +10,8 @@ never anything from the candidate's record.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -50,6 +52,15 @@ class Vocabulary:
 
     def keys(self, labels: Iterable[str]) -> set[str]:
         return {self.concept(label).key for label in labels if normalise(label)}
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A digest of the label -> concept mapping: a skill index built with another vocabulary (an
+        upgrade changed the data) is rebuilt, since its keys would no longer be what ``keys`` gives."""
+        digest = hashlib.sha256(b"orgnode/vocabulary/v1")
+        for norm in sorted(self.concepts):
+            digest.update(f"{norm}\x00{self.concepts[norm].key}\x00".encode())
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

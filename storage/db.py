@@ -2,7 +2,8 @@
 
 Durability (THREATS.md "Settings"): WAL so readers (the CLI) never block the node; ``synchronous=FULL``
 because the same file holds the outbox, trust list, consent and the log, where a write acknowledged
-to a peer or an admin must survive power loss (NORMAL could lose the last commits); ``foreign_keys``
+to a peer or an admin must survive power loss (NORMAL could lose the last commits; only bookkeeping
+nobody was promised — a peer's last contact, match quota and offers — uses ``without_fsync``); ``foreign_keys``
 on; ``busy_timeout`` so the CLI and the node can share the file. Each migration runs inside one
 transaction together with its row in ``migrations``; a failed migration leaves nothing behind.
 
@@ -16,9 +17,10 @@ downgraded or "repaired".
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import sqlite_utils
@@ -27,7 +29,7 @@ from storage.errors import StorageFull, is_sqlite_full
 from storage.migrations import MIGRATIONS, Migration
 
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Migration", "SchemaTooNew", "StorageFull", "applied_migrations", "connect",
-           "is_locked", "migrate", "watch_disk"]
+           "is_locked", "migrate", "watch_disk", "without_fsync"]
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -173,6 +175,24 @@ def refuse_newer(db: sqlite_utils.Database) -> None:
 def is_locked(exc: BaseException) -> bool:
     """The database is locked by another process (SQLITE_BUSY / SQLITE_LOCKED after the busy timeout)."""
     return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) in (5, 6)
+
+
+@contextlib.contextmanager
+def without_fsync(db: sqlite_utils.Database) -> Iterator[None]:
+    """One transaction of bookkeeping nobody was promised survives a power cut (a peer's last
+    contact, match quota counts and offers), committed with ``synchronous=NORMAL``: in WAL it is
+    durable at the next full commit or checkpoint instead of paying its own fsync. Inside a caller's
+    transaction it simply joins it (the setting applies to commits, and that one is the caller's)."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    db.execute("PRAGMA synchronous=NORMAL")
+    try:
+        with db.atomic():
+            yield
+    finally:
+        db.execute("PRAGMA synchronous=FULL")
 
 
 def migrate(db: sqlite_utils.Database, migrations: list[Migration] | None = None) -> list[str]:

@@ -225,6 +225,32 @@ def _m017_fork_decisions(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m020_match_index(db: sqlite_utils.Database) -> None:
+    # Matching reads an index instead of scanning every candidate (issue 11 item 1): skill concept key
+    # -> candidate (with its created_at, the old scan's order), consents by candidate (one query per
+    # batch of candidates, not one per candidate), offers by age (the prune at every answer). The
+    # keys depend on the skills vocabulary, which storage cannot load: the table starts empty with no
+    # vocabulary recorded, and the node fills it on first use (node/core/talent.py ``skill_index``).
+    db.execute(
+        """CREATE TABLE candidate_skills (
+            skill_key TEXT NOT NULL,
+            candidate_id BLOB NOT NULL REFERENCES candidates (candidate_id),
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (skill_key, candidate_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX candidate_skills_by_candidate ON candidate_skills (candidate_id)")
+    db.execute("CREATE TABLE skill_index_state (id INTEGER PRIMARY KEY CHECK (id = 1), vocabulary TEXT NOT NULL)")
+    db.execute("CREATE INDEX consents_by_candidate ON consents (candidate_id)")
+    db.execute("CREATE INDEX match_offers_by_age ON match_offers (created_at)")
+
+
+def _m021_email_index(db: sqlite_utils.Database) -> None:
+    # The duplicate-email check at every candidate add (``lower(email) = lower(?)`` among candidates
+    # not erased) was a scan of the table per row; an index on the very expression makes it a lookup.
+    db.execute("CREATE INDEX candidates_email ON candidates (lower(email)) WHERE erased_at IS NULL")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -239,4 +265,6 @@ MIGRATIONS: list[Migration] = [
     ("012_quotas", _m012_quotas),
     ("013_withdrawal_deliveries", _m013_withdrawal_deliveries),
     ("017_fork_decisions", _m017_fork_decisions),
+    ("020_match_index", _m020_match_index),
+    ("021_email_index", _m021_email_index),
 ]

@@ -14,6 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from protocol.errors import UNTRUSTED_SENDER, RemoteProtocolError
+from storage.db import without_fsync
 
 TRUSTED = "trusted"
 PENDING_IN = "pending_in"
@@ -212,7 +213,9 @@ class PeerStore:
                 self.db.execute("DELETE FROM outbox WHERE peer = ?", [node_id])
 
     def touch(self, node_id: bytes, now: int) -> None:
-        self.db.execute("UPDATE peers SET last_contact = ? WHERE node_id = ?", [now, node_id])
+        """Note the peer's last contact (at every authenticated request): no fsync of its own."""
+        with without_fsync(self.db):
+            self.db.execute("UPDATE peers SET last_contact = ? WHERE node_id = ?", [now, node_id])
 
     # --- scores ----------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
@@ -22,6 +23,7 @@ from protocol.jobs import Job
 from protocol.statement import Statement
 from storage.erasure_queues import ErasureQueues
 from storage.log_store import LogStore
+from storage.match_index import MatchIndex
 from storage.projections import FOREIGN_PROJECTORS, projector
 from storage.talent_rows import (
     Candidate,
@@ -85,7 +87,7 @@ class _Unset(enum.Enum):
 _UNSET = _Unset.UNSET
 
 
-class TalentStore(ErasureQueues):
+class TalentStore(ErasureQueues, MatchIndex):
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
@@ -109,7 +111,8 @@ class TalentStore(ErasureQueues):
 
     # --- candidates and consent --------------------------------------------------------------------
 
-    def add_candidate(self, c: Candidate) -> None:
+    def add_candidate(self, c: Candidate, skill_keys: Iterable[str] = ()) -> None:
+        """Record a candidate and index its skills' concept keys (``skill_keys``, from the vocabulary)."""
         self.db.execute(
             """INSERT INTO candidates (candidate_id, candidate_ref, name, email, phone, location, skills, medal, for_job, created_at,
                                        notes)
@@ -117,14 +120,16 @@ class TalentStore(ErasureQueues):
             [c.candidate_id, c.candidate_ref, c.name, c.email, c.phone, c.location, json.dumps(list(c.skills)), c.medal,
              c.for_job, c.created_at, c.notes],
         )
+        self.index_skills(c.candidate_id, c.created_at, skill_keys, new=True)
 
-    def update_candidate(self, c: Candidate) -> None:
-        """Store corrected personal fields of a (not erased) candidate; ids and dates stay."""
+    def update_candidate(self, c: Candidate, skill_keys: Iterable[str] = ()) -> None:
+        """Store corrected personal fields of a (not erased) candidate, and its new skill keys; ids and dates stay."""
         self.db.execute(
             """UPDATE candidates SET name = ?, email = ?, phone = ?, location = ?, skills = ?, medal = ?, for_job = ?, notes = ?
                WHERE candidate_id = ? AND erased_at IS NULL""",
             [c.name, c.email, c.phone, c.location, json.dumps(list(c.skills)), c.medal, c.for_job, c.notes, c.candidate_id],
         )
+        self.index_skills(c.candidate_id, c.created_at, skill_keys)
 
     def candidates(self) -> list[Candidate]:
         """The candidates held (erased ones are tombstones: see ``candidate``)."""
@@ -152,6 +157,7 @@ class TalentStore(ErasureQueues):
             [now, candidate_id])
         self.db.execute("UPDATE consents SET evidence = '' WHERE candidate_id = ?", [candidate_id])
         self.db.execute("DELETE FROM match_offers WHERE candidate_id = ?", [candidate_id])
+        self.db.execute("DELETE FROM candidate_skills WHERE candidate_id = ?", [candidate_id])
 
     def offers_of(self, candidate_id: bytes) -> list[OfferRow]:
         """Pseudonymous match offers made for the candidate (no personal data left with them)."""
@@ -216,6 +222,12 @@ class TalentStore(ErasureQueues):
         values = [(asker, day, "query", query_id)] + [(asker, day, "label", label.encode()) for label in labels]
         for value in values:
             self.db.execute("INSERT OR IGNORE INTO match_quota (asker, day, kind, value) VALUES (?, ?, ?, ?)", list(value))
+
+    def add_offers(self, rows: list[tuple[bytes, bytes, bytes, bytes, bytes, bytes, int]]) -> None:
+        """Several offers at once: (query_id, pseudonym, candidate_id, job_id, asker, job_statement, now)."""
+        self.db.conn.executemany(
+            """INSERT OR REPLACE INTO match_offers (query_id, pseudonym, candidate_id, job_id, asker, job_statement, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""", rows)
 
     def prune_offers(self, older_than: int) -> None:
         self.db.execute("DELETE FROM match_offers WHERE created_at < ?", [older_than])

@@ -11,12 +11,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from node.cli.common import call, command, emit, evidence, group, org, scope_words, when, withdrawal_text
+from node.cli.common import admin, call, command, emit, evidence, group, org, scope_words, when, withdrawal_text
 from node.core.errors import UserError
+from node.http.admin_client import answer_error
 
 SCOPE_HELP = ('who may receive them: "all" (any organization: trusted partners and '
               'organizations known through them, e.g. a partner\'s partner whose job was re-shared here), '
               '"sector:nonprofit", "node:<id>" (several: space- or comma-separated)')
+
+
+IMPORT_BATCH = 500  # rows per admin request of `candidate import`: one transaction (one durable commit) each
 
 
 def _consent_words(scope_text: str) -> str:
@@ -51,17 +55,22 @@ def cmd_candidate_import(args: argparse.Namespace) -> int:
     imported: list[str] = []
     failures: list[dict[str, Any]] = [{"row": e.row, "column": e.column, "error": e.message} for e in errors]
     total = len(rows)
-    for index, row in enumerate(rows, 1):
+    admin_client = admin(args)
+    for start in range(0, total, IMPORT_BATCH):
+        batch = rows[start:start + IMPORT_BATCH]
         try:
-            data = call(args, "POST", "/candidates/add", {
-                "name": row.name, "email": row.email, "phone": row.phone, "location": row.location, "skills": ", ".join(row.skills),
-                "medal": row.medal, "for_job": row.for_job, "consent": ",".join(row.consent), "consent_scope": row.consent_scope,
-                "consent_expires": row.consent_expires, "consent_evidence": row.consent_evidence})
-            imported.append(data["id"])
-        except UserError as exc:
-            failures.append({"row": row.row, "column": None, "error": str(exc)})
-        if not args.json and (index % 25 == 0 or index == total):
-            print(f"\r  imported {index}/{total}", end="", file=sys.stderr, flush=True)
+            answer = admin_client.call("POST", "/candidates/import", {"rows": [_import_row(row) for row in batch]}, timeout=300)
+        except UserError as exc:  # the whole batch was refused (the node is restoring, say): every row says why
+            failures += [{"row": row.row, "column": None, "error": str(exc)} for row in batch]
+        else:
+            for result in answer["results"]:
+                if "id" in result:
+                    imported.append(result["id"])
+                else:  # worded as `candidate add` words it: the node's detail plus the option it blames
+                    error = answer_error({"detail": result["error"], "field": result["field"]}, 400)
+                    failures.append({"row": result["row"], "column": None, "error": str(error)})
+        if not args.json:
+            print(f"\r  imported {min(start + IMPORT_BATCH, total)}/{total}", end="", file=sys.stderr, flush=True)
     if not args.json and total:
         print(file=sys.stderr)
     failures.sort(key=lambda f: f["row"])
@@ -71,6 +80,13 @@ def cmd_candidate_import(args: argparse.Namespace) -> int:
                                           + [f"  row {f['row']}{' (' + f['column'] + ')' if f['column'] else ''}: {f['error']}"
                                              for f in failures]))
     return 0 if not failures else 1
+
+
+def _import_row(row: Any) -> dict[str, Any]:
+    """One valid CSV row as an item of POST /candidates/import (the fields of /candidates/add)."""
+    return {"row": row.row, "name": row.name, "email": row.email, "phone": row.phone, "location": row.location,
+            "skills": ", ".join(row.skills), "medal": row.medal, "for_job": row.for_job, "consent": ",".join(row.consent),
+            "consent_scope": row.consent_scope, "consent_expires": row.consent_expires, "consent_evidence": row.consent_evidence}
 
 
 def cmd_candidate_list(args: argparse.Namespace) -> int:

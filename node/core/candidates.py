@@ -27,11 +27,13 @@ class Candidates(Erasure):
 
     if TYPE_CHECKING:  # provided by Talent (node/core/talent.py)
         def org_sector(self, node_id: bytes) -> str | None: ...
+        def _skill_keys(self, skills: list[str] | tuple[str, ...]) -> list[str]: ...
 
     def add_candidate(self, *, name: str, email: str, skills: list[str], phone: str | None = None, location: str | None = None,
                       medal: str | None = None, for_job: str | None = None, consent: list[str] | None = None,
                       consent_scope: str = "", consent_expires: int | None = None, consent_evidence: str = "",
-                      consent_fields: tuple[str, ...] = PROFILE_FIELDS, notes: str | None = None) -> tuple[Candidate, ConsentRow | None]:
+                      consent_fields: tuple[str, ...] = PROFILE_FIELDS, notes: str | None = None,
+                      quiet: bool = False) -> tuple[Candidate, ConsentRow | None]:
         self._check_fields(name, email, skills, medal, None)
         if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope.strip()):
             raise UserError("consent_scope, consent_expires and consent_evidence describe a consent: also give consent (match,refer)",
@@ -40,13 +42,38 @@ class Candidates(Erasure):
         candidate = Candidate(self.random(16), self.random(16), name.strip(), email.strip(), phone, location, tuple(skills),
                               medal, for_job, now, notes or None)
         consent_row = None
+        keys = self._skill_keys(candidate.skills)
         with self.db.atomic():
-            self.store.add_candidate(candidate)
+            self.store.add_candidate(candidate, keys)
             if consent:
                 consent_row = self._give_consent(candidate, consent, consent_scope, consent_expires, consent_evidence,
                                                  consent_fields, now)
-        log_event("candidate.added", consented=consent_row is not None)
+        if not quiet:  # an import logs its batch once (import_candidates)
+            log_event("candidate.added", consented=consent_row is not None)
         return candidate, consent_row
+
+    def import_candidates(self, rows: list[tuple[int, dict[str, Any] | None, UserError | None]]) -> list[dict[str, Any]]:
+        """Add a batch of imported rows (row number, ``add_candidate`` arguments or the row's error)
+        in ONE transaction: one durable commit for the candidates and their signed consent
+        statements, not one per row. Each row has its own savepoint, so a refused row (an email
+        already recorded, say) leaves nothing behind and the others still go in. Returns, per row,
+        its id or its error (message and request field, as the admin API answers one)."""
+        results: list[dict[str, Any]] = []
+        with self.db.atomic():
+            for number, args, error in rows:
+                if args is not None:
+                    try:
+                        with self.db.atomic():
+                            candidate, consent = self.add_candidate(**args, quiet=True)
+                        results.append({"row": number, "id": candidate.candidate_id.hex(),
+                                        "consent_id": consent.consent_id.hex() if consent else None})
+                        continue
+                    except UserError as exc:
+                        error = exc
+                assert error is not None
+                results.append({"row": number, "error": str(error), "field": error.field})
+        log_event("candidates.imported", rows=len(rows), added=sum(1 for r in results if "id" in r))
+        return results
 
     def _check_fields(self, name: str, email: str, skills: list[str] | tuple[str, ...], medal: str | None,
                       candidate_id: bytes | None) -> None:
@@ -95,7 +122,7 @@ class Candidates(Erasure):
         updated = dataclasses.replace(candidate, **values)
         self._check_fields(updated.name, updated.email, updated.skills, updated.medal, candidate_id)
         with self.db.atomic():
-            self.store.update_candidate(updated)
+            self.store.update_candidate(updated, self._skill_keys(updated.skills))
         log_event("candidate.updated", fields=len(values))
         return updated
 

@@ -12,8 +12,10 @@ consent withdrawn or expired after a referral was queued stops it (THREATS rows 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +29,12 @@ from node.core.limits import DAY_MS, MatchQuota
 from node.core.referrals import REFERABLE_AGAIN
 from node.core.relay import Relays
 from node.core.talent_views import TalentViews
+from node.logs import log_event
 from protocol import errors as E
 from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.jobs import Job, Location, Salary, Skill
 from protocol.match_query import MAX_OFFERS, MatchAnswer, MatchQuery, Offer, pseudonym
-from protocol.matching import Vocabulary, score
+from protocol.matching import Vocabulary, normalise, score
 from protocol.referrals import Referral, ReferralProfile
 from protocol.statement import Envelope, Statement
 from storage.talent import TalentStore
@@ -39,6 +42,8 @@ from storage.talent_rows import JobRow, ReferralRow
 
 MATCH_THRESHOLD = 1  # a candidate must match at least one requirement to be offered
 OFFER_TTL_MS = 30 * 86_400_000  # how long a pseudonym can still be resolved for a referral request
+MATCH_CHUNK = 2_500  # candidates per step of a match: a few milliseconds of SQL, then the loop runs
+CONSENT_BATCH = 500  # ranked candidates whose consents are read in one query
 
 
 @dataclass
@@ -47,6 +52,8 @@ class Talent(Candidates, TalentViews):
     vocabulary: Callable[[], Vocabulary]
     relays: Relays | None = None
     match_quota: MatchQuota = dataclasses.field(default_factory=MatchQuota)
+    match_chunk: int = MATCH_CHUNK  # candidates per step of a match (the event loop runs between steps)
+    _skill_index_for: str | None = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.store = TalentStore(self.federation.service.db)
@@ -184,7 +191,7 @@ class Talent(Candidates, TalentViews):
 
     # --- matching --------------------------------------------------------------------------------
 
-    def answer_match(self, asker: bytes, query: MatchQuery) -> MatchAnswer:
+    async def answer_match(self, asker: bytes, query: MatchQuery) -> MatchAnswer:
         """Score our consented pool for the asker's job; only pseudonyms, scores and job labels go back.
 
         Only a job the asker really published (a statement of its log that we hold) is answered, and
@@ -203,11 +210,11 @@ class Talent(Candidates, TalentViews):
             return MatchAnswer(query.query_id, self.me, ())
         labels = [s.label for s in job.skills]
         self._charge_match_quota(asker, query.query_id, labels, now)
-        scored = self._score_pool(asker, query, job_statement.id, labels, now, job.job_id)
-        with self.db.atomic():
+        scored = self._still_consented(await self._score_pool(asker, query, job_statement.id, labels, now, job.job_id), asker, now)
+        with self.store.match_bookkeeping():
             self.store.prune_offers(now - OFFER_TTL_MS)
-            for offer, candidate_id in scored:
-                self.store.add_offer(query.query_id, offer.pseudonym, candidate_id, job.job_id, asker, job_statement.id, now)
+            self.store.add_offers([(query.query_id, offer.pseudonym, candidate_id, job.job_id, asker, job_statement.id, now)
+                                   for offer, candidate_id in scored])
         return MatchAnswer(query.query_id, self.me, tuple(offer for offer, _ in scored))
 
     def _require_published(self, asker: bytes, job_statement: Statement) -> None:
@@ -229,27 +236,98 @@ class Talent(Candidates, TalentViews):
         if len(seen | set(folded)) > self.match_quota.labels:
             raise RemoteProtocolError(E.MATCH_QUOTA, f"at most {self.match_quota.labels} distinct requirement labels a day "
                                       "per partner; try again tomorrow (UTC)")
-        with self.db.atomic():
+        with self.store.match_bookkeeping():
             self.store.record_match_usage(asker, day, query_id, folded)
 
-    def _score_pool(self, asker: bytes, query: MatchQuery, job_statement_id: bytes, labels: list[str],
-                    now: int, job_id: bytes) -> list[tuple[Offer, bytes]]:
+    async def _score_pool(self, asker: bytes, query: MatchQuery, job_statement_id: bytes, labels: list[str],
+                          now: int, job_id: bytes) -> list[tuple[Offer, bytes]]:
+        """The best ``MAX_OFFERS`` consented candidates for the job's labels, from the skill index.
+
+        The answer is the one the old scan gave (score descending, then oldest candidate first; ties
+        on the same millisecond by candidate id): each range of the candidate id space gives its best
+        candidates by the weight of the job's concepts they hold, the ranges are merged, and the part
+        of the merge that is certainly in global order is checked for consent in batches. If too few
+        are consented, the ranges are asked for more. Between ranges the event loop runs (a match over
+        100,000 candidates is forty steps of a few milliseconds, never one long block)."""
         vocabulary = self.vocabulary()
-        scored: list[tuple[Offer, bytes]] = []
+        self._ensure_skill_index(vocabulary)
+        wanted = [(label, vocabulary.concept(label).key) for label in labels if normalise(label)]
+        if not wanted:
+            return []
+        weights = dict(Counter(key for _, key in wanted))
+        limit = MAX_OFFERS
+        while True:
+            ranked, complete = await self._ranked(weights, limit)
+            offers = await self._consented_offers(ranked, wanted, asker, query, job_statement_id, now, job_id)
+            if len(offers) >= MAX_OFFERS or complete:
+                return offers[:MAX_OFFERS]
+            limit *= 4
+
+    async def _ranked(self, weights: dict[str, int], limit: int) -> tuple[list[tuple[int, int, bytes, frozenset[str]]], bool]:
+        """Candidates holding any of the keys, in global order (weight desc, created_at, id), as far as
+        that order is certain from the best ``limit`` of each id range; True if nothing was cut off."""
+        parts = max(1, -(-self.store.candidates_estimate() // max(1, self.match_chunk)))
+        bounds = [(i * 2**32 // parts).to_bytes(4, "big") for i in range(parts)]
+        rows: list[tuple[int, int, bytes, frozenset[str]]] = []
+        cut: tuple[int, int, bytes] | None = None
+        for i, low in enumerate(bounds):
+            part = self.store.ranked_by_skills(weights, low, bounds[i + 1] if i + 1 < parts else None, limit)
+            rows += part
+            if len(part) == limit:
+                last = (-part[-1][0], part[-1][1], part[-1][2])
+                cut = last if cut is None or last < cut else cut
+            await asyncio.sleep(0)  # let /health, pushes and the admin socket run between ranges
+        rows.sort(key=lambda r: (-r[0], r[1], r[2]))
+        if cut is None:
+            return rows, True
+        return [r for r in rows if (-r[0], r[1], r[2]) <= cut], False
+
+    async def _consented_offers(self, ranked: list[tuple[int, int, bytes, frozenset[str]]], wanted: list[tuple[str, str]],
+                                asker: bytes, query: MatchQuery, job_statement_id: bytes, now: int,
+                                job_id: bytes) -> list[tuple[Offer, bytes]]:
+        """The ranked candidates whose consent covers matching for the asker, as offers, in order."""
         key = self._pseudonym_key()
         referred = self._referred_to(job_id, asker)
-        for candidate in self.store.candidates():
-            if candidate.candidate_id in referred:
-                continue  # already referred to this job: a new pseudonym would only lead to a duplicate
-            if self.consent_in_force(candidate.candidate_id, "match", asker, now) is None:
-                continue
-            result = score(labels, list(candidate.skills), vocabulary)
-            if len(result.matched) < MATCH_THRESHOLD:
-                continue
-            alias = pseudonym(key, asker, query.query_id, job_statement_id, candidate.candidate_id)
-            scored.append((Offer(alias, result.score, result.matched), candidate.candidate_id))
-        scored.sort(key=lambda pair: -pair[0].score)
-        return scored[:MAX_OFFERS]
+        sector = self.org_sector(asker)  # once per query, not once per candidate
+        offers: list[tuple[Offer, bytes]] = []
+        for start in range(0, len(ranked), CONSENT_BATCH):
+            batch = [r for r in ranked[start:start + CONSENT_BATCH] if r[2] not in referred]
+            consents = self.store.consents_of([r[2] for r in batch])
+            for _weight, _at, candidate_id, keys in batch:
+                if not any(row.covers("match", asker, sector, now) for row in consents[candidate_id]):
+                    continue
+                matched = tuple(label for label, k in wanted if k in keys)
+                if len(matched) < MATCH_THRESHOLD:
+                    continue
+                alias = pseudonym(key, asker, query.query_id, job_statement_id, candidate_id)
+                offers.append((Offer(alias, round(100 * len(matched) / len(wanted)), matched), candidate_id))
+            if len(offers) >= MAX_OFFERS:
+                break
+            await asyncio.sleep(0)
+        return offers
+
+    def _still_consented(self, offers: list[tuple[Offer, bytes]], asker: bytes, now: int) -> list[tuple[Offer, bytes]]:
+        """Drop an offer whose consent ended (or candidate was erased) while the match ran."""
+        sector = self.org_sector(asker)
+        consents = self.store.consents_of([cid for _, cid in offers])
+        return [(o, cid) for o, cid in offers if any(row.covers("match", asker, sector, now) for row in consents[cid])]
+
+    def _ensure_skill_index(self, vocabulary: Vocabulary) -> None:
+        """Build the skill index if it was never built or was built with another vocabulary (its keys
+        would be stale): once, after the migration or an upgrade of the vocabulary data."""
+        if self._skill_index_for == vocabulary.fingerprint:
+            return
+        if self.store.skill_index_vocabulary() != vocabulary.fingerprint:
+            with self.db.atomic():
+                count = self.store.rebuild_skill_index(vocabulary.fingerprint, vocabulary.keys)
+            log_event("skills.reindexed", candidates=count)
+        self._skill_index_for = vocabulary.fingerprint
+
+    def _skill_keys(self, skills: list[str] | tuple[str, ...]) -> list[str]:
+        """The concept keys a candidate's skills are indexed under (what ``score`` compares)."""
+        vocabulary = self.vocabulary()
+        self._ensure_skill_index(vocabulary)
+        return sorted(vocabulary.keys(skills))
 
     def _referred_to(self, job_id: bytes, job_author: bytes) -> set[bytes]:
         """Our candidates with a live referral to this job (the rule of ``live_referral``): they are
@@ -269,9 +347,11 @@ class Talent(Candidates, TalentViews):
         return MatchQuery(self.random(16), Envelope.of(statement).encode()), row.job
 
     def record_answer(self, job_id: bytes, answer: MatchAnswer) -> None:
+        """Record a holder's offers, in one transaction (one durable commit, not one per offer)."""
         now = self.clock()
-        for offer in answer.offers:
-            self.store.add_result(answer.query_id, job_id, answer.holder, offer.pseudonym, offer.score, offer.matched, now)
+        with self.store.match_bookkeeping():
+            for offer in answer.offers:
+                self.store.add_result(answer.query_id, job_id, answer.holder, offer.pseudonym, offer.score, offer.matched, now)
 
     def match_candidate(self, candidate_id: bytes) -> list[dict[str, Any]]:
         """Search received (and own) open jobs for one of our candidates, locally."""

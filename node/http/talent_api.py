@@ -28,7 +28,7 @@ TALENT = web.AppKey("talent", Talent)
 async def match_endpoint(request: web.Request) -> web.Response:
     origin, body = await federation_api.authenticate(request)
     talent = request.app[TALENT]
-    answer = talent.answer_match(origin, MatchQuery.decode(body))  # a bad query is a RemoteProtocolError
+    answer = await talent.answer_match(origin, MatchQuery.decode(body))  # a bad query is a RemoteProtocolError
     return web.Response(body=answer.encode(), content_type=MSGPACK)
 
 
@@ -90,6 +90,12 @@ async def candidate_add(request: web.Request) -> web.Response:
     req = await read(request, R.CandidateAdd.from_json)
     candidate, consent_row = request.app[TALENT].add_candidate(**req.core_args())
     return web.json_response({"id": candidate.candidate_id.hex(), "consent_id": consent_row.consent_id.hex() if consent_row else None})
+
+
+async def candidate_import(request: web.Request) -> web.Response:
+    req = await read(request, R.CandidateImport.from_json)
+    rows = [(r.row, r.add.core_args() if r.add else None, r.error) for r in req.rows]
+    return web.json_response({"results": request.app[TALENT].import_candidates(rows)})
 
 
 async def candidate_update(request: web.Request) -> web.Response:
@@ -189,6 +195,7 @@ ADMIN_ROUTES = [
     ("POST", "/jobs/close", job_close),
     ("POST", "/jobs/match-candidate", job_match_candidate),
     ("POST", "/candidates/add", candidate_add),
+    ("POST", "/candidates/import", candidate_import),
     ("GET", "/candidates", candidate_list),
     ("POST", "/candidates/update", candidate_update),
     ("POST", "/candidates/erase", candidate_erase),

@@ -28,6 +28,7 @@ from node.core.requests.partners import (
 )
 from node.core.requests.talent import (
     CandidateAdd,
+    CandidateImport,
     CandidateUpdate,
     ConsentGive,
     JobClose,
@@ -47,6 +48,7 @@ __all__ = [
     "AuditExport",
     "BackupSnapshot",
     "CandidateAdd",
+    "CandidateImport",
     "CandidateUpdate",
     "ConsentGive",
     "ForkClear",
@@ -76,7 +78,7 @@ __all__ = [
 MODELS: tuple[Any, ...] = (
     InviteCreate.from_json, InviteRevoke.from_json, TrustAccept.from_json, PeerRef.from_json, ForkClear.from_json, TrustRequest.from_json,
     NotePost.from_json, JobPost.from_json, JobUpdate.from_json, JobImport.from_json, JobList.from_json,
-    JobClose.from_json, Ref.from_json, MatchRequest.from_json, CandidateAdd.from_json, CandidateUpdate.from_json,
+    JobClose.from_json, Ref.from_json, MatchRequest.from_json, CandidateAdd.from_json, CandidateImport.from_json, CandidateUpdate.from_json,
     ConsentGive.from_json, ReferralRequestCreate.from_json, ReferralAnswer.approve, ReferralAnswer.decline,
     ReferralUpdate.from_json, ReferRequest.from_json, AuditExport.from_json, ImpactRequest.from_json,
     BackupSnapshot.from_json, RestoreDone.from_json,

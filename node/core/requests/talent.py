@@ -175,6 +175,44 @@ class CandidateAdd:
                 "consent_evidence": c.evidence}
 
 
+MAX_IMPORT_ROWS = 1000  # rows in one POST /candidates/import (the CLI sends IMPORT_BATCH = 500)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """One row of an import batch: its spreadsheet row number and either the candidate or what is
+    wrong with the row (a bad row is reported with the others, it does not refuse the batch)."""
+
+    row: int
+    add: CandidateAdd | None
+    error: UserError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateImport:
+    """POST /candidates/import: ``{"rows": [{"row": 2, <the fields of /candidates/add>}, ...]}``, at
+    most ``MAX_IMPORT_ROWS``; `candidate import` sends a CSV file's valid rows in batches of these."""
+
+    rows: tuple[ImportRow, ...]
+
+    @classmethod
+    def from_json(cls, b: Body) -> CandidateImport:
+        b = F.json_object(b)
+        rows = b.get("rows")
+        if not isinstance(rows, list) or not rows or len(rows) > MAX_IMPORT_ROWS:
+            raise UserError(f"rows must be a list of 1 to {MAX_IMPORT_ROWS} candidates", field="rows")
+        out = []
+        for item in rows:
+            number = item.get("row") if isinstance(item, dict) else None
+            if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+                raise UserError("every item of rows needs its row number (a whole number from 1)", field="rows")
+            try:
+                out.append(ImportRow(number, CandidateAdd.from_json(item)))
+            except UserError as exc:
+                out.append(ImportRow(number, None, exc))
+        return cls(tuple(out))
+
+
 CANDIDATE_FIELDS = ("name", "email", "phone", "location", "skills", "medal", "for_job", "notes")
 
 
