@@ -619,3 +619,32 @@ def test_sync_messages_go_through_the_negotiated_message_set():
                 and isinstance(n.value, ast.Name) and n.value.id in direct and n.attr in ("decode", "encode")]
         assert not uses, (rel, uses)
         assert "decode_batch" in (REPO / rel).read_text()  # positive control: it uses the message set
+
+
+# --- startup (issue 11 item 6): a command imports only what it needs -----------------------------
+
+HELP_MUST_NOT_IMPORT = ("aiohttp", "zeroconf", "node.formats.skills_vocab", "sqlite_utils", "node.http.admin_api", "node.home")
+
+
+def modules_after(argv: list[str], code_before: str = "") -> set[str]:
+    """The modules loaded once ``orgnode ARGV`` has run, in a fresh interpreter (``sys.modules``)."""
+    import json
+    import subprocess
+    import sys
+
+    script = (f"import sys, json, runpy\n{code_before}\nsys.argv = ['orgnode', *{argv!r}]\n"
+              "try:\n    runpy.run_module('node.cli.main', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+              "print('\\nMODULES=' + json.dumps(sorted(sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60,
+                         stdin=subprocess.DEVNULL).stdout
+    return set(json.loads(out.rsplit("MODULES=", 1)[1]))
+
+
+def test_help_imports_no_server_lan_or_vocabulary_module():
+    """`orgnode --help` builds every parser but imports none of aiohttp, zeroconf, the skill vocabulary,
+    sqlite_utils or the node home: those load in the commands that use them (bench/startup.py)."""
+    loaded = modules_after(["--help"])
+    assert {"node.cli.jobs", "node.cli.candidates", "argparse"} <= loaded  # positive control: every group loaded
+    assert not {m for m in HELP_MUST_NOT_IMPORT if m in loaded}, sorted(m for m in HELP_MUST_NOT_IMPORT if m in loaded)
+    control = modules_after(["--help"], code_before="import aiohttp, zeroconf")
+    assert {"aiohttp", "zeroconf"} <= control  # the check sees a module when one is loaded

@@ -12,12 +12,13 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node.core.errors import UserError
-from node.home import Home, default_home
-from node.http.admin_client import AdminClient
 from node.terminal import one_line_values, safe_text
+
+if TYPE_CHECKING:  # imported when a command runs: `orgnode --help` needs neither (bench/startup.py)
+    from node.http.admin_client import AdminClient
 
 CommandFn = Callable[[argparse.Namespace], int]
 Human = str | Callable[[], str]
@@ -42,6 +43,8 @@ def emit(args: argparse.Namespace, data: Any, human: Human) -> None:
 
 
 def home_of(args: argparse.Namespace) -> Path:
+    from node.home import default_home
+
     return Path(args.home) if getattr(args, "home", None) else default_home()
 
 
@@ -63,6 +66,9 @@ class CliAdmin:
 
 
 def admin(args: argparse.Namespace) -> CliAdmin:
+    from node.home import Home
+    from node.http.admin_client import AdminClient
+
     home = Home(home_of(args))
     home.require()
     return CliAdmin(AdminClient(home.admin_socket), exact=bool(getattr(args, "json", False)))

@@ -10,13 +10,13 @@ from typing import Any
 from node.cli.common import admin, command, emit, home_of
 from node.core.clock import system_random
 from node.core.errors import NodeNotRunning, UserError
-from node.home import PASSPHRASE_ENV, Config, Home, parse_listen
 from protocol.bodies import SECTORS
 from protocol.peer_url import normalise_base_url
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from node.core.service import NodeService
+    from node.home import PASSPHRASE_ENV, Config, Home, parse_listen
     from protocol.identity import Identity
 
     host, port = parse_listen(args.listen)
@@ -73,8 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from node.core.service import NodeService
-    from node.http.admin_api import status_info
+    from node.home import Home
     from node.terminal import one_line_values
 
     home = Home(home_of(args))
@@ -83,6 +82,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         data = client.call("GET", "/status", timeout=3.0)
     except NodeNotRunning:
+        from node.core.service import NodeService  # only when the node is down: these import aiohttp
+        from node.http.admin_api import status_info
+
         service = NodeService.open(home.path)
         try:
             data = status_info(service, running=False)
@@ -156,6 +158,7 @@ def _expiry_warning(expires: str | None, days_left: int | None) -> str | None:
 def cmd_log(args: argparse.Namespace) -> int:
     from node.core.service import NodeService
     from node.core.views import statement_view
+    from node.home import Home
 
     home = Home(home_of(args))
     home.require()
@@ -183,6 +186,7 @@ def cmd_set_url(args: argparse.Namespace) -> int:
     """Move the node: new URL (and listen address) in the config and in a new signed org card."""
     from node.core.moving import move, move_view
     from node.core.service import NodeService
+    from node.home import Home, parse_listen
 
     home = Home(home_of(args))
     home.require()
