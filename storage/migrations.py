@@ -190,6 +190,14 @@ def _m013_withdrawal_deliveries(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE foreign_statements ADD COLUMN charged_to BLOB")
 
 
+def _m023_list_pages(db: sqlite_utils.Database) -> None:
+    """Issue 11 (memory): ``job list`` and ``candidate list`` are read a page at a time in their
+    display order (``jobs.updated_at``; candidates not erased by ``created_at``), so each page is an
+    index range instead of a sort of the whole table."""
+    db.execute("CREATE INDEX jobs_updated ON jobs (updated_at)")
+    db.execute("CREATE INDEX candidates_created ON candidates (created_at) WHERE erased_at IS NULL")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -203,4 +211,5 @@ MIGRATIONS: list[Migration] = [
     ("010_candidate_erasure", _m010_candidate_erasure),
     ("012_quotas", _m012_quotas),
     ("013_withdrawal_deliveries", _m013_withdrawal_deliveries),
+    ("023_list_pages", _m023_list_pages),
 ]
