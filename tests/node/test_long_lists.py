@@ -50,7 +50,7 @@ async def test_bad_page_is_refused_naming_the_field_and_changes_nothing(running)
         status, data = await admin(node, "/jobs/list", body)
         assert status == 400 and data["field"] == field, (body, data)
     status, data = await admin(node, "/candidates?limit=x", method="GET")
-    assert status == 400 and data["field"] == "limit"
+    assert status == 400 and data["field"] == "limit" and data["error"] == "user-error"
     status, page = await admin(node, "/jobs/list", {})
     assert status == 200 and [j["id"] for j in page] == ids  # the node keeps serving, nothing changed
 
