@@ -7,8 +7,8 @@
    written in bulk through the node's own code for setup (jobs signed and appended by
    ``Federation.append`` in one transaction; candidate rows through ``TalentStore``); then typical
    operations through the CLI — status, job list (a page and ``--all``), candidate list, a local
-   match (``job match-candidate``) — and RSS after each. Goal ≤ 250 MB after them (the peak,
-   VmHWM, is printed beside it).
+   match (``job match-candidate``) — and RSS after each. Goal: the peak (VmHWM) over all of them
+   ≤ 250 MB.
 3. Database bytes per 1,000 jobs and per 1,000 candidates (file + WAL after a checkpoint).
 """
 
@@ -114,9 +114,9 @@ def loaded(n: int) -> list[Goal]:
                 t = time.perf_counter()
                 orgnode(home, *args)
                 figure(f"after {label} ({time.perf_counter() - t:.2f} s)", mb(node.rss_kb()), "MB RSS")
-            after = node.rss_kb()
-            figure("loaded node peak RSS (VmHWM)", mb(hwm_kb(node)), "MB")
-    return [Goal("loaded_rss_mb", mb(after), LOADED_GOAL_MB, upper=True, unit="MB")]
+            peak = hwm_kb(node)
+            figure("loaded node peak RSS (VmHWM) over all of them", mb(peak), "MB")
+    return [Goal("loaded_peak_rss_mb", mb(peak), LOADED_GOAL_MB, upper=True, unit="MB")]
 
 
 def main() -> bool:
