@@ -91,7 +91,8 @@ def temp_home() -> Iterator[Path]:
         yield Path(tmp) / "home"
 
 
-def wall_ms(cmd: list[str]) -> float:
+def wall_ms(cmd: list[str], environ: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), stdin=subprocess.DEVNULL, check=True)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environ or env(), stdin=subprocess.DEVNULL,
+                   check=True)
     return (time.perf_counter() - start) * 1000
