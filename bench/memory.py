@@ -93,6 +93,7 @@ def populate(home: Path, jobs: int, candidates: int) -> tuple[int, int, bytes]:
                                               None, None, now + i))
         service.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         after_candidates = db_bytes(home)
+        card_reads(service)
     finally:
         service.close()
     return after_jobs - base, after_candidates - after_jobs, first
@@ -113,6 +114,24 @@ def card_latency_ms(home: Path) -> float:
             resp.read()
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times)
+
+
+def card_reads(service: object) -> None:
+    """The card's statements read as before issue 11 (the whole own log, then chosen) and by index,
+    in this process on the populated database."""
+    from protocol.card_bundle import card_statements
+    from storage.log_store import LogStore
+
+    log, me = LogStore(service.db), service.node_id  # type: ignore[attr-defined]
+    t = time.perf_counter()
+    before = card_statements(log.statements(me))
+    whole = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    after = log.card_statements(me)
+    indexed = (time.perf_counter() - t) * 1000
+    assert [s.id for s in before] == [s.id for s in after]
+    figure("card statements: whole own log read, then chosen (before)", whole, "ms")
+    figure("card statements: indexed query (after)", indexed, "ms")
 
 
 def loaded(n: int) -> list[Goal]:
