@@ -18,7 +18,7 @@ import sqlite_utils
 
 from protocol import kinds
 from protocol import log as log_rules
-from protocol.bodies import KeyRotation
+from protocol.bodies import KeyRotation, OrgCard
 from protocol.card_bundle import VerifiedCard
 from protocol.errors import (
     BAD_BODY,
@@ -116,6 +116,20 @@ class LogStore(HeldStatements):
         rows = self.db.query(
             "SELECT * FROM entries WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?", [author, after_seq, limit]
         )
+        return [row_to_statement(row) for row in rows]
+
+    def card_statements(self, author: bytes) -> list[Statement]:
+        """``protocol.card_bundle.card_statements`` of the author's log, read by index (the first
+        statement, its key rotations, its latest org card) instead of loading the whole log: the
+        unauthenticated card endpoint serves this (issue 11: 3.7 s at 200,000 own statements). ``INDEXED
+        BY``: without statistics the planner would walk the author's whole log by ``(author, seq)``."""
+        rows = self.db.query(
+            """SELECT * FROM entries WHERE author = ? AND seq = 1
+               UNION SELECT * FROM entries INDEXED BY entries_kind WHERE kind = ? AND author = ?
+               UNION SELECT * FROM (SELECT * FROM entries INDEXED BY entries_kind WHERE kind = ? AND author = ?
+                                    ORDER BY seq DESC LIMIT 1)
+               ORDER BY seq""",
+            [author, KeyRotation.KIND, author, OrgCard.KIND, author])
         return [row_to_statement(row) for row in rows]
 
     def of_kind(self, kind: str) -> Iterator[Statement]:

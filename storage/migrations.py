@@ -251,6 +251,14 @@ def _m021_email_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX candidates_email ON candidates (lower(email)) WHERE erased_at IS NULL")
 
 
+def _m023_list_pages(db: sqlite_utils.Database) -> None:
+    """Issue 11 (memory): ``job list`` and ``candidate list`` are read a page at a time in their
+    display order (``jobs.updated_at``; candidates not erased by ``created_at``), so each page is an
+    index range instead of a sort of the whole table."""
+    db.execute("CREATE INDEX jobs_updated ON jobs (updated_at)")
+    db.execute("CREATE INDEX candidates_created ON candidates (created_at) WHERE erased_at IS NULL")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -267,4 +275,5 @@ MIGRATIONS: list[Migration] = [
     ("017_fork_decisions", _m017_fork_decisions),
     ("020_match_index", _m020_match_index),
     ("021_email_index", _m021_email_index),
+    ("023_list_pages", _m023_list_pages),
 ]

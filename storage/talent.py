@@ -93,10 +93,16 @@ class TalentStore(ErasureQueues, MatchIndex):
 
     # --- jobs ------------------------------------------------------------------------------------
 
-    def jobs(self) -> list[JobRow]:
+    def jobs(self, author: bytes | None = None, limit: int = -1, offset: int = 0, id_prefix: str = "") -> list[JobRow]:
+        """Jobs oldest update first; only ``author``'s if given, only ids whose hex starts with
+        ``id_prefix``; a page of ``limit`` (-1: all) after skipping ``offset`` (index ``jobs_updated``)."""
+        rows = self.db.query(
+            """SELECT * FROM jobs WHERE (? IS NULL OR author = ?) AND (? = '' OR hex(job_id) LIKE ? || '%')
+               ORDER BY updated_at, rowid LIMIT ? OFFSET ?""",
+            [author, author, id_prefix, id_prefix.upper(), limit, offset])
         return [JobRow(Job.from_value(_decode(r["body"])), bytes(r["author"]), bytes(r["statement_id"]),
                        bytes(r["via"]) if r["via"] is not None else None)
-                for r in self.db.query("SELECT * FROM jobs ORDER BY updated_at")]
+                for r in rows]
 
     def job(self, job_id: bytes, author: bytes | None = None) -> JobRow | None:
         """The job ``job_id`` of ``author``; without an author, the first one known under that id
@@ -131,9 +137,11 @@ class TalentStore(ErasureQueues, MatchIndex):
         )
         self.index_skills(c.candidate_id, c.created_at, skill_keys)
 
-    def candidates(self) -> list[Candidate]:
-        """The candidates held (erased ones are tombstones: see ``candidate``)."""
-        return [_candidate(r) for r in self.db.query("SELECT * FROM candidates WHERE erased_at IS NULL ORDER BY created_at")]
+    def candidates(self, limit: int = -1, offset: int = 0) -> list[Candidate]:
+        """The candidates held (erased ones are tombstones: see ``candidate``), oldest first; a page of
+        ``limit`` (-1: all) after skipping ``offset`` (index ``candidates_created``)."""
+        return [_candidate(r) for r in self.db.query(
+            "SELECT * FROM candidates WHERE erased_at IS NULL ORDER BY created_at, rowid LIMIT ? OFFSET ?", [limit, offset])]
 
     def candidate(self, candidate_id: bytes) -> Candidate | None:
         """The candidate, or its data-free tombstone if it was erased (``erased_at`` set)."""

@@ -671,3 +671,32 @@ def test_every_own_append_passes_the_rollback_gates():
     assert _callers_of("append_own", ("storage", "node")) == {"node/core/federation.py:append", "node/core/service.py:append"}
     assert "node/core/federation.py:append" in _callers_of("refuse_while_pending", ("node",))
     assert "node/core/service.py:append" in _callers_of("refuse_if_rolled_back", ("node",))
+
+
+# --- startup (issue 11 item 6): a command imports only what it needs -----------------------------
+
+HELP_MUST_NOT_IMPORT = ("aiohttp", "zeroconf", "node.formats.skills_vocab", "sqlite_utils", "node.http.admin_api", "node.home")
+
+
+def modules_after(argv: list[str], code_before: str = "") -> set[str]:
+    """The modules loaded once ``orgnode ARGV`` has run, in a fresh interpreter (``sys.modules``)."""
+    import json
+    import subprocess
+    import sys
+
+    script = (f"import sys, json, runpy\n{code_before}\nsys.argv = ['orgnode', *{argv!r}]\n"
+              "try:\n    runpy.run_module('node.cli.main', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+              "print('\\nMODULES=' + json.dumps(sorted(sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60,
+                         stdin=subprocess.DEVNULL).stdout
+    return set(json.loads(out.rsplit("MODULES=", 1)[1]))
+
+
+def test_help_imports_no_server_lan_or_vocabulary_module():
+    """`orgnode --help` builds every parser but imports none of aiohttp, zeroconf, the skill vocabulary,
+    sqlite_utils or the node home: those load in the commands that use them (bench/startup.py)."""
+    loaded = modules_after(["--help"])
+    assert {"node.cli.jobs", "node.cli.candidates", "argparse"} <= loaded  # positive control: every group loaded
+    assert not {m for m in HELP_MUST_NOT_IMPORT if m in loaded}, sorted(m for m in HELP_MUST_NOT_IMPORT if m in loaded)
+    control = modules_after(["--help"], code_before="import aiohttp, zeroconf")
+    assert {"aiohttp", "zeroconf"} <= control  # the check sees a module when one is loaded

@@ -13,13 +13,13 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from node.backup import pack, restore, write_backup
 from node.cli.common import admin, command, emit, home_of
 from node.core.errors import NodeNotRunning, UserError
-from node.home import Home
-from storage.backup import copy_database_file
+
+if TYPE_CHECKING:
+    from node.home import Home
 
 
 def read_passphrase(args: argparse.Namespace, confirm: bool) -> str:
@@ -41,6 +41,8 @@ def read_passphrase(args: argparse.Namespace, confirm: bool) -> str:
 
 def snapshot(args: argparse.Namespace, home: Home, dest: Path) -> bool:
     """Write a consistent copy of the database to ``dest``; True when the running node made it."""
+    from storage.backup import copy_database_file
+
     try:
         admin(args).call("POST", "/backup", {"path": str(dest)}, timeout=600)
         return True
@@ -52,6 +54,9 @@ def snapshot(args: argparse.Namespace, home: Home, dest: Path) -> bool:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from node.backup import pack, write_backup
+    from node.home import Home
+
     home = Home(home_of(args))
     home.require()
     target = Path(args.file)
@@ -69,6 +74,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from node.backup import restore
+    from node.home import Home
+
     if not getattr(args, "home", None):  # never the default home: that may be a live node's
         raise UserError("give the new home explicitly: `orgnode restore FILE --home NEW` (a new or empty directory)")
     home = Home(Path(args.home).absolute())

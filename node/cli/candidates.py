@@ -11,7 +11,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from node.cli.common import admin, call, command, emit, evidence, group, org, scope_words, when, withdrawal_text
+from node.cli.common import (
+    admin,
+    call,
+    command,
+    emit,
+    emit_page,
+    evidence,
+    fetch_pages,
+    group,
+    org,
+    page_options,
+    scope_words,
+    when,
+    withdrawal_text,
+)
 from node.core.errors import UserError
 from node.http.admin_client import answer_error
 
@@ -90,7 +104,9 @@ def _import_row(row: Any) -> dict[str, Any]:
 
 
 def cmd_candidate_list(args: argparse.Namespace) -> int:
-    candidates = call(args, "GET", "/candidates")
+    client = admin(args)
+    listed = fetch_pages(args, lambda limit, offset: client.call("GET", f"/candidates?limit={limit}&offset={offset}", timeout=30))
+    candidates = listed.items
 
     def human() -> str:
         if not candidates:
@@ -104,7 +120,7 @@ def cmd_candidate_list(args: argparse.Namespace) -> int:
                              + withdrawal_text(d))
         return "\n".join(lines)
 
-    emit(args, candidates, human)
+    emit_page(args, listed, "candidates", human)
     return 0
 
 
@@ -252,7 +268,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--notes", help="staff notes about the candidate (stay on this node, never sent)")
     p = command(cand, common, "import", cmd_candidate_import, "import candidates from a CSV file (reports bad rows, imports good ones)")
     p.add_argument("file")
-    command(cand, common, "list", cmd_candidate_list, "list candidates with their consent and disclosures")
+    p = command(cand, common, "list", cmd_candidate_list, "list candidates with their consent and disclosures")
+    page_options(p, "candidates")
     p = command(cand, common, "update", cmd_candidate_update, "correct a candidate's details (only the fields given change)")
     p.add_argument("candidate_id")
     p.add_argument("--name")

@@ -11,13 +11,15 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node.core.errors import UserError
-from node.home import Home, default_home
-from node.http.admin_client import AdminClient
 from node.terminal import one_line_values, safe_text
+
+if TYPE_CHECKING:  # imported when a command runs: `orgnode --help` needs neither (bench/startup.py)
+    from node.http.admin_client import AdminClient
 
 CommandFn = Callable[[argparse.Namespace], int]
 Human = str | Callable[[], str]
@@ -42,6 +44,8 @@ def emit(args: argparse.Namespace, data: Any, human: Human) -> None:
 
 
 def home_of(args: argparse.Namespace) -> Path:
+    from node.home import default_home
+
     return Path(args.home) if getattr(args, "home", None) else default_home()
 
 
@@ -63,6 +67,9 @@ class CliAdmin:
 
 
 def admin(args: argparse.Namespace) -> CliAdmin:
+    from node.home import Home
+    from node.http.admin_client import AdminClient
+
     home = Home(home_of(args))
     home.require()
     return CliAdmin(AdminClient(home.admin_socket), exact=bool(getattr(args, "json", False)))
@@ -163,6 +170,64 @@ def passphrase_option(p: argparse.ArgumentParser) -> None:
 def passphrase_file(args: argparse.Namespace) -> Path | None:
     value = getattr(args, "passphrase_file", None)
     return Path(value) if value else None
+
+
+# --- long lists: one page at a time (docs/cli.md "Long lists") -------------------------------------
+
+PAGE = 100  # node/core/requests/talent.py DEFAULT_PAGE
+ALL_PAGE = 1000  # --all asks for pages this long (the node's MAX_PAGE)
+
+
+def page_options(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--limit", type=int, default=PAGE, metavar="N", help=f"show at most N {what} (default {PAGE}, at most {ALL_PAGE})")
+    p.add_argument("--offset", type=int, default=0, metavar="N", help=f"skip the first N {what} (the next page: --offset {PAGE})")
+    p.add_argument("--all", action="store_true", help=f"show every {what[:-1]}, fetched page by page")
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A page of a long list as the CLI got it: its items and whether more follow."""
+
+    items: list[Any]
+    more: bool
+    next_offset: int
+
+
+def fetch_pages(args: argparse.Namespace, fetch: Callable[[int, int], list[Any]]) -> Listed:
+    """The items ``--limit/--offset/--all`` select; ``fetch(limit, offset)`` is one admin call. After a
+    full page, one item past it is asked for, to know whether more follow without counting them all."""
+    if args.all:
+        items: list[Any] = []
+        while len(page := fetch(ALL_PAGE, args.offset + len(items))) == ALL_PAGE:
+            items += page
+        return Listed(items + page, False, 0)
+    if not 1 <= args.limit <= ALL_PAGE:
+        raise UserError(f"--limit must be 1 to {ALL_PAGE} (use --all for every one)")
+    if args.offset < 0:
+        raise UserError("--offset must be 0 or more")
+    page = fetch(args.limit, args.offset)
+    more = len(page) == args.limit and bool(fetch(1, args.offset + args.limit))
+    return Listed(page, more, args.offset + args.limit)
+
+
+def more_hint(listed: Listed, what: str) -> str:
+    """The line under a cut list: how to see the rest."""
+    return (f"(more {what} follow: `--offset {listed.next_offset}` shows the next page, `--all` every one)"
+            if listed.more else "")
+
+
+def emit_page(args: argparse.Namespace, listed: Listed, what: str, human: Human) -> None:
+    """Print a page: JSON stays a plain list of the items (the hint goes to stderr), the human text
+    ends with the hint."""
+    import sys
+
+    if getattr(args, "json", False):
+        emit(args, listed.items, human)
+        if listed.more:
+            print(f"orgnode: {more_hint(listed, what)}", file=sys.stderr)
+        return
+    text = human() if callable(human) else human
+    emit(args, None, "\n".join(t for t in (text, more_hint(listed, what)) if t))
 
 
 def json_option(p: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from node.cli.common import call, command, emit, group
+from node.cli.common import admin, call, command, emit, emit_page, fetch_pages, group, page_options
 from node.core.errors import UserError
 from node.safe_files import write_private
 from node.terminal import safe_json_text
@@ -58,7 +58,10 @@ def cmd_job_export(args: argparse.Namespace) -> int:
 
 
 def cmd_job_list(args: argparse.Namespace) -> int:
-    jobs = call(args, "POST", "/jobs/list", {"mine": args.mine})
+    client = admin(args)
+    listed = fetch_pages(args, lambda limit, offset: client.call(
+        "POST", "/jobs/list", {"mine": args.mine, "limit": limit, "offset": offset}, timeout=30))
+    jobs = listed.items
 
     def human() -> str:
         if not jobs:
@@ -69,7 +72,7 @@ def cmd_job_list(args: argparse.Namespace) -> int:
                          f"{(j.get('via_name') or (j['via'] or '-')[:16])[:18]:<18} {j['title']}")
         return "\n".join(lines)
 
-    emit(args, jobs, human)
+    emit_page(args, listed, "jobs", human)
     return 0
 
 
@@ -122,6 +125,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
     p = command(job, common, "list", cmd_job_list, "list own and received jobs")
     p.add_argument("--mine", action="store_true", help="only this organization's jobs")
+    page_options(p, "jobs")
     p = command(job, common, "close", cmd_job_close, "close a job, or mark it filled by a referral")
     p.add_argument("id")
     p.add_argument("--filled-by", metavar="REFERRAL_ID", help="the referral that filled it (credits the referrer)")

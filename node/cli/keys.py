@@ -10,8 +10,6 @@ from typing import Any
 
 from node.cli.common import admin, command, emit, group, home_of, passphrase_file, passphrase_option
 from node.core.errors import NodeNotRunning, UserError
-from node.home import Home
-from node.passphrase import new_passphrase
 
 
 def cmd_key_rotate(args: argparse.Namespace) -> int:
@@ -24,6 +22,9 @@ def cmd_key_rotate(args: argparse.Namespace) -> int:
 
 def cmd_key_passphrase(args: argparse.Namespace) -> int:
     """Re-encrypt every private key file (all or nothing: ``Home.change_passphrase``) with the node stopped."""
+    from node.home import Home  # imported here: `orgnode --help` loads no home code (bench.startup)
+    from node.passphrase import new_passphrase
+
     home = Home(home_of(args))
     home.require()
     try:

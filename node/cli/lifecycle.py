@@ -9,14 +9,14 @@ from typing import Any
 from node.cli.common import admin, command, emit, home_of, passphrase_file, passphrase_option
 from node.core.clock import system_random
 from node.core.errors import NodeNotRunning, UserError
-from node.home import Config, Home, parse_listen
-from node.passphrase import init_passphrase
 from protocol.bodies import SECTORS
 from protocol.peer_url import normalise_base_url
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from node.core.service import NodeService
+    from node.home import Config, Home, parse_listen
+    from node.passphrase import init_passphrase
     from protocol.identity import Identity
 
     host, port = parse_listen(args.listen)
@@ -73,8 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from node.core.service import NodeService
-    from node.http.admin_api import status_info
+    from node.home import Home
     from node.terminal import one_line_values
 
     home = Home(home_of(args))
@@ -83,6 +82,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         data = client.call("GET", "/status", timeout=3.0)
     except NodeNotRunning:
+        from node.core.service import NodeService  # only when the node is down: these import aiohttp
+        from node.http.admin_api import status_info
+
         service = NodeService.open(home.path, passphrase_file=passphrase_file(args))
         try:
             data = status_info(service, running=False)
@@ -174,6 +176,7 @@ def own_log_check_lines(data: dict[str, Any]) -> list[str]:
 def cmd_log(args: argparse.Namespace) -> int:
     from node.core.service import NodeService
     from node.core.views import statement_view
+    from node.home import Home
 
     home = Home(home_of(args))
     home.require()
@@ -201,6 +204,7 @@ def cmd_set_url(args: argparse.Namespace) -> int:
     """Move the node: new URL (and listen address) in the config and in a new signed org card."""
     from node.core.moving import move, move_view
     from node.core.service import NodeService
+    from node.home import Home, parse_listen
 
     home = Home(home_of(args))
     home.require()

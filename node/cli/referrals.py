@@ -34,7 +34,9 @@ def _check_match_target(args: argparse.Namespace) -> bool:
     Any other problem (unknown or ambiguous id) is left to the node, which names it.
     """
     wanted = args.job_id.strip().lower()
-    hits = [j for j in call(args, "POST", "/jobs/list", {}) if wanted and j["id"].startswith(wanted)]
+    if not wanted or any(c not in "0123456789abcdef" for c in wanted):
+        return False
+    hits = call(args, "POST", "/jobs/list", {"id_prefix": wanted, "limit": 2})
     if len(hits) != 1:
         return False
     if not hits[0]["mine"]:

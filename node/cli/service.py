@@ -16,13 +16,15 @@ import pwd
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node.cli.common import command, emit, group, home_of
 from node.core.errors import UserError
-from node.home import MAX_UNIX_PATH, Home
 from node.safe_files import write_private
 from node.service_unit import DEFAULT_CREDENTIAL_PATH, SYSTEM_UNIT_PATH, UnitSpec, check_run_user, render_unit
+
+if TYPE_CHECKING:
+    from node.home import Home
 
 
 def orgnode_command() -> tuple[str, ...]:
@@ -55,6 +57,8 @@ def run_user(name: str | None) -> tuple[str, str, int]:
 
 
 def unit_for(args: argparse.Namespace) -> tuple[str, Home, UnitSpec]:
+    from node.home import MAX_UNIX_PATH, Home  # here: `orgnode --help` loads no home code (bench.startup)
+
     home = Home(home_of(args).absolute())
     user, group_name, uid = run_user(args.user)
     # The home must be the run user's own (root may write the unit for it): the node refuses any other.

@@ -18,7 +18,7 @@ from node.core.restore import OFFLINE_REFUSED, raise_high_water, rollback_known
 from node.home import Config, Home
 from node.passphrase import Passphrase
 from protocol.bodies import OrgCard
-from protocol.card_bundle import card_statements, encode_bundle
+from protocol.card_bundle import encode_bundle
 from protocol.identity import Identity
 from protocol.statement import Statement
 from protocol.versions import SUPPORTED, Versions
@@ -138,7 +138,7 @@ class NodeService:
 
     def card_statements(self) -> list[Statement]:
         """First statement, rotations and latest org card: what ``/.well-known/orgnode`` serves."""
-        chosen = card_statements(self.log.statements(self.node_id))
+        chosen = self.log.card_statements(self.node_id)
         if not chosen:
             raise UserError("this node has no org card yet: the home was not initialised completely")
         return chosen

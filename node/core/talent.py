@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -353,6 +353,13 @@ class Talent(Candidates, TalentViews):
             for offer in answer.offers:
                 self.store.add_result(answer.query_id, job_id, answer.holder, offer.pseudonym, offer.score, offer.matched, now)
 
+    def _all_jobs(self, page: int = 1000) -> Iterator[JobRow]:
+        """Every job, read a page at a time: 100,000 decoded jobs are never held at once (issue 11)."""
+        offset = 0
+        while rows := self.store.jobs(limit=page, offset=offset):
+            yield from rows
+            offset += len(rows)
+
     def match_candidate(self, candidate_id: bytes) -> list[dict[str, Any]]:
         """Search received (and own) open jobs for one of our candidates, locally."""
         candidate = self.held_candidate(candidate_id)
@@ -360,7 +367,7 @@ class Talent(Candidates, TalentViews):
         now = self.clock()
         out = []
         referred = {(r.job_id, r.job_author) for r in self._live_referrals() if r.candidate_id == candidate_id}
-        for row in self.store.jobs():
+        for row in self._all_jobs():
             if not row.job.is_offered(now) or (row.job.job_id, row.author) in referred:
                 continue  # closed, or the candidate is already referred to it (a second referral is refused)
             result = score([s.label for s in row.job.skills], list(candidate.skills), vocabulary)

@@ -50,8 +50,11 @@ class TalentViews:
             "statement_id": row.statement_id.hex(),
         }
 
-    def list_jobs(self, mine: bool = False) -> list[dict[str, Any]]:
-        return [self.job_view(r) for r in self.store.jobs() if not mine or r.author == self.me]
+    def list_jobs(self, mine: bool = False, limit: int = -1, offset: int = 0, id_prefix: str = "") -> list[dict[str, Any]]:
+        """One page of jobs (oldest update first; -1: all), read as a page from the store: a list of
+        100,000 jobs is never built at once (issue 11)."""
+        rows = self.store.jobs(author=self.me if mine else None, limit=limit, offset=offset, id_prefix=id_prefix)
+        return [self.job_view(r) for r in rows]
 
     # --- subject access (GDPR Art. 15; issue 8 item 7) ---------------------------------------------
 

@@ -69,7 +69,8 @@ async def job_export(request: web.Request) -> web.Response:
 
 async def job_list(request: web.Request) -> web.Response:
     req = await read(request, R.JobList.from_json)
-    return web.json_response(request.app[TALENT].list_jobs(mine=req.mine))
+    return web.json_response(request.app[TALENT].list_jobs(mine=req.mine, limit=req.page.limit, offset=req.page.offset,
+                                                           id_prefix=req.id_prefix))
 
 
 async def job_close(request: web.Request) -> web.Response:
@@ -131,7 +132,8 @@ async def candidate_report(request: web.Request) -> web.Response:
 
 async def candidate_list(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
-    return web.json_response([talent.candidate_view(c) for c in talent.store.candidates()])
+    page = R.Page.from_query(request.query)
+    return web.json_response([talent.candidate_view(c) for c in talent.store.candidates(page.limit, page.offset)])
 
 
 async def consent_withdraw(request: web.Request) -> web.Response:

@@ -99,3 +99,42 @@ def test_priority_and_ambiguity_rules():
 def test_overlay_targets_must_resolve():
     with pytest.raises(ValueError, match="Delta"):
         build_vocabulary(SMALL_ESCO, {"aliases": {"Delta": ["d"]}})
+
+
+# --- issue 11 (memory): the node reads the vocabulary from a shipped SQLite image ----------------
+
+
+def test_shipped_database_maps_every_label_as_the_data_does():
+    """data/skills_vocab.sqlite.gz is build_vocabulary's mapping exactly (regenerate it with
+    `python -m node.formats.skills_vocab` when the JSON changes)."""
+    from node.formats.skills_vocab import build_from_data
+
+    built = build_from_data()
+    shipped = load_vocabulary()
+    assert len(built.concepts) > 50_000 and len(shipped.concepts) == len(built.concepts)
+    assert list(shipped.concepts) == sorted(built.concepts)
+    assert all(shipped.concepts[norm] == concept for norm, concept in built.concepts.items())
+    assert shipped.concept("python programming") == built.concept("python programming")
+    assert shipped.concept("no such skill zz").key == "text:no such skill zz"
+    assert "js" in shipped.concepts and "no such skill zz" not in shipped.concepts and shipped.concepts.get(1) is None
+
+
+def _rss_growth_mb(code: str) -> float:
+    """VmRSS growth (MB) of a fresh interpreter across ``code``, after importing the module."""
+    import subprocess
+    import sys
+
+    script = ("import node.formats.skills_vocab as sv\n"
+              "def rss():\n    return int([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])\n"
+              f"before = rss()\nv = {code}\nv.concept('python')\nprint((rss() - before) / 1024)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    return float(out.stdout.strip())
+
+
+def test_loaded_vocabulary_costs_a_fraction_of_the_dicts():
+    """Loaded from SQLite the vocabulary adds ~6 MB to a process; the same mapping as dicts (what a
+    node held before) adds ~55 MB: measured in the same run."""
+    shipped = _rss_growth_mb("sv.load_vocabulary()")
+    dicts = _rss_growth_mb("sv.build_from_data()")
+    assert dicts > 35, dicts  # positive control: the dict form really is large
+    assert shipped < 15 and shipped * 3 < dicts, (shipped, dicts)

@@ -37,6 +37,7 @@ from node.core.requests.talent import (
     JobPost,
     JobUpdate,
     MatchRequest,
+    Page,
     Ref,
     ReferralAnswer,
     ReferralRequestCreate,
@@ -62,6 +63,7 @@ __all__ = [
     "JobUpdate",
     "MatchRequest",
     "NotePost",
+    "Page",
     "PeerRef",
     "Ref",
     "ReferRequest",
@@ -81,5 +83,5 @@ MODELS: tuple[Any, ...] = (
     JobClose.from_json, Ref.from_json, MatchRequest.from_json, CandidateAdd.from_json, CandidateImport.from_json, CandidateUpdate.from_json,
     ConsentGive.from_json, ReferralRequestCreate.from_json, ReferralAnswer.approve, ReferralAnswer.decline,
     ReferralUpdate.from_json, ReferRequest.from_json, AuditExport.from_json, ImpactRequest.from_json,
-    BackupSnapshot.from_json, RestoreDone.from_json,
+    BackupSnapshot.from_json, RestoreDone.from_json, Page.from_json,
 )

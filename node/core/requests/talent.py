@@ -88,15 +88,57 @@ class JobImport:
         return cls(b["jsonld"], F.parse_hops(b.get("hops")))
 
 
+DEFAULT_PAGE = 100  # what `job list` / `candidate list` show without --limit (docs/cli.md "Long lists")
+MAX_PAGE = 1000  # a page is built in memory: bounded, so 100,000 jobs never are at once
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a long list: at most ``limit`` items after skipping ``offset``, in the list's order."""
+
+    limit: int = DEFAULT_PAGE
+    offset: int = 0
+
+    @classmethod
+    def from_json(cls, b: Body) -> Page:
+        b = F.json_object(b)
+        limit = DEFAULT_PAGE if b.get("limit") is None else F.read_int(b["limit"], "limit")
+        offset = 0 if b.get("offset") is None else F.read_int(b["offset"], "offset")
+        if not 1 <= limit <= MAX_PAGE:
+            raise UserError(f"limit must be 1 to {MAX_PAGE} (page through longer lists with offset)", field="limit")
+        if offset < 0:
+            raise UserError("offset must be 0 or more", field="offset")
+        return cls(limit, offset)
+
+    @classmethod
+    def from_query(cls, query: Any) -> Page:
+        """The page of a GET (``?limit=…&offset=…``): digits only, then the same checks."""
+        values: Body = {}
+        for name in ("limit", "offset"):
+            text = query.get(name)
+            if text is not None:
+                if not (isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 15):
+                    raise UserError(f"{name} must be a whole number", field=name)
+                values[name] = int(text)
+        return cls.from_json(values)
+
+
 @dataclass(frozen=True, slots=True)
 class JobList:
-    """POST /jobs/list."""
+    """POST /jobs/list: one page of the jobs (oldest update first), own only with ``mine``, only ids
+    starting with ``id_prefix`` (hex) if given."""
 
     mine: bool = False
+    page: Page = Page()
+    id_prefix: str = ""
 
     @classmethod
     def from_json(cls, b: Body) -> JobList:
-        return cls(F.read_flag(F.json_object(b).get("mine"), "mine"))
+        b = F.json_object(b)
+        prefix = F.read_text(b.get("id_prefix"), "id_prefix", max_len=64).strip().lower()
+        if prefix and not all(c in "0123456789abcdef" for c in prefix):
+            raise UserError("id_prefix must be hexadecimal (the start of a job id)", field="id_prefix")
+        return cls(F.read_flag(b.get("mine"), "mine"), Page.from_json({k: b.get(k) for k in ("limit", "offset")}), prefix)
 
 
 @dataclass(frozen=True, slots=True)
