@@ -51,6 +51,9 @@ from storage.reactions import ReactionStore
 from storage.reshares import ReshareStore
 
 GRAYLIST_MS = 60_000
+# How long a pull answered with ``more`` claims the peer's backlog from our push sender (ms): the
+# puller is expected back at once for the next page; if it vanishes, pushing resumes after this.
+PULL_CLAIM_MS = 5_000
 MAX_REACTION_ATTEMPTS = 5
 VERDICT_OUTCOME = {
     Verdict.APPEND: OUTCOME_APPENDED,
@@ -58,6 +61,15 @@ VERDICT_OUTCOME = {
     Verdict.GAP: OUTCOME_HELD,
     Verdict.FORK: OUTCOME_FORK,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class PullClaim:
+    """A peer is paging through our log: the last page we served ended at ``through`` (our seq), and
+    it is expected back for the next one before ``until`` (node clock, ms)."""
+
+    through: int
+    until: int
 
 
 @dataclass
@@ -82,6 +94,8 @@ class Federation(Invites):
     # each timer says when it is next due, and the loop sleeps until the earliest.
     timers: list[Timer] = field(default_factory=list)
     health: Health = field(init=False)  # this run's counters, reachability and clock skew (node/core/health.py)
+    # Peers paging through our log right now (in memory: a restart forgets them, and pushing resumes).
+    pull_claims: dict[bytes, PullClaim] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.health = Health.of(self.service.config, self.clock())
@@ -238,10 +252,33 @@ class Federation(Invites):
         or own-log recovery for a have vector naming only the asker (node/core/restore.py)."""
         if (recovery := serve_own_recovery(self, origin, request)) is not None:
             return recovery
-        statements = self.service.log.statements(self.me, after_seq=dict(request.have).get(self.me, 0), limit=MAX_BATCH + 1)
+        have = dict(request.have).get(self.me, 0)
+        # The asker holds our log through ``have``: those need no push (issue 11 item 4: a catch-up
+        # pulled and pushed the same backlog, sealing and opening every body twice).
+        self.peers.acknowledge_through(origin, have)
+        statements = self.service.log.statements(self.me, after_seq=have, limit=MAX_BATCH + 1)
         batch, ids = self.batch_for(origin, statements)
+        if batch.more and ids:
+            self.pull_claims[origin] = PullClaim(statements[len(ids) - 1].seq, self.clock() + PULL_CLAIM_MS)
+        else:
+            self.pull_claims.pop(origin, None)
         self.health.delivered(origin, "pull", len(ids))
         return batch
+
+    def pull_claimed_until(self, peer: bytes, now: int) -> int | None:
+        """Until when (node clock, ms) the push sender leaves ``peer``'s backlog to its pull in progress;
+        None if no pull is paging through our log."""
+        claim = self.pull_claims.get(peer)
+        if claim is None or claim.until <= now:
+            return None
+        return claim.until
+
+    def continues_pull(self, peer: bytes, request: PullRequest) -> bool:
+        """Whether this pull asks for the page after the one we last served ``peer`` (its have entry
+        reached the end of that page). Such a pull costs us at most one page of our log it has not
+        had, so the request rate limit does not stop a catch-up (the log's length bounds the work)."""
+        claim = self.pull_claims.get(peer)
+        return claim is not None and claim.until > self.clock() and dict(request.have).get(self.me, 0) >= claim.through
 
     def have_vector_for(self, peer: bytes) -> PullRequest:
         return PullRequest(((peer, self.service.log.head(peer).seq),))

@@ -42,6 +42,7 @@ class PullReport:
     ok: bool
     appended: int = 0
     error: str | None = None
+    retry_after: float | None = None  # s: the peer refused for now (rate-limited) and said when to retry
 
 
 def _encode_pull(request: PullRequest, messages: MessageSet) -> bytes:
@@ -148,6 +149,11 @@ class SyncEngine:
                     await asyncio.wait_for(wake.wait(), timeout=max(0.0, (delivery.next_attempt_at - now) / 1000))
                 continue
             wake.clear()
+            claimed = self.federation.pull_claimed_until(peer_id, now)
+            if claimed is not None:  # the peer is pulling this backlog right now: don't seal it twice
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=(claimed - now) / 1000)
+                continue
             try:
                 batch, ids = self.federation.outbox_batch(peer_id)
             except Exception as exc:  # e.g. a peer card with an unusable key: back off, keep the loop
@@ -239,8 +245,10 @@ class SyncEngine:
             if peer is None or peer.state != P.TRUSTED:
                 return
             wake.clear()
-            await self._pull_guarded(peer_id, peer.url)
+            report = await self._pull_guarded(peer_id, peer.url)
             jittered = self.interval * (0.9 + jitter(self.federation.random) * 0.2)
+            if report.retry_after is not None:  # rate-limited: try again when the peer said, not a whole interval later
+                jittered = min(jittered, max(MIN_TIMER_SLEEP, report.retry_after))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=jittered)
 
@@ -323,7 +331,7 @@ class SyncEngine:
                 return PullReport(peer_id, False, appended, str(exc)[:300])
             self._answered(peer_id)
             if answer.status != 200:
-                return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}")
+                return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}", answer.retry_after)
             try:
                 batch = messages.decode_batch(answer.body)
             except ProtocolError as exc:
@@ -337,8 +345,10 @@ class SyncEngine:
             new = sum(1 for r in results.results if r.outcome == "appended")
             appended += new
             self.contact(peer_id)
-            if not batch.more or not batch.envelopes or new == 0:
-                break  # done, or a page that brought nothing new: never page on without progress
+            # Progress is our copy of the peer's log growing (a push may have brought this page's
+            # statements first, answering them here as duplicates): never page on without it.
+            if not batch.more or not batch.envelopes or self.federation.have_vector_for(peer_id) == request:
+                break
         if appended:
             log_event("pull.done", peer=peer_id, appended=appended)
         return PullReport(peer_id, True, appended)

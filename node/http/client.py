@@ -58,6 +58,8 @@ class PeerAnswer:
     error_code: str | None
     # What the peer advertises in ``OrgNode-Versions`` (absent: {1}, a node from before negotiation).
     versions: frozenset[int] = frozenset({BASE_VERSION})
+    # ``Retry-After`` of a refusal, in seconds (whole seconds only; an HTTP date is ignored).
+    retry_after: float | None = None
 
 
 async def read_bounded(resp: aiohttp.ClientResponse, limit: int = MAX_RESPONSE_BYTES) -> bytes | None:
@@ -297,9 +299,18 @@ class FederationClient:
                 code = None
                 if resp.status >= 400:
                     code = _error_code(data)
-                return PeerAnswer(resp.status, data, code, parse_versions(resp.headers.get(VERSIONS_HEADER)))
+                return PeerAnswer(resp.status, data, code, parse_versions(resp.headers.get(VERSIONS_HEADER)),
+                                  _retry_after(resp.headers.get("Retry-After")))
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_failure(url, exc, self.allow_private) from exc
+
+
+def _retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` given in seconds (at most a day), or None."""
+    text = (value or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        return None
+    return min(float(text), 86_400.0)
 
 
 def _error_code(data: bytes) -> str | None:
