@@ -72,6 +72,8 @@ async def main() -> bool:
             a.federation.append(Note.KIND, Note(f"catch-up note {i}").to_value(), private=True)
         made = n / (time.perf_counter() - start)
         target = a.service.log.head(a.service.node_id).seq
+        sealed = [0]
+        a.federation.outbound_hooks.append(lambda body, statement: sealed.__setitem__(0, sealed[0] + 1))
         profiler = None
         if args.profile:
             from pyinstrument import Profiler  # not a dependency: only for --profile
@@ -96,6 +98,7 @@ async def main() -> bool:
     figure("seal + open + verify floor", floor, "statements/s")
     figure("catch-up: time to full sync", elapsed, "s")
     figure("catch-up rate", catchup, "statements/s")
+    figure("bodies sealed for B per statement (1 = none twice)", sealed[0] / n)
     figure("ratio catch-up / floor", catchup / floor)
     print(f"  load average after: {load_average()}")
     return report("catchup", [Goal("floor_ratio", catchup / floor, 0.6, upper=False),

@@ -1,0 +1,55 @@
+"""Catch-up of a node that was offline (issue 11 item 4): each body of the backlog is sealed for it
+once (the pull claims it from the push sender), a catch-up pages through an empty request bucket,
+and a refused request says when to retry."""
+
+from __future__ import annotations
+
+from node.core.limits import PeerLimits
+from protocol.bodies import Note
+from protocol.sync import PullRequest
+from tests.node.federation_helpers import PULL, pair, synced, wait_until
+
+BACKLOG = 64 * 6 + 10  # seven pages
+
+
+async def _offline_backlog(net, limits: PeerLimits | None = None):
+    a = await net.start("Backlog Author", sync_interval=30)
+    b = await net.start("Backlog Reader", sync_interval=30)
+    await pair(a, b)
+    await synced(b, a)
+    home = await net.stop(b)
+    for i in range(BACKLOG):
+        a.federation.append(Note.KIND, Note(f"while you were away {i}").to_value(), private=True)
+    if limits is not None:
+        a.fed_state.limits = limits
+    return a, home
+
+
+async def test_a_backlog_is_sealed_once_for_a_rejoining_node(net):
+    a, home = await _offline_backlog(net)
+    sealed: dict[bytes, int] = {}
+    a.federation.outbound_hooks.append(lambda body, statement: sealed.__setitem__(statement.id, sealed.get(statement.id, 0) + 1))
+    b = await net.restart(home)
+    await synced(b, a, timeout=30)
+    assert len(sealed) >= BACKLOG  # positive control: the whole backlog was sealed for the reader
+    twice = sum(1 for n in sealed.values() if n > 1)
+    # At most two pages are sealed twice: the first (pushed as the first pull arrives) and the last
+    # (pulled, then still in the outbox until the reader's next have vector acknowledges it). The old
+    # code pushed the whole backlog while it was being pulled.
+    assert twice <= 2 * 64, f"{twice} bodies sealed twice"
+    await wait_until(lambda: a.federation.peers.outbox_size(b.service.node_id) == 0, timeout=10,
+                     what="the reader's outbox to empty")
+
+
+async def test_a_catch_up_pages_through_an_empty_request_bucket(net):
+    # Three requests of burst and (practically) no refill: the old limit stopped the catch-up after
+    # three pages, until the next sync interval.
+    a, home = await _offline_backlog(net, PeerLimits(rate=0.001, burst=3))
+    a.service.db.execute("DELETE FROM outbox")  # nothing to push: only the reader's pull can bring the backlog
+    b = await net.restart(home)
+    # The whole backlog in the first pull cycle (the next is 30 s away), more than three pages.
+    await synced(b, a, timeout=10)
+    # The bucket is empty now: a request that continues no catch-up is refused, and says when to retry.
+    answer = await b.client.post(a.service.config.url, PULL, a.service.node_id, PullRequest(((a.service.node_id, 0),)).encode())
+    assert answer.status == 429 and answer.error_code == "rate-limited"
+    assert answer.retry_after is not None and answer.retry_after >= 1
