@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from node.core.clock import Clock, RandomBytes, Timer
+from node.core.envelopes import Envelopes, PullClaim
 from node.core.errors import UserError
 from node.core.health import Health
 from node.core.ids import resolve_id
@@ -25,16 +26,14 @@ from protocol.audience import Audience
 from protocol.bodies import KeyRotation
 from protocol.card_bundle import VerifiedCard, card_statements, encode_bundle, verify_bundle
 from protocol.errors import ProtocolError, RemoteProtocolError
-from protocol.identity import EncryptionPublicKeys
 from protocol.kinds import is_reshareable
 from protocol.log import Verdict
 from protocol.provenance import Partnership
 from protocol.reshare import hops_of, make_reshare, verify_reshare
-from protocol.sealing import open_statement_body, seal_statement_body
+from protocol.sealing import open_statement_body
 from protocol.statement import Envelope, SealedContent, Statement
 from protocol.sync import (
     MAX_BATCH,
-    MAX_BATCH_BYTES,
     OUTCOME_APPENDED,
     OUTCOME_DUPLICATE,
     OUTCOME_FORK,
@@ -51,9 +50,6 @@ from storage.reactions import ReactionStore
 from storage.reshares import ReshareStore
 
 GRAYLIST_MS = 60_000
-# How long a pull answered with ``more`` claims the peer's backlog from our push sender (ms): the
-# puller is expected back at once for the next page; if it vanishes, pushing resumes after this.
-PULL_CLAIM_MS = 5_000
 MAX_REACTION_ATTEMPTS = 5
 VERDICT_OUTCOME = {
     Verdict.APPEND: OUTCOME_APPENDED,
@@ -63,17 +59,8 @@ VERDICT_OUTCOME = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class PullClaim:
-    """A peer is paging through our log: the last page we served ended at ``through`` (our seq), and
-    it is expected back for the next one before ``until`` (node clock, ms)."""
-
-    through: int
-    until: int
-
-
 @dataclass
-class Federation(Invites):
+class Federation(Invites, Envelopes):
     service: NodeService
     peers: PeerStore = field(init=False)
     reactions: ReactionStore = field(init=False)
@@ -167,40 +154,6 @@ class Federation(Invites):
 
     # --- envelopes for a peer ----------------------------------------------------------------
 
-    def encryption_keys(self, node_id: bytes) -> EncryptionPublicKeys | None:
-        return self.cards.encryption_keys(node_id)
-
-    def envelope_for(self, statement: Statement, peer: bytes) -> bytes:
-        """The envelope a peer gets: plain for public statements, sealed if it may read, else header only."""
-        if not statement.header.private:
-            return Envelope.of(statement).encode()
-        content: SealedContent | None = None
-        audience = self.service.log.audience_of(statement.id)
-        keys = self.encryption_keys(peer)
-        if (audience is not None and Audience.decode(audience).admits(peer) and keys is not None and statement.body is not None
-                and all(guard(statement, peer) for guard in self.outbound_guards)):
-            for hook in self.outbound_hooks:
-                hook(statement.body, statement)
-            content = seal_statement_body(statement, peer, keys)
-        return Envelope(statement.header_bytes, statement.signature, content).encode()
-
-    def batch_for(self, peer: bytes, statements: list[Statement]) -> tuple[Batch, list[bytes]]:
-        envelopes: list[bytes] = []
-        ids: list[bytes] = []
-        size = 0
-        for statement in statements[:MAX_BATCH]:
-            envelope = self.envelope_for(statement, peer)
-            if envelopes and size + len(envelope) > MAX_BATCH_BYTES:
-                break
-            envelopes.append(envelope)
-            ids.append(statement.id)
-            size += len(envelope)
-        return Batch(tuple(envelopes), more=len(ids) < len(statements)), ids
-
-    def outbox_batch(self, peer: bytes) -> tuple[Batch, list[bytes]]:
-        statements = [s for sid in self.peers.outbox_batch(peer, MAX_BATCH) if (s := self.service.log.get(sid)) is not None]
-        return self.batch_for(peer, statements)
-
     # --- taking in -----------------------------------------------------------------------------
 
     def take_batch(self, origin: bytes, batch: Batch) -> PushResults:
@@ -216,7 +169,8 @@ class Federation(Invites):
             # push whose body was still arriving when an admin ran `trust remove`/`block` stores nothing.
             if not self.peers.is_trusted(origin):
                 raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node no longer trusts the sender")
-            for raw in batch.envelopes:
+            page = self._open_page(batch)
+            for index, raw in enumerate(batch.envelopes):
                 statement_id = b"\x00" * 32
                 try:
                     envelope = Envelope.decode(raw)
@@ -226,6 +180,9 @@ class Federation(Invites):
                         raise RemoteProtocolError(E.WRONG_AUTHOR, "a peer may only send statements of its own log")
                     if isinstance(envelope.content, SealedContent):
                         statement = open_statement_body(statement, envelope.content, self.service.identity)
+                    item = None if batch.page is None else batch.page.items[index]
+                    if item is not None:
+                        statement = self._open_page_item(page, index, statement, envelope, item)
                     result = self.service.log.ingest(statement, received_from=origin, now=now)
                     results.append(ItemResult(statement_id, VERDICT_OUTCOME[result.verdict]))
                     appended.extend(result.appended)
@@ -247,38 +204,18 @@ class Federation(Invites):
             action()
         return PushResults(tuple(results))
 
-    def serve_pull(self, origin: bytes, request: PullRequest) -> Batch:
+    def serve_pull(self, origin: bytes, request: PullRequest, *, paged: bool = False) -> Batch:
         """Answer a pull: what follows the asker's have-entry for our own log (we serve only our own),
-        or own-log recovery for a have vector naming only the asker (node/core/restore.py)."""
+        or own-log recovery for a have vector naming only the asker (node/core/restore.py).
+        ``paged``: the asker takes sealed pages (``OrgNode-Sealed-Pages: 1``, docs/protocol.md 13.6)."""
         if (recovery := serve_own_recovery(self, origin, request)) is not None:
             return recovery
         have = dict(request.have).get(self.me, 0)
-        # The asker holds our log through ``have``: those need no push (issue 11 item 4: a catch-up
-        # pulled and pushed the same backlog, sealing and opening every body twice).
-        self.peers.acknowledge_through(origin, have)
         statements = self.service.log.statements(self.me, after_seq=have, limit=MAX_BATCH + 1)
-        batch, ids = self.batch_for(origin, statements)
-        if batch.more and ids:
-            self.pull_claims[origin] = PullClaim(statements[len(ids) - 1].seq, self.clock() + PULL_CLAIM_MS)
-        else:
-            self.pull_claims.pop(origin, None)
+        batch, ids = self.batch_for(origin, statements, paged=paged)
+        self._pull_served(origin, have, batch, statements[len(ids) - 1].seq if ids else have)
         self.health.delivered(origin, "pull", len(ids))
         return batch
-
-    def pull_claimed_until(self, peer: bytes, now: int) -> int | None:
-        """Until when (node clock, ms) the push sender leaves ``peer``'s backlog to its pull in progress;
-        None if no pull is paging through our log."""
-        claim = self.pull_claims.get(peer)
-        if claim is None or claim.until <= now:
-            return None
-        return claim.until
-
-    def continues_pull(self, peer: bytes, request: PullRequest) -> bool:
-        """Whether this pull asks for the page after the one we last served ``peer`` (its have entry
-        reached the end of that page). Such a pull costs us at most one page of our log it has not
-        had, so the request rate limit does not stop a catch-up (the log's length bounds the work)."""
-        claim = self.pull_claims.get(peer)
-        return claim is not None and claim.until > self.clock() and dict(request.have).get(self.me, 0) >= claim.through
 
     def have_vector_for(self, peer: bytes) -> PullRequest:
         return PullRequest(((peer, self.service.log.head(peer).seq),))

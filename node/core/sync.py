@@ -23,6 +23,7 @@ from node.core.federation import Federation
 from node.core.restore import finish_restore, own_recovery_request, restore_pending, take_own_recovered
 from node.logs import log_event
 from protocol.errors import UNKNOWN_VERSION, ProtocolError
+from protocol.page_seal import ASK_SEALED_PAGES
 from protocol.sync import BackoffPolicy, Batch, DeliveryEvent, PeerDelivery, PullRequest
 from protocol.versions import BASE_VERSION, MessageSet
 from storage import peers as P
@@ -42,7 +43,7 @@ class PullReport:
     ok: bool
     appended: int = 0
     error: str | None = None
-    retry_after: float | None = None  # s: the peer refused for now (rate-limited) and said when to retry
+    retry_after: float | None = None  # s (>= 1): the peer refused for now (rate-limited) and said when to retry
 
 
 def _encode_pull(request: PullRequest, messages: MessageSet) -> bytes:
@@ -149,8 +150,7 @@ class SyncEngine:
                     await asyncio.wait_for(wake.wait(), timeout=max(0.0, (delivery.next_attempt_at - now) / 1000))
                 continue
             wake.clear()
-            claimed = self.federation.pull_claimed_until(peer_id, now)
-            if claimed is not None:  # the peer is pulling this backlog right now: don't seal it twice
+            if (claimed := self.federation.pull_claimed_until(peer_id, now)) is not None:  # it is pulling this backlog now
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=(claimed - now) / 1000)
                 continue
@@ -171,8 +171,8 @@ class SyncEngine:
                 log_event("push.retry", logging.INFO, peer=peer_id, attempts=delivery.attempts,
                           in_ms=delivery.next_attempt_at - self.federation.clock())
 
-    async def _post_sync(self, url: str, path: str, peer_id: bytes,
-                         encode: Callable[[MessageSet], bytes]) -> tuple[PeerAnswer, MessageSet]:
+    async def _post_sync(self, url: str, path: str, peer_id: bytes, encode: Callable[[MessageSet], bytes],
+                         headers: dict[str, str] | None = None) -> tuple[PeerAnswer, MessageSet]:
         """POST a sync message in the highest version the peer and we share (docs/protocol.md 1.1).
 
         Every answer updates what the peer advertises. Refused with ``unknown-version`` (the peer was
@@ -180,7 +180,7 @@ class SyncEngine:
         from what the refusal advertised, less the refused one (no header: version 1)."""
         versions = self.federation.service.versions
         messages = versions.choose(self.peer_versions.get(peer_id))
-        answer = await self.client.post(url, path, peer_id, encode(messages), version=messages.version)
+        answer = await self.client.post(url, path, peer_id, encode(messages), version=messages.version, headers=headers)
         if answer.error_code != UNKNOWN_VERSION:
             self._learn_versions(peer_id, answer.versions)
             return answer, messages
@@ -192,7 +192,7 @@ class SyncEngine:
         if fallback.version == messages.version:
             return answer, messages
         log_event("peer.version-fallback", logging.WARNING, peer=peer_id, refused=messages.version, now=fallback.version)
-        answer = await self.client.post(url, path, peer_id, encode(fallback), version=fallback.version)
+        answer = await self.client.post(url, path, peer_id, encode(fallback), version=fallback.version, headers=headers)
         self._learn_versions(peer_id, answer.versions)
         return answer, fallback
 
@@ -247,8 +247,7 @@ class SyncEngine:
             wake.clear()
             report = await self._pull_guarded(peer_id, peer.url)
             jittered = self.interval * (0.9 + jitter(self.federation.random) * 0.2)
-            if report.retry_after is not None:  # rate-limited: try again when the peer said, not a whole interval later
-                jittered = min(jittered, max(MIN_TIMER_SLEEP, report.retry_after))
+            jittered = min(jittered, report.retry_after or jittered)  # rate-limited: retry when the peer said
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=jittered)
 
@@ -325,7 +324,8 @@ class SyncEngine:
         for _ in range(MAX_PULL_PAGES):
             request = self.federation.have_vector_for(peer_id)
             try:
-                answer, messages = await self._post_sync(url, PULL_PATH, peer_id, functools.partial(_encode_pull, request))
+                answer, messages = await self._post_sync(url, PULL_PATH, peer_id, functools.partial(_encode_pull, request),
+                                                         ASK_SEALED_PAGES)
             except PeerUnavailable as exc:
                 self._note_failure(peer_id, exc)
                 return PullReport(peer_id, False, appended, str(exc)[:300])

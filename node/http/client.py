@@ -272,7 +272,7 @@ class FederationClient:
             raise _transport_failure(url, exc, self.allow_private) from exc
 
     async def post(self, base_url: str, path: str, destination: bytes, body: bytes, identity: Identity | None = None,
-                   version: int = BASE_VERSION) -> PeerAnswer:
+                   version: int = BASE_VERSION, headers: dict[str, str] | None = None) -> PeerAnswer:
         """POST ``body`` to our endpoint ``path`` under the peer's base URL, signed for ``destination``.
 
         Never raises on HTTP errors; raises ``PeerUnavailable`` (``PeerAddressRefused`` for a refused
@@ -290,7 +290,7 @@ class FederationClient:
             async with session.post(
                 url,
                 data=body,
-                headers={"Authorization": auth.header_value(), "Content-Type": MSGPACK},
+                headers={"Authorization": auth.header_value(), "Content-Type": MSGPACK, **(headers or {})},
                 allow_redirects=False,
             ) as resp:
                 data = await read_bounded(resp)
@@ -306,11 +306,11 @@ class FederationClient:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """A ``Retry-After`` given in seconds (at most a day), or None."""
+    """A ``Retry-After`` given in seconds (taken as 1 s to a day: a peer cannot make us spin), or None."""
     text = (value or "").strip()
     if not text.isascii() or not text.isdigit() or len(text) > 6:
         return None
-    return min(float(text), 86_400.0)
+    return min(max(float(text), 1.0), 86_400.0)
 
 
 def _error_code(data: bytes) -> str | None:

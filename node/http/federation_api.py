@@ -29,6 +29,7 @@ from protocol import errors as E
 from protocol.card_bundle import verify_bundle
 from protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from protocol.invite import PairRequest
+from protocol.page_seal import SEALED_PAGES_HEADER
 from protocol.request_auth import SeenNonces, parse_header, verify_request
 from protocol.versions import BASE_VERSION, VERSIONS_HEADER, MessageSet
 from storage import peers as P
@@ -208,7 +209,8 @@ async def push(request: web.Request) -> web.Response:
 
 async def pull(request: web.Request) -> web.Response:
     origin, body, messages = await authenticate_sync(request)
-    batch = request.app[STATE].federation.serve_pull(origin, messages.decode_pull(body))
+    paged = request.headers.get(SEALED_PAGES_HEADER) == "1"  # the asker takes sealed pages (protocol.md 13.6)
+    batch = request.app[STATE].federation.serve_pull(origin, messages.decode_pull(body), paged=paged)
     return web.Response(body=messages.encode_batch(batch), content_type=MSGPACK)
 
 
