@@ -1,5 +1,5 @@
 """Sealed pages: the private bodies of one pull answer sealed to its asker with one KEM
-(docs/protocol.md section 13.6).
+(docs/protocol.md section 13.8).
 
 Why: sealing each body on its own (``protocol.sealing``) costs one hybrid ML-KEM-768+X25519 HPKE
 encapsulation per statement and per reader, which bounded a catch-up to about the KEM's rate. A

@@ -55,7 +55,7 @@ class Batch:
     """``[1, [envelope, ...], more]``: a push request body, or a pull answer (``more``: ask again).
 
     A pull answer to an asker that sent ``OrgNode-Sealed-Pages: 1`` may be ``[1, [envelope, ...],
-    more, page]`` (docs/protocol.md 13.6): its envelopes are header-only where ``page`` carries
+    more, page]`` (docs/protocol.md 13.8): its envelopes are header-only where ``page`` carries
     their bodies, sealed together with one KEM. Only such an asker is sent this form."""
 
     envelopes: tuple[bytes, ...]

@@ -1,5 +1,5 @@
 """What a peer is sent and how a received batch's sealed bodies are opened: envelopes (plain,
-sealed on their own, or header-only with the body in a sealed page, docs/protocol.md 13.6), batches,
+sealed on their own, or header-only with the body in a sealed page, docs/protocol.md 13.8), batches,
 and the claim a paging pull holds on the peer's backlog (so the push sender does not seal it twice).
 A mixin of ``Federation``: it uses the federation's service, peers, cards, guards and hooks.
 """
@@ -91,7 +91,7 @@ class Envelopes:
 
     def batch_for(self, peer: bytes, statements: list[Statement], *, paged: bool = False) -> tuple[Batch, list[bytes]]:
         """A batch of ``statements`` for ``peer``; ``paged``: the readable bodies sealed together as one
-        page with one KEM (docs/protocol.md 13.6; only for an asker that said it takes pages)."""
+        page with one KEM (docs/protocol.md 13.8; only for an asker that said it takes pages)."""
         envelopes: list[bytes] = []
         plaintexts: list[tuple[bytes, bytes] | None] = []
         ids: list[bytes] = []

@@ -207,7 +207,7 @@ class Federation(Invites, Envelopes):
     def serve_pull(self, origin: bytes, request: PullRequest, *, paged: bool = False) -> Batch:
         """Answer a pull: what follows the asker's have-entry for our own log (we serve only our own),
         or own-log recovery for a have vector naming only the asker (node/core/restore.py).
-        ``paged``: the asker takes sealed pages (``OrgNode-Sealed-Pages: 1``, docs/protocol.md 13.6)."""
+        ``paged``: the asker takes sealed pages (``OrgNode-Sealed-Pages: 1``, docs/protocol.md 13.8)."""
         if (recovery := serve_own_recovery(self, origin, request)) is not None:
             return recovery
         have = dict(request.have).get(self.me, 0)

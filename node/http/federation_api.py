@@ -209,7 +209,7 @@ async def push(request: web.Request) -> web.Response:
 
 async def pull(request: web.Request) -> web.Response:
     origin, body, messages = await authenticate_sync(request)
-    paged = request.headers.get(SEALED_PAGES_HEADER) == "1"  # the asker takes sealed pages (protocol.md 13.6)
+    paged = request.headers.get(SEALED_PAGES_HEADER) == "1"  # the asker takes sealed pages (protocol.md 13.8)
     batch = request.app[STATE].federation.serve_pull(origin, messages.decode_pull(body), paged=paged)
     return web.Response(body=messages.encode_batch(batch), content_type=MSGPACK)
 

@@ -53,3 +53,27 @@ async def test_a_catch_up_pages_through_an_empty_request_bucket(net):
     answer = await b.client.post(a.service.config.url, PULL, a.service.node_id, PullRequest(((a.service.node_id, 0),)).encode())
     assert answer.status == 429 and answer.error_code == "rate-limited"
     assert answer.retry_after is not None and answer.retry_after >= 1
+
+
+async def test_a_pull_answer_is_one_sealed_page_only_for_an_asker_that_asks(net):
+    from protocol.page_seal import ASK_SEALED_PAGES, open_page
+    from protocol.sync import Batch
+
+    a, home = await _offline_backlog(net)
+    b = await net.restart(home)
+    await synced(b, a, timeout=30)
+    request = PullRequest(((a.service.node_id, 1),)).encode()
+    url, a_id = a.service.config.url, a.service.node_id
+    paged = Batch.decode((await b.client.post(url, PULL, a_id, request, headers=ASK_SEALED_PAGES)).body)
+    plain = Batch.decode((await b.client.post(url, PULL, a_id, request)).body)
+    # Without the header (a node from before sealed pages): the version-1 answer, each body sealed alone.
+    assert plain.page is None and len(plain.envelopes) == 64
+    # With it: the same statements, the readable bodies in one page that opens with one KEM.
+    assert paged.page is not None and len(paged.envelopes) == 64
+    assert sum(item is not None for item in paged.page.items) >= 60
+    opener = open_page(paged.page, b.service.identity, 64)
+    from protocol.statement import Envelope
+
+    first = next(i for i, item in enumerate(paged.page.items) if item is not None)
+    statement = Envelope.decode(paged.envelopes[first]).open_plain()
+    assert opener.open(first, statement.id, paged.page.items[first] or b"")
