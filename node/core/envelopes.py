@@ -61,12 +61,11 @@ class Envelopes:
 
     def envelope_for(self, statement: Statement, peer: bytes) -> bytes:
         """The envelope a peer gets: plain for public statements, sealed if it may read, else header only."""
-        return self._envelope_parts(statement, peer, paged=False)[0]
+        return self._envelope_parts(statement, peer, self.encryption_keys(peer), paged=False)[0]
 
-    def _readable_keys(self, statement: Statement, peer: bytes) -> EncryptionPublicKeys | None:
-        """The peer's keys if it may read this private statement's body now (audience, guards), else None."""
+    def _readable_keys(self, statement: Statement, peer: bytes, keys: EncryptionPublicKeys | None) -> EncryptionPublicKeys | None:
+        """The peer's ``keys`` if it may read this private statement's body now (audience, guards), else None."""
         audience = self.service.log.audience_of(statement.id)
-        keys = self.encryption_keys(peer)
         if (audience is not None and Audience.decode(audience).admits(peer) and keys is not None and statement.body is not None
                 and all(guard(statement, peer) for guard in self.outbound_guards)):
             for hook in self.outbound_hooks:
@@ -74,14 +73,15 @@ class Envelopes:
             return keys
         return None
 
-    def _envelope_parts(self, statement: Statement, peer: bytes, *, paged: bool) -> tuple[bytes, bytes | None]:
+    def _envelope_parts(self, statement: Statement, peer: bytes, peer_keys: EncryptionPublicKeys | None, *,
+                        paged: bool) -> tuple[bytes, bytes | None]:
         """(envelope, page plaintext): with ``paged``, a body the peer may read is left for the page
         (header-only envelope, its plaintext returned) instead of sealed on its own."""
         if not statement.header.private:
             return Envelope.of(statement).encode(), None
         content: SealedContent | None = None
         plaintext: bytes | None = None
-        keys = self._readable_keys(statement, peer)
+        keys = self._readable_keys(statement, peer, peer_keys)
         if keys is not None:
             if paged:
                 plaintext = body_plaintext(statement)
@@ -96,8 +96,9 @@ class Envelopes:
         plaintexts: list[tuple[bytes, bytes] | None] = []
         ids: list[bytes] = []
         size = 0
+        keys = self.encryption_keys(peer)  # read once per batch, not once per statement
         for statement in statements[:MAX_BATCH]:
-            envelope, plaintext = self._envelope_parts(statement, peer, paged=paged)
+            envelope, plaintext = self._envelope_parts(statement, peer, keys, paged=paged)
             item_size = len(envelope) + (0 if plaintext is None else len(plaintext) + 16)
             if envelopes and size + item_size > MAX_BATCH_BYTES:
                 break
@@ -106,7 +107,6 @@ class Envelopes:
             ids.append(statement.id)
             size += item_size
         page = None
-        keys = self.encryption_keys(peer)
         if paged and keys is not None and any(p is not None for p in plaintexts):
             page = seal_page(plaintexts, peer, keys, page_id=self.random(PAGE_ID_LEN), secret=self.random(PAGE_SECRET_LEN))
         return Batch(tuple(envelopes), more=len(ids) < len(statements), page=page), ids
