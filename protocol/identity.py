@@ -98,6 +98,17 @@ def verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> None:
         raise RemoteProtocolError(BAD_SIGNATURE, "signature does not verify") from exc
 
 
+@functools.lru_cache(maxsize=256)
+def _hybrid_public_key(mlkem768: bytes, x25519_public: bytes) -> hpke.MLKEM768X25519PublicKey:
+    try:
+        return hpke.MLKEM768X25519PublicKey(
+            mlkem.MLKEM768PublicKey.from_public_bytes(mlkem768),
+            x25519.X25519PublicKey.from_public_bytes(x25519_public),
+        )
+    except ValueError as exc:  # not cached: an invalid key is refused every time
+        raise RemoteProtocolError(MALFORMED, "invalid ML-KEM-768 or X25519 public key") from exc
+
+
 @dataclass(frozen=True, slots=True)
 class EncryptionPublicKeys:
     """The HPKE public keys a node publishes in its org card."""
@@ -112,13 +123,9 @@ class EncryptionPublicKeys:
             raise RemoteProtocolError(MALFORMED, "ML-KEM-768 public key must be 1184 bytes")
 
     def hybrid_public_key(self) -> hpke.MLKEM768X25519PublicKey:
-        try:
-            return hpke.MLKEM768X25519PublicKey(
-                mlkem.MLKEM768PublicKey.from_public_bytes(self.mlkem768),
-                x25519.X25519PublicKey.from_public_bytes(self.x25519),
-            )
-        except ValueError as exc:
-            raise RemoteProtocolError(MALFORMED, "invalid ML-KEM-768 or X25519 public key") from exc
+        """The parsed hybrid key, cached per key bytes: a catch-up seals thousands of bodies to one
+        peer, and parsing (and checking) its 1,184-byte ML-KEM key each time cost a share of every seal."""
+        return _hybrid_public_key(self.mlkem768, self.x25519)
 
     def x25519_public_key(self) -> X25519PublicKey:
         try:

@@ -10,19 +10,22 @@ A new kind is one row in ``_TABLE`` (and its section in docs/protocol.md).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from protocol.bodies import KeyRotation, Note, OrgCard
+from protocol.codec import decode
 from protocol.consent import Consent, ConsentWithdrawal, ErasureReceipt
-from protocol.errors import BAD_BODY, MALFORMED, RemoteProtocolError
+from protocol.errors import BAD_BODY, MALFORMED, LocalProtocolError, RemoteProtocolError
 from protocol.jobs import Job
 from protocol.provenance import Checkpoint, ImpactReport, Partnership, Witness
 from protocol.referrals import Referral, ReferralProfile, ReferralRequest, ReferralStatus
 from protocol.relay import Relay
 from protocol.reshare_body import Reshare
+from protocol.statement import BODY_LIMITS, Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +83,24 @@ def parse_body(kind: str, private: bool, value: Any) -> Any:
     if spec.private != private:
         raise RemoteProtocolError(BAD_BODY, f"{kind} statements must be {'private' if spec.private else 'public'}")
     return spec.body_type.from_value(value)
+
+
+# Kinds whose parsed bodies are kept in a small cache, so one statement's body is decoded once
+# however many steps read it (log rules, the projection, the re-share check: issue 11 item 3).
+# Only jobs and notes: their bodies carry no personal data, so nothing erased lingers in memory.
+CACHED_KINDS = frozenset({Job.KIND, Note.KIND})
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(kind: str, private: bool, body: bytes) -> Any:
+    return parse_body(kind, private, decode(body, BODY_LIMITS))
+
+
+def body_of(statement: Statement) -> Any:
+    """The statement's body, decoded (bounded) and parsed as its kind's type. The body types are
+    frozen, so a cached object can be shared; a bad body raises every time (errors are not cached)."""
+    if statement.body is None:
+        raise LocalProtocolError(BAD_BODY, "this node does not hold the body of the statement")
+    if statement.kind in CACHED_KINDS:
+        return _parsed(statement.kind, statement.header.private, statement.body)
+    return parse_body(statement.kind, statement.header.private, decode(statement.body, BODY_LIMITS))

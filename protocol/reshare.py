@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from protocol import kinds
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.errors import BAD_BODY, HOP_LIMIT, MALFORMED, WRONG_AUTHOR, RemoteProtocolError
-from protocol.kinds import parse_body
 from protocol.reshare_body import Reshare
 from protocol.statement import Envelope, Statement
 
@@ -46,7 +45,7 @@ class VerifiedReshare:
 
 
 def hops_of(statement: Statement) -> int:
-    body = parse_body(statement.kind, statement.header.private, statement.body_value())
+    body = kinds.body_of(statement)
     hops = getattr(body, "hops", None)
     if not isinstance(hops, int):
         raise RemoteProtocolError(BAD_BODY, f"{statement.kind} carries no hop limit")

@@ -73,13 +73,23 @@ def seal_statement_body(
     """Seal ``statement``'s (salt, body) for ``recipient``; the caller has checked it may read it."""
     if statement.body is None or statement.salt is None:
         raise RemoteProtocolError(MALFORMED, "cannot seal a statement whose body this node does not hold")
-    plaintext = encode([statement.salt, statement.body])
-    return seal_bytes(plaintext, recipient, keys, seal_info(statement.id, recipient), suite)
+    return seal_bytes(body_plaintext(statement), recipient, keys, seal_info(statement.id, recipient), suite)
+
+
+def body_plaintext(statement: Statement) -> bytes:
+    """What is sealed of a private statement: ``msgpack([salt, body])`` (a box or a page item)."""
+    if statement.body is None or statement.salt is None:
+        raise RemoteProtocolError(MALFORMED, "cannot seal a statement whose body this node does not hold")
+    return encode([statement.salt, statement.body])
 
 
 def open_statement_body(statement: Statement, sealed: SealedContent, identity: Identity) -> Statement:
     """Open a sealed body addressed to us and check it against the signed header."""
-    plaintext = open_bytes(sealed, identity, seal_info(statement.id, identity.node_id))
+    return with_opened_body(statement, open_bytes(sealed, identity, seal_info(statement.id, identity.node_id)))
+
+
+def with_opened_body(statement: Statement, plaintext: bytes) -> Statement:
+    """The statement with the (salt, body) of an opened plaintext, checked against its signed header."""
     parts = expect_list(decode(plaintext, _PLAINTEXT_LIMITS), "sealed plaintext", 2)
     salt = expect_bytes(parts[0], "sealed salt", max_len=SALT_LEN)
     body = expect_bytes(parts[1], "sealed body", max_len=MAX_BODY_BYTES)

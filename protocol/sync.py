@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from protocol import PROTOCOL_VERSION
 from protocol.codec import Limits, decode, encode, expect_bool, expect_bytes, expect_int, expect_list, expect_str, expect_version
 from protocol.errors import MALFORMED, LocalProtocolError, RemoteProtocolError
+from protocol.page_seal import SealedPage
 from protocol.statement import MAX_ENVELOPE_BYTES
 
 MAX_BATCH = 64
 MAX_BATCH_BYTES = 240 * 1024
 MAX_HAVE = 256
 
-BATCH_LIMITS = Limits(max_bytes=256 * 1024, max_str_len=64, max_bin_len=MAX_ENVELOPE_BYTES, max_array_len=MAX_BATCH, max_map_len=0, max_depth=3)
+BATCH_LIMITS = Limits(max_bytes=256 * 1024, max_str_len=64, max_bin_len=MAX_ENVELOPE_BYTES, max_array_len=MAX_BATCH, max_map_len=0, max_depth=4)
 PULL_LIMITS = Limits(max_bytes=32 * 1024, max_str_len=64, max_bin_len=64, max_array_len=MAX_HAVE, max_map_len=0, max_depth=4)
 RESULT_LIMITS = Limits(max_bytes=64 * 1024, max_str_len=64, max_bin_len=64, max_array_len=MAX_BATCH, max_map_len=0, max_depth=4)
 
@@ -51,21 +52,35 @@ OUTCOME_FORK = "fork"
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """``[1, [envelope, ...], more]``: a push request body, or a pull answer (``more``: ask again)."""
+    """``[1, [envelope, ...], more]``: a push request body, or a pull answer (``more``: ask again).
+
+    A pull answer to an asker that sent ``OrgNode-Sealed-Pages: 1`` may be ``[1, [envelope, ...],
+    more, page]`` (docs/protocol.md 13.8): its envelopes are header-only where ``page`` carries
+    their bodies, sealed together with one KEM. Only such an asker is sent this form."""
 
     envelopes: tuple[bytes, ...]
     more: bool = False
+    page: SealedPage | None = None
+
+    def __post_init__(self) -> None:
+        if self.page is not None and len(self.page.items) != len(self.envelopes):
+            raise LocalProtocolError(MALFORMED, "a page has one item per envelope of its batch")
 
     def encode(self) -> bytes:
-        return encode([PROTOCOL_VERSION, list(self.envelopes), self.more])
+        tail = [] if self.page is None else [self.page.to_value()]
+        return encode([PROTOCOL_VERSION, list(self.envelopes), self.more, *tail])
 
     @classmethod
     def decode(cls, data: bytes) -> Batch:
         items = expect_list(decode(data, BATCH_LIMITS), "batch")
         expect_version(items, "batch")
-        expect_list(items, "batch", 3)
+        if len(items) != 4:
+            expect_list(items, "batch", 3)
         envelopes = tuple(expect_bytes(e, "batch.envelope", max_len=MAX_ENVELOPE_BYTES) for e in expect_list(items[1], "batch.envelopes"))
-        return cls(envelopes, expect_bool(items[2], "batch.more"))
+        page = SealedPage.from_value(items[3]) if len(items) == 4 else None
+        if page is not None and len(page.items) != len(envelopes):
+            raise RemoteProtocolError(MALFORMED, "the page's items do not match the batch's envelopes")
+        return cls(envelopes, expect_bool(items[2], "batch.more"), page)
 
 
 @dataclass(frozen=True, slots=True)

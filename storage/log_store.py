@@ -292,7 +292,7 @@ class LogStore(HeldStatements):
             raise RemoteProtocolError(BAD_BODY, f"{statement.kind} statements must be {'private' if spec.private else 'public'}")
         if spec is not None and statement.body is not None:
             try:
-                kinds.parse_body(statement.kind, header.private, statement.body_value())
+                kinds.body_of(statement)  # decoded once: the projection and the reactions reuse it
             except ProtocolError as exc:
                 # The body matches the author's hash, so no copy of this statement can ever be valid.
                 raise RemoteProtocolError(BAD_BODY, f"{statement.kind} body is invalid: {exc.detail}") from exc

@@ -285,6 +285,11 @@ class PeerStore:
             for sid in statement_ids:
                 self.db.execute("DELETE FROM outbox WHERE peer = ? AND statement_id = ?", [peer, sid])
 
+    def acknowledge_through(self, peer: bytes, seq: int) -> None:
+        """The peer said (in a pull's have vector) it holds our log through ``seq``: nothing up to it
+        needs pushing to it any more."""
+        self.db.execute("DELETE FROM outbox WHERE peer = ? AND seq <= ?", [peer, seq])
+
     def state_counts(self) -> dict[str, int]:
         """How many peers are in each state (the trust list is small: one row per organization)."""
         return {str(r["state"]): int(r["n"]) for r in self.db.query("SELECT state, COUNT(*) AS n FROM peers GROUP BY state")}

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
+from protocol import kinds
 from protocol.jobs import Job
 from protocol.statement import Statement
 from storage.erasure_queues import ErasureQueues
@@ -49,7 +50,7 @@ from storage.talent_rows import (
 
 
 def _upsert_job(db: sqlite_utils.Database, statement: Statement, via: bytes | None, now: int) -> None:
-    job = Job.from_value(statement.body_value())
+    job = kinds.body_of(statement) if statement.kind == Job.KIND else Job.from_value(statement.body_value())
     db.execute(
         """INSERT INTO jobs (job_id, author, version, statement_id, title, status, hops, skills, valid_through,
                              filled_by, via, body, updated_at)

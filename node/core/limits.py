@@ -54,3 +54,8 @@ class PeerLimits:
         if bucket is None:
             bucket = self.buckets[peer] = TokenBucket(self.rate, self.burst, updated=now)
         return bucket.take(now)
+
+    def retry_after(self, peer: bytes) -> float:
+        """Seconds until ``peer``'s bucket holds a whole token again (0 if it does)."""
+        bucket = self.buckets.get(peer)
+        return 0.0 if bucket is None else max(0.0, (1 - bucket.tokens) / bucket.rate)

@@ -35,14 +35,15 @@ class VersionNegotiation:
     _refusals: dict[bytes, tuple[frozenset[int], int]] = field(default_factory=dict)
 
     async def post(self, client: FederationClient, url: str, path: str, peer_id: bytes,
-                   encode: Callable[[MessageSet], bytes]) -> tuple[PeerAnswer, MessageSet]:
+                   encode: Callable[[MessageSet], bytes], headers: dict[str, str] | None = None,
+                   ) -> tuple[PeerAnswer, MessageSet]:
         """POST a sync message in the highest version the peer and we share.
 
         Every answer updates what the peer advertises. Refused with ``unknown-version`` (the peer was
         downgraded, or never spoke it), the request is sent once more at once in the version chosen
         from what the refusal advertised, less the refused one (no header: version 1)."""
         messages = self.versions.choose(self.peer_versions.get(peer_id))
-        answer = await client.post(url, path, peer_id, encode(messages), version=messages.version)
+        answer = await client.post(url, path, peer_id, encode(messages), version=messages.version, headers=headers)
         if answer.error_code != UNKNOWN_VERSION:
             self.learn(peer_id, answer.versions)
             return answer, messages
@@ -54,7 +55,7 @@ class VersionNegotiation:
         if fallback.version == messages.version:
             return answer, messages
         log_event("peer.version-fallback", logging.WARNING, peer=peer_id, refused=messages.version, now=fallback.version)
-        answer = await client.post(url, path, peer_id, encode(fallback), version=fallback.version)
+        answer = await client.post(url, path, peer_id, encode(fallback), version=fallback.version, headers=headers)
         self.learn(peer_id, answer.versions)
         return answer, fallback
 

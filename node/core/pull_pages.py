@@ -17,6 +17,7 @@ from node.core.negotiation import VersionNegotiation, encode_pull
 from node.core.restore import own_recovery_request, partner_answered, partner_failed, signing_paused, take_own_recovered
 from node.logs import log_event
 from protocol.errors import MALFORMED, ProtocolError
+from protocol.page_seal import ASK_SEALED_PAGES
 from protocol.sync import BatchSize
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ class PullReport:
     ok: bool
     appended: int = 0
     error: str | None = None
+    retry_after: float | None = None  # s (>= 1): the peer refused for now (rate-limited) and said when to retry
 
 
 class PullHost(Protocol):
@@ -67,7 +69,7 @@ async def pull_from(engine: PullHost, peer_id: bytes, url: str) -> PullReport:
         request = engine.federation.have_vector_for(peer_id, None if peer_id in engine.no_max_items else size.size)
         try:
             answer, messages = await engine.negotiation.post(engine.client, url, PULL_PATH, peer_id,
-                                                             functools.partial(encode_pull, request))
+                                                             functools.partial(encode_pull, request), ASK_SEALED_PAGES)
         except PeerUnavailable as exc:
             engine.note_failure(peer_id, exc)
             if not isinstance(exc, PeerAddressRefused):  # a cut or failed page: ask for less next time
@@ -77,7 +79,7 @@ async def pull_from(engine: PullHost, peer_id: bytes, url: str) -> PullReport:
         if answer.status == 400 and answer.error_code == MALFORMED and request.max_items is not None:
             engine.no_max_items.add(peer_id)  # a node that predates max_items: ask it the 2-element way
         if answer.status != 200:
-            return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}")
+            return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}", answer.retry_after)
         try:
             batch = messages.decode_batch(answer.body)
         except ProtocolError as exc:
@@ -92,8 +94,10 @@ async def pull_from(engine: PullHost, peer_id: bytes, url: str) -> PullReport:
         appended += new
         size.succeeded()
         engine.contact(peer_id)
-        if not batch.more or not batch.envelopes or new == 0:
-            break  # done, or a page that brought nothing new: never page on without progress
+        # Progress is our copy of the peer's log growing (a push may have brought this page's
+        # statements first, answering them here as duplicates): never page on without it.
+        if not batch.more or not batch.envelopes or engine.federation.have_vector_for(peer_id, request.max_items) == request:
+            break
     if appended:
         log_event("pull.done", peer=peer_id, appended=appended)
     return PullReport(peer_id, True, appended)

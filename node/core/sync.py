@@ -183,6 +183,10 @@ class SyncEngine:
                     await asyncio.wait_for(wake.wait(), timeout=max(0.0, (delivery.next_attempt_at - now) / 1000))
                 continue
             wake.clear()
+            if (claimed := self.federation.pull_claimed_until(peer_id, now)) is not None:  # it is pulling this backlog now
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=(claimed - now) / 1000)
+                continue
             size = self.push_sizes.setdefault(peer_id, BatchSize())
             try:
                 batch, ids = self.federation.outbox_batch(peer_id, size.size)
@@ -256,8 +260,9 @@ class SyncEngine:
             if peer is None or peer.state != P.TRUSTED:
                 return
             wake.clear()
-            await self._pull_guarded(peer_id, peer.url)
+            report = await self._pull_guarded(peer_id, peer.url)
             jittered = self.interval * (0.9 + jitter(self.federation.random) * 0.2)
+            jittered = min(jittered, report.retry_after or jittered)  # rate-limited: retry when the peer said
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=jittered)
 

@@ -58,6 +58,8 @@ class PeerAnswer:
     error_code: str | None
     # What the peer advertises in ``OrgNode-Versions`` (absent: {1}, a node from before negotiation).
     versions: frozenset[int] = frozenset({BASE_VERSION})
+    # ``Retry-After`` of a refusal, in seconds (whole seconds only; an HTTP date is ignored).
+    retry_after: float | None = None
 
 
 async def read_bounded(resp: aiohttp.ClientResponse, limit: int = MAX_RESPONSE_BYTES) -> bytes | None:
@@ -270,7 +272,7 @@ class FederationClient:
             raise _transport_failure(url, exc, self.allow_private) from exc
 
     async def post(self, base_url: str, path: str, destination: bytes, body: bytes, identity: Identity | None = None,
-                   version: int = BASE_VERSION) -> PeerAnswer:
+                   version: int = BASE_VERSION, headers: dict[str, str] | None = None) -> PeerAnswer:
         """POST ``body`` to our endpoint ``path`` under the peer's base URL, signed for ``destination``.
 
         Never raises on HTTP errors; raises ``PeerUnavailable`` (``PeerAddressRefused`` for a refused
@@ -288,7 +290,7 @@ class FederationClient:
             async with session.post(
                 url,
                 data=body,
-                headers={"Authorization": auth.header_value(), "Content-Type": MSGPACK},
+                headers={"Authorization": auth.header_value(), "Content-Type": MSGPACK, **(headers or {})},
                 allow_redirects=False,
             ) as resp:
                 data = await read_bounded(resp)
@@ -297,9 +299,18 @@ class FederationClient:
                 code = None
                 if resp.status >= 400:
                     code = _error_code(data)
-                return PeerAnswer(resp.status, data, code, parse_versions(resp.headers.get(VERSIONS_HEADER)))
+                return PeerAnswer(resp.status, data, code, parse_versions(resp.headers.get(VERSIONS_HEADER)),
+                                  _retry_after(resp.headers.get("Retry-After")))
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_failure(url, exc, self.allow_private) from exc
+
+
+def _retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` given in seconds (taken as 1 s to a day: a peer cannot make us spin), or None."""
+    text = (value or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        return None
+    return min(max(float(text), 1.0), 86_400.0)
 
 
 def _error_code(data: bytes) -> str | None:

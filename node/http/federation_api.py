@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,15 +30,25 @@ from protocol import errors as E
 from protocol.card_bundle import verify_bundle
 from protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from protocol.invite import PairRequest
+from protocol.page_seal import SEALED_PAGES_HEADER
 from protocol.request_auth import SeenNonces, parse_header, verify_request
 from protocol.versions import BASE_VERSION, VERSIONS_HEADER, MessageSet
 from storage import peers as P
 
 MAX_REQUEST_BYTES = 256 * 1024
+PULL_PATH = "/federation/v1/pull"
 MAX_PAIRING_CARD_STATEMENTS = 16
 MSGPACK = "application/msgpack"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RateLimited(RemoteProtocolError):
+    """``rate-limited``, with the seconds after which a retry can succeed (sent as ``Retry-After``)."""
+
+    def __init__(self, detail: str, retry_after_s: float) -> None:
+        super().__init__(E.RATE_LIMITED, detail)
+        self.retry_after_s = retry_after_s
 
 
 @dataclass
@@ -91,7 +102,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response("internal", "internal error; the node keeps serving", 500)
     except ProtocolError as exc:  # the peer's fault (RemoteProtocolError): tell it the code
         log_event("federation.refused", logging.WARNING, path=request.path, code=exc.code)
-        return error_response(exc.code, exc.detail)
+        response = error_response(exc.code, exc.detail)
+        if isinstance(exc, RateLimited):  # whole seconds, rounded up (RFC 9110 10.2.3)
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
     except web.HTTPException:
         raise
     except Exception as exc:
@@ -110,11 +124,19 @@ async def authenticate_sync(request: web.Request) -> tuple[bytes, bytes, Message
     """``authenticate`` for push and pull: any version this node speaks; its message set decodes the
     body and encodes the answer (an answer is in the version it was asked in)."""
     versions = request.app[STATE].federation.service.versions
-    origin, body, version = await _authenticate(request, versions.supported)
+    continuation = None
+    if request.path == PULL_PATH:
+        def continuation(origin: bytes, body: bytes, version: int) -> bool:
+            return request.app[STATE].federation.continues_pull(origin, versions.get(version).decode_pull(body))
+    origin, body, version = await _authenticate(request, versions.supported, continuation)
     return origin, body, versions.get(version)
 
 
-async def _authenticate(request: web.Request, supported: tuple[int, ...]) -> tuple[bytes, bytes, int]:
+async def _authenticate(request: web.Request, supported: tuple[int, ...],
+                        continuation: Callable[[bytes, bytes, int], bool] | None = None) -> tuple[bytes, bytes, int]:
+    """``continuation``: for a pull, whether it asks for the next page of a catch-up we are serving
+    (``Federation.continues_pull``): such a request is let through when the peer's request bucket is
+    empty, after its signature is checked (its work is bounded by our log, not by the rate)."""
     state = request.app[STATE]
     federation = state.federation
     # The version is read first: one this endpoint does not speak is refused before the body.
@@ -125,8 +147,11 @@ async def _authenticate(request: web.Request, supported: tuple[int, ...]) -> tup
     # Two clocks: the request's receive time (wall clock: signed timestamps are judged against the
     # other node's clock) and the node's clock (``federation.clock``), which throttles were recorded with.
     now, node_now = now_ms(), federation.clock()
-    if peer.throttled_until > node_now or not state.limits.allow(auth.origin, time.monotonic()):
-        raise RemoteProtocolError(E.RATE_LIMITED, "too many requests or too much invalid data from this peer; slow down")
+    if peer.throttled_until > node_now:
+        raise RateLimited("too much invalid data from this peer; slow down", retry_after_s=(peer.throttled_until - node_now) / 1000)
+    over_rate = not state.limits.allow(auth.origin, time.monotonic())
+    if over_rate and continuation is None:
+        raise RateLimited("too many requests from this peer; slow down", state.limits.retry_after(auth.origin))
     body = await request.read()
     history = federation.service.log.key_history(auth.origin)
     if history is None:
@@ -137,6 +162,8 @@ async def _authenticate(request: web.Request, supported: tuple[int, ...]) -> tup
     # touching that peer's score: otherwise a third party could get an honest peer graylisted.
     verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
                    origin_key=history.current_key, now=now)
+    if over_rate and not (continuation is not None and continuation(auth.origin, body, auth.version)):
+        raise RateLimited("too many requests from this peer; slow down", state.limits.retry_after(auth.origin))
     state.seen.check_and_add(auth, now)
     federation.health.request_clock(auth.origin, auth.ts - now, node_now)
     federation.peers.touch(auth.origin, node_now)
@@ -185,7 +212,8 @@ async def push(request: web.Request) -> web.Response:
 
 async def pull(request: web.Request) -> web.Response:
     origin, body, messages = await authenticate_sync(request)
-    batch = request.app[STATE].federation.serve_pull(origin, messages.decode_pull(body))
+    paged = request.headers.get(SEALED_PAGES_HEADER) == "1"  # the asker takes sealed pages (protocol.md 13.8)
+    batch = request.app[STATE].federation.serve_pull(origin, messages.decode_pull(body), paged=paged)
     return web.Response(body=messages.encode_batch(batch), content_type=MSGPACK)
 
 

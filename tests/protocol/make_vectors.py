@@ -387,10 +387,53 @@ def relay_vector(previous: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+PAGE_ID = b"\x5a" * 16
+PAGE_SECRET = b"\x5b" * 32
+
+
+def page_vector(previous: dict[str, Any] | None) -> dict[str, Any]:
+    """A's private notes (seq 2 and seq 4) sealed to B as one page (protocol.md 13.8); the items are
+    deterministic from the page secret, the HPKE box of the secret is kept while it still opens."""
+    from protocol.page_seal import item_aad, item_key, page_info, seal_page
+
+    b = identity("B")
+    _, note, _ = statements()
+    notes = [note, shared_note()]
+    plaintexts: list[tuple[bytes, bytes] | None] = [(s.id, encode([s.salt, s.body])) for s in notes]
+    info = page_info(PAGE_ID, b.node_id)
+    page = seal_page(plaintexts, b.node_id, b.encryption_public, page_id=PAGE_ID, secret=PAGE_SECRET)
+    box = page.box
+    old = (previous or {}).get("page")
+    if old:
+        candidate = bytes.fromhex(old["box"])
+        try:
+            if open_bytes(SealedContent(b.node_id, SUITE_MLKEM768_X25519, candidate), b, info) == PAGE_SECRET:
+                box = candidate
+        except Exception:
+            box = page.box
+    page = type(page)(page.suite, page.recipient, page.page_id, box, page.items)
+    envelopes = tuple(Envelope(s.header_bytes, s.signature, None).encode() for s in notes)
+    return {
+        "recipient": "B",
+        "suite": SUITE_MLKEM768_X25519,
+        "page_id": PAGE_ID.hex(),
+        "secret": PAGE_SECRET.hex(),
+        "info": info.hex(),
+        "item_key": item_key(PAGE_SECRET, PAGE_ID, b.node_id).hex(),
+        "statement_ids": [s.id.hex() for s in notes],
+        "aad": [item_aad(PAGE_ID, 2, i, s.id, b.node_id).hex() for i, s in enumerate(notes)],
+        "plaintexts": [p[1].hex() for p in plaintexts if p is not None],
+        "items": [item.hex() for item in page.items if item is not None],
+        "box": box.hex(),
+        "batch": Batch(envelopes, False, page).encode().hex(),
+    }
+
+
 def build(previous: dict[str, Any] | None = None) -> dict[str, Any]:
     data = deterministic()
     data["hpke"] = hpke_vectors(previous)
     data["relay"] = relay_vector(previous)
+    data["page"] = page_vector(previous)
     return data
 
 
@@ -523,6 +566,20 @@ def markdown(data: dict[str, Any]) -> str:
     lines.append("")
     for field in ("info", "ciphertext", "plaintext", "body"):
         block(f"`{field}`", rv[field])
+
+    pv = data["page"]
+    lines.append("### Sealed page: A's seq 2 and seq 4 notes in one pull answer to B")
+    lines.append("")
+    lines.append(f"Page id `5a` × 16, page secret `5b` × 32, suite {pv['suite']} (section 13.8). B MUST open `box` with "
+                 "`info` to the page secret, derive `item_key`, open item i with nonce = 4 zero bytes || uint64(i) and "
+                 "associated data `aad[i]` to `plaintexts[i]`, and MUST refuse the items swapped, the page truncated to "
+                 "one item, or the page with another recipient. `batch` is the whole answer (`Batch` with its page).")
+    lines.append("")
+    for field in ("page_id", "secret", "info", "item_key", "box", "batch"):
+        block(f"`{field}`", pv[field])
+    for i in range(2):
+        for field in ("statement_ids", "aad", "plaintexts", "items"):
+            block(f"`{field}[{i}]`", pv[field][i])
     return "\n".join(lines)
 
 

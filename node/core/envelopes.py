@@ -1,0 +1,165 @@
+"""What a peer is sent and how a received batch's sealed bodies are opened: envelopes (plain,
+sealed on their own, or header-only with the body in a sealed page, docs/protocol.md 13.8), batches,
+and the claim a paging pull holds on the peer's backlog (so the push sender does not seal it twice).
+A mixin of ``Federation``: it uses the federation's service, peers, cards, guards and hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from protocol import errors as E
+from protocol.audience import Audience
+from protocol.errors import ProtocolError, RemoteProtocolError
+from protocol.identity import EncryptionPublicKeys
+from protocol.page_seal import PAGE_ID_LEN, PAGE_SECRET_LEN, PageOpener, open_page, seal_page
+from protocol.sealing import body_plaintext, seal_statement_body, with_opened_body
+from protocol.statement import Envelope, SealedContent, Statement
+from protocol.sync import MAX_BATCH, MAX_BATCH_BYTES, Batch, PullRequest
+
+if TYPE_CHECKING:
+    from node.core.clock import Clock, RandomBytes
+    from node.core.service import NodeService
+    from storage.cards import CardStore
+    from storage.peers import PeerStore
+
+# How long a pull answered with ``more`` claims the peer's backlog from our push sender (ms): the
+# puller is expected back at once for the next page; if it vanishes, pushing resumes after this.
+PULL_CLAIM_MS = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class PullClaim:
+    """A peer is paging through our log: the last page we served ended at ``through`` (our seq), and
+    it is expected back for the next one before ``until`` (node clock, ms)."""
+
+    through: int
+    until: int
+
+
+class Envelopes:
+    """Building what a peer is sent, and opening sealed pages received."""
+
+    service: NodeService
+    peers: PeerStore
+    cards: CardStore
+    outbound_hooks: list[Callable[[bytes, Statement], None]]
+    outbound_guards: list[Callable[[Statement, bytes], bool]]
+    pull_claims: dict[bytes, PullClaim]
+
+    if TYPE_CHECKING:
+        @property
+        def me(self) -> bytes: ...
+        @property
+        def clock(self) -> Clock: ...
+        @property
+        def random(self) -> RandomBytes: ...
+
+    def encryption_keys(self, node_id: bytes) -> EncryptionPublicKeys | None:
+        return self.cards.encryption_keys(node_id)
+
+    def envelope_for(self, statement: Statement, peer: bytes) -> bytes:
+        """The envelope a peer gets: plain for public statements, sealed if it may read, else header only."""
+        return self._envelope_parts(statement, peer, self.encryption_keys(peer), paged=False)[0]
+
+    def _readable_keys(self, statement: Statement, peer: bytes, keys: EncryptionPublicKeys | None) -> EncryptionPublicKeys | None:
+        """The peer's ``keys`` if it may read this private statement's body now (audience, guards), else None."""
+        audience = self.service.log.audience_of(statement.id)
+        if (audience is not None and Audience.decode(audience).admits(peer) and keys is not None and statement.body is not None
+                and all(guard(statement, peer) for guard in self.outbound_guards)):
+            for hook in self.outbound_hooks:
+                hook(statement.body, statement)
+            return keys
+        return None
+
+    def _envelope_parts(self, statement: Statement, peer: bytes, peer_keys: EncryptionPublicKeys | None, *,
+                        paged: bool) -> tuple[bytes, bytes | None]:
+        """(envelope, page plaintext): with ``paged``, a body the peer may read is left for the page
+        (header-only envelope, its plaintext returned) instead of sealed on its own."""
+        if not statement.header.private:
+            return Envelope.of(statement).encode(), None
+        content: SealedContent | None = None
+        plaintext: bytes | None = None
+        keys = self._readable_keys(statement, peer, peer_keys)
+        if keys is not None:
+            if paged:
+                plaintext = body_plaintext(statement)
+            else:
+                content = seal_statement_body(statement, peer, keys)
+        return Envelope(statement.header_bytes, statement.signature, content).encode(), plaintext
+
+    def batch_for(self, peer: bytes, statements: list[Statement], max_items: int = MAX_BATCH, *,
+                  paged: bool = False) -> tuple[Batch, list[bytes]]:
+        """A batch of at most ``max_items`` of ``statements`` for ``peer`` (fewer after cut transfers);
+        ``paged``: the readable bodies sealed together as one page with one KEM (docs/protocol.md 13.8;
+        only for an asker that said it takes pages)."""
+        envelopes: list[bytes] = []
+        plaintexts: list[tuple[bytes, bytes] | None] = []
+        ids: list[bytes] = []
+        size = 0
+        keys = self.encryption_keys(peer)  # read once per batch, not once per statement
+        for statement in statements[:max_items]:
+            envelope, plaintext = self._envelope_parts(statement, peer, keys, paged=paged)
+            item_size = len(envelope) + (0 if plaintext is None else len(plaintext) + 16)
+            if envelopes and size + item_size > MAX_BATCH_BYTES:
+                break
+            envelopes.append(envelope)
+            plaintexts.append(None if plaintext is None else (statement.id, plaintext))
+            ids.append(statement.id)
+            size += item_size
+        page = None
+        if paged and keys is not None and any(p is not None for p in plaintexts):
+            page = seal_page(plaintexts, peer, keys, page_id=self.random(PAGE_ID_LEN), secret=self.random(PAGE_SECRET_LEN))
+        return Batch(tuple(envelopes), more=len(ids) < len(statements), page=page), ids
+
+    def outbox_batch(self, peer: bytes, max_items: int = MAX_BATCH) -> tuple[Batch, list[bytes]]:  # fewer after cut pushes
+        statements = [s for sid in self.peers.outbox_batch(peer, max_items) if (s := self.service.log.get(sid)) is not None]
+        return self.batch_for(peer, statements, max_items)
+
+    def _open_page(self, batch: Batch) -> PageOpener | ProtocolError | None:
+        """The batch's sealed page opened (its one KEM decapsulation), or the error every item sealed
+        in it is answered with (a page that does not open stores none of its bodies)."""
+        if batch.page is None:
+            return None
+        try:
+            return open_page(batch.page, self.service.identity, len(batch.envelopes))
+        except ProtocolError as exc:
+            return exc
+
+    def _open_page_item(self, page: PageOpener | ProtocolError | None, index: int, statement: Statement,
+                        envelope: Envelope, item: bytes) -> Statement:
+        if envelope.content is not None:
+            raise RemoteProtocolError(E.MALFORMED, "a page item for an envelope that carries its own content")
+        if isinstance(page, ProtocolError):
+            raise page
+        assert page is not None  # an item implies a page
+        return with_opened_body(statement, page.open(index, statement.id, item))
+
+    def _pull_served(self, origin: bytes, have: int, batch: Batch, through: int) -> None:
+        """A pull from ``origin`` holding our log through ``have`` was answered with ``batch``, up to our
+        seq ``through``. What it holds needs no push (issue 11 item 4: a catch-up pulled and pushed the
+        same backlog, sealing and opening every body twice), noted at the first and the last page only
+        (a durable commit each); while it pages on, its claim holds the push sender."""
+        if origin not in self.pull_claims or not batch.more:
+            self.peers.acknowledge_through(origin, have)
+        if batch.more and through > have:
+            self.pull_claims[origin] = PullClaim(through, self.clock() + PULL_CLAIM_MS)
+        else:
+            self.pull_claims.pop(origin, None)
+
+    def pull_claimed_until(self, peer: bytes, now: int) -> int | None:
+        """Until when (node clock, ms) the push sender leaves ``peer``'s backlog to its pull in progress;
+        None if no pull is paging through our log."""
+        claim = self.pull_claims.get(peer)
+        if claim is None or claim.until <= now:
+            return None
+        return claim.until
+
+    def continues_pull(self, peer: bytes, request: PullRequest) -> bool:
+        """Whether this pull asks for the page after the one we last served ``peer`` (its have entry
+        reached the end of that page). Such a pull costs us at most one page of our log it has not
+        had, so the request rate limit does not stop a catch-up (the log's length bounds the work)."""
+        claim = self.pull_claims.get(peer)
+        return claim is not None and claim.until > self.clock() and dict(request.have).get(self.me, 0) >= claim.through
