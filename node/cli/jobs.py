@@ -75,7 +75,10 @@ def cmd_job_list(args: argparse.Namespace) -> int:
 
 def cmd_job_close(args: argparse.Namespace) -> int:
     data = call(args, "POST", "/jobs/close", {"id": args.id, "filled_by": args.filled_by})
-    emit(args, data, f"Job {data['id']} is now {data['status']} (version {data['version']}); partners are told.")
+    if data.get("already_closed"):
+        emit(args, data, f"Job {data['id']} is already closed (version {data['version']}); nothing changed.")
+    else:
+        emit(args, data, f"Job {data['id']} is now {data['status']} (version {data['version']}); partners are told.")
     return 0
 
 

@@ -27,13 +27,14 @@ from node.core.limits import DAY_MS, MatchQuota
 from node.core.referrals import REFERABLE_AGAIN
 from node.core.relay import Relays
 from node.core.talent_views import TalentViews
+from protocol import codec
 from protocol import errors as E
 from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.jobs import Job, Location, Salary, Skill
 from protocol.match_query import MAX_OFFERS, MatchAnswer, MatchQuery, Offer, pseudonym
 from protocol.matching import Vocabulary, score
 from protocol.referrals import Referral, ReferralProfile
-from protocol.statement import Envelope, Statement
+from protocol.statement import BODY_LIMITS, Envelope, Statement
 from storage.talent import TalentStore
 from storage.talent_rows import JobRow, ReferralRow
 
@@ -99,25 +100,40 @@ class Talent(Candidates, TalentViews):
     def post_job(self, *, title: str, skills: list[str], description: str = "", location: Location | None = None,
                  location_type: str = "onsite", employment_type: tuple[str, ...] = (), salary: Salary | None = None,
                  valid_through: int | None = None, hops: int = 1, job_id: bytes | None = None) -> Job:
-        if not skills:
-            raise UserError("give the job's skills: matching needs them", field="skills")
-        if valid_through is not None and valid_through < self.clock():
-            raise UserError("valid_through is in the past", field="valid_through")
         vocabulary = self.vocabulary()
         resolved = tuple(Skill(s, vocabulary.concept(s).uri) for s in skills)
-        try:
-            job = Job(job_id=job_id or self.random(16), version=1, title=title, skills=resolved, date_posted=self.clock(), hops=hops,
-                      description=description, location=location or Location(), location_type=location_type,
-                      employment_type=employment_type, salary=salary, valid_through=valid_through)
-        except ProtocolError as exc:
-            raise UserError(exc.detail) from exc
+        job = self.checked_job(lambda: Job(
+            job_id=job_id or self.random(16), version=1, title=title, skills=resolved, date_posted=self.clock(), hops=hops,
+            description=description, location=location or Location(), location_type=location_type,
+            employment_type=employment_type, salary=salary, valid_through=valid_through))
         self.federation.append(Job.KIND, job.to_value(), private=True)
         return job
 
-    def publish_job(self, job: Job) -> Job:
-        """Publish a fully built job (JSON-LD import)."""
-        self.federation.append(Job.KIND, job.to_value(), private=True)
+    def checked_job(self, build: Callable[[], Job]) -> Job:
+        """The one validation of a job version this node is about to publish (post, import, update).
+
+        ``Job`` itself checks what every receiver checks (title, enumerations, hops); on top, an own new
+        version must be matchable (skills) and still offered (no past ``valid_through``), so ``job
+        update`` cannot publish what ``job post`` refuses (issue 12 item 4).
+        """
+        try:
+            job = build()
+            # What every receiver checks of the body (lengths, sizes: docs/protocol.md 15.2): an own
+            # version that would not pass is the admin's to fix, not a peer's bad-body.
+            Job.from_value(codec.decode(codec.encode(job.to_value()), BODY_LIMITS))
+        except ProtocolError as exc:
+            raise UserError(exc.detail, field="skills" if exc.detail.startswith("skill") else None) from exc
+        if not job.skills:
+            raise UserError("give the job's skills: matching needs them, a job without skills never matches", field="skills")
+        if job.valid_through is not None and job.valid_through < self.clock():
+            raise UserError("valid_through is in the past: give a later date, or close the job", field="valid_through")
         return job
+
+    def publish_job(self, job: Job) -> Job:
+        """Publish a fully built job (JSON-LD import), checked like a posted one."""
+        checked = self.checked_job(lambda: job)
+        self.federation.append(Job.KIND, checked.to_value(), private=True)
+        return checked
 
     def own_job(self, job_id: bytes) -> JobRow:
         row = self.store.job(job_id, self.me)
@@ -130,8 +146,9 @@ class Talent(Candidates, TalentViews):
     def close_job(self, job_id: bytes, filled_by: bytes | None) -> Job:
         """Close an own open job, or mark it filled by a hired referral.
 
-        A filled job is final: closing it again would drop the hire from impact, so it is refused, as is
-        closing a closed job (it would only add a version). A closed job can still be marked filled
+        A filled job is final: closing it again would drop the hire from impact, so it is refused. Closing
+        a closed job is a no-op that returns the job as it is (no new version: partners would only get a
+        copy); the caller tells it by the unchanged ``version``. A closed job can still be marked filled
         (the hire was recorded after closing).
         """
         row = self.own_job(job_id)
@@ -139,8 +156,7 @@ class Talent(Candidates, TalentViews):
             raise UserError(f"the job is already filled (by referral {row.job.filled_by.hex() if row.job.filled_by else '?'}): "
                             "a filled job stays filled; nothing changed")
         if row.job.status == "closed" and filled_by is None:
-            raise UserError("the job is already closed; nothing changed (to record a hire, close it again with filled_by "
-                            "set to the referral's id)", field="filled_by")
+            return row.job  # idempotent: closing a closed job publishes nothing (issue 12 item 4)
         if filled_by is not None:
             referral = self.store.referral(filled_by)
             if referral is None or referral.job_id != job_id:
@@ -161,10 +177,7 @@ class Talent(Candidates, TalentViews):
         if "skills" in changes:
             vocabulary = self.vocabulary()
             changes["skills"] = tuple(Skill(s, vocabulary.concept(s).uri) for s in changes["skills"])
-        try:
-            job = dataclasses.replace(row.job, version=row.job.version + 1, **changes)
-        except ProtocolError as exc:
-            raise UserError(exc.detail) from exc
+        job = self.checked_job(lambda: dataclasses.replace(row.job, version=row.job.version + 1, **changes))
         self.federation.append(Job.KIND, job.to_value(), private=True)
         return job
 

@@ -76,8 +76,11 @@ async def job_close(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     req = await read(request, R.JobClose.from_json)
     filled_by = talent.resolve(req.filled_by, "REFERRAL_ID") if req.filled_by else None
-    job = talent.close_job(talent.resolve(req.id, "JOB_ID"), filled_by)
-    return web.json_response({"id": job.job_id.hex(), "status": job.status, "version": job.version})
+    job_id = talent.resolve(req.id, "JOB_ID")
+    before = talent.own_job(job_id).job.version
+    job = talent.close_job(job_id, filled_by)
+    return web.json_response({"id": job.job_id.hex(), "status": job.status, "version": job.version,
+                              "already_closed": job.version == before})
 
 
 async def job_match_candidate(request: web.Request) -> web.Response:
