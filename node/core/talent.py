@@ -27,6 +27,7 @@ from node.core.limits import DAY_MS, MatchQuota
 from node.core.referrals import REFERABLE_AGAIN
 from node.core.relay import Relays
 from node.core.talent_views import TalentViews
+from node.formats.jobposting import Imported, import_posting
 from protocol import codec
 from protocol import errors as E
 from protocol.errors import ProtocolError, RemoteProtocolError
@@ -34,7 +35,7 @@ from protocol.jobs import Job, Location, Salary, Skill
 from protocol.match_query import MAX_OFFERS, MatchAnswer, MatchQuery, Offer, pseudonym
 from protocol.matching import Vocabulary, score
 from protocol.referrals import Referral, ReferralProfile
-from protocol.statement import BODY_LIMITS, Envelope, Statement
+from protocol.statement import BODY_LIMITS, MAX_BODY_BYTES, Envelope, Statement
 from storage.talent import TalentStore
 from storage.talent_rows import JobRow, ReferralRow
 
@@ -120,7 +121,11 @@ class Talent(Candidates, TalentViews):
             job = build()
             # What every receiver checks of the body (lengths, sizes: docs/protocol.md 15.2): an own
             # version that would not pass is the admin's to fix, not a peer's bad-body.
-            Job.from_value(codec.decode(codec.encode(job.to_value()), BODY_LIMITS))
+            body = codec.encode(job.to_value())
+            if len(body) > MAX_BODY_BYTES:
+                raise UserError(f"the job would be {len(body)} bytes, over the {MAX_BODY_BYTES} a job can carry: shorten "
+                                "the description or the skills, or remove properties of the posting")
+            Job.from_value(codec.decode(body, BODY_LIMITS))
         except ProtocolError as exc:
             raise UserError(exc.detail, field="skills" if exc.detail.startswith("skill") else None) from exc
         if not job.skills:
@@ -128,6 +133,20 @@ class Talent(Candidates, TalentViews):
         if job.valid_through is not None and job.valid_through < self.clock():
             raise UserError("valid_through is in the past: give a later date, or close the job", field="valid_through")
         return job
+
+    def import_posting(self, document: Any, *, page: str | None = None, hops: int = 1, skills: tuple[str, ...] = ()) -> Imported:
+        """Post a job from a schema.org JobPosting (node/formats/jobposting.py), carrying the original.
+
+        A posting without skills is refused: it could never match a candidate (issue 12 item 1).
+        """
+        vocabulary = self.vocabulary()
+        resolved = tuple(Skill(s, vocabulary.concept(s).uri) for s in skills)
+        imported = import_posting(document, job_id=self.random(16), now=self.clock(), hops=hops, page=page, skills=resolved)
+        if not imported.job.skills:
+            raise UserError("the JobPosting has no skills, so no candidate could ever match it: give them in skills "
+                            '(comma-separated, e.g. "python, project management")', field="skills")
+        self.publish_job(imported.job)
+        return imported
 
     def publish_job(self, job: Job) -> Job:
         """Publish a fully built job (JSON-LD import), checked like a posted one."""
