@@ -32,6 +32,7 @@ Errors are ``JobPostingError`` (a ``ValueError``) whose ``field`` names the offe
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -520,6 +521,8 @@ class _MarkupCensus(HTMLParser):
             self.dropped[f"<{tag}>"] = None
             return
         for name, value in attrs:
+            if tag == "a" and name == "rel":
+                continue  # rewritten (noopener nofollow), not dropped
             if tag != "a" or name != "href":
                 self.dropped[f"{name}="] = None
             elif value and ":" in value.split("/")[0] and value.split(":")[0].strip().lower() not in URL_SCHEMES:
@@ -695,9 +698,7 @@ def import_posting(document: Any, *, job_id: bytes, now: int, hops: int, page: s
         raise JobPostingError("document", f"is {size} bytes as JSON; a job carries at most {MAX_POSTING_BYTES}: "
                                           "shorten the description or remove properties")
     job = job_from_jsonld(clean, job_id=job_id, now=now, hops=hops)
-    if skills:
-        job = Job(**{**_fields(job), "skills": skills})
-    job = Job(**{**_fields(job), "posting": text})
+    job = dataclasses.replace(job, skills=skills or job.skills, posting=text)
     kept = sorted(k for k in clean if k not in MODELLED and not k.startswith("@"))
     if isinstance(clean.get("jobLocation"), list) and len(clean["jobLocation"]) > 1:
         kept.append(f"jobLocation (places after the first: {len(clean['jobLocation']) - 1})")
@@ -705,6 +706,3 @@ def import_posting(document: Any, *, job_id: bytes, now: int, hops: int, page: s
         kept.remove("applicantLocationRequirements")
     return Imported(job, tuple(kept), tuple(ignored))
 
-
-def _fields(job: Job) -> dict[str, Any]:
-    return {name: getattr(job, name) for name in Job.__dataclass_fields__}
