@@ -27,7 +27,7 @@ from node.core.limits import DAY_MS, MatchQuota
 from node.core.referrals import REFERABLE_AGAIN
 from node.core.relay import Relays
 from node.core.talent_views import TalentViews
-from node.formats.jobposting import Imported, import_posting
+from node.formats.jobposting import Imported, JobPostingError, import_posting
 from protocol import codec
 from protocol import errors as E
 from protocol.errors import ProtocolError, RemoteProtocolError
@@ -142,6 +142,8 @@ class Talent(Candidates, TalentViews):
         vocabulary = self.vocabulary()
         resolved = tuple(Skill(s, vocabulary.concept(s).uri) for s in skills)
         imported = import_posting(document, job_id=self.random(16), now=self.clock(), hops=hops, page=page, skills=resolved)
+        if imported.job.valid_through is not None and imported.job.valid_through < self.clock():
+            raise JobPostingError("validThrough", "is in the past: the posting has expired (give a later date in the file)")
         if not imported.job.skills:
             raise UserError("the JobPosting has no skills, so no candidate could ever match it: give them in skills "
                             '(comma-separated, e.g. "python, project management")', field="skills")

@@ -519,7 +519,6 @@ class _MarkupCensus(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in ALLOWED_TAGS:
             self.dropped[f"<{tag}>"] = None
-            return
         for name, value in attrs:
             if tag == "a" and name == "rel":
                 continue  # rewritten (noopener nofollow), not dropped
