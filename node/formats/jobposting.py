@@ -1,26 +1,33 @@
 """schema.org ``JobPosting`` JSON-LD ↔ ``protocol.jobs.Job`` (what job boards and search engines read).
 
-Mapping (schema.org name → Job field):
+The user-facing mapping is in docs/cli.md, "JobPosting JSON-LD". In short: an input (a posting, an
+``@graph`` document, an array, or an HTML page's ``<script type="application/ld+json">`` blocks) must
+hold exactly one JobPosting (``one_posting``). Its description is sanitised by ammonia (``nh3``), its URL
+properties must be http(s), and the sanitised original travels with the job as ``Job.posting`` (≤ 32 KiB
+of JSON, ≤ 16 deep; docs/protocol.md 15.2), so export (``job_to_jsonld``) gives back every property we
+do not model, and the modelled ones as the original spelt them unless the job changed since. The import
+reports what it keeps without using and what it dropped (``Imported.kept`` / ``.ignored``).
 
-- ``title`` → ``title``; ``description`` (HTML allowed) → ``description`` as plain text: tags stripped,
-  entities decoded, ``<p>``/``<li>``/``<br>``… turned into line breaks. Export writes the text back as
-  minimal escaped HTML (``<p>`` per paragraph, ``<br>`` per line), so import → export → import is stable.
+Modelled (schema.org name → Job field):
+
+- ``title`` → ``title``; ``description`` (HTML) → ``description`` as plain text derived from the
+  sanitised HTML: entities decoded, ``<p>``/``<li>``/``<br>``… turned into line breaks. A job without an
+  original exports its text as minimal escaped HTML (``<p>`` per paragraph, ``<br>`` per line).
 - ``datePosted`` / ``validThrough`` (ISO 8601 date or date-time) ↔ ms since the epoch. A date means
   00:00 UTC of that day; a date-time without an offset is read as UTC. ``datePosted`` missing → ``now``.
 - ``employmentType`` (a string, a comma list, or a list; "full-time" is read as FULL_TIME) ↔ ``employment_type``.
 - ``jobLocation`` (a Place with a PostalAddress — addressLocality/addressRegion/addressCountry — or a list
-  of them; only the first is kept, a Job has one location) ↔ ``location``.
+  of them; the first is the job's location, the others are carried) ↔ ``location``.
 - ``jobLocationType: "TELECOMMUTE"`` ↔ ``location_type``: "remote" when there is no physical jobLocation,
-  "hybrid" when there is one; anything else is "onsite". A remote job's location goes out and comes back
-  as ``applicantLocationRequirements`` (Country → country, AdministrativeArea → region; no locality).
+  "hybrid" when there is one; anything else is "onsite". A remote job's location comes from
+  ``applicantLocationRequirements`` (Country → country, AdministrativeArea → region; no locality).
 - ``baseSalary`` (MonetaryAmount: ``currency`` or the posting's ``salaryCurrency``; ``value`` a number or a
   QuantitativeValue with ``value`` or ``minValue``/``maxValue`` and ``unitText`` HOUR|DAY|WEEK|MONTH|YEAR)
   ↔ ``salary``.
 - ``skills`` (a string, a comma/semicolon list, a list of strings, or DefinedTerm objects with ``name`` and
-  optional ``url``) ↔ ``skills`` (label, uri). Export writes one DefinedTerm per skill (so a label with a comma survives).
-- ``hiringOrganization`` is not imported (the job belongs to the importing node); export writes the node's
-  Organization (name, sameAs url, identifier = node id). ``identifier`` carries the job id on export.
-- ``occupationalCategory``, ``qualifications`` and the rest are accepted and ignored (Job has no field yet).
+  optional ``url``) ↔ ``skills`` (label, uri). Generated export writes one DefinedTerm per skill.
+- ``hiringOrganization``, ``identifier`` and everything else are carried in the posting; a job without
+  one exports the node's Organization (name, sameAs url, identifier = node id) and the job id.
 
 **Salary units.** The wire has no floats, so ``Salary.min``/``Salary.max`` are integers in hundredths
 of the currency unit — whole units × 100 ("cents"), for every currency (JPY 1000 is 100000 too).

@@ -11,7 +11,6 @@ so paste it there after changing a vector.
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import json
 import sys
