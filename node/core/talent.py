@@ -27,7 +27,8 @@ from node.core.limits import DAY_MS, MatchQuota
 from node.core.referrals import REFERABLE_AGAIN
 from node.core.relay import Relays
 from node.core.talent_views import TalentViews
-from node.formats.jobposting import Imported, JobPostingError, import_posting
+from node.formats.jobposting import JobPostingError
+from node.formats.posting import Imported, import_posting
 from protocol import codec
 from protocol import errors as E
 from protocol.errors import ProtocolError, RemoteProtocolError

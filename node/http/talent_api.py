@@ -10,7 +10,7 @@ from node.core import requests as R
 from node.core.errors import UserError
 from node.core.matching import MATCH_PATH, ask_peers
 from node.core.talent import Talent
-from node.formats.jobposting import job_to_jsonld
+from node.formats.posting import job_to_jsonld
 from node.http import federation_api
 from node.http.admin_api import CTX, read
 from node.http.part import Part

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from node.formats.jobposting import JobPostingError, html_to_text, import_posting, job_from_jsonld, job_to_jsonld, sanitize_html
+from node.formats.html_text import html_to_text, sanitize_html
+from node.formats.jobposting import JobPostingError, job_from_jsonld
+from node.formats.posting import import_posting, job_to_jsonld
 from protocol.errors import RemoteProtocolError
 from protocol.jobs import MAX_POSTING_BYTES, MAX_POSTING_DEPTH, Job, Location, Salary, Skill
 
