@@ -8,6 +8,7 @@ exists (docs/protocol.md section 15.2). Times are ms since the epoch; there are 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -19,12 +20,48 @@ LOCATION_TYPES = ("onsite", "remote", "hybrid")
 EMPLOYMENT_TYPES = ("FULL_TIME", "PART_TIME", "CONTRACTOR", "TEMPORARY", "INTERN", "VOLUNTEER", "PER_DIEM", "OTHER")
 SALARY_UNITS = ("HOUR", "DAY", "WEEK", "MONTH", "YEAR")
 MAX_SKILLS = 64
+MAX_POSTING_BYTES = 32 * 1024  # the original JobPosting carried with a job: at most half a body (64 KiB)
+MAX_POSTING_DEPTH = 16
 MAX_HOPS = 8  # the one hops rule: a job or a note travels 1 (direct partners only) to MAX_HOPS trust steps
 
 
 def hops_ok(hops: int) -> bool:
     """True for a hop limit a job or a note may carry (1 <= hops <= MAX_HOPS)."""
     return 1 <= hops <= MAX_HOPS
+
+
+def posting_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a job's ``posting`` (docs/protocol.md 15.2), or None when it can.
+
+    The posting is the original schema.org JobPosting as JSON text: an object whose ``@type`` is or
+    contains ``JobPosting``, at most ``MAX_POSTING_BYTES`` of UTF-8 and ``MAX_POSTING_DEPTH`` levels deep.
+    Receivers check it like any other field; the node shell sanitises its HTML before showing it.
+    """
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_POSTING_BYTES:
+        return f"posting is longer than {MAX_POSTING_BYTES} bytes"
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return "posting is not JSON text"
+    if not isinstance(value, dict):
+        return "posting is not a JSON object"
+    types = value.get("@type")
+    if "JobPosting" not in (types if isinstance(types, list) else [types]):
+        return "posting is not a JobPosting (@type)"
+    if json_depth(value) > MAX_POSTING_DEPTH:
+        return f"posting is nested deeper than {MAX_POSTING_DEPTH} levels"
+    return None
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a JSON value (a scalar is 1), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _opt_str(v: dict[str, Any], key: str, name: str, max_len: int) -> str | None:
@@ -117,6 +154,7 @@ class Job:
     salary: Salary | None = None
     valid_through: int | None = None
     filled_by: bytes | None = None  # the referral id credited with the hire
+    posting: str | None = None  # the original schema.org JobPosting (JSON text), exported back with this version's fields
 
     def __post_init__(self) -> None:
         if len(self.job_id) != 16:
@@ -134,6 +172,9 @@ class Job:
             raise RemoteProtocolError(MALFORMED, f"hops must be between 1 and {MAX_HOPS}")
         if len(self.skills) > MAX_SKILLS:
             raise RemoteProtocolError(MALFORMED, f"at most {MAX_SKILLS} skills")
+        problem = None if self.posting is None else posting_problem(self.posting)
+        if problem is not None:
+            raise RemoteProtocolError(MALFORMED, problem)
 
     def is_offered(self, now: int) -> bool:
         """Open and not past ``valid_through``: only such jobs are matched and offered."""
@@ -159,13 +200,15 @@ class Job:
             value["valid_through"] = self.valid_through
         if self.filled_by is not None:
             value["filled_by"] = self.filled_by
+        if self.posting is not None:
+            value["posting"] = self.posting
         return value
 
     @classmethod
     def from_value(cls, value: Any) -> Job:
         v = expect_map(value, "job")
         allowed = {"job_id", "version", "title", "skills", "date_posted", "hops", "status", "description", "location",
-                   "location_type", "employment_type", "salary", "valid_through", "filled_by"}
+                   "location_type", "employment_type", "salary", "valid_through", "filled_by", "posting"}
         extra = set(v) - allowed
         if extra:
             raise RemoteProtocolError(MALFORMED, f"job has unknown fields: {', '.join(sorted(map(str, extra)))}")
@@ -184,4 +227,5 @@ class Job:
             salary=Salary.from_value(v["salary"]) if v.get("salary") is not None else None,
             valid_through=expect_int(v["valid_through"], "job.valid_through") if v.get("valid_through") is not None else None,
             filled_by=expect_bytes(v["filled_by"], "job.filled_by", 16) if v.get("filled_by") is not None else None,
+            posting=expect_str(v["posting"], "job.posting", MAX_POSTING_BYTES) if v.get("posting") is not None else None,
         )

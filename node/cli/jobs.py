@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,31 @@ def cmd_job_update(args: argparse.Namespace) -> int:
 
 def cmd_job_import(args: argparse.Namespace) -> int:
     try:
-        document = json.loads(Path(args.file).read_text())
+        text = Path(args.file).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{args.file} is not UTF-8 text: {exc.reason}") from exc
+    request: dict[str, Any] = {"hops": args.hops, "skills": args.skills}
+    try:
+        request["jsonld"] = json.loads(text)
     except ValueError as exc:
-        raise UserError(f"{args.file} is not JSON: {exc}") from exc
-    data = call(args, "POST", "/jobs/import", {"jsonld": document, "hops": args.hops})
-    emit(args, data, f"Imported and posted job {data['id']}: {data['title']}")
+        if not re.search(r"<(!doctype|html|head|body|script)\b", text[:65536], re.IGNORECASE):
+            raise UserError(f"{args.file} is neither JSON ({exc}) nor an HTML page with a "
+                            '<script type="application/ld+json"> block') from exc
+        request["html"] = text
+    data = call(args, "POST", "/jobs/import", request)
+
+    def human() -> str:
+        lines = [f"Imported and posted job {data['id']}: {data['title']}",
+                 f"  matched on skills: {', '.join(data['skills'])}"]
+        if data["kept"]:
+            lines.append(f"  kept but not used for matching: {', '.join(data['kept'])}")
+        if data["ignored"]:
+            lines.append(f"  ignored: {'; '.join(data['ignored'])}")
+        return "\n".join(lines)
+
+    emit(args, data, human)
     return 0
 
 
@@ -78,7 +97,10 @@ def cmd_job_list(args: argparse.Namespace) -> int:
 
 def cmd_job_close(args: argparse.Namespace) -> int:
     data = call(args, "POST", "/jobs/close", {"id": args.id, "filled_by": args.filled_by})
-    emit(args, data, f"Job {data['id']} is now {data['status']} (version {data['version']}); partners are told.")
+    if data.get("already_closed"):
+        emit(args, data, f"Job {data['id']} is already closed (version {data['version']}); nothing changed.")
+    else:
+        emit(args, data, f"Job {data['id']} is now {data['status']} (version {data['version']}); partners are told.")
     return 0
 
 
@@ -117,8 +139,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--valid-through", help="last day the job is offered (YYYY-MM-DD, or an RFC 3339 time)")
     p.add_argument("--hops", type=int, help="how far partners may re-share it")
     p.add_argument("--salary", help='e.g. "EUR 30000-38000/YEAR"')
-    p = command(job, common, "import", cmd_job_import, "post a job from a schema.org JobPosting JSON-LD file")
+    p = command(job, common, "import", cmd_job_import,
+                "post a job from a schema.org JobPosting: a JSON-LD file (a posting, an @graph) or an HTML page with one")
     p.add_argument("file")
+    p.add_argument("--skills", help='the skills to match on, comma-separated (replace the posting\'s own; needed when it has none)')
     p.add_argument("--hops", type=int, default=1, help="how far partners may re-share it")
     p = command(job, common, "export", cmd_job_export, "print a job as schema.org JobPosting JSON-LD")
     p.add_argument("id")

@@ -12,10 +12,8 @@ consent withdrawn or expired after a referral was queued stops it (THREATS rows 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,29 +23,28 @@ from node.core.clock import Clock, RandomBytes, Timer
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.core.ids import resolve_id
-from node.core.limits import DAY_MS, MatchQuota
+from node.core.limits import MatchQuota
+from node.core.match_answers import MatchAnswers
 from node.core.referrals import REFERABLE_AGAIN
 from node.core.relay import Relays
 from node.core.talent_views import TalentViews
-from node.logs import log_event
-from protocol import errors as E
-from protocol.errors import ProtocolError, RemoteProtocolError
+from node.formats.jobposting import JobPostingError
+from node.formats.posting import Imported, import_posting
+from protocol import codec
+from protocol.errors import ProtocolError
 from protocol.jobs import Job, Location, Salary, Skill
-from protocol.match_query import MAX_OFFERS, MatchAnswer, MatchQuery, Offer, pseudonym
-from protocol.matching import Vocabulary, normalise, score
+from protocol.match_query import MatchAnswer, MatchQuery
+from protocol.matching import Vocabulary, score
 from protocol.referrals import Referral, ReferralProfile
-from protocol.statement import Envelope, Statement
+from protocol.statement import BODY_LIMITS, MAX_BODY_BYTES, Envelope, Statement
 from storage.talent import TalentStore
 from storage.talent_rows import JobRow, ReferralRow
 
-MATCH_THRESHOLD = 1  # a candidate must match at least one requirement to be offered
-OFFER_TTL_MS = 30 * 86_400_000  # how long a pseudonym can still be resolved for a referral request
 MATCH_CHUNK = 2_500  # candidates per step of a match: a few milliseconds of SQL, then the loop runs
-CONSENT_BATCH = 500  # ranked candidates whose consents are read in one query
 
 
 @dataclass
-class Talent(Candidates, TalentViews):
+class Talent(Candidates, TalentViews, MatchAnswers):
     federation: Federation
     vocabulary: Callable[[], Vocabulary]
     relays: Relays | None = None
@@ -106,25 +103,60 @@ class Talent(Candidates, TalentViews):
     def post_job(self, *, title: str, skills: list[str], description: str = "", location: Location | None = None,
                  location_type: str = "onsite", employment_type: tuple[str, ...] = (), salary: Salary | None = None,
                  valid_through: int | None = None, hops: int = 1, job_id: bytes | None = None) -> Job:
-        if not skills:
-            raise UserError("give the job's skills: matching needs them", field="skills")
-        if valid_through is not None and valid_through < self.clock():
-            raise UserError("valid_through is in the past", field="valid_through")
         vocabulary = self.vocabulary()
         resolved = tuple(Skill(s, vocabulary.concept(s).uri) for s in skills)
-        try:
-            job = Job(job_id=job_id or self.random(16), version=1, title=title, skills=resolved, date_posted=self.clock(), hops=hops,
-                      description=description, location=location or Location(), location_type=location_type,
-                      employment_type=employment_type, salary=salary, valid_through=valid_through)
-        except ProtocolError as exc:
-            raise UserError(exc.detail) from exc
+        job = self.checked_job(lambda: Job(
+            job_id=job_id or self.random(16), version=1, title=title, skills=resolved, date_posted=self.clock(), hops=hops,
+            description=description, location=location or Location(), location_type=location_type,
+            employment_type=employment_type, salary=salary, valid_through=valid_through))
         self.federation.append(Job.KIND, job.to_value(), private=True)
         return job
 
-    def publish_job(self, job: Job) -> Job:
-        """Publish a fully built job (JSON-LD import)."""
-        self.federation.append(Job.KIND, job.to_value(), private=True)
+    def checked_job(self, build: Callable[[], Job]) -> Job:
+        """The one validation of a job version this node is about to publish (post, import, update).
+
+        ``Job`` itself checks what every receiver checks (title, enumerations, hops); on top, an own new
+        version must be matchable (skills) and still offered (no past ``valid_through``), so ``job
+        update`` cannot publish what ``job post`` refuses (issue 12 item 4).
+        """
+        try:
+            job = build()
+            # What every receiver checks of the body (lengths, sizes: docs/protocol.md 15.2): an own
+            # version that would not pass is the admin's to fix, not a peer's bad-body.
+            body = codec.encode(job.to_value())
+            if len(body) > MAX_BODY_BYTES:
+                raise UserError(f"the job would be {len(body)} bytes, over the {MAX_BODY_BYTES} a job can carry: shorten "
+                                "the description or the skills, or remove properties of the posting")
+            Job.from_value(codec.decode(body, BODY_LIMITS))
+        except ProtocolError as exc:
+            raise UserError(exc.detail, field="skills" if exc.detail.startswith("skill") else None) from exc
+        if not job.skills:
+            raise UserError("give the job's skills: matching needs them, a job without skills never matches", field="skills")
+        if job.valid_through is not None and job.valid_through < self.clock():
+            raise UserError("valid_through is in the past: give a later date, or close the job", field="valid_through")
         return job
+
+    def import_posting(self, document: Any, *, page: str | None = None, hops: int = 1, skills: tuple[str, ...] = ()) -> Imported:
+        """Post a job from a schema.org JobPosting (node/formats/jobposting.py), carrying the original.
+
+        A posting without skills is refused: it could never match a candidate (issue 12 item 1).
+        """
+        vocabulary = self.vocabulary()
+        resolved = tuple(Skill(s, vocabulary.concept(s).uri) for s in skills)
+        imported = import_posting(document, job_id=self.random(16), now=self.clock(), hops=hops, page=page, skills=resolved)
+        if imported.job.valid_through is not None and imported.job.valid_through < self.clock():
+            raise JobPostingError("validThrough", "is in the past: the posting has expired (give a later date in the file)")
+        if not imported.job.skills:
+            raise UserError("the JobPosting has no skills, so no candidate could ever match it: give them in skills "
+                            '(comma-separated, e.g. "python, project management")', field="skills")
+        self.publish_job(imported.job)
+        return imported
+
+    def publish_job(self, job: Job) -> Job:
+        """Publish a fully built job (JSON-LD import), checked like a posted one."""
+        checked = self.checked_job(lambda: job)
+        self.federation.append(Job.KIND, checked.to_value(), private=True)
+        return checked
 
     def own_job(self, job_id: bytes) -> JobRow:
         row = self.store.job(job_id, self.me)
@@ -137,8 +169,9 @@ class Talent(Candidates, TalentViews):
     def close_job(self, job_id: bytes, filled_by: bytes | None) -> Job:
         """Close an own open job, or mark it filled by a hired referral.
 
-        A filled job is final: closing it again would drop the hire from impact, so it is refused, as is
-        closing a closed job (it would only add a version). A closed job can still be marked filled
+        A filled job is final: closing it again would drop the hire from impact, so it is refused. Closing
+        a closed job is a no-op that returns the job as it is (no new version: partners would only get a
+        copy); the caller tells it by the unchanged ``version``. A closed job can still be marked filled
         (the hire was recorded after closing).
         """
         row = self.own_job(job_id)
@@ -146,8 +179,7 @@ class Talent(Candidates, TalentViews):
             raise UserError(f"the job is already filled (by referral {row.job.filled_by.hex() if row.job.filled_by else '?'}): "
                             "a filled job stays filled; nothing changed")
         if row.job.status == "closed" and filled_by is None:
-            raise UserError("the job is already closed; nothing changed (to record a hire, close it again with filled_by "
-                            "set to the referral's id)", field="filled_by")
+            return row.job  # idempotent: closing a closed job publishes nothing (issue 12 item 4)
         if filled_by is not None:
             referral = self.store.referral(filled_by)
             if referral is None or referral.job_id != job_id:
@@ -168,10 +200,7 @@ class Talent(Candidates, TalentViews):
         if "skills" in changes:
             vocabulary = self.vocabulary()
             changes["skills"] = tuple(Skill(s, vocabulary.concept(s).uri) for s in changes["skills"])
-        try:
-            job = dataclasses.replace(row.job, version=row.job.version + 1, **changes)
-        except ProtocolError as exc:
-            raise UserError(exc.detail) from exc
+        job = self.checked_job(lambda: dataclasses.replace(row.job, version=row.job.version + 1, **changes))
         self.federation.append(Job.KIND, job.to_value(), private=True)
         return job
 
@@ -188,140 +217,6 @@ class Talent(Candidates, TalentViews):
             return False
         consent = self.store.consent(disclosure.consent_id)
         return consent is not None and consent.in_force(self.clock())
-
-    # --- matching --------------------------------------------------------------------------------
-
-    async def answer_match(self, asker: bytes, query: MatchQuery) -> MatchAnswer:
-        """Score our consented pool for the asker's job; only pseudonyms, scores and job labels go back.
-
-        Only a job the asker really published (a statement of its log that we hold) is answered, and
-        each asker has a daily budget of distinct queries and labels: a partner cannot sign made-up
-        probe jobs with long skill lists to reconstruct candidates' skill sets (issue 8 item 9)."""
-        job_statement = Envelope.decode(query.job_envelope).open_plain()
-        if job_statement.author != asker or job_statement.kind != Job.KIND:
-            raise RemoteProtocolError(E.BAD_BODY, "a match query must carry a job of the asking organization")
-        self.federation.service.log.key_history(asker).check_key(job_statement.header.key, job_statement.seq)  # type: ignore[union-attr]
-        self._require_published(asker, job_statement)
-        job = Job.from_value(job_statement.body_value())
-        now = self.clock()
-        if self.store.query_reused(query.query_id, asker, job_statement.id):
-            raise RemoteProtocolError(E.BAD_BODY, "this query id was already used for another job: every match query needs a fresh id")
-        if not job.is_offered(now):
-            return MatchAnswer(query.query_id, self.me, ())
-        labels = [s.label for s in job.skills]
-        self._charge_match_quota(asker, query.query_id, labels, now)
-        scored = self._still_consented(await self._score_pool(asker, query, job_statement.id, labels, now, job.job_id), asker, now)
-        with self.store.match_bookkeeping():
-            self.store.prune_offers(now - OFFER_TTL_MS)
-            self.store.add_offers([(query.query_id, offer.pseudonym, candidate_id, job.job_id, asker, job_statement.id, now)
-                                   for offer, candidate_id in scored])
-        return MatchAnswer(query.query_id, self.me, tuple(offer for offer, _ in scored))
-
-    def _require_published(self, asker: bytes, job_statement: Statement) -> None:
-        """The job must be this very statement of the asker's log, as we received it by sync: a job
-        signed only for the query (never published) is refused."""
-        held = self.federation.service.log.get(job_statement.id)
-        if held is None or held.author != asker or held.kind != Job.KIND:
-            raise RemoteProtocolError(E.JOB_NOT_HELD, "this node holds no such job statement of yours: only jobs published "
-                                      "in your log (and synced here) are matched; retry once it has synced")
-
-    def _charge_match_quota(self, asker: bytes, query_id: bytes, labels: list[str], now: int) -> None:
-        """Count this query against the asker's daily caps, or refuse it (nothing is counted then)."""
-        day = now // DAY_MS
-        queries, seen = self.store.match_usage(asker, day)
-        folded = sorted({label.casefold() for label in labels})
-        if query_id not in queries and len(queries) >= self.match_quota.queries:
-            raise RemoteProtocolError(E.MATCH_QUOTA, f"at most {self.match_quota.queries} match queries a day per partner; "
-                                      "try again tomorrow (UTC)")
-        if len(seen | set(folded)) > self.match_quota.labels:
-            raise RemoteProtocolError(E.MATCH_QUOTA, f"at most {self.match_quota.labels} distinct requirement labels a day "
-                                      "per partner; try again tomorrow (UTC)")
-        with self.store.match_bookkeeping():
-            self.store.record_match_usage(asker, day, query_id, folded)
-
-    async def _score_pool(self, asker: bytes, query: MatchQuery, job_statement_id: bytes, labels: list[str],
-                          now: int, job_id: bytes) -> list[tuple[Offer, bytes]]:
-        """The best ``MAX_OFFERS`` consented candidates for the job's labels, from the skill index.
-
-        The answer is the one the old scan gave (score descending, then oldest candidate first; ties
-        on the same millisecond by candidate id): each range of the candidate id space gives its best
-        candidates by the weight of the job's concepts they hold, the ranges are merged, and the part
-        of the merge that is certainly in global order is checked for consent in batches. If too few
-        are consented, the ranges are asked for more. Between ranges the event loop runs (a match over
-        100,000 candidates is forty steps of a few milliseconds, never one long block)."""
-        vocabulary = self.vocabulary()
-        self._ensure_skill_index(vocabulary)
-        wanted = [(label, vocabulary.concept(label).key) for label in labels if normalise(label)]
-        if not wanted:
-            return []
-        weights = dict(Counter(key for _, key in wanted))
-        limit = MAX_OFFERS
-        while True:
-            ranked, complete = await self._ranked(weights, limit)
-            offers = await self._consented_offers(ranked, wanted, asker, query, job_statement_id, now, job_id)
-            if len(offers) >= MAX_OFFERS or complete:
-                return offers[:MAX_OFFERS]
-            limit *= 4
-
-    async def _ranked(self, weights: dict[str, int], limit: int) -> tuple[list[tuple[int, int, bytes, frozenset[str]]], bool]:
-        """Candidates holding any of the keys, in global order (weight desc, created_at, id), as far as
-        that order is certain from the best ``limit`` of each id range; True if nothing was cut off."""
-        parts = max(1, -(-self.store.candidates_estimate() // max(1, self.match_chunk)))
-        bounds = [(i * 2**32 // parts).to_bytes(4, "big") for i in range(parts)]
-        rows: list[tuple[int, int, bytes, frozenset[str]]] = []
-        cut: tuple[int, int, bytes] | None = None
-        for i, low in enumerate(bounds):
-            part = self.store.ranked_by_skills(weights, low, bounds[i + 1] if i + 1 < parts else None, limit)
-            rows += part
-            if len(part) == limit:
-                last = (-part[-1][0], part[-1][1], part[-1][2])
-                cut = last if cut is None or last < cut else cut
-            await asyncio.sleep(0)  # let /health, pushes and the admin socket run between ranges
-        rows.sort(key=lambda r: (-r[0], r[1], r[2]))
-        if cut is None:
-            return rows, True
-        return [r for r in rows if (-r[0], r[1], r[2]) <= cut], False
-
-    async def _consented_offers(self, ranked: list[tuple[int, int, bytes, frozenset[str]]], wanted: list[tuple[str, str]],
-                                asker: bytes, query: MatchQuery, job_statement_id: bytes, now: int,
-                                job_id: bytes) -> list[tuple[Offer, bytes]]:
-        """The ranked candidates whose consent covers matching for the asker, as offers, in order."""
-        key = self._pseudonym_key()
-        referred = self._referred_to(job_id, asker)
-        sector = self.org_sector(asker)  # once per query, not once per candidate
-        offers: list[tuple[Offer, bytes]] = []
-        for start in range(0, len(ranked), CONSENT_BATCH):
-            batch = [r for r in ranked[start:start + CONSENT_BATCH] if r[2] not in referred]
-            consents = self.store.consents_of([r[2] for r in batch])
-            for _weight, _at, candidate_id, keys in batch:
-                if not any(row.covers("match", asker, sector, now) for row in consents[candidate_id]):
-                    continue
-                matched = tuple(label for label, k in wanted if k in keys)
-                if len(matched) < MATCH_THRESHOLD:
-                    continue
-                alias = pseudonym(key, asker, query.query_id, job_statement_id, candidate_id)
-                offers.append((Offer(alias, round(100 * len(matched) / len(wanted)), matched), candidate_id))
-            if len(offers) >= MAX_OFFERS:
-                break
-            await asyncio.sleep(0)
-        return offers
-
-    def _still_consented(self, offers: list[tuple[Offer, bytes]], asker: bytes, now: int) -> list[tuple[Offer, bytes]]:
-        """Drop an offer whose consent ended (or candidate was erased) while the match ran."""
-        sector = self.org_sector(asker)
-        consents = self.store.consents_of([cid for _, cid in offers])
-        return [(o, cid) for o, cid in offers if any(row.covers("match", asker, sector, now) for row in consents[cid])]
-
-    def _ensure_skill_index(self, vocabulary: Vocabulary) -> None:
-        """Build the skill index if it was never built or was built with another vocabulary (its keys
-        would be stale): once, after the migration or an upgrade of the vocabulary data."""
-        if self._skill_index_for == vocabulary.fingerprint:
-            return
-        if self.store.skill_index_vocabulary() != vocabulary.fingerprint:
-            with self.db.atomic():
-                count = self.store.rebuild_skill_index(vocabulary.fingerprint, vocabulary.keys)
-            log_event("skills.reindexed", candidates=count)
-        self._skill_index_for = vocabulary.fingerprint
 
     def _skill_keys(self, skills: list[str] | tuple[str, ...]) -> list[str]:
         """The concept keys a candidate's skills are indexed under (what ``score`` compares)."""

@@ -1,26 +1,35 @@
 """schema.org ``JobPosting`` JSON-LD ↔ ``protocol.jobs.Job`` (what job boards and search engines read).
 
-Mapping (schema.org name → Job field):
+The user-facing mapping is in docs/cli.md, "JobPosting JSON-LD". In short: an input (a posting, an
+``@graph`` document, an array, or an HTML page's ``<script type="application/ld+json">`` blocks) must
+hold exactly one JobPosting (``posting.one_posting``). Its description is sanitised by ammonia (``nh3``), its URL
+properties must be http(s), and the sanitised original travels with the job as ``Job.posting`` (≤ 32 KiB
+of JSON, ≤ 16 deep; docs/protocol.md 15.2), so export (``posting.job_to_jsonld``) gives back every property we
+do not model, and the modelled ones as the original spelt them unless the job changed since. The import
+reports what it keeps without using and what it dropped (``posting.Imported``). This module reads the
+modelled fields (``job_from_jsonld``) and generates them (``generated_jsonld``); node/formats/html_text.py
+sanitises descriptions.
 
-- ``title`` → ``title``; ``description`` (HTML allowed) → ``description`` as plain text: tags stripped,
-  entities decoded, ``<p>``/``<li>``/``<br>``… turned into line breaks. Export writes the text back as
-  minimal escaped HTML (``<p>`` per paragraph, ``<br>`` per line), so import → export → import is stable.
+Modelled (schema.org name → Job field):
+
+- ``title`` → ``title``; ``description`` (HTML) → ``description`` as plain text derived from the
+  sanitised HTML: entities decoded, ``<p>``/``<li>``/``<br>``… turned into line breaks. A job without an
+  original exports its text as minimal escaped HTML (``<p>`` per paragraph, ``<br>`` per line).
 - ``datePosted`` / ``validThrough`` (ISO 8601 date or date-time) ↔ ms since the epoch. A date means
   00:00 UTC of that day; a date-time without an offset is read as UTC. ``datePosted`` missing → ``now``.
 - ``employmentType`` (a string, a comma list, or a list; "full-time" is read as FULL_TIME) ↔ ``employment_type``.
 - ``jobLocation`` (a Place with a PostalAddress — addressLocality/addressRegion/addressCountry — or a list
-  of them; only the first is kept, a Job has one location) ↔ ``location``.
+  of them; the first is the job's location, the others are carried) ↔ ``location``.
 - ``jobLocationType: "TELECOMMUTE"`` ↔ ``location_type``: "remote" when there is no physical jobLocation,
-  "hybrid" when there is one; anything else is "onsite". A remote job's location goes out and comes back
-  as ``applicantLocationRequirements`` (Country → country, AdministrativeArea → region; no locality).
+  "hybrid" when there is one; anything else is "onsite". A remote job's location comes from
+  ``applicantLocationRequirements`` (Country → country, AdministrativeArea → region; no locality).
 - ``baseSalary`` (MonetaryAmount: ``currency`` or the posting's ``salaryCurrency``; ``value`` a number or a
   QuantitativeValue with ``value`` or ``minValue``/``maxValue`` and ``unitText`` HOUR|DAY|WEEK|MONTH|YEAR)
   ↔ ``salary``.
 - ``skills`` (a string, a comma/semicolon list, a list of strings, or DefinedTerm objects with ``name`` and
-  optional ``url``) ↔ ``skills`` (label, uri). Export writes one DefinedTerm per skill (so a label with a comma survives).
-- ``hiringOrganization`` is not imported (the job belongs to the importing node); export writes the node's
-  Organization (name, sameAs url, identifier = node id). ``identifier`` carries the job id on export.
-- ``occupationalCategory``, ``qualifications`` and the rest are accepted and ignored (Job has no field yet).
+  optional ``url``) ↔ ``skills`` (label, uri). Generated export writes one DefinedTerm per skill.
+- ``hiringOrganization``, ``identifier`` and everything else are carried in the posting; a job without
+  one exports the node's Organization (name, sameAs url, identifier = node id) and the job id.
 
 **Salary units.** The wire has no floats, so ``Salary.min``/``Salary.max`` are integers in hundredths
 of the currency unit — whole units × 100 ("cents"), for every currency (JPY 1000 is 100000 too).
@@ -32,15 +41,24 @@ Errors are ``JobPostingError`` (a ``ValueError``) whose ``field`` names the offe
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from html.parser import HTMLParser
 from typing import Any
 
+from node.formats.html_text import html_to_text, sanitize_html, text_to_html
 from protocol.errors import MALFORMED, RemoteProtocolError
-from protocol.jobs import EMPLOYMENT_TYPES, MAX_HOPS, MAX_SKILLS, SALARY_UNITS, Job, Location, Salary, Skill, hops_ok
+from protocol.jobs import (
+    EMPLOYMENT_TYPES,
+    MAX_HOPS,
+    MAX_SKILLS,
+    SALARY_UNITS,
+    Job,
+    Location,
+    Salary,
+    Skill,
+    hops_ok,
+)
 from protocol.matching import split_skills
 
 MAX_TITLE = 300
@@ -82,7 +100,7 @@ def job_from_jsonld(data: dict[str, Any], *, job_id: bytes, now: int, hops: int,
         raise JobPostingError("title", "is required")
     if len(title) > MAX_TITLE:
         raise JobPostingError("title", f"longer than {MAX_TITLE} characters")
-    description = html_to_text(_str(data.get("description", ""), "description"))
+    description = html_to_text(sanitize_html(_str(data.get("description", ""), "description")))
     if len(description) > MAX_DESCRIPTION:
         raise JobPostingError("description", f"longer than {MAX_DESCRIPTION} characters")
     date_posted = _parse_time(data["datePosted"], "datePosted") if data.get("datePosted") else now
@@ -284,54 +302,6 @@ def _skills(value: Any) -> tuple[Skill, ...]:
     return unique
 
 
-# ---------------------------------------------------------------- HTML → text
-
-
-class _TextExtractor(HTMLParser):
-    BLOCK = {"p", "div", "section", "article", "ul", "ol", "table", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
-             "blockquote", "pre", "header", "footer"}
-    SKIP = {"script", "style", "head", "template"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.SKIP:
-            self.skipping += 1
-        elif tag in self.BLOCK:
-            self.parts.append("\n\n")
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag == "li":
-            self.parts.append("\n- ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in self.BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(re.sub(r"\s+", " ", data))
-
-
-def html_to_text(markup: str) -> str:
-    """Tags out, entities decoded, block elements as blank lines, ``<br>`` as a line break."""
-    parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
-    lines = [" ".join(line.split()) for line in "".join(parser.parts).replace("\xa0", " ").split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def text_to_html(text: str) -> str:
-    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    return "".join("<p>" + "<br>".join(html.escape(line.strip()) for line in p.strip().split("\n")) + "</p>" for p in paragraphs)
-
-
 # ---------------------------------------------------------------- export
 
 
@@ -346,8 +316,8 @@ def _number(cents: int) -> int | float:
     return cents // 100 if cents % 100 == 0 else float(Decimal(cents) / 100)
 
 
-def job_to_jsonld(job: Job, *, org_name: str, org_url: str, node_id_hex: str) -> dict[str, Any]:
-    """One JSON-LD JobPosting for ``job`` as published by the organisation ``org_name``."""
+def generated_jsonld(job: Job, *, org_name: str, org_url: str, node_id_hex: str) -> dict[str, Any]:
+    """The JSON-LD of the fields a Job models, as published by the organisation ``org_name``."""
     out: dict[str, Any] = {
         "@context": "https://schema.org/",
         "@type": "JobPosting",

@@ -10,7 +10,7 @@ from node.core import requests as R
 from node.core.errors import UserError
 from node.core.matching import MATCH_PATH, ask_peers
 from node.core.talent import Talent
-from node.formats.jobposting import job_from_jsonld, job_to_jsonld
+from node.formats.posting import job_to_jsonld
 from node.http import federation_api
 from node.http.admin_api import CTX, read
 from node.http.part import Part
@@ -52,9 +52,11 @@ async def job_import(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     req = await read(request, R.JobImport.from_json)
     # A bad JobPosting is the input file's fault: JobPostingError is a RemoteProtocolError (malformed).
-    job = job_from_jsonld(req.jsonld, job_id=talent.random(16), now=talent.clock(), hops=req.hops)
-    talent.publish_job(job)
-    return web.json_response({"id": job.job_id.hex(), "title": job.title})
+    imported = talent.import_posting(req.jsonld, page=req.html, hops=req.hops, skills=req.skills)
+    job = imported.job
+    return web.json_response({"id": job.job_id.hex(), "title": job.title, "version": job.version,
+                              "skills": [s.label for s in job.skills], "kept": list(imported.kept),
+                              "ignored": list(imported.ignored)})
 
 
 async def job_export(request: web.Request) -> web.Response:
@@ -77,8 +79,11 @@ async def job_close(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     req = await read(request, R.JobClose.from_json)
     filled_by = talent.resolve(req.filled_by, "REFERRAL_ID") if req.filled_by else None
-    job = talent.close_job(talent.resolve(req.id, "JOB_ID"), filled_by)
-    return web.json_response({"id": job.job_id.hex(), "status": job.status, "version": job.version})
+    job_id = talent.resolve(req.id, "JOB_ID")
+    before = talent.own_job(job_id).job.version
+    job = talent.close_job(job_id, filled_by)
+    return web.json_response({"id": job.job_id.hex(), "status": job.status, "version": job.version,
+                              "already_closed": job.version == before})
 
 
 async def job_match_candidate(request: web.Request) -> web.Response:

@@ -127,12 +127,21 @@ def test_talent_cli_end_to_end(tmp_path):
         run(youth, "job", "export", job_id, "-o", str(out_file))
         assert json.loads(out_file.read_text()) == exported
 
-        imported = js(corp, "job", "import", str(REPO / "tests" / "data" / "google_jobposting.json"))
+        google_file = REPO / "tests" / "data" / "google_jobposting.json"
+        google = json.loads(google_file.read_text())
+        assert "validThrough: is in the past" in fails(corp, "job", "import", str(google_file), "--skills", "java")  # 2017
+        current = tmp_path / "google-2099.html"  # the example as a careers page shows it, still open
+        posting = google | {"validThrough": "2099-03-18T00:00"}
+        current.write_text(f'<html><head><script type="application/ld+json">{json.dumps(posting)}</script></head></html>')
+        line = fails(corp, "job", "import", str(current))
+        assert "no skills" in line and "--skills" in line  # refused with the way to add them
+        imported = js(corp, "job", "import", str(current), "--skills", "software engineering")
         assert imported["title"] == "Software Engineer" and len(imported["id"]) == 32
-        mine = {j["id"]: j for j in js(corp, "job", "list", "--mine")}
-        assert mine[imported["id"]]["status"] == "expired"  # Google's example is valid through 2017
+        assert imported["kept"] == ["hiringOrganization", "identifier"] and imported["ignored"] == []
+        human = run(corp, "job", "import", str(current), "--skills", "java").stdout
+        assert "kept but not used for matching: hiringOrganization, identifier" in human
         roundtrip = json.loads(run(corp, "job", "export", imported["id"]).stdout)
-        assert roundtrip["title"] == "Software Engineer" and roundtrip["@type"] == "JobPosting"
+        assert {k: v for k, v in roundtrip.items() if k != "skills"} == posting  # every property back
 
         line = fails(youth, "job", "export", "ab" * 16)
         assert "no such job" in line
@@ -227,6 +236,12 @@ def test_talent_cli_end_to_end(tmp_path):
         assert [j["version"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id] == versions
         assert [j["status"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id] == ["filled"]
         assert "another organization" in fails(youth, "job", "close", job_id)
+        # Issue 12 item 4: closing a closed job twice is one version, and the second says so (exit 0).
+        first = js(corp, "job", "close", imported["id"])
+        assert first["status"] == "closed" and first["already_closed"] is False
+        again = js(corp, "job", "close", imported["id"])
+        assert again["already_closed"] is True and again["version"] == first["version"]
+        assert "already closed" in run(corp, "job", "close", imported["id"]).stdout
         wait_for(lambda: [j for j in js(youth, "job", "list") if j["id"] == job_id and j["status"] == "filled"], "filled at partner")
         wait_for(lambda: [r for r in js(youth, "referral", "list") if r["id"] == rid and r["status"] == "hired"], "hire at referrer")
 

@@ -16,7 +16,7 @@ import random
 
 import aiohttp
 
-from node.core.talent import MATCH_THRESHOLD
+from node.core.match_answers import MATCH_THRESHOLD
 from node.runtime import NodeRuntime
 from protocol.match_query import MAX_OFFERS, MatchAnswer, MatchQuery, Offer, pseudonym
 from protocol.matching import Vocabulary, score

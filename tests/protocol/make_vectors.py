@@ -10,6 +10,7 @@ so paste it there after changing a vector.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -148,6 +149,17 @@ def checkpoint_statement() -> Statement:
 
 def job_vector() -> dict[str, Any]:
     return {**statement_vector(job_statement()), "job_id": JOB_ID.hex(), "title": job().title}
+
+
+# The original schema.org JobPosting a job may carry (section 15.2, ``posting``): JSON text, here canonical.
+JOB_POSTING_TEXT = ('{"@context":"https://schema.org/","@type":"JobPosting","directApply":true,'
+                    '"industry":"Non-profit organizations","title":"Junior data analyst","workHours":"35 hours a week"}')
+
+
+def job_posting_vector() -> dict[str, Any]:
+    """The body of A's job (version 2: a new title is not needed, only the posting differs) carrying its posting."""
+    body = encode(dataclasses.replace(job(), version=2, posting=JOB_POSTING_TEXT).to_value())
+    return {"posting": JOB_POSTING_TEXT, "body": body.hex()}
 
 
 def match_vectors() -> dict[str, Any]:
@@ -309,6 +321,7 @@ def deterministic() -> dict[str, Any]:
         "sync": sync_vectors(),
         "reshare": reshare_vector(),
         "job": job_vector(),
+        "job_posting": job_posting_vector(),
         "match": match_vectors(),
         "checkpoint": checkpoint_vector(),
         "base_url": base_url_vectors(),
@@ -536,6 +549,14 @@ def markdown(data: dict[str, Any]) -> str:
     lines.append("")
     for field in ("salt", "body", "body_hash", "header", "signature", "id", "envelope_plain", "envelope_withheld"):
         block(f"`{field}`", jv[field])
+
+    pv = data["job_posting"]
+    lines.append("### Job body carrying its original posting")
+    lines.append("")
+    lines.append("The body of the job above at version 2, with `posting` (section 15.2) set to this JSON text (UTF-8):")
+    lines.append("")
+    block("`posting`", pv["posting"])
+    block("`body`", pv["body"])
 
     mv = data["match"]
     lines.append("### Matching: A asks B about its job")

@@ -306,3 +306,18 @@ def test_base_url_vectors(stored: dict[str, Any]) -> None:
         with pytest.raises(RemoteProtocolError) as invite:
             InviteToken.decode(token)
         assert invite.value.code == "bad-invite"
+
+
+def test_job_posting_vector(stored: dict[str, Any]) -> None:
+    """Section 15.2 ``posting``: the job body carries the original JobPosting as JSON text, checked on receipt."""
+    import json
+
+    from protocol.codec import decode
+    from protocol.jobs import Job
+    from protocol.statement import BODY_LIMITS
+
+    v = stored["job_posting"]
+    job = Job.from_value(decode(bytes.fromhex(v["body"]), BODY_LIMITS))
+    assert job.posting == v["posting"] and json.loads(job.posting)["@type"] == "JobPosting"
+    assert job.version == 2 and job.title == stored["job"]["title"]
+    assert Job.from_value(decode(bytes.fromhex(stored["job"]["body"]), BODY_LIMITS)).posting is None  # absent: no posting

@@ -75,17 +75,25 @@ class JobUpdate:
 
 @dataclass(frozen=True, slots=True)
 class JobImport:
-    """POST /jobs/import: a schema.org JobPosting (checked by node/formats/jobposting.py)."""
+    """POST /jobs/import: a schema.org JobPosting (checked by node/formats/jobposting.py), given as a JSON
+    document (``jsonld``: a JobPosting, an ``@graph`` document or an array) or as an HTML page (``html``)
+    whose ``<script type="application/ld+json">`` blocks hold it; ``skills`` replace the posting's own."""
 
     jsonld: Any
     hops: int = 1
+    html: str | None = None
+    skills: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, b: Body) -> JobImport:
         b = F.json_object(b)
-        if b.get("jsonld") is None:
+        page = b.get("html")
+        if page is not None and not isinstance(page, str):
+            raise UserError("html must be the text of an HTML page", field="html")
+        if b.get("jsonld") is None and page is None:
             raise UserError("give the JobPosting to import", field="jsonld")
-        return cls(b["jsonld"], F.parse_hops(b.get("hops")))
+        skills = tuple(F.read_skills(b["skills"])) if b.get("skills") else ()
+        return cls(b.get("jsonld"), F.parse_hops(b.get("hops")), page, skills)
 
 
 DEFAULT_PAGE = 100  # what `job list` / `candidate list` show without --limit (docs/cli.md "Long lists")

@@ -1,0 +1,189 @@
+"""Answering a partner's match query: score our consented pool from the skill index, pseudonyms and
+scores only. A mixin of ``Talent`` (node/core/talent.py), apart because it is the one privacy-critical
+read path over the whole pool: only jobs the asker published are matched, each asker has daily caps,
+consent is checked per audience at the moment of answering, and the event loop runs between steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from node.core.limits import DAY_MS, MatchQuota
+from node.logs import log_event
+from protocol import errors as E
+from protocol.errors import RemoteProtocolError
+from protocol.jobs import Job
+from protocol.match_query import MAX_OFFERS, MatchAnswer, MatchQuery, Offer, pseudonym
+from protocol.matching import Vocabulary, normalise
+from protocol.statement import Envelope, Statement
+
+if TYPE_CHECKING:
+    from node.core.clock import Clock
+    from node.core.federation import Federation
+    from storage.talent import TalentStore
+
+MATCH_THRESHOLD = 1  # a candidate must match at least one requirement to be offered
+OFFER_TTL_MS = 30 * 86_400_000  # how long a pseudonym can still be resolved for a referral request
+CONSENT_BATCH = 500  # ranked candidates whose consents are read in one query
+
+
+class MatchAnswers:
+    if TYPE_CHECKING:  # provided by Talent (node/core/talent.py)
+        federation: Federation
+        store: TalentStore
+        vocabulary: Callable[[], Vocabulary]
+        match_quota: MatchQuota
+        match_chunk: int
+        _skill_index_for: str | None
+
+        @property
+        def clock(self) -> Clock: ...
+
+        @property
+        def me(self) -> bytes: ...
+
+        @property
+        def db(self) -> Any: ...
+
+        def _pseudonym_key(self) -> bytes: ...
+
+        def org_sector(self, node_id: bytes) -> str | None: ...
+
+        def _referred_to(self, job_id: bytes, job_author: bytes) -> set[bytes]: ...
+
+    # --- matching --------------------------------------------------------------------------------
+
+    async def answer_match(self, asker: bytes, query: MatchQuery) -> MatchAnswer:
+        """Score our consented pool for the asker's job; only pseudonyms, scores and job labels go back.
+
+        Only a job the asker really published (a statement of its log that we hold) is answered, and
+        each asker has a daily budget of distinct queries and labels: a partner cannot sign made-up
+        probe jobs with long skill lists to reconstruct candidates' skill sets (issue 8 item 9)."""
+        job_statement = Envelope.decode(query.job_envelope).open_plain()
+        if job_statement.author != asker or job_statement.kind != Job.KIND:
+            raise RemoteProtocolError(E.BAD_BODY, "a match query must carry a job of the asking organization")
+        self.federation.service.log.key_history(asker).check_key(job_statement.header.key, job_statement.seq)  # type: ignore[union-attr]
+        self._require_published(asker, job_statement)
+        job = Job.from_value(job_statement.body_value())
+        now = self.clock()
+        if self.store.query_reused(query.query_id, asker, job_statement.id):
+            raise RemoteProtocolError(E.BAD_BODY, "this query id was already used for another job: every match query needs a fresh id")
+        if not job.is_offered(now):
+            return MatchAnswer(query.query_id, self.me, ())
+        labels = [s.label for s in job.skills]
+        self._charge_match_quota(asker, query.query_id, labels, now)
+        scored = self._still_consented(await self._score_pool(asker, query, job_statement.id, labels, now, job.job_id), asker, now)
+        with self.store.match_bookkeeping():
+            self.store.prune_offers(now - OFFER_TTL_MS)
+            self.store.add_offers([(query.query_id, offer.pseudonym, candidate_id, job.job_id, asker, job_statement.id, now)
+                                   for offer, candidate_id in scored])
+        return MatchAnswer(query.query_id, self.me, tuple(offer for offer, _ in scored))
+
+    def _require_published(self, asker: bytes, job_statement: Statement) -> None:
+        """The job must be this very statement of the asker's log, as we received it by sync: a job
+        signed only for the query (never published) is refused."""
+        held = self.federation.service.log.get(job_statement.id)
+        if held is None or held.author != asker or held.kind != Job.KIND:
+            raise RemoteProtocolError(E.JOB_NOT_HELD, "this node holds no such job statement of yours: only jobs published "
+                                      "in your log (and synced here) are matched; retry once it has synced")
+
+    def _charge_match_quota(self, asker: bytes, query_id: bytes, labels: list[str], now: int) -> None:
+        """Count this query against the asker's daily caps, or refuse it (nothing is counted then)."""
+        day = now // DAY_MS
+        queries, seen = self.store.match_usage(asker, day)
+        folded = sorted({label.casefold() for label in labels})
+        if query_id not in queries and len(queries) >= self.match_quota.queries:
+            raise RemoteProtocolError(E.MATCH_QUOTA, f"at most {self.match_quota.queries} match queries a day per partner; "
+                                      "try again tomorrow (UTC)")
+        if len(seen | set(folded)) > self.match_quota.labels:
+            raise RemoteProtocolError(E.MATCH_QUOTA, f"at most {self.match_quota.labels} distinct requirement labels a day "
+                                      "per partner; try again tomorrow (UTC)")
+        with self.store.match_bookkeeping():
+            self.store.record_match_usage(asker, day, query_id, folded)
+
+    async def _score_pool(self, asker: bytes, query: MatchQuery, job_statement_id: bytes, labels: list[str],
+                          now: int, job_id: bytes) -> list[tuple[Offer, bytes]]:
+        """The best ``MAX_OFFERS`` consented candidates for the job's labels, from the skill index.
+
+        The answer is the one the old scan gave (score descending, then oldest candidate first; ties
+        on the same millisecond by candidate id): each range of the candidate id space gives its best
+        candidates by the weight of the job's concepts they hold, the ranges are merged, and the part
+        of the merge that is certainly in global order is checked for consent in batches. If too few
+        are consented, the ranges are asked for more. Between ranges the event loop runs (a match over
+        100,000 candidates is forty steps of a few milliseconds, never one long block)."""
+        vocabulary = self.vocabulary()
+        self._ensure_skill_index(vocabulary)
+        wanted = [(label, vocabulary.concept(label).key) for label in labels if normalise(label)]
+        if not wanted:
+            return []
+        weights = dict(Counter(key for _, key in wanted))
+        limit = MAX_OFFERS
+        while True:
+            ranked, complete = await self._ranked(weights, limit)
+            offers = await self._consented_offers(ranked, wanted, asker, query, job_statement_id, now, job_id)
+            if len(offers) >= MAX_OFFERS or complete:
+                return offers[:MAX_OFFERS]
+            limit *= 4
+
+    async def _ranked(self, weights: dict[str, int], limit: int) -> tuple[list[tuple[int, int, bytes, frozenset[str]]], bool]:
+        """Candidates holding any of the keys, in global order (weight desc, created_at, id), as far as
+        that order is certain from the best ``limit`` of each id range; True if nothing was cut off."""
+        parts = max(1, -(-self.store.candidates_estimate() // max(1, self.match_chunk)))
+        bounds = [(i * 2**32 // parts).to_bytes(4, "big") for i in range(parts)]
+        rows: list[tuple[int, int, bytes, frozenset[str]]] = []
+        cut: tuple[int, int, bytes] | None = None
+        for i, low in enumerate(bounds):
+            part = self.store.ranked_by_skills(weights, low, bounds[i + 1] if i + 1 < parts else None, limit)
+            rows += part
+            if len(part) == limit:
+                last = (-part[-1][0], part[-1][1], part[-1][2])
+                cut = last if cut is None or last < cut else cut
+            await asyncio.sleep(0)  # let /health, pushes and the admin socket run between ranges
+        rows.sort(key=lambda r: (-r[0], r[1], r[2]))
+        if cut is None:
+            return rows, True
+        return [r for r in rows if (-r[0], r[1], r[2]) <= cut], False
+
+    async def _consented_offers(self, ranked: list[tuple[int, int, bytes, frozenset[str]]], wanted: list[tuple[str, str]],
+                                asker: bytes, query: MatchQuery, job_statement_id: bytes, now: int,
+                                job_id: bytes) -> list[tuple[Offer, bytes]]:
+        """The ranked candidates whose consent covers matching for the asker, as offers, in order."""
+        key = self._pseudonym_key()
+        referred = self._referred_to(job_id, asker)
+        sector = self.org_sector(asker)  # once per query, not once per candidate
+        offers: list[tuple[Offer, bytes]] = []
+        for start in range(0, len(ranked), CONSENT_BATCH):
+            batch = [r for r in ranked[start:start + CONSENT_BATCH] if r[2] not in referred]
+            consents = self.store.consents_of([r[2] for r in batch])
+            for _weight, _at, candidate_id, keys in batch:
+                if not any(row.covers("match", asker, sector, now) for row in consents[candidate_id]):
+                    continue
+                matched = tuple(label for label, k in wanted if k in keys)
+                if len(matched) < MATCH_THRESHOLD:
+                    continue
+                alias = pseudonym(key, asker, query.query_id, job_statement_id, candidate_id)
+                offers.append((Offer(alias, round(100 * len(matched) / len(wanted)), matched), candidate_id))
+            if len(offers) >= MAX_OFFERS:
+                break
+            await asyncio.sleep(0)
+        return offers
+
+    def _still_consented(self, offers: list[tuple[Offer, bytes]], asker: bytes, now: int) -> list[tuple[Offer, bytes]]:
+        """Drop an offer whose consent ended (or candidate was erased) while the match ran."""
+        sector = self.org_sector(asker)
+        consents = self.store.consents_of([cid for _, cid in offers])
+        return [(o, cid) for o, cid in offers if any(row.covers("match", asker, sector, now) for row in consents[cid])]
+
+    def _ensure_skill_index(self, vocabulary: Vocabulary) -> None:
+        """Build the skill index if it was never built or was built with another vocabulary (its keys
+        would be stale): once, after the migration or an upgrade of the vocabulary data."""
+        if self._skill_index_for == vocabulary.fingerprint:
+            return
+        if self.store.skill_index_vocabulary() != vocabulary.fingerprint:
+            with self.db.atomic():
+                count = self.store.rebuild_skill_index(vocabulary.fingerprint, vocabulary.keys)
+            log_event("skills.reindexed", candidates=count)
+        self._skill_index_for = vocabulary.fingerprint

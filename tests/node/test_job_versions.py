@@ -1,0 +1,72 @@
+"""Issue 12 item 4: `job close` is idempotent and `job update` is validated like `job post`, on real nodes
+through the admin API exactly as the CLI reaches it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+
+from node.runtime import NodeRuntime
+from tests.node.federation_helpers import Net, head, pair, wait_until
+
+
+async def admin_call(node: NodeRuntime, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+    """The admin API exactly as the CLI reaches it: JSON over the node's Unix socket."""
+    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(node.socket_path))) as session:
+        async with session.post(f"http://localhost{path}", json=body) as resp:
+            return resp.status, json.loads(await resp.read())
+
+
+async def two(net: Net) -> tuple[NodeRuntime, NodeRuntime]:
+    corp = await net.start("Northwind", sector="company")
+    youth = await net.start("Youth Futures", sector="nonprofit")
+    await pair(corp, youth)
+    return corp, youth
+
+
+async def test_closing_twice_publishes_one_version_and_says_already_closed(net):
+    corp, youth = await two(net)
+    status, posted = await admin_call(corp, "/jobs/post", {"title": "Cook", "skills": "cooking"})
+    assert status == 200, posted
+    job_id = bytes.fromhex(posted["id"])
+    await wait_until(lambda: youth.talent.store.job(job_id) is not None, what="job at partner")
+    before = head(corp, corp)
+
+    status, first = await admin_call(corp, "/jobs/close", {"id": posted["id"]})
+    assert (status, first["status"], first["version"], first["already_closed"]) == (200, "closed", 2, False), first
+    assert head(corp, corp) == before + 1  # positive control: the first close is one new statement
+    await wait_until(lambda: youth.talent.store.job(job_id).job.version == 2, what="close at partner")
+
+    status, second = await admin_call(corp, "/jobs/close", {"id": posted["id"]})
+    assert (status, second["status"], second["version"], second["already_closed"]) == (200, "closed", 2, True), second
+    assert head(corp, corp) == before + 1  # nothing appended the second time
+    assert corp.talent.store.job(job_id).job.version == 2
+
+
+async def test_update_is_refused_where_post_is(net):
+    corp, youth = await two(net)
+    corp.talent.clock = lambda: 1_800_000_000_000  # 2027-01-15
+    past, future = "2027-01-01", "2027-03-01"
+    status, refused_post = await admin_call(corp, "/jobs/post", {"title": "Cook", "skills": "cooking", "valid_through": past})
+    assert status == 400 and refused_post["field"] == "valid_through", refused_post
+    status, posted = await admin_call(corp, "/jobs/post", {"title": "Cook", "skills": "cooking", "valid_through": future})
+    assert status == 200, posted
+    job_id = bytes.fromhex(posted["id"])
+    before = head(corp, corp)
+
+    status, refused = await admin_call(corp, "/jobs/update", {"id": posted["id"], "valid_through": past})
+    assert status == 400 and (refused["error"], refused["field"]) == ("user-error", "valid_through"), refused
+    assert refused["detail"] == refused_post["detail"]  # one validation, one message
+    status, refused = await admin_call(corp, "/jobs/update", {"id": posted["id"], "skills": "x" * 201})
+    assert status == 400 and refused.get("field") == "skills", refused
+    assert head(corp, corp) == before and corp.talent.store.job(job_id).job.version == 1
+
+    # An expired job cannot be re-published by an unrelated edit either; a new date makes it valid.
+    corp.talent.clock = lambda: 1_810_000_000_000  # 2027-05-11: past the job's valid_through
+    status, refused = await admin_call(corp, "/jobs/update", {"id": posted["id"], "title": "Head cook"})
+    assert status == 400 and refused["field"] == "valid_through", refused
+    status, updated = await admin_call(corp, "/jobs/update", {"id": posted["id"], "title": "Head cook", "valid_through": "2027-06-01"})
+    assert (status, updated["version"]) == (200, 2), updated  # positive control
+    assert head(corp, corp) == before + 1
