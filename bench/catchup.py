@@ -101,8 +101,9 @@ async def main() -> bool:
     figure("bodies sealed for B per statement (1 = none twice)", sealed[0] / n)
     figure("ratio catch-up / floor", catchup / floor)
     print(f"  load average after: {load_average()}")
-    return report("catchup", [Goal("floor_ratio", catchup / floor, 0.6, upper=False),
-                              Goal("rate", catchup, 5000, upper=False, unit="statements/s")])
+    # goals: at least 0.6 of the seal + open + verify floor measured above, and 5,000 statements/s
+    return report("catchup", [Goal("rate_vs_floor", catchup, 0.6 * floor, upper=False, unit="statements/s", limit=floor),
+                              Goal("rate", catchup, 5000, upper=False, unit="statements/s", limit=floor)])
 
 
 if __name__ == "__main__":

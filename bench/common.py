@@ -1,13 +1,17 @@
 """What every benchmark under bench/ shares: the argument parser (``--quick``), percentiles, real
 nodes on loopback, and the RESULT lines.
 
-The RESULT rule (docs/performance.md): ``ratio = value / goal`` for every goal, in the goal's unit.
-A goal is either an upper bound (``goal=<=200``: latency, memory, time) that passes when
-``ratio <= 1``, or a lower bound (``goal=>=5000``: a rate, or a fraction of a floor measured in the
-same run) that passes when ``ratio >= 1``. A benchmark prints one ``RESULT <name>.<measure>`` line
-per goal, then, as its very last line, ``RESULT <name>`` whose value is the worst goal's distance
-from passing: the largest ``ratio`` of an upper bound or ``1/ratio`` of a lower bound, with
-``goal=<=1``, so it passes exactly when every goal passes.
+The RESULT rule (docs/performance.md): every line is
+``RESULT <name> value=<v> goal=<g> ratio=<v/limit> limit=<limit> pass=<yes|no>``. ``value`` is the
+figure, ``goal`` the bound it must meet (``<=`` for latency, memory and time, ``>=`` for rates;
+``pass`` compares ``value`` with ``goal``), and ``limit`` the floor measured **in the same run** in
+the same unit (a raw SQL scan, the bare cryptography, one commit per row, ``python -c pass``), so
+``ratio`` says how far the figure is from what this machine can do at all, comparable across
+machines. A goal stated as a fraction of its floor (ingest ≥ 0.6 × the crypto floor) has
+``goal = fraction × limit``. A measure with no meaningful floor gives ``limit=none`` and
+``ratio = value / goal``. A benchmark prints one ``RESULT <name>.<measure>`` line per goal, then, as
+its very last line, ``RESULT <name>`` repeating the figures of the goal furthest from passing, with
+``pass=yes`` exactly when every goal passes.
 """
 
 from __future__ import annotations
@@ -34,21 +38,23 @@ class Goal:
     goal: float
     upper: bool
     unit: str = ""
+    limit: float | None = None  # the floor measured in this run, in the value's unit (None: no floor)
 
     @property
     def ratio(self) -> float:
-        return self.value / self.goal
+        """``value / limit`` (the same-run floor), or ``value / goal`` when there is no floor."""
+        return self.value / (self.limit if self.limit else self.goal)
 
     @property
     def passed(self) -> bool:
-        return self.ratio <= 1 if self.upper else self.ratio >= 1
+        return self.value <= self.goal if self.upper else self.value >= self.goal
 
     @property
     def distance(self) -> float:
-        """How far from passing, as a factor (≤ 1 passes) for either kind of goal."""
+        """How far from passing, as a factor of the goal (≤ 1 passes) for either kind of goal."""
         if self.upper:
-            return self.ratio
-        return math.inf if self.value <= 0 else 1 / self.ratio
+            return self.value / self.goal
+        return math.inf if self.value <= 0 else self.goal / self.value
 
 
 def parser(description: str | None) -> argparse.ArgumentParser:
@@ -70,19 +76,22 @@ def fmt(value: float) -> str:
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
-def result_line(name: str, g: Goal) -> str:
+def result_line(name: str, g: Goal, passed: bool | None = None) -> str:
     sign = "<=" if g.upper else ">="
-    return (f"RESULT {name}.{g.measure} value={fmt(g.value)} goal={sign}{fmt(g.goal)} ratio={g.ratio:.3f} "
-            f"pass={'yes' if g.passed else 'no'}")
+    limit = fmt(g.limit) if g.limit else "none"
+    ok = g.passed if passed is None else passed
+    return (f"RESULT {name} value={fmt(g.value)} goal={sign}{fmt(g.goal)} ratio={g.ratio:.3f} limit={limit} "
+            f"pass={'yes' if ok else 'no'}")
 
 
 def report(name: str, goals: list[Goal]) -> bool:
-    """Print one RESULT line per goal, then the summary line (last). Returns whether all passed."""
+    """Print one RESULT line per goal, then the summary line (last): the figures of the goal furthest
+    from passing, ``pass=yes`` only if every goal passed. Returns whether all passed."""
     for g in goals:
-        print(result_line(name, g))
-    worst = max(g.distance for g in goals)
+        print(result_line(f"{name}.{g.measure}", g))
+    worst = max(goals, key=lambda g: g.distance)
     ok = all(g.passed for g in goals)
-    print(f"RESULT {name} value={worst:.3f} goal=<=1 ratio={worst:.3f} pass={'yes' if ok else 'no'}")
+    print(result_line(name, worst, ok))
     return ok
 
 

@@ -105,7 +105,8 @@ async def main() -> bool:
     figure("ingest through Federation.take_batch", ingest, "statements/s")
     figure("ratio ingest / floor", ingest / floor)
     print(f"  load average after: {load_average()}")
-    return report("ingest", [Goal("ratio", ingest / floor, 0.6, upper=False)])
+    # goal: at least 0.6 of the crypto-only floor measured above (issue 11 item 3)
+    return report("ingest", [Goal("rate", ingest, 0.6 * floor, upper=False, unit="statements/s", limit=floor)])
 
 
 if __name__ == "__main__":
