@@ -139,7 +139,8 @@ async def test_a_wrong_date_is_refused_alike_by_the_admin_api_the_cli_and_the_cs
             assert f"--consent-expires must be {DATE_FORM}" in err, err
         # CSV parser and CLI `candidate import`.
         text = CSV_HEADER + f"Ada Quist,csv{index}@example.org,driving,\"match,refer\",all,{day},signed form\n"
-        rows, errors = parse_candidates_csv(text)
+        parsed = parse_candidates_csv(text)
+        rows, errors = parsed.rows, parsed.errors
         assert (len(rows) == 1) is good and [(e.column, e.message) for e in errors] == ([] if good else
                                                                                      [("consent_expires", f"must be {DATE_FORM}")])
         path = tmp_path / f"import{index}.csv"
