@@ -149,3 +149,145 @@ def test_malformed_quotes_reported_without_data():
 def test_long_cells_refused():
     rows, errors = parse("name,email,skills\n" + "N" * 201 + ",a@b.co,x\n")
     assert rows == [] and errors[0].column == "name" and "N" * 10 not in errors[0].message
+
+
+# --- issue 12 item 2: headers as spreadsheets write them, encodings, delimiters, binary files, IDN -----
+
+import codecs  # noqa: E402
+
+import pytest  # noqa: E402
+
+from node.formats.candidate_csv_export import candidates_csv, guard_formula  # noqa: E402
+from node.formats.csv_columns import ALIASES, ColumnMapError, column_key, parse_map  # noqa: E402
+from node.formats.csv_text import CsvFileError, decode_csv_bytes, sniff_delimiter  # noqa: E402
+
+
+def test_header_aliases_case_space_punctuation_insensitive():
+    text = "First Name,Last Name,E-Mail Address,Mobile,Competences,Town\nAmina,Diallo,amina@example.org,+44 20 7946 0958,x; y,Leeds\n"
+    rows, errors = parse(text)
+    assert errors == []
+    assert (rows[0].name, rows[0].email, rows[0].phone, rows[0].skills, rows[0].location) == (
+        "Amina Diallo", "amina@example.org", "+44 20 7946 0958", ("x", "y"), "Leeds")
+    for header in ("E-Mail", "Email Address", "e_mail", "EMAIL", " e.mail "):
+        assert column_key(header) in ALIASES["email"], header
+    for header in ("Phone", "Telephone", "Mobile", "Phone Number"):
+        assert column_key(header) in ALIASES["phone"], header
+    # Errors name the column as the file names it (and the joined name as both columns).
+    rows, errors = parse("First Name,Last Name,E-Mail,Skills\n,,bad,x\n")
+    assert {(e.column, e.field) for e in errors} == {("First Name + Last Name", "name"), ("E-Mail", "email")}
+    assert str(errors[0]).startswith("row 2 (")
+
+
+def test_map_column_to_field_by_name_or_letter():
+    text = "Kandidat,Mail,Kenntnisse,Schuhgröße\nA,a@b.co,x,42\n"
+    rows, errors = parse(text, parse_map(["Kandidat=name", "kenntnisse=skills", "D=ignore"]))
+    assert [(r.name, r.email, r.skills) for r in rows] == [("A", "a@b.co", ("x",))] and errors == []
+    rows, errors = parse(text, parse_map(["A=name", "C=skills"]))
+    assert len(rows) == 1 and [e.message for e in errors if "D" in e.message]  # D unknown: a warning only
+    with pytest.raises(ColumnMapError, match=r"unknown field 'skils' \(known fields: name, first_name.*notes, or ignore"):
+        parse_map(["Kenntnisse=skils"])
+    with pytest.raises(ColumnMapError, match="expected COLUMN=FIELD"):
+        parse_map(["skills"])
+    with pytest.raises(ColumnMapError, match=r"no column 'kompetenz'; its columns are A, B \(Mail\), C, D"):
+        parse(text, parse_map(["Kompetenz=skills"]))
+
+
+@pytest.mark.parametrize(("text", "delimiter"), [
+    ("name,email,skills\nA,a@b.co,\"x; y\"\n", ","),
+    ("name;email;skills\nA;a@b.co;\"x, y\"\n", ";"),
+    ("name\temail\tskills\nA\ta@b.co\tx, y\n", "\t"),
+    ("\"last, first\";email;skills\nA;a@b.co;x, y\n", ";"),  # a comma inside a quoted header cell does not count
+])
+def test_delimiter_detected(text, delimiter):
+    assert sniff_delimiter(text)[0] == delimiter
+
+
+def test_excel_sep_line():
+    parsed = parse_candidates_csv("sep=;\r\nname;email;skills\r\nA;a@b.co;x, y\r\n")
+    assert parsed.delimiter == ";" and [(r.row, r.skills) for r in parsed.rows] == [(2, ("x", "y"))]
+
+
+TEXT = "name;email;skills\r\nJosé Müller;josé@example.es;Ärztin, café\r\n"
+
+
+@pytest.mark.parametrize(("raw", "encoding"), [
+    (TEXT.encode(), "UTF-8"),
+    (codecs.BOM_UTF8 + TEXT.encode(), "UTF-8 (with BOM)"),
+    (codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le"), "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be"), "UTF-16 BE"),
+    (TEXT.replace("josé@example.es", "jose@example.es").encode("cp1252"), "Windows-1252"),
+])
+def test_encodings_detected(raw, encoding):
+    decoded = decode_csv_bytes(raw)
+    assert decoded.encoding == encoding
+    rows = parse_candidates_csv(decoded.text).rows
+    assert rows[0].name == "José Müller" and rows[0].skills == ("Ärztin", "café")
+
+
+@pytest.mark.parametrize("raw", [
+    b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + bytes(range(256)),  # an .xlsx is a zip
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(200),  # .xls
+    bytes(range(256)) * 4,  # random bytes: not UTF-8, and not Windows-1252 either
+    b"name,email\n\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f",  # control characters
+])
+def test_binary_refused_as_binary_not_windows_1252(raw):
+    with pytest.raises(CsvFileError, match="binary file") as caught:
+        decode_csv_bytes(raw)
+    assert caught.value.code == "csv_binary" and "1252" not in str(caught.value)
+
+
+def test_utf16_bom_with_broken_content_is_not_guessed():
+    with pytest.raises(CsvFileError, match="UTF-16 LE mark but is not valid"):
+        decode_csv_bytes(codecs.BOM_UTF16_LE + "ab".encode("utf-16-le") + b"\x00\xd8")  # a lone surrogate
+
+
+@pytest.mark.parametrize("address", ["josé@example.es", "info@bücher.de", "用户@例子.广告", "o'brien+jobs@example.co.uk",
+                                     "a@xn--bcher-kva.de"])
+def test_internationalised_email_accepted(address):
+    rows, errors = parse(f"name,email,skills\nA,{address},x\n")
+    assert errors == [] and rows[0].email == address
+
+
+@pytest.mark.parametrize("address", ["a@@b.org", "a@b", "a@b.c", "a@-b.org", "a..b@b.org", ".a@b.org", "a@b..org",
+                                     "a\u200b@b.org", "a@b_c.org", "@b.org", "a@"])
+def test_malformed_email_still_refused(address):
+    rows, errors = parse(f"name,email,skills\nA,{address},x\n")
+    assert rows == [] and [(e.column, e.message) for e in errors] == [("email", "is not a valid address")]
+
+
+def test_counts_agree():
+    parsed = parse_candidates_csv("name,email,skills,shoe\nA,a@b.co,x,1\n\nB,bad,x,2\nC,c@b.co,,3\nD,d@b.co,y,4\n")
+    assert (len(parsed.rows), parsed.refused, parsed.total) == (2, 2, 4)
+    assert [w.row for w in parsed.warnings] == [1]  # the unknown column: a warning, refuses no row
+
+
+@pytest.mark.parametrize("cell", ["=1+2", "+44 20 7946 0958", "-5", "@SUM(A1)", "\tx", "\rx", "=HYPERLINK(\"http://x\")"])
+def test_formula_cells_are_guarded_and_round_trip(cell):
+    assert guard_formula(cell) == "'" + cell
+    text, count = candidates_csv([{"name": cell if cell[0] not in "\t\r" else "N" + cell, "email": "a@b.co",
+                                   "skills": ["x"], "location": cell, "notes": cell, "consents": []}])
+    assert count == 1
+    for line in text.splitlines()[1:]:
+        for field in line.split(","):
+            assert not field.lstrip('"').startswith(("=", "+", "-", "@", "\t", "\r")), line
+    row = parse_candidates_csv(text).rows[0]
+    assert row.location == cell.strip() and row.notes == cell.strip()
+
+
+def test_export_writes_the_import_columns_never_erased():
+    candidates = [
+        {"name": "Amina Diallo", "email": "amina@example.org", "phone": "+44 20 7946 0958", "location": "Leeds",
+         "skills": ["forklift", "excel"], "medal": "silver", "for_job": "Team lead", "notes": "met at fair",
+         "consents": [{"purposes": ["match"], "scope": ["all"], "expires_at": None, "state": "withdrawn", "evidence": "old"},
+                      {"purposes": ["match", "refer"], "scope": ["sector:nonprofit"], "expires_at": 1806537599000,
+                       "state": "given", "evidence": "signed form"}]},
+        {"name": "", "email": "", "skills": [], "consents": [], "erased": True},
+    ]
+    text, count = candidates_csv(candidates)
+    assert count == 1 and text.splitlines()[0] == ("name,email,phone,location,skills,medal,for_job,consent,consent_scope,"
+                                                   "consent_expires,consent_evidence,notes")
+    row = parse_candidates_csv(text).rows[0]
+    assert (row.name, row.phone, row.skills, row.medal, row.for_job, row.consent, row.consent_scope, row.consent_evidence,
+            row.notes) == ("Amina Diallo", "+44 20 7946 0958", ("forklift", "excel"), "silver", "Team lead",
+                           ("match", "refer"), "sector:nonprofit", "signed form", "met at fair")
+    assert row.consent_expires == "2027-03-31T23:59:59Z"
