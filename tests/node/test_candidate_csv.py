@@ -154,6 +154,7 @@ def test_long_cells_refused():
 # --- issue 12 item 2: headers as spreadsheets write them, encodings, delimiters, binary files, IDN -----
 
 import codecs  # noqa: E402
+import re  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -291,3 +292,24 @@ def test_export_writes_the_import_columns_never_erased():
             row.notes) == ("Amina Diallo", "+44 20 7946 0958", ("forklift", "excel"), "silver", "Team lead",
                            ("match", "refer"), "sector:nonprofit", "signed form", "met at fair")
     assert row.consent_expires == "2027-03-31T23:59:59Z"
+
+
+def test_docs_cli_md_documents_every_column_and_alias():
+    """docs/cli.md's "CSV columns" table lists each field and every alias the parser knows (as people write them)."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    table = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`") and cells[0].strip("`") in ALIASES:
+            table[cells[0].strip("`")] = cells[1]
+    assert set(table) == set(ALIASES)
+    for field, aliases in ALIASES.items():
+        documented = {column_key(a) for a in re.split(r",", table[field])} | {column_key(field)}
+        # "Telephone (Number)" documents telephone and telephonenumber; "Correo (electrónico)" correo and correoelectronico.
+        documented |= {column_key(re.sub(r"\(.*?\)", "", a)) for a in table[field].split(",")}
+        documented |= {column_key(re.sub(r"\((.*?)\)", lambda m: m.group(1).split("/")[0], a)) for a in table[field].split(",")}
+        documented |= {column_key(re.sub(r"\((.*?)\)", lambda m: m.group(1).split("/")[-1], a)) for a in table[field].split(",")}
+        missing = [a for a in aliases if a not in documented]
+        assert not missing, (field, missing)
