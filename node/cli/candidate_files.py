@@ -52,7 +52,9 @@ def _node_error(result: dict[str, Any], columns: dict[str, str]) -> dict[str, An
 
 def cmd_candidate_import(args: argparse.Namespace) -> int:
     decoded, parsed = _read(args)
-    warnings = [{"row": w.row, "column": w.column, "warning": w.message} for w in parsed.warnings]
+    warnings = [{"row": w.row, "column": w.column, "warning": w.message + (
+        "; to read one as a field, give --map COLUMN=FIELD (COLUMN may be its letter)" if w.code == "unknown_columns" else "")}
+        for w in parsed.warnings]
     if decoded.encoding == "Windows-1252":
         warnings.insert(0, {"row": None, "column": None,
                             "warning": "the file is not UTF-8: read it as Windows-1252 (save as \"CSV UTF-8\" to avoid this)"})

@@ -65,6 +65,7 @@ class RowError:
     column: str | None
     message: str
     field: str | None = None
+    code: str | None = None  # stable, for the CLI's hints: "unknown_columns"
 
     def __str__(self) -> str:
         return f"row {self.row}" + (f" ({self.column})" if self.column else "") + f": {self.message}"
@@ -96,7 +97,7 @@ def unescape_formula(cell: str) -> str:
 
 
 def parse_candidates_csv(text: str, mapping: dict[str, str] | None = None) -> ParsedCsv:
-    """Parse the whole file's text. ``mapping`` is ``--map`` (csv_columns.parse_map); a COLUMN the
+    """Parse the whole file's text. ``mapping`` is the CLI's column map (csv_columns.parse_map); a COLUMN the
     header does not have raises csv_columns.ColumnMapError."""
     delimiter, text = sniff_delimiter(text.removeprefix("\ufeff"))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -148,7 +149,7 @@ def _check_header(header: Header, number: int, errors: list[RowError], warnings:
     if header.unknown:
         # Unknown header cells are named by position, not quoted: a file without a header row has personal data here.
         warnings.append(RowError(number, None, f"column(s) {', '.join(header.unknown)} have an unknown or empty name and are "
-                                               f"ignored (known: {', '.join(FIELDS)}; or map them: --map COLUMN=FIELD)"))
+                                               f"ignored (known: {', '.join(FIELDS)})", "unknown_columns"))
     if header.duplicated:
         errors.append(RowError(number, None, "two columns hold the same field: " + ", ".join(
             f"{f} ({' and '.join(_letters_of(header, f))})" for f in header.duplicated)))

@@ -73,6 +73,7 @@ def test_import_files_as_spreadsheets_save_them(tmp_path: Path) -> None:
         result = run(home, "candidate", "import", str(bom))
         assert result.returncode == 0, (result.stdout, result.stderr)
         assert "warning: row 1: column(s) D have an unknown or empty name and are ignored" in result.stderr
+        assert "give --map COLUMN=FIELD" in result.stderr  # the CLI says how to read it
         listed = {c["email"]: c for c in js(home, "candidate", "list", "--all")}
         assert listed["josé@example.es"]["name"] == "José Núñez" and listed["josé@example.es"]["skills"] == ["cocina", "inglés"]
         assert listed["info@bücher.de"]["name"] == "Jürgen Bär"
