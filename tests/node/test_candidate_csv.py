@@ -313,3 +313,17 @@ def test_docs_cli_md_documents_every_column_and_alias():
         documented |= {column_key(re.sub(r"\((.*?)\)", lambda m: m.group(1).split("/")[-1], a)) for a in table[field].split(",")}
         missing = [a for a in aliases if a not in documented]
         assert not missing, (field, missing)
+
+
+def test_node_refusals_name_the_csv_column_not_the_option():
+    """A row the node refuses (POST /candidates/import answers field names) is worded for the file."""
+    from node.cli.candidate_files import _node_error
+
+    columns = {"consent_evidence": "Nachweis", "email": "E-Mail"}
+    got = _node_error({"row": 7, "error": "recording consent needs consent_evidence (what the candidate agreed to, and how)",
+                       "field": "consent_evidence"}, columns)
+    assert got == {"row": 7, "column": "Nachweis", "field": "consent_evidence",
+                   "error": "recording consent needs Nachweis (what the candidate agreed to, and how)"}
+    got = _node_error({"row": 3, "error": "a candidate with this email address is already recorded here", "field": "email"}, columns)
+    assert got["column"] == "E-Mail" and "--" not in got["error"]
+    assert _node_error({"row": 4, "error": "x", "field": None}, columns)["column"] is None
