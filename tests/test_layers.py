@@ -419,6 +419,26 @@ def test_admin_handlers_read_bodies_only_through_the_request_models(tmp_path):
         assert not flag_mentions(REPO / name), f"{name} names CLI flags: {flag_mentions(REPO / name)}"
 
 
+CSV_FORMAT_MODULES = ("node/formats/candidate_csv.py", "node/formats/csv_text.py", "node/formats/emails.py",
+                      "node/formats/candidate_csv_export.py")
+
+
+def test_csv_format_messages_name_columns_not_cli_flags(tmp_path):
+    """Issue 12 item 2: the CSV layer's row errors and warnings speak of the file (rows, columns), never
+    of command-line options; the CLI (node/cli/candidate_files.py) adds the one hint about --map."""
+    import re
+
+    def flags(path: Path) -> list[str]:
+        return [f for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Constant)
+                and isinstance(node.value, str) for f in re.findall(r"(?<![\w-])--[a-z][a-z-]*", node.value)]
+
+    bad = tmp_path / "bad.py"
+    bad.write_text("E = 'use --consent-evidence'\n")
+    assert flags(bad) == ["--consent-evidence"]  # positive control
+    for name in CSV_FORMAT_MODULES:
+        assert not flags(REPO / name), f"{name} names CLI flags: {flags(REPO / name)}"
+
+
 def test_one_date_rule_and_one_scope_rule():
     """Dates of admin requests and CSV cells are parsed by node/core/fields.py only (JSON-LD files keep
     schema.org's own reader in node/formats/jobposting.py); scope items are judged by protocol.consent."""

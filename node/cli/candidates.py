@@ -1,4 +1,5 @@
-"""CLI commands for candidates and their consent: add, import, list, update, erase, report; consent give/withdraw.
+"""CLI commands for candidates and their consent: add, list, update, erase, report; consent give/withdraw
+(import and export: node/cli/candidate_files.py).
 
 Candidates never leave this node without consent; these commands talk to the running node over the
 admin socket (``node/http/talent_api.py``).
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from node.cli.common import (
@@ -27,14 +27,10 @@ from node.cli.common import (
     withdrawal_text,
 )
 from node.core.errors import UserError
-from node.http.admin_client import answer_error
 
 SCOPE_HELP = ('who may receive them: "all" (any organization: trusted partners and '
               'organizations known through them, e.g. a partner\'s partner whose job was re-shared here), '
               '"sector:nonprofit", "node:<id>" (several: space- or comma-separated)')
-
-
-IMPORT_BATCH = 500  # rows per admin request of `candidate import`: one transaction (one durable commit) each
 
 
 def _consent_words(scope_text: str) -> str:
@@ -50,57 +46,6 @@ def cmd_candidate_add(args: argparse.Namespace) -> int:
         f" with consent {data['consent_id']} for {_consent_words(args.consent_scope)}" if data["consent_id"] else
         " (no consent recorded: invisible to partners)"))
     return 0
-
-
-def cmd_candidate_import(args: argparse.Namespace) -> int:
-    from node.formats.candidate_csv import parse_candidates_csv
-
-    try:
-        raw = Path(args.file).read_bytes()
-    except OSError as exc:
-        raise UserError(f"cannot read {args.file}: {exc.strerror}") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Spreadsheet programs on Windows save "CSV" in Windows-1252 unless told to use UTF-8.
-        text = raw.decode("cp1252", errors="replace")
-        print(f"note: {args.file} is not UTF-8; read it as Windows-1252 (save as \"CSV UTF-8\" to avoid this)", file=sys.stderr)
-    rows, errors = parse_candidates_csv(text)
-    imported: list[str] = []
-    failures: list[dict[str, Any]] = [{"row": e.row, "column": e.column, "error": e.message} for e in errors]
-    total = len(rows)
-    admin_client = admin(args)
-    for start in range(0, total, IMPORT_BATCH):
-        batch = rows[start:start + IMPORT_BATCH]
-        try:
-            answer = admin_client.call("POST", "/candidates/import", {"rows": [_import_row(row) for row in batch]}, timeout=300)
-        except UserError as exc:  # the whole batch was refused (the node is restoring, say): every row says why
-            failures += [{"row": row.row, "column": None, "error": str(exc)} for row in batch]
-        else:
-            for result in answer["results"]:
-                if "id" in result:
-                    imported.append(result["id"])
-                else:  # worded as `candidate add` words it: the node's detail plus the option it blames
-                    error = answer_error({"detail": result["error"], "field": result["field"]}, 400)
-                    failures.append({"row": result["row"], "column": None, "error": str(error)})
-        if not args.json:
-            print(f"\r  imported {min(start + IMPORT_BATCH, total)}/{total}", end="", file=sys.stderr, flush=True)
-    if not args.json and total:
-        print(file=sys.stderr)
-    failures.sort(key=lambda f: f["row"])
-    report = {"imported": len(imported), "ids": imported, "errors": failures}
-    emit(args, report, lambda: "\n".join([f"Imported {len(imported)} candidate(s)"
-                                           + (f"; {len({f['row'] for f in failures})} row(s) with errors:" if failures else ".")]
-                                          + [f"  row {f['row']}{' (' + f['column'] + ')' if f['column'] else ''}: {f['error']}"
-                                             for f in failures]))
-    return 0 if not failures else 1
-
-
-def _import_row(row: Any) -> dict[str, Any]:
-    """One valid CSV row as an item of POST /candidates/import (the fields of /candidates/add)."""
-    return {"row": row.row, "name": row.name, "email": row.email, "phone": row.phone, "location": row.location,
-            "skills": ", ".join(row.skills), "medal": row.medal, "for_job": row.for_job, "consent": ",".join(row.consent),
-            "consent_scope": row.consent_scope, "consent_expires": row.consent_expires, "consent_evidence": row.consent_evidence}
 
 
 def cmd_candidate_list(args: argparse.Namespace) -> int:
@@ -266,8 +211,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--consent-expires", help="consent expiry date (YYYY-MM-DD, or an RFC 3339 time)")
     p.add_argument("--consent-evidence", help="how consent was given: text, or a file (its hash is signed)")
     p.add_argument("--notes", help="staff notes about the candidate (stay on this node, never sent)")
-    p = command(cand, common, "import", cmd_candidate_import, "import candidates from a CSV file (reports bad rows, imports good ones)")
-    p.add_argument("file")
+    from node.cli import candidate_files
+
+    candidate_files.register(cand, common)
     p = command(cand, common, "list", cmd_candidate_list, "list candidates with their consent and disclosures")
     page_options(p, "candidates")
     p = command(cand, common, "update", cmd_candidate_update, "correct a candidate's details (only the fields given change)")

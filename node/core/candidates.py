@@ -86,7 +86,8 @@ class Candidates(Erasure):
         if not skills:
             raise UserError("give the candidate's skills", field="skills")
         if self.store.email_taken(email.strip(), other_than=candidate_id):
-            raise UserError("a candidate with this email address is already recorded here (see `orgnode candidate list`)")
+            raise UserError("a candidate with this email address is already recorded here (see `orgnode candidate list`)",
+                            field="email")
         if medal not in (None, "silver", "bronze"):
             raise UserError("medal must be silver or bronze", field="medal")
 

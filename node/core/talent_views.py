@@ -119,7 +119,7 @@ class TalentViews:
         for row in self.store.consents(c.candidate_id):
             state = "expired" if row.state == "given" and not row.in_force(now) else row.state
             consents.append({"id": row.consent_id.hex(), "purposes": list(row.purposes), "scope": list(row.scope),
-                             "expires_at": row.expires_at, "state": state,
+                             "expires_at": row.expires_at, "state": state, "evidence": row.evidence,
                              "history": [{"state": h.state, "at": h.at, "note": h.note}
                                          for h in self.store.consent_history(row.consent_id)]})
         return {"id": c.candidate_id.hex(), "name": c.name, "email": c.email, "phone": c.phone, "location": c.location,

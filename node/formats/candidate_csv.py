@@ -1,22 +1,12 @@
-"""Parse a candidate CSV export (spreadsheet, ATS) into validated rows and row errors.
+"""Parse a candidate CSV file (spreadsheet, ATS export) into validated rows, refused rows and warnings.
 
-Header row required; column names are case-insensitive (spaces and hyphens count as underscores):
-
-    name*, email*, phone, location, skills*, medal, for_job,
-    consent, consent_scope, consent_expires, consent_evidence          (* required)
-
-- ``skills``: a comma/semicolon list inside the cell. ``medal``: silver | bronze | empty.
-- ``consent``: purposes, e.g. "match,refer" (empty: no consent recorded). ``consent_scope``: "all",
-  "sector:nonprofit", "node:<64 hex>", several separated by spaces or commas; required when consent is given
-  (no default: "all", any organization, is never implied). ``consent_expires``: YYYY-MM-DD (or an RFC 3339
-  time), as the admin API takes it (node/core/fields.py). ``consent_evidence``: required when consent is given.
-- UTF-8 with or without BOM, CRLF or LF, blank lines skipped; a header without commas but with
-  semicolons is read as a semicolon-separated file (European spreadsheet exports).
+The columns, their aliases and forms are documented in docs/cli.md ("CSV columns"); header names are
+matched by node/formats/csv_columns.py, the bytes decoded by node/formats/csv_text.py.
 
 Rows are numbered as a spreadsheet shows them: the header is row 1, blank lines count.
-A row with any error is left out of the result, and every error in it is reported.
-**Error messages never quote a cell** — they name the row and column only, so an error report can be
-shown or logged without leaking the candidate's personal data.
+A row with any error is left out of the result, and every error in it is reported, naming the CSV
+column as the file names it. **Error messages never quote a cell** — they name the row and column
+only, so an error report can be shown or logged without leaking the candidate's personal data.
 """
 
 from __future__ import annotations
@@ -25,25 +15,25 @@ import csv
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from node.core.fields import DATE_FORM, SCOPE_FORM, bad_scope_item, date_ms
-from protocol.consent import split_scope
+from node.formats.csv_columns import FIELDS, Header, letter, resolve_header
+from node.formats.csv_text import sniff_delimiter
+from node.formats.emails import valid_email
+from protocol.consent import PURPOSES, split_scope
 from protocol.jobs import MAX_SKILLS
 from protocol.matching import split_skills
 
-COLUMNS = ("name", "email", "phone", "location", "skills", "medal", "for_job",
-           "consent", "consent_scope", "consent_expires", "consent_evidence")
+COLUMNS = tuple(f for f in FIELDS if f not in ("first_name", "last_name"))  # what a candidate has (and export writes)
 REQUIRED = ("name", "email", "skills")
-CSV_PURPOSES = ("match", "refer")
+CSV_PURPOSES = PURPOSES
 MEDALS = ("silver", "bronze")
-MAX_LEN = {"name": 200, "email": 254, "phone": 40, "location": 200, "for_job": 300, "consent_evidence": 2000}
+MAX_LEN = {"name": 200, "email": 254, "phone": 40, "location": 200, "for_job": 300, "consent_evidence": 2000,
+           "notes": 4000}
 MAX_SKILL_LABEL = 200
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting so (OWASP "CSV injection")
 
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
-)
 _PHONE = re.compile(r"^\+?[0-9 ().\-/]+$")
 
 
@@ -59,37 +49,62 @@ class CandidateRow:
     location: str | None = None
     medal: str | None = None  # "silver" | "bronze"
     for_job: str | None = None
-    consent: tuple[str, ...] = ()  # purposes, subset of ("match", "refer"); empty: no consent
+    consent: tuple[str, ...] = ()  # purposes (protocol.consent.PURPOSES); empty: no consent
     consent_scope: str = ""  # space-separated items; required when consent is given
-    consent_expires: str | None = None  # YYYY-MM-DD
+    consent_expires: str | None = None  # YYYY-MM-DD or RFC 3339
     consent_evidence: str = ""
+    notes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """What is wrong where. ``column`` is None for a whole-row or whole-file problem. Never holds cell values."""
+    """What is wrong where. ``column`` is the CSV column as the file names it (None for a whole-row or
+    whole-file problem), ``field`` the candidate field it holds. Never holds cell values."""
 
     row: int
     column: str | None
     message: str
+    field: str | None = None
+    code: str | None = None  # stable, for the CLI's hints: "unknown_columns"
 
     def __str__(self) -> str:
         return f"row {self.row}" + (f" ({self.column})" if self.column else "") + f": {self.message}"
 
 
-def _column_key(header: str) -> str:
-    return re.sub(r"[\s-]+", "_", header.strip().lower())
+@dataclass(frozen=True, slots=True)
+class ParsedCsv:
+    """The whole file: valid rows, refused rows' errors, warnings (nothing refused), and counts."""
+
+    rows: list[CandidateRow]
+    errors: list[RowError]
+    warnings: list[RowError] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)  # field -> CSV column name, for the node's errors
+    delimiter: str = ","
+
+    @property
+    def refused(self) -> int:
+        """Rows refused: distinct data rows with an error (row 1 is the header: its errors refuse none)."""
+        return len({e.row for e in self.errors if e.row > 1})
+
+    @property
+    def total(self) -> int:
+        return len(self.rows) + self.refused
 
 
-def parse_candidates_csv(text: str) -> tuple[list[CandidateRow], list[RowError]]:
-    """Parse the whole file: (valid rows in file order, errors in row order)."""
-    text = text.removeprefix("\ufeff")
-    first = next((line for line in text.split("\n") if line.strip()), "")
-    delimiter = ";" if "," not in first and ";" in first else ","
+def unescape_formula(cell: str) -> str:
+    """Undo the export's formula guard: ``'=x`` (a leading ' before = + - @ tab CR) reads as ``=x``."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] in FORMULA_START else cell
+
+
+def parse_candidates_csv(text: str, mapping: dict[str, str] | None = None) -> ParsedCsv:
+    """Parse the whole file's text. ``mapping`` is the CLI's column map (csv_columns.parse_map); a COLUMN the
+    header does not have raises csv_columns.ColumnMapError."""
+    delimiter, text = sniff_delimiter(text.removeprefix("\ufeff"))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     errors: list[RowError] = []
+    warnings: list[RowError] = []
     rows: list[CandidateRow] = []
-    header: list[str] | None = None
+    header: Header | None = None
     seen_emails: dict[str, int] = {}
     number = 0
     try:
@@ -97,20 +112,19 @@ def parse_candidates_csv(text: str) -> tuple[list[CandidateRow], list[RowError]]
             if not any(cell.strip() for cell in cells):
                 continue
             if header is None:
-                header = [_column_key(c) for c in cells]
-                if not _check_header(header, number, errors):
-                    return [], errors
+                header = resolve_header(cells, mapping or {})
+                if not _check_header(header, number, errors, warnings):
+                    return ParsedCsv([], errors, warnings, header.names, delimiter)
                 continue
-            if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
+            if len(cells) > len(header.fields) and any(c.strip() for c in cells[len(header.fields):]):
                 errors.append(RowError(number, None, "row has more cells than the header has columns"))
                 continue
-            values = {key: (cells[i].strip() if i < len(cells) else "") for i, key in enumerate(header) if key in COLUMNS}
-            parsed = _parse_row(number, values, errors)
+            parsed = _parse_row(number, _values(header, cells), header, errors)
             if parsed is None:
                 continue
             email_key = parsed.email.casefold()
             if email_key in seen_emails:
-                errors.append(RowError(number, "email", f"same email address as row {seen_emails[email_key]}"))
+                errors.append(RowError(number, header.name_of("email"), f"same email address as row {seen_emails[email_key]}", "email"))
                 continue
             seen_emails[email_key] = number
             rows.append(parsed)
@@ -119,40 +133,44 @@ def parse_candidates_csv(text: str) -> tuple[list[CandidateRow], list[RowError]]
     if header is None:
         errors.append(RowError(1, None, "the file is empty: expected a header row"))
     errors.sort(key=lambda e: e.row)
-    return rows, errors
+    return ParsedCsv(rows, errors, warnings, header.names if header else {}, delimiter)
 
 
-def _check_header(header: list[str], number: int, errors: list[RowError]) -> bool:
-    # Unknown header cells are named by position, not quoted: a file without a header row has personal data here.
-    unknown = [_letter(i) for i, h in enumerate(header) if h not in COLUMNS]
-    if unknown:
-        errors.append(RowError(number, None, f"column(s) {', '.join(unknown)} have an unknown or empty name and are ignored "
-                                             f"(known: {', '.join(COLUMNS)})"))
-    duplicated = sorted({h for h in header if h and header.count(h) > 1})
-    if duplicated:
-        errors.append(RowError(number, None, f"column(s) appear more than once: {', '.join(duplicated)}"))
-    missing = [c for c in REQUIRED if c not in header]
+def _values(header: Header, cells: list[str]) -> dict[str, str]:
+    """The row's cells by field; first and last name joined into ``name`` when there is no name column."""
+    values = {f: unescape_formula(cells[i].strip() if i < len(cells) else "").strip()
+              for i, f in enumerate(header.fields) if f}
+    if "name" not in values and ("first_name" in values or "last_name" in values):
+        values["name"] = " ".join(values.get(f, "") for f in ("first_name", "last_name")).strip()
+    return values
+
+
+def _check_header(header: Header, number: int, errors: list[RowError], warnings: list[RowError]) -> bool:
+    if header.unknown:
+        # Unknown header cells are named by position, not quoted: a file without a header row has personal data here.
+        warnings.append(RowError(number, None, f"column(s) {', '.join(header.unknown)} have an unknown or empty name and are "
+                                               f"ignored (known: {', '.join(FIELDS)})", "unknown_columns"))
+    if header.duplicated:
+        errors.append(RowError(number, None, "two columns hold the same field: " + ", ".join(
+            f"{f} ({' and '.join(_letters_of(header, f))})" for f in header.duplicated)))
+    has_name = "name" in header.names
+    missing = [c for c in REQUIRED if c not in header.fields and not (c == "name" and has_name)]
     if missing:
-        errors.append(RowError(number, None, f"missing required column(s): {', '.join(missing)} (is the first row a header?)"))
-    return not duplicated and not missing
+        errors.append(RowError(number, None, f"missing required column(s): {', '.join(missing)} (is the first row a header? "
+                                             "docs/cli.md lists the column names read)"))
+    return not header.duplicated and not missing
 
 
-def _letter(index: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA: the column as a spreadsheet labels it."""
-    name = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        name = chr(ord("A") + rest) + name
-    return name
+def _letters_of(header: Header, name: str) -> list[str]:
+    return [letter(i) for i, f in enumerate(header.fields) if f == name]
 
 
-def _parse_row(number: int, v: dict[str, str], errors: list[RowError]) -> CandidateRow | None:
+def _parse_row(number: int, v: dict[str, str], header: Header, errors: list[RowError]) -> CandidateRow | None:
     """One row as a candidate, or None with every problem of the row appended to ``errors``."""
     before = len(errors)
 
     def fail(column: str, message: str) -> None:
-        errors.append(RowError(number, column, message))
+        errors.append(RowError(number, header.name_of(column), message, column))
 
     for column, limit in MAX_LEN.items():
         if len(v.get(column, "")) > limit:
@@ -175,6 +193,7 @@ def _parse_row(number: int, v: dict[str, str], errors: list[RowError]) -> Candid
         row=number, name=name, email=email, skills=skills, phone=phone, location=v.get("location") or None,
         medal=medal, for_job=v.get("for_job") or None, consent=purposes,
         consent_scope=" ".join(scope_items), consent_expires=expires, consent_evidence=evidence,
+        notes=v.get("notes") or None,
     )
 
 
@@ -182,15 +201,16 @@ Fail = Callable[[str, str], None]
 
 
 def _email(email: str, fail: Fail) -> str:
-    """Required and plausible; the domain is lower-cased (the local part is the mailbox owner's)."""
+    """Required and plausible (internationalised addresses too); the domain is lower-cased (the local
+    part is the mailbox owner's)."""
     if not email:
         fail("email", "is required")
-    elif not _EMAIL.match(email) or len(email) > MAX_LEN["email"]:
+        return email
+    checked = valid_email(email)
+    if checked is None or len(email) > MAX_LEN["email"]:
         fail("email", "is not a valid address")
-    else:
-        local, domain = email.rsplit("@", 1)
-        email = f"{local}@{domain.lower()}"
-    return email
+        return email
+    return checked
 
 
 def _skills(text: str, fail: Fail) -> tuple[str, ...]:

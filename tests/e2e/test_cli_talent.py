@@ -153,12 +153,12 @@ def test_talent_cli_end_to_end(tmp_path):
         result = run(youth, "candidate", "import", str(csv_file), check=False)
         assert result.returncode == 1, (result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
-        assert "Imported 2 candidate(s); 3 row(s) with errors" in result.stdout
+        assert "Imported 2 of 5 candidate row(s); 3 row(s) refused:" in result.stdout
         for row in BAD_ROWS:
             assert f"row {row}" in result.stdout
         assert "row 3 (email)" in result.stdout and "row 6 (phone)" in result.stdout and "row 6 (skills)" in result.stdout
         assert "row 7 (email): same email address as row 2" in result.stdout
-        assert "imported 2/2" in result.stderr  # progress goes to stderr
+        assert "2/2 valid row(s) sent, 2 imported" in result.stderr  # progress goes to stderr
         for text in PERSONAL:
             assert text not in result.stdout and text not in result.stderr, text
         small = tmp_path / "more.csv"
@@ -166,8 +166,8 @@ def test_talent_cli_end_to_end(tmp_path):
         more = run(youth, "candidate", "import", str(small), "--json", check=False)
         assert more.returncode == 1 and more.stderr == ""  # no progress lines in --json mode
         report = json.loads(more.stdout)
-        assert report["imported"] == 1 and len(report["ids"]) == 1
-        assert report["errors"] == [{"row": 3, "column": "email", "error": "is not a valid address"}]
+        assert (report["imported"], report["refused"], report["total"]) == (1, 1, 2) and len(report["ids"]) == 1
+        assert report["errors"] == [{"row": 3, "column": "Email", "field": "email", "error": "is not a valid address"}]
         assert "Zanzibar" not in more.stdout
         candidates = {c["name"]: c for c in js(youth, "candidate", "list")}
         assert set(candidates) == {"Kofi Mensah-Boateng", "Lena Fischer", "Ola Nordmann"}

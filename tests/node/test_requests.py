@@ -139,7 +139,8 @@ async def test_a_wrong_date_is_refused_alike_by_the_admin_api_the_cli_and_the_cs
             assert f"--consent-expires must be {DATE_FORM}" in err, err
         # CSV parser and CLI `candidate import`.
         text = CSV_HEADER + f"Ada Quist,csv{index}@example.org,driving,\"match,refer\",all,{day},signed form\n"
-        rows, errors = parse_candidates_csv(text)
+        parsed = parse_candidates_csv(text)
+        rows, errors = parsed.rows, parsed.errors
         assert (len(rows) == 1) is good and [(e.column, e.message) for e in errors] == ([] if good else
                                                                                      [("consent_expires", f"must be {DATE_FORM}")])
         path = tmp_path / f"import{index}.csv"
@@ -148,7 +149,8 @@ async def test_a_wrong_date_is_refused_alike_by_the_admin_api_the_cli_and_the_cs
         report = json.loads(out)
         assert report["imported"] == (1 if good else 0), (day, report)
         if not good:
-            assert code == 1 and report["errors"] == [{"row": 2, "column": "consent_expires", "error": f"must be {DATE_FORM}"}]
+            assert code == 1 and report["errors"] == [{"row": 2, "column": "consent_expires", "field": "consent_expires",
+                                                      "error": f"must be {DATE_FORM}"}]
     # Nothing was recorded for a wrong date; each good one was recorded three times (API, CLI, CSV).
     held = sorted(c.email for c in node.talent.store.candidates())
     assert held == sorted(f"{way}{i}@example.org" for i in (3, 4) for way in ("api", "cli", "csv"))

@@ -1,0 +1,152 @@
+"""`candidate import` and `candidate export`: candidates from and to CSV files.
+
+Messages name the CSV file's own columns and row numbers (``row 4 (E-Mail): ...``), never CLI
+options: the person fixing the file sees the spreadsheet, not the command line. Counts are the
+rows of the file: imported + refused = total, and the exit status is 1 only when rows were refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from node.cli.common import ALL_PAGE, admin, command, emit
+from node.core.errors import UserError
+
+IMPORT_BATCH = 500  # rows per admin request of `candidate import`: one transaction (one durable commit) each
+
+
+def _read(args: argparse.Namespace) -> Any:
+    """The file decoded and parsed, or a UserError saying why it cannot be (binary, a bad --map)."""
+    from node.formats.candidate_csv import parse_candidates_csv
+    from node.formats.csv_columns import ColumnMapError, parse_map
+    from node.formats.csv_text import CsvFileError, decode_csv_bytes
+
+    try:
+        mapping = parse_map(args.map or [])
+        raw = Path(args.file).read_bytes()
+    except ColumnMapError as exc:
+        raise UserError(str(exc)) from exc
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror}") from exc
+    try:
+        decoded = decode_csv_bytes(raw)
+        parsed = parse_candidates_csv(decoded.text, mapping)
+    except (CsvFileError, ColumnMapError) as exc:
+        raise UserError(f"{args.file}: {exc}") from exc
+    return decoded, parsed
+
+
+def _node_error(result: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+    """A row the node refused, worded for the file: the field it blames as the CSV column holding it."""
+    field = result.get("field")
+    column = columns.get(field, field) if isinstance(field, str) else None
+    message = str(result["error"])
+    if isinstance(field, str) and column:
+        message = re.sub(rf"\b{re.escape(field)}\b", column, message) if "_" in field else message
+    return {"row": result["row"], "column": column, "field": field, "error": message}
+
+
+def cmd_candidate_import(args: argparse.Namespace) -> int:
+    decoded, parsed = _read(args)
+    warnings = [{"row": w.row, "column": w.column, "warning": w.message + (
+        "; to read one as a field, give --map COLUMN=FIELD (COLUMN may be its letter)" if w.code == "unknown_columns" else "")}
+        for w in parsed.warnings]
+    if decoded.encoding == "Windows-1252":
+        warnings.insert(0, {"row": None, "column": None,
+                            "warning": "the file is not UTF-8: read it as Windows-1252 (save as \"CSV UTF-8\" to avoid this)"})
+    failures: list[dict[str, Any]] = [{"row": e.row, "column": e.column, "field": e.field, "error": e.message}
+                                      for e in parsed.errors]
+    imported = _send(args, parsed, failures)
+    failures.sort(key=lambda f: f["row"])
+    refused = len({f["row"] for f in failures if f["row"] > 1})
+    total = len(imported) + refused
+    report = {"imported": len(imported), "refused": refused, "total": total, "ids": imported, "errors": failures,
+              "warnings": warnings, "encoding": decoded.encoding}
+    if not args.json:
+        for w in warnings:
+            print("warning: " + (f"row {w['row']}" + (f" ({w['column']})" if w["column"] else "") + ": " if w["row"] else "")
+                  + w["warning"], file=sys.stderr)
+    emit(args, report, lambda: _summary(report))
+    return 1 if failures else 0
+
+
+def _send(args: argparse.Namespace, parsed: Any, failures: list[dict[str, Any]]) -> list[str]:
+    """Send the valid rows in batches; the ids of the candidates the node recorded. Progress (stderr)
+    counts rows processed and, separately, rows imported, so it never says more than were imported."""
+    rows = parsed.rows
+    imported: list[str] = []
+    client = admin(args) if rows else None
+    for start in range(0, len(rows), IMPORT_BATCH):
+        batch = rows[start:start + IMPORT_BATCH]
+        assert client is not None
+        try:
+            answer = client.call("POST", "/candidates/import", {"rows": [_import_row(row) for row in batch]}, timeout=300)
+        except UserError as exc:  # the whole batch was refused (the node is restoring, say): every row says why
+            failures += [{"row": row.row, "column": None, "field": None, "error": str(exc)} for row in batch]
+        else:
+            for result in answer["results"]:
+                if "id" in result:
+                    imported.append(result["id"])
+                else:
+                    failures.append(_node_error(result, parsed.columns))
+        if not args.json:
+            done = min(start + IMPORT_BATCH, len(rows))
+            print(f"\r  {done}/{len(rows)} valid row(s) sent, {len(imported)} imported", end="", file=sys.stderr, flush=True)
+    if not args.json and rows:
+        print(file=sys.stderr)
+    return imported
+
+
+def _summary(report: dict[str, Any]) -> str:
+    lines = [f"Imported {report['imported']} of {report['total']} candidate row(s)"
+             + (f"; {report['refused']} row(s) refused:" if report["refused"] else
+                ("; the file could not be imported:" if report["errors"] else "."))]
+    lines += [f"  row {f['row']}{' (' + f['column'] + ')' if f['column'] else ''}: {f['error']}" for f in report["errors"]]
+    return "\n".join(lines)
+
+
+def _import_row(row: Any) -> dict[str, Any]:
+    """One valid CSV row as an item of POST /candidates/import (the fields of /candidates/add)."""
+    return {"row": row.row, "name": row.name, "email": row.email, "phone": row.phone, "location": row.location,
+            "skills": ", ".join(row.skills), "medal": row.medal, "for_job": row.for_job, "consent": ",".join(row.consent),
+            "consent_scope": row.consent_scope, "consent_expires": row.consent_expires, "consent_evidence": row.consent_evidence,
+            "notes": row.notes}
+
+
+def cmd_candidate_export(args: argparse.Namespace) -> int:
+    from node.formats.candidate_csv_export import candidates_csv
+    from node.safe_files import write_private
+
+    if args.json and not args.output:
+        raise UserError("with --json, give --output FILE: the CSV and the JSON summary cannot share the output")
+    client = admin(args)
+    candidates: list[Any] = []
+    while len(page := client.call("GET", f"/candidates?limit={ALL_PAGE}&offset={len(candidates)}", timeout=60)) == ALL_PAGE:
+        candidates += page
+    text, count = candidates_csv(candidates + page)
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    try:
+        # UTF-8 with a BOM: Excel then shows accents right; the file holds personal data, so owner-only.
+        write_private(args.output, ("\ufeff" + text).encode())
+    except OSError as exc:
+        raise UserError(f"cannot write {args.output}: {exc.strerror}") from exc
+    emit(args, {"exported": count, "output": str(args.output)},
+         f"Exported {count} candidate(s) to {args.output} (personal data: keep it safe; formula-like cells are prefixed with ').")
+    return 0
+
+
+def register(cand: Any, common: argparse.ArgumentParser) -> None:
+    p = command(cand, common, "import", cmd_candidate_import,
+                "import candidates from a CSV file (reports bad rows, imports good ones)")
+    p.add_argument("file", help="a CSV file of candidates (comma, semicolon or tab separated; UTF-8, UTF-16 or Windows-1252)")
+    p.add_argument("--map", action="append", metavar="COLUMN=FIELD",
+                   help="read the file's COLUMN (its header name or letter) as FIELD, e.g. \"Kompetenzen=skills\"; repeatable")
+    p = command(cand, common, "export", cmd_candidate_export,
+                "write the candidates as CSV with the columns `candidate import` reads (erased ones never)")
+    p.add_argument("--output", metavar="FILE", help="write to FILE (owner-only) instead of standard output")
