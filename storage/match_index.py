@@ -80,26 +80,27 @@ class MatchIndex:
         with without_fsync(self.db):
             self.db.execute("DELETE FROM candidate_changes WHERE seq <= ?", [upto])
 
-    def index_page(self, after: tuple[int, bytes] | None, limit: int) -> list[tuple[bytes, int, tuple[str, ...]]]:
-        """Candidates not erased in (created_at, candidate_id) order after ``after``, at most ``limit``, each
-        with its skill keys: one step of building the in-memory index (index ``candidates_created``)."""
-        at, cid = after if after is not None else (-(2**62), b"")
+    def index_page(self, after: tuple[int, int] | None, limit: int) -> list[tuple[bytes, int, int, tuple[str, ...]]]:
+        """Candidates not erased in (created_at, rowid) order after ``after`` (the order of the old scan:
+        oldest first, then first recorded), at most ``limit``, each as (candidate_id, created_at, rowid,
+        skill keys): one step of building the in-memory index (index ``candidates_created``)."""
+        at, rowid = after if after is not None else (-(2**62), 0)
         rows = self.db.execute(
-            "SELECT candidate_id, created_at FROM candidates WHERE erased_at IS NULL AND created_at >= ? "
-            "AND (created_at > ? OR candidate_id > ?) ORDER BY created_at, candidate_id LIMIT ?", [at, at, cid, limit]).fetchall()
+            "SELECT candidate_id, created_at, rowid FROM candidates WHERE erased_at IS NULL AND created_at >= ? "
+            "AND (created_at > ? OR rowid > ?) ORDER BY created_at, rowid LIMIT ?", [at, at, rowid, limit]).fetchall()
         keys = self._keys_of([bytes(r[0]) for r in rows])
-        return [(bytes(c), int(a), keys.get(bytes(c), ())) for c, a in rows]
+        return [(bytes(c), int(a), int(r), keys.get(bytes(c), ())) for c, a, r in rows]
 
-    def index_entries(self, candidate_ids: list[bytes]) -> dict[bytes, tuple[int, tuple[str, ...]]]:
-        """The current (created_at, skill keys) of those candidates that are held and not erased."""
-        out: dict[bytes, tuple[int, tuple[str, ...]]] = {}
+    def index_entries(self, candidate_ids: list[bytes]) -> dict[bytes, tuple[int, int, tuple[str, ...]]]:
+        """The current (created_at, rowid, skill keys) of those candidates that are held and not erased."""
+        out: dict[bytes, tuple[int, int, tuple[str, ...]]] = {}
         for start in range(0, len(candidate_ids), 500):
             part = candidate_ids[start:start + 500]
             marks = ", ".join("?" * len(part))
-            rows = self.db.execute(f"SELECT candidate_id, created_at FROM candidates WHERE erased_at IS NULL "  # noqa: S608
+            rows = self.db.execute(f"SELECT candidate_id, created_at, rowid FROM candidates WHERE erased_at IS NULL "  # noqa: S608
                                    f"AND candidate_id IN ({marks})", part).fetchall()
             keys = self._keys_of([bytes(r[0]) for r in rows])
-            out.update((bytes(c), (int(a), keys.get(bytes(c), ()))) for c, a in rows)
+            out.update((bytes(c), (int(a), int(r), keys.get(bytes(c), ()))) for c, a, r in rows)
         return out
 
     def _keys_of(self, candidate_ids: list[bytes]) -> dict[bytes, tuple[str, ...]]:

@@ -114,7 +114,7 @@ class MatchAnswers:
         """The best ``MAX_OFFERS`` consented candidates for the job's labels, from the skill index.
 
         The answer is the one the old scan gave (score descending, then oldest candidate first; ties
-        on the same millisecond by candidate id). The in-memory index (node/core/skill_bitmaps.py)
+        on the same millisecond by the order they were recorded in, their row id). The in-memory index (node/core/skill_bitmaps.py)
         ranks lazily, best first; candidates are checked for consent in batches as they come, and
         the ranking stops once ``MAX_OFFERS`` are consented: no candidate after that can beat them."""
         vocabulary = self.vocabulary()
@@ -134,11 +134,11 @@ class MatchAnswers:
             index = self._bitmaps
             if index is None or index.fingerprint != fingerprint or index.stale():
                 index = SkillBitmaps(fingerprint, self.store.candidate_changes_head())
-                after: tuple[int, bytes] | None = None
+                after: tuple[int, int] | None = None
                 while page := self.store.index_page(after, self.match_chunk):
-                    for candidate_id, created_at, keys in page:
-                        index.put(candidate_id, created_at, keys)
-                    after = (page[-1][1], page[-1][0])
+                    for candidate_id, created_at, rowid, keys in page:
+                        index.put(candidate_id, created_at, rowid, keys)
+                    after = (page[-1][1], page[-1][2])
                     await asyncio.sleep(0)  # let /health, pushes and the admin socket run between pages
                 self._bitmaps = index
             while changes := self.store.candidate_changes(index.seq, self.match_chunk):

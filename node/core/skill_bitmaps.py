@@ -6,10 +6,10 @@ ordinal; each skill concept key has an append-only array of ordinals (4 bytes a 
 keys matched lately, a cached bitmap (a Python int, one bit per ordinal). A query adds the job's
 bitmaps with a bit-sliced counter, so each score level (the candidates holding exactly ``s`` of the
 job's weight) is one bitmap; levels are read best first and, within a level, in (created_at,
-candidate id) order, lazily: the caller stops as soon as it has enough consented candidates, so a
+row id) order, lazily: the caller stops as soon as it has enough consented candidates, so a
 candidate that cannot beat the last one taken is never looked at (early termination).
 
-Ordinals are given in (created_at, candidate id) order when the index is built; a candidate added
+Ordinals are given in (created_at, row id) order when the index is built; a candidate added
 later normally comes last in that order too (its created_at is the clock's now). One that does not
 (a correction keeps its created_at, a clock set back, two candidates in one millisecond) is noted in
 ``disorder`` and merged into its level by sorting. A changed or erased candidate's old ordinal is
@@ -38,11 +38,12 @@ class SkillBitmaps:
         self.slot: dict[bytes, int] = {}
         self.ids: list[bytes] = []
         self.created = array("q")
+        self.rowids = array("q")
         self.postings: dict[str, array[int]] = {}
         self.dead = bytearray()
         self.dead_count = 0
         self.disorder: set[int] = set()
-        self.last: tuple[int, bytes] | None = None
+        self.last: tuple[int, int] | None = None
         self._bitmaps: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -53,8 +54,9 @@ class SkillBitmaps:
         waste = self.dead_count + len(self.disorder)
         return waste > 1_000 and waste * 4 > len(self.ids)
 
-    def put(self, candidate_id: bytes, created_at: int, keys: tuple[str, ...]) -> None:
-        """The candidate now holds ``keys`` (none: it is not matched at all)."""
+    def put(self, candidate_id: bytes, created_at: int, rowid: int, keys: tuple[str, ...]) -> None:
+        """The candidate (its created_at and row id: the order of ties) now holds ``keys`` (none: it
+        is not matched at all)."""
         self.remove(candidate_id)
         if not keys:
             return
@@ -62,10 +64,11 @@ class SkillBitmaps:
         self.slot[candidate_id] = o
         self.ids.append(candidate_id)
         self.created.append(created_at)
-        if self.last is not None and (created_at, candidate_id) <= self.last:
+        self.rowids.append(rowid)
+        if self.last is not None and (created_at, rowid) <= self.last:
             self.disorder.add(o)
         else:
-            self.last = (created_at, candidate_id)
+            self.last = (created_at, rowid)
         for key in set(keys):
             self.postings.setdefault(key, array("I")).append(o)
 
@@ -98,7 +101,7 @@ class SkillBitmaps:
 
     def ranked(self, weights: dict[str, int]) -> Iterator[Ranked]:
         """Candidates holding any of the keys, best first: score (the sum of the weights of the keys
-        they hold) descending, then created_at, then candidate id, the order of the old scan. Lazy:
+        they hold) descending, then created_at, then row id (first recorded first), the order of the old scan. Lazy:
         each level is read only when the one above it is used up."""
         live = ~int.from_bytes(self.dead, "little")
         bitmaps = {key: self._bitmap(key) & live for key in weights}
@@ -117,10 +120,10 @@ class SkillBitmaps:
                     yield s, self.created[o], self.ids[o], keys
 
     def _in_order(self, level: bytes) -> Iterator[int]:
-        """The level's ordinals in (created_at, candidate id) order: the ordered ones as they come,
+        """The level's ordinals in (created_at, row id) order: the ordered ones as they come,
         merged with the out-of-order ones sorted."""
-        def key(o: int) -> tuple[int, bytes]:
-            return self.created[o], self.ids[o]
+        def key(o: int) -> tuple[int, int]:
+            return self.created[o], self.rowids[o]
 
         odd = sorted((o for o in self.disorder if level[o >> 3] >> (o & 7) & 1), key=key)
         ordered = (o for o in _bits(level) if o not in self.disorder) if odd else _bits(level)
