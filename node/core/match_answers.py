@@ -80,7 +80,7 @@ class MatchAnswers:
             return MatchAnswer(query.query_id, self.me, ())
         labels = [s.label for s in job.skills]
         self._charge_match_quota(asker, query.query_id, labels, now)
-        scored = self._still_consented(await self._score_pool(asker, query, job_statement.id, labels, now, job.job_id), asker, now)
+        scored = await self._score_pool(asker, query, job_statement.id, labels, now, job.job_id)
         with self.store.match_bookkeeping():
             self.store.prune_offers(now - OFFER_TTL_MS)
             self.store.add_offers([(query.query_id, offer.pseudonym, candidate_id, job.job_id, asker, job_statement.id, now)
@@ -140,6 +140,7 @@ class MatchAnswers:
                         index.put(candidate_id, created_at, rowid, keys)
                     after = (page[-1][1], page[-1][2])
                     await asyncio.sleep(0)  # let /health, pushes and the admin socket run between pages
+                self.store.forget_candidate_changes(index.seq)  # the build read everything up to it
                 self._bitmaps = index
             while changes := self.store.candidate_changes(index.seq, self.match_chunk):
                 ids = list(dict.fromkeys(cid for _, cid in changes))
@@ -164,7 +165,9 @@ class MatchAnswers:
         sector = self.org_sector(asker)  # once per query, not once per candidate
         offers: list[tuple[Offer, bytes]] = []
         size = FIRST_CONSENT_BATCH
-        while len(offers) < MAX_OFFERS:
+        earlier = 0  # offers whose consent was read before the last await
+        while True:
+            earlier = len(offers)
             batch = [r for r in itertools.islice(ranked, size) if r[2] not in referred]
             if not batch:
                 break
@@ -179,9 +182,11 @@ class MatchAnswers:
                 offers.append((Offer(alias, round(100 * len(matched) / len(wanted)), matched), candidate_id))
                 if len(offers) == MAX_OFFERS:
                     break
+            if len(offers) == MAX_OFFERS:
+                break
             size = min(CONSENT_BATCH, size * 4)
             await asyncio.sleep(0)
-        return offers
+        return self._still_consented(offers[:earlier], asker, now) + offers[earlier:]
 
     def _still_consented(self, offers: list[tuple[Offer, bytes]], asker: bytes, now: int) -> list[tuple[Offer, bytes]]:
         """Drop an offer whose consent ended (or candidate was erased) while the match ran."""
