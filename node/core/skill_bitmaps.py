@@ -111,22 +111,23 @@ class SkillBitmaps:
                 if weight >> j & 1:
                     _add(digits, bitmaps[key], j)
         size = (len(self.ids) >> 3) + 1
+        disorder = frozenset(self.disorder)  # as of now: another match may apply changes while this one waits
         held = {key: b.to_bytes(size, "little") for key, b in bitmaps.items() if b}
         for s in range(sum(weights.values()), 0, -1):
             level = _level(digits, s)
             if level:
-                for o in self._in_order(level.to_bytes(size, "little")):
+                for o in self._in_order(level.to_bytes(size, "little"), disorder):
                     keys = frozenset(k for k, data in held.items() if data[o >> 3] >> (o & 7) & 1)
                     yield s, self.created[o], self.ids[o], keys
 
-    def _in_order(self, level: bytes) -> Iterator[int]:
+    def _in_order(self, level: bytes, disorder: frozenset[int]) -> Iterator[int]:
         """The level's ordinals in (created_at, row id) order: the ordered ones as they come,
         merged with the out-of-order ones sorted."""
         def key(o: int) -> tuple[int, int]:
             return self.created[o], self.rowids[o]
 
-        odd = sorted((o for o in self.disorder if level[o >> 3] >> (o & 7) & 1), key=key)
-        ordered = (o for o in _bits(level) if o not in self.disorder) if odd else _bits(level)
+        odd = sorted((o for o in disorder if level[o >> 3] >> (o & 7) & 1), key=key)
+        ordered = (o for o in _bits(level) if o not in disorder) if odd else _bits(level)
         return heapq.merge(ordered, odd, key=key) if odd else ordered
 
 

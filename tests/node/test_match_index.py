@@ -149,7 +149,7 @@ async def test_health_answers_while_a_large_match_runs(net):
         talent.add_candidate(name=f"Person {i}", email=f"p{i}@example.org", skills=["forklift", "excel"], consent=["match"],
                              consent_scope="all", consent_evidence="form")
     envelope, _statement_id, _job_id = await job_envelope(holder, corp, ["forklift"])
-    talent.match_chunk = 1  # one candidate range per step: the match takes hundreds of steps
+    talent.match_chunk = 1  # one candidate a page while the match builds its index: hundreds of steps
     query_id = os.urandom(16)
     match = asyncio.create_task(ask(holder, corp, envelope, query_id))
     # The holder charges the query to the asker's quota (committed) before it scores the pool: from
