@@ -1,7 +1,8 @@
 """The match index (issue 11 item 1): skill concept key -> candidate, and consents by the batch.
 
-A match reads ``candidate_skills`` (migration 020) one range of the candidate id space at a time,
-best candidates first, instead of loading every candidate and querying its consents one by one.
+A match reads the skill index from memory (node/core/skill_bitmaps.py), built from ``candidate_skills``
+(migration 020) a page at a time and kept current from ``candidate_changes`` (migration 026), instead
+of loading every candidate and querying its consents one by one.
 The keys come from the node's skills vocabulary (``protocol.matching.Vocabulary.keys``), so the
 index records the vocabulary's fingerprint and is rebuilt when it changes. A mixin of
 ``TalentStore``: adding, correcting and erasing a candidate update the index in the same transaction.
@@ -63,30 +64,54 @@ class MatchIndex:
                         "ON CONFLICT (id) DO UPDATE SET vocabulary = excluded.vocabulary", [vocabulary])
         return len(rows)
 
-    def candidates_estimate(self) -> int:
-        """About how many candidates were ever recorded (the largest rowid: O(1)), to size match chunks."""
-        rows = self.db.execute("SELECT max(rowid) FROM candidates").fetchall()
+    def candidate_changes_head(self) -> int:
+        """The last change recorded in ``candidate_changes`` (0: none): an index built now is current up to it."""
+        rows = self.db.execute("SELECT max(seq) FROM candidate_changes").fetchall()
         return int(rows[0][0] or 0)
 
-    def ranked_by_skills(self, weights: dict[str, int], low: bytes, high: bytes | None,
-                         limit: int) -> list[tuple[int, int, bytes, frozenset[str]]]:
-        """Candidates with ``low <= candidate_id < high`` holding at least one of the ``weights`` keys, best
-        first: (sum of the weights of the keys they hold, created_at, candidate_id, those keys), ordered
-        by weight descending, then created_at, then id; at most ``limit``. Erased candidates are not
-        in the index. One range of the id space is one step of a match (node/core/talent.py)."""
-        if not weights:
-            return []
-        values = ", ".join("(?, ?)" for _ in weights)
-        params: list[object] = [v for item in weights.items() for v in item]
-        upper = "" if high is None else "AND s.candidate_id < ?"
-        params += [low] + ([high] if high is not None else []) + [limit]
-        sql = (f"WITH wanted (skill_key, weight) AS (VALUES {values}) "  # noqa: S608 - placeholders only
-               "SELECT sum(wanted.weight), min(s.created_at), s.candidate_id, group_concat(s.skill_key, char(31)) "
-               "FROM wanted JOIN candidate_skills s ON s.skill_key = wanted.skill_key "
-               f"WHERE s.candidate_id >= ? {upper} "
-               "GROUP BY s.candidate_id ORDER BY 1 DESC, 2, 3 LIMIT ?")
-        return [(int(w), int(at), bytes(cid), frozenset(str(keys).split("\x1f")))
-                for w, at, cid, keys in self.db.execute(sql, params).fetchall()]
+    def candidate_changes(self, after: int, limit: int) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` (seq, candidate_id) changes recorded after ``after``, oldest first (migration 026)."""
+        rows = self.db.execute("SELECT seq, candidate_id FROM candidate_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+                               [after, limit]).fetchall()
+        return [(int(seq), bytes(cid)) for seq, cid in rows]
+
+    def forget_candidate_changes(self, upto: int) -> None:
+        """Delete the change records the in-memory index has applied (bookkeeping: no fsync of its own)."""
+        with without_fsync(self.db):
+            self.db.execute("DELETE FROM candidate_changes WHERE seq <= ?", [upto])
+
+    def index_page(self, after: tuple[int, int] | None, limit: int) -> list[tuple[bytes, int, int, tuple[str, ...]]]:
+        """Candidates not erased in (created_at, rowid) order after ``after`` (the order of the old scan:
+        oldest first, then first recorded), at most ``limit``, each as (candidate_id, created_at, rowid,
+        skill keys): one step of building the in-memory index (index ``candidates_created``)."""
+        at, rowid = after if after is not None else (-(2**62), 0)
+        rows = self.db.execute(
+            "SELECT candidate_id, created_at, rowid FROM candidates WHERE erased_at IS NULL AND created_at >= ? "
+            "AND (created_at > ? OR rowid > ?) ORDER BY created_at, rowid LIMIT ?", [at, at, rowid, limit]).fetchall()
+        keys = self._keys_of([bytes(r[0]) for r in rows])
+        return [(bytes(c), int(a), int(r), keys.get(bytes(c), ())) for c, a, r in rows]
+
+    def index_entries(self, candidate_ids: list[bytes]) -> dict[bytes, tuple[int, int, tuple[str, ...]]]:
+        """The current (created_at, rowid, skill keys) of those candidates that are held and not erased."""
+        out: dict[bytes, tuple[int, int, tuple[str, ...]]] = {}
+        for start in range(0, len(candidate_ids), 500):
+            part = candidate_ids[start:start + 500]
+            marks = ", ".join("?" * len(part))
+            rows = self.db.execute(f"SELECT candidate_id, created_at, rowid FROM candidates WHERE erased_at IS NULL "  # noqa: S608
+                                   f"AND candidate_id IN ({marks})", part).fetchall()
+            keys = self._keys_of([bytes(r[0]) for r in rows])
+            out.update((bytes(c), (int(a), int(r), keys.get(bytes(c), ()))) for c, a, r in rows)
+        return out
+
+    def _keys_of(self, candidate_ids: list[bytes]) -> dict[bytes, tuple[str, ...]]:
+        out: dict[bytes, list[str]] = {}
+        for start in range(0, len(candidate_ids), 500):
+            part = candidate_ids[start:start + 500]
+            marks = ", ".join("?" * len(part))
+            for cid, key in self.db.execute(f"SELECT candidate_id, skill_key FROM candidate_skills "  # noqa: S608
+                                            f"WHERE candidate_id IN ({marks})", part).fetchall():
+                out.setdefault(bytes(cid), []).append(str(key))
+        return {cid: tuple(keys) for cid, keys in out.items()}
 
     def scan_floor(self) -> int:
         """One plain scan reading every held candidate's skills (the work of any unindexed match, with

@@ -259,6 +259,21 @@ def _m023_list_pages(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX candidates_created ON candidates (created_at) WHERE erased_at IS NULL")
 
 
+def _m026_candidate_changes(db: sqlite_utils.Database) -> None:
+    """Issue 11 (match): the node keeps the skill index in memory as bitmaps (node/core/skill_bitmaps.py)
+    and must learn of every candidate added, corrected or erased, including changes rolled back or
+    made outside its own calls. Triggers record the candidate in ``candidate_changes`` in the very
+    transaction that changed it (so a rolled-back change leaves no record); the node applies the
+    records since the last one it saw before each match and deletes what it has applied."""
+    db.execute("CREATE TABLE candidate_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, candidate_id BLOB NOT NULL)")
+    db.execute("""CREATE TRIGGER candidates_added AFTER INSERT ON candidates
+                  BEGIN INSERT INTO candidate_changes (candidate_id) VALUES (new.candidate_id); END""")
+    db.execute("""CREATE TRIGGER candidates_changed AFTER UPDATE OF skills, erased_at, created_at ON candidates
+                  BEGIN INSERT INTO candidate_changes (candidate_id) VALUES (new.candidate_id); END""")
+    db.execute("""CREATE TRIGGER candidates_removed AFTER DELETE ON candidates
+                  BEGIN INSERT INTO candidate_changes (candidate_id) VALUES (old.candidate_id); END""")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -276,4 +291,5 @@ MIGRATIONS: list[Migration] = [
     ("020_match_index", _m020_match_index),
     ("021_email_index", _m021_email_index),
     ("023_list_pages", _m023_list_pages),
+    ("026_candidate_changes", _m026_candidate_changes),
 ]

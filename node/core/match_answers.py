@@ -7,11 +7,13 @@ consent is checked per audience at the moment of answering, and the event loop r
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from node.core.limits import DAY_MS, MatchQuota
+from node.core.skill_bitmaps import Ranked, SkillBitmaps
 from node.logs import log_event
 from protocol import errors as E
 from protocol.errors import RemoteProtocolError
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
 
 MATCH_THRESHOLD = 1  # a candidate must match at least one requirement to be offered
 OFFER_TTL_MS = 30 * 86_400_000  # how long a pseudonym can still be resolved for a referral request
-CONSENT_BATCH = 500  # ranked candidates whose consents are read in one query
+CONSENT_BATCH = 500  # ranked candidates whose consents are read in one query, at most
+FIRST_CONSENT_BATCH = 64  # the first batch: usually enough for MAX_OFFERS, a few milliseconds
 
 
 class MatchAnswers:
@@ -38,6 +41,8 @@ class MatchAnswers:
         match_quota: MatchQuota
         match_chunk: int
         _skill_index_for: str | None
+        _bitmaps: SkillBitmaps | None
+        _bitmaps_lock: asyncio.Lock
 
         @property
         def clock(self) -> Clock: ...
@@ -75,7 +80,7 @@ class MatchAnswers:
             return MatchAnswer(query.query_id, self.me, ())
         labels = [s.label for s in job.skills]
         self._charge_match_quota(asker, query.query_id, labels, now)
-        scored = self._still_consented(await self._score_pool(asker, query, job_statement.id, labels, now, job.job_id), asker, now)
+        scored = await self._score_pool(asker, query, job_statement.id, labels, now, job.job_id)
         with self.store.match_bookkeeping():
             self.store.prune_offers(now - OFFER_TTL_MS)
             self.store.add_offers([(query.query_id, offer.pseudonym, candidate_id, job.job_id, asker, job_statement.id, now)
@@ -109,54 +114,63 @@ class MatchAnswers:
         """The best ``MAX_OFFERS`` consented candidates for the job's labels, from the skill index.
 
         The answer is the one the old scan gave (score descending, then oldest candidate first; ties
-        on the same millisecond by candidate id): each range of the candidate id space gives its best
-        candidates by the weight of the job's concepts they hold, the ranges are merged, and the part
-        of the merge that is certainly in global order is checked for consent in batches. If too few
-        are consented, the ranges are asked for more. Between ranges the event loop runs (a match over
-        100,000 candidates is forty steps of a few milliseconds, never one long block)."""
+        on the same millisecond by the order they were recorded in, their row id). The in-memory index (node/core/skill_bitmaps.py)
+        ranks lazily, best first; candidates are checked for consent in batches as they come, and
+        the ranking stops once ``MAX_OFFERS`` are consented: no candidate after that can beat them."""
         vocabulary = self.vocabulary()
         self._ensure_skill_index(vocabulary)
         wanted = [(label, vocabulary.concept(label).key) for label in labels if normalise(label)]
         if not wanted:
             return []
-        weights = dict(Counter(key for _, key in wanted))
-        limit = MAX_OFFERS
-        while True:
-            ranked, complete = await self._ranked(weights, limit)
-            offers = await self._consented_offers(ranked, wanted, asker, query, job_statement_id, now, job_id)
-            if len(offers) >= MAX_OFFERS or complete:
-                return offers[:MAX_OFFERS]
-            limit *= 4
+        index = await self._skill_bitmaps(vocabulary.fingerprint)
+        return await self._consented_offers(index.ranked(dict(Counter(key for _, key in wanted))), wanted, asker, query,
+                                            job_statement_id, now, job_id)
 
-    async def _ranked(self, weights: dict[str, int], limit: int) -> tuple[list[tuple[int, int, bytes, frozenset[str]]], bool]:
-        """Candidates holding any of the keys, in global order (weight desc, created_at, id), as far as
-        that order is certain from the best ``limit`` of each id range; True if nothing was cut off."""
-        parts = max(1, -(-self.store.candidates_estimate() // max(1, self.match_chunk)))
-        bounds = [(i * 2**32 // parts).to_bytes(4, "big") for i in range(parts)]
-        rows: list[tuple[int, int, bytes, frozenset[str]]] = []
-        cut: tuple[int, int, bytes] | None = None
-        for i, low in enumerate(bounds):
-            part = self.store.ranked_by_skills(weights, low, bounds[i + 1] if i + 1 < parts else None, limit)
-            rows += part
-            if len(part) == limit:
-                last = (-part[-1][0], part[-1][1], part[-1][2])
-                cut = last if cut is None or last < cut else cut
-            await asyncio.sleep(0)  # let /health, pushes and the admin socket run between ranges
-        rows.sort(key=lambda r: (-r[0], r[1], r[2]))
-        if cut is None:
-            return rows, True
-        return [r for r in rows if (-r[0], r[1], r[2]) <= cut], False
+    async def _skill_bitmaps(self, fingerprint: str) -> SkillBitmaps:
+        """The in-memory skill index, current with every committed change: built a page at a time
+        (the event loop runs between pages) on first use, after a vocabulary change or when it has
+        grown wasteful, then brought up to date from the change records (migration 026)."""
+        async with self._bitmaps_lock:
+            index = self._bitmaps
+            if index is None or index.fingerprint != fingerprint or index.stale():
+                index = SkillBitmaps(fingerprint, self.store.candidate_changes_head())
+                after: tuple[int, int] | None = None
+                while page := self.store.index_page(after, self.match_chunk):
+                    for candidate_id, created_at, rowid, keys in page:
+                        index.put(candidate_id, created_at, rowid, keys)
+                    after = (page[-1][1], page[-1][2])
+                    await asyncio.sleep(0)  # let /health, pushes and the admin socket run between pages
+                self.store.forget_candidate_changes(index.seq)  # the build read everything up to it
+                self._bitmaps = index
+            while changes := self.store.candidate_changes(index.seq, self.match_chunk):
+                ids = list(dict.fromkeys(cid for _, cid in changes))
+                current = self.store.index_entries(ids)
+                for cid in ids:
+                    if cid in current:
+                        index.put(cid, *current[cid])
+                    else:
+                        index.remove(cid)
+                index.seq = changes[-1][0]
+                self.store.forget_candidate_changes(index.seq)
+                await asyncio.sleep(0)
+            return index
 
-    async def _consented_offers(self, ranked: list[tuple[int, int, bytes, frozenset[str]]], wanted: list[tuple[str, str]],
+    async def _consented_offers(self, ranked: Iterator[Ranked], wanted: list[tuple[str, str]],
                                 asker: bytes, query: MatchQuery, job_statement_id: bytes, now: int,
                                 job_id: bytes) -> list[tuple[Offer, bytes]]:
-        """The ranked candidates whose consent covers matching for the asker, as offers, in order."""
+        """The first ``MAX_OFFERS`` ranked candidates whose consent covers matching for the asker, as
+        offers, in order; consents are read a batch at a time (growing) and ranking stops there."""
         key = self._pseudonym_key()
         referred = self._referred_to(job_id, asker)
         sector = self.org_sector(asker)  # once per query, not once per candidate
         offers: list[tuple[Offer, bytes]] = []
-        for start in range(0, len(ranked), CONSENT_BATCH):
-            batch = [r for r in ranked[start:start + CONSENT_BATCH] if r[2] not in referred]
+        size = FIRST_CONSENT_BATCH
+        earlier = 0  # offers whose consent was read before the last await
+        while True:
+            earlier = len(offers)
+            batch = [r for r in itertools.islice(ranked, size) if r[2] not in referred]
+            if not batch:
+                break
             consents = self.store.consents_of([r[2] for r in batch])
             for _weight, _at, candidate_id, keys in batch:
                 if not any(row.covers("match", asker, sector, now) for row in consents[candidate_id]):
@@ -166,10 +180,13 @@ class MatchAnswers:
                     continue
                 alias = pseudonym(key, asker, query.query_id, job_statement_id, candidate_id)
                 offers.append((Offer(alias, round(100 * len(matched) / len(wanted)), matched), candidate_id))
-            if len(offers) >= MAX_OFFERS:
+                if len(offers) == MAX_OFFERS:
+                    break
+            if len(offers) == MAX_OFFERS:
                 break
+            size = min(CONSENT_BATCH, size * 4)
             await asyncio.sleep(0)
-        return offers
+        return self._still_consented(offers[:earlier], asker, now) + offers[earlier:]
 
     def _still_consented(self, offers: list[tuple[Offer, bytes]], asker: bytes, now: int) -> list[tuple[Offer, bytes]]:
         """Drop an offer whose consent ended (or candidate was erased) while the match ran."""

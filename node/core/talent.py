@@ -12,6 +12,7 @@ consent withdrawn or expired after a referral was queued stops it (THREATS rows 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from node.core.limits import MatchQuota
 from node.core.match_answers import MatchAnswers
 from node.core.referrals import REFERABLE_AGAIN
 from node.core.relay import Relays
+from node.core.skill_bitmaps import SkillBitmaps
 from node.core.talent_views import TalentViews
 from node.formats.jobposting import JobPostingError
 from node.formats.posting import Imported, import_posting
@@ -40,7 +42,7 @@ from protocol.statement import BODY_LIMITS, MAX_BODY_BYTES, Envelope, Statement
 from storage.talent import TalentStore
 from storage.talent_rows import JobRow, ReferralRow
 
-MATCH_CHUNK = 2_500  # candidates per step of a match: a few milliseconds of SQL, then the loop runs
+MATCH_CHUNK = 2_500  # candidates per step of building the match index: a few milliseconds of SQL, then the loop runs
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Talent(Candidates, TalentViews, MatchAnswers):
     match_quota: MatchQuota = dataclasses.field(default_factory=MatchQuota)
     match_chunk: int = MATCH_CHUNK  # candidates per step of a match (the event loop runs between steps)
     _skill_index_for: str | None = dataclasses.field(default=None, init=False, repr=False)
+    _bitmaps: SkillBitmaps | None = dataclasses.field(default=None, init=False, repr=False)
+    _bitmaps_lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.store = TalentStore(self.federation.service.db)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import sqlite3
 
 import aiohttp
+import pytest
 
 from node.core.match_answers import MATCH_THRESHOLD
 from node.runtime import NodeRuntime
@@ -147,7 +149,7 @@ async def test_health_answers_while_a_large_match_runs(net):
         talent.add_candidate(name=f"Person {i}", email=f"p{i}@example.org", skills=["forklift", "excel"], consent=["match"],
                              consent_scope="all", consent_evidence="form")
     envelope, _statement_id, _job_id = await job_envelope(holder, corp, ["forklift"])
-    talent.match_chunk = 1  # one candidate range per step: the match takes hundreds of steps
+    talent.match_chunk = 1  # one candidate a page while the match builds its index: hundreds of steps
     query_id = os.urandom(16)
     match = asyncio.create_task(ask(holder, corp, envelope, query_id))
     # The holder charges the query to the asker's quota (committed) before it scores the pool: from
@@ -184,3 +186,56 @@ async def test_the_index_is_rebuilt_when_the_vocabulary_changes(net):
     got = await ask(holder, corp, envelope, query_id)
     assert as_tuples(got.offers) == as_tuples(expected)
     assert sorted(o.score for o in got.offers) != sorted(o.score for o in before.offers), "the vocabulary change mattered"
+
+
+async def test_early_termination_at_the_kth_score_answers_what_the_scan_answers(net):
+    """The ranking stops once MAX_OFFERS are consented. Its boundary: more than MAX_OFFERS candidates
+    tie at the K-th score, several in one millisecond (decided by id), the best and oldest have no
+    consent (gaps at the top), and after the index was built candidates are added out of order (a
+    clock set back), corrected (keeping their created_at), erased, and a refused import row rolled back."""
+    holder, corp, clock = await holder_and_corp(net)
+    talent = holder.talent
+    for i in range(130):
+        if i % 5 == 0:
+            clock.advance(1)  # five candidates a millisecond: ties on created_at, ordered by id
+        both = i < 80
+        gap = i < 12 or i % 7 == 0  # the oldest of the best, and some after, give no consent to matching
+        talent.add_candidate(name=f"Person {i}", email=f"p{i}@example.org", skills=["forklift", "excel"] if both else ["forklift"],
+                             consent=None if gap else ["match"], consent_scope="" if gap else "all",
+                             consent_evidence="" if gap else "form")
+    skills = ["forklift", "excel"]
+    envelope, statement_id, job_id = await job_envelope(holder, corp, skills)
+
+    async def same_as_scan() -> tuple[list[Offer], bytes]:
+        query_id = os.urandom(16)
+        expected = reference_offers(holder, corp.service.node_id, query_id, statement_id, skills, job_id, clock())
+        assert as_tuples((await ask(holder, corp, envelope, query_id)).offers) == as_tuples(expected)
+        return expected, query_id
+
+    expected, _ = await same_as_scan()
+    consented_best = [c for c in talent.store.candidates() if "excel" in c.skills
+                      and talent.consent_in_force(c.candidate_id, "match", corp.service.node_id, clock())]
+    assert len(expected) == MAX_OFFERS and len(consented_best) > MAX_OFFERS and expected[-1].score == 100, \
+        "the K-th offer ties with candidates left out: the boundary is reached"
+    assert talent._bitmaps is not None and len(talent._bitmaps) == 130  # the index was built by that match
+    # Changes after the build reach the index from the change records.
+    clock.advance(-50)  # a clock set back: these are older than the newest held
+    for i in range(3):
+        talent.add_candidate(name=f"Late {i}", email=f"late{i}@example.org", skills=["excel", "forklift"], consent=["match"],
+                             consent_scope="all", consent_evidence="form")
+    clock.advance(60)
+    held = talent.store.candidates()
+    talent.update_candidate(held[20].candidate_id, {"skills": ["cooking"]})  # out of the best
+    talent.update_candidate(held[100].candidate_id, {"skills": ["excel", "forklift", "cooking"]})  # into it, kept its age
+    talent.erase_candidate(held[13].candidate_id)
+    with pytest.raises(sqlite3.IntegrityError), holder.service.db.atomic():
+        talent.add_candidate(name="Rolled back", email="rb@example.org", skills=["excel", "forklift"], consent=["match"],
+                             consent_scope="all", consent_evidence="form")
+        holder.service.db.execute("INSERT INTO candidates (candidate_id) VALUES (NULL)")  # fails: the add is undone
+    expected, query_id = await same_as_scan()
+    late = [c for c in talent.store.candidates() if c.name.startswith("Late")]
+    offered = {o.pseudonym for o in expected}
+    assert late and all(pseudonym(talent._pseudonym_key(), corp.service.node_id, query_id, statement_id, c.candidate_id)
+                        in offered for c in late), "the candidates added after the build are found, oldest first"
+    assert len(talent._bitmaps.disorder) >= 2, "the late and corrected candidates took the out-of-order path"
+    assert talent.store.candidate_changes(0, 10) == [], "applied change records are deleted"
