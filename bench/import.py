@@ -75,7 +75,7 @@ async def main() -> bool:
     figure(f"import of {n} rows through the CLI", seconds, "s")
     figure("import rate", rate, "rows/s")
     figure("import rate / commit-per-row floor", rate / floor)
-    return report("import", [Goal("rows_per_s", rate, 5000, False)])
+    return report("import", [Goal("rows_per_s", rate, 5000, False, "rows/s", limit=floor)])
 
 
 if __name__ == "__main__":

@@ -117,6 +117,12 @@ async def local(net: Any, n: int, queries: int, labels: list[str]) -> list[Goal]
     ms, _ = await timed(one)  # warm: the first query builds the in-memory skill index (node/core/skill_bitmaps.py)
     figure("first match, building the in-memory skill index a page at a time", ms, "ms")
     figure("RSS growth of this process at the first match (the index)", rss_mb() - before, "MB")
+    idle_stop = asyncio.Event()
+    idle_health: list[float] = []
+    idle_poller = asyncio.create_task(poll_health(holder.port, idle_stop, idle_health))
+    await asyncio.sleep(0.5)  # a benchmark, not a test: /health on the idle holder, the floor of the figure below
+    idle_stop.set()
+    await idle_poller
     stop = asyncio.Event()
     health: list[float] = []
     poller = asyncio.create_task(poll_health(holder.port, stop, health))
@@ -135,8 +141,10 @@ async def local(net: Any, n: int, queries: int, labels: list[str]) -> list[Goal]
     figure("local match p50 / scan floor", p50 / floor)
     figure(f"/health p99 during the matches ({len(health)} polls)", percentile(health, 99), "ms")
     figure("/health max during the matches", max(health), "ms")
-    return [Goal("local_p50_ms", p50, 50, True), Goal("local_p99_ms", p99, 200, True),
-            Goal("health_p99_ms", percentile(health, 99), 100, True)]
+    idle = percentile(idle_health, 99)
+    figure(f"/health p99 on the idle holder ({len(idle_health)} polls, the floor)", idle, "ms")
+    return [Goal("local_p50_ms", p50, 50, True, "ms", limit=floor), Goal("local_p99_ms", p99, 200, True, "ms", limit=floor),
+            Goal("health_p99_ms", percentile(health, 99), 100, True, "ms", limit=idle)]
 
 
 async def federated(net: Any, per_peer: int, rounds: int, labels: list[str]) -> list[Goal]:
