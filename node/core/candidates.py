@@ -8,18 +8,34 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from node.core.erasure import Erasure
 from node.core.errors import UserError
 from node.core.fields import SCOPE_REQUIRED
 from node.core.ids import resolve_id
+from node.core.restore import refuse_while_pending
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, Consent, ConsentWithdrawal, parse_scope
 from protocol.errors import ProtocolError
 from protocol.referrals import Referral
 from storage.talent_rows import Candidate, ConsentRow, DisclosureRow
+
+
+@dataclass(frozen=True, slots=True)
+class PendingConsent:
+    """A checked consent body not yet signed, with what its consent row needs besides the statement id."""
+
+    candidate_id: bytes
+    body: Consent
+    evidence: str
+
+    def row(self, statement_id: bytes) -> ConsentRow:
+        b = self.body
+        return ConsentRow(b.consent_id, self.candidate_id, statement_id, b.purposes, b.scope, b.fields, self.evidence,
+                          b.collected_at, b.expires_at, "given")
 
 
 class Candidates(Erasure):
@@ -34,6 +50,26 @@ class Candidates(Erasure):
                       consent_scope: str = "", consent_expires: int | None = None, consent_evidence: str = "",
                       consent_fields: tuple[str, ...] = PROFILE_FIELDS, notes: str | None = None,
                       quiet: bool = False) -> tuple[Candidate, ConsentRow | None]:
+        consent_row = None
+        with self.db.atomic():
+            candidate, pending = self._stage_candidate(
+                name=name, email=email, skills=skills, phone=phone, location=location, medal=medal, for_job=for_job,
+                consent=consent, consent_scope=consent_scope, consent_expires=consent_expires,
+                consent_evidence=consent_evidence, consent_fields=consent_fields, notes=notes)
+            if pending is not None:
+                statement = self.federation.append(Consent.KIND, pending.body.to_value(), private=True, audience=Audience.only())
+                consent_row = pending.row(statement.id)
+                self.store.add_consent(consent_row, pending.body.collected_at)
+        if not quiet:  # an import logs its batch once (import_candidates)
+            log_event("candidate.added", consented=consent_row is not None)
+        return candidate, consent_row
+
+    def _stage_candidate(self, *, name: str, email: str, skills: list[str], phone: str | None, location: str | None,
+                         medal: str | None, for_job: str | None, consent: list[str] | None, consent_scope: str,
+                         consent_expires: int | None, consent_evidence: str, consent_fields: tuple[str, ...],
+                         notes: str | None) -> tuple[Candidate, PendingConsent | None]:
+        """Check and store a new candidate, and check and build its consent body (not yet signed):
+        ``add_candidate`` signs it at once, an import signs its batch's bodies together."""
         self._check_fields(name, email, skills, medal, None)
         if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope.strip()):
             raise UserError("consent_scope, consent_expires and consent_evidence describe a consent: also give consent (match,refer)",
@@ -41,39 +77,59 @@ class Candidates(Erasure):
         now = self.clock()
         candidate = Candidate(self.random(16), self.random(16), name.strip(), email.strip(), phone, location, tuple(skills),
                               medal, for_job, now, notes or None)
-        consent_row = None
-        keys = self._skill_keys(candidate.skills)
-        with self.db.atomic():
-            self.store.add_candidate(candidate, keys)
-            if consent:
-                consent_row = self._give_consent(candidate, consent, consent_scope, consent_expires, consent_evidence,
-                                                 consent_fields, now)
-        if not quiet:  # an import logs its batch once (import_candidates)
-            log_event("candidate.added", consented=consent_row is not None)
-        return candidate, consent_row
+        self.store.add_candidate(candidate, self._skill_keys(candidate.skills))
+        if not consent:
+            return candidate, None
+        return candidate, self._consent_body(candidate, consent, consent_scope, consent_expires, consent_evidence,
+                                             consent_fields, now)
 
     def import_candidates(self, rows: list[tuple[int, dict[str, Any] | None, UserError | None]]) -> list[dict[str, Any]]:
         """Add a batch of imported rows (row number, ``add_candidate`` arguments or the row's error)
         in ONE transaction: one durable commit for the candidates and their signed consent
-        statements, not one per row. Each row has its own savepoint, so a refused row (an email
-        already recorded, say) leaves nothing behind and the others still go in. Returns, per row,
-        its id or its error (message and request field, as the admin API answers one)."""
+        statements, not one per row. Each row is checked and stored in its own savepoint, so a refused
+        row (an email already recorded, say) leaves nothing behind and the others still go in; then
+        the batch's consent bodies are signed and appended together (``Federation.append_own_many``:
+        one pass through the rollback gates, consecutive seqs). While a gate is closed, rows with
+        consent are refused with its reason, as ``candidate add`` would be. Returns, per row, its id
+        or its error (message and request field, as the admin API answers one)."""
         results: list[dict[str, Any]] = []
+        staged: list[tuple[dict[str, Any], PendingConsent]] = []
+        gate = self._own_append_refusal()
         with self.db.atomic():
             for number, args, error in rows:
-                if args is not None:
+                if args is not None and not (gate is not None and args.get("consent")):
                     try:
                         with self.db.atomic():
-                            candidate, consent = self.add_candidate(**args, quiet=True)
-                        results.append({"row": number, "id": candidate.candidate_id.hex(),
-                                        "consent_id": consent.consent_id.hex() if consent else None})
+                            candidate, pending = self._stage_candidate(**{"consent_fields": PROFILE_FIELDS, **args})
+                        results.append({"row": number, "id": candidate.candidate_id.hex(), "consent_id": None})
+                        if pending is not None:
+                            staged.append((results[-1], pending))
                         continue
                     except UserError as exc:
                         error = exc
+                error = error or gate
                 assert error is not None
                 results.append({"row": number, "error": str(error), "field": error.field})
+            self._sign_staged(staged)
         log_event("candidates.imported", rows=len(rows), added=sum(1 for r in results if "id" in r))
         return results
+
+    def _sign_staged(self, staged: list[tuple[dict[str, Any], PendingConsent]]) -> None:
+        """Sign the staged consent bodies as one batch and record their consent rows (one executemany)."""
+        statements = self.federation.append_own_many(Consent.KIND, [p.body.to_value() for _, p in staged], private=True,
+                                                     audience=Audience.only())
+        consent_rows = [pending.row(statement.id) for (_, pending), statement in zip(staged, statements, strict=True)]
+        self.store.add_consents(consent_rows)
+        for (result, _), row in zip(staged, consent_rows, strict=True):
+            result["consent_id"] = row.consent_id.hex()
+
+    def _own_append_refusal(self) -> UserError | None:
+        """Why an own statement may not be signed now (a restore or the start check pending), or None."""
+        try:
+            refuse_while_pending(self.federation)
+        except UserError as exc:
+            return exc
+        return None
 
     def _check_fields(self, name: str, email: str, skills: list[str] | tuple[str, ...], medal: str | None,
                       candidate_id: bytes | None) -> None:
@@ -140,6 +196,15 @@ class Candidates(Erasure):
 
     def _give_consent(self, candidate: Candidate, purposes: list[str], scope_text: str, expires: int | None, evidence: str,
                       fields: tuple[str, ...], now: int) -> ConsentRow:
+        pending = self._consent_body(candidate, purposes, scope_text, expires, evidence, fields, now)
+        statement = self.federation.append(Consent.KIND, pending.body.to_value(), private=True, audience=Audience.only())
+        row = pending.row(statement.id)
+        self.store.add_consent(row, now)
+        return row
+
+    def _consent_body(self, candidate: Candidate, purposes: list[str], scope_text: str, expires: int | None, evidence: str,
+                      fields: tuple[str, ...], now: int) -> PendingConsent:
+        """Check a consent to be given and build its body (the statement is signed by the caller)."""
         if candidate.erased:
             raise UserError("this candidate was erased: record them again with `orgnode candidate add` if they come back")
         if not evidence.strip():
@@ -154,11 +219,7 @@ class Candidates(Erasure):
             raise UserError(exc.detail) from exc
         if expires is not None and expires <= now:
             raise UserError("consent_expires is in the past", field="consent_expires")
-        statement = self.federation.append(Consent.KIND, body.to_value(), private=True, audience=Audience.only())
-        row = ConsentRow(body.consent_id, candidate.candidate_id, statement.id, body.purposes, body.scope, body.fields,
-                         evidence, now, expires, "given")
-        self.store.add_consent(row, now)
-        return row
+        return PendingConsent(candidate.candidate_id, body, evidence)
 
     def consent_in_force(self, candidate_id: bytes, purpose: str, org: bytes, now: int) -> ConsentRow | None:
         sector = self.org_sector(org)
