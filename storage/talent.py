@@ -23,6 +23,7 @@ from protocol import kinds
 from protocol.jobs import Job
 from protocol.statement import Statement
 from storage.erasure_queues import ErasureQueues
+from storage.import_batches import ImportBatches
 from storage.log_store import LogStore
 from storage.match_index import MatchIndex
 from storage.projections import FOREIGN_PROJECTORS, projector
@@ -88,7 +89,7 @@ class _Unset(enum.Enum):
 _UNSET = _Unset.UNSET
 
 
-class TalentStore(ErasureQueues, MatchIndex):
+class TalentStore(ErasureQueues, MatchIndex, ImportBatches):
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
@@ -186,16 +187,6 @@ class TalentStore(ErasureQueues, MatchIndex):
              json.dumps(list(c.fields)), c.evidence, c.collected_at, c.expires_at, c.state],
         )
         self.db.execute("INSERT INTO consent_history (consent_id, state, at, note) VALUES (?, 'given', ?, '')", [c.consent_id, now])
-
-    def add_consents(self, rows: list[ConsentRow]) -> None:
-        """``add_consent`` for a batch (an import's): one ``executemany`` per table."""
-        self.db.conn.executemany(
-            """INSERT INTO consents (consent_id, candidate_id, statement_id, purposes, scope, fields, evidence, collected_at,
-                                     expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(c.consent_id, c.candidate_id, c.statement_id, json.dumps(list(c.purposes)), json.dumps(list(c.scope)),
-              json.dumps(list(c.fields)), c.evidence, c.collected_at, c.expires_at, c.state) for c in rows])
-        self.db.conn.executemany("INSERT INTO consent_history (consent_id, state, at, note) VALUES (?, 'given', ?, '')",
-                                 [(c.consent_id, c.collected_at) for c in rows])
 
     def consents(self, candidate_id: bytes) -> list[ConsentRow]:
         return [_consent(r) for r in self.db.query("SELECT * FROM consents WHERE candidate_id = ? ORDER BY collected_at", [candidate_id])]

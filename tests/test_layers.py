@@ -673,7 +673,7 @@ def test_every_own_append_passes_the_rollback_gates():
     assert "node/core/service.py:append" in _callers_of("refuse_if_rolled_back", ("node",))
     # The batch path (a CSV import's consent statements, issue 11 item 2) passes the same gates, once.
     assert _callers_of("append_own_many", ("storage", "node")) == {"node/core/federation.py:append_own_many",
-                                                                  "node/core/candidates.py:_sign_staged"}
+                                                                  "node/core/candidate_import.py:_sign_staged"}
     assert "node/core/federation.py:append_own_many" in _callers_of("refuse_while_pending", ("node",))
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from node.core.candidate_import import CandidateImports, PendingConsent
 from node.core.erasure import Erasure
 from node.core.errors import UserError
 from node.core.fields import SCOPE_REQUIRED
 from node.core.ids import resolve_id
-from node.core.restore import refuse_while_pending
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, Consent, ConsentWithdrawal, parse_scope
@@ -24,21 +23,7 @@ from protocol.referrals import Referral
 from storage.talent_rows import Candidate, ConsentRow, DisclosureRow
 
 
-@dataclass(frozen=True, slots=True)
-class PendingConsent:
-    """A checked consent body not yet signed, with what its consent row needs besides the statement id."""
-
-    candidate_id: bytes
-    body: Consent
-    evidence: str
-
-    def row(self, statement_id: bytes) -> ConsentRow:
-        b = self.body
-        return ConsentRow(b.consent_id, self.candidate_id, statement_id, b.purposes, b.scope, b.fields, self.evidence,
-                          b.collected_at, b.expires_at, "given")
-
-
-class Candidates(Erasure):
+class Candidates(CandidateImports, Erasure):
     """The candidates this node holds, and their consent."""
 
     if TYPE_CHECKING:  # provided by Talent (node/core/talent.py)
@@ -51,11 +36,12 @@ class Candidates(Erasure):
                       consent_fields: tuple[str, ...] = PROFILE_FIELDS, notes: str | None = None,
                       quiet: bool = False) -> tuple[Candidate, ConsentRow | None]:
         consent_row = None
+        candidate, pending = self._prepare_candidate(
+            name=name, email=email, skills=skills, phone=phone, location=location, medal=medal, for_job=for_job,
+            consent=consent, consent_scope=consent_scope, consent_expires=consent_expires,
+            consent_evidence=consent_evidence, consent_fields=consent_fields, notes=notes)
         with self.db.atomic():
-            candidate, pending = self._stage_candidate(
-                name=name, email=email, skills=skills, phone=phone, location=location, medal=medal, for_job=for_job,
-                consent=consent, consent_scope=consent_scope, consent_expires=consent_expires,
-                consent_evidence=consent_evidence, consent_fields=consent_fields, notes=notes)
+            self.store.add_candidate(candidate, self._skill_keys(candidate.skills))
             if pending is not None:
                 statement = self.federation.append(Consent.KIND, pending.body.to_value(), private=True, audience=Audience.only())
                 consent_row = pending.row(statement.id)
@@ -64,75 +50,27 @@ class Candidates(Erasure):
             log_event("candidate.added", consented=consent_row is not None)
         return candidate, consent_row
 
-    def _stage_candidate(self, *, name: str, email: str, skills: list[str], phone: str | None, location: str | None,
-                         medal: str | None, for_job: str | None, consent: list[str] | None, consent_scope: str,
-                         consent_expires: int | None, consent_evidence: str, consent_fields: tuple[str, ...],
-                         notes: str | None) -> tuple[Candidate, PendingConsent | None]:
-        """Check and store a new candidate, and check and build its consent body (not yet signed):
-        ``add_candidate`` signs it at once, an import signs its batch's bodies together."""
-        self._check_fields(name, email, skills, medal, None)
+    def _prepare_candidate(self, *, name: str, email: str, skills: list[str], phone: str | None, location: str | None,
+                           medal: str | None, for_job: str | None, consent: list[str] | None, consent_scope: str,
+                           consent_expires: int | None, consent_evidence: str, consent_fields: tuple[str, ...],
+                           notes: str | None, email_taken: bool | None = None) -> tuple[Candidate, PendingConsent | None]:
+        """Check a new candidate and build it and its consent body (not stored, not signed):
+        ``add_candidate`` stores and signs it at once, an import its batch's together
+        (node/core/candidate_import.py). ``email_taken``: already looked up (None: look it up)."""
+        self._check_fields(name, email, skills, medal, None, email_taken)
         if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope.strip()):
             raise UserError("consent_scope, consent_expires and consent_evidence describe a consent: also give consent (match,refer)",
                             field="consent")
         now = self.clock()
         candidate = Candidate(self.random(16), self.random(16), name.strip(), email.strip(), phone, location, tuple(skills),
                               medal, for_job, now, notes or None)
-        self.store.add_candidate(candidate, self._skill_keys(candidate.skills))
         if not consent:
             return candidate, None
         return candidate, self._consent_body(candidate, consent, consent_scope, consent_expires, consent_evidence,
                                              consent_fields, now)
 
-    def import_candidates(self, rows: list[tuple[int, dict[str, Any] | None, UserError | None]]) -> list[dict[str, Any]]:
-        """Add a batch of imported rows (row number, ``add_candidate`` arguments or the row's error)
-        in ONE transaction: one durable commit for the candidates and their signed consent
-        statements, not one per row. Each row is checked and stored in its own savepoint, so a refused
-        row (an email already recorded, say) leaves nothing behind and the others still go in; then
-        the batch's consent bodies are signed and appended together (``Federation.append_own_many``:
-        one pass through the rollback gates, consecutive seqs). While a gate is closed, rows with
-        consent are refused with its reason, as ``candidate add`` would be. Returns, per row, its id
-        or its error (message and request field, as the admin API answers one)."""
-        results: list[dict[str, Any]] = []
-        staged: list[tuple[dict[str, Any], PendingConsent]] = []
-        gate = self._own_append_refusal()
-        with self.db.atomic():
-            for number, args, error in rows:
-                if args is not None and not (gate is not None and args.get("consent")):
-                    try:
-                        with self.db.atomic():
-                            candidate, pending = self._stage_candidate(**{"consent_fields": PROFILE_FIELDS, **args})
-                        results.append({"row": number, "id": candidate.candidate_id.hex(), "consent_id": None})
-                        if pending is not None:
-                            staged.append((results[-1], pending))
-                        continue
-                    except UserError as exc:
-                        error = exc
-                error = error or gate
-                assert error is not None
-                results.append({"row": number, "error": str(error), "field": error.field})
-            self._sign_staged(staged)
-        log_event("candidates.imported", rows=len(rows), added=sum(1 for r in results if "id" in r))
-        return results
-
-    def _sign_staged(self, staged: list[tuple[dict[str, Any], PendingConsent]]) -> None:
-        """Sign the staged consent bodies as one batch and record their consent rows (one executemany)."""
-        statements = self.federation.append_own_many(Consent.KIND, [p.body.to_value() for _, p in staged], private=True,
-                                                     audience=Audience.only())
-        consent_rows = [pending.row(statement.id) for (_, pending), statement in zip(staged, statements, strict=True)]
-        self.store.add_consents(consent_rows)
-        for (result, _), row in zip(staged, consent_rows, strict=True):
-            result["consent_id"] = row.consent_id.hex()
-
-    def _own_append_refusal(self) -> UserError | None:
-        """Why an own statement may not be signed now (a restore or the start check pending), or None."""
-        try:
-            refuse_while_pending(self.federation)
-        except UserError as exc:
-            return exc
-        return None
-
     def _check_fields(self, name: str, email: str, skills: list[str] | tuple[str, ...], medal: str | None,
-                      candidate_id: bytes | None) -> None:
+                      candidate_id: bytes | None, email_taken: bool | None = None) -> None:
         """The rules every recorded candidate meets, whether added or corrected."""
         # Name the field that is wrong (never echo the value: it is personal data).
         if not name.strip():
@@ -141,7 +79,7 @@ class Candidates(Erasure):
             raise UserError("the candidate's email address is not valid: it needs an @, like name@example.org", field="email")
         if not skills:
             raise UserError("give the candidate's skills", field="skills")
-        if self.store.email_taken(email.strip(), other_than=candidate_id):
+        if email_taken if email_taken is not None else self.store.email_taken(email.strip(), other_than=candidate_id):
             raise UserError("a candidate with this email address is already recorded here (see `orgnode candidate list`)")
         if medal not in (None, "silver", "bronze"):
             raise UserError("medal must be silver or bronze", field="medal")
