@@ -9,7 +9,7 @@ one pass through the rollback gates, consecutive seqs), all in one transaction a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
@@ -54,6 +54,7 @@ class _Staged:
 
     candidates: list[tuple[Candidate, list[str]]]
     consents: list[tuple[dict[str, Any], PendingConsent]]
+    skill_keys: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
 
 
 class CandidateImports:
@@ -101,7 +102,10 @@ class CandidateImports:
         key = email_key(args["email"])
         candidate, pending = self._prepare_candidate(**{"consent_fields": PROFILE_FIELDS, **args}, email_taken=key in taken)
         taken.add(key)  # a later row with the same address is a duplicate, as if this one were stored
-        staged.candidates.append((candidate, self._skill_keys(candidate.skills)))
+        keys = staged.skill_keys.get(candidate.skills)
+        if keys is None:  # rows of one import often list the same skills
+            keys = staged.skill_keys[candidate.skills] = self._skill_keys(candidate.skills)
+        staged.candidates.append((candidate, keys))
         result: dict[str, Any] = {"row": number, "id": candidate.candidate_id.hex(), "consent_id": None}
         if pending is not None:
             staged.consents.append((result, pending))

@@ -52,6 +52,9 @@ def test_the_duplicate_email_check_uses_an_index(tmp_path):
     plan = db.execute("EXPLAIN QUERY PLAN SELECT 1 FROM candidates WHERE lower(email) = lower(?) AND erased_at IS NULL "
                       "AND candidate_id IS NOT ?", ["a@example.org", None]).fetchall()
     assert any("candidates_email" in str(step[-1]) for step in plan), plan
+    batch = db.execute("EXPLAIN QUERY PLAN SELECT lower(email) AS k FROM candidates WHERE lower(email) IN (?, ?) "
+                       "AND erased_at IS NULL", ["a@example.org", "b@example.org"]).fetchall()  # an import's batch lookup
+    assert any("candidates_email" in str(step[-1]) for step in batch), batch
 
 
 def import_transaction(statements: list[str]) -> list[str]:
@@ -114,3 +117,22 @@ async def test_a_batch_signs_its_consent_statements_together_and_a_partner_recei
     await synced(partner, node)
     held = partner.service.log.statements(me, after_seq=before)
     assert [s.id for s in held] == [s.id for s in signed], "the partner holds every consent statement, in order"
+
+
+async def test_a_duplicate_inside_one_batch_is_refused_as_if_the_first_were_stored(net):
+    """The batch's rows are checked before any is stored: a second row with an address already in
+    the batch is refused like one already recorded, folded as SQLite's lower() folds (ASCII only)."""
+    node = await net.start("Youth Futures")
+    rows = [row(2, "Same@Example.org"), row(3, "same@example.org"), row(4, "Ärzte@example.org"),
+            row(5, "ärzte@example.org"), row(6, "other@example.org")]
+    answer = await asyncio.to_thread(AdminClient(node.socket_path).call, "POST", "/candidates/import", {"rows": rows})
+    results = {r["row"]: r for r in answer["results"]}
+    assert "already recorded" in results[3]["error"] and "id" not in results[3]
+    assert all("id" in results[n] for n in (2, 4, 5, 6)), results  # positive control; non-ASCII case is not folded
+    assert sorted(c.email for c in node.talent.store.candidates()) == sorted(
+        ["Same@Example.org", "Ärzte@example.org", "ärzte@example.org", "other@example.org"])
+    # The same rows one at a time give the same answers (the old path stored each row before the next).
+    again = await net.start("Open Hands")
+    singles = [await asyncio.to_thread(AdminClient(again.socket_path).call, "POST", "/candidates/import", {"rows": [r]})
+               for r in rows]
+    assert ["id" in s["results"][0] for s in singles] == ["id" in results[r["row"]] for r in rows]
