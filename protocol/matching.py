@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 _NON_WORD = re.compile(r"[^a-z0-9+#]+")
 
@@ -53,13 +54,21 @@ class Vocabulary:
     def keys(self, labels: Iterable[str]) -> set[str]:
         return {self.concept(label).key for label in labels if normalise(label)}
 
+    def _norm_keys(self) -> Iterable[tuple[str, str]]:
+        """(normalised label, concept key) in sorted order; a mapping that can list them at once
+        (``norm_keys``, the node's SQLite-backed one) is asked to, instead of a lookup per label."""
+        listed = getattr(self.concepts, "norm_keys", None)
+        if listed is not None:
+            return cast(Iterable[tuple[str, str]], listed())
+        return ((norm, self.concepts[norm].key) for norm in sorted(self.concepts))
+
     @functools.cached_property
     def fingerprint(self) -> str:
         """A digest of the label -> concept mapping: a skill index built with another vocabulary (an
         upgrade changed the data) is rebuilt, since its keys would no longer be what ``keys`` gives."""
         digest = hashlib.sha256(b"orgnode/vocabulary/v1")
-        for norm in sorted(self.concepts):
-            digest.update(f"{norm}\x00{self.concepts[norm].key}\x00".encode())
+        for norm, key in self._norm_keys():
+            digest.update(f"{norm}\x00{key}\x00".encode())
         return digest.hexdigest()
 
 

@@ -209,7 +209,7 @@ def _apply(db: sqlite_utils.Database, name: str, step: Callable[[sqlite_utils.Da
     The write lock is taken before the check, so a concurrent opener cannot apply the same step twice.
     The steps use only ``db.execute`` (DDL is transactional in SQLite; nothing in them commits), so a
     failure or a kill anywhere inside rolls the whole step back."""
-    db.execute("BEGIN IMMEDIATE")
+    _begin_immediate(db)
     try:
         if db.execute("SELECT 1 FROM migrations WHERE name = ?", [name]).fetchone() is not None:
             db.execute("COMMIT")
@@ -222,6 +222,23 @@ def _apply(db: sqlite_utils.Database, name: str, step: Callable[[sqlite_utils.Da
             db.execute("ROLLBACK")
         raise
     return True
+
+
+MIGRATION_LOCK_WAIT_S = 120.0
+
+
+def _begin_immediate(db: sqlite_utils.Database) -> None:
+    """Take the write lock for a migration, waiting as long as another opener migrates (each attempt
+    waits ``BUSY_TIMEOUT_MS``): a node and a CLI command opening an old file together on a slow,
+    busy machine must both succeed, not fail with "database is locked" after the first timeout."""
+    deadline = time.monotonic() + MIGRATION_LOCK_WAIT_S
+    while True:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc) or time.monotonic() > deadline:
+                raise
 
 
 def applied_migrations(db: sqlite_utils.Database) -> list[str]:

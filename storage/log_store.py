@@ -38,6 +38,7 @@ from storage.cards import record_org_card
 from storage.fork_decisions import ForkDecisions
 from storage.held import HeldStatements
 from storage.key_histories import replicated_history, save_replicated_history
+from storage.own_batch import OwnBatch
 from storage.projections import project
 from storage.quotas import PeerQuota
 from storage.statement_rows import opt_bytes, row_to_statement
@@ -88,7 +89,7 @@ class RejectedRow:
     at: int
 
 
-class LogStore(HeldStatements):
+class LogStore(HeldStatements, OwnBatch):
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
         self.quota = PeerQuota()
@@ -174,7 +175,8 @@ class LogStore(HeldStatements):
         self, identity: Identity, *, kind: str, body: object, now: int, private: bool, salt: bytes | None = None,
         audience: str | None = None,
     ) -> Statement:
-        """Sign and append the node's own next statement, in one transaction with its projections."""
+        """Sign and append the node's own next statement, in one transaction with its projections
+        (a batch of them: ``append_own_many``, storage/own_batch.py)."""
         with self.db.atomic():
             head = self.head(identity.node_id)
             statement = sign_statement(

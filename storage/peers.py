@@ -277,6 +277,12 @@ class PeerStore:
                 [peer, statement_id, seq, now],
             )
 
+    def enqueue_many(self, statements: list[tuple[bytes, int]], peers: list[bytes], now: int) -> None:
+        """``enqueue`` for a batch of own statements ((id, seq) each): one ``executemany``."""
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO outbox (peer, statement_id, seq, enqueued_at) VALUES (?, ?, ?, ?)",
+            [(peer, sid, seq, now) for sid, seq in statements for peer in peers])
+
     def outbox_batch(self, peer: bytes, limit: int) -> list[bytes]:
         return [bytes(r["statement_id"]) for r in self.db.query("SELECT statement_id FROM outbox WHERE peer = ? ORDER BY seq LIMIT ?", [peer, limit])]
 

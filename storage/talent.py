@@ -23,6 +23,7 @@ from protocol import kinds
 from protocol.jobs import Job
 from protocol.statement import Statement
 from storage.erasure_queues import ErasureQueues
+from storage.import_batches import ImportBatches
 from storage.log_store import LogStore
 from storage.match_index import MatchIndex
 from storage.projections import FOREIGN_PROJECTORS, projector
@@ -88,7 +89,7 @@ class _Unset(enum.Enum):
 _UNSET = _Unset.UNSET
 
 
-class TalentStore(ErasureQueues, MatchIndex):
+class TalentStore(ErasureQueues, MatchIndex, ImportBatches):
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 

@@ -685,12 +685,16 @@ def test_passphrase_reader_finder_sees_reads(tmp_path):
 
 
 def test_every_own_append_passes_the_rollback_gates():
-    """An own statement is signed only by ``Federation.append`` (refused while a restore or the start
-    check is pending) or ``NodeService.append`` (refused offline on a known rollback): never a reused
-    seq (issue 10 item 2, node/core/restore.py)."""
+    """An own statement is signed only by ``Federation.append`` or ``Federation.append_own_many``
+    (refused while a restore or the start check is pending) or ``NodeService.append`` (refused offline
+    on a known rollback): never a reused seq (issue 10 item 2, node/core/restore.py)."""
     assert _callers_of("append_own", ("storage", "node")) == {"node/core/federation.py:append", "node/core/service.py:append"}
     assert "node/core/federation.py:append" in _callers_of("refuse_while_pending", ("node",))
     assert "node/core/service.py:append" in _callers_of("refuse_if_rolled_back", ("node",))
+    # The batch path (a CSV import's consent statements, issue 11 item 2) passes the same gates, once.
+    assert _callers_of("append_own_many", ("storage", "node")) == {"node/core/federation.py:append_own_many",
+                                                                  "node/core/candidate_import.py:_sign_staged"}
+    assert "node/core/federation.py:append_own_many" in _callers_of("refuse_while_pending", ("node",))
 
 
 # --- startup (issue 11 item 6): a command imports only what it needs -----------------------------

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from node.core.candidate_import import CandidateImports, PendingConsent
 from node.core.erasure import Erasure
 from node.core.errors import UserError
 from node.core.fields import SCOPE_REQUIRED
@@ -22,7 +23,7 @@ from protocol.referrals import Referral
 from storage.talent_rows import Candidate, ConsentRow, DisclosureRow
 
 
-class Candidates(Erasure):
+class Candidates(CandidateImports, Erasure):
     """The candidates this node holds, and their consent."""
 
     if TYPE_CHECKING:  # provided by Talent (node/core/talent.py)
@@ -34,49 +35,42 @@ class Candidates(Erasure):
                       consent_scope: str = "", consent_expires: int | None = None, consent_evidence: str = "",
                       consent_fields: tuple[str, ...] = PROFILE_FIELDS, notes: str | None = None,
                       quiet: bool = False) -> tuple[Candidate, ConsentRow | None]:
-        self._check_fields(name, email, skills, medal, None)
+        consent_row = None
+        candidate, pending = self._prepare_candidate(
+            name=name, email=email, skills=skills, phone=phone, location=location, medal=medal, for_job=for_job,
+            consent=consent, consent_scope=consent_scope, consent_expires=consent_expires,
+            consent_evidence=consent_evidence, consent_fields=consent_fields, notes=notes)
+        with self.db.atomic():
+            self.store.add_candidate(candidate, self._skill_keys(candidate.skills))
+            if pending is not None:
+                statement = self.federation.append(Consent.KIND, pending.body.to_value(), private=True, audience=Audience.only())
+                consent_row = pending.row(statement.id)
+                self.store.add_consent(consent_row, pending.body.collected_at)
+        if not quiet:  # an import logs its batch once (import_candidates)
+            log_event("candidate.added", consented=consent_row is not None)
+        return candidate, consent_row
+
+    def _prepare_candidate(self, *, name: str, email: str, skills: list[str], phone: str | None, location: str | None,
+                           medal: str | None, for_job: str | None, consent: list[str] | None, consent_scope: str,
+                           consent_expires: int | None, consent_evidence: str, consent_fields: tuple[str, ...],
+                           notes: str | None, email_taken: bool | None = None) -> tuple[Candidate, PendingConsent | None]:
+        """Check a new candidate and build it and its consent body (not stored, not signed):
+        ``add_candidate`` stores and signs it at once, an import its batch's together
+        (node/core/candidate_import.py). ``email_taken``: already looked up (None: look it up)."""
+        self._check_fields(name, email, skills, medal, None, email_taken)
         if not consent and (consent_expires is not None or consent_evidence.strip() or consent_scope.strip()):
             raise UserError("consent_scope, consent_expires and consent_evidence describe a consent: also give consent (match,refer)",
                             field="consent")
         now = self.clock()
         candidate = Candidate(self.random(16), self.random(16), name.strip(), email.strip(), phone, location, tuple(skills),
                               medal, for_job, now, notes or None)
-        consent_row = None
-        keys = self._skill_keys(candidate.skills)
-        with self.db.atomic():
-            self.store.add_candidate(candidate, keys)
-            if consent:
-                consent_row = self._give_consent(candidate, consent, consent_scope, consent_expires, consent_evidence,
-                                                 consent_fields, now)
-        if not quiet:  # an import logs its batch once (import_candidates)
-            log_event("candidate.added", consented=consent_row is not None)
-        return candidate, consent_row
-
-    def import_candidates(self, rows: list[tuple[int, dict[str, Any] | None, UserError | None]]) -> list[dict[str, Any]]:
-        """Add a batch of imported rows (row number, ``add_candidate`` arguments or the row's error)
-        in ONE transaction: one durable commit for the candidates and their signed consent
-        statements, not one per row. Each row has its own savepoint, so a refused row (an email
-        already recorded, say) leaves nothing behind and the others still go in. Returns, per row,
-        its id or its error (message and request field, as the admin API answers one)."""
-        results: list[dict[str, Any]] = []
-        with self.db.atomic():
-            for number, args, error in rows:
-                if args is not None:
-                    try:
-                        with self.db.atomic():
-                            candidate, consent = self.add_candidate(**args, quiet=True)
-                        results.append({"row": number, "id": candidate.candidate_id.hex(),
-                                        "consent_id": consent.consent_id.hex() if consent else None})
-                        continue
-                    except UserError as exc:
-                        error = exc
-                assert error is not None
-                results.append({"row": number, "error": str(error), "field": error.field})
-        log_event("candidates.imported", rows=len(rows), added=sum(1 for r in results if "id" in r))
-        return results
+        if not consent:
+            return candidate, None
+        return candidate, self._consent_body(candidate, consent, consent_scope, consent_expires, consent_evidence,
+                                             consent_fields, now)
 
     def _check_fields(self, name: str, email: str, skills: list[str] | tuple[str, ...], medal: str | None,
-                      candidate_id: bytes | None) -> None:
+                      candidate_id: bytes | None, email_taken: bool | None = None) -> None:
         """The rules every recorded candidate meets, whether added or corrected."""
         # Name the field that is wrong (never echo the value: it is personal data).
         if not name.strip():
@@ -85,7 +79,7 @@ class Candidates(Erasure):
             raise UserError("the candidate's email address is not valid: it needs an @, like name@example.org", field="email")
         if not skills:
             raise UserError("give the candidate's skills", field="skills")
-        if self.store.email_taken(email.strip(), other_than=candidate_id):
+        if email_taken if email_taken is not None else self.store.email_taken(email.strip(), other_than=candidate_id):
             raise UserError("a candidate with this email address is already recorded here (see `orgnode candidate list`)",
                             field="email")
         if medal not in (None, "silver", "bronze"):
@@ -141,6 +135,15 @@ class Candidates(Erasure):
 
     def _give_consent(self, candidate: Candidate, purposes: list[str], scope_text: str, expires: int | None, evidence: str,
                       fields: tuple[str, ...], now: int) -> ConsentRow:
+        pending = self._consent_body(candidate, purposes, scope_text, expires, evidence, fields, now)
+        statement = self.federation.append(Consent.KIND, pending.body.to_value(), private=True, audience=Audience.only())
+        row = pending.row(statement.id)
+        self.store.add_consent(row, now)
+        return row
+
+    def _consent_body(self, candidate: Candidate, purposes: list[str], scope_text: str, expires: int | None, evidence: str,
+                      fields: tuple[str, ...], now: int) -> PendingConsent:
+        """Check a consent to be given and build its body (the statement is signed by the caller)."""
         if candidate.erased:
             raise UserError("this candidate was erased: record them again with `orgnode candidate add` if they come back")
         if not evidence.strip():
@@ -155,11 +158,7 @@ class Candidates(Erasure):
             raise UserError(exc.detail) from exc
         if expires is not None and expires <= now:
             raise UserError("consent_expires is in the past", field="consent_expires")
-        statement = self.federation.append(Consent.KIND, body.to_value(), private=True, audience=Audience.only())
-        row = ConsentRow(body.consent_id, candidate.candidate_id, statement.id, body.purposes, body.scope, body.fields,
-                         evidence, now, expires, "given")
-        self.store.add_consent(row, now)
-        return row
+        return PendingConsent(candidate.candidate_id, body, evidence)
 
     def consent_in_force(self, candidate_id: bytes, purpose: str, org: bytes, now: int) -> ConsentRow | None:
         sector = self.org_sector(org)

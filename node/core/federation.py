@@ -135,6 +135,31 @@ class Federation(Invites, Envelopes):
         self.on_outbox(trusted)
         return statement
 
+    def append_own_many(self, kind: str, bodies: list[object], *, private: bool,
+                        audience: Audience | None = None) -> list[Statement]:
+        """``append`` for a batch of own statements of one kind (a CSV import's consent statements):
+        the same rollback gates, checked once for the batch; one read of the log head and key history,
+        one of the trusted peers, one ``executemany`` each for the entries and the outbox, in one
+        transaction (the caller's, when it has one). The seqs are consecutive."""
+        refuse_while_pending(self)
+        if not bodies:
+            return []
+        now = self.clock()
+        if private and audience is None:
+            audience = Audience.all_trusted()
+        trusted = [p.node_id for p in self.peers.trusted()]
+        salts = [self.random(32) if private else None for _ in bodies]
+        with self.service.db.atomic():
+            statements = self.service.log.append_own_many(
+                self.service.identity, kind=kind, bodies=bodies, now=now, private=private, salts=salts,
+                audience=audience.encode() if audience else None)
+            self.peers.enqueue_many([(s.id, s.seq) for s in statements], trusted, now)
+        note_high_water(self)  # once for the batch: the head after its last statement
+        log_event("statements.appended", kind=kind, count=len(statements), first_seq=statements[0].seq,
+                  last_seq=statements[-1].seq)
+        self.on_outbox(trusted)
+        return statements
+
     def rotate_key(self) -> Statement:
         """Publish a key rotation signed by the old and the new key, then sign with the new one."""
         from cryptography.hazmat.primitives.asymmetric import ed25519

@@ -149,7 +149,7 @@ def _check_header(header: Header, number: int, errors: list[RowError], warnings:
     if header.unknown:
         # Unknown header cells are named by position, not quoted: a file without a header row has personal data here.
         warnings.append(RowError(number, None, f"column(s) {', '.join(header.unknown)} have an unknown or empty name and are "
-                                               f"ignored (known: {', '.join(FIELDS)})", "unknown_columns"))
+                                               f"ignored (known: {', '.join(FIELDS)})", code="unknown_columns"))
     if header.duplicated:
         errors.append(RowError(number, None, "two columns hold the same field: " + ", ".join(
             f"{f} ({' and '.join(_letters_of(header, f))})" for f in header.duplicated)))

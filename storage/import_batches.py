@@ -1,0 +1,58 @@
+"""A CSV import's batch of candidates in SQL (issue 11 item 2): the duplicate-email lookups of a
+batch in one query, and its candidates, skill-index rows and consent rows with one ``executemany``
+per table. A mixin of ``TalentStore``; the caller (node/core/candidate_import.py) holds the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlite_utils
+
+from storage.talent_rows import Candidate, ConsentRow
+
+
+class _ListJson(dict[tuple[str, ...], str]):
+    """Tuples of strings as the JSON lists the columns hold, each encoded once per batch (an import's
+    rows repeat the same purposes, scopes, fields and often skills). Per batch, not process-wide: an
+    erased candidate's skills must not stay in a cache."""
+
+    def __missing__(self, items: tuple[str, ...]) -> str:
+        self[items] = encoded = json.dumps(list(items))
+        return encoded
+
+
+class ImportBatches:
+    db: sqlite_utils.Database
+
+    def add_candidates(self, batch: list[tuple[Candidate, list[str]]]) -> None:
+        """``add_candidate`` for a batch (an import's): one ``executemany`` per table."""
+        as_json = _ListJson()
+        self.db.conn.executemany(
+            """INSERT INTO candidates (candidate_id, candidate_ref, name, email, phone, location, skills, medal, for_job, created_at,
+                                       notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(c.candidate_id, c.candidate_ref, c.name, c.email, c.phone, c.location, as_json[c.skills], c.medal,
+              c.for_job, c.created_at, c.notes) for c, _ in batch])
+        self.db.conn.executemany("INSERT OR IGNORE INTO candidate_skills (skill_key, candidate_id, created_at) VALUES (?, ?, ?)",
+                                 [(key, c.candidate_id, c.created_at) for c, keys in batch for key in keys])
+
+    def emails_taken(self, keys: list[str]) -> set[str]:
+        """Which of these ``lower(email)`` keys a held candidate has (the ``candidates_email`` index), in one query a 500."""
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            marks = ", ".join("?" * len(part))
+            found.update(str(r["k"]) for r in self.db.query(
+                f"SELECT lower(email) AS k FROM candidates WHERE lower(email) IN ({marks}) AND erased_at IS NULL", part))  # noqa: S608
+        return found
+
+    def add_consents(self, rows: list[ConsentRow]) -> None:
+        """``add_consent`` for a batch (an import's): one ``executemany`` per table."""
+        as_json = _ListJson()
+        self.db.conn.executemany(
+            """INSERT INTO consents (consent_id, candidate_id, statement_id, purposes, scope, fields, evidence, collected_at,
+                                     expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(c.consent_id, c.candidate_id, c.statement_id, as_json[c.purposes], as_json[c.scope],
+              as_json[c.fields], c.evidence, c.collected_at, c.expires_at, c.state) for c in rows])
+        self.db.conn.executemany("INSERT INTO consent_history (consent_id, state, at, note) VALUES (?, 'given', ?, '')",
+                                 [(c.consent_id, c.collected_at) for c in rows])
