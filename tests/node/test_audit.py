@@ -46,7 +46,7 @@ async def full_referral(net: Net, *, audit_consent: bool = True):
     for other in (coop, corp):
         await wait_until(lambda other=other: (youth.provenance.latest_checkpoint(other.service.node_id) or (None, None))[0] is not None
                          and youth.provenance.latest_checkpoint(other.service.node_id)[1].size >= other.service.log.head(other.service.node_id).seq - 1,
-                         what="peer checkpoints at youth")
+                         timeout=30, what="peer checkpoints at youth")
     return youth, coop, corp, rid
 
 

@@ -36,12 +36,12 @@ async def test_closing_twice_publishes_one_version_and_says_already_closed(net):
 
     status, first = await admin_call(corp, "/jobs/close", {"id": posted["id"]})
     assert (status, first["status"], first["version"], first["already_closed"]) == (200, "closed", 2, False), first
-    assert head(corp, corp) == before + 1  # positive control: the first close is one new statement
+    assert own_jobs() == before + 1  # positive control: the first close is one new statement
     await wait_until(lambda: youth.talent.store.job(job_id).job.version == 2, what="close at partner")
 
     status, second = await admin_call(corp, "/jobs/close", {"id": posted["id"]})
     assert (status, second["status"], second["version"], second["already_closed"]) == (200, "closed", 2, True), second
-    assert head(corp, corp) == before + 1  # nothing appended the second time
+    assert own_jobs() == before + 1  # nothing appended the second time
     assert corp.talent.store.job(job_id).job.version == 2
 
 
@@ -54,14 +54,18 @@ async def test_update_is_refused_where_post_is(net):
     status, posted = await admin_call(corp, "/jobs/post", {"title": "Cook", "skills": "cooking", "valid_through": future})
     assert status == 200, posted
     job_id = bytes.fromhex(posted["id"])
-    before = head(corp, corp)
+
+    def own_jobs() -> int:  # job statements only: a checkpoint timer may append meanwhile on a busy machine
+        return sum(1 for s in corp.service.log.statements(corp.service.node_id) if s.kind == "job")
+
+    before = own_jobs()
 
     status, refused = await admin_call(corp, "/jobs/update", {"id": posted["id"], "valid_through": past})
     assert status == 400 and (refused["error"], refused["field"]) == ("user-error", "valid_through"), refused
     assert refused["detail"] == refused_post["detail"]  # one validation, one message
     status, refused = await admin_call(corp, "/jobs/update", {"id": posted["id"], "skills": "x" * 201})
     assert status == 400 and refused.get("field") == "skills", refused
-    assert head(corp, corp) == before and corp.talent.store.job(job_id).job.version == 1
+    assert own_jobs() == before and corp.talent.store.job(job_id).job.version == 1
 
     # An expired job cannot be re-published by an unrelated edit either; a new date makes it valid.
     corp.talent.clock = lambda: 1_810_000_000_000  # 2027-05-11: past the job's valid_through
@@ -69,4 +73,4 @@ async def test_update_is_refused_where_post_is(net):
     assert status == 400 and refused["field"] == "valid_through", refused
     status, updated = await admin_call(corp, "/jobs/update", {"id": posted["id"], "title": "Head cook", "valid_through": "2027-06-01"})
     assert (status, updated["version"]) == (200, 2), updated  # positive control
-    assert head(corp, corp) == before + 1
+    assert own_jobs() == before + 1
