@@ -28,7 +28,8 @@ NODE_ROLES = {
 # Other keys renamed: time keys get their ``_at``; an object's id its kind.
 RENAMED = {
     "created": "created_at", "expires": "expires_at", "added": "added_at", "last_contact": "last_contact_at",
-    "since": "since_at", "valid_through": "valid_through_at", "generated_at": "generated_at",
+    "since": "since_at", "until": "until_at", "valid_through": "valid_through_at", "generated_at": "generated_at",
+    "own_log_check_since_ms": "own_log_check_since_at",
     "filled_by": "filled_by_referral_id", "withdrawal_statement": "withdrawal_statement_id",
 }
 # What a bare ``id`` is, by the key of the object (or list of objects) holding it.
@@ -45,7 +46,7 @@ ID_BY_COMMAND = {
 }
 # A key holding a hex id rather than an object, by the key: renamed to what it names.
 ID_VALUED = {"candidate": "candidate_id", "withdrawal": "withdrawal_statement_id"}
-TIME_KEYS = frozenset({"ts", "at", "created_at", "expires_at", "added_at", "last_contact_at", "since_at", "valid_through_at"})
+TIME_KEYS = frozenset({"ts", "at", "created_at", "expires_at", "added_at", "last_contact_at", "since_at", "until_at", "valid_through_at"})
 DROPPED = frozenset({"time"})  # a statement's ``time`` repeated its ``ts`` as text: ``ts`` is that text now
 
 

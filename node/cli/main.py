@@ -16,7 +16,7 @@ import traceback
 from typing import Any, NoReturn, Protocol
 
 from node.cli import audit, backups, candidates, jobs, keys, lifecycle, partners, referrals, service
-from node.cli.common import CommandFn, home_of
+from node.cli.common import CommandFn, command_words, home_of
 from node.core.disk import EXIT_DISK_FULL, disk_full_message
 from node.core.errors import StorageFull, UserError
 from node.terminal import safe_text
@@ -66,15 +66,15 @@ HINTS = {
     "interrupted": "run the command again",
     "usage": "see `orgnode COMMAND --help`",
 }
-DEFAULT_HINT = "the message says what to change; see `orgnode COMMAND --help`"
 
 
 def print_error(as_json: bool, code: str, message: str, hint: str | None = None,
-                field: str | None = None) -> None:
+                field: str | None = None, words: str = "COMMAND") -> None:
     """An error as the command line shows it: one line on stderr, or with --json the error object on
     stdout (docs/cli.md, "JSON conventions"). The exit status is the caller's, as without --json."""
     if as_json:
-        body: dict[str, Any] = {"code": code, "message": message, "hint": hint or HINTS.get(code, DEFAULT_HINT)}
+        default = f"the message says what to change; see `orgnode {words} --help`"
+        body: dict[str, Any] = {"code": code, "message": message, "hint": hint or HINTS.get(code, default)}
         if field:
             body["field"] = field
         print(json.dumps({"error": body}, indent=2, sort_keys=True))
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except UserError as exc:
         # One line: the message may carry a partner's or the node's remote detail.
-        print_error(as_json, exc.code, str(exc), field=exc.field)
+        print_error(as_json, exc.code, str(exc), field=exc.field, words=command_words(args))
         return exc.exit_code
     except StorageFull as exc:  # an offline command (init, restore, a backup file) met a full disk
         print_error(as_json, "disk-full", disk_full_message(home_of(args), exc.path))

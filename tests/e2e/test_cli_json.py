@@ -115,7 +115,7 @@ def test_every_json_command_follows_the_conventions(tmp_path):
     corp, youth = tmp_path / "corp", tmp_path / "youth"
     ids = {corp: init(walk, corp, "Northwind", "company"), youth: init(walk, youth, "Youth Futures", "nonprofit")}
     walk.error("init", corp, "--name", "Again", "--sector", "company", "--listen", "127.0.0.1:1")  # already initialised
-    walk.error("status", corp, code="node-not-running")  # positive control below: the same command running
+    walk.error("status", tmp_path / "nowhere")  # no node initialised there
     procs = [start_node(home) for home in (corp, youth)]
     try:
         _walk_running(walk, tmp_path, corp, youth, ids)
@@ -160,6 +160,7 @@ def _walk_running(walk: Walk, tmp_path: Path, corp: Path, youth: Path, ids: dict
     w.error("note post", tmp_path / "nowhere", "hello")  # no node initialised there
     w.run("sync", corp)
     w.run("discover", corp, "--seconds", "1")
+    w.error("discover", corp, "--seconds", "-1")
     # --- jobs -------------------------------------------------------------------------------------
     job = w.run("job post", corp, "--title", "Warehouse lead", "--skills", "forklift, excel", "--valid-through", "2099-12-31")
     job_id = job["job_id"]
@@ -203,6 +204,7 @@ def _walk_running(walk: Walk, tmp_path: Path, corp: Path, youth: Path, ids: dict
     w.error("referral approve", youth, pending[1]["request_id"], "--consent-evidence", "x")  # declined already
     direct = w.run("refer", youth, ola, job_id)
     assert direct["referral_id"]
+    w.error("refer", youth, "ab" * 16, job_id)
 
     def received() -> list[dict[str, Any]]:
         return [r for r in w.run("referral list", corp) if r["status"] == "received" and r["candidate"]]
@@ -250,12 +252,17 @@ def _walk_offline(walk: Walk, tmp_path: Path, corp: Path) -> None:
     """Restoring needs a stopped node: the backup made while it ran, into a new home."""
     restored = tmp_path / "restored"
     walk.run("restore", restored, str(tmp_path / "corp.backup"))
-    walk.run("restore-done", restored, "--force")
     walk.error("restore", tmp_path / "again", str(tmp_path / "missing.backup"))
-    walk.error("restore-done", tmp_path / "nowhere")
+    proc = start_node(restored)
+    try:
+        walk.error("restore-done", restored)  # without --force: refused, saying so
+        assert walk.run("restore-done", restored, "--force")["was_pending"] is True
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
     walk.error("service install", corp, "--user", "no-such-user-here", "--output", str(tmp_path / "unit"))
     walk.error("set-url", corp, "not a url")
-    walk.error("log", corp, code="node-not-running")
+    walk.error("log", tmp_path / "nowhere")
     walk.error("sync", corp, code="node-not-running")
     walk.error("job list", corp, code="node-not-running")
     walk.error("referral list", corp, code="node-not-running")
