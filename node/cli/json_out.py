@@ -17,7 +17,10 @@ and a command added later gets the conventions without knowing them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
+
+NODE_ID = re.compile(r"[0-9a-f]{64}")
 
 # A key naming a node in a role -> its name under the conventions.
 NODE_ROLES = {
@@ -114,6 +117,8 @@ def _key(key: str, item: Any, obj: dict[str, Any], id_name: str) -> str | None:
     if key in ID_VALUED and isinstance(item, str) and key + "_id" not in obj:
         return ID_VALUED[key]
     if key in NODE_ROLES and not isinstance(item, list | dict | bool):
+        if key == "via" and not (item is None or NODE_ID.fullmatch(str(item))):
+            return key  # a partner's ``via`` says how it was added (``lan``, ``invite``), not through whom
         name = NODE_ROLES[key]
         return key + "_node_id" if name in obj and name != key else name
     return RENAMED.get(key, key)

@@ -57,7 +57,7 @@ def check(value: Any, where: str) -> None:
         for key, item in value.items():
             path = f"{where}.{key}"
             assert key not in FORBIDDEN, f"{path}: a node or object named without its kind"
-            if key == "via" and isinstance(item, str):
+            if key == "via" and isinstance(item, str) and re.fullmatch(r"[0-9a-f]{64}", item):
                 raise AssertionError(f"{path}: a node id must be via_node_id")
             if key in TIME_KEYS or key.endswith("_at"):
                 assert item is None or (isinstance(item, str) and RFC3339.match(item)), f"{path}: {item!r} is not RFC 3339 (ms, Z)"
