@@ -35,7 +35,7 @@ def emit(args: argparse.Namespace, data: Any, human: Human) -> None:
     terminal escape sequences. JSON is exact (json.dumps escapes control characters itself).
     """
     if getattr(args, "json", False):
-        from node.cli.json_out import conventions
+        from node.formats.cli_json import conventions
 
         print(json.dumps(conventions(data, command_words(args)), indent=2, sort_keys=True))
     else:

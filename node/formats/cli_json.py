@@ -1,7 +1,7 @@
 """The JSON conventions of every ``--json`` command, applied in one place (docs/cli.md, "JSON conventions").
 
 The admin API answers with the core's field names; scripts read the CLI. So the CLI's JSON is
-normalised here, once, on the way out (``node/cli/common.py`` ``emit``), rather than by each command:
+normalised here, once, on the way out (``node/cli/common.py`` ``emit``; the CLI's JSON is a format of its own, so it lives with the others), rather than by each command:
 
 - times are RFC 3339 UTC strings with milliseconds (``2026-12-02T18:10:00.123Z``) and their keys end
   in ``_at`` (``ts`` for a log entry's own time);
@@ -33,7 +33,7 @@ RENAMED = {
     "created": "created_at", "expires": "expires_at", "added": "added_at", "last_contact": "last_contact_at",
     "since": "since_at", "until": "until_at", "valid_through": "valid_through_at", "generated_at": "generated_at",
     "own_log_check_since_ms": "own_log_check_since_at",
-    "filled_by": "filled_by_referral_id", "withdrawal_statement": "withdrawal_statement_id",
+    "cert_expires": "cert_expires_at", "filled_by": "filled_by_referral_id", "withdrawal_statement": "withdrawal_statement_id",
 }
 # What a bare ``id`` is, by the key of the object (or list of objects) holding it.
 ID_BY_PARENT = {
@@ -69,13 +69,12 @@ def time_value(value: Any) -> Any:
     if isinstance(value, int | float):
         return rfc3339(int(value))
     if isinstance(value, str):
+        from node.core.fields import date_ms  # the one date rule (tests/test_layers.py)
+
         try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return rfc3339(date_ms(value, end_of_day=False))
         except ValueError:
             return value
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return rfc3339(int(parsed.timestamp() * 1000))
     return value
 
 
