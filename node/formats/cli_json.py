@@ -45,11 +45,14 @@ ID_BY_COMMAND = {
     "job": "job_id", "candidate": "candidate_id", "consent": "candidate_id", "referral": "referral_id",
     "refer": "referral_id", "referral pending": "request_id", "referral request": "request_id",
     "referral decline": "request_id", "note": "statement_id", "log": "statement_id", "key": "statement_id",
-    "trust history": "statement_id", "set-url": "statement_id", "audit": "referral_id", "job match-candidate": "job_id",
+    "trust history": "statement_id", "set-url": "statement_id", "discover": "node_id", "audit": "referral_id", "job match-candidate": "job_id",
 }
 # A key holding a hex id rather than an object, by the key: renamed to what it names.
 ID_VALUED = {"candidate": "candidate_id", "withdrawal": "withdrawal_statement_id"}
 TIME_KEYS = frozenset({"ts", "at", "created_at", "expires_at", "added_at", "last_contact_at", "since_at", "until_at", "valid_through_at"})
+# Shown exactly as signed or announced: a statement's ``body`` and a LAN announcement's ``txt`` are
+# the federation wire format (docs/protocol.md names), which these conventions do not rename.
+VERBATIM = frozenset({"body", "txt"})
 DROPPED = frozenset({"time"})  # a statement's ``time`` repeated its ``ts`` as text: ``ts`` is that text now
 
 
@@ -98,6 +101,9 @@ def _walk(value: Any, id_name: str) -> Any:
         return value
     out: dict[str, Any] = {}
     for key, item in value.items():
+        if key in VERBATIM:
+            out[key] = item
+            continue
         name = _key(key, item, value, id_name)
         if name is None:
             continue

@@ -37,6 +37,10 @@ def test_nodes_are_named_by_role_and_objects_by_kind():
     assert conventions({"id": "q1"}, "referral pending") == {"request_id": "q1"}
     assert conventions({"id": "s1", "ts": 0, "time": "1970-01-01T00:00:00Z", "author": NODE_A}, "log") == {
         "statement_id": "s1", "ts": "1970-01-01T00:00:00.000Z", "author_node_id": NODE_A}
+    # A signed body and a LAN record are the wire format: shown as signed.
+    body = {"job_author": NODE_A, "valid_through": 1796234996992, "id": "x"}
+    assert conventions({"id": "s1", "body": body, "author": NODE_A}, "log")["body"] == body
+    assert conventions([{"node_id": NODE_A, "txt": {"v": "1", "id": NODE_A}}], "discover")[0]["txt"] == {"v": "1", "id": NODE_A}
     # A partner's ``via`` is how it was added, not a node; a job's ``via`` is the partner it came through.
     assert conventions([{"node_id": NODE_A, "via": "lan"}], "trust list") == [{"node_id": NODE_A, "via": "lan"}]
     assert conventions({"id": "j1", "via": NODE_B, "author": NODE_A}, "job list") == {
