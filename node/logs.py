@@ -7,6 +7,7 @@ field names that suggest personal data, so a careless call fails in tests rather
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
@@ -23,9 +24,15 @@ LIBRARY_LOGGERS = ("aiohttp.access", "aiohttp.server", "aiohttp.web", "aiohttp.c
 MAX_LINES_PER_SECOND = 5
 
 
+def rfc3339_ms(seconds: float) -> str:
+    """A log line's time as RFC 3339 UTC with milliseconds, the one time format of the CLI's JSON too
+    (docs/cli.md, "JSON conventions")."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname.lower(), "event": record.getMessage()}
+        data: dict[str, Any] = {"ts": rfc3339_ms(record.created), "level": record.levelname.lower(), "event": record.getMessage()}
         if record.name != _logger.name:
             data["logger"] = record.name
             data["event"] = data["event"][:200]  # library text: bounded, one line (json escapes newlines)

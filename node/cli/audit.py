@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +50,13 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     try:
         data = Path(args.file).read_bytes()
     except OSError as exc:
-        print(safe_text(f"orgnode: error: cannot read {args.file}: {exc.strerror}", multiline=False), file=sys.stderr)
-        return 2
+        raise UserError(f"cannot read {args.file}: {exc.strerror}", 2, code="unreadable-file") from exc
     try:
         report = verify(data)
-    except AuditInputError as exc:
-        if args.json:
-            print(json.dumps({"valid": False, "usable": False, "error": str(exc)}, indent=2))
-        else:
-            print(safe_text(f"orgnode: error: {exc}", multiline=False), file=sys.stderr)
-        return 2
+    except AuditInputError as exc:  # not a bundle at all: nothing to judge valid or not (exit 2, not 1)
+        raise UserError(str(exc), 2, code="not-a-bundle") from exc
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+        emit(args, report.to_json(), "")
     else:
         kind = f"referral {report.subject.hex()}" if report.subject else "impact report"
         print(safe_text(f"Audit bundle for {kind}, exported by node {report.exported_by.hex()[:16]}…", multiline=False))

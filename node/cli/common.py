@@ -35,9 +35,18 @@ def emit(args: argparse.Namespace, data: Any, human: Human) -> None:
     terminal escape sequences. JSON is exact (json.dumps escapes control characters itself).
     """
     if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, sort_keys=True))
+        from node.formats.cli_json import conventions
+
+        print(json.dumps(conventions(data, command_words(args)), indent=2, sort_keys=True))
     else:
         print(safe_text(human() if callable(human) else human))
+
+
+def command_words(args: argparse.Namespace) -> str:
+    """The command's words as ``orgnode`` was given them (``"referral pending"``)."""
+    first = getattr(args, "command", None) or ""
+    second = getattr(args, f"{first.replace('-', '_')}_command", None)
+    return f"{first} {second}" if second else first
 
 
 # --- the node's home and admin socket ----------------------------------------------------------------

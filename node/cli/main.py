@@ -2,20 +2,21 @@
 
 This module only assembles the parser from the command groups (one module each, sharing
 ``node/cli/common.py``) and dispatches. A command is a function ``(args) -> int`` that its group sets
-as the parser's ``func``. Errors are one line on stderr and a non-zero exit code; tracebacks only with
-``ORGNODE_DEBUG=1``.
+as the parser's ``func``. Errors are one line on stderr and a non-zero exit code, or with ``--json`` the
+error object on stdout (docs/cli.md, "JSON conventions"); tracebacks only with ``ORGNODE_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from node.cli import audit, backups, candidates, jobs, keys, lifecycle, partners, referrals, service
-from node.cli.common import CommandFn, home_of
+from node.cli.common import CommandFn, command_words, home_of
 from node.core.disk import EXIT_DISK_FULL, disk_full_message
 from node.core.errors import StorageFull, UserError
 from node.terminal import safe_text
@@ -45,10 +46,47 @@ def command_table(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str
     return table
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are the JSON error object on stdout when --json was asked
+    for (``JSON_ERRORS``: set from the raw command line, as the parse that fails cannot tell us)."""
+
+    def error(self, message: str) -> NoReturn:
+        if JSON_ERRORS:
+            print_error(True, "usage", f"{self.prog}: {message}", f"see `{self.prog} --help`")
+            raise SystemExit(2)
+        super().error(message)
+
+
+JSON_ERRORS = False
+
+HINTS = {
+    "node-not-running": "start it with `orgnode run` (in another terminal or as a service)",
+    "disk-full": "free space on the node's disk, then run the command again",
+    "internal": "set ORGNODE_DEBUG=1 for details, and report it",
+    "interrupted": "run the command again",
+    "usage": "see `orgnode COMMAND --help`",
+}
+
+
+def print_error(as_json: bool, code: str, message: str, hint: str | None = None,
+                field: str | None = None, words: str = "COMMAND") -> None:
+    """An error as the command line shows it: one line on stderr, or with --json the error object on
+    stdout (docs/cli.md, "JSON conventions"). The exit status is the caller's, as without --json."""
+    if as_json:
+        default = f"the message says what to change; see `orgnode {words} --help`"
+        body: dict[str, Any] = {"code": code, "message": message, "hint": hint or HINTS.get(code, default)}
+        if field:
+            body["field"] = field
+        print(json.dumps({"error": body}, indent=2, sort_keys=True))
+        return
+    prefix = "orgnode: " if code in ("interrupted", "usage") else "orgnode: internal error: " if code == "internal" else "orgnode: error: "
+    print(safe_text(prefix + message, multiline=False), file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS, help="node home directory (default: $ORGNODE_HOME or ~/.local/share/orgnode)")
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="orgnode",
         description="Run and manage an orgnode: a federated talent-referral node for your organization.",
         parents=[common],
@@ -62,21 +100,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def wants_json(argv: list[str]) -> bool:
+    """--json on the raw command line (before a ``--``): usage errors honour it before parsing ends."""
+    words = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in words
+
+
 def main(argv: list[str] | None = None) -> int:
+    global JSON_ERRORS
     os.umask(0o077)  # the home holds keys and personal data: nothing in it is for other users
+    argv = sys.argv[1:] if argv is None else argv
+    JSON_ERRORS = wants_json(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    as_json = bool(getattr(args, "json", False))
     try:
         return int(args.func(args))
     except UserError as exc:
         # One line: the message may carry a partner's or the node's remote detail.
-        print(safe_text(f"orgnode: error: {exc}", multiline=False), file=sys.stderr)
+        print_error(as_json, exc.code, str(exc), field=exc.field, words=command_words(args))
         return exc.exit_code
     except StorageFull as exc:  # an offline command (init, restore, a backup file) met a full disk
-        print(safe_text(f"orgnode: error: {disk_full_message(home_of(args), exc.path)}", multiline=False), file=sys.stderr)
+        print_error(as_json, "disk-full", disk_full_message(home_of(args), exc.path))
         return EXIT_DISK_FULL
     except KeyboardInterrupt:
-        print("orgnode: interrupted", file=sys.stderr)
+        print_error(as_json, "interrupted", "interrupted")
         return 130
     except BrokenPipeError:
         # The reader went away (e.g. `orgnode job export ID | head`): not an error of ours.
@@ -85,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("ORGNODE_DEBUG"):
             traceback.print_exc()
-        print(safe_text(f"orgnode: internal error: {type(exc).__name__}: {exc} (set ORGNODE_DEBUG=1 for details)",
-                        multiline=False), file=sys.stderr)
+        print_error(as_json, "internal", f"{type(exc).__name__}: {exc}" + ("" if as_json else " (set ORGNODE_DEBUG=1 for details)"))
         return 70
 
 

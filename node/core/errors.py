@@ -32,11 +32,16 @@ class UserError(Exception):
     """
 
     exit_code = 1
+    code = "user-error"  # the stable code `--json` errors carry (docs/cli.md, "JSON conventions")
 
-    def __init__(self, message: str, exit_code: int = 1, *, field: str | None = None) -> None:
+    def __init__(self, message: str, exit_code: int = 1, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
         self.field = field
+        if code is not None:
+            self.code = code
+        elif field is not None:
+            self.code = "invalid-value"
 
 
 def flag_hint(field: str | None) -> str:
@@ -46,6 +51,8 @@ def flag_hint(field: str | None) -> str:
 
 class NodeNotRunning(UserError):
     """Nothing answers on the home's admin socket (as opposed to a running node answering an error)."""
+
+    code = "node-not-running"
 
 
 class PeerUnavailable(Exception):

@@ -79,12 +79,14 @@ def answer_error(result: Any, status: int) -> UserError:
     detail = result.get("detail") if isinstance(result, dict) else None
     field = result.get("field") if isinstance(result, dict) and isinstance(result.get("field"), str) else None
     message = str(detail or f"the node answered HTTP {status}")
-    if isinstance(result, dict) and result.get("error") == DISK_FULL:
-        return UserError(message, EXIT_DISK_FULL)  # the node's disk is full: retry once space is freed
+    code = result.get("error") if isinstance(result, dict) and isinstance(result.get("error"), str) else None
+    code = None if code == "user-error" else code  # the node's generic code: UserError picks a finer one
+    if code == DISK_FULL:
+        return UserError(message, EXIT_DISK_FULL, code=DISK_FULL)  # the node's disk is full: retry once space is freed
     option = (OPTION_OF[field] if field in OPTION_OF else flag_hint(field)) if field else None
     if field and option:
         # A machine field name in the text (consent_evidence) reads as the option it is on the command
         # line (--consent-evidence); a plain word (name, email, hops) is prose, so the option is added.
         named = "_" in field and re.search(rf"\b{re.escape(field)}\b", message)
         message = re.sub(rf"\b{re.escape(field)}\b", option, message, count=1) if named else f"{message} (option {option})"
-    return UserError(message, field=field)
+    return UserError(message, field=field, code=code)

@@ -43,7 +43,7 @@ def test_consent_scope_is_required_never_defaulted_and_never_loose(home):
     assert added.returncode == 0, added.stderr
     assert ALL_WORDS in added.stdout
     [row] = orgnode_json("--home", home, "candidate", "list")
-    cid = row["id"]
+    cid = row["candidate_id"]
     # consent give: the scope is required there too; the output says whom the new consent covers.
     missing = orgnode("--home", home, "consent", "give", cid, "--consent", "match", "--consent-evidence", "email",
                       check=False)

@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
+import json
 import signal
 
-from tests.e2e.cli_helpers import start_node
+from tests.e2e.cli_helpers import orgnode, start_node
 from tests.e2e.test_cli_talent import fails, init, js, run
 
 
@@ -17,7 +18,7 @@ def test_candidate_update_consent_report_and_erase_from_the_cli(tmp_path):
     try:
         added = js(home, "candidate", "add", "--name", "Sam \x1b[2JExample", "--email", "sam@example.org", "--skills", "excel",
                    "--notes", "prefers mornings")
-        cid = added["id"]
+        cid = added["candidate_id"]
         # Acceptance: the error names the field that is wrong (and never echoes the value).
         bad_email = fails(home, "candidate", "update", cid[:8], "--email", "nope")
         assert "email address is not valid" in bad_email and "(option --email)" in bad_email and "--name" not in bad_email
@@ -43,8 +44,9 @@ def test_candidate_update_consent_report_and_erase_from_the_cli(tmp_path):
 
         # No terminal to confirm on (stdin is /dev/null): refused, and nothing is erased.
         assert "--yes" in fails(home, "candidate", "erase", cid)
-        assert "--yes" in fails(home, "candidate", "erase", cid, "--json")
-        assert [c["id"] for c in js(home, "candidate", "list")] == [cid]
+        refused = orgnode("--home", str(home), "candidate", "erase", cid, "--json", check=False)  # issue 12 item 3
+        assert refused.returncode == 1 and refused.stderr == "" and "--yes" in json.loads(refused.stdout)["error"]["message"]
+        assert [c["candidate_id"] for c in js(home, "candidate", "list")] == [cid]
         erased = run(home, "candidate", "erase", cid[:8], "--yes").stdout
         assert erased.startswith(f"Erased candidate {cid}: 1 consent(s) withdrawn")
         assert js(home, "candidate", "list") == []

@@ -37,7 +37,7 @@ def test_init_run_status_log_and_clean_stop(tmp_path):
         assert online["running"] is True
         log = orgnode_json("--home", str(home), "log")
         assert [e["kind"] for e in log] == ["org_card"]
-        assert log[0]["seq"] == 1 and log[0]["author"] == init["node_id"]
+        assert log[0]["seq"] == 1 and log[0]["author_node_id"] == init["node_id"]
         human = orgnode("--home", str(home), "log").stdout
         assert "org_card" in human
     finally:

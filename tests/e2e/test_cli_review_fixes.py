@@ -39,7 +39,7 @@ def test_user_input_edges_on_a_running_node(node, tmp_path):
     assert bad.returncode == 1 and "--hops" in bad.stderr
     job = orgnode_json("--home", home, "job", "post", "--title", "Cook", "--skills", "cooking")
     # Ids may be given by a unique prefix (8+ hex characters), as the docs show.
-    exported = json.loads(orgnode("--home", home, "job", "export", job["id"][:8]).stdout)
+    exported = json.loads(orgnode("--home", home, "job", "export", job["job_id"][:8]).stdout)
     assert exported["title"] == "Cook"
     short = orgnode("--home", home, "job", "export", "abc", check=False)
     assert short.returncode == 1 and "first 8" in short.stderr

@@ -20,8 +20,8 @@ from tests.config_files import update_config
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import REPO, orgnode, start_node
 
-JOB_LIST_FIELDS = {"id", "title", "author", "author_name", "via", "hops", "status"}
-REFERRAL_FIELDS = {"id", "job_id", "from", "to", "status", "candidate"}
+JOB_LIST_FIELDS = {"job_id", "title", "author_node_id", "author_name", "via_node_id", "hops", "status"}
+REFERRAL_FIELDS = {"referral_id", "job_id", "from_node_id", "to_node_id", "status", "candidate"}
 
 CSV = """name,email,phone,location,skills,consent,consent_scope,consent_evidence
 Kofi Mensah-Boateng,kofi.mb@example.org,+44 20 7946 0011,Leeds,"forklift; excel",match;refer,all,paper form v2
@@ -105,16 +105,16 @@ def test_talent_cli_end_to_end(tmp_path):
         posted = js(corp, "job", "post", "--title", "Warehouse team lead", "--skills", "forklift, team leadership, excel",
                     "--location", "Leeds, England, GB", "--employment-type", "FULL_TIME", "--salary", "GBP 30000-36000/YEAR",
                     "--valid-through", "2099-12-31")
-        assert set(posted) == {"id"} and len(posted["id"]) == 32
-        job_id = posted["id"]
+        assert set(posted) == {"job_id"} and len(posted["job_id"]) == 32
+        job_id = posted["job_id"]
         human = run(corp, "job", "post", "--title", "Night driver", "--skills", "driving").stdout
         assert human.startswith("Posted job ") and "hops=1" in human
 
-        seen = wait_for(lambda: [j for j in js(youth, "job", "list") if j["id"] == job_id], "the job at the partner")
+        seen = wait_for(lambda: [j for j in js(youth, "job", "list") if j["job_id"] == job_id], "the job at the partner")
         job = seen[0]
         assert JOB_LIST_FIELDS <= set(job)
-        assert job["title"] == "Warehouse team lead" and job["author"] == ids[corp] and job["author_name"] == "Northwind"
-        assert job["via"] == ids[corp] or job["via"] is None
+        assert job["title"] == "Warehouse team lead" and job["author_node_id"] == ids[corp] and job["author_name"] == "Northwind"
+        assert job["via_node_id"] == ids[corp] or job["via_node_id"] is None
         assert job["hops"] == 1 and job["status"] == "open"
         assert "Warehouse team lead" in run(youth, "job", "list").stdout
 
@@ -136,11 +136,11 @@ def test_talent_cli_end_to_end(tmp_path):
         line = fails(corp, "job", "import", str(current))
         assert "no skills" in line and "--skills" in line  # refused with the way to add them
         imported = js(corp, "job", "import", str(current), "--skills", "software engineering")
-        assert imported["title"] == "Software Engineer" and len(imported["id"]) == 32
+        assert imported["title"] == "Software Engineer" and len(imported["job_id"]) == 32
         assert imported["kept"] == ["hiringOrganization", "identifier"] and imported["ignored"] == []
         human = run(corp, "job", "import", str(current), "--skills", "java").stdout
         assert "kept but not used for matching: hiringOrganization, identifier" in human
-        roundtrip = json.loads(run(corp, "job", "export", imported["id"]).stdout)
+        roundtrip = json.loads(run(corp, "job", "export", imported["job_id"]).stdout)
         assert {k: v for k, v in roundtrip.items() if k != "skills"} == posting  # every property back
 
         line = fails(youth, "job", "export", "ab" * 16)
@@ -176,8 +176,8 @@ def test_talent_cli_end_to_end(tmp_path):
         added = js(youth, "candidate", "add", "--name", "Amina Diallo", "--email", "amina@example.org", "--phone", "+44 20 7946 0958",
                    "--skills", "forklift, team leadership", "--medal", "silver", "--consent", "match,refer,audit",
                    "--consent-scope", "all", "--consent-evidence", "signed form v3, 2026-11-01")
-        assert len(added["id"]) == 32 and added["consent_id"]
-        amina = added["id"]
+        assert len(added["candidate_id"]) == 32 and added["consent_id"]
+        amina = added["candidate_id"]
         assert "--consent-evidence" in fails(youth, "candidate", "add", "--name", "X", "--email", "x@example.org",
                                              "--skills", "excel", "--consent", "match", "--consent-scope", "all")
 
@@ -196,13 +196,13 @@ def test_talent_cli_end_to_end(tmp_path):
         matched = js(corp, "match", job_id, "--deadline", "5")
         assert matched["partial"] is False and matched["job_id"] == job_id
         assert {p["node_id"] for p in matched["peers"] if p["answered"]} == {ids[youth], ids[coop]}
-        from_youth = [r for r in matched["results"] if r["holder"] == ids[youth]]
+        from_youth = [r for r in matched["results"] if r["holder_node_id"] == ids[youth]]
         assert len(from_youth) == 2  # Amina and Kofi consented; Lena did not
         for offer in from_youth:
-            assert set(offer) == {"pseudonym", "holder", "holder_name", "score", "matched"}
+            assert set(offer) == {"pseudonym", "holder_node_id", "holder_name", "score", "matched"}
             assert set(offer["matched"]) <= {"forklift", "team leadership", "excel"} | {"Forklift", "Team leadership", "Excel"}
             requested = js(corp, "referral", "request", job_id, offer["pseudonym"])
-            assert requested["status"] == "requested" and requested["to"] == ids[youth]
+            assert requested["status"] == "requested" and requested["to_node_id"] == ids[youth]
         assert "run `orgnode match JOB_ID` first" in fails(corp, "referral", "request", job_id, "cd" * 16)
 
         def received() -> list[dict[str, Any]]:
@@ -211,11 +211,11 @@ def test_talent_cli_end_to_end(tmp_path):
         referrals = wait_for(lambda: len(received()) == 2 and received(), "two referrals received by the company")
         for r in referrals:
             assert REFERRAL_FIELDS <= set(r)
-            assert r["job_id"] == job_id and r["from"] == ids[youth] and r["to"] == ids[corp]
+            assert r["job_id"] == job_id and r["from_node_id"] == ids[youth] and r["to_node_id"] == ids[corp]
         ref = next(r for r in referrals if r["candidate"]["name"] == "Amina Diallo")
         assert ref["candidate"]["email"] == "amina@example.org"
-        rid = ref["id"]
-        at_youth = wait_for(lambda: [r for r in js(youth, "referral", "list") if r["id"] == rid and r["status"] == "received"],
+        rid = ref["referral_id"]
+        at_youth = wait_for(lambda: [r for r in js(youth, "referral", "list") if r["referral_id"] == rid and r["status"] == "received"],
                             "status back at the referrer")
         assert at_youth[0]["candidate"]["name"] == "Amina Diallo"
 
@@ -225,39 +225,39 @@ def test_talent_cli_end_to_end(tmp_path):
         assert "cannot go from hired to in_process" in line
         assert "no such referral" in fails(corp, "referral", "update", "ef" * 16, "--status", "hired")
         closed = js(corp, "job", "close", job_id, "--filled-by", rid)
-        assert closed["status"] == "filled" and closed["id"] == job_id
+        assert closed["status"] == "filled" and closed["job_id"] == job_id
         assert js(corp, "impact")["jobs_filled_via_referrals"] == 1
         # Acceptance finding: a plain `job close` on a filled job must not un-fill it (and drop the hire
         # from impact): it is refused, or the job stays filled.
-        versions = [j["version"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id]
+        versions = [j["version"] for j in js(corp, "job", "list", "--mine") if j["job_id"] == job_id]
         assert "already filled" in fails(corp, "job", "close", job_id)
         assert "already filled" in fails(corp, "job", "close", job_id, "--filled-by", rid)
         assert js(corp, "impact")["jobs_filled_via_referrals"] == 1
-        assert [j["version"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id] == versions
-        assert [j["status"] for j in js(corp, "job", "list", "--mine") if j["id"] == job_id] == ["filled"]
+        assert [j["version"] for j in js(corp, "job", "list", "--mine") if j["job_id"] == job_id] == versions
+        assert [j["status"] for j in js(corp, "job", "list", "--mine") if j["job_id"] == job_id] == ["filled"]
         assert "another organization" in fails(youth, "job", "close", job_id)
         # Issue 12 item 4: closing a closed job twice is one version, and the second says so (exit 0).
-        first = js(corp, "job", "close", imported["id"])
+        first = js(corp, "job", "close", imported["job_id"])
         assert first["status"] == "closed" and first["already_closed"] is False
-        again = js(corp, "job", "close", imported["id"])
+        again = js(corp, "job", "close", imported["job_id"])
         assert again["already_closed"] is True and again["version"] == first["version"]
-        assert "already closed" in run(corp, "job", "close", imported["id"]).stdout
-        wait_for(lambda: [j for j in js(youth, "job", "list") if j["id"] == job_id and j["status"] == "filled"], "filled at partner")
-        wait_for(lambda: [r for r in js(youth, "referral", "list") if r["id"] == rid and r["status"] == "hired"], "hire at referrer")
+        assert "already closed" in run(corp, "job", "close", imported["job_id"]).stdout
+        wait_for(lambda: [j for j in js(youth, "job", "list") if j["job_id"] == job_id and j["status"] == "filled"], "filled at partner")
+        wait_for(lambda: [r for r in js(youth, "referral", "list") if r["referral_id"] == rid and r["status"] == "hired"], "hire at referrer")
 
         # --- withdrawal and erasure ---------------------------------------------------------------
         withdrawn = js(youth, "consent", "withdraw", amina)
         assert withdrawn["recipients_notified"] == [ids[corp]] and withdrawn["consents_withdrawn"] == 1
 
         def acknowledged() -> bool:
-            view = next(c for c in js(youth, "candidate", "list") if c["id"] == amina)
+            view = next(c for c in js(youth, "candidate", "list") if c["candidate_id"] == amina)
             return bool(view["disclosures"]) and all(d["acknowledged"] for d in view["disclosures"])
 
         wait_for(acknowledged, "erasure acknowledged")
-        view = next(c for c in js(youth, "candidate", "list") if c["id"] == amina)
-        assert view["consents"][0]["state"] == "withdrawn" and view["disclosures"][0]["recipient"] == ids[corp]
+        view = next(c for c in js(youth, "candidate", "list") if c["candidate_id"] == amina)
+        assert view["consents"][0]["state"] == "withdrawn" and view["disclosures"][0]["recipient_node_id"] == ids[corp]
         assert "erasure acknowledged" in run(youth, "candidate", "list").stdout
-        erased = next(r for r in js(corp, "referral", "list") if r["id"] == rid)
+        erased = next(r for r in js(corp, "referral", "list") if r["referral_id"] == rid)
         assert not erased["candidate"] and "Amina" not in json.dumps(erased)
         assert "no consent in force" in fails(youth, "consent", "withdraw", amina)
 

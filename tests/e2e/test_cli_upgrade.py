@@ -61,13 +61,13 @@ def test_upgraded_homes_run_and_still_federate(tmp_path, version):
         assert (a / "config.toml").exists()  # config.json migrated on first open
         assert {p["node_id"] for p in js(a, "trust", "list") if p["state"] == "trusted"} == {manifest["b"]["node_id"]}
         if "job_id" in manifest["a"]:
-            assert manifest["a"]["job_id"] in {j["id"] for j in js(b, "job", "list")}
-            candidates = {c["id"]: c for c in js(b, "candidate", "list")}
+            assert manifest["a"]["job_id"] in {j["job_id"] for j in js(b, "job", "list")}
+            candidates = {c["candidate_id"]: c for c in js(b, "candidate", "list")}
             consents = candidates[manifest["b"]["candidate_id"]]["consents"]
             assert [sorted(c["purposes"]) for c in consents] == [["match", "refer"]]
             assert [c["state"] for c in consents] == ["given"]
-        posted = js(a, "job", "post", "--title", "Posted after the upgrade", "--skills", "excel")["id"]
-        wait_for(lambda: posted in {j["id"] for j in js(b, "job", "list")}, "the new job at the partner")
+        posted = js(a, "job", "post", "--title", "Posted after the upgrade", "--skills", "excel")["job_id"]
+        wait_for(lambda: posted in {j["job_id"] for j in js(b, "job", "list")}, "the new job at the partner")
     finally:
         for proc in procs:
             stop(proc)

@@ -44,7 +44,7 @@ def test_sender_killed_while_receiver_down(tmp_path):
         wait_for(lambda: query(home_b, "SELECT 1 FROM entries WHERE author = ?", (id_a,)), 10, "B to sync A's card")
 
         stop(proc_b)
-        posted = [orgnode_json("--home", str(home_a), "note", "post", f"while B is down {i}")["id"] for i in range(NOTES)]
+        posted = [orgnode_json("--home", str(home_a), "note", "post", f"while B is down {i}")["statement_id"] for i in range(NOTES)]
         outbox = query(home_a, "SELECT statement_id FROM outbox WHERE peer = ?", (id_b,))
         assert {bytes(r[0]).hex() for r in outbox} >= set(posted)
 
@@ -64,7 +64,7 @@ def test_sender_killed_while_receiver_down(tmp_path):
         wait_for(b_has_all, 15, "B to hold every note A posted")
         wait_for(lambda: not query(home_a, "SELECT 1 FROM outbox WHERE peer = ?", (id_b,)), 15, "A's outbox for B to drain")
         notes = orgnode_json("--home", str(home_b), "note", "list")
-        texts = [n["body"]["text"] for n in notes if n["author"] == id_a.hex()]
+        texts = [n["body"]["text"] for n in notes if n["author_node_id"] == id_a.hex()]
         assert texts == [f"while B is down {i}" for i in range(NOTES)]
         own_a = query(home_a, "SELECT id, seq FROM entries WHERE author = ? ORDER BY seq", (id_a,))
         at_b = query(home_b, "SELECT id, seq FROM entries WHERE author = ? ORDER BY seq", (id_a,))

@@ -89,7 +89,7 @@ class Node:
 
     def post_note(self, text: str) -> str:
         """Post a note; once the CLI answers with its id, the statement is acknowledged."""
-        sid = str(self.json("note", "post", text)["id"])
+        sid = str(self.json("note", "post", text)["statement_id"])
         self.acked.append(sid)
         return sid
 

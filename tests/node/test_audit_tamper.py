@@ -465,9 +465,11 @@ def test_cli_exit_codes_for_unusable_input(tmp_path):
         result = cli_verify(path)
         assert result.returncode == 2, (name, result.stdout, result.stderr)
         answer = json.loads(result.stdout)
-        assert answer["valid"] is False and answer["usable"] is False and "not a usable audit bundle" in answer["error"]
+        # Issue 12 item 3: under --json the error object on stdout, with a stable code (exit 2 as before).
+        assert answer["error"]["code"] == "not-a-bundle" and "not a usable audit bundle" in answer["error"]["message"]
     result = cli_verify(tmp_path / "does-not-exist.bundle")
-    assert result.returncode == 2 and "cannot read" in result.stderr
+    assert result.returncode == 2 and json.loads(result.stdout)["error"]["code"] == "unreadable-file"
+    assert "cannot read" in json.loads(result.stdout)["error"]["message"]
     human = subprocess.run([sys.executable, "-m", "node.cli.main", "audit", "verify", str(tmp_path / "empty.bundle")],
                            capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}, timeout=60)
     assert human.returncode == 2 and "not a usable audit bundle" in human.stderr

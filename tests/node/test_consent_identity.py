@@ -117,7 +117,7 @@ async def test_item1_a_non_partner_cannot_make_itself_a_nonprofit(net):
     await wait_until(lambda: holder.talent.store.job(job2.job_id) is not None, what="re-shared job after the re-confirmation")
     assert refused(holder, candidate_id, job2.job_id)
     changed = await cli_json(holder, "trust", "changed")
-    assert [(c["node_id"], c["consent_sector"], c["declared_sector"], c["vouched_by"]) for c in changed] == [
+    assert [(c["node_id"], c["consent_sector"], c["declared_sector"], c["vouched_by_node_id"]) for c in changed] == [
         (corp_id.hex(), "company", "nonprofit", hub.service.node_id.hex())]
 
     # 2. Through a LAN pairing request: corp asks the holder to pair, enclosing its (nonprofit) card.

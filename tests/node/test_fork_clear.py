@@ -55,7 +55,7 @@ async def test_clear_fork_needs_confirmation_is_recorded_and_lets_new_statements
         assert code == 0
         decision = json.loads(out)
         assert decision["resume_after"] == last and decision["reason"] == "B was restored from an old copy"
-        assert [(e["seq"], e["id"]) for e in decision["evidence"]] == evidence
+        assert [(e["seq"], e["statement_id"]) for e in decision["evidence"]] == evidence
         assert any(r.getMessage() == "fork.cleared" or "fork.cleared" in r.getMessage() for r in caplog.records)
         assert a.service.log.forked_authors() == set() and a.service.log.forks() == []
         archived = [(r["seq"], bytes(r["id"]).hex()) for r in a.service.db.query("SELECT seq, id FROM fork_archive")]

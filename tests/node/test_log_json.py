@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 from node import logs
 
@@ -92,7 +93,9 @@ def test_a_running_node_flooded_with_bad_requests_writes_only_json_rate_limited_
     records = [json.loads(line) for line in lines]  # every line is JSON
     assert all(isinstance(r, dict) and "event" in r and "level" in r for r in records)
     assert all("Traceback" not in line for line in lines)
-    per_second = Counter((r.get("logger"), r["event"].split("\n")[0], int(r["ts"])) for r in records)
+    # Issue 12 item 3: ``ts`` is RFC 3339 UTC with milliseconds, like every time in the CLI's JSON.
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["ts"]) for r in records)
+    per_second = Counter((r.get("logger"), r["event"].split("\n")[0], r["ts"][:19]) for r in records)
     # ``ts`` is rounded to the ms, so a line at the very end of a second may be counted in the next.
     assert max(per_second.values()) <= logs.MAX_LINES_PER_SECOND + 1
     # Positive controls: both aiohttp's and the node's own refusals were logged, and far more of them
