@@ -234,6 +234,11 @@ class PeerStore:
         )
         return self.get(node_id)
 
+    def forgive(self, node_id: bytes) -> None:
+        """An admin cleared the peer's fork evidence: the penalty its forked statements earned goes with it
+        (a negative score back to neutral, the throttle lifted); a positive score is kept."""
+        self.db.execute("UPDATE peers SET score = MAX(score, 0.0), throttled_until = 0 WHERE node_id = ?", [node_id])
+
     # --- invites ---------------------------------------------------------------------------------
 
     def add_invite(self, invite_id: bytes, secret: bytes, now: int, expires_at: int, *,
