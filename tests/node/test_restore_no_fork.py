@@ -8,9 +8,9 @@ import pytest
 from node.backup import pack, restore
 from node.core.errors import UserError
 from node.core.restore import restore_pending
-from node.http.admin_api import status_info
 from node.core.service import NodeService
 from node.home import Home
+from node.http.admin_api import status_info
 from node.runtime import NodeRuntime
 from protocol.bodies import Note
 from storage.backup import copy_database
