@@ -6,8 +6,8 @@ partner reached or not, and what they sent). It keeps only counts and times in m
 statement's content, and reading it is free, so a Prometheus scrape (``node/http/metrics.py``) and
 ``orgnode status`` read current state at once: ``snapshot`` adds what the database knows cheaply
 (peers by state, the outbox by peer, fork evidence, over-quota refusals: small tables or indexed
-groups, never a scan of the log) and ``problems`` turns it all into plain-words findings, each with
-since when and what to do. Peers are labelled by a node-id prefix only: no names, no partner text.
+groups, never a scan of the log) and ``problems`` (node/core/problems.py) turns it all into
+plain-words findings, each with a code, since when and what to do. Peers are labelled by a node-id prefix only: no names, no partner text.
 
 Reachability is logged once per transition (``peer.unreachable`` at info on the first failure, at
 warning once it has lasted ``unreachable_warn_after``; ``peer.reachable`` at info when it answers

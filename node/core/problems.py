@@ -161,6 +161,11 @@ def _over_quota(service: NodeService, now: int) -> list[Problem]:
             for peer, refused, last in service.log.over_quota_since(now - OVER_QUOTA_SHOWN_MS)]
 
 
+def _trusted(service: NodeService, peer: bytes) -> bool:
+    """Findings about pushing to a peer matter only while it is on the trust list."""
+    return PeerStore(service.db).is_trusted(peer)
+
+
 def _told_fork(service: NodeService, health: Health, now: int) -> list[Problem]:
     """Partners that answered our own statements with ``fork`` (they hold another version of our log)."""
     me = service.node_id.hex()[:16]
@@ -169,20 +174,22 @@ def _told_fork(service: NodeService, health: Health, now: int) -> list[Problem]:
                     f"{iso(since)} and refuses its statements",
                     f"ask {partner_name(service, peer)}'s admin to run `orgnode trust clear-fork {me}` after checking; "
                     "see docs/deploy.md", peer)
-            for peer, since in sorted(health.told_fork.items(), key=lambda item: item[1])]
+            for peer, since in sorted(health.told_fork.items(), key=lambda item: item[1]) if _trusted(service, peer)]
 
 
 def _partner_disk_full(service: NodeService, health: Health, now: int) -> list[Problem]:
     return [Problem("partner-disk-full", since,
                     f"partner {partner_name(service, peer)}'s disk is full since {iso(since)}",
                     "its admin must free space; this node keeps the statements queued and pushes them when it can", peer)
-            for peer, since in sorted(health.disk_full.items(), key=lambda item: item[1])]
+            for peer, since in sorted(health.disk_full.items(), key=lambda item: item[1]) if _trusted(service, peer)]
 
 
 def _refused(service: NodeService, health: Health, now: int) -> list[Problem]:
     """Partners this node could not even talk to: their TLS certificate or their address was refused."""
     out = []
     for peer, (kind, reason, since) in sorted(health.refused_since.items(), key=lambda item: item[1][2]):
+        if not _trusted(service, peer):
+            continue  # removed or blocked since: nothing to reach any more
         what = "TLS certificate" if kind == "certificate" else "address"
         out.append(Problem(f"peer-{'cert' if kind == 'certificate' else 'address'}-refused", since,
                            f"cannot reach partner {partner_name(service, peer)}: its {what} was refused ({reason})",
