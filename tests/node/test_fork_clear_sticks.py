@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 
+from node.cli.partners import _peer_lines
 from node.core.forks import clear_fork
 from node.core.restore import finish_restore
 from node.http.admin_api import status_info
 from tests.node.federation_helpers import head, note, push, wait_until
 from tests.node.test_metrics import scrape, value
 from tests.node.test_rollback_no_fork import post, roll_back_b
+from tests.node.test_tls import admin
 
 
 def codes(node, code: str) -> list[dict]:
@@ -48,6 +50,9 @@ async def test_a_cleared_fork_stays_cleared_the_penalty_goes_and_the_forked_node
         samples, _, _ = await scrape(b)
         assert value(samples, "orgnode_problems", code="partner-holds-fork") == 2
         assert value(samples, "orgnode_partner_fork_answers_total", peer=aid.hex()[:16]) >= 1
+        listing = {p["node_id"]: p for p in await admin(b, "/trust")}  # `orgnode trust list --json` of the running B
+        assert listing[aid.hex()]["holds_our_fork"] and listing[cid.hex()]["holds_our_fork"]
+        assert "HOLDS-OUR-FORK" in _peer_lines(list(listing.values()))
         warned = [r for r in caplog.records if "push.partner-holds-fork" in r.getMessage()]
         assert len(warned) == 2 and all(r.levelno == logging.WARNING for r in warned)  # once per partner
 
@@ -81,6 +86,7 @@ async def test_a_cleared_fork_stays_cleared_the_penalty_goes_and_the_forked_node
         # A takes B's statements again, so B's problem for A ends; C's stays.
         await wait_until(lambda: aid not in b.federation.health.told_fork, what="B to see A take its statements")
         assert {p["peer"] for p in codes(b, "partner-holds-fork")} == {cid.hex()}
+        assert {p["node_id"] for p in await admin(b, "/trust") if p["holds_our_fork"]} == {cid.hex()}
 
         # Positive control: a NEW conflict after the settled positions is still fork evidence.
         at = head(a, bid)
