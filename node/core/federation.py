@@ -87,6 +87,7 @@ class Federation(Invites, Envelopes):
         self.health = Health.of(self.service.config, self.clock())
         self.health.start_check = self.start_check  # status shows whom the own-log check still waits for
         self.peers = PeerStore(self.service.db)
+        self.health.told_fork.update(self.peers.partner_forks())  # recorded by an earlier run
         self.reactions = ReactionStore(self.service.db)
         self.reshares = ReshareStore(self.service.db)
         self.cards = CardStore(self.service.db)

@@ -16,6 +16,7 @@ again), not on every retry.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from node.core.views import iso
 from node.logs import log_event
 from protocol.statement import Statement
 from protocol.sync import OUTCOME_APPENDED, OUTCOME_DUPLICATE, OUTCOME_FORK, OUTCOME_HELD, ItemResult
+from storage.errors import StorageFull
 from storage.peers import PeerStore
 
 if TYPE_CHECKING:
@@ -134,18 +136,20 @@ class Health:
             return
         self.fork_logged[author] = now
 
-    def pushed(self, peer: bytes, results: list[ItemResult], now: int) -> None:
+    def pushed(self, peer: bytes, results: list[ItemResult], now: int, store: PeerStore | None = None) -> None:
         """``peer`` answered a push of our own statements: ``fork`` means it holds another version of our log
         (logged once, shown in status until a push is appended without it); any answer ends a disk-full spell."""
         self.disk_full.pop(peer, None)
         forks = sum(1 for r in results if r.outcome == OUTCOME_FORK)
         if not forks:
-            if any(r.outcome == OUTCOME_APPENDED for r in results):  # held proves nothing: it may wait on the fork
+            if any(r.outcome == OUTCOME_APPENDED for r in results) and peer in self.told_fork:  # held proves nothing
                 self.told_fork.pop(peer, None)
+                _persist(store, peer, None)
             return
         self.fork_answers[peer] += forks
         if peer not in self.told_fork:
             self.told_fork[peer] = now
+            _persist(store, peer, now)  # kept across restarts: the answered statements left the outbox
             log_event("push.partner-holds-fork", logging.WARNING, peer=peer, statements=forks)
 
     def partner_disk_full(self, peer: bytes, now: int) -> None:
@@ -242,6 +246,13 @@ class Health:
     def last_exchange(self, peer: bytes) -> int | None:
         reach = self.reach.get(peer)
         return reach.last_ok if reach is not None else None
+
+
+def _persist(store: PeerStore | None, peer: bytes, since: int | None) -> None:
+    """Record a partner holding a fork of our log; our own full disk only loses it at the next restart."""
+    if store is not None:
+        with contextlib.suppress(StorageFull):
+            store.set_partner_fork(peer, since)
 
 
 def database_bytes(db_path: Path) -> int:

@@ -248,7 +248,7 @@ class SyncEngine:
             return False
         size.succeeded()
         self.federation.health.delivered(peer_id, "push", len(done))
-        self.federation.health.pushed(peer_id, list(results.results), self.federation.clock())
+        self.federation.health.pushed(peer_id, list(results.results), self.federation.clock(), self.federation.peers)
         log_event("push.done", peer=peer_id, items=len(done))
         return True
 

@@ -87,6 +87,9 @@ async def test_a_cleared_fork_stays_cleared_the_penalty_goes_and_the_forked_node
         await wait_until(lambda: aid not in b.federation.health.told_fork, what="B to see A take its statements")
         assert {p["peer"] for p in codes(b, "partner-holds-fork")} == {cid.hex()}
         assert {p["node_id"] for p in await admin(b, "/trust") if p["holds_our_fork"]} == {cid.hex()}
+        assert set(b.federation.peers.partner_forks()) == {cid}  # recorded in the database
+        b = await net.restart(await net.stop(b), confirmed=False)  # and still known after a restart
+        assert {p["peer"] for p in codes(b, "partner-holds-fork")} == {cid.hex()}
 
         # Positive control: a NEW conflict after the settled positions is still fork evidence.
         at = head(a, bid)
