@@ -57,6 +57,7 @@ class IngestResult:
     verdict: Verdict
     statement_id: bytes
     released: tuple[Statement, ...] = ()
+    new_evidence: bool = False  # a FORK verdict that kept new evidence (not one already known or settled)
 
     @property
     def appended(self) -> tuple[Statement, ...]:
@@ -237,13 +238,13 @@ class LogStore(HeldStatements, OwnBatch):
             kept = next(self.db.query("SELECT COUNT(*) AS n FROM forks WHERE author = ?", [author]))["n"]
             if kept >= MAX_FORK_EVIDENCE_PER_AUTHOR:
                 return IngestResult(verdict, statement.id)  # enough evidence: the author is flagged already
-            self.db.execute(
+            cursor = self.db.execute(
                 """INSERT OR IGNORE INTO forks (id, author, seq, header, signature, conflicts_with, received_from, detected_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 [statement.id, author, statement.seq, statement.header_bytes, statement.signature, conflicting,
                  received_from, now],
             )
-            return IngestResult(verdict, statement.id)
+            return IngestResult(verdict, statement.id, new_evidence=cursor.rowcount > 0)
         if verdict is Verdict.GAP:
             self._hold(statement, head, received_from, now)
             return IngestResult(verdict, statement.id)

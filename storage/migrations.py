@@ -274,6 +274,13 @@ def _m026_candidate_changes(db: sqlite_utils.Database) -> None:
                   BEGIN INSERT INTO candidate_changes (candidate_id) VALUES (old.candidate_id); END""")
 
 
+def _m028_partner_forks(db: sqlite_utils.Database) -> None:
+    """Issue 10 (acceptance item 5): partners that answered this node's own statements with ``fork`` (they
+    hold another version of its log), since when, so ``orgnode status`` still says so after a restart (the
+    answered statements left the outbox: nothing would tell the node again until it signs more)."""
+    db.execute("CREATE TABLE partner_forks (peer BLOB PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -292,4 +299,5 @@ MIGRATIONS: list[Migration] = [
     ("021_email_index", _m021_email_index),
     ("023_list_pages", _m023_list_pages),
     ("026_candidate_changes", _m026_candidate_changes),
+    ("028_partner_forks", _m028_partner_forks),
 ]

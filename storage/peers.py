@@ -234,6 +234,22 @@ class PeerStore:
         )
         return self.get(node_id)
 
+    def forgive(self, node_id: bytes) -> None:
+        """An admin cleared the peer's fork evidence: the penalty its forked statements earned goes with it
+        (a negative score back to neutral, the throttle lifted); a positive score is kept."""
+        self.db.execute("UPDATE peers SET score = MAX(score, 0.0), throttled_until = 0 WHERE node_id = ?", [node_id])
+
+    def partner_forks(self) -> dict[bytes, int]:
+        """Partners that answered our own statements with ``fork``: since when (ms)."""
+        return {bytes(r["peer"]): int(r["since"]) for r in self.db.query("SELECT peer, since FROM partner_forks")}
+
+    def set_partner_fork(self, node_id: bytes, since: int | None) -> None:
+        """Record (``since``) or end (None) a partner holding another version of our log."""
+        if since is None:
+            self.db.execute("DELETE FROM partner_forks WHERE peer = ?", [node_id])
+        else:
+            self.db.execute("INSERT OR IGNORE INTO partner_forks (peer, since) VALUES (?, ?)", [node_id, since])
+
     # --- invites ---------------------------------------------------------------------------------
 
     def add_invite(self, invite_id: bytes, secret: bytes, now: int, expires_at: int, *,

@@ -97,8 +97,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def status_text(data: dict[str, Any]) -> str:
-    """The human status: identity, then one line per problem (what, since when, what to do)."""
-    forks = data.get("forked_authors") or []
+    """The human status: identity, then one line per problem (what, since when, what to do). Every warning
+    is an entry of ``problems`` (node/core/problems.py), so the text, ``--json`` and the metric agree."""
     problems = data.get("problems") or []
     lines = [
         f"{data['name']} ({data['sector']})",
@@ -108,15 +108,9 @@ def status_text(data: dict[str, Any]) -> str:
         f"  running:     {'yes' if data['running'] else 'no (start it with `orgnode run`)'}",
         f"  statements:  {data['statements']} held, {data['own_statements']} of our own",
     ]
-    lines += _tls_lines(data)
+    lines.append(_tls_line(data))
     if data.get("metrics_url"):
         lines.append(f"  metrics:     {data['metrics_url']}")
-    if data.get("restore_pending"):
-        lines.append("  RESTORED: relearning its own latest statements from its partners; it signs nothing until every "
-                     "partner answered (`orgnode sync`; `orgnode restore-done --force` if one is gone for good)")
-    lines += own_log_check_lines(data)
-    if forks:
-        lines.append(f"  WARNING: {len(forks)} peer(s) equivocated (forked logs): {', '.join(f[:16] for f in forks)}")
     if problems:
         lines.append(f"  {len(problems)} problem(s):")
         lines += [f"  - {p['detail']}{'' if p['since'] in p['detail'] else ' (since ' + p['since'] + ')'}: {p['action']}"
@@ -124,53 +118,16 @@ def status_text(data: dict[str, Any]) -> str:
     elif data["running"]:
         lines.append("  no problems found")
     else:
-        lines.append("  no problems found in the database and disk (reachability and clock skew are known only "
-                     "while the node runs)")
+        lines.append("  no problems found in the database, disk and config (reachability and clock skew are known "
+                     "only while the node runs)")
     return "\n".join(lines)
 
 
-def _tls_lines(data: dict[str, Any]) -> list[str]:
-    """The TLS line of `status`, a warning when partners' certificates are not verified, and refused partners."""
+def _tls_line(data: dict[str, Any]) -> str:
+    """How TLS is used (an expiring certificate or tls_verify = false are problems, shown with the others)."""
     tls = data.get("tls") or {}
     serving = f"HTTPS served by this node ({tls.get('cert')})" if tls.get("serving") else "plain HTTP (TLS, if any, by a proxy)"
-    lines = [f"  tls:         {serving}; partners' certificates {'verified' if tls.get('verify_peers', True) else 'NOT verified'}"]
-    warning = _expiry_warning(tls.get("cert_expires"), tls.get("cert_days_left"))
-    if warning:
-        lines.append(warning)
-    if not tls.get("verify_peers", True):
-        lines.append("  WARNING: tls_verify = false: any certificate is accepted from partners (LAN/testing only); "
-                     "remove it from config.toml and restart")
-    lines.extend(f"  CANNOT REACH {p['node_id'][:16]}: {p['reason']}" for p in data.get("refused_peers") or [])
-    return lines
-
-
-EXPIRY_WARNING_DAYS = 14
-
-
-def _expiry_warning(expires: str | None, days_left: int | None) -> str | None:
-    """A warning when the served certificate expires within two weeks (or has): partners will refuse it."""
-    if not expires or days_left is None or days_left >= EXPIRY_WARNING_DAYS:
-        return None
-    state = "EXPIRED on" if days_left < 0 else f"expires in {days_left} day(s), on"
-    return (f"  WARNING: the TLS certificate {state} {expires[:16].replace('T', ' ')} UTC: partners refuse an expired "
-            "one; renew it (e.g. `certbot renew`) and restart the node")
-
-
-def own_log_check_lines(data: dict[str, Any]) -> list[str]:
-    """The start check in plain words: which partners have not confirmed our own log yet, and why."""
-    lines = []
-    if data.get("own_log_check_pending"):
-        lines.append("  WAITING to confirm its own log with its partners after starting (its database may be an older "
-                     "copy): it signs nothing until they answered; if no partner can answer, `orgnode restore-done "
-                     "--force` lets it sign (logged)")
-    errors = data.get("own_log_check_errors") or {}
-    for peer in data.get("own_log_check_waiting_for") or []:
-        lines.append(f"    not answered yet: {peer[:16]}" + (f" ({errors[peer]})" if peer in errors else ""))
-    for lost in data.get("lost_partnerships") or []:
-        lines.append(f"  LOST PARTNER: this node paired with a partner after its backup (own statement seq {lost}); its "
-                     "trust list is older, so it cannot reach that partner. Re-pair with it (`orgnode invite` there or "
-                     "here, then `orgnode trust accept`); the partner keeps this node's statements")
-    return lines
+    return f"  tls:         {serving}; partners' certificates {'verified' if tls.get('verify_peers', True) else 'NOT verified'}"
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -142,6 +142,7 @@ def _peer_lines(peers: list[dict[str, Any]], pending_only: bool = False, changed
     for p in peers:
         flags = (" THROTTLED" if p["throttled"] else "") + (" FORKED" if p["forked"] else "")
         flags += " OVER-QUOTA" if p.get("over_quota") else ""
+        flags += " HOLDS-OUR-FORK" if p.get("holds_our_fork") else ""
         flags += (" TLS-REFUSED" if "TLS" in p["refused"] else " ADDRESS-REFUSED") if p.get("refused") else ""
         card = _card_flags(p)
         noted = noted or bool(card)

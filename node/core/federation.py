@@ -85,7 +85,9 @@ class Federation(Invites, Envelopes):
 
     def __post_init__(self) -> None:
         self.health = Health.of(self.service.config, self.clock())
+        self.health.start_check = self.start_check  # status shows whom the own-log check still waits for
         self.peers = PeerStore(self.service.db)
+        self.health.told_fork.update(self.peers.partner_forks())  # recorded by an earlier run
         self.reactions = ReactionStore(self.service.db)
         self.reshares = ReshareStore(self.service.db)
         self.cards = CardStore(self.service.db)
@@ -211,9 +213,12 @@ class Federation(Invites, Envelopes):
                     result = self.service.log.ingest(statement, received_from=origin, now=now)
                     results.append(ItemResult(statement_id, VERDICT_OUTCOME[result.verdict]))
                     appended.extend(result.appended)
+                    if result.verdict is Verdict.FORK and result.new_evidence:
+                        # Equivocation is misbehaviour: it lowers the peer's score like invalid data, once per
+                        # piece of new evidence (the same forked statements come back at every pull).
+                        invalid += 1
                     if result.verdict is Verdict.FORK:
-                        invalid += 1  # equivocation is misbehaviour: it lowers the peer's score like invalid data
-                        log_event("peer.fork", logging.WARNING, author=statement.author, seq=statement.seq)
+                        self.health.fork_seen(statement.author, statement.seq, result.new_evidence, now)
                 except ProtocolError as exc:
                     invalid += exc.code != E.OVER_QUOTA  # valid data over quota is refused, not misbehaviour
                     results.append(ItemResult(statement_id, exc.code))

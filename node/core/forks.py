@@ -5,6 +5,9 @@ docs/protocol.md section 13.4.2).
 (``fork_archive``, never deleted), and accepts the author's statements again after the highest seq we
 saw of it on either branch: positions up to there are settled and never become evidence again; the
 first statement after them continues the log whatever its ``prev`` (the recorded discontinuity).
+Checkpoints at settled positions, and roots covering them, are not split-view evidence either
+(node/core/provenance.py); a conflict at a later position still is. The penalty the fork earned the
+peer (its score, its throttle) is lifted with the decision.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ def clear_fork(fed: Federation, author: bytes, *, admin: str, reason: str) -> Fo
     decision = decisions.clear(author, admin=admin, reason=reason, now=fed.clock())
     if decision is None:
         raise UserError("this peer has no fork evidence to clear (see `orgnode trust list`)", field="node_id")
+    fed.peers.forgive(author)  # the fork's refused statements lowered its score: cleared with the evidence
     log_event("fork.cleared", logging.WARNING, author=author, decision=decision.decision, resume_after=decision.resume_after,
               evidence=len(decision.evidence), seqs=sorted({seq for seq, _, _ in decision.evidence}))
     if fed.peers.is_trusted(author):

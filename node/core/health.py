@@ -6,8 +6,8 @@ partner reached or not, and what they sent). It keeps only counts and times in m
 statement's content, and reading it is free, so a Prometheus scrape (``node/http/metrics.py``) and
 ``orgnode status`` read current state at once: ``snapshot`` adds what the database knows cheaply
 (peers by state, the outbox by peer, fork evidence, over-quota refusals: small tables or indexed
-groups, never a scan of the log) and ``problems`` turns it all into plain-words findings, each with
-since when and what to do. Peers are labelled by a node-id prefix only: no names, no partner text.
+groups, never a scan of the log) and ``problems`` (node/core/problems.py) turns it all into
+plain-words findings, each with a code, since when and what to do. Peers are labelled by a node-id prefix only: no names, no partner text.
 
 Reachability is logged once per transition (``peer.unreachable`` at info on the first failure, at
 warning once it has lasted ``unreachable_warn_after``; ``peer.reachable`` at info when it answers
@@ -16,34 +16,32 @@ again), not on every retry.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from node.core.problems import PROBLEM_CODES, Problem, disk_usage, peer_label, problems
 from node.core.views import iso
 from node.logs import log_event
 from protocol.statement import Statement
 from protocol.sync import OUTCOME_APPENDED, OUTCOME_DUPLICATE, OUTCOME_FORK, OUTCOME_HELD, ItemResult
+from storage.errors import StorageFull
 from storage.peers import PeerStore
 
 if TYPE_CHECKING:
     from node.config import Config
+    from node.core.restore import StartCheck
     from node.core.service import NodeService
+
+__all__ = ["Health", "Problem", "Snapshot", "disk_usage", "peer_label", "problems"]
 
 VERDICTS = frozenset({OUTCOME_APPENDED, OUTCOME_DUPLICATE, OUTCOME_HELD, OUTCOME_FORK})
 
-LABEL_HEX = 16  # a peer is labelled by this many hex digits of its node id (an organization's id, no name)
-SKEW_SHOWN_MS = 86_400_000  # a clock-skew finding is shown while the last skewed statement is this recent
-OVER_QUOTA_SHOWN_MS = 86_400_000  # an over-quota refusal is shown for a day
+FORK_REMINDER_MS = 86_400_000  # a known fork is logged again (at info) at most this often
 ALL_STATES = ("trusted", "pending_in", "pending_out", "removed", "blocked")
-
-
-def peer_label(node_id: bytes) -> str:
-    """The label a peer gets in metrics and logs: a prefix of its node id (not personal data)."""
-    return node_id.hex()[:LABEL_HEX]
 
 
 @dataclass
@@ -66,21 +64,6 @@ class Skew:
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One thing wrong, in plain words: ``detail`` says what, ``action`` what to do, ``since`` since when (ms)."""
-
-    code: str  # peer-unreachable | clock-skew | disk-low | fork-evidence | over-quota
-    since: int
-    detail: str
-    action: str
-    peer: bytes | None = None
-
-    def view(self) -> dict[str, object]:
-        return {"code": self.code, "peer": self.peer.hex() if self.peer else None, "since": iso(self.since),
-                "detail": self.detail, "action": self.action}
-
-
-@dataclass(frozen=True)
 class Snapshot:
     """Everything ``/metrics`` shows, read at one moment; keys are peer labels, codes or states."""
 
@@ -97,7 +80,8 @@ class Snapshot:
     disk_free_bytes: int
     disk_total_bytes: int
     database_bytes: int
-    problems: dict[str, int]  # code -> how many
+    problems: dict[str, int]  # code -> how many (every known code, 0 when absent)
+    fork_answers: dict[str, int]  # label -> own statements a partner answered with ``fork`` since start
 
 
 @dataclass
@@ -114,6 +98,15 @@ class Health:
     offsets: dict[bytes, tuple[int, int | None]] = field(default_factory=dict)
     reach: dict[bytes, Reach] = field(default_factory=dict)
     disk_low_since: int | None = None
+    # Forks of peers' logs seen in their batches: per author, when it was last logged (once per new evidence,
+    # then at most a reminder a day: the same forked statements come back at every pull).
+    fork_logged: dict[bytes, int] = field(default_factory=dict)
+    # Partners that answered our own statements with ``fork``: since when (our clock), and how many answers.
+    told_fork: dict[bytes, int] = field(default_factory=dict)
+    fork_answers: Counter[bytes] = field(default_factory=Counter)
+    disk_full: dict[bytes, int] = field(default_factory=dict)  # partners answering our pushes 507 disk-full: since
+    refused_since: dict[bytes, tuple[str, str, int]] = field(default_factory=dict)  # peer -> (kind, reason, since)
+    start_check: StartCheck | None = None  # the own-log check at start (node/core/restore.py), set by Federation
     metrics_url: str | None = None  # set by the runtime once the metrics listener is up
 
     @classmethod
@@ -129,7 +122,48 @@ class Health:
         self.received[peer] += len(appended)
         for statement in appended:
             self.stamped(peer, statement.header.ts, now)
-        self.rejected.update(r.outcome for r in results if r.outcome not in VERDICTS)
+        self.rejected.update(r.outcome for r in results if r.outcome not in VERDICTS or r.outcome == OUTCOME_FORK)
+
+    def fork_seen(self, author: bytes, seq: int, new: bool, now: int) -> None:
+        """A statement of ``author`` conflicting with its log as we hold it: a warning for new evidence, else a
+        reminder at info at most once a day (a forked peer's pulls bring the same statements every interval)."""
+        last = self.fork_logged.get(author)
+        if new or last is None:
+            log_event("peer.fork", logging.WARNING, author=author, seq=seq)
+        elif now - last >= FORK_REMINDER_MS:
+            log_event("peer.fork", logging.INFO, author=author, seq=seq, reminder=True)
+        else:
+            return
+        self.fork_logged[author] = now
+
+    def pushed(self, peer: bytes, results: list[ItemResult], now: int, store: PeerStore | None = None) -> None:
+        """``peer`` answered a push of our own statements: ``fork`` means it holds another version of our log
+        (logged once, shown in status until a push is appended without it); any answer ends a disk-full spell."""
+        self.disk_full.pop(peer, None)
+        forks = sum(1 for r in results if r.outcome == OUTCOME_FORK)
+        if not forks:
+            if any(r.outcome == OUTCOME_APPENDED for r in results) and peer in self.told_fork:  # held proves nothing
+                self.told_fork.pop(peer, None)
+                _persist(store, peer, None)
+            return
+        self.fork_answers[peer] += forks
+        if peer not in self.told_fork:
+            self.told_fork[peer] = now
+            _persist(store, peer, now)  # kept across restarts: the answered statements left the outbox
+            log_event("push.partner-holds-fork", logging.WARNING, peer=peer, statements=forks)
+
+    def partner_disk_full(self, peer: bytes, now: int) -> None:
+        if peer not in self.disk_full:
+            self.disk_full[peer] = now
+            log_event("push.partner-disk-full", logging.WARNING, peer=peer)
+
+    def refused(self, peer: bytes, kind: str | None, reason: str, now: int) -> None:
+        """A request to ``peer`` was refused before connecting (``kind``: certificate or address); None clears it."""
+        if kind is None:
+            self.refused_since.pop(peer, None)
+            return
+        since = self.refused_since.get(peer, (kind, reason, now))[2]
+        self.refused_since[peer] = (kind, reason, since)
 
     def stamped(self, peer: bytes, ts: int, now: int) -> None:
         """A statement from ``peer`` stamped ``ts`` by its author, received at ``now``: flag it if it is
@@ -192,7 +226,8 @@ class Health:
         found = problems(service, self, now)
         return Snapshot(
             peers_by_state=states,
-            outbox={peer_label(p): (n, max(0.0, (now - oldest) / 1000)) for p, (n, oldest) in peers.outbox_by_peer().items()},
+            outbox={peer_label(p): (0, 0.0) for p in trusted}
+            | {peer_label(p): (n, max(0.0, (now - oldest) / 1000)) for p, (n, oldest) in peers.outbox_by_peer().items()},
             received={peer_label(p): n for p, n in self.received.items()},
             sent={(peer_label(p), via): n for (p, via), n in self.sent.items()},
             rejected=dict(self.rejected),
@@ -204,7 +239,8 @@ class Health:
             forked_authors=len(service.log.fork_summary()),
             disk_free_bytes=disk[0], disk_total_bytes=disk[1],
             database_bytes=database_bytes(service.home.db_path),
-            problems=dict(Counter(p.code for p in found)),
+            problems=dict.fromkeys(PROBLEM_CODES, 0) | dict(Counter(p.code for p in found)),
+            fork_answers={peer_label(p): n for p, n in self.fork_answers.items()},
         )
 
     def last_exchange(self, peer: bytes) -> int | None:
@@ -212,10 +248,11 @@ class Health:
         return reach.last_ok if reach is not None else None
 
 
-def disk_usage(path: Path) -> tuple[int, int]:
-    """(bytes free to this user, bytes in total) on the file system holding ``path``."""
-    usage = shutil.disk_usage(path)
-    return int(usage.free), int(usage.total)
+def _persist(store: PeerStore | None, peer: bytes, since: int | None) -> None:
+    """Record a partner holding a fork of our log; our own full disk only loses it at the next restart."""
+    if store is not None:
+        with contextlib.suppress(StorageFull):
+            store.set_partner_fork(peer, since)
 
 
 def database_bytes(db_path: Path) -> int:
@@ -227,101 +264,3 @@ def database_bytes(db_path: Path) -> int:
         except FileNotFoundError:
             pass
     return total
-
-
-# --- problems, in plain words --------------------------------------------------------------------
-
-
-def partner_name(service: NodeService, node_id: bytes) -> str:
-    """A partner as the admin knows it: its confirmed name, else its declared one, else its id prefix.
-    The name is the partner's own text: the CLI escapes it before printing (node/terminal.py)."""
-    peer = PeerStore(service.db).get(node_id)
-    if peer is not None and peer.name:
-        return peer.name
-    declared = PeerStore(service.db).declared_card(node_id)
-    return declared[0] if declared else peer_label(node_id)
-
-
-def _ago(ms: int) -> str:
-    hours = ms / 3_600_000
-    if hours >= 1:
-        return f"{hours:.0f} h" if hours >= 10 else f"{hours:.1f} h"
-    return f"{max(0, ms) // 60_000} min"
-
-
-def problems(service: NodeService, health: Health | None, now: int) -> list[Problem]:
-    """Everything wrong with this node now. ``health`` is None for a node that is not running: then
-    only what the database and the disk say is known (forks, quotas, disk space)."""
-    found: list[Problem] = []
-    if health is not None:
-        found += _unreachable(service, health, now) + _skewed(service, health, now)
-    found += _disk(service, health, now) + _forks(service) + _over_quota(service, now)
-    return found
-
-
-def _unreachable(service: NodeService, health: Health, now: int) -> list[Problem]:
-    out = []
-    for peer in PeerStore(service.db).trusted():
-        since = health.down_since(peer.node_id, now)
-        if since is not None:
-            out.append(Problem(
-                "peer-unreachable", since,
-                f"partner {partner_name(service, peer.node_id)} has been unreachable since {iso(since)} ({_ago(now - since)})",
-                f"check their URL ({peer.url}) with `orgnode trust list`, or ask their admin whether their node runs",
-                peer.node_id))
-    return out
-
-
-def _skewed(service: NodeService, health: Health, now: int) -> list[Problem]:
-    """One finding per partner: from its statements' stamps (ahead of us), else from its requests' clock."""
-    out = []
-    for peer in {*health.skews, *health.offsets}:
-        skew = health.skews.get(peer)
-        offset, since = health.offsets.get(peer, (0, None))
-        name = partner_name(service, peer)
-        if skew is not None and skew.count and now - skew.last <= SKEW_SHOWN_MS:
-            what = (f"clock skew with partner {name}: their statements are ~{_ago(skew.ahead_ms)} ahead of this node's "
-                    f"clock ({skew.count} statement(s) so far, still accepted)")
-            first = skew.first
-        elif since is not None:
-            what = (f"clock skew with partner {name}: their clock is ~{_ago(abs(offset))} "
-                    f"{'ahead of' if offset > 0 else 'behind'} this node's (measured from their signed requests)")
-            first = since
-        else:
-            continue
-        out.append(Problem("clock-skew", first, what, "check this machine's clock and ask their admin to check theirs "
-                           "(run NTP); beyond 5 min apart the nodes refuse each other's requests (stale)", peer))
-    return sorted(out, key=lambda p: p.since)
-
-
-def _disk(service: NodeService, health: Health | None, now: int) -> list[Problem]:
-    free, total = disk_usage(service.home.path)
-    config = service.config
-    percent = 100.0 * free / total if total else 100.0
-    low = free < config.disk_warn_free_bytes or percent < config.disk_warn_free_percent
-    if health is not None:
-        health.disk_low_since = (health.disk_low_since or now) if low else None
-    if not low:
-        return []
-    since = health.disk_low_since if health is not None and health.disk_low_since is not None else now
-    return [Problem("disk-low", since,
-                    f"the disk holding {service.home.path} is nearly full: {free / (1 << 30):.2f} GiB free ({percent:.1f} %)",
-                    "free space there (old logs, backups elsewhere) or grow the disk; writes are refused when it is full "
-                    "(thresholds: disk_warn_free_bytes, disk_warn_free_percent in config.toml)")]
-
-
-def _forks(service: NodeService) -> list[Problem]:
-    return [Problem("fork-evidence", first,
-                    f"partner {partner_name(service, author)} signed two different statements for one position in its "
-                    f"log (fork evidence: {n} kept); its later statements are refused",
-                    "ask their admin whether they restored an old backup or copied their node; see `orgnode trust list`, "
-                    "which can clear the evidence once you have decided", author)
-            for author, first, n in service.log.fork_summary()]
-
-
-def _over_quota(service: NodeService, now: int) -> list[Problem]:
-    return [Problem("over-quota", last,
-                    f"partner {partner_name(service, peer)} is over its quota on this node: {refused} statement(s) "
-                    f"refused, the latest at {iso(last)}",
-                    "ask their admin why they send so much; `orgnode trust list` shows their usage", peer)
-            for peer, refused, last in service.log.over_quota_since(now - OVER_QUOTA_SHOWN_MS)]

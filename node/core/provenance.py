@@ -36,6 +36,7 @@ from protocol.reshare import verify_reshare
 from protocol.statement import Envelope, Statement
 from storage.cards import CardStore
 from storage.foreign import foreign_statements
+from storage.fork_decisions import ForkDecisions
 from storage.provenance import ProvenanceStore
 from storage.talent import TalentStore
 
@@ -165,11 +166,16 @@ class Provenance:
             log_event("checkpoint.invalid", logging.WARNING, author=author, seq=cp_statement.seq)
             return  # a checkpoint covers only statements before it
         now = self.federation.clock()
+        settled = ForkDecisions(self.db).resume_after(author) if self.log.forked_before(author) else None
+        if settled is not None and cp_statement.seq <= settled:
+            return  # a checkpoint at a position the admin settled (docs/protocol.md 13.4.2): not evidence again
         ours = self.log.id_at(author, cp_statement.seq)
         conflict: bytes | None = None
         if ours is not None and ours != cp_statement.id:
             conflict = ours
-        elif self.log.head(author).seq >= checkpoint.size:
+        elif settled is None and self.log.head(author).seq >= checkpoint.size:
+            # After a cleared fork every root covers the settled prefix, which we hold from the branch we
+            # kept and the author from the other: roots cannot match, so only positions after it count.
             key = (author, checkpoint.size)
             if key not in self._roots:  # a log prefix never changes: hash it once
                 self._roots[key] = tree_root(self.ids(author, checkpoint.size))

@@ -222,6 +222,7 @@ class SyncEngine:
         self.answered(peer_id)
         if answer.status == 507 and answer.error_code == DISK_FULL:  # the peer's disk: retry later, as backoff says
             log_event("push.deferred", logging.INFO, peer=peer_id, code=DISK_FULL)
+            self.federation.health.partner_disk_full(peer_id, self.federation.clock())
             return False
         if answer.status != 200:
             if answer.status == 413:
@@ -247,6 +248,7 @@ class SyncEngine:
             return False
         size.succeeded()
         self.federation.health.delivered(peer_id, "push", len(done))
+        self.federation.health.pushed(peer_id, list(results.results), self.federation.clock(), self.federation.peers)
         log_event("push.done", peer=peer_id, items=len(done))
         return True
 
@@ -342,6 +344,7 @@ class SyncEngine:
         """A request to the peer got an answer (whatever it said): it is reachable."""
         self.refused.pop(peer_id, None)
         self.federation.health.reached(peer_id, self.federation.clock())
+        self.federation.health.refused(peer_id, None, "", self.federation.clock())
 
     def note_failure(self, peer_id: bytes, exc: PeerUnavailable) -> None:
         """Remember a refused URL, address or TLS certificate (logged once per new reason) so the admin sees it in
@@ -354,6 +357,8 @@ class SyncEngine:
                 event = "peer.address-refused" if isinstance(exc, PeerAddressRefused) else "peer.certificate-refused"
                 log_event(event, logging.WARNING, peer=peer_id, reason=reason)
             self.refused[peer_id] = reason
+            kind = "address" if isinstance(exc, PeerAddressRefused) else "certificate"
+            self.federation.health.refused(peer_id, kind, reason, self.federation.clock())
 
     async def push_all(self) -> None:
         for peer in self.federation.peers.trusted():

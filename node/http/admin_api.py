@@ -225,8 +225,12 @@ async def trust_list(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     # ``refused``: why the node will not contact the peer's URL (not a base URL, or a private address
     # while allow_private_peers is off), from the last push or pull; None when contact is allowed.
+    # ``holds_our_fork``: since when the peer answers our own statements with ``fork`` (it holds another version
+    # of our log and refuses them; node/core/health.py), None otherwise.
     now = ctx.federation.clock()
-    return web.json_response([{**peer_view(ctx.service, p, now), "refused": ctx.sync.refused.get(p.node_id)}
+    told = ctx.federation.health.told_fork
+    return web.json_response([{**peer_view(ctx.service, p, now), "refused": ctx.sync.refused.get(p.node_id),
+                               "holds_our_fork": iso(told[p.node_id]) if p.node_id in told else None}
                               for p in ctx.federation.peers.all()])
 
 

@@ -37,7 +37,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "orgnode_disk_free_bytes": ("gauge", "bytes free to the node on the home's file system"),
     "orgnode_disk_size_bytes": ("gauge", "size of the home's file system"),
     "orgnode_database_size_bytes": ("gauge", "size of the database file and its write-ahead log"),
-    "orgnode_problems": ("gauge", "problems `orgnode status` reports, by code"),
+    "orgnode_problems": ("gauge", "problems `orgnode status` reports, by code (every known code, 0 when absent)"),
+    "orgnode_partner_fork_answers": ("counter", "own statements a partner answered with `fork` since start, per peer"),
 }
 
 
@@ -81,7 +82,10 @@ def families(snap: Snapshot) -> Iterator[GaugeMetricFamily | CounterMetricFamily
     problems = _gauge("orgnode_problems", ["code"])
     for code, n in sorted(snap.problems.items()):
         problems.add_metric([code], n)
-    yield from (peers, depth, age, received, sent, rejected, skewed, offset, lag, down, problems)
+    told = _counter("orgnode_partner_fork_answers", ["peer"])
+    for label, n in sorted(snap.fork_answers.items()):
+        told.add_metric([label], n)
+    yield from (peers, depth, age, received, sent, rejected, skewed, offset, lag, down, problems, told)
     for name, value in (("orgnode_forked_authors", snap.forked_authors), ("orgnode_disk_free_bytes", snap.disk_free_bytes),
                         ("orgnode_disk_size_bytes", snap.disk_total_bytes),
                         ("orgnode_database_size_bytes", snap.database_bytes)):

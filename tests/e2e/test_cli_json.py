@@ -192,6 +192,8 @@ def _walk_running(walk: Walk, tmp_path: Path, corp: Path, youth: Path, ids: dict
     w.run("consent give", youth, ola, "--consent", "refer", *consent)
     w.run("candidate update", youth, ola, "--location", "Leeds")
     w.run("candidate list", youth)
+    w.run("candidate export", youth, "--output", str(tmp_path / "export.csv"))
+    w.error("candidate export", youth)  # --json needs --output (the CSV would share stdout)
     w.run("job match-candidate", youth, amina)
     w.error("candidate report", youth, "ab" * 16)
     w.error("consent withdraw", youth, "ab" * 16)

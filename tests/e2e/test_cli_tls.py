@@ -40,9 +40,10 @@ def test_run_serves_https_and_status_shows_tls_and_the_verification_opt_out(tmp_
             assert resp.status == 200 and json.loads(resp.read())["status"] == "ok"
         human = orgnode("--home", str(home), "status").stdout
         assert "tls:         HTTPS served by this node (tls/node.pem); partners' certificates NOT verified" in human, human
-        assert "WARNING: tls_verify = false" in human
+        assert "tls_verify = false: any certificate is accepted" in human and "no problems found" not in human
         data = orgnode_json("--home", str(home), "status")
         assert data["tls_verify"] is False and data["tls"]["serving"] is True and data["refused_peers"] == []
+        assert [p["code"] for p in data["problems"]] == ["tls-verify-off"]
     finally:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
@@ -54,10 +55,11 @@ def test_run_serves_https_and_status_shows_tls_and_the_verification_opt_out(tmp_
     # certificate valid for 30 days worth a warning, while one about to expire is.
     update_config(home, tls_verify=True)
     human = orgnode("--home", str(home), "status").stdout
-    assert "partners' certificates verified" in human and "WARNING" not in human, human
+    assert "partners' certificates verified" in human and "problem(s)" not in human and "no problems found" in human, human
     ca.issue("node", ["127.0.0.1"], not_after=datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3, hours=1))
     human = orgnode("--home", str(home), "status").stdout
-    assert "WARNING: the TLS certificate expires in 3 day(s), on" in human and "renew it" in human, human
+    assert "the TLS certificate this node serves expires in 3 day(s), on" in human and "renew it" in human, human
+    assert [p["code"] for p in orgnode_json("--home", str(home), "status")["problems"]] == ["cert-expiring"]
 
 
 def test_run_refuses_an_expired_certificate_in_one_line_and_leaves_nothing_running(tmp_path):

@@ -270,7 +270,7 @@ async def test_status_lists_fork_evidence_and_a_low_disk_in_plain_words_with_par
     home = str(hub.service.home.path)
     as_json = json.loads((await asyncio.to_thread(orgnode, "--home", home, "status", "--json")).stdout)
     fork = next(p for p in as_json["problems"] if p["code"] == "fork-evidence")
-    assert fork["peer"] == evil.service.node_id.hex() and fork["since"].endswith("Z")
+    assert fork["node_id"] == evil.service.node_id.hex() and fork["since_at"].endswith("Z")
     assert "\x1b]0;owned\x07" in fork["detail"], "JSON stays exact"
     human = (await asyncio.to_thread(orgnode, "--home", home, "status")).stdout
     assert "2 problem(s):" in human

@@ -10,6 +10,7 @@ from node.core.errors import UserError
 from node.core.restore import restore_pending
 from node.core.service import NodeService
 from node.home import Home
+from node.http.admin_api import status_info
 from node.runtime import NodeRuntime
 from protocol.bodies import Note
 from storage.backup import copy_database
@@ -96,6 +97,7 @@ async def test_a_partner_paired_after_the_backup_is_named_in_status_until_re_pai
         new_home = Home(tmp_path / "b-restored")
         restore(b"ORGNODE-BACKUP-1\n" + archive, new_home, None, now_ms=0)
         restored = NodeRuntime(NodeService.open(new_home.path))
+        assert [p["code"] for p in status_info(restored.service, running=False)["problems"]] == ["restore-pending"]
         await restored.start()
         net.runtimes.append(restored)
         await wait_until(lambda: not restore_pending(restored.federation), what="B to resync with A, the partner it knows")
@@ -105,7 +107,9 @@ async def test_a_partner_paired_after_the_backup_is_named_in_status_until_re_pai
         capsys.readouterr()
         assert await asyncio.to_thread(main, ["status", "--home", str(new_home.path)]) == 0
         out = capsys.readouterr().out
-        assert "LOST PARTNER" in out and "Re-pair" in out and "keeps this node's statements" in out
+        assert "paired with a partner after its backup" in out and "re-pair" in out and "keeps this node's statements" in out
+        assert [p["code"] for p in status_info(restored.service, running=True, health=restored.federation.health)["problems"]
+                if p["code"] == "lost-partner"] == ["lost-partner"]
 
         await pair(d, restored)  # the admin re-pairs: D keeps trusting B, B trusts D again
         assert lost_partnerships(restored.service) == []
