@@ -259,6 +259,14 @@ def _m023_list_pages(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX candidates_created ON candidates (created_at) WHERE erased_at IS NULL")
 
 
+def _m029_fork_archive_append_only(db: sqlite_utils.Database) -> None:
+    """Security pass 10: archived fork evidence is "never deleted" (docs/security.md); like the
+    decisions that point to it (017), it is append-only by the database, not by convention."""
+    for event in ("UPDATE", "DELETE"):
+        db.execute(f"""CREATE TRIGGER fork_archive_no_{event.lower()} BEFORE {event} ON fork_archive
+                       BEGIN SELECT RAISE(ABORT, 'fork_archive is append-only'); END""")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -276,4 +284,5 @@ MIGRATIONS: list[Migration] = [
     ("020_match_index", _m020_match_index),
     ("021_email_index", _m021_email_index),
     ("023_list_pages", _m023_list_pages),
+    ("029_fork_archive_append_only", _m029_fork_archive_append_only),
 ]

@@ -23,13 +23,12 @@ if TYPE_CHECKING:
 
 
 def read_passphrase(args: argparse.Namespace, confirm: bool) -> str:
-    """The backup passphrase: from --passphrase-file (first line), else asked twice on the terminal."""
+    """The backup passphrase: from --passphrase-file (the one reader of node/passphrase.py: mode 0600
+    required, the whole file minus one trailing newline, as for key files), else asked on the terminal."""
     if args.passphrase_file:
-        try:
-            text = Path(args.passphrase_file).read_text().splitlines()
-        except OSError as exc:
-            raise UserError(f"cannot read --passphrase-file {args.passphrase_file}: {exc.strerror}") from exc
-        phrase = text[0] if text else ""
+        from node.passphrase import read_passphrase_file
+
+        phrase = read_passphrase_file(Path(args.passphrase_file))
     else:
         phrase = getpass.getpass("backup passphrase: ")
         if confirm and getpass.getpass("again: ") != phrase:
@@ -110,12 +109,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                 "write the node's database, keys and config to one file (consistent while the node runs)")
     p.add_argument("file", metavar="FILE", help="the backup file to write (mode 0600; replaced if it exists)")
     p.add_argument("--encrypt", action="store_true", help="encrypt the backup with a passphrase (asked twice on the terminal)")
-    p.add_argument("--passphrase-file", metavar="FILE", help="read the backup passphrase from the first line of FILE (implies --encrypt)")
+    p.add_argument("--passphrase-file", metavar="FILE", help="read the backup passphrase from FILE (mode 0600; the whole file, one trailing newline dropped; implies --encrypt)")
 
     p = command(sub, common, "restore", cmd_restore,
                 "restore a backup into a new, empty home given by --home (the restored node resyncs its own log before signing)")
     p.add_argument("file", metavar="FILE", help="a file written by `orgnode backup`")
-    p.add_argument("--passphrase-file", metavar="FILE", help="read the backup passphrase from the first line of FILE")
+    p.add_argument("--passphrase-file", metavar="FILE", help="read the backup passphrase from FILE (mode 0600; the whole file, one trailing newline dropped)")
 
     p = command(sub, common, "restore-done", cmd_restore_done,
                 "let a restored node sign again before every partner answered its resync (logged)")
