@@ -8,6 +8,7 @@ config are added as they are (the keys stay protected by the node's own passphra
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import shutil
 import tempfile
@@ -38,6 +39,21 @@ def read_passphrase(args: argparse.Namespace, confirm: bool) -> str:
     return phrase
 
 
+def staging_dir(home: Home) -> Path:
+    """A new private folder in ``<home>/backup-staging/`` (0700) for the snapshot: inside the home, the
+    running node can write it even under the unit's PrivateTmp=yes (the CLI's /tmp is not the node's)."""
+    from node.safe_files import check_private_dir
+
+    staging = home.backup_staging
+    try:
+        staging.mkdir(mode=0o700, exist_ok=True)
+        check_private_dir(staging, "backup staging folder")
+        return Path(tempfile.mkdtemp(prefix="orgnode-backup-", dir=staging))
+    except OSError as exc:
+        raise UserError(f"cannot make a folder in {staging} for the snapshot: {exc.strerror}; run `orgnode backup` as "
+                        "the node's user (the owner of the home)") from exc
+
+
 def snapshot(args: argparse.Namespace, home: Home, dest: Path) -> bool:
     """Write a consistent copy of the database to ``dest``; True when the running node made it."""
     from storage.backup import copy_database_file
@@ -60,12 +76,14 @@ def cmd_backup(args: argparse.Namespace) -> int:
     home.require()
     target = Path(args.file)
     passphrase = read_passphrase(args, confirm=True) if args.encrypt or args.passphrase_file else None
-    work = Path(tempfile.mkdtemp(prefix="orgnode-backup-"))
+    work = staging_dir(home)
     try:
         live = snapshot(args, home, work / "orgnode.db")
         write_backup(target, pack(home, work / "orgnode.db"), passphrase)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            home.backup_staging.rmdir()  # only when empty: another backup may be running
     data: dict[str, Any] = {"file": str(target), "encrypted": passphrase is not None, "node_running": live}
     emit(args, data, f"Backed up {home.path} to {target}" + (" (encrypted)" if passphrase else " (NOT encrypted: it holds the keys; "
          "keep it safe, or use --encrypt)") + f"\nRestore with `orgnode restore {target} --home NEW_HOME`")

@@ -6,8 +6,6 @@ import io
 import os
 import tarfile
 
-import pytest
-
 from node.backup import MAGIC_PLAIN
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import orgnode, orgnode_json

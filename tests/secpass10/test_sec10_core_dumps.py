@@ -11,8 +11,6 @@ at start).
 
 from __future__ import annotations
 
-import pytest
-
 from node.service_unit import UnitSpec, render_unit
 
 

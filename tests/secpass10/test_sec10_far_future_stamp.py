@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 
-import pytest
-
 from node.http.admin_client import AdminClient
 from protocol.bodies import Note
 from protocol.statement import sign_statement

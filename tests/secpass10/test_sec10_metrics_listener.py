@@ -18,8 +18,6 @@ import time
 import urllib.request
 from urllib.parse import urlparse
 
-import pytest
-
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import orgnode, orgnode_json, start_node
 

@@ -13,7 +13,6 @@ peer's code is only ever one of the protocol's codes (protocol/errors.py), else 
 
 from __future__ import annotations
 
-import pytest
 from aiohttp import web
 
 from node.cli.lifecycle import own_log_check_lines
