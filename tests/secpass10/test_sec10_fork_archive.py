@@ -36,3 +36,13 @@ def test_archived_fork_evidence_cannot_be_deleted_or_rewritten(tmp_path):
     db = _db(tmp_path)
     with pytest.raises(sqlite3.DatabaseError):
         db.execute("DELETE FROM fork_archive")
+
+
+def test_archived_fork_evidence_cannot_be_updated_and_new_rows_still_go_in(tmp_path):
+    db = _db(tmp_path)
+    with pytest.raises(sqlite3.DatabaseError, match="fork_archive is append-only"):
+        db.execute("UPDATE fork_archive SET seq = 2")
+    # the clear-fork flow only INSERTs (tests/node/test_fork_clear.py runs it on real nodes): still allowed
+    db.execute("""INSERT INTO fork_archive (id, author, seq, header, signature, conflicts_with, received_from, detected_at,
+                  decision) VALUES (x'04', x'00', 2, x'02', x'03', NULL, NULL, 1, 1)""")
+    assert db.execute("SELECT COUNT(*) FROM fork_archive").fetchone()[0] == 2

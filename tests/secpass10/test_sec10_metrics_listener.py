@@ -71,6 +71,8 @@ def test_half_open_metrics_connections_are_closed_within_the_read_timeout(tmp_pa
         time.sleep(READ_TIMEOUT * 3 + 2)
         alive = sum(_alive(s) for s in socks)
         assert alive == 0, f"{alive} of {len(socks)} half-open metrics connections still open after {READ_TIMEOUT * 3 + 2} s"
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as resp:  # control: it serves
+            assert resp.status == 200 and b"orgnode_" in resp.read()
     finally:
         for s in socks:
             s.close()

@@ -13,6 +13,8 @@ peer's code is only ever one of the protocol's codes (protocol/errors.py), else 
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
 from node.cli.lifecycle import own_log_check_lines
@@ -55,3 +57,11 @@ async def test_a_partners_error_text_is_not_shown_as_its_refusal_reason(tmp_path
         if fake_runner is not None:
             await fake_runner.cleanup()
         await net.close()
+
+
+def test_an_inviters_refusal_detail_is_one_bounded_line():
+    from node.core.pairing import MAX_PEER_TEXT, _refusal_detail
+
+    shown = _refusal_detail(json.dumps({"error": "bad-invite", "detail": "run this:\n" + "y" * 5000}).encode())
+    assert shown is not None and "\n" not in shown and len(shown) == MAX_PEER_TEXT and shown.startswith("run this: y")
+    assert _refusal_detail(json.dumps({"detail": {"not": "text"}}).encode()) is None

@@ -57,3 +57,51 @@ def test_service_install_output_chmod_does_not_follow_a_swapped_symlink(tmp_path
     except SystemExit:
         pass
     assert stat.S_IMODE(victim.stat().st_mode) == 0o600, oct(stat.S_IMODE(victim.stat().st_mode))
+
+
+def _init_home(tmp_path):
+    nobody = pwd.getpwnam("nobody")
+    os.chmod(tmp_path, 0o755)
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "init", "--name", "Svc", "--sector", "nonprofit", "--listen",
+                 f"127.0.0.1:{free_port()}"]) == 0
+    subprocess.run(["chown", "-R", f"{nobody.pw_uid}:{nobody.pw_gid}", str(home)], check=True)
+    return home, nobody
+
+
+def test_service_install_refuses_an_output_directory_another_user_controls(tmp_path, capsys):
+    home, nobody = _init_home(tmp_path)
+    theirs = tmp_path / "bob"
+    theirs.mkdir()
+    os.chown(theirs, nobody.pw_uid, nobody.pw_gid)
+    assert main(["--home", str(home), "service", "install", "--user", "nobody", "--output", str(theirs / "u.service")]) != 0
+    assert "belongs to another user" in capsys.readouterr().err and not (theirs / "u.service").exists()
+    ours = tmp_path / "root-only"  # control: a directory only root can change is accepted
+    ours.mkdir(mode=0o755)
+    assert main(["--home", str(home), "service", "install", "--user", "nobody", "--output", str(ours / "u.service")]) == 0
+    assert stat.S_IMODE((ours / "u.service").stat().st_mode) == 0o644
+
+
+def test_the_unit_mode_is_set_before_the_rename_never_by_path_after(tmp_path, monkeypatch):
+    """Even where the directory check passes, a symlink appearing after the rename is never chmodded."""
+    home, _ = _init_home(tmp_path)
+    out_dir = tmp_path / "units"
+    out_dir.mkdir(mode=0o755)
+    target, victim = out_dir / "orgnode.service", tmp_path / "secret"
+    victim.write_text("root's secret\n")
+    os.chmod(victim, 0o600)
+    import node.safe_files as safe_files
+
+    real_replace, seen = os.replace, []
+
+    def replace_then_swap(src, dst):
+        seen.append(stat.S_IMODE(os.stat(src).st_mode))  # the mode the file has when it is put in place
+        real_replace(src, dst)
+        if os.fspath(dst) == os.fspath(target):
+            os.unlink(target)
+            os.symlink(victim, target)
+
+    monkeypatch.setattr(safe_files.os, "replace", replace_then_swap)
+    main(["--home", str(home), "service", "install", "--user", "nobody", "--output", str(target)])
+    assert seen == [0o644]
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600
