@@ -103,6 +103,9 @@ def _extract(archive: bytes, into: Path) -> tuple[str, ...]:
             for member in tar.getmembers():
                 if not member.isfile() or not _allowed(member.name) or member.size > MAX_MEMBER:
                     raise UserError(f"the backup holds an unexpected entry {member.name!r}: refusing it")
+                if member.name in names:
+                    raise UserError(f"damaged or forged backup: unexpected entry {member.name!r} (it appears twice); "
+                                    "refusing it: use another backup file")
                 source = tar.extractfile(member)
                 assert source is not None
                 dest = into / member.name

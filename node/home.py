@@ -73,6 +73,12 @@ class Home:
         return self.path / "orgnode.db"
 
     @property
+    def backup_staging(self) -> Path:
+        """``backup-staging/``: where the running node writes a database snapshot for `orgnode backup` (the
+        one folder both it and the CLI can reach under the unit's PrivateTmp=yes and ProtectSystem=strict)."""
+        return self.path / "backup-staging"
+
+    @property
     def restored_path(self) -> Path:
         """``restored.json``: this home came from a backup and has not yet relearned its own log from its
         partners, so it must not sign (it could reuse a sequence number it already used: a fork)."""

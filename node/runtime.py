@@ -226,11 +226,14 @@ class NodeRuntime:
             return
         health = self.federation.health
         registry = metrics.registry_for(lambda: health.snapshot(self.service, self.federation.clock()))
-        runner = web.AppRunner(metrics.create_app(registry), access_log=None)
+        runner = web.AppRunner(metrics.create_app(registry), access_log=None, lingering_time=0.0)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, address[0], address[1])
+        # The federation port's guards (head timeout, caps, EMFILE back-off) with small caps of its own: a local
+        # user holding idle connections here must not take the descriptors partners need (security pass 10).
+        conn_guard.install(runner, metrics.connection_policy(self.conn_policy.read_timeout))
         try:
+            site = web.SockSite(runner, conn_guard.listening_socket(address[0], address[1]))
             await site.start()
         except OSError as exc:
             raise UserError(f"cannot listen for metrics on {self.service.config.metrics_listen}: {exc.strerror}; set "

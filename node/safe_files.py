@@ -18,8 +18,11 @@ from node.core.errors import UserError
 from storage.errors import full_from_os_error
 
 
-def write_private(path: Path | str, data: bytes) -> None:
-    """Atomically replace ``path`` by ``data`` at mode 0600; refuse if ``path`` is a symlink."""
+def write_private(path: Path | str, data: bytes, mode: int = 0o600) -> None:
+    """Atomically replace ``path`` by ``data`` at mode 0600; refuse if ``path`` is a symlink.
+
+    ``mode``: a wider mode for a file that holds no secret (a systemd unit), set on the open file
+    before the rename, never by path afterwards (a path-based chmod follows a symlink swapped in)."""
     target = Path(path)
     if target.is_symlink():
         raise UserError(f"refusing to write {target}: it is a symbolic link (remove it or choose another file)")
@@ -32,7 +35,7 @@ def write_private(path: Path | str, data: bytes) -> None:
         raise UserError(f"cannot write {target}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)  # whatever the umask
+            os.fchmod(handle.fileno(), mode)  # whatever the umask
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -70,6 +73,19 @@ def check_private_dir(path: Path, what: str = "orgnode home", owner: int | None 
     reason = unsafe_dir_reason(path, owner)
     if reason:
         raise UserError(f"unsafe {what}: {reason}")
+
+
+def others_can_write_dir(path: Path) -> str | None:
+    """Why a user other than root could rename or replace entries of directory ``path``; None if none can.
+
+    Used when root writes a file a user names (``service install --output``): a directory another
+    user owns or may write into lets that user swap the file for a symlink between our steps."""
+    st = os.stat(path)
+    if st.st_uid != 0:
+        return f"{path} belongs to another user (uid {st.st_uid})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+        return f"{path} can be written by other users (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
 
 
 def check_parent_for_create(path: Path) -> None:

@@ -38,6 +38,7 @@ HARDENING: tuple[tuple[str, str], ...] = (
     ("NoNewPrivileges", "yes"),
     ("ProtectSystem", "strict"),
     ("PrivateTmp", "yes"),
+    ("LimitCORE", "0"),  # no core file can hold the unlocked keys or the passphrase
     ("PrivateDevices", "yes"),
     ("ProtectKernelTunables", "yes"),
     ("ProtectKernelModules", "yes"),

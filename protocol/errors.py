@@ -38,6 +38,7 @@ OVER_QUOTA = "over-quota"
 INVITE_REVOKED = "invite-revoked"
 CARD_MISMATCH = "card-mismatch"
 DISK_FULL = "disk-full"  # blame: the answering node (its disk is full); the sender retries later
+BAD_TIMESTAMP = "bad-timestamp"  # a partner's statement stamped absurdly far in the future (docs/protocol.md 13.6)
 
 ALL_CODES = frozenset(
     {
@@ -68,6 +69,7 @@ ALL_CODES = frozenset(
         INVITE_REVOKED,
         CARD_MISMATCH,
         DISK_FULL,
+        BAD_TIMESTAMP,
     }
 )
 

@@ -27,6 +27,7 @@ from protocol.codec import (
 )
 from protocol.errors import (
     BAD_BODY,
+    BAD_TIMESTAMP,
     MALFORMED,
     TOO_LARGE,
     UNKNOWN_VERSION,
@@ -55,6 +56,10 @@ ENVELOPE_LIMITS = Limits(
 BODY_LIMITS = Limits(
     max_bytes=MAX_BODY_BYTES, max_str_len=MAX_BODY_BYTES, max_bin_len=MAX_BODY_BYTES, max_array_len=512, max_map_len=64, max_depth=8
 )
+
+# A receiver refuses a partner's statement stamped further than this ahead of its own clock (bad-timestamp,
+# docs/protocol.md 13.6): no honest clock is a year fast, and such stamps are beyond what views can show.
+MAX_FUTURE_MS = 366 * 86_400_000
 
 CONTENT_WITHHELD = None
 CONTENT_PLAIN = 0
@@ -166,6 +171,14 @@ class Statement:
     def with_body(self, salt: bytes, body: bytes) -> Statement:
         check_body(self.header, salt, body)
         return Statement(self.header, self.header_bytes, self.signature, body, salt)
+
+
+def check_not_far_future(ts: int, now: int) -> None:
+    """Refuse a received statement stamped more than ``MAX_FUTURE_MS`` after ``now`` (the receiver's clock).
+
+    Only for statements taken from a partner: a node's own log (own-log recovery) is never refused for it."""
+    if ts > now + MAX_FUTURE_MS:
+        raise RemoteProtocolError(BAD_TIMESTAMP, "statement stamped more than a year after the receiver's clock")
 
 
 def statement_id(header_bytes: bytes) -> bytes:

@@ -14,16 +14,23 @@ import sqlite_utils
 from storage.errors import StorageFull, full_from_os_error, is_sqlite_full
 
 
+class SnapshotFailed(Exception):
+    """The snapshot file could not be created or written (not a full disk: that is ``StorageFull``)."""
+
+
 def copy_database(db: sqlite_utils.Database, dest: Path) -> None:
     """Write a consistent snapshot of ``db`` to the new file ``dest`` (a rollback-journal DB, no WAL)."""
-    target = sqlite3.connect(str(dest))
+    try:
+        target = sqlite3.connect(str(dest))
+    except sqlite3.OperationalError as exc:  # e.g. its folder is missing or not writable by this process
+        raise SnapshotFailed(str(exc)) from exc
     try:
         db.conn.backup(target)
         target.execute("PRAGMA journal_mode=DELETE")
     except (sqlite3.OperationalError, OSError) as exc:
         if is_sqlite_full(exc) or (isinstance(exc, OSError) and full_from_os_error(exc, "")):
             raise StorageFull("a backup copy", dest) from exc
-        raise
+        raise SnapshotFailed(str(exc)) from exc
     finally:
         target.close()
 

@@ -281,6 +281,14 @@ def _m028_partner_forks(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE partner_forks (peer BLOB PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID")
 
 
+def _m029_fork_archive_append_only(db: sqlite_utils.Database) -> None:
+    """Security pass 10: archived fork evidence is "never deleted" (docs/security.md); like the
+    decisions that point to it (017), it is append-only by the database, not by convention."""
+    for event in ("UPDATE", "DELETE"):
+        db.execute(f"""CREATE TRIGGER fork_archive_no_{event.lower()} BEFORE {event} ON fork_archive
+                       BEGIN SELECT RAISE(ABORT, 'fork_archive is append-only'); END""")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -300,4 +308,5 @@ MIGRATIONS: list[Migration] = [
     ("023_list_pages", _m023_list_pages),
     ("026_candidate_changes", _m026_candidate_changes),
     ("028_partner_forks", _m028_partner_forks),
+    ("029_fork_archive_append_only", _m029_fork_archive_append_only),
 ]

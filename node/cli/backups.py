@@ -8,6 +8,7 @@ config are added as they are (the keys stay protected by the node's own passphra
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import shutil
 import tempfile
@@ -23,13 +24,12 @@ if TYPE_CHECKING:
 
 
 def read_passphrase(args: argparse.Namespace, confirm: bool) -> str:
-    """The backup passphrase: from --passphrase-file (first line), else asked twice on the terminal."""
+    """The backup passphrase: from --passphrase-file (the one reader of node/passphrase.py: mode 0600
+    required, the whole file minus one trailing newline, as for key files), else asked on the terminal."""
     if args.passphrase_file:
-        try:
-            text = Path(args.passphrase_file).read_text().splitlines()
-        except OSError as exc:
-            raise UserError(f"cannot read --passphrase-file {args.passphrase_file}: {exc.strerror}") from exc
-        phrase = text[0] if text else ""
+        from node.passphrase import read_passphrase_file
+
+        phrase = read_passphrase_file(Path(args.passphrase_file))
     else:
         phrase = getpass.getpass("backup passphrase: ")
         if confirm and getpass.getpass("again: ") != phrase:
@@ -37,6 +37,21 @@ def read_passphrase(args: argparse.Namespace, confirm: bool) -> str:
     if len(phrase) < 8:
         raise UserError("the backup passphrase must be at least 8 characters")
     return phrase
+
+
+def staging_dir(home: Home) -> Path:
+    """A new private folder in ``<home>/backup-staging/`` (0700) for the snapshot: inside the home, the
+    running node can write it even under the unit's PrivateTmp=yes (the CLI's /tmp is not the node's)."""
+    from node.safe_files import check_private_dir
+
+    staging = home.backup_staging
+    try:
+        staging.mkdir(mode=0o700, exist_ok=True)
+        check_private_dir(staging, "backup staging folder")
+        return Path(tempfile.mkdtemp(prefix="orgnode-backup-", dir=staging))
+    except OSError as exc:
+        raise UserError(f"cannot make a folder in {staging} for the snapshot: {exc.strerror}; run `orgnode backup` as "
+                        "the node's user (the owner of the home)") from exc
 
 
 def snapshot(args: argparse.Namespace, home: Home, dest: Path) -> bool:
@@ -61,12 +76,14 @@ def cmd_backup(args: argparse.Namespace) -> int:
     home.require()
     target = Path(args.file)
     passphrase = read_passphrase(args, confirm=True) if args.encrypt or args.passphrase_file else None
-    work = Path(tempfile.mkdtemp(prefix="orgnode-backup-"))
+    work = staging_dir(home)
     try:
         live = snapshot(args, home, work / "orgnode.db")
         write_backup(target, pack(home, work / "orgnode.db"), passphrase)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            home.backup_staging.rmdir()  # only when empty: another backup may be running
     data: dict[str, Any] = {"file": str(target), "encrypted": passphrase is not None, "node_running": live}
     emit(args, data, f"Backed up {home.path} to {target}" + (" (encrypted)" if passphrase else " (NOT encrypted: it holds the keys; "
          "keep it safe, or use --encrypt)") + f"\nRestore with `orgnode restore {target} --home NEW_HOME`")
@@ -110,12 +127,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                 "write the node's database, keys and config to one file (consistent while the node runs)")
     p.add_argument("file", metavar="FILE", help="the backup file to write (mode 0600; replaced if it exists)")
     p.add_argument("--encrypt", action="store_true", help="encrypt the backup with a passphrase (asked twice on the terminal)")
-    p.add_argument("--passphrase-file", metavar="FILE", help="read the backup passphrase from the first line of FILE (implies --encrypt)")
+    p.add_argument("--passphrase-file", metavar="FILE", help="read the backup passphrase from FILE (mode 0600; the whole file, one trailing newline dropped; implies --encrypt)")
 
     p = command(sub, common, "restore", cmd_restore,
                 "restore a backup into a new, empty home given by --home (the restored node resyncs its own log before signing)")
     p.add_argument("file", metavar="FILE", help="a file written by `orgnode backup`")
-    p.add_argument("--passphrase-file", metavar="FILE", help="read the backup passphrase from the first line of FILE")
+    p.add_argument("--passphrase-file", metavar="FILE", help="read the backup passphrase from FILE (mode 0600; the whole file, one trailing newline dropped)")
 
     p = command(sub, common, "restore-done", cmd_restore_done,
                 "let a restored node sign again before every partner answered its resync (logged)")

@@ -7,7 +7,6 @@ nothing of each other or of ``node.cli.main``; ``main`` only assembles their par
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -115,7 +114,10 @@ def evidence(text: str | None) -> str:
 def when(ms: int | None) -> str:
     if ms is None:
         return "-"
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    from node.core.views import INVALID_TIME, utc_datetime
+
+    moment = utc_datetime(ms)
+    return INVALID_TIME if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def org(name: str | None, node_id: str) -> str:

@@ -66,9 +66,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from node import logs, runtime
+    from node import hardening, logs, runtime
 
     logs.configure(args.log_level)
+    hardening.disable_core_dumps()  # before the keys are unlocked
     return runtime.run(home_of(args), passphrase_file(args))
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from node.cli.common import command, emit, group, home_of
 from node.core.errors import UserError
-from node.safe_files import write_private
+from node.safe_files import others_can_write_dir, write_private
 from node.service_unit import DEFAULT_CREDENTIAL_PATH, SYSTEM_UNIT_PATH, UnitSpec, check_run_user, render_unit
 
 if TYPE_CHECKING:
@@ -98,9 +98,12 @@ def cmd_service_install(args: argparse.Namespace) -> int:
         path = Path(target)
         if path.exists() and not args.force:
             raise UserError(f"{path} already exists: pass --force to replace it (or --output elsewhere)")
+        if os.geteuid() == 0 and (reason := others_can_write_dir(path.absolute().parent)):
+            raise UserError(f"refusing to write the unit as root into {path.absolute().parent}: {reason}, who could "
+                            "redirect the file; write it into a directory only root can change (e.g. /etc/systemd/system)")
         try:
-            write_private(path, unit.encode())
-            path.chmod(0o644)  # units are read by systemd and `systemctl cat`; it holds no secret
+            # units are read by systemd and `systemctl cat` (no secret): 0644, set on the open file before the rename
+            write_private(path, unit.encode(), mode=0o644)
         except OSError as exc:
             raise UserError(f"cannot write {path}: {exc.strerror}; run as root, or use --print / --output FILE") from exc
     steps = next_steps(target, spec, home)

@@ -30,7 +30,7 @@ from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.log import Verdict
 from protocol.provenance import Partnership
 from protocol.sealing import open_statement_body
-from protocol.statement import Envelope, SealedContent, Statement
+from protocol.statement import Envelope, SealedContent, Statement, check_not_far_future
 from protocol.sync import (
     MAX_BATCH,
     OUTCOME_APPENDED,
@@ -205,6 +205,7 @@ class Federation(Invites, Envelopes):
                     statement_id = statement.id
                     if statement.author != origin:
                         raise RemoteProtocolError(E.WRONG_AUTHOR, "a peer may only send statements of its own log")
+                    check_not_far_future(statement.header.ts, now)  # a year-10000 stamp: refused, not stored (13.6)
                     if isinstance(envelope.content, SealedContent):
                         statement = open_statement_body(statement, envelope.content, self.service.identity)
                     item = None if batch.page is None else batch.page.items[index]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the core takes the HTTP client as a parameter; it never imp
 PAIR_PATH = "/federation/v1/pair"
 CARD_PATH = "/.well-known/orgnode"
 
+MAX_PEER_TEXT = 200  # a partner's free text we show: one line, this long at most
 PAIR_ERRORS = {
     E.BAD_INVITE: "the inviting node refused the invite: it was already used, or the token is not one it issued. Ask for a new invite",
     E.EXPIRED: "the invite has expired: ask the inviting organization for a new one",
@@ -75,10 +76,12 @@ SPECIFIC_REFUSALS = (E.INVITE_REVOKED, E.CARD_MISMATCH)
 
 
 def _refusal_detail(body: bytes) -> str | None:
-    """The inviter's stated reason (at most 400 characters); the CLI escapes control characters."""
+    """The inviter's stated reason, on one line and at most 200 characters (a partner's text is shown,
+    never trusted); the CLI escapes control characters."""
     try:
         value = json.loads(body)
     except ValueError:
         return None
     detail = value.get("detail") if isinstance(value, dict) else None
-    return detail[:400] if isinstance(detail, str) and detail else None
+    text = " ".join(detail.split())[:MAX_PEER_TEXT] if isinstance(detail, str) else ""
+    return text or None

@@ -8,9 +8,21 @@ from typing import Any
 from protocol.codec import decode
 from protocol.statement import BODY_LIMITS, Statement
 
+INVALID_TIME = "invalid time"  # a stamp no calendar date can show (a partner may sign any ts up to 2**63-1)
+
+
+def utc_datetime(ms: int) -> dt.datetime | None:
+    """``ms`` since the epoch as a UTC datetime, or None when it falls outside years 1..9999."""
+    try:
+        return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
 
 def iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """ISO 8601 (UTC, seconds); total: an out-of-range stamp is shown as ``invalid time``, never raises."""
+    when = utc_datetime(ms)
+    return INVALID_TIME if when is None else when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def jsonable(value: Any) -> Any:

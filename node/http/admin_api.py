@@ -45,7 +45,7 @@ from node.tls import certificate_expiry
 from protocol.bodies import Note
 from protocol.errors import DISK_FULL, LocalProtocolError, ProtocolError
 from storage import peers as P
-from storage.backup import copy_database
+from storage.backup import SnapshotFailed, copy_database
 from storage.foreign import foreign_statements
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -327,12 +327,21 @@ async def backup(request: web.Request) -> web.Response:
     """Snapshot the live database into the new file ``path`` (SQLite online backup API; issue 10 item 2).
 
     The CLI packs it with the key files and config; the socket is the node user's only (mode 0600).
+    ``path`` lies in a folder the CLI made in ``<home>/backup-staging/``: the node may run with a private
+    /tmp (the generated unit's PrivateTmp=yes), so a folder of the CLI's /tmp is not the node's.
     """
     target = (await read(request, BackupSnapshot.from_json)).path
+    service = request.app[CTX].service
+    staging = service.home.backup_staging
+    if target.parent.parent != staging:  # a folder the CLI made in the home: never anywhere a caller names
+        raise UserError(f"the snapshot must be written inside {staging}/ (this node's own home)", field="path")
     if target.exists() or target.is_symlink():
         raise UserError("path already exists: give a new file name for the database snapshot", field="path")
-    service = request.app[CTX].service
-    copy_database(service.db, target)
+    try:
+        copy_database(service.db, target)
+    except SnapshotFailed as exc:
+        raise UserError(f"the node could not write its database snapshot {target} ({exc}): check that {staging} "
+                        "exists and belongs to the node's user, then run `orgnode backup` again", field="path") from exc
     log_event("backup.snapshot", logging.INFO, own_seq=service.log.head(service.node_id).seq)
     return web.json_response({"own_seq": service.log.head(service.node_id).seq})
 

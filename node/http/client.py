@@ -28,7 +28,7 @@ from node.core.errors import PeerCertificateRefused as PeerCertificateRefused
 from node.core.errors import PeerUnavailable as PeerUnavailable
 from node.tls import certificate_problem
 from protocol.codec import decode
-from protocol.errors import MALFORMED, RemoteProtocolError
+from protocol.errors import ALL_CODES, MALFORMED, RemoteProtocolError
 from protocol.identity import Identity
 from protocol.peer_url import base_url_problem, endpoint_url
 from protocol.request_auth import sign_request
@@ -314,6 +314,10 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _error_code(data: bytes) -> str | None:
+    """The partner's refusal code, only when it is one of the protocol's codes (protocol/errors.py).
+
+    Anything else a partner writes there (free text, half a megabyte, a fake instruction, a non-string)
+    is dropped: callers then show and log ``HTTP <status>``, never the partner's words."""
     import json
 
     try:
@@ -323,4 +327,5 @@ def _error_code(data: bytes) -> str | None:
             value = decode(data)
         except RemoteProtocolError:
             return None
-    return value.get("error") if isinstance(value, dict) else None
+    code = value.get("error") if isinstance(value, dict) else None
+    return code if isinstance(code, str) and code in ALL_CODES else None

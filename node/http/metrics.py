@@ -19,8 +19,18 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from node.core.health import Snapshot
+from node.http.conn_guard import ConnectionPolicy
 
 PATH = "/metrics"
+# A scraper needs one connection or two; these caps keep a flood of idle connections to this listener
+# (any local account can connect to it) from using the descriptors the federation port needs.
+MAX_PER_SOURCE = 8
+MAX_CONNECTIONS = 32
+
+
+def connection_policy(read_timeout: float) -> ConnectionPolicy:
+    """The metrics listener's guard: the federation port's request-head timeout, its own small caps."""
+    return ConnectionPolicy(read_timeout=read_timeout, max_per_address=MAX_PER_SOURCE, max_connections=MAX_CONNECTIONS)
 # Every metric /metrics serves, with its type and meaning (docs/deploy.md "Monitoring" lists them).
 METRICS: dict[str, tuple[str, str]] = {
     "orgnode_peers": ("gauge", "organizations on the trust list, by state"),

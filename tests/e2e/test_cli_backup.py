@@ -49,6 +49,8 @@ def test_encrypted_backup_needs_its_passphrase_and_a_damaged_one_is_refused(tmp_
     phrase.write_text("correct horse battery\n")
     wrong = tmp_path / "wrong"
     wrong.write_text("incorrect pony battery\n")
+    phrase.chmod(0o600)
+    wrong.chmod(0o600)
     backup = tmp_path / "a.bak"
     made = orgnode_json("--home", str(home), "backup", str(backup), "--encrypt", "--passphrase-file", str(phrase))
     assert made["node_running"] is False and made["encrypted"] is True
