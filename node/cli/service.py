@@ -75,7 +75,7 @@ def tmp_warning(home_path: Path) -> str | None:
     """A warning when the home is under /tmp or /var/tmp: the unit's PrivateTmp=yes gives the service an
     empty private /tmp, so the node would not find its home there (and /tmp is often wiped at boot)."""
     resolved = home_path.resolve()
-    for tmp in (Path("/tmp"), Path("/var/tmp")):
+    for tmp in (Path("/tmp"), Path("/var/tmp")):  # noqa: S108 (only compared with, never written to)
         if resolved == tmp or tmp in resolved.parents:
             return (f"warning: the home {home_path} is under {tmp}: the service runs with PrivateTmp=yes and would not see it "
                     f"(and {tmp} may be wiped at boot); move the home, e.g. to /var/lib/orgnode, before enabling the service")
