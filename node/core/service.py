@@ -23,7 +23,7 @@ from protocol.identity import Identity
 from protocol.statement import Statement
 from protocol.versions import SUPPORTED, Versions
 from storage.db import SchemaTooNew, connect, is_locked, watch_disk
-from storage.errors import StorageFull
+from storage.errors import StorageFull, full_at_open
 from storage.log_store import LogStore
 
 
@@ -36,6 +36,8 @@ def open_database(home: Home) -> sqlite_utils.Database:
     except SchemaTooNew as exc:  # a newer orgnode wrote it: restoring a backup is not the advice
         raise UserError(f"cannot open the database {home.db_path}: {exc}") from exc
     except Exception as exc:  # sqlite3.DatabaseError and friends
+        if full := full_at_open(exc, home.path):
+            raise full from exc  # "disk I/O error" on a full disk: the disk-full message, not "restore a backup"
         if is_locked(exc):
             raise UserError(f"the database {home.db_path} is locked by another process (another orgnode, or a "
                             "tool holding it open): stop that process, then start again") from exc
