@@ -62,10 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def warn_unknown_variables() -> None:
+    """A stderr line per misspelt or unknown ``ORGNODE_*`` variable (node.config loaded only if one is set)."""
+    if any(name.startswith("ORGNODE_") for name in os.environ):
+        from node.config import unknown_env_variables, unknown_env_warning
+
+        for name, close in unknown_env_variables():
+            print(safe_text(f"orgnode: {unknown_env_warning(name, close)}", multiline=False), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # the home holds keys and personal data: nothing in it is for other users
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "run":  # `orgnode run` logs them as events (node/runtime.py)
+        warn_unknown_variables()
     try:
         return int(args.func(args))
     except UserError as exc:
