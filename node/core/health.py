@@ -243,10 +243,20 @@ def partner_name(service: NodeService, node_id: bytes) -> str:
 
 
 def _ago(ms: int) -> str:
+    """A duration for a person: hours, minutes, or seconds under a minute (never "0 min")."""
     hours = ms / 3_600_000
     if hours >= 1:
         return f"{hours:.0f} h" if hours >= 10 else f"{hours:.1f} h"
-    return f"{max(0, ms) // 60_000} min"
+    if ms < 60_000:
+        return f"{max(0, ms) // 1000} s"
+    return f"{ms // 60_000} min"
+
+
+def size_text(n: float) -> str:
+    """A byte count for a person: MiB under 1 GiB (a nearly full disk has far less than 0.01 GiB), else GiB."""
+    if n < 1 << 30:
+        return f"{n / (1 << 20):.0f} MiB" if n >= 10 << 20 else f"{n / (1 << 20):.1f} MiB"
+    return f"{n / (1 << 30):.1f} GiB"
 
 
 def problems(service: NodeService, health: Health | None, now: int) -> list[Problem]:
@@ -305,7 +315,8 @@ def _disk(service: NodeService, health: Health | None, now: int) -> list[Problem
         return []
     since = health.disk_low_since if health is not None and health.disk_low_since is not None else now
     return [Problem("disk-low", since,
-                    f"the disk holding {service.home.path} is nearly full: {free / (1 << 30):.2f} GiB free ({percent:.1f} %)",
+                    f"the disk holding {service.home.path} is nearly full: {size_text(free)} free ({percent:.1f} % of the disk "
+                    f"is free; warning below {size_text(config.disk_warn_free_bytes)} or {config.disk_warn_free_percent:g} %)",
                     "free space there (old logs, backups elsewhere) or grow the disk; writes are refused when it is full "
                     "(thresholds: disk_warn_free_bytes, disk_warn_free_percent in config.toml)")]
 
@@ -314,8 +325,8 @@ def _forks(service: NodeService) -> list[Problem]:
     return [Problem("fork-evidence", first,
                     f"partner {partner_name(service, author)} signed two different statements for one position in its "
                     f"log (fork evidence: {n} kept); its later statements are refused",
-                    "ask their admin whether they restored an old backup or copied their node; see `orgnode trust list`, "
-                    "which can clear the evidence once you have decided", author)
+                    "ask their admin whether they restored an old backup or copied their node; once you have decided, "
+                    f"clear it with `orgnode trust clear-fork {peer_label(author)} --reason \"...\"` (logged)", author)
             for author, first, n in service.log.fork_summary()]
 
 
