@@ -112,7 +112,9 @@ def status_text(data: dict[str, Any]) -> str:
     if data.get("metrics_url"):
         lines.append(f"  metrics:     {data['metrics_url']}")
     if data.get("restore_pending"):
-        lines.append("  RESTORED: relearning its own latest statements from its partners; it signs nothing until every "
+        what = ("ROLLED BACK: its database is older than its own log (a copied-back orgnode.db or a VM snapshot)"
+                if data.get("restore_reason") == "rolled-back" else "RESTORED (with `orgnode restore`)")
+        lines.append(f"  {what}: relearning its own latest statements from its partners; it signs nothing until every "
                      "partner answered (`orgnode sync`; `orgnode restore-done --force` if one is gone for good)")
     lines += own_log_check_lines(data)
     if forks:

@@ -14,7 +14,7 @@ import sqlite_utils
 from node.core.clock import Clock, RandomBytes, now_ms, system_random
 from node.core.disk import DiskWatch
 from node.core.errors import UserError
-from node.core.restore import OFFLINE_REFUSED, raise_high_water, rollback_known
+from node.core.restore import offline_refused, raise_high_water, rollback_known
 from node.home import Config, Home
 from node.passphrase import Passphrase
 from protocol.bodies import OrgCard
@@ -126,7 +126,7 @@ class NodeService:
 
     def refuse_if_rolled_back(self) -> None:
         if rollback_known(self.home, self.log.head(self.node_id)):
-            raise UserError(OFFLINE_REFUSED)
+            raise UserError(offline_refused(self.home))
 
     def note_high_water(self) -> None:
         """After an own append has committed: the high-water mark outside the database (node/core/restore.py)."""

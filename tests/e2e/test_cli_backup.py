@@ -99,8 +99,10 @@ def test_a_restored_node_signs_nothing_until_resynced_or_overridden(tmp_path):
     try:
         status = orgnode_json("--home", str(tmp_path / "r"), "status")
         assert status["restore_pending"] is True and status["own_statements"] == 1
+        assert status["restore_reason"] == "restored"
+        assert "RESTORED (with `orgnode restore`)" in orgnode("--home", str(tmp_path / "r"), "status").stdout
         refused = orgnode("--home", str(tmp_path / "r"), "note", "post", "too early", check=False)
-        assert refused.returncode != 0 and "restored from a backup" in refused.stderr
+        assert refused.returncode != 0 and "restored from a backup (`orgnode restore`)" in refused.stderr
         no_force = orgnode("--home", str(tmp_path / "r"), "restore-done", check=False)
         assert no_force.returncode != 0 and "--force" in no_force.stderr
         assert orgnode_json("--home", str(tmp_path / "r"), "status")["own_statements"] == 1
