@@ -29,6 +29,7 @@ from node.core.errors import UserError
 from node.home import Home
 from node.safe_files import check_parent_for_create, write_private
 from storage.backup import integrity_problems
+from storage.errors import full_from_os_error
 
 MAGIC_PLAIN = b"ORGNODE-BACKUP-1\n"
 MAGIC_ENC = b"ORGNODE-BACKUP-ENC-1\n"
@@ -146,6 +147,16 @@ def restore(blob: bytes, home: Home, passphrase: str | None, now_ms: int) -> Bac
     """
     check_restore_target(home)
     archive, encrypted = open_archive(blob, passphrase)
+    try:
+        return _restore_into(archive, encrypted, home, now_ms)
+    except OSError as exc:  # the raw writes of the restored files: a full disk says so (exit 75), not "internal error"
+        if full := full_from_os_error(exc, "the restored home", home.path):
+            raise full from exc
+        raise
+
+
+def _restore_into(archive: bytes, encrypted: bool, home: Home, now_ms: int) -> BackupInfo:
+    """Stage, check and move the archive into ``home`` (see ``restore``); the staging folder never lingers."""
     parent = home.path.absolute().parent
     parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     staging = Path(tempfile.mkdtemp(prefix=".orgnode-restore-", dir=parent))

@@ -332,6 +332,33 @@ def env_variable(key: Key) -> str:
     return ENV_PREFIX + key.name.upper()
 
 
+# The ORGNODE_ variables the program reads on purpose that are not settings: the home, the key
+# passphrase, a test's skewed clock, tracebacks, and aiohttp's pure-Python parser allowed (tests).
+# tests/node/test_config.py checks every ORGNODE_ name in node/ is here or a setting's.
+PROGRAM_VARIABLES = frozenset({"ORGNODE_HOME", "ORGNODE_PASSPHRASE", "ORGNODE_CLOCK_OFFSET", "ORGNODE_DEBUG",
+                               "ORGNODE_ALLOW_PY_PARSER"})
+
+
+def unknown_env_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """Each ``ORGNODE_*`` variable nothing reads, with the closest known name (or None): a misspelt
+    setting (``ORGNODE_SYNC_INTERVALL``) would otherwise be silently ignored. Names only, no values."""
+    env = os.environ if environ is None else environ
+    known = {env_variable(key) for key in KEYS} | PROGRAM_VARIABLES
+    tails = sorted(name.removeprefix(ENV_PREFIX) for name in known)  # compared without the shared prefix
+
+    def closest(name: str) -> str | None:
+        match = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), tails, n=1, cutoff=0.8)
+        return ENV_PREFIX + match[0] if match else None
+
+    return [(name, closest(name)) for name in sorted(n for n in env if n.startswith(ENV_PREFIX) and n not in known)]
+
+
+def unknown_env_warning(name: str, close: str | None) -> str:
+    """The warning line for one of ``unknown_env_variables``."""
+    hint = f"did you mean {close}?" if close else "the settings are listed in docs/config.md"
+    return f"warning: environment variable {name} is not an orgnode setting and is ignored; {hint}"
+
+
 def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The settings set by ``ORGNODE_<KEY>`` variables, parsed and checked; a bad one is refused by name."""
     env = os.environ if environ is None else environ

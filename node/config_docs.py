@@ -51,7 +51,11 @@ Every key can be overridden by an environment variable, `ORGNODE_` and the key i
 (for containers): `ORGNODE_SYNC_INTERVAL=60`, `ORGNODE_LAN_DISCOVERY=false`,
 `ORGNODE_LISTEN_PORT=8470`. Booleans are `true` or `false`, numbers are written as numbers,
 `ORGNODE_LAN_INTERFACE=null` means null. A variable set to a bad value is refused with its name, and
-the variable wins over the file.
+the variable wins over the file. An `ORGNODE_` variable that is neither a setting nor one the program
+reads on purpose (`ORGNODE_HOME`, `ORGNODE_PASSPHRASE`, `ORGNODE_CLOCK_OFFSET`, `ORGNODE_DEBUG`,
+`ORGNODE_ALLOW_PY_PARSER`) is ignored with a warning naming it and the closest setting
+(`ORGNODE_SYNC_INTERVALL`: "did you mean ORGNODE_SYNC_INTERVAL?"): a stderr line for a command, a
+`config.unknown-env` WARNING event for `orgnode run`.
 
 A home made by an older version holds `config.json` instead: the first command that opens the
 home writes the same settings to `config.toml` (mode 0600), renames the old file to

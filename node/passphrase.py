@@ -83,6 +83,24 @@ def credential_path() -> Path | None:
     return path if path.exists() else None
 
 
+def on_terminal() -> bool:
+    """Whether a prompt can be shown: standard input is a terminal (not /dev/null, a pipe or a file).
+
+    ``getpass`` would otherwise fall back to reading standard input with a ``GetPassWarning`` and
+    crash with ``EOFError`` at its end: every prompt checks this first and fails with the flag to use."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def prompt_secret(prompt: str, *, flag: str, what: str, confirm: bool = False) -> str:
+    """``what`` typed on the terminal (twice when ``confirm``); without a terminal a one-line error naming ``flag``."""
+    if not on_terminal():
+        raise UserError(f"no terminal to ask for {what}: give it with {flag} FILE (mode 0600)")
+    text = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != text:
+        raise UserError("the two passphrases differ: run the command again")
+    return text
+
+
 def find_passphrase(file: Path | None, *, prompt: str = "key passphrase: ") -> Passphrase:
     """The key passphrase from the first source present (see the module docstring); else a clear error."""
     if file is not None:
@@ -97,7 +115,7 @@ def find_passphrase(file: Path | None, *, prompt: str = "key passphrase: ") -> P
     env = os.environ.get(PASSPHRASE_ENV)
     if env:
         return Passphrase(env, f"${PASSPHRASE_ENV}")
-    if sys.stdin is not None and sys.stdin.isatty():
+    if on_terminal():
         text = getpass.getpass(prompt)
         if not text:
             raise UserError("no passphrase typed: run the command again and type the key passphrase")
@@ -125,11 +143,7 @@ def new_passphrase(file: Path | None) -> str:
     if file is not None:
         text = read_passphrase_file(file, "--new-passphrase-file")
     else:
-        if sys.stdin is None or not sys.stdin.isatty():
-            raise UserError("give the new passphrase with --new-passphrase-file FILE (mode 0600), or run this on a terminal")
-        text = getpass.getpass("new key passphrase: ")
-        if getpass.getpass("again: ") != text:
-            raise UserError("the two passphrases differ: run the command again")
+        text = prompt_secret("new key passphrase: ", flag="--new-passphrase-file", what="the new key passphrase", confirm=True)
     if len(text) < 8:
         raise UserError("the key passphrase must be at least 8 characters")
     return text

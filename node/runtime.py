@@ -24,6 +24,7 @@ from pathlib import Path
 from aiohttp import web
 
 from node import tls
+from node.config import unknown_env_variables
 from node.core.clock import set_wall_offset_from_env
 from node.core.errors import UserError
 from node.core.federation import Federation
@@ -160,6 +161,8 @@ class NodeRuntime:
                                 "path and start again") from exc
             stack.callback(_unlink_quietly, pid_path)
             self._stack = stack.pop_all()
+        for name, close in unknown_env_variables():  # a misspelt ORGNODE_ setting would otherwise be silently ignored
+            log_event("config.unknown-env", logging.WARNING, node=self.service.node_id, variable=name, did_you_mean=close)
         log_event("node.started", node=self.service.node_id, listen=f"{self.service.config.listen_host}:{self.port}",
                   metrics=self.federation.health.metrics_url, tls=server_tls is not None)
         self.started = True

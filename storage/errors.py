@@ -11,11 +11,17 @@ the write later. No personal data is carried: only which store was full.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from pathlib import Path
 
 SQLITE_FULL = 13  # sqlite3.SQLITE_FULL (the constant is not exported by every Python build)
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# Opening a database on a full disk is not always SQLITE_FULL: creating the WAL index (-shm) or the
+# -wal file fails as SQLITE_IOERR (or CANTOPEN) on a full tmpfs or ext4. Those primary codes, with
+# less than this much room left on the database's filesystem, are a full disk too.
+SQLITE_IOERR, SQLITE_CANTOPEN = 10, 14
+ROOM_TO_OPEN = 1 << 20
 
 
 class StorageFull(Exception):
@@ -39,3 +45,21 @@ def is_sqlite_full(exc: BaseException) -> bool:
 def full_from_os_error(exc: OSError, what: str, path: Path | None = None) -> StorageFull | None:
     """``StorageFull`` for a file write that failed because the disk is full, else None."""
     return StorageFull(what, path) if exc.errno in FULL_ERRNOS else None
+
+
+def full_at_open(exc: BaseException, directory: Path) -> StorageFull | None:
+    """``StorageFull`` when opening the database in ``directory`` failed because its disk is full.
+
+    SQLite says "disk I/O error" then, and the admin was told to restore a backup of a sound file;
+    so an I/O (or cannot-open) error with almost no free space on that filesystem (``os.statvfs``)
+    is reported as the full disk it is. Any other failure gives None (the caller's own message)."""
+    if isinstance(exc, OSError):
+        return full_from_os_error(exc, "the database")
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(exc, sqlite3.Error) or code is None or code & 0xFF not in (SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_FULL):
+        return None
+    try:
+        room = os.statvfs(directory)
+    except OSError:
+        return None
+    return StorageFull() if room.f_bavail * room.f_frsize < ROOM_TO_OPEN else None

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,9 +31,9 @@ def read_passphrase(args: argparse.Namespace, confirm: bool) -> str:
 
         phrase = read_passphrase_file(Path(args.passphrase_file))
     else:
-        phrase = getpass.getpass("backup passphrase: ")
-        if confirm and getpass.getpass("again: ") != phrase:
-            raise UserError("the two passphrases differ: run the command again")
+        from node.passphrase import prompt_secret
+
+        phrase = prompt_secret("backup passphrase: ", flag="--passphrase-file", what="the backup passphrase", confirm=confirm)
     if len(phrase) < 8:
         raise UserError("the backup passphrase must be at least 8 characters")
     return phrase
@@ -103,8 +103,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot read {source}: {exc.strerror}") from exc
     passphrase = None
-    if not blob.startswith(b"ORGNODE-BACKUP-1\n"):
-        passphrase = read_passphrase(args, confirm=False) if blob.startswith(b"ORGNODE-BACKUP-ENC-1\n") else None
+    if blob.startswith(b"ORGNODE-BACKUP-ENC-1\n"):
+        passphrase = read_passphrase(args, confirm=False)
+    elif args.passphrase_file and blob.startswith(b"ORGNODE-BACKUP-1\n"):
+        # Not refused (the restore is still right), but said: the admin may believe the file is protected.
+        print(f"warning: {source} is not encrypted: --passphrase-file {args.passphrase_file} is not needed and was not used",
+              file=sys.stderr)
     info = restore(blob, home, passphrase, int(time.time() * 1000))
     emit(args, {"home": str(home.path), "encrypted": info.encrypted, "files": list(info.files), "restored": True},
          f"Restored {source} into {home.path}.\nIt is marked restored: before it signs anything new it relearns its own "

@@ -106,6 +106,15 @@ def wants_json(argv: list[str]) -> bool:
     return "--json" in words
 
 
+def warn_unknown_variables() -> None:
+    """A stderr line per misspelt or unknown ``ORGNODE_*`` variable (node.config loaded only if one is set)."""
+    if any(name.startswith("ORGNODE_") for name in os.environ):
+        from node.config import unknown_env_variables, unknown_env_warning
+
+        for name, close in unknown_env_variables():
+            print(safe_text(f"orgnode: {unknown_env_warning(name, close)}", multiline=False), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     global JSON_ERRORS
     os.umask(0o077)  # the home holds keys and personal data: nothing in it is for other users
@@ -113,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     JSON_ERRORS = wants_json(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "run":  # `orgnode run` logs them as events (node/runtime.py)
+        warn_unknown_variables()
     as_json = bool(getattr(args, "json", False))
     try:
         return int(args.func(args))

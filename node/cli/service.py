@@ -56,11 +56,43 @@ def run_user(name: str | None) -> tuple[str, str, int]:
     return entry.pw_name, group_name, entry.pw_uid
 
 
+def default_user(home_path: Path) -> str | None:
+    """The run user when --user is not given: as root, the home's owner (root only writes or prints the unit).
+
+    Root is never the run user; root running ``--print`` or ``--output`` without --user means "the unit
+    for this home", whose owner is the one user the node accepts. A home owned by root gives no answer:
+    then ``check_run_user`` refuses and says to pass --user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        owner = home_path.stat().st_uid
+        return pwd.getpwuid(owner).pw_name if owner != 0 else None
+    except (OSError, KeyError):
+        return None
+
+
+def tmp_warning(home_path: Path) -> str | None:
+    """A warning when the home is under /tmp or /var/tmp: the unit's PrivateTmp=yes gives the service an
+    empty private /tmp, so the node would not find its home there (and /tmp is often wiped at boot)."""
+    resolved = home_path.resolve()
+    for tmp in (Path("/tmp"), Path("/var/tmp")):  # noqa: S108 (only compared with, never written to)
+        if resolved == tmp or tmp in resolved.parents:
+            return (f"warning: the home {home_path} is under {tmp}: the service runs with PrivateTmp=yes and would not see it "
+                    f"(and {tmp} may be wiped at boot); move the home, e.g. to /var/lib/orgnode, before enabling the service")
+    return None
+
+
 def unit_for(args: argparse.Namespace) -> tuple[str, Home, UnitSpec]:
     from node.home import MAX_UNIX_PATH, Home  # here: `orgnode --help` loads no home code (bench.startup)
 
     home = Home(home_of(args).absolute())
-    user, group_name, uid = run_user(args.user)
+    name = args.user or default_user(home.path)
+    if name is None and os.geteuid() == 0:
+        raise UserError(f"as root, give --user USER: the unit (also with --print) names the unprivileged user the node runs "
+                        f"as, and the home {home.path} is owned by root, so it cannot be guessed; e.g. `useradd --system "
+                        f"--home-dir /var/lib/orgnode --shell /usr/sbin/nologin orgnode`, `chown -R orgnode: {home.path}`, "
+                        "then --user orgnode")
+    user, group_name, uid = run_user(name)
     # The home must be the run user's own (root may write the unit for it): the node refuses any other.
     config = home.load_config(owner=uid)
     if len(str(home.path.resolve() / "admin.sock")) > MAX_UNIX_PATH:
@@ -72,12 +104,21 @@ def unit_for(args: argparse.Namespace) -> tuple[str, Home, UnitSpec]:
     return render_unit(spec), home, spec
 
 
-def next_steps(target: str | None, spec: UnitSpec, home: Home) -> list[str]:
+def print_command(args: argparse.Namespace, spec: UnitSpec, home: Home) -> str:
+    """This very command with --print, every option the admin gave kept (and --user made explicit), so
+    following the hint prints the same unit: the absolute orgnode, as it may not be on root's PATH."""
+    words = [*spec.command, "--home", str(home.path), "service", "install", "--user", spec.user]
+    if args.passphrase_credential:
+        words += ["--passphrase-credential", args.passphrase_credential]
+    return " ".join(shlex.quote(w) for w in [*words, "--print"])
+
+
+def next_steps(target: str | None, spec: UnitSpec, home: Home, args: argparse.Namespace) -> list[str]:
     """The commands to run next, each ready to paste (paths shell-quoted)."""
     q = shlex.quote
     steps = []
     if target is None:
-        steps.append(f"save this unit as {SYSTEM_UNIT_PATH} (e.g. `orgnode service install --home {home.path} --print | "
+        steps.append(f"save this unit as {SYSTEM_UNIT_PATH} (e.g. `{print_command(args, spec, home)} | "
                      f"sudo tee {SYSTEM_UNIT_PATH}`)")
     elif target != SYSTEM_UNIT_PATH:
         steps.append(f"sudo install -m 0644 {q(target)} {SYSTEM_UNIT_PATH}")
@@ -106,9 +147,13 @@ def cmd_service_install(args: argparse.Namespace) -> int:
             write_private(path, unit.encode(), mode=0o644)
         except OSError as exc:
             raise UserError(f"cannot write {path}: {exc.strerror}; run as root, or use --print / --output FILE") from exc
-    steps = next_steps(target, spec, home)
+    steps = next_steps(target, spec, home, args)
+    warning = tmp_warning(home.path)
     data: dict[str, Any] = {"unit": unit, "file": target, "user": spec.user, "home": spec.home,
-                            "exec_start": list(spec.command), "credential": spec.credential, "next": steps}
+                            "exec_start": list(spec.command), "credential": spec.credential, "next": steps,
+                            "warnings": [warning] if warning else []}
+    if warning:
+        print(warning, file=sys.stderr)
     if getattr(args, "json", False):
         emit(args, data, "")
         return 0
@@ -126,7 +171,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = command(ssub, common, "install", cmd_service_install,
                 "write a hardened systemd unit for this node (as root: /etc/systemd/system/orgnode.service) "
                 "and say how to enable it")
-    p.add_argument("--user", metavar="USER", help="the unprivileged user the node runs as (default: you; never root)")
+    p.add_argument("--user", metavar="USER", help="the unprivileged user the node runs as (default: you; as root, the home's owner; never root)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--output", metavar="FILE", help="write the unit to FILE instead")
     where.add_argument("--print", action="store_true", help="print the unit on stdout instead of writing it")

@@ -46,6 +46,9 @@ def move(service: NodeService, url: str, listen: tuple[str, int] | None) -> Move
     appended after, so a card never names a URL the config does not hold."""
     service.refuse_if_rolled_back()  # before the config changes: a refused card must leave nothing changed
     old = service.config
+    if old.serves_tls and not checked_url(url).lower().startswith("https://"):
+        raise UserError(f"give an https:// URL: this node serves HTTPS (tls_cert is set), so partners must reach it "
+                        f"at https://…; {url!r} is not one", field="url")
     host, port = listen if listen is not None else (old.listen_host, old.listen_port)
     config = dataclasses.replace(old, url=checked_url(url), listen_host=host, listen_port=port)
     save_config(service, config)

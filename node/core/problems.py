@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from node.core.restore import lost_partnerships
+from node.core.restore import ROLLED_BACK, lost_partnerships, restore_reason
 from node.core.views import iso
 from node.tls import certificate_expiry
 from storage.peers import PeerStore
@@ -72,10 +72,20 @@ def partner_name(service: NodeService, node_id: bytes) -> str:
 
 
 def _ago(ms: int) -> str:
+    """A duration for a person: hours, minutes, or seconds under a minute (never "0 min")."""
     hours = ms / 3_600_000
     if hours >= 1:
         return f"{hours:.0f} h" if hours >= 10 else f"{hours:.1f} h"
-    return f"{max(0, ms) // 60_000} min"
+    if ms < 60_000:
+        return f"{max(0, ms) // 1000} s"
+    return f"{ms // 60_000} min"
+
+
+def size_text(n: float) -> str:
+    """A byte count for a person: MiB under 1 GiB (a nearly full disk has far less than 0.01 GiB), else GiB."""
+    if n < 1 << 30:
+        return f"{n / (1 << 20):.0f} MiB" if n >= 10 << 20 else f"{n / (1 << 20):.1f} MiB"
+    return f"{n / (1 << 30):.1f} GiB"
 
 
 def problems(service: NodeService, health: Health | None, now: int) -> list[Problem]:
@@ -137,7 +147,8 @@ def _disk(service: NodeService, health: Health | None, now: int) -> list[Problem
         return []
     since = health.disk_low_since if health is not None and health.disk_low_since is not None else now
     return [Problem("disk-low", since,
-                    f"the disk holding {service.home.path} is nearly full: {free / (1 << 30):.2f} GiB free ({percent:.1f} %)",
+                    f"the disk holding {service.home.path} is nearly full: {size_text(free)} free ({percent:.1f} % of the disk "
+                    f"is free; warning below {size_text(config.disk_warn_free_bytes)} or {config.disk_warn_free_percent:g} %)",
                     "free space there (old logs, backups elsewhere) or grow the disk; writes are refused when it is full "
                     "(thresholds: disk_warn_free_bytes, disk_warn_free_percent in config.toml)")]
 
@@ -149,7 +160,8 @@ def _forks(service: NodeService, now: int) -> list[Problem]:
                     f"log (fork evidence: {n} kept); this node refuses its statements from that position on until you "
                     "decide",
                     "ask their admin whether they restored an old backup or copied their node; once you have decided, "
-                    f"`orgnode trust clear-fork {author.hex()[:16]} --reason ...` accepts its statements again", author)
+                    f"clear it with `orgnode trust clear-fork {author.hex()[:16]} --reason \"...\"` (logged): its statements are "
+                    "accepted again", author)
             for author, first, n in service.log.fork_summary()]
 
 
@@ -216,8 +228,10 @@ def _restore_pending(service: NodeService, now: int) -> list[Problem]:
     if not path.exists():
         return []
     since = int(path.stat().st_mtime * 1000)
+    what = ("ROLLED BACK: its database is older than its own log (a copied-back orgnode.db or a VM snapshot)"
+            if restore_reason(service.home) == ROLLED_BACK else "RESTORED (with `orgnode restore`)")
     return [Problem("restore-pending", since,
-                    "restored: relearning its own latest statements from its partners; it signs nothing until every "
+                    f"{what}: relearning its own latest statements from its partners; it signs nothing until every "
                     "partner answered",
                     "run `orgnode sync`; `orgnode restore-done --force` if a partner is gone for good")]
 

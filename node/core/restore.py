@@ -40,17 +40,22 @@ if TYPE_CHECKING:
     from node.core.service import NodeService
     from node.home import Home
 
-REFUSED = ("this node was restored from a backup and has not yet relearned its own latest statements from every partner, "
-           "so it does not sign anything yet (that could fork its log): wait for `orgnode sync` to reach every partner, "
-           "or run `orgnode restore-done --force` if a partner is gone for good")
+_NOT_YET = ("and has not yet relearned its own latest statements from every partner, so it does not sign anything yet "
+            "(that could fork its log): wait for `orgnode sync` to reach every partner, or run `orgnode restore-done --force` "
+            "if a partner is gone for good")
+REFUSED = "this node was restored from a backup (`orgnode restore`) " + _NOT_YET
+ROLLED_BACK_REFUSED = ("this node's database is older than its own log (rolled back: a copied-back orgnode.db or a VM "
+                       "snapshot) " + _NOT_YET)
+RESTORED, ROLLED_BACK = "restored", "rolled-back"  # restore_reason: what closed the restore gate
 
 
 WAITING = ("this node is waiting to confirm its own log with its partners after starting (its database may be an "
            "older copy: signing now could fork its log); it signs again as soon as they answered (`orgnode status` "
            "says which did not), or run `orgnode restore-done --force` if no partner can answer")
-OFFLINE_REFUSED = ("this node's database is older than what it already signed (restored from a backup or replaced by an "
-                   "older copy), so it signs nothing while stopped: start it (`orgnode run`) so it relearns its own log "
-                   "from its partners first, then retry")
+OFFLINE_REFUSED = ("this node's database is older than what it already signed ({why}), so it signs nothing while stopped: "
+                   "start it (`orgnode run`) so it relearns its own log from its partners first, then retry")
+OFFLINE_WHY = {RESTORED: "restored from a backup with `orgnode restore`",
+               ROLLED_BACK: "rolled back: a copied-back orgnode.db or a VM snapshot"}
 HIGH_WATER = "own_head.json"  # outside the database: survives a copied-back orgnode.db, not a VM snapshot
 
 
@@ -70,6 +75,24 @@ def restore_pending(fed: Federation) -> bool:
     return fed.service.home.restored_path.exists()
 
 
+def restore_reason(home: Home) -> str | None:
+    """Why the restore gate is closed: ``RESTORED`` (``orgnode restore`` wrote the mark) or
+    ``ROLLED_BACK`` (the node found its database older than its log: ``mark_rolled_back``); None if open.
+    The admin is told which: a copied-back file or a VM snapshot is not something they did on purpose."""
+    try:
+        data = json.loads(home.restored_path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return RESTORED
+    return ROLLED_BACK if isinstance(data, dict) and "rolled_back" in data else RESTORED
+
+
+def offline_refused(home: Home) -> str:
+    """The offline refusal (``rollback_known``), naming what happened: a restore, or a rollback."""
+    return OFFLINE_REFUSED.format(why=OFFLINE_WHY[restore_reason(home) or ROLLED_BACK])
+
+
 def signing_paused(fed: Federation) -> bool:
     """Either gate is closed: an own append could reuse a sequence number."""
     return restore_pending(fed) or fed.start_check.pending
@@ -78,7 +101,7 @@ def signing_paused(fed: Federation) -> bool:
 def refuse_while_pending(fed: Federation) -> None:
     """Before any own append: a pending restore or start check could make it reuse a sequence number."""
     if restore_pending(fed):
-        raise UserError(REFUSED)
+        raise UserError(ROLLED_BACK_REFUSED if restore_reason(fed.service.home) == ROLLED_BACK else REFUSED)
     if fed.start_check.pending:
         raise UserError(WAITING)
 

@@ -14,7 +14,7 @@ import sqlite_utils
 from node.core.clock import Clock, RandomBytes, now_ms, system_random
 from node.core.disk import DiskWatch
 from node.core.errors import UserError
-from node.core.restore import OFFLINE_REFUSED, raise_high_water, rollback_known
+from node.core.restore import offline_refused, raise_high_water, rollback_known
 from node.home import Config, Home
 from node.passphrase import Passphrase
 from protocol.bodies import OrgCard
@@ -23,7 +23,7 @@ from protocol.identity import Identity
 from protocol.statement import Statement
 from protocol.versions import SUPPORTED, Versions
 from storage.db import SchemaTooNew, connect, is_locked, watch_disk
-from storage.errors import StorageFull
+from storage.errors import StorageFull, full_at_open
 from storage.log_store import LogStore
 
 
@@ -36,6 +36,8 @@ def open_database(home: Home) -> sqlite_utils.Database:
     except SchemaTooNew as exc:  # a newer orgnode wrote it: restoring a backup is not the advice
         raise UserError(f"cannot open the database {home.db_path}: {exc}") from exc
     except Exception as exc:  # sqlite3.DatabaseError and friends
+        if full := full_at_open(exc, home.path):
+            raise full from exc  # "disk I/O error" on a full disk: the disk-full message, not "restore a backup"
         if is_locked(exc):
             raise UserError(f"the database {home.db_path} is locked by another process (another orgnode, or a "
                             "tool holding it open): stop that process, then start again") from exc
@@ -124,7 +126,7 @@ class NodeService:
 
     def refuse_if_rolled_back(self) -> None:
         if rollback_known(self.home, self.log.head(self.node_id)):
-            raise UserError(OFFLINE_REFUSED)
+            raise UserError(offline_refused(self.home))
 
     def note_high_water(self) -> None:
         """After an own append has committed: the high-water mark outside the database (node/core/restore.py)."""

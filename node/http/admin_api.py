@@ -34,7 +34,14 @@ from node.core.requests import (
     SetUrl,
     TrustAccept,
 )
-from node.core.restore import check_view, finish_restore, lost_partnerships, refuse_while_pending, signing_paused
+from node.core.restore import (
+    check_view,
+    finish_restore,
+    lost_partnerships,
+    refuse_while_pending,
+    restore_reason,
+    signing_paused,
+)
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
@@ -133,6 +140,7 @@ def status_info(service: NodeService, running: bool, health: Health | None = Non
         "outbox": peers.outbox_size(),
         "forked_authors": sorted(a.hex() for a in service.log.forked_authors()),
         "restore_pending": service.home.restored_path.exists(),
+        "restore_reason": restore_reason(service.home),  # "restored" (orgnode restore) | "rolled-back" | None
         "metrics_url": health.metrics_url if health is not None else None,
         "problems": [p.view() for p in found],
         "tls": tls_view(service.config, service.home.path, service.clock()),

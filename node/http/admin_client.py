@@ -64,7 +64,7 @@ class AdminClient:
         except ValueError as exc:
             raise UserError("the node sent an unreadable answer; check its log") from exc
         if response.status >= 400:
-            raise answer_error(result, response.status)
+            raise answer_error(result, response.status, path)
         return result
 
 
@@ -73,9 +73,15 @@ class AdminClient:
 OPTION_OF: dict[str, str | None] = {"ttl_ms": "--expires", "text": None, "jsonld": None}
 
 
-def answer_error(result: Any, status: int) -> UserError:
+# Per admin endpoint, the fields its command takes as positional arguments: blamed, they are named
+# in the text already and get no "(option --x)" (`orgnode set-url URL`: "url" is not --url there).
+POSITIONAL_OF: dict[str, frozenset[str]] = {"/set-url": frozenset({"url"})}
+
+
+def answer_error(result: Any, status: int, path: str | None = None) -> UserError:
     """The admin API's error answer as the CLI shows it: the node's detail, plus the CLI option for
-    the field it blames (the core names fields, not flags: docs/architecture.md, "Errors")."""
+    the field it blames (the core names fields, not flags: docs/architecture.md, "Errors"); ``path``,
+    the endpoint asked, says which command's arguments those are (``POSITIONAL_OF``)."""
     detail = result.get("detail") if isinstance(result, dict) else None
     field = result.get("field") if isinstance(result, dict) and isinstance(result.get("field"), str) else None
     message = str(detail or f"the node answered HTTP {status}")
@@ -83,7 +89,8 @@ def answer_error(result: Any, status: int) -> UserError:
     code = None if code == "user-error" else code  # the node's generic code: UserError picks a finer one
     if code == DISK_FULL:
         return UserError(message, EXIT_DISK_FULL, code=DISK_FULL)  # the node's disk is full: retry once space is freed
-    option = (OPTION_OF[field] if field in OPTION_OF else flag_hint(field)) if field else None
+    positional = field is not None and path is not None and field in POSITIONAL_OF.get(path.split("?")[0], frozenset())
+    option = (OPTION_OF[field] if field in OPTION_OF else flag_hint(field)) if field and not positional else None
     if field and option:
         # A machine field name in the text (consent_evidence) reads as the option it is on the command
         # line (--consent-evidence); a plain word (name, email, hops) is prose, so the option is added.

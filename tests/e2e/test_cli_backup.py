@@ -101,8 +101,10 @@ def test_a_restored_node_signs_nothing_until_resynced_or_overridden(tmp_path):
     try:
         status = orgnode_json("--home", str(tmp_path / "r"), "status")
         assert status["restore_pending"] is True and status["own_statements"] == 1
+        assert status["restore_reason"] == "restored"
+        assert "RESTORED (with `orgnode restore`)" in orgnode("--home", str(tmp_path / "r"), "status").stdout
         refused = orgnode("--home", str(tmp_path / "r"), "note", "post", "too early", check=False)
-        assert refused.returncode != 0 and "restored from a backup" in refused.stderr
+        assert refused.returncode != 0 and "restored from a backup (`orgnode restore`)" in refused.stderr
         no_force = orgnode("--home", str(tmp_path / "r"), "restore-done", check=False)
         assert no_force.returncode != 0 and "--force" in no_force.stderr
         assert orgnode_json("--home", str(tmp_path / "r"), "status")["own_statements"] == 1
@@ -115,3 +117,50 @@ def test_a_restored_node_signs_nothing_until_resynced_or_overridden(tmp_path):
         _stop(proc)
     log = proc.stderr.read()
     assert '"event": "restore.resynced"' in log and '"reason": "override"' in log
+
+
+def test_backup_encrypt_without_terminal_is_a_clear_error(tmp_path):
+    """acc10: `backup --encrypt </dev/null` crashed with GetPassWarning and "internal error: EOFError" (exit 70)."""
+    home = tmp_path / "a"
+    _init(home)
+    refused = orgnode("--home", str(home), "backup", str(tmp_path / "x.bak"), "--encrypt", check=False)
+    assert refused.returncode == 1, (refused.returncode, refused.stderr)
+    assert "internal error" not in refused.stderr and "GetPassWarning" not in refused.stderr
+    assert "--passphrase-file FILE" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.bak").exists()
+    # Positive control: the same backup with the file works.
+    phrase = tmp_path / "phrase"
+    phrase.write_text("backuppass9\n")
+    phrase.chmod(0o600)
+    assert orgnode_json("--home", str(home), "backup", str(tmp_path / "x.bak"), "--passphrase-file", str(phrase))["encrypted"]
+
+
+def test_restore_encrypted_without_terminal_is_a_clear_error(tmp_path):
+    """acc10: `restore enc.bak --home NEW </dev/null` crashed the same way."""
+    home = tmp_path / "a"
+    _init(home)
+    phrase = tmp_path / "phrase"
+    phrase.write_text("backuppass9\n")
+    phrase.chmod(0o600)
+    orgnode("--home", str(home), "backup", str(tmp_path / "x.bak"), "--passphrase-file", str(phrase))
+    refused = orgnode("restore", str(tmp_path / "x.bak"), "--home", str(tmp_path / "new"), check=False)
+    assert refused.returncode == 1, (refused.returncode, refused.stderr)
+    assert "internal error" not in refused.stderr and "--passphrase-file FILE" in refused.stderr
+    assert not (tmp_path / "new").exists()
+    assert orgnode_json("restore", str(tmp_path / "x.bak"), "--home", str(tmp_path / "new"), "--passphrase-file", str(phrase))["restored"]
+
+
+def test_restore_of_a_plain_backup_says_the_passphrase_file_is_not_used(tmp_path):
+    """acc10: `restore plain.bak --passphrase-file F` silently ignored F; now a warning (the restore still happens)."""
+    home = tmp_path / "a"
+    _init(home)
+    orgnode("--home", str(home), "backup", str(tmp_path / "plain.bak"))
+    phrase = tmp_path / "phrase"
+    phrase.write_text("backuppass9\n")
+    done = orgnode("restore", str(tmp_path / "plain.bak"), "--home", str(tmp_path / "new"), "--passphrase-file", str(phrase))
+    assert "not encrypted" in done.stderr and "not needed" in done.stderr and "--passphrase-file" in done.stderr
+    assert (tmp_path / "new" / "orgnode.db").exists()
+    # Control: an encrypted restore with its file gives no such warning.
+    orgnode("--home", str(home), "backup", str(tmp_path / "enc.bak"), "--passphrase-file", str(phrase))
+    quiet = orgnode("restore", str(tmp_path / "enc.bak"), "--home", str(tmp_path / "new2"), "--passphrase-file", str(phrase))
+    assert "not needed" not in quiet.stderr

@@ -84,3 +84,37 @@ def test_an_old_config_json_home_is_migrated_and_runs_with_an_env_override(tmp_p
     kept = read_config(home)
     assert kept == {k: v for k, v in old.items() if v is not None}  # values kept; the file's port, not the variable's
     assert orgnode("--home", str(home), "log", "--json", check=False).returncode == 0  # and opens from config.toml
+
+
+def test_a_misspelt_or_unknown_orgnode_variable_is_warned_about_by_name(tmp_path):
+    """acc10: `ORGNODE_SYNC_INTERVALL=3` / `ORGNODE_FOO=1` were silently ignored. Now one stderr warning
+    line each, naming the variable (and the setting it resembles); the command still runs. The
+    variables read on purpose give none (control)."""
+    home = tmp_path / "h"
+    orgnode("--home", str(home), "init", "--name", "A", "--sector", "company", "--listen", "127.0.0.1:9")
+    result = orgnode("--home", str(home), "log", "--json", extra_env={"ORGNODE_SYNC_INTERVALL": "3", "ORGNODE_FOO": "1"})
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, result.stderr
+    assert "ORGNODE_SYNC_INTERVALL is not an orgnode setting" in lines[1] and "did you mean ORGNODE_SYNC_INTERVAL?" in lines[1]
+    assert "ORGNODE_FOO is not an orgnode setting" in lines[0] and "docs/config.md" in lines[0]
+    json.loads(result.stdout)  # stdout stays clean JSON
+    quiet = orgnode("--home", str(home), "log", "--json", extra_env={
+        "ORGNODE_HOME": str(home), "ORGNODE_CLOCK_OFFSET": "0", "ORGNODE_DEBUG": "1", "ORGNODE_SYNC_INTERVAL": "3",
+        "ORGNODE_ALLOW_PY_PARSER": "1"})
+    assert "warning" not in quiet.stderr, quiet.stderr
+
+
+def test_orgnode_run_logs_an_unknown_variable_as_a_warning_event(tmp_path):
+    home = tmp_path / "h"
+    orgnode("--home", str(home), "init", "--name", "A", "--sector", "company", "--listen", f"127.0.0.1:{free_port()}")
+    proc = start_node(home, extra_env={"ORGNODE_SYNC_INTERVALL": "3"})
+    try:
+        orgnode_json("--home", str(home), "status")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    warned = [e for e in events if e.get("event") == "config.unknown-env"]
+    assert warned and warned[0]["variable"] == "ORGNODE_SYNC_INTERVALL", err
+    assert warned[0]["did_you_mean"] == "ORGNODE_SYNC_INTERVAL" and warned[0]["level"] in ("WARNING", "warning")
+    assert any(e.get("event") == "node.started" for e in events)  # the node started anyway

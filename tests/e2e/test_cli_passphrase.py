@@ -210,3 +210,11 @@ def test_key_passphrase_refuses_while_the_node_runs(tmp_path: Path) -> None:
         assert proc.wait(timeout=20) == 0
     orgnode("--home", str(home), "key", "passphrase", "--passphrase-file", str(pw), "--new-passphrase-file", str(new))
     assert unlocks(home, OTHER)
+
+
+def test_key_passphrase_without_terminal_names_the_file_flag(tmp_path: Path) -> None:
+    """Every passphrase prompt uses node/passphrase.py's terminal check: no terminal, a one-line error naming the flag."""
+    home, pw = init_locked(tmp_path)
+    result = orgnode("--home", str(home), "key", "passphrase", "--passphrase-file", str(pw), check=False)
+    refused(result, "--new-passphrase-file FILE", "no terminal")
+    assert unlocks(home, GOOD)  # nothing changed

@@ -6,6 +6,7 @@ it, checked with `systemd-analyze verify`); the homes are real ones made by `org
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shlex
@@ -192,3 +193,45 @@ def test_paths_a_unit_cannot_carry_are_refused(home: str) -> None:
 
     with pytest.raises(UserError):
         render_unit(UnitSpec("orgnode", "orgnode", ("/usr/bin/orgnode",), home))
+
+
+def test_print_hint_keeps_every_option_and_warns_about_tmp(tmp_path: Path) -> None:
+    """acc10: the suggested `... --print | sudo tee` dropped --user (so it printed another unit, or was refused as root)."""
+    home = tmp_path / "node"  # under /tmp (pytest's tmp_path): the PrivateTmp warning is expected
+    init(home)
+    result = orgnode("--home", str(home), "service", "install", "--user", RUN_AS, "--print",
+                     "--passphrase-credential", "/etc/orgnode/pass")
+    hint = [line for line in result.stderr.splitlines() if "sudo tee" in line]
+    assert hint and f"--user {RUN_AS}" in hint[0] and "--passphrase-credential /etc/orgnode/pass" in hint[0], result.stderr
+    assert f"--home {home}" in hint[0]
+    assert "PrivateTmp=yes" in result.stderr and "warning" in result.stderr
+    # The hint, followed, prints the very same unit.
+    command = shlex.split(hint[0].split("`")[1].split(" | ")[0])
+    again = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert again.returncode == 0 and again.stdout == result.stdout, again.stderr
+    data = json.loads(orgnode("--home", str(home), "service", "install", "--user", RUN_AS, "--print", "--json").stdout)
+    assert f"--user {RUN_AS}" in data["next"][0] and any("PrivateTmp" in w for w in data["warnings"])
+
+
+def test_home_outside_tmp_gives_no_tmp_warning() -> None:
+    """The control for the /tmp warning: a home elsewhere (here beside the checkout) gets none."""
+    place = Path(tempfile.mkdtemp(prefix=".svc", dir=Path(__file__).resolve().parents[2]))
+    try:
+        home = place / "node"
+        init(home)
+        result = orgnode("--home", str(home), "service", "install", "--user", RUN_AS, "--print")
+        assert "PrivateTmp=yes" not in result.stderr and "sudo tee" in result.stderr
+    finally:
+        shutil.rmtree(place, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's default run user is the home's owner")
+def test_print_as_root_without_user_uses_the_home_owner(tmp_path: Path) -> None:
+    home = tmp_path / "node"
+    init(home)  # owned by RUN_AS (nobody)
+    result = orgnode("--home", str(home), "service", "install", "--print")
+    assert result.returncode == 0 and parse_unit(result.stdout)["Service"]["User"] == [RUN_AS], result.stderr
+    os.chown(home, 0, 0)
+    refused = orgnode("--home", str(home), "service", "install", "--print", check=False)
+    assert refused.returncode == 1 and "as root, give --user USER" in refused.stderr

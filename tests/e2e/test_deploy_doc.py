@@ -65,12 +65,14 @@ def orgnode_commands(text: str) -> list[list[str]]:
 def _strip_prefixes(words: list[str]) -> list[str]:
     """``sudo [-u USER] [-H] [-i]`` and ``env VAR=value`` in front of a command."""
     words = list(words)
-    while words and words[0] in ("sudo", "env"):
+    while words and words[0] in ("sudo", "env", "runuser"):
         words.pop(0)
         while words and (words[0].startswith("-") or "=" in words[0]):
             flag = words.pop(0)
             if flag in ("-u", "--user", "-g") and words:
                 words.pop(0)
+            if flag == "--":  # runuser -u USER -- COMMAND
+                break
     return words
 
 
@@ -129,3 +131,35 @@ def test_the_extractor_skips_heredocs_and_sees_chained_and_prefixed_commands():
             "```toml\norgnode = 1\n```\n")
     assert orgnode_commands(text) == [["status", "--json"], ["--home", "/h", "backup", "/b/n-SUBST.bak"]]
     assert all(check_command(c) is None for c in orgnode_commands(text))
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else len(text)]
+
+
+def test_running_as_a_service_continues_from_sections_1_and_2():
+    """acc10: the section re-created the user (useradd: it exists), re-ran init on the same home (refused),
+    ran bare `orgnode` as root (not on root's PATH) and used another listen/url than the TLS sections."""
+    text = DOC.read_text()
+    service = _section(text, "Running as a service")
+    lines = [line for block in shell_blocks(service) for line in shell_lines(block)]
+    assert not [line for line in lines if re.search(r"\b(useradd|adduser)\b", line)], "the user exists since section 1"
+    commands = []
+    for line in lines:
+        words = shlex.split(re.sub(r"\$\([^)]*\)", "SUBST", line), comments=True)
+        command = _strip_prefixes(words)
+        if command and Path(command[0]).name == "orgnode":
+            commands.append(command)
+    assert len(commands) >= 3, commands  # key passphrase, service install, key passphrase (changing it)
+    for command in commands:
+        assert command[0] == "/opt/orgnode/bin/orgnode", f"root's PATH has no orgnode: {command}"
+        assert "init" not in command[1:], f"the home exists since section 2: {command}"
+        if "--home" in command:
+            assert command[command.index("--home") + 1] == "/var/lib/orgnode/node", command
+    # The one URL and listen address of sections 2-3 (and no other) appear in the section's text.
+    urls = set(re.findall(r"https://[a-z0-9.-]+\.example[a-z.]*(?::\d+)?", service))
+    assert urls <= {"https://orgnode.example.org", "https://orgnode.example.org:8443"}, urls
+    assert "0.0.0.0:8470" not in service and "--listen" not in service
+    assert _strip_prefixes(shlex.split("runuser -u orgnode -- orgnode status")) == ["orgnode", "status"]  # the prefix is seen

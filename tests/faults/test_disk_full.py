@@ -101,3 +101,38 @@ async def test_a_backup_onto_a_full_disk_says_disk_full_naming_that_file(tmp_pat
         filler.unlink()
         assert await asyncio.to_thread(main, ["--home", str(home), "backup", str(target)]) == 0
         assert target.stat().st_size > 0
+
+
+def test_orgnode_run_on_a_full_disk_says_disk_full_not_restore_a_backup(tmp_path):
+    """acc10: a home on a full filesystem made `orgnode run` say "disk I/O error; if the file is damaged,
+    restore the home from a backup" (SQLite gives SQLITE_IOERR there, not SQLITE_FULL): now the disk-full
+    message and exit 75; with room again the same home opens (the file was never damaged)."""
+    from tests.e2e.cli_helpers import orgnode
+
+    with disk.small_tmpfs(tmp_path / "small") as small:
+        home = small / "h"
+        orgnode("--home", str(home), "init", "--name", "Full Org", "--sector", "other", "--listen", "127.0.0.1:9")
+        filler = disk.fill_disk(small, leave=0)
+        result = orgnode("--home", str(home), "run", check=False)
+        assert result.returncode == EXIT_DISK_FULL, result.stderr
+        assert f"the disk holding {home} is full" in result.stderr and "restore" not in result.stderr, result.stderr
+        filler.unlink()
+        assert orgnode("--home", str(home), "log", "--json").returncode == 0  # positive control: room again, it opens
+
+
+def test_restore_onto_a_full_disk_says_disk_full(tmp_path):
+    """acc10: `orgnode restore … --home` on a full disk gave "internal error: OSError: [Errno 28]"."""
+    from tests.e2e.cli_helpers import orgnode
+
+    home = tmp_path / "h"
+    orgnode("--home", str(home), "init", "--name", "Full Org", "--sector", "other", "--listen", "127.0.0.1:9")
+    orgnode("--home", str(home), "backup", str(tmp_path / "h.bak"))
+    with disk.small_tmpfs(tmp_path / "small") as small:
+        filler = disk.fill_disk(small, leave=0)
+        result = orgnode("restore", str(tmp_path / "h.bak"), "--home", str(small / "new"), check=False)
+        assert result.returncode == EXIT_DISK_FULL, result.stderr
+        assert "is full: free space, then retry" in result.stderr and "internal error" not in result.stderr, result.stderr
+        assert sorted(p.name for p in small.iterdir()) == ["filler"], "a partial restore was left behind"
+        filler.unlink()
+        orgnode("restore", str(tmp_path / "h.bak"), "--home", str(small / "new"))  # positive control
+        assert (small / "new" / "orgnode.db").exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 
 import aiohttp
@@ -194,6 +195,32 @@ async def test_an_unreachable_partner_is_info_then_one_warning_past_the_threshol
     assert not [p for p in status_info(hub.service, True, hub.federation.health)["problems"] if p["code"] == "peer-unreachable"]
 
 
+async def test_an_outage_under_a_minute_is_shown_in_seconds(net: Net):
+    """acc10: with a short unreachable_warn_after the problem read "(0 min)"; now "(16 s)"."""
+    hub = await net.start("Hub", sync_interval=600, retry_base=600, retry_cap=600, unreachable_warn_after=10)
+    partner = await net.start("Partner", sync_interval=600, retry_base=600, retry_cap=600)
+    await pair(hub, partner)
+    await synced(hub, partner)
+    clock = FakeClock()
+    hub.service.clock = clock
+    await net.stop(partner)
+    await hub.sync.pull_all()
+    clock.advance(16_000)
+    await hub.sync.pull_all()
+    problems = [p for p in status_info(hub.service, True, hub.federation.health)["problems"] if p["code"] == "peer-unreachable"]
+    assert len(problems) == 1 and "(16 s)" in problems[0]["detail"], problems
+    clock.advance(2 * 60_000)  # control: minutes once past one
+    assert "(2 min)" in next(p for p in status_info(hub.service, True, hub.federation.health)["problems"]
+                             if p["code"] == "peer-unreachable")["detail"]
+
+
+def test_sizes_read_in_mib_under_a_gib():
+    from node.core.problems import size_text
+
+    assert size_text(0) == "0.0 MiB" and size_text(3 << 20) == "3.0 MiB" and size_text(500 << 20) == "500 MiB"
+    assert size_text(3 << 30) == "3.0 GiB"
+
+
 def status_time(ms: int) -> str:
     from node.core.views import iso
 
@@ -277,6 +304,12 @@ async def test_status_lists_fork_evidence_and_a_low_disk_in_plain_words_with_par
     assert "partner Evil\\x1b]0;owned\\x07 Org signed two different statements" in human
     assert "\x1b" not in human and "\x07" not in human
     assert "the disk holding" in human and "nearly full" in human and "(since " in human
+    # acc10: units a person reads ("0.00 GiB free (78.3 %)" before), and the command that clears the fork.
+    disk = next(p for p in as_json["problems"] if p["code"] == "disk-low")
+    assert re.search(r"nearly full: [0-9.]+ (MiB|GiB) free \([0-9.]+ % of the disk is free; warning below [0-9.]+ GiB or 5 %\)",
+                     disk["detail"]), disk["detail"]
+    assert f"orgnode trust clear-fork {peer_label(evil.service.node_id)} --reason" in fork["action"], fork["action"]
+    assert "which can clear the evidence" not in fork["action"]
     assert "metrics:     http://127.0.0.1:" in human
 
     await net.stop(hub)  # not running: what the database and the disk say is still shown

@@ -110,3 +110,29 @@ async def test_reshared_card_does_not_move_a_partner(net, capsys):
                                                       [b.service.node_id, elsewhere])),
                      10, what="A to record the re-shared card")
     assert peer_url(a, b) == moved_url
+
+
+async def test_set_url_errors_name_the_url_argument_not_an_option(net, capsys, tmp_path):
+    """acc10: `orgnode set-url ftp://x` on a running node ended "(option --url)", though URL is positional;
+    on a TLS node `set-url http://…` said "fix it with `orgnode set-url https://…`" (the command just run)."""
+    from tests.node.test_tls import tls_fields
+    from tests.tls_ca import TestCA
+
+    b = await net.start("Bravo Org")
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["set-url", "ftp://x", "--home", str(b.service.home.path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "must be a base URL" in err and "(option --url)" not in err, err
+    ca = TestCA.create(tmp_path / "ca")
+    t = await net.start("Tango Org", **tls_fields(ca, "t"))
+    home = t.service.home.path
+    before = (home / "config.toml").read_bytes()
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["set-url", "http://127.0.0.1:9999", "--home", str(home)])
+    err = capsys.readouterr().err
+    assert code == 1 and "give an https:// URL: this node serves HTTPS" in err, err
+    assert "fix it with `orgnode set-url" not in err and "(option --url)" not in err
+    assert (home / "config.toml").read_bytes() == before
+    # Positive control: an https URL is taken.
+    code, _ = await cli(capsys, "set-url", f"https://127.0.0.1:{t.service.config.listen_port}", "--home", str(home))
+    assert code == 0

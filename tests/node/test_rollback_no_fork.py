@@ -98,13 +98,39 @@ async def test_positive_control_without_the_check_the_same_rollback_forks(tmp_pa
     net, a, c, home, bid, at_copy, last, before = await roll_back_b(tmp_path, with_mark=False)
     try:
         b = await net.restart(home, confirmed=False)
-        with pytest.raises(UserError, match="restored from a backup"):
+        with pytest.raises(UserError, match="older than its own log"):
             post(b, "too early")  # the old copy is caught locally (the mark beside it is newer)
         finish_restore(b.federation, "override")  # no check: sign on top of the old copy
         post(b, "a reused seq")
         for holder in (a, c):
             await wait_until(lambda holder=holder: holder.service.log.forked_authors() == {bid},
                              what="partners to record B's fork")
+    finally:
+        await net.close()
+
+
+async def test_a_rolled_back_database_is_not_called_restored(tmp_path):
+    """acc10: after a hand-copied orgnode.db, `note post` said "this node was restored from a backup" and
+    status said RESTORED, though nobody ran `orgnode restore`: both now say it was rolled back (a
+    copied-back file or a VM snapshot). The `orgnode restore` wording is kept for a real restore
+    (tests/e2e/test_cli_backup.py::test_a_restored_node_signs_nothing_until_resynced_or_overridden)."""
+    from node.cli.lifecycle import status_text
+    from node.http.admin_api import status_info
+
+    net, a, c, home, bid, at_copy, last, before = await roll_back_b(tmp_path, with_mark=False)
+    try:
+        await net.stop(a)
+        await net.stop(c)  # nobody answers: B stays paused while we look
+        b = await net.restart(home, confirmed=False)
+        with pytest.raises(UserError) as refused:
+            post(b, "too early")
+        message = str(refused.value)
+        assert "older than its own log (rolled back: a copied-back orgnode.db or a VM snapshot)" in message
+        assert "restored from a backup" not in message
+        info = status_info(b.service, True, b.federation.health)
+        assert info["restore_pending"] is True and info["restore_reason"] == "rolled-back"
+        human = status_text(info)
+        assert "ROLLED BACK: its database is older than its own log" in human and "RESTORED" not in human
     finally:
         await net.close()
 
