@@ -157,6 +157,7 @@ def test_restore_of_a_plain_backup_says_the_passphrase_file_is_not_used(tmp_path
     orgnode("--home", str(home), "backup", str(tmp_path / "plain.bak"))
     phrase = tmp_path / "phrase"
     phrase.write_text("backuppass9\n")
+    phrase.chmod(0o600)
     done = orgnode("restore", str(tmp_path / "plain.bak"), "--home", str(tmp_path / "new"), "--passphrase-file", str(phrase))
     assert "not encrypted" in done.stderr and "not needed" in done.stderr and "--passphrase-file" in done.stderr
     assert (tmp_path / "new" / "orgnode.db").exists()

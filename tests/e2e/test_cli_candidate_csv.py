@@ -136,7 +136,7 @@ def test_export_is_formula_safe_and_round_trips_to_another_node(tmp_path: Path) 
         js(a, "candidate", "add", "--name", "Amina Diallo", "--email", "amina@exämple.org", "--skills", "forklift, excel",
            "--medal", "silver", "--for-job", "Team lead", "--consent", "match,refer", "--consent-scope", "sector:nonprofit",
            "--consent-expires", "2099-03-31", "--consent-evidence", "signed form v3; by email")
-        erased = js(a, "candidate", "add", "--name", "Erased Person", "--email", "erased@example.org", "--skills", "x")["id"]
+        erased = js(a, "candidate", "add", "--name", "Erased Person", "--email", "erased@example.org", "--skills", "x")["candidate_id"]
         js(a, "candidate", "erase", erased, "--yes")
 
         out = a / "export.csv"
@@ -166,7 +166,7 @@ def test_export_is_formula_safe_and_round_trips_to_another_node(tmp_path: Path) 
         assert same(b) == same(a) and len(same(b)) == 2
         assert FORMULA_NAME in {row[0] for row in same(b)}  # the guard is undone on import: the data is unchanged
         assert js(a, "candidate", "export", "--output", str(b / "again.csv"))["exported"] == 2
-        assert "give --output FILE" in run(a, "candidate", "export", "--json").stderr
+        assert "give --output FILE" in run(a, "candidate", "export", "--json").stdout  # the JSON error object (docs/cli.md "JSON conventions")
     finally:
         for proc in procs:
             proc.terminate()
