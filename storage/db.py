@@ -141,7 +141,21 @@ def watch_disk(db: sqlite_utils.Database, on_full: Callable[[], None], on_recove
 
 
 def connect(path: Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
+    """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+
+    Another process upgrading the same file holds its lock for longer than one busy timeout on a
+    slow machine: a locked open is retried (up to ``MIGRATION_LOCK_WAIT_S``) rather than failed."""
+    deadline = time.monotonic() + MIGRATION_LOCK_WAIT_S
+    while True:
+        try:
+            return _connect_once(path)
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _connect_once(path: Path) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, factory=Connection)
     try:
         db = sqlite_utils.Database(conn, execute_plugins=False)

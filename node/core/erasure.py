@@ -75,7 +75,7 @@ class Erasure(Referrals):
                     self._send(ErasureReceipt.KIND, receipt.to_value(), due.recipient, due.route)
                     self.store.receipt_paid(due.withdrawal)
             except (ProtocolError, UserError) as exc:
-                reason = getattr(exc, "code", "no-path")
+                reason = exc.code if isinstance(exc, ProtocolError) else "no-path"  # a UserError here: no path to it
                 self.store.receipt_failed(due.withdrawal, reason, now + receipt_backoff(due.attempts))
                 log_event("erasure.receipt-unsent", logging.WARNING, withdrawal=due.withdrawal, reason=reason,
                           attempts=due.attempts + 1)
