@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from node.service_unit import ADDRESS_FAMILIES, HARDENING, UnitSpec, render_unit
+from node.service_unit import ADDRESS_FAMILIES, HARDENING, UnitSpec, render_unit, under_home_roots
 from tests.e2e.cli_helpers import orgnode
 
 # The node's user: as root (a VM, CI containers) the unprivileged "nobody", who then owns the test homes,
@@ -85,7 +85,8 @@ def test_unit_has_every_hardening_directive_and_absolute_paths(tmp_path: Path) -
     service = unit["Service"]
     for key, value in HARDENING:
         assert value in service.get(key, []), f"{key}={value} missing"
-    assert service["ProtectHome"] == ["yes"]
+    # read-only when the program it runs lives under /home, /root or /run/user (a checkout there), else yes
+    assert service["ProtectHome"] == (["read-only"] if under_home_roots(service["ExecStart"][0].split()[0]) else ["yes"])
     assert service["RestrictAddressFamilies"] == [ADDRESS_FAMILIES]
     assert service["User"] == [RUN_AS] and service["Group"][0] and service["Group"] != ["root"]
     assert service["Restart"] == ["on-failure"] and int(service["RestartSec"][0]) > 0
