@@ -15,13 +15,12 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.cli_helpers import REPO, orgnode, start_node
+from tests.e2e.cli_helpers import REPO, orgnode, start_node, wait_for
 
 FIXTURES = REPO / "tests" / "fixtures" / "schema"
 PAIRED = sorted(p.name for p in FIXTURES.iterdir() if (p / "manifest.json").exists()
@@ -30,17 +29,6 @@ PAIRED = sorted(p.name for p in FIXTURES.iterdir() if (p / "manifest.json").exis
 
 def js(home: Path, *args: str) -> Any:
     return json.loads(orgnode("--home", str(home), *args, "--json").stdout)
-
-
-def wait_for(cond: Any, what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.3)
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
@@ -67,7 +55,7 @@ def test_upgraded_homes_run_and_still_federate(tmp_path, version):
             assert [sorted(c["purposes"]) for c in consents] == [["match", "refer"]]
             assert [c["state"] for c in consents] == ["given"]
         posted = js(a, "job", "post", "--title", "Posted after the upgrade", "--skills", "excel")["job_id"]
-        wait_for(lambda: posted in {j["job_id"] for j in js(b, "job", "list")}, "the new job at the partner")
+        wait_for(lambda: posted in {j["job_id"] for j in js(b, "job", "list")}, 30, "the new job at the partner")
     finally:
         for proc in procs:
             stop(proc)
