@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -12,7 +13,25 @@ import pytest
 from node.core.service import NodeService
 from node.home import Config, Home
 from node.runtime import NodeRuntime
+from node.logs import LIBRARY_LOGGERS
 from protocol.identity import Identity
+
+
+@pytest.fixture(autouse=True)
+def _loggers_restored() -> object:
+    """Give every test the loggers as the previous test found them.
+
+    `node.logs.configure` (called in-process by `orgnode run` and by the log-format tests) sets
+    ``propagate = False`` on orgnode's and the libraries' loggers; left behind, it hides records from
+    pytest's ``caplog`` in whichever tests happen to run later, so results depended on test order.
+    """
+    loggers = [logging.getLogger(name) for name in ("orgnode", *LIBRARY_LOGGERS)]
+    saved = [(lg, lg.handlers[:], lg.level, lg.propagate, lg.filters[:]) for lg in loggers]
+    yield
+    for lg, handlers, level, propagate, filters in saved:
+        lg.handlers[:], lg.filters[:] = handlers, filters
+        lg.setLevel(level)
+        lg.propagate = propagate
 
 
 def free_port() -> int:
