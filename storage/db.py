@@ -238,7 +238,9 @@ def _apply(db: sqlite_utils.Database, name: str, step: Callable[[sqlite_utils.Da
     return True
 
 
-MIGRATION_LOCK_WAIT_S = 120.0
+# Long enough for another process's migration of a large file on a slow, busy VM; short enough that an
+# admin whose database is held by a stuck tool gets the "locked by another process" answer promptly.
+MIGRATION_LOCK_WAIT_S = 20.0
 
 
 def _begin_immediate(db: sqlite_utils.Database) -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from node.core.service import NodeService
 from node.home import Config, Home
-from node.runtime import NodeRuntime
 from node.logs import LIBRARY_LOGGERS
+from node.runtime import NodeRuntime
 from protocol.identity import Identity
 
 

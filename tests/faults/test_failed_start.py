@@ -20,6 +20,7 @@ import pytest
 from node.core.errors import StorageFull, UserError
 from node.core.service import NodeService
 from node.runtime import NodeRuntime
+from storage import db as storage_db
 from tests.conftest import make_home
 from tests.faults.disk import fill_disk, small_tmpfs
 from tests.node.federation_helpers import health
@@ -95,7 +96,8 @@ async def test_admin_socket_held_by_a_live_process_then_a_stale_one(tmp_path):
     await serves_again(service.home.path)
 
 
-async def test_database_locked_by_another_process_is_a_clear_error_and_leaves_nothing_open(tmp_path):
+async def test_database_locked_by_another_process_is_a_clear_error_and_leaves_nothing_open(tmp_path, monkeypatch):
+    monkeypatch.setattr(storage_db, "MIGRATION_LOCK_WAIT_S", 1.0)  # the error path, without 20 s of retries
     service = make_home(tmp_path, "C")
     home = service.home
     service.close()
