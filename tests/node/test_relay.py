@@ -194,11 +194,14 @@ async def test_a_resent_withdrawal_gets_the_receipt_again_when_the_first_was_swa
     h, first, other, j, candidate, rid, _ = await diamond_with_referral(net)
     clock = [now_ms()]
     h.federation.clock = lambda: clock[0]
+    # The hop takes the withdrawal, then stops carrying anything back to H, and only then forwards it
+    # on to J: the receipt will be swallowed there. (Holding J back until H is dropped makes the order
+    # certain: otherwise the receipt could come back through the hop before it drops H.)
+    j.federation.set_state(first.service.node_id, "removed")
     h.talent.withdraw_consent(candidate.candidate_id)
-    # The hop takes the withdrawal and forwards it (as it appends H's relay), then stops carrying
-    # anything back to H: the receipt will be swallowed there.
     await synced(first, h)
     first.federation.set_state(h.service.node_id, "removed")
+    j.federation.set_state(first.service.node_id, "trusted")
     await wait_until(lambda: j.talent.store.profile(rid) is None, what="erasure at J")
     receipts = lambda: [s for s in j.service.log.of_kind("erasure_receipt") if s.author == j.service.node_id]  # noqa: E731
     await wait_until(receipts, what="receipt appended at J")
