@@ -7,10 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
+from node.core import path_proofs
 from node.core.provenance import Provenance
 from node.core.requests import AuditExport, ImpactRequest
 from node.http.admin_api import CTX, read
 from node.http.part import Part
+from node.http.path_api import PATHS
 from protocol.impact import Impact
 from storage.cards import CardStore
 
@@ -35,7 +37,7 @@ async def audit_export(request: web.Request) -> web.Response:
     from node.http.talent_api import TALENT
 
     referral_id = request.app[TALENT].resolve(req.id, "REFERRAL_ID")
-    data = request.app[PROVENANCE].export_referral(referral_id, req.redact)
+    data = await path_proofs.export_referral(request.app[PROVENANCE], request.app.get(PATHS), referral_id, req.redact)
     talent = request.app[TALENT]
     row = talent.store.referral(referral_id)
     candidate = talent.store.candidate(row.candidate_id) if row is not None and row.candidate_id is not None else None
