@@ -17,9 +17,11 @@ from protocol.audience import Audience
 from protocol.card_bundle import VerifiedCard
 from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.jobs import Job
+from protocol.kinds import is_reshareable
 from protocol.merkle import inclusion_proof
 from protocol.path_proofs import EmployerProofs, check_reply, decode_reply, decode_request, encode_request
-from protocol.reshare import verify_reshare
+from protocol.reshare import hops_of, verify_reshare
+from protocol.statement import Statement
 from storage.talent import TalentStore
 
 if TYPE_CHECKING:
@@ -38,12 +40,9 @@ def register(provenance: Provenance, calls: PathCalls) -> None:
 def answer_proofs(provenance: Provenance, origin: bytes, statement_ids: list[bytes]) -> EmployerProofs:
     """Our card, a checkpoint covering the named statements (signed now if the last one does not) and
     an inclusion proof of each. Only our own statements that ``origin`` may read are proven."""
-    log = provenance.log
-    statements = [log.get(sid) for sid in statement_ids]
+    statements = [provenance.log.get(sid) for sid in statement_ids]
     for statement in statements:
-        audience = log.audience_of(statement.id) if statement is not None else None
-        if (statement is None or statement.author != provenance.me
-                or (statement.header.private and (audience is None or not Audience.decode(audience).admits(origin)))):
+        if statement is None or not _may_prove(provenance, statement, origin):
             raise RemoteProtocolError(E.BAD_BODY, "a proofs call may name only statements of ours addressed to the caller")
     newest = max(s.seq for s in statements if s is not None)
     found = provenance.latest_checkpoint(provenance.me)
@@ -56,6 +55,22 @@ def answer_proofs(provenance: Provenance, origin: bytes, statement_ids: list[byt
     proofs = {s.id: inclusion_proof(leaves, s.seq - 1) for s in statements if s is not None}
     log_event("audit.proofs-given", origin=origin, statements=len(proofs))
     return EmployerProofs(provenance.federation.service.card_bundle(), cp_statement, proofs)
+
+
+def _may_prove(provenance: Provenance, statement: Statement, origin: bytes) -> bool:
+    """Ours, and readable by ``origin``: public, addressed to it, or shared with every partner and
+    re-shareable far enough to have reached it (a job with hops >= 2)."""
+    if statement.author != provenance.me:
+        return False
+    if not statement.header.private:
+        return True
+    audience = provenance.log.audience_of(statement.id)
+    if audience is None:
+        return False
+    decoded = Audience.decode(audience)
+    if decoded.everyone and not provenance.federation.peers.is_trusted(origin):
+        return origin not in decoded.exclude and is_reshareable(statement.kind) and hops_of(statement) >= 2
+    return decoded.admits(origin)
 
 
 def employer_card(provenance: Provenance, employer: bytes, job_id: bytes) -> VerifiedCard:
@@ -85,3 +100,4 @@ async def export_referral(provenance: Provenance, calls: PathCalls | None, refer
         raise UserError(f"the employer's proofs could not be fetched through the trust path ({exc.code}): retry when "
                         "the partners on the path and the employer are reachable") from exc
     return provenance.export_referral(referral_id, redact, fetched={referral.job_author: reply})
+

@@ -317,17 +317,32 @@ class Provenance:
     def impact(self, since: int, until: int) -> Impact:
         return compute(self.me, self.held_statements(), since, until)
 
-    def export_impact(self, since: int, until: int) -> tuple[bytes, Impact]:
+    def export_impact(self, since: int, until: int, left_out: list[dict[str, Any]] | None = None) -> tuple[bytes, Impact]:
+        """A signed impact report over what the verifier can recompute: our log and each replicated
+        partner's log, complete up to its latest checkpoint. What the live ``impact`` counts beyond
+        that is appended to ``left_out`` with the reason, so the export says what it left out instead
+        of silently signing less (issue 13 item 2): a partner's statements after its checkpoint, and
+        what reached us through the trust path (its author's log is not held here, and the verifier
+        recomputes figures only from complete logs, docs/audit.md)."""
         first = self.checkpoint(force=True)
         assert first is not None
         tied = Checkpoint.from_value(first.body_value())
         counted: list[Statement] = [s for s in self.log.statements(self.me) if s.seq <= tied.size]
+        notes: list[dict[str, Any]] = []
         for author in self.log.have_vector():
             if author == self.me:
                 continue
             covering = self.latest_checkpoint(author)
+            held = [s for s in self.log.statements(author)]
             if covering is not None:
-                counted.extend(s for s in self.log.statements(author) if s.seq <= covering[1].size or s.id == covering[0].id)
+                counted.extend(s for s in held if s.seq <= covering[1].size or s.id == covering[0].id)
+            later = [s for s in held if s.kind not in INFRASTRUCTURE and (covering is None or s.seq > covering[1].size)]
+            if later:
+                notes.append({"node_id": author.hex(), "statements": len(later), "reason": "signed after this partner's latest "
+                              "checkpoint held here: counted once its next checkpoint arrives (run `orgnode sync`)"})
+        notes.extend(self._trust_path_left_out())
+        if left_out is not None:
+            left_out.extend(notes)
         impact = compute(self.me, counted, since, until)
         report = ImpactReport(since, until, first.id, impact.figures, impact.partners)
         report_statement = self.federation.append(ImpactReport.KIND, report.to_value(), private=True, audience=Audience.only())
@@ -337,3 +352,13 @@ class Provenance:
         for statement in [*counted, first, report_statement, second]:
             picked.setdefault(statement.id, (statement, statement.kind not in PII_KINDS))
         return self._bundle(picked, None, report_statement.id, own_checkpoints=[first, second]), impact
+
+    def _trust_path_left_out(self) -> list[dict[str, Any]]:
+        """Statements the live figures count that reached us re-shared or relayed, per author."""
+        counts: dict[bytes, int] = {}
+        for statement, _, _ in foreign_statements(self.db):
+            counts[statement.author] = counts.get(statement.author, 0) + 1
+        return [{"node_id": author.hex(), "statements": n,
+                 "reason": "reached us through the trust path: its author's log is not held here, and the report counts "
+                           "only logs the verifier can check complete up to a checkpoint; "
+                           "`orgnode audit export` proves each such referral on its own"} for author, n in counts.items()]

@@ -50,8 +50,12 @@ async def impact(request: web.Request) -> web.Response:
     provenance = request.app[PROVENANCE]
     since, until = req.since, provenance.federation.clock()
     if req.export:
-        data, figures = provenance.export_impact(since, until)
-        return web.json_response({"bundle": base64.b64encode(data).decode(), "report": impact_view(request, figures, since, until)})
+        left_out: list[dict[str, Any]] = []
+        data, figures = provenance.export_impact(since, until, left_out=left_out)
+        names = CardStore(request.app[CTX].service.db).names()
+        left = [{**item, "name": names.get(bytes.fromhex(item["node_id"]))} for item in left_out]
+        return web.json_response({"bundle": base64.b64encode(data).decode(),
+                                  "report": {**impact_view(request, figures, since, until), "left_out": left}})
     return web.json_response(impact_view(request, provenance.impact(since, until), since, until))
 
 

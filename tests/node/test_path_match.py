@@ -69,6 +69,19 @@ async def test_match_reaches_a_partners_partner_and_the_audit_bundle_verifies(ne
     assert report["valid"] and report["checks_passed"] == list(audit.CHECKS)
     assert "sent → received → in_process → hired" in " ".join(report["facts"])
 
+    # impact --export: the live figures count the trust-path hire; the signed report cannot prove it
+    # (C's log is not held at A) and now says so, naming C and why (the old export dropped it silently).
+    live = a.provenance.impact(0, 2**62)
+    assert live.figures["referrals_hired"] == 1
+    left_out: list[dict] = []
+    data, figures = a.provenance.export_impact(0, 2**62, left_out=left_out)
+    assert figures.figures["referrals_hired"] == 0
+    about_c = [x for x in left_out if x["node_id"] == c.service.node_id.hex()]
+    assert about_c and about_c[0]["statements"] >= 3 and "trust path" in about_c[0]["reason"]
+    assert not [x for x in left_out if x["node_id"] == b.service.node_id.hex() and "trust path" in x["reason"]]
+    (tmp_path / "impact.bundle").write_bytes(data)
+    assert verify_in_fresh_process(tmp_path / "impact.bundle").returncode == 0
+
     # B carried the query, the answer, the request, the referral and the statuses: none of it readable.
     assert MARKER.encode() in home_bytes(a.service.home.path) and MARKER.encode() in home_bytes(c.service.home.path)
     assert MARKER.encode() not in home_bytes(b.service.home.path)
