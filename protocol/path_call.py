@@ -1,5 +1,5 @@
 """Calls along the trust path: a request sealed end to end to an organization that is not a partner,
-carried synchronously hop by hop, and its answer sealed end to end back (docs/protocol.md 15).
+carried synchronously hop by hop, and its answer sealed end to end back (docs/protocol.md 17.7).
 
 Why synchronous: a match query waits for answers with a deadline (``orgnode match``) and an audit
 export needs the employer's proofs now; a ``relay`` box rides the logs and arrives whenever sync runs.

@@ -1,4 +1,4 @@
-"""The ``proofs`` path call (docs/protocol.md 15.4): a referrer asks the employer it reached through the
+"""The ``proofs`` path call (docs/protocol.md 17.7, "op = proofs"): a referrer asks the employer it reached through the
 trust path for what an audit bundle needs of the employer's side, and checks what comes back.
 
 Request content: ``[1, [statement_id, ...]]``, the employer's statements the referrer holds (the job,

@@ -1,4 +1,4 @@
-"""Calls along the trust path (protocol/path_call.py, docs/protocol.md 15): passing a sealed call on
+"""Calls along the trust path (protocol/path_call.py, docs/protocol.md 17.7): passing a sealed call on
 to the next hop, answering one addressed to us, and placing one.
 
 A relaying node checks only what a relay box lets it check (it holds the job the call names, the next

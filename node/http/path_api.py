@@ -1,4 +1,4 @@
-"""HTTP surface of calls along the trust path (node/core/path_calls.py, docs/protocol.md 15): the
+"""HTTP surface of calls along the trust path (node/core/path_calls.py, docs/protocol.md 17.7): the
 federation endpoints a partner posts a path call or a holders query to. Parse, call core, answer."""
 
 from __future__ import annotations
