@@ -11,6 +11,7 @@ the use cases (``ops``: ``match`` by node/core/path_match.py, ``proofs`` by node
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,16 @@ HOLDERS_PATH = "/federation/v1/path/holders"
 HOP_TIMEOUT = 8.0  # seconds a hop waits for the next one (the asker's own deadline is shorter or equal)
 
 Op = Callable[[bytes, bytes], Awaitable[bytes]]  # (origin, content) -> reply content
+
+
+def _detail(body: bytes) -> str:
+    """The refusal's detail from a hop's error body, printable and short: each hop prefixes its own, so the
+    asker sees which step refused (e.g. the holder's ``job-not-held``), never more than 300 characters."""
+    try:
+        detail = json.loads(body).get("detail")
+    except (ValueError, AttributeError):
+        return ""
+    return ": " + "".join(ch for ch in str(detail) if ch.isprintable())[:300] if detail else ""
 
 
 @dataclass
@@ -101,7 +112,8 @@ class PathCalls:
         except (PeerUnavailable, TimeoutError) as exc:
             raise RemoteProtocolError(E.PATH_UNREACHABLE, "the next hop did not answer in time") from exc
         if answer.status != 200:
-            raise RemoteProtocolError(E.PATH_UNREACHABLE, f"the next hop answered {answer.error_code or answer.status}")
+            raise RemoteProtocolError(E.PATH_UNREACHABLE, f"the next hop answered {answer.error_code or answer.status}"
+                                      + _detail(answer.body))
         return bytes(answer.body)
 
     # --- who holds a job through our re-shares -------------------------------------------------
