@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from node.core.errors import PeerUnavailable
+from node.core.federation import Federation
 from node.core.relay import Relays
 from node.logs import log_event
 from protocol import errors as E
@@ -64,7 +65,7 @@ class PathCalls:
     ops: dict[str, Op] = field(default_factory=dict)
 
     @property
-    def federation(self):  # type: ignore[no-untyped-def]
+    def federation(self) -> Federation:
         return self.relays.federation
 
     def origin_key(self, origin: bytes) -> bytes:
@@ -80,7 +81,7 @@ class PathCalls:
         """A call from the trusted peer ``sender``: answer it if it is for us, else pass it on."""
         if not self.relays.store.knows_job(call.route):
             raise RemoteProtocolError(E.JOB_NOT_HELD, "path call about a job this node does not hold: not on its trust path")
-        if not self.relays._within_quota(sender, len(call.sealed), self.federation.clock()):
+        if not self.relays.within_quota(sender, len(call.sealed), self.federation.clock()):
             raise RemoteProtocolError(E.RATE_LIMITED, "path call quota of this peer exceeded; retry in an hour")
         if call.to == self.federation.me:
             return await self._answer(call)
