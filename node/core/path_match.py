@@ -122,7 +122,8 @@ async def ask_path(talent: Talent, calls: PathCalls, job_id: bytes, query: Match
     try:
         holders = await asyncio.wait_for(find_holders(talent, calls, row.statement_id, job.hops), deadline)
     except TimeoutError:
-        return [], []
+        return [], [{"node_id": "", "name": "organizations beyond your partners", "via": [], "answered": False,
+                     "error": "deadline passed while finding who holds the job"}]
     tasks = {node: asyncio.create_task(ask_holder(talent, calls, job_id, query, h)) for node, h in holders.items()}
     if tasks:
         await asyncio.wait(tasks.values(), timeout=max(0.0, until - loop.time()))
@@ -133,14 +134,22 @@ async def ask_path(talent: Talent, calls: PathCalls, job_id: bytes, query: Match
         entry: dict[str, Any] = {"node_id": node.hex(), "via": via}
         if not task.done():
             task.cancel()
-            report.append({**entry, "name": None, "answered": False, "error": "deadline passed"})
+            report.append({**entry, "name": _claimed_name(holders[node]), "answered": False, "error": "deadline passed"})
             continue
         try:
             card, answer = task.result()
         except ProtocolError as exc:
-            report.append({**entry, "name": None, "answered": False, "error": f"{exc.code}: {exc}"[:200]})
+            report.append({**entry, "name": _claimed_name(holders[node]), "answered": False, "error": f"{exc.code}: {exc}"[:200]})
             continue
         report.append({**entry, "name": card.card.name, "answered": True, "offers": len(answer.offers)})
         results.extend({"pseudonym": o.pseudonym.hex(), "holder": node.hex(), "holder_name": card.card.name,
                         "score": o.score, "matched": list(o.matched), "via": via} for o in answer.offers)
     return results, report
+
+
+def _claimed_name(holder: Holder) -> str | None:
+    """The name in a holder's self-signed card, for the report of one that did not answer."""
+    try:
+        return verify_bundle(holder.card_bundle, expected_node_id=holder.path[-1]).card.name
+    except ProtocolError:
+        return None

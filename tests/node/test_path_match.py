@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from node.cli.referrals import _match_lines
 from node.core import path_proofs
 from node.core.matching import ask_peers
 from protocol import audit
@@ -44,6 +45,9 @@ async def test_match_reaches_a_partners_partner_and_the_audit_bundle_verifies(ne
     assert offers[0]["holder_name"] == "Youth Futures" and offers[0]["matched"] == ["Forklift"]
     assert [hop["node_id"] for hop in offers[0]["via"]] == [b.service.node_id.hex()]
     assert not answer["partial"], answer["peers"]
+    # `orgnode match` shows which partner the offer came through, and that A answered through B.
+    text = _match_lines(answer)
+    assert "at Youth Futures via Green Works  matched: Forklift" in text and "Youth Futures via Green Works: 1 offer(s)" in text
     # Positive control: B (a direct partner) was asked directly and answered, with nothing to offer.
     assert any(p["node_id"] == b.service.node_id.hex() and p["answered"] for p in answer["peers"])
 
