@@ -92,7 +92,10 @@ class PathCalls:
         keys = self.federation.encryption_keys(call.origin)
         if keys is None:
             raise RemoteProtocolError(E.UNKNOWN_KEY, "the calling organization's card is not known here")
-        content = await self.ops[opened.op](call.origin, opened.content)
+        op = self.ops.get(opened.op)
+        if op is None:
+            raise RemoteProtocolError(E.MALFORMED, f"this node does not answer path calls with op {opened.op!r}")
+        content = await op(call.origin, opened.content)
         log_event("path.answered", op=opened.op, origin=call.origin)
         return seal_reply(self.federation.service.identity, call, keys, content)
 

@@ -62,3 +62,33 @@ async def test_a_hop_that_does_not_hold_the_job_carries_no_call(net):
     # Control: the same call about the job B holds goes through.
     assert MatchAnswer.decode(await c.paths.call(a_card(a, c), job.job_id, (b.service.node_id, a.service.node_id),
                                                  "match", query.encode())).offers
+
+
+async def test_garbage_to_the_path_endpoints_gets_typed_refusals_and_the_node_keeps_serving(net):
+    """Malformed holders queries and path calls are refused with their stable codes (never a 500) and
+    change nothing; a real call still goes through afterwards (positive control)."""
+    import random
+
+    from node.core.limits import PeerLimits
+    from node.core.path_calls import CALL_PATH, HOLDERS_PATH
+    from protocol.errors import ALL_CODES
+    from protocol.path_call import HoldersQuery, PathCall
+    from tests.node.federation_helpers import signed_post
+    from tests.node.test_federation_threats import garbage
+
+    a, b, c, job, _ = await line(net)
+    b.fed_state.limits = PeerLimits(rate=10_000, burst=10_000)  # about decoders, not rate limits
+    published = c.service.log.get(c.talent.own_job(job.job_id).statement_id)
+    wrong = [HoldersQuery(published.id, 1).encode()[:-1], PathCall(c.service.node_id, a.service.node_id, job.job_id,
+             (os.urandom(32),) * 3, 2, 2, b"x").encode(), PathCall(c.service.node_id, b.service.node_id, job.job_id, (),
+             0, 2, os.urandom(80)).encode()]
+    for body in [*garbage(random.Random(1313))[:40], *wrong]:
+        for path in (CALL_PATH, HOLDERS_PATH):
+            answer = await signed_post(b, path, body, c.service.identity)
+            assert 400 <= answer.status < 500 or answer.status == 502 or (path == HOLDERS_PATH and answer.status == 200), \
+                (path, body[:20], answer.status)
+            if answer.status != 200:
+                assert answer.error in ALL_CODES, (path, body[:20], answer.body[:200])
+    query = MatchQuery(os.urandom(16), Envelope.of(published).encode())
+    assert MatchAnswer.decode(await c.paths.call(a_card(a, c), job.job_id, (b.service.node_id, a.service.node_id),
+                                                 "match", query.encode())).offers
