@@ -39,9 +39,23 @@ REPLY_SIG_TAG = b"orgnode/path-reply-sig/v1\x00"
 MAX_PATH_TTL = 8
 MAX_HOLDERS = 64
 OPS = ("match", "proofs")
-MAX_SEALED = MAX_ENVELOPE_BYTES + 4096
+PAD_BLOCK = 4096  # sealed plaintexts are padded to a multiple of this: a hop learns the size only by the block
+MAX_SEALED = MAX_ENVELOPE_BYTES + 3 * PAD_BLOCK
 CALL_LIMITS = Limits(max_bytes=MAX_SEALED + 1024, max_bin_len=MAX_SEALED, max_array_len=MAX_PATH_TTL + 8, max_map_len=0, max_depth=3)
 INNER_LIMITS = Limits(max_bytes=MAX_SEALED, max_str_len=16, max_bin_len=MAX_SEALED, max_array_len=8, max_map_len=0, max_depth=2)
+
+
+def padded(items: list[object]) -> bytes:
+    """``encode([*items, padding])`` with zero bytes of padding making its length a multiple of
+    PAD_BLOCK (docs/protocol.md 17.7): how many offers an answer holds does not show in its size."""
+    base = len(encode([*items, b""])) - 2  # without the empty bin's two bytes
+    target = -(-(base + 2) // PAD_BLOCK) * PAD_BLOCK
+    for total in (target, target + PAD_BLOCK):
+        for header in (2, 3):
+            n = total - base - header
+            if n >= 0 and (n < 256) == (header == 2):
+                return encode([*items, bytes(n)])
+    raise AssertionError("unreachable: a padding length always fits one of two blocks")
 HOLDERS_LIMITS = Limits(max_bytes=MAX_HOLDERS * 16 * 1024, max_bin_len=16 * 1024, max_array_len=MAX_HOLDERS,
                         max_map_len=0, max_depth=5)
 
@@ -174,7 +188,7 @@ def seal_call(origin: Identity, to: bytes, keys: EncryptionPublicKeys, route: by
     if op not in OPS:
         raise RemoteProtocolError(MALFORMED, f"unknown path call op {op!r}")
     signature = origin.sign(_sig_message(CALL_SIG_TAG, to, route, op.encode() + content))
-    plaintext = encode([PROTOCOL_VERSION, op, content, signature])
+    plaintext = padded([PROTOCOL_VERSION, op, content, signature])
     sealed = seal_bytes(plaintext, to, keys, CALL_INFO_TAG + origin.node_id + to, DEFAULT_SUITE)
     return PathCall(origin.node_id, to, route, path, max(ttl, len(path)), sealed.suite, sealed.ciphertext)
 
@@ -184,7 +198,7 @@ def open_call(call: PathCall, me: Identity, origin_key: bytes) -> OpenedCall:
     plaintext = open_bytes(SealedContent(call.to, call.suite, call.sealed), me, CALL_INFO_TAG + call.origin + call.to)
     items = expect_list(decode(plaintext, INNER_LIMITS), "path call payload")
     expect_version(items, "path call payload")
-    expect_list(items, "path call payload", 4)
+    expect_list(items, "path call payload", 5)
     op = expect_str(items[1], "call.op", 16)
     if op not in OPS:
         raise RemoteProtocolError(MALFORMED, f"unknown path call op {op!r}")
@@ -196,7 +210,7 @@ def open_call(call: PathCall, me: Identity, origin_key: bytes) -> OpenedCall:
 
 def seal_reply(holder: Identity, call: PathCall, origin_keys: EncryptionPublicKeys, content: bytes) -> PathReply:
     signature = holder.sign(_sig_message(REPLY_SIG_TAG, call.origin, call.box, content))
-    plaintext = encode([PROTOCOL_VERSION, content, signature])
+    plaintext = padded([PROTOCOL_VERSION, content, signature])
     sealed = seal_bytes(plaintext, call.origin, origin_keys, REPLY_INFO_TAG + holder.node_id + call.origin, DEFAULT_SUITE)
     return PathReply(holder.node_id, sealed.suite, sealed.ciphertext)
 
@@ -208,7 +222,7 @@ def open_reply(reply: PathReply, call: PathCall, me: Identity, holder_key: bytes
     plaintext = open_bytes(SealedContent(call.origin, reply.suite, reply.sealed), me, REPLY_INFO_TAG + reply.holder + call.origin)
     items = expect_list(decode(plaintext, INNER_LIMITS), "path reply payload")
     expect_version(items, "path reply payload")
-    expect_list(items, "path reply payload", 3)
+    expect_list(items, "path reply payload", 4)
     content = expect_bytes(items[1], "reply.content", max_len=MAX_BODY_BYTES + MAX_ENVELOPE_BYTES)
     verify_ed25519(holder_key, _sig_message(REPLY_SIG_TAG, call.origin, call.box, content),
                    expect_bytes(items[2], "reply.signature", 64))

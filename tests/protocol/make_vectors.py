@@ -429,6 +429,7 @@ def path_vector(previous: dict[str, Any] | None) -> dict[str, Any]:
         _sig_message,
         open_call,
         open_reply,
+        padded,
     )
     from protocol.path_proofs import EmployerProofs, encode_request
 
@@ -438,14 +439,14 @@ def path_vector(previous: dict[str, Any] | None) -> dict[str, Any]:
     mv = match_vectors()
     content, answer = bytes.fromhex(mv["match_query"]), bytes.fromhex(mv["match_answer"])
     call_sig_message = _sig_message(CALL_SIG_TAG, b.node_id, JOB_ID, b"match" + content)
-    call_plain = encode([1, "match", content, a.sign(call_sig_message)])
+    call_plain = padded([1, "match", content, a.sign(call_sig_message)])
     call_info = CALL_INFO_TAG + a.node_id + b.node_id
     old = (previous or {}).get("path", {})
     call_box = _kept_box(old.get("call_ciphertext"), b, call_info, call_plain)
     call = PathCall(a.node_id, b.node_id, JOB_ID, (), 1, SUITE_MLKEM768_X25519, call_box)
     assert open_call(call, b, a.signing_public).content == content
     reply_sig_message = _sig_message(REPLY_SIG_TAG, a.node_id, call.box, answer)
-    reply_plain = encode([1, answer, b.sign(reply_sig_message)])
+    reply_plain = padded([1, answer, b.sign(reply_sig_message)])
     reply_info = REPLY_INFO_TAG + b.node_id + a.node_id
     reply_box = _kept_box(old.get("reply_ciphertext"), a, reply_info, reply_plain)
     reply = PathReply(b.node_id, SUITE_MLKEM768_X25519, reply_box)

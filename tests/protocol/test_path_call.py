@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from protocol.codec import encode
 from protocol.errors import RemoteProtocolError
 from protocol.identity import Identity
 from protocol.match_query import MatchAnswer, MatchQuery
 from protocol.path_call import (
+    PAD_BLOCK,
     REPLY_INFO_TAG,
     Holders,
     HoldersQuery,
@@ -20,6 +20,7 @@ from protocol.path_call import (
     PathReply,
     open_call,
     open_reply,
+    padded,
     seal_call,
     seal_reply,
 )
@@ -57,7 +58,7 @@ def test_a_hop_can_neither_forge_nor_replay_a_reply() -> None:
     real = seal_reply(holder, call, asker.encryption_public, b"answer")
     assert open_reply(real, call, asker, holder.signing_public) == b"answer"  # control
     # The hop seals a box for the asker itself, under the holder's name, signed with its own key.
-    fake = encode([1, b"fake", hop.sign(b"anything")])
+    fake = padded([1, b"fake", hop.sign(b"anything")])
     box = seal_bytes(fake, asker.node_id, asker.encryption_public, REPLY_INFO_TAG + holder.node_id + asker.node_id).ciphertext
     with pytest.raises(RemoteProtocolError, match="bad-signature"):
         open_reply(PathReply(holder.node_id, real.suite, box), call, asker, holder.signing_public)
@@ -87,3 +88,13 @@ def test_malformed_calls_are_refused_with_their_codes() -> None:
         last.forwarded()
     with pytest.raises(RemoteProtocolError, match="malformed"):
         seal_call(asker, holder.node_id, holder.encryption_public, os.urandom(16), (), "delete", b"x", ttl=1)
+
+
+def test_sealed_plaintexts_are_padded_to_the_block() -> None:
+    """A hop sees an answer's size only to the 4 KiB block: 0 and 50 offers look the same."""
+    for n in (0, 1, 200, 253, 254, 255, 256, 4000, 4093, 4094, 4095, 4096, 9000):
+        assert len(padded([1, b"x" * n, b"s" * 64])) % PAD_BLOCK == 0, n
+    asker, holder = ident(1), ident(20)
+    call = seal_call(asker, holder.node_id, holder.encryption_public, os.urandom(16), (), "match", b"q", ttl=1)
+    sizes = {len(seal_reply(holder, call, asker.encryption_public, b"o" * n).sealed) for n in (10, 2000)}
+    assert len(sizes) == 1, sizes
