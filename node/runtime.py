@@ -25,15 +25,17 @@ from aiohttp import web
 
 from node import tls
 from node.config import unknown_env_variables
+from node.core import path_match, path_proofs
 from node.core.clock import set_wall_offset_from_env
 from node.core.errors import UserError
 from node.core.federation import Federation
+from node.core.path_calls import PathCalls
 from node.core.provenance import Provenance
 from node.core.relay import Relays
 from node.core.service import NodeService
 from node.core.sync import DrainReport, SyncEngine
 from node.core.talent import Talent
-from node.http import admin_api, conn_guard, federation_api, metrics, provenance_api, talent_api
+from node.http import admin_api, conn_guard, federation_api, metrics, path_api, provenance_api, talent_api
 from node.http import part as parts
 from node.http.client import FederationClient
 from node.http.federation_api import FederationState
@@ -99,12 +101,16 @@ class NodeRuntime:
         self.relays = Relays(self.federation)  # reached through talent (boxes ride on referrals); no routes or loop
         self.talent = Talent(self.federation, load_vocabulary, self.relays)
         self.provenance = Provenance(self.federation, interval=service.config.checkpoint_interval)
+        self.paths = PathCalls(self.relays, self.client)  # calls along the trust path: match, audit proofs
+        path_match.register(self.talent, self.paths)
+        path_proofs.register(self.provenance, self.paths)
         self.lan = lan_admin(service.config, self.federation, self.client, lambda: self.port)
         # Each component says what it adds; the order is the start order (stopped in reverse).
         self.parts: list[Part] = [
             Part("sync", lifecycle=self.sync),  # its push/pull routes are the federation app's own
             talent_api.part(self.talent),
             provenance_api.part(self.provenance),
+            path_api.part(self.paths),
             self.lan.part(),
             *extra_parts,
         ]

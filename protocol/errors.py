@@ -38,6 +38,7 @@ OVER_QUOTA = "over-quota"
 INVITE_REVOKED = "invite-revoked"
 CARD_MISMATCH = "card-mismatch"
 DISK_FULL = "disk-full"  # blame: the answering node (its disk is full); the sender retries later
+PATH_UNREACHABLE = "path-unreachable"  # a hop of a path call (docs/protocol.md 15) could not pass it on
 BAD_TIMESTAMP = "bad-timestamp"  # a partner's statement stamped absurdly far in the future (docs/protocol.md 13.6)
 
 ALL_CODES = frozenset(
@@ -70,6 +71,7 @@ ALL_CODES = frozenset(
         CARD_MISMATCH,
         DISK_FULL,
         BAD_TIMESTAMP,
+        PATH_UNREACHABLE,
     }
 )
 

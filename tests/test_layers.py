@@ -724,3 +724,40 @@ def test_help_imports_no_server_lan_or_vocabulary_module():
     assert not {m for m in HELP_MUST_NOT_IMPORT if m in loaded}, sorted(m for m in HELP_MUST_NOT_IMPORT if m in loaded)
     control = modules_after(["--help"], code_before="import aiohttp, zeroconf")
     assert {"aiohttp", "zeroconf"} <= control  # the check sees a module when one is loaded
+
+
+PATH_HOP_FUNCTIONS = ("handle", "_forward", "_post", "holders", "_holders_beyond")
+STORING_CALLS = {"federation.append", "learn_verified", "learn_unverified", "mark_seen", "keep_foreign", "record_org_card",
+                 "learn_card", "add_offers", "add_result", "execute", "insert", "upsert", "atomic", "ingest"}
+
+
+def _calls_in(path: Path, functions: tuple[str, ...]) -> dict[str, set[str]]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: dict[str, set[str]] = {}
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) and fn.name in functions:
+            found[fn.name] = {_hop_call_name(c.func) for c in ast.walk(fn) if isinstance(c, ast.Call)}
+    return found
+
+
+def _hop_call_name(func: ast.expr) -> str:
+    """``federation.append`` for ``self.federation.append(...)``, else the bare name called."""
+    if isinstance(func, ast.Attribute):
+        owner = func.value.attr if isinstance(func.value, ast.Attribute) else getattr(func.value, "id", "")
+        return f"federation.{func.attr}" if owner == "federation" and func.attr == "append" else func.attr
+    return getattr(func, "id", "")
+
+
+def test_a_hop_of_a_path_call_stores_nothing():
+    """Issue 13 item 1: a node passing a path call on (or telling who holds a job) writes nothing, so
+    its files hold no trace of what was asked or answered; only the holder's ``ops`` store (offers)."""
+    calls = _calls_in(REPO / "node/core/path_calls.py", PATH_HOP_FUNCTIONS)
+    assert set(calls) == set(PATH_HOP_FUNCTIONS), calls
+    for name, called in calls.items():
+        assert not called & STORING_CALLS, (name, called & STORING_CALLS)
+
+
+def test_path_hop_checker_sees_a_store(tmp_path):
+    bad = tmp_path / "hop.py"
+    bad.write_text("async def handle(self, call):\n    self.federation.append('relay', {})\n")
+    assert "federation.append" in _calls_in(bad, ("handle",))["handle"]

@@ -96,6 +96,9 @@ def cmd_impact(args: argparse.Namespace) -> int:
         for p in data["partners"]:
             lines.append(f"  partner {p['name'] or p['node_id'][:16]}: sent {p['referrals_sent_to']}, received "
                          f"{p['referrals_received_from']}, hires {p['hires']}, statements {p['statements_received']}")
+        for item in data.get("left_out", []):
+            lines.append(f"  left out of the signed report: {item['statements']} statement(s) of "
+                         f"{item.get('name') or item['node_id'][:16]}: {item['reason']}")
         if args.export:
             lines.append(f"Signed report written to {args.export}; verify with `orgnode audit verify {args.export}`.")
         return "\n".join(lines)

@@ -47,23 +47,29 @@ def _check_match_target(args: argparse.Namespace) -> bool:
 
 def cmd_match(args: argparse.Namespace) -> int:
     if _check_match_target(args) and not args.json:
-        print("Asking trusted partners…", file=sys.stderr, flush=True)
+        print("Asking trusted partners and the organizations beyond them that hold the job…", file=sys.stderr, flush=True)
     data = call(args, "POST", "/match", {"id": args.job_id, "deadline": args.deadline}, timeout=args.deadline + 30)
 
-    def human() -> str:
-        lines = [f"Matches for {data['title']!r}{' (PARTIAL: some partners did not answer)' if data['partial'] else ''}:"]
-        for r in data["results"]:
-            lines.append(f"  {r['score']:>3}%  pseudonym {r['pseudonym']}  at {r['holder_name'] or r['holder'][:16]}"
-                         f"  matched: {', '.join(r['matched'])}")
-        if not data["results"]:
-            lines.append("  nobody yet")
-        for p in data["peers"]:
-            lines.append(f"  {p['name'] or p['node_id'][:16]}: " + (f"{p['offers']} offer(s)" if p["answered"] else f"no answer ({p['error']})"))
-        lines.append("Ask for one with `orgnode referral request JOB_ID PSEUDONYM`.")
-        return "\n".join(lines)
-
-    emit(args, data, human)
+    emit(args, data, lambda: _match_lines(data))
     return 0
+
+
+def _match_lines(data: dict[str, Any]) -> str:
+    """The human answer of ``match``: offers best first, each naming its holder and, for one from
+    beyond our partners, the partners it came through; then who answered and who did not."""
+    lines = [f"Matches for {data['title']!r}{' (PARTIAL: some partners did not answer)' if data['partial'] else ''}:"]
+    for r in data["results"]:
+        via = "".join(f" via {hop['name'] or hop['node_id'][:16]}" for hop in r.get("via", []))
+        lines.append(f"  {r['score']:>3}%  pseudonym {r['pseudonym']}  at {r['holder_name'] or r['holder'][:16]}{via}"
+                     f"  matched: {', '.join(r['matched'])}")
+    if not data["results"]:
+        lines.append("  nobody yet")
+    for p in data["peers"]:
+        via = "".join(f" via {hop['name'] or hop['node_id'][:16]}" for hop in p.get("via", []))
+        lines.append(f"  {p['name'] or p['node_id'][:16]}{via}: "
+                     + (f"{p['offers']} offer(s)" if p["answered"] else f"no answer ({p['error']})"))
+    lines.append("Ask for one with `orgnode referral request JOB_ID PSEUDONYM`.")
+    return "\n".join(lines)
 
 
 def _referral_lines(referrals: list[dict[str, Any]]) -> str:

@@ -1,5 +1,7 @@
 """The match fan-out use case: ask every trusted partner, in parallel and within a deadline, for
-pseudonymous offers for one of our jobs, and record what came back. The CLI's admin route, the demo
+pseudonymous offers for one of our jobs, and record what came back; with ``paths``, also every
+organization beyond our partners that our re-shared job reached (node/core/path_match.py), each offer
+saying which partners it came through (``via``). The CLI's admin route, the demo
 and the coming dashboard all call this; the HTTP client is passed in.
 """
 
@@ -9,20 +11,25 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from node.core.errors import PeerUnavailable
+from node.core.path_match import ask_path
 from node.core.talent import Talent
 from protocol.errors import ProtocolError
 from protocol.match_query import MatchAnswer
 
 if TYPE_CHECKING:
+    from node.core.path_calls import PathCalls
     from node.http.client import FederationClient
 
 MATCH_PATH = "/federation/v1/match"
 MATCH_DEADLINE = 10.0
 
 
-async def ask_peers(talent: Talent, client: FederationClient, job_id: bytes, deadline: float = MATCH_DEADLINE) -> dict[str, Any]:
-    """Ask every trusted peer in parallel; whoever has not answered by ``deadline`` is reported as such."""
+async def ask_peers(talent: Talent, client: FederationClient, job_id: bytes, deadline: float = MATCH_DEADLINE,
+                    paths: PathCalls | None = None) -> dict[str, Any]:
+    """Ask every trusted peer in parallel (and, with ``paths``, the holders beyond them); whoever has
+    not answered by ``deadline`` is reported as such."""
     query, job = talent.match_query_for(job_id)
+    path_task = asyncio.create_task(ask_path(talent, paths, job_id, query, job, deadline)) if paths is not None else None
     peers = talent.federation.peers.trusted()
 
     async def ask(peer_id: bytes, url: str) -> MatchAnswer:
@@ -53,7 +60,11 @@ async def ask_peers(talent: Talent, client: FederationClient, job_id: bytes, dea
         peers_report.append({"node_id": peer_id.hex(), "name": name, "answered": True, "offers": len(answer.offers)})
         for offer in answer.offers:
             results.append({"pseudonym": offer.pseudonym.hex(), "holder": peer_id.hex(), "holder_name": name,
-                            "score": offer.score, "matched": list(offer.matched)})
+                            "score": offer.score, "matched": list(offer.matched), "via": []})
+    if path_task is not None:
+        path_results, path_report = await path_task
+        results.extend(path_results)
+        peers_report.extend(path_report)
     results.sort(key=lambda r: -r["score"])
     return {"job_id": job_id.hex(), "title": job.title, "query_id": query.query_id.hex(), "results": results,
             "peers": peers_report, "partial": any(not p["answered"] for p in peers_report)}

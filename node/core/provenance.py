@@ -30,6 +30,7 @@ from protocol.errors import ProtocolError
 from protocol.impact import Impact, compute
 from protocol.jobs import Job
 from protocol.merkle import consistency_proof, inclusion_proof, tree_root
+from protocol.path_proofs import EmployerProofs
 from protocol.provenance import MAX_WITNESSED, Checkpoint, ImpactReport, Witness
 from protocol.referrals import Referral, ReferralProfile, ReferralRequest, ReferralStatus
 from protocol.reshare import verify_reshare
@@ -202,14 +203,21 @@ class Provenance:
         return found
 
     def _bundle(self, statements: dict[bytes, tuple[Statement, bool]], subject: bytes | None, impact: bytes | None,
-                own_checkpoints: list[Statement] | None = None) -> bytes:
-        """Assemble cards, envelopes (plain or header-only), covering checkpoints and proofs."""
+                own_checkpoints: list[Statement] | None = None, fetched: dict[bytes, EmployerProofs] | None = None) -> bytes:
+        """Assemble cards, envelopes (plain or header-only), covering checkpoints and proofs. ``fetched``:
+        an author whose log is not held here, with the checkpoint and proofs it gave (already checked)."""
         by_author: dict[bytes, list[Statement]] = {}
         for statement, _ in statements.values():
             by_author.setdefault(statement.author, []).append(statement)
         proofs: list[Proof] = []
         consistency: list[Consistency] = []
+        fetched = fetched or {}
+        for author, given in fetched.items():
+            statements.setdefault(given.checkpoint.id, (given.checkpoint, True))
+            proofs.extend(Proof(s.id, given.checkpoint.id, given.proofs[s.id]) for s in by_author.get(author, []))
         for author, items in by_author.items():
+            if author in fetched:
+                continue
             content = [s for s in items if s.kind != Checkpoint.KIND]
             found = {s.id: s for s in items if s.kind == Checkpoint.KIND}
             if author == self.me and own_checkpoints:
@@ -226,14 +234,33 @@ class Provenance:
                 proofs.append(Proof(statement.id, cp_statement.id, inclusion_proof(leaves[: cp.size], statement.seq - 1)))
             for (old_s, old), (new_s, new) in itertools.pairwise(cps):
                 consistency.append(Consistency(old_s.id, new_s.id, consistency_proof(leaves[: new.size], old.size)))
-        cards = [self.federation.service.card_bundle() if a == self.me else self.federation.card_bundle_of(a) for a in by_author]
+        cards = [self.federation.service.card_bundle() if a == self.me else fetched[a].card_bundle if a in fetched
+                 else self.federation.card_bundle_of(a) for a in by_author]
         envelopes = [Envelope.of(s, with_body=plain and s.body is not None).encode() for s, plain in statements.values()]
         return AuditBundle(subject, self.me, self.federation.clock(), tuple(cards), tuple(envelopes), tuple(proofs), tuple(consistency), impact).encode()
 
-    def _statements_of(self, author: bytes, kind: str) -> list[Statement]:
-        return [s for s in self.log.of_kind(kind) if s.author == author]
+    def _of_kind(self, kind: str) -> list[Statement]:
+        """Statements of ``kind`` held: from the logs we replicate, and those that reached us re-shared
+        or relayed (a trust-path employer's job, request and statuses)."""
+        return [*self.log.of_kind(kind), *(s for s, _, _ in foreign_statements(self.db, kind))]
 
-    def export_referral(self, referral_id: bytes, redact: bool) -> bytes:
+    def _statements_of(self, author: bytes, kind: str) -> list[Statement]:
+        return [s for s in self._of_kind(kind) if s.author == author]
+
+    def export_referral(self, referral_id: bytes, redact: bool, fetched: dict[bytes, EmployerProofs] | None = None) -> bytes:
+        """The audit bundle of one of our referrals. An employer reached through the trust path is
+        proven by ``fetched`` (node/core/path_proofs.py asks it through the path); without it, refused."""
+        picked, referral = self.referral_statements(referral_id, redact)
+        if referral.job_author not in (fetched or {}) and self.log.head(referral.job_author).seq == 0:
+            raise UserError("this referral went to an organization that is not a direct partner (through the trust path) "
+                            "and its proofs could not be fetched through the path: retry when the partners on the path "
+                            "are reachable")
+        checkpoint = self.checkpoint(force=True)
+        assert checkpoint is not None
+        return self._bundle(picked, referral_id, None, own_checkpoints=[checkpoint], fetched=fetched)
+
+    def referral_statements(self, referral_id: bytes, redact: bool) -> tuple[dict[bytes, tuple[Statement, bool]], Referral]:
+        """What a referral's audit bundle shows (each statement: plain or header only), and the referral."""
         row = TalentStore(self.db).referral(referral_id)
         if row is None:
             raise UserError("no such referral here (see `orgnode referral list`)")
@@ -243,10 +270,6 @@ class Provenance:
         assert row.statement_id is not None  # we referred: our referral statement is recorded with it
         referral_statement = self.log.get(row.statement_id)
         referral = Referral.from_value(referral_statement.body_value())
-        if self.log.head(referral.job_author).seq == 0:
-            raise UserError("this referral went to an organization that is not a direct partner (through the trust path): "
-                            "its log and checkpoints are not held here, so inclusion cannot be proven; audit bundles "
-                            "cover referrals between direct partners")
         picked: dict[bytes, tuple[Statement, bool]] = {}
 
         def add(statement: Statement | None, plain: bool = True) -> None:
@@ -275,15 +298,13 @@ class Provenance:
         for request in self._statements_of(referral.job_author, ReferralRequest.KIND):
             if request.body is not None and ReferralRequest.from_value(request.body_value()).request_id == referral.request_id:
                 add(request)
-        for status in self.log.of_kind(ReferralStatus.KIND):
+        for status in self._of_kind(ReferralStatus.KIND):
             if status.body is not None and ReferralStatus.from_value(status.body_value()).referral_id == referral_id:
                 add(status)
         for statement in self.log.statements(self.me, after_seq=referral_statement.seq):
             if statement.kind == ConsentWithdrawal.KIND and referral_id in ConsentWithdrawal.from_value(statement.body_value()).referral_ids:
                 add(statement)
-        checkpoint = self.checkpoint(force=True)
-        assert checkpoint is not None
-        return self._bundle(picked, referral_id, None, own_checkpoints=[checkpoint])
+        return picked, referral
 
     # --- impact ----------------------------------------------------------------------------------
 
@@ -296,17 +317,32 @@ class Provenance:
     def impact(self, since: int, until: int) -> Impact:
         return compute(self.me, self.held_statements(), since, until)
 
-    def export_impact(self, since: int, until: int) -> tuple[bytes, Impact]:
+    def export_impact(self, since: int, until: int, left_out: list[dict[str, Any]] | None = None) -> tuple[bytes, Impact]:
+        """A signed impact report over what the verifier can recompute: our log and each replicated
+        partner's log, complete up to its latest checkpoint. What the live ``impact`` counts beyond
+        that is appended to ``left_out`` with the reason, so the export says what it left out instead
+        of silently signing less (issue 13 item 2): a partner's statements after its checkpoint, and
+        what reached us through the trust path (its author's log is not held here, and the verifier
+        recomputes figures only from complete logs, docs/audit.md)."""
         first = self.checkpoint(force=True)
         assert first is not None
         tied = Checkpoint.from_value(first.body_value())
         counted: list[Statement] = [s for s in self.log.statements(self.me) if s.seq <= tied.size]
+        notes: list[dict[str, Any]] = []
         for author in self.log.have_vector():
             if author == self.me:
                 continue
             covering = self.latest_checkpoint(author)
+            held = [s for s in self.log.statements(author)]
             if covering is not None:
-                counted.extend(s for s in self.log.statements(author) if s.seq <= covering[1].size or s.id == covering[0].id)
+                counted.extend(s for s in held if s.seq <= covering[1].size or s.id == covering[0].id)
+            later = [s for s in held if s.kind not in INFRASTRUCTURE and (covering is None or s.seq > covering[1].size)]
+            if later:
+                notes.append({"node_id": author.hex(), "statements": len(later), "reason": "signed after this partner's latest "
+                              "checkpoint held here: counted once its next checkpoint arrives (run `orgnode sync`)"})
+        notes.extend(self._trust_path_left_out())
+        if left_out is not None:
+            left_out.extend(notes)
         impact = compute(self.me, counted, since, until)
         report = ImpactReport(since, until, first.id, impact.figures, impact.partners)
         report_statement = self.federation.append(ImpactReport.KIND, report.to_value(), private=True, audience=Audience.only())
@@ -316,3 +352,13 @@ class Provenance:
         for statement in [*counted, first, report_statement, second]:
             picked.setdefault(statement.id, (statement, statement.kind not in PII_KINDS))
         return self._bundle(picked, None, report_statement.id, own_checkpoints=[first, second]), impact
+
+    def _trust_path_left_out(self) -> list[dict[str, Any]]:
+        """Statements the live figures count that reached us re-shared or relayed, per author."""
+        counts: dict[bytes, int] = {}
+        for statement, _, _ in foreign_statements(self.db):
+            counts[statement.author] = counts.get(statement.author, 0) + 1
+        return [{"node_id": author.hex(), "statements": n,
+                 "reason": "reached us through the trust path: its author's log is not held here, and the report counts "
+                           "only logs the verifier can check complete up to a checkpoint; "
+                           "`orgnode audit export` proves each such referral on its own"} for author, n in counts.items()]

@@ -128,7 +128,8 @@ class Referrals:
                for r in self.store.requests()):
             raise UserError("this candidate was already requested for this job (see `orgnode referral list`)")
         body = ReferralRequest(self.random(16), job_id, row.statement_id, holder, result.query_id, alias)
-        statement = self.federation.append(ReferralRequest.KIND, body.to_value(), private=True, audience=Audience.only(holder))
+        # A holder reached through the trust path (a path match) gets the request relayed the way its answer came.
+        statement = self._send(ReferralRequest.KIND, body.to_value(), holder, job_id)
         self.store.add_request(request_id=body.request_id, job_id=job_id, job_author=self.me, holder=holder,
                                query_id=body.query_id, pseudonym=alias, statement_id=statement.id, state="requested",
                                created_at=self.clock())

@@ -130,6 +130,10 @@ class Relays:
         self.federation.service.log.erase_body(statement.id, self.federation.clock())
         self.federation.after_commit(self.federation.service.log.checkpoint_wal)
 
+    def within_quota(self, peer: bytes, size: int, now: int) -> bool:
+        """The relay quota, shared by path calls (node/core/path_calls.py): one budget per peer."""
+        return self._within_quota(peer, size, now)
+
     def _within_quota(self, peer: bytes, size: int, now: int) -> bool:
         """At most RELAY_QUOTA_COUNT relays and RELAY_QUOTA_BYTES per hour from one peer (forwarded or delivered)."""
         window = [(t, n) for t, n in self._recent.get(peer, []) if t > now - 3_600_000]

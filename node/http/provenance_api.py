@@ -7,10 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
+from node.core import path_proofs
 from node.core.provenance import Provenance
 from node.core.requests import AuditExport, ImpactRequest
 from node.http.admin_api import CTX, read
 from node.http.part import Part
+from node.http.path_api import PATHS
 from protocol.impact import Impact
 from storage.cards import CardStore
 
@@ -35,7 +37,7 @@ async def audit_export(request: web.Request) -> web.Response:
     from node.http.talent_api import TALENT
 
     referral_id = request.app[TALENT].resolve(req.id, "REFERRAL_ID")
-    data = request.app[PROVENANCE].export_referral(referral_id, req.redact)
+    data = await path_proofs.export_referral(request.app[PROVENANCE], request.app.get(PATHS), referral_id, req.redact)
     talent = request.app[TALENT]
     row = talent.store.referral(referral_id)
     candidate = talent.store.candidate(row.candidate_id) if row is not None and row.candidate_id is not None else None
@@ -48,8 +50,12 @@ async def impact(request: web.Request) -> web.Response:
     provenance = request.app[PROVENANCE]
     since, until = req.since, provenance.federation.clock()
     if req.export:
-        data, figures = provenance.export_impact(since, until)
-        return web.json_response({"bundle": base64.b64encode(data).decode(), "report": impact_view(request, figures, since, until)})
+        left_out: list[dict[str, Any]] = []
+        data, figures = provenance.export_impact(since, until, left_out=left_out)
+        names = CardStore(request.app[CTX].service.db).names()
+        left = [{**item, "name": names.get(bytes.fromhex(item["node_id"]))} for item in left_out]
+        return web.json_response({"bundle": base64.b64encode(data).decode(),
+                                  "report": {**impact_view(request, figures, since, until), "left_out": left}})
     return web.json_response(impact_view(request, provenance.impact(since, until), since, until))
 
 

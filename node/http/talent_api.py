@@ -14,6 +14,7 @@ from node.formats.posting import job_to_jsonld
 from node.http import federation_api
 from node.http.admin_api import CTX, read
 from node.http.part import Part
+from node.http.path_api import PATHS
 from protocol.match_query import MatchQuery
 from storage.cards import CardStore
 
@@ -151,7 +152,8 @@ async def match(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     req = await read(request, R.MatchRequest.from_json)
     talent = request.app[TALENT]
-    return web.json_response(await ask_peers(talent, ctx.client, talent.resolve(req.id, "JOB_ID"), req.deadline))
+    return web.json_response(await ask_peers(talent, ctx.client, talent.resolve(req.id, "JOB_ID"), req.deadline,
+                                             paths=request.app.get(PATHS)))
 
 
 async def referral_request(request: web.Request) -> web.Response:

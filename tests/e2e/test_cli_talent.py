@@ -199,7 +199,8 @@ def test_talent_cli_end_to_end(tmp_path):
         from_youth = [r for r in matched["results"] if r["holder_node_id"] == ids[youth]]
         assert len(from_youth) == 2  # Amina and Kofi consented; Lena did not
         for offer in from_youth:
-            assert set(offer) == {"pseudonym", "holder_node_id", "holder_name", "score", "matched"}
+            assert set(offer) == {"pseudonym", "holder_node_id", "holder_name", "score", "matched", "via"}
+            assert offer["via"] == []  # a partner's own offer (issue 13: offers from beyond a partner name it)
             assert set(offer["matched"]) <= {"forklift", "team leadership", "excel"} | {"Forklift", "Team leadership", "Excel"}
             requested = js(corp, "referral", "request", job_id, offer["pseudonym"])
             assert requested["status"] == "requested" and requested["to_node_id"] == ids[youth]

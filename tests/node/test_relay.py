@@ -68,13 +68,29 @@ async def test_no_path_no_referral(net):
     await wait_until(lambda: a.talent.store.referrals())
 
 
-async def test_audit_export_of_a_relayed_referral_says_why_it_cannot(net):
+async def test_audit_export_of_a_relayed_referral_fetches_the_employers_proofs(net):
+    """Issue 13 item 2: a referral C made on its own initiative to A's re-shared job (A is not C's
+    partner) is exported with A's checkpoint and proofs, fetched through B, and verifies; with B
+    down the export is refused and says why (before: always "not a direct partner")."""
+    from node.core import path_proofs
+    from protocol import audit
+
     a, b, c, job = await line_with_reshared_job(net)
     candidate, _ = c.talent.add_candidate(name="Relayed Person", email="rp@example.org", skills=["driving"],
                                           consent=["refer"], consent_scope="all", consent_evidence="form")
-    view = c.talent.refer(candidate.candidate_id, job.job_id)
+    rid = bytes.fromhex(c.talent.refer(candidate.candidate_id, job.job_id)["id"])
+    await wait_until(lambda: getattr(c.talent.store.referral(rid), "status", None) == "received", what="received at C")
     with pytest.raises(Exception, match="not a direct partner"):
-        c.provenance.export_referral(bytes.fromhex(view["id"]), redact=True)
+        c.provenance.export_referral(rid, redact=True)  # without the path: refused, saying why
+    b.provenance.checkpoint(force=True)
+    await wait_until(lambda: (c.provenance.latest_checkpoint(b.service.node_id) or (None, None))[1] is not None
+                     and c.provenance.latest_checkpoint(b.service.node_id)[1].size >= b.service.log.head(b.service.node_id).seq - 1,
+                     what="B's checkpoint at C")
+    report = audit.verify(await path_proofs.export_referral(c.provenance, c.paths, rid, redact=True))
+    assert report.valid and report.passed == list(audit.CHECKS), report.failed
+    await net.halt(b)
+    with pytest.raises(Exception, match="could not be fetched through the trust path"):
+        await path_proofs.export_referral(c.provenance, c.paths, rid, redact=True)
 
 
 async def test_impact_counts_referrals_through_the_trust_path(net):

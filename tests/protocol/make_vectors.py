@@ -400,6 +400,77 @@ def relay_vector(previous: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def _kept_box(old: str | None, recipient: Identity, info: bytes, plaintext: bytes) -> bytes:
+    """The stored HPKE box while it still opens to ``plaintext``, else a fresh one (HPKE is randomized)."""
+    if old:
+        try:
+            if open_bytes(SealedContent(recipient.node_id, SUITE_MLKEM768_X25519, bytes.fromhex(old)), recipient, info) == plaintext:
+                return bytes.fromhex(old)
+        except Exception:
+            pass
+    return seal_bytes(plaintext, recipient.node_id, recipient.encryption_public, info, SUITE_MLKEM768_X25519).ciphertext
+
+
+def path_vector(previous: dict[str, Any] | None) -> dict[str, Any]:
+    """Calls along the trust path (protocol.md 17.7): A (rotated key) asks B who holds its job, then
+    calls B with op ``match`` (the match query of the matching vector) and B replies with the match
+    answer; B's proofs reply proves A's job in A's checkpoint (seq 6). HPKE boxes kept while they open."""
+    from protocol.merkle import inclusion_proof
+    from protocol.path_call import (
+        CALL_INFO_TAG,
+        CALL_SIG_TAG,
+        REPLY_INFO_TAG,
+        REPLY_SIG_TAG,
+        Holder,
+        Holders,
+        HoldersQuery,
+        PathCall,
+        PathReply,
+        _sig_message,
+        open_call,
+        open_reply,
+        padded,
+    )
+    from protocol.path_proofs import EmployerProofs, encode_request
+
+    a, b = rotated_identity(), identity("B")
+    s1, s2, s3 = statements()
+    card = encode_bundle([s1, s3])
+    mv = match_vectors()
+    content, answer = bytes.fromhex(mv["match_query"]), bytes.fromhex(mv["match_answer"])
+    call_sig_message = _sig_message(CALL_SIG_TAG, b.node_id, JOB_ID, b"match" + content)
+    call_plain = padded([1, "match", content, a.sign(call_sig_message)])
+    call_info = CALL_INFO_TAG + a.node_id + b.node_id
+    old = (previous or {}).get("path", {})
+    call_box = _kept_box(old.get("call_ciphertext"), b, call_info, call_plain)
+    call = PathCall(a.node_id, b.node_id, JOB_ID, (), 1, SUITE_MLKEM768_X25519, call_box)
+    assert open_call(call, b, a.signing_public).content == content
+    reply_sig_message = _sig_message(REPLY_SIG_TAG, a.node_id, call.box, answer)
+    reply_plain = padded([1, answer, b.sign(reply_sig_message)])
+    reply_info = REPLY_INFO_TAG + b.node_id + a.node_id
+    reply_box = _kept_box(old.get("reply_ciphertext"), a, reply_info, reply_plain)
+    reply = PathReply(b.node_id, SUITE_MLKEM768_X25519, reply_box)
+    assert open_reply(reply, call, a, b.signing_public) == answer
+    leaves = [s1.id, s2.id, s3.id, shared_note().id, job_statement().id]
+    proofs = EmployerProofs(card, checkpoint_statement(), {job_statement().id: inclusion_proof(leaves, 4)})
+    return {
+        "holders_query": HoldersQuery(job_statement().id, 1).encode().hex(),
+        "holders": Holders((Holder(card, (b.node_id, a.node_id)),)).encode().hex(),
+        "call_signed_message": call_sig_message.hex(),
+        "call_info": call_info.hex(),
+        "call_plaintext": call_plain.hex(),
+        "call_ciphertext": call_box.hex(),
+        "call": call.encode().hex(),
+        "reply_signed_message": reply_sig_message.hex(),
+        "reply_info": reply_info.hex(),
+        "reply_plaintext": reply_plain.hex(),
+        "reply_ciphertext": reply_box.hex(),
+        "reply": reply.encode().hex(),
+        "proofs_request": encode_request([job_statement().id]).hex(),
+        "proofs_reply": proofs.encode().hex(),
+    }
+
+
 PAGE_ID = b"\x5a" * 16
 PAGE_SECRET = b"\x5b" * 32
 
@@ -447,6 +518,7 @@ def build(previous: dict[str, Any] | None = None) -> dict[str, Any]:
     data["hpke"] = hpke_vectors(previous)
     data["relay"] = relay_vector(previous)
     data["page"] = page_vector(previous)
+    data["path"] = path_vector(previous)
     return data
 
 
@@ -601,6 +673,23 @@ def markdown(data: dict[str, Any]) -> str:
     for i in range(2):
         for field in ("statement_ids", "aad", "plaintexts", "items"):
             block(f"`{field}[{i}]`", pv[field][i])
+
+    xv = data["path"]
+    lines.append("### Path call: A asks B about its job across the trust path")
+    lines.append("")
+    lines.append("Section 17.7. `holders_query` asks for the holders of A's job (seq 5) with ttl 1; `holders` is an "
+                 "answer naming A's card with path [B, A]. A (rotated key) calls B with op `match` and the match query "
+                 "of the matching vector (route = the job id, path empty, ttl 1); B MUST open `call_ciphertext` with "
+                 "`call_info` to `call_plaintext` and verify its signature over `call_signed_message` with A's current "
+                 "key. B's reply carries the match answer of the matching vector; A MUST open `reply_ciphertext` with "
+                 "`reply_info` to `reply_plaintext` and verify B's signature over `reply_signed_message` (bound to "
+                 "SHA-256 of the call's box). `proofs_request` asks for A's job; `proofs_reply` proves it in A's "
+                 "checkpoint (seq 6) with an RFC 9162 inclusion proof.")
+    lines.append("")
+    for field in ("holders_query", "holders", "call_signed_message", "call_info", "call_plaintext", "call_ciphertext",
+                  "call", "reply_signed_message", "reply_info", "reply_plaintext", "reply_ciphertext", "reply",
+                  "proofs_request", "proofs_reply"):
+        block(f"`{field}`", xv[field])
     return "\n".join(lines)
 
 

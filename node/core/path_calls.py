@@ -1,0 +1,163 @@
+"""Calls along the trust path (protocol/path_call.py, docs/protocol.md 17.7): passing a sealed call on
+to the next hop, answering one addressed to us, and placing one.
+
+A relaying node checks only what a relay box lets it check (it holds the job the call names, the next
+hop is its own trusted partner, the sender is within the relay quota) and passes the sealed call and
+the sealed reply on unchanged: it stores nothing of either (no statement, no route, no box), so its
+files hold no trace of what was asked or answered. The operations a holder answers are registered by
+the use cases (``ops``: ``match`` by node/core/path_match.py, ``proofs`` by node/core/path_proofs.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from node.core.errors import PeerUnavailable
+from node.core.federation import Federation
+from node.core.relay import Relays
+from node.logs import log_event
+from protocol import errors as E
+from protocol.card_bundle import VerifiedCard
+from protocol.errors import ProtocolError, RemoteProtocolError
+from protocol.path_call import (
+    MAX_PATH_TTL,
+    Holder,
+    Holders,
+    HoldersQuery,
+    PathCall,
+    PathReply,
+    open_call,
+    open_reply,
+    seal_call,
+    seal_reply,
+)
+from storage.key_histories import vouched_history
+
+if TYPE_CHECKING:
+    from node.http.client import FederationClient
+
+CALL_PATH = "/federation/v1/path/call"
+HOLDERS_PATH = "/federation/v1/path/holders"
+HOP_TIMEOUT = 8.0  # seconds a hop waits for the next one (the asker's own deadline is shorter or equal)
+
+Op = Callable[[bytes, bytes], Awaitable[bytes]]  # (origin, content) -> reply content
+
+
+def _detail(body: bytes) -> str:
+    """The refusal's detail from a hop's error body, printable and short: each hop prefixes its own, so the
+    asker sees which step refused (e.g. the holder's ``job-not-held``), never more than 300 characters."""
+    try:
+        detail = json.loads(body).get("detail")
+    except (ValueError, AttributeError):
+        return ""
+    return ": " + "".join(ch for ch in str(detail) if ch.isprintable())[:300] if detail else ""
+
+
+@dataclass
+class PathCalls:
+    relays: Relays
+    client: FederationClient | None = None
+    ops: dict[str, Op] = field(default_factory=dict)
+
+    @property
+    def federation(self) -> Federation:
+        return self.relays.federation
+
+    def origin_key(self, origin: bytes) -> bytes:
+        """The asker's current signing key: from its log if a partner, else from the card a partner vouched for."""
+        history = self.federation.service.log.key_history(origin) or vouched_history(self.federation.service.db, origin)
+        if history is None:
+            raise RemoteProtocolError(E.UNKNOWN_KEY, "the calling organization's keys are not known here")
+        return history.current_key
+
+    # --- relaying and answering ---------------------------------------------------------------
+
+    async def handle(self, sender: bytes, call: PathCall) -> PathReply:
+        """A call from the trusted peer ``sender``: answer it if it is for us, else pass it on."""
+        if not self.relays.store.knows_job(call.route):
+            raise RemoteProtocolError(E.JOB_NOT_HELD, "path call about a job this node does not hold: not on its trust path")
+        if not self.relays.within_quota(sender, len(call.sealed), self.federation.clock()):
+            raise RemoteProtocolError(E.RATE_LIMITED, "path call quota of this peer exceeded; retry in an hour")
+        if call.to == self.federation.me:
+            return await self._answer(call)
+        return await self._forward(sender, call)
+
+    async def _answer(self, call: PathCall) -> PathReply:
+        opened = open_call(call, self.federation.service.identity, self.origin_key(call.origin))
+        keys = self.federation.encryption_keys(call.origin)
+        if keys is None:
+            raise RemoteProtocolError(E.UNKNOWN_KEY, "the calling organization's card is not known here")
+        op = self.ops.get(opened.op)
+        if op is None:
+            raise RemoteProtocolError(E.MALFORMED, f"this node does not answer path calls with op {opened.op!r}")
+        content = await op(call.origin, opened.content)
+        log_event("path.answered", op=opened.op, origin=call.origin)
+        return seal_reply(self.federation.service.identity, call, keys, content)
+
+    async def _forward(self, sender: bytes, call: PathCall) -> PathReply:
+        hop = call.path[0] if call.path else self.relays.next_hop(call.to, call.route)
+        if hop is None or hop == sender or not self.federation.peers.is_trusted(hop):
+            raise RemoteProtocolError(E.PATH_UNREACHABLE, "no trusted partner here leads on towards that organization")
+        reply = await self._post(hop, CALL_PATH, call.forwarded().encode())
+        log_event("path.forwarded", hop=hop, to=call.to)
+        return PathReply.decode(reply)
+
+    async def _post(self, hop: bytes, path: str, body: bytes) -> bytes:
+        peer = self.federation.peers.get(hop)
+        if peer is None or self.client is None:
+            raise RemoteProtocolError(E.PATH_UNREACHABLE, "the next hop is not a partner of this node")
+        try:
+            answer = await asyncio.wait_for(self.client.post(peer.url, path, hop, body), HOP_TIMEOUT)
+        except (PeerUnavailable, TimeoutError) as exc:
+            raise RemoteProtocolError(E.PATH_UNREACHABLE, "the next hop did not answer in time") from exc
+        if answer.status != 200:
+            raise RemoteProtocolError(E.PATH_UNREACHABLE, f"the next hop answered {answer.error_code or answer.status}"
+                                      + _detail(answer.body))
+        return bytes(answer.body)
+
+    # --- who holds a job through our re-shares -------------------------------------------------
+
+    async def holders(self, sender: bytes, query: HoldersQuery) -> Holders:
+        """Our partners our re-share of the job reached (not ``sender``, not the author), and, within
+        ``ttl``, theirs: each with its self-signed card and the path from us to it."""
+        job = self.federation.service.log.find(query.job_statement)
+        if job is None or not self.federation.reshares.has(query.job_statement) or query.ttl < 1:
+            return Holders(())
+        found: list[Holder] = []
+        for peer in self.federation.peers.trusted():
+            if peer.node_id in (sender, job.author, self.federation.me):
+                continue
+            try:
+                found.append(Holder(self.federation.card_bundle_of(peer.node_id), (self.federation.me, peer.node_id)))
+            except ProtocolError:
+                continue  # nothing of its log held yet
+            if query.ttl > 1:
+                found.extend(await self._holders_beyond(peer.node_id, query))
+        return Holders(tuple(found[:64]))
+
+    async def _holders_beyond(self, peer: bytes, query: HoldersQuery) -> list[Holder]:
+        try:
+            raw = await self._post(peer, HOLDERS_PATH, HoldersQuery(query.job_statement, query.ttl - 1).encode())
+            return [Holder(h.card_bundle, (self.federation.me, *h.path)) for h in Holders.decode(raw).holders
+                    if len(h.path) < MAX_PATH_TTL and h.path[0] == peer]
+        except ProtocolError as exc:
+            log_event("path.holders-failed", logging.INFO, peer=peer, code=exc.code)
+            return []
+
+    # --- placing a call ----------------------------------------------------------------------
+
+    async def call(self, to: VerifiedCard, route: bytes, path: tuple[bytes, ...], op: str, content: bytes) -> bytes:
+        """Call ``to`` through ``path`` (our partner first; empty: by the job's own path) and return the
+        reply's content once it opened and verified against ``to``'s card."""
+        first = path[0] if path else self.relays.next_hop(to.node_id, route)
+        if first is None:
+            raise RemoteProtocolError(E.PATH_UNREACHABLE, "no trust path to that organization")
+        call = seal_call(self.federation.service.identity, to.node_id, to.card.encryption, route, tuple(path[1:]), op, content,
+                         ttl=max(len(path) - 1, 0) if path else MAX_PATH_TTL - 1)
+        reply = PathReply.decode(await self._post(first, CALL_PATH, call.encode()))
+        return open_reply(reply, call, self.federation.service.identity, to.history.current_key)
