@@ -17,6 +17,7 @@ from node.cli.common import ALL_PAGE, admin, command, emit
 from node.core.errors import UserError
 
 IMPORT_BATCH = 500  # rows per admin request of `candidate import`: one transaction (one durable commit) each
+IN_FLIGHT = 2  # batches sent before the first answer is awaited: the node stages one while it stores the other
 
 
 def _read(args: argparse.Namespace) -> Any:
@@ -76,29 +77,53 @@ def cmd_candidate_import(args: argparse.Namespace) -> int:
 
 def _send(args: argparse.Namespace, parsed: Any, failures: list[dict[str, Any]]) -> list[str]:
     """Send the valid rows in batches; the ids of the candidates the node recorded. Progress (stderr)
-    counts rows processed and, separately, rows imported, so it never says more than were imported."""
+    counts rows processed and, separately, rows imported, so it never says more than were imported.
+
+    ``IN_FLIGHT`` batches are sent at once (each on its own connection, from a worker thread), so
+    the node checks and signs the next batch while it stores one, and this process encodes the next
+    request meanwhile; the answers are taken in the order of the file, so the report and the
+    progress are the same as one batch at a time."""
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     rows = parsed.rows
     imported: list[str] = []
-    client = admin(args) if rows else None
-    for start in range(0, len(rows), IMPORT_BATCH):
-        batch = rows[start:start + IMPORT_BATCH]
-        assert client is not None
-        try:
-            answer = client.call("POST", "/candidates/import", {"rows": [_import_row(row) for row in batch]}, timeout=300)
-        except UserError as exc:  # the whole batch was refused (the node is restoring, say): every row says why
-            failures += [{"row": row.row, "column": None, "field": None, "error": str(exc)} for row in batch]
-        else:
-            for result in answer["results"]:
-                if "id" in result:
-                    imported.append(result["id"])
-                else:
-                    failures.append(_node_error(result, parsed.columns))
-        if not args.json:
-            done = min(start + IMPORT_BATCH, len(rows))
-            print(f"\r  {done}/{len(rows)} valid row(s) sent, {len(imported)} imported", end="", file=sys.stderr, flush=True)
-    if not args.json and rows:
+    if not rows:
+        return imported
+    client = admin(args)
+    done = 0
+    with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="orgnode-import") as pool:
+        pending: deque[tuple[Future[Any], list[Any]]] = deque()
+        for start in range(0, len(rows), IMPORT_BATCH):
+            batch = rows[start:start + IMPORT_BATCH]
+            pending.append((pool.submit(client.call, "POST", "/candidates/import",
+                                        {"rows": [_import_row(row) for row in batch]}, timeout=300), batch))
+            while len(pending) >= IN_FLIGHT or (pending and start + IMPORT_BATCH >= len(rows)):
+                done += _take_answer(*pending.popleft(), parsed, imported, failures)
+                _progress(args, done, len(rows), imported)
+    if not args.json:
         print(file=sys.stderr)
     return imported
+
+
+def _take_answer(answer: Any, batch: list[Any], parsed: Any, imported: list[str], failures: list[dict[str, Any]]) -> int:
+    """One batch's answer into the ids and the failures; the rows it covered."""
+    try:
+        result = answer.result()
+    except UserError as exc:  # the whole batch was refused (the node is restoring, say): every row says why
+        failures += [{"row": row.row, "column": None, "field": None, "error": str(exc)} for row in batch]
+    else:
+        for item in result["results"]:
+            if "id" in item:
+                imported.append(item["id"])
+            else:
+                failures.append(_node_error(item, parsed.columns))
+    return len(batch)
+
+
+def _progress(args: argparse.Namespace, done: int, total: int, imported: list[str]) -> None:
+    if not args.json:
+        print(f"\r  {done}/{total} valid row(s) sent, {len(imported)} imported", end="", file=sys.stderr, flush=True)
 
 
 def _summary(report: dict[str, Any]) -> str:
