@@ -95,7 +95,8 @@ class ImportFlow:
     whose rows are being checked and signed off the event loop (the /health test reads them)."""
 
     order: asyncio.Lock | None = None
-    in_flight: int = 0
+    active: int = 0  # batches received and not yet answered: the connection is tuned for imports meanwhile
+    in_flight: int = 0  # batches staged and not yet stored
     next_base: _SigningBase | None = None
     emails: set[str] = field(default_factory=set)
     last_write: asyncio.Future[None] | None = None
@@ -143,6 +144,18 @@ class CandidateImports:
         flow = self.imports
         if flow.order is None:
             flow.order = asyncio.Lock()
+        if not flow.active:
+            self.store.tune_for_import(True)
+        flow.active += 1
+        try:
+            return await self._import_in_turn(flow, rows)
+        finally:
+            flow.active -= 1
+            if not flow.active:
+                self.store.tune_for_import(False)
+
+    async def _import_in_turn(self, flow: ImportFlow, rows: Rows) -> list[dict[str, Any]]:
+        assert flow.order is not None
         async with flow.order:
             self._ensure_skill_index(self.vocabulary())  # on the loop: it may read and rebuild the index once
             gate = self._own_append_refusal()
