@@ -100,6 +100,7 @@ class ImportFlow:
     next_base: _SigningBase | None = None
     emails: set[str] = field(default_factory=set)
     last_write: asyncio.Future[None] | None = None
+    settings: tuple[int, int] | None = None  # the connection's own settings, put back when the import ends
     staging_started: int = 0
     staging_done: int = 0
 
@@ -145,14 +146,14 @@ class CandidateImports:
         if flow.order is None:
             flow.order = asyncio.Lock()
         if not flow.active:
-            self.store.tune_for_import(True)
+            flow.settings = self.store.tune_for_import()
         flow.active += 1
         try:
             return await self._import_in_turn(flow, rows)
         finally:
             flow.active -= 1
             if not flow.active:
-                self.store.tune_for_import(False)
+                self.store.tune_for_import(flow.settings)
 
     async def _import_in_turn(self, flow: ImportFlow, rows: Rows) -> list[dict[str, Any]]:
         assert flow.order is not None

@@ -160,3 +160,23 @@ async def test_the_cli_report_over_several_batches_in_flight_is_in_file_order(ne
     email_of = {c.candidate_id.hex(): c.email for c in node.talent.store.candidates()}
     expected = [f"p{i}@example.org" for i in range(1200) if i not in (700, 1150)]
     assert [email_of[i] for i in report["ids"]] == expected, "ids in the order of the file"
+
+
+async def test_the_import_settings_are_put_back_when_the_import_ends(net):
+    """While an import runs the connection has a bigger page cache and a longer WAL; afterwards it
+    has its own settings again (an idle node does not keep the import's memory)."""
+    node = await net.start("Youth Futures")
+    db = node.service.db
+
+    def settings() -> tuple[int, int]:
+        return db.execute("PRAGMA cache_size").fetchone()[0], db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+
+    own = settings()
+    replaced = node.talent.store.tune_for_import()
+    assert replaced == own and settings() != own  # positive control: the import settings differ
+    node.talent.store.tune_for_import(replaced)
+    assert settings() == own
+    answer = await asyncio.to_thread(AdminClient(node.socket_path).call, "POST", "/candidates/import",
+                                     {"rows": rows_for(2, 50, "t")})
+    assert all("id" in r for r in answer["results"]) and node.talent.imports.active == 0
+    assert settings() == own
