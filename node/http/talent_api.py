@@ -4,8 +4,6 @@ CLI uses for jobs, candidates, consent, matching and referrals (the match fan-ou
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from node.core import requests as R
@@ -14,7 +12,7 @@ from node.core.matching import MATCH_PATH, ask_peers
 from node.core.talent import Talent
 from node.formats.posting import job_to_jsonld
 from node.http import federation_api
-from node.http.admin_api import CTX, json_body, read
+from node.http.admin_api import CTX, read
 from node.http.part import Part
 from protocol.match_query import MatchQuery
 from storage.cards import CardStore
@@ -102,7 +100,7 @@ async def candidate_add(request: web.Request) -> web.Response:
 
 async def candidate_import(request: web.Request) -> web.Response:
     # Checking up to 5,000 rows' fields is pure work: in a worker thread, beside the batch being stored.
-    req = await asyncio.to_thread(R.CandidateImport.from_json, await json_body(request))
+    req = await read(request, R.CandidateImport.from_json, off_loop=True)
     rows = [(r.row, r.add.core_args() if r.add else None, r.error) for r in req.rows]
     return web.json_response({"results": await request.app[TALENT].import_candidates_async(rows)})
 
