@@ -11,6 +11,9 @@ import sqlite_utils
 
 from storage.talent_rows import Candidate, ConsentRow
 
+IMPORT_CACHE_KIB = 65_536  # the page cache while importing: the indexes of ~200,000 candidates
+IMPORT_WAL_PAGES = 10_000  # WAL pages (~40 MB) before a checkpoint while importing
+
 
 class _ListJson(dict[tuple[str, ...], str]):
     """Tuples of strings as the JSON lists the columns hold, each encoded once per batch (an import's
@@ -56,3 +59,18 @@ class ImportBatches:
               as_json[c.fields], c.evidence, c.collected_at, c.expires_at, c.state) for c in rows])
         self.db.conn.executemany("INSERT INTO consent_history (consent_id, state, at, note) VALUES (?, 'given', ?, '')",
                                  [(c.consent_id, c.collected_at) for c in rows])
+
+    def tune_for_import(self, settings: tuple[int, int] | None = None) -> tuple[int, int]:
+        """Set the connection's page cache and WAL checkpoint for an import (``settings`` None), or back
+        to ``settings`` (what this returned then); returns the settings it replaced. At 100,000
+        candidates a batch touches most pages of the random-keyed indexes (candidate ids and refs,
+        consent and statement ids, skill keys): a page cache that holds them spares re-reading them
+        for every batch, and a longer WAL before a checkpoint spares copying them into the file after
+        every commit (docs/performance.md "import"). Set back after the import, so an idle node does
+        not keep the import's memory."""
+        before = (int(self.db.execute("PRAGMA cache_size").fetchone()[0]),
+                  int(self.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]))
+        cache, pages = settings or (-IMPORT_CACHE_KIB, IMPORT_WAL_PAGES)
+        self.db.execute(f"PRAGMA cache_size={int(cache)}")
+        self.db.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+        return before

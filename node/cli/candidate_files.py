@@ -16,12 +16,17 @@ from typing import Any
 from node.cli.common import ALL_PAGE, admin, command, emit
 from node.core.errors import UserError
 
-IMPORT_BATCH = 500  # rows per admin request of `candidate import`: one transaction (one durable commit) each
+# Rows per admin request of `candidate import`: one transaction (one durable commit) each. At 100,000
+# candidates a commit writes most pages of the random-keyed indexes whatever its size, so the batch is
+# big enough that the commit is paid per 2,000 rows (docs/performance.md "import").
+IMPORT_BATCH = 2000
+IN_FLIGHT = 2  # batches sent before the first answer is awaited: the node stages one while it stores the other
 
 
 def _read(args: argparse.Namespace) -> Any:
-    """The file decoded and parsed, or a UserError saying why it cannot be (binary, a bad --map)."""
-    from node.formats.candidate_csv import parse_candidates_csv
+    """The file decoded and its header read (its rows are read as they are sent), or a UserError
+    saying why it cannot be (binary, a bad --map)."""
+    from node.formats.candidate_csv import CandidateCsvReader
     from node.formats.csv_columns import ColumnMapError, parse_map
     from node.formats.csv_text import CsvFileError, decode_csv_bytes
 
@@ -34,10 +39,10 @@ def _read(args: argparse.Namespace) -> Any:
         raise UserError(f"cannot read {args.file}: {exc.strerror}") from exc
     try:
         decoded = decode_csv_bytes(raw)
-        parsed = parse_candidates_csv(decoded.text, mapping)
+        reader = CandidateCsvReader(decoded.text, mapping)
     except (CsvFileError, ColumnMapError) as exc:
         raise UserError(f"{args.file}: {exc}") from exc
-    return decoded, parsed
+    return decoded, reader
 
 
 def _node_error(result: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
@@ -51,7 +56,10 @@ def _node_error(result: dict[str, Any], columns: dict[str, str]) -> dict[str, An
 
 
 def cmd_candidate_import(args: argparse.Namespace) -> int:
-    decoded, parsed = _read(args)
+    decoded, reader = _read(args)
+    refused_by_node: list[dict[str, Any]] = []
+    imported = _send(args, reader, refused_by_node)
+    parsed = reader.result()
     warnings = [{"row": w.row, "column": w.column, "warning": w.message + (
         "; to read one as a field, give --map COLUMN=FIELD (COLUMN may be its letter)" if w.code == "unknown_columns" else "")}
         for w in parsed.warnings]
@@ -59,8 +67,7 @@ def cmd_candidate_import(args: argparse.Namespace) -> int:
         warnings.insert(0, {"row": None, "column": None,
                             "warning": "the file is not UTF-8: read it as Windows-1252 (save as \"CSV UTF-8\" to avoid this)"})
     failures: list[dict[str, Any]] = [{"row": e.row, "column": e.column, "field": e.field, "error": e.message}
-                                      for e in parsed.errors]
-    imported = _send(args, parsed, failures)
+                                      for e in parsed.errors] + refused_by_node
     failures.sort(key=lambda f: f["row"])
     refused = len({f["row"] for f in failures if f["row"] > 1})
     total = len(imported) + refused
@@ -74,31 +81,70 @@ def cmd_candidate_import(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _send(args: argparse.Namespace, parsed: Any, failures: list[dict[str, Any]]) -> list[str]:
-    """Send the valid rows in batches; the ids of the candidates the node recorded. Progress (stderr)
-    counts rows processed and, separately, rows imported, so it never says more than were imported."""
-    rows = parsed.rows
+def _send(args: argparse.Namespace, reader: Any, failures: list[dict[str, Any]]) -> list[str]:
+    """Send the valid rows in batches as they are read; the ids of the candidates the node recorded.
+    Progress (stderr) counts rows processed and, separately, rows imported, so it never says more than
+    were imported; it shows from the moment the file is read to its end (the total is known).
+
+    ``IN_FLIGHT`` batches are sent at once (each on its own connection, from a worker thread), so
+    the node checks and signs the next batch while it stores one, and this process reads the file
+    and encodes the next request meanwhile; the answers are taken in the order of the file, so the
+    report and the progress are the same as one batch at a time."""
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     imported: list[str] = []
-    client = admin(args) if rows else None
-    for start in range(0, len(rows), IMPORT_BATCH):
-        batch = rows[start:start + IMPORT_BATCH]
-        assert client is not None
-        try:
-            answer = client.call("POST", "/candidates/import", {"rows": [_import_row(row) for row in batch]}, timeout=300)
-        except UserError as exc:  # the whole batch was refused (the node is restoring, say): every row says why
-            failures += [{"row": row.row, "column": None, "field": None, "error": str(exc)} for row in batch]
-        else:
-            for result in answer["results"]:
-                if "id" in result:
-                    imported.append(result["id"])
-                else:
-                    failures.append(_node_error(result, parsed.columns))
-        if not args.json:
-            done = min(start + IMPORT_BATCH, len(rows))
-            print(f"\r  {done}/{len(rows)} valid row(s) sent, {len(imported)} imported", end="", file=sys.stderr, flush=True)
-    if not args.json and rows:
+    done = 0
+    client: Any = None
+    with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="orgnode-import") as pool:
+        pending: deque[tuple[Future[Any], list[Any]]] = deque()
+
+        def send(batch: list[Any]) -> None:
+            nonlocal client
+            client = client or admin(args)
+            pending.append((pool.submit(client.call, "POST", "/candidates/import",
+                                        {"rows": [_import_row(row) for row in batch]}, timeout=300), batch))
+
+        batch: list[Any] = []
+        for row in reader.rows():
+            batch.append(row)
+            if len(batch) == IMPORT_BATCH:
+                send(batch)
+                batch = []
+            while len(pending) >= IN_FLIGHT:  # the file's total is not known yet: no progress line
+                done += _take_answer(*pending.popleft(), reader.columns, imported, failures)
+        if batch:
+            send(batch)
+        total = len(reader.valid)
+        if done:
+            _progress(args, done, total, imported)
+        while pending:
+            done += _take_answer(*pending.popleft(), reader.columns, imported, failures)
+            _progress(args, done, total, imported)
+    if not args.json and total:
         print(file=sys.stderr)
     return imported
+
+
+def _take_answer(answer: Any, batch: list[Any], columns: dict[str, str], imported: list[str],
+                 failures: list[dict[str, Any]]) -> int:
+    """One batch's answer into the ids and the failures; the rows it covered."""
+    try:
+        result = answer.result()
+    except UserError as exc:  # the whole batch was refused (the node is restoring, say): every row says why
+        failures += [{"row": row.row, "column": None, "field": None, "error": str(exc)} for row in batch]
+    else:
+        for item in result["results"]:
+            if "id" in item:
+                imported.append(item["id"])
+            else:
+                failures.append(_node_error(item, columns))
+    return len(batch)
+
+
+def _progress(args: argparse.Namespace, done: int, total: int, imported: list[str]) -> None:
+    if not args.json:
+        print(f"\r  {done}/{total} valid row(s) sent, {len(imported)} imported", end="", file=sys.stderr, flush=True)
 
 
 def _summary(report: dict[str, Any]) -> str:

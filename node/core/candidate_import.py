@@ -5,10 +5,21 @@ Every row is checked as ``candidate add`` checks it (the same errors, in the sam
 batch's duplicate-email lookups made in one query; the accepted rows are stored with one
 ``executemany`` per table and their consent bodies signed together (``Federation.append_own_many``:
 one pass through the rollback gates, consecutive seqs), all in one transaction and one durable commit.
+
+Two batches in flight (``import_candidates_async``, what the admin API calls): checking a batch's rows,
+building its consent bodies and signing them is pure work with no database (``_stage``), done in a
+worker thread, so the event loop keeps serving (``/health``, pushes, other admin calls) meanwhile; the
+batch's SQL and its commit stay on the loop and the node's one connection (a second writing
+connection would make the loop's own read-then-write transactions fail with a stale snapshot when the
+import commits in between). While the loop stores batch k (SQLite releases the interpreter lock while
+it writes and syncs), the worker thread checks and signs batch k+1 on the log head batch k will leave;
+if that head did not come to be (batch k failed, another own statement came first), batch k+1 is
+signed again inside its transaction (``storage.own_batch``), so the log never forks.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +30,20 @@ from node.core.restore import refuse_while_pending
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, Consent
+from protocol.identity import Identity
+from protocol.log import KeyHistory, LogHead
+from storage.own_batch import Presigned, sign_own_many
 from storage.talent_rows import Candidate, ConsentRow
 
 if TYPE_CHECKING:
     from node.core.federation import Federation
+    from protocol.matching import Vocabulary
     from storage.talent import TalentStore
 
 # SQLite's lower() (no ICU) folds ASCII letters only: the duplicate check folds as the email index does.
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+Rows = list[tuple[int, dict[str, Any] | None, UserError | None]]
 
 
 def email_key(email: str) -> str:
@@ -50,11 +67,42 @@ class PendingConsent:
 
 @dataclass
 class _Staged:
-    """What a batch will store: candidates with their skill keys, and consent bodies to sign."""
+    """What a batch will store: candidates with their skill keys, consent bodies (signed ahead when
+    ``presigned`` is set), the per-row results, and the email keys it adds."""
 
     candidates: list[tuple[Candidate, list[str]]]
     consents: list[tuple[dict[str, Any], PendingConsent]]
+    results: list[dict[str, Any]] = field(default_factory=list)
+    emails: set[str] = field(default_factory=set)
+    bodies: list[object] = field(default_factory=list)  # the consent bodies' values, in ``consents`` order
     skill_keys: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+    presigned: Presigned | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _SigningBase:
+    """What a batch is signed on: the node's identity, the log head and key history before it."""
+
+    identity: Identity
+    head: LogHead
+    history: KeyHistory | None
+
+
+@dataclass
+class ImportFlow:
+    """The batches of imports in flight on this node: their order, what the next one is signed on,
+    the email keys staged but not yet committed. ``staging_started``/``staging_done`` count batches
+    whose rows are being checked and signed off the event loop (the /health test reads them)."""
+
+    order: asyncio.Lock | None = None
+    active: int = 0  # batches received and not yet answered: the connection is tuned for imports meanwhile
+    in_flight: int = 0  # batches staged and not yet stored
+    next_base: _SigningBase | None = None
+    emails: set[str] = field(default_factory=set)
+    last_write: asyncio.Future[None] | None = None
+    settings: tuple[int, int] | None = None  # the connection's own settings, put back when the import ends
+    staging_started: int = 0
+    staging_done: int = 0
 
 
 class CandidateImports:
@@ -69,42 +117,117 @@ class CandidateImports:
                                consent_expires: int | None, consent_evidence: str, consent_fields: tuple[str, ...],
                                notes: str | None, email_taken: bool | None = None
                                ) -> tuple[Candidate, PendingConsent | None]: ...
-        def _skill_keys(self, skills: list[str] | tuple[str, ...]) -> list[str]: ...
+        def vocabulary(self) -> Vocabulary: ...
+        def _ensure_skill_index(self, vocabulary: Vocabulary) -> None: ...
 
-    def import_candidates(self, rows: list[tuple[int, dict[str, Any] | None, UserError | None]]) -> list[dict[str, Any]]:
+    _imports: ImportFlow | None = None
+
+    @property
+    def imports(self) -> ImportFlow:
+        if self._imports is None:
+            self._imports = ImportFlow()
+        return self._imports
+
+    def import_candidates(self, rows: Rows) -> list[dict[str, Any]]:
         """Add a batch of imported rows (row number, ``add_candidate`` arguments or the row's error) in
         ONE transaction. A refused row (an email already recorded, or earlier in the batch) is
         reported and stores nothing; the others still go in. While a rollback gate is closed, rows
         with consent are refused with its reason, as ``candidate add`` would be. Returns, per row, its
-        id or its error (message and request field, as the admin API answers one)."""
-        gate = self._own_append_refusal()
-        taken = self.store.emails_taken([email_key(args["email"]) for _, args, _ in rows if args is not None])
+        id or its error (message and request field, as the admin API answers one). Synchronous: the
+        admin API uses ``import_candidates_async``."""
+        staged = self._stage(rows, self._own_append_refusal(), self._taken(rows), None)
+        self._write(staged)
+        return staged.results
+
+    async def import_candidates_async(self, rows: Rows) -> list[dict[str, Any]]:
+        """``import_candidates`` with the checking and signing in a worker thread, the next batch's
+        overlapping this one's storing (module docstring). Batches are stored in the order they came."""
+        flow = self.imports
+        if flow.order is None:
+            flow.order = asyncio.Lock()
+        if not flow.active:
+            flow.settings = self.store.tune_for_import()
+        flow.active += 1
+        try:
+            return await self._import_in_turn(flow, rows)
+        finally:
+            flow.active -= 1
+            if not flow.active:
+                self.store.tune_for_import(flow.settings)
+
+    async def _import_in_turn(self, flow: ImportFlow, rows: Rows) -> list[dict[str, Any]]:
+        assert flow.order is not None
+        async with flow.order:
+            self._ensure_skill_index(self.vocabulary())  # on the loop: it may read and rebuild the index once
+            gate = self._own_append_refusal()
+            taken = self._taken(rows) | flow.emails
+            base = flow.next_base if flow.in_flight else None
+            if base is None:
+                base = self._signing_base()
+            flow.staging_started += 1
+            try:
+                staged = await asyncio.to_thread(self._stage, rows, gate, taken, base)
+            finally:
+                flow.staging_done += 1
+            flow.in_flight += 1
+            flow.emails |= staged.emails
+            flow.next_base = (_SigningBase(base.identity, staged.presigned.head_after, base.history)
+                              if staged.presigned is not None else base)
+            previous, done = flow.last_write, asyncio.get_running_loop().create_future()
+            flow.last_write = done
+        await asyncio.sleep(0)  # let the next batch, if it is waiting, start staging before this one is stored
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)  # the batch before is stored first (its outcome is its own)
+            self._write(staged)
+        finally:
+            flow.in_flight -= 1
+            flow.emails -= staged.emails
+            if not flow.in_flight:
+                flow.next_base = None  # read the head again next time: other own statements may follow
+            done.set_result(None)
+        return staged.results
+
+    def _taken(self, rows: Rows) -> set[str]:
+        return self.store.emails_taken([email_key(args["email"]) for _, args, _ in rows if args is not None])
+
+    def _signing_base(self) -> _SigningBase:
+        service = self.federation.service
+        head, history = service.log.signing_base(service.node_id)
+        return _SigningBase(service.identity, head, history)
+
+    def _stage(self, rows: Rows, gate: UserError | None, taken: set[str], base: _SigningBase | None) -> _Staged:
+        """Check every row and build what it stores; sign the consent bodies on ``base`` if given.
+        No database: runs in a worker thread (the skill vocabulary is read-only, safe from any thread)."""
         staged = _Staged([], [])
-        results: list[dict[str, Any]] = []
+        vocabulary = self.vocabulary()
         for number, args, error in rows:
             if args is not None and gate is not None and args.get("consent"):
                 error = gate
             elif args is not None:
                 try:
-                    results.append(self._stage_row(number, args, taken, staged))
+                    staged.results.append(self._stage_row(number, args, taken, staged, vocabulary))
                     continue
                 except UserError as exc:
                     error = exc
             assert error is not None
-            results.append({"row": number, "error": str(error), "field": error.field})
-        with self.db.atomic():
-            self.store.add_candidates(staged.candidates)
-            self._sign_staged(staged.consents)
-        log_event("candidates.imported", rows=len(rows), added=len(staged.candidates))
-        return results
+            staged.results.append({"row": number, "error": str(error), "field": error.field})
+        staged.bodies = [p.body.to_value() for _, p in staged.consents]
+        if base is not None and staged.consents:
+            staged.presigned = sign_own_many(
+                base.identity, base.head, base.history, kind=Consent.KIND, bodies=staged.bodies,
+                now=self.federation.clock(), private=True, salts=[self.federation.random(32) for _ in staged.consents])
+        return staged
 
-    def _stage_row(self, number: int, args: dict[str, Any], taken: set[str], staged: _Staged) -> dict[str, Any]:
+    def _stage_row(self, number: int, args: dict[str, Any], taken: set[str], staged: _Staged,
+                   vocabulary: Vocabulary) -> dict[str, Any]:
         key = email_key(args["email"])
         candidate, pending = self._prepare_candidate(**{"consent_fields": PROFILE_FIELDS, **args}, email_taken=key in taken)
         taken.add(key)  # a later row with the same address is a duplicate, as if this one were stored
+        staged.emails.add(key)
         keys = staged.skill_keys.get(candidate.skills)
         if keys is None:  # rows of one import often list the same skills
-            keys = staged.skill_keys[candidate.skills] = self._skill_keys(candidate.skills)
+            keys = staged.skill_keys[candidate.skills] = sorted(vocabulary.keys(candidate.skills))
         staged.candidates.append((candidate, keys))
         result: dict[str, Any] = {"row": number, "id": candidate.candidate_id.hex(), "consent_id": None}
         if pending is not None:
@@ -112,11 +235,21 @@ class CandidateImports:
             result["consent_id"] = pending.body.consent_id.hex()
         return result
 
-    def _sign_staged(self, staged: list[tuple[dict[str, Any], PendingConsent]]) -> None:
-        """Sign the staged consent bodies as one batch and record their consent rows (one executemany)."""
-        statements = self.federation.append_own_many(Consent.KIND, [p.body.to_value() for _, p in staged], private=True,
-                                                     audience=Audience.only())
-        self.store.add_consents([pending.row(statement.id) for (_, pending), statement in zip(staged, statements, strict=True)])
+    def _write(self, staged: _Staged) -> None:
+        """Store a staged batch in one transaction on the loop: candidates, signed consent statements
+        (their outbox rows) and consent rows."""
+        self._ensure_skill_index(self.vocabulary())  # once per vocabulary: the keys staged are its keys
+        with self.db.atomic():
+            self.store.add_candidates(staged.candidates)
+            self._sign_staged(staged)
+        log_event("candidates.imported", rows=len(staged.results), added=len(staged.candidates))
+
+    def _sign_staged(self, staged: _Staged) -> None:
+        """Append the staged consent statements (signed ahead, or now) and record their consent rows."""
+        statements = self.federation.append_own_many(Consent.KIND, staged.bodies, private=True, audience=Audience.only(),
+                                                     presigned=staged.presigned)
+        self.store.add_consents([pending.row(statement.id)
+                                 for (_, pending), statement in zip(staged.consents, statements, strict=True)])
 
     def _own_append_refusal(self) -> UserError | None:
         """Why an own statement may not be signed now (a restore or the start check pending), or None."""

@@ -44,6 +44,7 @@ from protocol.sync import (
 )
 from storage import peers as P
 from storage.cards import CardStore
+from storage.own_batch import Presigned
 from storage.peers import Peer, PeerStore
 from storage.reactions import ReactionStore
 from storage.reshares import ReshareStore
@@ -138,11 +139,13 @@ class Federation(Invites, Envelopes):
         return statement
 
     def append_own_many(self, kind: str, bodies: list[object], *, private: bool,
-                        audience: Audience | None = None) -> list[Statement]:
+                        audience: Audience | None = None, presigned: Presigned | None = None) -> list[Statement]:
         """``append`` for a batch of own statements of one kind (a CSV import's consent statements):
         the same rollback gates, checked once for the batch; one read of the log head and key history,
         one of the trusted peers, one ``executemany`` each for the entries and the outbox, in one
-        transaction (the caller's, when it has one). The seqs are consecutive."""
+        transaction (the caller's, when it has one). The seqs are consecutive. ``presigned``: the
+        bodies already signed off the event loop (``storage.own_batch.sign_own_many``), appended as they
+        are if the log head is still the one they were signed on, else signed again."""
         refuse_while_pending(self)
         if not bodies:
             return []
@@ -150,11 +153,12 @@ class Federation(Invites, Envelopes):
         if private and audience is None:
             audience = Audience.all_trusted()
         trusted = [p.node_id for p in self.peers.trusted()]
-        salts = [self.random(32) if private else None for _ in bodies]
+        salts = ([s.salt or None for s in presigned.statements] if presigned is not None
+                 else [self.random(32) if private else None for _ in bodies])
         with self.service.db.atomic():
             statements = self.service.log.append_own_many(
                 self.service.identity, kind=kind, bodies=bodies, now=now, private=private, salts=salts,
-                audience=audience.encode() if audience else None)
+                audience=audience.encode() if audience else None, presigned=presigned)
             self.peers.enqueue_many([(s.id, s.seq) for s in statements], trusted, now)
         note_high_water(self)  # once for the batch: the head after its last statement
         log_event("statements.appended", kind=kind, count=len(statements), first_seq=statements[0].seq,

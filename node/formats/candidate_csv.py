@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from node.core.fields import DATE_FORM, SCOPE_FORM, bad_scope_item, date_ms
@@ -99,41 +99,81 @@ def unescape_formula(cell: str) -> str:
 def parse_candidates_csv(text: str, mapping: dict[str, str] | None = None) -> ParsedCsv:
     """Parse the whole file's text. ``mapping`` is the CLI's column map (csv_columns.parse_map); a COLUMN the
     header does not have raises csv_columns.ColumnMapError."""
-    delimiter, text = sniff_delimiter(text.removeprefix("\ufeff"))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    errors: list[RowError] = []
-    warnings: list[RowError] = []
-    rows: list[CandidateRow] = []
-    header: Header | None = None
-    seen_emails: dict[str, int] = {}
-    number = 0
-    try:
-        for number, cells in enumerate(reader, 1):
-            if not any(cell.strip() for cell in cells):
-                continue
-            if header is None:
-                header = resolve_header(cells, mapping or {})
-                if not _check_header(header, number, errors, warnings):
-                    return ParsedCsv([], errors, warnings, header.names, delimiter)
-                continue
-            if len(cells) > len(header.fields) and any(c.strip() for c in cells[len(header.fields):]):
-                errors.append(RowError(number, None, "row has more cells than the header has columns"))
-                continue
-            parsed = _parse_row(number, _values(header, cells), header, errors)
-            if parsed is None:
-                continue
-            email_key = parsed.email.casefold()
-            if email_key in seen_emails:
-                errors.append(RowError(number, header.name_of("email"), f"same email address as row {seen_emails[email_key]}", "email"))
-                continue
-            seen_emails[email_key] = number
-            rows.append(parsed)
-    except csv.Error:
-        errors.append(RowError(number + 1, None, "malformed CSV (check quotes); this row and the rest were not read"))
-    if header is None:
-        errors.append(RowError(1, None, "the file is empty: expected a header row"))
-    errors.sort(key=lambda e: e.row)
-    return ParsedCsv(rows, errors, warnings, header.names if header else {}, delimiter)
+    reader = CandidateCsvReader(text, mapping)
+    for _ in reader.rows():
+        pass
+    return reader.result()
+
+
+class CandidateCsvReader:
+    """The file read row by row, so `candidate import` sends the first rows while it reads the rest
+    (issue 11 item 2). ``rows()`` yields the valid rows in file order; once it is exhausted,
+    ``result()`` is what ``parse_candidates_csv`` returns. The header is read when the reader is
+    made, so a bad ``mapping`` raises csv_columns.ColumnMapError there, before any row is yielded."""
+
+    def __init__(self, text: str, mapping: dict[str, str] | None = None) -> None:
+        self.delimiter, text = sniff_delimiter(text.removeprefix("\ufeff"))
+        self._reader = enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter, strict=True), 1)
+        self.errors: list[RowError] = []
+        self.warnings: list[RowError] = []
+        self.valid: list[CandidateRow] = []
+        self.header: Header | None = None
+        self._usable = False
+        self._number = 0
+        self._done = False
+        self._read_header(mapping or {})
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return self.header.names if self.header else {}
+
+    def _read_header(self, mapping: dict[str, str]) -> None:
+        try:
+            for number, cells in self._reader:
+                self._number = number
+                if any(cell.strip() for cell in cells):
+                    self.header = resolve_header(cells, mapping)
+                    self._usable = _check_header(self.header, self._number, self.errors, self.warnings)
+                    return
+        except csv.Error:
+            self.errors.append(RowError(self._number + 1, None, "malformed CSV (check quotes); this row and the rest were not read"))
+        self.errors.append(RowError(1, None, "the file is empty: expected a header row"))
+
+    def rows(self) -> Iterator[CandidateRow]:
+        """The valid rows, each as soon as it is read; every refused row's errors go to ``errors``."""
+        header = self.header
+        if header is None or not self._usable:
+            self._done = True
+            return
+        seen_emails: dict[str, int] = {}
+        try:
+            for number, cells in self._reader:
+                self._number = number
+                if not any(cell.strip() for cell in cells):
+                    continue
+                if len(cells) > len(header.fields) and any(c.strip() for c in cells[len(header.fields):]):
+                    self.errors.append(RowError(self._number, None, "row has more cells than the header has columns"))
+                    continue
+                parsed = _parse_row(self._number, _values(header, cells), header, self.errors)
+                if parsed is None:
+                    continue
+                email_key = parsed.email.casefold()
+                if email_key in seen_emails:
+                    self.errors.append(RowError(self._number, header.name_of("email"),
+                                                f"same email address as row {seen_emails[email_key]}", "email"))
+                    continue
+                seen_emails[email_key] = self._number
+                self.valid.append(parsed)
+                yield parsed
+        except csv.Error:
+            self.errors.append(RowError(self._number + 1, None, "malformed CSV (check quotes); this row and the rest were not read"))
+        self._done = True
+
+    def result(self) -> ParsedCsv:
+        """The whole file, once ``rows()`` has been read to its end."""
+        assert self._done, "read rows() to the end first"
+        self.errors.sort(key=lambda e: e.row)
+        return ParsedCsv(self.valid if self._usable else [], self.errors, self.warnings, self.columns, self.delimiter)
 
 
 def _values(header: Header, cells: list[str]) -> dict[str, str]:

@@ -117,9 +117,11 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-async def read(request: web.Request, parse: Callable[[dict[str, Any]], T]) -> T:
-    """The request body as its typed model (node/core/requests/): the one place a body is checked."""
-    return parse(await json_body(request))
+async def read(request: web.Request, parse: Callable[[dict[str, Any]], T], *, off_loop: bool = False) -> T:
+    """The request body as its typed model (node/core/requests/): the one place a body is checked.
+    ``off_loop``: check it in a worker thread (a CSV import's thousands of rows: pure work)."""
+    body = await json_body(request)
+    return await asyncio.to_thread(parse, body) if off_loop else parse(body)
 
 
 def status_info(service: NodeService, running: bool, health: Health | None = None) -> dict[str, Any]:

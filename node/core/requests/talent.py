@@ -225,7 +225,7 @@ class CandidateAdd:
                 "consent_evidence": c.evidence}
 
 
-MAX_IMPORT_ROWS = 1000  # rows in one POST /candidates/import (the CLI sends IMPORT_BATCH = 500)
+MAX_IMPORT_ROWS = 5000  # rows in one POST /candidates/import (the CLI sends IMPORT_BATCH = 2000)
 
 
 @dataclass(frozen=True, slots=True)
