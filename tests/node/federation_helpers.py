@@ -260,3 +260,15 @@ def db_bytes(home: Path) -> bytes:
 def integrity_ok(db_path: Path) -> bool:
     with sqlite3.connect(db_path) as conn:
         return bool(conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+
+async def checkpoint_held(signer: NodeRuntime, holder: NodeRuntime, *, timeout: float = 30) -> None:
+    """``signer`` signs a checkpoint now and ``holder`` is waited for until it holds it (or a later one).
+
+    Waits on the checkpoint's own size, not on one covering the signer's head: a timer's ``witness``
+    may follow the checkpoint, and no later checkpoint would then ever cover that head."""
+    size = signer.provenance.checkpoint(force=True).seq - 1  # a checkpoint covers the log before it (protocol.md 18.1)
+    signer_id = signer.service.node_id
+    await wait_until(lambda: (holder.provenance.latest_checkpoint(signer_id) or (None, None))[1] is not None
+                     and holder.provenance.latest_checkpoint(signer_id)[1].size >= size,
+                     timeout=timeout, what="the signer's new checkpoint at the holder")

@@ -15,7 +15,7 @@ from protocol.audit_bundle import AuditBundle, AuditInputError
 from protocol.codec import decode, encode
 from protocol.statement import Envelope
 from tests.e2e.cli_helpers import REPO
-from tests.node.federation_helpers import Net, pair, wait_until
+from tests.node.federation_helpers import Net, checkpoint_held, pair, wait_until
 
 
 async def full_referral(net: Net, *, audit_consent: bool = True):
@@ -41,12 +41,9 @@ async def full_referral(net: Net, *, audit_consent: bool = True):
     await wait_until(lambda: youth.talent.store.referral(rid).status == "hired", what="hired at youth")
     await wait_until(lambda: youth.talent.store.job(job.job_id).job.status == "filled", what="filled at youth")
     # Every node signs a checkpoint; the holder waits until it holds the others'.
-    for node in (youth, coop, corp):
-        node.provenance.checkpoint(force=True)
+    youth.provenance.checkpoint(force=True)
     for other in (coop, corp):
-        await wait_until(lambda other=other: (youth.provenance.latest_checkpoint(other.service.node_id) or (None, None))[0] is not None
-                         and youth.provenance.latest_checkpoint(other.service.node_id)[1].size >= other.service.log.head(other.service.node_id).seq - 1,
-                         timeout=30, what="peer checkpoints at youth")
+        await checkpoint_held(other, youth)
     return youth, coop, corp, rid
 
 

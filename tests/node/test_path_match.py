@@ -12,7 +12,7 @@ from node.cli.referrals import _match_lines
 from node.core import path_proofs
 from node.core.matching import ask_peers
 from protocol import audit
-from tests.node.federation_helpers import Net, pair, wait_until
+from tests.node.federation_helpers import Net, checkpoint_held, pair, wait_until
 from tests.node.test_audit import verify_in_fresh_process
 
 MARKER = "Zorvella-Quint-4417"
@@ -60,10 +60,7 @@ async def test_match_reaches_a_partners_partner_and_the_audit_bundle_verifies(ne
     c.talent.update_referral(rid, "hired", "")
     await wait_until(lambda: getattr(a.talent.store.referral(rid), "status", None) == "hired", timeout=15, what="hire at A")
 
-    b.provenance.checkpoint(force=True)  # B's re-share is in the bundle: A needs B's checkpoint over it
-    await wait_until(lambda: (a.provenance.latest_checkpoint(b.service.node_id) or (None, None))[1] is not None
-                     and a.provenance.latest_checkpoint(b.service.node_id)[1].size >= b.service.log.head(b.service.node_id).seq - 1,
-                     timeout=15, what="B's checkpoint at A")
+    await checkpoint_held(b, a, timeout=15)  # B's re-share is in the bundle: A needs B's checkpoint over it
     bundle = await path_proofs.export_referral(a.provenance, a.paths, rid, redact=False)
     path = tmp_path / "path.bundle"
     path.write_bytes(bundle)

@@ -16,7 +16,7 @@ from protocol.relay import (
     next_retry_hop,
     withdrawal_retry_at,
 )
-from tests.node.federation_helpers import Net, db_bytes, pair, synced, wait_until
+from tests.node.federation_helpers import Net, checkpoint_held, db_bytes, pair, synced, wait_until
 
 
 async def line_with_reshared_job(net: Net):
@@ -82,10 +82,7 @@ async def test_audit_export_of_a_relayed_referral_fetches_the_employers_proofs(n
     await wait_until(lambda: getattr(c.talent.store.referral(rid), "status", None) == "received", what="received at C")
     with pytest.raises(Exception, match="not a direct partner"):
         c.provenance.export_referral(rid, redact=True)  # without the path: refused, saying why
-    b.provenance.checkpoint(force=True)
-    await wait_until(lambda: (c.provenance.latest_checkpoint(b.service.node_id) or (None, None))[1] is not None
-                     and c.provenance.latest_checkpoint(b.service.node_id)[1].size >= b.service.log.head(b.service.node_id).seq - 1,
-                     what="B's checkpoint at C")
+    await checkpoint_held(b, c)
     report = audit.verify(await path_proofs.export_referral(c.provenance, c.paths, rid, redact=True))
     assert report.valid and report.passed == list(audit.CHECKS), report.failed
     await net.halt(b)
