@@ -110,7 +110,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 async def json_body(request: web.Request) -> dict[str, Any]:
     try:
-        data = loads_checked(await request.text())
+        data = loads_checked(await request.read())
     except UnusableJson as exc:
         raise UserError(f"the request body is not usable JSON: {exc}") from exc
     if not isinstance(data, dict):
