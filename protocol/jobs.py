@@ -50,6 +50,8 @@ def posting_problem(text: str) -> str | None:
         return "posting is not a JobPosting (@type)"
     if json_depth(value) > MAX_POSTING_DEPTH:
         return f"posting is nested deeper than {MAX_POSTING_DEPTH} levels"
+    if has_lone_surrogate(value):
+        return "posting holds a lone surrogate escape (\\ud800-\\udfff not in a pair), which is not Unicode text"
     return None
 
 
@@ -62,6 +64,24 @@ def json_depth(value: Any) -> int:
         children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
         stack.extend((child, depth + 1) for child in children)
     return deepest
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds, in a key or a string, a lone surrogate (JSON's ``\\ud800``
+    escape without its pair): Python keeps it, but it is not Unicode text and cannot be written as
+    UTF-8 (to SQLite, a file, a terminal). Without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and any("\ud800" <= ch <= "\udfff" for ch in item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _opt_str(v: dict[str, Any], key: str, name: str, max_len: int) -> str | None:

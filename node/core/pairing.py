@@ -6,11 +6,11 @@ the node the token names, or nothing is trusted.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from node.core.errors import PeerAddressRefused, PeerCertificateRefused, PeerUnavailable, UserError
 from node.core.federation import Federation
+from node.formats.json_text import loads_or_none
 from protocol import errors as E
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.errors import ProtocolError
@@ -78,10 +78,7 @@ SPECIFIC_REFUSALS = (E.INVITE_REVOKED, E.CARD_MISMATCH)
 def _refusal_detail(body: bytes) -> str | None:
     """The inviter's stated reason, on one line and at most 200 characters (a partner's text is shown,
     never trusted); the CLI escapes control characters."""
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
+    value = loads_or_none(body)
     detail = value.get("detail") if isinstance(value, dict) else None
     text = " ".join(detail.split())[:MAX_PEER_TEXT] if isinstance(detail, str) else ""
     return text or None

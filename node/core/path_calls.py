@@ -11,7 +11,6 @@ the use cases (``ops``: ``match`` by node/core/path_match.py, ``proofs`` by node
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 from node.core.errors import PeerUnavailable
 from node.core.federation import Federation
 from node.core.relay import Relays
+from node.formats.json_text import loads_or_none
 from node.logs import log_event
 from protocol import errors as E
 from protocol.card_bundle import VerifiedCard
@@ -51,10 +51,8 @@ Op = Callable[[bytes, bytes], Awaitable[bytes]]  # (origin, content) -> reply co
 def _detail(body: bytes) -> str:
     """The refusal's detail from a hop's error body, printable and short: each hop prefixes its own, so the
     asker sees which step refused (e.g. the holder's ``job-not-held``), never more than 300 characters."""
-    try:
-        detail = json.loads(body).get("detail")
-    except (ValueError, AttributeError):
-        return ""
+    value = loads_or_none(body)
+    detail = value.get("detail") if isinstance(value, dict) else None
     return ": " + "".join(ch for ch in str(detail) if ch.isprintable())[:300] if detail else ""
 
 

@@ -27,7 +27,8 @@ from node.formats.jobposting import (
     generated_jsonld,
     job_from_jsonld,
 )
-from protocol.jobs import MAX_POSTING_BYTES, MAX_POSTING_DEPTH, Job, Location, Skill, json_depth
+from node.formats.json_text import UnusableJson, loads_checked, loads_or_none
+from protocol.jobs import MAX_POSTING_BYTES, MAX_POSTING_DEPTH, Job, Location, Skill, has_lone_surrogate, json_depth
 
 
 def job_to_jsonld(job: Job, *, org_name: str, org_url: str, node_id_hex: str) -> dict[str, Any]:
@@ -60,10 +61,7 @@ def _original(posting: str | None) -> dict[str, Any] | None:
     """A job's stored posting, sanitised again (a partner's text); None when there is none or it is unusable."""
     if posting is None:
         return None
-    try:
-        value = json.loads(posting)
-    except ValueError:
-        return None
+    value = loads_or_none(posting)
     if not isinstance(value, dict):
         return None
     if isinstance(value.get("description"), str):
@@ -177,9 +175,9 @@ def documents_in_page(page: str) -> tuple[list[Any], list[str]]:
     documents, ignored = [], []
     for number, block in enumerate(parser.blocks, 1):
         try:
-            documents.append(json.loads(block))
-        except ValueError:
-            ignored.append(f"script block {number}: not JSON")
+            documents.append(loads_checked(block))
+        except UnusableJson as exc:
+            ignored.append(f"script block {number}: not usable JSON ({str(exc).split(' (')[0].removeprefix('it ')})")
     return documents, ignored
 
 
@@ -255,6 +253,8 @@ def import_posting(document: Any, *, job_id: bytes, now: int, hops: int, page: s
     read; its description is sanitised, and URL properties that are not http(s) are refused.
     """
     posting, ignored = one_posting(document, page)
+    if has_lone_surrogate(posting):
+        raise JobPostingError("document", "holds a lone surrogate escape (\\ud800-\\udfff not in a pair), which is not Unicode text")
     if json_depth(posting) > MAX_POSTING_DEPTH:
         raise JobPostingError("document", f"is nested deeper than {MAX_POSTING_DEPTH} levels")
     bad = unsafe_urls(posting)

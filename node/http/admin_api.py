@@ -45,6 +45,7 @@ from node.core.restore import (
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
+from node.formats.json_text import UnusableJson, loads_checked
 from node.http.client import FederationClient
 from node.http.errors import error_response
 from node.logs import log_event
@@ -109,9 +110,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 async def json_body(request: web.Request) -> dict[str, Any]:
     try:
-        data = await request.json()
-    except ValueError as exc:
-        raise UserError("the request body is not JSON") from exc
+        data = loads_checked(await request.read())
+    except UnusableJson as exc:
+        raise UserError(f"the request body is not usable JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise UserError("the request body must be a JSON object")
     return data

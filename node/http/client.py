@@ -26,6 +26,7 @@ from node.core.clock import now_ms
 from node.core.errors import PeerAddressRefused as PeerAddressRefused  # re-exported: raised here, handled in core
 from node.core.errors import PeerCertificateRefused as PeerCertificateRefused
 from node.core.errors import PeerUnavailable as PeerUnavailable
+from node.formats.json_text import loads_or_none
 from node.tls import certificate_problem
 from protocol.codec import decode
 from protocol.errors import ALL_CODES, MALFORMED, RemoteProtocolError
@@ -318,11 +319,9 @@ def _error_code(data: bytes) -> str | None:
 
     Anything else a partner writes there (free text, half a megabyte, a fake instruction, a non-string)
     is dropped: callers then show and log ``HTTP <status>``, never the partner's words."""
-    import json
 
-    try:
-        value = json.loads(data)
-    except ValueError:
+    value = loads_or_none(data)
+    if value is None:
         try:
             value = decode(data)
         except RemoteProtocolError:
