@@ -83,6 +83,7 @@ class Federation(Invites, Envelopes):
     start_check: StartCheck = field(default_factory=StartCheck)  # own appends wait for it (node/core/restore.py)
     # Peers paging through our log right now (in memory: a restart forgets them, and pushing resumes).
     pull_claims: dict[bytes, PullClaim] = field(default_factory=dict)
+    pull_expected: dict[bytes, int] = field(default_factory=dict)  # peers starting up: until when (ms) their pull is awaited
 
     def __post_init__(self) -> None:
         self.health = Health.of(self.service.config, self.clock())
@@ -244,6 +245,7 @@ class Federation(Invites, Envelopes):
         or own-log recovery for a have vector naming only the asker (node/core/restore.py).
         ``paged``: the asker takes sealed pages (``OrgNode-Sealed-Pages: 1``, docs/protocol.md 13.8)."""
         if (recovery := serve_own_recovery(self, origin, request)) is not None:
+            self.expect_pull(origin)  # a starting node asks for its own log first, then pulls ours
             return recovery
         page = min(MAX_BATCH, request.max_items or MAX_BATCH)  # an asker whose pulls were cut asks for less
         have = dict(request.have).get(self.me, 0)
