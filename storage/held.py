@@ -17,7 +17,13 @@ MAX_HOLD_AHEAD = 4096  # statements beyond the head that may be held waiting for
 class HeldStatements(PeerUsageAccounts):
     def expire_held(self, now: int) -> int:
         """Drop held statements older than the quota's expiry; returns how many were dropped."""
+        if self._memo is not None:
+            if self._memo.expired_at == now:  # this batch expired them already at this very ``now``
+                return 0
+            self._memo.expired_at = now
         cursor = self.db.execute("DELETE FROM held WHERE received_at < ?", [now - self.quota.held_ttl_ms])
+        if cursor.rowcount:
+            self._forget_usage()
         return int(cursor.rowcount or 0)
 
     def next_held_expiry(self, now: int) -> int | None:
@@ -29,6 +35,7 @@ class HeldStatements(PeerUsageAccounts):
     def _hold(self, statement: Statement, head: LogHead, received_from: bytes | None, now: int) -> None:
         """Keep a statement that arrived before its predecessors, within the bounds, or refuse it."""
         self._check_holdable(statement, head)
+        self._forget_usage()  # the sender's held count changes
         held = next(self.db.query("SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(envelope)), 0) AS bytes FROM held WHERE author = ?",
                                   [statement.author]))
         if held["n"] >= MAX_HELD_PER_AUTHOR or held["bytes"] >= MAX_HELD_BYTES_PER_AUTHOR:
@@ -54,6 +61,8 @@ class HeldStatements(PeerUsageAccounts):
         """Remove and return the statements held for ``author`` at ``seq``, each with the peer it came
         from (``received_from`` when that was not recorded)."""
         rows = list(self.db.query("SELECT id, envelope, received_from FROM held WHERE author = ? AND seq = ?", [author, seq]))
+        if rows:
+            self._forget_usage()
         for row in rows:
             self.db.execute("DELETE FROM held WHERE id = ?", [row["id"]])
         return [(Envelope.decode(bytes(row["envelope"])).open_plain(),
