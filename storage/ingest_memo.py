@@ -28,6 +28,7 @@ class IngestMemo:
     histories: dict[bytes, KeyHistory | None] = field(default_factory=dict)
     forked: dict[bytes, bool] = field(default_factory=dict)
     usage: dict[bytes, PeerUsage] = field(default_factory=dict)
+    held: dict[bytes, bool] = field(default_factory=dict)  # author -> whether any of its statements is held
     expired_at: int | None = None  # the ``now`` held statements were last expired at
 
     def clear(self) -> None:
@@ -35,6 +36,7 @@ class IngestMemo:
         self.histories.clear()
         self.forked.clear()
         self.usage.clear()
+        self.held.clear()
         self.expired_at = None
 
 
