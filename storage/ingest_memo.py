@@ -29,6 +29,8 @@ class IngestMemo:
     forked: dict[bytes, bool] = field(default_factory=dict)
     usage: dict[bytes, PeerUsage] = field(default_factory=dict)
     held: dict[bytes, bool] = field(default_factory=dict)  # author -> whether any of its statements is held
+    rejected: dict[bytes, bool] = field(default_factory=dict)  # author -> whether any of its statements was rejected
+    charged: set[bytes] = field(default_factory=set)  # peers with a ``peer_usage`` row charged in this batch
     expired_at: int | None = None  # the ``now`` held statements were last expired at
 
     def clear(self) -> None:
@@ -37,6 +39,8 @@ class IngestMemo:
         self.forked.clear()
         self.usage.clear()
         self.held.clear()
+        self.rejected.clear()
+        self.charged.clear()
         self.expired_at = None
 
 
@@ -66,6 +70,17 @@ class BatchReads:
     def _forget_all(self) -> None:
         if self._memo is not None:
             self._memo.clear()
+
+    def _may_be_rejected(self, author: bytes) -> bool:
+        """Whether a statement of ``author`` (or its predecessor, same author) can be on the rejected
+        list: false when none of the author's is (a recorded rejection drops the memo first)."""
+        memo = self._memo
+        if memo is None:
+            return True
+        if (known := memo.rejected.get(author)) is None:
+            rows = self.db.query("SELECT 1 FROM rejected WHERE author = ? LIMIT 1", [author])
+            known = memo.rejected[author] = any(True for _ in rows)
+        return known
 
     def _ingest_head(self, author: bytes) -> LogHead:
         memo = self._memo

@@ -217,7 +217,8 @@ class LogStore(BatchReads, HeldStatements, OwnBatch):
     def _ingest(self, statement: Statement, received_from: bytes | None, now: int) -> IngestResult:
         author = statement.author
         rejected = {bytes(r["id"]) for r in self.db.query("SELECT id FROM rejected WHERE id IN (?, ?)",
-                                                           [statement.id, statement.header.prev or statement.id])}
+                                                           [statement.id, statement.header.prev or statement.id])
+                    } if self._may_be_rejected(author) else set()
         if statement.id in rejected:
             raise RemoteProtocolError(REJECTED_BASE, "this statement was rejected before")
         if statement.header.prev is not None and statement.header.prev in rejected:

@@ -63,13 +63,15 @@ class PeerUsageAccounts:
         if reshare and usage.reshare_bytes_today + reshare > self.quota.reshare_bytes_per_day:
             raise RemoteProtocolError(OVER_QUOTA, "this peer has reached its daily quota of re-shared data on this node")
         day = now // DAY_MS
-        self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [received_from])
+        if memo is None or received_from not in memo.charged:
+            self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [received_from])
         self.db.execute(
             """UPDATE peer_usage SET stored_bytes = stored_bytes + ?,
                  reshare_bytes = CASE WHEN reshare_day = ? THEN reshare_bytes + ? ELSE ? END, reshare_day = ?
                WHERE peer = ?""",
             [size, day, reshare, reshare, day, received_from])
         if memo is not None:  # what the row now says (``now`` and so the day are the batch's)
+            memo.charged.add(received_from)
             memo.usage[received_from] = dataclasses.replace(
                 usage, stored_bytes=usage.stored_bytes + size, reshare_bytes_today=usage.reshare_bytes_today + reshare)
 

@@ -78,3 +78,27 @@ async def test_a_page_reads_the_authors_head_keys_and_quota_once_and_stays_corre
     assert 3 <= len(reads) <= 12, reads
     used = next(b.service.db.query("SELECT stored_bytes FROM peer_usage WHERE peer = ?", [a_id]))["stored_bytes"]
     assert used >= sum(len(s.header_bytes) for s, _ in made)  # every statement charged, none lost in the memo
+
+
+async def test_a_statement_rejected_inside_a_page_makes_its_successors_in_that_page_refused(net):
+    # The page's memo says "none of this author's statements was rejected" until one is: its
+    # successor later in the same page must still be refused as building on it (THREATS row 15).
+    from protocol.bodies import Note
+
+    a = await net.start("Author Org", sync_interval=3600)
+    b = await net.start("Reader Org", sync_interval=3600)
+    await pair(a, b)
+    await synced(b, a)
+    a_id, now = a.service.node_id, b.federation.clock()
+    head = b.service.log.head(a_id)
+    good = _jobs(a.service.identity, (head.seq, head.id), 3, now)
+    bad = sign_statement(a.service.identity, kind=Job.KIND, seq=head.seq + 4, prev=good[-1][0].id, now=now,
+                         body=Note("not a job").to_value(), private=True, salt=os.urandom(32))
+    after = _jobs(a.service.identity, (bad.seq, bad.id), 2, now)
+    keys = b.service.identity.encryption_public
+    statements = [s for s, _ in good] + [bad] + [s for s, _ in after]
+    envelopes = tuple(Envelope(s.header_bytes, s.signature, seal_statement_body(s, b.service.node_id, keys)).encode()
+                      for s in statements)
+    outcomes = [r.outcome for r in b.federation.take_batch(a_id, Batch(envelopes)).results]
+    assert outcomes == ["appended"] * 3 + ["bad-body", "rejected-base", "rejected-base"]
+    assert b.service.log.head(a_id).seq == head.seq + 3
