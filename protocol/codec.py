@@ -41,20 +41,36 @@ def _refuse_ext(code: int, data: bytes) -> Any:
 
 
 def _depth(value: Any, limit: int) -> None:
-    """Enforce the nesting limit, and the spec's "no floats anywhere, map keys are strings"."""
+    """Enforce the nesting limit (a value inside ``limit`` containers is at depth ``limit + 1``:
+    refused), and the spec's "no floats anywhere, map keys are strings". Only containers are put on
+    the stack and a container's scalars are checked in one pass (issue 11 item 3: this walk was ~7%
+    of ingest); unpackb yields exact types, so ``type(...) is`` is exact."""
+    kind = type(value)
+    if kind is float:
+        raise RemoteProtocolError(MALFORMED, "floats are not allowed")
+    if kind is not list and kind is not dict and kind is not tuple:
+        if limit < 1:
+            raise RemoteProtocolError(MALFORMED, f"nesting deeper than {limit}")
+        return
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
             raise RemoteProtocolError(MALFORMED, f"nesting deeper than {limit}")
-        if isinstance(item, float):
-            raise RemoteProtocolError(MALFORMED, "floats are not allowed")
-        if isinstance(item, list | tuple):
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, dict):
-            if not all(isinstance(key, str) for key in item):
+        if type(item) is dict:
+            if not all(type(key) is str for key in item):
                 raise RemoteProtocolError(MALFORMED, "map keys must be strings")
-            stack.extend((child, depth + 1) for child in item.values())
+            children: Any = item.values()
+        else:
+            children = item
+        if depth >= limit and len(children):
+            raise RemoteProtocolError(MALFORMED, f"nesting deeper than {limit}")
+        for child in children:
+            kind = type(child)
+            if kind is list or kind is dict or kind is tuple:
+                stack.append((child, depth + 1))
+            elif kind is float:
+                raise RemoteProtocolError(MALFORMED, "floats are not allowed")
 
 
 def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:

@@ -17,7 +17,14 @@ MAX_HOLD_AHEAD = 4096  # statements beyond the head that may be held waiting for
 class HeldStatements(PeerUsageAccounts):
     def expire_held(self, now: int) -> int:
         """Drop held statements older than the quota's expiry; returns how many were dropped."""
+        if self._memo is not None:
+            if self._memo.expired_at == now:  # this batch expired them already at this very ``now``
+                return 0
+            self._memo.expired_at = now
         cursor = self.db.execute("DELETE FROM held WHERE received_at < ?", [now - self.quota.held_ttl_ms])
+        if cursor.rowcount and self._memo is not None:
+            self._memo.clear()
+            self._memo.expired_at = now
         return int(cursor.rowcount or 0)
 
     def next_held_expiry(self, now: int) -> int | None:
@@ -29,6 +36,9 @@ class HeldStatements(PeerUsageAccounts):
     def _hold(self, statement: Statement, head: LogHead, received_from: bytes | None, now: int) -> None:
         """Keep a statement that arrived before its predecessors, within the bounds, or refuse it."""
         self._check_holdable(statement, head)
+        self._forget_usage()  # the sender's held count changes
+        if self._memo is not None:
+            self._memo.held.pop(statement.author, None)
         held = next(self.db.query("SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(envelope)), 0) AS bytes FROM held WHERE author = ?",
                                   [statement.author]))
         if held["n"] >= MAX_HELD_PER_AUTHOR or held["bytes"] >= MAX_HELD_BYTES_PER_AUTHOR:
@@ -48,12 +58,22 @@ class HeldStatements(PeerUsageAccounts):
             raise RemoteProtocolError(GAP, f"statement {statement.seq} is too far ahead of {head.seq}; send its predecessors first")
 
     def _any_held(self, author: bytes) -> bool:
-        return bool(list(self.db.query("SELECT 1 FROM held WHERE author = ? LIMIT 1", [author])))
+        memo = self._memo
+        if memo is not None and (known := memo.held.get(author)) is not None:
+            return known
+        held = bool(list(self.db.query("SELECT 1 FROM held WHERE author = ? LIMIT 1", [author])))
+        if memo is not None:
+            memo.held[author] = held
+        return held
 
     def _take_held(self, author: bytes, seq: int, received_from: bytes | None) -> list[tuple[Statement, bytes | None]]:
         """Remove and return the statements held for ``author`` at ``seq``, each with the peer it came
         from (``received_from`` when that was not recorded)."""
         rows = list(self.db.query("SELECT id, envelope, received_from FROM held WHERE author = ? AND seq = ?", [author, seq]))
+        if rows:
+            self._forget_usage()
+            if self._memo is not None:
+                self._memo.held.pop(author, None)
         for row in rows:
             self.db.execute("DELETE FROM held WHERE id = ?", [row["id"]])
         return [(Envelope.decode(bytes(row["envelope"])).open_plain(),

@@ -37,6 +37,7 @@ from storage import foreign
 from storage.cards import record_org_card
 from storage.fork_decisions import ForkDecisions
 from storage.held import HeldStatements
+from storage.ingest_memo import BatchReads
 from storage.key_histories import replicated_history, save_replicated_history
 from storage.own_batch import OwnBatch
 from storage.projections import project
@@ -90,7 +91,7 @@ class RejectedRow:
     at: int
 
 
-class LogStore(HeldStatements, OwnBatch):
+class LogStore(BatchReads, HeldStatements, OwnBatch):
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
         self.quota = PeerQuota()
@@ -201,8 +202,10 @@ class LogStore(HeldStatements, OwnBatch):
         try:
             with self.db.atomic():
                 return self._ingest(statement, received_from, now)
-        except ProtocolError as exc:
-            self._after_refusal(statement, exc, received_from, now)
+        except BaseException as exc:
+            self._forget_all()  # its savepoint rolled back: what the memo learnt from it is gone
+            if isinstance(exc, ProtocolError):
+                self._after_refusal(statement, exc, received_from, now)
             raise
 
     def _after_refusal(self, statement: Statement, exc: ProtocolError, received_from: bytes | None, now: int) -> None:
@@ -214,15 +217,16 @@ class LogStore(HeldStatements, OwnBatch):
     def _ingest(self, statement: Statement, received_from: bytes | None, now: int) -> IngestResult:
         author = statement.author
         rejected = {bytes(r["id"]) for r in self.db.query("SELECT id FROM rejected WHERE id IN (?, ?)",
-                                                           [statement.id, statement.header.prev or statement.id])}
+                                                           [statement.id, statement.header.prev or statement.id])
+                    } if self._may_be_rejected(author) else set()
         if statement.id in rejected:
             raise RemoteProtocolError(REJECTED_BASE, "this statement was rejected before")
         if statement.header.prev is not None and statement.header.prev in rejected:
             raise RemoteProtocolError(REJECTED_BASE, "statement builds on a rejected statement")
-        head = self.head(author)
-        history = self.key_history(author)
-        at_seq = self.id_at(author, statement.seq)
-        resume = ForkDecisions(self.db).resume_after(author) if self.forked_before(author) else None
+        head = self._ingest_head(author)
+        history = self._ingest_history(author)
+        at_seq = None if statement.seq > head.seq else self.id_at(author, statement.seq)  # nothing is past the head
+        resume = ForkDecisions(self.db).resume_after(author) if self._ingest_forked(author) else None
         if resume is not None and statement.seq <= resume and at_seq != statement.id:
             return IngestResult(Verdict.FORK, statement.id)  # a position the admin settled: not evidence again
         if resume is not None and statement.seq == resume + 1 and head.seq <= resume:
@@ -256,10 +260,6 @@ class LogStore(HeldStatements, OwnBatch):
         released = [statement, *self._release_held(statement.author, received_from, now)]
         return IngestResult(Verdict.APPEND, statement.id, tuple(released))
 
-    def forked_before(self, author: bytes) -> bool:
-        """An admin once cleared this author's fork evidence (cheap check before reading the decision)."""
-        return any(True for _ in self.db.query("SELECT 1 FROM fork_decisions WHERE author = ? LIMIT 1", [author]))
-
     def _release_held(self, author: bytes, received_from: bytes | None, now: int) -> list[Statement]:
         released: list[Statement] = []
         if not self._any_held(author):
@@ -276,6 +276,7 @@ class LogStore(HeldStatements, OwnBatch):
                     with self.db.atomic():  # a savepoint: a rejected candidate leaves no partial writes
                         result = self._ingest(statement, frm, now)
                 except ProtocolError as exc:
+                    self._forget_all()  # its savepoint rolled back
                     self._after_refusal(statement, exc, frm, now)
                     continue
                 if result.verdict is Verdict.APPEND:
@@ -312,6 +313,7 @@ class LogStore(HeldStatements, OwnBatch):
             [statement.id, header.author, header.seq, header.kind, header.ts, statement.header_bytes,
              statement.signature, statement.salt, statement.body, received_from, now, audience],
         )
+        self._stored(LogHead(header.author, header.seq, statement.id))
         project(self.db, statement, now)
 
     def learn_card(self, verified: VerifiedCard, now: int) -> None:
@@ -383,6 +385,7 @@ class LogStore(HeldStatements, OwnBatch):
             project(self.db, statement, statement.header.ts)
 
     def _save_history(self, history: KeyHistory) -> None:
+        self._history_changed(history.author)
         save_replicated_history(self.db, history)
 
     def _record_rejection(self, statement: Statement, exc: ProtocolError, received_from: bytes | None, now: int) -> None:

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import sqlite_utils
 
 from protocol.errors import OVER_QUOTA, RemoteProtocolError
 from protocol.statement import Statement
+from storage.ingest_memo import IngestMemo
 from storage.quotas import DAY_MS, PeerQuota, PeerUsage
 from storage.statement_rows import stored_size
 
@@ -16,9 +19,15 @@ class PeerUsageAccounts:
 
     db: sqlite_utils.Database
     quota: PeerQuota
+    _memo: IngestMemo | None = None  # on only inside ``LogStore.batch_reads`` (storage/ingest_memo.py)
+
+    def _forget_usage(self) -> None:
+        if self._memo is not None:
+            self._memo.usage.clear()
 
     def record_over_quota(self, peer: bytes, now: int) -> None:
         """Data from ``peer`` was refused as over its quota at ``now``: counted and shown in ``trust list``."""
+        self._forget_usage()
         self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [peer])
         self.db.execute("UPDATE peer_usage SET refused = refused + 1, refused_at = ? WHERE peer = ?", [now, peer])
 
@@ -43,7 +52,10 @@ class PeerUsageAccounts:
         """Count a statement a peer makes us store against its quota, or refuse it with ``over-quota``."""
         if received_from is None:
             return
-        usage = self.peer_usage(received_from, now)
+        memo = self._memo
+        usage = memo.usage.get(received_from) if memo is not None else None
+        if usage is None:
+            usage = self.peer_usage(received_from, now)
         size = stored_size(statement)
         if usage.stored_bytes + size > self.quota.stored_bytes:
             raise RemoteProtocolError(OVER_QUOTA, "this peer has reached its quota of stored data on this node")
@@ -51,15 +63,21 @@ class PeerUsageAccounts:
         if reshare and usage.reshare_bytes_today + reshare > self.quota.reshare_bytes_per_day:
             raise RemoteProtocolError(OVER_QUOTA, "this peer has reached its daily quota of re-shared data on this node")
         day = now // DAY_MS
-        self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [received_from])
+        if memo is None or received_from not in memo.charged:
+            self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [received_from])
         self.db.execute(
             """UPDATE peer_usage SET stored_bytes = stored_bytes + ?,
                  reshare_bytes = CASE WHEN reshare_day = ? THEN reshare_bytes + ? ELSE ? END, reshare_day = ?
                WHERE peer = ?""",
             [size, day, reshare, reshare, day, received_from])
+        if memo is not None:  # what the row now says (``now`` and so the day are the batch's)
+            memo.charged.add(received_from)
+            memo.usage[received_from] = dataclasses.replace(
+                usage, stored_bytes=usage.stored_bytes + size, reshare_bytes_today=usage.reshare_bytes_today + reshare)
 
     def _refund(self, query: str, statement_id: bytes) -> None:
         """Give erased bytes back to the quota of the peer they were charged to (``query`` names it)."""
+        self._forget_usage()
         for row in list(self.db.query(query, [statement_id])):
             self.db.execute("UPDATE peer_usage SET stored_bytes = MAX(0, stored_bytes - ?) WHERE peer = ?",
                             [row["n"], row["peer"]])

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 # How long a pull answered with ``more`` claims the peer's backlog from our push sender (ms): the
 # puller is expected back at once for the next page; if it vanishes, pushing resumes after this.
 PULL_CLAIM_MS = 5_000
+# How long a peer that asked for its own log back (own-log recovery: what a node does first when it
+# starts) is expected to pull ours next (ms). Its request also woke our push sender (contact); without
+# this hold the sender pushed the backlog while the reader pulled it, sealing it twice.
+PULL_EXPECTED_MS = 3_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,7 @@ class Envelopes:
     outbound_hooks: list[Callable[[bytes, Statement], None]]
     outbound_guards: list[Callable[[Statement, bytes], bool]]
     pull_claims: dict[bytes, PullClaim]
+    pull_expected: dict[bytes, int]
 
     if TYPE_CHECKING:
         @property
@@ -142,6 +147,7 @@ class Envelopes:
         seq ``through``. What it holds needs no push (issue 11 item 4: a catch-up pulled and pushed the
         same backlog, sealing and opening every body twice), noted at the first and the last page only
         (a durable commit each); while it pages on, its claim holds the push sender."""
+        self.pull_expected.pop(origin, None)  # the pull that was expected came
         if origin not in self.pull_claims or not batch.more:
             self.peers.acknowledge_through(origin, have)
         if batch.more and through > have:
@@ -153,9 +159,13 @@ class Envelopes:
         """Until when (node clock, ms) the push sender leaves ``peer``'s backlog to its pull in progress;
         None if no pull is paging through our log."""
         claim = self.pull_claims.get(peer)
-        if claim is None or claim.until <= now:
-            return None
-        return claim.until
+        until = max(claim.until if claim is not None else 0, self.pull_expected.get(peer, 0))
+        return until if until > now else None
+
+    def expect_pull(self, peer: bytes) -> None:
+        """``peer`` asked for its own log back, so it is starting and pulls ours next: hold the push
+        sender for it until that pull (or ``PULL_EXPECTED_MS``), which then claims the backlog."""
+        self.pull_expected[peer] = self.clock() + PULL_EXPECTED_MS
 
     def continues_pull(self, peer: bytes, request: PullRequest) -> bool:
         """Whether this pull asks for the page after the one we last served ``peer`` (its have entry

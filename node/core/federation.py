@@ -83,6 +83,7 @@ class Federation(Invites, Envelopes):
     start_check: StartCheck = field(default_factory=StartCheck)  # own appends wait for it (node/core/restore.py)
     # Peers paging through our log right now (in memory: a restart forgets them, and pushing resumes).
     pull_claims: dict[bytes, PullClaim] = field(default_factory=dict)
+    pull_expected: dict[bytes, int] = field(default_factory=dict)  # peers starting up: until when (ms) their pull is awaited
 
     def __post_init__(self) -> None:
         self.health = Health.of(self.service.config, self.clock())
@@ -201,33 +202,34 @@ class Federation(Invites, Envelopes):
             if not self.peers.is_trusted(origin):
                 raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node no longer trusts the sender")
             page = self._open_page(batch)
-            for index, raw in enumerate(batch.envelopes):
-                statement_id = b"\x00" * 32
-                try:
-                    envelope = Envelope.decode(raw)
-                    statement = envelope.open_plain()
-                    statement_id = statement.id
-                    if statement.author != origin:
-                        raise RemoteProtocolError(E.WRONG_AUTHOR, "a peer may only send statements of its own log")
-                    check_not_far_future(statement.header.ts, now)  # a year-10000 stamp: refused, not stored (13.6)
-                    if isinstance(envelope.content, SealedContent):
-                        statement = open_statement_body(statement, envelope.content, self.service.identity)
-                    item = None if batch.page is None else batch.page.items[index]
-                    if item is not None:
-                        statement = self._open_page_item(page, index, statement, envelope, item)
-                    result = self.service.log.ingest(statement, received_from=origin, now=now)
-                    results.append(ItemResult(statement_id, VERDICT_OUTCOME[result.verdict]))
-                    appended.extend(result.appended)
-                    if result.verdict is Verdict.FORK and result.new_evidence:
-                        # Equivocation is misbehaviour: it lowers the peer's score like invalid data, once per
-                        # piece of new evidence (the same forked statements come back at every pull).
-                        invalid += 1
-                    if result.verdict is Verdict.FORK:
-                        self.health.fork_seen(statement.author, statement.seq, result.new_evidence, now)
-                except ProtocolError as exc:
-                    invalid += exc.code != E.OVER_QUOTA  # valid data over quota is refused, not misbehaviour
-                    results.append(ItemResult(statement_id, exc.code))
-                    log_event("statement.rejected", logging.WARNING, peer=origin, code=exc.code)
+            with self.service.log.batch_reads():  # one author, one sender: head, keys, quota read once
+                for index, raw in enumerate(batch.envelopes):
+                    statement_id = b"\x00" * 32
+                    try:
+                        envelope = Envelope.decode(raw)
+                        statement = envelope.open_plain()
+                        statement_id = statement.id
+                        if statement.author != origin:
+                            raise RemoteProtocolError(E.WRONG_AUTHOR, "a peer may only send statements of its own log")
+                        check_not_far_future(statement.header.ts, now)  # a year-10000 stamp: refused, not stored (13.6)
+                        if isinstance(envelope.content, SealedContent):
+                            statement = open_statement_body(statement, envelope.content, self.service.identity)
+                        item = None if batch.page is None else batch.page.items[index]
+                        if item is not None:
+                            statement = self._open_page_item(page, index, statement, envelope, item)
+                        result = self.service.log.ingest(statement, received_from=origin, now=now)
+                        results.append(ItemResult(statement_id, VERDICT_OUTCOME[result.verdict]))
+                        appended.extend(result.appended)
+                        if result.verdict is Verdict.FORK and result.new_evidence:
+                            # Equivocation is misbehaviour: it lowers the peer's score like invalid data, once per
+                            # piece of new evidence (the same forked statements come back at every pull).
+                            invalid += 1
+                        if result.verdict is Verdict.FORK:
+                            self.health.fork_seen(statement.author, statement.seq, result.new_evidence, now)
+                    except ProtocolError as exc:
+                        invalid += exc.code != E.OVER_QUOTA  # valid data over quota is refused, not misbehaviour
+                        results.append(ItemResult(statement_id, exc.code))
+                        log_event("statement.rejected", logging.WARNING, peer=origin, code=exc.code)
             self.peers.record(origin, valid=len(appended), invalid=invalid, now=now, graylist_ms=GRAYLIST_MS)
             # The reactions run in this same transaction (a savepoint each), so the batch, its
             # reactions and the queue of those that failed are one durable commit, made before the
@@ -244,6 +246,7 @@ class Federation(Invites, Envelopes):
         or own-log recovery for a have vector naming only the asker (node/core/restore.py).
         ``paged``: the asker takes sealed pages (``OrgNode-Sealed-Pages: 1``, docs/protocol.md 13.8)."""
         if (recovery := serve_own_recovery(self, origin, request)) is not None:
+            self.expect_pull(origin)  # a starting node asks for its own log first, then pulls ours
             return recovery
         page = min(MAX_BATCH, request.max_items or MAX_BATCH)  # an asker whose pulls were cut asks for less
         have = dict(request.have).get(self.me, 0)
