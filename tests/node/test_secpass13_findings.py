@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from node.core.path_calls import HOLDERS_PATH
 from protocol.path_call import Holders, HoldersQuery
 from tests.node.federation_helpers import Net, pair, signed_post, wait_until
@@ -43,7 +41,6 @@ async def _clique_holding_a_job(net: Net) -> tuple[Any, list[Any], Any]:
     return c, clique, statement_id
 
 
-@pytest.mark.xfail(strict=True, reason="finding: path/holders recursion goes round cycles (190 answers for one query in a 4-clique)")
 async def test_one_holders_query_does_not_fan_out_around_a_cycle_of_partners(net):
     """Finding: ``path/holders`` recursed to every partner but the sender with ``ttl - 1``, so in a
     clique of partners one query of ttl 7 came back around the cycles and was answered hundreds of
