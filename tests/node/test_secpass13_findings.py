@@ -5,12 +5,17 @@ the secure behaviour; a finding not fixed yet is a strict xfail. See docs/securi
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from node.core.path_calls import HOLDERS_PATH
+from protocol.jobs import Job
 from protocol.path_call import Holders, HoldersQuery
-from tests.node.federation_helpers import Net, pair, signed_post, wait_until
+from tests.node.federation_helpers import Net, health, pair, signed_post, wait_until
 
 
 def _count_holders_answers(runtime: Any, counter: list[int]) -> None:
@@ -63,3 +68,39 @@ async def test_one_holders_query_does_not_fan_out_around_a_cycle_of_partners(net
     assert total <= 4 * len(clique), counters
     assert all(len(set(h.path)) == len(h.path) for h in holders), [len(h.path) for h in holders]
     assert b.service.node_id not in {h.path[-1] for h in holders}
+
+
+# --- JSON-LD postings carried with jobs (protocol 15.2) ------------------------------------------
+
+_CLEAN = '{"@type": "JobPosting", "title": "Warehouse team lead", "x": 1}'
+
+
+@pytest.mark.xfail(strict=True, reason="finding: NaN/Infinity and duplicate keys pass posting_problem")
+@pytest.mark.parametrize("posting", [
+    '{"@type": "JobPosting", "title": "T", "baseSalary": NaN}',          # not JSON (RFC 8259); exported as NaN
+    '{"@type": "JobPosting", "title": "T", "x": 1e999}',                 # read as Infinity, exported as Infinity
+    '{"@type": "JobPosting", "title": "T", "x": -Infinity}',
+    '{"@type": "Organization", "title": "T", "@type": "JobPosting"}',    # duplicate keys: readers disagree on @type
+    '{"@type": "JobPosting", "description": "<script>x()</script>", "description": "ok"}',
+])
+async def test_a_partners_posting_that_is_not_strict_json_is_refused_and_not_stored(net, posting):
+    """A partner's job whose ``posting`` holds NaN/Infinity (Python's json reads them; other readers and
+    our own export then produce invalid JSON-LD) or duplicate keys (the first reader to disagree on
+    ``@type`` or ``description`` sees another posting) is refused at the receiver, nothing stored."""
+    a = await net.start("Youth Futures", sector="nonprofit")
+    c = await net.start("Northwind", sector="company")
+    await pair(a, c)
+    job = c.talent.post_job(title="Warehouse team lead", skills=["Forklift"], hops=1)
+    statements, job_ids = [], [os.urandom(16), os.urandom(16)]
+    for text, job_id in zip((_CLEAN, posting), job_ids, strict=True):  # signed and sent by C's node as a hostile partner's node would
+        value = dataclasses.replace(job, job_id=job_id, title="Probe").to_value()
+        value["posting"] = text
+        statements.append(c.federation.append(Job.KIND, value, private=True))
+    clean, bad = statements
+    # Positive control: the job with a strict posting is stored; the other is refused, recorded as such.
+    await wait_until(lambda: a.service.log.get(clean.id) is not None, what="the strict posting's job at A")
+    await wait_until(lambda: a.service.log.get(bad.id) is not None or a.service.log.is_rejected(bad.id),
+                     what="A to decide on the second job")
+    assert a.service.log.get(bad.id) is None and a.talent.store.job(job_ids[1]) is None
+    assert "posting" in " ".join(r.detail for r in a.service.log.rejected() if r.id == bad.id)
+    assert await health(a)
