@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from node.core.path_calls import HOLDERS_PATH
+from node.core.path_calls import CALL_PATH, HOLDERS_PATH
 from protocol.errors import RemoteProtocolError
+from protocol.identity import Identity
 from protocol.jobs import Job
-from protocol.path_call import Holders, HoldersQuery
+from protocol.path_call import Holders, HoldersQuery, PathCall
 from protocol.sealing import seal_statement_body
 from protocol.statement import Envelope, sign_statement
 from tests.node.federation_helpers import Net, health, pair, push, signed_post, wait_until
@@ -115,3 +116,26 @@ async def test_a_partners_posting_that_is_not_strict_json_is_refused_and_not_sto
     assert a.service.log.get(bad.id) is None and a.talent.store.job(bad_value["job_id"]) is None
     assert "posting is not strict JSON" in " ".join(r.detail for r in a.service.log.rejected() if r.id == bad.id)
     assert await health(a)
+
+
+# --- tried and held --------------------------------------------------------------------------------
+
+
+async def test_a_stranger_cannot_use_a_node_as_a_relay_or_holders_amplifier(net):
+    """A node not on B's trust list (it even knows the job id) gets a typed refusal from both path
+    endpoints and B asks nobody; the job's author, a partner, is answered (positive control)."""
+    c, clique, statement_id = await _clique_holding_a_job(net)
+    b = clique[0]
+    counter = [0]
+    _count_holders_answers(b, counter)
+    stranger = Identity.from_random(os.urandom)
+    refused = await signed_post(b, HOLDERS_PATH, HoldersQuery(statement_id, 7).encode(), stranger)
+    assert refused.status == 403 and b"untrusted-sender" in refused.body, refused
+    call = PathCall(stranger.node_id, clique[1].service.node_id, os.urandom(16), (clique[1].service.node_id,), 1, 2,
+                    os.urandom(64))
+    refused_call = await signed_post(b, CALL_PATH, call.encode(), stranger)
+    assert refused_call.status == 403 and b"untrusted-sender" in refused_call.body, refused_call
+    assert counter == [0]
+    answered = await signed_post(b, HOLDERS_PATH, HoldersQuery(statement_id, 1).encode(), c.service.identity)
+    assert answered.status == 200 and counter == [1]
+    assert {h.path[-1] for h in Holders.decode(answered.body).holders} == {n.service.node_id for n in clique[1:]}
