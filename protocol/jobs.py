@@ -9,6 +9,7 @@ exists (docs/protocol.md section 15.2). Times are ms since the epoch; there are 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -40,7 +41,9 @@ def posting_problem(text: str) -> str | None:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_POSTING_BYTES:
         return f"posting is longer than {MAX_POSTING_BYTES} bytes"
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys)
+    except _NotStrictJson as exc:
+        return f"posting is not strict JSON: {exc}"
     except (ValueError, RecursionError):
         return "posting is not JSON text"
     if not isinstance(value, dict):
@@ -53,6 +56,28 @@ def posting_problem(text: str) -> str | None:
     if has_lone_surrogate(value):
         return "posting holds a lone surrogate escape (\\ud800-\\udfff not in a pair), which is not Unicode text"
     return None
+
+
+class _NotStrictJson(ValueError):
+    """JSON Python's reader accepts but RFC 8259 / I-JSON (RFC 7493) do not: readers would disagree."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotStrictJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _NotStrictJson("a number is too large for a double")
+    return number
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _NotStrictJson("an object has a duplicate key")  # the key is partner text: not repeated here
+    return value
 
 
 def json_depth(value: Any) -> int:

@@ -25,6 +25,7 @@ from protocol import errors as E
 from protocol.card_bundle import VerifiedCard
 from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.path_call import (
+    MAX_HOLDERS,
     MAX_PATH_TTL,
     Holder,
     Holders,
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 CALL_PATH = "/federation/v1/path/call"
 HOLDERS_PATH = "/federation/v1/path/holders"
 HOP_TIMEOUT = 8.0  # seconds a hop waits for the next one (the asker's own deadline is shorter or equal)
+HOLDERS_REUSE_MS = 60_000  # a holders answer found by asking partners is reused this long (see PathCalls.holders)
+HOLDERS_CACHE_SIZE = 256
 
 Op = Callable[[bytes, bytes], Awaitable[bytes]]  # (origin, content) -> reply content
 
@@ -56,11 +59,18 @@ def _detail(body: bytes) -> str:
     return ": " + "".join(ch for ch in str(detail) if ch.isprintable())[:300] if detail else ""
 
 
+def simple_path(path: tuple[bytes, ...]) -> bool:
+    """True if no node appears twice on ``path`` (a path round a cycle of partners is never a way to a holder)."""
+    return len(set(path)) == len(path)
+
+
 @dataclass
 class PathCalls:
     relays: Relays
     client: FederationClient | None = None
     ops: dict[str, Op] = field(default_factory=dict)
+    _asking: set[bytes] = field(default_factory=set)  # job statements whose holders we are asking partners about
+    _found: dict[bytes, tuple[int, int, tuple[Holder, ...]]] = field(default_factory=dict)  # job: (when, ttl, found)
 
     @property
     def federation(self) -> Federation:
@@ -122,27 +132,58 @@ class PathCalls:
 
     async def holders(self, sender: bytes, query: HoldersQuery) -> Holders:
         """Our partners our re-share of the job reached (not ``sender``, not the author), and, within
-        ``ttl``, theirs: each with its self-signed card and the path from us to it."""
+        ``ttl``, theirs: each with its self-signed card and the path from us to it.
+
+        Partners are asked at most once per job every HOLDERS_REUSE_MS, unless with a larger ttl (the
+        answer is reused, cut to the ttl, without paths through the new sender), and not at all while we are asking them already (a query
+        come back around a cycle of partners gets our partners only): one query costs each node one round
+        of asking, never one per path through a clique. Holders queries count against the sender's relay
+        quota. A path through us or through a node twice is dropped."""
+        now = self.federation.clock()
+        if not self.relays.within_quota(sender, 0, now):
+            raise RemoteProtocolError(E.RATE_LIMITED, "path call quota of this peer exceeded; retry in an hour")
         job = self.federation.service.log.find(query.job_statement)
         if job is None or not self.federation.reshares.has(query.job_statement) or query.ttl < 1:
             return Holders(())
-        found: list[Holder] = []
-        for peer in self.federation.peers.trusted():
-            if peer.node_id in (sender, job.author, self.federation.me):
-                continue
-            try:
-                found.append(Holder(self.federation.card_bundle_of(peer.node_id), (self.federation.me, peer.node_id)))
-            except ProtocolError:
-                continue  # nothing of its log held yet
-            if query.ttl > 1:
-                found.extend(await self._holders_beyond(peer.node_id, query))
-        return Holders(tuple(found[:64]))
+        skip = {sender, job.author, self.federation.me}
+        key = query.job_statement
+        reused = self._found.get(key)
+        if reused is not None and now - reused[0] < HOLDERS_REUSE_MS and query.ttl <= reused[1]:
+            return Holders(tuple(h for h in reused[2] if skip.isdisjoint(h.path[1:]) and len(h.path) <= query.ttl + 1)
+                           [:MAX_HOLDERS])
+        ask_beyond = query.ttl > 1 and key not in self._asking
+        found: dict[bytes, Holder] = {}
+        self._asking.add(key)
+        try:
+            for peer in self.federation.peers.trusted():
+                if peer.node_id in skip:
+                    continue
+                try:
+                    found.setdefault(peer.node_id, Holder(self.federation.card_bundle_of(peer.node_id), (self.federation.me, peer.node_id)))
+                except ProtocolError:
+                    continue  # nothing of its log held yet
+                if ask_beyond:
+                    for holder in await self._holders_beyond(peer.node_id, query):
+                        if skip.isdisjoint(holder.path[1:]):
+                            found.setdefault(holder.path[-1], holder)
+        finally:
+            if ask_beyond:
+                self._asking.discard(key)
+        if ask_beyond:
+            self._remember(key, now, query.ttl, tuple(found.values()))
+        return Holders(tuple(found.values())[:MAX_HOLDERS])
+
+    def _remember(self, key: bytes, now: int, ttl: int, found: tuple[Holder, ...]) -> None:
+        self._found.pop(key, None)
+        self._found[key] = (now, ttl, found)
+        while len(self._found) > HOLDERS_CACHE_SIZE:
+            del self._found[next(iter(self._found))]  # the oldest
 
     async def _holders_beyond(self, peer: bytes, query: HoldersQuery) -> list[Holder]:
         try:
             raw = await self._post(peer, HOLDERS_PATH, HoldersQuery(query.job_statement, query.ttl - 1).encode())
             return [Holder(h.card_bundle, (self.federation.me, *h.path)) for h in Holders.decode(raw).holders
-                    if len(h.path) < MAX_PATH_TTL and h.path[0] == peer]
+                    if len(h.path) < MAX_PATH_TTL and h.path[0] == peer and simple_path(h.path)]
         except ProtocolError as exc:
             log_event("path.holders-failed", logging.INFO, peer=peer, code=exc.code)
             return []

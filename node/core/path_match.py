@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from node.core.path_calls import HOLDERS_PATH, PathCalls
+from node.core.path_calls import HOLDERS_PATH, PathCalls, simple_path
 from node.logs import log_event
 from protocol import errors as E
 from protocol.card_bundle import VerifiedCard, verify_bundle
@@ -90,7 +90,8 @@ async def find_holders(talent: Talent, calls: PathCalls, job_statement_id: bytes
             continue
         for holder in holders:
             target = holder.path[-1]
-            if holder.path[0] != peer.node_id or target == talent.me or talent.federation.peers.is_trusted(target):
+            if (holder.path[0] != peer.node_id or target == talent.me or talent.federation.peers.is_trusted(target)
+                    or talent.me in holder.path or not simple_path(holder.path)):
                 continue
             found.setdefault(target, holder)
     return found
