@@ -179,8 +179,8 @@ class Referrals:
         if consent is None:
             raise UserError(f"the candidate's consent does not cover this referral: "
                             f"{self.consent_gap(candidate_id, 'refer', job_row.author, now)}; ask the candidate, then "
-                            f"record their agreement with `orgnode consent give {candidate_id.hex()[:8]} --consent refer "
-                            "--consent-scope … --consent-evidence …`")
+                            f"record their agreement with `orgnode consent give {candidate_id.hex()[:8]}` (purpose refer, "
+                            "a scope that covers this organization, and how they agreed)")
         consent_statement = self.federation.service.log.get(consent.statement_id)
         assert consent_statement is not None
         referral_id = self.random(16)

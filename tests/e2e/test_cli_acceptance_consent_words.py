@@ -38,7 +38,7 @@ def test_why_a_candidate_is_not_referable_is_said_in_words(tmp_path):
 
         line = fails(youth, "refer", match_only, job_id)
         assert "their consent is for match only, not refer" in line
-        assert f"orgnode consent give {match_only[:8]} --consent refer" in line
+        assert f"orgnode consent give {match_only[:8]}` (purpose refer" in line
         assert "scope (sector:nonprofit) does not reach Northwind" in fails(youth, "refer", nonprofits, job_id)
 
         # The holder's approval of a request names the same gap.
