@@ -54,7 +54,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     try:
         report = verify(data)
     except AuditInputError as exc:  # not a bundle at all: nothing to judge valid or not (exit 2, not 1)
-        raise UserError(str(exc), 2, code="not-a-bundle") from exc
+        # The detail is the decoder's (msgpack, field names): say in plain words what to do next.
+        step = ("it was written by a newer orgnode: verify it with that release (upgrade orgnode)" if "not supported" in str(exc)
+                else "give the file `orgnode audit export` or `orgnode impact --export` wrote, copied whole (as a binary "
+                     "file, not pasted as text)")
+        raise UserError(f"{exc}; {step}", 2, code="not-a-bundle") from exc
     if args.json:
         emit(args, report.to_json(), "")
     else:
