@@ -46,6 +46,19 @@ class AuditFailure(Exception):
         self.statement = statement
 
 
+def utc_day(ms: int) -> str:
+    """``YYYY-MM-DD`` (UTC) of a statement time in milliseconds, for the report's words: an auditor reads
+    *when* each step happened. Pure arithmetic (days to civil date, H. Hinnant), no clock or datetime."""
+    z = ms // 86_400_000 + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day, month = doy - (153 * mp + 2) // 5 + 1, mp + 3 if mp < 10 else mp - 9
+    return f"{yoe + era * 400 + (month <= 2):04d}-{month:02d}-{day:02d}"
+
+
 @dataclass
 class CheckState:
     """What the checks share: the bundle, what earlier checks established, and the facts and
@@ -217,11 +230,11 @@ def _check_references(state: CheckState) -> None:
             verified = verify_reshare(statement)
             if verified.root.author == referral.job_author and verified.root.id not in state.statements:
                 raise AuditFailure("references", "a re-share carries a job statement not in the bundle", statement.id)
+    resharers = sorted({s.author for s in state.statements.values() if s.kind == "reshare"})
     state.facts.append(
         f"{state.name(rs.author)} referred a candidate (ref {referral.candidate_ref.hex()[:8]}…) to "
-        f"{state.name(referral.job_author)} for job {job.title!r}"
-        + (f", which was re-shared by {len({s.author for s in state.statements.values() if s.kind == 'reshare'})} node(s)"
-           if any(s.kind == "reshare" for s in state.statements.values()) else "")
+        f"{state.name(referral.job_author)} on {utc_day(rs.header.ts)} for job {job.title!r}"
+        + (f", which was re-shared by {', '.join(state.name(n) for n in resharers)}" if resharers else "")
         + (" — profile disclosed in this bundle" if profile.body is not None else " — profile redacted or erased (only its commitment)"))
 
 
@@ -259,7 +272,7 @@ def _check_consent(state: CheckState) -> None:
             raise AuditFailure("consent", "the consent was withdrawn before the profile was released", statement.id)
     state.facts.append(
         f"consent {consent.consent_id.hex()[:8]}… for {', '.join(consent.purposes)} (scope {' '.join(consent.scope)}) "
-        f"was recorded before release, covered the receiver, and was not withdrawn before it")
+        f"was recorded on {utc_day(consent_statement.header.ts)}, before release, covered the receiver, and was not withdrawn before it")
 
 
 def _lifecycle_events(state: CheckState, referral_id: bytes, holder: bytes) -> dict[bytes, tuple[Statement, str]]:
@@ -327,7 +340,7 @@ def _check_lifecycle(state: CheckState) -> None:
     steps = " → ".join(["sent", *[s for _, s in chain], *[s for w, s in withdrawals if all(w.id != a.id for a in after_outcome)]])
     if after_outcome:
         steps += " (consent withdrawn after the outcome: data erased, outcome unchanged)"
-    state.facts.append(f"lifecycle {steps} is legal and in order"
+    state.facts.append(f"lifecycle {steps} is legal and in order ({utc_day(rs.header.ts)} to {utc_day(last_ts)})"
                               + ("; the job was closed as filled by this referral" if latest and latest.filled_by == referral.referral_id else ""))
 
 

@@ -54,7 +54,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     try:
         report = verify(data)
     except AuditInputError as exc:  # not a bundle at all: nothing to judge valid or not (exit 2, not 1)
-        raise UserError(str(exc), 2, code="not-a-bundle") from exc
+        # The detail is the decoder's (msgpack, field names): say in plain words what to do next.
+        step = ("it was written by a newer orgnode: verify it with that release (upgrade orgnode)" if "not supported" in str(exc)
+                else "give the file `orgnode audit export` or `orgnode impact --export` wrote, copied whole (as a binary "
+                     "file, not pasted as text)")
+        raise UserError(f"{exc}; {step}", 2, code="not-a-bundle") from exc
     if args.json:
         emit(args, report.to_json(), "")
     else:
@@ -74,16 +78,26 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0 if report.valid else 1
 
 
+_FIGURES = (("jobs_filled_via_referrals", "jobs filled via referrals"), ("referrals_sent", "referrals sent"),
+            ("referrals_received", "referrals received"), ("referrals_accepted", "referrals accepted"),
+            ("referrals_hired", "referrals hired"), ("new_partnerships", "new partnerships"),
+            ("active_peers", "active peers"), ("statements_exchanged", "statements exchanged"),
+            ("consent_withdrawals", "consent withdrawals"), ("erasures_acknowledged", "erasures acknowledged"))
+
+
 def cmd_impact(args: argparse.Namespace) -> int:
     if args.export:
         _check_writable(args.export)
     data = admin(args).call("POST", "/impact", {"since": args.since, "export": bool(args.export)}, timeout=120)
+    live: dict[str, Any] = {}
     if args.export:
         _write(args.export, base64.b64decode(data["bundle"]))
-        data = {**data["report"], "export": args.export}
+        live = data.get("live") or {}
+        data = {**data["report"], "export": args.export, "live": live}
 
     def human() -> str:
-        lines = [f"Impact of {data['organization']}" + (f" since {args.since}" if args.since else ""),
+        lines = [f"Impact of {data['organization']}" + (f" since {args.since}" if args.since else "")
+                 + (f": the signed report in {args.export} (what an auditor can check)" if args.export else ""),
                  f"  jobs filled via referrals    {data['jobs_filled_via_referrals']}",
                  f"  referrals sent / received    {data['referrals_sent']} / {data['referrals_received']}",
                  f"  referrals accepted / hired   {data['referrals_accepted']} / {data['referrals_hired']}",
@@ -99,6 +113,10 @@ def cmd_impact(args: argparse.Namespace) -> int:
         for item in data.get("left_out", []):
             lines.append(f"  left out of the signed report: {item['statements']} statement(s) of "
                          f"{item.get('name') or item['node_id'][:16]}: {item['reason']}")
+        beyond = [f"{label} {live[key]}" for key, label in _FIGURES if key in live and live[key] != data.get(key)]
+        if beyond:
+            lines.append("  this node's own records count more than the signed report can prove: " + ", ".join(beyond)
+                         + " (`orgnode impact` without --export shows them all)")
         if args.export:
             lines.append(f"Signed report written to {args.export}; verify with `orgnode audit verify {args.export}`.")
         return "\n".join(lines)

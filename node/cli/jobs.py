@@ -119,7 +119,7 @@ def cmd_job_match_candidate(args: argparse.Namespace) -> int:
         if not jobs:
             return "No open job fits this candidate."
         return "\n".join(f"{j['score']:>3}%  {j['id']}  {j['title']}  ({j['author_name']})  matched: {', '.join(j['matched'])}"
-                         f"{'' if j['consent_covers'] else '  [consent does not cover this org]'}" for j in jobs)
+                         f"{'' if j['consent_covers'] else '  [not referable: ' + str(j.get('consent_gap')) + ']'}" for j in jobs)
 
     emit(args, jobs, human)
     return 0

@@ -28,6 +28,7 @@ class Candidates(CandidateImports, Erasure):
 
     if TYPE_CHECKING:  # provided by Talent (node/core/talent.py)
         def org_sector(self, node_id: bytes) -> str | None: ...
+        def org_name(self, node_id: bytes) -> str | None: ...
         def _skill_keys(self, skills: list[str] | tuple[str, ...]) -> list[str]: ...
 
     def add_candidate(self, *, name: str, email: str, skills: list[str], phone: str | None = None, location: str | None = None,
@@ -163,6 +164,26 @@ class Candidates(CandidateImports, Erasure):
     def consent_in_force(self, candidate_id: bytes, purpose: str, org: bytes, now: int) -> ConsentRow | None:
         sector = self.org_sector(org)
         return next((row for row in self.store.consents(candidate_id) if row.covers(purpose, org, sector, now)), None)
+
+    def consent_gap(self, candidate_id: bytes, purpose: str, org: bytes, now: int) -> str:
+        """Why no consent of the candidate covers ``purpose`` for ``org``, in words an admin can act on:
+        none recorded, none in force (withdrawn or expired), none for this purpose, or a scope that does
+        not reach this organization. A bare "does not cover this organization" sent admins to check a
+        scope when the consent simply lacked ``refer``."""
+        rows = self.store.consents(candidate_id)
+        in_force = [row for row in rows if row.in_force(now)]
+        if not rows:
+            return "they have no recorded consent"
+        if not in_force:
+            expired = any(row.state == "given" for row in rows)
+            return "their consent has expired" if expired else "their consent was withdrawn"
+        if not any(purpose in row.purposes for row in in_force):
+            agreed = ", ".join(sorted({p for row in in_force for p in row.purposes}))
+            return f"their consent is for {agreed} only, not {purpose}"
+        sector = self.org_sector(org)
+        scopes = " ".join(sorted({part for row in in_force if purpose in row.purposes for part in row.scope}))
+        return (f"their consent's scope ({scopes}) does not reach {self.org_name(org) or org.hex()[:16]} "
+                f"(consent sector: {sector or 'none, unconfirmed'})")
 
     def find_candidate(self, text: str) -> Candidate:
         candidate = self.store.candidate(resolve_id(self.db, text, "CANDIDATE_ID"))

@@ -88,6 +88,8 @@ class Referrals:
 
         def consent_in_force(self, candidate_id: bytes, purpose: str, org: bytes, now: int) -> ConsentRow | None: ...
 
+        def consent_gap(self, candidate_id: bytes, purpose: str, org: bytes, now: int) -> str: ...
+
         def _give_consent(self, candidate: Candidate, purposes: list[str], scope_text: str, expires: int | None,
                           evidence: str, fields: tuple[str, ...], now: int) -> ConsentRow: ...
 
@@ -175,8 +177,10 @@ class Referrals:
         now = self.clock()
         consent = self.consent_in_force(candidate_id, "refer", job_row.author, now)
         if consent is None:
-            raise UserError("the candidate's consent does not cover referring them to this organization "
-                            "(record a consent that does, or ask the candidate)")
+            raise UserError(f"the candidate's consent does not cover this referral: "
+                            f"{self.consent_gap(candidate_id, 'refer', job_row.author, now)}; ask the candidate, then "
+                            f"record their agreement with `orgnode consent give {candidate_id.hex()[:8]}` (purpose refer, "
+                            "a scope that covers this organization, and how they agreed)")
         consent_statement = self.federation.service.log.get(consent.statement_id)
         assert consent_statement is not None
         referral_id = self.random(16)
@@ -214,7 +218,8 @@ class Referrals:
             candidate = self.store.candidate(candidate_id)
             assert candidate is not None
             if not evidence.strip():
-                raise UserError("the candidate's consent does not cover this organization: record their agreement with "
+                raise UserError(f"the candidate's consent does not cover this referral: "
+                                f"{self.consent_gap(candidate_id, 'refer', asker, now)}; record their agreement with "
                                 "consent_evidence (how and when they agreed)", field="consent_evidence")
             # The candidate agreed to this organization receiving their profile: record exactly that.
             self._give_consent(candidate, ["refer"], f"node:{asker.hex()}", None, evidence, PROFILE_FIELDS, now)

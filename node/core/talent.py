@@ -274,5 +274,6 @@ class Talent(Candidates, TalentViews, MatchAnswers):
                 view = self.job_view(row)
                 view.update(score=result.score, matched=list(result.matched),
                             consent_covers=self.consent_in_force(candidate_id, "refer", row.author, now) is not None)
+                view["consent_gap"] = None if view["consent_covers"] else self.consent_gap(candidate_id, "refer", row.author, now)
                 out.append(view)
         return sorted(out, key=lambda v: -v["score"])

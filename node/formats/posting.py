@@ -205,8 +205,48 @@ def find_postings(document: Any) -> tuple[list[dict[str, Any]], list[str]]:
         else:
             name = ", ".join(str(t) for t in _types(node) if t) or type(node).__name__
             others[name] = others.get(name, 0) + 1
-    ignored = [f"{count} {name} {'node' if count == 1 else 'nodes'} (not a JobPosting)" for name, count in others.items()]
+    nodes = _nodes_by_id(document)
+    used: set[str] = set()
+    postings = [_resolved(posting, nodes, used, frozenset()) for posting in postings]
+    for node_id in used:
+        name = ", ".join(str(t) for t in _types(nodes[node_id]) if t) or "dict"
+        if "JobPosting" not in _types(nodes[node_id]) and others.get(name):
+            others[name] -= 1
+    ignored = [f"{count} {name} {'node' if count == 1 else 'nodes'} (not a JobPosting)" for name, count in others.items() if count]
     return postings, ignored
+
+
+def _nodes_by_id(document: Any) -> dict[str, dict[str, Any]]:
+    """The top-level nodes of a document (its ``@graph`` items, an array's items) that have an ``@id``."""
+    found: dict[str, dict[str, Any]] = {}
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if isinstance(node.get("@graph"), list):
+                stack.extend(node["@graph"])
+            if isinstance(node.get("@id"), str) and len(node) > 1:
+                found.setdefault(node["@id"], node)
+    return found
+
+
+def _resolved(value: Any, nodes: dict[str, dict[str, Any]], used: set[str], inside: frozenset[str]) -> Any:
+    """``value`` with every bare reference (``{"@id": X}``) to a node of the same document replaced by that
+    node: an ``@graph`` posting (WordPress/Yoast pages) names its ``hiringOrganization`` and places by
+    reference, and the posting a job carries must stand on its own. A reference to a node it is already
+    inside (a cycle) or to a node the document lacks stays as it came."""
+    if isinstance(value, list):
+        return [_resolved(item, nodes, used, inside) for item in value]
+    if not isinstance(value, dict):
+        return value
+    ref = value.get("@id")
+    if len(value) == 1 and isinstance(ref, str) and ref in nodes and ref not in inside:
+        used.add(ref)
+        return _resolved(nodes[ref], nodes, used, inside | {ref})
+    here = inside | {ref} if isinstance(ref, str) else inside
+    return {key: _resolved(child, nodes, used, here) for key, child in value.items()}
 
 
 def one_posting(document: Any, page: str | None = None) -> tuple[dict[str, Any], list[str]]:

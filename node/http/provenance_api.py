@@ -55,7 +55,8 @@ async def impact(request: web.Request) -> web.Response:
         names = CardStore(request.app[CTX].service.db).names()
         left = [{**item, "name": names.get(bytes.fromhex(item["node_id"]))} for item in left_out]
         return web.json_response({"bundle": base64.b64encode(data).decode(),
-                                  "report": {**impact_view(request, figures, since, until), "left_out": left}})
+                                  "report": {**impact_view(request, figures, since, until), "left_out": left},
+                                  "live": impact_view(request, provenance.impact(since, until), since, until)})
     return web.json_response(impact_view(request, provenance.impact(since, until), since, until))
 
 

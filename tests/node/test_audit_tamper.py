@@ -467,6 +467,9 @@ def test_cli_exit_codes_for_unusable_input(tmp_path):
         answer = json.loads(result.stdout)
         # Issue 12 item 3: under --json the error object on stdout, with a stable code (exit 2 as before).
         assert answer["error"]["code"] == "not-a-bundle" and "not a usable audit bundle" in answer["error"]["message"]
+        # Acceptance: an auditor is told what to do next, not only the decoder's words ("msgpack: …").
+        next_step = "upgrade orgnode" if name == "future version" else "give the file `orgnode audit export`"
+        assert next_step in answer["error"]["message"], (name, answer)
     result = cli_verify(tmp_path / "does-not-exist.bundle")
     assert result.returncode == 2 and json.loads(result.stdout)["error"]["code"] == "unreadable-file"
     assert "cannot read" in json.loads(result.stdout)["error"]["message"]

@@ -316,3 +316,23 @@ def test_size_and_depth_bounds():
         with pytest.raises(RemoteProtocolError, match=problem):
             Job.from_value(base | {"posting": posting})
     assert Job.from_value(base | {"posting": json.dumps({"@type": "JobPosting"})}).posting  # positive control
+
+
+def test_graph_references_are_resolved_into_the_posting():
+    """Acceptance (issue 12 item 1): an @graph document — what WordPress/Yoast pages emit — names the
+    hiring organization and the place by ``@id`` reference. The exported posting must carry them, not a
+    dangling ``{"@id": "#org"}`` that no reader of the export can resolve, and the place must be read."""
+    org = {"@type": "Organization", "@id": "#org", "name": "Cedar Hiring", "logo": "https://cedar.example/logo.png"}
+    place = {"@type": "Place", "@id": "#leeds", "address": {"@type": "PostalAddress", "addressLocality": "Leeds",
+                                                             "addressCountry": "GB"}}
+    page = {"@type": "WebPage", "@id": "#page", "name": "Jobs", "mainEntity": {"@id": "#job"}}
+    posting = {"@type": "JobPosting", "@id": "#job", "title": "Bookkeeper", "skills": "bookkeeping",
+               "hiringOrganization": {"@id": "#org"}, "jobLocation": {"@id": "#leeds"}, "mainEntityOfPage": {"@id": "#page"}}
+    imp, exported = through({"@context": "https://schema.org", "@graph": [org, place, page, posting]})
+    assert exported["hiringOrganization"] == org
+    assert exported["jobLocation"] == place and imp.job.location == Location("Leeds", country="GB")
+    assert exported["mainEntityOfPage"]["name"] == "Jobs"
+    assert exported["mainEntityOfPage"]["mainEntity"] == {"@id": "#job"}  # a cycle stays a reference
+    assert imp.ignored == ()  # every other node was used, none dropped
+    imp, exported = through({"@graph": [posting | {"hiringOrganization": {"@id": "#elsewhere"}}]})
+    assert exported["hiringOrganization"] == {"@id": "#elsewhere"}  # positive control: an unknown reference is kept as it came
