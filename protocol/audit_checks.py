@@ -95,12 +95,10 @@ def _check_signatures(state: CheckState) -> None:
         except ProtocolError as exc:
             raise AuditFailure("signatures", f"{exc.code}: {exc.detail}", statement_id(envelope.header_bytes)) from exc
         if isinstance(envelope.content, SealedContent):  # an auditor holds no key: plain or withheld only
-            raise AuditFailure("signatures", "a statement is sealed: an audit bundle carries bodies plain or withheld",
-                               statement.id)
+            raise AuditFailure("signatures", "a statement is sealed: an audit bundle carries bodies plain or withheld", statement.id)
         held = state.statements.get(statement.id)
         if held is not None:
-            # Copies of one statement count once; a plain copy wins over a withheld one whatever their
-            # order (its body is checked against the signed hash, so every plain copy is the same body).
+            # Copies count once; a plain copy wins whatever the order (checked against the signed hash: one body).
             if held.body is None and statement.body is not None:
                 state.statements[statement.id] = statement
                 state.by_author[statement.author][statement.seq] = statement
