@@ -17,6 +17,7 @@ import difflib
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -378,10 +379,12 @@ def _parse_env_text(key: Key, text: str) -> Any:
     if key.kind == "bool":
         return {"true": True, "false": False}.get(text.lower(), text)
     if key.kind in ("number", "whole"):
-        try:
+        # ASCII digits only: int()/float() would also take "1_000", "٣", "nan" and "inf".
+        if re.fullmatch(r"-?[0-9]{1,18}", text):
             return int(text) if key.kind == "whole" else float(text)
-        except ValueError:
-            return text
+        if key.kind == "number" and re.fullmatch(r"-?[0-9]{1,18}\.[0-9]{1,18}", text):
+            return float(text)
+        return text
     if key.kind in ("ip-or-null", "path-or-null") and text.lower() in ("", "null"):
         return None
     return text

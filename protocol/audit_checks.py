@@ -25,6 +25,7 @@ from protocol.referrals import (
     HOLDER,
     JOB_ORG,
     TERMINAL,
+    WHO,
     Referral,
     ReferralProfile,
     ReferralRequest,
@@ -33,7 +34,7 @@ from protocol.referrals import (
     consent_for_referral,
 )
 from protocol.reshare import verify_reshare
-from protocol.statement import Envelope, Statement, statement_id
+from protocol.statement import Envelope, SealedContent, Statement, statement_id
 
 
 class AuditFailure(Exception):
@@ -106,7 +107,14 @@ def _check_signatures(state: CheckState) -> None:
             statement = envelope.open_plain()
         except ProtocolError as exc:
             raise AuditFailure("signatures", f"{exc.code}: {exc.detail}", statement_id(envelope.header_bytes)) from exc
-        if statement.id in state.statements:
+        if isinstance(envelope.content, SealedContent):  # an auditor holds no key: plain or withheld only
+            raise AuditFailure("signatures", "a statement is sealed: an audit bundle carries bodies plain or withheld", statement.id)
+        held = state.statements.get(statement.id)
+        if held is not None:
+            # Copies count once; a plain copy wins whatever the order (checked against the signed hash: one body).
+            if held.body is None and statement.body is not None:
+                state.statements[statement.id] = statement
+                state.by_author[statement.author][statement.seq] = statement
             continue
         state.statements[statement.id] = statement
         log = state.by_author.setdefault(statement.author, {})
@@ -285,6 +293,8 @@ def _lifecycle_events(state: CheckState, referral_id: bytes, holder: bytes) -> d
         if statement.kind == ReferralStatus.KIND:
             body = ReferralStatus.from_value(statement.body_value())
             if body.referral_id == referral_id:
+                if body.previous in events:  # a branched chain: no single order of the statuses is signed
+                    raise AuditFailure("lifecycle", "two status updates follow the same step", statement.id)
                 events[body.previous] = (statement, body.status)
         elif statement.kind == ConsentWithdrawal.KIND and statement.author == holder:
             if referral_id in ConsentWithdrawal.from_value(statement.body_value()).referral_ids:
@@ -326,6 +336,11 @@ def _check_lifecycle(state: CheckState) -> None:
             raise AuditFailure("lifecycle", "a status by a node that is not party to the referral", statement.id)
         if statement.header.ts < last_ts:
             raise AuditFailure("lifecycle", "a status is dated before the step it follows", statement.id)
+        if status == state_now:  # a repeated status is a no-op, as receivers treat it (section 15.9)
+            if side not in WHO.get(status, frozenset()):
+                raise AuditFailure("lifecycle", f"a repeated {status} by a side that may not set it", statement.id)
+            last_ts = statement.header.ts
+            continue
         try:
             check_transition(state_now, status, side)
         except ProtocolError as exc:

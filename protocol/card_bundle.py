@@ -7,6 +7,7 @@ and checks the card under the key valid at its sequence number.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from protocol import PROTOCOL_VERSION
@@ -56,6 +57,11 @@ def verify_bundle(data: bytes, expected_node_id: bytes | None = None) -> Verifie
         raise RemoteProtocolError(MALFORMED, "card bundle is empty")
     statements = [Envelope.decode(expect_bytes(e, "bundle.envelope")).open_plain() for e in raw]
     first = statements[0]
+    for before, after in itertools.pairwise(statements):
+        if after.seq <= before.seq:  # one order, so two verifiers never pick different "latest" cards
+            raise RemoteProtocolError(MALFORMED, "a card bundle lists its statements in increasing seq order, each once")
+    if any(s.kind not in (KeyRotation.KIND, OrgCard.KIND) for s in statements[1:]):
+        raise RemoteProtocolError(MALFORMED, "a card bundle holds only the first statement, key rotations and the org card")
     if first.seq != 1:
         raise RemoteProtocolError(MALFORMED, "a card bundle starts with the author's first statement")
     author = first.author

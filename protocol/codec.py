@@ -1,7 +1,7 @@
 """Bounded msgpack encoding and decoding (THREATS.md row 9).
 
 Every decode checks the input length before msgpack sees it, caps every container and string,
-refuses ext types and non-string map keys, and turns every failure into ``RemoteProtocolError``
+refuses ext types, non-string and repeated map keys, and turns every failure into ``RemoteProtocolError``
 with a stable code. ``unpackb`` is used (never a long-lived ``Unpacker``), so no decoder state
 survives an error.
 """
@@ -38,6 +38,15 @@ def encode(value: Any) -> bytes:
 
 def _refuse_ext(code: int, data: bytes) -> Any:
     raise RemoteProtocolError(MALFORMED, f"msgpack ext type {code} is not allowed")
+
+
+def _unique_keys(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """Build a map, refusing a repeated key: msgpack-python would keep the last value silently, so
+    two decoders could read one body differently (docs/protocol.md section 2)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise RemoteProtocolError(MALFORMED, "a map repeats a key")
+    return value
 
 
 def _depth(value: Any, limit: int) -> None:
@@ -91,6 +100,7 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
             max_map_len=limits.max_map_len,
             max_ext_len=0,
             ext_hook=_refuse_ext,
+            object_pairs_hook=_unique_keys,
         )
     except RemoteProtocolError:
         raise

@@ -18,8 +18,10 @@ from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, exp
 from protocol.errors import BAD_INVITE, EXPIRED, UNKNOWN_VERSION, RemoteProtocolError
 from protocol.identity import fingerprint_for
 from protocol.peer_url import base_url_problem
+from protocol.strict_text import TextFormatError, decode_base64url
 
 TOKEN_PREFIX = "orgnode1:"
+TOKEN_SPACE = " \t\r\n"  # what may surround a pasted token; nothing else is stripped (section 12.5)
 INVITE_PROOF_TAG = b"orgnode/invite-proof/v1\x00"
 SECRET_LEN = 32
 INVITE_ID_LEN = 16
@@ -45,13 +47,13 @@ class InviteToken:
 
     @classmethod
     def decode(cls, text: str) -> InviteToken:
-        text = text.strip()
+        text = text.strip(TOKEN_SPACE)
         if not text.startswith(TOKEN_PREFIX):
             raise RemoteProtocolError(BAD_INVITE, f"an invite token starts with {TOKEN_PREFIX!r}")
         body = text[len(TOKEN_PREFIX) :]
         try:
-            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        except ValueError as exc:
+            raw = decode_base64url(body)
+        except TextFormatError as exc:
             raise RemoteProtocolError(BAD_INVITE, "the invite token is damaged (not base64)") from exc
         try:
             items = expect_list(decode(raw, TOKEN_LIMITS), "invite")

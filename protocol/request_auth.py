@@ -25,6 +25,7 @@ from protocol.errors import (
     RemoteProtocolError,
 )
 from protocol.identity import Identity, verify_ed25519
+from protocol.strict_text import TextFormatError, decode_base64url, parse_decimal, parse_hex
 
 REQUEST_SIG_TAG = b"orgnode/request/v1\x00"
 SCHEME = "OrgNode"
@@ -68,35 +69,42 @@ def parse_header(value: str | None, supported: Collection[int] = (1,)) -> Reques
         raise RemoteProtocolError(MALFORMED, "missing Authorization header")
     if len(value) > MAX_HEADER_LEN:
         raise RemoteProtocolError(MALFORMED, "Authorization header too long")
+    if any(not " " <= c <= "~" and c != "\t" for c in value):
+        raise RemoteProtocolError(MALFORMED, "Authorization header has a control or non-ASCII character")
     scheme, _, params = value.partition(" ")
     if scheme != SCHEME:
         raise RemoteProtocolError(MALFORMED, f"Authorization scheme must be {SCHEME}")
     fields: dict[str, str] = {}
     for part in params.split(","):
-        key, sep, val = part.strip().partition("=")
+        key, sep, val = part.strip(" \t").partition("=")
         if not sep or key in fields:
             raise RemoteProtocolError(MALFORMED, "malformed Authorization parameters")
         fields[key] = val
     version = _version(fields.get("v"), supported)
     try:
-        origin = bytes.fromhex(fields["origin"])
-        destination = bytes.fromhex(fields["dest"])
-        ts = int(fields["ts"])
-        nonce = bytes.fromhex(fields["nonce"])
-        sig = fields["sig"]
-        signature = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
-    except (KeyError, ValueError) as exc:
-        raise RemoteProtocolError(MALFORMED, "malformed Authorization parameters") from exc
-    if len(origin) != 32 or len(destination) != 32 or len(nonce) != NONCE_LEN or len(signature) != 64 or ts < 0:
-        raise RemoteProtocolError(MALFORMED, "malformed Authorization parameters")
+        origin = parse_hex(fields["origin"], 32)
+        destination = parse_hex(fields["dest"], 32)
+        ts = parse_decimal(fields["ts"])
+        nonce = parse_hex(fields["nonce"], NONCE_LEN)
+        signature = decode_base64url(fields["sig"])
+    except KeyError as exc:
+        raise RemoteProtocolError(MALFORMED, f"Authorization lacks the parameter {exc.args[0]}") from exc
+    except TextFormatError as exc:
+        raise RemoteProtocolError(MALFORMED, f"malformed Authorization parameter: {exc}") from exc
+    if len(signature) != 64:
+        raise RemoteProtocolError(MALFORMED, "Authorization sig must be 64 bytes")
     return RequestAuth(origin, destination, ts, nonce, signature, version)
 
 
 def _version(value: str | None, supported: Collection[int]) -> int:
-    if value is None or not value.isascii() or not value.isdigit() or value != str(int(value)) or int(value) not in supported:
+    try:
+        version = parse_decimal(value or "", 255)
+    except TextFormatError:
+        version = None
+    if version is None or version not in supported:
         raise RemoteProtocolError(UNKNOWN_VERSION, f"request auth version {(value or '')[:8]!r} is not supported "
                                   f"(this endpoint speaks {', '.join(str(v) for v in sorted(supported))})")
-    return int(value)
+    return version
 
 
 def verify_request(

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from protocol.codec import Limits, decode, encode, expect_bytes, expect_list
 from protocol.errors import DECRYPT_FAILED, MALFORMED, WRONG_RECIPIENT, RemoteProtocolError
 from protocol.identity import EncryptionPublicKeys, Identity
-from protocol.statement import MAX_BODY_BYTES, SALT_LEN, SealedContent, Statement
+from protocol.statement import MAX_BODY_BYTES, SealedContent, Statement, expect_salt
 
 SEAL_INFO_TAG = b"orgnode/seal/v1\x00"
 
@@ -91,6 +91,6 @@ def open_statement_body(statement: Statement, sealed: SealedContent, identity: I
 def with_opened_body(statement: Statement, plaintext: bytes) -> Statement:
     """The statement with the (salt, body) of an opened plaintext, checked against its signed header."""
     parts = expect_list(decode(plaintext, _PLAINTEXT_LIMITS), "sealed plaintext", 2)
-    salt = expect_bytes(parts[0], "sealed salt", max_len=SALT_LEN)
+    salt = expect_salt(parts[0], "sealed salt")
     body = expect_bytes(parts[1], "sealed body", max_len=MAX_BODY_BYTES)
     return statement.with_body(salt, body)

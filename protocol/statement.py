@@ -173,6 +173,16 @@ class Statement:
         return Statement(self.header, self.header_bytes, self.signature, body, salt)
 
 
+def expect_salt(value: Any, name: str) -> bytes:
+    """A salt as carried (plain content, sealed plaintext): bin of 0 or 32 bytes, any other length
+    ``malformed`` before any header is consulted. Whether the length fits the header's ``private``
+    flag is the body check's (``bad-body``, section 4.3)."""
+    salt = expect_bytes(value, name)
+    if len(salt) not in (0, SALT_LEN):
+        raise RemoteProtocolError(MALFORMED, f"{name} must be 0 or {SALT_LEN} bytes, is {len(salt)}")
+    return salt
+
+
 def check_not_far_future(ts: int, now: int) -> None:
     """Refuse a received statement stamped more than ``MAX_FUTURE_MS`` after ``now`` (the receiver's clock).
 
@@ -295,7 +305,7 @@ class Envelope:
             if tag == CONTENT_PLAIN:
                 expect_list(parts, "content", 3)
                 content = (
-                    expect_bytes(parts[1], "content.salt", max_len=SALT_LEN),
+                    expect_salt(parts[1], "content.salt"),
                     expect_bytes(parts[2], "content.body", max_len=MAX_BODY_BYTES),
                 )
             elif tag == CONTENT_SEALED:

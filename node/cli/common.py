@@ -90,7 +90,7 @@ def call(args: argparse.Namespace, method: str, path: str, body: Any = None, tim
 
 # --- parsing -------------------------------------------------------------------------------------
 
-DURATION = re.compile(r"^(\d+)([smhdw])$")
+DURATION = re.compile(r"^([0-9]{1,9})([smhdw])$")  # ASCII digits only: \d would take "٣"
 UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 
 

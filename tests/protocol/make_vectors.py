@@ -33,6 +33,8 @@ from protocol.reshare import make_reshare
 from protocol.sealing import SUITE_MLKEM768_X25519, SUITE_X25519, open_bytes, seal_bytes, seal_info
 from protocol.statement import Envelope, SealedContent, Statement, sign_statement
 from protocol.sync import Batch, ItemResult, PullRequest, PushResults
+from tests.protocol import rejection_vectors
+from tests.protocol.rejection_vectors import rejected_vectors
 
 VECTORS_PATH = Path(__file__).resolve().parents[2] / "docs" / "test-vectors.json"
 
@@ -325,6 +327,7 @@ def deterministic() -> dict[str, Any]:
         "match": match_vectors(),
         "checkpoint": checkpoint_vector(),
         "base_url": base_url_vectors(),
+        "rejected": rejected_vectors(request_auth_vector()["authorization"], invite_vector()["token"]),
     }
 
 
@@ -690,6 +693,7 @@ def markdown(data: dict[str, Any]) -> str:
                   "call", "reply_signed_message", "reply_info", "reply_plaintext", "reply_ciphertext", "reply",
                   "proofs_request", "proofs_reply"):
         block(f"`{field}`", xv[field])
+    lines.extend(rejection_vectors.markdown(data["rejected"]))
     return "\n".join(lines)
 
 
