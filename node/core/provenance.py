@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from node.core.clock import Timer
+from node.core.cosigning import Cosigning
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.logs import log_event
@@ -53,8 +54,10 @@ class Provenance:
     _timer: Timer = field(init=False)
     _witnessed: dict[bytes, bytes] = field(default_factory=dict)
     _roots: dict[tuple[bytes, int], bytes] = field(default_factory=dict)
+    cosigning: Cosigning = field(init=False)
 
     def __post_init__(self) -> None:
+        self.cosigning = Cosigning(self.federation)
         self.federation.on_appended.append(self.on_appended)
         self._timer = Timer("checkpoints", self._checkpoint_due, self._next_checkpoint)
 
@@ -183,6 +186,8 @@ class Provenance:
             root = self._roots[key]
             if root != checkpoint.root:
                 conflict = root
+            else:  # consistent with the log we hold: cosign it (docs/protocol.md 18.7)
+                self.cosigning.cosign(cp_statement, checkpoint)
         if conflict is None:
             return
         self.store.record_split_view(cp_statement, conflict, witness, now)
