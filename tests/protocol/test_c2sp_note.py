@@ -122,3 +122,20 @@ def test_arbitrary_bytes_never_escape_as_other_errors(data):
         CheckpointText.decode(data)
     except RemoteProtocolError as exc:
         assert exc.code == MALFORMED
+
+
+def test_the_documented_vector_is_recomputed_byte_for_byte():
+    """docs/protocol.md 21, "Checkpoint note and cosignature (C2SP)"."""
+    from pathlib import Path
+
+    from protocol.identity import node_id_for
+
+    node_a, node_b = node_id_for(pub(AUTHOR)), node_id_for(pub(COSIGNER))
+    text = checkpoint_text(node_a, 5, tree_root([bytes([i]) * 32 for i in range(1, 6)]))
+    note = SignedNote(text, (sign_note(text, origin_of(node_a), pub(AUTHOR), AUTHOR.sign),)).encode()
+    full = note + cosign(text, origin_of(node_b), pub(COSIGNER), 1_700_000_000, COSIGNER.sign).encode().encode()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    assert "```\n" + full.decode() + "```" in doc
+    assert key_id(origin_of(node_a), 0x01, pub(AUTHOR)).hex() == "709030e1"
+    assert ref.verify_ed25519_note(full, origin_of(node_a), pub(AUTHOR)) == text
+    assert ref.verify_cosignature(full, origin_of(node_b), pub(COSIGNER)) == 1_700_000_000
