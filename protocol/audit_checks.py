@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from protocol.audit_bundle import AuditBundle
+from protocol.audit_cosignatures import check_cosignatures
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.consent import ConsentWithdrawal
 from protocol.errors import ProtocolError
@@ -378,6 +379,7 @@ STEPS: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
     ("keys", _check_keys),
     ("inclusion", _check_inclusion),
     ("checkpoints", _check_checkpoints),
+    ("cosignatures", check_cosignatures),
     ("references", _check_references),
     ("consent", _check_consent),
     ("lifecycle", _check_lifecycle),

@@ -79,3 +79,29 @@ async def test_a_partner_never_cosigns_a_checkpoint_that_contradicts_its_copy(ne
     await wait_until(lambda: list(alice.service.db.query("SELECT * FROM forks")), what="the lie to be flagged")
     held = CosignatureStore(alice.service.db)
     assert held.of_checkpoint(bogus.id) == [] and held.latest_by(liar.service.node_id, alice.service.node_id).checkpoint == good.id
+
+
+async def test_audit_bundles_carry_cosignatures_and_audit_verify_checks_them(net):
+    from dataclasses import replace
+
+    from protocol import audit
+    from protocol.audit_bundle import AuditBundle
+
+    alice = await net.start("Alice Works")
+    bob = await net.start("Bob Corp", sector="company")
+    await pair(alice, bob)
+    bob.federation.append(Note.KIND, Note("news").to_value(), private=True)
+    cp = bob.provenance.checkpoint(force=True)
+    await wait_until(lambda: CosignatureStore(alice.service.db).of_checkpoint(cp.id), what="alice to cosign bob's checkpoint")
+    data, _ = alice.provenance.export_impact(0, alice.federation.clock())
+    bundle = AuditBundle.decode(data)
+    assert [c.checkpoint for c in bundle.cosignatures] == [cp.id]
+    report = audit.verify(data)
+    assert report.valid and "cosignatures" in report.passed, report.failed
+    assert any("cosignatures over 1 checkpoints verify" in fact for fact in report.facts)
+    item = bundle.cosignatures[0]
+    flipped = item.line[:-3] + (b"A" if item.line[-3:-2] != b"A" else b"B") + item.line[-2:]
+    bad = audit.verify(replace(bundle, cosignatures=(replace(item, line=flipped),)).encode())
+    assert not bad.valid and bad.failed.check == "cosignatures" and bad.failed.statement == cp.id
+    bare = audit.verify(replace(bundle, cosignatures=()).encode())
+    assert bare.valid and any("carry no cosignature" in fact for fact in bare.facts), "absent cosignatures are reported, not failed"
