@@ -8,28 +8,38 @@ bundle lacks, is reported as a fact and fails nothing (cosignatures strengthen a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
 
+from protocol.audit_bundle import BundleCosignature
 from protocol.c2sp_note import COSIGNATURE_TYPE_ED25519, SignedNote, checkpoint_text, key_id, origin_of, verify_cosignature
+from protocol.card_bundle import VerifiedCard
 from protocol.errors import ProtocolError
 from protocol.provenance import Checkpoint
-
-if TYPE_CHECKING:
-    from protocol.audit_checks import CheckState
+from protocol.statement import Statement
 
 
-def check_cosignatures(state: CheckState) -> None:
-    from protocol.audit_checks import AuditFailure
+class CosignatureFailure(Exception):
+    """A cosignature entry that fails; ``protocol.audit_checks`` reports it as the ``cosignatures`` check."""
 
+    def __init__(self, detail: str, statement: bytes | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.statement = statement
+
+
+def cosignature_facts(cosignatures: Sequence[BundleCosignature], statements: Mapping[bytes, Statement],
+                      cards: Mapping[bytes, VerifiedCard], name_of: Callable[[bytes], str]) -> list[str]:
+    """Verify every entry; return the facts to report. Raises ``CosignatureFailure`` on the first bad one."""
+    facts: list[str] = []
     verified: dict[bytes, int] = {}
     unverifiable = 0
-    for item in state.bundle.cosignatures:
-        statement = state.statements.get(item.checkpoint)
+    for item in cosignatures:
+        statement = statements.get(item.checkpoint)
         if statement is None or statement.kind != Checkpoint.KIND or statement.body is None:
-            raise AuditFailure("cosignatures", "a cosignature names a checkpoint that is not in the bundle", item.checkpoint)
+            raise CosignatureFailure("a cosignature names a checkpoint that is not in the bundle", item.checkpoint)
         if item.cosigner == statement.author:
-            raise AuditFailure("cosignatures", "an organization cannot cosign its own checkpoint", item.checkpoint)
-        card = state.cards.get(item.cosigner)
+            raise CosignatureFailure("an organization cannot cosign its own checkpoint", item.checkpoint)
+        card = cards.get(item.cosigner)
         if card is None:
             unverifiable += 1
             continue
@@ -39,20 +49,22 @@ def check_cosignatures(state: CheckState) -> None:
         try:
             line = SignedNote.decode(text + b"\n" + item.line).signatures
             if len(line) != 1:
-                raise AuditFailure("cosignatures", "a cosignature entry holds more than one line", item.checkpoint)
+                raise CosignatureFailure("a cosignature entry holds more than one line", item.checkpoint)
             keys = [p.key for p in card.history.periods if key_id(name, COSIGNATURE_TYPE_ED25519, p.key) == line[0].key_id]
             if not keys or line[0].name != name:
-                raise AuditFailure("cosignatures", f"a cosignature is not by a key of {state.name(item.cosigner)}", item.checkpoint)
+                raise CosignatureFailure(f"a cosignature is not by a key of {name_of(item.cosigner)}", item.checkpoint)
             verify_cosignature(text, line[0], name, keys[0])
         except ProtocolError as exc:
-            raise AuditFailure("cosignatures", f"a cosignature by {state.name(item.cosigner)} does not verify "
+            raise CosignatureFailure(f"a cosignature by {name_of(item.cosigner)} does not verify "
                                                f"({exc.code}: {exc.detail})", item.checkpoint) from exc
         verified[item.checkpoint] = verified.get(item.checkpoint, 0) + 1
-    checkpoints = [s for s in state.statements.values() if s.kind == Checkpoint.KIND]
+    checkpoints = [s for s in statements.values() if s.kind == Checkpoint.KIND]
     bare = sum(1 for s in checkpoints if s.id not in verified)
     if verified:
-        state.facts.append(f"{sum(verified.values())} partner cosignatures over {len(verified)} checkpoints verify")
+        facts.append(f"{sum(verified.values())} partner cosignatures over {len(verified)} checkpoints verify")
     if bare:
-        state.facts.append(f"{bare} of {len(checkpoints)} checkpoints carry no cosignature (reported, not a failure)")
+        facts.append(f"{bare} of {len(checkpoints)} checkpoints carry no cosignature (reported, not a failure)")
     if unverifiable:
-        state.facts.append(f"{unverifiable} cosignatures are by organizations whose card is not in the bundle: not checked")
+        facts.append(f"{unverifiable} cosignatures are by organizations whose card is not in the bundle: not checked")
+    return facts
+
