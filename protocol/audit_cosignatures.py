@@ -2,8 +2,9 @@
 lines over the bundle's checkpoints, verified offline from the cards in the bundle.
 
 Kept apart from ``protocol.audit_checks`` because it reads C2SP notes, not statements. A cosignature that
-does not verify fails the check by name; a checkpoint without cosignatures, or a cosigner whose card the
-bundle lacks, is reported as a fact and fails nothing (cosignatures strengthen a bundle; they are optional).
+does not verify, or whose cosigner's card the bundle lacks (it could not be checked, so it must not be
+there), fails the check by name; a checkpoint without cosignatures is reported as a fact and fails
+nothing (cosignatures strengthen a bundle; they are optional).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ def cosignature_facts(cosignatures: Sequence[BundleCosignature], statements: Map
     """Verify every entry; return the facts to report. Raises ``CosignatureFailure`` on the first bad one."""
     facts: list[str] = []
     verified: dict[bytes, int] = {}
-    unverifiable = 0
     for item in cosignatures:
         statement = statements.get(item.checkpoint)
         if statement is None or statement.kind != Checkpoint.KIND or statement.body is None:
@@ -41,8 +41,7 @@ def cosignature_facts(cosignatures: Sequence[BundleCosignature], statements: Map
             raise CosignatureFailure("an organization cannot cosign its own checkpoint", item.checkpoint)
         card = cards.get(item.cosigner)
         if card is None:
-            unverifiable += 1
-            continue
+            raise CosignatureFailure("a cosignature is by an organization whose card is not in the bundle", item.checkpoint)
         checkpoint = Checkpoint.from_value(statement.body_value())
         text = checkpoint_text(statement.author, checkpoint.size, checkpoint.root)
         name = origin_of(item.cosigner)
@@ -64,7 +63,5 @@ def cosignature_facts(cosignatures: Sequence[BundleCosignature], statements: Map
         facts.append(f"{sum(verified.values())} partner cosignatures over {len(verified)} checkpoints verify")
     if bare:
         facts.append(f"{bare} of {len(checkpoints)} checkpoints carry no cosignature (reported, not a failure)")
-    if unverifiable:
-        facts.append(f"{unverifiable} cosignatures are by organizations whose card is not in the bundle: not checked")
     return facts
 

@@ -245,7 +245,7 @@ class Provenance:
         envelopes = [Envelope.of(s, with_body=plain and s.body is not None).encode() for s, plain in statements.values()]
         held = CosignatureStore(self.db)  # partners' cosignatures of the included checkpoints (protocol.md 18.7)
         cosignatures = tuple(BundleCosignature(c.checkpoint, c.cosigner, c.line.encode()) for s, _ in statements.values()
-                             if s.kind == Checkpoint.KIND for c in held.of_checkpoint(s.id))
+                             if s.kind == Checkpoint.KIND for c in held.of_checkpoint(s.id) if c.cosigner in by_author)
         return AuditBundle(subject, self.me, self.federation.clock(), tuple(cards), tuple(envelopes), tuple(proofs),
                            tuple(consistency), impact, cosignatures).encode()
 
