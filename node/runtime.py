@@ -101,6 +101,7 @@ class NodeRuntime:
         self.relays = Relays(self.federation)  # reached through talent (boxes ride on referrals); no routes or loop
         self.talent = Talent(self.federation, load_vocabulary, self.relays)
         self.provenance = Provenance(self.federation, interval=service.config.checkpoint_interval)
+        self.sync.after_pull.append(self.provenance.cosigning.fetch_from)
         self.paths = PathCalls(self.relays, self.client)  # calls along the trust path: match, audit proofs
         path_match.register(self.talent, self.paths)
         path_proofs.register(self.provenance, self.paths)

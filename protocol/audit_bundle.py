@@ -24,6 +24,8 @@ BUNDLE_LIMITS = Limits(max_bytes=MAX_BUNDLE_BYTES, max_str_len=64, max_bin_len=M
                        max_map_len=16, max_depth=6)
 
 BUNDLE_FIELDS = ("subject", "exported_by", "exported_at", "cards", "statements", "proofs", "consistency", "impact")
+OPTIONAL_FIELDS = ("cosignatures",)  # written only when there is one, so bundles without any are unchanged
+MAX_COSIGNATURE_LINE = 512
 
 
 class AuditInputError(Exception):
@@ -44,6 +46,13 @@ class Consistency:
     path: tuple[bytes, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class BundleCosignature:
+    checkpoint: bytes  # id of a checkpoint statement in the bundle
+    cosigner: bytes  # node id of the cosigner
+    line: bytes  # the tlog-cosignature/v1 note signature line, UTF-8, newline included
+
+
 @dataclass(frozen=True)
 class AuditBundle:
     subject: bytes | None  # the referral id, or None for an impact-only bundle
@@ -54,8 +63,10 @@ class AuditBundle:
     proofs: tuple[Proof, ...]
     consistency: tuple[Consistency, ...]
     impact: bytes | None  # id of the impact_report statement, if any
+    cosignatures: tuple[BundleCosignature, ...] = ()
 
     def encode(self) -> bytes:
+        extra = {"cosignatures": [[c.checkpoint, c.cosigner, c.line] for c in self.cosignatures]} if self.cosignatures else {}
         return encode([PROTOCOL_VERSION, BUNDLE_MAGIC, {
             "subject": self.subject,
             "exported_by": self.exported_by,
@@ -65,6 +76,7 @@ class AuditBundle:
             "proofs": [[p.statement, p.checkpoint, list(p.path)] for p in self.proofs],
             "consistency": [[c.old, c.new, list(c.path)] for c in self.consistency],
             "impact": self.impact,
+            **extra,
         }])
 
     @classmethod
@@ -78,8 +90,9 @@ class AuditBundle:
             if items[1] != BUNDLE_MAGIC:
                 raise RemoteProtocolError(MALFORMED, "not an orgnode audit bundle")
             v = expect_map(items[2], "bundle.body")
-            if set(v) != set(BUNDLE_FIELDS):
-                raise RemoteProtocolError(MALFORMED, f"bundle fields must be exactly {', '.join(BUNDLE_FIELDS)}")
+            if not set(BUNDLE_FIELDS) <= set(v) <= set(BUNDLE_FIELDS + OPTIONAL_FIELDS):
+                raise RemoteProtocolError(MALFORMED, f"bundle fields must be exactly {', '.join(BUNDLE_FIELDS)}"
+                                                     f" and optionally {', '.join(OPTIONAL_FIELDS)}")
             subject = v.get("subject")
             impact = v.get("impact")
             if subject is None and impact is None:
@@ -101,6 +114,11 @@ class AuditBundle:
                     for c in (expect_list(x, "consistency", 3) for x in expect_list(v.get("consistency"), "consistency"))
                 ),
                 impact=None if impact is None else expect_bytes(impact, "impact", 32),
+                cosignatures=tuple(
+                    BundleCosignature(expect_bytes(c[0], "cosignature.checkpoint", 32), expect_bytes(c[1], "cosignature.cosigner", 32),
+                                      expect_bytes(c[2], "cosignature.line", max_len=MAX_COSIGNATURE_LINE))
+                    for c in (expect_list(x, "cosignature", 3) for x in expect_list(v.get("cosignatures", []), "cosignatures"))
+                ),
             )
         except ProtocolError as exc:
             raise AuditInputError(f"not a usable audit bundle: {exc.detail}") from exc

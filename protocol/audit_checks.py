@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from protocol.audit_bundle import AuditBundle
+from protocol.audit_cosignatures import CosignatureFailure, cosignature_facts
 from protocol.card_bundle import VerifiedCard, verify_bundle
 from protocol.consent import ConsentWithdrawal
 from protocol.errors import ProtocolError
@@ -399,6 +400,13 @@ def _check_impact(state: CheckState) -> None:
     state.facts.append(f"{len(report.figures)} impact figures recomputed from {len(counted)} signed statements and found equal")
 
 
+def _check_cosignatures(state: CheckState) -> None:
+    try:
+        state.facts.extend(cosignature_facts(state.bundle.cosignatures, state.statements, state.cards, state.name))
+    except CosignatureFailure as failure:
+        raise AuditFailure("cosignatures", failure.detail, failure.statement) from failure
+
+
 # The checks, in the order they run. Each failure names one of these.
 STEPS: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
     ("cards", _check_cards),
@@ -406,6 +414,7 @@ STEPS: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
     ("keys", _check_keys),
     ("inclusion", _check_inclusion),
     ("checkpoints", _check_checkpoints),
+    ("cosignatures", _check_cosignatures),
     ("references", _check_references),
     ("consent", _check_consent),
     ("lifecycle", _check_lifecycle),

@@ -289,6 +289,18 @@ def _m029_fork_archive_append_only(db: sqlite_utils.Database) -> None:
                        BEGIN SELECT RAISE(ABORT, 'fork_archive is append-only'); END""")
 
 
+def _m031_cosignatures(db: sqlite_utils.Database) -> None:
+    """Issue 13 item 3: tlog-cosignature/v1 lines over checkpoint notes (docs/protocol.md 18.7), both
+    those this node made over partners' checkpoints and those partners made over its own. One row per
+    (checkpoint statement, cosigner); the newest cosigned size per author is what this node never
+    contradicts."""
+    db.execute("""CREATE TABLE cosignatures (
+                      checkpoint BLOB NOT NULL, author BLOB NOT NULL, size INTEGER NOT NULL, root BLOB NOT NULL,
+                      cosigner BLOB NOT NULL, timestamp INTEGER NOT NULL, line TEXT NOT NULL, stored_at INTEGER NOT NULL,
+                      PRIMARY KEY (checkpoint, cosigner)) WITHOUT ROWID""")
+    db.execute("CREATE INDEX cosignatures_by_author ON cosignatures (author, cosigner, size)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -309,4 +321,5 @@ MIGRATIONS: list[Migration] = [
     ("026_candidate_changes", _m026_candidate_changes),
     ("028_partner_forks", _m028_partner_forks),
     ("029_fork_archive_append_only", _m029_fork_archive_append_only),
+    ("031_cosignatures", _m031_cosignatures),
 ]

@@ -16,6 +16,11 @@ class ProvenanceStore:
         rows = list(self.db.query("SELECT id FROM entries WHERE author = ? AND kind = ? ORDER BY seq DESC LIMIT 1", [author, kind]))
         return bytes(rows[0]["id"]) if rows else None
 
+    def ids_of_kind(self, author: bytes, kind: str, limit: int = 64) -> list[bytes]:
+        """The ids of ``author``'s latest ``limit`` statements of ``kind``, newest first."""
+        rows = self.db.query("SELECT id FROM entries WHERE author = ? AND kind = ? ORDER BY seq DESC LIMIT ?", [author, kind, limit])
+        return [bytes(r["id"]) for r in rows]
+
     def ids_up_to(self, author: bytes, seq: int) -> list[bytes]:
         """The ids of ``author``'s log from seq 1 to ``seq``, in order (a log prefix)."""
         return [bytes(r["id"]) for r in self.db.query("SELECT id FROM entries WHERE author = ? AND seq <= ? ORDER BY seq", [author, seq])]

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from node.core.clock import Timer
+from node.core.cosigning import Cosigning
 from node.core.errors import UserError
 from node.core.federation import Federation
 from node.logs import log_event
 from protocol.audience import Audience
-from protocol.audit_bundle import AuditBundle, Consistency, Proof
+from protocol.audit_bundle import AuditBundle, BundleCosignature, Consistency, Proof
 from protocol.consent import Consent, ConsentWithdrawal
 from protocol.errors import ProtocolError
 from protocol.impact import Impact, compute
@@ -36,6 +37,7 @@ from protocol.referrals import Referral, ReferralProfile, ReferralRequest, Refer
 from protocol.reshare import verify_reshare
 from protocol.statement import Envelope, Statement
 from storage.cards import CardStore
+from storage.cosignatures import CosignatureStore
 from storage.foreign import foreign_statements
 from storage.fork_decisions import ForkDecisions
 from storage.provenance import ProvenanceStore
@@ -53,8 +55,10 @@ class Provenance:
     _timer: Timer = field(init=False)
     _witnessed: dict[bytes, bytes] = field(default_factory=dict)
     _roots: dict[tuple[bytes, int], bytes] = field(default_factory=dict)
+    cosigning: Cosigning = field(init=False)
 
     def __post_init__(self) -> None:
+        self.cosigning = Cosigning(self.federation)
         self.federation.on_appended.append(self.on_appended)
         self._timer = Timer("checkpoints", self._checkpoint_due, self._next_checkpoint)
 
@@ -183,6 +187,8 @@ class Provenance:
             root = self._roots[key]
             if root != checkpoint.root:
                 conflict = root
+            else:  # consistent with the log we hold: cosign it (docs/protocol.md 18.7)
+                self.cosigning.cosign(cp_statement, checkpoint)
         if conflict is None:
             return
         self.store.record_split_view(cp_statement, conflict, witness, now)
@@ -237,7 +243,11 @@ class Provenance:
         cards = [self.federation.service.card_bundle() if a == self.me else fetched[a].card_bundle if a in fetched
                  else self.federation.card_bundle_of(a) for a in by_author]
         envelopes = [Envelope.of(s, with_body=plain and s.body is not None).encode() for s, plain in statements.values()]
-        return AuditBundle(subject, self.me, self.federation.clock(), tuple(cards), tuple(envelopes), tuple(proofs), tuple(consistency), impact).encode()
+        held = CosignatureStore(self.db)  # partners' cosignatures of the included checkpoints (protocol.md 18.7)
+        cosignatures = tuple(BundleCosignature(c.checkpoint, c.cosigner, c.line.encode()) for s, _ in statements.values()
+                             if s.kind == Checkpoint.KIND for c in held.of_checkpoint(s.id) if c.cosigner in by_author)
+        return AuditBundle(subject, self.me, self.federation.clock(), tuple(cards), tuple(envelopes), tuple(proofs),
+                           tuple(consistency), impact, cosignatures).encode()
 
     def _of_kind(self, kind: str) -> list[Statement]:
         """Statements of ``kind`` held: from the logs we replicate, and those that reached us re-shared

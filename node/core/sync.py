@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -58,6 +59,7 @@ class SyncEngine:
     _senders: dict[bytes, asyncio.Task[None]] = field(default_factory=dict)
     _pullers: dict[bytes, asyncio.Task[None]] = field(default_factory=dict)
     _pull_wake: dict[bytes, asyncio.Event] = field(default_factory=dict)
+    after_pull: list[Callable[[FederationClient, bytes, str], Awaitable[object]]] = field(default_factory=list)
     _maintenance: asyncio.Task[None] | None = None
     _timers_wake: asyncio.Event = field(default_factory=asyncio.Event)
     _running: bool = False
@@ -327,7 +329,10 @@ class SyncEngine:
     async def _pull_guarded(self, peer_id: bytes, url: str) -> PullReport:
         """A bug while applying one peer's answer must not stop pulling from the others, or later."""
         try:
-            return await self.pull_from(peer_id, url)
+            report = await self.pull_from(peer_id, url)
+            for hook in self.after_pull:  # e.g. collect the peer's cosignature of our checkpoint (protocol.md 18.7)
+                await hook(self.client, peer_id, url)
+            return report
         except StorageFull:  # our disk is full (DiskWatch warned once); the page is asked for again later
             return PullReport(peer_id, False, 0, DISK_FULL)
         except Exception as exc:

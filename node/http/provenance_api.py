@@ -1,4 +1,5 @@
-"""Admin routes for audit bundles and impact reports (the CLI's ``audit export`` and ``impact``)."""
+"""Admin routes for audit bundles and impact reports (the CLI's ``audit export`` and ``impact``), and the
+federation routes of witnessable checkpoints (the C2SP checkpoint note, cosignatures for partners)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,40 @@ async def checkpoint(request: web.Request) -> web.Response:
     return web.json_response({"seq": statement.seq, "id": statement.id.hex()})
 
 
+NOTE_TYPE = "text/plain"
+NOTE_CACHE = "public, max-age=30"
+
+
+async def checkpoint_note(request: web.Request) -> web.Response:
+    """``GET /federation/v1/checkpoint``: the latest own checkpoint as a C2SP note with the cosignatures
+    held (docs/protocol.md 18.6). Public. Signs a checkpoint only if there is none of the current key
+    yet (at most once per key), so a stranger cannot make the node write more."""
+    provenance = request.app[PROVENANCE]
+    note = provenance.cosigning.own_note()
+    if note is None:
+        provenance.checkpoint(force=True)
+        note = provenance.cosigning.own_note()
+    assert note is not None
+    return web.Response(body=note, content_type=NOTE_TYPE, charset="utf-8", headers={"Cache-Control": NOTE_CACHE})
+
+
+async def cosignature(request: web.Request) -> web.Response:
+    """``POST /federation/v1/cosignature`` (signed by a trusted peer): our cosignature over the asker's
+    largest checkpoint we cosigned, as a note signed by us alone; 404 if we cosigned none."""
+    from node.http.federation_api import authenticate
+
+    origin, _ = await authenticate(request)
+    note = request.app[PROVENANCE].cosigning.cosigned_note(origin)
+    if note is None:
+        return web.Response(status=404, text="no checkpoint of yours cosigned here yet\n", content_type=NOTE_TYPE)
+    return web.Response(body=note, content_type=NOTE_TYPE, charset="utf-8")
+
+
+FEDERATION_ROUTES = [
+    ("GET", "/federation/v1/checkpoint", checkpoint_note),
+    ("POST", "/federation/v1/cosignature", cosignature),
+]
+
 ADMIN_ROUTES = [
     ("POST", "/audit/export", audit_export),
     ("POST", "/impact", impact),
@@ -74,5 +109,5 @@ ADMIN_ROUTES = [
 
 
 def part(provenance: Provenance) -> Part:
-    """Audit and impact admin routes, and the checkpoint loop as the lifecycle."""
-    return Part("provenance", (), tuple(ADMIN_ROUTES), ((PROVENANCE, provenance),), lifecycle=provenance)
+    """Audit and impact admin routes, the checkpoint note and cosignature routes, and the checkpoint loop."""
+    return Part("provenance", tuple(FEDERATION_ROUTES), tuple(ADMIN_ROUTES), ((PROVENANCE, provenance),), lifecycle=provenance)

@@ -263,7 +263,7 @@ async def test_reordered_transition_signed_by_the_job_org(net):
     assert statement.id in {s.id for s in opened(AuditBundle.decode(bundle))}
     report = rejected(bundle, "lifecycle", "illegal transition", "hired to in_process")
     assert report.failed.statement == statement.id
-    assert report.passed == ["cards", "signatures", "keys", "inclusion", "checkpoints", "references", "consent"]
+    assert report.passed == ["cards", "signatures", "keys", "inclusion", "checkpoints", "cosignatures", "references", "consent"]
 
 
 async def test_status_signed_by_the_wrong_side(net):
@@ -350,7 +350,7 @@ async def test_forged_impact_figures(net, monkeypatch):
     monkeypatch.setattr(provenance_module, "compute", inflate)
     data, _ = youth.provenance.export_impact(0, 2**62)
     report = rejected(data, "impact", "referrals_hired is reported as 2 but the statements show 1")
-    assert report.passed == ["cards", "signatures", "keys", "inclusion", "checkpoints", "references", "consent", "lifecycle"]
+    assert report.passed == ["cards", "signatures", "keys", "inclusion", "checkpoints", "cosignatures", "references", "consent", "lifecycle"]
 
     def inflate_partner(me, statements, since, until):  # type: ignore[no-untyped-def]
         real = honest(me, statements, since, until)
