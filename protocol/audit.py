@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.audit_bundle import AuditBundle
-from protocol.audit_checks import STEPS, AuditFailure, CheckState
+from protocol.audit_checks import STEPS
+from protocol.audit_state import AuditFailure, CheckState
 from protocol.errors import ProtocolError
 
 # The checks, in the order they run. Each failure names one of these.

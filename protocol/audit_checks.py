@@ -1,4 +1,4 @@
-"""The auditor's nine checks (DOMAIN.md "What an auditor checks"), each over a shared ``CheckState``.
+"""The auditor's checks (DOMAIN.md "What an auditor checks"), each over a shared ``CheckState``.
 
 Each check either adds facts to the state or raises ``AuditFailure`` naming itself and, where one
 is to blame, the statement; ``STEPS`` is their order, in which ``protocol.audit.verify`` runs them
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from protocol.audit_bundle import AuditBundle
 from protocol.audit_cosignatures import CosignatureFailure, cosignature_facts
-from protocol.card_bundle import VerifiedCard, verify_bundle
+from protocol.audit_state import AuditFailure, CheckState, checkpoint_of, utc_day
+from protocol.card_bundle import verify_bundle
 from protocol.consent import ConsentWithdrawal
 from protocol.errors import ProtocolError
 from protocol.impact import compute
@@ -36,55 +36,6 @@ from protocol.referrals import (
 )
 from protocol.reshare import verify_reshare
 from protocol.statement import Envelope, SealedContent, Statement, statement_id
-
-
-class AuditFailure(Exception):
-    """One check failed: which (a name in ``STEPS``), why, and the statement to blame if any."""
-
-    def __init__(self, check: str, detail: str, statement: bytes | None = None) -> None:
-        super().__init__(f"{check}: {detail}")
-        self.check = check
-        self.detail = detail
-        self.statement = statement
-
-
-def utc_day(ms: int) -> str:
-    """``YYYY-MM-DD`` (UTC) of a statement time in milliseconds, for the report's words: an auditor reads
-    *when* each step happened. Pure arithmetic (days to civil date, H. Hinnant), no clock or datetime."""
-    z = ms // 86_400_000 + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day, month = doy - (153 * mp + 2) // 5 + 1, mp + 3 if mp < 10 else mp - 9
-    return f"{yoe + era * 400 + (month <= 2):04d}-{month:02d}-{day:02d}"
-
-
-@dataclass
-class CheckState:
-    """What the checks share: the bundle, what earlier checks established, and the facts and
-    figures found so far (the verifier's report shares them, so a failure keeps what passed)."""
-
-    bundle: AuditBundle
-    cards: dict[bytes, VerifiedCard] = field(default_factory=dict)
-    statements: dict[bytes, Statement] = field(default_factory=dict)
-    by_author: dict[bytes, dict[int, Statement]] = field(default_factory=dict)
-    twins: list[tuple[Statement, Statement]] = field(default_factory=list)  # two statements for one (author, seq)
-    facts: list[str] = field(default_factory=list)
-    figures: dict[str, int] = field(default_factory=dict)
-
-    def name(self, node: bytes) -> str:
-        """An organization as a report names it: its card's name and a short id."""
-        card = self.cards.get(node)
-        return f"{card.card.name} ({node.hex()[:12]}…)" if card else node.hex()[:12] + "…"
-
-    def need(self, statement_id: bytes, check: str, what: str) -> Statement:
-        """A statement a check relies on; its absence fails that check, naming what is missing."""
-        found = self.statements.get(statement_id)
-        if found is None:
-            raise AuditFailure(check, f"{what} is missing from the bundle", statement_id)
-        return found
 
 
 def _check_cards(state: CheckState) -> None:
@@ -137,12 +88,6 @@ def _check_keys(state: CheckState) -> None:
     state.facts.append(f"{len(state.statements)} statements carry valid signatures by keys valid at their position")
 
 
-def _checkpoint(statement: Statement, check: str) -> Checkpoint:
-    if statement.kind != Checkpoint.KIND or statement.body is None:
-        raise AuditFailure(check, "proof refers to something that is not a checkpoint", statement.id)
-    return Checkpoint.from_value(statement.body_value())
-
-
 def _check_inclusion(state: CheckState) -> None:
     proofs = {p.statement: p for p in state.bundle.proofs}
     for statement in state.statements.values():
@@ -154,7 +99,7 @@ def _check_inclusion(state: CheckState) -> None:
         cp_statement = state.need(proof.checkpoint, "inclusion", "the checkpoint a proof refers to")
         if cp_statement.author != statement.author:
             raise AuditFailure("inclusion", "proof against another author's checkpoint", statement.id)
-        cp = _checkpoint(cp_statement, "inclusion")
+        cp = checkpoint_of(cp_statement, "inclusion")
         if cp.size >= cp_statement.seq:
             raise AuditFailure("inclusion", "a checkpoint cannot cover itself", cp_statement.id)
         try:
@@ -172,7 +117,7 @@ def _check_checkpoints(state: CheckState) -> None:
     by_author: dict[bytes, list[tuple[Statement, Checkpoint]]] = {}
     for statement in state.statements.values():
         if statement.kind == Checkpoint.KIND:
-            by_author.setdefault(statement.author, []).append((statement, _checkpoint(statement, "checkpoints")))
+            by_author.setdefault(statement.author, []).append((statement, checkpoint_of(statement, "checkpoints")))
     for author, cps in by_author.items():
         cps.sort(key=lambda pair: pair[0].seq)
         for (old_s, old), (new_s, new) in itertools.pairwise(cps):
@@ -370,7 +315,7 @@ def _check_impact(state: CheckState) -> None:
     me = report_statement.author
     log = state.by_author.get(me, {})
     cp_statement = state.need(report.checkpoint, "impact", "the checkpoint the report is tied to")
-    cp = _checkpoint(cp_statement, "impact")
+    cp = checkpoint_of(cp_statement, "impact")
     missing = [seq for seq in range(1, cp.size + 1) if seq not in log]
     if missing:
         raise AuditFailure("impact", f"the reporter's log up to its checkpoint is incomplete (statement {missing[0]} missing)")
@@ -379,7 +324,7 @@ def _check_impact(state: CheckState) -> None:
     for author, statements in state.by_author.items():
         if author == me:
             continue
-        sizes = [_checkpoint(s, "impact").size for s in statements.values() if s.kind == Checkpoint.KIND]
+        sizes = [checkpoint_of(s, "impact").size for s in statements.values() if s.kind == Checkpoint.KIND]
         gaps = [seq for seq in range(1, max(sizes, default=0) + 1) if seq not in statements]
         if gaps:
             raise AuditFailure("impact", f"the log of {state.name(author)} up to its checkpoint is incomplete "

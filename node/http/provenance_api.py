@@ -73,14 +73,15 @@ NOTE_CACHE = "public, max-age=30"
 
 async def checkpoint_note(request: web.Request) -> web.Response:
     """``GET /federation/v1/checkpoint``: the latest own checkpoint as a C2SP note with the cosignatures
-    held (docs/protocol.md 18.6). Public. Signs a checkpoint only if there is none of the current key
-    yet (at most once per key), so a stranger cannot make the node write more."""
-    provenance = request.app[PROVENANCE]
-    note = provenance.cosigning.own_note()
+    held (docs/protocol.md 18.6). Public, so answered from what is stored and never writing: a stranger's
+    request changes nothing (tests/fuzz/test_endpoints.py). Before the node's first checkpoint of its
+    current key (the checkpoint timer signs one within ``checkpoint_interval`` of any new statement, a
+    key rotation included) the answer is 404."""
+    note = request.app[PROVENANCE].cosigning.own_note()
     if note is None:
-        provenance.checkpoint(force=True)
-        note = provenance.cosigning.own_note()
-    assert note is not None
+        return web.Response(status=404, text="no checkpoint of the current key yet: the node signs one within its "
+                            "checkpoint interval; ask again later\n", content_type=NOTE_TYPE,
+                            headers={"Retry-After": "60"})
     return web.Response(body=note, content_type=NOTE_TYPE, charset="utf-8", headers={"Cache-Control": NOTE_CACHE})
 
 

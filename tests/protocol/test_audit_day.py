@@ -7,7 +7,7 @@ import datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.audit_checks import utc_day
+from protocol.audit_state import utc_day
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
