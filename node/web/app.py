@@ -29,7 +29,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # not no-referrer: with it a browser sends "Origin: null" on our own forms
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cache-Control": "no-store",
 }

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -87,7 +88,10 @@ def requires(role: str) -> Callable[[Handler], Handler]:
 
 async def login_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     ctx = request.app[WEB]
-    token = ctx.service.random(16).hex()
+    # One token per browser while it signs in: a second page load (another tab, a favicon request sent here)
+    # must not invalidate the form already shown.
+    kept = request.cookies.get(LOGIN_COOKIE, "")
+    token = kept if re.fullmatch(r"[0-9a-f]{32}", kept) else ctx.service.random(16).hex()
     response = aiohttp_jinja2.render_template("login.html", request, {"csrf": token, "error": error,
                                                                       "org_name": ctx.service.config.name}, status=status)
     response.set_cookie(LOGIN_COOKIE, token, **_cookie_args(600))

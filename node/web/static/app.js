@@ -1,4 +1,5 @@
 // Light progressive enhancement only: every page works without this file.
+document.documentElement.dataset.enhanced = "yes";
 // Asks before a form marked data-confirm is sent (closing a job, removing a partner).
 document.addEventListener("submit", (event) => {
   const text = event.target.getAttribute("data-confirm");
