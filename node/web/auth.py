@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import hmac
-import re
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
