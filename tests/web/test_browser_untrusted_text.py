@@ -61,7 +61,7 @@ async def test_the_main_pages_pass_axe_and_work_on_a_narrow_screen(net, browser)
         await page.goto(base + "/login")
         found["/login"] = await axe_violations(page)
         await sign_in(page, base, "ann", PASSWORD)
-        for path in ("/", "/jobs", "/partners"):
+        for path in ("/", "/jobs", "/referrals", "/partners"):
             await page.goto(base + path)
             found[path] = await axe_violations(page)
             wide = await page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth + 1")

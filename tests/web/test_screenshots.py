@@ -12,7 +12,7 @@ from tests.web.browser import sign_in
 from tests.web.helpers import PASSWORD, add_user, dashboard_url
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PAGES = {"overview": "/", "jobs": "/jobs", "partners": "/partners", "login": "/login"}
+PAGES = {"overview": "/", "jobs": "/jobs", "referrals": "/referrals", "partners": "/partners", "login": "/login"}
 
 
 async def test_screenshots_of_the_main_pages(net, browser, tmp_path):
@@ -20,8 +20,14 @@ async def test_screenshots_of_the_main_pages(net, browser, tmp_path):
     theirs = await net.start("Youth Futures")
     await pair(ours, theirs)
     ours.talent.post_job(title="Care assistant", skills=["nursing"], location=None)
+    job = ours.talent.post_job(title="Driver", skills=["driving"])
     theirs.talent.post_job(title="Youth worker", skills=["social work"])
     await wait_until(lambda: any(not j["mine"] for j in ours.talent.list_jobs()), what="the partner's job")
+    await wait_until(lambda: theirs.talent.store.job(job.job_id) is not None, what="our job at the partner")
+    candidate, _ = theirs.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["driving"],
+                                               consent=["refer"], consent_scope="all", consent_evidence="signed form")
+    theirs.talent.refer(candidate.candidate_id, job.job_id)
+    await wait_until(lambda: ours.talent.store.referrals(), what="the referral")
     add_user(ours, "maria", "admin")
     base = dashboard_url(ours)
     target = DOCS if os.environ.get("ORGNODE_SCREENSHOTS") == "1" else tmp_path
