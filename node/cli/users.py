@@ -11,14 +11,17 @@ import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node.cli.common import command, emit, group, home_of
-from node.core.accounts import Accounts
+
+if TYPE_CHECKING:  # imported when a command runs: `orgnode --help` loads no storage code (bench.startup)
+    from node.core.accounts import Accounts
 
 
 @contextmanager
 def accounts(args: argparse.Namespace) -> Iterator[Accounts]:
+    from node.core.accounts import Accounts
     from node.core.clock import now_ms, system_random
     from node.core.service import open_database
     from node.home import Home
