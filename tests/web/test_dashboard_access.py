@@ -141,3 +141,16 @@ async def test_passwords_are_stored_as_argon2id_and_checked(net, tmp_path):
     with pytest.raises(UserError, match="exists already"):
         node.accounts.add("sam", "viewer", PASSWORD)
     assert json.dumps([u.name for u in UserStore(node.service.db).all()]) == '["sam"]'
+
+
+def test_a_remote_dashboard_needs_allow_remote_and_tls():
+    from node.config import Config
+
+    base = ("Acme", "nonprofit", "127.0.0.1", 8470, "http://127.0.0.1:8470")
+    assert Config(*base, dashboard_listen="127.0.0.1:9480").dashboard_address == ("127.0.0.1", 9480)  # positive control
+    assert Config(*base, dashboard_enabled=False).dashboard_address is None
+    with pytest.raises(UserError, match="dashboard_allow_remote") as refused:
+        Config(*base, dashboard_listen="0.0.0.0:9480")
+    assert refused.value.field == "dashboard_listen"
+    with pytest.raises(UserError, match="tls_cert"):
+        Config(*base, dashboard_listen="0.0.0.0:9480", dashboard_allow_remote=True)  # allowed, but no TLS: still refused
