@@ -25,6 +25,8 @@ from typing import Any
 import tomli_w
 
 from node.core.errors import UserError
+from node.listen_address import is_loopback_host as is_loopback_host
+from node.listen_address import split_listen as split_listen
 from protocol.bodies import SECTORS
 from protocol.peer_url import base_url_problem
 
@@ -121,25 +123,6 @@ def _listen_or_off(key: Key, value: Any) -> str | None:
     return None if value == "" or split_listen(value) is not None else "not HOST:PORT"
 
 
-def split_listen(text: str) -> tuple[str, int] | None:
-    """``HOST:PORT`` (IPv6 in brackets) as (host, port), or None if it is not of that form."""
-    host, sep, port = text.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        return None
-    return host, int(port)
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` names this machine only: ``localhost`` or a loopback IP (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost may resolve to anything
-
-
 _CHECKS: dict[str, Callable[[Key, Any], str | None]] = {
     "text": _text, "number": _number, "whole": _number, "bool": _bool, "choice": _choice,
     "ip-or-null": _ip_or_null, "url": _url, "listen-or-off": _listen_or_off,
@@ -181,6 +164,14 @@ KEYS: tuple[Key, ...] = (
         "off. A non-loopback address is refused unless `metrics_allow_remote` is true"),
     Key("metrics_allow_remote", "bool", False, "allow `metrics_listen` on an address other than loopback (the metrics "
         "carry no personal data, but do show who this node exchanges with and how much: put a firewall in front)"),
+    Key("dashboard_enabled", "bool", True, "serve the staff web dashboard (a listener of its own, never the federation port); "
+        "its address is shown as `dashboard_url` by `orgnode status`. Accounts: `orgnode user add`"),
+    Key("dashboard_listen", "listen-or-off", "127.0.0.1:0", "where `orgnode run` serves the web dashboard. Port 0 picks "
+        "a free port (see `dashboard_url` in `orgnode status`); give a fixed one (e.g. `127.0.0.1:9480`) to bookmark it. "
+        "`\"\"` turns it off. A non-loopback address is refused unless `dashboard_allow_remote` is true and the node "
+        "serves TLS (`tls_cert`, `tls_key`)"),
+    Key("dashboard_allow_remote", "bool", False, "allow `dashboard_listen` on an address other than loopback; the dashboard is "
+        "then served over HTTPS with the node's `tls_cert`/`tls_key` (required): passwords and candidates' data never cross a network in clear"),
     Key("unreachable_warn_after", "number", 3600.0, "a partner unreachable this long is logged at warning "
         "(`peer.unreachable`, once) and shown as a problem by `orgnode status`", MIN_INTERVAL_S, 30 * DAY_S,
         unit="seconds"),
@@ -256,6 +247,9 @@ class Config:
     max_connections: int = 1024
     metrics_listen: str = "127.0.0.1:0"
     metrics_allow_remote: bool = False
+    dashboard_enabled: bool = True
+    dashboard_listen: str = "127.0.0.1:0"
+    dashboard_allow_remote: bool = False
     unreachable_warn_after: float = 3600.0
     skew_warn: float = 60.0
     disk_warn_free_bytes: int = 1 << 30
@@ -275,6 +269,11 @@ class Config:
             raise UserError(f"config key metrics_listen is {metrics[0]}, not a loopback address: the metrics listener "
                             f"serves only this machine unless metrics_allow_remote = true; use 127.0.0.1:PORT (and a "
                             f"reverse proxy) or set metrics_allow_remote in {CONFIG_FILE}", field="metrics_listen")
+        dashboard = self.dashboard_address  # remote: only when allowed, and only over the node's TLS certificate
+        if dashboard is not None and not is_loopback_host(dashboard[0]) and not (self.dashboard_allow_remote and self.serves_tls):
+            raise UserError(f"config key dashboard_listen is {dashboard[0]}, not a loopback address: the dashboard serves only "
+                            "this machine unless dashboard_allow_remote = true and tls_cert/tls_key are set (HTTPS); use "
+                            f"127.0.0.1:PORT (an SSH tunnel or a reverse proxy) or set those in {CONFIG_FILE}", field="dashboard_listen")
         if (self.tls_cert is None) != (self.tls_key is None):
             given, missing = ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
             raise UserError(f"config key {given} is set but {missing} is not: serving HTTPS needs both the certificate "
@@ -299,6 +298,11 @@ class Config:
     def metrics_address(self) -> tuple[str, int] | None:
         """(host, port) of the metrics listener, or None when ``metrics_listen`` is off."""
         return split_listen(self.metrics_listen) if self.metrics_listen else None
+
+    @property
+    def dashboard_address(self) -> tuple[str, int] | None:
+        """(host, port) of the dashboard listener, or None when it is off (disabled, or ``dashboard_listen`` "")."""
+        return split_listen(self.dashboard_listen) if self.dashboard_enabled and self.dashboard_listen else None
 
     @classmethod
     def from_mapping(cls, data: object, source: str = CONFIG_FILE) -> Config:

@@ -24,8 +24,9 @@ from pathlib import Path
 from aiohttp import web
 
 from node import tls
-from node.config import unknown_env_variables
+from node.config import is_loopback_host, unknown_env_variables
 from node.core import path_match, path_proofs
+from node.core.accounts import Accounts
 from node.core.clock import set_wall_offset_from_env
 from node.core.errors import UserError
 from node.core.federation import Federation
@@ -45,6 +46,7 @@ from node.logs import log_event
 from node.safe_files import check_own_socket
 from protocol.matching import Vocabulary
 from protocol.sync import BackoffPolicy
+from storage.users import UserStore
 
 
 def load_vocabulary() -> Vocabulary:
@@ -105,6 +107,7 @@ class NodeRuntime:
         self.paths = PathCalls(self.relays, self.client)  # calls along the trust path: match, audit proofs
         path_match.register(self.talent, self.paths)
         path_proofs.register(self.provenance, self.paths)
+        self.accounts = Accounts(UserStore(service.db), lambda: service.clock(), lambda n: service.random(n))
         self.lan = lan_admin(service.config, self.federation, self.client, lambda: self.port)
         # Each component says what it adds; the order is the start order (stopped in reverse).
         self.parts: list[Part] = [
@@ -157,6 +160,7 @@ class NodeRuntime:
             await self._start_federation_server(stack, server_tls)
             await self._start_admin_socket(stack)
             await self._start_metrics(stack)
+            await self._start_dashboard(stack, server_tls)
             for component in self.components:
                 stack.push_async_callback(_stop_quietly, component)  # before start: a half-started one is stopped too
                 await component.start()
@@ -252,6 +256,33 @@ class NodeRuntime:
         port = sockets[0].getsockname()[1] if sockets else address[1]
         health.metrics_url = metrics.url_of(address[0], port)
         stack.callback(setattr, health, "metrics_url", None)
+
+    async def _start_dashboard(self, stack: contextlib.AsyncExitStack, server_tls: ssl.SSLContext | None) -> None:
+        """The staff web dashboard (node/web/; ``dashboard_listen``, loopback unless ``dashboard_allow_remote``,
+        which the config allows only with TLS): its own runner and port, never the federation port."""
+        address = self.service.config.dashboard_address
+        if address is None:
+            return
+        from node.web.app import connection_policy, create_app
+        from node.web.context import WebContext
+
+        remote = not is_loopback_host(address[0])
+        ctx = WebContext(self.service, self.federation, self.talent, self.provenance, self.client, self.accounts, self.lan)
+        runner = web.AppRunner(create_app(ctx), access_log=None, lingering_time=0.0)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        conn_guard.install(runner, connection_policy(self.conn_policy.read_timeout), server_tls if remote else None)
+        try:
+            site = web.SockSite(runner, conn_guard.listening_socket(address[0], address[1]))
+            await site.start()
+        except OSError as exc:
+            raise UserError(f"cannot listen for the dashboard on {self.service.config.dashboard_listen}: {exc.strerror}; "
+                            f"set dashboard_listen in {self.service.home.config_path} to a free address, or \"\" for off") from exc
+        sockets = getattr(site._server, "sockets", None) or []
+        port = sockets[0].getsockname()[1] if sockets else address[1]
+        shown = f"[{address[0]}]" if ":" in address[0] else address[0]
+        self.federation.health.dashboard_url = f"{'https' if remote else 'http'}://{shown}:{port}/"
+        stack.callback(setattr, self.federation.health, "dashboard_url", None)
 
     def _remove_own_socket(self) -> None:
         with contextlib.suppress(FileNotFoundError, UserError):

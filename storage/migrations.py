@@ -301,6 +301,38 @@ def _m031_cosignatures(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX cosignatures_by_author ON cosignatures (author, cosigner, size)")
 
 
+def _m032_dashboard_users(db: sqlite_utils.Database) -> None:
+    """The web dashboard (issue 14): staff accounts (argon2 hash strings), sessions (only a hash of the
+    cookie's token is stored), and who did what through it: a local table, never sent to partners."""
+    db.execute(
+        """CREATE TABLE dashboard_users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'staff', 'viewer')),
+            password_hash TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE dashboard_sessions (
+            token_hash BLOB PRIMARY KEY,
+            user_name TEXT NOT NULL REFERENCES dashboard_users(name) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE dashboard_actions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            user_name TEXT NOT NULL,
+            action TEXT NOT NULL,
+            object_id TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX dashboard_actions_by_object ON dashboard_actions (object_id, at)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -322,4 +354,5 @@ MIGRATIONS: list[Migration] = [
     ("028_partner_forks", _m028_partner_forks),
     ("029_fork_archive_append_only", _m029_fork_archive_append_only),
     ("031_cosignatures", _m031_cosignatures),
+    ("032_dashboard_users", _m032_dashboard_users),
 ]

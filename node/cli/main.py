@@ -15,7 +15,7 @@ import sys
 import traceback
 from typing import Any, NoReturn, Protocol
 
-from node.cli import audit, backups, candidates, jobs, keys, lifecycle, partners, referrals, service
+from node.cli import audit, backups, candidates, jobs, keys, lifecycle, partners, referrals, service, users
 from node.cli.common import CommandFn, command_words, home_of
 from node.core.disk import EXIT_DISK_FULL, disk_full_message
 from node.core.errors import StorageFull, UserError
@@ -28,7 +28,7 @@ class CommandGroup(Protocol):
     def register(self, sub: Any, common: argparse.ArgumentParser) -> None: ...
 
 
-GROUPS: tuple[CommandGroup, ...] = (lifecycle, backups, service, partners, keys, jobs, candidates, referrals, audit)  # in `orgnode --help` order
+GROUPS: tuple[CommandGroup, ...] = (lifecycle, backups, service, partners, keys, jobs, candidates, referrals, audit, users)  # in `orgnode --help` order
 
 COMMANDS: dict[str, CommandFn] = {}  # "trust accept" -> its function; filled by build_parser()
 

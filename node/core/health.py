@@ -108,6 +108,7 @@ class Health:
     refused_since: dict[bytes, tuple[str, str, int]] = field(default_factory=dict)  # peer -> (kind, reason, since)
     start_check: StartCheck | None = None  # the own-log check at start (node/core/restore.py), set by Federation
     metrics_url: str | None = None  # set by the runtime once the metrics listener is up
+    dashboard_url: str | None = None  # set by the runtime once the dashboard listener is up (node/web/)
 
     @classmethod
     def of(cls, config: Config, now: int) -> Health:

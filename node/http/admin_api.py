@@ -145,6 +145,7 @@ def status_info(service: NodeService, running: bool, health: Health | None = Non
         "restore_pending": service.home.restored_path.exists(),
         "restore_reason": restore_reason(service.home),  # "restored" (orgnode restore) | "rolled-back" | None
         "metrics_url": health.metrics_url if health is not None else None,
+        "dashboard_url": health.dashboard_url if health is not None else None,
         "problems": [p.view() for p in found],
         "tls": tls_view(service.config, service.home.path, service.clock()),
         "tls_verify": service.config.tls_verify,

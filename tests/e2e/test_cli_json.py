@@ -266,6 +266,14 @@ def _walk_offline(walk: Walk, tmp_path: Path, corp: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    secret = tmp_path / "password"
+    secret.write_text("correct horse battery staple\n")
+    secret.chmod(0o600)
+    assert walk.run("user add", corp, "maria", "--role", "admin", "--password-file", str(secret))["role"] == "admin"
+    assert [u["name"] for u in walk.run("user list", corp)] == ["maria"]
+    assert walk.run("user passwd", corp, "maria", "--password-file", str(secret))["changed"] is True
+    walk.error("user add", corp, "maria", "--role", "staff", "--password-file", str(secret))  # exists already
+    assert walk.run("user remove", corp, "maria")["removed"] is True
     walk.error("service install", corp, "--user", "no-such-user-here", "--output", str(tmp_path / "unit"))
     walk.error("set-url", corp, "not a url")
     walk.error("log", tmp_path / "nowhere")

@@ -1,0 +1,67 @@
+"""The partners page: the trust list with fingerprints in groups, pairing requests waiting for an
+answer (approve/decline), invitations, and each partner's health. Changes need the admin role."""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from node.core.views import peer_view
+from node.web.auth import requires, see_other
+from node.web.context import WEB, session_of
+from storage import peers as P
+
+INVITE_TTL_MS = 7 * 86_400_000
+
+
+async def partner_list(request: web.Request) -> web.Response:
+    ctx = request.app[WEB]
+    now = ctx.federation.clock()
+    views = [peer_view(ctx.service, p, now) for p in ctx.federation.peers.all()]
+    return aiohttp_jinja2.render_template("partners.html", request, {
+        "trusted": [v for v in views if v["state"] == P.TRUSTED],
+        "pending": [v for v in views if v["state"] == P.PENDING_IN],
+        "others": [v for v in views if v["state"] not in (P.TRUSTED, P.PENDING_IN)],
+        "fingerprint": ctx.service.identity.fingerprint,
+        "invite": request.query.get("invite"),
+    })
+
+
+@requires("admin")
+async def invite(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[WEB]
+    form = await request.post()
+    name = str(form.get("name") or "").strip() or None
+    token = ctx.federation.create_invite(INVITE_TTL_MS, name, None)
+    ctx.accounts.record(session_of(request).user.name, "created an invitation", token.invite_id.hex())
+    return aiohttp_jinja2.render_template("invite.html", request, {"token": token.encode(), "name": name,
+                                                                   "fingerprint": token.fingerprint})
+
+
+@requires("admin")
+async def approve(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[WEB]
+    node_id = ctx.federation.resolve_peer(request.match_info["node_id"])
+    if ctx.lan is None:
+        from node.core.errors import UserError
+
+        raise UserError("pairing requests are answered by the node's LAN pairing, which is not running")
+    await ctx.lan.approve(node_id.hex())
+    ctx.accounts.record(session_of(request).user.name, "approved the pairing request", node_id.hex())
+    return see_other("/partners")
+
+
+@requires("admin")
+async def decline(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[WEB]
+    node_id = ctx.federation.resolve_peer(request.match_info["node_id"])
+    ctx.federation.set_state(node_id, P.REMOVED)
+    ctx.accounts.record(session_of(request).user.name, "declined or removed the partner", node_id.hex())
+    return see_other("/partners")
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/partners", partner_list)
+    router.add_post("/partners/invite", invite)
+    router.add_post("/partners/{node_id:[0-9a-f]{16,64}}/approve", approve)
+    router.add_post("/partners/{node_id:[0-9a-f]{16,64}}/remove", decline)

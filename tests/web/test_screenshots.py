@@ -1,0 +1,46 @@
+"""The screenshots of the main pages in docs/screenshots/ (linked from the README) are made here, from
+real nodes in the real browser: run with ORGNODE_SCREENSHOTS=1 to write them; otherwise the test takes
+them into tmp_path, so the pages it shows are checked to render for an admin every run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.node.federation_helpers import pair, wait_until
+from tests.web.browser import sign_in
+from tests.web.helpers import PASSWORD, add_user, dashboard_url
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PAGES = {"overview": "/", "jobs": "/jobs", "referrals": "/referrals", "partners": "/partners", "login": "/login"}
+
+
+async def test_screenshots_of_the_main_pages(net, browser, tmp_path):
+    ours = await net.start("Northwind Care")
+    theirs = await net.start("Youth Futures")
+    await pair(ours, theirs)
+    ours.talent.post_job(title="Care assistant", skills=["nursing"], location=None)
+    job = ours.talent.post_job(title="Driver", skills=["driving"])
+    theirs.talent.post_job(title="Youth worker", skills=["social work"])
+    await wait_until(lambda: any(not j["mine"] for j in ours.talent.list_jobs()), what="the partner's job")
+    await wait_until(lambda: theirs.talent.store.job(job.job_id) is not None, what="our job at the partner")
+    candidate, _ = theirs.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["driving"],
+                                               consent=["refer"], consent_scope="all", consent_evidence="signed form")
+    theirs.talent.refer(candidate.candidate_id, job.job_id)
+    await wait_until(lambda: ours.talent.store.referrals(), what="the referral")
+    add_user(ours, "maria", "admin")
+    base = dashboard_url(ours)
+    target = DOCS if os.environ.get("ORGNODE_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+
+    async def shoot(page):
+        await page.goto(base + "/login")
+        await page.screenshot(path=str(target / "login.png"), full_page=True)
+        await sign_in(page, base, "maria", PASSWORD)
+        for name, path in PAGES.items():
+            if name != "login":
+                await page.goto(base + path)
+                await page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+
+    await browser.run(shoot, viewport={"width": 1100, "height": 800})
+    assert sorted(p.name for p in target.glob("*.png")) >= sorted(f"{n}.png" for n in PAGES)
