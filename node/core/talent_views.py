@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from node.core.clock import Clock
+from node.core.consent_rules import holding_rule
 from storage.log_store import LogStore
 from storage.talent_rows import Candidate, ConsentRow, DisclosureRow, JobRow, ReferralRow
 
@@ -33,6 +34,8 @@ class TalentViews:
 
         @property
         def db(self) -> Any: ...
+
+        def org_sector(self, node_id: bytes) -> str | None: ...
 
     def org_name(self, node_id: bytes) -> str | None:
         from storage.cards import CardStore
@@ -183,8 +186,12 @@ class TalentViews:
             assert req.candidate_id is not None  # a pending request is one we received: it names our candidate
             c = self.store.candidate(req.candidate_id)
             job = self.store.job(req.job_id, req.job_author)
+            name = self.org_name(req.job_author) or "the asking organization"
+            rule = holding_rule(self.store.consents(req.candidate_id), "refer", req.job_author, name,
+                                self.org_sector(req.job_author), self.clock())
             out.append({"id": req.request_id.hex(), "job_id": req.job_id.hex(),
                         "job_title": job.job.title if job else None, "from": req.job_author.hex(),
                         "from_name": self.org_name(req.job_author),
-                        "candidate": {"id": c.candidate_id.hex(), "name": c.name} if c else None})
+                        "candidate": {"id": c.candidate_id.hex(), "name": c.name} if c else None,
+                        "held_by": {"rule": rule.code, "words": rule.words}})
         return out
