@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from node.core.clock import Clock
 from node.core.consent_rules import holding_rule
+from node.core.views import iso
 from storage.log_store import LogStore
 from storage.talent_rows import Candidate, ConsentRow, DisclosureRow, JobRow, ReferralRow
 
 if TYPE_CHECKING:
+    from node.core.federation import Federation
     from storage.talent import TalentStore
 
 
@@ -25,6 +27,7 @@ def _hex(value: bytes | None) -> str | None:
 class TalentViews:
     if TYPE_CHECKING:  # provided by Talent (node/core/talent.py)
         store: TalentStore
+        federation: Federation
 
         @property
         def clock(self) -> Clock: ...
@@ -142,13 +145,27 @@ class TalentViews:
             return None
         row = self.store.withdrawal_delivery(d.withdrawal_statement, d.recipient)
         if row is None:
-            return {"state": "acknowledged" if d.acked_at is not None else "sent", "attempts": 1, "via": [], "next_retry_at": None}
+            acked = d.acked_at is not None
+            return {"state": "acknowledged" if acked else "sent", "attempts": 1, "via": [], "next_retry_at": None,
+                    "waiting_for": None if acked else self._waiting_for([d.recipient])}
         acked = d.acked_at is not None or row.acked_at is not None
         state = "acknowledged" if acked else "retried" if row.attempts > 1 else "sent" if row.attempts else "no-path"
         return {"state": state,
                 "attempts": row.attempts, "first_sent_at": row.first_sent_at, "last_sent_at": row.last_sent_at,
                 "via": [{"id": v.hex(), "name": self.org_name(v)} for v in row.vias],
-                "next_retry_at": None if acked else row.next_at}
+                "next_retry_at": None if acked else row.next_at,
+                "waiting_for": None if acked else self._waiting_for([d.recipient, *reversed(row.vias)])}
+
+    def _waiting_for(self, nodes: list[bytes]) -> dict[str, Any] | None:
+        """The first of ``nodes`` (the recipient, then the partners a relayed copy went through, last
+        first) that the node's peer health has seen down past ``unreachable_warn_after``: what an
+        unacknowledged withdrawal is really waiting for."""
+        now = self.clock()
+        for node in nodes:
+            since = self.federation.health.down_since(node, now)
+            if since is not None:
+                return {"node_id": node.hex(), "name": self.org_name(node), "unreachable_since": iso(since)}
+        return None
 
     def referral_view(self, row: ReferralRow | None) -> dict[str, Any]:
         if row is None:
