@@ -112,7 +112,7 @@ def _check_keys(state: CheckState) -> None:
             card.history.check_key(statement.header.key, statement.seq)
         except ProtocolError as exc:
             raise AuditFailure("keys", f"signed with a key not valid for that statement ({exc.code}: {exc.detail})", statement.id) from exc
-    state.facts.append(f"{len(state.statements)} statements carry valid signatures by keys valid at their position")
+    state.facts.append(f"{len(state.statements)} signed records, each signed by a key its author held at that point")
 
 
 def _checkpoint(statement: Statement, check: str) -> Checkpoint:
@@ -139,7 +139,7 @@ def _check_inclusion(state: CheckState) -> None:
             verify_inclusion(statement.id, statement.seq - 1, cp.size, proof.path, cp.root)
         except ProtocolError as exc:
             raise AuditFailure("inclusion", f"not in its author's log as checkpointed ({exc.code}: {exc.detail})", statement.id) from exc
-    state.facts.append("every statement is included in its author's signed log checkpoint (RFC 9162 proofs)")
+    state.facts.append("every record is in the signed summary of its author's history (so none was added or removed later)")
 
 
 def _check_checkpoints(state: CheckState) -> None:
@@ -222,7 +222,7 @@ def _check_references(state: CheckState) -> None:
         f"{state.name(referral.job_author)} for job {job.title!r}"
         + (f", which was re-shared by {len({s.author for s in state.statements.values() if s.kind == 'reshare'})} node(s)"
            if any(s.kind == "reshare" for s in state.statements.values()) else "")
-        + (" — profile disclosed in this bundle" if profile.body is not None else " — profile redacted or erased (only its commitment)"))
+        + (" — profile disclosed in this bundle" if profile.body is not None else " — profile redacted or erased (only a fingerprint of it is kept)"))
 
 
 def _check_consent(state: CheckState) -> None:
