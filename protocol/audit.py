@@ -33,6 +33,8 @@ class AuditReport:
     failed: AuditFailure | None = None
     facts: list[str] = field(default_factory=list)
     figures: dict[str, int] = field(default_factory=dict)
+    organizations: dict[bytes, str] = field(default_factory=dict)  # node id -> name, from the cards that verified
+    period: tuple[int, int] | None = None  # the earliest and latest signing time (ms) of the records checked
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,8 @@ class AuditReport:
             "failed_statement": self.failed.statement.hex() if self.failed and self.failed.statement else None,
             "facts": self.facts,
             "figures": self.figures,
+            "organizations": [{"node_id": node.hex(), "name": name} for node, name in self.organizations.items()],
+            "period": None if self.period is None else {"since": self.period[0], "until": self.period[1]},
         }
 
 
@@ -55,15 +59,21 @@ def verify(data: bytes) -> AuditReport:
     report = AuditReport(False, bundle.subject, bundle.exported_by, bundle.exported_at)
     state = CheckState(bundle)
     report.facts, report.figures = state.facts, state.figures
-    for name, step in STEPS:
-        try:
-            step(state)
-        except AuditFailure as failure:
-            report.failed = failure
-            return report
-        except ProtocolError as exc:  # a malformed body inside a signed statement
-            report.failed = AuditFailure(name, f"{exc.code}: {exc.detail}")
-            return report
-        report.passed.append(name)
-    report.valid = True
-    return report
+    try:
+        for name, step in STEPS:
+            try:
+                step(state)
+            except AuditFailure as failure:
+                report.failed = failure
+                return report
+            except ProtocolError as exc:  # a malformed body inside a signed statement
+                report.failed = AuditFailure(name, f"{exc.code}: {exc.detail}")
+                return report
+            report.passed.append(name)
+        report.valid = True
+        return report
+    finally:
+        report.organizations = {node: card.card.name for node, card in state.cards.items()}
+        times = [s.header.ts for s in state.statements.values()]
+        report.period = (min(times), max(times)) if times else None
+

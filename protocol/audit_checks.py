@@ -85,7 +85,7 @@ def _check_keys(state: CheckState) -> None:
             card.history.check_key(statement.header.key, statement.seq)
         except ProtocolError as exc:
             raise AuditFailure("keys", f"signed with a key not valid for that statement ({exc.code}: {exc.detail})", statement.id) from exc
-    state.facts.append(f"{len(state.statements)} statements carry valid signatures by keys valid at their position")
+    state.facts.append(f"{len(state.statements)} signed records, each signed by a key its author held at that point")
 
 
 def _check_inclusion(state: CheckState) -> None:
@@ -106,7 +106,7 @@ def _check_inclusion(state: CheckState) -> None:
             verify_inclusion(statement.id, statement.seq - 1, cp.size, proof.path, cp.root)
         except ProtocolError as exc:
             raise AuditFailure("inclusion", f"not in its author's log as checkpointed ({exc.code}: {exc.detail})", statement.id) from exc
-    state.facts.append("every statement is included in its author's signed log checkpoint (RFC 9162 proofs)")
+    state.facts.append("every record is in the signed summary of its author's history (so none was added or removed later)")
 
 
 def _check_checkpoints(state: CheckState) -> None:
@@ -189,7 +189,7 @@ def _check_references(state: CheckState) -> None:
         f"{state.name(rs.author)} referred a candidate (ref {referral.candidate_ref.hex()[:8]}…) to "
         f"{state.name(referral.job_author)} on {utc_day(rs.header.ts)} for job {job.title!r}"
         + (f", which was re-shared by {', '.join(state.name(n) for n in resharers)}" if resharers else "")
-        + (" — profile disclosed in this bundle" if profile.body is not None else " — profile redacted or erased (only its commitment)"))
+        + (" — profile disclosed in this bundle" if profile.body is not None else " — profile redacted or erased (only a fingerprint of it is kept)"))
 
 
 def _check_consent(state: CheckState) -> None:

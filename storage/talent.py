@@ -22,6 +22,7 @@ import sqlite_utils
 from protocol import kinds
 from protocol.jobs import Job
 from protocol.statement import Statement
+from storage.candidate_filters import CandidateFilter
 from storage.erasure_queues import ErasureQueues
 from storage.import_batches import ImportBatches
 from storage.log_store import LogStore
@@ -139,11 +140,13 @@ class TalentStore(ErasureQueues, MatchIndex, ImportBatches):
         )
         self.index_skills(c.candidate_id, c.created_at, skill_keys)
 
-    def candidates(self, limit: int = -1, offset: int = 0) -> list[Candidate]:
+    def candidates(self, limit: int = -1, offset: int = 0, only: CandidateFilter | None = None) -> list[Candidate]:
         """The candidates held (erased ones are tombstones: see ``candidate``), oldest first; a page of
-        ``limit`` (-1: all) after skipping ``offset`` (index ``candidates_created``)."""
+        ``limit`` (-1: all) after skipping ``offset`` (index ``candidates_created``), of those ``only`` lets through."""
+        where, params = (only or CandidateFilter()).where()
         return [_candidate(r) for r in self.db.query(
-            "SELECT * FROM candidates WHERE erased_at IS NULL ORDER BY created_at, rowid LIMIT ? OFFSET ?", [limit, offset])]
+            f"SELECT c.* FROM candidates c WHERE {where} ORDER BY c.created_at, c.rowid LIMIT ? OFFSET ?",  # noqa: S608
+            [*params, limit, offset])]
 
     def candidate(self, candidate_id: bytes) -> Candidate | None:
         """The candidate, or its data-free tombstone if it was erased (``erased_at`` set)."""

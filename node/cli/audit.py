@@ -43,7 +43,22 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
+CHECK_WORDS = {  # what each check of protocol.audit_checks.STEPS means, for people (docs/audit.md)
+    "cards": "each organization's identity card is signed by its own key",
+    "signatures": "every record is signed by its author and unchanged since",
+    "keys": "each record was signed with a key its author held at that time",
+    "inclusion": "every record is in its author's published history, so none was slipped in later",
+    "checkpoints": "each organization kept one history: its signed summaries follow on from each other (nothing rewritten)",
+    "cosignatures": "partners who hold a copy of an organization's history vouched for the same summary",
+    "references": "the records point to each other as they claim (job, referral, consent)",
+    "consent": "the candidate had agreed before their profile was sent, and to this organization",
+    "lifecycle": "the referral's steps happened in an allowed order, by the side allowed to take them",
+    "impact": "the impact figures recompute from the records themselves",
+}
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from node.formats.cli_json import rfc3339
     from protocol.audit import verify
     from protocol.audit_bundle import AuditInputError
 
@@ -63,11 +78,16 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         emit(args, report.to_json(), "")
     else:
         kind = f"referral {report.subject.hex()}" if report.subject else "impact report"
-        print(safe_text(f"Audit bundle for {kind}, exported by node {report.exported_by.hex()[:16]}…", multiline=False))
+        exporter = report.organizations.get(report.exported_by) or f"node {report.exported_by.hex()[:16]}…"
+        print(safe_text(f"Audit bundle for {kind}, exported by {exporter} on {rfc3339(report.exported_at)}", multiline=False))
+        if report.organizations:
+            print(safe_text("Organizations: " + ", ".join(sorted(report.organizations.values())), multiline=False))
+        if report.period:
+            print(f"Period: {rfc3339(report.period[0])} to {rfc3339(report.period[1])}")
         for fact in report.facts:
             print(safe_text(f"  proven: {fact}", multiline=False))
         for name in report.passed:
-            print(safe_text(f"  ok      {name}", multiline=False))
+            print(safe_text(f"  ok      {name}: {CHECK_WORDS.get(name, name)}", multiline=False))
         if report.failed:
             where = f" (statement {report.failed.statement.hex()[:16]}…)" if report.failed.statement else ""
             print(safe_text(f"  FAILED  {report.failed.check}: {report.failed.detail}{where}", multiline=False))

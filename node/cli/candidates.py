@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
+from urllib.parse import urlencode
 
 from node.cli.common import (
     admin,
@@ -50,11 +51,16 @@ def cmd_candidate_add(args: argparse.Namespace) -> int:
 
 def cmd_candidate_list(args: argparse.Namespace) -> int:
     client = admin(args)
-    listed = fetch_pages(args, lambda limit, offset: client.call("GET", f"/candidates?limit={limit}&offset={offset}", timeout=30))
+    filters = urlencode([("skill", skill) for skill in args.skill or []]
+                        + [(name, value) for name in ("medal", "consent", "search") if (value := getattr(args, name)) is not None])
+    listed = fetch_pages(args, lambda limit, offset: client.call(
+        "GET", f"/candidates?limit={limit}&offset={offset}{'&' + filters if filters else ''}", timeout=30))
     candidates = listed.items
 
     def human() -> str:
         if not candidates:
+            if filters:
+                return "No candidate fits these filters."
             return "No candidates yet: `orgnode candidate add` or `orgnode candidate import FILE.csv`."
         lines = []
         for c in candidates:
@@ -215,6 +221,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     candidate_files.register(cand, common)
     p = command(cand, common, "list", cmd_candidate_list, "list candidates with their consent and disclosures")
+    p.add_argument("--skill", action="append", help="only those with this skill (repeat: all of them); synonyms count")
+    p.add_argument("--medal", choices=["silver", "bronze"], help="only those with this runner-up medal")
+    p.add_argument("--consent", choices=["match", "refer", "none"],
+                   help="only those whose consent in force allows this (none: no consent in force)")
+    p.add_argument("--search", help="only those whose name or email contains this text (any case)")
     page_options(p, "candidates")
     p = command(cand, common, "update", cmd_candidate_update, "correct a candidate's details (only the fields given change)")
     p.add_argument("candidate_id")

@@ -148,6 +148,9 @@ def withdrawal_text(d: dict[str, Any]) -> str:
         return ""
     w = d.get("withdrawal") or {}
     vias = [v["name"] or v["id"][:16] for v in w.get("via", [])]
+    if w.get("waiting_for"):
+        down = w["waiting_for"]
+        return f"; withdrawal waiting for {down['name'] or down['node_id'][:16]} (unreachable since {down['unreachable_since']})"
     if w.get("state") == "no-path":
         return "; withdrawal not sent yet: no partner on the way to the recipient now; it goes out as soon as there is one"
     if w.get("attempts", 1) > 1:

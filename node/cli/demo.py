@@ -142,7 +142,7 @@ async def _cards(story: Narrator, nodes: list[NodeRuntime]) -> None:
         for rt in nodes:
             async with session.get(f"{rt.service.config.url}/.well-known/orgnode") as resp:
                 verified = verify_bundle(await resp.read(), expected_node_id=rt.service.node_id)
-            story.say(f"{verified.card.name:<22} card verified: node id {verified.node_id.hex()[:16]}… hashes its genesis key")
+            story.say(f"{verified.card.name:<22} card verified: node id {verified.node_id.hex()[:16]}… is the fingerprint of its first key")
 
 
 async def _post_job(story: Narrator, youth: NodeRuntime, coop: NodeRuntime, corp: NodeRuntime) -> Job:
@@ -154,7 +154,7 @@ async def _post_job(story: Narrator, youth: NodeRuntime, coop: NodeRuntime, corp
         await _until(lambda store=store: store.job(job.job_id), "the job to arrive")  # type: ignore[misc]
         row = rt.talent.store.job(job.job_id)
         story.say(f"{rt.service.config.name} holds job {job.job_id.hex()[:8]}… from {corp.service.config.name}"
-                  f" (author's signature checked; body was HPKE-sealed to {rt.service.config.name} only"
+                  f" (author's signature checked; encrypted so only {rt.service.config.name} can read it"
                   f"{', re-shared via ' + (row.via.hex()[:8] if row and row.via else '') if row and row.via else ''})")
     return job
 
@@ -193,9 +193,9 @@ async def _refer(story: Narrator, corp: NodeRuntime, job: Job, best: dict[str, A
     await _until(lambda: [r for r in corp.talent.store.referrals() if r.status == "received"], "the referral")
     referral = corp.talent.list_referrals()[0]
     rid = bytes.fromhex(referral["id"])
-    story.say(f"Northwind received referral {rid.hex()[:8]}… from {referral['from_name']}: "
+    story.say(f"Northwind received referral {rid.hex()} from {referral['from_name']}: "
               f"{referral['candidate']['name']} <{referral['candidate']['email']}>")
-    story.say("The profile was sealed with hybrid post-quantum HPKE (ML-KEM-768 + X25519) to Northwind alone")
+    story.say("The profile was encrypted so only Northwind can read it (with encryption that stays safe against future quantum computers)")
     return rid
 
 
@@ -207,18 +207,18 @@ async def _hire(story: Narrator, youth: NodeRuntime, corp: NodeRuntime, job: Job
     await _until(lambda: getattr(youth.talent.store.referral(rid), "status", None) == "hired", "the hire to reach Youth Futures")
     await _until(lambda: getattr(youth.talent.store.job(job.job_id), "job", job).status == "filled", "the job to close")
     history = " -> ".join(e.status for e in youth.talent.store.events(rid))
-    story.say(f"Youth Futures sees: {history}; job now 'filled', credited to its referral")
+    story.say(f"Youth Futures sees referral {rid.hex()}: {history}; job now 'filled', credited to this referral")
 
 
 def _evidence(story: Narrator, nodes: list[NodeRuntime], youth: NodeRuntime, amina: Candidate) -> None:
-    story.chapter("The evidence: every statement verifies against its author's key")
+    story.chapter("The evidence: every signed record checks out against its author's key")
     checked = 0
     for rt in nodes:
         for author in nodes:
             for statement in rt.service.log.statements(author.service.node_id):
                 Envelope(statement.header_bytes, statement.signature, None).open_plain()
                 checked += 1
-    story.say(f"{checked} signed statements re-verified across the three nodes; 0 failures")
+    story.say(f"{checked} signed records re-checked across the three nodes; 0 failures")
     ledger = youth.talent.store.disclosures(amina.candidate_id)
     story.say(f"Youth Futures' disclosure ledger: Amina's profile went to {len(ledger)} organization(s), under consent "
               f"{ledger[0].consent_id.hex()[:8]}…")
@@ -234,18 +234,18 @@ async def _audit(story: Narrator, root: Path, youth: NodeRuntime, coop: NodeRunt
     bundle_path = root / "referral-audit.bundle"
     write_private(bundle_path, youth.provenance.export_referral(rid, redact=True))
     report = audit.verify(bundle_path.read_bytes())
-    story.say(f"Youth Futures exported {bundle_path.name} ({bundle_path.stat().st_size} bytes, profile redacted); "
+    story.say(f"Youth Futures exported referral {rid.hex()} as {bundle_path.name} ({bundle_path.stat().st_size} bytes, profile redacted); "
               f"`orgnode audit verify` says: {'VALID' if report.valid else 'INVALID'}")
     for fact in report.facts:
         story.say(f"  proven: {fact}")
 
 
 def _impact(story: Narrator, youth: NodeRuntime, corp: NodeRuntime) -> None:
-    story.chapter("Impact, recomputable from the signed statements")
+    story.chapter("Impact, recomputable from the signed records")
     impact = youth.provenance.impact(0, 2**62)
     figures = impact.figures
     story.say(f"Youth Futures: {figures['referrals_sent']} referral sent, {figures['referrals_hired']} hired, "
-              f"{figures['new_partnerships']} partnerships, {figures['statements_exchanged']} statements exchanged")
+              f"{figures['new_partnerships']} partnerships, {figures['statements_exchanged']} records exchanged")
     impact = corp.provenance.impact(0, 2**62)
     story.say(f"Northwind: {impact.figures['jobs_filled_via_referrals']} job filled via referrals, "
               f"{impact.figures['referrals_received']} referral received")

@@ -104,7 +104,8 @@ def cmd_referral_list(args: argparse.Namespace) -> int:
 def cmd_referral_pending(args: argparse.Namespace) -> int:
     data = call(args, "GET", "/referrals/pending")
     emit(args, data, lambda: "\n".join(f"{p['id']}  {p['from_name']} asks for {p['candidate']['name'] if p['candidate'] else '?'}"
-                                        f" for {p['job_title']!r}" for p in data) or "No referral requests waiting.")
+                                        f" for {p['job_title']!r}\n      waiting because {p['held_by']['words']}"
+                                        f" (rule {p['held_by']['rule']})" for p in data) or "No referral requests waiting.")
     return 0
 
 

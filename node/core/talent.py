@@ -28,6 +28,7 @@ from node.core.limits import MatchQuota
 from node.core.match_answers import MatchAnswers
 from node.core.referrals import REFERABLE_AGAIN
 from node.core.relay import Relays
+from node.core.requests.talent import CandidateQuery
 from node.core.skill_bitmaps import SkillBitmaps
 from node.core.talent_views import TalentViews
 from node.formats.jobposting import JobPostingError
@@ -39,8 +40,9 @@ from protocol.match_query import MatchAnswer, MatchQuery
 from protocol.matching import Vocabulary, score
 from protocol.referrals import Referral, ReferralProfile
 from protocol.statement import BODY_LIMITS, MAX_BODY_BYTES, Envelope, Statement
+from storage.candidate_filters import CandidateFilter
 from storage.talent import TalentStore
-from storage.talent_rows import JobRow, ReferralRow
+from storage.talent_rows import Candidate, JobRow, ReferralRow
 
 MATCH_CHUNK = 2_500  # candidates per step of building the match index: a few milliseconds of SQL, then the loop runs
 
@@ -221,6 +223,12 @@ class Talent(Candidates, TalentViews, MatchAnswers):
             return False
         consent = self.store.consent(disclosure.consent_id)
         return consent is not None and consent.in_force(self.clock())
+
+    def candidate_page(self, query: CandidateQuery) -> list[Candidate]:
+        """One page of ``candidate list`` with the recruiter's filters, filtered in SQL (storage/candidate_filters.py)."""
+        only = CandidateFilter(skill_keys=tuple(tuple(self._skill_keys([skill])) for skill in query.skills),
+                               medal=query.medal, consent=query.consent, search=query.search, now=self.clock())
+        return self.store.candidates(query.page.limit, query.page.offset, only)
 
     def _skill_keys(self, skills: list[str] | tuple[str, ...]) -> list[str]:
         """The concept keys a candidate's skills are indexed under (what ``score`` compares)."""

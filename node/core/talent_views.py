@@ -10,10 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from node.core.clock import Clock
+from node.core.consent_rules import holding_rule
+from node.core.views import iso
 from storage.log_store import LogStore
 from storage.talent_rows import Candidate, ConsentRow, DisclosureRow, JobRow, ReferralRow
 
 if TYPE_CHECKING:
+    from node.core.federation import Federation
     from storage.talent import TalentStore
 
 
@@ -24,6 +27,7 @@ def _hex(value: bytes | None) -> str | None:
 class TalentViews:
     if TYPE_CHECKING:  # provided by Talent (node/core/talent.py)
         store: TalentStore
+        federation: Federation
 
         @property
         def clock(self) -> Clock: ...
@@ -33,6 +37,8 @@ class TalentViews:
 
         @property
         def db(self) -> Any: ...
+
+        def org_sector(self, node_id: bytes) -> str | None: ...
 
     def org_name(self, node_id: bytes) -> str | None:
         from storage.cards import CardStore
@@ -139,13 +145,27 @@ class TalentViews:
             return None
         row = self.store.withdrawal_delivery(d.withdrawal_statement, d.recipient)
         if row is None:
-            return {"state": "acknowledged" if d.acked_at is not None else "sent", "attempts": 1, "via": [], "next_retry_at": None}
+            acked = d.acked_at is not None
+            return {"state": "acknowledged" if acked else "sent", "attempts": 1, "via": [], "next_retry_at": None,
+                    "waiting_for": None if acked else self._waiting_for([d.recipient])}
         acked = d.acked_at is not None or row.acked_at is not None
         state = "acknowledged" if acked else "retried" if row.attempts > 1 else "sent" if row.attempts else "no-path"
         return {"state": state,
                 "attempts": row.attempts, "first_sent_at": row.first_sent_at, "last_sent_at": row.last_sent_at,
                 "via": [{"id": v.hex(), "name": self.org_name(v)} for v in row.vias],
-                "next_retry_at": None if acked else row.next_at}
+                "next_retry_at": None if acked else row.next_at,
+                "waiting_for": None if acked else self._waiting_for([d.recipient, *reversed(row.vias)])}
+
+    def _waiting_for(self, nodes: list[bytes]) -> dict[str, Any] | None:
+        """The first of ``nodes`` (the recipient, then the partners a relayed copy went through, last
+        first) that the node's peer health has seen down past ``unreachable_warn_after``: what an
+        unacknowledged withdrawal is really waiting for."""
+        now = self.clock()
+        for node in nodes:
+            since = self.federation.health.down_since(node, now)
+            if since is not None:
+                return {"node_id": node.hex(), "name": self.org_name(node), "unreachable_since": iso(since)}
+        return None
 
     def referral_view(self, row: ReferralRow | None) -> dict[str, Any]:
         if row is None:
@@ -183,8 +203,12 @@ class TalentViews:
             assert req.candidate_id is not None  # a pending request is one we received: it names our candidate
             c = self.store.candidate(req.candidate_id)
             job = self.store.job(req.job_id, req.job_author)
+            name = self.org_name(req.job_author) or "the asking organization"
+            rule = holding_rule(self.store.consents(req.candidate_id), "refer", req.job_author, name,
+                                self.org_sector(req.job_author), self.clock())
             out.append({"id": req.request_id.hex(), "job_id": req.job_id.hex(),
                         "job_title": job.job.title if job else None, "from": req.job_author.hex(),
                         "from_name": self.org_name(req.job_author),
-                        "candidate": {"id": c.candidate_id.hex(), "name": c.name} if c else None})
+                        "candidate": {"id": c.candidate_id.hex(), "name": c.name} if c else None,
+                        "held_by": {"rule": rule.code, "words": rule.words}})
         return out

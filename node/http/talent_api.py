@@ -139,8 +139,8 @@ async def candidate_report(request: web.Request) -> web.Response:
 
 async def candidate_list(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
-    page = R.Page.from_query(request.query)
-    return web.json_response([talent.candidate_view(c) for c in talent.store.candidates(page.limit, page.offset)])
+    query = R.CandidateQuery.from_query(request.query)
+    return web.json_response([talent.candidate_view(c) for c in talent.candidate_page(query)])
 
 
 async def consent_withdraw(request: web.Request) -> web.Response:

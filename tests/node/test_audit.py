@@ -63,6 +63,14 @@ async def test_full_referral_bundle_verifies_offline(net, tmp_path):
     assert report["valid"] and report["checks_passed"] == list(audit.CHECKS)
     facts = " ".join(report["facts"])
     assert "re-shared" in facts and "profile disclosed" in facts and "sent → received → in_process → hired" in facts
+    names = {o["name"] for o in report["organizations"]}
+    assert {"Youth Futures", "Northwind"} <= names, report["organizations"]
+    assert report["period"]["since_at"] <= report["period"]["until_at"] and report["period"]["since_at"].endswith("Z")
+    human = subprocess.run([sys.executable, "-m", "node.cli.main", "audit", "verify", str(path)], capture_output=True,
+                           text=True, cwd="/", env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}, timeout=60).stdout
+    assert f"exported by {youth.service.config.name} on " in human and "Organizations: " in human and "Period: " in human
+    assert "  ok      consent: the candidate had agreed before their profile was sent" in human, human
+    assert all(f"  ok      {check}: " in human for check in audit.CHECKS), human  # every check explained
     # Redacted export: the profile's plaintext is absent but everything still verifies.
     redacted = youth.provenance.export_referral(rid, redact=True)
     assert b"Amina" not in redacted and b"Amina" in bundle

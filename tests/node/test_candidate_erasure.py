@@ -105,7 +105,7 @@ async def test_erase_removes_every_copy_at_holder_and_recipients_and_the_audit_s
     bundle_after = await export_when_covered(youth, corp, direct_rid)
     report = audit.verify(bundle_after)
     assert report.valid, report.to_json()
-    assert any("only its commitment" in fact for fact in report.facts)
+    assert any("only a fingerprint of it is kept" in fact for fact in report.facts)
     assert not [m for m in marks.values() if m.encode() in bundle_after]
     status, exported = await admin(youth, "/audit/export", {"id": direct_rid.hex()})
     assert status == 200 and exported["profile_erased"] is True

@@ -99,6 +99,8 @@ async def test_scope_excludes_other_sectors_and_pending_request_needs_staff(net)
     await wait_until(lambda: youth.talent.pending_requests(), what="request pending at holder")
     pending = youth.talent.pending_requests()[0]
     assert pending["candidate"]["name"] == "Match Only"
+    assert pending["held_by"]["rule"] == "purpose-not-given", pending
+    assert "matched with jobs, not to have their profile sent" in pending["held_by"]["words"]
     youth.talent.decline_request(bytes.fromhex(pending["id"]), "candidate prefers non-profits")
     await wait_until(lambda: corp.talent.store.request(bytes.fromhex(pending["id"])).state == "declined")
 

@@ -29,6 +29,7 @@ from node.core.requests.partners import (
 from node.core.requests.talent import (
     CandidateAdd,
     CandidateImport,
+    CandidateQuery,
     CandidateUpdate,
     ConsentGive,
     JobClose,
@@ -50,6 +51,7 @@ __all__ = [
     "BackupSnapshot",
     "CandidateAdd",
     "CandidateImport",
+    "CandidateQuery",
     "CandidateUpdate",
     "ConsentGive",
     "ForkClear",

@@ -132,6 +132,31 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class CandidateQuery:
+    """GET /candidates: ``skill`` (repeatable: all wanted), ``medal``, ``consent`` (match, refer or
+    none), ``search`` (in the name or email), each checked here once; the page as in ``Page``."""
+
+    skills: tuple[str, ...] = ()
+    medal: str | None = None
+    consent: str | None = None
+    search: str | None = None
+    page: Page = Page()
+
+    @classmethod
+    def from_query(cls, query: Any) -> CandidateQuery:
+        from storage.candidate_filters import CONSENT_FILTERS
+
+        skills = tuple(F.read_text(s, "skill", max_len=200) for s in query.getall("skill", []))
+        consent = query.get("consent")
+        if consent is not None and consent not in CONSENT_FILTERS:
+            raise UserError(f"consent must be one of {', '.join(CONSENT_FILTERS)} (got {consent!r})", field="consent")
+        medal = query.get("medal")
+        search = query.get("search")
+        return cls(skills, None if medal is None else F.read_text(medal, "medal", max_len=200), consent,
+                   None if search is None else F.read_text(search, "search", max_len=200), Page.from_query(query))
+
+
+@dataclass(frozen=True, slots=True)
 class JobList:
     """POST /jobs/list: one page of the jobs (oldest update first), own only with ``mine``, only ids
     starting with ``id_prefix`` (hex) if given."""
