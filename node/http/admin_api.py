@@ -1,7 +1,6 @@
 """The local admin API on a Unix socket in the node's home (mode 0600: only the node's user).
 
-The CLI talks JSON to it for everything that needs the running node. It is never exposed on a
-TCP port, so file permissions are its authentication (THREATS row 19).
+The CLI talks JSON to it for all that needs the running node; never on a TCP port, so file permissions authenticate (THREATS 19).
 """
 
 from __future__ import annotations
