@@ -11,13 +11,11 @@ import sqlite3
 from typing import Any
 
 import aiohttp
-import pytest
 
 from bench.fuzz_targets import seeds
 from node.http import admin_api, federation_api
 from node.runtime import NodeRuntime
 from protocol.errors import ALL_CODES
-from tests.conftest import make_home
 
 FIELDS = ("skills", "id", "reason", "name", "hops", "description", "title", "node_id", "valid_through", "offset",
           "location", "limit", "path", "medal", "version", "ttl_ms", "status", "sector", "salary", "rows", "phone",
@@ -70,15 +68,6 @@ def stored_rows(node: NodeRuntime) -> dict[str, int]:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
-
-
-@pytest.fixture
-async def node(tmp_path):
-    runtime = NodeRuntime(make_home(tmp_path, "A"))
-    await runtime.start()
-    yield runtime
-    await runtime.stop()
-    runtime.service.close()
 
 
 def _typed(status: int, body: bytes, path: str = "") -> str | None:

@@ -13,7 +13,6 @@ from node.core.pairing import _refusal_detail
 from node.core.path_calls import _detail
 from node.http.client import _error_code
 from node.runtime import NodeRuntime
-from tests.conftest import make_home
 
 DEEP = b"[" * 100_000  # json.loads raises RecursionError, not ValueError
 LONE = b'{"error": "malformed", "detail": "\\ud800", "name": "A \\udc00"}'
@@ -23,15 +22,6 @@ async def raw_admin_call(node: NodeRuntime, path: str, body: bytes) -> tuple[int
     async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(node.socket_path))) as session:
         async with session.post(f"http://localhost{path}", data=body, headers={"Content-Type": "application/json"}) as resp:
             return resp.status, json.loads(await resp.read())
-
-
-@pytest.fixture
-async def node(tmp_path):
-    runtime = NodeRuntime(make_home(tmp_path, "A"))
-    await runtime.start()
-    yield runtime
-    await runtime.stop()
-    runtime.service.close()
 
 
 def _candidate(name: str) -> bytes:
