@@ -9,6 +9,7 @@ node keeps serving.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
 import os
 import random
@@ -95,7 +96,15 @@ class Sentinel:
         app.router.add_route("*", "/{tail:.*}", any_request)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
-        await web.TCPSite(self.runner, host, self.port).start()
+        for _ in range(20):  # free_port() can race another process for the port: take a fresh one
+            try:
+                await web.TCPSite(self.runner, host, self.port).start()
+                return
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                self.port = free_port()
+        raise AssertionError("no free port for the sentinel")
 
     async def stop(self) -> None:
         if self.runner:
