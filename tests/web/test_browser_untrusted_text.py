@@ -64,7 +64,8 @@ async def test_the_main_pages_pass_axe_and_work_on_a_narrow_screen(net, browser)
         found["/login"] = await axe_violations(page)
         await sign_in(page, base, "ann", PASSWORD)
         cid = ada.candidate_id.hex()
-        for path in ("/", "/jobs", "/candidates", f"/candidates/{cid}/report", f"/candidates/{cid}/erase", "/referrals", "/partners"):
+        for path in ("/", "/jobs", "/candidates", f"/candidates/{cid}/report", f"/candidates/{cid}/erase", "/referrals", "/partners",
+                     "/audit"):
             await page.goto(base + path)
             found[path] = await axe_violations(page)
             wide = await page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth + 1")
