@@ -64,7 +64,7 @@ async def test_the_main_pages_pass_axe_and_work_on_a_narrow_screen(net, browser)
         found["/login"] = await axe_violations(page)
         await sign_in(page, base, "ann", PASSWORD)
         cid = ada.candidate_id.hex()
-        for path in ("/", "/jobs", "/candidates", f"/candidates/{cid}/report", f"/candidates/{cid}/erase", "/referrals", "/partners",
+        for path in ("/", "/jobs", "/candidates", f"/candidates/{cid}/report", f"/candidates/{cid}/erase", "/matches", "/referrals", "/partners",
                      "/audit"):
             await page.goto(base + path)
             found[path] = await axe_violations(page)
