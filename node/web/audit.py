@@ -20,10 +20,16 @@ from protocol.audit import AuditReport, verify
 from protocol.audit_bundle import AuditInputError
 
 
-async def audit_page(request: web.Request) -> web.Response:
+def exportable(request: web.Request) -> list[dict[str, Any]]:
+    """The referrals whose bundle this node can export: the ones it made (it holds the consent records);
+    the employer's side is proven in the referrer's bundle."""
     ctx = request.app[WEB]
-    referrals = [{**v, "stage": STAGE_WORDS.get(v["status"], v["status"])} for v in ctx.talent.list_referrals()]
-    return aiohttp_jinja2.render_template("audit.html", request, {"referrals": referrals, "report": None})
+    me = ctx.federation.me.hex()
+    return [{**v, "stage": STAGE_WORDS.get(v["status"], v["status"])} for v in ctx.talent.list_referrals() if v["to"] != me]
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    return aiohttp_jinja2.render_template("audit.html", request, {"referrals": exportable(request), "report": None})
 
 
 @requires("staff")
@@ -56,7 +62,6 @@ def report_view(report: AuditReport) -> dict[str, Any]:
 
 async def check(request: web.Request) -> web.Response:
     """Any signed-in user may check a bundle: it reads nothing of ours and changes nothing."""
-    ctx = request.app[WEB]
     upload = (await request.post()).get("bundle")
     if not isinstance(upload, web.FileField):
         raise UserError("choose the audit bundle file to check (the file `orgnode audit export` or this page wrote)")
@@ -65,7 +70,7 @@ async def check(request: web.Request) -> web.Response:
     except AuditInputError as exc:
         raise UserError(f"this file is not an audit bundle ({exc}): give the file `orgnode audit export` or this page "
                         "wrote, copied whole") from exc
-    referrals = [{**v, "stage": STAGE_WORDS.get(v["status"], v["status"])} for v in ctx.talent.list_referrals()]
+    referrals = exportable(request)
     return aiohttp_jinja2.render_template("audit.html", request, {"referrals": referrals, "report": report_view(report)})
 
 

@@ -50,6 +50,11 @@ async def test_export_a_referral_bundle_and_check_it_on_the_page(net, http):
         assert "attachment" in resp.headers["Content-Disposition"]
         bundle = await resp.read()
     assert verify(bundle).valid and b"ada@example.org" not in bundle  # redacted, and the verifier agrees
+    add_user(corp, "erin", "staff")  # the employer's side: its referral is exported at the referrer
+    employer = Browserless(http, dashboard_url(corp), {})
+    await employer.sign_in("erin")
+    _, html, _ = await employer.get("/audit")
+    assert f'value="{rid}"' not in html and "downloaded at the organization that referred" in html
 
     status, html, _ = await viewer.post("/audit/check", upload(await viewer.token("/audit"), bundle))
     assert status == 200 and 'data-valid="yes"' in html and "This bundle checks out" in html
