@@ -267,7 +267,8 @@ class NodeRuntime:
         from node.web.context import WebContext
 
         remote = not is_loopback_host(address[0])
-        ctx = WebContext(self.service, self.federation, self.talent, self.provenance, self.client, self.accounts, self.lan)
+        ctx = WebContext(self.service, self.federation, self.talent, self.provenance, self.client, self.accounts, self.lan,
+                         self.paths)
         runner = web.AppRunner(create_app(ctx), access_log=None, lingering_time=0.0)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -10,6 +10,7 @@ from typing import Any
 
 from node.cli.common import admin, command, emit, group, json_option
 from node.core.errors import UserError
+from node.formats.audit_words import CHECK_WORDS
 from node.safe_files import write_private
 from node.terminal import safe_text
 
@@ -43,18 +44,6 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
-CHECK_WORDS = {  # what each check of protocol.audit_checks.STEPS means, for people (docs/audit.md)
-    "cards": "each organization's identity card is signed by its own key",
-    "signatures": "every record is signed by its author and unchanged since",
-    "keys": "each record was signed with a key its author held at that time",
-    "inclusion": "every record is in its author's published history, so none was slipped in later",
-    "checkpoints": "each organization kept one history: its signed summaries follow on from each other (nothing rewritten)",
-    "cosignatures": "partners who hold a copy of an organization's history vouched for the same summary",
-    "references": "the records point to each other as they claim (job, referral, consent)",
-    "consent": "the candidate had agreed before their profile was sent, and to this organization",
-    "lifecycle": "the referral's steps happened in an allowed order, by the side allowed to take them",
-    "impact": "the impact figures recompute from the records themselves",
-}
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from node.core.accounts import Accounts
 from node.core.federation import Federation
+from node.core.path_calls import PathCalls
 from node.core.provenance import Provenance
 from node.core.service import NodeService
 from node.core.talent import Talent
@@ -25,6 +26,7 @@ class WebContext:
     client: FederationClient
     accounts: Accounts
     lan: LanAdmin | None = None
+    paths: PathCalls | None = None  # audit proofs and matches through the trust path
 
 
 WEB = web.AppKey("web_context", WebContext)

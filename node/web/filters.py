@@ -10,7 +10,7 @@ from aiohttp import web
 
 from node.web.context import ROLE_RANK, SESSION, WEB
 
-MENU = (("/", "Overview"), ("/jobs", "Jobs"), ("/referrals", "Referrals"), ("/partners", "Partners"))
+MENU = (("/", "Overview"), ("/jobs", "Jobs"), ("/candidates", "Candidates"), ("/matches", "Matches"), ("/referrals", "Referrals"), ("/partners", "Partners"), ("/audit", "Audit"))
 
 
 async def page_context(request: web.Request) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """The staff journey across two real nodes in headless Chromium (issue 14, "done when"): sign in, post a
 job through the form, see it arrive at the partner's dashboard, receive the partner's referral, move it
 through the stages to hired with the buttons, and see the overview's hires figure and chart change.
-
-Not yet through the browser (pages not built on this branch): running a match and requesting the
-referral; the partner refers through its use case (``Talent.refer``), as `orgnode refer` does.
+On the way the employer runs a match and asks for the referral from the offer (the matches page), the
+partner adds the candidate with consent to be matched and referred (the candidates page), so its
+node sends the referral as soon as the request arrives.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ async def test_post_a_job_see_it_at_the_partner_and_hire_through_a_referral(net,
     youth = await net.start("Youth Futures", sector="nonprofit")
     await pair(youth, corp)
     add_user(corp, "sam", "staff")
-    add_user(youth, "yara", "viewer")
+    add_user(youth, "yara", "staff")
     corp_url, youth_url = dashboard_url(corp), dashboard_url(youth)
     corp_ctx = await browser.new_context()
 
@@ -43,10 +43,34 @@ async def test_post_a_job_see_it_at_the_partner_and_hire_through_a_referral(net,
         await page.goto(youth_url + "/jobs")
         return await page.locator(".job").filter(has_text="Delivery driver").inner_text()
 
-    assert "From Northwind" in await browser.run(partner_sees)
-    candidate, _ = youth.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["driving"],
-                                              consent=["refer"], consent_scope="all", consent_evidence="form")
-    youth.talent.refer(candidate.candidate_id, bytes.fromhex(job["id"]))
+    youth_ctx = await browser.new_context()
+    assert "From Northwind" in await browser.run(partner_sees, context=youth_ctx)
+
+    async def add_candidate(page):
+        await page.goto(youth_url + "/candidates")
+        await page.get_by_label("Name", exact=True).fill("Ada Lovelace")
+        await page.get_by_label("Email", exact=True).fill("ada@example.org")
+        await page.get_by_label("Skills (separated by commas)").fill("driving")
+        await page.get_by_label("Be matched to jobs").check()
+        await page.get_by_label("Be referred to employers").check()
+        await page.get_by_label("Any organization, partners' partners included").check()
+        await page.get_by_label("How consent was given (kept as evidence)").fill("signed form")
+        await page.get_by_role("button", name="Add the candidate").click()
+        await page.wait_for_url(youth_url + "/candidates?done=added")
+        return await page.locator(".candidate").filter(has_text="Ada Lovelace").inner_text()
+
+    assert "Consent given: match, refer" in await browser.run(add_candidate, context=youth_ctx)
+
+    async def match_and_ask(page):
+        await page.goto(corp_url + "/matches")
+        await page.get_by_role("button", name="Find candidates for “Delivery driver”").click()
+        offer = page.locator(".offer").first
+        text = await offer.inner_text()
+        await offer.get_by_role("button", name="Ask Youth Futures to refer this person").click()
+        await page.wait_for_url(corp_url + "/matches?requested=1")
+        return text
+
+    assert "at Youth Futures" in await browser.run(match_and_ask, context=corp_ctx)
     await wait_until(lambda: corp.talent.store.referrals(), what="the referral to arrive")
 
     async def hire(page):
@@ -63,3 +87,4 @@ async def test_post_a_job_see_it_at_the_partner_and_hire_through_a_referral(net,
     stage, hires_after, chart_after = await browser.run(hire, context=corp_ctx)
     assert stage == "Hired" and hires_after == "1" and chart_after != chart_before
     await browser.run_raw(corp_ctx.close)
+    await browser.run_raw(youth_ctx.close)

@@ -53,6 +53,8 @@ async def test_a_partners_hostile_job_is_shown_as_text_and_nothing_runs(net, bro
 async def test_the_main_pages_pass_axe_and_work_on_a_narrow_screen(net, browser):
     node = await net.start("Acme Care")
     node.talent.post_job(title="Nurse", skills=["nursing"])
+    ada, _ = node.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["nursing"], consent=["refer"],
+                                       consent_scope="all", consent_evidence="signed form")
     add_user(node, "ann", "admin")
     base = dashboard_url(node)
 
@@ -61,7 +63,9 @@ async def test_the_main_pages_pass_axe_and_work_on_a_narrow_screen(net, browser)
         await page.goto(base + "/login")
         found["/login"] = await axe_violations(page)
         await sign_in(page, base, "ann", PASSWORD)
-        for path in ("/", "/jobs", "/referrals", "/partners"):
+        cid = ada.candidate_id.hex()
+        for path in ("/", "/jobs", "/candidates", f"/candidates/{cid}/report", f"/candidates/{cid}/erase", "/matches", "/referrals", "/partners",
+                     "/audit"):
             await page.goto(base + path)
             found[path] = await axe_violations(page)
             wide = await page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth + 1")

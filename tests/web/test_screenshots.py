@@ -12,7 +12,8 @@ from tests.web.browser import sign_in
 from tests.web.helpers import PASSWORD, add_user, dashboard_url
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PAGES = {"overview": "/", "jobs": "/jobs", "referrals": "/referrals", "partners": "/partners", "login": "/login"}
+PAGES = {"overview": "/", "jobs": "/jobs", "candidates": "/candidates", "matches": "/matches", "referrals": "/referrals",
+         "partners": "/partners", "audit": "/audit", "login": "/login"}
 
 
 async def test_screenshots_of_the_main_pages(net, browser, tmp_path):
@@ -28,6 +29,8 @@ async def test_screenshots_of_the_main_pages(net, browser, tmp_path):
                                                consent=["refer"], consent_scope="all", consent_evidence="signed form")
     theirs.talent.refer(candidate.candidate_id, job.job_id)
     await wait_until(lambda: ours.talent.store.referrals(), what="the referral")
+    ours.talent.add_candidate(name="Grace Hopper", email="grace@example.org", skills=["nursing", "driving"], medal="silver",
+                              consent=["match", "refer"], consent_scope="sector:nonprofit", consent_evidence="signed form")
     add_user(ours, "maria", "admin")
     base = dashboard_url(ours)
     target = DOCS if os.environ.get("ORGNODE_SCREENSHOTS") == "1" else tmp_path

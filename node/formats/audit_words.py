@@ -1,0 +1,16 @@
+"""What each audit check means, in plain words: shared by `orgnode audit verify` and the dashboard's audit page."""
+
+from __future__ import annotations
+
+CHECK_WORDS = {  # what each check of protocol.audit_checks.STEPS means, for people (docs/audit.md)
+    "cards": "each organization's identity card is signed by its own key",
+    "signatures": "every record is signed by its author and unchanged since",
+    "keys": "each record was signed with a key its author held at that time",
+    "inclusion": "every record is in its author's published history, so none was slipped in later",
+    "checkpoints": "each organization kept one history: its signed summaries follow on from each other (nothing rewritten)",
+    "cosignatures": "partners who hold a copy of an organization's history vouched for the same summary",
+    "references": "the records point to each other as they claim (job, referral, consent)",
+    "consent": "the candidate had agreed before their profile was sent, and to this organization",
+    "lifecycle": "the referral's steps happened in an allowed order, by the side allowed to take them",
+    "impact": "the impact figures recompute from the records themselves",
+}
