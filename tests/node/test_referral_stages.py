@@ -1,0 +1,73 @@
+"""The referral stages ``interview`` and ``offer`` between two real nodes (docs/protocol.md 15.9):
+received → interview → offer → hired reaches the referrer in order; a step back is refused and signs
+nothing; and a referrer's node that does not advertise ``referral-stages`` (standing for an older
+release: same code, a registry without the feature) is never sent a stage, while the statuses every
+node knows still reach it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from node.core.errors import UserError
+from protocol.referrals import STAGES_FEATURE
+from protocol.versions import V1, Versions
+from tests.node.federation_helpers import head, pair, wait_until
+
+OLDER = Versions((V1,))  # what a node from before the stages advertises: version 1, no features
+
+
+async def referred(net: Any, holder_versions: Versions | None = None) -> tuple[Any, Any, bytes]:
+    corp = await net.start("Northwind", sector="company")
+    youth = await net.start("Youth Futures", sector="nonprofit", versions=holder_versions)
+    await pair(youth, corp)
+    job = corp.talent.post_job(title="Driver", skills=["driving"])
+    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None, what="the job at the partner")
+    candidate, _ = youth.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["driving"],
+                                              consent=["refer"], consent_scope="all", consent_evidence="form")
+    youth.talent.refer(candidate.candidate_id, job.job_id)
+    await wait_until(lambda: corp.talent.store.referrals(), what="the referral to arrive")
+    rid = corp.talent.store.referrals()[0].referral_id
+    await wait_until(lambda: youth.service.node_id in corp.service.peer_features, what="corp to hear youth's node answer")
+    return corp, youth, rid
+
+
+def status_at(node: Any, rid: bytes) -> str | None:
+    row = node.talent.store.referral(rid)
+    return None if row is None else row.status
+
+
+async def test_interview_and_offer_reach_the_referrer_in_order_and_a_step_back_is_refused(net):
+    corp, youth, rid = await referred(net)
+    assert corp.service.peer_features[youth.service.node_id] == {STAGES_FEATURE}
+    assert status_at(corp, rid) == "received"
+    corp.talent.update_referral(rid, "interview", "first round on Tuesday")
+    assert corp.talent.update_referral(rid, "offer", "")["status"] == "offer"
+    await wait_until(lambda: status_at(youth, rid) == "offer", what="the offer at the referrer")
+    own = head(corp, corp)
+    with pytest.raises(UserError, match="cannot go from offer to interview"):
+        corp.talent.update_referral(rid, "interview", "")
+    with pytest.raises(UserError, match="only the job's organization may set a referral to hired"):
+        youth.talent.update_referral(rid, "hired", "")  # the referrer cannot claim the hire
+    assert head(corp, corp) == own and status_at(corp, rid) == "offer"  # nothing was signed
+    corp.talent.update_referral(rid, "hired", "starts Monday")
+    await wait_until(lambda: status_at(youth, rid) == "hired", what="the hire at the referrer")
+    assert [e.status for e in youth.talent.store.events(rid)] == ["sent", "received", "interview", "offer", "hired"]
+    assert youth.talent.store.events(rid)[2].reason == "first round on Tuesday"
+
+
+async def test_a_referrer_whose_node_does_not_advertise_the_stages_is_never_sent_one(net):
+    corp, youth, rid = await referred(net, holder_versions=OLDER)
+    assert corp.service.peer_features[youth.service.node_id] == frozenset()
+    own = head(corp, corp)
+    for stage in ("interview", "offer"):
+        with pytest.raises(UserError, match="has not said it understands the stage") as exc:
+            corp.talent.update_referral(rid, stage, "")
+        assert exc.value.code == "peer-lacks-feature" and "nothing was sent" in str(exc.value)
+    assert head(corp, corp) == own and status_at(corp, rid) == "received"
+    # Positive control: the statuses every node knows still go, and arrive.
+    corp.talent.update_referral(rid, "in_process", "")
+    corp.talent.update_referral(rid, "hired", "")
+    await wait_until(lambda: status_at(youth, rid) == "hired", what="the hire at the older referrer")
+    assert [e.status for e in youth.talent.store.events(rid)] == ["sent", "received", "in_process", "hired"]
