@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from node.core.errors import UserError
-from protocol.referrals import STAGES_FEATURE
+from protocol import audit
+from protocol.referrals import STAGES_FEATURE, ReferralStatus
 from protocol.versions import V1, Versions
-from tests.node.federation_helpers import head, pair, wait_until
+from tests.node.federation_helpers import checkpoint_held, head, pair, synced, wait_until
+from tests.node.test_audit import full_referral
 
 OLDER = Versions((V1,))  # what a node from before the stages advertises: version 1, no features
 
@@ -71,3 +73,28 @@ async def test_a_referrer_whose_node_does_not_advertise_the_stages_is_never_sent
     corp.talent.update_referral(rid, "hired", "")
     await wait_until(lambda: status_at(youth, rid) == "hired", what="the hire at the older referrer")
     assert [e.status for e in youth.talent.store.events(rid)] == ["sent", "received", "in_process", "hired"]
+
+
+async def test_an_audit_bundle_with_the_stages_verifies_and_counts_one_hire(net):
+    youth, _, corp, rid = await full_referral(net, steps=("interview", "offer"))
+    report = audit.verify(youth.provenance.export_referral(rid, redact=False))
+    assert report.valid, report.failed
+    assert "sent → received → interview → offer → hired" in " ".join(report.facts)
+    impact = youth.provenance.impact(0, 2**62).figures
+    assert (impact["referrals_sent"], impact["referrals_accepted"], impact["referrals_hired"]) == (1, 1, 1)
+
+
+async def test_the_audit_refuses_a_stage_signed_out_of_order(net):
+    """Negative control: the job's org signs ``interview`` after the hire by hand (bypassing the
+    node's own check); the referrer ignores it, and the audit of the bundle fails on the lifecycle."""
+    youth, coop, corp, rid = await full_referral(net, steps=("interview", "offer"))
+    assert audit.verify(youth.provenance.export_referral(rid, redact=False)).valid  # before: valid
+    back = ReferralStatus(rid, "interview", corp.talent.last_event(rid), "")
+    corp.talent._send(ReferralStatus.KIND, back.to_value(), youth.service.node_id, corp.talent.store.referral(rid).job_id)
+    await synced(youth, corp)
+    assert status_at(youth, rid) == "hired"  # ignored by the receiver
+    corp.provenance.checkpoint(force=True)
+    await checkpoint_held(corp, youth)
+    report = audit.verify(youth.provenance.export_referral(rid, redact=False))
+    assert not report.valid and report.failed is not None and report.failed.check == "lifecycle", report.failed
+    assert report.failed.detail == "illegal transition: a referral cannot go from hired to interview"
