@@ -16,6 +16,7 @@ from protocol.referrals import STAGES_FEATURE, ReferralStatus
 from protocol.versions import V1, Versions
 from tests.node.federation_helpers import checkpoint_held, head, pair, synced, wait_until
 from tests.node.test_audit import full_referral
+from tests.node.test_job_versions import admin_call
 
 OLDER = Versions((V1,))  # what a node from before the stages advertises: version 1, no features
 
@@ -67,6 +68,9 @@ async def test_a_referrer_whose_node_does_not_advertise_the_stages_is_never_sent
         with pytest.raises(UserError, match="has not said it understands the stage") as exc:
             corp.talent.update_referral(rid, stage, "")
         assert exc.value.code == "peer-lacks-feature" and "nothing was sent" in str(exc.value)
+    # The admin API (what `orgnode referral update --json` reads) names the same code.
+    status, answer = await admin_call(corp, "/referrals/update", {"id": rid.hex(), "status": "offer"})
+    assert status == 400 and answer["error"] == "peer-lacks-feature" and "upgrade" in answer["detail"], answer
     assert head(corp, corp) == own and status_at(corp, rid) == "received"
     # Positive control: the statuses every node knows still go, and arrive.
     corp.talent.update_referral(rid, "in_process", "")
