@@ -102,3 +102,17 @@ async def test_the_audit_refuses_a_stage_signed_out_of_order(net):
     report = audit.verify(youth.provenance.export_referral(rid, redact=False))
     assert not report.valid and report.failed is not None and report.failed.check == "lifecycle", report.failed
     assert report.failed.detail == "illegal transition: a referral cannot go from hired to interview"
+
+
+async def test_a_referrer_restarted_by_an_older_release_stops_getting_stages_at_its_next_answer(net):
+    corp, youth, rid = await referred(net)
+    corp.talent.update_referral(rid, "interview", "")
+    await wait_until(lambda: status_at(youth, rid) == "interview", what="the interview at the referrer")
+    home = await net.stop(youth)
+    older = await net.restart(home, versions=OLDER)  # the same home, run by a release from before the stages
+    await wait_until(lambda: corp.service.peer_features.get(older.service.node_id) == frozenset(),
+                     what="corp to hear the older release answer")
+    with pytest.raises(UserError, match="has not said it understands the stage 'offer'"):
+        corp.talent.update_referral(rid, "offer", "")
+    corp.talent.update_referral(rid, "hired", "")  # what every node knows still goes
+    await wait_until(lambda: status_at(older, rid) == "hired", what="the hire at the older release")
