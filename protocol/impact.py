@@ -35,7 +35,7 @@ FIGURES = (
     "erasures_acknowledged",
 )
 PARTNER_FIGURES = ("referrals_sent_to", "referrals_received_from", "hires", "statements_received")
-ACCEPTED = frozenset({"in_process", "hired"})
+ACCEPTED = frozenset({"in_process", "interview", "offer", "hired"})  # the job took the referral up
 # Infrastructure statements (log checkpoints, witnessing, the report itself) are not engagement.
 NOT_COUNTED = frozenset({"checkpoint", "witness", "impact_report"})
 OUTCOMES = frozenset({"hired", "not_hired"})

@@ -1,8 +1,10 @@
 """Referrals: requests, the released profile, status updates, and the lifecycle rules as data.
 
 Lifecycle (DOMAIN.md): requested (by the job's org) → sent (the holder releases the profile,
-encrypted to the job's org only) → received → in_process → hired | not_hired; or declined,
-withdrawn (the candidate) or expired. ``TRANSITIONS`` is the whole state machine; ``WHO`` says
+encrypted to the job's org only) → received → in_process → interview → offer → hired | not_hired;
+or declined, withdrawn (the candidate) or expired. ``interview`` and ``offer`` (``STAGES``) are only
+sent to a node that advertises ``STAGES_FEATURE`` (docs/protocol.md 15.9): an older node refuses a
+body with a status it does not know, and would stall on the sender's log. ``TRANSITIONS`` is the whole state machine; ``WHO`` says
 which side may sign each status. Credit for a hire goes to the signer of the ``referral``.
 """
 
@@ -25,8 +27,10 @@ TRANSITIONS: dict[str | None, frozenset[str]] = {
     None: frozenset({"requested", "sent"}),
     "requested": frozenset({"sent", "declined", "expired"}),
     "sent": frozenset({"received", "in_process", "hired", "not_hired", "declined", "withdrawn", "expired"}),
-    "received": frozenset({"in_process", "hired", "not_hired", "declined", "withdrawn"}),
-    "in_process": frozenset({"hired", "not_hired", "declined", "withdrawn"}),
+    "received": frozenset({"in_process", "interview", "offer", "hired", "not_hired", "declined", "withdrawn"}),
+    "in_process": frozenset({"interview", "offer", "hired", "not_hired", "declined", "withdrawn"}),
+    "interview": frozenset({"offer", "hired", "not_hired", "declined", "withdrawn"}),
+    "offer": frozenset({"hired", "not_hired", "declined", "withdrawn"}),
     **{state: frozenset() for state in TERMINAL},
 }
 WHO: dict[str, frozenset[str]] = {
@@ -34,13 +38,24 @@ WHO: dict[str, frozenset[str]] = {
     "sent": frozenset({HOLDER}),
     "received": frozenset({JOB_ORG}),
     "in_process": frozenset({JOB_ORG}),
+    "interview": frozenset({JOB_ORG}),
+    "offer": frozenset({JOB_ORG}),
     "hired": frozenset({JOB_ORG}),
     "not_hired": frozenset({JOB_ORG}),
     "declined": frozenset({JOB_ORG, HOLDER}),
     "withdrawn": frozenset({HOLDER}),
     "expired": frozenset({JOB_ORG, HOLDER}),
 }
-STATUS_UPDATES = ("received", "in_process", "hired", "not_hired", "declined", "withdrawn")
+STATUS_UPDATES = ("received", "in_process", "interview", "offer", "hired", "not_hired", "declined", "withdrawn")
+# Stages between received and the outcome that version-1 nodes from before them do not know; a node
+# sends them only to a peer whose answers advertise this feature (``OrgNode-Features``, section 1.1).
+STAGES = frozenset({"interview", "offer"})
+STAGES_FEATURE = "referral-stages"
+
+
+def feature_needed(status: str) -> str | None:
+    """The feature a peer must advertise before a status may be sent to it (None: every node knows it)."""
+    return STAGES_FEATURE if status in STAGES else None
 
 
 def consent_for_referral(referral: Referral, holder: bytes) -> tuple[Statement, Consent]:

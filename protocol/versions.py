@@ -13,17 +13,25 @@ A **message set** is what changes between versions: how the sync messages (``Bat
 ``PushResults``, ``PullRequest``, section 13.1) are encoded and decoded, and the ``v=`` of the
 request's ``Authorization`` header. Statements, envelopes and their signatures are not part of it
 (a statement's bytes are its id). This module is pure: it parses and chooses, the node shell sends.
+
+A **feature** is a smaller addition that needs no new message set: a value a statement body may carry
+that older nodes would refuse (e.g. the referral stages ``interview``/``offer``, section 15.9). Nodes
+name the features they understand in ``OrgNode-Features``; a node sends such a value only to a peer
+whose last answer named the feature. Older nodes send no such header and ignore it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from protocol.errors import UNKNOWN_VERSION, LocalProtocolError, RemoteProtocolError
+from protocol.referrals import STAGES_FEATURE
 from protocol.sync import Batch, PullRequest, PushResults
 
 VERSIONS_HEADER = "OrgNode-Versions"
+FEATURES_HEADER = "OrgNode-Features"
+MAX_FEATURES_CHARS = 256
 BASE_VERSION = 1  # every node speaks it; the version used until a peer has advertised more
 MAX_HEADER_CHARS = 64
 MAX_ADVERTISED = 16
@@ -51,6 +59,7 @@ class Versions:
     """The message sets one node speaks (a registry: the reference node has only ``V1``)."""
 
     sets: tuple[MessageSet, ...]
+    features: frozenset[str] = field(default_factory=frozenset)  # advertised in ``OrgNode-Features``
 
     def __post_init__(self) -> None:
         numbers = [s.version for s in self.sets]
@@ -64,6 +73,10 @@ class Versions:
     def header_value(self) -> str:
         """What this node advertises in ``OrgNode-Versions``: ascending, comma-separated."""
         return ",".join(str(v) for v in self.supported)
+
+    def features_value(self) -> str:
+        """What this node advertises in ``OrgNode-Features``: sorted, comma-separated."""
+        return ",".join(sorted(self.features))
 
     def get(self, version: int) -> MessageSet:
         """The message set of ``version``; ``unknown-version`` if this node does not speak it."""
@@ -79,7 +92,7 @@ class Versions:
         return self.get(max(common) if common else BASE_VERSION)
 
 
-SUPPORTED = Versions((V1,))
+SUPPORTED = Versions((V1,), frozenset({STAGES_FEATURE}))
 
 
 def parse_versions(value: str | None) -> frozenset[int]:
@@ -101,3 +114,21 @@ def parse_versions(value: str | None) -> frozenset[int]:
             return frozenset({BASE_VERSION})
         found.add(int(text))
     return frozenset(found)
+
+
+def parse_features(value: str | None) -> frozenset[str]:
+    """The features a peer advertises in its ``OrgNode-Features`` header.
+
+    Absent means none. A header that breaks the form (names of lowercase ASCII letters, digits and
+    ``-``, 1-32 characters, separated by commas with optional spaces, at most 256 characters and 16
+    names) means none as well: it can only make a sender hold back a value, never send one the peer
+    did not name."""
+    if value is None or len(value) > MAX_FEATURES_CHARS:
+        return frozenset()
+    parts = [part.strip() for part in value.split(",")]
+    if len(parts) > MAX_ADVERTISED:
+        return frozenset()
+    for name in parts:
+        if not 1 <= len(name) <= 32 or not all(c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in name):
+            return frozenset()
+    return frozenset(parts)

@@ -11,6 +11,7 @@ from typing import Any
 
 from node.cli.common import call, command, emit, evidence, group, withdrawal_text
 from node.core.errors import UserError
+from protocol.referrals import STATUS_UPDATES
 
 MAX_MATCH_DEADLINE = 300.0  # seconds; longer than any partner should take, short enough to notice a typo
 
@@ -153,7 +154,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", default="")
     p = command(ref, common, "update", cmd_referral_update, "record a referral's progress; the referrer is told")
     p.add_argument("id")
-    p.add_argument("--status", required=True, choices=["received", "in_process", "hired", "not_hired", "declined", "withdrawn"])
+    p.add_argument("--status", required=True, choices=STATUS_UPDATES,
+                   help="the new status; interview and offer need the referrer's node to understand them")
     p.add_argument("--reason", default="")
 
     p = command(sub, common, "refer", cmd_refer, "refer one of your candidates to a partner's job on your own initiative (consent required)")

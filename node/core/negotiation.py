@@ -31,6 +31,9 @@ class VersionNegotiation:
 
     versions: Versions
     peer_versions: dict[bytes, frozenset[int]] = field(default_factory=dict)
+    # The features each peer last advertised (``OrgNode-Features``); shared with the service so use
+    # cases can ask before they sign a value an older peer would refuse (node/core/referrals.py).
+    peer_features: dict[bytes, frozenset[str]] = field(default_factory=dict)
     # Per peer: the set it advertised when it refused a version with unknown-version, and that version.
     _refusals: dict[bytes, tuple[frozenset[int], int]] = field(default_factory=dict)
 
@@ -45,23 +48,25 @@ class VersionNegotiation:
         messages = self.versions.choose(self.peer_versions.get(peer_id))
         answer = await client.post(url, path, peer_id, encode(messages), version=messages.version, headers=headers)
         if answer.error_code != UNKNOWN_VERSION:
-            self.learn(peer_id, answer.versions)
+            self.learn(peer_id, answer.versions, answer.features)
             return answer, messages
         # Never the refused version again while the peer advertises the same set (a peer that
         # advertises a version it refuses must not make us retry it forever).
         self._refusals[peer_id] = (answer.versions, messages.version)
-        self.learn(peer_id, answer.versions)
+        self.learn(peer_id, answer.versions, answer.features)
         fallback = self.versions.choose(self.peer_versions[peer_id])
         if fallback.version == messages.version:
             return answer, messages
         log_event("peer.version-fallback", logging.WARNING, peer=peer_id, refused=messages.version, now=fallback.version)
         answer = await client.post(url, path, peer_id, encode(fallback), version=fallback.version, headers=headers)
-        self.learn(peer_id, answer.versions)
+        self.learn(peer_id, answer.versions, answer.features)
         return answer, fallback
 
-    def learn(self, peer_id: bytes, advertised: frozenset[int]) -> None:
+    def learn(self, peer_id: bytes, advertised: frozenset[int], features: frozenset[str] = frozenset()) -> None:
         """Record what a peer advertises, less a version it refused while advertising this same set;
-        a changed set (the peer was upgraded or downgraded again) is taken as it is."""
+        a changed set (the peer was upgraded or downgraded again) is taken as it is. Its features are
+        taken as they are: a downgraded peer stops naming one at its next answer."""
+        self.peer_features[peer_id] = features
         refusal = self._refusals.get(peer_id)
         if refusal is not None and refusal[0] == advertised:
             self.peer_versions[peer_id] = advertised - {refusal[1]} or frozenset({BASE_VERSION})

@@ -30,6 +30,7 @@ from protocol.referrals import (
     ReferralStatus,
     check_transition,
     consent_for_referral,
+    feature_needed,
 )
 from protocol.statement import Envelope, Statement
 from storage.key_histories import vouched_history
@@ -147,10 +148,24 @@ class Referrals:
         except ProtocolError as exc:
             raise UserError(exc.detail) from exc
         counterpart = row.referrer if side == JOB_ORG else row.job_author
+        self._check_peer_understands(status, counterpart)
         body = ReferralStatus(referral_id, status, self.last_event(referral_id), reason)
         statement = self._send(ReferralStatus.KIND, body.to_value(), counterpart, row.job_id)
         self._apply_status(referral_id, status, self.me, statement.id, reason, self.clock(), notify=False)
         return self.referral_view(self.store.referral(referral_id) or row)
+
+    def _check_peer_understands(self, status: str, counterpart: bytes) -> None:
+        """Refuse, before anything is signed, a status the counterpart's node would refuse as a bad body
+        (and then stall on our log): the referral stages go only to a node whose last answer named
+        their feature in ``OrgNode-Features`` (docs/protocol.md 15.9)."""
+        feature = feature_needed(status)
+        if feature is None or feature in self.federation.service.peer_features.get(counterpart, frozenset()):
+            return
+        raise UserError(
+            f"the referring organization's node has not said it understands the stage {status!r} "
+            f"(its answers do not name {feature!r}); nothing was sent. Run `orgnode sync` so its node answers; "
+            "if it runs an older release, ask its operator to upgrade, or use in_process until then",
+            code="peer-lacks-feature")
 
     # --- referrals: the holder's side ---------------------------------------------------------------
 

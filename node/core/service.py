@@ -59,6 +59,9 @@ class NodeService:
     # The protocol versions (message sets) this node speaks and advertises (protocol/versions.py);
     # tests give a registry with a second version to run a newer node against an older one.
     versions: Versions = field(default=SUPPORTED)
+    # The features (``OrgNode-Features``) each peer's last federation answer named, learnt by the
+    # sync engine's negotiation; in memory, so one answer after a restart relearns them.
+    peer_features: dict[bytes, frozenset[str]] = field(default_factory=dict)
     # The passphrase that opened the keys (None: they are not encrypted): a key written later (a
     # staged rotation key) is encrypted with the same one, wherever it came from (node/passphrase.py).
     passphrase: Passphrase | None = field(default=None, repr=False)

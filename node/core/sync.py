@@ -79,7 +79,8 @@ class SyncEngine:
     confirm_timeout: float = 60.0
 
     def __post_init__(self) -> None:
-        self.negotiation = VersionNegotiation(self.federation.service.versions)
+        service = self.federation.service
+        self.negotiation = VersionNegotiation(service.versions, peer_features=service.peer_features)
 
     @property
     def peer_versions(self) -> dict[bytes, frozenset[int]]:

@@ -92,7 +92,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         await wait_for_own_log(request)
         return await handler(request)
     except UserError as exc:
-        return error_response("user-error", str(exc), 400, field=exc.field)
+        return error_response("user-error" if exc.field else exc.code, str(exc), 400, field=exc.field)  # or peer-lacks-feature
     except StorageFull as exc:  # nothing was changed (the transaction rolled back); DiskWatch logged the episode
         return error_response(DISK_FULL, disk_full_message(request.app[CTX].service.home.path, exc.path), 507)
     except LocalProtocolError as exc:  # our bug, never the admin's or a peer's fault

@@ -33,7 +33,7 @@ from protocol.errors import ALL_CODES, MALFORMED, RemoteProtocolError
 from protocol.identity import Identity
 from protocol.peer_url import base_url_problem, endpoint_url
 from protocol.request_auth import sign_request
-from protocol.versions import BASE_VERSION, VERSIONS_HEADER, parse_versions
+from protocol.versions import BASE_VERSION, FEATURES_HEADER, VERSIONS_HEADER, parse_features, parse_versions
 
 MAX_RESPONSE_BYTES = 512 * 1024
 TIMEOUT = aiohttp.ClientTimeout(total=20, connect=5)
@@ -61,6 +61,8 @@ class PeerAnswer:
     versions: frozenset[int] = frozenset({BASE_VERSION})
     # ``Retry-After`` of a refusal, in seconds (whole seconds only; an HTTP date is ignored).
     retry_after: float | None = None
+    # What the peer advertises in ``OrgNode-Features`` (absent: none, a node from before the header).
+    features: frozenset[str] = frozenset()
 
 
 async def read_bounded(resp: aiohttp.ClientResponse, limit: int = MAX_RESPONSE_BYTES) -> bytes | None:
@@ -301,7 +303,8 @@ class FederationClient:
                 if resp.status >= 400:
                     code = _error_code(data)
                 return PeerAnswer(resp.status, data, code, parse_versions(resp.headers.get(VERSIONS_HEADER)),
-                                  _retry_after(resp.headers.get("Retry-After")))
+                                  _retry_after(resp.headers.get("Retry-After")),
+                                  parse_features(resp.headers.get(FEATURES_HEADER)))
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_failure(url, exc, self.allow_private) from exc
 

@@ -32,7 +32,7 @@ from protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolErr
 from protocol.invite import PairRequest
 from protocol.page_seal import SEALED_PAGES_HEADER
 from protocol.request_auth import SeenNonces, parse_header, verify_request
-from protocol.versions import BASE_VERSION, VERSIONS_HEADER, MessageSet
+from protocol.versions import BASE_VERSION, FEATURES_HEADER, VERSIONS_HEADER, MessageSet
 from storage import peers as P
 
 MAX_REQUEST_BYTES = 256 * 1024
@@ -218,9 +218,12 @@ async def pull(request: web.Request) -> web.Response:
 
 
 async def advertise_versions(request: web.Request, response: web.StreamResponse) -> None:
-    """Every federation answer, errors and 404s included, names the versions this node speaks."""
+    """Every federation answer, errors and 404s included, names the versions and features this node speaks."""
     if STATE in request.app:
-        response.headers[VERSIONS_HEADER] = request.app[STATE].federation.service.versions.header_value()
+        versions = request.app[STATE].federation.service.versions
+        response.headers[VERSIONS_HEADER] = versions.header_value()
+        if versions.features:
+            response.headers[FEATURES_HEADER] = versions.features_value()
 
 
 ROUTES: list[tuple[str, str, Handler]] = [

@@ -14,18 +14,27 @@ from aiohttp import web
 from node.web.auth import requires, see_other
 from node.web.context import WEB, session_of
 from node.web.filters import when
-from protocol.referrals import HOLDER, JOB_ORG, STATUS_UPDATES, TRANSITIONS, WHO
+from protocol.referrals import HOLDER, JOB_ORG, STATUS_UPDATES, TRANSITIONS, WHO, feature_needed
 from storage.users import UserStore
 
-STAGE_WORDS = {"requested": "Asked for", "sent": "Sent", "received": "Received", "in_process": "Interviewing",
-               "hired": "Hired", "not_hired": "Not hired", "declined": "Declined", "withdrawn": "Withdrawn",
+STAGE_WORDS = {"requested": "Asked for", "sent": "Sent", "received": "Received", "in_process": "In process",
+               "interview": "Interview", "offer": "Offer", "hired": "Hired", "not_hired": "Not hired", "declined": "Declined", "withdrawn": "Withdrawn",
                "expired": "Expired"}
 
 
-def next_stages(view: dict[str, Any], me: str) -> list[tuple[str, str]]:
+def next_stages(view: dict[str, Any], me: str, peer_features: frozenset[str]) -> list[tuple[str, str]]:
+    """The stages this side may set next; ``interview``/``offer`` only if the other node understands them."""
     side = JOB_ORG if view["to"] == me else HOLDER
     allowed = TRANSITIONS.get(view["status"], frozenset())
-    return [(s, STAGE_WORDS[s]) for s in STATUS_UPDATES if s in allowed and side in WHO[s]]
+    return [(s, STAGE_WORDS[s]) for s in STATUS_UPDATES if s in allowed and side in WHO[s]
+            and feature_needed(s) in (None, *peer_features)]
+
+
+def _features(ctx: Any, view: dict[str, Any], me: str) -> frozenset[str]:
+    """What the other organization's node last advertised (``OrgNode-Features``)."""
+    other = view["from"] if view["to"] == me else view["to"]
+    features: frozenset[str] = ctx.service.peer_features.get(bytes.fromhex(other), frozenset())
+    return features
 
 
 async def referral_list(request: web.Request) -> web.Response:
@@ -33,7 +42,7 @@ async def referral_list(request: web.Request) -> web.Response:
     me = ctx.federation.me.hex()
     users = UserStore(ctx.service.db)
     referrals = [{**v, "stage": STAGE_WORDS.get(v["status"], v["status"]),
-                  "next": next_stages(v, me) if v.get("request_id") != v["id"] else [],
+                  "next": next_stages(v, me, _features(ctx, v, me)) if v.get("request_id") != v["id"] else [],
                   "history": [f"{when(a.at)}: {a.user_name} {a.action}" for a in users.actions(v["id"])]}
                  for v in ctx.talent.list_referrals()]
     return aiohttp_jinja2.render_template("referrals.html", request, {

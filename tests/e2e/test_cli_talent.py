@@ -221,6 +221,12 @@ def test_talent_cli_end_to_end(tmp_path):
         assert at_youth[0]["candidate"]["name"] == "Amina Diallo"
 
         assert js(corp, "referral", "update", rid, "--status", "in_process")["status"] == "in_process"
+        staged = js(corp, "referral", "update", rid, "--status", "interview", "--reason", "Tuesday 10:00")
+        assert (staged["status"], staged["referral_id"]) == ("interview", rid)
+        assert "now offer" in run(corp, "referral", "update", rid, "--status", "offer").stdout
+        assert "cannot go from offer to interview" in fails(corp, "referral", "update", rid, "--status", "interview")
+        wait_for(lambda: [r for r in js(youth, "referral", "list") if r["referral_id"] == rid and r["status"] == "offer"],
+                 "the offer at the referrer")
         assert "now hired" in run(corp, "referral", "update", rid, "--status", "hired", "--reason", "starts Monday").stdout
         line = fails(corp, "referral", "update", rid, "--status", "in_process")
         assert "cannot go from hired to in_process" in line

@@ -18,7 +18,7 @@ from tests.e2e.cli_helpers import REPO
 from tests.node.federation_helpers import Net, checkpoint_held, pair, wait_until
 
 
-async def full_referral(net: Net, *, audit_consent: bool = True):
+async def full_referral(net: Net, *, audit_consent: bool = True, steps: tuple[str, ...] = ("in_process",)):
     youth = await net.start("Youth Futures", sector="nonprofit")
     coop = await net.start("Green Works", sector="social_enterprise")
     corp = await net.start("Northwind", sector="company")
@@ -35,7 +35,8 @@ async def full_referral(net: Net, *, audit_consent: bool = True):
     youth.talent.refer(candidate.candidate_id, job.job_id)
     await wait_until(lambda: [r for r in corp.talent.store.referrals() if r.status == "received"], what="received")
     rid = corp.talent.store.referrals()[0].referral_id
-    corp.talent.update_referral(rid, "in_process", "")
+    for step in steps:  # the stages between received and the hire (interview/offer: tests/node/test_referral_stages.py)
+        corp.talent.update_referral(rid, step, "")
     corp.talent.update_referral(rid, "hired", "")
     corp.talent.close_job(job.job_id, filled_by=rid)
     await wait_until(lambda: youth.talent.store.referral(rid).status == "hired", what="hired at youth")

@@ -28,6 +28,7 @@ from protocol.match_query import PSEUDONYM_TAG, MatchAnswer, MatchQuery, Offer, 
 from protocol.merkle import tree_root
 from protocol.peer_url import base_url_problem, normalise_base_url
 from protocol.provenance import Checkpoint
+from protocol.referrals import ReferralStatus
 from protocol.relay import MAX_TTL, Relay, open_relay, relay_info
 from protocol.reshare import make_reshare
 from protocol.sealing import SUITE_MLKEM768_X25519, SUITE_X25519, open_bytes, seal_bytes, seal_info
@@ -71,6 +72,12 @@ QUERY_ID = b"\x88" * 16
 PSEUDONYM_SECRET = b"\x99" * 32
 CANDIDATE_ID = b"\xaa" * 16
 CHECKPOINT_TS = 1767225900000
+# A referral status with a stage (section 15.9): A, the job's org, moves referral 0xbb × 16 to interview.
+REFERRAL_ID = b"\xbb" * 16
+REFERRAL_PREVIOUS = b"\xbc" * 32  # stands for the id of the status it follows (received)
+STATUS_SALT = b"\xbd" * 32
+STATUS_TS = 1767225960000
+STATUS_REASON = "First interview on Tuesday"
 
 
 def identity(name: str) -> Identity:
@@ -147,6 +154,17 @@ def checkpoint_statement() -> Statement:
     return sign_statement(
         rotated_identity(), kind=Checkpoint.KIND, seq=6, prev=ids[-1], now=CHECKPOINT_TS, body=body, private=False
     )
+
+
+def referral_status_vector() -> dict[str, Any]:
+    """A's seq 7: a private ``referral_status`` moving a referral to ``interview``, and a body with a
+    status outside the table that a receiver MUST refuse (``malformed``; storage: ``bad-body``)."""
+    body = ReferralStatus(REFERRAL_ID, "interview", REFERRAL_PREVIOUS, STATUS_REASON).to_value()
+    statement = sign_statement(rotated_identity(), kind=ReferralStatus.KIND, seq=7, prev=checkpoint_statement().id,
+                               now=STATUS_TS, body=body, private=True, salt=STATUS_SALT)
+    unknown = {**body, "status": "interviewing"}
+    return {**statement_vector(statement), "referral_id": REFERRAL_ID.hex(), "status": "interview",
+            "previous": REFERRAL_PREVIOUS.hex(), "reason": STATUS_REASON, "rejected_body": encode(unknown).hex()}
 
 
 def job_vector() -> dict[str, Any]:
@@ -326,6 +344,7 @@ def deterministic() -> dict[str, Any]:
         "job_posting": job_posting_vector(),
         "match": match_vectors(),
         "checkpoint": checkpoint_vector(),
+        "referral_status": referral_status_vector(),
         "base_url": base_url_vectors(),
         "rejected": rejected_vectors(request_auth_vector()["authorization"], invite_vector()["token"]),
     }
@@ -652,6 +671,18 @@ def markdown(data: dict[str, Any]) -> str:
     lines.append("")
     for field in ("root", "body", "body_hash", "header", "signature", "id", "envelope_plain", "envelope_withheld"):
         block(f"`{field}`", cv[field])
+
+    sv = data["referral_status"]
+    lines.append("### Referral status: A moves a referral to `interview` (seq 7)")
+    lines.append("")
+    lines.append(f"kind `referral_status`, seq 7, ts {sv['ts']}, private true, signed with A's rotated key (A is the job's "
+                 f"org); `referral_id` `bb` × 16, `status` `interview`, `previous` `bc` × 32, `reason` \"{sv['reason']}\" "
+                 "(section 15.9). `rejected_body` is the same body with `status` `interviewing`: a receiver MUST refuse "
+                 "it (`malformed`; a log store refuses the statement as `bad-body`).")
+    lines.append("")
+    for field in ("salt", "body", "body_hash", "header", "signature", "id", "envelope_plain", "envelope_withheld",
+                  "rejected_body"):
+        block(f"`{field}`", sv[field])
 
     rv = data["relay"]
     lines.append("### Relay decryption: A's note and job relayed to B")

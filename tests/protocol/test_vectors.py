@@ -256,6 +256,29 @@ def test_checkpoint_vector(stored: dict[str, Any]) -> None:
         verify_inclusion(leaf, index, checkpoint.size, inclusion_proof(leaves, index), checkpoint.root)
 
 
+def test_referral_status_interview_vector(stored: dict[str, Any]) -> None:
+    """A's seq 7 moves a referral to ``interview`` (section 15.9): the envelope opens to the signed
+    statement, the body decodes to the fields given, and the same body naming a status outside the
+    lifecycle table is refused."""
+    from protocol.codec import decode
+    from protocol.referrals import ReferralStatus, check_transition
+    from protocol.statement import BODY_LIMITS
+
+    v = stored["referral_status"]
+    statement = Envelope.decode(bytes.fromhex(v["envelope_plain"])).open_plain()
+    assert statement.id.hex() == v["id"] and (statement.kind, statement.seq, statement.header.private) == ("referral_status", 7, True)
+    assert statement.header.prev.hex() == stored["checkpoint"]["id"] and statement.body is not None
+    assert statement.body.hex() == v["body"] and hashlib.sha256(statement.salt + statement.body).hexdigest() == v["body_hash"]
+    body = ReferralStatus.from_value(statement.body_value())
+    assert (body.referral_id.hex(), body.status, body.previous.hex(), body.reason) == (
+        v["referral_id"], "interview", v["previous"], v["reason"])
+    assert body.to_value() == decode(bytes.fromhex(v["body"]), BODY_LIMITS)
+    check_transition("received", body.status, "job_org")
+    with pytest.raises(RemoteProtocolError, match="unknown referral status 'interviewing'") as exc:
+        ReferralStatus.from_value(decode(bytes.fromhex(v["rejected_body"]), BODY_LIMITS))
+    assert exc.value.code == "malformed"
+
+
 def test_relay_decryption_vector(stored: dict[str, Any]) -> None:
     from protocol.codec import decode
     from protocol.relay import Relay, open_relay, relay_info

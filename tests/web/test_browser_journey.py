@@ -76,7 +76,7 @@ async def test_post_a_job_see_it_at_the_partner_and_hire_through_a_referral(net,
     async def hire(page):
         await page.goto(corp_url + "/referrals")
         card = page.locator(".referral").filter(has_text="Ada Lovelace")
-        for label in ("Interviewing", "Hired"):
+        for label in ("In process", "Hired"):
             await card.get_by_role("button", name=label, exact=True).click()
             await page.wait_for_url(corp_url + "/referrals")
         stage = await card.locator("[data-stage]").inner_text()
