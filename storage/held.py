@@ -23,6 +23,7 @@ class HeldStatements(PeerUsageAccounts):
             self._memo.expired_at = now
         cursor = self.db.execute("DELETE FROM held WHERE received_at < ?", [now - self.quota.held_ttl_ms])
         if cursor.rowcount and self._memo is not None:
+            self._flush_charges()  # not rolled back: written before the memo is dropped
             self._memo.clear()
             self._memo.expired_at = now
         return int(cursor.rowcount or 0)

@@ -32,6 +32,10 @@ class IngestMemo:
     rejected: dict[bytes, bool] = field(default_factory=dict)  # author -> whether any of its statements was rejected
     charged: set[bytes] = field(default_factory=set)  # peers with a ``peer_usage`` row charged in this batch
     expired_at: int | None = None  # the ``now`` held statements were last expired at
+    # Inside ``all_or_nothing``: quota charges are summed here, (peer, day) -> [bytes, re-shared
+    # bytes], and written once (``usage`` already counts them); a refusal there discards them.
+    defer_charges: bool = False
+    pending_charges: dict[tuple[bytes, int], list[int]] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.heads.clear()
@@ -42,6 +46,7 @@ class IngestMemo:
         self.rejected.clear()
         self.charged.clear()
         self.expired_at = None
+        self.pending_charges.clear()
 
 
 class BatchReads:
@@ -53,6 +58,7 @@ class BatchReads:
     if TYPE_CHECKING:
         def head(self, author: bytes) -> LogHead: ...
         def key_history(self, author: bytes) -> KeyHistory | None: ...
+        def _flush_charges(self) -> None: ...
 
     def forked_before(self, author: bytes) -> bool:
         """An admin once cleared this author's fork evidence (cheap check before reading the decision)."""
@@ -67,7 +73,42 @@ class BatchReads:
         finally:
             self._memo = None
 
+    @contextlib.contextmanager
+    def all_or_nothing(self) -> Iterator[None]:
+        """Inside ``batch_reads``: the batch's items under one savepoint instead of one each
+        (``ingest(alone=False)``), their quota charges written once at the end. Any exception rolls
+        back everything done inside, forgets what the memo learnt, and propagates."""
+        memo = self._memo
+        assert memo is not None, "all_or_nothing() only inside batch_reads()"
+        memo.defer_charges = True
+        try:
+            with self.db.atomic():
+                yield
+                self._flush_charges()
+        except BaseException:
+            memo.clear()  # the savepoint rolled back: the pending charges and everything read are gone
+            raise
+        finally:
+            memo.defer_charges = False
+
+    @contextlib.contextmanager
+    def _charging_now(self) -> Iterator[None]:
+        """Charges written at once inside, even under ``all_or_nothing``: for work with savepoints
+        of its own (held statements released), whose rollback must take its charge with it."""
+        memo = self._memo
+        if memo is None or not memo.defer_charges:
+            yield
+            return
+        self._flush_charges()
+        memo.defer_charges = False
+        try:
+            yield
+        finally:
+            memo.defer_charges = True
+
     def _forget_all(self) -> None:
+        """Something was rolled back: nothing the memo holds can be trusted (charges not yet written
+        were rolled back with it: only ``all_or_nothing`` defers them, and it rolls back as a whole)."""
         if self._memo is not None:
             self._memo.clear()
 

@@ -189,16 +189,23 @@ class LogStore(BatchReads, HeldStatements, OwnBatch):
             self._store(statement, history, received_from=None, now=now, audience=audience)
         return statement
 
-    def ingest(self, statement: Statement, *, received_from: bytes | None, now: int) -> IngestResult:
+    def ingest(self, statement: Statement, *, received_from: bytes | None, now: int, alone: bool = True) -> IngestResult:
         """Take in a peer's signature-checked statement. Raises ``ProtocolError`` on rejection.
 
         A rejection is recorded (with its code) and survives restarts, so a statement building on a
         rejected one is refused too (THREATS row 15).
+
+        ``alone=False`` (only inside ``all_or_nothing``, storage/ingest_memo.py): no savepoint of its
+        own and nothing recorded on a refusal; the caller rolls the whole batch back and takes it again
+        item by item.
         """
         if not statement.header.private and statement.body is None:
             # Not recorded: another copy of the same statement may well carry its body.
             raise RemoteProtocolError(MALFORMED, f"public {statement.kind} statement arrived without its body")
         self.expire_held(now)
+        if not alone:
+            assert self._memo is not None and self._memo.defer_charges, "alone=False only inside all_or_nothing()"
+            return self._ingest(statement, received_from, now)
         try:
             with self.db.atomic():
                 return self._ingest(statement, received_from, now)
@@ -264,6 +271,11 @@ class LogStore(BatchReads, HeldStatements, OwnBatch):
         released: list[Statement] = []
         if not self._any_held(author):
             return released  # the usual case: nothing waiting for this author
+        with self._charging_now():  # each candidate's savepoint must roll its own charge back
+            return self._release_candidates(author, received_from, now, released)
+
+    def _release_candidates(self, author: bytes, received_from: bytes | None, now: int,
+                            released: list[Statement]) -> list[Statement]:
         while True:
             candidates = self._take_held(author, self.head(author).seq + 1, received_from)
             if not candidates:

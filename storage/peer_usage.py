@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import sqlite_utils
 
 from protocol.errors import OVER_QUOTA, RemoteProtocolError
@@ -22,8 +20,33 @@ class PeerUsageAccounts:
     _memo: IngestMemo | None = None  # on only inside ``LogStore.batch_reads`` (storage/ingest_memo.py)
 
     def _forget_usage(self) -> None:
+        """The accounts may change behind the memo (held count, refusals, refunds): write what is
+        pending first, then read them afresh next time."""
         if self._memo is not None:
+            self._flush_charges()
             self._memo.usage.clear()
+
+    def _flush_charges(self) -> None:
+        """Write the quota charges summed while deferred (``all_or_nothing``): one UPDATE per peer
+        and day for the whole batch, the same row as one UPDATE per statement would leave."""
+        memo = self._memo
+        if memo is None or not memo.pending_charges:
+            return
+        for (peer, day), (size, reshare) in memo.pending_charges.items():
+            self._write_charge(peer, day, size, reshare)
+        memo.pending_charges.clear()
+
+    def _write_charge(self, peer: bytes, day: int, size: int, reshare: int) -> None:
+        memo = self._memo
+        if memo is None or peer not in memo.charged:
+            self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [peer])
+            if memo is not None:
+                memo.charged.add(peer)
+        self.db.execute(
+            """UPDATE peer_usage SET stored_bytes = stored_bytes + ?,
+                 reshare_bytes = CASE WHEN reshare_day = ? THEN reshare_bytes + ? ELSE ? END, reshare_day = ?
+               WHERE peer = ?""",
+            [size, day, reshare, reshare, day, peer])
 
     def record_over_quota(self, peer: bytes, now: int) -> None:
         """Data from ``peer`` was refused as over its quota at ``now``: counted and shown in ``trust list``."""
@@ -63,17 +86,15 @@ class PeerUsageAccounts:
         if reshare and usage.reshare_bytes_today + reshare > self.quota.reshare_bytes_per_day:
             raise RemoteProtocolError(OVER_QUOTA, "this peer has reached its daily quota of re-shared data on this node")
         day = now // DAY_MS
-        if memo is None or received_from not in memo.charged:
-            self.db.execute("INSERT INTO peer_usage (peer) VALUES (?) ON CONFLICT (peer) DO NOTHING", [received_from])
-        self.db.execute(
-            """UPDATE peer_usage SET stored_bytes = stored_bytes + ?,
-                 reshare_bytes = CASE WHEN reshare_day = ? THEN reshare_bytes + ? ELSE ? END, reshare_day = ?
-               WHERE peer = ?""",
-            [size, day, reshare, reshare, day, received_from])
-        if memo is not None:  # what the row now says (``now`` and so the day are the batch's)
-            memo.charged.add(received_from)
-            memo.usage[received_from] = dataclasses.replace(
-                usage, stored_bytes=usage.stored_bytes + size, reshare_bytes_today=usage.reshare_bytes_today + reshare)
+        if memo is not None and memo.defer_charges:
+            pending = memo.pending_charges.setdefault((received_from, day), [0, 0])
+            pending[0] += size
+            pending[1] += reshare
+        else:
+            self._write_charge(received_from, day, size, reshare)
+        if memo is not None:  # what the row now says, or will once the pending charges are written
+            memo.usage[received_from] = PeerUsage(usage.stored_bytes + size, usage.reshare_bytes_today + reshare,
+                                                  usage.held, usage.refused, usage.refused_at)
 
     def _refund(self, query: str, statement_id: bytes) -> None:
         """Give erased bytes back to the quota of the peer they were charged to (``query`` names it)."""

@@ -18,6 +18,7 @@ from node.core.errors import UserError
 from node.core.forks import resume_point
 from node.core.health import Health
 from node.core.ids import resolve_id
+from node.core.intake import open_items, take_items
 from node.core.invites import Invites
 from node.core.restore import StartCheck, note_high_water, refuse_while_pending, serve_own_recovery, signing_paused
 from node.core.service import NodeService
@@ -27,18 +28,11 @@ from protocol.audience import Audience
 from protocol.bodies import KeyRotation
 from protocol.card_bundle import VerifiedCard, card_statements, encode_bundle
 from protocol.errors import ProtocolError, RemoteProtocolError
-from protocol.log import Verdict
 from protocol.provenance import Partnership
-from protocol.sealing import open_statement_body
-from protocol.statement import Envelope, SealedContent, Statement, check_not_far_future
+from protocol.statement import Statement
 from protocol.sync import (
     MAX_BATCH,
-    OUTCOME_APPENDED,
-    OUTCOME_DUPLICATE,
-    OUTCOME_FORK,
-    OUTCOME_HELD,
     Batch,
-    ItemResult,
     PullRequest,
     PushResults,
 )
@@ -51,12 +45,6 @@ from storage.reshares import ReshareStore
 
 GRAYLIST_MS = 60_000
 MAX_REACTION_ATTEMPTS = 5
-VERDICT_OUTCOME = {
-    Verdict.APPEND: OUTCOME_APPENDED,
-    Verdict.DUPLICATE: OUTCOME_DUPLICATE,
-    Verdict.GAP: OUTCOME_HELD,
-    Verdict.FORK: OUTCOME_FORK,
-}
 
 
 @dataclass
@@ -189,57 +177,28 @@ class Federation(Invites, Envelopes):
     # --- taking in -----------------------------------------------------------------------------
 
     def take_batch(self, origin: bytes, batch: Batch) -> PushResults:
-        """Verify and apply each item on its own (THREATS row 2); score the peer by the outcome."""
+        """Verify and apply each item on its own (THREATS row 2); score the peer by the outcome. The items
+        are opened first (pure work), then ingested all at once, or one by one if one is refused
+        (node/core/intake.py)."""
         now = self.clock()
-        results: list[ItemResult] = []
-        appended: list[Statement] = []
-        invalid = 0
-        # One transaction for the whole batch (one durable commit, not one per item); each item still
-        # runs in its own savepoint, so a bad item is rolled back alone and recorded (THREATS row 2).
+        # One transaction for the whole batch (one durable commit, not one per item); a bad item is
+        # rolled back alone and recorded (THREATS row 2).
         with self.service.db.atomic():
             # Trust is decided at commit time, not when the request started: a pull still paging or a
             # push whose body was still arriving when an admin ran `trust remove`/`block` stores nothing.
             if not self.peers.is_trusted(origin):
                 raise RemoteProtocolError(E.UNTRUSTED_SENDER, "this node no longer trusts the sender")
-            page = self._open_page(batch)
-            with self.service.log.batch_reads():  # one author, one sender: head, keys, quota read once
-                for index, raw in enumerate(batch.envelopes):
-                    statement_id = b"\x00" * 32
-                    try:
-                        envelope = Envelope.decode(raw)
-                        statement = envelope.open_plain()
-                        statement_id = statement.id
-                        if statement.author != origin:
-                            raise RemoteProtocolError(E.WRONG_AUTHOR, "a peer may only send statements of its own log")
-                        check_not_far_future(statement.header.ts, now)  # a year-10000 stamp: refused, not stored (13.6)
-                        if isinstance(envelope.content, SealedContent):
-                            statement = open_statement_body(statement, envelope.content, self.service.identity)
-                        item = None if batch.page is None else batch.page.items[index]
-                        if item is not None:
-                            statement = self._open_page_item(page, index, statement, envelope, item)
-                        result = self.service.log.ingest(statement, received_from=origin, now=now)
-                        results.append(ItemResult(statement_id, VERDICT_OUTCOME[result.verdict]))
-                        appended.extend(result.appended)
-                        if result.verdict is Verdict.FORK and result.new_evidence:
-                            # Equivocation is misbehaviour: it lowers the peer's score like invalid data, once per
-                            # piece of new evidence (the same forked statements come back at every pull).
-                            invalid += 1
-                        if result.verdict is Verdict.FORK:
-                            self.health.fork_seen(statement.author, statement.seq, result.new_evidence, now)
-                    except ProtocolError as exc:
-                        invalid += exc.code != E.OVER_QUOTA  # valid data over quota is refused, not misbehaviour
-                        results.append(ItemResult(statement_id, exc.code))
-                        log_event("statement.rejected", logging.WARNING, peer=origin, code=exc.code)
-            self.peers.record(origin, valid=len(appended), invalid=invalid, now=now, graylist_ms=GRAYLIST_MS)
+            taken = take_items(self, origin, open_items(self, origin, batch, now), now)
+            self.peers.record(origin, valid=len(taken.appended), invalid=taken.invalid, now=now, graylist_ms=GRAYLIST_MS)
             # The reactions run in this same transaction (a savepoint each), so the batch, its
             # reactions and the queue of those that failed are one durable commit, made before the
             # peer is answered: acknowledged still means durable, and a crash before the commit
             # leaves nothing half done (issue 11 item 3: a commit per statement was 64% of ingest).
-            actions = self._react_in_transaction(appended, now, queued=False)
-        self.health.took(origin, appended, results, now)  # after the commit: only what is stored counts
+            actions = self._react_in_transaction(taken.appended, now, queued=False)
+        self.health.took(origin, taken.appended, taken.results, now)  # after the commit: only what is stored counts
         for action in actions:
             action()
-        return PushResults(tuple(results))
+        return PushResults(tuple(taken.results))
 
     def serve_pull(self, origin: bytes, request: PullRequest, *, paged: bool = False) -> Batch:
         """Answer a pull: what follows the asker's have-entry for our own log (we serve only our own),
