@@ -149,3 +149,36 @@ async def test_an_out_of_order_page_goes_in_at_once(net):
     assert outcomes == ["appended", "held", "appended", "held", "appended", "appended"]
     assert len(state["jobs"]) == 6 and state["held"] == []
     assert _count(sql, "INSERT INTO entries") == 6
+
+
+async def test_a_failing_reaction_in_a_page_runs_once_and_the_others_take_effect_once(net):
+    # The page's reactions run under one savepoint; one fails: all are rolled back, the ones before it
+    # run again one by one, the failed one is queued (not run twice), the ones after it run.
+    a, b, _ = await _two_readers(net)
+    a_id, now = a.service.node_id, b.federation.clock()
+    head = b.service.log.head(a_id)
+    statements, prev = [], head.id
+    for i in range(5):
+        job = Job(job_id=os.urandom(16), version=1, title=f"Job {i}", skills=(Skill("driving"),), date_posted=now, hops=2)
+        statement = sign_statement(a.service.identity, kind=Job.KIND, seq=head.seq + 1 + i, prev=prev, now=now,
+                                   body=job.to_value(), private=True, salt=os.urandom(32))
+        statements.append(statement)
+        prev = statement.id
+    calls: list[bytes] = []
+
+    def hook(appended: list[Statement]) -> None:
+        calls.extend(s.id for s in appended)
+        if appended[0].id == statements[2].id:
+            raise RuntimeError("injected fault")
+
+    b.federation.on_appended.append(hook)
+    own_before = b.service.log.head(b.service.node_id).seq
+    outcomes = [r.outcome for r in b.federation.take_batch(a_id, Batch(tuple(_sealed(statements, b)))).results]
+    assert outcomes == ["appended"] * 5
+    assert calls.count(statements[2].id) == 1  # the failed reaction ran once
+    assert b.federation.reactions.pending() == [statements[2].id]
+    # Every other job was re-shared exactly once (hops 2): their reactions took effect once.
+    reshared = [s for s in b.service.log.statements(b.service.node_id, after_seq=own_before) if s.kind == "reshare"]
+    assert sorted(b.federation.reshares.has(s.id) for s in statements) == [False, True, True, True, True]
+    assert len(reshared) == 4
+    assert not b.federation.reshares.has(statements[2].id)
