@@ -147,7 +147,7 @@ async def local(net: Any, n: int, queries: int, labels: list[str]) -> list[Goal]
             Goal("health_p99_ms", percentile(health, 99), 100, True, "ms", limit=idle)]
 
 
-async def federated(net: Any, per_peer: int, rounds: int, labels: list[str]) -> list[Goal]:
+async def federated(net: Any, per_peer: int, rounds: int, labels: list[str], profile: bool = False) -> list[Goal]:
     from tests.node.federation_helpers import pair
 
     # Pushes deliver the job at once; a long sync interval keeps 20 pull loops from crowding the loop.
@@ -172,24 +172,36 @@ async def federated(net: Any, per_peer: int, rounds: int, labels: list[str]) -> 
 
         await one()
         results = 0
+        profiler = None
+        if profile:
+            from pyinstrument import Profiler  # not a dependency: only for --profile
+
+            profiler = Profiler(async_mode="disabled")
+            profiler.start()
         for _ in range(rounds):
             ms, data = await timed(one)
             times.append(ms)
             results = len(data["results"])
+        if profiler is not None:
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False))
     figure(f"federated match p50 over {rounds} rounds (20 peers x {per_peer}, {results} results)", percentile(times, 50), "ms")
     figure("federated match p99", percentile(times, 99), "ms")
     return [Goal("federated_p99_ms", percentile(times, 99), 500, True)]
 
 
 async def main() -> bool:
-    args = parser(__doc__).parse_args()
+    p = parser(__doc__)
+    p.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the federated rounds")
+    p.add_argument("--federated-only", action="store_true", help="skip the local match (its goals are not reported)")
+    args = p.parse_args()
     n, queries, per_peer, rounds = (10_000, 40, 500, 20) if args.quick else (100_000, 200, 5_000, 50)
     print(f"bench.match: {n} candidates, load average {load_average()}")
     async with nodes() as net:
         first = await net.start("Vocabulary", sector="nonprofit")
         labels = skill_labels(first)
-        goals = await local(net, n, queries, labels)
-        goals += await federated(net, per_peer, rounds, labels)
+        goals = [] if args.federated_only else await local(net, n, queries, labels)
+        goals += await federated(net, per_peer, rounds, labels, args.profile)
     return report("match", goals)
 
 

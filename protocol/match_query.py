@@ -11,7 +11,6 @@ unlinkable across queries, resolvable by the holder alone when a referral is req
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass
 
@@ -29,7 +28,7 @@ ANSWER_LIMITS = Limits(max_bytes=64 * 1024, max_str_len=200, max_bin_len=32, max
 def pseudonym(holder_secret: bytes, asker: bytes, query_id: bytes, job_statement: bytes, candidate_id: bytes) -> bytes:
     """Binding the asker and the job (not only the asker-chosen query id) keeps pseudonyms unlinkable
     even if an asker reuses a query id across different jobs."""
-    return hmac.new(holder_secret, PSEUDONYM_TAG + asker + query_id + job_statement + candidate_id, hashlib.sha256).digest()[:16]
+    return hmac.digest(holder_secret, PSEUDONYM_TAG + asker + query_id + job_statement + candidate_id, "sha256")[:16]
 
 
 

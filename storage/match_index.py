@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 import sqlite_utils
 
 from storage.db import without_fsync
-from storage.talent_rows import ConsentRow, _consent
+from storage.talent_rows import CONSENT_COLUMNS, ConsentRow, consent_of_tuple
 
 
 class MatchIndex:
@@ -35,8 +35,9 @@ class MatchIndex:
         for start in range(0, len(candidate_ids), 500):
             part = candidate_ids[start:start + 500]
             marks = ", ".join("?" * len(part))
-            for r in self.db.query(f"SELECT * FROM consents WHERE candidate_id IN ({marks}) ORDER BY collected_at", part):  # noqa: S608
-                row = _consent(r)
+            for r in self.db.execute(f"SELECT {CONSENT_COLUMNS} FROM consents WHERE candidate_id IN ({marks}) "  # noqa: S608
+                                     "ORDER BY collected_at", part).fetchall():
+                row = consent_of_tuple(r)
                 out[row.candidate_id].append(row)
         return out
 

@@ -257,10 +257,14 @@ class TalentStore(ErasureQueues, MatchIndex, ImportBatches):
 
     def add_result(self, query_id: bytes, job_id: bytes, holder: bytes, pseudonym: bytes, score: int,
                    matched: tuple[str, ...], now: int) -> None:
-        self.db.execute(
+        self.add_results([(query_id, job_id, holder, pseudonym, score, matched, now)])
+
+    def add_results(self, rows: list[tuple[bytes, bytes, bytes, bytes, int, tuple[str, ...], int]]) -> None:
+        """Several (query_id, job_id, holder, pseudonym, score, matched, at) results in one ``executemany``."""
+        self.db.conn.executemany(
             """INSERT OR REPLACE INTO match_results (query_id, job_id, holder, pseudonym, score, matched, at)
                VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            [query_id, job_id, holder, pseudonym, score, json.dumps(list(matched)), now],
+            [(q, j, h, p, score, json.dumps(list(matched)), at) for q, j, h, p, score, matched, at in rows],
         )
 
     def result_by_pseudonym(self, job_id: bytes, pseudonym: bytes) -> MatchResultRow | None:

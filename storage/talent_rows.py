@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -188,8 +189,27 @@ def _candidate(row: dict[str, Any]) -> Candidate:
 
 def _consent(row: dict[str, Any]) -> ConsentRow:
     return ConsentRow(bytes(row["consent_id"]), bytes(row["candidate_id"]), bytes(row["statement_id"]),
-                      tuple(json.loads(row["purposes"])), tuple(json.loads(row["scope"])), tuple(json.loads(row["fields"])),
+                      json_strings(row["purposes"]), json_strings(row["scope"]), json_strings(row["fields"]),
                       row["evidence"], row["collected_at"], row["expires_at"], row["state"])
+
+
+CONSENT_COLUMNS = "consent_id, candidate_id, statement_id, purposes, scope, fields, evidence, collected_at, expires_at, state"
+
+
+def consent_of_tuple(row: tuple[Any, ...]) -> ConsentRow:
+    """``_consent`` for a row read as a tuple of ``CONSENT_COLUMNS`` (no dict per row: a match reads
+    consents by the batch)."""
+    consent_id, candidate_id, statement_id, purposes, scope, fields, evidence, collected_at, expires_at, state = row
+    return ConsentRow(bytes(consent_id), bytes(candidate_id), bytes(statement_id), json_strings(purposes), json_strings(scope),
+                      json_strings(fields), evidence, collected_at, expires_at, state)
+
+
+@functools.lru_cache(maxsize=1024)
+def json_strings(text: str) -> tuple[str, ...]:
+    """A stored JSON list of strings (a consent's purposes, scope or fields) as a tuple, each distinct
+    text parsed once: a pool's consents share a handful of them, and parsing them was most of reading
+    a match's consents (issue 11 item 1). No personal data: purposes, audiences and field names."""
+    return tuple(json.loads(text))
 
 
 def _consent_event(row: dict[str, Any]) -> ConsentEventRow:

@@ -731,7 +731,7 @@ def test_help_imports_no_server_lan_or_vocabulary_module():
 
 PATH_HOP_FUNCTIONS = ("handle", "_forward", "_post", "holders", "_holders_beyond")
 STORING_CALLS = {"federation.append", "learn_verified", "learn_unverified", "mark_seen", "keep_foreign", "record_org_card",
-                 "learn_card", "add_offers", "add_result", "execute", "insert", "upsert", "atomic", "ingest"}
+                 "learn_card", "add_offers", "add_result", "add_results", "record_answers", "execute", "insert", "upsert", "atomic", "ingest"}
 
 
 def _calls_in(path: Path, functions: tuple[str, ...]) -> dict[str, set[str]]:

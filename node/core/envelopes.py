@@ -6,6 +6,7 @@ A mixin of ``Federation``: it uses the federation's service, peers, cards, guard
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,6 +33,21 @@ PULL_CLAIM_MS = 5_000
 # starts) is expected to pull ours next (ms). Its request also woke our push sender (contact); without
 # this hold the sender pushed the backlog while the reader pulled it, sealing it twice.
 PULL_EXPECTED_MS = 3_000
+
+
+class _Unread:
+    """The audience was not read with the statement: look it up."""
+
+
+UNREAD = _Unread()
+
+
+def _admits_for(peer: bytes) -> Callable[[str | None], bool]:
+    """Whether a stored audience admits ``peer``, each distinct audience decoded once."""
+    @functools.lru_cache(maxsize=32)
+    def admits(audience: str | None) -> bool:
+        return audience is not None and Audience.decode(audience).admits(peer)
+    return admits
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +83,17 @@ class Envelopes:
 
     def envelope_for(self, statement: Statement, peer: bytes) -> bytes:
         """The envelope a peer gets: plain for public statements, sealed if it may read, else header only."""
-        return self._envelope_parts(statement, peer, self.encryption_keys(peer), paged=False)[0]
+        return self._envelope_parts(statement, peer, self.encryption_keys(peer), paged=False, audience=UNREAD)[0]
 
-    def _readable_keys(self, statement: Statement, peer: bytes, keys: EncryptionPublicKeys | None) -> EncryptionPublicKeys | None:
-        """The peer's ``keys`` if it may read this private statement's body now (audience, guards), else None."""
-        audience = self.service.log.audience_of(statement.id)
-        if (audience is not None and Audience.decode(audience).admits(peer) and keys is not None and statement.body is not None
+    def _readable_keys(self, statement: Statement, peer: bytes, keys: EncryptionPublicKeys | None,
+                       admits: Callable[[str | None], bool] | None = None,
+                       audience: str | _Unread | None = UNREAD) -> EncryptionPublicKeys | None:
+        """The peer's ``keys`` if it may read this private statement's body now (audience, guards), else None.
+        ``audience``: the statement's stored audience when the caller read it with the statement."""
+        if isinstance(audience, _Unread):
+            audience = self.service.log.audience_of(statement.id)
+        admitted = (admits or _admits_for(peer))(audience)
+        if (admitted and keys is not None and statement.body is not None
                 and all(guard(statement, peer) for guard in self.outbound_guards)):
             for hook in self.outbound_hooks:
                 hook(statement.body, statement)
@@ -80,14 +101,15 @@ class Envelopes:
         return None
 
     def _envelope_parts(self, statement: Statement, peer: bytes, peer_keys: EncryptionPublicKeys | None, *,
-                        paged: bool) -> tuple[bytes, bytes | None]:
+                        paged: bool, admits: Callable[[str | None], bool] | None = None,
+                        audience: str | _Unread | None = UNREAD) -> tuple[bytes, bytes | None]:
         """(envelope, page plaintext): with ``paged``, a body the peer may read is left for the page
         (header-only envelope, its plaintext returned) instead of sealed on its own."""
         if not statement.header.private:
             return Envelope.of(statement).encode(), None
         content: SealedContent | None = None
         plaintext: bytes | None = None
-        keys = self._readable_keys(statement, peer, peer_keys)
+        keys = self._readable_keys(statement, peer, peer_keys, admits, audience)
         if keys is not None:
             if paged:
                 plaintext = body_plaintext(statement)
@@ -96,17 +118,21 @@ class Envelopes:
         return Envelope(statement.header_bytes, statement.signature, content).encode(), plaintext
 
     def batch_for(self, peer: bytes, statements: list[Statement], max_items: int = MAX_BATCH, *,
-                  paged: bool = False) -> tuple[Batch, list[bytes]]:
+                  paged: bool = False, audiences: list[str | None] | None = None) -> tuple[Batch, list[bytes]]:
         """A batch of at most ``max_items`` of ``statements`` for ``peer`` (fewer after cut transfers);
         ``paged``: the readable bodies sealed together as one page with one KEM (docs/protocol.md 13.8;
-        only for an asker that said it takes pages)."""
+        only for an asker that said it takes pages). ``audiences``: each statement's stored audience,
+        position for position, when the caller read them together (``storage.own_pages``); else each
+        is read on its own."""
         envelopes: list[bytes] = []
         plaintexts: list[tuple[bytes, bytes] | None] = []
         ids: list[bytes] = []
         size = 0
         keys = self.encryption_keys(peer)  # read once per batch, not once per statement
-        for statement in statements[:max_items]:
-            envelope, plaintext = self._envelope_parts(statement, peer, keys, paged=paged)
+        admits = _admits_for(peer)  # each distinct audience decoded once per batch
+        for position, statement in enumerate(statements[:max_items]):
+            audience = UNREAD if audiences is None else audiences[position]
+            envelope, plaintext = self._envelope_parts(statement, peer, keys, paged=paged, admits=admits, audience=audience)
             item_size = len(envelope) + (0 if plaintext is None else len(plaintext) + 16)
             if envelopes and size + item_size > MAX_BATCH_BYTES:
                 break

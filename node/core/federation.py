@@ -39,6 +39,7 @@ from protocol.sync import (
 from storage import peers as P
 from storage.cards import CardStore
 from storage.own_batch import Presigned
+from storage.own_pages import log_page
 from storage.peers import Peer, PeerStore
 from storage.reactions import ReactionStore
 from storage.reshares import ReshareStore
@@ -209,8 +210,8 @@ class Federation(Invites, Envelopes):
             return recovery
         page = min(MAX_BATCH, request.max_items or MAX_BATCH)  # an asker whose pulls were cut asks for less
         have = dict(request.have).get(self.me, 0)
-        statements = self.service.log.statements(self.me, after_seq=have, limit=page + 1)
-        batch, ids = self.batch_for(origin, statements, page, paged=paged)
+        statements, audiences = log_page(self.service.db, self.me, have, page + 1)  # audiences read with them
+        batch, ids = self.batch_for(origin, statements, page, paged=paged, audiences=audiences)
         self._pull_served(origin, have, batch, statements[len(ids) - 1].seq if ids else have)
         self.health.delivered(origin, "pull", len(ids))
         return batch
@@ -319,8 +320,9 @@ class Federation(Invites, Envelopes):
         """Re-run reactions left unfinished (a crash after storing, or a failure); returns how many ran."""
         ids = self.reactions.pending()
         statements = [s for sid in ids if (s := self.service.log.get(sid)) is not None]
+        found = {s.id for s in statements}  # a set: a restart's queue can hold a whole page or more
         for sid in ids:
-            if not any(s.id == sid for s in statements):
+            if sid not in found:
                 self.reactions.done(sid)
         if statements:
             self.react(statements)

@@ -45,6 +45,7 @@ async def ask_peers(talent: Talent, client: FederationClient, job_id: bytes, dea
     _done, pending = await asyncio.wait(tasks.values(), timeout=deadline) if tasks else (set(), set())
     results: list[dict[str, Any]] = []
     peers_report: list[dict[str, Any]] = []
+    answers: list[MatchAnswer] = []
     for peer_id, task in tasks.items():
         name = talent.org_name(peer_id)
         if task in pending:
@@ -56,11 +57,12 @@ async def ask_peers(talent: Talent, client: FederationClient, job_id: bytes, dea
         except (PeerUnavailable, ProtocolError) as exc:
             peers_report.append({"node_id": peer_id.hex(), "name": name, "answered": False, "error": str(exc)[:200]})
             continue
-        talent.record_answer(job_id, answer)
+        answers.append(answer)
         peers_report.append({"node_id": peer_id.hex(), "name": name, "answered": True, "offers": len(answer.offers)})
         for offer in answer.offers:
             results.append({"pseudonym": offer.pseudonym.hex(), "holder": peer_id.hex(), "holder_name": name,
                             "score": offer.score, "matched": list(offer.matched), "via": []})
+    talent.record_answers(job_id, answers)  # one transaction for every partner's offers
     if path_task is not None:
         path_results, path_report = await path_task
         results.extend(path_results)

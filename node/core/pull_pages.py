@@ -7,6 +7,7 @@ than its log first relearns its own statements (``node/core/restore.py``). ``Syn
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from dataclasses import dataclass
@@ -18,11 +19,13 @@ from node.core.restore import own_recovery_request, partner_answered, partner_fa
 from node.logs import log_event
 from protocol.errors import MALFORMED, ProtocolError
 from protocol.page_seal import ASK_SEALED_PAGES
-from protocol.sync import BatchSize
+from protocol.statement import Envelope, Header
+from protocol.sync import Batch, BatchSize, PullRequest
 
 if TYPE_CHECKING:
     from node.core.federation import Federation
-    from node.http.client import FederationClient
+    from node.http.client import FederationClient, PeerAnswer
+    from protocol.versions import MessageSet
 
 PULL_PATH = "/federation/v1/pull"
 MAX_PULL_PAGES = 1000
@@ -65,42 +68,91 @@ async def pull_from(engine: PullHost, peer_id: bytes, url: str) -> PullReport:
         partner_answered(engine.federation, peer_id, report.appended)
     appended = 0
     size = engine.pull_sizes.setdefault(peer_id, BatchSize())
-    for _ in range(MAX_PULL_PAGES):
-        request = engine.federation.have_vector_for(peer_id, None if peer_id in engine.no_max_items else size.size)
-        try:
-            answer, messages = await engine.negotiation.post(engine.client, url, PULL_PATH, peer_id,
-                                                             functools.partial(encode_pull, request), ASK_SEALED_PAGES)
-        except PeerUnavailable as exc:
-            engine.note_failure(peer_id, exc)
-            if not isinstance(exc, PeerAddressRefused):  # a cut or failed page: ask for less next time
-                size.failed()
-            return PullReport(peer_id, False, appended, str(exc)[:300])
-        engine.answered(peer_id)
-        if answer.status == 400 and answer.error_code == MALFORMED and request.max_items is not None:
-            engine.no_max_items.add(peer_id)  # a node that predates max_items: ask it the 2-element way
-        if answer.status != 200:
-            return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}", answer.retry_after)
-        try:
-            batch = messages.decode_batch(answer.body)
-        except ProtocolError as exc:
-            log_event("pull.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
-            return PullReport(peer_id, False, appended, exc.code)
-        try:
-            results = engine.federation.take_batch(peer_id, batch)
-        except ProtocolError as exc:  # e.g. trust was revoked while the page was on its way
-            log_event("pull.refused", logging.WARNING, peer=peer_id, code=exc.code)
-            return PullReport(peer_id, False, appended, exc.code)
-        new = sum(1 for r in results.results if r.outcome == "appended")
-        appended += new
-        size.succeeded()
-        engine.contact(peer_id)
-        # Progress is our copy of the peer's log growing (a push may have brought this page's
-        # statements first, answering them here as duplicates): never page on without it.
-        if not batch.more or not batch.envelopes or engine.federation.have_vector_for(peer_id, request.max_items) == request:
-            break
+    ahead: _Ahead | None = None  # the next page, asked for while this one is taken in
+    try:
+        for _ in range(MAX_PULL_PAGES):
+            request = engine.federation.have_vector_for(peer_id, None if peer_id in engine.no_max_items else size.size)
+            if ahead is not None and ahead.request.have == request.have:
+                pending, request = ahead.task, ahead.request  # asked for exactly where we now are
+            else:  # none ahead, or it was asked from where this page was expected to end, and it did not
+                if ahead is not None:
+                    _drop(ahead.task)
+                pending = _ask(engine, url, peer_id, request)
+            ahead = None
+            try:
+                answer, messages = await pending
+            except PeerUnavailable as exc:
+                engine.note_failure(peer_id, exc)
+                if not isinstance(exc, PeerAddressRefused):  # a cut or failed page: ask for less next time
+                    size.failed()
+                return PullReport(peer_id, False, appended, str(exc)[:300])
+            engine.answered(peer_id)
+            if answer.status == 400 and answer.error_code == MALFORMED and request.max_items is not None:
+                engine.no_max_items.add(peer_id)  # a node that predates max_items: ask it the 2-element way
+            if answer.status != 200:
+                return PullReport(peer_id, False, appended, answer.error_code or f"HTTP {answer.status}", answer.retry_after)
+            try:
+                batch = messages.decode_batch(answer.body)
+            except ProtocolError as exc:
+                log_event("pull.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
+                return PullReport(peer_id, False, appended, exc.code)
+            if batch.more and (following := _following(peer_id, request, batch)) is not None:
+                ahead = _Ahead(following, _ask(engine, url, peer_id, following))
+                await asyncio.sleep(0)  # one turn of the loop: the request goes out before the page is taken in
+            try:
+                results = engine.federation.take_batch(peer_id, batch)
+            except ProtocolError as exc:  # e.g. trust was revoked while the page was on its way
+                log_event("pull.refused", logging.WARNING, peer=peer_id, code=exc.code)
+                return PullReport(peer_id, False, appended, exc.code)
+            new = sum(1 for r in results.results if r.outcome == "appended")
+            appended += new
+            size.succeeded()
+            engine.contact(peer_id)
+            # Progress is our copy of the peer's log growing (a push may have brought this page's
+            # statements first, answering them here as duplicates): never page on without it.
+            if not batch.more or not batch.envelopes or engine.federation.have_vector_for(peer_id, request.max_items) == request:
+                break
+    finally:
+        if ahead is not None:  # stopped (an error, the end, no progress): the page asked ahead is not taken
+            _drop(ahead.task)
     if appended:
         log_event("pull.done", peer=peer_id, appended=appended)
     return PullReport(peer_id, True, appended)
+
+
+@dataclass(frozen=True)
+class _Ahead:
+    """A pull sent before the page before it was taken in (pipelining, one page deep)."""
+
+    request: PullRequest
+    task: asyncio.Task[tuple[PeerAnswer, MessageSet]]
+
+
+def _ask(engine: PullHost, url: str, peer_id: bytes, request: PullRequest) -> asyncio.Task[tuple[PeerAnswer, MessageSet]]:
+    return asyncio.ensure_future(engine.negotiation.post(engine.client, url, PULL_PATH, peer_id,
+                                                         functools.partial(encode_pull, request), ASK_SEALED_PAGES))
+
+
+def _drop(task: asyncio.Task[tuple[PeerAnswer, MessageSet]]) -> None:
+    """Abandon a pull asked ahead: cancelled if still on its way, its failure (if it failed) collected."""
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
+
+
+def _following(peer_id: bytes, request: PullRequest, batch: Batch) -> PullRequest | None:
+    """The pull for the page after ``batch`` if it is taken in whole: the have vector at its last
+    statement's seq (read from the header, not yet verified: it only shapes a request, and the answer
+    is used only if our log really ends there once the page is taken in). None if the page cannot
+    say (an envelope that does not decode, another author, no progress)."""
+    try:
+        header = Header.decode(Envelope.decode(batch.envelopes[-1]).header_bytes)
+    except (ProtocolError, IndexError):
+        return None
+    if header.author != peer_id or header.seq <= dict(request.have).get(peer_id, 0):
+        return None
+    return PullRequest(((peer_id, header.seq),), request.max_items)
 
 
 async def recover_own_from(engine: PullHost, peer_id: bytes, url: str) -> PullReport:

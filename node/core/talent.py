@@ -255,10 +255,15 @@ class Talent(Candidates, TalentViews, MatchAnswers):
 
     def record_answer(self, job_id: bytes, answer: MatchAnswer) -> None:
         """Record a holder's offers, in one transaction (one durable commit, not one per offer)."""
+        self.record_answers(job_id, [answer])
+
+    def record_answers(self, job_id: bytes, answers: list[MatchAnswer]) -> None:
+        """Record the offers of several holders' answers to one query in one transaction and one
+        ``executemany`` (a fan-out to 20 partners: one commit, not 20; issue 11 item 1)."""
         now = self.clock()
         with self.store.match_bookkeeping():
-            for offer in answer.offers:
-                self.store.add_result(answer.query_id, job_id, answer.holder, offer.pseudonym, offer.score, offer.matched, now)
+            self.store.add_results([(a.query_id, job_id, a.holder, o.pseudonym, o.score, o.matched, now)
+                                    for a in answers for o in a.offers])
 
     def _all_jobs(self, page: int = 1000) -> Iterator[JobRow]:
         """Every job, read a page at a time: 100,000 decoded jobs are never held at once (issue 11)."""

@@ -10,6 +10,7 @@ private, link-local and other non-public addresses are refused (issue 8 item 10)
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import socket
@@ -189,12 +190,20 @@ def literal_address_problem(url: str, allow_private: bool) -> str | None:
 
 def check_target(url: str, allow_private: bool) -> None:
     """Refuse, before any connection, a URL that is not a base URL or whose host is a forbidden IP literal."""
+    problem = _target_problem(url, allow_private)
+    if problem:
+        raise PeerAddressRefused(problem)
+
+
+@functools.lru_cache(maxsize=256)
+def _target_problem(url: str, allow_private: bool) -> str | None:
+    """``check_target``'s refusal for ``url``, or None; a pure function of its arguments, so each
+    peer URL is checked once, not at every request (a match fan-out posts to every partner)."""
     problem = base_url_problem(url)
     if problem:
-        raise PeerAddressRefused(f"refusing to contact {url!r}: {problem}")
+        return f"refusing to contact {url!r}: {problem}"
     problem = literal_address_problem(url, allow_private)  # a name is checked by GuardedResolver once resolved
-    if problem:
-        raise PeerAddressRefused(_refusal(url, problem, allow_private))
+    return _refusal(url, problem, allow_private) if problem else None
 
 
 def _refusal(url: str, problem: str, allow_private: bool) -> str:

@@ -38,6 +38,9 @@ from storage import peers as P
 MAX_REQUEST_BYTES = 256 * 1024
 PULL_PATH = "/federation/v1/pull"
 MAX_PAIRING_CARD_STATEMENTS = 16
+# A peer's last contact is written at most once per this many ms (node clock): it is shown to the
+# admin (`trust list`), and a write at every request was a transaction per catch-up page and per match.
+CONTACT_RESOLUTION_MS = 1_000
 MSGPACK = "application/msgpack"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -166,7 +169,8 @@ async def _authenticate(request: web.Request, supported: tuple[int, ...],
         raise RateLimited("too many requests from this peer; slow down", state.limits.retry_after(auth.origin))
     state.seen.check_and_add(auth, now)
     federation.health.request_clock(auth.origin, auth.ts - now, node_now)
-    federation.peers.touch(auth.origin, node_now)
+    if peer.last_contact is None or not 0 <= node_now - peer.last_contact < CONTACT_RESOLUTION_MS:
+        federation.peers.touch(auth.origin, node_now)  # a write per request was the most of a catch-up page's bookkeeping
     state.on_contact(auth.origin)
     return auth.origin, body, auth.version
 
