@@ -85,6 +85,7 @@ async def pull_from(engine: PullHost, peer_id: bytes, url: str) -> PullReport:
         except ProtocolError as exc:
             log_event("pull.bad-answer", logging.WARNING, peer=peer_id, code=exc.code)
             return PullReport(peer_id, False, appended, exc.code)
+        await engine.federation.writes.wait()  # not inside SQLite's busy handler, holding the loop (off_loop_writes.py)
         try:
             results = engine.federation.take_batch(peer_id, batch)
         except ProtocolError as exc:  # e.g. trust was revoked while the page was on its way
