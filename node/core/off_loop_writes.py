@@ -38,7 +38,8 @@ class WriteTurn:
 
     def __init__(self) -> None:
         self._lock: asyncio.Lock | None = None
-        self.held_since: float | None = None  # loop time the current holder took the turn (tests, metrics)
+        self.held_since: float | None = None  # loop time the current holder took the turn
+        self.waiting = 0  # requests and loops waiting for the turn to be free (tests read it)
 
     @property
     def lock(self) -> asyncio.Lock:
@@ -53,8 +54,12 @@ class WriteTurn:
     async def wait(self) -> None:
         """Return once no off-loop transaction is running (at once when none is)."""
         while self.held:
-            async with self.lock:
-                pass
+            self.waiting += 1
+            try:
+                async with self.lock:
+                    pass
+            finally:
+                self.waiting -= 1
 
     async def run(self, executor: ThreadPoolExecutor, work: Callable[[], T]) -> T:
         """``work()`` in ``executor`` while holding the turn; the turn is given back when the thread is
