@@ -45,6 +45,7 @@ from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
 from node.formats.json_text import UnusableJson, loads_checked
+from node.http import json_stream
 from node.http.client import FederationClient
 from node.http.errors import error_response
 from node.http.request_waits import wait_for_own_log, wait_for_write_turn
@@ -157,8 +158,15 @@ async def status(request: web.Request) -> web.Response:
                               "refused_peers": refused} | check_view(ctx.federation))
 
 
-async def own_log(request: web.Request) -> web.Response:
-    return web.json_response([statement_view(s) for s in request.app[CTX].service.own_statements()])
+async def own_log(request: web.Request) -> web.StreamResponse:
+    """Every own statement, oldest first, read and sent a page at a time (node/http/json_stream.py)."""
+    service = request.app[CTX].service
+
+    def page(after: int | None) -> tuple[list[dict[str, Any]], int] | None:
+        statements = service.log.statements(service.node_id, after_seq=after or 0, limit=json_stream.PAGE)
+        return ([statement_view(s) for s in statements], statements[-1].seq) if statements else None
+
+    return await json_stream.json_list(request, page)
 
 
 async def stop(request: web.Request) -> web.Response:
