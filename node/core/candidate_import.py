@@ -106,6 +106,7 @@ class ImportFlow:
     last_write: asyncio.Future[None] | None = None
     writer: OffLoopWriter | None = None  # the batches' connection and thread while an import runs
     on_writer_open: list[Callable[[sqlite_utils.Database], None]] = field(default_factory=list)  # tests trace it
+    loop_checkpoint: int = 0  # the loop connection's WAL auto-checkpoint, put back when the import ends
     staging_started: int = 0
     staging_done: int = 0
     storing_started: int = 0
@@ -156,6 +157,7 @@ class CandidateImports:
         if flow.writer is None:
             flow.writer = OffLoopWriter(self.federation.service.home.db_path, self.db, self.federation.writes)
             flow.writer.on_open.extend([_tune_for_import, *flow.on_writer_open])
+            flow.loop_checkpoint = self.store.checkpoint_after(0)  # the writer checkpoints, off the loop
         flow.active += 1
         try:
             return await self._import_in_turn(flow, rows)
@@ -163,6 +165,7 @@ class CandidateImports:
             flow.active -= 1
             if not flow.active and flow.writer is not None:
                 writer, flow.writer = flow.writer, None  # an idle node keeps no second connection nor its cache
+                self.store.checkpoint_after(flow.loop_checkpoint)
                 await writer.close()
 
     async def _import_in_turn(self, flow: ImportFlow, rows: Rows) -> list[dict[str, Any]]:

@@ -164,8 +164,9 @@ async def test_the_cli_report_over_several_batches_in_flight_is_in_file_order(ne
 
 async def test_the_import_settings_are_put_back_when_the_import_ends(net):
     """While an import runs its writer connection (node/core/off_loop_writes.py) has a bigger page
-    cache and a longer WAL; the loop's connection keeps its own settings, and the writer connection
-    is closed when the import ends (an idle node does not keep the import's memory)."""
+    cache and a longer WAL, and the loop's connection leaves checkpoints to it; afterwards the loop's
+    connection has its own settings again and the writer connection is closed (an idle node does
+    not keep the import's memory)."""
     node = await net.start("Youth Futures")
     db = node.service.db
 
@@ -182,5 +183,7 @@ async def test_the_import_settings_are_put_back_when_the_import_ends(net):
     answer = await asyncio.to_thread(AdminClient(node.socket_path).call, "POST", "/candidates/import",
                                      {"rows": rows_for(2, 50, "t")})
     assert all("id" in r for r in answer["results"]) and node.talent.imports.active == 0
+    # The writer's cache and WAL for the import; the loop's own checkpoint setting was kept to put back.
     assert writer_settings == [(-65_536, 10_000)] and node.talent.imports.writer is None
+    assert node.talent.imports.loop_checkpoint == own[1]
     assert settings(db) == own
