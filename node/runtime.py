@@ -43,6 +43,7 @@ from node.http.federation_api import FederationState
 from node.http.part import Part
 from node.lan.admin import lan_admin
 from node.logs import log_event
+from node.loop_lag import LoopLag
 from node.safe_files import check_own_socket
 from protocol.matching import Vocabulary
 from protocol.sync import BackoffPolicy
@@ -93,6 +94,7 @@ class NodeRuntime:
         self.port: int | None = None
         self.started = False  # node.started was logged: only then is node.stopped logged
         self.federation = Federation(service)
+        self.loop_lag = LoopLag()  # how long the event loop was held (node/loop_lag.py, on /metrics)
         self.client = FederationClient(lambda: service.identity, allow_private=service.config.allow_private_peers)
         self.sync = SyncEngine(
             self.federation, self.client, interval=service.config.sync_interval,
@@ -157,6 +159,8 @@ class NodeRuntime:
         self.check_not_running()
         server_tls = self._check_tls()  # before anything starts: a bad certificate or CA file starts nothing
         async with contextlib.AsyncExitStack() as stack:
+            lag_task = asyncio.create_task(self.loop_lag.watch(), name="orgnode-loop-lag")
+            stack.callback(lag_task.cancel)
             await self._start_federation_server(stack, server_tls)
             await self._start_admin_socket(stack)
             await self._start_metrics(stack)
@@ -239,7 +243,7 @@ class NodeRuntime:
         if address is None:
             return
         health = self.federation.health
-        registry = metrics.registry_for(lambda: health.snapshot(self.service, self.federation.clock()))
+        registry = metrics.registry_for(lambda: health.snapshot(self.service, self.federation.clock()), self.loop_lag)
         runner = web.AppRunner(metrics.create_app(registry), access_log=None, lingering_time=0.0)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -29,7 +29,7 @@ from storage.errors import StorageFull, is_sqlite_full
 from storage.migrations import MIGRATIONS, Migration
 
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Migration", "SchemaTooNew", "StorageFull", "applied_migrations", "connect",
-           "is_locked", "migrate", "watch_disk", "without_fsync"]
+           "connect_writer", "is_locked", "migrate", "watch_disk", "without_fsync"]
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -53,6 +53,13 @@ class Connection(sqlite3.Connection):
     ``executescript`` of the connection (sqlite-utils' in-transaction scripts through its cursor), so
     this is the one place a full disk is recognised. SQLite has already rolled the statement (or the
     whole transaction) back when it reports SQLITE_FULL.
+
+    Every transaction begins ``IMMEDIATE`` (``BEGIN`` from sqlite-utils' ``atomic`` is sent as ``BEGIN
+    IMMEDIATE``): it takes the write lock first, so a read-then-write transaction never reads a snapshot
+    another connection commits over before it writes (that is ``SQLITE_BUSY_SNAPSHOT``, raised at the
+    write, with no retry). The node writes a CSV import's batches on a second connection in a worker
+    thread (``connect_writer``, node/core/off_loop_writes.py) while the loop's own transactions go on,
+    so both connections' transactions wait for each other's turn instead (``busy_timeout``).
 
     ``on_full`` is called at each refused write and ``on_recovered`` once space has returned (set them
     with ``watch_disk``), so the node logs one warning per episode. Space has returned when a write
@@ -88,6 +95,8 @@ class Connection(sqlite3.Connection):
 
     def execute(self, *args: object) -> sqlite3.Cursor:
         before, was_in = self.total_changes, self.in_transaction
+        if args and isinstance(args[0], str) and args[0].strip().upper() == "BEGIN":
+            args = ("BEGIN IMMEDIATE", *args[1:])
         with _full_disk_is_storage_full(self):
             cursor = super().execute(*args)  # type: ignore[arg-type]
         self._went_through(before, was_in)
@@ -170,6 +179,26 @@ def _connect_once(path: Path) -> sqlite_utils.Database:
     except BaseException:
         conn.close()  # a failed open (locked, full, corrupt, newer) must not leave the file open (issue 10 item 7)
         raise
+    return db
+
+
+def connect_writer(path: Path, like: sqlite_utils.Database) -> sqlite_utils.Database:
+    """A second connection to a database ``like`` has opened (and migrated), usable from another thread
+    (one at a time): the same settings and full-disk hooks as ``like``'s, no migration. Its
+    transactions and ``like``'s take the write lock in turn (``Connection``: ``BEGIN IMMEDIATE``)."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, factory=Connection,
+                           check_same_thread=False)
+    try:
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        refuse_newer(db)
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "secure_delete=ON",
+                       f"busy_timeout={BUSY_TIMEOUT_MS}"):
+            db.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        conn.close()
+        raise
+    if isinstance(like.conn, Connection):
+        conn.on_full, conn.on_recovered = like.conn.on_full, like.conn.on_recovered
     return db
 
 

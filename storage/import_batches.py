@@ -74,3 +74,12 @@ class ImportBatches:
         self.db.execute(f"PRAGMA cache_size={int(cache)}")
         self.db.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
         return before
+
+    def checkpoint_after(self, pages: int) -> int:
+        """Set this connection's WAL auto-checkpoint (0: never; the other connection checkpoints) and
+        return the setting it replaced. While an import's writer connection commits batches, a
+        commit on the loop's connection would otherwise copy the writer's whole WAL into the file on
+        the event loop (node/core/candidate_import.py)."""
+        before = int(self.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        self.db.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+        return before

@@ -9,36 +9,39 @@ one pass through the rollback gates, consecutive seqs), all in one transaction a
 Two batches in flight (``import_candidates_async``, what the admin API calls): checking a batch's rows,
 building its consent bodies and signing them is pure work with no database (``_stage``), done in a
 worker thread, so the event loop keeps serving (``/health``, pushes, other admin calls) meanwhile; the
-batch's SQL and its commit stay on the loop and the node's one connection (a second writing
-connection would make the loop's own read-then-write transactions fail with a stale snapshot when the
-import commits in between). While the loop stores batch k (SQLite releases the interpreter lock while
-it writes and syncs), the worker thread checks and signs batch k+1 on the log head batch k will leave;
-if that head did not come to be (batch k failed, another own statement came first), batch k+1 is
-signed again inside its transaction (``storage.own_batch``), so the log never forks.
+batch's SQL and its commit run off the loop too, in the node's writer thread on a second connection,
+holding the node's write turn (node/core/off_loop_writes.py: every transaction begins IMMEDIATE, so
+the loop's own read-then-write transactions wait for the batch's instead of failing on a stale
+snapshot). While batch k is stored, batch k+1 is checked and signed on the log head batch k will
+leave; if that head did not come to be (batch k failed, another own statement came first), batch k+1
+is signed again inside its transaction (``storage.own_batch``), so the log never forks.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from node.core.errors import UserError
-from node.core.restore import refuse_while_pending
+from node.core.off_loop_writes import OffLoopWriter
+from node.core.restore import raise_high_water, refuse_while_pending
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, Consent
 from protocol.identity import Identity
 from protocol.log import KeyHistory, LogHead
+from protocol.statement import Statement
 from storage.own_batch import Presigned, sign_own_many
+from storage.talent import TalentStore
 from storage.talent_rows import Candidate, ConsentRow
 
 if TYPE_CHECKING:
     from node.core.federation import Federation
     from protocol.matching import Vocabulary
-    from storage.talent import TalentStore
 
 # SQLite's lower() (no ICU) folds ASCII letters only: the duplicate check folds as the email index does.
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -92,7 +95,8 @@ class _SigningBase:
 class ImportFlow:
     """The batches of imports in flight on this node: their order, what the next one is signed on,
     the email keys staged but not yet committed. ``staging_started``/``staging_done`` count batches
-    whose rows are being checked and signed off the event loop (the /health test reads them)."""
+    whose rows are being checked and signed off the event loop, ``storing_started``/``storing_done``
+    batches whose transaction runs in the writer thread (the /health tests read them)."""
 
     order: asyncio.Lock | None = None
     active: int = 0  # batches received and not yet answered: the connection is tuned for imports meanwhile
@@ -100,9 +104,13 @@ class ImportFlow:
     next_base: _SigningBase | None = None
     emails: set[str] = field(default_factory=set)
     last_write: asyncio.Future[None] | None = None
-    settings: tuple[int, int] | None = None  # the connection's own settings, put back when the import ends
+    writer: OffLoopWriter | None = None  # the batches' connection and thread while an import runs
+    on_writer_open: list[Callable[[sqlite_utils.Database], None]] = field(default_factory=list)  # tests trace it
+    loop_checkpoint: int = 0  # the loop connection's WAL auto-checkpoint, put back when the import ends
     staging_started: int = 0
     staging_done: int = 0
+    storing_started: int = 0
+    storing_done: int = 0
 
 
 class CandidateImports:
@@ -121,6 +129,7 @@ class CandidateImports:
         def _ensure_skill_index(self, vocabulary: Vocabulary) -> None: ...
 
     _imports: ImportFlow | None = None
+    store_off_loop = True  # False: the batch's SQL on the loop's connection (the /health test's control)
 
     @property
     def imports(self) -> ImportFlow:
@@ -145,20 +154,27 @@ class CandidateImports:
         flow = self.imports
         if flow.order is None:
             flow.order = asyncio.Lock()
-        if not flow.active:
-            flow.settings = self.store.tune_for_import()
+        if flow.writer is None:
+            flow.writer = OffLoopWriter(self.federation.service.home.db_path, self.db, self.federation.writes)
+            flow.writer.on_open.extend([_tune_for_import, *flow.on_writer_open])
+            flow.loop_checkpoint = self.store.checkpoint_after(0)  # the writer checkpoints, off the loop
         flow.active += 1
         try:
             return await self._import_in_turn(flow, rows)
         finally:
             flow.active -= 1
-            if not flow.active:
-                self.store.tune_for_import(flow.settings)
+            if not flow.active and flow.writer is not None:
+                writer, flow.writer = flow.writer, None  # an idle node keeps no second connection nor its cache
+                self.store.checkpoint_after(flow.loop_checkpoint)
+                await writer.close()
 
     async def _import_in_turn(self, flow: ImportFlow, rows: Rows) -> list[dict[str, Any]]:
         assert flow.order is not None
         async with flow.order:
-            self._ensure_skill_index(self.vocabulary())  # on the loop: it may read and rebuild the index once
+            vocabulary = self.vocabulary()
+            # The vocabulary's fingerprint reads every label once per process (~0.2-0.4 s): not on the loop.
+            await asyncio.to_thread(getattr, vocabulary, "fingerprint")
+            self._ensure_skill_index(vocabulary)  # on the loop: it may read and rebuild the index once
             gate = self._own_append_refusal()
             taken = self._taken(rows) | flow.emails
             base = flow.next_base if flow.in_flight else None
@@ -179,7 +195,7 @@ class CandidateImports:
         try:
             if previous is not None:
                 await asyncio.shield(previous)  # the batch before is stored first (its outcome is its own)
-            self._write(staged)
+            await self._write_off_loop(flow, staged)
         finally:
             flow.in_flight -= 1
             flow.emails -= staged.emails
@@ -236,20 +252,43 @@ class CandidateImports:
         return result
 
     def _write(self, staged: _Staged) -> None:
-        """Store a staged batch in one transaction on the loop: candidates, signed consent statements
-        (their outbox rows) and consent rows."""
+        """Store a staged batch in one transaction on the loop's connection: candidates, signed consent
+        statements (their outbox rows) and consent rows."""
         self._ensure_skill_index(self.vocabulary())  # once per vocabulary: the keys staged are its keys
-        with self.db.atomic():
-            self.store.add_candidates(staged.candidates)
-            self._sign_staged(staged)
+        self._store(self.db, staged, None)
+
+    async def _write_off_loop(self, flow: ImportFlow, staged: _Staged) -> None:
+        """``_write`` in the writer thread on its own connection, holding the node's write turn; the
+        push senders are woken back on the loop. The skill index was checked when the batch was staged."""
+        flow.storing_started += 1
+        try:
+            if not self.store_off_loop:
+                self._store(self.db, staged, None)
+                return
+            assert flow.writer is not None
+            await flow.writer.run(lambda db: self._store(db, staged, db))
+        finally:
+            flow.storing_done += 1
+        if staged.consents and self.store_off_loop:
+            self.federation.on_outbox([p.node_id for p in self.federation.peers.trusted()])
+
+    def _store(self, db: sqlite_utils.Database, staged: _Staged, on: sqlite_utils.Database | None) -> None:
+        """The batch's one transaction on ``db``; ``on``: ``db`` is the writer thread's (not the loop's)."""
+        with db.atomic():
+            (TalentStore(db) if on is not None else self.store).add_candidates(staged.candidates)
+            statements = self._sign_staged(staged, on)
+        if on is not None and statements:  # committed: the high-water mark after the batch's last statement
+            last = statements[-1]
+            raise_high_water(self.federation.service.home, LogHead(last.author, last.seq, last.id))
         log_event("candidates.imported", rows=len(staged.results), added=len(staged.candidates))
 
-    def _sign_staged(self, staged: _Staged) -> None:
+    def _sign_staged(self, staged: _Staged, on: sqlite_utils.Database | None = None) -> list[Statement]:
         """Append the staged consent statements (signed ahead, or now) and record their consent rows."""
         statements = self.federation.append_own_many(Consent.KIND, staged.bodies, private=True, audience=Audience.only(),
-                                                     presigned=staged.presigned)
-        self.store.add_consents([pending.row(statement.id)
-                                 for (_, pending), statement in zip(staged.consents, statements, strict=True)])
+                                                     presigned=staged.presigned, on=on)
+        (TalentStore(on) if on is not None else self.store).add_consents(
+            [pending.row(statement.id) for (_, pending), statement in zip(staged.consents, statements, strict=True)])
+        return statements
 
     def _own_append_refusal(self) -> UserError | None:
         """Why an own statement may not be signed now (a restore or the start check pending), or None."""
@@ -258,3 +297,8 @@ class CandidateImports:
         except UserError as exc:
             return exc
         return None
+
+
+def _tune_for_import(db: sqlite_utils.Database) -> None:
+    """The writer connection's page cache and WAL checkpoint for an import (closed when the import ends)."""
+    TalentStore(db).tune_for_import()

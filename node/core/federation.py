@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import sqlite_utils
+
 from node.core import resharing
 from node.core.clock import Clock, RandomBytes, Timer
 from node.core.envelopes import Envelopes, PullClaim
@@ -20,6 +22,7 @@ from node.core.health import Health
 from node.core.ids import resolve_id
 from node.core.intake import open_items, take_items
 from node.core.invites import Invites
+from node.core.off_loop_writes import WriteTurn
 from node.core.restore import StartCheck, note_high_water, refuse_while_pending, serve_own_recovery, signing_paused
 from node.core.service import NodeService
 from node.logs import log_event
@@ -38,6 +41,7 @@ from protocol.sync import (
 )
 from storage import peers as P
 from storage.cards import CardStore
+from storage.log_store import LogStore
 from storage.own_batch import Presigned
 from storage.own_pages import log_page
 from storage.peers import Peer, PeerStore
@@ -73,6 +77,7 @@ class Federation(Invites, Envelopes):
     # Peers paging through our log right now (in memory: a restart forgets them, and pushing resumes).
     pull_claims: dict[bytes, PullClaim] = field(default_factory=dict)
     pull_expected: dict[bytes, int] = field(default_factory=dict)  # peers starting up: until when (ms) their pull is awaited
+    writes: WriteTurn = field(default_factory=WriteTurn)  # a transaction off the loop holds it (requests that write wait)
 
     def __post_init__(self) -> None:
         self.health = Health.of(self.service.config, self.clock())
@@ -129,31 +134,36 @@ class Federation(Invites, Envelopes):
         return statement
 
     def append_own_many(self, kind: str, bodies: list[object], *, private: bool,
-                        audience: Audience | None = None, presigned: Presigned | None = None) -> list[Statement]:
+                        audience: Audience | None = None, presigned: Presigned | None = None,
+                        on: sqlite_utils.Database | None = None) -> list[Statement]:
         """``append`` for a batch of own statements of one kind (a CSV import's consent statements):
         the same rollback gates, checked once for the batch; one read of the log head and key history,
         one of the trusted peers, one ``executemany`` each for the entries and the outbox, in one
         transaction (the caller's, when it has one). The seqs are consecutive. ``presigned``: the
         bodies already signed off the event loop (``storage.own_batch.sign_own_many``), appended as they
-        are if the log head is still the one they were signed on, else signed again."""
+        are if the log head is still the one they were signed on, else signed again. ``on``: the writer
+        thread's own connection (node/core/off_loop_writes.py); the caller then raises the high-water
+        mark after its commit and wakes the push senders (``on_outbox``) back on the loop."""
         refuse_while_pending(self)
         if not bodies:
             return []
         now = self.clock()
         if private and audience is None:
             audience = Audience.all_trusted()
-        trusted = [p.node_id for p in self.peers.trusted()]
+        db, log, peers = (on, LogStore(on), PeerStore(on)) if on is not None else (self.service.db, self.service.log, self.peers)
+        trusted = [p.node_id for p in peers.trusted()]
         salts = ([s.salt or None for s in presigned.statements] if presigned is not None
                  else [self.random(32) if private else None for _ in bodies])
-        with self.service.db.atomic():
-            statements = self.service.log.append_own_many(
+        with db.atomic():
+            statements = log.append_own_many(
                 self.service.identity, kind=kind, bodies=bodies, now=now, private=private, salts=salts,
                 audience=audience.encode() if audience else None, presigned=presigned)
-            self.peers.enqueue_many([(s.id, s.seq) for s in statements], trusted, now)
-        note_high_water(self)  # once for the batch: the head after its last statement
+            peers.enqueue_many([(s.id, s.seq) for s in statements], trusted, now)
         log_event("statements.appended", kind=kind, count=len(statements), first_seq=statements[0].seq,
                   last_seq=statements[-1].seq)
-        self.on_outbox(trusted)
+        if on is None:
+            note_high_water(self)  # once for the batch: the head after its last statement
+            self.on_outbox(trusted)
         return statements
 
     def rotate_key(self) -> Statement:

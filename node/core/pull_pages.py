@@ -99,6 +99,7 @@ async def pull_from(engine: PullHost, peer_id: bytes, url: str) -> PullReport:
             if batch.more and (following := _following(peer_id, request, batch)) is not None:
                 ahead = _Ahead(following, _ask(engine, url, peer_id, following))
                 await asyncio.sleep(0)  # one turn of the loop: the request goes out before the page is taken in
+            await engine.federation.writes.wait()  # not inside SQLite's busy handler, holding the loop (off_loop_writes.py)
             try:
                 results = engine.federation.take_batch(peer_id, batch)
             except ProtocolError as exc:  # e.g. trust was revoked while the page was on its way

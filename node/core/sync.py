@@ -245,6 +245,7 @@ class SyncEngine:
         else:
             answered = {r.id for r in results.results}
             done = [sid for sid in ids if sid in answered]
+        await self.federation.writes.wait()  # not inside SQLite's busy handler, holding the loop (off_loop_writes.py)
         try:
             self.federation.peers.acknowledge(peer_id, done)
         except StorageFull:  # our own disk: the items stay queued and are pushed again (taken as duplicates)
@@ -278,6 +279,7 @@ class SyncEngine:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while self._running:
+            await self.federation.writes.wait()  # a transaction off the loop: wait here, not in SQLite's busy handler
             if loop.time() >= next_tick:
                 self._tick()
                 next_tick = loop.time() + self.interval

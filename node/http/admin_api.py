@@ -45,8 +45,10 @@ from node.core.service import NodeService
 from node.core.sync import SyncEngine
 from node.core.views import changed_card_view, iso, peer_view, statement_view
 from node.formats.json_text import UnusableJson, loads_checked
+from node.http import json_stream
 from node.http.client import FederationClient
 from node.http.errors import error_response
+from node.http.request_waits import wait_for_own_log, wait_for_write_turn
 from node.logs import log_event
 from node.tls import certificate_expiry
 from protocol.bodies import Note
@@ -71,25 +73,11 @@ class AdminContext:
 CTX = web.AppKey("admin_context", AdminContext)
 
 
-APPEND_WAIT_S = 10.0  # an admin request waits at most this long for the start check (node/core/restore.py)
-NO_WAIT = {"/restore/done", "/stop", "/sync", "/backup", "/trust/clear-fork"}
-
-
-async def wait_for_own_log(request: web.Request) -> None:
-    """Right after a start, a request that may sign waits (bounded) until partners confirmed our own
-    log, so an admin's first command does not fail only because the check was still running."""
-    federation = request.app[CTX].federation
-    if request.method != "POST" or request.path in NO_WAIT or not signing_paused(federation):
-        return
-    deadline = asyncio.get_running_loop().time() + APPEND_WAIT_S
-    while signing_paused(federation) and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.05)  # polls an in-memory flag; the check itself runs in the sync loops
-
-
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        await wait_for_own_log(request)
+        await wait_for_own_log(request, request.app[CTX].federation)
+        await wait_for_write_turn(request, request.app[CTX].federation)
         return await handler(request)
     except UserError as exc:
         return error_response("user-error" if exc.field else exc.code, str(exc), 400, field=exc.field)  # or peer-lacks-feature
@@ -170,8 +158,15 @@ async def status(request: web.Request) -> web.Response:
                               "refused_peers": refused} | check_view(ctx.federation))
 
 
-async def own_log(request: web.Request) -> web.Response:
-    return web.json_response([statement_view(s) for s in request.app[CTX].service.own_statements()])
+async def own_log(request: web.Request) -> web.StreamResponse:
+    """Every own statement, oldest first, read and sent a page at a time (node/http/json_stream.py)."""
+    service = request.app[CTX].service
+
+    def page(after: int | None) -> tuple[list[dict[str, Any]], int] | None:
+        statements = service.log.statements(service.node_id, after_seq=after or 0, limit=json_stream.PAGE)
+        return ([statement_view(s) for s in statements], statements[-1].seq) if statements else None
+
+    return await json_stream.json_list(request, page)
 
 
 async def stop(request: web.Request) -> web.Response:

@@ -96,6 +96,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             if request.transport is not None:
                 request.transport.abort()
             raise web.HTTPRequestTimeout() from None
+    if request.method != "GET":  # may write: wait on the loop for a transaction running off it (node/core/off_loop_writes.py)
+        await request.app[STATE].federation.writes.wait()
     try:
         return await handler(request)
     except StorageFull:  # our disk, not the peer's fault and not a bug: it retries later (DiskWatch logged it)

@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from node.core.health import Snapshot
 from node.http.conn_guard import ConnectionPolicy
+from node.loop_lag import BUCKETS, LoopLag
 
 PATH = "/metrics"
 # A scraper needs one connection or two; these caps keep a flood of idle connections to this listener
@@ -49,6 +50,9 @@ METRICS: dict[str, tuple[str, str]] = {
     "orgnode_database_size_bytes": ("gauge", "size of the database file and its write-ahead log"),
     "orgnode_problems": ("gauge", "problems `orgnode status` reports, by code (every known code, 0 when absent)"),
     "orgnode_partner_fork_answers": ("counter", "own statements a partner answered with `fork` since start, per peer"),
+    "orgnode_event_loop_lag_seconds": ("histogram", "how much later than asked the event loop woke a 50 ms sleep "
+                                                    "(another callback held it that long), since start"),
+    "orgnode_event_loop_lag_max_seconds": ("gauge", "the longest the event loop was held since start"),
 }
 
 
@@ -104,6 +108,27 @@ def families(snap: Snapshot) -> Iterator[GaugeMetricFamily | CounterMetricFamily
         yield gauge
 
 
+def lag_families(lag: LoopLag) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
+    """The loop-lag histogram (cumulative buckets, as Prometheus counts them) and its maximum."""
+    cumulative, running = [], 0
+    for bound, n in zip([*(str(b) for b in BUCKETS), "+Inf"], lag.counts, strict=True):
+        running += n
+        cumulative.append((bound, running))
+    name = "orgnode_event_loop_lag_seconds"
+    yield HistogramMetricFamily(name, METRICS[name][1], buckets=cumulative, sum_value=lag.total_seconds)
+    gauge = _gauge("orgnode_event_loop_lag_max_seconds")
+    gauge.add_metric([], lag.max_seconds)
+    yield gauge
+
+
+class LagCollector(Collector):
+    def __init__(self, lag: LoopLag) -> None:
+        self.lag = lag
+
+    def collect(self) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
+        yield from lag_families(self.lag)
+
+
 class NodeCollector(Collector):
     """Reads the node's state at each scrape (``read`` returns a fresh ``Snapshot``)."""
 
@@ -114,10 +139,12 @@ class NodeCollector(Collector):
         yield from families(self.read())
 
 
-def registry_for(read: Callable[[], Snapshot]) -> CollectorRegistry:
-    """A registry of this node's own (never the global default), holding only its collector."""
+def registry_for(read: Callable[[], Snapshot], lag: LoopLag | None = None) -> CollectorRegistry:
+    """A registry of this node's own (never the global default), holding only its collectors."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(NodeCollector(read))
+    if lag is not None:
+        registry.register(LagCollector(lag))
     return registry
 
 

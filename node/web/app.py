@@ -47,6 +47,15 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 @web.middleware
+async def write_turn(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A form post may write: it waits on the loop while a transaction runs off it (a CSV import's
+    batch, node/core/off_loop_writes.py), not in SQLite's busy handler, which would hold the loop."""
+    if request.method != "GET":
+        await request.app[WEB].federation.writes.wait()
+    return await handler(request)
+
+
+@web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A mistake in a form is shown on a page in plain words, with the way back; nothing was changed."""
     try:
@@ -71,7 +80,7 @@ def connection_policy(read_timeout: float) -> ConnectionPolicy:
 
 
 def create_app(ctx: WebContext) -> web.Application:
-    app = web.Application(middlewares=[security_headers, auth.authenticate, errors], client_max_size=8 * 1024 * 1024)
+    app = web.Application(middlewares=[security_headers, write_turn, auth.authenticate, errors], client_max_size=8 * 1024 * 1024)
     app[WEB] = ctx
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                                context_processors=[filters.page_context])

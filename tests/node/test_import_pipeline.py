@@ -163,20 +163,27 @@ async def test_the_cli_report_over_several_batches_in_flight_is_in_file_order(ne
 
 
 async def test_the_import_settings_are_put_back_when_the_import_ends(net):
-    """While an import runs the connection has a bigger page cache and a longer WAL; afterwards it
-    has its own settings again (an idle node does not keep the import's memory)."""
+    """While an import runs its writer connection (node/core/off_loop_writes.py) has a bigger page
+    cache and a longer WAL, and the loop's connection leaves checkpoints to it; afterwards the loop's
+    connection has its own settings again and the writer connection is closed (an idle node does
+    not keep the import's memory)."""
     node = await net.start("Youth Futures")
     db = node.service.db
 
-    def settings() -> tuple[int, int]:
-        return db.execute("PRAGMA cache_size").fetchone()[0], db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    def settings(of) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+        return of.execute("PRAGMA cache_size").fetchone()[0], of.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
 
-    own = settings()
+    own = settings(db)
     replaced = node.talent.store.tune_for_import()
-    assert replaced == own and settings() != own  # positive control: the import settings differ
+    assert replaced == own and settings(db) != own  # positive control: the import settings differ
     node.talent.store.tune_for_import(replaced)
-    assert settings() == own
+    assert settings(db) == own
+    writer_settings: list[tuple[int, int]] = []
+    node.talent.imports.on_writer_open.append(lambda w: writer_settings.append(settings(w)))
     answer = await asyncio.to_thread(AdminClient(node.socket_path).call, "POST", "/candidates/import",
                                      {"rows": rows_for(2, 50, "t")})
     assert all("id" in r for r in answer["results"]) and node.talent.imports.active == 0
-    assert settings() == own
+    # The writer's cache and WAL for the import; the loop's own checkpoint setting was kept to put back.
+    assert writer_settings == [(-65_536, 10_000)] and node.talent.imports.writer is None
+    assert node.talent.imports.loop_checkpoint == own[1]
+    assert settings(db) == own
