@@ -41,7 +41,9 @@ from node.core.requests.talent import (
     Page,
     Ref,
     ReferralAnswer,
+    ReferralCorrect,
     ReferralRequestCreate,
+    ReferralShow,
     ReferralUpdate,
     ReferRequest,
 )
@@ -70,7 +72,9 @@ __all__ = [
     "Ref",
     "ReferRequest",
     "ReferralAnswer",
+    "ReferralCorrect",
     "ReferralRequestCreate",
+    "ReferralShow",
     "ReferralUpdate",
     "RestoreDone",
     "SetUrl",
@@ -84,6 +88,6 @@ MODELS: tuple[Any, ...] = (
     NotePost.from_json, JobPost.from_json, JobUpdate.from_json, JobImport.from_json, JobList.from_json,
     JobClose.from_json, Ref.from_json, MatchRequest.from_json, CandidateAdd.from_json, CandidateImport.from_json, CandidateUpdate.from_json,
     ConsentGive.from_json, ReferralRequestCreate.from_json, ReferralAnswer.approve, ReferralAnswer.decline,
-    ReferralUpdate.from_json, ReferRequest.from_json, AuditExport.from_json, ImpactRequest.from_json,
+    ReferralUpdate.from_json, ReferralCorrect.from_json, ReferralShow.from_json, ReferRequest.from_json, AuditExport.from_json, ImpactRequest.from_json,
     BackupSnapshot.from_json, RestoreDone.from_json, Page.from_json,
 )
