@@ -26,6 +26,7 @@ from node.core.requests.partners import (
     TrustAccept,
     TrustRequest,
 )
+from node.core.requests.referrals import ReferralCorrect, ReferralShow
 from node.core.requests.talent import (
     CandidateAdd,
     CandidateImport,
@@ -41,9 +42,7 @@ from node.core.requests.talent import (
     Page,
     Ref,
     ReferralAnswer,
-    ReferralCorrect,
     ReferralRequestCreate,
-    ReferralShow,
     ReferralUpdate,
     ReferRequest,
 )

@@ -7,7 +7,6 @@ from typing import Any
 
 from node.core import fields as F
 from node.core.errors import UserError
-from protocol.corrections import MAX_REASON_CHARS as MAX_CORRECTION_REASON
 from protocol.jobs import Location, Salary
 
 Body = dict[str, Any]
@@ -371,35 +370,6 @@ class ReferralUpdate:
     def from_json(cls, b: Body) -> ReferralUpdate:
         b = F.json_object(b)
         return cls(F.read_id(b), F.read_text(b.get("status"), "status", max_len=40), F.read_text(b.get("reason"), "reason"))
-
-
-@dataclass(frozen=True, slots=True)
-class ReferralCorrect:
-    """POST /referrals/correct: correct the referral's latest outcome (the core checks the rules)."""
-
-    id: str
-    status: str
-    reason: str
-
-    @classmethod
-    def from_json(cls, b: Body) -> ReferralCorrect:
-        b = F.json_object(b)
-        reason = F.read_text(b.get("reason"), "reason", max_len=MAX_CORRECTION_REASON)
-        if not reason.strip():
-            raise UserError("reason is required: say why the outcome was wrong (at most "
-                            f"{MAX_CORRECTION_REASON} characters; the referrer is told)", field="reason")
-        return cls(F.read_id(b), F.read_text(b.get("status"), "status", max_len=40), reason)
-
-
-@dataclass(frozen=True, slots=True)
-class ReferralShow:
-    """POST /referrals/show: one referral with its history."""
-
-    id: str
-
-    @classmethod
-    def from_json(cls, b: Body) -> ReferralShow:
-        return cls(F.read_id(F.json_object(b)))
 
 
 @dataclass(frozen=True, slots=True)
