@@ -198,6 +198,9 @@ KEYS: tuple[Key, ...] = (
     Key("own_log_confirm_timeout", "number", 60.0, "after a start, seconds the node waits for unreachable partners to "
         "confirm its own log once one partner did, before it signs again (no partner answering: it keeps waiting "
         "until `orgnode restore-done --force`)", MIN_INTERVAL_S, DAY_S, unit="seconds"),
+    Key("share_staff_names", "bool", False, "put the signed-in staff member's user name into the referral status changes "
+        "and outcome corrections this node signs from the dashboard (field `acted_by`), so partners see who did it. "
+        "`false`: who did what is recorded only here (the referral's history) and never sent"),
 )
 KEY_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 
@@ -260,6 +263,7 @@ class Config:
     tls_verify: bool = True
     shutdown_grace: float = 10.0
     own_log_confirm_timeout: float = 60.0
+    share_staff_names: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):

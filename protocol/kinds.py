@@ -19,6 +19,7 @@ from typing import Any
 from protocol.bodies import KeyRotation, Note, OrgCard
 from protocol.codec import decode
 from protocol.consent import Consent, ConsentWithdrawal, ErasureReceipt
+from protocol.corrections import ReferralCorrection
 from protocol.errors import BAD_BODY, MALFORMED, LocalProtocolError, RemoteProtocolError
 from protocol.jobs import Job
 from protocol.provenance import Checkpoint, ImpactReport, Partnership, Witness
@@ -53,6 +54,7 @@ _TABLE: tuple[tuple[Any, bool], ...] = (
     (ReferralProfile, False),
     (Referral, False),
     (ReferralStatus, False),
+    (ReferralCorrection, False),
     (Relay, False),
     (Checkpoint, False),
     (Witness, False),

@@ -10,6 +10,7 @@ which side may sign each status. Credit for a hire goes to the signer of the ``r
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -51,6 +52,30 @@ STATUS_UPDATES = ("received", "in_process", "interview", "offer", "hired", "not_
 # sends them only to a peer whose answers advertise this feature (``OrgNode-Features``, section 1.1).
 STAGES = frozenset({"interview", "offer"})
 STAGES_FEATURE = "referral-stages"
+
+
+# The acting staff member's name a lifecycle statement may carry (``acted_by``, section 15.9): only when
+# the signer's admin turned ``share_staff_names`` on; receivers show it as the signer's untrusted word.
+MAX_STAFF_NAME_CHARS = 64
+_NOT_TEXT = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})  # controls, bidi/format, separators, unassigned
+
+
+def expect_line(value: Any, name: str, max_len: int) -> str:
+    """A one-line text for people to read: 1 to ``max_len`` characters, not only spaces, and no control,
+    format (bidi overrides, zero-width), line-separator or unassigned character (``malformed``); longer
+    is ``too-large``. Such text is shown in terminals and pages, so it can hold nothing that moves them."""
+    text = expect_str(value, name, max_len)
+    if not text.strip():
+        raise RemoteProtocolError(MALFORMED, f"{name} must not be empty")
+    bad = next((ch for ch in text if unicodedata.category(ch) in _NOT_TEXT), None)
+    if bad is not None:
+        raise RemoteProtocolError(MALFORMED, f"{name} holds a control or format character (U+{ord(bad):04X})")
+    return text
+
+
+def expect_staff_name(value: Any, name: str) -> str | None:
+    """The optional ``acted_by`` field: absent or nil is None, else a line of at most 64 characters."""
+    return None if value is None else expect_line(value, name, MAX_STAFF_NAME_CHARS)
 
 
 def feature_needed(status: str) -> str | None:
@@ -195,13 +220,19 @@ class ReferralStatus:
     status: str
     previous: bytes  # id of the previous lifecycle statement (the referral, or the last status): a hash chain
     reason: str = ""
+    acted_by: str | None = None  # the signer's staff member, only if its admin shares names (left out otherwise)
 
     def __post_init__(self) -> None:
         if self.status not in WHO:
             raise RemoteProtocolError(MALFORMED, f"unknown referral status {self.status!r}")
+        expect_staff_name(self.acted_by, "referral_status.acted_by")
 
     def to_value(self) -> dict[str, Any]:
-        return {"referral_id": self.referral_id, "status": self.status, "previous": self.previous, "reason": self.reason}
+        value: dict[str, Any] = {"referral_id": self.referral_id, "status": self.status, "previous": self.previous,
+                                 "reason": self.reason}
+        if self.acted_by is not None:  # left out when unset: a node that shares no names signs the same bytes as before
+            value["acted_by"] = self.acted_by
+        return value
 
     @classmethod
     def from_value(cls, value: Any) -> ReferralStatus:
@@ -211,4 +242,5 @@ class ReferralStatus:
             expect_str(v.get("status"), "referral_status.status", 16),
             expect_bytes(v.get("previous"), "referral_status.previous", 32),
             expect_str(v.get("reason", ""), "referral_status.reason", 500),
+            expect_staff_name(v.get("acted_by"), "referral_status.acted_by"),
         )

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from protocol.corrections import CORRECTIONS_FEATURE
 from protocol.errors import UNKNOWN_VERSION, LocalProtocolError, RemoteProtocolError
 from protocol.referrals import STAGES_FEATURE
 from protocol.sync import Batch, PullRequest, PushResults
@@ -92,7 +93,7 @@ class Versions:
         return self.get(max(common) if common else BASE_VERSION)
 
 
-SUPPORTED = Versions((V1,), frozenset({STAGES_FEATURE}))
+SUPPORTED = Versions((V1,), frozenset({STAGES_FEATURE, CORRECTIONS_FEATURE}))
 
 
 def parse_versions(value: str | None) -> frozenset[int]:

@@ -333,6 +333,15 @@ def _m032_dashboard_users(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX dashboard_actions_by_object ON dashboard_actions (object_id, at)")
 
 
+def _m033_referral_corrections(db: sqlite_utils.Database) -> None:
+    """A referral's lifecycle steps may be corrections of an outcome (issue 12 item 4): ``corrects`` is
+    the statement id of the step a correction corrects (NULL for every other step). ``acted_by`` is the
+    staff member a step names: ours (always recorded here), or a partner's as its signed statement says
+    (only when its admin shares staff names; issue 14 item 2)."""
+    db.execute("ALTER TABLE referral_events ADD COLUMN corrects BLOB")
+    db.execute("ALTER TABLE referral_events ADD COLUMN acted_by TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -355,4 +364,5 @@ MIGRATIONS: list[Migration] = [
     ("029_fork_archive_append_only", _m029_fork_archive_append_only),
     ("031_cosignatures", _m031_cosignatures),
     ("032_dashboard_users", _m032_dashboard_users),
+    ("033_referral_corrections", _m033_referral_corrections),
 ]

@@ -302,15 +302,20 @@ class TalentStore(ErasureQueues, MatchIndex, ImportBatches):
             assignments = ", ".join(f"{k} = ?" for k in given)
             self.db.execute(f"UPDATE referrals SET {assignments} WHERE referral_id = ?", [*given.values(), referral_id])  # noqa: S608
 
-    def add_event(self, referral_id: bytes, status: str, by: bytes, statement_id: bytes, reason: str, at: int) -> None:
+    def add_event(self, referral_id: bytes, status: str, by: bytes, statement_id: bytes, reason: str, at: int,
+                  corrects: bytes | None = None, acted_by: str | None = None) -> None:
+        """Record one lifecycle step; ``corrects`` names the step a correction corrects."""
         self.db.execute(
-            "INSERT OR IGNORE INTO referral_events (referral_id, status, by, statement_id, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
-            [referral_id, status, by, statement_id, reason, at],
+            "INSERT OR IGNORE INTO referral_events (referral_id, status, by, statement_id, reason, at, corrects, acted_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [referral_id, status, by, statement_id, reason, at, corrects, acted_by],
         )
 
     def events(self, referral_id: bytes) -> list[ReferralEventRow]:
+        """The referral's steps in the order they were recorded here (a correction after what it corrects)."""
         return [_event(r) for r in self.db.query(
-            "SELECT status, by, statement_id, reason, at FROM referral_events WHERE referral_id = ? ORDER BY at, rowid", [referral_id])]
+            "SELECT status, by, statement_id, reason, at, corrects, acted_by FROM referral_events WHERE referral_id = ? "
+            "ORDER BY at, rowid", [referral_id])]
 
     def request(self, request_id: bytes) -> RequestRow | None:
         rows = list(self.db.query("SELECT * FROM referral_requests WHERE request_id = ?", [request_id]))

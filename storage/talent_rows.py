@@ -146,6 +146,8 @@ class ReferralEventRow:
     statement_id: bytes
     reason: str
     at: int
+    corrects: bytes | None = None  # a correction: the step it corrects
+    acted_by: str | None = None  # the staff member named: ours, or as the partner's statement says
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +241,8 @@ def _request(row: dict[str, Any]) -> RequestRow:
 
 
 def _event(row: dict[str, Any]) -> ReferralEventRow:
-    return ReferralEventRow(row["status"], bytes(row["by"]), bytes(row["statement_id"]), row["reason"], row["at"])
+    return ReferralEventRow(row["status"], bytes(row["by"]), bytes(row["statement_id"]), row["reason"], row["at"],
+                            _opt(row["corrects"]), row["acted_by"])
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""CLI commands for matching and referrals: match, referral request/list/pending/approve/decline/update, refer.
+"""CLI commands for matching and referrals: match, referral request/list/pending/approve/decline/update/correct/show, refer.
 
 They talk to the running node over the admin socket (``node/http/talent_api.py``).
 """
@@ -11,6 +11,8 @@ from typing import Any
 
 from node.cli.common import call, command, emit, evidence, group, withdrawal_text
 from node.core.errors import UserError
+from node.formats.referral_history import history_lines, words
+from protocol.corrections import CORRECTABLE_TO, MAX_REASON_CHARS
 from protocol.referrals import STATUS_UPDATES
 
 MAX_MATCH_DEADLINE = 300.0  # seconds; longer than any partner should take, short enough to notice a typo
@@ -128,6 +130,33 @@ def cmd_referral_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_referral_correct(args: argparse.Namespace) -> int:
+    data = call(args, "POST", "/referrals/correct", {"id": args.id, "status": args.status, "reason": args.reason})
+
+    def text() -> str:
+        lines = [f"Referral {data['id']} corrected: it is now {words(data['status'])}; the referring organization is told.",
+                 "Both the original outcome and the correction stay in its history (`orgnode referral show "
+                 f"{data['id'][:8]}`)."]
+        if data.get("unfilled_job_id"):
+            lines.append(f"Job {data['unfilled_job_id'][:8]} was marked filled by this referral: it is now closed, not "
+                         "filled (mark the hire that filled it with `orgnode job close JOB_ID --filled-by REFERRAL_ID`).")
+        return "\n".join(lines)
+
+    emit(args, data, text)
+    return 0
+
+
+def cmd_referral_show(args: argparse.Namespace) -> int:
+    data = call(args, "POST", "/referrals/show", {"id": args.id})
+
+    def text() -> str:
+        head = _referral_lines([data])
+        return head + "\n  history:\n" + "\n".join("    " + line for line in history_lines(data["history"]))
+
+    emit(args, data, text)
+    return 0
+
+
 def cmd_refer(args: argparse.Namespace) -> int:
     data = call(args, "POST", "/refer", {"candidate_id": args.candidate_id, "job_id": args.job_id, "note": args.note})
     emit(args, data, f"Referred the candidate to {data['to_name']} (referral {data['id']}).")
@@ -157,6 +186,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--status", required=True, choices=STATUS_UPDATES,
                    help="the new status; interview and offer need the referrer's node to understand them")
     p.add_argument("--reason", default="")
+
+    p = command(ref, common, "correct", cmd_referral_correct,
+                "correct a mistaken outcome (hired, not_hired, declined) of a referral to your job; the referrer is told")
+    p.add_argument("id")
+    p.add_argument("--status", required=True, choices=CORRECTABLE_TO,
+                   help="what the outcome should have been; interview and offer need the referrer's node to understand them")
+    p.add_argument("--reason", required=True, help=f"why the recorded outcome was wrong (at most {MAX_REASON_CHARS} characters, one line)")
+    p = command(ref, common, "show", cmd_referral_show, "show one referral with its whole history, corrections included")
+    p.add_argument("id")
 
     p = command(sub, common, "refer", cmd_refer, "refer one of your candidates to a partner's job on your own initiative (consent required)")
     p.add_argument("candidate_id")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from node.core.corrections import Corrections
 from node.core.errors import UserError
-from node.core.referrals import Referrals
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.consent import ConsentWithdrawal, ErasureReceipt
@@ -28,7 +28,7 @@ def receipt_backoff(attempts: int) -> int:
     return int(min(RECEIPT_RETRY_CAP_MS, RECEIPT_RETRY_MS * 2 ** min(attempts, 32)))
 
 
-class Erasure(Referrals):
+class Erasure(Corrections):
     def _on_withdrawal(self, statement: Statement) -> None:
         """Erase, and record the receipt as owed, in this reaction's transaction; nothing else happens
         here. Sending the receipt is a separate step after the commit (``send_due_receipts``): a failure

@@ -138,7 +138,9 @@ class Referrals:
                                created_at=self.clock())
         return {"id": body.request_id.hex(), "job_id": job_id.hex(), "to": holder.hex(), "status": "requested"}
 
-    def update_referral(self, referral_id: bytes, status: str, reason: str) -> dict[str, Any]:
+    def update_referral(self, referral_id: bytes, status: str, reason: str, acted_by: str | None = None) -> dict[str, Any]:
+        """Move a referral on; ``acted_by`` (the dashboard user) is recorded here, and signed into the
+        statement for the partner only when the admin turned ``share_staff_names`` on."""
         row = self.store.referral(referral_id)
         if row is None:
             raise UserError("no such referral (see `orgnode referral list`)")
@@ -149,10 +151,14 @@ class Referrals:
             raise UserError(exc.detail) from exc
         counterpart = row.referrer if side == JOB_ORG else row.job_author
         self._check_peer_understands(status, counterpart)
-        body = ReferralStatus(referral_id, status, self.last_event(referral_id), reason)
+        body = ReferralStatus(referral_id, status, self.last_event(referral_id), reason, self.shared_name(acted_by))
         statement = self._send(ReferralStatus.KIND, body.to_value(), counterpart, row.job_id)
-        self._apply_status(referral_id, status, self.me, statement.id, reason, self.clock(), notify=False)
+        self._apply_status(referral_id, status, self.me, statement.id, reason, self.clock(), notify=False, acted_by=acted_by)
         return self.referral_view(self.store.referral(referral_id) or row)
+
+    def shared_name(self, acted_by: str | None) -> str | None:
+        """The staff name a statement we sign may carry: none unless the admin shares names (``share_staff_names``)."""
+        return acted_by if acted_by and self.federation.service.config.share_staff_names else None
 
     def _check_peer_understands(self, status: str, counterpart: bytes) -> None:
         """Refuse, before anything is signed, a status the counterpart's node would refuse as a bad body
@@ -240,11 +246,11 @@ class Referrals:
             self._give_consent(candidate, ["refer"], f"node:{asker.hex()}", None, evidence, PROFILE_FIELDS, now)
         return self.refer(candidate_id, request.job_id, request_id=request_id, job_author=asker)
 
-    def decline_request(self, request_id: bytes, reason: str) -> dict[str, Any]:
+    def decline_request(self, request_id: bytes, reason: str, acted_by: str | None = None) -> dict[str, Any]:
         request = self.store.request(request_id)
         if request is None or request.state != "pending":
             raise UserError(_not_pending(request))
-        body = ReferralStatus(request_id, "declined", request.statement_id, reason)
+        body = ReferralStatus(request_id, "declined", request.statement_id, reason, self.shared_name(acted_by))
         self._send(ReferralStatus.KIND, body.to_value(), request.job_author, request.job_id)  # relayed to a non-partner
         self.store.set_request_state(request_id, "declined", reason)
         return {"id": request_id.hex(), "status": "declined"}
@@ -371,10 +377,11 @@ class Referrals:
         if request is not None and request.holder == statement.author and body.status == "declined":
             self.store.set_request_state(body.referral_id, "declined", body.reason)
             return
-        self._apply_status(body.referral_id, body.status, statement.author, statement.id, body.reason, self.clock(), notify=False)
+        self._apply_status(body.referral_id, body.status, statement.author, statement.id, body.reason, self.clock(),
+                           notify=False, acted_by=body.acted_by)
 
     def _apply_status(self, referral_id: bytes, status: str, by: bytes, statement_id: bytes, reason: str, now: int,
-                      notify: bool) -> None:
+                      notify: bool, acted_by: str | None = None) -> None:
         row = self.store.referral(referral_id)
         if row is None:
             return
@@ -390,4 +397,4 @@ class Referrals:
                 return
             raise
         self.store.upsert_referral(referral_id, status=status, reason=reason, updated_at=now)
-        self.store.add_event(referral_id, status, by, statement_id, reason, now)
+        self.store.add_event(referral_id, status, by, statement_id, reason, now, acted_by=acted_by)

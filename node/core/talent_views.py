@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from node.core.clock import Clock
 from node.core.consent_rules import holding_rule
+from node.core.errors import UserError
 from node.core.views import iso
 from storage.log_store import LogStore
 from storage.talent_rows import Candidate, ConsentRow, DisclosureRow, JobRow, ReferralRow
@@ -184,8 +185,25 @@ class TalentViews:
                 "to_name": self.org_name(row.job_author), "status": row.status, "reason": row.reason,
                 "candidate": candidate, "request_id": _hex(row.request_id),
                 "withdrawal": self._withdrawal_view(disclosure) if disclosure is not None else None,
-                "history": [{"status": e.status, "by": e.by.hex(), "at": e.at, "reason": e.reason}
-                            for e in self.store.events(rid)]}
+                "history": self._history(rid)}
+
+    def _history(self, rid: bytes) -> list[dict[str, Any]]:
+        """The referral's steps as recorded here, a correction after what it corrects (both kept):
+        ``corrects_statement_id`` names the step a correction corrects, ``corrected`` marks a step a
+        later correction replaced, ``acted_by`` the staff member named (ours, or the partner's word)."""
+        events = self.store.events(rid)
+        corrected = {e.corrects for e in events if e.corrects is not None}
+        return [{"status": e.status, "by": e.by.hex(), "by_name": self.org_name(e.by), "at": e.at, "reason": e.reason,
+                 "statement_id": e.statement_id.hex(), "corrects_statement_id": _hex(e.corrects),
+                 "corrected": e.statement_id in corrected, "acted_by": e.acted_by, "ours": e.by == self.me}
+                for e in events]
+
+    def show_referral(self, referral_id: bytes) -> dict[str, Any]:
+        """One referral with its whole history (``referral show``)."""
+        row = self.store.referral(referral_id)
+        if row is None:
+            raise UserError("no such referral (see `orgnode referral list`)")
+        return self.referral_view(row)
 
     def list_referrals(self) -> list[dict[str, Any]]:
         views = [self.referral_view(r) for r in self.store.referrals()]

@@ -189,6 +189,18 @@ async def referral_update(request: web.Request) -> web.Response:
     return web.json_response(talent.update_referral(talent.resolve(req.id, "REFERRAL_ID"), req.status, req.reason))
 
 
+async def referral_correct(request: web.Request) -> web.Response:
+    req = await read(request, R.ReferralCorrect.from_json)
+    talent = request.app[TALENT]
+    return web.json_response(talent.correct_referral(talent.resolve(req.id, "REFERRAL_ID"), req.status, req.reason))
+
+
+async def referral_show(request: web.Request) -> web.Response:
+    req = await read(request, R.ReferralShow.from_json)
+    talent = request.app[TALENT]
+    return web.json_response(talent.show_referral(talent.resolve(req.id, "REFERRAL_ID")))
+
+
 async def refer(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     req = await read(request, R.ReferRequest.from_json)
@@ -219,6 +231,8 @@ ADMIN_ROUTES = [
     ("POST", "/referrals/approve", referral_approve),
     ("POST", "/referrals/decline", referral_decline),
     ("POST", "/referrals/update", referral_update),
+    ("POST", "/referrals/correct", referral_correct),
+    ("POST", "/referrals/show", referral_show),
     ("POST", "/refer", refer),
 ]
 FEDERATION_ROUTES = [("POST", MATCH_PATH, match_endpoint)]

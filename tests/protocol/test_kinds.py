@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 MODULES = sorted(p.stem for p in (REPO / "protocol").glob("*.py") if p.stem != "__init__")
 EXPECTED_KINDS = {
     "org_card", "key_rotation", "note", "job", "reshare", "consent", "consent_withdrawal", "erasure_receipt",
-    "referral_request", "referral_profile", "referral", "referral_status", "relay", "checkpoint", "witness",
+    "referral_request", "referral_profile", "referral", "referral_status", "referral_correction", "relay", "checkpoint", "witness",
     "partnership", "impact_report",
 }
 

@@ -60,8 +60,8 @@ def test_stage_statuses_round_trip_and_need_the_feature() -> None:
         ReferralStatus(b"\1" * 16, "interviewing", b"\2" * 32)
 
 
-def test_this_node_advertises_the_stages_feature() -> None:
-    assert SUPPORTED.features_value() == STAGES_FEATURE
+def test_this_node_advertises_the_stages_and_corrections_features() -> None:
+    assert SUPPORTED.features_value() == "referral-corrections,referral-stages"  # sorted (section 1.1)
     assert Versions((V1,)).features_value() == ""  # an older node's registry: nothing advertised
 
 

@@ -26,6 +26,7 @@ from node.core.requests.partners import (
     TrustAccept,
     TrustRequest,
 )
+from node.core.requests.referrals import ReferralCorrect, ReferralShow
 from node.core.requests.talent import (
     CandidateAdd,
     CandidateImport,
@@ -70,7 +71,9 @@ __all__ = [
     "Ref",
     "ReferRequest",
     "ReferralAnswer",
+    "ReferralCorrect",
     "ReferralRequestCreate",
+    "ReferralShow",
     "ReferralUpdate",
     "RestoreDone",
     "SetUrl",
@@ -84,6 +87,6 @@ MODELS: tuple[Any, ...] = (
     NotePost.from_json, JobPost.from_json, JobUpdate.from_json, JobImport.from_json, JobList.from_json,
     JobClose.from_json, Ref.from_json, MatchRequest.from_json, CandidateAdd.from_json, CandidateImport.from_json, CandidateUpdate.from_json,
     ConsentGive.from_json, ReferralRequestCreate.from_json, ReferralAnswer.approve, ReferralAnswer.decline,
-    ReferralUpdate.from_json, ReferRequest.from_json, AuditExport.from_json, ImpactRequest.from_json,
+    ReferralUpdate.from_json, ReferralCorrect.from_json, ReferralShow.from_json, ReferRequest.from_json, AuditExport.from_json, ImpactRequest.from_json,
     BackupSnapshot.from_json, RestoreDone.from_json, Page.from_json,
 )
