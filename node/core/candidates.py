@@ -30,6 +30,7 @@ class Candidates(CandidateImports, Erasure):
         def org_sector(self, node_id: bytes) -> str | None: ...
         def org_name(self, node_id: bytes) -> str | None: ...
         def _skill_keys(self, skills: list[str] | tuple[str, ...]) -> list[str]: ...
+        def erasure_waiting_for(self, d: DisclosureRow) -> dict[str, Any] | None: ...
 
     def add_candidate(self, *, name: str, email: str, skills: list[str], phone: str | None = None, location: str | None = None,
                       medal: str | None = None, for_job: str | None = None, consent: list[str] | None = None,
@@ -271,8 +272,19 @@ class Candidates(CandidateImports, Erasure):
                 "consents_withdrawn": len(rows), "statement_bodies_erased": len(erased), "requests_declined": len(declined),
                 "recipients_notified": [r.hex() for r in notified],
                 "recipients_waiting_for_a_path": self._waiting_for_a_path(disclosures),
+                "receipts_waiting_for": self._receipts_waiting_for(disclosures),
                 "recipients_told_before": sorted({d.recipient.hex() for d in disclosures if d.withdrawal_statement is not None}
                                                  - {r.hex() for r in notified})}
+
+    def _receipts_waiting_for(self, disclosures: list[DisclosureRow]) -> list[dict[str, Any]]:
+        """The partners that unacknowledged erasure receipts wait for because peer health has them down
+        (each once): "waiting for PARTNER (unreachable since …)" rather than "sent"."""
+        seen: dict[str, dict[str, Any]] = {}
+        for d in disclosures:
+            down = self.erasure_waiting_for(d)
+            if down is not None:
+                seen.setdefault(down["node_id"], down)
+        return list(seen.values())
 
     def _waiting_for_a_path(self, disclosures: list[DisclosureRow]) -> list[str]:
         """Recipients whose withdrawal is kept until a trust path to them appears (never sent yet)."""
