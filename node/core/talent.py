@@ -187,7 +187,9 @@ class Talent(Candidates, TalentViews, MatchAnswers):
         if row.job.status == "closed" and filled_by is None:
             return row.job  # idempotent: closing a closed job publishes nothing (issue 12 item 4)
         if filled_by is not None:
-            referral = self.store.referral(filled_by)
+            referral = self.store.referral(filled_by) or self._referral_answering(filled_by)  # or our request's id
+            if referral is not None:
+                filled_by = referral.referral_id
             if referral is None or referral.job_id != job_id:
                 raise UserError("filled_by must name a referral for this job (see `orgnode referral list`)", field="filled_by")
             if referral.status != "hired":

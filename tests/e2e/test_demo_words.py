@@ -25,5 +25,5 @@ def test_demo_has_no_jargon_and_one_referral_id(tmp_path):
     assert "encrypted so only Northwind can read it" in out  # the plain words replaced "sealed"
     assert jargon_in(out) == [], out
     shown = re.findall(r"referral ([0-9a-f]{32})\b", out)
-    assert len(shown) == 3, out  # received, status changes, audit export
+    assert len(shown) == 4, out  # requested, received, status changes, audit export
     assert len(set(shown)) == 1, shown
