@@ -63,7 +63,7 @@ def snapshot(args: argparse.Namespace, home: Home, dest: Path) -> bool:
         return True
     except NodeNotRunning:
         if not home.db_path.exists():
-            raise UserError(f"{home.db_path} does not exist: nothing to back up") from None
+            raise UserError(f"{home.db_path} does not exist: nothing to back up; give the home of an initialised node") from None
         copy_database_file(home.db_path, dest)
         return False
 

@@ -46,7 +46,7 @@ def posting_input(text: str, file_name: str) -> dict[str, Any]:
     except UnusableJson as exc:
         if not re.search(r"<(!doctype|html|head|body|script)\b", text[:65536], re.IGNORECASE):
             raise UserError(f"{file_name} is neither usable JSON ({exc}) nor an HTML page with a "
-                            '<script type="application/ld+json"> block') from exc
+                            '<script type="application/ld+json"> block: give a JSON-LD file or an HTML page holding the posting') from exc
         return {"html": text}
 
 
@@ -56,7 +56,7 @@ def cmd_job_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
-        raise UserError(f"{args.file} is not UTF-8 text: {exc.reason}") from exc
+        raise UserError(f"{args.file} is not UTF-8 text: {exc.reason}; save it as UTF-8 and import it again") from exc
     request: dict[str, Any] = {"hops": args.hops, "skills": args.skills, "update": args.update, **posting_input(text, args.file)}
     data = call(args, "POST", "/jobs/import", request)
 

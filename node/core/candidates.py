@@ -76,9 +76,9 @@ class Candidates(CandidateImports, Erasure):
         """The rules every recorded candidate meets, whether added or corrected."""
         # Name the field that is wrong (never echo the value: it is personal data).
         if not name.strip():
-            raise UserError("the candidate's name is empty: a candidate needs a name", field="name")
+            raise UserError("the candidate's name is empty: give their name", field="name")
         if "@" not in email:
-            raise UserError("the candidate's email address is not valid: it needs an @, like name@example.org", field="email")
+            raise UserError("the candidate's email address is not valid: give one with an @, like name@example.org", field="email")
         if not skills:
             raise UserError("give the candidate's skills", field="skills")
         if email_taken if email_taken is not None else self.store.email_taken(email.strip(), other_than=candidate_id):
@@ -104,7 +104,7 @@ class Candidates(CandidateImports, Erasure):
         candidate = self.held_candidate(candidate_id)
         unknown = set(changes) - {"name", "email", "phone", "location", "skills", "medal", "for_job", "notes"}
         if unknown:
-            raise UserError(f"cannot change {', '.join(sorted(unknown))}")
+            raise UserError(f"cannot change {', '.join(sorted(unknown))}: change only name, email, phone, location, skills, medal, for_job or notes")
         if not changes:
             raise UserError("nothing to change: give at least one of name, email, phone, location, skills, medal, "
                             "for_job, notes")
@@ -149,7 +149,7 @@ class Candidates(CandidateImports, Erasure):
         if candidate.erased:
             raise UserError("this candidate was erased: record them again with `orgnode candidate add` if they come back")
         if not evidence.strip():
-            raise UserError("recording consent needs consent_evidence (what the candidate agreed to, and how)", field="consent_evidence")
+            raise UserError("recording consent needs consent_evidence: give what the candidate agreed to, and how", field="consent_evidence")
         try:
             if not scope_text.strip():  # the widest scope is never implied (node/core/fields.py)
                 raise UserError(SCOPE_REQUIRED, field="consent_scope")
@@ -159,7 +159,7 @@ class Candidates(CandidateImports, Erasure):
         except ProtocolError as exc:
             raise UserError(exc.detail) from exc
         if expires is not None and expires <= now:
-            raise UserError("consent_expires is in the past", field="consent_expires")
+            raise UserError("consent_expires is in the past: give a future date, or none", field="consent_expires")
         return PendingConsent(candidate.candidate_id, body, evidence)
 
     def consent_in_force(self, candidate_id: bytes, purpose: str, org: bytes, now: int) -> ConsentRow | None:
@@ -200,7 +200,7 @@ class Candidates(CandidateImports, Erasure):
         now = self.clock()
         rows = [r for r in self.store.consents(candidate_id) if r.state == "given"]
         if not rows:
-            raise UserError("this candidate has no consent in force to withdraw")
+            raise UserError("this candidate has no consent in force to withdraw; nothing changed (see `orgnode candidate list`)")
         with self.db.atomic():
             notified = self._withdraw(candidate, rows, self.store.disclosures(candidate_id), "withdrawn by the candidate", now)
         log_event("consent.withdrawn", recipients=len(notified))

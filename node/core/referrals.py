@@ -184,12 +184,12 @@ class Referrals:
         if job_row is None:
             raise UserError("no such job here (see `orgnode job list`)")
         if job_row.author == self.me:
-            raise UserError("that is this organization's own job: referrals go to another organization's job")
+            raise UserError("that is this organization's own job: referrals go to another organization's job; to find candidates for your own job, run `orgnode match JOB_ID`")
         if not job_row.job.is_offered(self.clock()):
-            raise UserError("that job is no longer open")
+            raise UserError("that job is no longer open: pick an open one from `orgnode job list`")
         direct = self.federation.peers.is_trusted(job_row.author)
         if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
-            raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it")
+            raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it; pair with it (`orgnode invite`) or with a partner that holds its job")
         earlier = self.live_referral(candidate_id, job_id, job_row.author)
         if earlier is not None:
             raise UserError(f"{DUPLICATE_REFERRAL}: this candidate was already referred to this job (referral "
@@ -337,7 +337,7 @@ class Referrals:
         """The id of the referral's latest lifecycle statement: what the next status chains to."""
         events = self.store.events(referral_id)
         if not events:
-            raise UserError("this referral has no recorded history on this node")
+            raise UserError("this referral has no recorded history on this node: run `orgnode sync` so its records arrive, then update it")
         return events[-1].statement_id
 
     def _on_referral(self, statement: Statement) -> None:

@@ -201,7 +201,7 @@ class Talent(Candidates, TalentViews, MatchAnswers):
         row = self.store.job(job_id, self.me)
         if row is None:
             if self.store.job(job_id) is not None:
-                raise UserError("that job belongs to another organization: only its author can change it")
+                raise UserError("that job belongs to another organization: only its author can change it; ask that organization to")
             raise UserError(f"no job {job_id.hex()} here (see `orgnode job list`)")
         return row
 
@@ -216,7 +216,7 @@ class Talent(Candidates, TalentViews, MatchAnswers):
         row = self.own_job(job_id)
         if row.job.status == "filled":
             raise UserError(f"the job is already filled (by referral {row.job.filled_by.hex() if row.job.filled_by else '?'}): "
-                            "a filled job stays filled; nothing changed")
+                            "a filled job stays filled; nothing changed. For another opening, post a new job (`orgnode job post`)")
         if row.job.status == "closed" and filled_by is None:
             return row.job  # idempotent: closing a closed job publishes nothing (issue 12 item 4)
         if filled_by is not None:
@@ -237,7 +237,7 @@ class Talent(Candidates, TalentViews, MatchAnswers):
         """Publish a new version of an own open job with ``changes`` (title, skills, description, …)."""
         row = self.own_job(job_id)
         if row.job.status != "open":
-            raise UserError(f"the job is {row.job.status}: only an open job can be updated")
+            raise UserError(f"the job is {row.job.status}: only an open job can be updated; post a new job instead (`orgnode job post`)")
         if "skills" in changes:
             vocabulary = self.vocabulary()
             changes["skills"] = tuple(Skill(s, vocabulary.concept(s).uri) for s in changes["skills"])
@@ -283,7 +283,7 @@ class Talent(Candidates, TalentViews, MatchAnswers):
     def match_query_for(self, job_id: bytes) -> tuple[MatchQuery, Job]:
         row = self.own_job(job_id)
         if not row.job.is_offered(self.clock()):
-            raise UserError("that job is not open (closed, filled or past its valid-through date)")
+            raise UserError("that job is not open (closed, filled or past its valid-through date): pick an open one from `orgnode job list`")
         statement = self.federation.service.log.get(row.statement_id)
         assert statement is not None
         return MatchQuery(self.random(16), Envelope.of(statement).encode()), row.job

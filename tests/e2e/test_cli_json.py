@@ -28,6 +28,7 @@ from typing import Any
 from tests.config_files import update_config
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import REPO, orgnode, start_node, wait_for
+from tests.node.test_error_hints import is_generic
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ISO_LIKE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
@@ -124,6 +125,7 @@ class Walk:
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", error["code"]), error["code"]
         if code is not None:
             assert error["code"] == code, error
+        assert not is_generic(error["hint"]), (words, error)  # says what to do about this error (issue 12)
         self.errors.add(words)
         return error
 
