@@ -70,7 +70,7 @@ def open_archive(blob: bytes, passphrase: str | None) -> tuple[bytes, bool]:
     try:
         return AESGCM(_derive(passphrase, salt)).decrypt(nonce, sealed, MAGIC_ENC), True
     except InvalidTag as exc:
-        raise UserError("cannot decrypt the backup: wrong passphrase, or the file was damaged") from exc
+        raise UserError("cannot decrypt the backup: wrong passphrase, or the file was damaged; give the passphrase the backup was made with") from exc
 
 
 def pack(home: Home, db_snapshot: Path) -> bytes:
@@ -103,7 +103,7 @@ def _extract(archive: bytes, into: Path) -> tuple[str, ...]:
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
             for member in tar.getmembers():
                 if not member.isfile() or not _allowed(member.name) or member.size > MAX_MEMBER:
-                    raise UserError(f"the backup holds an unexpected entry {member.name!r}: refusing it")
+                    raise UserError(f"the backup holds an unexpected entry {member.name!r}: refusing it; restore only a file `orgnode backup` wrote")
                 if member.name in names:
                     raise UserError(f"damaged or forged backup: unexpected entry {member.name!r} (it appears twice); "
                                     "refusing it: use another backup file")

@@ -306,7 +306,7 @@ class Home:
         except ValueError as exc:
             if encrypted:
                 source = passphrase.source if passphrase else "?"
-                raise UserError(f"cannot unlock {path}: wrong passphrase (from {source}), or the file is corrupt") from exc
+                raise UserError(f"cannot unlock {path}: wrong passphrase (from {source}), or the file is corrupt; give the passphrase set at `orgnode init` (or the one changed to since)") from exc
             raise UserError(f"key file {path} is corrupt; restore it from a backup") from exc
         except TypeError as exc:
             raise UserError(f"key file {path} is corrupt; restore it from a backup") from exc

@@ -27,7 +27,7 @@ def write_private(path: Path | str, data: bytes, mode: int = 0o600) -> None:
     if target.is_symlink():
         raise UserError(f"refusing to write {target}: it is a symbolic link (remove it or choose another file)")
     if target.exists() and not target.is_file():
-        raise UserError(f"refusing to write {target}: it is not a regular file")
+        raise UserError(f"refusing to write {target}: it is not a regular file; give the path of a regular file")
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

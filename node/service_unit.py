@@ -114,7 +114,7 @@ def render_unit(spec: UnitSpec) -> str:
     command = [_check_path(spec.command[0], "the orgnode executable"), *spec.command[1:], "--home", home, "run"]
     for word in command:
         if any(ord(c) < 32 or ord(c) == 127 for c in word):
-            raise UserError(f"{word!r} holds a control character: a systemd unit cannot carry it")
+            raise UserError(f"{word!r} holds a control character: a systemd unit cannot carry it; give a value without it")
     exec_start = " ".join(quote(w, exec_line=True) for w in command)
     # ProtectHome=yes hides /home, /root and /run/user entirely; a home (or an orgnode installed) there
     # needs them readable, with the home itself made writable again by ReadWritePaths=.

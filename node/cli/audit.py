@@ -78,7 +78,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         for name in report.passed:
             print(safe_text(f"  ok      {name}: {CHECK_WORDS.get(name, name)}", multiline=False))
         if report.failed:
-            where = f" (statement {report.failed.statement.hex()[:16]}…)" if report.failed.statement else ""
+            where = f" (record {report.failed.statement.hex()[:16]}…)" if report.failed.statement else ""
             print(safe_text(f"  FAILED  {report.failed.check}: {report.failed.detail}{where}", multiline=False))
         if report.figures:
             for name, value in sorted(report.figures.items()):
@@ -90,7 +90,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 _FIGURES = (("jobs_filled_via_referrals", "jobs filled via referrals"), ("referrals_sent", "referrals sent"),
             ("referrals_received", "referrals received"), ("referrals_accepted", "referrals accepted"),
             ("referrals_hired", "referrals hired"), ("new_partnerships", "new partnerships"),
-            ("active_peers", "active peers"), ("statements_exchanged", "statements exchanged"),
+            ("active_peers", "active peers"), ("statements_exchanged", "signed records exchanged"),
             ("consent_withdrawals", "consent withdrawals"), ("erasures_acknowledged", "erasures acknowledged"))
 
 
@@ -113,14 +113,14 @@ def cmd_impact(args: argparse.Namespace) -> int:
                  f"  median days to outcome       {data['median_days_to_outcome']}",
                  f"  new partnerships             {data['new_partnerships']}",
                  f"  active peers                 {data['active_peers']}",
-                 f"  statements exchanged         {data['statements_exchanged']}",
+                 f"  signed records exchanged     {data['statements_exchanged']}",
                  f"  consent withdrawals          {data['consent_withdrawals']}",
                  f"  erasures acknowledged        {data['erasures_acknowledged']}"]
         for p in data["partners"]:
             lines.append(f"  partner {p['name'] or p['node_id'][:16]}: sent {p['referrals_sent_to']}, received "
-                         f"{p['referrals_received_from']}, hires {p['hires']}, statements {p['statements_received']}")
+                         f"{p['referrals_received_from']}, hires {p['hires']}, records {p['statements_received']}")
         for item in data.get("left_out", []):
-            lines.append(f"  left out of the signed report: {item['statements']} statement(s) of "
+            lines.append(f"  left out of the signed report: {item['statements']} record(s) of "
                          f"{item.get('name') or item['node_id'][:16]}: {item['reason']}")
         beyond = [f"{label} {live[key]}" for key, label in _FIGURES if key in live and live[key] != data.get(key)]
         if beyond:

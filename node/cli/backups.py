@@ -63,7 +63,7 @@ def snapshot(args: argparse.Namespace, home: Home, dest: Path) -> bool:
         return True
     except NodeNotRunning:
         if not home.db_path.exists():
-            raise UserError(f"{home.db_path} does not exist: nothing to back up") from None
+            raise UserError(f"{home.db_path} does not exist: nothing to back up; give the home of an initialised node") from None
         copy_database_file(home.db_path, dest)
         return False
 
@@ -119,7 +119,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_restore_done(args: argparse.Namespace) -> int:
     if not args.force:
         raise UserError("this ends the resync after a restore before every partner answered; a partner that still holds "
-                        "newer statements of ours will then see a fork. If that partner is gone for good, add --force")
+                        "newer records of ours will then see a fork (two histories of this node). If that partner is gone for good, add --force")
     data = admin(args).call("POST", "/restore/done", {"force": True})
     emit(args, data, "The node signs again (logged as an override)." if data["was_pending"]
          else "Nothing to do: this node was not waiting for a resync.")

@@ -130,6 +130,8 @@ def cmd_candidate_erase(args: argparse.Namespace) -> int:
             when = ("(by the consent withdrawal or an earlier erasure)" if data["already_erased"]
                     else "when the consent was withdrawn")
             lines.append(f"{len(data['recipients_told_before'])} recipient(s) had already been asked to erase it {when}.")
+        for down in data.get("receipts_waiting_for", []):
+            lines.append(f"Their erasure receipt{receipt_waiting_text(down)}.")
         if data["recipients_waiting_for_a_path"]:
             lines.append(f"{len(data['recipients_waiting_for_a_path'])} recipient(s) have no trust path now: their withdrawal "
                          "is kept and goes out by itself as soon as there is one (`orgnode candidate list` shows it).")
@@ -137,6 +139,13 @@ def cmd_candidate_erase(args: argparse.Namespace) -> int:
 
     emit(args, data, human)
     return 0
+
+
+def receipt_waiting_text(down: dict[str, Any] | None) -> str:
+    """``: waiting for PARTNER (unreachable since …)`` for a receipt that waits on a partner that is down."""
+    if not down:
+        return ""
+    return f": waiting for {down['name'] or down['node_id'][:16]} (unreachable since {down['unreachable_since']})"
 
 
 def report_text(r: dict[str, Any]) -> str:
@@ -174,7 +183,7 @@ def report_text(r: dict[str, Any]) -> str:
         if d["withdrawal"]:
             lines.append(f"    asked to erase it on {when(d['withdrawal']['at'])}"
                          + (f"; erasure receipt received {when(d['erasure_receipt']['at'])}" if d["erasure_receipt"]
-                            else "; no erasure receipt yet"))
+                            else f"; no erasure receipt yet{receipt_waiting_text(d.get('erasure_waiting_for'))}"))
     if not r["disclosures"]:
         lines.append("  none: the profile was never sent to another organization.")
     lines += ["", "Erasure receipts:"]

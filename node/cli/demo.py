@@ -189,7 +189,8 @@ async def _match(story: Narrator, corp: NodeRuntime, job: Job) -> dict[str, Any]
 
 async def _refer(story: Narrator, corp: NodeRuntime, job: Job, best: dict[str, Any]) -> bytes:
     story.chapter("Northwind requests the referral; the holder checks consent and releases the profile")
-    corp.talent.request_referral(job.job_id, bytes.fromhex(best["pseudonym"]))
+    asked = corp.talent.request_referral(job.job_id, bytes.fromhex(best["pseudonym"]))
+    story.say(f"Northwind asked Youth Futures for referral {asked['id']} (pseudonym {best['pseudonym'][:12]}…)")
     await _until(lambda: [r for r in corp.talent.store.referrals() if r.status == "received"], "the referral")
     referral = corp.talent.list_referrals()[0]
     rid = bytes.fromhex(referral["id"])

@@ -46,7 +46,7 @@ def posting_input(text: str, file_name: str) -> dict[str, Any]:
     except UnusableJson as exc:
         if not re.search(r"<(!doctype|html|head|body|script)\b", text[:65536], re.IGNORECASE):
             raise UserError(f"{file_name} is neither usable JSON ({exc}) nor an HTML page with a "
-                            '<script type="application/ld+json"> block') from exc
+                            '<script type="application/ld+json"> block: give a JSON-LD file or an HTML page holding the posting') from exc
         return {"html": text}
 
 
@@ -56,12 +56,14 @@ def cmd_job_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
-        raise UserError(f"{args.file} is not UTF-8 text: {exc.reason}") from exc
-    request: dict[str, Any] = {"hops": args.hops, "skills": args.skills, **posting_input(text, args.file)}
+        raise UserError(f"{args.file} is not UTF-8 text: {exc.reason}; save it as UTF-8 and import it again") from exc
+    request: dict[str, Any] = {"hops": args.hops, "skills": args.skills, "update": args.update, **posting_input(text, args.file)}
     data = call(args, "POST", "/jobs/import", request)
 
     def human() -> str:
-        lines = [f"Imported and posted job {data['id']}: {data['title']}",
+        first = (f"Updated job {data['id']} from the posting (now version {data['version']}): {data['title']}" if data["updated"]
+                 else f"Imported and posted job {data['id']}: {data['title']}")
+        lines = [first,
                  f"  matched on skills: {', '.join(data['skills'])}"]
         if data["kept"]:
             lines.append(f"  kept but not used for matching: {', '.join(data['kept'])}")
@@ -152,6 +154,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("file")
     p.add_argument("--skills", help='the skills to match on, comma-separated (replace the posting\'s own; needed when it has none)')
     p.add_argument("--hops", type=int, default=1, help="how far partners may re-share it")
+    p.add_argument("--update", action="store_true",
+                   help="if a job was already posted from this posting (same identifier, else url), replace it with a new "
+                        "version instead of refusing")
     p = command(job, common, "export", cmd_job_export, "print a job as schema.org JobPosting JSON-LD")
     p.add_argument("id")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")

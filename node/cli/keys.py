@@ -14,9 +14,9 @@ from node.core.errors import NodeNotRunning, UserError
 
 def cmd_key_rotate(args: argparse.Namespace) -> int:
     data = admin(args).call("POST", "/key/rotate", {})
-    emit(args, data, f"Signing key rotated (statement #{data['seq']}); new key {data['new_key'][:16]}…\n"
-                         "Peers accept statements under the new key once they have this rotation; "
-                         "old statements still verify under the old key.")
+    emit(args, data, f"Signing key changed (log entry #{data['seq']}); new key {data['new_key'][:16]}…\n"
+                         "Partners accept records signed with the new key once they have this change; "
+                         "older records still verify under the old key.")
     return 0
 
 

@@ -107,7 +107,7 @@ def status_text(data: dict[str, Any]) -> str:
         f"  fingerprint: {data['fingerprint']}",
         f"  url:         {data['url']}",
         f"  running:     {'yes' if data['running'] else 'no (start it with `orgnode run`)'}",
-        f"  statements:  {data['statements']} held, {data['own_statements']} of our own",
+        f"  records:     {data['statements']} signed records held, {data['own_statements']} of our own",
     ]
     lines.append(_tls_line(data))
     if data.get("metrics_url"):
@@ -131,6 +131,17 @@ def _tls_line(data: dict[str, Any]) -> str:
     return f"  tls:         {serving}; partners' certificates {'verified' if tls.get('verify_peers', True) else 'NOT verified'}"
 
 
+# What each kind of log entry is, for people (the kind's protocol name stays in --json and docs/protocol.md).
+KIND_WORDS = {
+    "org_card": "organization card", "key_rotation": "signing key change", "note": "note to partners",
+    "job": "job", "reshare": "job passed on", "consent": "candidate consent", "consent_withdrawal": "consent withdrawal",
+    "erasure_receipt": "erasure receipt", "referral_request": "referral request", "referral_profile": "candidate profile",
+    "referral": "referral", "referral_status": "referral progress", "relay": "message passed along",
+    "checkpoint": "checkpoint (summary of the log)", "witness": "partner's countersignature", "partnership": "partnership",
+    "impact_report": "impact report",
+}
+
+
 def cmd_log(args: argparse.Namespace) -> int:
     from node.core.service import NodeService
     from node.core.views import statement_view
@@ -149,9 +160,11 @@ def cmd_log(args: argparse.Namespace) -> int:
             service.close()
 
     def human() -> str:
-        lines = [f"{len(entries)} statement(s) in this node's log:"]
+        lines = [f"{len(entries)} entries in this node's log (each signed by this organization), oldest first:"]
         for e in entries:
-            lines.append(f"  #{e['seq']:<4} {e['time']}  {e['kind']:<14} {'private' if e['private'] else 'public ':<8} {e['id'][:16]}")
+            what = KIND_WORDS.get(e["kind"], e["kind"].replace("_", " "))
+            shown = "encrypted for the partners it is for" if e["private"] else "public"
+            lines.append(f"  #{e['seq']:<4} {e['time']}  {what:<28} {shown:<37} {e['id'][:16]}")
         return "\n".join(lines)
 
     emit(args, entries, human)
@@ -212,7 +225,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     passphrase_option(command(sub, common, "status", cmd_status, "show this node's identity, whether it is running, "
                               "its metrics URL and what is wrong (unreachable partners, clock skew, disk space, forks, "
                               "quotas)"))
-    passphrase_option(command(sub, common, "log", cmd_log, "list this node's own signed statements"))
+    passphrase_option(command(sub, common, "log", cmd_log, "list the entries of this node's own signed log"))
 
     p = command(sub, common, "set-url", cmd_set_url, "move the node: publish a signed org card with a new URL (and listen address)")
     p.add_argument("url", metavar="URL", help="the base URL partners reach this node at from now on, e.g. https://orgnode.example.org")

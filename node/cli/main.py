@@ -52,29 +52,23 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         if JSON_ERRORS:
-            print_error(True, "usage", f"{self.prog}: {message}", f"see `{self.prog} --help`")
+            print_error(True, "usage", f"{self.prog}: {message}", words=self.prog.removeprefix("orgnode").strip())
             raise SystemExit(2)
         super().error(message)
 
 
 JSON_ERRORS = False
 
-HINTS = {
-    "node-not-running": "start it with `orgnode run` (in another terminal or as a service)",
-    "disk-full": "free space on the node's disk, then run the command again",
-    "internal": "set ORGNODE_DEBUG=1 for details, and report it",
-    "interrupted": "run the command again",
-    "usage": "see `orgnode COMMAND --help`",
-}
-
-
 def print_error(as_json: bool, code: str, message: str, hint: str | None = None,
-                field: str | None = None, words: str = "COMMAND") -> None:
+                field: str | None = None, words: str = "") -> None:
     """An error as the command line shows it: one line on stderr, or with --json the error object on
-    stdout (docs/cli.md, "JSON conventions"). The exit status is the caller's, as without --json."""
+    stdout (docs/cli.md, "JSON conventions"), whose ``hint`` says what to do about this error
+    (node/cli/hints.py). The exit status is the caller's, as without --json."""
     if as_json:
-        default = f"the message says what to change; see `orgnode {words} --help`"
-        body: dict[str, Any] = {"code": code, "message": message, "hint": hint or HINTS.get(code, default)}
+        from node.cli.hints import fallback_hint, hint_for
+
+        said = hint_for(code, message, words, hint) or fallback_hint(message, words)
+        body: dict[str, Any] = {"code": code, "message": message, "hint": said}
         if field:
             body["field"] = field
         print(json.dumps({"error": body}, indent=2, sort_keys=True))
@@ -129,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except UserError as exc:
         # One line: the message may carry a partner's or the node's remote detail.
-        print_error(as_json, exc.code, str(exc), field=exc.field, words=command_words(args))
+        print_error(as_json, exc.code, str(exc), exc.hint, field=exc.field, words=command_words(args))
         return exc.exit_code
     except StorageFull as exc:  # an offline command (init, restore, a backup file) met a full disk
         print_error(as_json, "disk-full", disk_full_message(home_of(args), exc.path))

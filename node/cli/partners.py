@@ -197,9 +197,9 @@ def _confirm_clear_fork(args: argparse.Namespace, peer: dict[str, Any]) -> None:
     if args.json or not sys.stdin.isatty():
         raise UserError("clearing fork evidence needs your explicit confirmation and there is no terminal to ask on: "
                         "run it again with --yes")
-    print(safe_text(f"{peer.get('name') or peer['node_id'][:16]} ({peer['node_id'][:16]}) signed two different statements "
+    print(safe_text(f"{peer.get('name') or peer['node_id'][:16]} ({peer['node_id'][:16]}) signed two different records "
                     "for one position of its log. Clearing keeps the branch this node holds, archives the evidence, and "
-                    "accepts its statements again after the highest position seen on either branch."))
+                    "accepts its records again after the highest position seen on either branch."))
     if input("Type 'clear' to confirm: ").strip().lower() != "clear":
         raise UserError("fork evidence not cleared (confirmation not given)")
 
@@ -215,7 +215,7 @@ def cmd_trust_clear_fork(args: argparse.Namespace) -> int:
     data = client.call("POST", "/trust/clear-fork", {"node_id": peer["node_id"], "reason": args.reason,
                                                      "admin": getpass.getuser(), "confirmed": True})
     emit(args, data, f"Fork evidence of {peer.get('name') or peer['node_id'][:16]} cleared (decision {data['decision']}, "
-                     f"{len(data['evidence'])} statement(s) archived); its statements after seq {data['resume_after']} "
+                     f"{len(data['evidence'])} record(s) archived); its records after position {data['resume_after']} "
                      "are accepted again. `orgnode trust history` shows the decision.")
     return 0
 
@@ -229,8 +229,8 @@ def cmd_trust_history(args: argparse.Namespace) -> int:
             return "No fork evidence was ever cleared here."
         return "\n".join(
             f"decision {d['decision']}: {d['node_id'][:16]} cleared {when(d['decided_at'])} by {d['admin']}: {d['reason']!r}\n"
-            f"  accepted again after seq {d['resume_after']}; archived evidence: "
-            + ", ".join(f"seq {e['seq']} {e['id'][:16]}" for e in d["evidence"]) for d in decisions)
+            f"  accepted again after position {d['resume_after']}; archived evidence: "
+            + ", ".join(f"#{e['seq']} {e['id'][:16]}" for e in d["evidence"]) for d in decisions)
 
     emit(args, decisions, human)
     return 0
@@ -282,7 +282,8 @@ def cmd_trust_approve(args: argparse.Namespace) -> int:
 
 def cmd_note_post(args: argparse.Namespace) -> int:
     data = admin(args).call("POST", "/note", {"text": args.text, "hops": args.hops})
-    emit(args, data, f"Posted note #{data['seq']} ({data['id'][:16]}…) to trusted peers, hops={args.hops}")
+    emit(args, data, f"Posted note #{data['seq']} ({data['id'][:16]}…) to your partners"
+                     + (f" and up to {args.hops - 1} step(s) beyond them" if args.hops > 1 else ""))
     return 0
 
 

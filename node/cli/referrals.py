@@ -94,7 +94,8 @@ def _referral_lines(referrals: list[dict[str, Any]]) -> str:
 
 def cmd_referral_request(args: argparse.Namespace) -> int:
     data = call(args, "POST", "/referrals/request", {"job_id": args.job_id, "pseudonym": args.pseudonym})
-    emit(args, data, f"Referral requested ({data['id']}); the holder sends the profile if the candidate's consent covers you.")
+    emit(args, data, f"Referral {data['id']} requested; the holder sends the profile if the candidate's consent covers "
+                     "you. This id names the referral at every step (`orgnode referral list`).")
     return 0
 
 

@@ -30,6 +30,7 @@ class Candidates(CandidateImports, Erasure):
         def org_sector(self, node_id: bytes) -> str | None: ...
         def org_name(self, node_id: bytes) -> str | None: ...
         def _skill_keys(self, skills: list[str] | tuple[str, ...]) -> list[str]: ...
+        def erasure_waiting_for(self, d: DisclosureRow) -> dict[str, Any] | None: ...
 
     def add_candidate(self, *, name: str, email: str, skills: list[str], phone: str | None = None, location: str | None = None,
                       medal: str | None = None, for_job: str | None = None, consent: list[str] | None = None,
@@ -75,9 +76,9 @@ class Candidates(CandidateImports, Erasure):
         """The rules every recorded candidate meets, whether added or corrected."""
         # Name the field that is wrong (never echo the value: it is personal data).
         if not name.strip():
-            raise UserError("the candidate's name is empty: a candidate needs a name", field="name")
+            raise UserError("the candidate's name is empty: give their name", field="name")
         if "@" not in email:
-            raise UserError("the candidate's email address is not valid: it needs an @, like name@example.org", field="email")
+            raise UserError("the candidate's email address is not valid: give one with an @, like name@example.org", field="email")
         if not skills:
             raise UserError("give the candidate's skills", field="skills")
         if email_taken if email_taken is not None else self.store.email_taken(email.strip(), other_than=candidate_id):
@@ -103,7 +104,7 @@ class Candidates(CandidateImports, Erasure):
         candidate = self.held_candidate(candidate_id)
         unknown = set(changes) - {"name", "email", "phone", "location", "skills", "medal", "for_job", "notes"}
         if unknown:
-            raise UserError(f"cannot change {', '.join(sorted(unknown))}")
+            raise UserError(f"cannot change {', '.join(sorted(unknown))}: change only name, email, phone, location, skills, medal, for_job or notes")
         if not changes:
             raise UserError("nothing to change: give at least one of name, email, phone, location, skills, medal, "
                             "for_job, notes")
@@ -148,7 +149,7 @@ class Candidates(CandidateImports, Erasure):
         if candidate.erased:
             raise UserError("this candidate was erased: record them again with `orgnode candidate add` if they come back")
         if not evidence.strip():
-            raise UserError("recording consent needs consent_evidence (what the candidate agreed to, and how)", field="consent_evidence")
+            raise UserError("recording consent needs consent_evidence: give what the candidate agreed to, and how", field="consent_evidence")
         try:
             if not scope_text.strip():  # the widest scope is never implied (node/core/fields.py)
                 raise UserError(SCOPE_REQUIRED, field="consent_scope")
@@ -158,7 +159,7 @@ class Candidates(CandidateImports, Erasure):
         except ProtocolError as exc:
             raise UserError(exc.detail) from exc
         if expires is not None and expires <= now:
-            raise UserError("consent_expires is in the past", field="consent_expires")
+            raise UserError("consent_expires is in the past: give a future date, or none", field="consent_expires")
         return PendingConsent(candidate.candidate_id, body, evidence)
 
     def consent_in_force(self, candidate_id: bytes, purpose: str, org: bytes, now: int) -> ConsentRow | None:
@@ -199,7 +200,7 @@ class Candidates(CandidateImports, Erasure):
         now = self.clock()
         rows = [r for r in self.store.consents(candidate_id) if r.state == "given"]
         if not rows:
-            raise UserError("this candidate has no consent in force to withdraw")
+            raise UserError("this candidate has no consent in force to withdraw; nothing changed (see `orgnode candidate list`)")
         with self.db.atomic():
             notified = self._withdraw(candidate, rows, self.store.disclosures(candidate_id), "withdrawn by the candidate", now)
         log_event("consent.withdrawn", recipients=len(notified))
@@ -271,8 +272,19 @@ class Candidates(CandidateImports, Erasure):
                 "consents_withdrawn": len(rows), "statement_bodies_erased": len(erased), "requests_declined": len(declined),
                 "recipients_notified": [r.hex() for r in notified],
                 "recipients_waiting_for_a_path": self._waiting_for_a_path(disclosures),
+                "receipts_waiting_for": self._receipts_waiting_for(disclosures),
                 "recipients_told_before": sorted({d.recipient.hex() for d in disclosures if d.withdrawal_statement is not None}
                                                  - {r.hex() for r in notified})}
+
+    def _receipts_waiting_for(self, disclosures: list[DisclosureRow]) -> list[dict[str, Any]]:
+        """The partners that unacknowledged erasure receipts wait for because peer health has them down
+        (each once): "waiting for PARTNER (unreachable since …)" rather than "sent"."""
+        seen: dict[str, dict[str, Any]] = {}
+        for d in disclosures:
+            down = self.erasure_waiting_for(d)
+            if down is not None:
+                seen.setdefault(down["node_id"], down)
+        return list(seen.values())
 
     def _waiting_for_a_path(self, disclosures: list[DisclosureRow]) -> list[str]:
         """Recipients whose withdrawal is kept until a trust path to them appears (never sent yet)."""

@@ -34,10 +34,12 @@ class UserError(Exception):
     exit_code = 1
     code = "user-error"  # the stable code `--json` errors carry (docs/cli.md, "JSON conventions")
 
-    def __init__(self, message: str, exit_code: int = 1, *, field: str | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str, exit_code: int = 1, *, field: str | None = None, code: str | None = None,
+                 hint: str | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
         self.field = field
+        self.hint = hint  # what to do, when the message's own instruction is not it (node/cli/hints.py)
         if code is not None:
             self.code = code
         elif field is not None:

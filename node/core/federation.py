@@ -383,7 +383,7 @@ class Federation(Invites, Envelopes):
         peer = self.peers.get(node_id)
         if peer is None or peer.state != P.BLOCKED:
             state = "not on the trust list" if peer is None else f"not blocked (state {peer.state})"
-            raise UserError(f"peer {node_id.hex()[:16]}… is {state}: only a blocked peer can be unblocked")
+            raise UserError(f"peer {node_id.hex()[:16]}… is {state}: only a blocked peer can be unblocked (see `orgnode trust list`)")
         return self._set_state(node_id, P.REMOVED)
 
     def _set_state(self, node_id: bytes, state: str) -> Peer:

@@ -117,7 +117,7 @@ def parse_consent(b: Body, *, required: bool = False) -> ConsentTerms:
     items = split_scope(read_text(b.get("consent_scope"), "consent_scope"))
     position = bad_scope_item(items)
     if position is not None:
-        raise UserError(f"consent_scope item {position} is not {SCOPE_FORM}", field="consent_scope")
+        raise UserError(f"consent_scope item {position} is not {SCOPE_FORM}: write each item in that form", field="consent_scope")
     expires = parse_date_ms(b.get("consent_expires"), "consent_expires")
     evidence = read_text(b.get("consent_evidence"), "consent_evidence")
     if purposes and not items:
@@ -158,7 +158,7 @@ def read_int(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or (isinstance(value, float) and not value.is_integer()):
         raise UserError(f"{field} must be a whole number", field=field)
     if abs(value) > 2**53:
-        raise UserError(f"{field} is out of range", field=field)
+        raise UserError(f"{field} is out of range: give a number between -2**53 and 2**53", field=field)
     return int(value)
 
 

@@ -54,7 +54,7 @@ class Invites:
         if invite.used_at is not None:
             raise UserError(f"invite {invite.invite_id.hex()[:16]} was already used: remove the peer instead (`orgnode trust remove`)")
         if invite.revoked_at is not None:
-            raise UserError(f"invite {invite.invite_id.hex()[:16]} is already revoked")
+            raise UserError(f"invite {invite.invite_id.hex()[:16]} is already revoked; nothing changed (see `orgnode invite list`)")
         self.peers.revoke_invite(invite.invite_id, self.clock())
         log_event("invite.revoked", invite=invite.invite_id)
         found = self.peers.invite(invite.invite_id)

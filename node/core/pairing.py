@@ -30,7 +30,7 @@ PAIR_ERRORS = {
     E.EXPIRED: "the invite has expired: ask the inviting organization for a new one",
     E.INVITE_REVOKED: "the inviting node's admin revoked this invite: ask the inviting organization for a new one",
     E.CARD_MISMATCH: "this node's org card is not the organization the invite is for: check with the inviting organization",
-    E.UNTRUSTED_SENDER: "the inviting node has blocked this node",
+    E.UNTRUSTED_SENDER: "the inviting node has blocked this node: ask its admin to unblock it, then accept a new invite",
     E.STALE: "the two nodes' clocks differ by more than 5 minutes: fix the system clock (NTP) and try again",
 }
 
@@ -40,7 +40,10 @@ async def accept_invite(federation: Federation, client: FederationClient, token_
         token = InviteToken.decode(token_text)
         token.check_not_expired(federation.clock())
     except ProtocolError as exc:
-        raise UserError(exc.detail) from exc
+        if exc.code == E.EXPIRED:
+            raise UserError(f"{exc.detail}: ask the inviting organization for a new invite", code=exc.code) from exc
+        raise UserError(f"{exc.detail}: paste the whole token exactly as `orgnode invite` printed it on the inviting node",
+                        code=exc.code) from exc
     if token.node_id == federation.me:
         raise UserError("this invite was made by this very node: give it to a partner organization instead")
     existing = federation.peers.get(token.node_id)
@@ -53,11 +56,12 @@ async def accept_invite(federation: Federation, client: FederationClient, token_
                               federation.service.card_bundle())
         answer = await client.post(token.url, PAIR_PATH, token.node_id, request.encode())
     except (PeerAddressRefused, PeerCertificateRefused) as exc:
-        raise UserError(f"{exc}; nothing was sent and nothing is trusted") from exc
+        raise UserError(f"{exc}; nothing was sent and nothing is trusted; check the invite's address with the inviting organization") from exc
     except PeerUnavailable as exc:
         raise UserError(f"cannot reach the inviting node at {token.url} ({exc}): check the address and that it is running") from exc
     except ProtocolError as exc:
-        raise UserError(f"the node at {token.url} is not the one the invite names ({exc.code}): do not trust it") from exc
+        raise UserError(f"the node at {token.url} is not the one the invite names ({exc.code}): do not trust it; check "
+                        "the invite's address with the inviting organization by phone") from exc
     if answer.status != 200:
         message = PAIR_ERRORS.get(answer.error_code or "", f"the inviting node refused ({answer.error_code or answer.status})")
         detail = _refusal_detail(answer.body) if answer.error_code in SPECIFIC_REFUSALS else None
@@ -65,7 +69,8 @@ async def accept_invite(federation: Federation, client: FederationClient, token_
     try:
         verified = verify_bundle(answer.body, expected_node_id=token.node_id)
     except ProtocolError as exc:
-        raise UserError(f"the inviting node answered with an invalid card ({exc.code})") from exc
+        raise UserError(f"the inviting node answered with an invalid card ({exc.code}): nothing is trusted; ask its "
+                        "operator to check the node (`orgnode status` there), then accept a new invite") from exc
     federation.trust(verified, via="invite")
     return verified
 

@@ -141,9 +141,10 @@ class Referrals:
     def update_referral(self, referral_id: bytes, status: str, reason: str, acted_by: str | None = None) -> dict[str, Any]:
         """Move a referral on; ``acted_by`` (the dashboard user) is recorded here, and signed into the
         statement for the partner only when the admin turned ``share_staff_names`` on."""
-        row = self.store.referral(referral_id)
+        row = self.store.referral(referral_id) or self._referral_answering(referral_id)
         if row is None:
             raise UserError("no such referral (see `orgnode referral list`)")
+        referral_id = row.referral_id
         side = JOB_ORG if row.job_author == self.me else HOLDER
         try:
             check_transition(row.status, status, side)
@@ -159,6 +160,11 @@ class Referrals:
     def shared_name(self, acted_by: str | None) -> str | None:
         """The staff name a statement we sign may carry: none unless the admin shares names (``share_staff_names``)."""
         return acted_by if acted_by and self.federation.service.config.share_staff_names else None
+
+    def _referral_answering(self, request_id: bytes) -> ReferralRow | None:
+        """The referral that answered our request ``request_id``: an older holder gave it an id of its
+        own, so the request's id (the one shown when asking) still names it here."""
+        return next((r for r in self.store.referrals() if r.request_id == request_id and r.job_author == self.me), None)
 
     def _check_peer_understands(self, status: str, counterpart: bytes) -> None:
         """Refuse, before anything is signed, a status the counterpart's node would refuse as a bad body
@@ -184,12 +190,12 @@ class Referrals:
         if job_row is None:
             raise UserError("no such job here (see `orgnode job list`)")
         if job_row.author == self.me:
-            raise UserError("that is this organization's own job: referrals go to another organization's job")
+            raise UserError("that is this organization's own job: referrals go to another organization's job; to find candidates for your own job, run `orgnode match JOB_ID`")
         if not job_row.job.is_offered(self.clock()):
-            raise UserError("that job is no longer open")
+            raise UserError("that job is no longer open: pick an open one from `orgnode job list`")
         direct = self.federation.peers.is_trusted(job_row.author)
         if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
-            raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it")
+            raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it; pair with it (`orgnode invite`) or with a partner that holds its job")
         earlier = self.live_referral(candidate_id, job_id, job_row.author)
         if earlier is not None:
             raise UserError(f"{DUPLICATE_REFERRAL}: this candidate was already referred to this job (referral "
@@ -204,7 +210,12 @@ class Referrals:
                             "a scope that covers this organization, and how they agreed)")
         consent_statement = self.federation.service.log.get(consent.statement_id)
         assert consent_statement is not None
-        referral_id = self.random(16)
+        # One id from request to profile: a referral answering a request takes the request's id, the one
+        # the requester saw when asking (docs/protocol.md 15.8); a fresh one if a referral has it already
+        # (a requester cannot pick a request id to collide with another referral of ours).
+        taken = request_id is None or self.store.referral(request_id) is not None
+        referral_id = self.random(16) if taken else request_id
+        assert referral_id is not None
         profile = ReferralProfile(referral_id, candidate.profile(consent.fields), note)
         with self.db.atomic():
             self.store.disclose(referral_id, candidate_id, job_row.author, consent.consent_id, now)
@@ -332,7 +343,7 @@ class Referrals:
         """The id of the referral's latest lifecycle statement: what the next status chains to."""
         events = self.store.events(referral_id)
         if not events:
-            raise UserError("this referral has no recorded history on this node")
+            raise UserError("this referral has no recorded history on this node: run `orgnode sync` so its records arrive, then update it")
         return events[-1].statement_id
 
     def _on_referral(self, statement: Statement) -> None:
@@ -374,7 +385,10 @@ class Referrals:
     def _on_status(self, statement: Statement) -> None:
         body = ReferralStatus.from_value(statement.body_value())
         request = self.store.request(body.referral_id)
-        if request is not None and request.holder == statement.author and body.status == "declined":
+        # A referral answering a request has the request's id: a `declined` is the request's only when
+        # it chains to the request itself (a declined referral chains to the referral's last status).
+        if (request is not None and request.holder == statement.author and body.status == "declined"
+                and (self.store.referral(body.referral_id) is None or body.previous == request.statement_id)):
             self.store.set_request_state(body.referral_id, "declined", body.reason)
             return
         self._apply_status(body.referral_id, body.status, statement.author, statement.id, body.reason, self.clock(),

@@ -94,13 +94,13 @@ class Relays:
         if hop is not None and not self.federation.peers.is_trusted(hop):
             hop = None
         if hop is None:
-            raise UserError("no trust path to that organization: it is not a partner, and no partner passed on its job")
+            raise UserError("no trust path to that organization: it is not a partner, and no partner passed on its job; pair with it (`orgnode invite`) or with a partner that holds its job")
         keys = self.federation.encryption_keys(to)
         if keys is None:
-            raise UserError("that organization's org card is unknown here, so nothing can be sealed for it")
+            raise UserError("that organization's card is unknown here, so nothing can be encrypted for it: run `orgnode sync` so it arrives through a partner")
         for statement in statements:
             if not all(guard(statement, to) for guard in self.federation.outbound_guards):
-                raise UserError("consent does not allow releasing this to that organization")
+                raise UserError("consent does not allow releasing this to that organization: record a consent that covers it (`orgnode consent give`)")
             for hook in self.federation.outbound_hooks:
                 assert statement.body is not None
                 hook(statement.body, statement)

@@ -34,7 +34,7 @@ def open_database(home: Home) -> sqlite_utils.Database:
     except StorageFull:
         raise  # the CLI and `orgnode run` print the disk-full message
     except SchemaTooNew as exc:  # a newer orgnode wrote it: restoring a backup is not the advice
-        raise UserError(f"cannot open the database {home.db_path}: {exc}") from exc
+        raise UserError(f"cannot open the database {home.db_path}: {exc}; upgrade orgnode to the release that wrote it") from exc
     except Exception as exc:  # sqlite3.DatabaseError and friends
         if full := full_at_open(exc, home.path):
             raise full from exc  # "disk I/O error" on a full disk: the disk-full message, not "restore a backup"
@@ -145,7 +145,7 @@ class NodeService:
         """First statement, rotations and latest org card: what ``/.well-known/orgnode`` serves."""
         chosen = self.log.card_statements(self.node_id)
         if not chosen:
-            raise UserError("this node has no org card yet: the home was not initialised completely")
+            raise UserError("this node has no org card yet: the home was not initialised completely; make a fresh home with `orgnode init`")
         return chosen
 
     def card_bundle(self) -> bytes:

@@ -33,6 +33,7 @@ from node.core.skill_bitmaps import SkillBitmaps
 from node.core.talent_views import TalentViews
 from node.formats.jobposting import JobPostingError
 from node.formats.posting import Imported, import_posting
+from node.formats.posting_identity import identifier_value, stored_identity
 from protocol import codec
 from protocol.errors import ProtocolError
 from protocol.jobs import Job, Location, Salary, Skill
@@ -142,10 +143,15 @@ class Talent(Candidates, TalentViews, MatchAnswers):
             raise UserError("valid_through is in the past: give a later date, or close the job", field="valid_through")
         return job
 
-    def import_posting(self, document: Any, *, page: str | None = None, hops: int = 1, skills: tuple[str, ...] = ()) -> Imported:
+    def import_posting(self, document: Any, *, page: str | None = None, hops: int = 1, skills: tuple[str, ...] = (),
+                       update: bool = False) -> tuple[Imported, Job | None]:
         """Post a job from a schema.org JobPosting (node/formats/jobposting.py), carrying the original.
 
-        A posting without skills is refused: it could never match a candidate (issue 12 item 1).
+        A posting without skills is refused: it could never match a candidate (issue 12 item 1). A
+        posting that names itself like a job already posted here (its ``identifier``, else ``url`` or
+        ``sameAs``: node/formats/posting_identity.py) is refused, naming that job, unless ``update``:
+        then it becomes that job's next version, checked like a posted one. Returns the import and the
+        version it replaced (None when the job is new).
         """
         vocabulary = self.vocabulary()
         resolved = tuple(Skill(s, vocabulary.concept(s).uri) for s in skills)
@@ -155,8 +161,35 @@ class Talent(Candidates, TalentViews, MatchAnswers):
         if not imported.job.skills:
             raise UserError("the JobPosting has no skills, so no candidate could ever match it: give them in skills "
                             '(comma-separated, e.g. "python, project management")', field="skills")
+        earlier = self._posted_as(imported.job.posting)
+        if earlier is not None:
+            old = earlier.job
+            if old.status != "open":
+                raise UserError(f"this JobPosting is job {old.job_id.hex()} ({old.title!r}), which is {old.status}: a "
+                                f"{old.status} job is not changed and nothing was imported. To post it as a new job, give "
+                                "the posting another identifier", code="duplicate-posting")
+            if not update:
+                raise UserError(f"this JobPosting is already posted here as job {old.job_id.hex()} ({old.title!r}, "
+                                f"version {old.version}); nothing was imported. To replace that job with this posting, "
+                                f"import it with update (`orgnode job import FILE --update`); to change a few fields, "
+                                f"`orgnode job update {old.job_id.hex()[:8]}`", code="duplicate-posting")
+            job = dataclasses.replace(imported.job, job_id=old.job_id, version=old.version + 1)
+            imported = dataclasses.replace(imported, job=job)
         self.publish_job(imported.job)
-        return imported
+        return imported, earlier.job if earlier is not None else None
+
+    def _posted_as(self, posting: str | None) -> JobRow | None:
+        """Our own job that this posting names: one whose original posting has the same identity, or the
+        one whose id is the posting's identifier (a re-import of our own export)."""
+        key = stored_identity(posting)
+        if key is None or posting is None:
+            return None
+        own = self.store.jobs(author=self.me)
+        for row in reversed(own):  # the latest updated first
+            if stored_identity(row.job.posting) == key:
+                return row
+        value = (identifier_value(posting) or "").lower()
+        return next((row for row in own if row.job.job_id.hex() == value), None)
 
     def publish_job(self, job: Job) -> Job:
         """Publish a fully built job (JSON-LD import), checked like a posted one."""
@@ -168,7 +201,7 @@ class Talent(Candidates, TalentViews, MatchAnswers):
         row = self.store.job(job_id, self.me)
         if row is None:
             if self.store.job(job_id) is not None:
-                raise UserError("that job belongs to another organization: only its author can change it")
+                raise UserError("that job belongs to another organization: only its author can change it; ask that organization to")
             raise UserError(f"no job {job_id.hex()} here (see `orgnode job list`)")
         return row
 
@@ -183,11 +216,13 @@ class Talent(Candidates, TalentViews, MatchAnswers):
         row = self.own_job(job_id)
         if row.job.status == "filled":
             raise UserError(f"the job is already filled (by referral {row.job.filled_by.hex() if row.job.filled_by else '?'}): "
-                            "a filled job stays filled; nothing changed")
+                            "a filled job stays filled; nothing changed. For another opening, post a new job (`orgnode job post`)")
         if row.job.status == "closed" and filled_by is None:
             return row.job  # idempotent: closing a closed job publishes nothing (issue 12 item 4)
         if filled_by is not None:
-            referral = self.store.referral(filled_by)
+            referral = self.store.referral(filled_by) or self._referral_answering(filled_by)  # or our request's id
+            if referral is not None:
+                filled_by = referral.referral_id
             if referral is None or referral.job_id != job_id:
                 raise UserError("filled_by must name a referral for this job (see `orgnode referral list`)", field="filled_by")
             if referral.status != "hired":
@@ -202,7 +237,7 @@ class Talent(Candidates, TalentViews, MatchAnswers):
         """Publish a new version of an own open job with ``changes`` (title, skills, description, …)."""
         row = self.own_job(job_id)
         if row.job.status != "open":
-            raise UserError(f"the job is {row.job.status}: only an open job can be updated")
+            raise UserError(f"the job is {row.job.status}: only an open job can be updated; post a new job instead (`orgnode job post`)")
         if "skills" in changes:
             vocabulary = self.vocabulary()
             changes["skills"] = tuple(Skill(s, vocabulary.concept(s).uri) for s in changes["skills"])
@@ -248,7 +283,7 @@ class Talent(Candidates, TalentViews, MatchAnswers):
     def match_query_for(self, job_id: bytes) -> tuple[MatchQuery, Job]:
         row = self.own_job(job_id)
         if not row.job.is_offered(self.clock()):
-            raise UserError("that job is not open (closed, filled or past its valid-through date)")
+            raise UserError("that job is not open (closed, filled or past its valid-through date): pick an open one from `orgnode job list`")
         statement = self.federation.service.log.get(row.statement_id)
         assert statement is not None
         return MatchQuery(self.random(16), Envelope.of(statement).encode()), row.job

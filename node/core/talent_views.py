@@ -118,7 +118,18 @@ class TalentViews:
                 "statement_id": d.withdrawal_statement.hex(), "at": withdrawal.header.ts if withdrawal else None},
             "erasure_receipt": None if d.acked_at is None else {
                 "at": d.acked_at, "statement_id": _hex(d.ack_statement)},
+            # Asked to erase, no receipt yet: the partner the receipt waits for, if peer health has it down.
+            "erasure_waiting_for": self.erasure_waiting_for(d),
         }
+
+    def erasure_waiting_for(self, d: DisclosureRow) -> dict[str, Any] | None:
+        """Who an erasure receipt not yet received waits for (the recipient, or a partner on the relayed
+        withdrawal's way) when peer health has seen it down past ``unreachable_warn_after``; None when
+        the receipt came, no withdrawal went out, or nobody on the way is known to be down."""
+        if d.withdrawal_statement is None or d.acked_at is not None:
+            return None
+        view = self._withdrawal_view(d)
+        return None if view is None else view["waiting_for"]
 
     def candidate_view(self, c: Candidate) -> dict[str, Any]:
         now = self.clock()

@@ -4,11 +4,12 @@ The admin API answers with the core's field names; scripts read the CLI. So the 
 normalised here, once, on the way out (``node/cli/common.py`` ``emit``; the CLI's JSON is a format of its own, so it lives with the others), rather than by each command:
 
 - times are RFC 3339 UTC strings with milliseconds (``2026-12-02T18:10:00.123Z``) and their keys end
-  in ``_at`` (``ts`` for a log entry's own time);
+  in ``_at`` (``ts`` for a log entry's own time; a bare ``at`` is named by what happened then);
 - a node is ``node_id`` when the object is about one node, ``<role>_node_id`` for a node in a role
   (``author_node_id``, ``holder_node_id``, ``from_node_id``, ``to_node_id``, ``recipient_node_id``…);
 - an object is ``<kind>_id`` (``job_id``, ``candidate_id``, ``referral_id``, ``request_id``,
-  ``consent_id``, ``invite_id``) and a log entry ``statement_id``: a bare ``id`` never appears.
+  ``consent_id``, ``invite_id``) and a log entry ``statement_id`` (``<role>_statement_id``, e.g.
+  ``prev_statement_id``): a bare ``id`` never appears; a public key is ``signing_key``.
 
 Why here and not in each command: one table is checked by one test (tests/e2e/test_cli_json.py),
 and a command added later gets the conventions without knowing them.
@@ -34,7 +35,19 @@ RENAMED = {
     "since": "since_at", "until": "until_at", "valid_through": "valid_through_at", "generated_at": "generated_at",
     "own_log_check_since_ms": "own_log_check_since_at",
     "cert_expires": "cert_expires_at", "filled_by": "filled_by_referral_id", "withdrawal_statement": "withdrawal_statement_id",
+    "unreachable_since": "unreachable_since_at",
 }
+# Keys renamed only when they hold a hex value: a log entry's ``prev`` names the statement before it
+# (``prev_statement_id``), its ``key`` the Ed25519 public key that signed it (``signing_key``); an audit
+# bundle's ``subject`` is the referral it is about (``referral_id``).
+HEX_RENAMED = {"prev": "prev_statement_id", "key": "signing_key", "new_key": "new_signing_key", "subject": "referral_id"}
+HEX = re.compile(r"[0-9a-f]+")
+# A bare ``at`` is named by what happened at that moment, by the key of the object (or list) holding it.
+AT_BY_PARENT = {
+    "history": "changed_at", "disclosures": "disclosed_at", "withdrawal": "sent_at", "erasure_receipt": "received_at",
+    "erasure_receipts": "received_at", "match_offers": "offered_at", "referral_requests": "requested_at",
+}
+AT_DEFAULT = "recorded_at"
 # What a bare ``id`` is, by the key of the object (or list of objects) holding it.
 ID_BY_PARENT = {
     "candidate": "candidate_id", "consents": "consent_id", "via": "node_id", "referral_requests": "request_id",
@@ -49,7 +62,7 @@ ID_BY_COMMAND = {
 }
 # A key holding a hex id rather than an object, by the key: renamed to what it names.
 ID_VALUED = {"candidate": "candidate_id", "withdrawal": "withdrawal_statement_id"}
-TIME_KEYS = frozenset({"ts", "at", "created_at", "expires_at", "added_at", "last_contact_at", "since_at", "until_at", "valid_through_at"})
+TIME_KEYS = frozenset({"ts", "created_at", "expires_at", "added_at", "last_contact_at", "since_at", "until_at", "valid_through_at"})
 # Shown exactly as signed or announced: a statement's ``body`` and a LAN announcement's ``txt`` are
 # the federation wire format (docs/protocol.md names), which these conventions do not rename.
 VERBATIM = frozenset({"body", "txt"})
@@ -91,12 +104,12 @@ def id_kind(words: str) -> str:
 
 def conventions(data: Any, words: str = "") -> Any:
     """``data`` as the CLI prints it with --json: names and times under the conventions."""
-    return _walk(data, id_kind(words))
+    return _walk(data, id_kind(words), "")
 
 
-def _walk(value: Any, id_name: str) -> Any:
+def _walk(value: Any, id_name: str, parent: str) -> Any:
     if isinstance(value, list):
-        return [_walk(v, id_name) for v in value]
+        return [_walk(v, id_name, parent) for v in value]
     if not isinstance(value, dict):
         return value
     out: dict[str, Any] = {}
@@ -104,19 +117,23 @@ def _walk(value: Any, id_name: str) -> Any:
         if key in VERBATIM:
             out[key] = item
             continue
-        name = _key(key, item, value, id_name)
+        name = _key(key, item, value, id_name, parent)
         if name is None:
             continue
         child_id = ID_BY_PARENT.get(key, "statement_id" if key in ("statement", "head") else id_name)
-        item = _walk(item, child_id)
+        item = _walk(item, child_id, key)
         out[name] = time_value(item) if is_time_key(name) else item
     return out
 
 
-def _key(key: str, item: Any, obj: dict[str, Any], id_name: str) -> str | None:
+def _key(key: str, item: Any, obj: dict[str, Any], id_name: str, parent: str) -> str | None:
     """The key's name under the conventions (None: dropped as a duplicate)."""
     if key in DROPPED and "ts" in obj:
         return None
+    if key == "at":
+        return AT_BY_PARENT.get(parent, AT_DEFAULT)
+    if key in HEX_RENAMED and (item is None or (isinstance(item, str) and HEX.fullmatch(item))):
+        return HEX_RENAMED[key]
     if key == "id":
         return None if id_name in obj else id_name
     if key in ID_VALUED and isinstance(item, str) and key + "_id" not in obj:

@@ -56,7 +56,7 @@ class AdminClient:
         except TimeoutError as exc:
             raise UserError("the node did not answer in time; check its log") from exc
         except OSError as exc:
-            raise UserError(f"cannot reach the node's admin socket: {exc}") from exc
+            raise UserError(f"cannot reach the node's admin socket: {exc}; check that `orgnode run` runs as this user with this --home") from exc
         finally:
             conn.close()
         try:

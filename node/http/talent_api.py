@@ -53,9 +53,9 @@ async def job_import(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     req = await read(request, R.JobImport.from_json)
     # A bad JobPosting is the input file's fault: JobPostingError is a RemoteProtocolError (malformed).
-    imported = talent.import_posting(req.jsonld, page=req.html, hops=req.hops, skills=req.skills)
+    imported, replaced = talent.import_posting(req.jsonld, page=req.html, hops=req.hops, skills=req.skills, update=req.update)
     job = imported.job
-    return web.json_response({"id": job.job_id.hex(), "title": job.title, "version": job.version,
+    return web.json_response({"id": job.job_id.hex(), "title": job.title, "version": job.version, "updated": replaced is not None,
                               "skills": [s.label for s in job.skills], "kept": list(imported.kept),
                               "ignored": list(imported.ignored)})
 

@@ -9,6 +9,11 @@ audit bundle and a backup. Every command of the command table (``node.cli.main.C
   string with milliseconds (or null), and no integer anywhere looks like epoch milliseconds;
 - no key names a node or an object without saying which (``peer``, ``holder``, ``author``, ``from``,
   ``to``, ``recipient``, ``exported_by``, ``by``, a bare ``id``);
+- by value, whatever the key (the classes, not a list of known offenders): a time (RFC 3339 text) sits
+  only under ``ts`` or a key ending in ``_at`` (so a bare ``at`` or ``unreachable_since`` fails); a
+  64-hex value (a node or statement id) only under ``node_id``/``*_node_id``/``statement_id``/
+  ``*_statement_id`` or a named non-id hash (``signing_key``…), so a log entry's ``prev`` fails; a
+  32-hex value (an object id) only under a ``*_id`` key or a named non-id value (``pseudonym``…);
 - an error case per command group is the error object ``{"error": {"code", "message", "hint"}}`` on
   stdout, nothing on stderr, with the exit status the command has without --json.
 """
@@ -23,12 +28,19 @@ from typing import Any
 from tests.config_files import update_config
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import REPO, orgnode, start_node, wait_for
+from tests.node.test_error_hints import is_generic
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ISO_LIKE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
 FORBIDDEN = frozenset({"peer", "holder", "author", "from", "to", "recipient", "exported_by", "by", "vouched_by", "id"})
 TIME_KEYS = frozenset({"ts", "at", "time", "created", "expires", "since", "added", "last_contact", "valid_through"})
 EPOCH_MS = range(10**12, 10**14)  # 2001 to 5138: an integer here is a time in milliseconds
+HEX64 = re.compile(r"[0-9a-f]{64}")
+HEX32 = re.compile(r"[0-9a-f]{32}")
+# 64-hex values that are not node or statement ids, and 32-hex values that are not object ids: named
+# for what they are (a public key, a pseudonym offered by a match, a candidate's reference).
+HEX64_NOT_ID = frozenset({"signing_key", "new_signing_key"})
+HEX32_NOT_ID = frozenset({"pseudonym", "candidate_ref"})
 
 # Shown as signed or announced (the federation wire format, docs/protocol.md): a statement's body, a LAN TXT record.
 VERBATIM = frozenset({"body", "txt"})
@@ -65,12 +77,25 @@ def check(value: Any, where: str) -> None:
                 raise AssertionError(f"{path}: a node id must be via_node_id")
             if key in TIME_KEYS or key.endswith("_at"):
                 assert item is None or (isinstance(item, str) and RFC3339.match(item)), f"{path}: {item!r} is not RFC 3339 (ms, Z)"
+            if isinstance(item, str):
+                _check_named(key, item, path)
             check(item, path)
         return
     if isinstance(value, int) and not isinstance(value, bool):
         assert value not in EPOCH_MS, f"{where}: {value} looks like epoch milliseconds"
     if isinstance(value, str) and ISO_LIKE.match(value):
         assert RFC3339.match(value), f"{where}: {value!r} is a time not in the one format"
+
+
+def _check_named(key: str, value: str, path: str) -> None:
+    """A value whose shape says what it is must sit under a key that says so too."""
+    if ISO_LIKE.match(value):
+        assert key == "ts" or key.endswith("_at"), f"{path}: a time under a key that does not end in _at"
+    if HEX64.fullmatch(value):
+        assert (key in ("node_id", "statement_id") or key.endswith(("_node_id", "_statement_id"))
+                or key in HEX64_NOT_ID), f"{path}: a node or statement id under a key that does not say which"
+    if HEX32.fullmatch(value):
+        assert key.endswith("_id") or key in HEX32_NOT_ID, f"{path}: an object id under a key that does not end in _id"
 
 
 class Walk:
@@ -100,6 +125,7 @@ class Walk:
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", error["code"]), error["code"]
         if code is not None:
             assert error["code"] == code, error
+        assert not is_generic(error["hint"]), (words, error)  # says what to do about this error (issue 12)
         self.errors.add(words)
         return error
 

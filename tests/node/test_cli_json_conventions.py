@@ -20,7 +20,7 @@ def test_times_are_rfc3339_with_milliseconds_under_at_keys():
     out = conventions({"created": 1796234996992, "expires": "2026-12-02T18:10:00Z", "history": [{"at": 0, "state": "given"}],
                        "last_contact": None, "ttl_ms": 3_600_000}, "invite list")
     assert out == {"created_at": "2026-12-02T18:09:56.992Z", "expires_at": "2026-12-02T18:10:00.000Z",
-                   "history": [{"at": "1970-01-01T00:00:00.000Z", "state": "given"}],
+                   "history": [{"changed_at": "1970-01-01T00:00:00.000Z", "state": "given"}],
                    "last_contact_at": None, "ttl_ms": 3_600_000}  # a duration keeps its unit and its number
     assert rfc3339(1796234996992) == "2026-12-02T18:09:56.992Z"
 
@@ -88,3 +88,29 @@ def test_log_lines_carry_ts_as_rfc3339():
     line = json.loads(stream.getvalue().splitlines()[-1])
     assert RFC3339.match(line["ts"]) and line["event"] == "test.event" and line["count"] == 1
     assert logging.getLogger("orgnode").handlers
+
+
+def test_the_walk_catches_each_class_of_misnamed_field():
+    """The checks of tests/e2e/test_cli_json.py go by a value's shape, so a field nobody listed is caught:
+    each sample below is refused raw (positive control) and passes once through the conventions."""
+    import pytest
+
+    from tests.e2e.test_cli_json import check
+
+    moment = 1796234996992
+    samples = {
+        "a bare at": ({"history": [{"at": rfc3339(moment), "state": "given"}]}, "candidate list"),
+        "a time under another name": ({"waiting_for": {"node_id": NODE_A, "unreachable_since": rfc3339(moment)}}, "candidate list"),
+        "a statement id without its kind": ({"id": "s1", "prev": NODE_B, "ts": moment}, "log"),
+        "a public key without its kind": ({"id": "s1", "key": NODE_B}, "log"),
+        "an object id without its kind": ({"candidate": "c" * 32}, "candidate erase"),
+    }
+    for what, (raw, words) in samples.items():
+        with pytest.raises(AssertionError):
+            check(raw, what)
+        check(conventions(raw, words), what)
+    out = conventions({"id": "s1", "prev": NODE_B, "key": NODE_A, "ts": moment}, "log")
+    assert out == {"statement_id": "s1", "prev_statement_id": NODE_B, "signing_key": NODE_A, "ts": rfc3339(moment)}
+    history = conventions({"history": [{"at": moment}], "withdrawal": {"at": moment}, "disclosures": [{"at": moment}]}, "x")
+    assert history == {"history": [{"changed_at": rfc3339(moment)}], "withdrawal": {"sent_at": rfc3339(moment)},
+                       "disclosures": [{"disclosed_at": rfc3339(moment)}]}

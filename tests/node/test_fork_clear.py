@@ -64,7 +64,7 @@ async def test_clear_fork_needs_confirmation_is_recorded_and_lets_new_statements
         code, out, _ = await cli(capsys, "trust", "history", bid.hex()[:16], "--home", a_home, "--json")
         assert code == 0 and [d["decision"] for d in json.loads(out)] == [decision["decision"]]
         code, out, _ = await cli(capsys, "trust", "history", "--home", a_home)
-        assert code == 0 and "B was restored from an old copy" in out and f"after seq {last}" in out
+        assert code == 0 and "B was restored from an old copy" in out and f"after position {last}" in out
 
         # B's log goes on (on its own branch); positions up to `last` are settled, the next ones flow to A.
         while head(b, bid) <= last + 1:

@@ -66,7 +66,8 @@ async def test_html_page_graph_and_no_skills_refusal(net: Net):
     status, exported = await admin_call(a, "/jobs/export", {"id": imported["id"]})
     assert {k: v for k, v in exported.items() if k != "skills"} == GOOGLE
 
-    hostile = copy.deepcopy(GOOGLE) | {"skills": "x", "description": "<p>ok</p><img src=x onerror=alert(1)>"}
+    hostile = copy.deepcopy(GOOGLE) | {"skills": "x", "description": "<p>ok</p><img src=x onerror=alert(1)>",
+                                       "identifier": {"@type": "PropertyValue", "name": "Google", "value": "hostile-1"}}
     status, imported = await admin_call(a, "/jobs/import", {"jsonld": hostile})
     assert status == 200 and imported["ignored"] == ["description: <img> removed", "description: src= removed", "description: onerror= removed"], imported
     status, exported = await admin_call(a, "/jobs/export", {"id": imported["id"]})

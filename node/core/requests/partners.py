@@ -28,7 +28,7 @@ class InviteCreate:
         b = F.json_object(b)
         ttl_ms = DEFAULT_INVITE_TTL_MS if b.get("ttl_ms") is None else F.read_int(b["ttl_ms"], "ttl_ms")
         if not F.MIN_INVITE_TTL_MS <= ttl_ms <= F.MAX_INVITE_TTL_MS:
-            raise UserError("an invite must expire between 1 minute and 90 days after it is made", field="ttl_ms")
+            raise UserError("an invite must expire between 1 minute and 90 days after it is made: give a duration in that range, like 24h or 7d", field="ttl_ms")
         name = F.read_opt_text(b.get("name"), "name")
         if name is not None and (not name.strip() or len(name) > 200):
             raise UserError("name must be the partner organization's name (1 to 200 characters)", field="name")
@@ -87,7 +87,7 @@ class ForkClear:
         if not reason:
             raise UserError("give the reason for clearing the fork evidence (it is recorded for audit)", field="reason")
         if b.get("confirmed") is not True:
-            raise UserError("clearing fork evidence needs the admin's explicit confirmation (confirmed: true)", field="confirmed")
+            raise UserError("clearing fork evidence needs the admin's explicit confirmation: confirm it (confirmed: true)", field="confirmed")
         admin = F.read_text(b.get("admin"), "admin", default="unknown", max_len=200).strip() or "unknown"
         return cls(F.read_id(b, "node_id"), reason, admin, True)
 
@@ -118,7 +118,7 @@ class NotePost:
         b = F.json_object(b)
         text = F.read_text(b.get("text"), "text", max_len=4096)
         if not text.strip():
-            raise UserError("a note needs some text", field="text")
+            raise UserError("a note needs some text: give the note's text", field="text")
         return cls(text, F.parse_hops(b.get("hops")))
 
 

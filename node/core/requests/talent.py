@@ -83,6 +83,7 @@ class JobImport:
     hops: int = 1
     html: str | None = None
     skills: tuple[str, ...] = ()
+    update: bool = False  # replace the job already posted from this posting (same identifier) instead of refusing
 
     @classmethod
     def from_json(cls, b: Body) -> JobImport:
@@ -93,7 +94,8 @@ class JobImport:
         if b.get("jsonld") is None and page is None:
             raise UserError("give the JobPosting to import", field="jsonld")
         skills = tuple(F.read_skills(b["skills"])) if b.get("skills") else ()
-        return cls(b.get("jsonld"), F.parse_hops(b.get("hops")), page, skills)
+        update = F.read_flag(b["update"], "update") if b.get("update") is not None else False
+        return cls(b.get("jsonld"), F.parse_hops(b.get("hops")), page, skills, update)
 
 
 DEFAULT_PAGE = 100  # what `job list` / `candidate list` show without --limit (docs/cli.md "Long lists")
