@@ -28,6 +28,7 @@ from node.web import (
     job_travel,
     jobs,
     matches,
+    nearby,
     overview,
     partners,
     referrals,
@@ -94,6 +95,6 @@ def create_app(ctx: WebContext) -> web.Application:
     app.router.add_post("/login", auth.login_post)
     app.router.add_post("/logout", auth.logout)
     app.router.add_static("/static/", HERE / "static", append_version=True)
-    for module in (overview, jobs, job_import, job_travel, candidate_import, candidates, matches, referrals, partners, audit):
+    for module in (overview, jobs, job_import, job_travel, candidate_import, candidates, matches, referrals, partners, nearby, audit):
         module.add_routes(app.router)
     return app
