@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node.cli.jobs import posting_input
 from node.config import Config
 from node.core.errors import UserError
 from node.formats.candidate_csv import parse_candidates_csv
 from node.formats.csv_columns import ColumnMapError
 from node.formats.csv_text import CsvFileError, decode_csv_bytes
+from node.formats.json_text import posting_input
 from node.formats.posting import import_posting
 from protocol import codec, kinds, sealing
 from protocol.audit_bundle import AuditBundle, AuditInputError

@@ -60,6 +60,12 @@ def foreign_statement(db: sqlite_utils.Database, statement_id: bytes) -> Stateme
     return row_to_statement(rows[0]) if rows else None
 
 
+def foreign_route(db: sqlite_utils.Database, statement_id: bytes) -> tuple[bytes, int] | None:
+    """The partner a re-shared or relayed statement came through and its distance from its author."""
+    rows = list(db.query("SELECT via, distance FROM foreign_statements WHERE id = ?", [statement_id]))
+    return (bytes(rows[0]["via"]), int(rows[0]["distance"])) if rows else None
+
+
 def foreign_statements(db: sqlite_utils.Database, kind: str | None = None) -> list[tuple[Statement, bytes, int]]:
     """Re-shared statements held (not also held directly), with the peer they came through and their distance."""
     rows = db.query(

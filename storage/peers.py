@@ -322,6 +322,11 @@ class PeerStore:
         rows = self.db.query("SELECT peer, COUNT(*) AS n, MIN(enqueued_at) AS oldest FROM outbox GROUP BY peer")
         return {bytes(r["peer"]): (int(r["n"]), int(r["oldest"])) for r in rows}
 
+    def waiting_for(self, statement_id: bytes) -> dict[bytes, int]:
+        """The peers that have not acknowledged ``statement_id`` yet, each with when it was queued (ms)."""
+        rows = self.db.query("SELECT peer, enqueued_at FROM outbox WHERE statement_id = ?", [statement_id])
+        return {bytes(r["peer"]): int(r["enqueued_at"]) for r in rows}
+
     def outbox_size(self, peer: bytes | None = None) -> int:
         if peer is None:
             return int(next(self.db.query("SELECT COUNT(*) AS n FROM outbox"))["n"])

@@ -14,6 +14,11 @@ class ReshareStore:
         """Whether ``root_id`` was re-shared by this node already."""
         return bool(list(self.db.query("SELECT 1 FROM reshared WHERE root_id = ?", [root_id])))
 
+    def reshare_of(self, root_id: bytes) -> tuple[bytes, int] | None:
+        """This node's re-share of ``root_id`` (its statement id) and when it was made, if it made one."""
+        rows = list(self.db.query("SELECT reshare_id, at FROM reshared WHERE root_id = ? AND reshare_id IS NOT NULL", [root_id]))
+        return (bytes(rows[0]["reshare_id"]), int(rows[0]["at"])) if rows else None
+
     def record(self, root_id: bytes, reshare_id: bytes, now: int) -> None:
         """Record the re-share ``reshare_id`` of ``root_id`` (call inside the transaction that appends it)."""
         self.db.execute("INSERT INTO reshared (root_id, reshare_id, at) VALUES (?, ?, ?)", [root_id, reshare_id, now])

@@ -274,6 +274,12 @@ class TalentStore(ErasureQueues, MatchIndex, ImportBatches):
 
     # --- referrals -------------------------------------------------------------------------------
 
+    def match_holders(self, job_id: bytes) -> list[tuple[bytes, int]]:
+        """The organizations that answered a match for ``job_id`` with an offer, each with its latest answer (ms)."""
+        rows = self.db.query("SELECT holder, MAX(at) AS at FROM match_results WHERE job_id = ? GROUP BY holder ORDER BY at",
+                             [job_id])
+        return [(bytes(r["holder"]), int(r["at"])) for r in rows]
+
     def referral(self, referral_id: bytes) -> ReferralRow | None:
         rows = list(self.db.query("SELECT * FROM referrals WHERE referral_id = ?", [referral_id]))
         return _referral(rows[0]) if rows else None

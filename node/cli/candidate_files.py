@@ -8,18 +8,15 @@ rows of the file: imported + refused = total, and the exit status is 1 only when
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from node.cli.common import ALL_PAGE, admin, command, emit
+from node.core.csv_import import IMPORT_BATCH, import_item, import_report, results_into
 from node.core.errors import UserError
 
-# Rows per admin request of `candidate import`: one transaction (one durable commit) each. At 100,000
-# candidates a commit writes most pages of the random-keyed indexes whatever its size, so the batch is
-# big enough that the commit is paid per 2,000 rows (docs/performance.md "import").
-IMPORT_BATCH = 2000
+MAP_HINT = "; to read one as a field, give --map COLUMN=FIELD (COLUMN may be its letter)"
 IN_FLIGHT = 2  # batches sent before the first answer is awaited: the node stages one while it stores the other
 
 
@@ -45,34 +42,12 @@ def _read(args: argparse.Namespace) -> Any:
     return decoded, reader
 
 
-def _node_error(result: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
-    """A row the node refused, worded for the file: the field it blames as the CSV column holding it."""
-    field = result.get("field")
-    column = columns.get(field, field) if isinstance(field, str) else None
-    message = str(result["error"])
-    if isinstance(field, str) and column:
-        message = re.sub(rf"\b{re.escape(field)}\b", column, message) if "_" in field else message
-    return {"row": result["row"], "column": column, "field": field, "error": message}
-
-
 def cmd_candidate_import(args: argparse.Namespace) -> int:
     decoded, reader = _read(args)
     refused_by_node: list[dict[str, Any]] = []
     imported = _send(args, reader, refused_by_node)
-    parsed = reader.result()
-    warnings = [{"row": w.row, "column": w.column, "warning": w.message + (
-        "; to read one as a field, give --map COLUMN=FIELD (COLUMN may be its letter)" if w.code == "unknown_columns" else "")}
-        for w in parsed.warnings]
-    if decoded.encoding == "Windows-1252":
-        warnings.insert(0, {"row": None, "column": None,
-                            "warning": "the file is not UTF-8: read it as Windows-1252 (save as \"CSV UTF-8\" to avoid this)"})
-    failures: list[dict[str, Any]] = [{"row": e.row, "column": e.column, "field": e.field, "error": e.message}
-                                      for e in parsed.errors] + refused_by_node
-    failures.sort(key=lambda f: f["row"])
-    refused = len({f["row"] for f in failures if f["row"] > 1})
-    total = len(imported) + refused
-    report = {"imported": len(imported), "refused": refused, "total": total, "ids": imported, "errors": failures,
-              "warnings": warnings, "encoding": decoded.encoding}
+    report = import_report(decoded.encoding, reader.result(), imported, refused_by_node, MAP_HINT)
+    failures, warnings = report["errors"], report["warnings"]
     if not args.json:
         for w in warnings:
             print("warning: " + (f"row {w['row']}" + (f" ({w['column']})" if w["column"] else "") + ": " if w["row"] else "")
@@ -103,7 +78,7 @@ def _send(args: argparse.Namespace, reader: Any, failures: list[dict[str, Any]])
             nonlocal client
             client = client or admin(args)
             pending.append((pool.submit(client.call, "POST", "/candidates/import",
-                                        {"rows": [_import_row(row) for row in batch]}, timeout=300), batch))
+                                        {"rows": [import_item(row) for row in batch]}, timeout=300), batch))
 
         batch: list[Any] = []
         for row in reader.rows():
@@ -134,11 +109,7 @@ def _take_answer(answer: Any, batch: list[Any], columns: dict[str, str], importe
     except UserError as exc:  # the whole batch was refused (the node is restoring, say): every row says why
         failures += [{"row": row.row, "column": None, "field": None, "error": str(exc)} for row in batch]
     else:
-        for item in result["results"]:
-            if "id" in item:
-                imported.append(item["id"])
-            else:
-                failures.append(_node_error(item, columns))
+        results_into(result["results"], columns, imported, failures)
     return len(batch)
 
 
@@ -153,14 +124,6 @@ def _summary(report: dict[str, Any]) -> str:
                 ("; the file could not be imported:" if report["errors"] else "."))]
     lines += [f"  row {f['row']}{' (' + f['column'] + ')' if f['column'] else ''}: {f['error']}" for f in report["errors"]]
     return "\n".join(lines)
-
-
-def _import_row(row: Any) -> dict[str, Any]:
-    """One valid CSV row as an item of POST /candidates/import (the fields of /candidates/add)."""
-    return {"row": row.row, "name": row.name, "email": row.email, "phone": row.phone, "location": row.location,
-            "skills": ", ".join(row.skills), "medal": row.medal, "for_job": row.for_job, "consent": ",".join(row.consent),
-            "consent_scope": row.consent_scope, "consent_expires": row.consent_expires, "consent_evidence": row.consent_evidence,
-            "notes": row.notes}
 
 
 def cmd_candidate_export(args: argparse.Namespace) -> int:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from node.cli.common import admin, call, command, emit, emit_page, fetch_pages, group, page_options
 from node.core.errors import UserError
+from node.formats.json_text import posting_input
 from node.safe_files import write_private
 from node.terminal import safe_json_text
 
@@ -33,21 +33,6 @@ def cmd_job_update(args: argparse.Namespace) -> int:
         "valid_through": args.valid_through, "hops": args.hops, "salary": args.salary})
     emit(args, data, f"Job {data['id']} updated (version {data['version']}); partners get the new version.")
     return 0
-
-
-def posting_input(text: str, file_name: str) -> dict[str, Any]:
-    """A `job import` file's text as the admin request's ``jsonld`` (a JSON document) or ``html`` (a page
-    whose ld+json blocks the node reads). JSON nested too deep or holding lone surrogate escapes is
-    refused here, not passed on as a page (bench/fuzz_targets.py runs this on hostile files)."""
-    from node.formats.json_text import UnusableJson, loads_checked  # imported when used: `--help` stays fast
-
-    try:
-        return {"jsonld": loads_checked(text)}
-    except UnusableJson as exc:
-        if not re.search(r"<(!doctype|html|head|body|script)\b", text[:65536], re.IGNORECASE):
-            raise UserError(f"{file_name} is neither usable JSON ({exc}) nor an HTML page with a "
-                            '<script type="application/ld+json"> block: give a JSON-LD file or an HTML page holding the posting') from exc
-        return {"html": text}
 
 
 def cmd_job_import(args: argparse.Namespace) -> int:

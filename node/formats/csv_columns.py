@@ -81,6 +81,7 @@ class Header:
     names: dict[str, str]
     unknown: tuple[str, ...]  # spreadsheet letters of columns nobody reads (header cells are not quoted)
     duplicated: tuple[str, ...]  # fields two columns claim
+    cells: tuple[str, ...] = ()  # the header row as the file has it (the dashboard's column form shows it)
 
     def name_of(self, field: str) -> str:
         return self.names.get(field, field)
@@ -106,7 +107,7 @@ def resolve_header(cells: list[str], mapping: dict[str, str]) -> Header:
     unknown = tuple(lt for lt, key, f in zip(letters, keys, fields, strict=True)
                     if f is None and mapping.get(key) != IGNORE and mapping.get(lt.lower()) != IGNORE)
     duplicated = tuple(sorted({f for f in fields if f and fields.count(f) > 1}))
-    return Header(tuple(fields), names, unknown, duplicated)
+    return Header(tuple(fields), names, unknown, duplicated, tuple(c.strip().removeprefix("\ufeff") for c in cells))
 
 
 def _shown(cell: str, key: str, column_letter: str) -> str:

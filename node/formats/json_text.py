@@ -10,6 +10,7 @@ a partner answering a push with ``[[[[…`` made the client raise instead of rea
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from protocol.jobs import has_lone_surrogate
@@ -38,3 +39,19 @@ def loads_or_none(data: bytes | str) -> Any | None:
         return loads_checked(data)
     except UnusableJson:
         return None
+
+
+def posting_input(text: str, file_name: str) -> dict[str, Any]:
+    """A JobPosting's text (a `job import` file, a file or text given to the dashboard) as the body of
+    ``JobImport``: ``jsonld`` (a JSON document) or ``html`` (a page whose ld+json blocks the node reads).
+    JSON nested too deep or holding lone surrogate escapes is refused here, not passed on as a page
+    (bench/fuzz_targets.py runs this on hostile files)."""
+    from node.core.errors import UserError
+
+    try:
+        return {"jsonld": loads_checked(text)}
+    except UnusableJson as exc:
+        if not re.search(r"<(!doctype|html|head|body|script)\b", text[:65536], re.IGNORECASE):
+            raise UserError(f"{file_name} is neither usable JSON ({exc}) nor an HTML page with a "
+                            '<script type="application/ld+json"> block') from exc
+        return {"html": text}

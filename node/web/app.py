@@ -18,7 +18,21 @@ from aiohttp import web
 from node.core.errors import ProtocolError, StorageFull, UserError
 from node.http.conn_guard import ConnectionPolicy
 from node.logs import log_event
-from node.web import audit, auth, candidates, filters, jobs, matches, overview, partners, referrals
+from node.web import (
+    audit,
+    auth,
+    candidate_import,
+    candidates,
+    filters,
+    job_import,
+    job_travel,
+    jobs,
+    matches,
+    nearby,
+    overview,
+    partners,
+    referrals,
+)
 from node.web.auth import Handler
 from node.web.context import WEB, WebContext
 
@@ -90,6 +104,6 @@ def create_app(ctx: WebContext) -> web.Application:
     app.router.add_post("/login", auth.login_post)
     app.router.add_post("/logout", auth.logout)
     app.router.add_static("/static/", HERE / "static", append_version=True)
-    for module in (overview, jobs, candidates, matches, referrals, partners, audit):
+    for module in (overview, jobs, job_import, job_travel, candidate_import, candidates, matches, referrals, partners, nearby, audit):
         module.add_routes(app.router)
     return app

@@ -1,6 +1,7 @@
 """The candidates pages: the list (search, skill, medal and consent filters, pages), adding a person
-with their consent, giving and withdrawing consent, erasing (after a confirmation page) and the
-subject-access report. A viewer reads; changes need the staff role.
+with their consent, correcting their details, giving and withdrawing consent, erasing (after a
+confirmation page) and the subject-access report. A viewer reads; changes need the staff role.
+Importing a CSV file is node/web/candidate_import.py.
 
 Every form is read into the typed requests the admin API uses (``node.core.requests``) and handled by
 the same ``Talent`` use cases: one set of checks, whichever surface asks.
@@ -26,7 +27,8 @@ PAGE_SIZE = 25
 CANDIDATE_ID = "{candidate_id:[0-9a-f]{32}}"
 EVIDENCE_NEEDED = ("say how the candidate gave consent (for example “signed form of 3 March”): it is kept as the "
                    "evidence; nothing was recorded")
-DONE_WORDS = {"added": "The candidate was added.", "consent": "The consent was recorded.",
+DONE_WORDS = {"added": "The candidate was added.", "edited": "The candidate's details were corrected.",
+              "unchanged": "Nothing was changed: the form held the candidate's details as they are.", "consent": "The consent was recorded.",
               "withdrawn": "Every consent was withdrawn; partners who received the candidate are being told.",
               "erased": "The candidate was erased; partners who received them are being told to erase them too."}
 
@@ -127,6 +129,52 @@ async def erase(request: web.Request) -> web.StreamResponse:
     return see_other("/candidates?done=erased")
 
 
+EDIT_FIELDS = ("name", "email", "phone", "location", "skills", "medal", "for_job", "notes")
+
+
+def edit_values(candidate: Any) -> dict[str, str]:
+    """A candidate's fields as the edit form shows them (and ``CandidateUpdate`` reads them back)."""
+    return {k: ", ".join(candidate.skills) if k == "skills" else (getattr(candidate, k) or "") for k in EDIT_FIELDS}
+
+
+def _edit_page(request: web.Request, candidate: Any, values: dict[str, str], error: str | None = None,
+               field: str | None = None, status: int = 200) -> web.Response:
+    ctx = request.app[WEB]
+    return aiohttp_jinja2.render_template("candidate_edit.html", request, {
+        "c": candidate, "v": values, "error": error, "field": field,
+        "earlier": len(ctx.talent.store.disclosures(candidate.candidate_id))}, status=status)
+
+
+@requires("staff")
+async def edit_form(request: web.Request) -> web.Response:
+    candidate = request.app[WEB].talent.find_candidate(request.match_info["candidate_id"])
+    if candidate.erased:
+        raise UserError("this candidate was erased: nothing is left to correct")
+    return _edit_page(request, candidate, edit_values(candidate))
+
+
+@requires("staff")
+async def edit(request: web.Request) -> web.StreamResponse:
+    """Correct the fields that differ from what is held (`candidate update` with only those)."""
+    ctx = request.app[WEB]
+    candidate = ctx.talent.find_candidate(request.match_info["candidate_id"])
+    form = await request.post()
+    given = {k: str(form.get(k, "")).strip() for k in EDIT_FIELDS}
+    current = edit_values(candidate)
+    changed = {k: v for k, v in given.items() if v != current[k]}
+    if not changed:
+        return see_other("/candidates?done=unchanged")
+    if changed.get("medal") == "":
+        changed["medal"] = "none"  # what CandidateUpdate reads as "clear the medal"
+    try:
+        req = R.CandidateUpdate.from_json({"id": candidate.candidate_id.hex(), **changed})
+        ctx.talent.update_candidate(candidate.candidate_id, dict(req.changes))
+    except UserError as exc:
+        return _edit_page(request, candidate, {**current, **given}, str(exc), exc.field, status=400)
+    ctx.accounts.record(session_of(request).user.name, "corrected the candidate's details", candidate.candidate_id.hex())
+    return see_other("/candidates?done=edited")
+
+
 async def report(request: web.Request) -> web.Response:
     ctx = request.app[WEB]
     candidate = ctx.talent.find_candidate(request.match_info["candidate_id"])
@@ -141,3 +189,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"/candidates/{CANDIDATE_ID}/erase", erase_confirm)
     router.add_post(f"/candidates/{CANDIDATE_ID}/erase", erase)
     router.add_get(f"/candidates/{CANDIDATE_ID}/report", report)
+    router.add_get(f"/candidates/{CANDIDATE_ID}/edit", edit_form)
+    router.add_post(f"/candidates/{CANDIDATE_ID}/edit", edit)

@@ -29,6 +29,18 @@ def when(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
+def duration(ms: int | None) -> str:
+    """A span of time for a person: "40 seconds", "12 minutes", "3 hours", "2 days"."""
+    if ms is None:
+        return "—"
+    seconds = abs(ms) // 1000
+    for size, unit in ((86_400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if seconds >= size or size == 1:
+            n = seconds // size
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    return "0 seconds"
+
+
 def fingerprint_groups(text: str) -> str:
     """A fingerprint in groups of four, as people read it aloud to compare."""
     plain = text.replace("-", "").replace(":", "").replace(" ", "")
@@ -38,3 +50,4 @@ def fingerprint_groups(text: str) -> str:
 def install(env: jinja2.Environment) -> None:
     env.filters["when"] = when
     env.filters["fingerprint"] = fingerprint_groups
+    env.filters["duration"] = duration

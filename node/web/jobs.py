@@ -1,17 +1,26 @@
-"""The jobs pages: this organization's and partners' jobs, posting and closing one (staff and up).
+"""The jobs pages: this organization's and partners' jobs, posting, editing and closing one (staff and up).
 
-Forms are read into the same typed request the admin API uses (``node.core.requests.JobPost``), and
-the same ``Talent`` use case posts it: one validation, whichever surface asks.
+Forms are read into the same typed requests the admin API uses (``node.core.requests.JobPost``,
+``JobUpdate``), and the same ``Talent`` use cases post and update: one validation, whichever surface
+asks (`job post`, `job update`). Importing a JobPosting is node/web/job_import.py, where a job
+travelled node/web/job_travel.py.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from node.core import requests as R
+from node.core.errors import UserError
+from node.core.requests.talent import JOB_UPDATE_FIELDS
+from node.core.views import iso
 from node.web.auth import requires, see_other
 from node.web.context import WEB, session_of
+from protocol.errors import ProtocolError
+from protocol.jobs import Job, Salary
 
 
 async def job_list(request: web.Request) -> web.Response:
@@ -20,6 +29,7 @@ async def job_list(request: web.Request) -> web.Response:
     mine = [j for j in jobs if j["mine"]]
     theirs = [j for j in jobs if not j["mine"]]
     return aiohttp_jinja2.render_template("jobs.html", request, {"mine": mine, "theirs": theirs,
+                                                                 "done": DONE_WORDS.get(request.query.get("done", "")),
                                                                  "posted": request.query.get("posted") == "1"})
 
 
@@ -47,7 +57,84 @@ async def job_close(request: web.Request) -> web.StreamResponse:
     return see_other("/jobs")
 
 
+def form_number(text: str) -> int | str:
+    """A form's whole-number field as the request reads it (other text is left for its error to name)."""
+    return int(text) if text.isdigit() else text
+
+
+def salary_text(salary: Salary | None) -> str:
+    """A salary as the form (and `job post --salary`) takes it: "EUR 30000-38000/YEAR"."""
+    if salary is None:
+        return ""
+
+    def amount(cents: int | None) -> str:
+        return "" if cents is None else f"{cents / 100:g}" if cents % 100 else str(cents // 100)
+
+    low, high = amount(salary.min), amount(salary.max)
+    return f"{salary.currency} {low if low == high or not high else f'{low}-{high}'}/{salary.unit}"
+
+
+def edit_values(job: Job) -> dict[str, str]:
+    """The job's fields as its edit form shows them (and as ``JobUpdate`` reads them back)."""
+    return {"title": job.title, "skills": ", ".join(s.label for s in job.skills), "description": job.description,
+            "valid_through": iso(job.valid_through)[:10] if job.valid_through is not None else "",
+            "salary": salary_text(job.salary), "hops": str(job.hops)}
+
+
+def _edit_page(request: web.Request, job: Job, values: dict[str, str], error: str | None = None,
+               field: str | None = None, status: int = 200) -> web.Response:
+    return aiohttp_jinja2.render_template("job_edit.html", request, {
+        "job": job, "v": values, "error": error, "field": field}, status=status)
+
+
+@requires("staff")
+async def job_edit_form(request: web.Request) -> web.Response:
+    ctx = request.app[WEB]
+    row = ctx.talent.own_job(ctx.talent.resolve(request.match_info["job_id"], "JOB_ID"))
+    if row.job.status != "open":
+        raise UserError(f"the job is {row.job.status}: only an open job can be edited")
+    return _edit_page(request, row.job, edit_values(row.job))
+
+
+@requires("staff")
+async def job_edit(request: web.Request) -> web.StreamResponse:
+    """A new version with the fields that differ from the current one (`job update` with only those)."""
+    ctx = request.app[WEB]
+    job_id = ctx.talent.resolve(request.match_info["job_id"], "JOB_ID")
+    row = ctx.talent.own_job(job_id)
+    form = await request.post()
+    given = {key: str(form.get(key, "")).strip() for key in JOB_UPDATE_FIELDS}
+    given["description"] = str(form.get("description", ""))  # kept as written: it may be cleared
+    current = edit_values(row.job)
+    changed: dict[str, Any] = {k: v for k, v in given.items() if v != current[k]}
+    if not changed:
+        return see_other("/jobs?done=unchanged")
+    if "hops" in changed:
+        changed["hops"] = form_number(changed["hops"])
+    try:
+        emptied = [k for k in ("title", "skills", "valid_through", "salary") if k in changed and not changed[k]]
+        if emptied:  # `job update` cannot clear these either: an empty value means "unchanged" there
+            raise UserError(f"{emptied[0].replace('_', ' ')} cannot be emptied: a job needs a title and skills, and a "
+                            "last day or a salary once given can be changed but not removed (close the job and post "
+                            "a new one instead)", field=emptied[0])
+        req = R.JobUpdate.from_json({"id": job_id.hex(), **changed})
+        job = ctx.talent.update_job(job_id, **dict(req.changes))
+    except (UserError, ProtocolError) as exc:
+        text, field = (str(exc), exc.field) if isinstance(exc, UserError) else (exc.detail, None)
+        return _edit_page(request, row.job, {**current, **given}, text, field, status=400)
+    ctx.accounts.record(session_of(request).user.name, f"edited the job (version {job.version})", job_id.hex())
+    return see_other("/jobs?done=edited")
+
+
+DONE_WORDS = {"edited": "The job was updated; partners get the new version.",
+              "unchanged": "Nothing was changed: the form held the job as it is.",
+              "imported": "The job posting was imported and is on its way to your partners."}
+JOB_ID = "{job_id:[0-9a-f]{32}}"
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/jobs", job_list)
     router.add_post("/jobs", job_post)
-    router.add_post("/jobs/{job_id:[0-9a-f]{32}}/close", job_close)
+    router.add_post(f"/jobs/{JOB_ID}/close", job_close)
+    router.add_get(f"/jobs/{JOB_ID}/edit", job_edit_form)
+    router.add_post(f"/jobs/{JOB_ID}/edit", job_edit)

@@ -1,24 +1,42 @@
 """The partners page: the trust list with fingerprints in groups, pairing requests waiting for an
-answer (approve/decline), invitations, and each partner's health. Changes need the admin role."""
+answer (approve/decline), invitations, and each partner's health (node/core/peer_health.py: the facts
+`orgnode status` uses, in plain words). Changes need the admin role. Nodes found on the local network
+are node/web/nearby.py."""
 
 from __future__ import annotations
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from node.core.peer_health import peer_health
 from node.core.views import peer_view
 from node.web.auth import requires, see_other
 from node.web.context import WEB, session_of
 from storage import peers as P
 
 INVITE_TTL_MS = 7 * 86_400_000
+# `orgnode status`'s problems about one partner, as the dashboard says them (the admin also sees the detail).
+PLAIN_PROBLEMS = {
+    "peer-unreachable": "Their node has not answered for a while: updates for them are kept until it does.",
+    "clock-skew": "Their computer's clock and ours disagree: ask their administrator to check the time on their server.",
+    "fork-evidence": "Their node sent two different versions of its records: this node stopped taking their updates "
+                     "until an administrator decides.",
+    "over-quota": "They sent more than this node keeps for one partner: some of it was refused.",
+    "partner-holds-fork": "Their node holds a different version of our records and refuses our updates.",
+    "partner-disk-full": "Their server's disk is full: our updates wait until they free space.",
+    "peer-cert-refused": "Their secure-connection certificate was refused, so their node cannot be reached.",
+    "peer-address-refused": "Their address was refused, so their node cannot be reached.",
+}
 
 
 async def partner_list(request: web.Request) -> web.Response:
     ctx = request.app[WEB]
     now = ctx.federation.clock()
     views = [peer_view(ctx.service, p, now) for p in ctx.federation.peers.all()]
+    health = peer_health(ctx.service, ctx.federation.health, now)
     return aiohttp_jinja2.render_template("partners.html", request, {
+        "health": {node_id.hex(): h for node_id, h in health.items()}, "plain": PLAIN_PROBLEMS,
+        "skew_warn_ms": ctx.federation.health.skew_warn_ms, "now_ms": now, "requested": request.query.get("requested"),
         "trusted": [v for v in views if v["state"] == P.TRUSTED],
         "pending": [v for v in views if v["state"] == P.PENDING_IN],
         "others": [v for v in views if v["state"] not in (P.TRUSTED, P.PENDING_IN)],

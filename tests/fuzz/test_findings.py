@@ -49,8 +49,8 @@ def test_a_partners_unusable_error_body_reads_as_nothing(reader):
 
 
 def test_job_import_refuses_deep_json_in_words(tmp_path):
-    from node.cli.jobs import posting_input
     from node.core.errors import UserError
+    from node.formats.json_text import posting_input
 
     with pytest.raises(UserError, match=r"neither usable JSON \(it is nested too deeply"):
         posting_input(DEEP.decode(), "deep.json")

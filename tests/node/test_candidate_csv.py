@@ -317,7 +317,7 @@ def test_docs_cli_md_documents_every_column_and_alias():
 
 def test_node_refusals_name_the_csv_column_not_the_option():
     """A row the node refuses (POST /candidates/import answers field names) is worded for the file."""
-    from node.cli.candidate_files import _node_error
+    from node.core.csv_import import node_error as _node_error
 
     columns = {"consent_evidence": "Nachweis", "email": "E-Mail"}
     got = _node_error({"row": 7, "error": "recording consent needs consent_evidence (what the candidate agreed to, and how)",

@@ -8,12 +8,14 @@ import os
 from pathlib import Path
 
 from tests.node.federation_helpers import pair, wait_until
+from tests.node.test_discovery import lan
 from tests.web.browser import sign_in
 from tests.web.helpers import PASSWORD, add_user, dashboard_url
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PAGES = {"overview": "/", "jobs": "/jobs", "candidates": "/candidates", "matches": "/matches", "referrals": "/referrals",
-         "partners": "/partners", "audit": "/audit", "login": "/login"}
+         "partners": "/partners", "audit": "/audit", "login": "/login", "job-travel": "/jobs/{job}/travel",
+         "job-import": "/jobs/import", "nearby": "/partners/nearby"}
 
 
 async def test_screenshots_of_the_main_pages(net, browser, tmp_path):
@@ -21,7 +23,7 @@ async def test_screenshots_of_the_main_pages(net, browser, tmp_path):
     theirs = await net.start("Youth Futures")
     await pair(ours, theirs)
     ours.talent.post_job(title="Care assistant", skills=["nursing"], location=None)
-    job = ours.talent.post_job(title="Driver", skills=["driving"])
+    job = ours.talent.post_job(title="Driver", skills=["driving"], hops=2)
     theirs.talent.post_job(title="Youth worker", skills=["social work"])
     await wait_until(lambda: any(not j["mine"] for j in ours.talent.list_jobs()), what="the partner's job")
     await wait_until(lambda: theirs.talent.store.job(job.job_id) is not None, what="our job at the partner")
@@ -31,7 +33,11 @@ async def test_screenshots_of_the_main_pages(net, browser, tmp_path):
     await wait_until(lambda: ours.talent.store.referrals(), what="the referral")
     ours.talent.add_candidate(name="Grace Hopper", email="grace@example.org", skills=["nursing", "driving"], medal="silver",
                               consent=["match", "refer"], consent_scope="sector:nonprofit", consent_evidence="signed form")
+    ours.lan.discovery.browse = lan(ours, theirs)  # type: ignore[method-assign]
     add_user(ours, "maria", "admin")
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text("Name;E-Mail;Kompetenzen;Telefon\nZoë Müller;zoe@example.org;nursing, driving;+49 30 1234567\n"
+                        "Bad Row;not-an-email;x;\n", encoding="utf-8")
     base = dashboard_url(ours)
     target = DOCS if os.environ.get("ORGNODE_SCREENSHOTS") == "1" else tmp_path
     target.mkdir(parents=True, exist_ok=True)
@@ -42,8 +48,13 @@ async def test_screenshots_of_the_main_pages(net, browser, tmp_path):
         await sign_in(page, base, "maria", PASSWORD)
         for name, path in PAGES.items():
             if name != "login":
-                await page.goto(base + path)
+                await page.goto(base + path.replace("{job}", job.job_id.hex()))
                 await page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+        await page.goto(base + "/candidates/import")
+        await page.get_by_label("The CSV file").set_input_files(str(csv_file))
+        await page.get_by_role("button", name="Show the preview").click()
+        await page.locator(".preview").wait_for()
+        await page.screenshot(path=str(target / "candidate-import.png"), full_page=True)
 
     await browser.run(shoot, viewport={"width": 1100, "height": 800})
-    assert sorted(p.name for p in target.glob("*.png")) >= sorted(f"{n}.png" for n in PAGES)
+    assert set(p.name for p in target.glob("*.png")) >= {f"{n}.png" for n in PAGES} | {"candidate-import.png"}
