@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench.common import Goal, figure, load_average, parser, percentile, report
 from bench.soak_cluster import SoakNode, make_cluster
-from bench.soak_series import HealthProber, Sample, sample, slope_per_hour, write_series
+from bench.soak_series import HealthProber, Sample, SeriesFile, sample, slope_per_hour, write_summary
 from bench.soak_workload import Workload
 
 NODES = 5
@@ -76,7 +76,7 @@ def bytes_per_statement(samples: list[Sample], t_from: float, t_to: float) -> fl
     return (b1 - b0) / (s1 - s0) if s1 > s0 else float("nan")
 
 
-def drive(nodes: list[SoakNode], p: dict[str, float]) -> tuple[list[Sample], HealthProber, Workload, list[float]]:
+def drive(nodes: list[SoakNode], p: dict[str, float], out: SeriesFile) -> tuple[list[Sample], HealthProber, Workload, list[float]]:
     work = Workload(nodes, seed=15)
     t0 = time.monotonic()
     prober = HealthProber(nodes, 1.0, t0)
@@ -90,7 +90,9 @@ def drive(nodes: list[SoakNode], p: dict[str, float]) -> tuple[list[Sample], Hea
     restarts = 0
     while (now := time.monotonic()) < end:
         if now >= next_sample:
-            samples += [s for n in nodes if (s := sample(n, now - t0)) is not None]
+            taken = [s for n in nodes if (s := sample(n, now - t0)) is not None]
+            out.add(taken)
+            samples += taken
             next_sample += p["sample_s"]
         if now >= next_restart:
             node = restartable[restarts % len(restartable)]
@@ -105,7 +107,9 @@ def drive(nodes: list[SoakNode], p: dict[str, float]) -> tuple[list[Sample], Hea
             next_op = max(time.monotonic(), next_op + OP_INTERVAL_S)
         time.sleep(max(0.0, min(next_op, next_sample, next_restart, end) - time.monotonic()))  # the schedule's next tick
     prober.stop()
-    samples += [s for n in nodes if (s := sample(n, time.monotonic() - t0)) is not None]
+    taken = [s for n in nodes if (s := sample(n, time.monotonic() - t0)) is not None]
+    out.add(taken)
+    samples += taken
     return samples, prober, work, restart_times
 
 
@@ -177,7 +181,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="orgnode-soak-") as tmp:
         nodes = make_cluster(Path(tmp), NODES, p["sync_s"])
         try:
-            samples, prober, work, restart_s = drive(nodes, p)
+            samples, prober, work, restart_s = drive(nodes, p, SeriesFile(out))
         finally:
             for node in nodes:
                 node.stop()
@@ -199,7 +203,7 @@ def main() -> None:
     goals.append(Goal("operations_ok_fraction", done / max(1, done + failed_ops), OK_FRACTION, upper=False))
     summary.update({"plan": p, "done": dict(work.tally.done), "refused": dict(work.tally.refused),
                     "failed": dict(work.tally.failed), "restart_s": restart_s, "load_average_end": load_average()})
-    write_series(out, samples, prober.latencies, summary)
+    write_summary(out, samples, prober.latencies, summary)
     print(f"time series: {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
     raise SystemExit(0 if report("soak", goals) else 1)
 

@@ -1,5 +1,5 @@
 """The soak's measurements: samples of each node process over time, the event-loop lag probes, and
-the figures the goals are judged on (bench/soak.py).
+the figures the goals are judged on (bench/soak.py), and the files the series is written to.
 
 Per node and sample: resident memory (VmRSS), open descriptors (entries of /proc/PID/fd), the
 database's bytes (``orgnode.db`` + ``-wal``), the statements it holds (rows of ``entries``, read-only)
@@ -143,12 +143,22 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     return 0.0 if den == 0 else sum((t - mx) * (v - my) for t, v in points) / den * 3600
 
 
-def write_series(path: Path, samples: list[Sample], latencies: list[tuple[float, str, float]], summary: dict[str, object]) -> None:
-    """``path``.csv: one row per sample; ``path``.json: the summary, the samples and the probes."""
-    with open(path.with_suffix(".csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(Sample.__dataclass_fields__))
-        writer.writeheader()
-        for s in samples:
-            writer.writerow(asdict(s))
+class SeriesFile:
+    """``path``.csv, one row per sample, written as the samples are taken (an interrupted run keeps them)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_suffix(".csv")
+        with open(self.path, "w", newline="") as f:
+            csv.DictWriter(f, fieldnames=list(Sample.__dataclass_fields__)).writeheader()
+
+    def add(self, samples: list[Sample]) -> None:
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(Sample.__dataclass_fields__))
+            for s in samples:
+                writer.writerow(asdict(s))
+
+
+def write_summary(path: Path, samples: list[Sample], latencies: list[tuple[float, str, float]], summary: dict[str, object]) -> None:
+    """``path``.json: the summary, the samples and every /health probe."""
     path.with_suffix(".json").write_text(json.dumps({"summary": summary, "samples": [asdict(s) for s in samples],
                                                      "health_ms": latencies}, indent=1))

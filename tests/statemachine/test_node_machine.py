@@ -20,7 +20,7 @@ from storage.talent_rows import ConsentRow
 from tests.statemachine.conftest import long_run
 from tests.statemachine.machine import NodeMachine
 
-SHORT = settings(max_examples=5, stateful_step_count=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+SHORT = settings(max_examples=6, stateful_step_count=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 LONG = settings(max_examples=25, stateful_step_count=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
