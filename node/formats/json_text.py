@@ -53,5 +53,5 @@ def posting_input(text: str, file_name: str) -> dict[str, Any]:
     except UnusableJson as exc:
         if not re.search(r"<(!doctype|html|head|body|script)\b", text[:65536], re.IGNORECASE):
             raise UserError(f"{file_name} is neither usable JSON ({exc}) nor an HTML page with a "
-                            '<script type="application/ld+json"> block') from exc
+                            '<script type="application/ld+json"> block: give a JSON-LD file or an HTML page holding the posting') from exc
         return {"html": text}
