@@ -67,7 +67,7 @@ async def import_posting(request: web.Request) -> web.Response:
         text, name = await posting_text(form)
         values["posting"] = text  # shown again on a refusal: an uploaded file need not be chosen again
         req = R.JobImport.from_json({"hops": form_number(values["hops"]), "skills": values["skills"] or None, **posting_input(text, name)})
-        imported = ctx.talent.import_posting(req.jsonld, page=req.html, hops=req.hops, skills=req.skills)
+        imported, _replaced = ctx.talent.import_posting(req.jsonld, page=req.html, hops=req.hops, skills=req.skills)
     except UserError as exc:
         if exc.field == "skills" and not values["skills"]:
             return _page(request, values, error=NO_SKILLS, field="skills", status=400)
