@@ -17,6 +17,7 @@ from protocol.audit_cosignatures import CosignatureFailure, cosignature_facts
 from protocol.audit_state import AuditFailure, CheckState, checkpoint_of, utc_day
 from protocol.card_bundle import verify_bundle
 from protocol.consent import ConsentWithdrawal
+from protocol.corrections import ReferralCorrection, Step, check_correction
 from protocol.errors import ProtocolError
 from protocol.impact import compute
 from protocol.jobs import Job
@@ -242,6 +243,12 @@ def _lifecycle_events(state: CheckState, referral_id: bytes, holder: bytes) -> d
                 if body.previous in events:  # a branched chain: no single order of the statuses is signed
                     raise AuditFailure("lifecycle", "two status updates follow the same step", statement.id)
                 events[body.previous] = (statement, body.status)
+        elif statement.kind == ReferralCorrection.KIND:  # takes the place of the step it corrects, in the chain
+            fix = ReferralCorrection.from_value(statement.body_value())
+            if fix.referral_id == referral_id:
+                if fix.corrects in events:
+                    raise AuditFailure("lifecycle", "two status updates follow the same step", statement.id)
+                events[fix.corrects] = (statement, fix.status)
         elif statement.kind == ConsentWithdrawal.KIND and statement.author == holder:
             if referral_id in ConsentWithdrawal.from_value(statement.body_value()).referral_ids:
                 events.setdefault(b"withdrawal:" + statement.id, (statement, "withdrawn"))
@@ -271,6 +278,8 @@ def _check_lifecycle(state: CheckState) -> None:
     state_now = "sent"
     last_ts = rs.header.ts
     after_outcome: list[Statement] = []
+    labels: dict[bytes, str] = {}  # a correction's step, in words: the report shows both it and what it corrected
+    before = rs
     for statement, status in [*chain, *withdrawals]:
         if statement.kind == ConsentWithdrawal.KIND and state_now in TERMINAL:
             # Consent withdrawn after the outcome (e.g. after a hire): an erasure request, not a
@@ -282,6 +291,12 @@ def _check_lifecycle(state: CheckState) -> None:
             raise AuditFailure("lifecycle", "a status by a node that is not party to the referral", statement.id)
         if statement.header.ts < last_ts:
             raise AuditFailure("lifecycle", "a status is dated before the step it follows", statement.id)
+        if statement.kind == ReferralCorrection.KIND:
+            _check_correction_step(state, statement, Step(before.id, before.kind, before.author, state_now or ""), referral.job_author)
+            labels[statement.id] = f"{status} (correcting {state_now})"
+            state_now, last_ts, before = status, statement.header.ts, statement
+            continue
+        before = statement
         if status == state_now:  # a repeated status is a no-op, as receivers treat it (section 15.9)
             if side not in WHO.get(status, frozenset()):
                 raise AuditFailure("lifecycle", f"a repeated {status} by a side that may not set it", statement.id)
@@ -298,11 +313,23 @@ def _check_lifecycle(state: CheckState) -> None:
     latest = max(jobs, key=lambda j: j.version) if jobs else None
     if latest is not None and latest.filled_by == referral.referral_id and state_now != "hired":
         raise AuditFailure("lifecycle", "the job is marked filled by this referral, but no hire is recorded")
-    steps = " → ".join(["sent", *[s for _, s in chain], *[s for w, s in withdrawals if all(w.id != a.id for a in after_outcome)]])
+    steps = " → ".join(["sent", *[labels.get(st.id, s) for st, s in chain],
+                        *[s for w, s in withdrawals if all(w.id != a.id for a in after_outcome)]])
     if after_outcome:
         steps += " (consent withdrawn after the outcome: data erased, outcome unchanged)"
     state.facts.append(f"lifecycle {steps} is legal and in order ({utc_day(rs.header.ts)} to {utc_day(last_ts)})"
                               + ("; the job was closed as filled by this referral" if latest and latest.filled_by == referral.referral_id else ""))
+
+
+def _check_correction_step(state: CheckState, statement: Statement, corrected: Step, job_author: bytes) -> None:
+    """A correction in the chain: legal against the step it follows (docs/protocol.md 15.10), and told as a fact."""
+    fix = ReferralCorrection.from_value(statement.body_value())
+    try:
+        check_correction(fix, statement.author, job_author, corrected, corrected)
+    except ProtocolError as exc:
+        raise AuditFailure("lifecycle", f"illegal correction: {exc.detail}", statement.id) from exc
+    state.facts.append(f"{state.name(statement.author)} corrected the outcome {corrected.status} to {fix.status} on "
+                       f"{utc_day(statement.header.ts)} ({fix.reason!r}); the original outcome stays in the record")
 
 
 def _check_impact(state: CheckState) -> None:

@@ -3,7 +3,9 @@
 The same function serves the node (``orgnode impact``) and the auditor (``orgnode audit verify``
 recomputing an exported report), so a report's figures can only be what its statements show.
 A statement counts when its header time lies in ``[since, until]``; referral outcomes follow the
-referral (counted in the period its ``referral`` statement falls in).
+referral (counted in the period its ``referral`` statement falls in). A ``referral_correction`` takes
+the place of the step it corrects (its status, at that step's time), so a hire corrected away is no
+hire, and a job marked filled counts only while its referral's steps still end in a hire.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.consent import ConsentWithdrawal, ErasureReceipt
+from protocol.corrections import ReferralCorrection
 from protocol.errors import ProtocolError
 from protocol.jobs import Job
 from protocol.provenance import Partnership
@@ -48,6 +51,7 @@ class _Referral:
     ts: int
     statuses: list[tuple[int, str]] = field(default_factory=list)
     person: tuple[bytes, bytes] = (b"", b"")  # (job_id, candidate_ref): who was referred to what
+    step_ids: list[bytes] = field(default_factory=list)  # the status statement behind each status (b"": a withdrawal)
 
 
 def _people(referrals: dict[bytes, _Referral]) -> list[_Referral]:
@@ -103,7 +107,8 @@ def _referrals_and_jobs(me: bytes, ordered: list[Statement]) -> tuple[dict[bytes
 
 
 def _attach_statuses(referrals: dict[bytes, _Referral], ordered: list[Statement]) -> None:
-    """Each referral's status updates (by either party) and the referrer's consent withdrawals, in order."""
+    """Each referral's status updates (by either party) and the referrer's consent withdrawals, in
+    order; a correction by the job's org of the referral's latest step replaces that step."""
     for s in ordered:
         value = _body(s)
         if value is None:
@@ -113,11 +118,21 @@ def _attach_statuses(referrals: dict[bytes, _Referral], ordered: list[Statement]
             ref = referrals.get(st.referral_id)
             if ref is not None and s.author in (ref.referrer, ref.job_author):
                 ref.statuses.append((s.header.ts, st.status))
+                ref.step_ids.append(s.id)
+        elif s.kind == ReferralCorrection.KIND:
+            fix = ReferralCorrection.from_value(value)
+            ref = referrals.get(fix.referral_id)
+            # The latest status step (a consent withdrawal after an outcome is no lifecycle step: b"").
+            last = max((i for i, sid in enumerate(ref.step_ids) if sid), default=None) if ref is not None else None
+            if ref is not None and last is not None and s.author == ref.job_author and ref.step_ids[last] == fix.corrects:
+                ref.statuses[last] = (ref.statuses[last][0], fix.status)
+                ref.step_ids[last] = s.id
         elif s.kind == ConsentWithdrawal.KIND:
             for rid in ConsentWithdrawal.from_value(value).referral_ids:
                 ref = referrals.get(rid)
                 if ref is not None and s.author == ref.referrer:
                     ref.statuses.append((s.header.ts, "withdrawn"))
+                    ref.step_ids.append(b"")
 
 
 def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) -> Impact:
@@ -147,6 +162,7 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
     figures["jobs_filled_via_referrals"] = sum(
         1 for _, job, ts in latest_jobs.values()
         if job.status == "filled" and job.filled_by is not None and job.filled_by in referrals and since <= ts <= until
+        and "hired" in {status for _, status in referrals[job.filled_by].statuses}
     )
     partners: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PARTNER_FIGURES, 0))
     for s in in_period:

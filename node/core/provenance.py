@@ -27,6 +27,7 @@ from node.logs import log_event
 from protocol.audience import Audience
 from protocol.audit_bundle import AuditBundle, BundleCosignature, Consistency, Proof
 from protocol.consent import Consent, ConsentWithdrawal
+from protocol.corrections import ReferralCorrection
 from protocol.errors import ProtocolError
 from protocol.impact import Impact, compute
 from protocol.jobs import Job
@@ -311,6 +312,9 @@ class Provenance:
         for status in self._of_kind(ReferralStatus.KIND):
             if status.body is not None and ReferralStatus.from_value(status.body_value()).referral_id == referral_id:
                 add(status)
+        for fix in self._of_kind(ReferralCorrection.KIND):  # a correction and the outcome it corrects: both shown
+            if fix.body is not None and ReferralCorrection.from_value(fix.body_value()).referral_id == referral_id:
+                add(fix)
         for statement in self.log.statements(self.me, after_seq=referral_statement.seq):
             if statement.kind == ConsentWithdrawal.KIND and referral_id in ConsentWithdrawal.from_value(statement.body_value()).referral_ids:
                 add(statement)

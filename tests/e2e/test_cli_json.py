@@ -264,6 +264,13 @@ def _walk_running(walk: Walk, tmp_path: Path, corp: Path, youth: Path, ids: dict
     w.run("impact", youth)
     w.run("impact", youth, "--export", str(tmp_path / "impact.bundle"))
     w.error("impact", youth, "--since", "yesterday-ish")
+    # --- an outcome corrected (docs/protocol.md 15.10) ---------------------------------------------
+    fixed = w.run("referral correct", corp, rid, "--status", "not_hired", "--reason", "the candidate did not start")
+    assert fixed["status"] == "not_hired" and fixed["unfilled_job_id"] == job_id
+    w.error("referral correct", corp, rid, "--status", "not_hired", "--reason", "again")  # already not_hired
+    shown = wait_for(lambda: (r := w.run("referral show", youth, rid)) and r["status"] == "not_hired" and r, 30,
+                     "the correction at the referrer")
+    assert [h["status"] for h in shown["history"]][-2:] == ["hired", "not_hired"] and shown["history"][-2]["corrected"]
     # --- withdrawal, erasure and the rest of trust -------------------------------------------------
     w.run("consent withdraw", youth, amina)
     w.run("candidate erase", youth, kofi, "--yes")

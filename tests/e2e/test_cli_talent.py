@@ -251,6 +251,21 @@ def test_talent_cli_end_to_end(tmp_path):
         assert "already closed" in run(corp, "job", "close", imported["job_id"]).stdout
         wait_for(lambda: [j for j in js(youth, "job", "list") if j["job_id"] == job_id and j["status"] == "filled"], "filled at partner")
         wait_for(lambda: [r for r in js(youth, "referral", "list") if r["referral_id"] == rid and r["status"] == "hired"], "hire at referrer")
+        # Issue 12 item 4: a mistaken outcome is corrected; both stay in the history and the lifecycle continues.
+        out = run(corp, "referral", "correct", rid, "--status", "offer", "--reason", "she has not signed yet").stdout
+        assert "corrected: it is now offer" in out and "now closed, not filled" in out
+        assert "already offer" in fails(corp, "referral", "correct", rid, "--status", "offer", "--reason", "again")
+        assert "only the job's organization can correct" in fails(youth, "referral", "correct", rid, "--status", "not_hired",
+                                                                    "--reason", "x")
+        wait_for(lambda: [r for r in js(youth, "referral", "list") if r["referral_id"] == rid and r["status"] == "offer"],
+                 "the correction at the referrer")
+        shown = run(youth, "referral", "show", rid).stdout
+        assert "Northwind set it to “hired”: “starts Monday” — corrected below" in shown, shown
+        assert "Northwind corrected “hired” to “offer”: “she has not signed yet”" in shown, shown
+        assert "now hired" in run(corp, "referral", "update", rid, "--status", "hired").stdout  # forward from the correction
+        assert js(corp, "job", "close", job_id, "--filled-by", rid)["status"] == "filled"
+        wait_for(lambda: [j for j in js(youth, "job", "list") if j["job_id"] == job_id and j["status"] == "filled"], "filled again")
+        wait_for(lambda: [r for r in js(youth, "referral", "list") if r["referral_id"] == rid and r["status"] == "hired"], "hire again")
 
         # --- withdrawal and erasure ---------------------------------------------------------------
         withdrawn = js(youth, "consent", "withdraw", amina)

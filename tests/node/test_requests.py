@@ -31,7 +31,7 @@ FIELDS = sorted({"id", "title", "skills", "description", "location", "remote", "
                  "valid_through", "hops", "jsonld", "mine", "filled_by", "deadline", "name", "email", "phone", "medal",
                  "for_job", "notes", "consent", "consent_scope", "consent_expires", "consent_evidence", "job_id",
                  "pseudonym", "reason", "status", "candidate_id", "note", "redact", "since", "export", "ttl_ms", "sector",
-                 "invite_id", "token", "node_id", "seconds", "text", "path", "force", "rows", "confirmed"})
+                 "invite_id", "token", "node_id", "seconds", "text", "path", "force", "rows", "confirmed", "limit", "offset"})
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)

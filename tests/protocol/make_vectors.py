@@ -34,7 +34,7 @@ from protocol.reshare import make_reshare
 from protocol.sealing import SUITE_MLKEM768_X25519, SUITE_X25519, open_bytes, seal_bytes, seal_info
 from protocol.statement import Envelope, SealedContent, Statement, sign_statement
 from protocol.sync import Batch, ItemResult, PullRequest, PushResults
-from tests.protocol import rejection_vectors
+from tests.protocol import correction_vectors, rejection_vectors
 from tests.protocol.rejection_vectors import rejected_vectors
 
 VECTORS_PATH = Path(__file__).resolve().parents[2] / "docs" / "test-vectors.json"
@@ -156,12 +156,18 @@ def checkpoint_statement() -> Statement:
     )
 
 
-def referral_status_vector() -> dict[str, Any]:
-    """A's seq 7: a private ``referral_status`` moving a referral to ``interview``, and a body with a
-    status outside the table that a receiver MUST refuse (``malformed``; storage: ``bad-body``)."""
+def referral_status_statement() -> Statement:
+    """A's seq 7: a private ``referral_status`` moving a referral to ``interview``."""
     body = ReferralStatus(REFERRAL_ID, "interview", REFERRAL_PREVIOUS, STATUS_REASON).to_value()
-    statement = sign_statement(rotated_identity(), kind=ReferralStatus.KIND, seq=7, prev=checkpoint_statement().id,
-                               now=STATUS_TS, body=body, private=True, salt=STATUS_SALT)
+    return sign_statement(rotated_identity(), kind=ReferralStatus.KIND, seq=7, prev=checkpoint_statement().id,
+                          now=STATUS_TS, body=body, private=True, salt=STATUS_SALT)
+
+
+def referral_status_vector() -> dict[str, Any]:
+    """A's seq 7 (``referral_status_statement``), and a body with a status outside the table that a
+    receiver MUST refuse (``malformed``; storage: ``bad-body``)."""
+    body = ReferralStatus(REFERRAL_ID, "interview", REFERRAL_PREVIOUS, STATUS_REASON).to_value()
+    statement = referral_status_statement()
     unknown = {**body, "status": "interviewing"}
     return {**statement_vector(statement), "referral_id": REFERRAL_ID.hex(), "status": "interview",
             "previous": REFERRAL_PREVIOUS.hex(), "reason": STATUS_REASON, "rejected_body": encode(unknown).hex()}
@@ -345,6 +351,9 @@ def deterministic() -> dict[str, Any]:
         "match": match_vectors(),
         "checkpoint": checkpoint_vector(),
         "referral_status": referral_status_vector(),
+        "referral_correction": correction_vectors.vectors(
+            rotated_identity(), REFERRAL_ID, referral_status_statement().id,
+            ReferralStatus(REFERRAL_ID, "interview", REFERRAL_PREVIOUS, STATUS_REASON).to_value(), statement_vector),
         "base_url": base_url_vectors(),
         "rejected": rejected_vectors(request_auth_vector()["authorization"], invite_vector()["token"]),
     }
@@ -683,6 +692,8 @@ def markdown(data: dict[str, Any]) -> str:
     for field in ("salt", "body", "body_hash", "header", "signature", "id", "envelope_plain", "envelope_withheld",
                   "rejected_body"):
         block(f"`{field}`", sv[field])
+    lines.append("")
+    correction_vectors.markdown(data["referral_correction"], block, lines)
 
     rv = data["relay"]
     lines.append("### Relay decryption: A's note and job relayed to B")
