@@ -284,6 +284,13 @@ class TalentStore(ErasureQueues, MatchIndex, ImportBatches):
         rows = list(self.db.query("SELECT * FROM referrals WHERE referral_id = ?", [referral_id]))
         return _referral(rows[0]) if rows else None
 
+    def referral_answering(self, request_id: bytes, job_author: bytes) -> ReferralRow | None:
+        """The referral that answered ``job_author``'s request ``request_id`` (a holder on an older
+        release gave it an id of its own; the request's id still names it)."""
+        rows = list(self.db.query("SELECT * FROM referrals WHERE request_id = ? AND job_author = ? ORDER BY created_at LIMIT 1",
+                                  [request_id, job_author]))
+        return _referral(rows[0]) if rows else None
+
     def referrals(self) -> list[ReferralRow]:
         return [_referral(r) for r in self.db.query("SELECT * FROM referrals ORDER BY created_at")]
 

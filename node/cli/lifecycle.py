@@ -160,7 +160,8 @@ def cmd_log(args: argparse.Namespace) -> int:
             service.close()
 
     def human() -> str:
-        lines = [f"{len(entries)} entries in this node's log (each signed by this organization), oldest first:"]
+        count = "1 entry" if len(entries) == 1 else f"{len(entries)} entries"
+        lines = [f"{count} in this node's log (each signed by this organization), oldest first:"]
         for e in entries:
             what = KIND_WORDS.get(e["kind"], e["kind"].replace("_", " "))
             shown = "encrypted for the partners it is for" if e["private"] else "public"

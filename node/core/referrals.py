@@ -141,7 +141,7 @@ class Referrals:
     def update_referral(self, referral_id: bytes, status: str, reason: str, acted_by: str | None = None) -> dict[str, Any]:
         """Move a referral on; ``acted_by`` (the dashboard user) is recorded here, and signed into the
         statement for the partner only when the admin turned ``share_staff_names`` on."""
-        row = self.store.referral(referral_id) or self._referral_answering(referral_id)
+        row = self.store.referral(referral_id) or self.store.referral_answering(referral_id, self.me)  # or our request's id
         if row is None:
             raise UserError("no such referral (see `orgnode referral list`)")
         referral_id = row.referral_id
@@ -160,11 +160,6 @@ class Referrals:
     def shared_name(self, acted_by: str | None) -> str | None:
         """The staff name a statement we sign may carry: none unless the admin shares names (``share_staff_names``)."""
         return acted_by if acted_by and self.federation.service.config.share_staff_names else None
-
-    def _referral_answering(self, request_id: bytes) -> ReferralRow | None:
-        """The referral that answered our request ``request_id``: an older holder gave it an id of its
-        own, so the request's id (the one shown when asking) still names it here."""
-        return next((r for r in self.store.referrals() if r.request_id == request_id and r.job_author == self.me), None)
 
     def _check_peer_understands(self, status: str, counterpart: bytes) -> None:
         """Refuse, before anything is signed, a status the counterpart's node would refuse as a bad body
@@ -210,12 +205,9 @@ class Referrals:
                             "a scope that covers this organization, and how they agreed)")
         consent_statement = self.federation.service.log.get(consent.statement_id)
         assert consent_statement is not None
-        # One id from request to profile: a referral answering a request takes the request's id, the one
-        # the requester saw when asking (docs/protocol.md 15.8); a fresh one if a referral has it already
-        # (a requester cannot pick a request id to collide with another referral of ours).
+        # One id from request to profile (docs/protocol.md 15.8): the request's, unless a referral has it already.
         taken = request_id is None or self.store.referral(request_id) is not None
-        referral_id = self.random(16) if taken else request_id
-        assert referral_id is not None
+        referral_id = self.random(16) if taken or request_id is None else request_id
         profile = ReferralProfile(referral_id, candidate.profile(consent.fields), note)
         with self.db.atomic():
             self.store.disclose(referral_id, candidate_id, job_row.author, consent.consent_id, now)

@@ -220,7 +220,7 @@ class Talent(Candidates, TalentViews, MatchAnswers):
         if row.job.status == "closed" and filled_by is None:
             return row.job  # idempotent: closing a closed job publishes nothing (issue 12 item 4)
         if filled_by is not None:
-            referral = self.store.referral(filled_by) or self._referral_answering(filled_by)  # or our request's id
+            referral = self.store.referral(filled_by) or self.store.referral_answering(filled_by, self.me)  # or our request's id
             if referral is not None:
                 filled_by = referral.referral_id
             if referral is None or referral.job_id != job_id:

@@ -39,7 +39,7 @@ def test_init_run_status_log_and_clean_stop(tmp_path):
         assert [e["kind"] for e in log] == ["org_card"]
         assert log[0]["seq"] == 1 and log[0]["author_node_id"] == init["node_id"]
         human = orgnode("--home", str(home), "log").stdout
-        assert "org_card" in human
+        assert "organization card" in human and "1 entry in this node's log" in human
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0

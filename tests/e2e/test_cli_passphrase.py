@@ -126,7 +126,7 @@ def run_on_terminal(args: list[str], typed: list[str], timeout: float = 30) -> t
 def test_prompt_on_a_terminal(tmp_path: Path) -> None:
     home, _ = init_locked(tmp_path)
     code, out = run_on_terminal(["--home", str(home), "log"], [GOOD])
-    assert code == 0 and "key passphrase:" in out and "statement(s) in this node's log" in out, out
+    assert code == 0 and "key passphrase:" in out and "entry in this node's log" in out, out
     assert GOOD not in out  # not echoed
     code, out = run_on_terminal(["--home", str(home), "log"], ["wrong one"])
     assert code == 1 and "wrong passphrase" in out and "Traceback" not in out, out

@@ -138,7 +138,10 @@ def test_talent_cli_end_to_end(tmp_path):
         imported = js(corp, "job", "import", str(current), "--skills", "software engineering")
         assert imported["title"] == "Software Engineer" and len(imported["job_id"]) == 32
         assert imported["kept"] == ["hiringOrganization", "identifier"] and imported["ignored"] == []
-        human = run(corp, "job", "import", str(current), "--skills", "java").stdout
+        line = fails(corp, "job", "import", str(current), "--skills", "java")  # the same posting again: no second job
+        assert f"already posted here as job {imported['job_id']}" in line and "--update" in line
+        human = run(corp, "job", "import", str(current), "--skills", "java", "--update").stdout
+        assert f"Updated job {imported['job_id']} from the posting (now version 2)" in human
         assert "kept but not used for matching: hiringOrganization, identifier" in human
         roundtrip = json.loads(run(corp, "job", "export", imported["job_id"]).stdout)
         assert {k: v for k, v in roundtrip.items() if k != "skills"} == posting  # every property back
