@@ -1,6 +1,6 @@
 """"Where this job travelled": which partners have it, who passed it on and how many steps from its
 author (node/core/job_travel.py, from what this node knows), in plain words with the organizations'
-names. Anyone signed in may read it; for an own job allowed further than our partners, the page can
+names. Anyone signed in may read it; for an own job allowed further than our partners, staff can
 ask the partners who holds it now (the same question a match beyond partners asks)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from node.core.job_travel import DELIVERED, NOT_CONFIRMED, WAITING, holders_now, job_travel
-from node.web.context import WEB
+from node.web.context import ROLE_RANK, WEB, session_of
 from node.web.jobs import JOB_ID
 from protocol.errors import ProtocolError
 
@@ -23,7 +23,8 @@ async def travel(request: web.Request) -> web.Response:
     job_id = ctx.talent.resolve(request.match_info["job_id"], "JOB_ID")
     known = job_travel(ctx.talent, job_id)
     asked, ask_failed = None, None
-    can_ask = known.mine and known.hops >= 2 and ctx.paths is not None
+    # Asking spends the partners' relay quota: staff and up, as running a match (a viewer reads what is known).
+    can_ask = known.mine and known.hops >= 2 and ctx.paths is not None and ROLE_RANK[session_of(request).user.role] >= ROLE_RANK["staff"]
     if can_ask and request.query.get("ask") == "1" and ctx.paths is not None:
         try:
             asked = await asyncio.wait_for(holders_now(ctx.talent, ctx.paths, job_id), ASK_SECONDS)

@@ -125,7 +125,17 @@ async def test_where_a_job_travelled_partners_re_sharers_and_steps(net, http):
     assert status == 200 and "Youth Futures</strong>:\n  has received it" in html
     assert "Green Works" not in html  # not known to a until it asks
     status, html, _ = await viewer_a.get(f"/jobs/{jid}/travel?ask=1")
+    assert status == 200 and "Green Works" not in html and "Ask our partners" not in html  # asking is for staff
+    staff_a = await signed_in(http, a, "sam", "staff")
+    status, html, _ = await staff_a.get(f"/jobs/{jid}/travel?ask=1")
     assert status == 200 and "<strong>Green Works</strong> has it, 2 steps from us: Northwind Care → Youth Futures → Green Works" in html, html.split("Ask our partners now")[1]
+
+    c.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["driving"], consent=["match", "refer"],
+                           consent_scope="all", consent_evidence="signed form")
+    status, html, _ = await staff_a.post("/matches", {"csrf": await staff_a.token("/matches"), "job": jid})
+    assert status == 200 and "at Green Works" in html  # an offer from beyond our partners, through Youth Futures
+    _, html, _ = await viewer_a.get(f"/jobs/{jid}/travel")
+    assert "<strong>Green Works</strong>\n  offered candidates for it when we asked for matches." in html
 
     viewer_c = await signed_in(http, c, "cleo", "viewer")
     status, html, _ = await viewer_c.get(f"/jobs/{jid}/travel")
