@@ -52,6 +52,38 @@ def hops_of(statement: Statement) -> int:
     return hops
 
 
+def reshare_path(me: bytes, root_author: bytes, hops: int, path: tuple[bytes, ...] = (),
+                 reshared_at: int | None = None) -> tuple[bytes, ...] | None:
+    """The path of this node's own ``reshare`` of a root it has just obtained, or ``None`` when the
+    rules of docs/protocol.md section 14 say it must not re-share: ``path`` is the path the root
+    arrived by (``()`` straight from its author). The one place the "when to re-share" rule lives
+    (the node's reaction and bench/propagation both call it); dedupe by root is the caller's store.
+
+    ``reshared_at``: the distance at which this node already re-shared the root, for the rule of
+    section 14.2 (``reshare-want``): a root is re-shared again only from a strictly smaller distance,
+    so a first copy that came the long way does not cut the nodes behind it off the hop limit."""
+    if root_author == me or me in path:
+        return None
+    distance = len(path) + 1  # this node's distance from the root's author
+    if distance + 1 > hops or (reshared_at is not None and distance >= reshared_at):
+        return None
+    return (*path, me)
+
+
+def worth_wanting(held_at: int | None, offered_at: int, hops: int) -> bool:
+    """Section 14.2: whether an offer of a root at distance ``offered_at`` is worth its body to a node
+    that holds the root at ``held_at`` (``None``: not held): always when it is missing; when held, only
+    from a strictly smaller distance that still lets this node re-share (``offered_at + 1 <= hops``)."""
+    if held_at is None:
+        return True
+    return offered_at < held_at and offered_at + 1 <= hops
+
+
+def reshare_exclusions(root_author: bytes, path: tuple[bytes, ...]) -> frozenset[bytes]:
+    """Who a ``reshare`` of ``path`` is withheld from: the root's author and every node on the path."""
+    return frozenset({root_author, *path})
+
+
 def make_reshare(root: Statement, author_card_bundle: bytes, path: tuple[bytes, ...]) -> Reshare:
     if root.body is None or root.salt is None:
         raise RemoteProtocolError(BAD_BODY, "cannot re-share a statement whose body this node does not hold")

@@ -15,7 +15,7 @@ from node.logs import log_event
 from protocol.audience import Audience
 from protocol.card_bundle import VerifiedCard, encode_bundle, verify_bundle
 from protocol.kinds import is_reshareable
-from protocol.reshare import hops_of, make_reshare, verify_reshare
+from protocol.reshare import hops_of, make_reshare, reshare_exclusions, reshare_path, verify_reshare
 from protocol.statement import Statement
 
 if TYPE_CHECKING:
@@ -26,10 +26,11 @@ def maybe_reshare(fed: Federation, statement: Statement) -> None:
     if statement.author == fed.me or statement.body is None:
         return
     if is_reshareable(statement.kind):
-        if hops_of(statement) >= 2:
+        path = reshare_path(fed.me, statement.author, hops_of(statement))
+        if path is not None:
             bundle = fed.card_bundle_of(statement.author)
             if passes_on(fed, statement, verify_bundle(bundle, expected_node_id=statement.author)):
-                reshare(fed, statement, bundle, (fed.me,))
+                reshare(fed, statement, bundle, path)
     elif statement.kind == "reshare":
         verified = verify_reshare(statement)
         if fed.peers.is_blocked(verified.root.author):
@@ -37,10 +38,10 @@ def maybe_reshare(fed: Federation, statement: Statement) -> None:
         local = fed.service.log.key_history(verified.root.author)
         if local is not None:
             local.check_key(verified.root.header.key, verified.root.seq)  # same rule as keeping it
-        if (verified.root.author != fed.me and verified.may_travel_further
-                and passes_on(fed, verified.root, verified.author_card)):
+        path = reshare_path(fed.me, verified.root.author, verified.hops, verified.path)
+        if path is not None and passes_on(fed, verified.root, verified.author_card):
             bundle = encode_bundle(list(verified.author_card.statements))
-            reshare(fed, verified.root, bundle, (*verified.path, fed.me))
+            reshare(fed, verified.root, bundle, path)
 
 
 def passes_on(fed: Federation, root: Statement, card: VerifiedCard) -> bool:
@@ -61,7 +62,7 @@ def reshare(fed: Federation, root: Statement, bundle: bytes, path: tuple[bytes, 
     if fed.reshares.has(root.id):
         return
     reshare = make_reshare(root, bundle, path)
-    audience = Audience.all_trusted(exclude={root.author, *path})
+    audience = Audience.all_trusted(exclude=reshare_exclusions(root.author, path))
     with fed.service.db.atomic():
         statement = fed.append("reshare", reshare.to_value(), private=True, audience=audience)
         fed.reshares.record(root.id, statement.id, fed.clock())
