@@ -1,5 +1,5 @@
 """The replay cache stays about two freshness windows' worth of requests under steady traffic
-(issue 15's soak found it swept expired pairs only once full: ~6 MB an hour for ~17 hours)."""
+(issue 15's soak found it swept expired pairs only once full: ~1 MB an hour for ~17 hours)."""
 
 from __future__ import annotations
 
