@@ -1,8 +1,8 @@
 """The node state machine's first finding (long setting, 2026-12-03), reduced by hand: three peers,
 pairwise partners; P0 runs a sync now (``SyncEngine.pull_all`` then ``push_all``, what ``orgnode
-sync`` does); then P2 and P1 each rotate their signing key. No partner takes either rotation in
-``CONVERGE_S``: pushes are refused ``bad-signature`` (401) both ways and P1's and P2's pulls of each
-other too. Without the sync step, or with one rotation, the same program converges (controls below).
+sync`` does); then P2 and P1 each rotate their signing key. P1 and P2 never take each other's
+rotation in ``CONVERGE_S``: each one's pushes and pulls to the other are refused ``bad-signature``
+(401). Without the sync step, or with one rotation, the same program converges (controls below).
 
 Strict xfail until the cause is fixed (then this test fails and the mark comes off). Long setting only:
 it waits out the convergence timeout.
