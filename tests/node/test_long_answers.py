@@ -22,11 +22,27 @@ async def test_the_own_log_is_the_whole_list_read_a_page_at_a_time(net):
     expected = [statement_view(s) for s in node.service.own_statements()]
     assert len(expected) > 2500
     queries: list[str] = []
-    node.service.db.conn.set_trace_callback(queries.append)
+    ticks = [0]  # another task's turns on the loop
+    at_query: list[int] = []  # ticks when each page was read (the trace runs on the loop's thread)
+
+    async def ticker() -> None:
+        while True:
+            ticks[0] += 1
+            await asyncio.sleep(0)
+
+    def trace(sql: str) -> None:
+        queries.append(sql)
+        if sql.startswith("SELECT * FROM entries WHERE author = "):
+            at_query.append(ticks[0])
+
+    other = asyncio.create_task(ticker())
+    node.service.db.conn.set_trace_callback(trace)
     try:
         answer = await asyncio.to_thread(AdminClient(node.socket_path).call, "GET", "/log", None, 60)
     finally:
         node.service.db.conn.set_trace_callback(None)
+        other.cancel()
+    assert all(b > a for a, b in zip(at_query, at_query[1:])), at_query  # the loop ran other work between pages
     assert answer == expected  # the same list, in seq order
     pages = [q for q in queries if q.startswith("SELECT * FROM entries WHERE author = ") and f"LIMIT {json_stream.PAGE}" in q]
     assert len(pages) == -(-len(expected) // json_stream.PAGE) + 1, queries  # a query per page, and the empty one that ends it
