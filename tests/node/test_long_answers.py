@@ -5,6 +5,7 @@ statements is the same JSON list as before, read 1,000 statements per query, the
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 from node.core.views import statement_view
@@ -42,7 +43,7 @@ async def test_the_own_log_is_the_whole_list_read_a_page_at_a_time(net):
     finally:
         node.service.db.conn.set_trace_callback(None)
         other.cancel()
-    assert all(b > a for a, b in zip(at_query, at_query[1:])), at_query  # the loop ran other work between pages
+    assert all(b > a for a, b in itertools.pairwise(at_query)), at_query  # the loop ran other work between pages
     assert answer == expected  # the same list, in seq order
     pages = [q for q in queries if q.startswith("SELECT * FROM entries WHERE author = ") and f"LIMIT {json_stream.PAGE}" in q]
     assert len(pages) == -(-len(expected) // json_stream.PAGE) + 1, queries  # a query per page, and the empty one that ends it
