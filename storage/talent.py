@@ -23,6 +23,7 @@ from protocol import kinds
 from protocol.jobs import Job
 from protocol.statement import Statement
 from storage.candidate_filters import CandidateFilter
+from storage.candidate_pages import CandidatePages
 from storage.erasure_queues import ErasureQueues
 from storage.import_batches import ImportBatches
 from storage.log_store import LogStore
@@ -96,7 +97,7 @@ class _Unset(enum.Enum):
 _UNSET = _Unset.UNSET
 
 
-class TalentStore(ErasureQueues, MatchIndex, ImportBatches):
+class TalentStore(ErasureQueues, MatchIndex, ImportBatches, CandidatePages):
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 

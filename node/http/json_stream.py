@@ -7,13 +7,14 @@ same JSON list as ``json_response`` would give (the same ``json.dumps`` of each 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
 
-PAGE = 1_000  # items read and encoded per step (a few milliseconds of work)
+PAGE = 250  # items read and encoded per step (~15 ms of work for own statements)
 
 
 async def json_list(request: web.Request, next_page: Callable[[Any], tuple[Iterable[Any], Any] | None]) -> web.StreamResponse:
@@ -26,8 +27,9 @@ async def json_list(request: web.Request, next_page: Callable[[Any], tuple[Itera
         items, cursor = page
         encoded = b", ".join(json.dumps(item).encode() for item in items)
         if encoded:
-            await response.write(separator + encoded)  # yields to the loop while the page is sent
+            await response.write(separator + encoded)
             separator = b", "
+        await asyncio.sleep(0)  # write() only waits when the socket's buffer is full: let the loop run here
     await response.write(b"[]" if separator == b"[" else b"]")
     await response.write_eof()
     return response

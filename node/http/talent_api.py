@@ -140,7 +140,7 @@ async def candidate_report(request: web.Request) -> web.Response:
 async def candidate_list(request: web.Request) -> web.Response:
     talent = request.app[TALENT]
     query = R.CandidateQuery.from_query(request.query)
-    return web.json_response([talent.candidate_view(c) for c in talent.candidate_page(query)])
+    return web.json_response(talent.candidate_views(talent.candidate_page(query)))
 
 
 async def consent_withdraw(request: web.Request) -> web.Response:

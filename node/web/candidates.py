@@ -48,7 +48,7 @@ async def candidate_list(request: web.Request) -> web.Response:
     ctx = request.app[WEB]
     filters = _filters(request)
     query = R.CandidateQuery.from_query(filters)
-    found = [ctx.talent.candidate_view(c) for c in ctx.talent.candidate_page(query)]
+    found = ctx.talent.candidate_views(ctx.talent.candidate_page(query))
     offset = query.page.offset
     keep = [(k, v) for k, v in filters.items() if k not in ("offset", "limit")]
     return aiohttp_jinja2.render_template("candidates.html", request, {
