@@ -112,6 +112,8 @@ def status_text(data: dict[str, Any]) -> str:
     lines.append(_tls_line(data))
     if data.get("metrics_url"):
         lines.append(f"  metrics:     {data['metrics_url']}")
+    if data.get("dashboard_url"):
+        lines.append(f"  dashboard:   {data['dashboard_url']}  (sign in with an account from `orgnode user add`)")
     if problems:
         lines.append(f"  {len(problems)} problem(s):")
         lines += [f"  - {p['detail']}{'' if p['since'] in p['detail'] else ' (since ' + p['since'] + ')'}: {p['action']}"

@@ -82,9 +82,11 @@ def _referral_lines(referrals: list[dict[str, Any]]) -> str:
     for r in referrals:
         who = ""
         if r.get("candidate"):
-            who = f"  candidate: {r['candidate'].get('name', '?')} <{r['candidate'].get('email', '?')}>"
+            name, email = r["candidate"].get("name") or "", r["candidate"].get("email") or ""
+            who = (f"  candidate: {name or '?'} <{email or '?'}>" if name or email
+                   else "  candidate: erased (their details are no longer held)")
         lines.append(f"{r['id']}  job {r['job_id'][:8]}…  {r['from_name'] or r['from'][:16]} → {r['to_name'] or r['to'][:16]}"
-                     f"  {r['status']}{(' (' + r['reason'] + ')') if r.get('reason') else ''}{who}")
+                     f"  {str(r['status']).replace('_', ' ')}{(' (' + r['reason'] + ')') if r.get('reason') else ''}{who}")
         if r.get("withdrawal"):
             w = r["withdrawal"]
             lines.append("      " + withdrawal_text({"acknowledged": w["state"] == "acknowledged", "withdrawal_sent": True,
