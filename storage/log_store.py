@@ -39,10 +39,11 @@ from storage.fork_decisions import ForkDecisions
 from storage.held import HeldStatements
 from storage.ingest_memo import BatchReads
 from storage.key_histories import replicated_history, save_replicated_history
+from storage.log_findings import LogFindings
 from storage.own_batch import OwnBatch
 from storage.projections import project
 from storage.quotas import PeerQuota
-from storage.statement_rows import opt_bytes, row_to_statement
+from storage.statement_rows import row_to_statement
 
 MAX_FORK_EVIDENCE_PER_AUTHOR = 64
 
@@ -66,32 +67,7 @@ class IngestResult:
         return self.released
 
 
-@dataclass(frozen=True, slots=True)
-class ForkRow:
-    """A statement kept as evidence of a fork (``forks``): it conflicts with the one at ``seq`` in the log."""
-
-    author: bytes
-    seq: int
-    id: bytes
-    conflicts_with: bytes | None
-    received_from: bytes | None
-    detected_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedRow:
-    """A statement refused for good, with its error code (``rejected``)."""
-
-    id: bytes
-    author: bytes | None
-    seq: int | None
-    code: str
-    detail: str
-    received_from: bytes | None
-    at: int
-
-
-class LogStore(BatchReads, HeldStatements, OwnBatch):
+class LogStore(BatchReads, HeldStatements, OwnBatch, LogFindings):
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
         self.quota = PeerQuota()
@@ -142,31 +118,6 @@ class LogStore(BatchReads, HeldStatements, OwnBatch):
     def have_vector(self) -> dict[bytes, int]:
         rows = self.db.query("SELECT author, MAX(seq) AS seq FROM entries GROUP BY author")
         return {bytes(r["author"]): int(r["seq"]) for r in rows}
-
-    def forks(self) -> list[ForkRow]:
-        return [
-            ForkRow(bytes(r["author"]), r["seq"], bytes(r["id"]), opt_bytes(r["conflicts_with"]), opt_bytes(r["received_from"]),
-                    r["detected_at"])
-            for r in self.db.query("SELECT author, seq, id, conflicts_with, received_from, detected_at FROM forks ORDER BY detected_at")
-        ]
-
-    def forked_authors(self) -> set[bytes]:
-        return {bytes(r["author"]) for r in self.db.query("SELECT DISTINCT author FROM forks")}
-
-    def fork_summary(self) -> list[tuple[bytes, int, int]]:
-        """Per forked author: (author, when the first evidence was kept (ms), pieces of evidence kept);
-        at most ``MAX_FORK_EVIDENCE_PER_AUTHOR`` rows per author, so this stays small."""
-        rows = self.db.query("SELECT author, MIN(detected_at) AS first, COUNT(*) AS n FROM forks GROUP BY author ORDER BY first")
-        return [(bytes(r["author"]), int(r["first"]), int(r["n"])) for r in rows]
-
-    def rejected(self) -> list[RejectedRow]:
-        return [
-            RejectedRow(bytes(r["id"]), opt_bytes(r["author"]), r["seq"], r["code"], r["detail"], opt_bytes(r["received_from"]), r["at"])
-            for r in self.db.query("SELECT id, author, seq, code, detail, received_from, at FROM rejected ORDER BY at")
-        ]
-
-    def is_rejected(self, statement_id: bytes) -> bool:
-        return bool(list(self.db.query("SELECT 1 FROM rejected WHERE id = ?", [statement_id])))
 
     def count(self) -> int:
         return int(next(self.db.query("SELECT COUNT(*) AS n FROM entries"))["n"])

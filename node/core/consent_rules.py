@@ -2,7 +2,8 @@
 
 A request is sent at once when a consent of the candidate covers (``refer``, the asker, now); one
 that waits does so because of exactly one of these rules. ``referral pending`` names it so staff
-know what to ask the candidate (a new consent, a wider scope, a renewal) before approving.
+know what to ask the candidate (a new consent, a wider scope, a renewal) before approving; and a
+request that is no longer pending says how it was answered (``not_pending_reason``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from storage.talent_rows import ConsentRow
+from storage.talent_rows import ConsentRow, RequestRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +46,24 @@ def holding_rule(consents: Sequence[ConsentRow], purpose: str, org: bytes, org_n
     if any(row.state == "withdrawn" for row in consents):
         return HoldingRule("consent-withdrawn", "the candidate withdrew their consent")
     return HoldingRule("no-consent", "the candidate has not given any consent")
+
+
+DUPLICATE_REFERRAL = "duplicate-referral"  # the stable code a refused second referral of a person starts with
+
+
+def not_pending_reason(request: RequestRow | None) -> str:
+    """Why a request cannot be approved or declined: unknown, or already answered (and how).
+
+    A request auto-declined as a duplicate used to read "no pending referral request with that id",
+    which sent staff looking for a typo; the reason (e.g. the referral it duplicates) is our own text.
+    """
+    if request is None or request.candidate_id is None:  # unknown here, or one we sent (not ours to answer)
+        return "no referral request with that id was received here (see `orgnode referral pending`)"
+    if request.state == "declined":
+        why = request.reason or "no reason given"
+        if request.reason.startswith(DUPLICATE_REFERRAL):
+            why = "automatically, as a duplicate" + request.reason[len(DUPLICATE_REFERRAL):]
+        return f"that referral request was already declined ({why}); nothing more was sent (see `orgnode referral list`)"
+    if request.state == "sent":
+        return "that referral request was already approved: the profile was sent (see `orgnode referral list`)"
+    return f"that referral request is {request.state}, not pending (see `orgnode referral pending`)"

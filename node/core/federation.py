@@ -7,13 +7,11 @@ The HTTP handlers (``federation_api``), the sync loops (``sync``) and the admin 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from node.core import resharing
 from node.core.clock import Clock, RandomBytes, Timer
 from node.core.envelopes import Envelopes, PullClaim
 from node.core.errors import UserError
@@ -23,14 +21,15 @@ from node.core.ids import resolve_id
 from node.core.intake import open_items, take_items
 from node.core.invites import Invites
 from node.core.off_loop_writes import WriteTurn
-from node.core.restore import StartCheck, note_high_water, refuse_while_pending, serve_own_recovery, signing_paused
+from node.core.reacting import Reacting
+from node.core.restore import StartCheck, note_high_water, refuse_while_pending, serve_own_recovery
 from node.core.service import NodeService
 from node.logs import log_event
 from protocol import errors as E
 from protocol.audience import Audience
 from protocol.bodies import KeyRotation
 from protocol.card_bundle import VerifiedCard, card_statements, encode_bundle
-from protocol.errors import ProtocolError, RemoteProtocolError
+from protocol.errors import RemoteProtocolError
 from protocol.provenance import Partnership
 from protocol.statement import Statement
 from protocol.sync import (
@@ -49,11 +48,10 @@ from storage.reactions import ReactionStore
 from storage.reshares import ReshareStore
 
 GRAYLIST_MS = 60_000
-MAX_REACTION_ATTEMPTS = 5
 
 
 @dataclass
-class Federation(Invites, Envelopes):
+class Federation(Invites, Envelopes, Reacting):
     service: NodeService
     peers: PeerStore = field(init=False)
     reactions: ReactionStore = field(init=False)
@@ -229,114 +227,6 @@ class Federation(Invites, Envelopes):
     def have_vector_for(self, peer: bytes, max_items: int | None = None) -> PullRequest:
         # after a cleared fork: after the settled positions; an asker whose pulls were cut asks for less
         return PullRequest(((peer, resume_point(self, peer)),), max_items)
-
-    # --- re-sharing ----------------------------------------------------------------------------
-
-    def react(self, appended: list[Statement]) -> None:
-        """Run every reaction to each of these stored statements of peers that are still queued in
-        ``pending_reactions`` (``retry_reactions``), in one transaction; then the after-commit actions."""
-        with self.service.db.atomic():
-            actions = self._react_in_transaction(appended, self.clock(), queued=True)
-        for action in actions:
-            action()
-
-    def _react_in_transaction(self, statements: list[Statement], now: int, *, queued: bool) -> list[Callable[[], None]]:
-        """Run the statements' reactions inside the caller's transaction, all under one savepoint
-        (``_react_together``); returns the after-commit actions of those that succeeded. A reaction
-        that fails unexpectedly rolls that savepoint back; then the reactions before it run again, a
-        savepoint each, and the failed one leaves its statement in ``pending_reactions`` (added now
-        unless ``queued``: it is already there) to be retried (``retry_reactions``) — the statement
-        itself is stored either way; those after it are taken the same way, all at once first.
-        While a restore is pending nothing runs (reactions may sign, node/core/restore.py): all wait."""
-        if signing_paused(self):
-            if not queued:
-                for statement in statements:
-                    self.reactions.add(statement.id, now)
-            return []
-        actions: list[Callable[[], None]] = []
-        rest = statements
-        while len(rest) > 1:
-            failed_at, exc, together = self._react_together(rest, queued)
-            if exc is None:
-                return actions + together
-            # All of that attempt was rolled back: the reactions before the failed one run again, one
-            # savepoint each; the failed one is not run twice (it fails once, is queued, as always).
-            actions += self._react_each(rest[:failed_at], now, queued)
-            self._failed(rest[failed_at], exc, now, queued)
-            rest = rest[failed_at + 1:]
-        return actions + self._react_each(rest, now, queued)
-
-    def _react_each(self, statements: list[Statement], now: int, queued: bool) -> list[Callable[[], None]]:
-        actions: list[Callable[[], None]] = []
-        for statement in statements:
-            self._after_commit.clear()
-            try:
-                with self.service.db.atomic():
-                    self._react(statement, queued)
-            except Exception as exc:
-                self._failed(statement, exc, now, queued)
-                continue
-            actions.extend(self._after_commit)
-        self._after_commit.clear()
-        return actions
-
-    def _react_together(self, statements: list[Statement], queued: bool) -> tuple[int, Exception | None, list[Callable[[], None]]]:
-        """Every statement's reactions under one savepoint (issue 11 item 3: a savepoint each was 5% of
-        ingest). On a failure all of it is rolled back (nothing was committed or sent) and the index of
-        the statement whose reaction failed is returned with the exception."""
-        self._after_commit.clear()
-        done = 0  # reactions that ran without failing
-        try:
-            with self.service.db.atomic():
-                for statement in statements:
-                    self._react(statement, queued)
-                    done += 1
-        except Exception as exc:
-            self._after_commit.clear()
-            return done, exc, []
-        actions = list(self._after_commit)
-        self._after_commit.clear()
-        return done, None, actions
-
-    def _failed(self, statement: Statement, exc: Exception, now: int, queued: bool) -> None:
-        if not queued:
-            self.reactions.add(statement.id, now)
-        self._reaction_failed(statement, exc)
-
-    def _react(self, statement: Statement, queued: bool) -> None:
-        try:
-            resharing.maybe_reshare(self, statement)
-        except ProtocolError as exc:
-            log_event("reshare.skipped", logging.WARNING, id=statement.id, code=exc.code)
-        for hook in self.on_appended:
-            hook([statement])
-        if queued:
-            self.reactions.done(statement.id)
-
-    def after_commit(self, action: Callable[[], None]) -> None:
-        """Run ``action`` once the current reaction's transaction has committed (e.g. a WAL checkpoint)."""
-        self._after_commit.append(action)
-
-    def _reaction_failed(self, statement: Statement, exc: Exception) -> None:
-        attempts = self.reactions.failed(statement.id)
-        if attempts >= MAX_REACTION_ATTEMPTS:
-            self.reactions.done(statement.id)
-            log_event("reaction.abandoned", logging.ERROR, id=statement.id, kind=statement.kind, error=type(exc).__name__)
-            return
-        log_event("reaction.failed", logging.ERROR, id=statement.id, kind=statement.kind, error=type(exc).__name__,
-                  attempts=attempts)
-
-    def retry_reactions(self) -> int:
-        """Re-run reactions left unfinished (a crash after storing, or a failure); returns how many ran."""
-        ids = self.reactions.pending()
-        statements = [s for sid in ids if (s := self.service.log.get(sid)) is not None]
-        found = {s.id for s in statements}  # a set: a restart's queue can hold a whole page or more
-        for sid in ids:
-            if sid not in found:
-                self.reactions.done(sid)
-        if statements:
-            self.react(statements)
-        return len(statements)
 
     def card_bundle_of(self, author: bytes) -> bytes:
         """A direct peer's card bundle, rebuilt from its log as we hold it."""

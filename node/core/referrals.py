@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from node.core.clock import Clock, RandomBytes
+from node.core.consent_rules import DUPLICATE_REFERRAL, not_pending_reason
 from node.core.errors import UserError
 from node.logs import log_event
 from protocol.audience import Audience
@@ -34,34 +35,12 @@ from protocol.referrals import (
 )
 from protocol.statement import Envelope, Statement
 from storage.key_histories import vouched_history
-from storage.talent_rows import RequestRow
 
 if TYPE_CHECKING:
     from node.core.federation import Federation
     from node.core.relay import Relays
     from storage.talent import TalentStore
     from storage.talent_rows import Candidate, ConsentRow, JobRow, ReferralRow
-
-
-DUPLICATE_REFERRAL = "duplicate-referral"  # the stable code a refused second referral of a person starts with
-
-
-def _not_pending(request: RequestRow | None) -> str:
-    """Why a request cannot be approved or declined: unknown, or already answered (and how).
-
-    A request auto-declined as a duplicate used to read "no pending referral request with that id",
-    which sent staff looking for a typo; the reason (e.g. the referral it duplicates) is our own text.
-    """
-    if request is None or request.candidate_id is None:  # unknown here, or one we sent (not ours to answer)
-        return "no referral request with that id was received here (see `orgnode referral pending`)"
-    if request.state == "declined":
-        why = request.reason or "no reason given"
-        if request.reason.startswith(DUPLICATE_REFERRAL):
-            why = "automatically, as a duplicate" + request.reason[len(DUPLICATE_REFERRAL):]
-        return f"that referral request was already declined ({why}); nothing more was sent (see `orgnode referral list`)"
-    if request.state == "sent":
-        return "that referral request was already approved: the profile was sent (see `orgnode referral list`)"
-    return f"that referral request is {request.state}, not pending (see `orgnode referral pending`)"
 
 
 REFERABLE_AGAIN = frozenset({"withdrawn", "expired"})  # after these, the same person may be referred to the job again
@@ -233,7 +212,7 @@ class Referrals:
     def approve_request(self, request_id: bytes, evidence: str) -> dict[str, Any]:
         request = self.store.request(request_id)
         if request is None or request.state != "pending":
-            raise UserError(_not_pending(request))
+            raise UserError(not_pending_reason(request))
         candidate_id = request.candidate_id
         assert candidate_id is not None  # a pending request is one we received: it names our candidate
         asker = request.job_author
@@ -252,7 +231,7 @@ class Referrals:
     def decline_request(self, request_id: bytes, reason: str, acted_by: str | None = None) -> dict[str, Any]:
         request = self.store.request(request_id)
         if request is None or request.state != "pending":
-            raise UserError(_not_pending(request))
+            raise UserError(not_pending_reason(request))
         body = ReferralStatus(request_id, "declined", request.statement_id, reason, self.shared_name(acted_by))
         self._send(ReferralStatus.KIND, body.to_value(), request.job_author, request.job_id)  # relayed to a non-partner
         self.store.set_request_state(request_id, "declined", reason)

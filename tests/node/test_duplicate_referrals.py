@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import pytest
 
+from node.core.consent_rules import DUPLICATE_REFERRAL
 from node.core.errors import UserError
 from node.core.matching import ask_peers
-from node.core.referrals import DUPLICATE_REFERRAL
 from tests.node.federation_helpers import Net, pair, wait_until
 
 
