@@ -62,6 +62,12 @@ def load_vocabulary() -> Vocabulary:
 Component = parts.Lifecycle
 
 
+async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _stop_quietly(component: Component) -> None:
     """Stop one component; a failing stop must not keep the others (and the servers) running."""
     with contextlib.suppress(Exception):
@@ -160,7 +166,7 @@ class NodeRuntime:
         server_tls = self._check_tls()  # before anything starts: a bad certificate or CA file starts nothing
         async with contextlib.AsyncExitStack() as stack:
             lag_task = asyncio.create_task(self.loop_lag.watch(), name="orgnode-loop-lag")
-            stack.callback(lag_task.cancel)
+            stack.push_async_callback(_cancel_and_wait, lag_task)  # gone before start or stop returns
             await self._start_federation_server(stack, server_tls)
             await self._start_admin_socket(stack)
             await self._start_metrics(stack)

@@ -52,8 +52,10 @@ class Corrections(Referrals):
             body = ReferralCorrection(referral_id, latest.statement_id if latest else b"\0" * 32, status, reason.strip(), shared)
             check_correction(body, self.me, row.job_author, latest, latest)
         except ProtocolError as exc:
-            hint = " (use `orgnode referral update` to record its progress)" if "sets no outcome" in exc.detail else ""
-            raise UserError(f"{exc.detail}{hint}; nothing was signed",
+            if "sets no outcome" in exc.detail:
+                raise UserError(f"{exc.detail}; nothing was signed; use `orgnode referral update` to record its progress") from exc
+            raise UserError(f"{exc.detail}; nothing was signed; see its outcome now with `orgnode referral show` and "
+                            "correct it to a different one",
                             field="reason" if "reason" in exc.detail else "status" if "corrected to" in exc.detail else None) from exc
         self._check_peer_understands_correction(status, row.referrer)
         statement = self._send(ReferralCorrection.KIND, body.to_value(), row.referrer, row.job_id)

@@ -75,7 +75,7 @@ def job_travel(talent: Talent, job_id: bytes) -> Travel:
     """Everything this node knows about where ``job_id`` went (ours) or came from and went on (a partner's)."""
     row = talent.store.job(job_id)
     if row is None:
-        raise UserError("no such job here: it may have been removed, or never reached this node")
+        raise UserError("no such job here: it may have been removed, or never reached this node; see `orgnode job list` for the jobs it holds")
     me, name = talent.me, talent.org_name
     mine = row.author == me
     route = foreign_route(talent.db, row.statement_id) if not mine else None

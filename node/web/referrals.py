@@ -65,8 +65,9 @@ async def referral_list(request: web.Request) -> web.Response:
     me = ctx.federation.me.hex()
     users = UserStore(ctx.service.db)
     referrals = [{**v, "stage": STAGE_WORDS.get(v["status"], v["status"]),
-                  "next": next_stages(v, me, _features(ctx, v, me)) if v.get("request_id") != v["id"] else [],
-                  "corrections": correction_choices(v, me, _features(ctx, v, me)) if v.get("request_id") != v["id"] else None,
+                  # A request not yet answered (it has the referral's id: docs/protocol.md 15.8) has no stages of ours.
+                  "next": next_stages(v, me, _features(ctx, v, me)) if v["status"] != "requested" else [],
+                  "corrections": correction_choices(v, me, _features(ctx, v, me)) if v["status"] != "requested" else None,
                   "steps": history_lines(v.get("history") or []),
                   "history": [f"{when(a.at)}: {a.user_name} {a.action}" for a in users.actions(v["id"])]}
                  for v in ctx.talent.list_referrals()]

@@ -224,7 +224,7 @@ async def test_impact_cli_equals_independent_counts_and_export_verifies(net, tmp
     result = await asyncio.to_thread(verify_in_fresh_process, path)
     report = json.loads(result.stdout)
     assert result.returncode == 0, report
-    assert report["valid"] and report["subject"] is None and report["failed_check"] is None
+    assert report["valid"] and report["referral_id"] is None and report["failed_check"] is None
     assert report["figures"] == youth_fig
     assert "impact" in report["checks_passed"]
     # Exporting appended a checkpoint, the report and a checkpoint: still not counted.
