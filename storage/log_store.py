@@ -291,6 +291,17 @@ class LogStore(BatchReads, HeldStatements, OwnBatch, LogFindings):
                 self._save_history(verified.history)
             record_org_card(self.db, verified.statement, now)
 
+    def learn_rotations(self, history: KeyHistory) -> bool:
+        """Adopt a longer key history of a replicated author, learnt from its verified card bundle when
+        its request did not verify (node/core/key_refresh.py): only if it carries the held one on
+        (``KeyHistory.extends``, checked again in this transaction). True if it was adopted."""
+        with self.db.atomic():
+            held = self.key_history(history.author)
+            if held is None or not history.extends(held):
+                return False
+            self._save_history(history)
+            return True
+
     def find(self, statement_id: bytes) -> Statement | None:
         """A statement from the logs, or else one that arrived re-shared or relayed."""
         found = self.get(statement_id)
