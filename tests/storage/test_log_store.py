@@ -262,3 +262,20 @@ def test_learn_rotations_adopts_only_a_history_carrying_the_held_one_on(store: L
     for s in (r3, s4):
         assert store.ingest(wire(s), received_from=None, now=T0).verdict is Verdict.APPEND
     assert store.key_history(a.node_id) == history_for(s1, [r3])
+
+
+def test_a_rotation_conflicting_with_the_history_learnt_from_the_card_is_refused(store: LogStore) -> None:
+    """The history held names K0 -> K1 at seq 3 (learnt from the card); a rotation K0 -> Ka at seq 3
+    (made by whoever kept K0) is refused and the history is unchanged; the author's own one appends."""
+    a = ident(1)
+    s1, s2 = chain(a, 2)
+    for s in (s1, s2):
+        store.ingest(wire(s), received_from=None, now=T0)
+    r3, _ = rotate(a, s2, b"\x09" * 32)
+    forged, _ = rotate(a, s2, b"\x0c" * 32)
+    assert store.learn_rotations(history_for(s1, [r3]))
+    with pytest.raises(RemoteProtocolError) as info:
+        store.ingest(wire(forged), received_from=None, now=T0)
+    assert info.value.code == BAD_BODY
+    assert store.key_history(a.node_id) == history_for(s1, [r3])
+    assert store.ingest(wire(r3), received_from=None, now=T0).verdict is Verdict.APPEND
