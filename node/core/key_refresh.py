@@ -35,6 +35,9 @@ if TYPE_CHECKING:  # the core takes the HTTP client as a parameter; it never imp
 
 CARD_PATH = "/.well-known/orgnode"
 MIN_INTERVAL_MS = 10_000
+# The fetch runs while the partner's request waits for its answer: short, so a partner we cannot reach
+# back (one-way reachability) costs its request seconds, not the client's 20 s total.
+FETCH_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -73,8 +76,10 @@ class KeyRefresh:
         if peer is None or peer.state != P.TRUSTED or held is None:
             return False
         try:
-            verified = verify_bundle(await self.client.get(endpoint_url(peer.url, CARD_PATH)), expected_node_id=peer_id)
-        except (PeerUnavailable, ProtocolError) as exc:
+            async with asyncio.timeout(FETCH_TIMEOUT_S):
+                card = await self.client.get(endpoint_url(peer.url, CARD_PATH))
+            verified = verify_bundle(card, expected_node_id=peer_id)
+        except (PeerUnavailable, ProtocolError, TimeoutError) as exc:
             log_event("key.refresh-failed", logging.INFO, peer=peer_id, error=str(getattr(exc, "code", type(exc).__name__)))
             return False
         if len(verified.history.periods) <= len(held.periods):

@@ -20,6 +20,7 @@ from node.runtime import NodeRuntime
 from protocol.bodies import Note
 from protocol.identity import Identity
 from protocol.request_auth import RequestAuth, signed_bytes
+from tests.conftest import free_port
 from tests.node.federation_helpers import PUSH, batch_of, head, next_notes, pair, push, signed_post, synced, wait_until
 
 SLOW_PULLS = {"sync_interval": 30.0, "retry_base": 0.1, "retry_cap": 0.5}
@@ -113,3 +114,17 @@ async def test_forged_requests_naming_a_partner_are_refused_and_fetch_its_card_a
     assert events(caplog, "key.refresh-nothing-new") == 1  # then quiet for MIN_INTERVAL_MS
     assert b.service.log.key_history(a.service.node_id) == held
     assert b.federation.peers.get(a.service.node_id).invalid_count == 0  # not blamed on the partner it names
+
+
+async def test_a_card_that_cannot_be_fetched_adopts_nothing_and_the_request_stays_refused(fed_net, caplog):
+    """B cannot reach A back (its trust-list URL for A points at a closed port): A's requests after
+    its rotation are refused ``bad-signature``, the failed fetch is logged, B's key history is unchanged."""
+    a, b = await two_partners(fed_net)
+    held = b.service.log.key_history(a.service.node_id)
+    assert b.federation.peers.follow_card_url(a.service.node_id, f"http://127.0.0.1:{free_port()}")
+    caplog.set_level(logging.INFO, logger="orgnode")
+    a.federation.rotate_key()
+    answer = await push(a, b, *next_notes(a, ["signed with the new key"]))
+    assert (answer.status, answer.error) == (401, "bad-signature")
+    assert events(caplog, "key.refresh-failed") == 1
+    assert b.service.log.key_history(a.service.node_id) == held
