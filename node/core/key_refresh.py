@@ -86,6 +86,9 @@ class KeyRefresh:
             log_event("key.refresh-nothing-new", logging.INFO, peer=peer_id, keys=len(held.periods))
             return False
         await self.federation.writes.wait()  # not inside SQLite's busy handler, holding the loop (off_loop_writes.py)
+        now_held = self.federation.service.log.key_history(peer_id)
+        if now_held is not None and now_held != held and len(now_held.periods) >= len(verified.history.periods):
+            return True  # the rotation arrived through sync while we fetched: the request may verify now
         if not self.federation.service.log.learn_rotations(verified.history):
             # The card names other keys than the history we hold: a rotation made with an old key.
             log_event("key.refresh-conflict", logging.WARNING, peer=peer_id, held=len(held.periods),
