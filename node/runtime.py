@@ -30,6 +30,7 @@ from node.core.accounts import Accounts
 from node.core.clock import set_wall_offset_from_env
 from node.core.errors import UserError
 from node.core.federation import Federation
+from node.core.key_refresh import KeyRefresh
 from node.core.path_calls import PathCalls
 from node.core.provenance import Provenance
 from node.core.relay import Relays
@@ -107,7 +108,8 @@ class NodeRuntime:
             policy=BackoffPolicy(base_ms=int(service.config.retry_base * 1000), cap_ms=int(service.config.retry_cap * 1000)),
             confirm_timeout=service.config.own_log_confirm_timeout,
         )
-        self.fed_state = FederationState(self.federation, on_contact=self.sync.contact)
+        self.key_refresh = KeyRefresh(self.federation, self.client)  # a partner's rotation, from its card
+        self.fed_state = FederationState(self.federation, on_contact=self.sync.contact, learn_rotations=self.key_refresh.learn)
         self.relays = Relays(self.federation)  # reached through talent (boxes ride on referrals); no routes or loop
         self.talent = Talent(self.federation, load_vocabulary, self.relays)
         self.provenance = Provenance(self.federation, interval=service.config.checkpoint_interval)

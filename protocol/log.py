@@ -61,6 +61,19 @@ class KeyHistory:
             raise RemoteProtocolError(UNKNOWN_KEY, f"key is not valid for statement {seq} of this author (rotated)")
         raise RemoteProtocolError(WRONG_AUTHOR, "statement is signed by a key that does not belong to its author")
 
+    def extends(self, held: KeyHistory) -> bool:
+        """True if this history is ``held`` carried on by at least one more rotation: same author,
+        every held period unchanged (the last one now closed where the next key starts), more periods.
+        A history that differs anywhere in what is held (another key at a seq already rotated at: a
+        rotation made with an old key by whoever holds it) is not an extension (docs/protocol.md 3.4)."""
+        if self.author != held.author or len(self.periods) <= len(held.periods):
+            return False
+        n = len(held.periods)
+        if self.periods[: n - 1] != held.periods[: n - 1]:
+            return False
+        last, mine = held.periods[-1], self.periods[n - 1]
+        return mine.key == last.key and mine.first_seq == last.first_seq and (last.last_seq is None or mine.last_seq == last.last_seq)
+
     def rotated(self, statement: Statement) -> KeyHistory:
         """Apply a verified ``key_rotation`` statement of this author; returns the new history."""
         rotation = KeyRotation.from_value(statement.body_value())

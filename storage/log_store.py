@@ -268,7 +268,11 @@ class LogStore(BatchReads, HeldStatements, OwnBatch, LogFindings):
                 raise RemoteProtocolError(BAD_BODY, "a key rotation must carry its body")
             new_key = KeyRotation.from_value(statement.body_value()).new_key
             already_known = any(p.key == new_key and p.first_seq == header.seq + 1 for p in history.periods)
-            if not already_known:  # learnt earlier from a verified card bundle
+            if not already_known and history.periods[-1].first_seq > header.seq:
+                # The history learnt from the author's card already rotates after this seq, to another
+                # key: two rotations signed by one key, at most one of them the author's (protocol.md 12.3).
+                raise RemoteProtocolError(BAD_BODY, "key rotation conflicts with the key history held for its author")
+            if not already_known:  # else learnt earlier from a verified card bundle
                 self._save_history(history.rotated(statement))
         self.db.execute(
             """INSERT INTO entries (id, author, seq, kind, ts, header, signature, salt, body, received_from, received_at, audience)
@@ -290,6 +294,17 @@ class LogStore(BatchReads, HeldStatements, OwnBatch, LogFindings):
             if current is None or len(verified.history.periods) > len(current.periods):
                 self._save_history(verified.history)
             record_org_card(self.db, verified.statement, now)
+
+    def learn_rotations(self, history: KeyHistory) -> bool:
+        """Adopt a longer key history of a replicated author, learnt from its verified card bundle when
+        its request did not verify (node/core/key_refresh.py): only if it carries the held one on
+        (``KeyHistory.extends``, checked again in this transaction). True if it was adopted."""
+        with self.db.atomic():
+            held = self.key_history(history.author)
+            if held is None or not history.extends(held):
+                return False
+            self._save_history(history)
+            return True
 
     def find(self, statement_id: bytes) -> Statement | None:
         """A statement from the logs, or else one that arrived re-shared or relayed."""

@@ -307,7 +307,7 @@ SYNC_ERRORS = {
     "stale": "the two clocks differ by more than 5 minutes: fix the system clock (NTP)",
     "rate-limited": "the partner is throttling this node; it recovers by itself",
     "unknown-key": "the partner does not know this node's current key yet (it learns a rotation on its next pull)",
-    "bad-signature": "the partner could not verify this node's request signature (a key rotation it has not seen yet?)",
+    "bad-signature": "the partner could not verify this node's request signature (after a key rotation it reads our new key from our card at our URL: check that it can reach this node)",
 }
 
 

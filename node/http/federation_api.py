@@ -30,8 +30,9 @@ from protocol import errors as E
 from protocol.card_bundle import verify_bundle
 from protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from protocol.invite import PairRequest
+from protocol.log import KeyPeriod
 from protocol.page_seal import SEALED_PAGES_HEADER
-from protocol.request_auth import SeenNonces, parse_header, verify_request
+from protocol.request_auth import RequestAuth, SeenNonces, parse_header, verify_request
 from protocol.versions import BASE_VERSION, FEATURES_HEADER, VERSIONS_HEADER, MessageSet
 from storage import peers as P
 
@@ -63,6 +64,9 @@ class FederationState:
     pair_limit: TokenBucket = field(default_factory=lambda: TokenBucket(rate=1.0, burst=10.0))
     # Called with the origin of every authenticated request (the sync engine resets its backoff).
     on_contact: Callable[[bytes], None] = lambda origin: None
+    # Called with the origin of a request whose signature failed under the key held for it: True if
+    # a longer key history carrying ours on was learnt from its card (node/core/key_refresh.py).
+    learn_rotations: Callable[[bytes], Awaitable[bool]] | None = None
 
 
 STATE = web.AppKey("federation_state", FederationState)
@@ -162,11 +166,25 @@ async def _authenticate(request: web.Request, supported: tuple[int, ...],
     if history is None:
         raise RemoteProtocolError(E.UNKNOWN_KEY, "no key known for the sender")
     # A request that fails here is not attributable to the origin it names (anyone can forge the
-    # header, replay a captured request, or aim one signed for another node; and a peer that just
-    # rotated its key signs with a key we learn only on the next pull), so it is refused without
+    # header, replay a captured request, or aim one signed for another node), so it is refused without
     # touching that peer's score: otherwise a third party could get an honest peer graylisted.
-    verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
-                   origin_key=history.current_key, now=now)
+    try:
+        verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
+                       origin_key=history.current_key, now=now)
+    except RemoteProtocolError as exc:
+        # A peer that rotated signs with a key we may not hold yet: learn its rotations from its card
+        # (signed by the key we hold, docs/protocol.md 12.3), then check once more under the new
+        # current key only. A rotated-away key, or a forgery, stays refused.
+        if exc.code != E.BAD_SIGNATURE:
+            raise
+        if _signed_by_a_rotated_away_key(auth, request.method, request.path, body, federation.me, history.periods[:-1], now):
+            raise RemoteProtocolError(E.BAD_SIGNATURE, "the request is signed by a rotated-away key of the sender") from None
+        if state.learn_rotations is None or not await state.learn_rotations(auth.origin):
+            raise
+        learnt = federation.service.log.key_history(auth.origin)
+        assert learnt is not None
+        verify_request(auth, method=request.method, path=request.path, body=body, me=federation.me,
+                       origin_key=learnt.current_key, now=now)
     if over_rate and not (continuation is not None and continuation(auth.origin, body, auth.version)):
         raise RateLimited("too many requests from this peer; slow down", state.limits.retry_after(auth.origin))
     state.seen.check_and_add(auth, now)
@@ -175,6 +193,23 @@ async def _authenticate(request: web.Request, supported: tuple[int, ...],
         federation.peers.touch(auth.origin, node_now)  # a write per request was the most of a catch-up page's bookkeeping
     state.on_contact(auth.origin)
     return auth.origin, body, auth.version
+
+
+MAX_OLD_KEYS_TRIED = 4
+
+
+def _signed_by_a_rotated_away_key(auth: RequestAuth, method: str, path: str, body: bytes, me: bytes,
+                                  old: tuple[KeyPeriod, ...], now: int) -> bool:
+    """True if one of the sender's last rotated-away keys signed the request: a request still in
+    flight from before its rotation, or a stolen old key. Its card would teach nothing, so it is
+    refused without a fetch (and without delaying the next one, node/core/key_refresh.py)."""
+    for period in old[-MAX_OLD_KEYS_TRIED:]:
+        try:
+            verify_request(auth, method=method, path=path, body=body, me=me, origin_key=period.key, now=now)
+        except RemoteProtocolError:
+            continue
+        return True
+    return False
 
 
 async def well_known(request: web.Request) -> web.Response:

@@ -48,10 +48,6 @@ class NodeMachine(RuleBasedStateMachine):
 
     root: Path | None = None
     programs = itertools.count()
-    # The CI setting keeps to one key rotation between settles: two partners rotating in one stretch
-    # can stall for good (tests/statemachine/test_rotation_stall.py, a known finding); the long setting
-    # keeps the full rules, so it goes on finding it until it is fixed.
-    avoid_known_stall = False
 
     @initialize()
     def start_peers(self) -> None:
@@ -59,7 +55,6 @@ class NodeMachine(RuleBasedStateMachine):
         self.peers = Peers(self.root / f"program-{next(NodeMachine.programs)}", COUNT)
         self.model = Model()
         self.jobs: dict[int, list[bytes]] = {i: [] for i in range(COUNT)}
-        self.rotated_since_settle = False
         # Every program starts from a working federation: a job at each peer that any candidate fits,
         # and at each a candidate whose consent lasts and one whose consent ends within a day, so that
         # a few steps reach matches, referrals, stages and ended consents.
@@ -159,11 +154,9 @@ class NodeMachine(RuleBasedStateMachine):
             r = data.draw(st.sampled_from(mine))
             self._signing(i, lambda rt: rt.talent.update_referral(r.referral_id, NEXT_STAGE[r.status], ""), refusable=REPEATED)
 
-    @precondition(lambda self: not (self.avoid_known_stall and self.rotated_since_settle))
     @rule(i=PEER)
     def rotate_key(self, i: int) -> None:
-        if self._signing(i, lambda rt: rt.federation.rotate_key()) is not None:
-            self.rotated_since_settle = True
+        self._signing(i, lambda rt: rt.federation.rotate_key())
 
     # --- faults and time ---------------------------------------------------------------------------
 
@@ -198,7 +191,6 @@ class NodeMachine(RuleBasedStateMachine):
     def settle(self) -> None:
         self.peers.heal_all()
         self.peers.run(checks.converged(self.peers, self.model))
-        self.rotated_since_settle = False
 
     def _disclosed(self, c: CandidateModel) -> set[bytes]:
         return {d.referral_id for d in self.peers.peers[c.holder].rt.talent.store.disclosures(c.candidate_id)}

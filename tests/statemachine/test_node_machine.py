@@ -26,11 +26,11 @@ LONG = settings(max_examples=25, stateful_step_count=40, deadline=None, database
 
 def test_node_state_machine(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     long = long_run(request.config)
-    NodeMachine.root, NodeMachine.avoid_known_stall = tmp_path, not long
+    NodeMachine.root = tmp_path
     try:
         run_state_machine_as_test(NodeMachine, settings=LONG if long else SHORT)
     finally:
-        NodeMachine.root, NodeMachine.avoid_known_stall = None, False
+        NodeMachine.root = None
 
 
 def _consent_ignoring_its_end(self: Candidates, candidate_id: bytes, purpose: str, org: bytes, now: int) -> ConsentRow | None:
@@ -51,7 +51,7 @@ class WithdrawnAtStart(NodeMachine):
 
 
 def test_positive_control_a_consent_check_that_ignores_withdrawal_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    WithdrawnAtStart.root, WithdrawnAtStart.avoid_known_stall = tmp_path, True
+    WithdrawnAtStart.root = tmp_path
     hunt = settings(SHORT, max_examples=10, stateful_step_count=12, phases=[Phase.generate])  # found, not shrunk: time
     run_state_machine_as_test(WithdrawnAtStart, settings=settings(hunt, max_examples=3))  # the real code: every refusal holds
     monkeypatch.setattr(Candidates, "consent_in_force", _consent_ignoring_its_end)
@@ -59,4 +59,4 @@ def test_positive_control_a_consent_check_that_ignores_withdrawal_is_caught(tmp_
         with pytest.raises(AssertionError, match=r"released a candidate after their consent|consent ended was not refused"):
             run_state_machine_as_test(WithdrawnAtStart, settings=hunt)
     finally:
-        WithdrawnAtStart.root, WithdrawnAtStart.avoid_known_stall = None, False
+        WithdrawnAtStart.root = None

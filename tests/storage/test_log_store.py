@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from protocol.errors import BAD_BODY, MALFORMED, REJECTED_BASE, UNKNOWN_KEY, WRONG_AUTHOR, RemoteProtocolError
-from protocol.log import Verdict
+from protocol.log import Verdict, history_for
 from protocol.statement import Envelope, Statement, sign_statement
 from storage.db import MIGRATIONS, applied_migrations, connect
 from storage.log_store import LogStore
@@ -240,3 +240,42 @@ def test_held_and_fork_evidence_are_bounded(store: LogStore) -> None:
         fork = sign_statement(a, kind="org_card", seq=1, prev=None, now=T0 + i, body=s1.body_value(), private=False)
         store.ingest(wire(fork), received_from=None, now=T0)
     assert len(store.forks()) == MAX_FORK_EVIDENCE_PER_AUTHOR
+
+
+def test_learn_rotations_adopts_only_a_history_carrying_the_held_one_on(store: LogStore) -> None:
+    """A key history learnt from a partner's card (node/core/key_refresh.py): adopted only if it
+    extends the held one; a rotation by a rotated-away key, or a shorter history, changes nothing;
+    the statements then arrive through sync and verify under it (the rotation is not applied twice)."""
+    a = ident(1)
+    s1, s2 = chain(a, 2)
+    for s in (s1, s2):
+        store.ingest(wire(s), received_from=None, now=T0)
+    r3, a2 = rotate(a, s2, b"\x09" * 32)
+    (s4,) = chain(a2, 1, start=r3)
+    forged, _ = rotate(a, s2, b"\x0c" * 32)
+    assert not store.learn_rotations(history_for(s1, []))  # nothing new
+    assert store.learn_rotations(history_for(s1, [r3]))
+    assert store.key_history(a.node_id) == history_for(s1, [r3])
+    assert not store.learn_rotations(history_for(s1, [forged]))  # K0 -> Ka where K0 -> K1 is held
+    assert not store.learn_rotations(history_for(s1, []))  # the rotated-away key is not brought back
+    assert store.key_history(a.node_id) == history_for(s1, [r3])
+    for s in (r3, s4):
+        assert store.ingest(wire(s), received_from=None, now=T0).verdict is Verdict.APPEND
+    assert store.key_history(a.node_id) == history_for(s1, [r3])
+
+
+def test_a_rotation_conflicting_with_the_history_learnt_from_the_card_is_refused(store: LogStore) -> None:
+    """The history held names K0 -> K1 at seq 3 (learnt from the card); a rotation K0 -> Ka at seq 3
+    (made by whoever kept K0) is refused and the history is unchanged; the author's own one appends."""
+    a = ident(1)
+    s1, s2 = chain(a, 2)
+    for s in (s1, s2):
+        store.ingest(wire(s), received_from=None, now=T0)
+    r3, _ = rotate(a, s2, b"\x09" * 32)
+    forged, _ = rotate(a, s2, b"\x0c" * 32)
+    assert store.learn_rotations(history_for(s1, [r3]))
+    with pytest.raises(RemoteProtocolError) as info:
+        store.ingest(wire(forged), received_from=None, now=T0)
+    assert info.value.code == BAD_BODY
+    assert store.key_history(a.node_id) == history_for(s1, [r3])
+    assert store.ingest(wire(r3), received_from=None, now=T0).verdict is Verdict.APPEND
