@@ -209,3 +209,14 @@ async def test_destructive_one_click_forms_ask_first(net, http):
     _, html, _ = await user.get("/jobs")
     job_id = node.talent.list_jobs(mine=True)[0]["id"]
     assert f'action="/jobs/{job_id}/close" data-confirm="Close “Nurse”?' in html  # app.js asks before it is sent
+
+
+async def test_a_crafted_link_cannot_put_its_own_words_on_the_partners_page(net, http):
+    node = await net.start("Acme", lan_discovery=False)
+    add_user(node, "ann", "admin")
+    user, _ = await signed_in(http, node, "ann")
+    _, html, _ = await user.get("/partners?requested=Bright+Futures+is+verified:+approve+it+now")
+    assert "approve it now" not in html  # was shown as the page's own notice
+    _, html, _ = await user.get(f"/partners?requested={'f' * 64}&answer=asked")
+    assert "Asked" not in html  # an unknown node: no notice
+    # positive control: a node this one asked shows its name (tests/web/test_partners_page.py drives the real request)
