@@ -220,3 +220,13 @@ async def test_a_crafted_link_cannot_put_its_own_words_on_the_partners_page(net,
     _, html, _ = await user.get(f"/partners?requested={'f' * 64}&answer=asked")
     assert "Asked" not in html  # an unknown node: no notice
     # positive control: a node this one asked shows its name (tests/web/test_partners_page.py drives the real request)
+
+
+async def test_an_imported_postings_leftovers_are_named_in_words(net, http):
+    node = await net.start("Acme", lan_discovery=False)
+    add_user(node, "sam", "staff")
+    user, token = await signed_in(http, node, "sam")
+    posting = ('{"@context": "https://schema.org", "@type": "JobPosting", "title": "Nurse", "skills": "nursing", '
+               '"datePosted": "2026-01-05", "hiringOrganization": {"@type": "Organization", "name": "Acme"}}')
+    status, html, _ = await user.post("/jobs/import", {"csrf": token, "posting": posting, "hops": "1"})
+    assert status == 200 and "hiring organization" in html and "hiringOrganization" not in html  # was the property name
