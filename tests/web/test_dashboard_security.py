@@ -230,3 +230,25 @@ async def test_an_imported_postings_leftovers_are_named_in_words(net, http):
                '"datePosted": "2026-01-05", "hiringOrganization": {"@type": "Organization", "name": "Acme"}}')
     status, html, _ = await user.post("/jobs/import", {"csrf": token, "posting": posting, "hops": "1"})
     assert status == 200 and "hiring organization" in html and "hiringOrganization" not in html  # was the property name
+
+
+def test_no_template_can_turn_escaping_off():
+    """Every partner field (titles, names, notes, referral reasons, JSON-LD values) reaches HTML only through
+    these templates: escaping on for all of them, and none opts out."""
+    from pathlib import Path
+
+    import jinja2
+
+    import node.web
+
+    folder = Path(node.web.__file__).parent / "templates"
+    texts = {p.name: p.read_text() for p in folder.glob("*.html")}
+    assert len(texts) > 20  # positive control: the templates were found
+    for name, text in texts.items():
+        assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text and "Markup" not in text, name
+    env = jinja2.Environment(autoescape=True)
+    assert env.from_string("{{ x }}").render(x="<b>") == "&lt;b&gt;"
+    app = create_app(None)  # type: ignore[arg-type]
+    import aiohttp_jinja2
+
+    assert aiohttp_jinja2.get_env(app).autoescape is True
