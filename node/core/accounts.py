@@ -76,8 +76,17 @@ class LoginLimiter:
             times.popleft()
         return times
 
+    def _prune(self, key: str) -> None:
+        """Forget a key with no recent failure: a stranger trying endless names must not grow this dict."""
+        if not self._recent(key):
+            del self.failures[key]
+
     def limited(self, *keys: str) -> bool:
-        return any(len(self._recent(k)) >= MAX_FAILURES for k in keys)
+        refused = any(len(self._recent(k)) >= MAX_FAILURES for k in keys)
+        for key in keys:
+            if key in self.failures:
+                self._prune(key)
+        return refused
 
     def failed(self, *keys: str) -> None:
         for key in keys:

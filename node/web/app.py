@@ -34,7 +34,7 @@ from node.web import (
     referrals,
 )
 from node.web.auth import Handler
-from node.web.context import WEB, WebContext
+from node.web.context import MAX_BODY_BYTES, WEB, WebContext
 
 HERE = Path(__file__).parent
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -94,7 +94,7 @@ def connection_policy(read_timeout: float) -> ConnectionPolicy:
 
 
 def create_app(ctx: WebContext) -> web.Application:
-    app = web.Application(middlewares=[security_headers, write_turn, auth.authenticate, errors], client_max_size=8 * 1024 * 1024)
+    app = web.Application(middlewares=[security_headers, write_turn, auth.authenticate, errors], client_max_size=MAX_BODY_BYTES)
     app[WEB] = ctx
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                                context_processors=[filters.page_context])

@@ -22,10 +22,12 @@ from aiohttp import web
 
 from node.core.accounts import SESSION_MS, LoginRefused
 from node.logs import log_event
-from node.web.context import COOKIE, LOGIN_COOKIE, ROLE_RANK, SESSION, WEB, session_of
+from node.web.context import COOKIE, LOGIN_COOKIE, MAX_BODY_BYTES, ROLE_RANK, SESSION, WEB, session_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPEN_PATHS = ("/login", "/static/")
+SAFE_METHODS = ("GET", "HEAD")  # read only: no form token (HEAD is a GET without the body, as link checkers send)
+MAX_LOGIN_BYTES = 16 * 1024  # a sign-in form is a name, a password and a token: nothing larger is read
 
 
 def see_other(location: str) -> web.Response:
@@ -57,12 +59,17 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     token = request.cookies.get(COOKIE)
     session = accounts.session(token) if token else None
     if session is None:
-        if request.method == "GET":
+        if request.method in SAFE_METHODS:
             raise web.HTTPSeeOther("/login")
         raise web.HTTPUnauthorized(text="sign in first")
     request[SESSION] = session
-    if request.method != "GET":
-        form = await request.post()
+    if request.method not in SAFE_METHODS:
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge as exc:  # aiohttp's own words name a byte count, not what to do
+            limit = MAX_BODY_BYTES // (1024 * 1024)
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, text=f"what you sent is larger than {limit} MiB: nothing "
+                                                "was saved; choose a smaller file (split a large spreadsheet)") from exc
         if not same_site(request) or not _form_token_ok(session.csrf, form.get("csrf")):
             log_event("dashboard.csrf-refused", logging.WARNING, path=request.path)
             raise web.HTTPForbidden(text="this form was not sent from this dashboard (its security token is missing or "
@@ -104,6 +111,10 @@ async def login_get(request: web.Request) -> web.Response:
 
 async def login_post(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
+    if request.content_length is None or request.content_length > MAX_LOGIN_BYTES:
+        # before any session the body is read only when small: a stranger cannot make the node hold 8 MiB per request
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_LOGIN_BYTES, actual_size=request.content_length or 0,
+                                            text="this sign-in form is too large to be one: reload the page and try again")
     form = await request.post()
     if not same_site(request) or not _form_token_ok(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf")):
         raise web.HTTPForbidden(text="this sign-in form was not sent from this dashboard: reload the page and try again")

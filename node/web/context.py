@@ -34,6 +34,8 @@ SESSION = web.RequestKey("dashboard_session", SessionRow)  # request[SESSION]: t
 COOKIE = "orgnode_session"
 LOGIN_COOKIE = "orgnode_login_csrf"
 
+MAX_BODY_BYTES = 8 * 1024 * 1024  # a form post (with a CSV file, its preview) at most; larger: 413 in plain words
+
 ROLE_RANK = {"viewer": 0, "staff": 1, "admin": 2}
 
 

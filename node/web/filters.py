@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +48,13 @@ def fingerprint_groups(text: str) -> str:
     return " ".join(plain[i:i + 4] for i in range(0, len(plain), 4))
 
 
+def property_words(text: str) -> str:
+    """A schema.org property name as words for a reader ("hiringOrganization" -> "hiring organization")."""
+    return re.sub(r"(?<=[a-z])([A-Z])", lambda m: " " + m.group(1).lower(), text)
+
+
 def install(env: jinja2.Environment) -> None:
     env.filters["when"] = when
     env.filters["fingerprint"] = fingerprint_groups
     env.filters["duration"] = duration
+    env.filters["property_words"] = property_words

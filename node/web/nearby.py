@@ -9,14 +9,16 @@ the node again (it must still be announced, its card must match its id) before a
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from node.core.errors import UserError
+from node.core.views import peer_view
 from node.web.auth import requires, see_other
-from node.web.context import WEB, session_of
+from node.web.context import WEB, WebContext, session_of
 from protocol.lan_pairing import ANSWER_TRUSTED
 from storage import peers as P
 
@@ -47,11 +49,24 @@ async def ask_to_pair(request: web.Request) -> web.StreamResponse:
     node_id = request.match_info["node_id"]
     view = await ctx.lan.request(node_id, REQUEST_SECONDS)
     ctx.accounts.record(session_of(request).user.name, "sent a pairing request", node_id)
-    name = view.get("name") or "the organization"
-    words = (f"{name} already trusts this node: ask their administrator to remove us there, then ask again"
-             if view.get("answer") == ANSWER_TRUSTED else
-             f"Asked {name} to pair: their administrator compares fingerprints and approves")
-    return see_other("/partners?" + urlencode({"requested": words}))
+    # Only the node's id and a fixed answer travel in the address: the page finds the name itself, so a crafted
+    # link cannot put words of its own on the partners page.
+    answer = "trusted" if view.get("answer") == ANSWER_TRUSTED else "asked"
+    return see_other("/partners?" + urlencode({"requested": node_id, "answer": answer}))
+
+
+def requested_words(ctx: WebContext, node_id: str, answer: str) -> str | None:
+    """The notice after a pairing request, for a node this node knows; None for anything else."""
+    if not re.fullmatch(r"[0-9a-f]{64}", node_id):
+        return None
+    peer = ctx.federation.peers.get(bytes.fromhex(node_id))
+    if peer is None:
+        return None
+    view = peer_view(ctx.service, peer, ctx.federation.clock())
+    name = view.get("name") or view.get("declared_name") or "the organization"
+    if answer == "trusted":
+        return f"{name} already trusts this node: ask their administrator to remove us there, then ask again"
+    return f"Asked {name} to pair: their administrator compares fingerprints and approves"
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -12,6 +12,7 @@ from node.core.peer_health import peer_health
 from node.core.views import peer_view
 from node.web.auth import requires, see_other
 from node.web.context import WEB, session_of
+from node.web.nearby import requested_words
 from storage import peers as P
 
 INVITE_TTL_MS = 7 * 86_400_000
@@ -36,7 +37,7 @@ async def partner_list(request: web.Request) -> web.Response:
     health = peer_health(ctx.service, ctx.federation.health, now)
     return aiohttp_jinja2.render_template("partners.html", request, {
         "health": {node_id.hex(): h for node_id, h in health.items()}, "plain": PLAIN_PROBLEMS,
-        "skew_warn_ms": ctx.federation.health.skew_warn_ms, "now_ms": now, "requested": request.query.get("requested"),
+        "skew_warn_ms": ctx.federation.health.skew_warn_ms, "now_ms": now, "requested": requested_words(ctx, request.query.get("requested", ""), request.query.get("answer", "")),
         "trusted": [v for v in views if v["state"] == P.TRUSTED],
         "pending": [v for v in views if v["state"] == P.PENDING_IN],
         "others": [v for v in views if v["state"] not in (P.TRUSTED, P.PENDING_IN)],

@@ -64,10 +64,12 @@ async def referral_list(request: web.Request) -> web.Response:
     ctx = request.app[WEB]
     me = ctx.federation.me.hex()
     users = UserStore(ctx.service.db)
+    # A request not answered yet is listed too (``list_referrals``); it has no stages to move. Since a referral made
+    # from a request carries the request's id (issue 12), the ids cannot tell them apart: the store can.
+    made = {row.referral_id.hex() for row in ctx.talent.store.referrals()}
     referrals = [{**v, "stage": STAGE_WORDS.get(v["status"], v["status"]),
-                  # A request not yet answered (it has the referral's id: docs/protocol.md 15.8) has no stages of ours.
-                  "next": next_stages(v, me, _features(ctx, v, me)) if v["status"] != "requested" else [],
-                  "corrections": correction_choices(v, me, _features(ctx, v, me)) if v["status"] != "requested" else None,
+                  "next": next_stages(v, me, _features(ctx, v, me)) if v["id"] in made else [],
+                  "corrections": correction_choices(v, me, _features(ctx, v, me)) if v["id"] in made else None,
                   "steps": history_lines(v.get("history") or []),
                   "history": [f"{when(a.at)}: {a.user_name} {a.action}" for a in users.actions(v["id"])]}
                  for v in ctx.talent.list_referrals()]

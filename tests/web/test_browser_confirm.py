@@ -1,0 +1,41 @@
+"""Closing a job asks first in Chromium (app.js reads the form's ``data-confirm`` under the strict CSP):
+dismissing the question sends nothing; accepting it closes the job (the positive control)."""
+
+from __future__ import annotations
+
+from tests.web.browser import sign_in
+from tests.web.helpers import PASSWORD, add_user, dashboard_url
+
+
+async def test_closing_a_job_asks_and_a_dismissed_question_closes_nothing(net, browser):
+    node = await net.start("Acme", lan_discovery=False)
+    add_user(node, "sam", "staff")
+    job = node.talent.post_job(title="Nurse", skills=["nursing"])
+    base = dashboard_url(node)
+
+    async def close_twice(page):
+        await sign_in(page, base, "sam", PASSWORD)
+        await page.goto(base + "/jobs")
+        asked: list[str] = []
+
+        async def dismiss(dialog):
+            asked.append(dialog.message)
+            await dialog.dismiss()
+
+        page.once("dialog", dismiss)
+        await page.get_by_role("button", name="Close “Nurse”").click()
+        await page.wait_for_function("() => true")  # the click's handlers have run
+        status_after_dismiss = await page.locator(f'[data-job="{job.job_id.hex()}"]').inner_text()
+
+        async def accept(dialog):
+            await dialog.accept()
+
+        page.once("dialog", accept)
+        async with page.expect_navigation():
+            await page.get_by_role("button", name="Close “Nurse”").click()
+        return asked, status_after_dismiss
+
+    asked, shown = await browser.run(close_twice)
+    assert asked == ["Close “Nurse”? Partners are told it is no longer offered."]
+    assert "· open" in shown
+    assert node.talent.own_job(job.job_id).job.status == "closed"
