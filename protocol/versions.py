@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from protocol.corrections import CORRECTIONS_FEATURE
 from protocol.errors import UNKNOWN_VERSION, LocalProtocolError, RemoteProtocolError
 from protocol.referrals import STAGES_FEATURE
+from protocol.reshare_want import FEATURE as RESHARE_WANT_FEATURE
 from protocol.sync import Batch, PullRequest, PushResults
 
 VERSIONS_HEADER = "OrgNode-Versions"
@@ -93,7 +94,7 @@ class Versions:
         return self.get(max(common) if common else BASE_VERSION)
 
 
-SUPPORTED = Versions((V1,), frozenset({STAGES_FEATURE, CORRECTIONS_FEATURE}))
+SUPPORTED = Versions((V1,), frozenset({STAGES_FEATURE, CORRECTIONS_FEATURE, RESHARE_WANT_FEATURE}))
 
 
 def parse_versions(value: str | None) -> frozenset[int]:
