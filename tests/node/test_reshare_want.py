@@ -14,17 +14,18 @@ from protocol.bodies import Note
 from protocol.codec import encode
 from protocol.identity import Identity
 from protocol.reshare_want import FEATURE, MAX_WANT, WantRequest
-from protocol.versions import SUPPORTED, Versions
+from protocol.versions import SUPPORTED, WITH_RESHARE_WANT
 from tests.node.federation_helpers import FakeClock, pair, signed_post, wait_until
 
 WANT = "/federation/v1/want"
-WITHOUT = Versions(SUPPORTED.sets, SUPPORTED.features - {FEATURE})
+WITHOUT = SUPPORTED  # the default registry does not name the feature yet (protocol/versions.py)
+assert FEATURE in WITH_RESHARE_WANT.features and FEATURE not in WITHOUT.features
 
 
-async def diamond(net, *, d_versions=None, b_versions=None):
-    a = await net.start("Alpha Org")
+async def diamond(net, *, d_versions=WITH_RESHARE_WANT, b_versions=WITH_RESHARE_WANT):
+    a = await net.start("Alpha Org", versions=WITH_RESHARE_WANT)
     b = await net.start("Bravo Org", versions=b_versions)
-    c = await net.start("Charlie Org")
+    c = await net.start("Charlie Org", versions=WITH_RESHARE_WANT)
     d = await net.start("Delta Org", versions=d_versions)
     for x, y in ((a, b), (a, c), (b, d), (c, d)):
         await pair(x, y)
@@ -121,3 +122,15 @@ async def test_hostile_wants_are_refused_and_change_nothing(fed_net):
     # Positive control: the same asker's valid want for that seq is answered with the sealed body.
     answer = await signed_post(b, WANT, WantRequest((reshare_seq,)).encode(), d.service.identity)
     assert answer.status == 200
+
+
+async def test_wants_over_the_request_rate_are_refused(fed_net):
+    from node.core.limits import PeerLimits
+
+    a, b, c, d = await diamond(fed_net)
+    await fed_net.halt(d)  # D's own pulls no longer spend its tokens at B: only this test's requests do
+    b.fed_state.limits = PeerLimits(rate=0.001, burst=1.0)  # one request, then none for a long while
+    first = await signed_post(b, WANT, WantRequest((1,)).encode(), d.service.identity)
+    assert first.error == "not-offered"  # the one token: answered (seq 1 is B's org card)
+    second = await signed_post(b, WANT, WantRequest((1,)).encode(), d.service.identity)
+    assert (second.status, second.error) == (429, "rate-limited")
