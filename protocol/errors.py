@@ -40,6 +40,7 @@ CARD_MISMATCH = "card-mismatch"
 DISK_FULL = "disk-full"  # blame: the answering node (its disk is full); the sender retries later
 PATH_UNREACHABLE = "path-unreachable"  # a hop of a path call (docs/protocol.md 15) could not pass it on
 BAD_TIMESTAMP = "bad-timestamp"  # a partner's statement stamped absurdly far in the future (docs/protocol.md 13.6)
+NOT_OFFERED = "not-offered"  # a want for a seq that is not the server's re-share readable by the asker (14.2)
 
 ALL_CODES = frozenset(
     {
@@ -72,6 +73,7 @@ ALL_CODES = frozenset(
         DISK_FULL,
         BAD_TIMESTAMP,
         PATH_UNREACHABLE,
+        NOT_OFFERED,
     }
 )
 

@@ -32,6 +32,7 @@ from protocol import PROTOCOL_VERSION
 from protocol.codec import Limits, decode, encode, expect_bool, expect_bytes, expect_int, expect_list, expect_str, expect_version
 from protocol.errors import MALFORMED, LocalProtocolError, RemoteProtocolError
 from protocol.page_seal import SealedPage
+from protocol.reshare_want import Offer, offers_from_value
 from protocol.statement import MAX_ENVELOPE_BYTES
 
 MAX_BATCH = 64
@@ -56,31 +57,42 @@ class Batch:
 
     A pull answer to an asker that sent ``OrgNode-Sealed-Pages: 1`` may be ``[1, [envelope, ...],
     more, page]`` (docs/protocol.md 13.8): its envelopes are header-only where ``page`` carries
-    their bodies, sealed together with one KEM. Only such an asker is sent this form."""
+    their bodies, sealed together with one KEM. Only such an asker is sent this form.
+
+    To a partner that named ``reshare-want`` a batch may carry offers (docs/protocol.md 14.2):
+    ``[1, [envelope, ...], more, page or nil, [offer, ...]]``; only such a partner is sent it."""
 
     envelopes: tuple[bytes, ...]
     more: bool = False
     page: SealedPage | None = None
+    offers: tuple[Offer, ...] = ()
 
     def __post_init__(self) -> None:
         if self.page is not None and len(self.page.items) != len(self.envelopes):
             raise LocalProtocolError(MALFORMED, "a page has one item per envelope of its batch")
+        indexes = [o.index for o in self.offers]
+        if indexes != sorted(set(indexes)) or any(not 0 <= i < len(self.envelopes) for i in indexes):
+            raise LocalProtocolError(MALFORMED, "offers name envelopes of their batch in increasing order")
 
     def encode(self) -> bytes:
-        tail = [] if self.page is None else [self.page.to_value()]
+        page = None if self.page is None else self.page.to_value()
+        tail = [page, [o.to_value() for o in self.offers]] if self.offers else [] if page is None else [page]
         return encode([PROTOCOL_VERSION, list(self.envelopes), self.more, *tail])
 
     @classmethod
     def decode(cls, data: bytes) -> Batch:
         items = expect_list(decode(data, BATCH_LIMITS), "batch")
         expect_version(items, "batch")
-        if len(items) != 4:
+        if len(items) not in (4, 5):
             expect_list(items, "batch", 3)
         envelopes = tuple(expect_bytes(e, "batch.envelope", max_len=MAX_ENVELOPE_BYTES) for e in expect_list(items[1], "batch.envelopes"))
-        page = SealedPage.from_value(items[3]) if len(items) == 4 else None
+        page = SealedPage.from_value(items[3]) if len(items) >= 4 and (len(items) == 4 or items[3] is not None) else None
         if page is not None and len(page.items) != len(envelopes):
             raise RemoteProtocolError(MALFORMED, "the page's items do not match the batch's envelopes")
-        return cls(envelopes, expect_bool(items[2], "batch.more"), page)
+        offers = offers_from_value(items[4], len(envelopes)) if len(items) == 5 else ()
+        if len(items) == 5 and not offers:
+            raise RemoteProtocolError(MALFORMED, "a batch's offers element, when present, names at least one offer")
+        return cls(envelopes, expect_bool(items[2], "batch.more"), page, offers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from protocol.corrections import CORRECTIONS_FEATURE
 from protocol.errors import UNKNOWN_VERSION, LocalProtocolError, RemoteProtocolError
 from protocol.referrals import STAGES_FEATURE
+from protocol.reshare_want import FEATURE as RESHARE_WANT_FEATURE
 from protocol.sync import Batch, PullRequest, PushResults
 
 VERSIONS_HEADER = "OrgNode-Versions"
@@ -94,6 +95,10 @@ class Versions:
 
 
 SUPPORTED = Versions((V1,), frozenset({STAGES_FEATURE, CORRECTIONS_FEATURE}))
+# The same with lazy re-sharing (docs/protocol.md 14.2). Not the default yet: a body filled in by a
+# want is not charged to the offerer's stored-bytes and re-shared-volume quotas (section 9), which
+# must hold before every node asks for bodies this way (CHANGELOG, issue 15 item 1).
+WITH_RESHARE_WANT = Versions((V1,), SUPPORTED.features | {RESHARE_WANT_FEATURE})
 
 
 def parse_versions(value: str | None) -> frozenset[int]:

@@ -56,6 +56,7 @@ CATALOGUE = {
     "card-mismatch": "the organization's card differs from what you confirmed: compare fingerprints by phone before pairing",
     "path-unreachable": "a partner on the way could not pass it on: run `orgnode sync` and try the path again later, or pair directly",
     "bad-timestamp": "the clocks disagree by too much: set this machine's clock right (NTP)",
+    "not-offered": "the partner did not offer that re-share to this node: run `orgnode sync`; the job comes by another partner",
 }
 
 OWN_CODES = frozenset({"node-not-running", "disk-full", "internal", "interrupted", "not-a-bundle", "unreadable-file",

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from node.core.reshare_offers import offer_for
 from protocol import errors as E
 from protocol.audience import Audience
 from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.identity import EncryptionPublicKeys
 from protocol.page_seal import PAGE_ID_LEN, PAGE_SECRET_LEN, PageOpener, open_page, seal_page
+from protocol.reshare_want import FEATURE, Offer
 from protocol.sealing import body_plaintext, seal_statement_body, with_opened_body
 from protocol.statement import Envelope, SealedContent, Statement
 from protocol.sync import MAX_BATCH, MAX_BATCH_BYTES, Batch, PullRequest
@@ -118,12 +120,16 @@ class Envelopes:
         return Envelope(statement.header_bytes, statement.signature, content).encode(), plaintext
 
     def batch_for(self, peer: bytes, statements: list[Statement], max_items: int = MAX_BATCH, *,
-                  paged: bool = False, audiences: list[str | None] | None = None) -> tuple[Batch, list[bytes]]:
+                  paged: bool = False, audiences: list[str | None] | None = None,
+                  offering: bool = True) -> tuple[Batch, list[bytes]]:
         """A batch of at most ``max_items`` of ``statements`` for ``peer`` (fewer after cut transfers);
         ``paged``: the readable bodies sealed together as one page with one KEM (docs/protocol.md 13.8;
         only for an asker that said it takes pages). ``audiences``: each statement's stored audience,
         position for position, when the caller read them together (``storage.own_pages``); else each
-        is read on its own."""
+        is read on its own. ``offering``: to a partner that named ``reshare-want``, our re-shares it may
+        read go withheld with an offer (docs/protocol.md 14.2); never in the answer to a want."""
+        offers: list[Offer] = []
+        offering = offering and FEATURE in self.service.peer_features.get(peer, frozenset())
         envelopes: list[bytes] = []
         plaintexts: list[tuple[bytes, bytes] | None] = []
         ids: list[bytes] = []
@@ -132,7 +138,12 @@ class Envelopes:
         admits = _admits_for(peer)  # each distinct audience decoded once per batch
         for position, statement in enumerate(statements[:max_items]):
             audience = UNREAD if audiences is None else audiences[position]
-            envelope, plaintext = self._envelope_parts(statement, peer, keys, paged=paged, admits=admits, audience=audience)
+            offer = offer_for(statement, len(envelopes), peer, admits, audience, self.service.log) if offering else None
+            if offer is not None:
+                offers.append(offer)
+                envelope, plaintext = Envelope(statement.header_bytes, statement.signature, None).encode(), None
+            else:
+                envelope, plaintext = self._envelope_parts(statement, peer, keys, paged=paged, admits=admits, audience=audience)
             item_size = len(envelope) + (0 if plaintext is None else len(plaintext) + 16)
             if envelopes and size + item_size > MAX_BATCH_BYTES:
                 break
@@ -143,7 +154,7 @@ class Envelopes:
         page = None
         if paged and keys is not None and any(p is not None for p in plaintexts):
             page = seal_page(plaintexts, peer, keys, page_id=self.random(PAGE_ID_LEN), secret=self.random(PAGE_SECRET_LEN))
-        return Batch(tuple(envelopes), more=len(ids) < len(statements), page=page), ids
+        return Batch(tuple(envelopes), more=len(ids) < len(statements), page=page, offers=tuple(offers)), ids
 
     def outbox_batch(self, peer: bytes, max_items: int = MAX_BATCH) -> tuple[Batch, list[bytes]]:  # fewer after cut pushes
         statements = [s for sid in self.peers.outbox_batch(peer, max_items) if (s := self.service.log.get(sid)) is not None]

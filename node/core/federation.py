@@ -22,6 +22,7 @@ from node.core.intake import open_items, take_items
 from node.core.invites import Invites
 from node.core.off_loop_writes import WriteTurn
 from node.core.reacting import Reacting
+from node.core.reshare_offers import ReshareWants
 from node.core.restore import StartCheck, note_high_water, refuse_while_pending, serve_own_recovery
 from node.core.service import NodeService
 from node.logs import log_event
@@ -87,6 +88,7 @@ class Federation(Invites, Envelopes, Reacting):
         self.cards = CardStore(self.service.db)
         # Held (out-of-order) statements expire on the clock, not only when the next one arrives.
         self.timers.append(Timer("held-expiry", self._expire_held, self.service.log.next_held_expiry))
+        self.wants = ReshareWants(self)  # lazy re-sharing: offers taken, one offerer asked (protocol.md 14.2)
 
     @property
     def clock(self) -> Clock:
@@ -207,6 +209,8 @@ class Federation(Invites, Envelopes, Reacting):
         self.health.took(origin, taken.appended, taken.results, now)  # after the commit: only what is stored counts
         for action in actions:
             action()
+        if batch.offers:
+            self.wants.batch_taken(origin, batch, [r.outcome for r in taken.results])
         return PushResults(tuple(taken.results))
 
     def serve_pull(self, origin: bytes, request: PullRequest, *, paged: bool = False) -> Batch:

@@ -27,8 +27,10 @@ from node.core.restore import (
     settle,
     signing_paused,
 )
+from node.core.want_sender import start_want
 from node.logs import log_event
 from protocol.errors import DISK_FULL, ProtocolError
+from protocol.reshare_want import WANT_TIMEOUT_MS
 from protocol.sync import BackoffPolicy, Batch, BatchSize, DeliveryEvent, PeerDelivery
 from storage import peers as P
 
@@ -97,6 +99,8 @@ class SyncEngine:
         self._running = True
         self.federation.on_outbox = self.wake
         self.federation.on_trusted = self.peer_trusted
+        self.federation.wants.changed = self.timers_changed
+        self.federation.wants.send = lambda want: start_want(self.federation, self.client, want, WANT_TIMEOUT_MS / 1000)
         for peer in self.federation.peers.trusted():
             self._ensure_sender(peer.node_id)
             self._ensure_puller(peer.node_id)

@@ -8,6 +8,7 @@ from protocol import errors as E
 
 STATUS_FOR_CODE = {
     E.MALFORMED: 400,
+    E.NOT_OFFERED: 404,
     E.UNKNOWN_VERSION: 400,
     E.BAD_BODY: 400,
     E.BAD_PREV: 400,

@@ -6,7 +6,8 @@ the card and health endpoints is signed by a trusted sender (``OrgNode`` request
 method, path, destination, time and body) and single-use; per-peer rate limits and graylisting;
 every protocol error mapped to a stable code; unexpected exceptions answered with a generic 500
 that carries no data. Endpoints: ``GET /.well-known/orgnode``, ``GET /health``,
-``POST /federation/v1/pair``, ``POST /federation/v1/push``, ``POST /federation/v1/pull``.
+``POST /federation/v1/pair``, ``POST /federation/v1/push``, ``POST /federation/v1/pull``,
+``POST /federation/v1/want``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from node.core.clock import now_ms
 from node.core.errors import StorageFull
 from node.core.federation import Federation
 from node.core.limits import PeerLimits, TokenBucket
+from node.core.reshare_offers import WANT_PATH, serve_want
 from node.http.errors import error_response
 from node.logs import log_event
 from protocol import errors as E
@@ -33,6 +35,7 @@ from protocol.invite import PairRequest
 from protocol.log import KeyPeriod
 from protocol.page_seal import SEALED_PAGES_HEADER
 from protocol.request_auth import RequestAuth, SeenNonces, parse_header, verify_request
+from protocol.reshare_want import WantRequest
 from protocol.versions import BASE_VERSION, FEATURES_HEADER, VERSIONS_HEADER, MessageSet
 from storage import peers as P
 
@@ -258,6 +261,13 @@ async def pull(request: web.Request) -> web.Response:
     return web.Response(body=messages.encode_batch(batch), content_type=MSGPACK)
 
 
+async def want(request: web.Request) -> web.Response:
+    """Lazy re-sharing (docs/protocol.md 14.2): bodies of our own re-shares the asker was offered."""
+    origin, body = await authenticate(request)
+    batch = serve_want(request.app[STATE].federation, origin, WantRequest.decode(body))
+    return web.Response(body=batch.encode(), content_type=MSGPACK)
+
+
 async def advertise_versions(request: web.Request, response: web.StreamResponse) -> None:
     """Every federation answer, errors and 404s included, names the versions and features this node speaks."""
     if STATE in request.app:
@@ -273,6 +283,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/federation/v1/pair", pair),
     ("POST", "/federation/v1/push", push),
     ("POST", "/federation/v1/pull", pull),
+    ("POST", WANT_PATH, want),
 ]
 
 

@@ -34,7 +34,7 @@ from protocol.reshare import make_reshare
 from protocol.sealing import SUITE_MLKEM768_X25519, SUITE_X25519, open_bytes, seal_bytes, seal_info
 from protocol.statement import Envelope, SealedContent, Statement, sign_statement
 from protocol.sync import Batch, ItemResult, PullRequest, PushResults
-from tests.protocol import correction_vectors, rejection_vectors
+from tests.protocol import correction_vectors, rejection_vectors, want_vectors
 from tests.protocol.rejection_vectors import rejected_vectors
 
 VECTORS_PATH = Path(__file__).resolve().parents[2] / "docs" / "test-vectors.json"
@@ -284,6 +284,13 @@ def reshare_vector() -> dict[str, Any]:
     }
 
 
+def reshare_want_vector() -> dict[str, Any]:
+    s1, _, s3 = statements()
+    note = shared_note()
+    body = make_reshare(note, encode_bundle([s1, s3]), (identity("B").node_id,)).to_value()
+    return want_vectors.vectors(identity("B"), body, note, statement_vector)
+
+
 def statement_vector(s: Statement) -> dict[str, Any]:
     assert s.body is not None and s.salt is not None
     return {
@@ -354,6 +361,7 @@ def deterministic() -> dict[str, Any]:
         "referral_correction": correction_vectors.vectors(
             rotated_identity(), REFERRAL_ID, referral_status_statement().id,
             ReferralStatus(REFERRAL_ID, "interview", REFERRAL_PREVIOUS, STATUS_REASON).to_value(), statement_vector),
+        "reshare_want": reshare_want_vector(),
         "base_url": base_url_vectors(),
         "rejected": rejected_vectors(request_auth_vector()["authorization"], invite_vector()["token"]),
     }
@@ -694,6 +702,7 @@ def markdown(data: dict[str, Any]) -> str:
         block(f"`{field}`", sv[field])
     lines.append("")
     correction_vectors.markdown(data["referral_correction"], block, lines)
+    want_vectors.markdown(data["reshare_want"], block, lines)
 
     rv = data["relay"]
     lines.append("### Relay decryption: A's note and job relayed to B")

@@ -12,6 +12,7 @@ from protocol.reshare import reshare_path, worth_wanting
 from protocol.reshare_want import (
     AUTHOR_GRACE_MS,
     COLLECT_MS,
+    MAX_WANT,
     WANT_TIMEOUT_MS,
     Offer,
     Want,
@@ -120,3 +121,31 @@ def test_want_request_decoder_only_raises_typed_errors(data: bytes) -> None:
         WantRequest.decode(data)
     except RemoteProtocolError:
         pass
+
+
+@given(st.lists(st.integers(1, 2**40), min_size=1, max_size=MAX_WANT, unique=True))
+def test_want_request_round_trips(seqs: list[int]) -> None:
+    request = WantRequest(tuple(seqs))
+    assert WantRequest.decode(request.encode()) == request
+
+
+@given(st.integers(1, 16).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True),
+    st.binary(min_size=32, max_size=32), st.integers(2, 8), st.booleans())))
+def test_batch_with_offers_round_trips(case: tuple[int, list[int], bytes, int, bool]) -> None:
+    from protocol.sync import Batch
+
+    n, indexes, root, distance, more = case
+    offers = tuple(Offer(i, root, A, distance) for i in sorted(indexes))
+    batch = Batch(tuple(bytes([i]) * 8 for i in range(n)), more, None, offers)
+    assert Batch.decode(batch.encode()) == batch
+    assert Batch.decode(Batch(batch.envelopes, more).encode()).offers == ()  # the 3-element form has none
+
+
+def test_batch_with_an_empty_offers_element_is_malformed() -> None:
+    from protocol.codec import encode
+    from protocol.sync import Batch
+
+    with pytest.raises(RemoteProtocolError) as err:
+        Batch.decode(encode([1, [b"x"], False, None, []]))
+    assert err.value.code == MALFORMED

@@ -344,3 +344,23 @@ def test_job_posting_vector(stored: dict[str, Any]) -> None:
     assert job.posting == v["posting"] and json.loads(job.posting)["@type"] == "JobPosting"
     assert job.version == 2 and job.title == stored["job"]["title"]
     assert Job.from_value(decode(bytes.fromhex(stored["job"]["body"]), BODY_LIMITS)).posting is None  # absent: no posting
+
+
+def test_reshare_want_vectors_decode_and_refuse(stored: dict[str, Any]) -> None:
+    """Section 14.2: the offer batch and the want request decode to what the vector says; each
+    rejected want request is refused with its code."""
+    from protocol.reshare_want import WantRequest
+    from protocol.sync import Batch
+
+    wv = stored["reshare_want"]
+    batch = Batch.decode(bytes.fromhex(wv["offer_batch"]))
+    assert [(o.index, o.root.hex(), o.root_author.hex(), o.distance) for o in batch.offers] == [
+        (0, wv["offer"]["root"], wv["offer"]["root_author"], 2)]
+    assert wv["offer"]["root"] == stored["reshare"]["root"]["id"]
+    envelope = Envelope.decode(batch.envelopes[0])
+    assert envelope.content is None and envelope.open_plain().id.hex() == wv["reshare"]["id"]
+    assert WantRequest.decode(bytes.fromhex(wv["want_request"]["encoded"])).seqs == (2,)
+    for case in wv["rejected_wants"]:
+        with pytest.raises(RemoteProtocolError) as refused:
+            WantRequest.decode(bytes.fromhex(case["encoded"]))
+        assert refused.value.code == case["code"], case["case"]

@@ -1,0 +1,136 @@
+"""Lazy re-sharing between real nodes (docs/protocol.md 14.2, feature ``reshare-want``).
+
+A diamond A - B, A - C, B - D, C - D (no A - D trust): A's note with hops 2 reaches D through B and
+through C. With the feature D receives its body exactly once (one of the two re-shares is filled by
+a want, the other stays header-only); without it at D, both re-shares carry it (positive control).
+Bodies are counted from D's stored data: B's and C's ``reshare`` entries in D's log with a body.
+"""
+
+from __future__ import annotations
+
+import os
+
+from protocol.bodies import Note
+from protocol.codec import encode
+from protocol.identity import Identity
+from protocol.reshare_want import FEATURE, MAX_WANT, WantRequest
+from protocol.versions import SUPPORTED, WITH_RESHARE_WANT
+from tests.node.federation_helpers import FakeClock, pair, signed_post, wait_until
+
+WANT = "/federation/v1/want"
+WITHOUT = SUPPORTED  # the default registry does not name the feature yet (protocol/versions.py)
+assert FEATURE in WITH_RESHARE_WANT.features and FEATURE not in WITHOUT.features
+
+
+async def diamond(net, *, d_versions=WITH_RESHARE_WANT, b_versions=WITH_RESHARE_WANT):
+    a = await net.start("Alpha Org", versions=WITH_RESHARE_WANT)
+    b = await net.start("Bravo Org", versions=b_versions)
+    c = await net.start("Charlie Org", versions=WITH_RESHARE_WANT)
+    d = await net.start("Delta Org", versions=d_versions)
+    for x, y in ((a, b), (a, c), (b, d), (c, d)):
+        await pair(x, y)
+    # Every partner has answered once, so each knows the other's features before the note is sent.
+    for x, y in ((b, d), (c, d), (d, b), (d, c)):
+        await wait_until(lambda x=x, y=y: y.service.node_id in x.service.peer_features, what="features learnt")
+    return a, b, c, d
+
+
+def reshares_at(d, *origins) -> list[tuple[bytes, bool]]:
+    """(re-sharer, whether its body is stored) for every ``reshare`` of the origins held in D's log."""
+    rows = d.service.db.query(
+        f"SELECT author, body FROM entries WHERE kind = 'reshare' AND author IN ({','.join('?' * len(origins))})",
+        [o.service.node_id for o in origins])
+    return [(bytes(r["author"]), r["body"] is not None) for r in rows]
+
+
+def bodies(d, b, c) -> int:
+    return sum(has for _, has in reshares_at(d, b, c))
+
+
+def holds_root(d, root: bytes) -> bool:
+    return bool(list(d.service.db.query("SELECT 1 FROM foreign_statements WHERE id = ?", [root])))
+
+
+async def post_note(a, text: str):
+    return a.federation.append(Note.KIND, Note(text, hops=2).to_value(), private=True)
+
+
+async def test_diamond_d_receives_the_body_once(fed_net):
+    a, b, c, d = await diamond(fed_net)
+    root = await post_note(a, "MARKER-want-diamond")
+    await wait_until(lambda: holds_root(d, root.id) and len(reshares_at(d, b, c)) == 2, 10, what="the note at D")
+    assert bodies(d, b, c) == 1
+    assert d.federation.wants.asked == 1
+    assert not d.federation.wants.tracker.roots  # nothing left open
+
+
+async def test_positive_control_without_the_feature_d_gets_two_bodies(fed_net):
+    a, b, c, d = await diamond(fed_net, d_versions=WITHOUT)
+    root = await post_note(a, "MARKER-want-control")
+    await wait_until(lambda: holds_root(d, root.id) and bodies(d, b, c) == 2, 10, what="both bodies at D")
+    assert d.federation.wants.asked == 0
+
+
+async def test_mixed_network_converges_with_one_body(fed_net):
+    """B predates the feature: it sends D its body eagerly; C offers; D holds the root and never asks."""
+    a, b, c, d = await diamond(fed_net, b_versions=WITHOUT)
+    root = await post_note(a, "MARKER-want-mixed")
+    await wait_until(lambda: holds_root(d, root.id) and len(reshares_at(d, b, c)) == 2, 10, what="the note at D")
+    await wait_until(lambda: not d.federation.wants.tracker.roots, what="D's want to settle")
+    assert bodies(d, b, c) == 1
+    assert dict(reshares_at(d, b, c))[b.service.node_id] is True
+
+
+async def test_a_failed_offerer_makes_d_ask_the_next(fed_net):
+    a, b, c, d = await diamond(fed_net)
+    clock = FakeClock()
+    d.service.clock = clock  # D's tracker waits on its own clock: nothing is asked until it moves
+    root = await post_note(a, "MARKER-want-failover")
+    await wait_until(lambda: len(reshares_at(d, b, c)) == 2, 10, what="both offers at D")
+    state = d.federation.wants.tracker.roots[root.id]
+    assert len(state.offers) == 2 and bodies(d, b, c) == 0
+    first = next(x for x in (b, c) if x.service.node_id == state.offers[0][1])
+    await fed_net.halt(first)  # the offerer D would ask first no longer answers
+    clock.advance(1_000)
+    d.sync.timers_changed()
+    await wait_until(lambda: holds_root(d, root.id), 10, what="the body from the second offerer")
+    assert d.federation.wants.asked == 2
+    assert bodies(d, b, c) == 1
+    assert dict(reshares_at(d, b, c))[first.service.node_id] is False
+
+
+async def test_hostile_wants_are_refused_and_change_nothing(fed_net):
+    a, b, c, d = await diamond(fed_net)
+    root = await post_note(a, "MARKER-want-hostile")
+    await wait_until(lambda: holds_root(d, root.id), 10, what="the note at D")
+    reshare_seq = next(r["seq"] for r in b.service.db.query(
+        "SELECT seq FROM entries WHERE author = ? AND kind = 'reshare'", [b.service.node_id]))
+    head = b.service.log.head(b.service.node_id).seq
+    cases = [
+        (d, WantRequest((head + 5,)).encode(), 404, "not-offered"),  # beyond B's log
+        (d, WantRequest((1,)).encode(), 404, "not-offered"),  # B's org card: not a re-share
+        (a, WantRequest((reshare_seq,)).encode(), 404, "not-offered"),  # the root's author is excluded
+        (d, encode([1, list(range(1, MAX_WANT + 2))]), 413, "too-large"),  # too many seqs
+        (d, encode([1, []]), 400, "malformed"),
+        (Identity.from_random(os.urandom), WantRequest((reshare_seq,)).encode(), 403, "untrusted-sender"),
+    ]
+    for asker, body, status, code in cases:
+        identity = asker if isinstance(asker, Identity) else asker.service.identity
+        answer = await signed_post(b, WANT, body, identity)
+        assert (answer.status, answer.error) == (status, code), (status, code, answer.body[:200])
+    assert b.service.log.head(b.service.node_id).seq == head  # nothing was appended or changed
+    # Positive control: the same asker's valid want for that seq is answered with the sealed body.
+    answer = await signed_post(b, WANT, WantRequest((reshare_seq,)).encode(), d.service.identity)
+    assert answer.status == 200
+
+
+async def test_wants_over_the_request_rate_are_refused(fed_net):
+    from node.core.limits import PeerLimits
+
+    a, b, c, d = await diamond(fed_net)
+    await fed_net.halt(d)  # D's own pulls no longer spend its tokens at B: only this test's requests do
+    b.fed_state.limits = PeerLimits(rate=0.001, burst=1.0)  # one request, then none for a long while
+    first = await signed_post(b, WANT, WantRequest((1,)).encode(), d.service.identity)
+    assert first.error == "not-offered"  # the one token: answered (seq 1 is B's org card)
+    second = await signed_post(b, WANT, WantRequest((1,)).encode(), d.service.identity)
+    assert (second.status, second.error) == (429, "rate-limited")
