@@ -72,13 +72,15 @@ async def test_positive_control_without_the_feature_d_gets_two_bodies(fed_net):
 
 
 async def test_mixed_network_converges_with_one_body(fed_net):
-    """B predates the feature: it sends D its body eagerly; C offers; D holds the root and never asks."""
+    """B predates the feature: it sends D its body eagerly; C offers. Which arrives first is up to the
+    network: B's body first and D never asks, or C's offer first and D asks C once; one body kept either way."""
     a, b, c, d = await diamond(fed_net, b_versions=WITHOUT)
     root = await post_note(a, "MARKER-want-mixed")
     await wait_until(lambda: holds_root(d, root.id) and len(reshares_at(d, b, c)) == 2, 10, what="the note at D")
     await wait_until(lambda: not d.federation.wants.tracker.roots, what="D's want to settle")
     assert bodies(d, b, c) == 1
-    assert dict(reshares_at(d, b, c))[b.service.node_id] is True
+    # D asks C at most once (C's offer may come before B's eager body, and its answer is then a duplicate).
+    assert d.federation.wants.asked <= 1
 
 
 async def test_a_failed_offerer_makes_d_ask_the_next(fed_net):
