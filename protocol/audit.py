@@ -15,6 +15,7 @@ from protocol.audit_bundle import AuditBundle
 from protocol.audit_checks import STEPS
 from protocol.audit_state import AuditFailure, CheckState
 from protocol.errors import ProtocolError
+from protocol.identity import fingerprint_for
 
 # The checks, in the order they run. Each failure names one of these.
 CHECKS = tuple(name for name, _ in STEPS)
@@ -32,6 +33,7 @@ class AuditReport:
     passed: list[str] = field(default_factory=list)
     failed: AuditFailure | None = None
     facts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # reported, neither proven nor failed (an optional cosignature absent)
     figures: dict[str, int] = field(default_factory=dict)
     organizations: dict[bytes, str] = field(default_factory=dict)  # node id -> name, from the cards that verified
     period: tuple[int, int] | None = None  # the earliest and latest signing time (ms) of the records checked
@@ -47,8 +49,10 @@ class AuditReport:
             "failure": self.failed.detail if self.failed else None,
             "failed_statement": self.failed.statement.hex() if self.failed and self.failed.statement else None,
             "facts": self.facts,
+            "notes": self.notes,
             "figures": self.figures,
-            "organizations": [{"node_id": node.hex(), "name": name} for node, name in self.organizations.items()],
+            "organizations": [{"node_id": node.hex(), "name": name, "fingerprint": fingerprint_for(node)}
+                              for node, name in self.organizations.items()],
             "period": None if self.period is None else {"since": self.period[0], "until": self.period[1]},
         }
 
@@ -58,7 +62,7 @@ def verify(data: bytes) -> AuditReport:
     bundle = AuditBundle.decode(data)
     report = AuditReport(False, bundle.subject, bundle.exported_by, bundle.exported_at)
     state = CheckState(bundle)
-    report.facts, report.figures = state.facts, state.figures
+    report.facts, report.notes, report.figures = state.facts, state.notes, state.figures
     try:
         for name, step in STEPS:
             try:

@@ -181,8 +181,8 @@ def _check_references(state: CheckState) -> None:
                 raise AuditFailure("references", "a re-share carries a job statement not in the bundle", statement.id)
     resharers = sorted({s.author for s in state.statements.values() if s.kind == "reshare"})
     state.facts.append(
-        f"{state.name(rs.author)} referred a candidate (ref {referral.candidate_ref.hex()[:8]}…) to "
-        f"{state.name(referral.job_author)} on {utc_day(rs.header.ts)} for job {job.title!r}"
+        f"{state.name(rs.author)} referred a candidate to {state.name(referral.job_author)} in referral "
+        f"{referral.referral_id.hex()} on {utc_day(rs.header.ts)} for job {job.title!r}"
         + (f", which was re-shared by {', '.join(state.name(n) for n in resharers)}" if resharers else "")
         + (" — profile disclosed in this bundle" if profile.body is not None else " — profile redacted or erased (only a fingerprint of it is kept)"))
 
@@ -264,17 +264,27 @@ def _check_impact(state: CheckState) -> None:
         for name, value in figures.items():
             actual = recomputed.partners.get(partner, {}).get(name, 0)
             if actual != value:
-                raise AuditFailure("impact", f"{name} for partner {partner[:12]}… is reported as {value} but the statements show {actual}",
-                                   report_statement.id)
+                raise AuditFailure("impact", f"{name} for partner {_partner_name(state, partner)} is reported as {value} but "
+                                             f"the statements show {actual}", report_statement.id)
     state.figures.update(report.figures)
     state.facts.append(f"{len(report.figures)} impact figures recomputed from {len(counted)} signed statements and found equal")
 
 
+def _partner_name(state: CheckState, partner: str) -> str:
+    """A partner of an impact report (keyed by node id in hex) by name; a key that is not hex is shown escaped."""
+    try:
+        return state.name(bytes.fromhex(partner))
+    except ValueError:
+        return repr(partner)
+
+
 def _check_cosignatures(state: CheckState) -> None:
     try:
-        state.facts.extend(cosignature_facts(state.bundle.cosignatures, state.statements, state.cards, state.name))
+        facts, notes = cosignature_facts(state.bundle.cosignatures, state.statements, state.cards, state.name)
     except CosignatureFailure as failure:
         raise AuditFailure("cosignatures", failure.detail, failure.statement) from failure
+    state.facts.extend(facts)
+    state.notes.extend(notes)
 
 
 # The checks, in the order they run. Each failure names one of these.

@@ -3,8 +3,8 @@ lines over the bundle's checkpoints, verified offline from the cards in the bund
 
 Kept apart from ``protocol.audit_checks`` because it reads C2SP notes, not statements. A cosignature that
 does not verify, or whose cosigner's card the bundle lacks (it could not be checked, so it must not be
-there), fails the check by name; a checkpoint without cosignatures is reported as a fact and fails
-nothing (cosignatures strengthen a bundle; they are optional).
+there), fails the check by name; a checkpoint without cosignatures is reported as a note — neither
+proven nor failed — and fails nothing (cosignatures strengthen a bundle; they are optional).
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ class CosignatureFailure(Exception):
 
 
 def cosignature_facts(cosignatures: Sequence[BundleCosignature], statements: Mapping[bytes, Statement],
-                      cards: Mapping[bytes, VerifiedCard], name_of: Callable[[bytes], str]) -> list[str]:
-    """Verify every entry; return the facts to report. Raises ``CosignatureFailure`` on the first bad one."""
+                      cards: Mapping[bytes, VerifiedCard], name_of: Callable[[bytes], str]) -> tuple[list[str], list[str]]:
+    """Verify every entry; return the facts proven and the notes (what is absent, not wrong) to report.
+    Raises ``CosignatureFailure`` on the first bad one."""
     facts: list[str] = []
+    notes: list[str] = []
     verified: dict[bytes, int] = {}
     for item in cosignatures:
         statement = statements.get(item.checkpoint)
@@ -60,8 +62,9 @@ def cosignature_facts(cosignatures: Sequence[BundleCosignature], statements: Map
     checkpoints = [s for s in statements.values() if s.kind == Checkpoint.KIND]
     bare = sum(1 for s in checkpoints if s.id not in verified)
     if verified:
-        facts.append(f"{sum(verified.values())} partner cosignatures over {len(verified)} checkpoints verify")
+        facts.append(f"{sum(verified.values())} cosignature(s) by partners over {len(verified)} signed summaries of a history verify")
     if bare:
-        facts.append(f"{bare} of {len(checkpoints)} checkpoints carry no cosignature (reported, not a failure)")
-    return facts
+        notes.append(f"{bare} of {len(checkpoints)} signed summaries of a history carry no cosignature by a partner "
+                     "(cosignatures are optional extra evidence)")
+    return facts, notes
 

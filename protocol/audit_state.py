@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from protocol.audit_bundle import AuditBundle
 from protocol.card_bundle import VerifiedCard
+from protocol.identity import fingerprint_for
 from protocol.provenance import Checkpoint
 from protocol.statement import Statement
 
@@ -48,12 +49,19 @@ class CheckState:
     by_author: dict[bytes, dict[int, Statement]] = field(default_factory=dict)
     twins: list[tuple[Statement, Statement]] = field(default_factory=list)  # two statements for one (author, seq)
     facts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # reported, neither proven nor failed (e.g. optional evidence absent)
     figures: dict[str, int] = field(default_factory=dict)
 
     def name(self, node: bytes) -> str:
-        """An organization as a report names it: its card's name and a short id."""
+        """An organization as a report names it: the name on its verified card. Only when two cards in
+        the bundle carry the same name (names are self-chosen) does its fingerprint follow, to tell them
+        apart; a node without a card is named by its fingerprint (the report lists every card's)."""
         card = self.cards.get(node)
-        return f"{card.card.name} ({node.hex()[:12]}…)" if card else node.hex()[:12] + "…"
+        if card is None:
+            return f"an organization not known by name (fingerprint {fingerprint_for(node)})"
+        if sum(1 for other in self.cards.values() if other.card.name == card.card.name) > 1:
+            return f"{card.card.name} (fingerprint {fingerprint_for(node)})"
+        return card.card.name
 
     def need(self, statement_id: bytes, check: str, what: str) -> Statement:
         """A statement a check relies on; its absence fails that check, naming what is missing."""

@@ -6,13 +6,16 @@ import argparse
 import base64
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node.cli.common import admin, command, emit, group, json_option
 from node.core.errors import UserError
-from node.formats.audit_words import CHECK_WORDS
+from node.formats.audit_words import CHECK_WORDS, FIGURE_WORDS, figure_words
 from node.safe_files import write_private
 from node.terminal import safe_text
+
+if TYPE_CHECKING:
+    from protocol.audit import AuditReport
 
 
 def _write(path: str, data: bytes) -> None:
@@ -47,7 +50,6 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from node.formats.cli_json import rfc3339
     from protocol.audit import verify
     from protocol.audit_bundle import AuditInputError
 
@@ -66,32 +68,48 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     if args.json:
         emit(args, report.to_json(), "")
     else:
-        kind = f"referral {report.subject.hex()}" if report.subject else "impact report"
-        exporter = report.organizations.get(report.exported_by) or f"node {report.exported_by.hex()[:16]}…"
-        print(safe_text(f"Audit bundle for {kind}, exported by {exporter} on {rfc3339(report.exported_at)}", multiline=False))
-        if report.organizations:
-            print(safe_text("Organizations: " + ", ".join(sorted(report.organizations.values())), multiline=False))
-        if report.period:
-            print(f"Period: {rfc3339(report.period[0])} to {rfc3339(report.period[1])}")
-        for fact in report.facts:
-            print(safe_text(f"  proven: {fact}", multiline=False))
-        for name in report.passed:
-            print(safe_text(f"  ok      {name}: {CHECK_WORDS.get(name, name)}", multiline=False))
-        if report.failed:
-            where = f" (record {report.failed.statement.hex()[:16]}…)" if report.failed.statement else ""
-            print(safe_text(f"  FAILED  {report.failed.check}: {report.failed.detail}{where}", multiline=False))
-        if report.figures:
-            for name, value in sorted(report.figures.items()):
-                print(safe_text(f"  figure  {name} = {value}", multiline=False))
-        print("VALID" if report.valid else "INVALID")
+        print(report_text(report))
     return 0 if report.valid else 1
 
 
-_FIGURES = (("jobs_filled_via_referrals", "jobs filled via referrals"), ("referrals_sent", "referrals sent"),
-            ("referrals_received", "referrals received"), ("referrals_accepted", "referrals accepted"),
-            ("referrals_hired", "referrals hired"), ("new_partnerships", "new partnerships"),
-            ("active_peers", "active peers"), ("statements_exchanged", "signed records exchanged"),
-            ("consent_withdrawals", "consent withdrawals"), ("erasures_acknowledged", "erasures acknowledged"))
+def report_text(report: AuditReport) -> str:
+    """An audit report for people: who (each organization by the name on its verified card, with the
+    fingerprint to compare), when (the period its records span), what was proven, what is only noted,
+    and what each check means — passed, failed, or not run after the failure."""
+    from node.formats.cli_json import rfc3339
+    from protocol.audit import CHECKS
+    from protocol.identity import fingerprint_for
+
+    def named(node: bytes) -> str:
+        return report.organizations.get(node) or f"an organization not known by name (fingerprint {fingerprint_for(node)})"
+
+    kind = f"referral {report.subject.hex()}" if report.subject else "an impact report"
+    lines = [f"Audit bundle for {kind}, exported by {named(report.exported_by)} on {rfc3339(report.exported_at)}"]
+    if report.organizations:
+        width = max(len(name) for name in report.organizations.values())
+        lines.append("Organizations (by the name on each one's verified card; the fingerprint is what its admins compare):")
+        lines += [f"  {name:<{width}}  fingerprint {fingerprint_for(node)}"
+                  for node, name in sorted(report.organizations.items(), key=lambda item: (item[1], item[0]))]
+    if report.period:
+        lines.append(f"Period: records signed from {rfc3339(report.period[0])} to {rfc3339(report.period[1])}")
+    lines += [f"  proven: {fact}" for fact in report.facts]
+    lines += [f"  note:   {note}" for note in report.notes]
+    lines += [f"  ok      {name}: {CHECK_WORDS.get(name, name)}" for name in report.passed]
+    if report.failed:
+        failed = report.failed
+        where = f" (record {failed.statement.hex()[:16]}…)" if failed.statement else ""
+        lines.append(f"  FAILED  {failed.check}: {CHECK_WORDS.get(failed.check, failed.check)} — not so: {failed.detail}{where}")
+        done = {*report.passed, failed.check}
+        lines += [f"  not run {name}: {CHECK_WORDS.get(name, name)} (the checks stop at the first failure)"
+                  for name in CHECKS if name not in done]
+    lines += [f"  figure  {figure_words(name)}: {value}" for name, value in sorted(report.figures.items())]
+    lines.append("VALID: every check passed" if report.valid else "INVALID: the check named FAILED above did not hold")
+    # One line each, escaped on its own: names and details come from the bundle (untrusted), and a line
+    # break in one must not forge a line of the report.
+    return "\n".join(safe_text(line, multiline=False) for line in lines)
+
+
+_FIGURES = tuple(FIGURE_WORDS.items())
 
 
 def cmd_impact(args: argparse.Namespace) -> int:

@@ -239,6 +239,8 @@ async def _audit(story: Narrator, root: Path, youth: NodeRuntime, coop: NodeRunt
               f"`orgnode audit verify` says: {'VALID' if report.valid else 'INVALID'}")
     for fact in report.facts:
         story.say(f"  proven: {fact}")
+    for note in report.notes:
+        story.say(f"  noted (not a failure): {note}")
 
 
 def _impact(story: Narrator, youth: NodeRuntime, corp: NodeRuntime) -> None:

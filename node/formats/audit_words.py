@@ -1,4 +1,5 @@
-"""What each audit check means, in plain words: shared by `orgnode audit verify` and the dashboard's audit page."""
+"""What each audit check and impact figure means, in plain words: shared by `orgnode audit verify`,
+`orgnode impact` and the dashboard's audit page (the names stay in --json and docs/audit.md)."""
 
 from __future__ import annotations
 
@@ -14,3 +15,22 @@ CHECK_WORDS = {  # what each check of protocol.audit_checks.STEPS means, for peo
     "lifecycle": "the referral's steps happened in an allowed order, by the side allowed to take them",
     "impact": "the impact figures recompute from the records themselves",
 }
+
+FIGURE_WORDS = {  # protocol.impact.FIGURES, for people
+    "jobs_filled_via_referrals": "jobs filled via referrals",
+    "referrals_sent": "referrals sent",
+    "referrals_received": "referrals received",
+    "referrals_accepted": "referrals accepted",
+    "referrals_hired": "referrals hired",
+    "median_seconds_to_outcome": "median seconds from referral to outcome",
+    "new_partnerships": "new partnerships",
+    "active_peers": "active partners",
+    "statements_exchanged": "signed records exchanged",
+    "consent_withdrawals": "consent withdrawals",
+    "erasures_acknowledged": "erasures acknowledged",
+}
+
+
+def figure_words(name: str) -> str:
+    """A figure's name in words (a figure this release does not know: its name with spaces)."""
+    return FIGURE_WORDS.get(name, name.replace("_", " "))

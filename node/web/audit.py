@@ -12,7 +12,7 @@ from aiohttp import web
 from node.core import path_proofs
 from node.core.errors import UserError
 from node.core.requests import AuditExport
-from node.formats.audit_words import CHECK_WORDS
+from node.formats.audit_words import CHECK_WORDS, figure_words
 from node.web.auth import requires
 from node.web.context import WEB, session_of
 from node.web.referrals import STAGE_WORDS
@@ -51,12 +51,12 @@ def report_view(report: AuditReport) -> dict[str, Any]:
         "valid": report.valid, "subject": report.subject.hex() if report.subject else None,
         "exported_by": report.organizations.get(report.exported_by) or f"node {report.exported_by.hex()[:16]}…",
         "exported_at": report.exported_at, "organizations": sorted(report.organizations.values()),
-        "period": report.period, "facts": report.facts,
+        "period": report.period, "facts": report.facts, "notes": report.notes,
         "passed": [(name, CHECK_WORDS.get(name, name)) for name in report.passed],
         "failed": None if failed is None else {"check": failed.check, "words": CHECK_WORDS.get(failed.check, failed.check),
                                                "detail": failed.detail,
                                                "statement": failed.statement.hex() if failed.statement else None},
-        "figures": sorted(report.figures.items()),
+        "figures": [(figure_words(name), value) for name, value in sorted(report.figures.items())],
     }
 
 

@@ -31,7 +31,7 @@ def test_demo_has_no_jargon_and_one_referral_id(tmp_path):
     assert "encrypted so only Northwind can read it" in out  # the plain words replaced "sealed"
     assert jargon_in(out) == [], out
     shown = re.findall(r"referral ([0-9a-f]{32})\b", out)
-    assert len(shown) == 4, out  # requested, received, status changes, audit export
+    assert len(shown) == 5, out  # requested, received, status changes, audit export, the audit's proven referral
     assert len(set(shown)) == 1, shown
     _walk_human_commands(tmp_path / "demo", shown[0])
 

@@ -69,7 +69,8 @@ async def test_full_referral_bundle_verifies_offline(net, tmp_path):
     assert report["period"]["since_at"] <= report["period"]["until_at"] and report["period"]["since_at"].endswith("Z")
     human = subprocess.run([sys.executable, "-m", "node.cli.main", "audit", "verify", str(path)], capture_output=True,
                            text=True, cwd="/", env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}, timeout=60).stdout
-    assert f"exported by {youth.service.config.name} on " in human and "Organizations: " in human and "Period: " in human
+    assert f"exported by {youth.service.config.name} on " in human and "Organizations (" in human and "Period: " in human
+    assert "  Northwind " in human and "fingerprint " in human and "(ref " not in human, human  # by name, no other id
     assert "  ok      consent: the candidate had agreed before their profile was sent" in human, human
     assert all(f"  ok      {check}: " in human for check in audit.CHECKS), human  # every check explained
     # Redacted export: the profile's plaintext is absent but everything still verifies.

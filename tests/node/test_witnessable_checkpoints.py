@@ -98,10 +98,12 @@ async def test_audit_bundles_carry_cosignatures_and_audit_verify_checks_them(net
     assert [c.checkpoint for c in bundle.cosignatures] == [cp.id]
     report = audit.verify(data)
     assert report.valid and "cosignatures" in report.passed, report.failed
-    assert any("cosignatures over 1 checkpoints verify" in fact for fact in report.facts)
+    assert any("cosignature(s) by partners over 1 signed summaries of a history verify" in fact for fact in report.facts)
+    assert not any("cosignature" in fact for fact in report.facts if "verify" not in fact)
     item = bundle.cosignatures[0]
     flipped = item.line[:-3] + (b"A" if item.line[-3:-2] != b"A" else b"B") + item.line[-2:]
     bad = audit.verify(replace(bundle, cosignatures=(replace(item, line=flipped),)).encode())
     assert not bad.valid and bad.failed.check == "cosignatures" and bad.failed.statement == cp.id
     bare = audit.verify(replace(bundle, cosignatures=()).encode())
-    assert bare.valid and any("carry no cosignature" in fact for fact in bare.facts), "absent cosignatures are reported, not failed"
+    assert bare.valid and any("carry no cosignature" in note for note in bare.notes), "absent cosignatures are reported, not failed"
+    assert not any("cosignature" in fact for fact in bare.facts), "a note, never listed as proven"
