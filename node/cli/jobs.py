@@ -18,12 +18,19 @@ from node.safe_files import write_private
 from node.terminal import safe_json_text
 
 
+def reach_words(hops: int) -> str:
+    """How far a job travels, in words (``hops`` stays the technical term in --json and docs)."""
+    if hops <= 1:
+        return " only (they do not pass it on)"
+    return f", who may pass it on: up to {hops} organizations away"
+
+
 def cmd_job_post(args: argparse.Namespace) -> int:
     data = call(args, "POST", "/jobs/post", {
         "title": args.title, "skills": args.skills, "description": args.description, "location": args.location,
         "remote": args.remote, "hybrid": args.hybrid, "employment_type": args.employment_type, "salary": args.salary,
         "valid_through": args.valid_through, "hops": args.hops})
-    emit(args, {"id": data["id"]}, f"Posted job {data['id']} — shared with trusted partners (hops={args.hops})")
+    emit(args, {"id": data["id"]}, f"Posted job {data['id']} — shared with your trusted partners" + reach_words(args.hops))
     return 0
 
 

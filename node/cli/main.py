@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run and manage an orgnode: a federated talent-referral node for your organization.",
         parents=[common],
     )
+    # Also before the command (`orgnode --home A --json status`): a dest of its own, since a command's
+    # own --json default would overwrite it (argparse copies a subcommand's defaults over the top level's).
+    parser.add_argument("--json", dest="global_json", action="store_true", help="print JSON for scripts (also after the command)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for group in GROUPS:
@@ -116,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     JSON_ERRORS = wants_json(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "global_json", False):
+        if not hasattr(args, "json"):
+            parser.error(f"`orgnode {args.command}` has no JSON output: leave out --json")
+        args.json = True
     if args.command != "run":  # `orgnode run` logs them as events (node/runtime.py)
         warn_unknown_variables()
     as_json = bool(getattr(args, "json", False))

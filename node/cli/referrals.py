@@ -129,7 +129,7 @@ def cmd_referral_decline(args: argparse.Namespace) -> int:
 
 def cmd_referral_update(args: argparse.Namespace) -> int:
     data = call(args, "POST", "/referrals/update", {"id": args.id, "status": args.status, "reason": args.reason})
-    emit(args, data, f"Referral {data['id']} is now {data['status']}; the other organization is told.")
+    emit(args, data, f"Referral {data['id']} moved to “{words(data['status'])}”; the other organization is told.")
     return 0
 
 
@@ -137,7 +137,7 @@ def cmd_referral_correct(args: argparse.Namespace) -> int:
     data = call(args, "POST", "/referrals/correct", {"id": args.id, "status": args.status, "reason": args.reason})
 
     def text() -> str:
-        lines = [f"Referral {data['id']} corrected: it is now {words(data['status'])}; the referring organization is told.",
+        lines = [f"Referral {data['id']} corrected: its outcome is now “{words(data['status'])}”; the referring organization is told.",
                  "Both the original outcome and the correction stay in its history (`orgnode referral show "
                  f"{data['id'][:8]}`)."]
         if data.get("unfilled_job_id"):

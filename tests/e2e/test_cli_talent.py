@@ -108,7 +108,7 @@ def test_talent_cli_end_to_end(tmp_path):
         assert set(posted) == {"job_id"} and len(posted["job_id"]) == 32
         job_id = posted["job_id"]
         human = run(corp, "job", "post", "--title", "Night driver", "--skills", "driving").stdout
-        assert human.startswith("Posted job ") and "hops=1" in human
+        assert human.startswith("Posted job ") and "only (they do not pass it on)" in human and "hops=" not in human
 
         seen = wait_for(lambda: [j for j in js(youth, "job", "list") if j["job_id"] == job_id], "the job at the partner")
         job = seen[0]
@@ -226,11 +226,11 @@ def test_talent_cli_end_to_end(tmp_path):
         assert js(corp, "referral", "update", rid, "--status", "in_process")["status"] == "in_process"
         staged = js(corp, "referral", "update", rid, "--status", "interview", "--reason", "Tuesday 10:00")
         assert (staged["status"], staged["referral_id"]) == ("interview", rid)
-        assert "now offer" in run(corp, "referral", "update", rid, "--status", "offer").stdout
+        assert "moved to “offer”" in run(corp, "referral", "update", rid, "--status", "offer").stdout
         assert "cannot go from offer to interview" in fails(corp, "referral", "update", rid, "--status", "interview")
         wait_for(lambda: [r for r in js(youth, "referral", "list") if r["referral_id"] == rid and r["status"] == "offer"],
                  "the offer at the referrer")
-        assert "now hired" in run(corp, "referral", "update", rid, "--status", "hired", "--reason", "starts Monday").stdout
+        assert "moved to “hired”" in run(corp, "referral", "update", rid, "--status", "hired", "--reason", "starts Monday").stdout
         line = fails(corp, "referral", "update", rid, "--status", "in_process")
         assert "cannot go from hired to in_process" in line
         assert "no such referral" in fails(corp, "referral", "update", "ef" * 16, "--status", "hired")
@@ -256,7 +256,7 @@ def test_talent_cli_end_to_end(tmp_path):
         wait_for(lambda: [r for r in js(youth, "referral", "list") if r["referral_id"] == rid and r["status"] == "hired"], "hire at referrer")
         # Issue 12 item 4: a mistaken outcome is corrected; both stay in the history and the lifecycle continues.
         out = run(corp, "referral", "correct", rid, "--status", "offer", "--reason", "she has not signed yet").stdout
-        assert "corrected: it is now offer" in out and "now closed, not filled" in out
+        assert "corrected: its outcome is now “offer”" in out and "now closed, not filled" in out
         assert "already offer" in fails(corp, "referral", "correct", rid, "--status", "offer", "--reason", "again")
         assert "only the job's organization can correct" in fails(youth, "referral", "correct", rid, "--status", "not_hired",
                                                                     "--reason", "x")
@@ -265,7 +265,7 @@ def test_talent_cli_end_to_end(tmp_path):
         shown = run(youth, "referral", "show", rid).stdout
         assert "Northwind set it to “hired”: “starts Monday” — corrected below" in shown, shown
         assert "Northwind corrected “hired” to “offer”: “she has not signed yet”" in shown, shown
-        assert "now hired" in run(corp, "referral", "update", rid, "--status", "hired").stdout  # forward from the correction
+        assert "moved to “hired”" in run(corp, "referral", "update", rid, "--status", "hired").stdout  # forward from the correction
         assert js(corp, "job", "close", job_id, "--filled-by", rid)["status"] == "filled"
         wait_for(lambda: [j for j in js(youth, "job", "list") if j["job_id"] == job_id and j["status"] == "filled"], "filled again")
         wait_for(lambda: [r for r in js(youth, "referral", "list") if r["referral_id"] == rid and r["status"] == "hired"], "hire again")
