@@ -47,8 +47,8 @@ def test_a_referral_along_the_trust_path_and_its_impact(tmp_path):
         assert offline.returncode == 0 and "VALID" in offline.stdout, offline.stdout + offline.stderr
         # What a non-engineer reads: who, and when (the day each step was signed), and who passed the job on.
         day = referral["history"][0]["changed_at"][:10]
-        assert "to Cedar Hiring (" in offline.stdout and f"on {day} for job 'Data analyst'" in offline.stdout
-        assert "which was re-shared by Bridge Works (" in offline.stdout and "node(s)" not in offline.stdout
+        assert "to Cedar Hiring in referral " in offline.stdout and f"on {day} for job 'Data analyst'" in offline.stdout
+        assert "which was re-shared by Bridge Works" in offline.stdout and "node(s)" not in offline.stdout
         assert f"is legal and in order ({day} to " in offline.stdout and f"was recorded on {day}" in offline.stdout
 
         assert js(a, "impact")["referrals_hired"] == 1  # the live figures know the hire
