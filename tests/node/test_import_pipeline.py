@@ -21,7 +21,7 @@ from node.http.admin_client import AdminClient
 from protocol.bodies import Note
 from protocol.consent import Consent
 from protocol.statement import verify_signature
-from tests.node.federation_helpers import head, pair, synced
+from tests.node.federation_helpers import head, pair, synced, wait_until
 from tests.node.test_candidate_import_batch import row
 
 
@@ -94,8 +94,11 @@ async def test_two_batches_sent_at_once_are_stored_in_order_and_chained(net):
     client = AdminClient(node.socket_path)
     first, second = rows_for(2, 300, "p"), rows_for(302, 300, "p")
     second[10] = row(312, "p5@example.org")  # an address of the first batch, not yet committed when it is checked
-    answers = await asyncio.gather(*(asyncio.to_thread(client.call, "POST", "/candidates/import", {"rows": rows}, 120)
-                                     for rows in (first, second)))
+    send = [asyncio.create_task(asyncio.to_thread(client.call, "POST", "/candidates/import", {"rows": first}, 120))]
+    # The second is sent once the first holds its turn (two threads sent together may arrive either way round).
+    await wait_until(lambda: node.talent.imports.staging_started >= 1, timeout=30, what="the first batch is staging")
+    send.append(asyncio.create_task(asyncio.to_thread(client.call, "POST", "/candidates/import", {"rows": second}, 120)))
+    answers = await asyncio.gather(*send)
     by_row = {r["row"]: r for a in answers for r in a["results"]}
     assert "already recorded" in by_row[312]["error"], "a duplicate of the batch in flight is refused"
     assert sum(1 for r in by_row.values() if "id" in r) == 599  # positive control
