@@ -272,3 +272,39 @@ async def checkpoint_held(signer: NodeRuntime, holder: NodeRuntime, *, timeout: 
     await wait_until(lambda: (holder.provenance.latest_checkpoint(signer_id) or (None, None))[1] is not None
                      and holder.provenance.latest_checkpoint(signer_id)[1].size >= size,
                      timeout=timeout, what="the signer's new checkpoint at the holder")
+
+
+async def referred_then_partner_down(net: Net) -> tuple[NodeRuntime, NodeRuntime, Any, FakeClock]:
+    """Youth Futures referred a consented candidate to Northwind's job, then Northwind stopped.
+    Returns (youth, corp, candidate, clock): youth's clock is a ``FakeClock`` following the wall;
+    advance it past 10 s (youth's ``unreachable_warn_after``) for Northwind to count as unreachable."""
+    youth = await net.start("Youth Futures", sector="nonprofit", sync_interval=600, retry_base=600, retry_cap=600,
+                            unreachable_warn_after=10)
+    corp = await net.start("Northwind", sector="company", sync_interval=600, retry_base=600, retry_cap=600)
+    await pair(youth, corp)
+    job = corp.talent.post_job(title="Driver", skills=["driving"])
+    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None, what="job delivered")
+    candidate, _ = youth.talent.add_candidate(name="Amina Diallo", email="amina@example.org", skills=["driving"],
+                                              consent=["match", "refer"], consent_scope="all", consent_evidence="form")
+    youth.talent.refer(candidate.candidate_id, job.job_id)
+    await wait_until(lambda: corp.talent.store.referrals(), what="referral at the company")
+    clock = FakeClock(follow_wall=True)
+    youth.service.clock = clock
+    await net.stop(corp)
+    return youth, corp, candidate, clock
+
+
+async def referred(net: Net, corp: NodeRuntime, youth_name: str = "Youth Futures") -> tuple[NodeRuntime, bytes]:
+    """A nonprofit named ``youth_name``, paired with ``corp``, referred a consented candidate (Ada
+    Lovelace) to a new job of corp's. Returns (youth, the referral id) once the referral arrived and
+    corp has heard youth's features (so corp's replies may use them)."""
+    youth = await net.start(youth_name, sector="nonprofit")
+    await pair(youth, corp)
+    job = corp.talent.post_job(title="Driver", skills=["driving"])
+    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None, what="the job at the partner")
+    candidate, _ = youth.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["driving"],
+                                              consent=["refer"], consent_scope="all", consent_evidence="form")
+    rid = bytes.fromhex(youth.talent.refer(candidate.candidate_id, job.job_id)["id"])
+    await wait_until(lambda: corp.talent.store.referral(rid) is not None, what="the referral to arrive")
+    await wait_until(lambda: youth.service.node_id in corp.service.peer_features, what="corp to hear the partner")
+    return youth, rid

@@ -12,20 +12,7 @@ from typing import Any
 
 from protocol.codec import decode
 from protocol.statement import BODY_LIMITS
-from tests.node.federation_helpers import pair, wait_until
-
-
-async def referred_to(net: Any, corp: Any) -> tuple[Any, bytes]:
-    youth = await net.start(f"Youth for {corp.service.config.name}", sector="nonprofit")
-    await pair(youth, corp)
-    job = corp.talent.post_job(title="Driver", skills=["driving"])
-    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None, what="the job at the partner")
-    candidate, _ = youth.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["driving"],
-                                              consent=["refer"], consent_scope="all", consent_evidence="form")
-    rid = bytes.fromhex(youth.talent.refer(candidate.candidate_id, job.job_id)["id"])
-    await wait_until(lambda: corp.talent.store.referral(rid) is not None, what="the referral to arrive")
-    await wait_until(lambda: youth.service.node_id in corp.service.peer_features, what="corp to hear the partner")
-    return youth, rid
+from tests.node.federation_helpers import referred, wait_until
 
 
 def body_at(node: Any, statement_id: bytes) -> dict[str, Any]:
@@ -39,7 +26,7 @@ async def test_staff_names_stay_here_by_default_and_reach_the_partner_only_when_
     quiet = await net.start("Quiet Corp", sector="company")
     sharing = await net.start("Open Corp", sector="company", share_staff_names=True)
     for corp in (quiet, sharing):
-        youth, rid = await referred_to(net, corp)
+        youth, rid = await referred(net, corp, f"Youth for {corp.service.config.name}")
         corp.talent.update_referral(rid, "in_process", "", acted_by="sam")
         corp.talent.update_referral(rid, "hired", "", acted_by="sam")
         corp.talent.correct_referral(rid, "not_hired", "did not start", acted_by="ria")

@@ -4,24 +4,11 @@
 from __future__ import annotations
 
 from node.cli.common import withdrawal_text
-from tests.node.federation_helpers import FakeClock, Net, pair, wait_until
+from tests.node.federation_helpers import Net, referred_then_partner_down
 
 
 async def test_withdrawal_names_the_partner_it_waits_for(net: Net):
-    youth = await net.start("Youth Futures", sector="nonprofit", sync_interval=600, retry_base=600, retry_cap=600,
-                            unreachable_warn_after=10)
-    corp = await net.start("Northwind", sector="company", sync_interval=600, retry_base=600, retry_cap=600)
-    await pair(youth, corp)
-    job = corp.talent.post_job(title="Driver", skills=["driving"])
-    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None, what="job delivered")
-    candidate, _ = youth.talent.add_candidate(name="Amina Diallo", email="amina@example.org", skills=["driving"],
-                                              consent=["match", "refer"], consent_scope="all", consent_evidence="form")
-    youth.talent.refer(candidate.candidate_id, job.job_id)
-    await wait_until(lambda: corp.talent.store.referrals(), what="referral at the company")
-
-    clock = FakeClock(follow_wall=True)
-    youth.service.clock = clock
-    await net.stop(corp)
+    youth, corp, candidate, clock = await referred_then_partner_down(net)
     youth.talent.withdraw_consent(candidate.candidate_id)
     await youth.sync.pull_all()
     before = youth.talent.candidate_view(candidate)["disclosures"][0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from protocol.referrals import ReferralStatus
-from tests.node.federation_helpers import pair, wait_until
+from tests.node.federation_helpers import referred, wait_until
 from tests.web.browser import axe_violations, sign_in
 from tests.web.helpers import PASSWORD, Browserless, add_user, dashboard_url
 from tests.web.test_referral_stages import card
@@ -21,15 +21,7 @@ HOSTILE = '<img src=x onerror="window.__xss=1">sam'
 
 async def hired(net: Any, **corp_config: Any) -> tuple[Any, Any, bytes]:
     corp = await net.start("Northwind", sector="company", **corp_config)
-    youth = await net.start("Youth Futures", sector="nonprofit")
-    await pair(youth, corp)
-    job = corp.talent.post_job(title="Driver", skills=["driving"])
-    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None, what="the job at the partner")
-    candidate, _ = youth.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["driving"],
-                                              consent=["refer"], consent_scope="all", consent_evidence="form")
-    rid = bytes.fromhex(youth.talent.refer(candidate.candidate_id, job.job_id)["id"])
-    await wait_until(lambda: corp.talent.store.referral(rid) is not None, what="the referral to arrive")
-    await wait_until(lambda: youth.service.node_id in corp.service.peer_features, what="corp to hear the partner")
+    youth, rid = await referred(net, corp)
     corp.talent.update_referral(rid, "hired", "")
     return corp, youth, rid
 
@@ -82,17 +74,11 @@ async def test_a_partners_staff_name_is_shown_as_its_quoted_text(net, browser):
     """The partner's node (here: the referrer, hand-signing a withdrawal with a hostile ``acted_by``)
     names a "staff member" made of markup: our page shows it as text, as the partner's word."""
     corp = await net.start("Northwind", sector="company")
-    youth = await net.start("Youth Futures", sector="nonprofit")
-    await pair(youth, corp)
-    job = corp.talent.post_job(title="Driver", skills=["driving"])
-    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None, what="the job at the partner")
-    candidate, _ = youth.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["driving"],
-                                              consent=["refer"], consent_scope="all", consent_evidence="form")
-    rid = bytes.fromhex(youth.talent.refer(candidate.candidate_id, job.job_id)["id"])
-    await wait_until(lambda: corp.talent.store.referral(rid) is not None and youth.talent.store.referral(rid).status == "received",
-                     what="the referral received")
+    youth, rid = await referred(net, corp)
+    await wait_until(lambda: youth.talent.store.referral(rid).status == "received", what="the referral received")
+    job_id = corp.talent.store.referral(rid).job_id
     body = ReferralStatus(rid, "declined", youth.talent.last_event(rid), "", HOSTILE)
-    youth.talent._send(ReferralStatus.KIND, body.to_value(), corp.service.node_id, job.job_id)
+    youth.talent._send(ReferralStatus.KIND, body.to_value(), corp.service.node_id, job_id)
     await wait_until(lambda: corp.talent.store.referral(rid).status == "declined", what="the decline at corp")
     add_user(corp, "sam", "staff")
     base = dashboard_url(corp)
