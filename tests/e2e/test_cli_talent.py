@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from tests.config_files import update_config
 from tests.conftest import free_port
 from tests.e2e.cli_helpers import REPO, orgnode, start_node
+from tests.e2e.cli_helpers import wait_for as poll_until
 
 JOB_LIST_FIELDS = {"job_id", "title", "author_node_id", "author_name", "via_node_id", "hops", "status"}
 REFERRAL_FIELDS = {"referral_id", "job_id", "from_node_id", "to_node_id", "status", "candidate"}
@@ -57,14 +57,7 @@ def fails(home: Path, *args: str, code: int = 1) -> str:
 
 
 def wait_for(cond: Any, what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.3)
+    return poll_until(cond, timeout, what)
 
 
 def init(home: Path, name: str, sector: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.config_files import update_config
 from tests.conftest import free_port
-from tests.e2e.cli_helpers import ORGNODE, env, orgnode
+from tests.e2e.cli_helpers import ORGNODE, env, orgnode, wait_for
 
 FD_LIMIT = 40  # the node needs about a dozen descriptors of its own
 
@@ -23,16 +23,6 @@ FD_LIMIT = 40  # the node needs about a dozen descriptors of its own
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 1/100 s on Linux
-
-
-def wait_for(cond, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)  # polling interval of a condition, not a wait for something to happen
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def health(port: int) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from typing import Any
 
 import aiohttp
@@ -28,15 +27,7 @@ from protocol.lan_pairing import LanAnnouncement, LanPairAnswer, LanPairConfirm,
 from protocol.request_auth import sign_request
 from protocol.statement import sign_statement
 from storage import peers as P
-
-
-async def wait_until(cond: Any, timeout: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := cond()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-    return value
+from tests.node.federation_helpers import wait_until
 
 
 def found(announcement: LanAnnouncement) -> Found:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from node.runtime import NodeRuntime
 from protocol.identity import Identity
 from tests.conftest import free_port
 from tests.faults.link import LinkHub, Network
-from tests.node.federation_helpers import FakeClock
+from tests.node.federation_helpers import FakeClock, wait_until
 
 SYNC_INTERVAL = 0.3
 RETRY_BASE = 0.1
@@ -182,14 +181,7 @@ class Peers:
 
     async def wait(self, cond: Callable[[], Any], what: str, timeout: float = CONVERGE_S) -> Any:
         """Run the loop until ``cond()`` is truthy (polled every 20 ms of loop time), or fail naming ``what``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = cond()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-            await asyncio.sleep(0.02)  # yields the loop to the nodes: the condition is what is waited on
+        return await wait_until(cond, timeout, 0.02, what)  # yields the loop to the nodes meanwhile
 
     def close(self) -> None:
         for peer in self.peers:
