@@ -17,6 +17,9 @@ import threading
 import urllib.request
 from typing import Any
 
+import sqlite_utils
+
+from node.core.errors import UserError
 from node.http.admin_client import AdminClient
 from protocol.bodies import Note
 from protocol.consent import Consent
@@ -53,6 +56,48 @@ def poll_health(port: int, flow: Any, stop: threading.Event, seen: list[tuple[in
         after = (flow.staging_started, flow.staging_done)
         if ok and before == after and before[0] > before[1]:
             seen.append(before)
+
+
+class HeldBatch:
+    """Holds the writer thread inside a batch's transaction (a trace callback on the writer's own
+    connection, at the batch's first candidate insert) until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def install(self, db: sqlite_utils.Database) -> None:
+        def trace(statement: str) -> None:
+            if statement.lstrip().startswith("INSERT INTO candidates") and not self.entered.is_set():
+                self.entered.set()
+                self.release.wait(60)
+
+        db.conn.set_trace_callback(trace)
+
+
+async def two_in_flight(node: Any, client: AdminClient, first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[Any]:
+    """Import ``first`` and ``second`` with both in flight for sure: the first batch's transaction is
+    held open (``HeldBatch``) until the second was checked and signed ahead on the head the first
+    will leave; then both go on. Returns each answer, or the ``UserError`` it raised."""
+    flow = node.talent.imports
+    held = HeldBatch()
+    flow.on_writer_open.append(held.install)
+
+    async def send(rows: list[dict[str, Any]]) -> Any:
+        try:
+            return await asyncio.to_thread(client.call, "POST", "/candidates/import", {"rows": rows}, 120)
+        except UserError as exc:
+            return exc
+
+    try:
+        sending = [asyncio.create_task(send(first))]
+        assert await asyncio.to_thread(held.entered.wait, 60), "the first batch's transaction started"
+        sending.append(asyncio.create_task(send(second)))
+        await wait_until(lambda: flow.staging_done >= 2, timeout=60, what="the second batch checked and signed")
+        assert flow.in_flight == 2 and not held.release.is_set(), "both batches in flight at once"
+    finally:
+        held.release.set()
+        flow.on_writer_open.remove(held.install)
+    return list(await asyncio.gather(*sending))
 
 
 async def test_health_answers_while_an_import_batch_is_checked_and_signed(net):
@@ -93,12 +138,8 @@ async def test_two_batches_sent_at_once_are_stored_in_order_and_chained(net):
     before = head(node, node)
     client = AdminClient(node.socket_path)
     first, second = rows_for(2, 300, "p"), rows_for(302, 300, "p")
-    second[10] = row(312, "p5@example.org")  # an address of the first batch, not yet committed when it is checked
-    send = [asyncio.create_task(asyncio.to_thread(client.call, "POST", "/candidates/import", {"rows": first}, 120))]
-    # The second is sent once the first holds its turn (two threads sent together may arrive either way round).
-    await wait_until(lambda: node.talent.imports.staging_started >= 1, timeout=30, what="the first batch is staging")
-    send.append(asyncio.create_task(asyncio.to_thread(client.call, "POST", "/candidates/import", {"rows": second}, 120)))
-    answers = await asyncio.gather(*send)
+    second[10] = row(312, "p5@example.org")  # an address of the first batch, not yet committed when the second is checked
+    answers = await two_in_flight(node, client, first, second)
     by_row = {r["row"]: r for a in answers for r in a["results"]}
     assert "already recorded" in by_row[312]["error"], "a duplicate of the batch in flight is refused"
     assert sum(1 for r in by_row.values() if "id" in r) == 599  # positive control

@@ -15,14 +15,12 @@ import threading
 import urllib.request
 from typing import Any
 
-import sqlite_utils
-
 from node.core.errors import UserError
 from node.http.admin_client import AdminClient
 from protocol.consent import Consent
 from tests.node.federation_helpers import head, wait_until
 from tests.node.test_candidate_import_batch import row
-from tests.node.test_import_pipeline import chain_ok, rows_for
+from tests.node.test_import_pipeline import HeldBatch, chain_ok, rows_for, two_in_flight
 
 
 def poll_health(port: int, flow: Any, stop: threading.Event, seen: list[tuple[int, int]]) -> None:
@@ -71,22 +69,6 @@ async def test_health_answers_while_a_batch_is_stored_and_never_while_the_loop_s
     assert len(node.talent.store.candidates()) == sum(sent) >= 3 * 2000
 
 
-class HeldBatch:
-    """Holds the writer thread inside a batch's transaction (a trace callback on the writer's own
-    connection, at the batch's first candidate insert) until ``release`` is set."""
-
-    def __init__(self) -> None:
-        self.entered, self.release = threading.Event(), threading.Event()
-
-    def install(self, db: sqlite_utils.Database) -> None:
-        def trace(statement: str) -> None:
-            if statement.lstrip().startswith("INSERT INTO candidates") and not self.entered.is_set():
-                self.entered.set()
-                self.release.wait(60)
-
-        db.conn.set_trace_callback(trace)
-
-
 async def test_a_write_request_waits_for_the_batch_on_the_loop_then_follows_it_in_the_log(net):
     node = await net.start("Youth Futures")
     node.talent.vocabulary()
@@ -123,13 +105,7 @@ async def test_a_batch_that_fails_in_its_transaction_leaves_nothing_and_the_next
     client = AdminClient(node.socket_path)
     first, second = rows_for(2, 100, "f"), rows_for(200, 100, "g")
 
-    async def send(rows: list[dict[str, Any]]) -> Any:
-        try:
-            return await asyncio.to_thread(client.call, "POST", "/candidates/import", {"rows": rows}, 120)
-        except UserError as exc:
-            return exc
-
-    failed, answer = await asyncio.gather(send(first), send(second))  # two in flight: the second signed ahead on the first
+    failed, answer = await two_in_flight(node, client, first, second)  # the second signed ahead on the first
     assert isinstance(failed, UserError), failed
     assert all("id" in r for r in answer["results"])  # positive control: the batch after it went in whole
     emails = {c.email for c in node.talent.store.candidates()}
