@@ -58,7 +58,7 @@ def import_report(encoding: str, parsed: ParsedCsv, imported: list[str], refused
                                       for e in parsed.errors] + refused_by_node
     failures.sort(key=lambda f: f["row"])
     refused = len({f["row"] for f in failures if f["row"] > 1})
-    return {"imported": len(imported), "refused": refused, "total": len(imported) + refused, "ids": imported,
+    return {"imported": len(imported), "refused": refused, "total": len(imported) + refused, "candidate_ids": imported,
             "errors": failures, "warnings": warnings, "encoding": encoding}
 
 

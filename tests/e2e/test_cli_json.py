@@ -79,6 +79,10 @@ def check(value: Any, where: str) -> None:
                 assert item is None or (isinstance(item, str) and RFC3339.match(item)), f"{path}: {item!r} is not RFC 3339 (ms, Z)"
             if isinstance(item, str):
                 _check_named(key, item, path)
+            elif isinstance(item, list):
+                for i, element in enumerate(item):
+                    if isinstance(element, str):
+                        _check_listed(key, element, f"{path}[{i}]")
             check(item, path)
         return
     if isinstance(value, int) and not isinstance(value, bool):
@@ -96,6 +100,17 @@ def _check_named(key: str, value: str, path: str) -> None:
                 or key in HEX64_NOT_ID), f"{path}: a node or statement id under a key that does not say which"
     if HEX32.fullmatch(value):
         assert key.endswith("_id") or key in HEX32_NOT_ID, f"{path}: an object id under a key that does not end in _id"
+
+
+def _check_listed(key: str, value: str, path: str) -> None:
+    """A list of ids says which, in the plural: ``node_ids``/``*_node_ids``, ``*_statement_ids``, ``*_ids``."""
+    if HEX64.fullmatch(value):
+        assert key in ("node_ids", "statement_ids") or key.endswith(("_node_ids", "_statement_ids")), \
+            f"{path}: node or statement ids under a key that does not say which"
+    if HEX32.fullmatch(value):
+        assert key.endswith("_ids"), f"{path}: object ids under a key that does not end in _ids"
+    if ISO_LIKE.match(value):
+        raise AssertionError(f"{path}: times in a list under {key!r}: give each its own _at key")
 
 
 class Walk:
@@ -214,7 +229,7 @@ def _walk_running(walk: Walk, tmp_path: Path, corp: Path, youth: Path, ids: dict
           "--consent", "match", *consent)
     csv = tmp_path / "more.csv"
     csv.write_text("name,email,skills\nOla Nordmann,ola@example.org,excel\n")
-    ola = w.run("candidate import", youth, str(csv))["ids"][0]
+    ola = w.run("candidate import", youth, str(csv))["candidate_ids"][0]
     w.run("consent give", youth, ola, "--consent", "refer", *consent)
     w.run("candidate update", youth, ola, "--location", "Leeds")
     w.run("candidate list", youth)

@@ -162,7 +162,7 @@ def test_talent_cli_end_to_end(tmp_path):
         more = run(youth, "candidate", "import", str(small), "--json", check=False)
         assert more.returncode == 1 and more.stderr == ""  # no progress lines in --json mode
         report = json.loads(more.stdout)
-        assert (report["imported"], report["refused"], report["total"]) == (1, 1, 2) and len(report["ids"]) == 1
+        assert (report["imported"], report["refused"], report["total"]) == (1, 1, 2) and len(report["candidate_ids"]) == 1
         assert report["errors"] == [{"row": 3, "column": "Email", "field": "email", "error": "is not a valid address"}]
         assert "Zanzibar" not in more.stdout
         candidates = {c["name"]: c for c in js(youth, "candidate", "list")}
@@ -265,7 +265,7 @@ def test_talent_cli_end_to_end(tmp_path):
 
         # --- withdrawal and erasure ---------------------------------------------------------------
         withdrawn = js(youth, "consent", "withdraw", amina)
-        assert withdrawn["recipients_notified"] == [ids[corp]] and withdrawn["consents_withdrawn"] == 1
+        assert withdrawn["notified_node_ids"] == [ids[corp]] and withdrawn["consents_withdrawn"] == 1
 
         def acknowledged() -> bool:
             view = next(c for c in js(youth, "candidate", "list") if c["candidate_id"] == amina)

@@ -105,6 +105,11 @@ def test_the_walk_catches_each_class_of_misnamed_field():
         "a public key without its kind": ({"id": "s1", "key": NODE_B}, "log"),
         "an object id without its kind": ({"candidate": "c" * 32}, "candidate erase"),
     }
+    for what, raw in {"node ids in a list without their kind": {"peers": [NODE_A]},
+                      "object ids in a list without their kind": {"ids": ["c" * 32]}}.items():
+        with pytest.raises(AssertionError):
+            check(raw, what)
+    check({"peer_node_ids": [NODE_A], "candidate_ids": ["c" * 32]}, "listed ids named for what they are")
     for what, (raw, words) in samples.items():
         with pytest.raises(AssertionError):
             check(raw, what)

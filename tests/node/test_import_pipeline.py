@@ -203,7 +203,7 @@ async def test_the_cli_report_over_several_batches_in_flight_is_in_file_order(ne
     assert len(node.talent.store.candidates()) == 1200
     email_of = {c.candidate_id.hex(): c.email for c in node.talent.store.candidates()}
     expected = [f"p{i}@example.org" for i in range(1200) if i not in (700, 1150)]
-    assert [email_of[i] for i in report["ids"]] == expected, "ids in the order of the file"
+    assert [email_of[i] for i in report["candidate_ids"]] == expected, "ids in the order of the file"
 
 
 async def test_the_import_settings_are_put_back_when_the_import_ends(net):
