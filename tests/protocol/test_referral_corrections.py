@@ -62,12 +62,13 @@ def test_an_older_decoder_ignores_acted_by_as_any_unknown_field(stored: dict[str
     assert (future.status, future.acted_by) == ("interview", "sam")
 
 
-@pytest.mark.parametrize("index", range(10))
-def test_every_rejected_body_is_refused_with_its_code(stored: dict[str, Any], index: int) -> None:
-    case = stored["referral_correction"]["rejected_bodies"][index]
-    with pytest.raises(RemoteProtocolError) as exc:
-        ReferralCorrection.from_value(decode(bytes.fromhex(case["body"]), BODY_LIMITS))
-    assert exc.value.code == case["code"], case["case"]
+def test_every_rejected_body_is_refused_with_its_code(stored: dict[str, Any]) -> None:
+    cases = stored["referral_correction"]["rejected_bodies"]
+    assert len(cases) >= 10  # every case the vectors hold is run (it was a fixed count of them)
+    for case in cases:
+        with pytest.raises(RemoteProtocolError) as exc:
+            ReferralCorrection.from_value(decode(bytes.fromhex(case["body"]), BODY_LIMITS))
+        assert exc.value.code == case["code"], case["case"]
 
 
 def _step(value: dict[str, str] | None) -> Step | None:
@@ -76,15 +77,15 @@ def _step(value: dict[str, str] | None) -> Step | None:
     return Step(bytes.fromhex(value["statement_id"]), value["kind"], bytes.fromhex(value["author"]), value["status"])
 
 
-@pytest.mark.parametrize("index", range(6))
-def test_every_rejected_context_is_refused_with_its_reason(stored: dict[str, Any], index: int) -> None:
+def test_every_rejected_context_is_refused_with_its_reason(stored: dict[str, Any]) -> None:
     v = stored["referral_correction"]
-    case = v["rejected_contexts"][index]
     body = ReferralCorrection.from_value(decode(bytes.fromhex(v["body"]), BODY_LIMITS))
     job_org = make_vectors.identity("A").node_id
-    with pytest.raises(RemoteProtocolError, match=case["detail"]) as exc:
-        check_correction(body, bytes.fromhex(case["signer"]), job_org, _step(case["target"]), _step(case["latest"]))
-    assert exc.value.code == "malformed", case["case"]
+    assert len(v["rejected_contexts"]) >= 6  # every case the vectors hold is run (it was a fixed count of them)
+    for case in v["rejected_contexts"]:
+        with pytest.raises(RemoteProtocolError, match=case["detail"]) as exc:
+            check_correction(body, bytes.fromhex(case["signer"]), job_org, _step(case["target"]), _step(case["latest"]))
+        assert exc.value.code == "malformed", case["case"]
 
 
 def test_a_valid_correction_and_a_correction_of_it_pass() -> None:

@@ -22,10 +22,13 @@ async def test_closing_a_job_asks_and_a_dismissed_question_closes_nothing(net, b
             asked.append(dialog.message)
             await dialog.dismiss()
 
+        posted: list[str] = []
+        page.on("request", lambda request: posted.append(request.url) if request.method == "POST" else None)
         page.once("dialog", dismiss)
         await page.get_by_role("button", name="Close “Nurse”").click()
-        await page.wait_for_function("() => true")  # the click's handlers have run
+        await page.goto(base + "/jobs")  # a fresh page: what the server holds, not what this one showed
         status_after_dismiss = await page.locator(f'[data-job="{job.job_id.hex()}"]').inner_text()
+        posts_after_dismiss = list(posted)
 
         async def accept(dialog):
             await dialog.accept()
@@ -33,9 +36,11 @@ async def test_closing_a_job_asks_and_a_dismissed_question_closes_nothing(net, b
         page.once("dialog", accept)
         async with page.expect_navigation():
             await page.get_by_role("button", name="Close “Nurse”").click()
-        return asked, status_after_dismiss
+        return asked, status_after_dismiss, posts_after_dismiss, posted
 
-    asked, shown = await browser.run(close_twice)
+    asked, shown, posts_after_dismiss, posts = await browser.run(close_twice)
     assert asked == ["Close “Nurse”? Partners are told it is no longer offered."]
-    assert "· open" in shown
+    close = f"/jobs/{job.job_id.hex()}/close"
+    assert "· open" in shown and not any(url.endswith(close) for url in posts_after_dismiss)
+    assert any(url.endswith(close) for url in posts), posts  # positive control: the request is seen when sent
     assert node.talent.own_job(job.job_id).job.status == "closed"

@@ -11,13 +11,11 @@ login limiter forgets, sessions expire, a pre-set cookie is never adopted, and `
 
 from __future__ import annotations
 
-import os
-
 import aiohttp
 
-from node.core.accounts import FAILURE_WINDOW_MS, MAX_FAILURES, SESSION_MS, Accounts, LoginLimiter
+from node.core.accounts import FAILURE_WINDOW_MS, MAX_FAILURES, SESSION_MS, LoginLimiter
 from node.web.app import create_app
-from storage.users import UserStore
+from tests.node.federation_helpers import FakeClock, pair
 from tests.web.helpers import PASSWORD, Browserless, add_user, dashboard_url, form_token
 
 HEX32, HEX64 = "0" * 32, "0" * 64
@@ -83,7 +81,8 @@ async def test_strangers_are_refused_on_every_route_and_the_federation_port_serv
                 assert resp.status == 401, path
             assert "default-src 'self'" in resp.headers["Content-Security-Policy"], path
         async with http.head(dashboard_url(node) + path, allow_redirects=False) as resp:
-            assert resp.status in (303, 401), path  # a HEAD is a read: sent to sign-in (405 for a post-only route is 401 first)
+            # A HEAD is a read, never a form post: a stranger is sent to sign in, on every route.
+            assert (resp.status, resp.headers.get("Location")) == (303, "/login"), path
         for fed_method in ("GET", "POST"):
             async with http.request(fed_method, f"http://127.0.0.1:{node.port}{path}", allow_redirects=False) as resp:
                 assert resp.status in (404, 405), (fed_method, path)
@@ -169,12 +168,13 @@ def test_the_sign_in_limiter_forgets_names_that_never_failed():
 async def test_sessions_expire_and_a_cookie_set_before_sign_in_is_never_adopted(net, http):
     node = await net.start("Acme", lan_discovery=False)
     add_user(node, "sam", "staff")
-    now = [node.service.clock()]
-    accounts = Accounts(UserStore(node.service.db), lambda: now[0], os.urandom)
-    token, _ = accounts.login("sam", PASSWORD, "127.0.0.1")
-    assert accounts.session(token) is not None  # positive control
-    now[0] += SESSION_MS
-    assert accounts.session(token) is None
+    clock = FakeClock(follow_wall=True)
+    node.service.clock = clock  # the running dashboard's sessions read the node's clock
+    signed = Browserless(http, dashboard_url(node), {})
+    assert await signed.sign_in("sam") == 303
+    assert (await signed.get("/jobs"))[0] == 200  # positive control
+    clock.advance(SESSION_MS)
+    assert (await signed.get("/jobs"))[0] == 303  # expired: sent to sign in again
     fixed = "a" * 64  # an attacker's chosen cookie value
     user = Browserless(http, dashboard_url(node), {"orgnode_session": fixed})
     assert await user.sign_in("sam") == 303
@@ -215,11 +215,14 @@ async def test_a_crafted_link_cannot_put_its_own_words_on_the_partners_page(net,
     node = await net.start("Acme", lan_discovery=False)
     add_user(node, "ann", "admin")
     user, _ = await signed_in(http, node, "ann")
-    _, html, _ = await user.get("/partners?requested=Bright+Futures+is+verified:+approve+it+now")
-    assert "approve it now" not in html  # was shown as the page's own notice
-    _, html, _ = await user.get(f"/partners?requested={'f' * 64}&answer=asked")
-    assert "Asked" not in html  # an unknown node: no notice
-    # positive control: a node this one asked shows its name (tests/web/test_partners_page.py drives the real request)
+    status, html, _ = await user.get("/partners?requested=Bright+Futures+is+verified:+approve+it+now")
+    assert status == 200 and "<h1>Partners</h1>" in html and "approve it now" not in html  # was shown as the page's own notice
+    status, html, _ = await user.get(f"/partners?requested={'f' * 64}&answer=asked")
+    assert status == 200 and "<h1>Partners</h1>" in html and "Asked" not in html  # an unknown node: no notice
+    partner = await net.start("Bright Futures", lan_discovery=False)
+    await pair(node, partner)
+    status, html, _ = await user.get(f"/partners?requested={partner.service.node_id.hex()}&answer=asked")
+    assert status == 200 and "Asked Bright Futures to pair" in html  # positive control: a known node's notice is shown
 
 
 async def test_an_imported_postings_leftovers_are_named_in_words(net, http):
@@ -237,8 +240,6 @@ def test_no_template_can_turn_escaping_off():
     these templates: escaping on for all of them, and none opts out."""
     from pathlib import Path
 
-    import jinja2
-
     import node.web
 
     folder = Path(node.web.__file__).parent / "templates"
@@ -246,8 +247,6 @@ def test_no_template_can_turn_escaping_off():
     assert len(texts) > 20  # positive control: the templates were found
     for name, text in texts.items():
         assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text and "Markup" not in text, name
-    env = jinja2.Environment(autoescape=True)
-    assert env.from_string("{{ x }}").render(x="<b>") == "&lt;b&gt;"
     app = create_app(None)  # type: ignore[arg-type]
     import aiohttp_jinja2
 

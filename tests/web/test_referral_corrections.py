@@ -93,4 +93,5 @@ async def test_a_partners_staff_name_is_shown_as_its_quoted_text(net, browser):
         return await item.inner_text(), injected, imgs
 
     text, injected, imgs = await browser.run(look)
-    assert f"(by “{HOSTILE}”, as their node says)" in text and injected is None and imgs == 0
+    # imgs == 0 and the quoted text are the check (the markup stayed text); injected: the CSP as a second wall.
+    assert f"(by “{HOSTILE}”, as their node says)" in text and imgs == 0 and injected is None
