@@ -294,11 +294,12 @@ async def referred_then_partner_down(net: Net) -> tuple[NodeRuntime, NodeRuntime
     return youth, corp, candidate, clock
 
 
-async def referred(net: Net, corp: NodeRuntime, youth_name: str = "Youth Futures") -> tuple[NodeRuntime, bytes]:
-    """A nonprofit named ``youth_name``, paired with ``corp``, referred a consented candidate (Ada
-    Lovelace) to a new job of corp's. Returns (youth, the referral id) once the referral arrived and
-    corp has heard youth's features (so corp's replies may use them)."""
-    youth = await net.start(youth_name, sector="nonprofit")
+async def referred(net: Net, corp: NodeRuntime, youth_name: str = "Youth Futures",
+                   youth_versions: Versions | None = None) -> tuple[NodeRuntime, bytes]:
+    """A nonprofit named ``youth_name`` (speaking ``youth_versions``: default this code's), paired with
+    ``corp``, referred a consented candidate (Ada Lovelace) to a new job of corp's. Returns (youth, the
+    referral id) once the referral arrived and corp has heard youth's features (so corp's replies may use them)."""
+    youth = await net.start(youth_name, sector="nonprofit", versions=youth_versions)
     await pair(youth, corp)
     job = corp.talent.post_job(title="Driver", skills=["driving"])
     await wait_until(lambda: youth.talent.store.job(job.job_id) is not None, what="the job at the partner")

@@ -14,7 +14,8 @@ from node.core.errors import UserError
 from protocol import audit
 from protocol.referrals import STAGES_FEATURE, ReferralStatus
 from protocol.versions import V1, Versions
-from tests.node.federation_helpers import checkpoint_held, head, pair, synced, wait_until
+from tests.node.federation_helpers import checkpoint_held, head, synced, wait_until
+from tests.node.federation_helpers import referred as referred_by_youth
 from tests.node.test_audit import full_referral
 from tests.node.test_job_versions import admin_call
 
@@ -22,17 +23,9 @@ OLDER = Versions((V1,))  # what a node from before the stages advertises: versio
 
 
 async def referred(net: Any, holder_versions: Versions | None = None) -> tuple[Any, Any, bytes]:
+    """Northwind holds a referral from Youth Futures (speaking ``holder_versions``): (corp, youth, its id)."""
     corp = await net.start("Northwind", sector="company")
-    youth = await net.start("Youth Futures", sector="nonprofit", versions=holder_versions)
-    await pair(youth, corp)
-    job = corp.talent.post_job(title="Driver", skills=["driving"])
-    await wait_until(lambda: youth.talent.store.job(job.job_id) is not None, what="the job at the partner")
-    candidate, _ = youth.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["driving"],
-                                              consent=["refer"], consent_scope="all", consent_evidence="form")
-    youth.talent.refer(candidate.candidate_id, job.job_id)
-    await wait_until(lambda: corp.talent.store.referrals(), what="the referral to arrive")
-    rid = corp.talent.store.referrals()[0].referral_id
-    await wait_until(lambda: youth.service.node_id in corp.service.peer_features, what="corp to hear youth's node answer")
+    youth, rid = await referred_by_youth(net, corp, youth_versions=holder_versions)
     return corp, youth, rid
 
 

@@ -10,6 +10,8 @@ import aiohttp
 from node.runtime import NodeRuntime
 
 PASSWORD = "correct horse battery staple"
+# What a browser sends with a form posted from another site (the dashboard refuses it).
+EVIL = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
 
 
 def add_user(runtime: NodeRuntime, name: str, role: str, password: str = PASSWORD) -> None:
@@ -37,7 +39,7 @@ class Browserless:
     base: str
     cookies: dict[str, str]
 
-    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         return {**({"Cookie": cookie} if cookie else {}), **(extra or {})}
 
@@ -49,12 +51,12 @@ class Browserless:
                 self.cookies[name] = morsel.value
 
     async def get(self, path: str) -> tuple[int, str, aiohttp.ClientResponse]:
-        async with self.session.get(self.base + path, headers=self._headers(), allow_redirects=False) as resp:
+        async with self.session.get(self.base + path, headers=self.headers(), allow_redirects=False) as resp:
             self._keep(resp)
             return resp.status, await resp.text(), resp
 
     async def post(self, path: str, data: dict[str, str], headers: dict[str, str] | None = None) -> tuple[int, str, aiohttp.ClientResponse]:
-        async with self.session.post(self.base + path, data=data, headers=self._headers(headers), allow_redirects=False) as resp:
+        async with self.session.post(self.base + path, data=data, headers=self.headers(headers), allow_redirects=False) as resp:
             self._keep(resp)
             return resp.status, await resp.text(), resp
 
@@ -66,3 +68,11 @@ class Browserless:
     async def token(self, path: str = "/") -> str:
         _, html, _ = await self.get(path)
         return form_token(html)
+
+
+async def signed_in(http: aiohttp.ClientSession, node: NodeRuntime, name: str, role: str) -> Browserless:
+    """A new dashboard user ``name`` with ``role``, signed in."""
+    add_user(node, name, role)
+    client = Browserless(http, dashboard_url(node), {})
+    assert await client.sign_in(name) == 303
+    return client

@@ -45,7 +45,7 @@ async def test_export_a_referral_bundle_and_check_it_on_the_page(net, http):
     assert f'value="{rid}"' in html
     assert (await staff.post("/audit/export", {"referral": rid, "redact": "yes"}))[0] == 403  # no token
     async with http.post(staff.base + "/audit/export", data={"csrf": await staff.token("/audit"), "referral": rid, "redact": "yes"},
-                         headers=staff._headers(), allow_redirects=False) as resp:
+                         headers=staff.headers(), allow_redirects=False) as resp:
         assert resp.status == 200, await resp.text()
         assert "attachment" in resp.headers["Content-Disposition"]
         bundle = await resp.read()

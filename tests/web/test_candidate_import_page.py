@@ -12,21 +12,13 @@ import re
 import aiohttp
 
 from node.web.candidate_import import MAX_CSV_BYTES
-from tests.web.helpers import Browserless, add_user, dashboard_url
+from tests.web.helpers import EVIL, Browserless, signed_in
 
-EVIL = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
 # Windows-1252, semicolons, German headers; "Kompetenzen" is an alias of skills, "Fähigkeiten" is not.
 CSV = ("Name;E-Mail;Fähigkeiten;Telefon;Notiz\r\n"
        "Zoë Müller;zoe@example.org;Pflege, Fahren;+49 30 1234567;erste\r\n"
        "Ada Lovelace;not-an-email;Rechnen;;\r\n"
        "Grace Hopper;grace@example.org;COBOL;;\r\n").encode("cp1252")
-
-
-async def signed_in(http, node, name: str, role: str) -> Browserless:
-    add_user(node, name, role)
-    client = Browserless(http, dashboard_url(node), {})
-    assert await client.sign_in(name) == 303
-    return client
 
 
 async def upload(http, client: Browserless, path: str, fields: dict[str, str], file: bytes | None = None,
@@ -36,7 +28,7 @@ async def upload(http, client: Browserless, path: str, fields: dict[str, str], f
         form.add_field(key, value)
     if file is not None:
         form.add_field("file", file, filename="people.csv", content_type="text/csv")
-    async with http.post(client.base + path, data=form, headers=client._headers(headers), allow_redirects=False) as resp:
+    async with http.post(client.base + path, data=form, headers=client.headers(headers), allow_redirects=False) as resp:
         return resp.status, await resp.text()
 
 

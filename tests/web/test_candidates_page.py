@@ -5,17 +5,10 @@ subject-access report — each checked in the node's store, not only on the page
 
 from __future__ import annotations
 
-from tests.web.helpers import Browserless, add_user, dashboard_url
+from tests.web.helpers import signed_in
 
 CONSENT = {"purpose-match": "yes", "purpose-refer": "yes", "consent_scope": "sector", "sector": "company",
            "consent_evidence": "signed form"}
-
-
-async def signed_in(http, node, name: str, role: str) -> Browserless:
-    add_user(node, name, role)
-    client = Browserless(http, dashboard_url(node), {})
-    assert await client.sign_in(name) == 303
-    return client
 
 
 def named(node, name: str):

@@ -128,7 +128,7 @@ async def test_a_head_request_is_a_read_not_a_form_post(net, http):
     node = await net.start("Acme", lan_discovery=False)
     add_user(node, "sam", "staff")
     user, _ = await signed_in(http, node, "sam")
-    async with http.head(dashboard_url(node) + "/jobs", headers=user._headers(), allow_redirects=False) as resp:
+    async with http.head(dashboard_url(node) + "/jobs", headers=user.headers(), allow_redirects=False) as resp:
         assert resp.status == 200  # was 403: a HEAD was checked for a form token
     async with http.head(dashboard_url(node) + "/jobs", allow_redirects=False) as resp:
         assert (resp.status, resp.headers["Location"]) == (303, "/login")  # was 401
@@ -147,7 +147,7 @@ async def test_the_sign_in_form_is_read_only_when_small_and_big_posts_are_refuse
     before = stored(node)
     big = aiohttp.FormData({"csrf": token})
     big.add_field("file", b"name,email,skills\n" + b"a" * (9 * 1024 * 1024), filename="big.csv", content_type="text/csv")
-    async with http.post(dashboard_url(node) + "/candidates/import/preview", data=big, headers=anon._headers(),
+    async with http.post(dashboard_url(node) + "/candidates/import/preview", data=big, headers=anon.headers(),
                          allow_redirects=False) as resp:
         text = await resp.text()
         assert resp.status == 413 and "nothing was saved" in text and "8 MiB" in text, text  # was "Maximum request body size"

@@ -9,16 +9,7 @@ import json
 import aiohttp
 
 from tests.node.federation_helpers import pair, wait_until
-from tests.web.helpers import Browserless, add_user, dashboard_url
-
-EVIL = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
-
-
-async def signed_in(http, node, name: str, role: str) -> Browserless:
-    add_user(node, name, role)
-    client = Browserless(http, dashboard_url(node), {})
-    assert await client.sign_in(name) == 303
-    return client
+from tests.web.helpers import EVIL, signed_in
 
 
 async def test_staff_edit_a_job_partners_get_the_new_version_and_refusals_change_nothing(net, http):
@@ -103,7 +94,7 @@ async def test_import_a_posting_pasted_or_uploaded_refused_without_skills_until_
     upload.add_field("skills", "")
     upload.add_field("hops", "1")
     upload.add_field("file", page.encode(), filename="job.html", content_type="text/html")
-    async with http.post(staff.base + "/jobs/import", data=upload, headers=staff._headers(), allow_redirects=False) as resp:
+    async with http.post(staff.base + "/jobs/import", data=upload, headers=staff.headers(), allow_redirects=False) as resp:
         html = await resp.text()
         assert resp.status == 200 and "“Night porter” was imported" in html, html[:2000]
     assert {j["title"] for j in node.talent.list_jobs()} == {"Care assistant", "Night porter"}

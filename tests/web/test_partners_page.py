@@ -12,16 +12,7 @@ from node.web.filters import fingerprint_groups
 from storage import peers as P
 from tests.node.federation_helpers import pair, wait_until
 from tests.node.test_discovery import lan
-from tests.web.helpers import Browserless, add_user, dashboard_url
-
-EVIL = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
-
-
-async def signed_in(http, node, name: str, role: str) -> Browserless:
-    add_user(node, name, role)
-    client = Browserless(http, dashboard_url(node), {})
-    assert await client.sign_in(name) == 303
-    return client
+from tests.web.helpers import EVIL, signed_in
 
 
 def card(html: str, node_id: bytes) -> str:
