@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from protocol.bodies import KeyRotation
 from protocol.log import KeyHistory, LogHead, Verdict, check
 from protocol.statement import verify_signature
+from tests.node.federation_helpers import db_bytes as home_bytes
 from tests.statemachine.harness import Peer, Peers
 
 
@@ -88,7 +89,7 @@ def logs_verify(peers: Peers) -> None:
 
 
 def db_bytes(peer: Peer) -> bytes:
-    return b"".join(p.read_bytes() for p in sorted(peer.home.glob("orgnode.db*")))
+    return home_bytes(peer.home)
 
 
 def consent_honoured(peers: Peers, model: Model) -> None:

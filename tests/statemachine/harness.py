@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from node.core.pairing import accept_invite
 from node.core.restore import signing_paused
 from node.core.service import NodeService
 from node.home import Config, Home
@@ -29,7 +28,7 @@ from node.runtime import NodeRuntime
 from protocol.identity import Identity
 from tests.conftest import free_port
 from tests.faults.link import LinkHub, Network
-from tests.node.federation_helpers import FakeClock, wait_until
+from tests.node.federation_helpers import FakeClock, pair, wait_until
 
 SYNC_INTERVAL = 0.3
 RETRY_BASE = 0.1
@@ -113,8 +112,7 @@ class Peers:
         return runtime
 
     async def _pair(self, a: Peer, b: Peer) -> None:
-        token = a.rt.federation.create_invite(600_000)
-        await accept_invite(b.rt.federation, b.rt.client, token.encode())
+        await pair(a.rt, b.rt)
         a.hub.link_from(b.node_id.hex(), b.name)
         b.hub.link_from(a.node_id.hex(), a.name)
         a.hub.reset()
