@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+# The node's own timings: a paging pull, and an own-log recovery request until its pull comes, hold the push sender.
+from node.core.envelopes import PULL_CLAIM_MS, PULL_EXPECTED_MS
 from protocol.audience import Audience
 from protocol.reshare import reshare_exclusions, reshare_path, worth_wanting
 from protocol.reshare_want import WantTracker
@@ -39,8 +41,6 @@ if TYPE_CHECKING:
 
 HEADER_BYTES = 300  # a signed header (section 4.1), what a withheld envelope carries
 OFFER_BYTES = 80
-PULL_CLAIM_MS = 5_000.0  # node/core/envelopes.py: a paging pull holds the push sender
-PULL_EXPECTED_MS = 3_000.0  # ... and so does an own-log recovery request, until the pull comes
 CATCHUP_HOLD_MS = 3_000.0  # a node starting again asks for bodies once every partner answered, or after this
 
 
