@@ -35,7 +35,7 @@ RENAMED = {
     "since": "since_at", "until": "until_at", "valid_through": "valid_through_at", "generated_at": "generated_at",
     "own_log_check_since_ms": "own_log_check_since_at",
     "cert_expires": "cert_expires_at", "filled_by": "filled_by_referral_id", "withdrawal_statement": "withdrawal_statement_id",
-    "unreachable_since": "unreachable_since_at",
+    "unreachable_since": "unreachable_since_at", "failed_statement": "failed_statement_id",
 }
 # Keys renamed only when they hold a hex value: a log entry's ``prev`` names the statement before it
 # (``prev_statement_id``), its ``key`` the Ed25519 public key that signed it (``signing_key``); an audit
