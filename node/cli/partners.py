@@ -252,19 +252,22 @@ def cmd_discover(args: argparse.Namespace) -> int:
     found = asyncio.run(browse_once(interfaces, args.seconds))
     nodes = [f.view() for f in found]
 
-    def human() -> str:
-        if not nodes:
-            return (f"No orgnode nodes announced on the LAN within {args.seconds:g} s "
-                    "(nodes announce themselves while `orgnode run` runs, unless lan_discovery or lan_advertise is off).")
-        lines = [f"{'NAME':<26} {'FINGERPRINT':<25} {'NODE ID':<18} URL"]
-        for n in nodes:
-            lines.append(f"{str(n['name'])[:26]:<26} {n['fingerprint']:<25} {str(n['node_id'])[:16]:<18} {n['url']}")
-        lines.append("Announcements are unverified hints: compare the fingerprint with the partner before "
-                     "`orgnode trust request NODE_ID`.")
-        return "\n".join(lines)
-
-    emit(args, nodes, human)
+    emit(args, nodes, lambda: discover_lines(nodes, args.seconds))
     return 0
+
+
+def discover_lines(nodes: list[dict[str, Any]], seconds: float) -> str:
+    """``discover``'s table, ending with the next command (the node id filled in when one was found)."""
+    if not nodes:
+        return (f"No orgnode nodes announced on the LAN within {seconds:g} s "
+                "(nodes announce themselves while `orgnode run` runs, unless lan_discovery or lan_advertise is off).")
+    lines = [f"{'NAME':<26} {'FINGERPRINT':<25} {'NODE ID':<18} URL"]
+    for n in nodes:
+        lines.append(f"{str(n['name'])[:26]:<26} {n['fingerprint']:<25} {str(n['node_id'])[:16]:<18} {n['url']}")
+    target = str(nodes[0]["node_id"]) if len(nodes) == 1 else "NODE_ID"  # the one node found, ready to copy
+    lines.append("Announcements are unverified hints: compare the fingerprint with the partner before "
+                 f"`orgnode trust request {target}`.")
+    return "\n".join(lines)
 
 
 def cmd_trust_request(args: argparse.Namespace) -> int:

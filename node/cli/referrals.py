@@ -44,7 +44,8 @@ def _check_match_target(args: argparse.Namespace) -> bool:
         return False
     if not hits[0]["mine"]:
         raise UserError("that job is a partner's: `match` asks partners about your own jobs. For a partner's job, find "
-                        "your candidates with `orgnode job match-candidate CANDIDATE_ID`, then `orgnode refer CANDIDATE_ID JOB_ID`")
+                        "the jobs that fit one of your candidates with `orgnode job match-candidate CANDIDATE_ID`, then "
+                        f"`orgnode refer CANDIDATE_ID {hits[0]['id']}`")
     return bool(hits[0]["status"] == "open")
 
 
@@ -155,7 +156,7 @@ def cmd_referral_correct(args: argparse.Namespace) -> int:
                  f"{data['id'][:8]}`)."]
         if data.get("unfilled_job_id"):
             lines.append(f"Job {data['unfilled_job_id'][:8]} was marked filled by this referral: it is now closed, not "
-                         "filled (mark the hire that filled it with `orgnode job close JOB_ID --filled-by REFERRAL_ID`).")
+                         f"filled (mark the hire that filled it with `orgnode job close {data['unfilled_job_id']} --filled-by REFERRAL_ID`).")
         return "\n".join(lines)
 
     emit(args, data, text)

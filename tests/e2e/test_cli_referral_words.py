@@ -63,3 +63,12 @@ def test_a_partners_title_cannot_drive_the_terminal_and_an_unknown_job_says_so()
     assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
     assert "Lead" in text and "exe.png" in text
     assert "a job no longer held here (cc1bb6fb…)" in _listed(None)  # not held: the id prefix, said in words
+
+
+def test_discover_fills_in_the_one_node_found():
+    from node.cli.partners import discover_lines
+
+    node = {"name": "Green Works", "fingerprint": "SNEH-BWOD-K4GM-ZPJS-QAII", "node_id": "db" * 32, "url": "http://10.0.0.3:8443"}
+    assert f"`orgnode trust request {'db' * 32}`" in discover_lines([node], 3)
+    two = discover_lines([node, {**node, "node_id": "ab" * 32}], 3)
+    assert "`orgnode trust request NODE_ID`" in two  # which one is the admin's choice: no id made up
