@@ -61,10 +61,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         report = verify(data)
     except AuditInputError as exc:  # not a bundle at all: nothing to judge valid or not (exit 2, not 1)
         # The detail is the decoder's (msgpack, field names): say in plain words what to do next.
-        if "not supported" in str(exc):
-            raise UserError(f"{exc}; it was written by a newer orgnode: verify it with that release (upgrade orgnode)",
+        detail = str(exc).rstrip(".")
+        if "not supported" in detail:
+            raise UserError(f"{detail}; it was written by a newer orgnode: verify it with that release (upgrade orgnode)",
                             2, code="not-a-bundle") from exc
-        raise UserError(f"{exc}; give the file `orgnode audit export` or `orgnode impact --export` wrote, copied whole "
+        raise UserError(f"{detail}; give the file `orgnode audit export` or `orgnode impact --export` wrote, copied whole "
                         "(as a binary file, not pasted as text)", 2, code="not-a-bundle") from exc
     if args.json:
         emit(args, report.to_json(), "")

@@ -106,3 +106,14 @@ async def test_the_guide_shows_the_real_output_of_audit_verify(net, tmp_path):
     keys_in_table = {k for row in re.findall(r"^\| (`[^|]+`) \|", DOC.read_text(), re.MULTILINE)
                      for k in re.findall(r"`([^`]+)`", row)}
     assert set(real_json) <= keys_in_table, set(real_json) - keys_in_table  # every key explained
+
+
+def test_the_guides_unusable_file_answer_is_the_real_one(tmp_path):
+    """The error object shown for a file that is no bundle: the very answer for the bytes ``xx\\n``."""
+    section = DOC.read_text().split("\n### Example: the same check with `--json`")[1].split("\n### ")[0]
+    shown = [json.loads(block) for block in re.findall(r"\n```json\n(.*?)\n```", section, re.DOTALL)]
+    assert len(shown) == 2 and "error" in shown[1], shown
+    path = tmp_path / "not-a.bundle"
+    path.write_bytes(b"xx\n")
+    result = orgnode("audit", "verify", str(path), "--json", check=False)
+    assert result.returncode == 2 and json.loads(result.stdout) == shown[1], result.stdout
