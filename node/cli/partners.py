@@ -37,7 +37,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
         expects = (f"Only {data.get('expected_name') or 'an organization'}"
                    f"{' (' + data['expected_sector'] + ')' if data.get('expected_sector') else ''} can use it: "
                    "a node whose card says otherwise is refused.\n")
-    warning = _invite_warning(data.get("expected_name"), data.get("expected_sector"))
+    warning = _invite_warning(data.get("expected_name"), data.get("expected_sector"), data["invite_id"])
     emit(
         args,
         {**{k: data[k] for k in ("token", "invite_id", "expires_at", "expected_name", "expected_sector")}, "warning": warning},
@@ -50,17 +50,17 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
-def _invite_warning(name: str | None, sector: str | None) -> str | None:
+def _invite_warning(name: str | None, sector: str | None, invite_id: str) -> str | None:
     """An invite that does not say whom it is for makes whoever redeems it a partner *confirmed* with
     the name and sector its own card declares (what consent scopes are judged against): say so."""
     if sector is None and name is not None:
         return (f"this invite does not say the organization's sector: {name} becomes a partner confirmed with the "
                 "sector its own card declares, and sector:… consent scopes are judged against that. Recommended: "
-                "revoke it (`orgnode invite revoke ID`) and make one with --sector too.")
+                f"revoke it (`orgnode invite revoke {invite_id}`) and make one with --sector too.")
     if sector is None:
         return ("this invite does not say which organization it is for: whoever uses it becomes a partner confirmed "
                 "with the sector its own card declares, and sector:… consent scopes are judged against that. "
-                "Recommended: revoke it (`orgnode invite revoke ID`) and make one with --sector (and --name), e.g. "
+                f"Recommended: revoke it (`orgnode invite revoke {invite_id}`) and make one with --sector (and --name), e.g. "
                 "`orgnode invite --name \"Open Hands\" --sector nonprofit`.")
     if name is None:
         return ("this invite does not say the organization's name: any organization whose card says sector "
