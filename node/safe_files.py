@@ -57,7 +57,7 @@ def unsafe_dir_reason(path: Path, owner: int | None = None) -> str | None:
     if stat.S_ISLNK(st.st_mode):
         return f"{path} is a symbolic link; use the real directory ({path.resolve()}) instead"
     if not stat.S_ISDIR(st.st_mode):
-        return f"{path} is not a directory"
+        return f"{path} is not a directory: move it away, or choose another path"
     if st.st_uid != uid:
         return f"{path} belongs to another user (uid {st.st_uid}); run `chown {uid} {path}` as its owner or root"
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):

@@ -179,11 +179,11 @@ def _check_references(state: CheckState) -> None:
             verified = verify_reshare(statement)
             if verified.root.author == referral.job_author and verified.root.id not in state.statements:
                 raise AuditFailure("references", "a re-share carries a job statement not in the bundle", statement.id)
-    resharers = sorted({s.author for s in state.statements.values() if s.kind == "reshare"})
+    resharers = {s.author for s in state.statements.values() if s.kind == "reshare"}  # named in name order below
     state.facts.append(
         f"{state.name(rs.author)} referred a candidate to {state.name(referral.job_author)} in referral "
         f"{referral.referral_id.hex()} on {utc_day(rs.header.ts)} for job {job.title!r}"
-        + (f", which was re-shared by {', '.join(state.name(n) for n in resharers)}" if resharers else "")
+        + (f", which was re-shared by {', '.join(sorted(state.name(n) for n in resharers))}" if resharers else "")
         + (" — profile disclosed in this bundle" if profile.body is not None else " — profile redacted or erased (only a fingerprint of it is kept)"))
 
 

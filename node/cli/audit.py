@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from node.cli.common import admin, command, emit, group, json_option
 from node.core.errors import UserError
-from node.formats.audit_words import CHECK_WORDS, FIGURE_WORDS, figure_words
+from node.formats.audit_words import CHECK_WORDS, FIGURE_WORDS, NOT_CHECKED, applies, figure_words
 from node.safe_files import write_private
 from node.terminal import safe_text
 
@@ -61,10 +61,12 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         report = verify(data)
     except AuditInputError as exc:  # not a bundle at all: nothing to judge valid or not (exit 2, not 1)
         # The detail is the decoder's (msgpack, field names): say in plain words what to do next.
-        step = ("it was written by a newer orgnode: verify it with that release (upgrade orgnode)" if "not supported" in str(exc)
-                else "give the file `orgnode audit export` or `orgnode impact --export` wrote, copied whole (as a binary "
-                     "file, not pasted as text)")
-        raise UserError(f"{exc}; {step}", 2, code="not-a-bundle") from exc
+        detail = str(exc).rstrip(".")
+        if "not supported" in detail:
+            raise UserError(f"{detail}; it was written by a newer orgnode: verify it with that release (upgrade orgnode)",
+                            2, code="not-a-bundle") from exc
+        raise UserError(f"{detail}; give the file `orgnode audit export` or `orgnode impact --export` wrote, copied whole "
+                        "(as a binary file, not pasted as text)", 2, code="not-a-bundle") from exc
     if args.json:
         emit(args, report.to_json(), "")
     else:
@@ -94,7 +96,11 @@ def report_text(report: AuditReport) -> str:
         lines.append(f"Period: records signed from {rfc3339(report.period[0])} to {rfc3339(report.period[1])}")
     lines += [f"  proven: {fact}" for fact in report.facts]
     lines += [f"  note:   {note}" for note in report.notes]
-    lines += [f"  ok      {name}: {CHECK_WORDS.get(name, name)}" for name in report.passed]
+    # A check with nothing to check in this kind of bundle passed, but proved nothing: said as such.
+    # An impact report's figures are only set once its ``impact`` check has run.
+    kind_of = {"about_referral": report.subject is not None, "has_impact_report": bool(report.figures)}
+    lines += [f"  ok      {name}: {CHECK_WORDS.get(name, name)}" if applies(name, **kind_of)
+              else f"  n/a     {name}: {NOT_CHECKED[name]}" for name in report.passed]
     if report.failed:
         failed = report.failed
         where = f" (record {failed.statement.hex()[:16]}…)" if failed.statement else ""

@@ -95,7 +95,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from node.home import Home
 
     if not getattr(args, "home", None):  # never the default home: that may be a live node's
-        raise UserError("give the new home explicitly: `orgnode restore FILE --home NEW` (a new or empty directory)")
+        raise UserError(f"give the new home explicitly: `orgnode restore {args.file} --home NEW` (a new or empty directory)")
     home = Home(Path(args.home).absolute())
     source = Path(args.file)
     try:

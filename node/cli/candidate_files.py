@@ -123,6 +123,11 @@ def _summary(report: dict[str, Any]) -> str:
              + (f"; {report['refused']} row(s) refused:" if report["refused"] else
                 ("; the file could not be imported:" if report["errors"] else "."))]
     lines += [f"  row {f['row']}{' (' + f['column'] + ')' if f['column'] else ''}: {f['error']}" for f in report["errors"]]
+    if report["refused"] and report["imported"]:  # what to do: the rows imported must not be sent again
+        lines.append("Correct the refused rows and import a file holding only them (with the header line): the rows "
+                     "imported now would be refused as already recorded.")
+    elif report["refused"]:
+        lines.append("Correct the refused rows in the file, then import it again.")
     return "\n".join(lines)
 
 

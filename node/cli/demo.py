@@ -24,6 +24,7 @@ from node.core.errors import UserError
 from node.core.matching import ask_peers
 from node.core.pairing import accept_invite
 from node.core.service import NodeService
+from node.formats.referral_history import words
 from node.home import Config, Home
 from node.runtime import NodeRuntime
 from node.safe_files import write_private
@@ -66,7 +67,8 @@ async def _until(check: Callable[[], Any], what: str, timeout: float = 15.0) -> 
         if value:
             return value
         if asyncio.get_running_loop().time() > deadline:
-            raise UserError(f"demo: timed out waiting for {what}")
+            raise UserError(f"demo: timed out waiting for {what}; the demo's three nodes run on this machine: check it "
+                            "is not overloaded (or low on disk), then run `orgnode demo` once more")
         await asyncio.sleep(0.05)
 
 
@@ -207,7 +209,7 @@ async def _hire(story: Narrator, youth: NodeRuntime, corp: NodeRuntime, job: Job
     corp.talent.close_job(job.job_id, filled_by=rid)
     await _until(lambda: getattr(youth.talent.store.referral(rid), "status", None) == "hired", "the hire to reach Youth Futures")
     await _until(lambda: getattr(youth.talent.store.job(job.job_id), "job", job).status == "filled", "the job to close")
-    history = " -> ".join(e.status for e in youth.talent.store.events(rid))
+    history = " -> ".join(words(e.status) for e in youth.talent.store.events(rid))  # in words, as `referral show`
     story.say(f"Youth Futures sees referral {rid.hex()}: {history}; job now 'filled', credited to this referral")
 
 

@@ -37,7 +37,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
         expects = (f"Only {data.get('expected_name') or 'an organization'}"
                    f"{' (' + data['expected_sector'] + ')' if data.get('expected_sector') else ''} can use it: "
                    "a node whose card says otherwise is refused.\n")
-    warning = _invite_warning(data.get("expected_name"), data.get("expected_sector"))
+    warning = _invite_warning(data.get("expected_name"), data.get("expected_sector"), data["invite_id"])
     emit(
         args,
         {**{k: data[k] for k in ("token", "invite_id", "expires_at", "expected_name", "expected_sector")}, "warning": warning},
@@ -50,17 +50,17 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
-def _invite_warning(name: str | None, sector: str | None) -> str | None:
+def _invite_warning(name: str | None, sector: str | None, invite_id: str) -> str | None:
     """An invite that does not say whom it is for makes whoever redeems it a partner *confirmed* with
     the name and sector its own card declares (what consent scopes are judged against): say so."""
     if sector is None and name is not None:
         return (f"this invite does not say the organization's sector: {name} becomes a partner confirmed with the "
                 "sector its own card declares, and sector:… consent scopes are judged against that. Recommended: "
-                "revoke it (`orgnode invite revoke ID`) and make one with --sector too.")
+                f"revoke it (`orgnode invite revoke {invite_id}`) and make one with --sector too.")
     if sector is None:
         return ("this invite does not say which organization it is for: whoever uses it becomes a partner confirmed "
                 "with the sector its own card declares, and sector:… consent scopes are judged against that. "
-                "Recommended: revoke it (`orgnode invite revoke ID`) and make one with --sector (and --name), e.g. "
+                f"Recommended: revoke it (`orgnode invite revoke {invite_id}`) and make one with --sector (and --name), e.g. "
                 "`orgnode invite --name \"Open Hands\" --sector nonprofit`.")
     if name is None:
         return ("this invite does not say the organization's name: any organization whose card says sector "
@@ -252,19 +252,22 @@ def cmd_discover(args: argparse.Namespace) -> int:
     found = asyncio.run(browse_once(interfaces, args.seconds))
     nodes = [f.view() for f in found]
 
-    def human() -> str:
-        if not nodes:
-            return (f"No orgnode nodes announced on the LAN within {args.seconds:g} s "
-                    "(nodes announce themselves while `orgnode run` runs, unless lan_discovery or lan_advertise is off).")
-        lines = [f"{'NAME':<26} {'FINGERPRINT':<25} {'NODE ID':<18} URL"]
-        for n in nodes:
-            lines.append(f"{str(n['name'])[:26]:<26} {n['fingerprint']:<25} {str(n['node_id'])[:16]:<18} {n['url']}")
-        lines.append("Announcements are unverified hints: compare the fingerprint with the partner before "
-                     "`orgnode trust request NODE_ID`.")
-        return "\n".join(lines)
-
-    emit(args, nodes, human)
+    emit(args, nodes, lambda: discover_lines(nodes, args.seconds))
     return 0
+
+
+def discover_lines(nodes: list[dict[str, Any]], seconds: float) -> str:
+    """``discover``'s table, ending with the next command (the node id filled in when one was found)."""
+    if not nodes:
+        return (f"No orgnode nodes announced on the LAN within {seconds:g} s "
+                "(nodes announce themselves while `orgnode run` runs, unless lan_discovery or lan_advertise is off).")
+    lines = [f"{'NAME':<26} {'FINGERPRINT':<25} {'NODE ID':<18} URL"]
+    for n in nodes:
+        lines.append(f"{str(n['name'])[:26]:<26} {n['fingerprint']:<25} {str(n['node_id'])[:16]:<18} {n['url']}")
+    target = str(nodes[0]["node_id"]) if len(nodes) == 1 else "NODE_ID"  # the one node found, ready to copy
+    lines.append("Announcements are unverified hints: compare the fingerprint with the partner before "
+                 f"`orgnode trust request {target}`.")
+    return "\n".join(lines)
 
 
 def cmd_trust_request(args: argparse.Namespace) -> int:

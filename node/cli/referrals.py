@@ -44,7 +44,8 @@ def _check_match_target(args: argparse.Namespace) -> bool:
         return False
     if not hits[0]["mine"]:
         raise UserError("that job is a partner's: `match` asks partners about your own jobs. For a partner's job, find "
-                        "your candidates with `orgnode job match-candidate CANDIDATE_ID`, then `orgnode refer CANDIDATE_ID JOB_ID`")
+                        "the jobs that fit one of your candidates with `orgnode job match-candidate CANDIDATE_ID`, then "
+                        f"`orgnode refer CANDIDATE_ID {hits[0]['id']}`")
     return bool(hits[0]["status"] == "open")
 
 
@@ -71,8 +72,19 @@ def _match_lines(data: dict[str, Any]) -> str:
         via = "".join(f" via {hop['name'] or hop['node_id'][:16]}" for hop in p.get("via", []))
         lines.append(f"  {p['name'] or p['node_id'][:16]}{via}: "
                      + (f"{p['offers']} offer(s)" if p["answered"] else f"no answer ({p['error']})"))
-    lines.append("Ask for one with `orgnode referral request JOB_ID PSEUDONYM`.")
+    lines.append(_next_step(data))
     return "\n".join(lines)
+
+
+def _next_step(data: dict[str, Any]) -> str:
+    """The command to run next, with this job's id and the best offer's pseudonym filled in (ready to
+    copy), or, with no offer yet, the same ``match`` to run again later."""
+    job = data["job_id"]
+    if not data["results"]:
+        return (f"Nobody fits yet: partners add candidates over time; ask again later with `orgnode match {job}`.")
+    best = data["results"][0]["pseudonym"]
+    other = " (or another pseudonym above in place of the last word)" if len(data["results"]) > 1 else ""
+    return f"Ask for the best match with `orgnode referral request {job} {best}`{other}."
 
 
 def _referral_lines(referrals: list[dict[str, Any]]) -> str:
@@ -85,7 +97,9 @@ def _referral_lines(referrals: list[dict[str, Any]]) -> str:
             name, email = r["candidate"].get("name") or "", r["candidate"].get("email") or ""
             who = (f"  candidate: {name or '?'} <{email or '?'}>" if name or email
                    else "  candidate: erased (their details are no longer held)")
-        lines.append(f"{r['id']}  job {r['job_id'][:8]}…  {r['from_name'] or r['from'][:16]} → {r['to_name'] or r['to'][:16]}"
+        # The job by its title (a partner's text: ``emit`` escapes it for the terminal); the id stays in --json.
+        job = repr(r["job_title"]) if r.get("job_title") else f"a job no longer held here ({r['job_id'][:8]}…)"
+        lines.append(f"{r['id']}  {job}  {r['from_name'] or r['from'][:16]} → {r['to_name'] or r['to'][:16]}"
                      f"  {str(r['status']).replace('_', ' ')}{(' (' + r['reason'] + ')') if r.get('reason') else ''}{who}")
         if r.get("withdrawal"):
             w = r["withdrawal"]
@@ -142,7 +156,7 @@ def cmd_referral_correct(args: argparse.Namespace) -> int:
                  f"{data['id'][:8]}`)."]
         if data.get("unfilled_job_id"):
             lines.append(f"Job {data['unfilled_job_id'][:8]} was marked filled by this referral: it is now closed, not "
-                         "filled (mark the hire that filled it with `orgnode job close JOB_ID --filled-by REFERRAL_ID`).")
+                         f"filled (mark the hire that filled it with `orgnode job close {data['unfilled_job_id']} --filled-by REFERRAL_ID`).")
         return "\n".join(lines)
 
     emit(args, data, text)

@@ -94,7 +94,7 @@ class Candidates(CandidateImports, Erasure):
             raise UserError("no such candidate (see `orgnode candidate list`)")
         if candidate.erased:
             raise UserError("this candidate was erased: nothing about them is held any more "
-                            "(`orgnode candidate report ID` shows what was disclosed and the erasure receipts)")
+                            f"(`orgnode candidate report {candidate_id.hex()}` shows what was disclosed and the erasure receipts)")
         return candidate
 
     def update_candidate(self, candidate_id: bytes, changes: dict[str, Any]) -> Candidate:

@@ -8,6 +8,10 @@
 - ``UserError`` (here): an admin's fixable mistake, or a state they can change (the node is not
   running). One line saying what is wrong and what to do; ``field`` names the request field to blame
   (the admin API's key, e.g. ``valid_through``), and the CLI adds its flag (``--valid-through``).
+- ``PartnerStatementRefused`` (here): a partner's signed statement this node cannot act on (a
+  referral for a job that is not ours, a relay off every trust path): the partner's fault, found
+  while reacting to what it sent. Logged with its ``code`` and dropped; never shown to a person, so
+  it says what is wrong with the statement, not what to do (tests/node/test_error_hints.py).
 - ``PeerUnavailable`` (here): a peer could not be reached; nobody is to blame yet, retry later.
 - ``StorageFull`` (storage/errors.py): this machine's disk is full; nothing was stored. Blame: local
   (the machine, not our code and not the peer). Answered ``disk-full`` (HTTP 507) on both APIs, the
@@ -55,6 +59,14 @@ class NodeNotRunning(UserError):
     """Nothing answers on the home's admin socket (as opposed to a running node answering an error)."""
 
     code = "node-not-running"
+
+
+class PartnerStatementRefused(Exception):
+    """A partner's statement this node will not act on; ``code`` names why in the log line."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class PeerUnavailable(Exception):

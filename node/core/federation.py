@@ -268,7 +268,7 @@ class Federation(Invites, Envelopes, Reacting):
             raise UserError(f"no peer {node_id.hex()[:16]}… on the trust list (see `orgnode trust list`)")
         if peer.state == P.BLOCKED and state == P.REMOVED:
             raise UserError(f"peer {node_id.hex()[:16]}… is blocked, and stays blocked until you unblock it: "
-                            "`orgnode trust unblock NODE_ID` (it is then removed, not trusted; re-pair to trust it again)")
+                            f"`orgnode trust unblock {node_id.hex()}` (it is then removed, not trusted; re-pair to trust it again)")
         return self._set_state(node_id, state)
 
     def unblock(self, node_id: bytes) -> Peer:

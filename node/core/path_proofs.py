@@ -82,7 +82,8 @@ def employer_card(provenance: Provenance, employer: bytes, job_id: bytes) -> Ver
         root = verified.root
         if root.author == employer and root.kind == Job.KIND and Job.from_value(root.body_value()).job_id == job_id:
             return verified.author_card
-    raise UserError("the employer's card is not held here (no re-share of its job): its proofs cannot be checked")
+    raise UserError("the employer's card is not held here (no re-share of its job): its proofs cannot be checked; "
+                    "run `orgnode sync` so the partner's re-share of the job arrives, then export again")
 
 
 async def export_referral(provenance: Provenance, calls: PathCalls | None, referral_id: bytes, redact: bool) -> bytes:

@@ -201,7 +201,8 @@ class Provenance:
         if self.log.head(author).seq == 0:
             raise UserError("this bundle needs statements of an organization that is not a direct partner (a referral "
                             "through the trust path): its log and checkpoints are not held here, so inclusion cannot be "
-                            "proven; audit bundles cover referrals between direct partners")
+                            "proven: export it on the referring organization's node, which fetches the other side's proofs "
+                            "through the trust path (the same `orgnode audit export`, run there)")
         found = self.latest_checkpoint(author)
         if found is None or found[1].size < max_seq:
             who = CardStore(self.db).name(author) or author.hex()[:16]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from node.core.clock import Clock, RandomBytes
 from node.core.consent_rules import DUPLICATE_REFERRAL, not_pending_reason
-from node.core.errors import UserError
+from node.core.errors import PartnerStatementRefused, UserError
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, ConsentWithdrawal, ErasureReceipt
@@ -104,7 +104,7 @@ class Referrals:
         row = self.own_job(job_id)
         result = self.store.result_by_pseudonym(job_id, alias)
         if result is None:
-            raise UserError("no match answer with that pseudonym for this job: run `orgnode match JOB_ID` first")
+            raise UserError(f"no match answer with that pseudonym for this job: run `orgnode match {job_id.hex()}` first")
         holder = result.holder
         if any(r.pseudonym == alias and r.job_id == job_id and r.state in ("requested", "pending", "sent")
                for r in self.store.requests()):
@@ -164,7 +164,8 @@ class Referrals:
         if job_row is None:
             raise UserError("no such job here (see `orgnode job list`)")
         if job_row.author == self.me:
-            raise UserError("that is this organization's own job: referrals go to another organization's job; to find candidates for your own job, run `orgnode match JOB_ID`")
+            raise UserError("that is this organization's own job: referrals go to another organization's job; to find "
+                            f"candidates for your own job, run `orgnode match {job_id.hex()}`")
         if not job_row.job.is_offered(self.clock()):
             raise UserError("that job is no longer open: pick an open one from `orgnode job list`")
         direct = self.federation.peers.is_trusted(job_row.author)
@@ -271,7 +272,7 @@ class Referrals:
             try:
                 with self.db.atomic():
                     handler(statement)
-            except (ProtocolError, UserError) as exc:
+            except (ProtocolError, UserError, PartnerStatementRefused) as exc:
                 log_event("talent.ignored", logging.WARNING, kind=statement.kind, id=statement.id,
                           reason=getattr(exc, "code", "user-error"))
 
@@ -290,7 +291,7 @@ class Referrals:
             return  # not for us, or already handled (reactions may be retried)
         offer = self.store.offer(body.query_id, body.pseudonym)
         if offer is None or offer.asker != statement.author or offer.job_id != body.job_id:
-            raise UserError("referral request names no offer of ours")
+            raise PartnerStatementRefused("referral request names no offer of ours", "no-such-offer")
         candidate_id = offer.candidate_id
         now = self.clock()
         earlier = self.live_referral(candidate_id, body.job_id, statement.author)
@@ -323,12 +324,12 @@ class Referrals:
             return  # not for us, or already handled (reactions may be retried)
         job = self.store.job(body.job_id, self.me)
         if job is None:
-            raise UserError("referral for a job that is not ours")
+            raise PartnerStatementRefused("referral for a job that is not ours", "not-our-job")
         now = self.clock()
         consent_statement, consent = consent_for_referral(body, statement.author)
         history = self._key_history(statement.author)
         if history is None:
-            raise UserError("referral from a node whose keys are unknown")
+            raise PartnerStatementRefused("referral from a node whose keys are unknown", "unknown-keys")
         history.check_key(consent_statement.header.key, consent_statement.seq)
         if not consent.covers("refer", self.me, self.federation.service.config.sector, statement.header.ts, withdrawn=False):
             # The sender released a profile its own consent record does not allow to reach us: keep the
@@ -339,10 +340,10 @@ class Referrals:
             return  # refused: returning (not raising) keeps the erasure
         profile_statement = self.federation.service.log.find(body.profile_statement)
         if profile_statement is None or profile_statement.author != statement.author or profile_statement.body is None:
-            raise UserError("referral without its profile statement")
+            raise PartnerStatementRefused("referral without its profile statement", "no-profile")
         profile = ReferralProfile.from_value(profile_statement.body_value())
         if profile.referral_id != body.referral_id:
-            raise UserError("referral's profile statement is for another referral")
+            raise PartnerStatementRefused("referral's profile statement is for another referral", "profile-mismatch")
         self.store.upsert_referral(body.referral_id, job_id=body.job_id, job_author=self.me, referrer=statement.author,
                                    request_id=body.request_id, statement_id=statement.id, profile_statement=profile_statement.id,
                                    status="sent", created_at=now, updated_at=now)
@@ -372,7 +373,7 @@ class Referrals:
             return
         side = JOB_ORG if by == row.job_author else HOLDER if by == row.referrer else None
         if side is None:
-            raise UserError("status from a node that is not part of the referral")
+            raise PartnerStatementRefused("status from a node that is not part of the referral", "not-a-party")
         if row.status == status:
             return
         try:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.core.errors import UserError
+from node.core.errors import PartnerStatementRefused, UserError
 from node.core.federation import Federation
 from node.logs import log_event
 from protocol.audience import Audience
@@ -117,7 +117,7 @@ class Relays:
             try:
                 relay = Relay.from_value(statement.body_value())
                 self._handle(statement, relay)
-            except (ProtocolError, UserError) as exc:
+            except (ProtocolError, UserError, PartnerStatementRefused) as exc:
                 log_event("relay.dropped", logging.WARNING, id=statement.id, reason=getattr(exc, "code", "user-error"))
             if relay is None or relay.to == self.federation.me:
                 self._discard_box(statement)
@@ -164,10 +164,10 @@ class Relays:
             return
         # Only relays about a job this node knows are carried (that is the trust path), within a quota.
         if not self.store.knows_job(relay.route):
-            raise UserError("relay about a job this node does not know: not on any trust path through here")
+            raise PartnerStatementRefused("relay about a job this node does not know: not on any trust path through here", "off-path")
         if not self._within_quota(statement.author, len(relay.sealed), now):
             self.federation.peers.record(statement.author, valid=0, invalid=1, now=now, graylist_ms=60_000)
-            raise UserError("relay quota of this peer exceeded")
+            raise PartnerStatementRefused("relay quota of this peer exceeded", "relay-quota")
         self.store.mark_seen(box, now)
         if relay.to != self.federation.me:
             hop = self.next_hop(relay.to, relay.route)

@@ -227,7 +227,7 @@ class Talent(Candidates, TalentViews, MatchAnswers):
                 raise UserError("filled_by must name a referral for this job (see `orgnode referral list`)", field="filled_by")
             if referral.status != "hired":
                 raise UserError(f"that referral is {referral.status}, not hired: record the hire first "
-                                "(`orgnode referral update ID --status hired`)")
+                                f"(`orgnode referral update {referral.referral_id.hex()} --status hired`)")
         old = row.job
         job = dataclasses.replace(old, version=old.version + 1, status="filled" if filled_by else "closed", filled_by=filled_by)
         self.federation.append(Job.KIND, job.to_value(), private=True)

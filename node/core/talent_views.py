@@ -203,7 +203,8 @@ class TalentViews:
             c = self.store.candidate(row.candidate_id)
             candidate = {"id": c.candidate_id.hex(), "name": c.name, "email": c.email} if c else None
         disclosure = self.store.disclosure(rid) if row.referrer == self.me else None
-        return {"id": rid.hex(), "job_id": row.job_id.hex(), "from": row.referrer.hex(),
+        return {"id": rid.hex(), "job_id": row.job_id.hex(), "job_title": self._job_title(row.job_id, row.job_author),
+                "from": row.referrer.hex(),
                 "from_name": self.org_name(row.referrer), "to": row.job_author.hex(),
                 "to_name": self.org_name(row.job_author), "status": row.status, "reason": row.reason,
                 "candidate": candidate, "request_id": _hex(row.request_id),
@@ -232,7 +233,8 @@ class TalentViews:
         views = [self.referral_view(r) for r in self.store.referrals()]
         for req in self.store.requests():
             if req.state in ("requested", "pending", "declined") and req.job_author == self.me:
-                views.append({"id": req.request_id.hex(), "job_id": req.job_id.hex(), "from": req.holder.hex(),
+                views.append({"id": req.request_id.hex(), "job_id": req.job_id.hex(),
+                              "job_title": self._job_title(req.job_id, req.job_author), "from": req.holder.hex(),
                               "from_name": self.org_name(req.holder), "to": self.me.hex(), "to_name": self.org_name(self.me),
                               "status": "requested" if req.state != "declined" else "declined", "reason": req.reason,
                               "candidate": None, "request_id": req.request_id.hex(), "history": []})

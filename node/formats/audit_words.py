@@ -16,6 +16,23 @@ CHECK_WORDS = {  # what each check of protocol.audit_checks.STEPS means, for peo
     "impact": "the impact figures recompute from the records themselves",
 }
 
+# Checks that only have something to check in one kind of bundle: the referral's own checks in a
+# referral bundle, ``impact`` in an impact report. In the other kind they pass with nothing to check,
+# and the report says so instead of claiming, say, that a candidate's consent was checked.
+REFERRAL_CHECKS = ("references", "consent", "lifecycle")
+NOT_CHECKED = {
+    **{name: "nothing to check: an impact report is about no one referral" for name in REFERRAL_CHECKS},
+    "impact": "nothing to check: this bundle carries no impact report",
+}
+
+
+def applies(name: str, *, about_referral: bool, has_impact_report: bool) -> bool:
+    """Whether the check ``name`` had something to check in a bundle of this kind."""
+    if name in REFERRAL_CHECKS:
+        return about_referral
+    return name != "impact" or has_impact_report
+
+
 FIGURE_WORDS = {  # protocol.impact.FIGURES, for people
     "jobs_filled_via_referrals": "jobs filled via referrals",
     "referrals_sent": "referrals sent",

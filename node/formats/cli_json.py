@@ -36,6 +36,7 @@ RENAMED = {
     "own_log_check_since_ms": "own_log_check_since_at",
     "cert_expires": "cert_expires_at", "filled_by": "filled_by_referral_id", "withdrawal_statement": "withdrawal_statement_id",
     "unreachable_since": "unreachable_since_at", "recipients_notified": "notified_node_ids",
+    "failed_statement": "failed_statement_id",
 }
 # Keys renamed only when they hold a hex value: a log entry's ``prev`` names the statement before it
 # (``prev_statement_id``), its ``key`` the Ed25519 public key that signed it (``signing_key``); an audit

@@ -64,10 +64,10 @@ def parse_map(items: list[str]) -> dict[str, str]:
         column, sep, field = item.partition("=")
         field_key = field.strip().lower().replace("-", "_")
         if not sep or not column.strip():
-            raise ColumnMapError(f"--map {item!r}: expected COLUMN=FIELD, e.g. --map \"Kompetenzen=skills\"")
+            raise ColumnMapError(f"--map {item!r}: expected COLUMN=FIELD: write it like --map \"Kompetenzen=skills\"")
         if field_key not in FIELDS and field_key != IGNORE:
             raise ColumnMapError(f"--map {item!r}: unknown field {field.strip()!r} (known fields: {', '.join(FIELDS)}, "
-                                 f"or {IGNORE} to skip the column)")
+                                 f"or {IGNORE} to skip the column): use one of the known fields")
         mapping[column_key(column) or column.strip()] = field_key
     return mapping
 
@@ -96,7 +96,7 @@ def resolve_header(cells: list[str], mapping: dict[str, str]) -> Header:
         if column not in keys and column.upper() not in letters:
             raise ColumnMapError(f"--map: the file has no column {column!r}; its columns are "
                                  + ", ".join(_shown(c, k, lt) for c, k, lt in zip(cells, keys, letters, strict=True))
-                                 + " (a column can also be given by its letter, e.g. --map C=skills)")
+                                 + ": use one of them, or its letter (e.g. --map C=skills)")
     fields: list[str | None] = []
     for key, lt in zip(keys, letters, strict=True):
         field = mapping.get(key) or mapping.get(lt.lower()) or _BY_KEY.get(key)

@@ -99,7 +99,8 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     try:
         data = loads_checked(await request.read())
     except UnusableJson as exc:
-        raise UserError(f"the request body is not usable JSON: {exc}") from exc
+        raise UserError(f"the request body is not usable JSON: {exc}; send one UTF-8 JSON object (the CLI and the "
+                        "dashboard always do: check a script that calls the admin API directly)") from exc
     if not isinstance(data, dict):
         raise UserError("the request body must be a JSON object")
     return data

@@ -121,17 +121,22 @@ class LanAdmin:
             body = LanPairRequest(federation.service.card_bundle()).encode()
             answer = await self.client.post(url, PAIR_REQUEST_PATH, node_id, body)
         except PeerAddressRefused as exc:
-            raise UserError(f"{exc}; nothing was sent") from exc
+            raise UserError(f"{exc}; nothing was sent. If its address cannot change, pair by invite instead "
+                            "(`orgnode invite` on one node, `orgnode trust accept TOKEN` on the other)") from exc
         except PeerUnavailable as exc:
-            raise UserError(f"cannot reach the node at {url} ({exc}): is it running and reachable from here?") from exc
+            raise UserError(f"cannot reach the node at {url} ({exc}): check that it is running and reachable from "
+                            "here, then request again") from exc
         except ProtocolError as exc:
-            raise UserError(f"the node at {url} is not the one announced as {node_id.hex()[:16]} ({exc.code}): do not trust it") from exc
+            raise UserError(f"the node at {url} is not the one announced as {node_id.hex()[:16]} ({exc.code}): do not "
+                            "trust it; compare node ids with its admin by phone (`orgnode discover` lists what is "
+                            "announced) before requesting again") from exc
         if answer.status != 200:
             raise UserError(REQUEST_ERRORS.get(answer.error_code or "", f"the node refused the request ({answer.error_code or answer.status})"))
         try:
             state = LanPairAnswer.decode(answer.body).state
         except ProtocolError as exc:
-            raise UserError(f"the node answered the request with something unreadable ({exc.code})") from exc
+            raise UserError(f"the node answered the request with something unreadable ({exc.code}): check that both "
+                            "nodes run a current orgnode release (`orgnode status`), then request again") from exc
         peer = self._remember(verified)
         log_event("peer.pair-request-sent", peer=node_id, answer=state)
         view = peer_view(federation.service, peer, federation.clock())
@@ -164,7 +169,8 @@ class LanAdmin:
             body = LanPairConfirm(federation.service.card_bundle()).encode()
             answer = await self.client.post(peer.url, PAIR_CONFIRM_PATH, node_id, body)
         except PeerAddressRefused as exc:
-            raise UserError(f"{exc}; nothing changed") from exc
+            raise UserError(f"{exc}; nothing changed. Ask its admin to announce an address this node can reach "
+                            "(`orgnode set-url URL` on that node), then approve again") from exc
         except PeerUnavailable as exc:
             raise UserError(f"cannot reach the requesting node at {peer.url} ({exc}); nothing changed: "
                             "approve again when it is running") from exc
@@ -173,7 +179,8 @@ class LanAdmin:
         try:
             verified = verify_bundle(answer.body, expected_node_id=node_id)
         except ProtocolError as exc:
-            raise UserError(f"the requesting node answered with an invalid card ({exc.code}); nothing changed") from exc
+            raise UserError(f"the requesting node answered with an invalid card ({exc.code}); nothing changed: check "
+                            "that both nodes run a current orgnode release (`orgnode status`), then approve again") from exc
         shown = federation.peers.declared_card(node_id)
         if shown != (verified.card.name, verified.card.sector):
             # The admin approved the card `trust pending` showed; the node now presents another one.
@@ -184,7 +191,8 @@ class LanAdmin:
                             "then approve again")
         current = federation.peers.get(node_id)
         if current is None or current.state != P.PENDING_IN:
-            raise UserError(f"{node_id.hex()[:16]} changed state to {current.state if current else 'unknown'} meanwhile; not trusted here")
+            raise UserError(f"{node_id.hex()[:16]} changed state to {current.state if current else 'unknown'} meanwhile; "
+                            "not trusted here: see `orgnode trust list` for its state now")
         trusted = federation.trust(verified, via="lan")
         return peer_view(federation.service, trusted, federation.clock())
 

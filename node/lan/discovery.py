@@ -73,7 +73,9 @@ def make_zeroconf(interfaces: list[str] | InterfaceChoice) -> AsyncZeroconf:
     try:
         return AsyncZeroconf(interfaces=interfaces, ip_version=ip_version)
     except (OSError, ValueError) as exc:
-        raise UserError(f"cannot use mDNS on {interfaces if isinstance(interfaces, list) else 'any interface'}: {exc}") from exc
+        raise UserError(f"cannot use mDNS on {interfaces if isinstance(interfaces, list) else 'any interface'}: {exc}; "
+                        "set lan_interface in config.toml to the IP address of a working interface, or turn "
+                        "announcing off with lan_advertise = false (docs/config.md)") from exc
 
 
 def instance_name(node_id: bytes) -> str:
@@ -135,14 +137,16 @@ async def check_lan_url(url: str, allow_loopback: bool) -> None:
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
         except OSError as exc:
-            raise UserError(f"cannot resolve the host of {url} ({exc.strerror or exc})") from exc
+            raise UserError(f"cannot resolve the host of {url} ({exc.strerror or exc}): check this machine's DNS, or "
+                            "pair by invite instead (`orgnode invite`)") from exc
         for info in infos:
             problem = _forbidden(ipaddress.ip_address(info[4][0]), allow_loopback)
             if problem:
                 problem = f"{host} resolves to {info[4][0]}: {problem}"
                 break
     if problem:
-        raise UserError(f"refusing to contact {url}: {problem}")
+        raise UserError(f"refusing to contact {url}: {problem}. Ask its admin to announce a LAN address "
+                        "(`orgnode set-url URL` on that node), or pair by invite instead (`orgnode invite`)")
 
 
 def listens_on_loopback(config: Config) -> bool:

@@ -111,6 +111,7 @@ def test_import_files_as_spreadsheets_save_them(tmp_path: Path) -> None:
         assert "Imported 1 of 3 candidate row(s); 2 row(s) refused:" in result.stdout
         assert "row 3 (E-Mail): a candidate with this email address is already recorded here" in result.stdout
         assert "row 4 (E-Mail): is not a valid address" in result.stdout
+        assert "import a file holding only them (with the header line)" in result.stdout  # what to do next
         assert "1/1 valid row(s) sent, 1 imported" not in result.stderr and "2/2 valid row(s) sent, 1 imported" in result.stderr
         no_flags(result.stdout + result.stderr)
         report = json.loads(run(home, "candidate", "import", str(mixed), "--json").stdout)

@@ -182,6 +182,7 @@ def test_talent_cli_end_to_end(tmp_path):
         partner_match = run(youth, "match", job_id, check=False)
         assert partner_match.returncode == 1 and "that job is a partner's" in partner_match.stderr
         assert "job match-candidate" in partner_match.stderr and "change it" not in partner_match.stderr
+        assert f"`orgnode refer CANDIDATE_ID {job_id}`" in partner_match.stderr  # the job's id filled in
         assert "Asking" not in partner_match.stderr
         for bad in ("-1", "0", "nan", "inf", "1e9"):
             refused = run(corp, "match", job_id, "--deadline", bad, check=False)
@@ -200,7 +201,7 @@ def test_talent_cli_end_to_end(tmp_path):
             assert set(offer["matched"]) <= {"forklift", "team leadership", "excel"} | {"Forklift", "Team leadership", "Excel"}
             requested = js(corp, "referral", "request", job_id, offer["pseudonym"])
             assert requested["status"] == "requested" and requested["to_node_id"] == ids[youth]
-        assert "run `orgnode match JOB_ID` first" in fails(corp, "referral", "request", job_id, "cd" * 16)
+        assert f"run `orgnode match {job_id}` first" in fails(corp, "referral", "request", job_id, "cd" * 16)
 
         def received() -> list[dict[str, Any]]:
             return [r for r in js(corp, "referral", "list") if r["status"] == "received" and r["candidate"]]

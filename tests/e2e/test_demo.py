@@ -11,7 +11,7 @@ def test_demo_runs_the_whole_story(tmp_path):
     assert "card verified" in out
     assert "both now trust each other" in out
     assert "pseudonym" in out and "Youth Futures" in out
-    assert "sent -> received -> in_process -> hired" in out
+    assert "sent -> received -> in process -> hired" in out  # the stages in words, not their protocol names
     assert "0 failures" in out
     assert "`orgnode audit verify` says: VALID" in out
     assert "1 job filled via referrals" in out

@@ -510,7 +510,10 @@ async def test_random_corruption_never_crashes_or_passes_changed_content(net, tm
     result = cli_verify(bad)
     assert result.returncode == 1
     answer = json.loads(result.stdout)
-    assert answer["valid"] is False and answer["failed_check"] == "lifecycle" and answer["failed_statement"]
+    assert answer["valid"] is False and answer["failed_check"] == "lifecycle" and answer["failed_statement_id"]
+    from tests.e2e.test_cli_json import check  # the JSON conventions, by key and value, on a failure's answer too
+
+    check(answer, "audit verify (invalid)")
 
 
 async def test_withdrawal_without_recipients_is_still_logged(net):

@@ -148,8 +148,9 @@ async def test_a_block_stays_until_an_explicit_unblock(fed_net):
     call = lambda path, peer: asyncio.to_thread(admin.call, "POST", path, {"node_id": peer.service.node_id.hex()[:12]})  # noqa: E731
 
     assert (await call("/trust/block", b))["state"] == P.BLOCKED
-    with pytest.raises(UserError, match="stays blocked until you unblock"):
+    with pytest.raises(UserError, match="stays blocked until you unblock") as refused:
         await call("/trust/remove", b)
+    assert f"`orgnode trust unblock {b.service.node_id.hex()}`" in str(refused.value)  # the command, ready to copy
     assert trust_ids(a)[b.service.node_id] == P.BLOCKED
     with pytest.raises(UserError, match="blocked"):
         await accept_invite(b.federation, b.client, a.federation.create_invite(600_000).encode())

@@ -282,7 +282,7 @@ class CandidateImport:
         for item in rows:
             number = item.get("row") if isinstance(item, dict) else None
             if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-                raise UserError("every item of rows needs its row number (a whole number from 1)", field="rows")
+                raise UserError("give every item of rows its row number (a whole number from 1)", field="rows")
             try:
                 out.append(ImportRow(number, CandidateAdd.from_json(item)))
             except UserError as exc:
