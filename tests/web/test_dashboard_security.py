@@ -246,6 +246,14 @@ def test_no_template_can_turn_escaping_off():
     assert len(texts) > 20  # positive control: the templates were found
     for name, text in texts.items():
         assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text and "Markup" not in text, name
+    # The one way markup reaches a page: a job description, the sanitiser's output (node/web/filters.py).
+    sources = {p.name: p.read_text() for p in folder.parent.glob("*.py")}
+    assert [name for name, text in sources.items() if "Markup(" in text] == ["filters.py"]
+    assert sources["filters.py"].count("Markup(") == 1 and "return Markup(sanitize_html(" in sources["filters.py"]
+    from node.web.filters import description_html
+
+    assert str(description_html('a <script>x</script>\n\n<b onclick="y">b</b>')) == (
+        "<p>a &lt;script&gt;x&lt;/script&gt;</p><p>&lt;b onclick=\"y\"&gt;b&lt;/b&gt;</p>")
     env = jinja2.Environment(autoescape=True)
     assert env.from_string("{{ x }}").render(x="<b>") == "&lt;b&gt;"
     app = create_app(None)  # type: ignore[arg-type]
