@@ -74,7 +74,7 @@ async def referral_list(request: web.Request) -> web.Response:
                   "history": [f"{when(a.at)}: {a.user_name} {a.action}" for a in users.actions(v["id"])]}
                  for v in ctx.talent.list_referrals()]
     return aiohttp_jinja2.render_template("referrals.html", request, {
-        "referrals": referrals, "pending": ctx.talent.pending_requests(), "max_reason": MAX_REASON_CHARS})
+        "referrals": referrals, "pending": ctx.talent.pending_requests(), "max_reason": MAX_REASON_CHARS, "me_node": me})
 
 
 @requires("staff")
