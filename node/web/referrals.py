@@ -109,7 +109,15 @@ async def answer_request(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     request_id = ctx.talent.resolve(request.match_info["request_id"], "REQUEST_ID")
     if request.match_info["answer"] == "approve":
-        ctx.talent.approve_request(request_id, "")
+        evidence = str((await request.post()).get("consent_evidence", ""))
+        try:
+            ctx.talent.approve_request(request_id, evidence)
+        except UserError as exc:
+            if exc.field != "consent_evidence":
+                raise
+            raise UserError("the candidate's consent does not cover this referral: say how they agreed to it (for example "
+                            "“phoned on 3 May, agreed”) in the box next to “Approve and send”; nothing was sent",
+                            field="consent_evidence") from exc
         ctx.accounts.record(session_of(request).user.name, "approved the referral request", request_id.hex())
     else:
         ctx.talent.decline_request(request_id, "", acted_by=session_of(request).user.name)

@@ -35,7 +35,7 @@ MIN_ROLE = {
     ("GET", "/matches"): "viewer", ("POST", "/matches"): "staff", ("POST", "/matches/request"): "staff",
     ("GET", "/referrals"): "viewer", ("POST", "/referrals/{referral_id}/stage"): "staff",
     ("POST", "/referrals/{referral_id}/correct"): "staff", ("POST", "/requests/{request_id}/{answer}"): "staff",
-    ("GET", "/partners"): "viewer", ("POST", "/partners/invite"): "admin", ("POST", "/partners/{node_id}/approve"): "admin",
+    ("GET", "/partners"): "viewer", ("POST", "/partners/invite"): "admin", ("POST", "/partners/accept"): "admin", ("POST", "/partners/{node_id}/approve"): "admin",
     ("POST", "/partners/{node_id}/remove"): "admin", ("GET", "/partners/nearby"): "viewer",
     ("POST", "/partners/nearby/{node_id}/request"): "admin",
     ("GET", "/audit"): "viewer", ("POST", "/audit/export"): "staff", ("POST", "/audit/check"): "viewer",
