@@ -16,6 +16,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from tests.config_files import update_config
 from tests.e2e.cli_helpers import start_node
 from tests.e2e.test_cli_talent import init, js, run, wait_for
 from tests.web.browser import axe_violations, sign_in
@@ -39,13 +40,18 @@ def dashboard(home: Path) -> str:
 
 
 async def test_two_organizations_walk_the_dashboard(tmp_path, browser):
-    corp, youth = tmp_path / "corp", tmp_path / "youth"
-    ids = {corp: init(corp, "Northwind", "company"), youth: init(youth, "Youth Futures", "nonprofit")}
+    corp, youth, green = tmp_path / "corp", tmp_path / "youth", tmp_path / "green"
+    ids = {corp: init(corp, "Northwind", "company"), youth: init(youth, "Youth Futures", "nonprofit"),
+           green: init(green, "Green Works", "social_enterprise")}
+    for home in (corp, green):  # these two pair over the local network (mDNS on this machine's interfaces)
+        update_config(home, lan_discovery=True, lan_advertise=True)
     admin(corp, "maria", tmp_path)
     admin(youth, "pat", tmp_path)
-    procs = [start_node(home) for home in (corp, youth)]
+    admin(green, "gina", tmp_path)
+    procs = [start_node(home) for home in (corp, youth, green)]
     try:
         await walk(tmp_path, browser, corp, youth, ids)
+        await lan_pairing(browser, corp, green, ids)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -256,3 +262,44 @@ async def walk(tmp_path: Path, browser: Any, corp: Path, youth: Path, ids: dict[
     assert problems == {}
     await browser.run_raw(corp_ctx.close)
     await browser.run_raw(youth_ctx.close)
+
+
+async def lan_pairing(browser: Any, corp: Path, green: Path, ids: dict[Path, str]) -> None:
+    """Green Works finds Northwind among the nodes on the network and asks to pair; Northwind's admin
+    compares the fingerprint Green Works' admin reads out (its partners page) with the request's, and approves."""
+    corp_url, green_url = dashboard(corp), dashboard(green)
+
+    async def ask(page):
+        await sign_in(page, green_url, "gina", PASSWORD)
+        await page.goto(green_url + "/partners")
+        own = await page.locator("main p .fingerprint").first.inner_text()
+        for _ in range(5):  # an announcement can take a moment to be heard: "Look again", as a person would
+            await page.goto(green_url + "/partners/nearby")
+            if await page.locator(f'[data-node="{ids[corp]}"]').count():
+                break
+        node = page.locator(f'[data-node="{ids[corp]}"]')
+        seen = await node.locator(".fingerprint").inner_text()
+        assert await axe_violations(page) == []
+        await node.get_by_role("button", name="Send a pairing request to Northwind").click()
+        return own, seen, await page.get_by_role("status").inner_text()
+
+    green_fingerprint, corp_seen, asked = await browser.run(ask)
+    assert "Asked Northwind to pair" in asked
+
+    async def approve(page):
+        await sign_in(page, corp_url, "maria", PASSWORD)
+        await page.goto(corp_url + "/partners")
+        own = await page.locator("main p .fingerprint").first.inner_text()
+        request = page.locator(".card").filter(has_text="asks to become a partner")
+        text, fingerprint = await request.inner_text(), await request.locator(".fingerprint").inner_text()
+        assert await axe_violations(page) == []
+        await request.get_by_role("button", name="Approve").click()
+        await page.wait_for_url(corp_url + "/partners")
+        return own, text, fingerprint
+
+    corp_own, request_text, request_fingerprint = await browser.run(approve)
+    assert corp_seen == corp_own  # what Green Works saw on the network is Northwind's own fingerprint
+    assert "Green Works asks to become a partner" in request_text and request_fingerprint == green_fingerprint
+    wait_for(lambda: [p for p in js(green, "trust", "list") if p["node_id"] == ids[corp] and p["state"] == "trusted"],
+             "Northwind trusted at Green Works")
+    assert [p["state"] for p in js(corp, "trust", "list") if p["node_id"] == ids[green]] == ["trusted"]
