@@ -18,6 +18,7 @@ from node.core.views import peer_view
 from node.web.auth import requires, see_other
 from node.web.context import WEB, session_of
 from node.web.nearby import requested_words
+from protocol import errors as E
 from storage import peers as P
 
 INVITE_TTL_MS = 7 * 86_400_000
@@ -77,7 +78,14 @@ async def accept(request: web.Request) -> web.StreamResponse:
     token = R.TrustAccept.from_json({"token": str(form.get("token", "")).strip()}).token
     if not token:
         raise UserError("paste the invitation the other organization sent you; nothing was changed")
-    verified = await accept_invite(ctx.federation, ctx.client, token)
+    try:
+        verified = await accept_invite(ctx.federation, ctx.client, token)
+    except UserError as exc:
+        if exc.code in (UserError.code, E.EXPIRED):  # said for a reader already
+            raise
+        # The token did not decode: the core's words name the CLI (`orgnode invite`); here it was pasted.
+        raise UserError("this is not a whole invitation: copy all of it from the message the other organization sent "
+                        "(it is one long line) and paste it again; nothing was changed", field="token") from exc
     ctx.accounts.record(session_of(request).user.name, "accepted an invitation", verified.node_id.hex())
     return see_other(f"/partners?accepted={verified.node_id.hex()}")
 
