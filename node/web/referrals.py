@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from node.core import requests as R
 from node.core.errors import UserError
 from node.formats.referral_history import history_lines
 from node.web.auth import requires, see_other
@@ -109,9 +110,10 @@ async def answer_request(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     request_id = ctx.talent.resolve(request.match_info["request_id"], "REQUEST_ID")
     if request.match_info["answer"] == "approve":
-        evidence = str((await request.post()).get("consent_evidence", ""))
+        form = await request.post()
+        req = R.ReferralAnswer.approve({"id": request_id.hex(), "consent_evidence": str(form.get("consent_evidence", ""))})
         try:
-            ctx.talent.approve_request(request_id, evidence)
+            ctx.talent.approve_request(request_id, req.text)
         except UserError as exc:
             if exc.field != "consent_evidence":
                 raise
