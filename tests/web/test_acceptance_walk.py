@@ -259,6 +259,11 @@ async def walk(tmp_path: Path, browser: Any, corp: Path, youth: Path, ids: dict[
 
     valid, words = await browser.run(check, context=corp_ctx)
     assert valid == "yes" and "This bundle checks out" in words and "Youth Futures" in words and "Northwind" in words
+    # The report in words: no protocol word (not_hired, in_process, node:<id>, "for refer") is left in what it proves.
+    assert "Northwind corrected the outcome from “hired” to “not hired”" in words
+    assert "the candidate's consent (" in words and "to be referred to employers, shared with Northwind, was recorded" in words
+    assert "the referral's steps sent → received → in process → hired → not hired" in words
+    assert [j for j in ("not_hired", "in_process", "node:", "for refer (", "lifecycle ") if j in words] == [], words
     assert problems == {}
     await browser.run_raw(corp_ctx.close)
     await browser.run_raw(youth_ctx.close)
