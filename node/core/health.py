@@ -199,6 +199,14 @@ class Health:
                       down_s=(now - reach.failing_since) // 1000)
         reach.last_ok, reach.failing_since, reach.warned = now, None, False
 
+    def last_heard(self, peer: bytes, stored: int | None) -> int | None:
+        """When ``peer`` was last heard from: the later of its last answer to us (kept here) and its
+        last signed request to us (``stored``: the peers table's ``last_contact``). The one source for
+        every page and command that says it (partners, peer health, where a job travelled, trust list)."""
+        reach = self.reach.get(peer)
+        times = [t for t in (reach.last_ok if reach is not None else None, stored) if t is not None]
+        return max(times) if times else None
+
     def unreachable(self, peer: bytes, now: int) -> None:
         """A request to ``peer`` found nobody: info the first time, warning once past the threshold."""
         reach = self.reach.setdefault(peer, Reach())

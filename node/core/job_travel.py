@@ -109,7 +109,7 @@ def _deliveries(talent: Talent, statement_id: bytes, posted_at: int, skip: set[b
         if peer.node_id in waiting:
             out.append(Delivery(peer.node_id, name, WAITING, waiting[peer.node_id]))
         elif peer.added_at <= posted_at:
-            out.append(Delivery(peer.node_id, name, DELIVERED, peer.last_contact))
+            out.append(Delivery(peer.node_id, name, DELIVERED, talent.federation.health.last_heard(peer.node_id, peer.last_contact)))
         else:
             out.append(Delivery(peer.node_id, name, NOT_CONFIRMED, None))
     return tuple(out)

@@ -48,12 +48,11 @@ def peer_health(service: NodeService, health: Health, now: int) -> dict[bytes, P
         node_id = peer.node_id
         reach = health.reach.get(node_id)
         last_ok = reach.last_ok if reach is not None else None
-        contacts = [t for t in (last_ok, peer.last_contact) if t is not None]
         offset = health.offsets.get(node_id)
         waiting, oldest = outbox.get(node_id, (0, None))
         out[node_id] = PeerHealth(
             node_id=node_id, failing_since=reach.failing_since if reach is not None else None,
-            unreachable_since=health.down_since(node_id, now), last_contact=max(contacts) if contacts else None,
+            unreachable_since=health.down_since(node_id, now), last_contact=health.last_heard(node_id, peer.last_contact),
             clock_offset_ms=offset[0] if offset is not None else None,
             sync_lag_ms=max(0, now - last_ok) if last_ok is not None else None, waiting=waiting, waiting_since=oldest,
             problems=tuple(p for p in found if p.peer == node_id))

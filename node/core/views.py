@@ -53,9 +53,10 @@ def statement_view(statement: Statement, *, include_body: bool = True) -> dict[s
     return view
 
 
-def peer_view(service: Any, peer: Any, now: int | None = None) -> dict[str, Any]:
+def peer_view(service: Any, peer: Any, now: int | None = None, health: Any = None) -> dict[str, Any]:
     """A trust-list entry: who the peer is (from its verified org card) and how it behaves. ``now``
-    is the node's clock (``Federation.clock``), the one quotas and throttles were recorded with."""
+    is the node's clock (``Federation.clock``), the one quotas and throttles were recorded with;
+    ``health`` (the running node's ``Health``) makes ``last_contact`` its ``last_heard``, as every page says it."""
     from protocol.identity import fingerprint_for
 
     now = service.clock() if now is None else now
@@ -85,7 +86,8 @@ def peer_view(service: Any, peer: Any, now: int | None = None) -> dict[str, Any]
         "state": peer.state,
         "via": peer.via,
         "added": iso(peer.added_at),
-        "last_contact": iso(peer.last_contact) if peer.last_contact else None,
+        "last_contact": iso(heard) if (heard := health.last_heard(peer.node_id, peer.last_contact) if health is not None
+                                       else peer.last_contact) else None,
         "score": round(peer.score, 2),
         "invalid_items": peer.invalid_count,
         "throttled": peer.throttled_until > now,

@@ -236,7 +236,7 @@ async def trust_list(request: web.Request) -> web.Response:
     # of our log and refuses them; node/core/health.py), None otherwise.
     now = ctx.federation.clock()
     told = ctx.federation.health.told_fork
-    return web.json_response([{**peer_view(ctx.service, p, now), "refused": ctx.sync.refused.get(p.node_id),
+    return web.json_response([{**peer_view(ctx.service, p, now, ctx.federation.health), "refused": ctx.sync.refused.get(p.node_id),
                                "holds_our_fork": iso(told[p.node_id]) if p.node_id in told else None}
                               for p in ctx.federation.peers.all()])
 

@@ -4,6 +4,7 @@ words (the same ``protocol.audit.verify`` as `orgnode audit verify`, and the sam
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp_jinja2
@@ -14,6 +15,7 @@ from node.core.errors import UserError
 from node.core.requests import AuditExport
 from node.formats.audit_words import CHECK_WORDS, figure_words
 from node.web.auth import requires
+from node.web.consent_words import PURPOSE_WORDS, listed, scope_words
 from node.web.context import WEB, session_of
 from node.web.referrals import STAGE_WORDS
 from protocol.audit import AuditReport, verify
@@ -45,13 +47,36 @@ async def export(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": f'attachment; filename="referral-{referral_id.hex()[:16]}.orgaudit"'})
 
 
+CONSENT_FACT = re.compile(r"consent ([0-9a-f]{8})… for ([a-z, ]+) \(scope ([^)]*)\) was recorded")
+CORRECTION_FACT = re.compile(r"corrected the outcome ([a-z_]+) to ([a-z_]+) on")
+STATUS = re.compile(r"\b(" + "|".join(sorted((k for k in STAGE_WORDS if "_" in k), key=len, reverse=True)) + r")\b")
+
+
+def fact_words(fact: str, names: dict[bytes, str]) -> str:
+    """A verifier's fact (protocol/audit_*.py, shared with `orgnode audit verify`) without protocol words for
+    the page: a consent's purposes and scope as the candidates page says them, stages as the referrals page."""
+    def stage(name: str) -> str:
+        return STAGE_WORDS.get(name, name).lower()
+
+    def org(node_id: bytes) -> str | None:
+        return names.get(node_id)
+
+    fact = CONSENT_FACT.sub(lambda m: f"the candidate's consent ({m.group(1)}…) to "
+                            f"{listed([PURPOSE_WORDS.get(p.strip(), p.strip()) for p in m.group(2).split(',')])}, shared with "
+                            f"{scope_words(m.group(3).split(), org)}, was recorded", fact)
+    fact = CORRECTION_FACT.sub(lambda m: f"corrected the outcome from “{stage(m.group(1))}” to “{stage(m.group(2))}” on", fact)
+    fact = re.sub(r"^lifecycle (.*) is legal and in order", r"the referral's steps \1 are allowed and in order", fact)
+    return STATUS.sub(lambda m: stage(m.group(1)), fact)
+
+
 def report_view(report: AuditReport) -> dict[str, Any]:
     failed = report.failed
+    names = dict(report.organizations)
     return {
         "valid": report.valid, "subject": report.subject.hex() if report.subject else None,
         "exported_by": report.organizations.get(report.exported_by) or f"node {report.exported_by.hex()[:16]}…",
         "exported_at": report.exported_at, "organizations": sorted(report.organizations.values()),
-        "period": report.period, "facts": report.facts, "notes": report.notes,
+        "period": report.period, "facts": [fact_words(f, names) for f in report.facts], "notes": report.notes,
         "passed": [(name, CHECK_WORDS.get(name, name)) for name in report.passed],
         "failed": None if failed is None else {"check": failed.check, "words": CHECK_WORDS.get(failed.check, failed.check),
                                                "detail": failed.detail,

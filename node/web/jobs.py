@@ -18,32 +18,58 @@ from node.core.errors import UserError
 from node.core.requests.talent import JOB_UPDATE_FIELDS
 from node.core.views import iso
 from node.web.auth import requires, see_other
-from node.web.context import WEB, session_of
+from node.web.context import WEB, WebContext, session_of
+from node.web.filters import description_html, pay_words
 from protocol.errors import ProtocolError
 from protocol.jobs import Job, Salary
+from storage.talent_rows import JobRow
+
+
+def job_card(ctx: WebContext, row: JobRow) -> dict[str, Any]:
+    """A job as its card shows it: ``job_view``'s fields, the description (a partner's text, so as
+    sanitised HTML), the pay and the last day in words."""
+    job = row.job
+    return {**ctx.talent.job_view(row), "description_html": description_html(job.description),
+            "pay": pay_words(job.salary), "last_day": job.valid_through}
 
 
 async def job_list(request: web.Request) -> web.Response:
+    return _jobs_page(request)
+
+
+def _jobs_page(request: web.Request, values: dict[str, str] | None = None, error: str | None = None,
+               field: str | None = None, status: int = 200) -> web.Response:
     ctx = request.app[WEB]
-    jobs = ctx.talent.list_jobs()
+    jobs = [job_card(ctx, row) for row in ctx.talent.store.jobs()]
     mine = [j for j in jobs if j["mine"]]
     theirs = [j for j in jobs if not j["mine"]]
-    return aiohttp_jinja2.render_template("jobs.html", request, {"mine": mine, "theirs": theirs,
-                                                                 "done": DONE_WORDS.get(request.query.get("done", "")),
-                                                                 "posted": request.query.get("posted") == "1"})
+    return aiohttp_jinja2.render_template("jobs.html", request, {
+        "mine": mine, "theirs": theirs, "done": DONE_WORDS.get(request.query.get("done", "")),
+        "posted": request.query.get("posted") == "1", "v": values or {}, "error": error, "field": field}, status=status)
+
+
+POST_FIELDS = ("title", "skills", "location", "description", "valid_through", "salary", "hops", "where")
 
 
 @requires("staff")
 async def job_post(request: web.Request) -> web.StreamResponse:
+    """`job post` from a form: the same ``JobPost`` request and ``Talent.post_job``, so the same checks
+    (pay, last day, how far it travels); a refusal shows the form again with what was typed."""
     ctx = request.app[WEB]
     form = await request.post()
-    body = {"title": form.get("title", ""), "skills": form.get("skills", ""), "description": form.get("description", ""),
-            "hops": int(str(form.get("hops") or "1")) if str(form.get("hops") or "1").isdigit() else form.get("hops")}
-    if form.get("location"):
-        body["location"] = form.get("location")
-    if form.get("where") in ("remote", "hybrid"):
-        body[str(form.get("where"))] = True
-    job = ctx.talent.post_job(**R.JobPost.from_json(body).core_args())
+    given = {k: str(form.get(k, "")) for k in POST_FIELDS}
+    body: dict[str, Any] = {k: given[k] for k in ("title", "skills", "description")}
+    body["hops"] = form_number(given["hops"].strip() or "1")
+    for key in ("location", "valid_through", "salary"):
+        if given[key].strip():
+            body[key] = given[key].strip()
+    if given["where"] in ("remote", "hybrid"):
+        body[given["where"]] = True
+    try:
+        job = ctx.talent.post_job(**R.JobPost.from_json(body).core_args())
+    except (UserError, ProtocolError) as exc:
+        text, field = (str(exc), exc.field) if isinstance(exc, UserError) else (exc.detail, None)
+        return _jobs_page(request, given, text, field, status=400)
     ctx.accounts.record(session_of(request).user.name, "posted the job", job.job_id.hex())
     return see_other("/jobs?posted=1")
 

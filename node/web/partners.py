@@ -5,14 +5,20 @@ are node/web/nearby.py."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp_jinja2
 from aiohttp import web
 
+from node.core import requests as R
+from node.core.errors import UserError
+from node.core.pairing import accept_invite
 from node.core.peer_health import peer_health
 from node.core.views import peer_view
 from node.web.auth import requires, see_other
 from node.web.context import WEB, session_of
 from node.web.nearby import requested_words
+from protocol import errors as E
 from storage import peers as P
 
 INVITE_TTL_MS = 7 * 86_400_000
@@ -43,7 +49,13 @@ async def partner_list(request: web.Request) -> web.Response:
         "others": [v for v in views if v["state"] not in (P.TRUSTED, P.PENDING_IN)],
         "fingerprint": ctx.service.identity.fingerprint,
         "invite": request.query.get("invite"),
+        "accepted": accepted_words(views, request.query.get("accepted", "")),
     })
+
+
+def accepted_words(views: list[dict[str, Any]], node_id: str) -> dict[str, Any] | None:
+    """After an invitation was accepted: the new partner, with its fingerprint to compare."""
+    return next((v for v in views if node_id and v["node_id"] == node_id and v["state"] == P.TRUSTED), None)
 
 
 @requires("admin")
@@ -58,12 +70,31 @@ async def invite(request: web.Request) -> web.StreamResponse:
 
 
 @requires("admin")
+async def accept(request: web.Request) -> web.StreamResponse:
+    """`orgnode trust accept TOKEN` from a form: the same request (``TrustAccept``) and use case
+    (``accept_invite``); the page then shows the new partner's fingerprint to compare by phone."""
+    ctx = request.app[WEB]
+    form = await request.post()
+    token = R.TrustAccept.from_json({"token": str(form.get("token", "")).strip()}).token
+    if not token:
+        raise UserError("paste the invitation the other organization sent you; nothing was changed")
+    try:
+        verified = await accept_invite(ctx.federation, ctx.client, token)
+    except UserError as exc:
+        if exc.code in (UserError.code, E.EXPIRED):  # said for a reader already
+            raise
+        # The token did not decode: the core's words name the CLI (`orgnode invite`); here it was pasted.
+        raise UserError("this is not a whole invitation: copy all of it from the message the other organization sent "
+                        "(it is one long line) and paste it again; nothing was changed", field="token") from exc
+    ctx.accounts.record(session_of(request).user.name, "accepted an invitation", verified.node_id.hex())
+    return see_other(f"/partners?accepted={verified.node_id.hex()}")
+
+
+@requires("admin")
 async def approve(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     node_id = ctx.federation.resolve_peer(request.match_info["node_id"])
     if ctx.lan is None:
-        from node.core.errors import UserError
-
         raise UserError("pairing requests are answered by the node's LAN pairing, which is not running")
     await ctx.lan.approve(node_id.hex())
     ctx.accounts.record(session_of(request).user.name, "approved the pairing request", node_id.hex())
@@ -82,5 +113,6 @@ async def decline(request: web.Request) -> web.StreamResponse:
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/partners", partner_list)
     router.add_post("/partners/invite", invite)
+    router.add_post("/partners/accept", accept)
     router.add_post("/partners/{node_id:[0-9a-f]{16,64}}/approve", approve)
     router.add_post("/partners/{node_id:[0-9a-f]{16,64}}/remove", decline)

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from node.core import requests as R
 from node.core.errors import UserError
 from node.formats.referral_history import history_lines
 from node.web.auth import requires, see_other
@@ -74,7 +75,7 @@ async def referral_list(request: web.Request) -> web.Response:
                   "history": [f"{when(a.at)}: {a.user_name} {a.action}" for a in users.actions(v["id"])]}
                  for v in ctx.talent.list_referrals()]
     return aiohttp_jinja2.render_template("referrals.html", request, {
-        "referrals": referrals, "pending": ctx.talent.pending_requests(), "max_reason": MAX_REASON_CHARS})
+        "referrals": referrals, "pending": ctx.talent.pending_requests(), "max_reason": MAX_REASON_CHARS, "me_node": me})
 
 
 @requires("staff")
@@ -109,7 +110,16 @@ async def answer_request(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     request_id = ctx.talent.resolve(request.match_info["request_id"], "REQUEST_ID")
     if request.match_info["answer"] == "approve":
-        ctx.talent.approve_request(request_id, "")
+        form = await request.post()
+        req = R.ReferralAnswer.approve({"id": request_id.hex(), "consent_evidence": str(form.get("consent_evidence", ""))})
+        try:
+            ctx.talent.approve_request(request_id, req.text)
+        except UserError as exc:
+            if exc.field != "consent_evidence":
+                raise
+            raise UserError("the candidate's consent does not cover this referral: say how they agreed to it (for example "
+                            "“phoned on 3 May, agreed”) in the box next to “Approve and send”; nothing was sent",
+                            field="consent_evidence") from exc
         ctx.accounts.record(session_of(request).user.name, "approved the referral request", request_id.hex())
     else:
         ctx.talent.decline_request(request_id, "", acted_by=session_of(request).user.name)

@@ -59,7 +59,8 @@ async def test_post_a_job_see_it_at_the_partner_and_hire_through_a_referral(net,
         await page.wait_for_url(youth_url + "/candidates?done=added")
         return await page.locator(".candidate").filter(has_text="Ada Lovelace").inner_text()
 
-    assert "Consent given: match, refer" in await browser.run(add_candidate, context=youth_ctx)
+    assert "Agreed to be matched to jobs and be referred to employers, shared with any organization, with no end date" in (
+        await browser.run(add_candidate, context=youth_ctx))
 
     async def match_and_ask(page):
         await page.goto(corp_url + "/matches")

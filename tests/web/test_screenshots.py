@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from node.core.fields import date_ms, read_salary
 from tests.node.federation_helpers import pair, wait_until
 from tests.node.test_discovery import lan
 from tests.web.browser import sign_in
@@ -24,12 +25,14 @@ async def test_screenshots_of_the_main_pages(net, browser, tmp_path):
     await pair(ours, theirs)
     ours.talent.post_job(title="Care assistant", skills=["nursing"], location=None)
     job = ours.talent.post_job(title="Driver", skills=["driving"], hops=2)
-    theirs.talent.post_job(title="Youth worker", skills=["social work"])
+    theirs.talent.post_job(title="Youth worker", skills=["social work"], salary=read_salary("EUR 32000-36000/YEAR"),
+                           valid_through=date_ms("2027-03-31", end_of_day=True),
+                           description="Evening and weekend sessions at our youth centre.\n\nYou plan activities with the young people.")
     await wait_until(lambda: any(not j["mine"] for j in ours.talent.list_jobs()), what="the partner's job")
     await wait_until(lambda: theirs.talent.store.job(job.job_id) is not None, what="our job at the partner")
     candidate, _ = theirs.talent.add_candidate(name="Ada Lovelace", email="ada@example.org", skills=["driving"],
                                                consent=["refer"], consent_scope="all", consent_evidence="signed form")
-    theirs.talent.refer(candidate.candidate_id, job.job_id)
+    theirs.talent.refer(candidate.candidate_id, job.job_id, note="Reliable, holds a van licence; met her at our job fair.")
     await wait_until(lambda: ours.talent.store.referrals(), what="the referral")
     ours.talent.add_candidate(name="Grace Hopper", email="grace@example.org", skills=["nursing", "driving"], medal="silver",
                               consent=["match", "refer"], consent_scope="sector:nonprofit", consent_evidence="signed form")
@@ -49,6 +52,8 @@ async def test_screenshots_of_the_main_pages(net, browser, tmp_path):
         for name, path in PAGES.items():
             if name != "login":
                 await page.goto(base + path.replace("{job}", job.job_id.hex()))
+                if name == "jobs":
+                    await page.locator(".description summary").first.click()  # a partner's job, its description open
                 await page.screenshot(path=str(target / f"{name}.png"), full_page=True)
         await page.goto(base + "/candidates/import")
         await page.get_by_label("The CSV file").set_input_files(str(csv_file))
