@@ -20,11 +20,15 @@ Pieces, all pure:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol import PROTOCOL_VERSION
 from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_version
 from protocol.errors import MALFORMED, RemoteProtocolError
+from protocol.statement import Envelope
+
+if TYPE_CHECKING:
+    from protocol.sync import Batch
 
 MAX_HOPS = 8  # the largest hop limit (sections 7, 15.2); a reshare's receiver is at distance 2 or more
 
@@ -94,6 +98,24 @@ class Want:
     peer: bytes
     seq: int
     root: bytes
+
+
+def check_answer(batch: Batch, peer: bytes, asked: list[tuple[int, bytes | None]]) -> None:
+    """Refuse (``malformed``) a want's answer that is not what was asked (section 14.2): ``asked``
+    holds, in the order asked, each seq of ``peer``'s log and the id the asker holds there header-only.
+    The answer must be a plain batch (no ``more``, page or offers) of exactly those statements: a
+    peer must not use a want to push anything else, forged or not. Their bodies are then taken, and
+    charged to ``peer``, by the ordinary ingest path."""
+    if batch.more or batch.page is not None or batch.offers:
+        raise RemoteProtocolError(MALFORMED, "a want's answer is a plain batch: no page, no offers, no more")
+    if len(batch.envelopes) != len(asked):
+        raise RemoteProtocolError(MALFORMED, f"a want's answer holds the {len(asked)} statements asked for, "
+                                  f"not {len(batch.envelopes)}")
+    for raw, (seq, held) in zip(batch.envelopes, asked, strict=True):
+        statement = Envelope.decode(raw).open_plain()
+        if statement.author != peer or statement.seq != seq or held is None or statement.id != held:
+            raise RemoteProtocolError(MALFORMED, f"a want's answer holds a statement other than seq {seq} of "
+                                      "the offerer's log as the asker holds it")
 
 
 @dataclass

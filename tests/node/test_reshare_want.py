@@ -14,18 +14,19 @@ from protocol.bodies import Note
 from protocol.codec import encode
 from protocol.identity import Identity
 from protocol.reshare_want import FEATURE, MAX_WANT, WantRequest
-from protocol.versions import SUPPORTED, WITH_RESHARE_WANT
+from protocol.versions import SUPPORTED, WITHOUT_RESHARE_WANT
 from tests.node.federation_helpers import FakeClock, pair, signed_post, wait_until
 
 WANT = "/federation/v1/want"
-WITHOUT = SUPPORTED  # the default registry does not name the feature yet (protocol/versions.py)
-assert FEATURE in WITH_RESHARE_WANT.features and FEATURE not in WITHOUT.features
+WITHOUT = WITHOUT_RESHARE_WANT  # a node of the release before the feature (protocol/versions.py)
+assert FEATURE in SUPPORTED.features and FEATURE not in WITHOUT.features  # on by default
 
 
-async def diamond(net, *, d_versions=WITH_RESHARE_WANT, b_versions=WITH_RESHARE_WANT):
-    a = await net.start("Alpha Org", versions=WITH_RESHARE_WANT)
+async def diamond(net, *, d_versions=None, b_versions=None):
+    """``*_versions``: None is this code's default registry (``SUPPORTED``, the feature on)."""
+    a = await net.start("Alpha Org")
     b = await net.start("Bravo Org", versions=b_versions)
-    c = await net.start("Charlie Org", versions=WITH_RESHARE_WANT)
+    c = await net.start("Charlie Org")
     d = await net.start("Delta Org", versions=d_versions)
     for x, y in ((a, b), (a, c), (b, d), (c, d)):
         await pair(x, y)
