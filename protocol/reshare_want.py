@@ -156,8 +156,11 @@ class WantTracker:
         if state is None:
             state = self.roots[root] = _Root(wait_until=now + (self.grace_ms if author_is_partner else self.collect_ms))
         known = (*state.offers, *state.tried, *([state.asked] if state.asked else []))
-        if all(p != peer or d <= distance for d, p, _ in known):
+        # The same offer again (a push retried, a pull re-served) keeps its place; a nearer one from
+        # the same peer replaces its farther one, waiting or failed (never the one being asked).
+        if not any(p == peer and d <= distance for d, p, _ in known):
             state.offers = [o for o in state.offers if o[1] != peer]
+            state.tried = [o for o in state.tried if o[1] != peer]
             state.offers.append((distance, peer, seq))
             state.offers.sort(key=lambda o: o[0])  # stable: arrival order among equals
         return self._ask(root, state, now)
@@ -176,6 +179,13 @@ class WantTracker:
             del self.roots[root]
             return None
         return self._ask(root, state, now)
+
+    def awaits(self, want: Want) -> bool:
+        """Whether ``want`` is still the open ask for its root: not overtaken by the body arriving
+        another way (``obtained``) nor by its timeout (the next offerer asked). A late answer is
+        dropped, so the receiver keeps one body (section 14.2)."""
+        state = self.roots.get(want.root)
+        return state is not None and state.asked is not None and state.asked[1:] == (want.peer, want.seq)
 
     def failed(self, root: bytes, peer: bytes, now: int) -> Want | None:
         """The asked offerer failed (transport error, or it answered without the body): the next one."""

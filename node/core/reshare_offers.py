@@ -98,6 +98,7 @@ class ReshareWants:
     send: Callable[[Want], None] = lambda want: None
     changed: Callable[[], None] = lambda: None  # set by the sync engine: a want was scheduled (wake its timers)
     asked: int = 0  # wants sent (status and tests)
+    late: int = 0  # answers dropped because their want was no longer open (tests)
     # Bodies we send a partner in answer to its wants, per UTC day: as much as its node takes from
     # us in re-shares per day (PeerQuota.reshare_bytes_per_day), so wants cannot make us send unbounded data.
     served: DailyBytes = field(default_factory=lambda: DailyBytes(PeerQuota().reshare_bytes_per_day))
@@ -130,7 +131,13 @@ class ReshareWants:
         self.changed()
 
     def answered(self, want: Want, batch: Batch | None) -> None:
-        """The asked offerer's answer (None: it failed): its body filled our copy, or ask the next."""
+        """The asked offerer's answer (None: it failed): its body filled our copy, or ask the next. An
+        answer to a want that is no longer open (the body came another way meanwhile, or the offerer
+        timed out and the next was asked) is dropped unread: one body per root, not two."""
+        if not self.tracker.awaits(want):
+            self.late += 1
+            log_event("reshare.want-answer-late", logging.INFO, peer=want.peer, seq=want.seq)
+            return
         if batch is not None and self._take_answer(want, batch):
             return
         self._ask(self.tracker.failed(want.root, want.peer, self.fed.clock()))

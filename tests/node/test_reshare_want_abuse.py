@@ -15,51 +15,28 @@ import logging
 import os
 
 import pytest
-from aiohttp import web
 
 from node.core.limits import DailyBytes
-from node.core.reshare_offers import serve_want
 from protocol.page_seal import SealedPage
 from protocol.reshare_want import WantRequest
 from protocol.statement import Envelope, sign_statement
 from protocol.sync import Batch
-from protocol.versions import FEATURES_HEADER, SUPPORTED
 from storage import peers as P
 from storage.quotas import PeerQuota
 from tests.node.federation_helpers import FakeClock, health, next_notes, signed_post, wait_until
-from tests.node.test_reshare_want import WANT, bodies, diamond, holds_root, post_note, reshares_at
+from tests.node.want_helpers import (
+    WANT,
+    Offerer,
+    bodies,
+    diamond,
+    genuine_answer,
+    holds_root,
+    own_reshare_seq,
+    post_note,
+    reshares_at,
+)
 
 DAY_MS = 86_400_000
-
-
-class LyingOfferer:
-    """A real HTTP server answering ``POST /federation/v1/want`` with ``answer`` (once ``release`` is set)."""
-
-    def __init__(self, port: int, answer: bytes) -> None:
-        self.port = port
-        self.answer = answer
-        self.asked = asyncio.Event()
-        self.release = asyncio.Event()
-        self.release.set()
-
-    async def want(self, request: web.Request) -> web.Response:
-        await request.read()
-        self.asked.set()
-        await self.release.wait()
-        return web.Response(body=self.answer, content_type="application/msgpack",
-                            headers={FEATURES_HEADER: SUPPORTED.features_value()})
-
-    async def __aenter__(self) -> LyingOfferer:
-        app = web.Application()
-        app.router.add_post(WANT, self.want)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.release.set()
-        await self.runner.cleanup()
 
 
 async def offered_twice(fed_net, text: str):
@@ -77,22 +54,12 @@ async def offered_twice(fed_net, text: str):
     return a, b, c, d, clock, root, first, other
 
 
-def own_reshare_seq(node) -> int:
-    return next(r["seq"] for r in node.service.db.query(
-        "SELECT seq FROM entries WHERE author = ? AND kind = 'reshare'", [node.service.node_id]))
-
-
 def stored_of(d, author) -> list[tuple[int, bool]]:
     """(seq, body held) of every statement of ``author`` D holds, forks included."""
     rows = d.service.db.query("SELECT seq, body IS NOT NULL AS b FROM entries WHERE author = ? ORDER BY seq",
                               [author.service.node_id])
     forks = d.service.db.query("SELECT seq FROM forks WHERE author = ?", [author.service.node_id])
     return [(r["seq"], bool(r["b"])) for r in rows] + [(r["seq"], True) for r in forks]
-
-
-def genuine_answer(first, d) -> Batch:
-    """What the honest ``first`` answers D's want for its re-share (its real keys and log)."""
-    return serve_want(first.federation, d.service.node_id, WantRequest((own_reshare_seq(first),)))
 
 
 def forged_answers(first, d) -> dict[str, bytes]:
@@ -123,7 +90,7 @@ async def test_a_want_answered_with_what_was_not_asked_stores_nothing_and_d_asks
     port = first.port
     await fed_net.halt(first)
     with caplog.at_level(logging.WARNING, logger="orgnode"):
-        async with LyingOfferer(port, forged_answers(first, d)[case]) as liar:
+        async with Offerer(port, forged_answers(first, d)[case]) as liar:
             clock.advance(1_000)
             d.sync.timers_changed()
             await asyncio.wait_for(liar.asked.wait(), 10)
@@ -146,7 +113,7 @@ async def test_an_answer_arriving_after_trust_was_removed_fails_the_offerer_not_
     port = first.port
     await fed_net.halt(first)
     with caplog.at_level(logging.WARNING, logger="orgnode"):
-        async with LyingOfferer(port, answer) as offerer:
+        async with Offerer(port, answer) as offerer:
             offerer.release.clear()
             clock.advance(1_000)
             d.sync.timers_changed()
