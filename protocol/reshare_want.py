@@ -20,11 +20,15 @@ Pieces, all pure:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol import PROTOCOL_VERSION
 from protocol.codec import Limits, decode, encode, expect_bytes, expect_int, expect_list, expect_version
 from protocol.errors import MALFORMED, RemoteProtocolError
+from protocol.statement import Envelope
+
+if TYPE_CHECKING:
+    from protocol.sync import Batch
 
 MAX_HOPS = 8  # the largest hop limit (sections 7, 15.2); a reshare's receiver is at distance 2 or more
 
@@ -96,6 +100,24 @@ class Want:
     root: bytes
 
 
+def check_answer(batch: Batch, peer: bytes, asked: list[tuple[int, bytes | None]]) -> None:
+    """Refuse (``malformed``) a want's answer that is not what was asked (section 14.2): ``asked``
+    holds, in the order asked, each seq of ``peer``'s log and the id the asker holds there header-only.
+    The answer must be a plain batch (no ``more``, page or offers) of exactly those statements: a
+    peer must not use a want to push anything else, forged or not. Their bodies are then taken, and
+    charged to ``peer``, by the ordinary ingest path."""
+    if batch.more or batch.page is not None or batch.offers:
+        raise RemoteProtocolError(MALFORMED, "a want's answer is a plain batch: no page, no offers, no more")
+    if len(batch.envelopes) != len(asked):
+        raise RemoteProtocolError(MALFORMED, f"a want's answer holds the {len(asked)} statements asked for, "
+                                  f"not {len(batch.envelopes)}")
+    for raw, (seq, held) in zip(batch.envelopes, asked, strict=True):
+        statement = Envelope.decode(raw).open_plain()
+        if statement.author != peer or statement.seq != seq or held is None or statement.id != held:
+            raise RemoteProtocolError(MALFORMED, f"a want's answer holds a statement other than seq {seq} of "
+                                      "the offerer's log as the asker holds it")
+
+
 @dataclass
 class _Root:
     offers: list[tuple[int, bytes, int]] = field(default_factory=list)  # (distance, peer, seq) not asked yet
@@ -134,8 +156,11 @@ class WantTracker:
         if state is None:
             state = self.roots[root] = _Root(wait_until=now + (self.grace_ms if author_is_partner else self.collect_ms))
         known = (*state.offers, *state.tried, *([state.asked] if state.asked else []))
-        if all(p != peer or d <= distance for d, p, _ in known):
+        # The same offer again (a push retried, a pull re-served) keeps its place; a nearer one from
+        # the same peer replaces its farther one, waiting or failed (never the one being asked).
+        if not any(p == peer and d <= distance for d, p, _ in known):
             state.offers = [o for o in state.offers if o[1] != peer]
+            state.tried = [o for o in state.tried if o[1] != peer]
             state.offers.append((distance, peer, seq))
             state.offers.sort(key=lambda o: o[0])  # stable: arrival order among equals
         return self._ask(root, state, now)
@@ -154,6 +179,13 @@ class WantTracker:
             del self.roots[root]
             return None
         return self._ask(root, state, now)
+
+    def awaits(self, want: Want) -> bool:
+        """Whether ``want`` is still the open ask for its root: not overtaken by the body arriving
+        another way (``obtained``) nor by its timeout (the next offerer asked). A late answer is
+        dropped, so the receiver keeps one body (section 14.2)."""
+        state = self.roots.get(want.root)
+        return state is not None and state.asked is not None and state.asked[1:] == (want.peer, want.seq)
 
     def failed(self, root: bytes, peer: bytes, now: int) -> Want | None:
         """The asked offerer failed (transport error, or it answered without the body): the next one."""

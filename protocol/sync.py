@@ -224,15 +224,25 @@ class PeerDelivery:
     state: DeliveryState = DeliveryState.READY
     attempts: int = 0
     next_attempt_at: int = 0
+    contacted: bool = False  # a CONTACT arrived while the push in flight was under way
 
     def event(self, event: DeliveryEvent, now: int, jitter: float = 0.0) -> DeliveryState:
         key = (self.state, event)
         if key not in TRANSITIONS:
             raise LocalProtocolError(MALFORMED, f"delivery: {event.value} is not allowed while {self.state.value}")
+        contacted_in_flight = self.contacted
         self.state = TRANSITIONS[key]
+        self.contacted = self.state is S.IN_FLIGHT and (contacted_in_flight or event is Ev.CONTACT) and event is not Ev.SEND
         if event is Ev.FAILURE:
             self.attempts += 1
             self.next_attempt_at = now + self.policy.delay(self.attempts, jitter)
+            if contacted_in_flight:
+                # The peer reached us while this push was failing (it was sent while the peer was
+                # down): the contact is the newer news, so it applies after the failure, as if it
+                # had come a moment later: ready at once (docs/protocol.md 13.3).
+                self.state = TRANSITIONS[(self.state, Ev.CONTACT)]
+                self.attempts = 0
+                self.next_attempt_at = now
         elif event in (Ev.SUCCESS, Ev.CONTACT):
             self.attempts = 0
             self.next_attempt_at = now

@@ -94,11 +94,10 @@ class Versions:
         return self.get(max(common) if common else BASE_VERSION)
 
 
-SUPPORTED = Versions((V1,), frozenset({STAGES_FEATURE, CORRECTIONS_FEATURE}))
-# The same with lazy re-sharing (docs/protocol.md 14.2). Not the default yet: a body filled in by a
-# want is not charged to the offerer's stored-bytes and re-shared-volume quotas (section 9), which
-# must hold before every node asks for bodies this way (CHANGELOG, issue 15 item 1).
-WITH_RESHARE_WANT = Versions((V1,), SUPPORTED.features | {RESHARE_WANT_FEATURE})
+SUPPORTED = Versions((V1,), frozenset({STAGES_FEATURE, CORRECTIONS_FEATURE, RESHARE_WANT_FEATURE}))
+# A node of the release before lazy re-sharing (docs/protocol.md 14.2): eager re-shares only. Kept for
+# mixed-network tests and benchmarks; a node may also be built with it to turn the feature off.
+WITHOUT_RESHARE_WANT = Versions((V1,), SUPPORTED.features - {RESHARE_WANT_FEATURE})
 
 
 def parse_versions(value: str | None) -> frozenset[int]:

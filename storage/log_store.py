@@ -193,7 +193,7 @@ class LogStore(BatchReads, HeldStatements, OwnBatch, LogFindings):
             return self._append(statement, history, received_from, now)  # the recorded discontinuity
         verdict = log_rules.check(statement, head, history, at_seq)
         if verdict is Verdict.DUPLICATE:
-            self._fill_body(statement)
+            self._fill_body(statement, received_from, now)
             return IngestResult(verdict, statement.id)
         if verdict is Verdict.FORK:
             conflicting = self.id_at(author, statement.seq) or self.id_at(author, statement.seq - 1)
@@ -351,15 +351,17 @@ class LogStore(BatchReads, HeldStatements, OwnBatch, LogFindings):
         rows = list(self.db.query("SELECT audience FROM entries WHERE id = ?", [statement_id]))
         return rows[0]["audience"] if rows else None
 
-    def _fill_body(self, statement: Statement) -> None:
-        """A duplicate may bring the body we did not hold (e.g. it was withheld on first receipt)."""
+    def _fill_body(self, statement: Statement, received_from: bytes | None, now: int) -> None:
+        """A duplicate may bring the body we did not hold (e.g. it was withheld on first receipt, or
+        it answers a want): charged to the peer that brought it, refused ``over-quota`` beyond its quota."""
         if statement.body is None:
             return
         updated = self.db.execute(
             "UPDATE entries SET salt = ?, body = ? WHERE id = ? AND body IS NULL AND erased_at IS NULL",
             [statement.salt, statement.body, statement.id],
         )
-        if updated.rowcount:
+        if updated.rowcount:  # over quota, the caller's savepoint rolls the fill back with the refusal
+            self._charge_body(statement, received_from, now)
             project(self.db, statement, statement.header.ts)
 
     def _save_history(self, history: KeyHistory) -> None:

@@ -342,6 +342,22 @@ def _m033_referral_corrections(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE referral_events ADD COLUMN acted_by TEXT")
 
 
+def _m034_reshare_offers(db: sqlite_utils.Database) -> None:
+    """The offers taken with partners' header-only re-shares (lazy re-sharing, docs/protocol.md 14.2):
+    which root each such ``reshare`` names. The body is never fetched for most of them, yet their
+    offerers hold the root, so they are ways back to its author (a withdrawal re-sent on another path)."""
+    db.execute(
+        """CREATE TABLE reshare_offers (
+            reshare_id BLOB PRIMARY KEY,
+            offerer BLOB NOT NULL,
+            root_id BLOB NOT NULL,
+            distance INTEGER NOT NULL,
+            at INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX reshare_offers_by_root ON reshare_offers (root_id)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -365,4 +381,5 @@ MIGRATIONS: list[Migration] = [
     ("031_cosignatures", _m031_cosignatures),
     ("032_dashboard_users", _m032_dashboard_users),
     ("033_referral_corrections", _m033_referral_corrections),
+    ("034_reshare_offers", _m034_reshare_offers),
 ]

@@ -73,16 +73,25 @@ class PeerUsageAccounts:
 
     def _charge(self, statement: Statement, received_from: bytes | None, now: int) -> None:
         """Count a statement a peer makes us store against its quota, or refuse it with ``over-quota``."""
-        if received_from is None:
-            return
+        if received_from is not None:
+            self._charge_bytes(stored_size(statement), statement.kind == "reshare", received_from, now)
+
+    def _charge_body(self, statement: Statement, received_from: bytes | None, now: int) -> None:
+        """Count a body a peer fills in for a statement we hold header-only (a duplicate carrying it:
+        a want's answer, docs/protocol.md 14.2, or a body sealed later) exactly as if the statement
+        had arrived with it: the header was charged on receipt, its body and salt are charged now."""
+        if received_from is not None and statement.body is not None:
+            self._charge_bytes(len(statement.body) + len(statement.salt or b""), statement.kind == "reshare",
+                               received_from, now)
+
+    def _charge_bytes(self, size: int, is_reshare: bool, received_from: bytes, now: int) -> None:
         memo = self._memo
         usage = memo.usage.get(received_from) if memo is not None else None
         if usage is None:
             usage = self.peer_usage(received_from, now)
-        size = stored_size(statement)
         if usage.stored_bytes + size > self.quota.stored_bytes:
             raise RemoteProtocolError(OVER_QUOTA, "this peer has reached its quota of stored data on this node")
-        reshare = size if statement.kind == "reshare" else 0
+        reshare = size if is_reshare else 0
         if reshare and usage.reshare_bytes_today + reshare > self.quota.reshare_bytes_per_day:
             raise RemoteProtocolError(OVER_QUOTA, "this peer has reached its daily quota of re-shared data on this node")
         day = now // DAY_MS

@@ -22,3 +22,13 @@ class ReshareStore:
     def record(self, root_id: bytes, reshare_id: bytes, now: int) -> None:
         """Record the re-share ``reshare_id`` of ``root_id`` (call inside the transaction that appends it)."""
         self.db.execute("INSERT INTO reshared (root_id, reshare_id, at) VALUES (?, ?, ?)", [root_id, reshare_id, now])
+
+    def record_offer(self, reshare_id: bytes, offerer: bytes, root_id: bytes, distance: int, now: int) -> None:
+        """A partner's header-only ``reshare_id`` came with an offer of ``root_id`` (docs/protocol.md 14.2)."""
+        self.db.execute("INSERT OR IGNORE INTO reshare_offers (reshare_id, offerer, root_id, distance, at) VALUES (?, ?, ?, ?, ?)",
+                        [reshare_id, offerer, root_id, distance, now])
+
+    def offerers_of(self, root_id: bytes) -> list[bytes]:
+        """The partners that offered a re-share of ``root_id``, nearest first (the offers are their claims)."""
+        rows = self.db.query("SELECT offerer FROM reshare_offers WHERE root_id = ? ORDER BY distance, at", [root_id])
+        return [bytes(r["offerer"]) for r in rows]

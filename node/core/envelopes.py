@@ -129,7 +129,10 @@ class Envelopes:
         is read on its own. ``offering``: to a partner that named ``reshare-want``, our re-shares it may
         read go withheld with an offer (docs/protocol.md 14.2); never in the answer to a want."""
         offers: list[Offer] = []
-        offering = offering and FEATURE in self.service.peer_features.get(peer, frozenset())
+        # Both sides must name the feature: a node built without it (``WITHOUT_RESHARE_WANT``) re-shares
+        # eagerly like the release before it, whatever its partner names.
+        offering = (offering and FEATURE in self.service.versions.features
+                    and FEATURE in self.service.peer_features.get(peer, frozenset()))
         envelopes: list[bytes] = []
         plaintexts: list[tuple[bytes, bytes] | None] = []
         ids: list[bytes] = []

@@ -59,3 +59,24 @@ class PeerLimits:
         """Seconds until ``peer``'s bucket holds a whole token again (0 if it does)."""
         bucket = self.buckets.get(peer)
         return 0.0 if bucket is None else max(0.0, (1 - bucket.tokens) / bucket.rate)
+
+
+@dataclass
+class DailyBytes:
+    """Bytes this node sent each peer in one kind of answer per UTC day of the node's clock, capped
+    (in memory: a restart forgets them, as it forgets the request buckets). Used for the bodies a
+    partner makes us send by asking for them (wants, docs/protocol.md 14.2): the request bucket
+    bounds how often it asks, this bounds how much it can make us send in a day."""
+
+    cap: int
+    used: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # peer -> (day, bytes)
+
+    def take(self, peer: bytes, size: int, now: int) -> bool:
+        """Count ``size`` bytes for ``peer`` at ``now`` (ms) if they fit today's cap; else count nothing."""
+        day = now // DAY_MS
+        used_day, used = self.used.get(peer, (day, 0))
+        used = used if used_day == day else 0
+        if used + size > self.cap:
+            return False
+        self.used[peer] = (day, used + size)
+        return True

@@ -67,21 +67,30 @@ class Relays:
     def hops_to(self, to: bytes, route: bytes) -> list[bytes]:
         """Every trusted peer that is a known way to ``to`` about job ``route``, best first: the hop
         ``next_hop`` chooses, then each trusted partner whose signed ``reshare`` of ``to``'s job
-        ``route`` is in our log (it holds the job, so it carries boxes about it), then a learnt,
-        verified, unexpired route. Used to re-send a withdrawal that was not acknowledged in time."""
+        ``route`` is in our log (it holds the job, so it carries boxes about it), then each trusted
+        partner that offered such a re-share whose body we never asked for (lazy re-sharing,
+        docs/protocol.md 14.2: it claims to hold the job), then a learnt, verified, unexpired route. Used to re-send a withdrawal that was not acknowledged in time."""
         hops: list[bytes] = []
         first = self.next_hop(to, route)
         if first is not None:
             hops.append(first)
+        roots: set[bytes] = set()
         for reshare in self.federation.service.log.of_kind("reshare"):
-            if reshare.author in hops or reshare.body is None or not self.federation.peers.is_trusted(reshare.author):
+            if reshare.body is None or not self.federation.peers.is_trusted(reshare.author):
                 continue
             try:
                 root = verify_reshare(reshare).root
                 if root.author == to and root.kind == Job.KIND and Job.from_value(root.body_value()).job_id == route:
-                    hops.append(reshare.author)
+                    roots.add(root.id)
+                    if reshare.author not in hops:
+                        hops.append(reshare.author)
             except ProtocolError:
                 continue
+        # Partners that offered the job's re-share but whose body we never asked for (protocol.md 14.2).
+        for root_id in sorted(roots):
+            for hop in self.federation.reshares.offerers_of(root_id):
+                if hop not in hops and self.federation.peers.is_trusted(hop):
+                    hops.append(hop)
         for hop in self.store.route(to, self.federation.clock() - RELAY_ROUTE_TTL_MS, verified_only=True):
             if hop not in hops and self.federation.peers.is_trusted(hop):
                 hops.append(hop)

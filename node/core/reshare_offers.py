@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from node.core.clock import Timer
+from node.core.limits import DailyBytes
 from node.logs import log_event
 from protocol import errors as E
 from protocol.audience import Audience
 from protocol.errors import ProtocolError, RemoteProtocolError
 from protocol.reshare_body import Reshare
-from protocol.reshare_want import Offer, Want, WantRequest, WantTracker
+from protocol.reshare_want import Offer, Want, WantRequest, WantTracker, check_answer
 from protocol.statement import Envelope, Statement
 from protocol.sync import Batch
+from storage.quotas import PeerQuota
 
 if TYPE_CHECKING:
     from node.core.federation import Federation
@@ -56,7 +58,8 @@ def offer_for(statement: Statement, index: int, peer: bytes, admits: Callable[[s
 
 def serve_want(fed: Federation, origin: bytes, request: WantRequest) -> Batch:
     """Our own re-shares ``origin`` asked for, sealed to it; refused whole (``not-offered``) if one seq
-    is not in our log, not a ``reshare`` with its body, or not one ``origin`` may read."""
+    is not in our log, not a ``reshare`` with its body, or not one ``origin`` may read; ``too-large`` if
+    they do not fit one batch; ``over-quota`` past the bytes of wants we answer ``origin`` per day."""
     statements = []
     for seq in request.seqs:
         sid = fed.service.log.id_at(fed.me, seq)
@@ -69,7 +72,13 @@ def serve_want(fed: Federation, origin: bytes, request: WantRequest) -> Batch:
         if audience is None or not Audience.decode(audience).admits(origin):
             raise RemoteProtocolError(E.NOT_OFFERED, f"seq {seq} is not a re-share the asker may read")
         statements.append(statement)
-    batch, _ = fed.batch_for(origin, statements, len(statements), offering=False)
+    batch, ids = fed.batch_for(origin, statements, len(statements), offering=False)
+    if len(ids) < len(statements):  # no partial answer: the asker would take the missing ones as failed
+        raise RemoteProtocolError(E.TOO_LARGE, f"the {len(statements)} re-shares asked for do not fit one batch; "
+                                  "ask for fewer at a time")
+    if not fed.wants.served.take(origin, sum(len(e) for e in batch.envelopes), fed.clock()):
+        raise RemoteProtocolError(E.OVER_QUOTA, "this peer has asked for more re-shared bodies today than this "
+                                  "node answers in a day; ask again tomorrow")
     return batch
 
 
@@ -89,6 +98,10 @@ class ReshareWants:
     send: Callable[[Want], None] = lambda want: None
     changed: Callable[[], None] = lambda: None  # set by the sync engine: a want was scheduled (wake its timers)
     asked: int = 0  # wants sent (status and tests)
+    late: int = 0  # answers dropped because their want was no longer open (tests)
+    # Bodies we send a partner in answer to its wants, per UTC day: as much as its node takes from
+    # us in re-shares per day (PeerQuota.reshare_bytes_per_day), so wants cannot make us send unbounded data.
+    served: DailyBytes = field(default_factory=lambda: DailyBytes(PeerQuota().reshare_bytes_per_day))
 
     def __post_init__(self) -> None:
         self.fed.timers.append(Timer("reshare-wants", self._due, lambda now: self.tracker.next_deadline()))
@@ -105,28 +118,49 @@ class ReshareWants:
                 statement = Envelope.decode(batch.envelopes[offer.index]).open_plain()
             except ProtocolError:
                 continue
-            if statement.kind != "reshare" or root_held(self.fed, offer.root):
+            if statement.kind != "reshare":
                 continue
             stored = self.fed.service.log.get(statement.id)
             if stored is None or stored.body is not None:
+                continue
+            self.fed.reshares.record_offer(statement.id, origin, offer.root, offer.distance, now)  # a way back (relay)
+            if root_held(self.fed, offer.root):
                 continue
             self._ask(self.tracker.offered(offer.root, origin, statement.seq, offer.distance, now,
                                            author_is_partner=self.fed.peers.is_trusted(offer.root_author)))
         self.changed()
 
     def answered(self, want: Want, batch: Batch | None) -> None:
-        """The asked offerer's answer (None: it failed): its body filled our copy, or ask the next."""
-        now = self.fed.clock()
-        if batch is not None:
-            results = self.fed.take_batch(want.peer, batch)
-            sid = self.fed.service.log.id_at(want.peer, want.seq)
-            filled = self.fed.service.log.get(sid) if sid is not None else None
-            if filled is not None and filled.body is not None and results.results:
-                self.fed.react([filled])  # keep the root and pass it on, as if it had come eagerly
-                return
-        log_event("reshare.want-failed", logging.INFO, peer=want.peer, seq=want.seq)
-        self._ask(self.tracker.failed(want.root, want.peer, now))
+        """The asked offerer's answer (None: it failed): its body filled our copy, or ask the next. An
+        answer to a want that is no longer open (the body came another way meanwhile, or the offerer
+        timed out and the next was asked) is dropped unread: one body per root, not two."""
+        if not self.tracker.awaits(want):
+            self.late += 1
+            log_event("reshare.want-answer-late", logging.INFO, peer=want.peer, seq=want.seq)
+            return
+        if batch is not None and self._take_answer(want, batch):
+            return
+        self._ask(self.tracker.failed(want.root, want.peer, self.fed.clock()))
         self.changed()
+
+    def _take_answer(self, want: Want, batch: Batch) -> bool:
+        """Take the answer's body, charged to the offerer's quotas like any body it sends (section 9);
+        False if the offerer failed: an answer that is not what was asked (``check_answer``), one the
+        ingest refuses whole, a body over the offerer's quota, or no body at all."""
+        held = self.fed.service.log.id_at(want.peer, want.seq)
+        try:
+            check_answer(batch, want.peer, [(want.seq, held)])
+            results = self.fed.take_batch(want.peer, batch)
+        except ProtocolError as exc:
+            log_event("reshare.want-answer-refused", logging.WARNING, peer=want.peer, seq=want.seq, code=exc.code)
+            return False
+        filled = self.fed.service.log.get(held) if held is not None else None
+        if filled is None or filled.body is None:
+            outcome = results.results[0].outcome if results.results else None
+            log_event("reshare.want-failed", logging.INFO, peer=want.peer, seq=want.seq, outcome=outcome)
+            return False
+        self.fed.react([filled])  # keep the root and pass it on, as if it had come eagerly
+        return True
 
     def _appended(self, statements: list[Statement]) -> None:
         """A root arrived by any way (its author's push, an eager re-share, a want's answer)."""

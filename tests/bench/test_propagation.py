@@ -47,3 +47,28 @@ def test_partners_without_the_feature_still_get_every_job() -> None:
     mixed = simulate(100, seed=7, jobs=4, strategies=("lazy",), legacy_share=0.5)["lazy"]
     assert mixed.reach == 1.0
     assert mixed.all_s < 60
+
+
+def test_a_peer_back_during_a_failing_push_gets_the_next_job_at_once() -> None:
+    """The 1,000-node miss (docs/performance.md): P's push to X was sent while X was down (after
+    many failures), X came back and contacted P while it was in flight, and the push's failure then
+    backed P off for up to the cap: P's next job reached X 1,100 s late. The contact now applies
+    after that failure (protocol.sync.PeerDelivery), so the next job goes to X at once."""
+    from bench.propagation.federation import SimFederation
+    from bench.propagation.world import CONNECT_TIMEOUT_MS
+
+    fed = SimFederation("lazy", 100, 7)
+    x = next(node for node in fed.nodes.values() if node.peers)
+    p = fed.nodes[x.peers[0]]
+    x.online = False
+    delivery = p.delivery_of(x.nid)
+    delivery.attempts = 8  # X has been down for hours: the next failure would back off ~1-2 h
+    p.post_job(b"job-a", 8, 6000)  # pushed to X at once; fails after the connect timeout
+    assert delivery.state.value == "in_flight"
+    fed.loop.at(CONNECT_TIMEOUT_MS / 2, x.come_back)  # X is back while that push is failing
+    fed.loop.run_until(CONNECT_TIMEOUT_MS + 2_000)
+    assert b"job-a" in x.holds  # by its pull on the way back
+    posted = fed.loop.now
+    fed.loop.at(posted, p.post_job, b"job-b", 8, 6000)
+    fed.loop.run_until(posted + 2_000)  # two seconds: one push over a WAN link of at most 200 ms
+    assert b"job-b" in x.holds and x.holds[b"job-b"][0] - posted < 2_000

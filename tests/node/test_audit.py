@@ -14,12 +14,15 @@ from protocol import audit
 from protocol.audit_bundle import AuditBundle, AuditInputError
 from protocol.codec import decode, encode
 from protocol.statement import Envelope
+from protocol.versions import WITHOUT_RESHARE_WANT
 from tests.e2e.cli_helpers import REPO
 from tests.node.federation_helpers import Net, checkpoint_held, pair, wait_until
 
 
 async def full_referral(net: Net, *, audit_consent: bool = True, steps: tuple[str, ...] = ("in_process",)):
-    youth = await net.start("Youth Futures", sector="nonprofit")
+    # Youth predates lazy re-sharing (docs/protocol.md 14.2), so the co-op's re-share reaches it with its
+    # body although it holds the job from Northwind already: the bundle then carries a re-share too.
+    youth = await net.start("Youth Futures", sector="nonprofit", versions=WITHOUT_RESHARE_WANT)
     coop = await net.start("Green Works", sector="social_enterprise")
     corp = await net.start("Northwind", sector="company")
     await pair(youth, coop)

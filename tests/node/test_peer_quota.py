@@ -14,7 +14,7 @@ from node.cli.partners import _peer_lines
 from node.core.clock import now_ms
 from protocol.bodies import Note
 from storage.quotas import DAY_MS
-from tests.node.federation_helpers import Net, batch_of, head, next_notes, pair, signed_post, synced, wait_until
+from tests.node.federation_helpers import FakeClock, Net, batch_of, head, next_notes, pair, signed_post, synced, wait_until
 from tests.node.test_canary import admin_call
 
 PUSH = "/federation/v1/push"
@@ -89,17 +89,18 @@ async def test_re_shared_volume_per_day_is_capped_per_peer_and_resets_the_next_d
     await pair(a, b)
     await pair(b, h)
     await synced(h, b)
-    clock = [now_ms()]
-    h.federation.clock = lambda: clock[0]
+    clock = FakeClock(follow_wall=True)  # ticks (H's want waits for nearer offers), and jumps a day below
+    h.federation.clock = clock
     first = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
     await wait_until(lambda: h.talent.store.job(first.job_id) is not None, what="the first re-shared job")
-    today = h.service.log.peer_usage(b.service.node_id, clock[0]).reshare_bytes_today
+    today = h.service.log.peer_usage(b.service.node_id, clock()).reshare_bytes_today
     assert today > 0
     h.service.log.quota = dataclasses.replace(h.service.log.quota, reshare_bytes_per_day=today + 50)
     second = a.talent.post_job(title="Driver", skills=["driving"], hops=2)
-    await wait_until(lambda: h.service.log.peer_usage(b.service.node_id, clock[0]).refused >= 1, what="re-share refused")
+    await wait_until(lambda: h.service.log.peer_usage(b.service.node_id, clock()).refused >= 1, what="re-share refused")
     assert h.talent.store.job(second.job_id) is None
-    clock[0] += DAY_MS
+    clock.advance(DAY_MS)
+    h.sync.timers_changed()  # a want waiting on H's clock is due now
     await wait_until(lambda: h.talent.store.job(second.job_id) is not None, what="the second re-shared job the next day")
 
 

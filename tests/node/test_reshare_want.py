@@ -8,51 +8,18 @@ Bodies are counted from D's stored data: B's and C's ``reshare`` entries in D's 
 
 from __future__ import annotations
 
+import asyncio
 import os
 
-from protocol.bodies import Note
 from protocol.codec import encode
 from protocol.identity import Identity
 from protocol.reshare_want import FEATURE, MAX_WANT, WantRequest
-from protocol.versions import SUPPORTED, WITH_RESHARE_WANT
-from tests.node.federation_helpers import FakeClock, pair, signed_post, wait_until
+from protocol.versions import SUPPORTED, WITHOUT_RESHARE_WANT
+from tests.node.federation_helpers import FakeClock, signed_post, wait_until
+from tests.node.want_helpers import WANT, Offerer, bodies, diamond, genuine_answer, holds_root, post_note, reshares_at
 
-WANT = "/federation/v1/want"
-WITHOUT = SUPPORTED  # the default registry does not name the feature yet (protocol/versions.py)
-assert FEATURE in WITH_RESHARE_WANT.features and FEATURE not in WITHOUT.features
-
-
-async def diamond(net, *, d_versions=WITH_RESHARE_WANT, b_versions=WITH_RESHARE_WANT):
-    a = await net.start("Alpha Org", versions=WITH_RESHARE_WANT)
-    b = await net.start("Bravo Org", versions=b_versions)
-    c = await net.start("Charlie Org", versions=WITH_RESHARE_WANT)
-    d = await net.start("Delta Org", versions=d_versions)
-    for x, y in ((a, b), (a, c), (b, d), (c, d)):
-        await pair(x, y)
-    # Every partner has answered once, so each knows the other's features before the note is sent.
-    for x, y in ((b, d), (c, d), (d, b), (d, c)):
-        await wait_until(lambda x=x, y=y: y.service.node_id in x.service.peer_features, what="features learnt")
-    return a, b, c, d
-
-
-def reshares_at(d, *origins) -> list[tuple[bytes, bool]]:
-    """(re-sharer, whether its body is stored) for every ``reshare`` of the origins held in D's log."""
-    rows = d.service.db.query(
-        f"SELECT author, body FROM entries WHERE kind = 'reshare' AND author IN ({','.join('?' * len(origins))})",
-        [o.service.node_id for o in origins])
-    return [(bytes(r["author"]), r["body"] is not None) for r in rows]
-
-
-def bodies(d, b, c) -> int:
-    return sum(has for _, has in reshares_at(d, b, c))
-
-
-def holds_root(d, root: bytes) -> bool:
-    return bool(list(d.service.db.query("SELECT 1 FROM foreign_statements WHERE id = ?", [root])))
-
-
-async def post_note(a, text: str):
-    return a.federation.append(Note.KIND, Note(text, hops=2).to_value(), private=True)
+WITHOUT = WITHOUT_RESHARE_WANT  # a node of the release before the feature (protocol/versions.py)
+assert FEATURE in SUPPORTED.features and FEATURE not in WITHOUT.features  # on by default
 
 
 async def test_diamond_d_receives_the_body_once(fed_net):
@@ -72,15 +39,49 @@ async def test_positive_control_without_the_feature_d_gets_two_bodies(fed_net):
 
 
 async def test_mixed_network_converges_with_one_body(fed_net):
-    """B predates the feature: it sends D its body eagerly; C offers. Which arrives first is up to the
-    network: B's body first and D never asks, or C's offer first and D asks C once; one body kept either way."""
+    """B predates the feature: it sends D its body eagerly; C offers. Which of the two reaches D first
+    is the network's, but D's clock is held, so D asks nothing before both are in: B's body ends the
+    want whichever came first (C's offer is dropped, or ignored as an offer of a held root). Before,
+    on D's real clock, C's offer asked C when B's push came more than COLLECT_MS after it (a loaded
+    machine), and C's answer then filled a second body: see the next test."""
     a, b, c, d = await diamond(fed_net, b_versions=WITHOUT)
+    clock = FakeClock()
+    d.service.clock = clock
     root = await post_note(a, "MARKER-want-mixed")
     await wait_until(lambda: holds_root(d, root.id) and len(reshares_at(d, b, c)) == 2, 10, what="the note at D")
-    await wait_until(lambda: not d.federation.wants.tracker.roots, what="D's want to settle")
-    assert bodies(d, b, c) == 1
-    # D asks C at most once (C's offer may come before B's eager body, and its answer is then a duplicate).
-    assert d.federation.wants.asked <= 1
+    assert dict(reshares_at(d, b, c)) == {b.service.node_id: True, c.service.node_id: False}
+    assert not d.federation.wants.tracker.roots and d.federation.wants.tracker.next_deadline() is None  # nothing to ask, ever
+    assert d.federation.wants.asked == 0
+
+
+async def test_an_answer_overtaken_by_an_eager_body_is_dropped(fed_net):
+    """The race the previous test holds off, forced: D asks C (B is down, so C's offer is alone), B
+    comes back and pushes its body eagerly while C's answer is still on its way. The late answer is
+    dropped (``WantTracker.awaits``): D keeps one body, B's."""
+
+    a, b, c, d = await diamond(fed_net, b_versions=WITHOUT)
+    clock = FakeClock()
+    d.service.clock = clock
+    b_home = await fed_net.stop(b)
+    root = await post_note(a, "MARKER-want-overtaken")
+    await wait_until(lambda: len(reshares_at(d, c)) == 1 and root.id in d.federation.wants.tracker.roots, 10,
+                     what="C's offer at D")
+    answer = genuine_answer(c, d).encode()
+    port = c.port
+    await fed_net.halt(c)
+    async with Offerer(port, answer) as offerer:
+        offerer.release.clear()
+        clock.advance(1_000)
+        d.sync.timers_changed()
+        await asyncio.wait_for(offerer.asked.wait(), 10)  # D asked C; the answer is held back
+        b = await fed_net.restart(b_home, versions=WITHOUT)
+        await wait_until(lambda: holds_root(d, root.id), 10, what="B's eager body at D")
+        offerer.release.set()
+        await wait_until(lambda: offerer.answered, 10, what="C's answer sent")
+        await wait_until(lambda: not d.federation.wants.tracker.roots and d.federation.wants.late == 1, 10,
+                         what="the late answer handled")
+    assert d.federation.wants.asked == 1
+    assert dict(reshares_at(d, b, c)) == {b.service.node_id: True, c.service.node_id: False}
 
 
 async def test_a_failed_offerer_makes_d_ask_the_next(fed_net):

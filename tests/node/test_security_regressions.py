@@ -110,7 +110,10 @@ async def test_a_rotated_away_key_cannot_come_back_through_a_reshare(fed_net):
     root = sign_statement(k1, kind="job", seq=500, prev=os.urandom(32), now=now_ms(), body=forged.to_value(),
                           private=True, salt=os.urandom(32))
     reshare = b.federation.append("reshare", make_reshare(root, old_bundle, (b.service.node_id,)).to_value(), private=True)
-    await wait_until(lambda: v.service.log.get(reshare.id) is not None, what="reshare at V")
+    # V takes the body (lazy re-sharing: offered, then asked for once X's grace is over; docs/protocol.md
+    # 14.2), so the forged root was really judged, not just never fetched.
+    await wait_until(lambda: getattr(v.service.log.get(reshare.id), "body", None) is not None, 10,
+                     what="the reshare's body at V")
     assert v.talent.store.job(job.job_id).job.title == "Warehouse lead"
     assert not list(v.service.db.query("SELECT 1 FROM foreign_statements WHERE id = ?", [root.id]))
 

@@ -57,7 +57,13 @@ def test_random_event_sequences(policy: BackoffPolicy, sequence: list[tuple[obje
             assert exc.value.code in ALL_CODES
             assert (delivery.state, delivery.attempts, delivery.next_attempt_at) == before
             continue
-        assert delivery.event(step, now, jitter) is TRANSITIONS[(before[0], step)] is delivery.state
+        contacted = delivery.contacted
+        state = delivery.event(step, now, jitter)
+        if step is DeliveryEvent.FAILURE and contacted:  # a contact during the flight applies after its failure
+            assert state is DeliveryState.READY is delivery.state
+            assert delivery.attempts == 0 and delivery.next_attempt_at == now
+            continue
+        assert state is TRANSITIONS[(before[0], step)] is delivery.state
         if step is DeliveryEvent.FAILURE:
             assert delivery.attempts == before[1] + 1
             assert now <= delivery.next_attempt_at <= now + policy.cap_ms

@@ -61,7 +61,7 @@ def test_stage_statuses_round_trip_and_need_the_feature() -> None:
 
 
 def test_this_node_advertises_the_stages_and_corrections_features() -> None:
-    assert SUPPORTED.features_value() == "referral-corrections,referral-stages"  # sorted (section 1.1)
+    assert SUPPORTED.features_value() == "referral-corrections,referral-stages,reshare-want"  # sorted (section 1.1)
     assert Versions((V1,)).features_value() == ""  # an older node's registry: nothing advertised
 
 

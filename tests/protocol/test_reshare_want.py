@@ -80,6 +80,24 @@ def test_nearest_offer_first_and_a_nearer_one_after_a_body() -> None:
     assert t.roots == {}
 
 
+def test_a_repeated_offer_keeps_its_place_and_a_nearer_one_replaces_it() -> None:
+    """Before, the same offer arriving again (a retried push) went to the back of its distance, and a
+    farther one from the same peer replaced its nearer one; an offer from the peer being asked was
+    added a second time."""
+    t = WantTracker()
+    t.offered(ROOT, B, 4, 3, now=0)
+    t.offered(ROOT, C, 9, 3, now=1)
+    t.offered(ROOT, B, 4, 3, now=2)  # B's offer again
+    t.offered(ROOT, C, 9, 5, now=3)  # C from farther: no change
+    assert [o[1:] for o in t.roots[ROOT].offers] == [(B, 4), (C, 9)]
+    assert t.due(COLLECT_MS) == [Want(B, 4, ROOT)]
+    t.offered(ROOT, B, 4, 3, now=COLLECT_MS + 1)  # the asked one again: not queued twice
+    assert [o[1:] for o in t.roots[ROOT].offers] == [(C, 9)]
+    assert t.failed(ROOT, B, now=COLLECT_MS + 2) == Want(C, 9, ROOT)
+    t.offered(ROOT, B, 11, 2, now=COLLECT_MS + 3)  # B, failed at 3, now offers from 2: waits again
+    assert t.roots[ROOT].offers == [(2, B, 11)] and t.roots[ROOT].tried == []
+
+
 def test_the_first_offer_waits_for_nearer_ones() -> None:
     t = WantTracker()
     assert t.offered(ROOT, B, 4, 6, now=0) is None

@@ -81,6 +81,7 @@ def test_random_event_sequences(steps: list[tuple[DeliveryEvent, int, float, boo
     policy = BackoffPolicy(base_ms=base, cap_ms=cap)
     d = PeerDelivery(policy)
     now = 0
+    contacted = False  # the model: a CONTACT came during the push in flight
     for event, dt, jitter, poll in steps:
         now += dt
         if poll:  # the timer side: ``ready`` moves BACKING_OFF to READY exactly when the delay is over
@@ -97,6 +98,12 @@ def test_random_event_sequences(steps: list[tuple[DeliveryEvent, int, float, boo
             assert (before[0], event) not in TRANSITIONS
             assert (d.state, d.attempts, d.next_attempt_at) == before
             continue
+        if event is DeliveryEvent.FAILURE and contacted:  # contact during the flight: it applies after the failure
+            assert state is DeliveryState.READY is d.state and d.attempts == 0 and d.next_attempt_at == now
+            contacted = False
+            continue
+        contacted = d.state is DeliveryState.IN_FLIGHT and (contacted or event is DeliveryEvent.CONTACT) \
+            and event is not DeliveryEvent.SEND
         assert state is TRANSITIONS[(before[0], event)] is d.state
         assert d.attempts >= 0
         if event is DeliveryEvent.FAILURE:
@@ -113,6 +120,22 @@ def test_random_event_sequences(steps: list[tuple[DeliveryEvent, int, float, boo
                 assert dataclasses.replace(d).ready(now)
         else:
             assert (d.attempts, d.next_attempt_at) == before[1:]
+
+
+def test_contact_during_a_failing_push_makes_ready_at_once() -> None:
+    """bench/propagation, 1,000 nodes: a push sent while the peer was down was in flight when the
+    peer came back and contacted us; its failure then backed off (before the fix: up to the cap, as
+    the simulator dropped the contact; in the node: the first delay, 15-30 s). The contact is the
+    newer news: after that failure the delivery is ready at once. Positive control: without a
+    contact in the flight, the failure backs off."""
+    d = PeerDelivery(BackoffPolicy(base_ms=1000, cap_ms=8000))
+    d.event(DeliveryEvent.SEND, 0)
+    d.event(DeliveryEvent.CONTACT, 10)
+    assert d.event(DeliveryEvent.FAILURE, 20, 0.5) is DeliveryState.READY
+    assert d.ready(20) and d.attempts == 0 and d.next_attempt_at == 20
+    d.event(DeliveryEvent.SEND, 21)  # the next flight starts without the earlier contact
+    assert d.event(DeliveryEvent.FAILURE, 30, 0.0) is DeliveryState.BACKING_OFF
+    assert not d.ready(30) and d.next_attempt_at == 30 + 500
 
 
 def test_contact_while_backing_off_makes_ready_at_once() -> None:
