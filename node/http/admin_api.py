@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import sqlite_utils
 from aiohttp import web
 
 from node.config import Config
@@ -56,6 +57,7 @@ from protocol.errors import DISK_FULL, LocalProtocolError, ProtocolError
 from storage import peers as P
 from storage.backup import SnapshotFailed, copy_database
 from storage.foreign import foreign_statements
+from storage.log_store import LogStore
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
@@ -161,12 +163,13 @@ async def status(request: web.Request) -> web.Response:
 async def own_log(request: web.Request) -> web.StreamResponse:
     """Every own statement, oldest first, read and sent a page at a time (node/http/json_stream.py)."""
     service = request.app[CTX].service
+    me = service.node_id
 
-    def page(after: int | None) -> tuple[list[dict[str, Any]], int] | None:
-        statements = service.log.statements(service.node_id, after_seq=after or 0, limit=json_stream.PAGE)
+    def page(db: sqlite_utils.Database, after: int | None) -> tuple[list[dict[str, Any]], int] | None:
+        statements = LogStore(db).statements(me, after_seq=after or 0, limit=json_stream.PAGE)
         return ([statement_view(s) for s in statements], statements[-1].seq) if statements else None
 
-    return await json_stream.json_list(request, page)
+    return await json_stream.json_list(request, service.home.db_path, page)
 
 
 async def stop(request: web.Request) -> web.Response:
