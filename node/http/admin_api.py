@@ -6,6 +6,7 @@ The CLI talks JSON to it for all that needs the running node; never on a TCP por
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlite_utils
 from aiohttp import web
 
 from node.config import Config
@@ -44,7 +44,7 @@ from node.core.restore import (
 )
 from node.core.service import NodeService
 from node.core.sync import SyncEngine
-from node.core.views import changed_card_view, iso, peer_view, statement_view
+from node.core.views import changed_card_view, iso, own_statements_page, peer_view, statement_view
 from node.formats.json_text import UnusableJson, loads_checked
 from node.http import json_stream
 from node.http.client import FederationClient
@@ -57,7 +57,6 @@ from protocol.errors import DISK_FULL, LocalProtocolError, ProtocolError
 from storage import peers as P
 from storage.backup import SnapshotFailed, copy_database
 from storage.foreign import foreign_statements
-from storage.log_store import LogStore
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
@@ -171,13 +170,7 @@ async def status(request: web.Request) -> web.Response:
 async def own_log(request: web.Request) -> web.StreamResponse:
     """Every own statement, oldest first, read and sent a page at a time (node/http/json_stream.py)."""
     service = request.app[CTX].service
-    me = service.node_id
-
-    def page(db: sqlite_utils.Database, after: int | None) -> tuple[list[dict[str, Any]], int] | None:
-        statements = LogStore(db).statements(me, after_seq=after or 0, limit=json_stream.PAGE)
-        return ([statement_view(s) for s in statements], statements[-1].seq) if statements else None
-
-    return await json_stream.json_list(request, service.home.db_path, page)
+    return await json_stream.json_list(request, service.home.db_path, functools.partial(own_statements_page, service.node_id))
 
 
 async def stop(request: web.Request) -> web.Response:

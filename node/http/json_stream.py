@@ -20,8 +20,6 @@ from aiohttp import web
 
 from node.core.off_loop_reads import OffLoopReader
 
-PAGE = 1_000  # items read and encoded per step in the reader thread
-
 NextPage = Callable[[sqlite_utils.Database, Any], "tuple[Iterable[Any], Any] | None"]
 
 

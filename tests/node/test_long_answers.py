@@ -10,8 +10,7 @@ import threading
 from typing import Any
 
 from node.core.off_loop_reads import OffLoopReader
-from node.core.views import statement_view
-from node.http import json_stream
+from node.core.views import OWN_LOG_PAGE, statement_view
 from node.http.admin_client import AdminClient
 from tests.node.test_candidate_import_batch import row
 
@@ -45,8 +44,8 @@ async def test_the_own_log_is_the_whole_list_read_a_page_at_a_time(net):
     assert answer == expected  # the same list, in seq order
     page = "SELECT * FROM entries WHERE author = "
     assert not [q for q in on_loop if q.startswith(page)], "no page is read on the loop's connection"
-    pages = [q for q in off_loop if q.startswith(page) and f"LIMIT {json_stream.PAGE}" in q]
-    assert len(pages) == -(-len(expected) // json_stream.PAGE) + 1, off_loop  # a query per page, and the empty one that ends it
+    pages = [q for q in off_loop if q.startswith(page) and f"LIMIT {OWN_LOG_PAGE}" in q]
+    assert len(pages) == -(-len(expected) // OWN_LOG_PAGE) + 1, off_loop  # a query per page, and the empty one that ends it
     assert threads and all(name.startswith("orgnode-reader") for name in threads)
 
 
