@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -340,11 +341,24 @@ class NodeRuntime:
             loop.add_signal_handler(sig, self.stop_event.set)
         try:  # a failed start has undone its own steps; the signal handlers go too
             await self.start()
+            freeze_startup_heap()
             await self.stop_event.wait()
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             await self.stop()
+
+
+def freeze_startup_heap() -> None:
+    """Keep what a started node holds for good (~630 modules' code, the config, the vocabulary's
+    handle) out of the cyclic garbage collector's full passes: ``gc.freeze()`` after one collection.
+    A full pass scans every tracked object while holding the interpreter lock, whichever thread
+    triggered it: a worker thread building many objects (an impact report, ``GET /log``,
+    node/core/off_loop_reads.py) made the event loop wait 55–460 ms for the lock in such passes
+    (traced with a watchdog thread: the reader thread inside a collection, the loop in ``select``).
+    Frozen objects are still freed by reference counting; only cycles among them stay."""
+    gc.collect()
+    gc.freeze()
 
 
 def run(home: Path, passphrase_file: Path | None = None) -> int:

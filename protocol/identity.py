@@ -85,6 +85,14 @@ def is_small_order_ed25519(public_key: bytes) -> bool:
     return x == 0 and y == 1
 
 
+@functools.lru_cache(maxsize=1024)
+def _ed25519_public_key(public_key: bytes) -> ed25519.Ed25519PublicKey:
+    """The parsed key of an author (a partner signs every statement of its log with one key): parsed
+    once per key, not per statement (issue 11 item 4: catch-up verifies thousands a second). Bounded;
+    a malformed key raises ``ValueError`` each time (not cached)."""
+    return ed25519.Ed25519PublicKey.from_public_bytes(public_key)
+
+
 def verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> None:
     """Raise ``bad-signature`` unless ``signature`` is a valid Ed25519 signature (THREATS row 12).
 
@@ -93,7 +101,7 @@ def verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> None:
     if is_small_order_ed25519(bytes(public_key)):
         raise RemoteProtocolError(BAD_SIGNATURE, "small-order Ed25519 public key")
     try:
-        ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+        _ed25519_public_key(bytes(public_key)).verify(signature, message)
     except (InvalidSignature, ValueError) as exc:
         raise RemoteProtocolError(BAD_SIGNATURE, "signature does not verify") from exc
 
@@ -163,9 +171,9 @@ class Identity:
             genesis_public=signing.public_key().public_bytes_raw(),
         )
 
-    @property
+    @functools.cached_property
     def node_id(self) -> bytes:
-        return node_id_for(self.genesis_public)
+        return node_id_for(self.genesis_public)  # a hash read at every own-or-not check: computed once
 
     @property
     def fingerprint(self) -> str:

@@ -42,6 +42,11 @@ ACCEPTED = frozenset({"in_process", "interview", "offer", "hired"})  # the job t
 # Infrastructure statements (log checkpoints, witnessing, the report itself) are not engagement.
 NOT_COUNTED = frozenset({"checkpoint", "witness", "impact_report"})
 OUTCOMES = frozenset({"hired", "not_hired"})
+# The kinds whose bodies each pass reads: only these are decoded (most of a log is other kinds —
+# consent statements, notes, jobs of others — whose bodies no figure needs).
+_REFERRALS_AND_JOBS = frozenset({Referral.KIND, Job.KIND})
+_STEPS = frozenset({ReferralStatus.KIND, ReferralCorrection.KIND, ConsentWithdrawal.KIND})
+_PERIOD_COUNTS = frozenset({Partnership.KIND, ConsentWithdrawal.KIND, ErasureReceipt.KIND})
 
 
 @dataclass
@@ -91,6 +96,8 @@ def _referrals_and_jobs(me: bytes, ordered: list[Statement]) -> tuple[dict[bytes
     referrals: dict[bytes, _Referral] = {}
     latest_jobs: dict[bytes, tuple[int, Job, int]] = {}
     for s in ordered:
+        if s.kind not in _REFERRALS_AND_JOBS:
+            continue
         value = _body(s)
         if value is None:
             continue
@@ -110,6 +117,8 @@ def _attach_statuses(referrals: dict[bytes, _Referral], ordered: list[Statement]
     """Each referral's status updates (by either party) and the referrer's consent withdrawals, in
     order; a correction by the job's org of the referral's latest step replaces that step."""
     for s in ordered:
+        if s.kind not in _STEPS:
+            continue
         value = _body(s)
         if value is None:
             continue
@@ -166,9 +175,11 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
     )
     partners: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PARTNER_FIGURES, 0))
     for s in in_period:
-        value = _body(s)
         if s.author != me:
             partners[s.author.hex()]["statements_received"] += 1
+        if s.kind not in _PERIOD_COUNTS:
+            continue
+        value = _body(s)
         if value is None:
             continue
         if s.kind == Partnership.KIND and s.author == me:

@@ -1,9 +1,9 @@
 """What a page of candidates shows (consents, their history, disclosures) read for the whole page at
 once (issue 11: no request may hold the event loop for more than 50 ms). Read per candidate, a
 1,000-candidate page of ``candidate list`` at 100,000 candidates was 3,000 queries and ~7.5 s on the
-loop: ``consent_history`` has no index on ``consent_id`` (a migration could add one), so each history
-query scanned the table. Here each kind is one query per ``CHUNK`` ids: one scan of the history
-per chunk, the consents by their ``consents_by_candidate`` index. A mixin of ``TalentStore``.
+loop: ``consent_history`` had no index on ``consent_id`` (migration 034 adds one), so each history
+query scanned the table. Here each kind is one query per ``CHUNK`` ids, the histories by their
+``consent_history_by_consent`` index, the consents by ``consents_by_candidate``. A mixin of ``TalentStore``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class CandidatePages:
         return found
 
     def page_histories(self, consent_ids: Sequence[bytes]) -> dict[bytes, list[ConsentEventRow]]:
-        """``consent_history`` of each consent (in the order recorded), in one scan per chunk."""
+        """``consent_history`` of each consent (in the order recorded), in one query per chunk."""
         found: dict[bytes, list[ConsentEventRow]] = defaultdict(list)
         for r in self._rows_for("SELECT consent_id, state, at, note FROM consent_history WHERE consent_id IN ({marks}) "
                                 "ORDER BY rowid", consent_ids):

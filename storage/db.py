@@ -29,7 +29,7 @@ from storage.errors import StorageFull, is_sqlite_full
 from storage.migrations import MIGRATIONS, Migration
 
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Migration", "SchemaTooNew", "StorageFull", "applied_migrations", "connect",
-           "connect_writer", "is_locked", "migrate", "watch_disk", "without_fsync"]
+           "connect_reader", "connect_writer", "is_locked", "migrate", "read_snapshot", "watch_disk", "without_fsync"]
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -200,6 +200,34 @@ def connect_writer(path: Path, like: sqlite_utils.Database) -> sqlite_utils.Data
     if isinstance(like.conn, Connection):
         conn.on_full, conn.on_recovered = like.conn.on_full, like.conn.on_recovered
     return db
+
+
+def connect_reader(path: Path) -> sqlite_utils.Database:
+    """A read-only connection (``query_only``) to a database the node has opened (and migrated), usable
+    from another thread (one at a time): long reads — an impact report over the whole log, ``GET /log``
+    — run on it in a worker thread (node/core/off_loop_reads.py) while the loop keeps serving. A plain
+    ``sqlite3.Connection``: it never writes, so it takes no write lock and needs no full-disk hooks; a
+    ``BEGIN`` on it is a deferred read transaction (one snapshot of the WAL for all its queries)."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    try:
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        refuse_newer(db)
+        db.execute("PRAGMA query_only=ON")
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    except BaseException:
+        conn.close()
+        raise
+    return db
+
+
+@contextlib.contextmanager
+def read_snapshot(db: sqlite_utils.Database) -> Iterator[None]:
+    """One read transaction on a ``connect_reader`` connection: every query inside sees the same commit."""
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")  # ends the read transaction (nothing was written)
 
 
 def refuse_newer(db: sqlite_utils.Database) -> None:

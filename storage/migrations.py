@@ -358,6 +358,15 @@ def _m034_reshare_offers(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX reshare_offers_by_root ON reshare_offers (root_id)")
 
 
+def _m035_consent_history_index(db: sqlite_utils.Database) -> None:
+    """Issue 11: a consent's history (``TalentStore.consent_history``, ``candidate list``'s page of
+    histories, the dashboard's candidate page) is read by ``consent_id``, and the table had no index
+    on it: every such query scanned the whole history (``EXPLAIN QUERY PLAN``: ``SCAN consent_history``;
+    at 100,000 history rows 8.0 ms a query, 0.006 ms with the index, in memory at load 7.3). The index
+    keeps the rowid order the reads ask for (``ORDER BY rowid``: the order recorded)."""
+    db.execute("CREATE INDEX consent_history_by_consent ON consent_history (consent_id)")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_log", m001_log),
     ("002_federation", m002_federation),
@@ -382,4 +391,5 @@ MIGRATIONS: list[Migration] = [
     ("032_dashboard_users", _m032_dashboard_users),
     ("033_referral_corrections", _m033_referral_corrections),
     ("034_reshare_offers", _m034_reshare_offers),
+    ("035_consent_history_index", _m035_consent_history_index),
 ]

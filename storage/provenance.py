@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import sqlite_utils
 
 from protocol.statement import Statement
+from storage.foreign import foreign_statements
+from storage.log_store import LogStore
+
+HELD_PAGE = 2_000  # statements read per query by ``held_statements``
+
+
+def held_statements(db: sqlite_utils.Database, page: int = HELD_PAGE) -> Iterator[Statement]:
+    """Every statement held: each replicated log in order, a page of ``page`` at a time (keyset on
+    ``(author, seq)``), then what arrived re-shared or relayed. What impact figures are counted over;
+    an impact report reads it from a worker thread (node/core/off_loop_reads.py)."""
+    log = LogStore(db)
+    for author in log.have_vector():
+        after = 0
+        while statements := log.statements(author, after_seq=after, limit=page):
+            yield from statements
+            after = statements[-1].seq
+    for statement, _, _ in foreign_statements(db):
+        yield statement
 
 
 class ProvenanceStore:

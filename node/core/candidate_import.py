@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
+from node.core.clock import salts_from
 from node.core.errors import UserError
 from node.core.off_loop_writes import OffLoopWriter
 from node.core.restore import raise_high_water, refuse_while_pending
@@ -232,7 +233,7 @@ class CandidateImports:
         if base is not None and staged.consents:
             staged.presigned = sign_own_many(
                 base.identity, base.head, base.history, kind=Consent.KIND, bodies=staged.bodies,
-                now=self.federation.clock(), private=True, salts=[self.federation.random(32) for _ in staged.consents])
+                now=self.federation.clock(), private=True, salts=salts_from(self.federation.random, len(staged.consents)))
         return staged
 
     def _stage_row(self, number: int, args: dict[str, Any], taken: set[str], staged: _Staged,

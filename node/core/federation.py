@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from node.core.clock import Clock, RandomBytes, Timer
+from node.core.clock import Clock, RandomBytes, Timer, salts_from
 from node.core.envelopes import Envelopes, PullClaim
 from node.core.errors import UserError
 from node.core.forks import resume_point
@@ -153,7 +153,7 @@ class Federation(Invites, Envelopes, Reacting):
         db, log, peers = (on, LogStore(on), PeerStore(on)) if on is not None else (self.service.db, self.service.log, self.peers)
         trusted = [p.node_id for p in peers.trusted()]
         salts = ([s.salt or None for s in presigned.statements] if presigned is not None
-                 else [self.random(32) if private else None for _ in bodies])
+                 else salts_from(self.random, len(bodies)) if private else [None] * len(bodies))
         with db.atomic():
             statements = log.append_own_many(
                 self.service.identity, kind=kind, bodies=bodies, now=now, private=private, salts=salts,

@@ -23,6 +23,7 @@ from node.core.clock import Timer
 from node.core.cosigning import Cosigning
 from node.core.errors import UserError
 from node.core.federation import Federation
+from node.core.off_loop_reads import OffLoopReader
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.audit_bundle import AuditBundle, BundleCosignature, Consistency, Proof
@@ -41,7 +42,7 @@ from storage.cards import CardStore
 from storage.cosignatures import CosignatureStore
 from storage.foreign import foreign_statements
 from storage.fork_decisions import ForkDecisions
-from storage.provenance import ProvenanceStore
+from storage.provenance import ProvenanceStore, held_statements
 from storage.talent import TalentStore
 
 INFRASTRUCTURE = frozenset({Checkpoint.KIND, Witness.KIND})
@@ -326,11 +327,17 @@ class Provenance:
     def held_statements(self) -> list[Statement]:
         """Every statement held: the logs we replicate, plus what arrived re-shared or relayed
         (referrals and statuses through the trust path count too)."""
-        held = [s for author in self.log.have_vector() for s in self.log.statements(author)]
-        return held + [s for s, _, _ in foreign_statements(self.db)]
+        return list(held_statements(self.db))
 
     def impact(self, since: int, until: int) -> Impact:
-        return compute(self.me, self.held_statements(), since, until)
+        return compute(self.me, held_statements(self.db), since, until)
+
+    async def impact_off_loop(self, since: int, until: int) -> Impact:
+        """``impact`` read and counted in a worker thread on a read-only connection, in one snapshot
+        (node/core/off_loop_reads.py): at 100,000 statements it held the event loop for seconds."""
+        me = self.me
+        async with OffLoopReader(self.federation.service.home.db_path) as reader:
+            return await reader.run(lambda db: compute(me, held_statements(db), since, until), snapshot=True)
 
     def export_impact(self, since: int, until: int, left_out: list[dict[str, Any]] | None = None) -> tuple[bytes, Impact]:
         """A signed impact report over what the verifier can recompute: our log and each replicated

@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlite_utils
+
 from protocol.codec import decode
 from protocol.statement import BODY_LIMITS, Statement
+from storage.log_store import LogStore
 
 INVALID_TIME = "invalid time"  # a stamp no calendar date can show (a partner may sign any ts up to 2**63-1)
 
@@ -51,6 +54,16 @@ def statement_view(statement: Statement, *, include_body: bool = True) -> dict[s
     if include_body:
         view["body"] = jsonable(decode(statement.body, BODY_LIMITS)) if statement.body is not None else None
     return view
+
+
+OWN_LOG_PAGE = 1_000  # statements a page of ``GET /log`` (read, viewed and encoded in the reader thread)
+
+
+def own_statements_page(me: bytes, db: sqlite_utils.Database, after: int | None) -> tuple[list[dict[str, Any]], int] | None:
+    """The views of the next ``OWN_LOG_PAGE`` own statements after seq ``after`` and the last seq, or
+    None at the end: a page of ``GET /log`` (node/http/json_stream.py), read on ``db`` (a reader's)."""
+    statements = LogStore(db).statements(me, after_seq=after or 0, limit=OWN_LOG_PAGE)
+    return ([statement_view(s) for s in statements], statements[-1].seq) if statements else None
 
 
 def peer_view(service: Any, peer: Any, now: int | None = None, health: Any = None) -> dict[str, Any]:

@@ -57,8 +57,8 @@ async def impact(request: web.Request) -> web.Response:
         left = [{**item, "name": names.get(bytes.fromhex(item["node_id"]))} for item in left_out]
         return web.json_response({"bundle": base64.b64encode(data).decode(),
                                   "report": {**impact_view(request, figures, since, until), "left_out": left},
-                                  "live": impact_view(request, provenance.impact(since, until), since, until)})
-    return web.json_response(impact_view(request, provenance.impact(since, until), since, until))
+                                  "live": impact_view(request, await provenance.impact_off_loop(since, until), since, until)})
+    return web.json_response(impact_view(request, await provenance.impact_off_loop(since, until), since, until))
 
 
 async def checkpoint(request: web.Request) -> web.Response:

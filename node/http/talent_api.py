@@ -4,6 +4,8 @@ CLI uses for jobs, candidates, consent, matching and referrals (the match fan-ou
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from node.core import requests as R
@@ -100,10 +102,14 @@ async def candidate_add(request: web.Request) -> web.Response:
 
 
 async def candidate_import(request: web.Request) -> web.Response:
-    # Checking up to 5,000 rows' fields is pure work: in a worker thread, beside the batch being stored.
-    req = await read(request, R.CandidateImport.from_json, off_loop=True)
-    rows = [(r.row, r.add.core_args() if r.add else None, r.error) for r in req.rows]
+    # Decoding and checking up to 5,000 rows' fields is pure work: in a worker thread, beside the batch being stored.
+    rows = await read(request, _import_rows, off_loop=True)
     return web.json_response({"results": await request.app[TALENT].import_candidates_async(rows)})
+
+
+def _import_rows(body: dict[str, Any]) -> list[tuple[int, dict[str, Any] | None, UserError | None]]:
+    """A ``POST /candidates/import`` body as ``Talent.import_candidates`` rows (each row's arguments, or its error)."""
+    return [(r.row, r.add.core_args() if r.add else None, r.error) for r in R.CandidateImport.from_json(body).rows]
 
 
 async def candidate_update(request: web.Request) -> web.Response:

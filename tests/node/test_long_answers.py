@@ -1,15 +1,16 @@
 """Long admin answers are read and sent a page at a time (issue 11: no request may hold the event
 loop for more than 50 ms; node/http/json_stream.py). ``GET /log`` of a node holding thousands of own
-statements is the same JSON list as before, read 1,000 statements per query, the loop free between."""
+statements is the same JSON list as before, read 1,000 statements per query in a worker thread on a
+read-only connection (node/core/off_loop_reads.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import threading
 from typing import Any
 
-from node.core.views import statement_view
-from node.http import json_stream
+from node.core.off_loop_reads import OffLoopReader
+from node.core.views import OWN_LOG_PAGE, statement_view
 from node.http.admin_client import AdminClient
 from tests.node.test_candidate_import_batch import row
 
@@ -22,37 +23,30 @@ async def test_the_own_log_is_the_whole_list_read_a_page_at_a_time(net):
     node.talent.import_candidates(args)  # 2,500 consent statements
     expected = [statement_view(s) for s in node.service.own_statements()]
     assert len(expected) > 2500
-    queries: list[str] = []
-    ticks = [0]  # another task's turns on the loop
-    at_query: list[int] = []  # ticks when each page was read (the trace runs on the loop's thread)
+    on_loop: list[str] = []  # queries of the loop's connection
+    off_loop: list[str] = []  # queries of the reader's connection, in its worker thread
+    threads: set[str] = set()
 
-    async def ticker() -> None:
-        while True:
-            ticks[0] += 1
-            await asyncio.sleep(0)
+    def trace_reader(db: Any) -> None:
+        def trace(sql: str) -> None:
+            off_loop.append(sql)
+            threads.add(threading.current_thread().name)
 
-    def trace(sql: str) -> None:
-        queries.append(sql)
-        if sql.startswith("SELECT * FROM entries WHERE author = "):
-            at_query.append(ticks[0])
+        db.conn.set_trace_callback(trace)
 
-    other = asyncio.create_task(ticker())
-    node.service.db.conn.set_trace_callback(trace)
+    OffLoopReader.on_open.append(trace_reader)
+    node.service.db.conn.set_trace_callback(on_loop.append)
     try:
         answer = await asyncio.to_thread(AdminClient(node.socket_path).call, "GET", "/log", None, 60)
     finally:
         node.service.db.conn.set_trace_callback(None)
-        other.cancel()
-    assert all(b > a for a, b in itertools.pairwise(at_query)), at_query  # the loop ran other work between pages
+        OffLoopReader.on_open.remove(trace_reader)
     assert answer == expected  # the same list, in seq order
-    pages = [q for q in queries if q.startswith("SELECT * FROM entries WHERE author = ") and f"LIMIT {json_stream.PAGE}" in q]
-    assert len(pages) == -(-len(expected) // json_stream.PAGE) + 1, queries  # a query per page, and the empty one that ends it
-
-
-def _core_args(fields: dict[str, Any]) -> dict[str, Any]:
-    from node.core.requests import CandidateAdd
-
-    return CandidateAdd.from_json(fields).core_args()
+    page = "SELECT * FROM entries WHERE author = "
+    assert not [q for q in on_loop if q.startswith(page)], "no page is read on the loop's connection"
+    pages = [q for q in off_loop if q.startswith(page) and f"LIMIT {OWN_LOG_PAGE}" in q]
+    assert len(pages) == -(-len(expected) // OWN_LOG_PAGE) + 1, off_loop  # a query per page, and the empty one that ends it
+    assert threads and all(name.startswith("orgnode-reader") for name in threads)
 
 
 async def test_a_page_of_candidates_is_viewed_with_a_few_queries_and_shows_what_each_view_did(net):
@@ -84,3 +78,9 @@ async def test_a_page_of_candidates_is_viewed_with_a_few_queries_and_shows_what_
         assert view["disclosures"] == [talent._disclosure_view(d) for d in store.disclosures(c.candidate_id)]
         assert view["id"] == c.candidate_id.hex() and view["email"] == c.email
     assert len(views[5]["consents"]) == 2 and len(views[7]["consents"][0]["history"]) == 2  # positive control
+
+
+def _core_args(fields: dict[str, Any]) -> dict[str, Any]:
+    from node.core.requests import CandidateAdd
+
+    return CandidateAdd.from_json(fields).core_args()

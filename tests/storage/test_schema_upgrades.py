@@ -9,6 +9,7 @@ orgnode must be refused without being touched.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -296,5 +297,36 @@ def test_killed_inside_a_table_rebuild_keeps_the_old_table(tmp_path):
     try:
         assert applied_migrations(db) == sorted(LATEST)
         assert TalentStore(db).job(bytes.fromhex(manifest["a"]["job_id"]), bytes.fromhex(manifest["a"]["node_id"])) is not None
+    finally:
+        db.close()
+
+
+def test_a_v033_database_gets_the_consent_history_index_and_its_reads_use_it(tmp_path):
+    """Migration 035: the v033 fixture (written by the code of 59094dc: a candidate with recorded consent)
+    opens with 035 applied, the index in place, every history read an index search instead of a scan
+    of the table, and the same history as before the upgrade."""
+    home, manifest = fixture(tmp_path, "v033")
+    path = home / "b" / "orgnode.db"
+    reads = ["SELECT state, at, note FROM consent_history WHERE consent_id = ? ORDER BY rowid",
+             "SELECT consent_id, state, at, note FROM consent_history WHERE consent_id IN (?, ?) ORDER BY rowid"]
+
+    def plans(conn: sqlite3.Connection) -> list[str]:
+        return [" ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, [b"x"] * sql.count("?"))) for sql in reads]
+
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as old:
+        assert "035_consent_history_index" not in recorded(path)
+        assert all("SCAN consent_history" in plan for plan in plans(old))  # the control: v033 scans
+        before = old.execute("SELECT consent_id, state, at, note FROM consent_history ORDER BY rowid").fetchall()
+    assert before, "the fixture records a consent's history"
+    db = connect(path)
+    try:
+        assert "035_consent_history_index" in applied_migrations(db)
+        assert [r[0] for r in db.execute("PRAGMA integrity_check").fetchall()] == ["ok"]
+        assert all("USING INDEX consent_history_by_consent" in plan and "SCAN consent_history" not in plan
+                   for plan in plans(db.conn))
+        talent = TalentStore(db)
+        consent_id = bytes(before[0][0])
+        assert [(h.state, h.at, h.note) for h in talent.consent_history(consent_id)] == [
+            (state, at, note) for cid, state, at, note in before if bytes(cid) == consent_id]
     finally:
         db.close()
