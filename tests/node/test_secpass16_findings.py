@@ -5,14 +5,17 @@ and fails on the code before its fix. See docs/security.md, "Security pass 16".
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from node.core.errors import UserError
+from node.web.app import CSP, SECURITY_HEADERS
 from protocol.corrections import ReferralCorrection
 from tests.node.federation_helpers import head, synced, wait_until
 from tests.node.test_referral_stages import referred, status_at
+from tests.web.helpers import dashboard_url
 
 
 def steps(node: Any, rid: bytes) -> list[str]:
@@ -58,3 +61,37 @@ async def test_positive_control_the_same_correction_applies_while_consent_stands
     corp.talent.correct_referral(rid, "in_process", "clicked the wrong candidate")
     await wait_until(lambda: status_at(youth, rid) == "in_process", what="the correction at the referrer")
     assert steps(youth, rid) == ["sent", "received", "hired", "in_process"]
+
+
+async def raw_answer(url: str, request: bytes) -> tuple[int, dict[str, str]]:
+    """Send ``request`` as raw bytes to the server at ``url``; the status and headers it answered with."""
+    host, port = url.split("//")[1].rstrip("/").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    finally:
+        writer.close()
+    headers = dict(line.split(": ", 1) for line in head[1:] if ": " in line)
+    return int(head[0].split()[1]), headers
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"BREW\x01 / HTTP/1.1\r\nHost: x\r\n\r\n",  # a method the parser refuses
+    b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n",  # a header over the parser's limit
+    b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",  # smuggling shape
+], ids=["bad-method", "long-header", "length-and-chunked"])
+async def test_the_dashboards_answers_to_unparsable_requests_carry_its_security_headers(net, request_bytes):
+    """Found by probing: a request the HTTP parser refuses never reaches the dashboard's middleware, so
+    its 400 came without the Content-Security-Policy, nosniff and frame headers every other answer has."""
+    node = await net.start("Northwind", sector="company")
+    url = dashboard_url(node)
+    status, headers = await raw_answer(url, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")  # positive control: the app's 404
+    assert headers.get("Content-Security-Policy") == CSP, (status, headers)
+    status, headers = await raw_answer(url, request_bytes)
+    assert status == 400 and headers.get("Content-Type", "").startswith("application/json"), (status, headers)
+    assert {k: headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS
+    # The federation port answers the same request in its own JSON form, without the dashboard's headers.
+    status, headers = await raw_answer(f"http://127.0.0.1:{node.port}/", request_bytes)
+    assert status == 400 and "Content-Security-Policy" not in headers
