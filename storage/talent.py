@@ -218,6 +218,17 @@ class TalentStore(ErasureQueues, MatchIndex, MatchRecords, ImportBatches, Candid
         rows = list(self.db.query("SELECT * FROM referrals WHERE referral_id = ?", [referral_id]))
         return _referral(rows[0]) if rows else None
 
+    def referral_withdrawn(self, referral_id: bytes) -> bool:
+        """The candidate's consent behind this referral was withdrawn, whatever status the referral
+        shows (an outcome is terminal, so a withdrawal after ``hired`` moves no status): at the holder
+        the consent it was made under is withdrawn or the withdrawal was sent; at the job's org the
+        referrer's withdrawal erased the referral's profile here."""
+        return self.db.execute(
+            "SELECT 1 FROM referrals r LEFT JOIN consents c ON c.consent_id = r.consent_id "
+            "LEFT JOIN disclosures d ON d.referral_id = r.referral_id LEFT JOIN entries e ON e.id = r.profile_statement "
+            "WHERE r.referral_id = ? AND (c.state = 'withdrawn' OR d.withdrawal_statement IS NOT NULL "
+            "OR e.erased_at IS NOT NULL) LIMIT 1", [referral_id]).fetchone() is not None
+
     def referral_answering(self, request_id: bytes, job_author: bytes) -> ReferralRow | None:
         """The referral that answered ``job_author``'s request ``request_id`` (a holder on an older
         release gave it an id of its own; the request's id still names it)."""

@@ -23,7 +23,7 @@ from node.core.errors import UserError
 from node.core.referrals import Referrals
 from node.logs import log_event
 from protocol.corrections import ReferralCorrection, Step, check_correction, features_needed
-from protocol.errors import ProtocolError
+from protocol.errors import MALFORMED, ProtocolError, RemoteProtocolError
 from protocol.jobs import Job
 from protocol.referrals import Referral, ReferralStatus
 from protocol.statement import Statement
@@ -45,6 +45,9 @@ class Corrections(Referrals):
         if row.job_author != self.me:
             raise UserError("only the job's organization can correct a referral's outcome, and this referral went to "
                             f"{self.org_name(row.job_author) or 'another organization'}: ask them to correct it")
+        if self.store.referral_withdrawn(referral_id):
+            raise UserError("the candidate withdrew their consent to this referral, which ends it whatever its outcome "
+                            "says; nothing was signed: a correction would reopen the referral of someone who withdrew")
         steps = self.lifecycle_steps(row)
         latest = steps[-1] if steps else None
         shared = self.shared_name(acted_by)
@@ -99,6 +102,8 @@ class Corrections(Referrals):
             return  # already applied (reactions may be retried)
         target = next((s for s in steps if s.statement_id == body.corrects), None)
         check_correction(body, statement.author, row.job_author, target, steps[-1] if steps else None)
+        if self.store.referral_withdrawn(row.referral_id):
+            raise RemoteProtocolError(MALFORMED, "the referral's consent was withdrawn: a correction cannot reopen it")
         self._apply_correction(row, body, statement.author, statement.id, body.acted_by)
         log_event("referral.corrected", referral=body.referral_id)
 

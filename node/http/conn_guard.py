@@ -46,6 +46,9 @@ class ConnectionPolicy:
     read_timeout: float = 10.0  # seconds to deliver a request head (and, in the middleware, its body)
     max_per_address: int = 32  # open connections one source (IPv4 address, global IPv6 /64) may hold
     max_connections: int = 1024  # open connections the whole node holds
+    # Headers every answer of this port carries, added to the server's own error answers too (a request
+    # the HTTP parser refuses never reaches the app's middleware): the dashboard's CSP and kin.
+    error_headers: tuple[tuple[str, str], ...] = ()
 
 
 IPV6_SOURCE_PREFIX = 64
@@ -166,6 +169,7 @@ class GuardedHandler(RequestHandler):
             resp = error_response("internal", "internal error; the node keeps serving", status)
         else:
             resp = error_response(E.MALFORMED, "the request is not valid HTTP/1.1", status)
+        resp.headers.update(self._guard.policy.error_headers)
         resp.force_close()
         return resp
 

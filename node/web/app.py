@@ -89,8 +89,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def connection_policy(read_timeout: float) -> ConnectionPolicy:
-    """The federation port's guards with caps for a few staff browsers (each opens several connections)."""
-    return ConnectionPolicy(read_timeout=read_timeout, max_per_address=32, max_connections=128)
+    """The federation port's guards with caps for a few staff browsers (each opens several connections);
+    the server's own error answers (a request the HTTP parser refuses) carry the security headers too."""
+    return ConnectionPolicy(read_timeout=read_timeout, max_per_address=32, max_connections=128,
+                            error_headers=tuple(SECURITY_HEADERS.items()))
 
 
 def create_app(ctx: WebContext) -> web.Application:

@@ -1,0 +1,97 @@
+"""Security pass 16: referral corrections, staff names, stages and the dashboard port, attacked on
+real nodes (real HTTP on 127.0.0.1, real SQLite, real crypto). Each test states the secure behaviour
+and fails on the code before its fix. See docs/security.md, "Security pass 16".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from node.core.errors import UserError
+from node.web.app import CSP, SECURITY_HEADERS
+from protocol.corrections import ReferralCorrection
+from tests.node.federation_helpers import head, synced, wait_until
+from tests.node.test_referral_stages import referred, status_at
+from tests.web.helpers import dashboard_url
+
+
+def steps(node: Any, rid: bytes) -> list[str]:
+    return [e.status for e in node.talent.store.events(rid)]
+
+
+async def hired_then_erased(net: Any) -> tuple[Any, Any, bytes]:
+    """Northwind hired Youth Futures' candidate, then the candidate was erased at Youth Futures (their
+    consent withdrawn): both nodes hold the referral as ``hired`` (an outcome is terminal: the
+    withdrawal moves no status) with its profile erased at Northwind."""
+    corp, youth, rid = await referred(net)
+    corp.talent.update_referral(rid, "hired", "")
+    await wait_until(lambda: status_at(youth, rid) == "hired", what="the hire at the referrer")
+    youth.talent.erase_candidate(youth.talent.store.referral(rid).candidate_id)
+    await wait_until(lambda: not list(corp.service.db.query("SELECT 1 FROM received_profiles WHERE referral_id = ?", [rid])),
+                     what="the withdrawal to erase the profile at the job's organization")
+    return corp, youth, rid
+
+
+async def test_a_correction_cannot_reopen_the_referral_of_a_candidate_who_withdrew(net):
+    """Found by probing: after the candidate withdrew (and was erased), the job's organization corrected
+    the hire to ``in_process`` and then hired the erased person again; the referrer followed both,
+    counting a hire of someone who had withdrawn. Now the job's node signs nothing, and the referrer
+    ignores a correction signed by hand."""
+    corp, youth, rid = await hired_then_erased(net)
+    own = head(corp, corp)
+    with pytest.raises(UserError, match=r"withdrew their consent .*nothing was signed"):
+        corp.talent.correct_referral(rid, "in_process", "clicked the wrong candidate")
+    assert head(corp, corp) == own and status_at(corp, rid) == "hired"
+    # A hostile (or older) job's node signs the correction anyway: the referrer ignores it.
+    hired = corp.talent.store.events(rid)[-1].statement_id
+    fix = ReferralCorrection(rid, hired, "in_process", "clicked the wrong candidate")
+    statement = corp.talent._send(ReferralCorrection.KIND, fix.to_value(), youth.service.node_id, corp.talent.store.referral(rid).job_id)
+    await synced(youth, corp)
+    assert youth.service.log.find(statement.id) is not None  # it arrived and is kept as evidence
+    assert status_at(youth, rid) == "hired" and steps(youth, rid) == ["sent", "received", "hired"]
+
+
+async def test_positive_control_the_same_correction_applies_while_consent_stands(net):
+    corp, youth, rid = await referred(net)
+    corp.talent.update_referral(rid, "hired", "")
+    await wait_until(lambda: status_at(youth, rid) == "hired", what="the hire at the referrer")
+    corp.talent.correct_referral(rid, "in_process", "clicked the wrong candidate")
+    await wait_until(lambda: status_at(youth, rid) == "in_process", what="the correction at the referrer")
+    assert steps(youth, rid) == ["sent", "received", "hired", "in_process"]
+
+
+async def raw_answer(url: str, request: bytes) -> tuple[int, dict[str, str]]:
+    """Send ``request`` as raw bytes to the server at ``url``; the status and headers it answered with."""
+    host, port = url.split("//")[1].rstrip("/").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    finally:
+        writer.close()
+    headers = dict(line.split(": ", 1) for line in head[1:] if ": " in line)
+    return int(head[0].split()[1]), headers
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"BREW\x01 / HTTP/1.1\r\nHost: x\r\n\r\n",  # a method the parser refuses
+    b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n",  # a header over the parser's limit
+    b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",  # smuggling shape
+], ids=["bad-method", "long-header", "length-and-chunked"])
+async def test_the_dashboards_answers_to_unparsable_requests_carry_its_security_headers(net, request_bytes):
+    """Found by probing: a request the HTTP parser refuses never reaches the dashboard's middleware, so
+    its 400 came without the Content-Security-Policy, nosniff and frame headers every other answer has."""
+    node = await net.start("Northwind", sector="company")
+    url = dashboard_url(node)
+    status, headers = await raw_answer(url, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")  # positive control: the app's 404
+    assert headers.get("Content-Security-Policy") == CSP, (status, headers)
+    status, headers = await raw_answer(url, request_bytes)
+    assert status == 400 and headers.get("Content-Type", "").startswith("application/json"), (status, headers)
+    assert {k: headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS
+    # The federation port answers the same request in its own JSON form, without the dashboard's headers.
+    status, headers = await raw_answer(f"http://127.0.0.1:{node.port}/", request_bytes)
+    assert status == 400 and "Content-Security-Policy" not in headers
