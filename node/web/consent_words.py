@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol.consent import NODE_PREFIX, SCOPE_ALL, SECTOR_PREFIX
+from protocol.consent import scope_item_parts
 
 PURPOSE_WORDS = {"match": "be matched to jobs", "refer": "be referred to employers", "audit": "be shown in audits"}
 STATE_WORDS = {"given": "agreed", "withdrawn": "withdrawn", "expired": "expired"}
@@ -37,16 +37,15 @@ def scope_words(scope: Sequence[str], org_name: Callable[[bytes], str | None]) -
     """Who may receive the candidate: "any organization", "organizations in the nonprofit sector", a name."""
     out = []
     for item in scope:
-        if item == SCOPE_ALL:
+        kind, value = scope_item_parts(item)
+        if kind == "all":
             out.append("any organization")
-        elif item.startswith(SECTOR_PREFIX):
-            out.append(f"organizations in the {item[len(SECTOR_PREFIX):].replace('_', ' ')} sector")
-        elif item.startswith(NODE_PREFIX):
-            try:
-                name = org_name(bytes.fromhex(item[len(NODE_PREFIX):]))
-            except ValueError:
-                name = None
-            out.append(name or "one organization not known here by name")
+        elif kind == "sector":
+            out.append(f"organizations in the {value.replace('_', ' ')} sector")
+        elif kind == "node":
+            out.append(org_name(bytes.fromhex(value)) or "one organization not known here by name")
+        else:
+            out.append(item)
     return listed(out) or "nobody"
 
 
