@@ -5,13 +5,25 @@ pay, and posting a job with pay and a last day through the same checks as `orgno
 
 from __future__ import annotations
 
+import json
+
+import aiohttp
+
 from node.core.fields import date_ms
+from node.core.views import iso
 from node.web.filters import when
 from tests.node.federation_helpers import FakeClock, pair, wait_until
 from tests.web.browser import axe_violations, sign_in
 from tests.web.helpers import PASSWORD, add_user, dashboard_url
 
 DAY_MS = 86_400_000
+
+
+async def admin_get(node, path: str):
+    """The admin API over the node's Unix socket, as the CLI calls it."""
+    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(node.socket_path))) as session:
+        async with session.get(f"http://localhost{path}") as resp:
+            return resp.status, json.loads(await resp.read())
 
 
 async def test_consent_states_read_as_sentences_and_keep_the_exact_state(net, browser):
@@ -95,6 +107,8 @@ async def test_a_partners_last_heard_time_is_the_same_on_every_page(net, browser
     assert int(table_ms) == later and table_ms == card_ms == travel_ms
     shown = when(int(table_ms))
     assert table_text == shown and shown in card_text and shown in travel_text
+    status, listed = await admin_get(ours, "/trust")  # what `trust list --json` reads
+    assert status == 200 and [p["last_contact"] for p in listed if p["node_id"] == partner.hex()] == [iso(later)]
 
 
 async def test_partners_jobs_show_their_description_sanitised_and_their_pay(net, browser):
