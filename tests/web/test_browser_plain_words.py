@@ -181,3 +181,22 @@ async def test_posting_a_job_with_pay_and_a_last_day_uses_the_job_post_checks(ne
     assert row.job.salary is not None and (row.job.salary.min, row.job.salary.max, row.job.salary.unit) == (3_000_000, 3_800_000, "YEAR")
     assert row.job.valid_through == date_ms("2099-03-03", end_of_day=True)  # the day's last moment, as `job post --valid-through`
     assert (pay, day) == ("Pay: EUR 30,000 to 38,000 a year", "Offered until 3 March 2099")
+
+    async def edit(page):
+        await sign_in(page, base, "sam", PASSWORD)
+        await page.goto(base + "/jobs")
+        await page.get_by_role("link", name="Edit “Driver”").click()
+        kept = (await page.get_by_label("Pay (for example").input_value(),
+                await page.get_by_label("Last day it is offered (optional)").input_value())
+        await page.get_by_label("Pay (for example").fill("EUR 32000-40000/YEAR")
+        await page.get_by_label("Last day it is offered (optional)").fill("2099-04-30")
+        await page.get_by_role("button", name="Save the changes").click()
+        await page.get_by_role("status").wait_for()
+        card = page.locator(".job").filter(has_text="Driver")
+        return kept, await card.locator(".pay").inner_text(), await card.locator(".last-day").inner_text()
+
+    kept, pay, day = await browser.run(edit)
+    assert kept == ("EUR 30000-38000/YEAR", "2099-03-03")  # the edit form shows the job's pay and last day as typed
+    assert (pay, day) == ("Pay: EUR 32,000 to 40,000 a year", "Offered until 30 April 2099")
+    [row] = node.talent.store.jobs()
+    assert row.job.version == 2 and row.job.valid_through == date_ms("2099-04-30", end_of_day=True)
