@@ -154,8 +154,10 @@ async def test_posting_a_job_with_pay_and_a_last_day_uses_the_job_post_checks(ne
         await page.get_by_label("Skills (separated by commas)").fill("driving")
         await page.get_by_label("Last day it is offered (optional)").fill("2099-03-03")
         await page.get_by_label("Pay (for example").fill("lots")
+        await page.get_by_label("Partly remote").check()
         await page.get_by_role("button", name="Post the job").click()
         return {"alert": await page.get_by_role("alert").inner_text(),
+                "where": await page.get_by_label("Partly remote").is_checked(),
                 "invalid": await page.get_by_label("Pay (for example").get_attribute("aria-invalid"),
                 "kept": (await page.get_by_label("Job title").input_value(), await page.get_by_label("Pay (for example").input_value(),
                          await page.get_by_label("Last day it is offered (optional)").input_value())}
@@ -174,7 +176,7 @@ async def test_posting_a_job_with_pay_and_a_last_day_uses_the_job_post_checks(ne
 
     refused = await browser.run(refuse)
     assert 'salary looks like "EUR 30000-38000/YEAR"' in refused["alert"] and "Nothing was changed" in refused["alert"]
-    assert refused["invalid"] == "true" and refused["kept"] == ("Driver", "lots", "2099-03-03")
+    assert refused["invalid"] == "true" and refused["kept"] == ("Driver", "lots", "2099-03-03") and refused["where"]
     assert node.talent.store.jobs() == []  # refused: nothing posted
     pay, day = await browser.run(post)
     [row] = node.talent.store.jobs()
