@@ -1,5 +1,6 @@
-"""A consent as a sentence a non-engineer understands ("agreed to be matched to jobs, by organizations
-in the nonprofit sector, until 3 March 2027"), for the candidates page and the subject-access report.
+"""A consent as a sentence a non-engineer understands ("Agreed to be matched to jobs, shared with
+organizations in the nonprofit sector, until 3 March 2027"), for the candidates page, the subject-access
+report and the audit page; and the states of a consent's history and of a referral request in words.
 
 The stored words (``given``, ``withdrawn``, ``expired``; ``match``, ``refer``, ``audit``; ``all``,
 ``sector:X``, ``node:<id>``) are the protocol's: the pages keep the exact state in a ``data-`` and a
@@ -15,7 +16,6 @@ from typing import Any
 from protocol.consent import scope_item_parts
 
 PURPOSE_WORDS = {"match": "be matched to jobs", "refer": "be referred to employers", "audit": "be shown in audits"}
-STATE_WORDS = {"given": "agreed", "withdrawn": "withdrawn", "expired": "expired"}
 REQUEST_WORDS = {"pending": "waiting for a staff member's approval", "sent": "approved: the referral was sent",
                  "declined": "declined", "requested": "asked for", "approved": "approved"}
 HISTORY_WORDS = {"given": "consent given", "withdrawn": "consent withdrawn", "expired": "consent expired"}

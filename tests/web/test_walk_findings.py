@@ -6,7 +6,8 @@ tests/web/test_acceptance_walk.py): real nodes over HTTP, each refusal checked t
 - A referral request waiting for approval did not say which consent rule held it, and approving one
   the consent does not cover failed with "record ... consent_evidence" and no field to give it.
 - A received referral showed the candidate's name only: not how to reach them, nor the referrer's note.
-- "Organizations on this network" said "already a partner." with a small letter.
+- "Organizations on this network" said "already a partner." with a small letter; former partners were
+  listed with the stored state ("removed", "pending_out").
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ async def test_an_admin_accepts_an_invitation_on_the_partners_page(net, http):
     assert "are now partners" not in html
     status, html, _ = await admin.post("/partners/accept", {"csrf": csrf, "token": token})  # used once already
     assert status == 400 and "it was already used" in html and len(youth.federation.peers.trusted()) == 1
+    status, _, _ = await admin.post(f"/partners/{corp.service.node_id.hex()}/remove", {"csrf": csrf})
+    _, html, _ = await admin.get("/partners")
+    assert status == 303 and 'Northwind — <span data-peer-state="removed">a former partner</span>' in html  # not "removed"
 
 
 async def held_request(net):
