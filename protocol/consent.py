@@ -34,6 +34,18 @@ def scope_item_ok(item: str) -> bool:
     return False
 
 
+def scope_item_parts(item: str) -> tuple[str, str]:
+    """What a valid scope item names, for people to read it: ("all", ""), ("sector", NAME) or
+    ("node", <64 hex>); ("", item) for anything ``scope_item_ok`` refuses."""
+    if not scope_item_ok(item):
+        return "", item
+    if item == SCOPE_ALL:
+        return "all", ""
+    if item.startswith(SECTOR_PREFIX):
+        return "sector", item[len(SECTOR_PREFIX):]
+    return "node", item[len(NODE_PREFIX):].lower()
+
+
 def split_scope(text: str) -> tuple[str, ...]:
     """"all sector:nonprofit" or "all,sector:nonprofit" -> its items (separated by spaces or commas)."""
     return tuple(part for part in text.replace(",", " ").split() if part)

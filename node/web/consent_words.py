@@ -1,5 +1,6 @@
-"""A consent as a sentence a non-engineer understands ("agreed to be matched to jobs, by organizations
-in the nonprofit sector, until 3 March 2027"), for the candidates page and the subject-access report.
+"""A consent as a sentence a non-engineer understands ("Agreed to be matched to jobs, shared with
+organizations in the nonprofit sector, until 3 March 2027"), for the candidates page, the subject-access
+report and the audit page; and the states of a consent's history and of a referral request in words.
 
 The stored words (``given``, ``withdrawn``, ``expired``; ``match``, ``refer``, ``audit``; ``all``,
 ``sector:X``, ``node:<id>``) are the protocol's: the pages keep the exact state in a ``data-`` and a
@@ -12,10 +13,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol.consent import NODE_PREFIX, SCOPE_ALL, SECTOR_PREFIX
+from protocol.consent import scope_item_parts
 
 PURPOSE_WORDS = {"match": "be matched to jobs", "refer": "be referred to employers", "audit": "be shown in audits"}
-STATE_WORDS = {"given": "agreed", "withdrawn": "withdrawn", "expired": "expired"}
 REQUEST_WORDS = {"pending": "waiting for a staff member's approval", "sent": "approved: the referral was sent",
                  "declined": "declined", "requested": "asked for", "approved": "approved"}
 HISTORY_WORDS = {"given": "consent given", "withdrawn": "consent withdrawn", "expired": "consent expired"}
@@ -37,16 +37,15 @@ def scope_words(scope: Sequence[str], org_name: Callable[[bytes], str | None]) -
     """Who may receive the candidate: "any organization", "organizations in the nonprofit sector", a name."""
     out = []
     for item in scope:
-        if item == SCOPE_ALL:
+        kind, value = scope_item_parts(item)
+        if kind == "all":
             out.append("any organization")
-        elif item.startswith(SECTOR_PREFIX):
-            out.append(f"organizations in the {item[len(SECTOR_PREFIX):].replace('_', ' ')} sector")
-        elif item.startswith(NODE_PREFIX):
-            try:
-                name = org_name(bytes.fromhex(item[len(NODE_PREFIX):]))
-            except ValueError:
-                name = None
-            out.append(name or "one organization not known here by name")
+        elif kind == "sector":
+            out.append(f"organizations in the {value.replace('_', ' ')} sector")
+        elif kind == "node":
+            out.append(org_name(bytes.fromhex(value)) or "one organization not known here by name")
+        else:
+            out.append(item)
     return listed(out) or "nobody"
 
 

@@ -17,7 +17,7 @@ from node.core.peer_health import peer_health
 from node.core.views import peer_view
 from node.web.auth import requires, see_other
 from node.web.context import WEB, session_of
-from node.web.nearby import requested_words
+from node.web.nearby import STATE_WORDS, requested_words
 from protocol import errors as E
 from storage import peers as P
 
@@ -48,7 +48,7 @@ async def partner_list(request: web.Request) -> web.Response:
         "pending": [v for v in views if v["state"] == P.PENDING_IN],
         "others": [v for v in views if v["state"] not in (P.TRUSTED, P.PENDING_IN)],
         "fingerprint": ctx.service.identity.fingerprint,
-        "invite": request.query.get("invite"),
+        "invite": request.query.get("invite"), "peer_words": STATE_WORDS,
         "accepted": accepted_words(views, request.query.get("accepted", "")),
     })
 

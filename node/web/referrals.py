@@ -122,7 +122,9 @@ async def answer_request(request: web.Request) -> web.StreamResponse:
                             field="consent_evidence") from exc
         ctx.accounts.record(session_of(request).user.name, "approved the referral request", request_id.hex())
     else:
-        ctx.talent.decline_request(request_id, "", acted_by=session_of(request).user.name)
+        form = await request.post()
+        answer = R.ReferralAnswer.decline({"id": request_id.hex(), "reason": str(form.get("reason", "")).strip()})
+        ctx.talent.decline_request(request_id, answer.text, acted_by=session_of(request).user.name)
         ctx.accounts.record(session_of(request).user.name, "declined the referral request", request_id.hex())
     return see_other("/referrals")
 

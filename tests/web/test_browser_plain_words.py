@@ -5,13 +5,25 @@ pay, and posting a job with pay and a last day through the same checks as `orgno
 
 from __future__ import annotations
 
+import json
+
+import aiohttp
+
 from node.core.fields import date_ms
+from node.core.views import iso
 from node.web.filters import when
 from tests.node.federation_helpers import FakeClock, pair, wait_until
 from tests.web.browser import axe_violations, sign_in
 from tests.web.helpers import PASSWORD, add_user, dashboard_url
 
 DAY_MS = 86_400_000
+
+
+async def admin_get(node, path: str):
+    """The admin API over the node's Unix socket, as the CLI calls it."""
+    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(node.socket_path))) as session:
+        async with session.get(f"http://localhost{path}") as resp:
+            return resp.status, json.loads(await resp.read())
 
 
 async def test_consent_states_read_as_sentences_and_keep_the_exact_state(net, browser):
@@ -71,7 +83,7 @@ async def test_a_partners_last_heard_time_is_the_same_on_every_page(net, browser
     await wait_until(lambda: theirs.talent.store.job(job.job_id) is not None, what="our job at the partner")
     partner = theirs.service.identity.node_id
     for _ in range(2):  # the partner may still answer the pairing's and the job's news right after the first step
-        later = clock.advance(600_000)  # ten minutes on: only our own requests to them are heard from since
+        later = clock.advance(120_000)  # two minutes on (inside the 5-minute request window): only our own requests heard since
         await wait_until(lambda at=later: (r := ours.federation.health.reach.get(partner)) is not None and r.last_ok is not None
                          and r.last_ok >= at, what="an answer from the partner after the clock moved")
     stored = ours.federation.peers.get(partner).last_contact
@@ -95,6 +107,8 @@ async def test_a_partners_last_heard_time_is_the_same_on_every_page(net, browser
     assert int(table_ms) == later and table_ms == card_ms == travel_ms
     shown = when(int(table_ms))
     assert table_text == shown and shown in card_text and shown in travel_text
+    status, listed = await admin_get(ours, "/trust")  # what `trust list --json` reads
+    assert status == 200 and [p["last_contact"] for p in listed if p["node_id"] == partner.hex()] == [iso(later)]
 
 
 async def test_partners_jobs_show_their_description_sanitised_and_their_pay(net, browser):
@@ -140,8 +154,10 @@ async def test_posting_a_job_with_pay_and_a_last_day_uses_the_job_post_checks(ne
         await page.get_by_label("Skills (separated by commas)").fill("driving")
         await page.get_by_label("Last day it is offered (optional)").fill("2099-03-03")
         await page.get_by_label("Pay (for example").fill("lots")
+        await page.get_by_label("Partly remote").check()
         await page.get_by_role("button", name="Post the job").click()
         return {"alert": await page.get_by_role("alert").inner_text(),
+                "where": await page.get_by_label("Partly remote").is_checked(),
                 "invalid": await page.get_by_label("Pay (for example").get_attribute("aria-invalid"),
                 "kept": (await page.get_by_label("Job title").input_value(), await page.get_by_label("Pay (for example").input_value(),
                          await page.get_by_label("Last day it is offered (optional)").input_value())}
@@ -160,10 +176,29 @@ async def test_posting_a_job_with_pay_and_a_last_day_uses_the_job_post_checks(ne
 
     refused = await browser.run(refuse)
     assert 'salary looks like "EUR 30000-38000/YEAR"' in refused["alert"] and "Nothing was changed" in refused["alert"]
-    assert refused["invalid"] == "true" and refused["kept"] == ("Driver", "lots", "2099-03-03")
+    assert refused["invalid"] == "true" and refused["kept"] == ("Driver", "lots", "2099-03-03") and refused["where"]
     assert node.talent.store.jobs() == []  # refused: nothing posted
     pay, day = await browser.run(post)
     [row] = node.talent.store.jobs()
     assert row.job.salary is not None and (row.job.salary.min, row.job.salary.max, row.job.salary.unit) == (3_000_000, 3_800_000, "YEAR")
     assert row.job.valid_through == date_ms("2099-03-03", end_of_day=True)  # the day's last moment, as `job post --valid-through`
     assert (pay, day) == ("Pay: EUR 30,000 to 38,000 a year", "Offered until 3 March 2099")
+
+    async def edit(page):
+        await sign_in(page, base, "sam", PASSWORD)
+        await page.goto(base + "/jobs")
+        await page.get_by_role("link", name="Edit “Driver”").click()
+        kept = (await page.get_by_label("Pay (for example").input_value(),
+                await page.get_by_label("Last day it is offered (optional)").input_value())
+        await page.get_by_label("Pay (for example").fill("EUR 32000-40000/YEAR")
+        await page.get_by_label("Last day it is offered (optional)").fill("2099-04-30")
+        await page.get_by_role("button", name="Save the changes").click()
+        await page.get_by_role("status").wait_for()
+        card = page.locator(".job").filter(has_text="Driver")
+        return kept, await card.locator(".pay").inner_text(), await card.locator(".last-day").inner_text()
+
+    kept, pay, day = await browser.run(edit)
+    assert kept == ("EUR 30000-38000/YEAR", "2099-03-03")  # the edit form shows the job's pay and last day as typed
+    assert (pay, day) == ("Pay: EUR 32,000 to 40,000 a year", "Offered until 30 April 2099")
+    [row] = node.talent.store.jobs()
+    assert row.job.version == 2 and row.job.valid_through == date_ms("2099-04-30", end_of_day=True)

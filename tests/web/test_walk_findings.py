@@ -6,7 +6,8 @@ tests/web/test_acceptance_walk.py): real nodes over HTTP, each refusal checked t
 - A referral request waiting for approval did not say which consent rule held it, and approving one
   the consent does not cover failed with "record ... consent_evidence" and no field to give it.
 - A received referral showed the candidate's name only: not how to reach them, nor the referrer's note.
-- "Organizations on this network" said "already a partner." with a small letter.
+- "Organizations on this network" said "already a partner." with a small letter; former partners were
+  listed with the stored state ("removed", "pending_out").
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ async def test_an_admin_accepts_an_invitation_on_the_partners_page(net, http):
     assert "are now partners" not in html
     status, html, _ = await admin.post("/partners/accept", {"csrf": csrf, "token": token})  # used once already
     assert status == 400 and "it was already used" in html and len(youth.federation.peers.trusted()) == 1
+    status, _, _ = await admin.post(f"/partners/{corp.service.node_id.hex()}/remove", {"csrf": csrf})
+    _, html, _ = await admin.get("/partners")
+    assert status == 303 and 'Northwind — <span data-peer-state="removed">a former partner</span>' in html  # not "removed"
 
 
-async def test_a_held_request_names_its_rule_and_approving_asks_how_the_candidate_agreed(net, http):
+async def held_request(net):
+    """Northwind asks Youth Futures for Zoë, whose consent lets her be matched but not referred: the request waits."""
     corp = await net.start("Northwind", sector="company")
     youth = await net.start("Youth Futures")
     await pair(corp, youth)
@@ -60,6 +65,11 @@ async def test_a_held_request_names_its_rule_and_approving_asks_how_the_candidat
     corp.talent.request_referral(job.job_id, bytes.fromhex(offer["pseudonym"]))
     await wait_until(lambda: youth.talent.pending_requests(), what="the request held at the partner")
     [held] = youth.talent.pending_requests()
+    return corp, youth, zoe, held
+
+
+async def test_a_held_request_names_its_rule_and_approving_asks_how_the_candidate_agreed(net, http):
+    corp, youth, zoe, held = await held_request(net)
     staff = await signed_in(http, youth, "sam", "staff")
     _, html, _ = await staff.get("/referrals")
     assert 'data-rule="purpose-not-given"' in html and "Why it waits: the candidate agreed to be matched with jobs" in html
@@ -74,6 +84,20 @@ async def test_a_held_request_names_its_rule_and_approving_asks_how_the_candidat
     hiring = await signed_in(http, corp, "maria", "staff")
     _, html, _ = await hiring.get("/referrals")
     assert "zoe@example.org · +49 30 1 · skills: driving" in html  # whom they were sent, and how to reach them
+
+
+async def test_declining_a_request_can_say_why_and_the_asker_reads_it(net, http):
+    corp, youth, _, held = await held_request(net)
+    staff = await signed_in(http, youth, "sam", "staff")
+    _, html, _ = await staff.get("/referrals")
+    assert "Why you decline (optional; Northwind is told)" in html
+    status, _, _ = await staff.post(f"/requests/{held['id']}/decline", {"csrf": await staff.token("/referrals"),
+                                                                       "reason": "she took another job"})
+    assert status == 303 and youth.talent.pending_requests() == []
+    await wait_until(lambda: [r for r in corp.talent.list_referrals() if r["status"] == "declined"], what="the answer at the asker")
+    asker = await signed_in(http, corp, "maria", "viewer")
+    _, html, _ = await asker.get("/referrals")
+    assert "Declined</strong> (she took another job)" in html
 
 
 async def test_a_nearby_partner_reads_as_a_sentence(net, http):
