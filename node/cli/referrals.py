@@ -81,7 +81,7 @@ def _next_step(data: dict[str, Any]) -> str:
     copy), or, with no offer yet, the same ``match`` to run again later."""
     job = data["job_id"]
     if not data["results"]:
-        return (f"Nobody fits yet: partners add candidates over time; ask again later with `orgnode match {job}`.")
+        return f"No offer yet: partners add candidates over time; ask again later with `orgnode match {job}`."
     best = data["results"][0]["pseudonym"]
     other = " (or another pseudonym above in place of the last word)" if len(data["results"]) > 1 else ""
     return f"Ask for the best match with `orgnode referral request {job} {best}`{other}."
