@@ -21,6 +21,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from node.core.accounts import SESSION_MS, LoginRefused
+from node.http.conn_guard import source_of
 from node.logs import log_event
 from node.web.context import COOKIE, LOGIN_COOKIE, MAX_BODY_BYTES, ROLE_RANK, SESSION, WEB, session_of
 
@@ -120,7 +121,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="this sign-in form was not sent from this dashboard: reload the page and try again")
     name, password = str(form.get("name", "")), str(form.get("password", ""))
     try:
-        token, session = ctx.accounts.login(name, password, request.remote or "?")
+        # One source per IPv4 address or IPv6 /64 (conn_guard.source_of): a host owns a whole /64.
+        token, session = await ctx.accounts.login_off_loop(name, password, source_of(request.remote or "?"))
     except LoginRefused as exc:
         log_event("dashboard.login-refused", logging.WARNING, limited=exc.limited)
         return await login_page(request, str(exc), status=429 if exc.limited else 401)
