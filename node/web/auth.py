@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
@@ -116,7 +117,13 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         # before any session the body is read only when small: a stranger cannot make the node hold 8 MiB per request
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_LOGIN_BYTES, actual_size=request.content_length or 0,
                                             text="this sign-in form is too large to be one: reload the page and try again")
-    form = await request.post()
+    try:  # a stranger's body still arriving after read_timeout is a slowloris holding a connection slot
+        async with asyncio.timeout(float(ctx.service.config.read_timeout)):
+            form = await request.post()
+    except TimeoutError:
+        if request.transport is not None:
+            request.transport.abort()
+        raise web.HTTPRequestTimeout() from None
     if not same_site(request) or not _form_token_ok(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf")):
         raise web.HTTPForbidden(text="this sign-in form was not sent from this dashboard: reload the page and try again")
     name, password = str(form.get("name", "")), str(form.get("password", ""))

@@ -161,3 +161,25 @@ async def test_a_flood_of_sign_ins_cannot_hold_the_nodes_event_loop(net, monkeyp
         gated.gate.set()
         for session in sessions.values():
             await session.close()
+
+
+async def test_a_sign_in_body_trickled_in_is_cut_after_the_read_timeout(net):
+    """Found by probing: the sign-in form's body (any stranger may post it) had no read timeout on the
+    dashboard port, unlike the federation port's: one byte a second held a connection for good, and
+    32 per address, 128 in all (a handful of 127.0.0.x addresses) locked staff out of the dashboard.
+    Now the body must arrive within ``read_timeout``, else the connection is dropped."""
+    node = await net.start("Northwind", sector="company", read_timeout=0.5)
+    add_user(node, "ada", "admin")
+    host, port = dashboard_url(node).split("//")[1].rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(f"POST /login HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     "Content-Length: 1000\r\n\r\nname=a".encode())
+        await writer.drain()
+        # The node ends the connection (with or without a 408); before, it waited for the rest for ever.
+        answer = await asyncio.wait_for(reader.read(), timeout=30)
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    finally:
+        writer.close()
+    async with aiohttp.ClientSession() as http:  # positive control: a whole sign-in is read and signs in
+        assert await Browserless(http, dashboard_url(node), {}).sign_in("ada", PASSWORD) == 303
