@@ -159,16 +159,12 @@ class Accounts:
             raise UserError(f"no user named {name} (see `orgnode user list`)", field="name")
         self.store.set_password(name, _hasher.hash(password))
 
-    def login(self, name: str, password: str, client: str) -> tuple[str, SessionRow]:
-        """A new session (token for the cookie, its row) or ``LoginRefused``."""
-        attempt = self.begin_login(name, client)
-        return self.finish_login(attempt, password_matches(attempt.password_hash, password))
-
     async def login_off_loop(self, name: str, password: str, client: str) -> tuple[str, SessionRow]:
-        """``login`` for the dashboard, with the argon2 check (0.1–0.2 s of CPU) in one worker thread: run
-        on the event loop, a flood of sign-ins (a new source address for each few, which any local user
-        has in 127.0.0.0/8) held the federation API and the admin socket for as long as it lasted. At most
-        ``MAX_WAITING_CHECKS`` checks wait at once; a sign-in beyond them is refused unhashed (rate limited)."""
+        """A new session (token for the cookie, its row) or ``LoginRefused``. The argon2 check (0.1–0.2 s
+        of CPU) runs in one worker thread: on the event loop, a flood of sign-ins (a new source address
+        for each few, which any local user has in 127.0.0.0/8) held the federation API and the admin
+        socket for as long as it lasted. At most ``MAX_WAITING_CHECKS`` checks wait at once; a sign-in
+        beyond them is refused unhashed (rate limited)."""
         if self._waiting >= MAX_WAITING_CHECKS:
             raise LoginRefused(limited=True, busy=True)
         attempt = self.begin_login(name, client)
