@@ -53,7 +53,9 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 class Home:
     def __init__(self, path: Path) -> None:
-        self.path = path
+        # Absolute (``..`` folded, links kept): the CLI and the node may run in different working
+        # directories, and both must name the same files (the backup snapshot, the admin socket).
+        self.path = Path(os.path.abspath(path))
 
     @property
     def config_path(self) -> Path:

@@ -5,14 +5,17 @@ encoded hash string is stored (storage/users.py). A session token is 32 random b
 browser once; the database keeps its SHA-256, with a CSRF token bound to that session. Failed logins
 are counted per user name and per client address in memory: after ``MAX_FAILURES`` within
 ``FAILURE_WINDOW_MS`` further attempts are refused, even with the right password, until the window
-has passed (no timing difference between an unknown name and a wrong password: both hash).
+has passed (no timing difference between an unknown name and a wrong password: both hash). The
+dashboard checks passwords in a worker thread, a few at a time (``login_off_loop``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
@@ -26,6 +29,7 @@ SESSION_MS = 8 * 3_600_000  # a working day; the cookie's Max-Age is the same
 MAX_FAILURES = 5
 FAILURE_WINDOW_MS = 15 * 60_000
 MIN_PASSWORD = 10
+MAX_WAITING_CHECKS = 4  # dashboard password checks waiting at once; more sign-ins are refused unhashed
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 
 _hasher = PasswordHasher()
@@ -59,8 +63,9 @@ def check_password(password: str) -> str:
 class LoginRefused(Exception):
     """A failed sign-in: ``limited`` when it was refused by the rate limit (the password was not checked)."""
 
-    def __init__(self, limited: bool) -> None:
-        super().__init__("too many failed sign-ins: wait 15 minutes" if limited else "wrong user name or password")
+    def __init__(self, limited: bool, *, busy: bool = False) -> None:
+        super().__init__("too many sign-ins at once: try again in a moment" if busy else
+                         "too many failed sign-ins: wait 15 minutes" if limited else "wrong user name or password")
         self.limited = limited
 
 
@@ -96,12 +101,38 @@ class LoginLimiter:
         self.failures.pop(user_key, None)
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    keys: tuple[str, str]  # the limiter's keys: the user name and the client's source
+    user: UserRow | None  # None: no such user (the dummy hash is still checked, so both take as long)
+    password_hash: str
+
+
+def password_matches(encoded: str, password: str) -> bool:
+    """The argon2id check alone: CPU only, no store, safe in a worker thread."""
+    try:
+        return bool(_hasher.verify(encoded, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_CHECKER: list[ThreadPoolExecutor] = []
+
+
+def _checker() -> ThreadPoolExecutor:
+    """One worker thread per process for password checks: a flood uses at most one core."""
+    if not _CHECKER:
+        _CHECKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="orgnode-password-check"))
+    return _CHECKER[0]
+
+
 @dataclass
 class Accounts:
     store: UserStore
     clock: Clock
     random: RandomBytes
     limiter: LoginLimiter = field(init=False)
+    _waiting: int = field(init=False, default=0)  # password checks queued or running (``login_off_loop``)
 
     def __post_init__(self) -> None:
         self.limiter = LoginLimiter(self.clock)
@@ -128,21 +159,38 @@ class Accounts:
             raise UserError(f"no user named {name} (see `orgnode user list`)", field="name")
         self.store.set_password(name, _hasher.hash(password))
 
-    def login(self, name: str, password: str, client: str) -> tuple[str, SessionRow]:
-        """A new session (token for the cookie, its row) or ``LoginRefused``."""
+    async def login_off_loop(self, name: str, password: str, client: str) -> tuple[str, SessionRow]:
+        """A new session (token for the cookie, its row) or ``LoginRefused``. The argon2 check (0.1–0.2 s
+        of CPU) runs in one worker thread: on the event loop, a flood of sign-ins (a new source address
+        for each few, which any local user has in 127.0.0.0/8) held the federation API and the admin
+        socket for as long as it lasted. At most ``MAX_WAITING_CHECKS`` checks wait at once; a sign-in
+        beyond them is refused unhashed (rate limited)."""
+        if self._waiting >= MAX_WAITING_CHECKS:
+            raise LoginRefused(limited=True, busy=True)
+        attempt = self.begin_login(name, client)
+        self._waiting += 1
+        try:
+            ok = await asyncio.get_running_loop().run_in_executor(_checker(), password_matches, attempt.password_hash,
+                                                                  password)
+        finally:
+            self._waiting -= 1
+        return self.finish_login(attempt, ok)
+
+    def begin_login(self, name: str, client: str) -> LoginAttempt:
+        """The rate limit and the user's hash: what a password check needs (on the loop: it reads the store)."""
         keys = (f"user:{name}", f"addr:{client}")
         if self.limiter.limited(*keys):
             raise LoginRefused(limited=True)
         user = self.store.get(name)
-        try:
-            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-            ok = user is not None
-        except (VerificationError, InvalidHashError):
-            ok = False
+        return LoginAttempt(keys, user, user.password_hash if user else _DUMMY_HASH)
+
+    def finish_login(self, attempt: LoginAttempt, ok: bool) -> tuple[str, SessionRow]:
+        """Count a failure, or open the session of a checked password."""
+        user = attempt.user
         if not ok or user is None:
-            self.limiter.failed(*keys)
+            self.limiter.failed(*attempt.keys)
             raise LoginRefused(limited=False)
-        self.limiter.succeeded(keys[0])
+        self.limiter.succeeded(attempt.keys[0])
         token = self.random(32).hex()
         csrf = self.random(32).hex()
         now = self.clock()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
@@ -21,6 +22,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from node.core.accounts import SESSION_MS, LoginRefused
+from node.http.conn_guard import source_of
 from node.logs import log_event
 from node.web.context import COOKIE, LOGIN_COOKIE, MAX_BODY_BYTES, ROLE_RANK, SESSION, WEB, session_of
 
@@ -115,12 +117,19 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         # before any session the body is read only when small: a stranger cannot make the node hold 8 MiB per request
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_LOGIN_BYTES, actual_size=request.content_length or 0,
                                             text="this sign-in form is too large to be one: reload the page and try again")
-    form = await request.post()
+    try:  # a stranger's body still arriving after read_timeout is a slowloris holding a connection slot
+        async with asyncio.timeout(float(ctx.service.config.read_timeout)):
+            form = await request.post()
+    except TimeoutError:
+        if request.transport is not None:
+            request.transport.abort()
+        raise web.HTTPRequestTimeout() from None
     if not same_site(request) or not _form_token_ok(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf")):
         raise web.HTTPForbidden(text="this sign-in form was not sent from this dashboard: reload the page and try again")
     name, password = str(form.get("name", "")), str(form.get("password", ""))
     try:
-        token, session = ctx.accounts.login(name, password, request.remote or "?")
+        # One source per IPv4 address or IPv6 /64 (conn_guard.source_of): a host owns a whole /64.
+        token, session = await ctx.accounts.login_off_loop(name, password, source_of(request.remote or "?"))
     except LoginRefused as exc:
         log_event("dashboard.login-refused", logging.WARNING, limited=exc.limited)
         return await login_page(request, str(exc), status=429 if exc.limited else 401)

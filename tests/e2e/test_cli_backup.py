@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import stat
@@ -40,6 +41,21 @@ def test_backup_of_a_running_node_restores_into_a_new_home(tmp_path):
     status = orgnode_json("--home", str(new), "status")
     assert status["node_id"] == init["node_id"] and status["own_statements"] == 2  # card + note
     assert sqlite3.connect(new / "orgnode.db").execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_backup_of_a_running_node_whose_home_is_given_relative_to_the_working_directory(tmp_path):
+    """Found by security pass 16: `orgnode --home a backup FILE` failed while the node ran ("path must
+    be an absolute file name for the database snapshot"), pushing admins to copy orgnode.db by hand."""
+    home = tmp_path / "a"
+    _init(home)
+    proc = start_node(home)
+    try:
+        relative = os.path.relpath(home)
+        assert not os.path.isabs(relative)
+        made = orgnode_json("--home", relative, "backup", str(tmp_path / "a.bak"))
+        assert made["node_running"] is True and stat.S_IMODE((tmp_path / "a.bak").stat().st_mode) == 0o600
+    finally:
+        _stop(proc)
 
 
 def test_encrypted_backup_needs_its_passphrase_and_a_damaged_one_is_refused(tmp_path):

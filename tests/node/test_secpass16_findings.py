@@ -6,16 +6,19 @@ and fails on the code before its fix. See docs/security.md, "Security pass 16".
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
+import aiohttp
 import pytest
 
+from node.core import accounts as accounts_module
 from node.core.errors import UserError
 from node.web.app import CSP, SECURITY_HEADERS
 from protocol.corrections import ReferralCorrection
-from tests.node.federation_helpers import head, synced, wait_until
+from tests.node.federation_helpers import head, health, synced, wait_until
 from tests.node.test_referral_stages import referred, status_at
-from tests.web.helpers import dashboard_url
+from tests.web.helpers import PASSWORD, Browserless, add_user, dashboard_url
 
 
 def steps(node: Any, rid: bytes) -> list[str]:
@@ -95,3 +98,88 @@ async def test_the_dashboards_answers_to_unparsable_requests_carry_its_security_
     # The federation port answers the same request in its own JSON form, without the dashboard's headers.
     status, headers = await raw_answer(f"http://127.0.0.1:{node.port}/", request_bytes)
     assert status == 400 and "Content-Security-Policy" not in headers
+
+
+class GatedHasher:
+    """The real argon2 hasher whose ``verify`` waits for the test to open ``gate`` (20 s at most, then it
+    goes on and notes that nobody opened it: on the event loop, nobody can) and counts its calls."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.gate = threading.Event()
+        self.calls = 0
+        self.gate_never_opened = False
+
+    def verify(self, encoded: str, password: str) -> bool:
+        self.calls += 1
+        if not self.gate.wait(20):
+            self.gate_never_opened = True
+        return bool(self.real.verify(encoded, password))
+
+    def hash(self, password: str) -> str:
+        return str(self.real.hash(password))
+
+
+def from_source(http_for: dict[str, aiohttp.ClientSession], source: str) -> aiohttp.ClientSession:
+    """A client whose connections come from ``source`` (any 127.0.0.0/8 address is this host's)."""
+    if source not in http_for:
+        http_for[source] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source, 0)))
+    return http_for[source]
+
+
+async def test_a_flood_of_sign_ins_cannot_hold_the_nodes_event_loop(net, monkeypatch):
+    """Found by probing: the dashboard checked each password (argon2, ~0.2 s of CPU here) on the event
+    loop. A local user signing in with a new name from a new 127.0.0.x address for every few attempts
+    (the per-address limit never bit) froze `/health` on the federation port for 19 s with 35 addresses,
+    and for as long as it went on. Now the check runs in one worker thread: the node answers while a
+    check waits, and sign-ins beyond MAX_WAITING_CHECKS waiting at once are refused (429) unhashed."""
+    node = await net.start("Northwind", sector="company")
+    add_user(node, "ada", "admin")
+    gated = GatedHasher(accounts_module._hasher)
+    monkeypatch.setattr(accounts_module, "_hasher", gated)
+    url = dashboard_url(node)
+    sessions: dict[str, aiohttp.ClientSession] = {}
+    try:
+        async def sign_in(source: str, name: str, password: str) -> int:
+            return await Browserless(from_source(sessions, source), url, {}).sign_in(name, password)
+
+        first = asyncio.create_task(sign_in("127.0.0.2", "guess-0", "wrong password"))
+        await wait_until(lambda: gated.calls == 1, timeout=30, what="the first password check to start")
+        assert await health(node)
+        assert not gated.gate_never_opened  # the node answered while the check still waited (on the loop: after it)
+        waiting = [asyncio.create_task(sign_in(f"127.0.0.{3 + i}", f"guess-{i + 1}", "wrong password"))
+                   for i in range(accounts_module.MAX_WAITING_CHECKS - 1)]
+        await wait_until(lambda: node.accounts._waiting == accounts_module.MAX_WAITING_CHECKS,
+                         what="every check slot taken")
+        assert await sign_in("127.0.0.20", "guess-x", "wrong password") == 429  # refused at once, not hashed
+        assert gated.calls == 1
+        gated.gate.set()
+        assert [await t for t in [first, *waiting]] == [401] * accounts_module.MAX_WAITING_CHECKS
+        assert not gated.gate_never_opened and gated.calls == accounts_module.MAX_WAITING_CHECKS
+        assert await sign_in("127.0.0.21", "ada", PASSWORD) == 303  # positive control: the right password signs in
+    finally:
+        gated.gate.set()
+        for session in sessions.values():
+            await session.close()
+
+
+async def test_a_sign_in_body_trickled_in_is_cut_after_the_read_timeout(net):
+    """Found by probing: the sign-in form's body (any stranger may post it) had no read timeout on the
+    dashboard port, unlike the federation port's: one byte a second held a connection for good, and
+    32 per address, 128 in all (a handful of 127.0.0.x addresses) locked staff out of the dashboard.
+    Now the body must arrive within ``read_timeout``, else the connection is dropped."""
+    node = await net.start("Northwind", sector="company", read_timeout=0.5)
+    add_user(node, "ada", "admin")
+    host, port = dashboard_url(node).split("//")[1].rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(f"POST /login HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     "Content-Length: 1000\r\n\r\nname=a".encode())
+        await writer.drain()
+        # The node ends the connection (with or without a 408); before, it waited for the rest for ever.
+        answer = await asyncio.wait_for(reader.read(), timeout=30)
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    finally:
+        writer.close()
+    async with aiohttp.ClientSession() as http:  # positive control: a whole sign-in is read and signs in
+        assert await Browserless(http, dashboard_url(node), {}).sign_in("ada", PASSWORD) == 303
