@@ -52,6 +52,9 @@ def check_lifecycle(state: CheckState, referral: Referral, rs: Statement) -> Non
     after_outcome: list[Statement] = []
     labels: dict[bytes, str] = {}  # a correction's step, in words: the report shows both it and what it corrected
     before = rs
+    # A withdrawal ends the referral whatever outcome it shows: a correction signed after one would
+    # reopen it (docs/protocol.md 15.10), so nodes neither sign nor follow one, and the audit fails it.
+    withdrawn_at = min((w.header.ts for w, _ in withdrawals), default=None)
     for statement, status in [*chain, *withdrawals]:
         if statement.kind == ConsentWithdrawal.KIND and state_now in TERMINAL:
             # Consent withdrawn after the outcome (e.g. after a hire): an erasure request, not a
@@ -64,6 +67,9 @@ def check_lifecycle(state: CheckState, referral: Referral, rs: Statement) -> Non
         if statement.header.ts < last_ts:
             raise AuditFailure("lifecycle", "a status is dated before the step it follows", statement.id)
         if statement.kind == ReferralCorrection.KIND:
+            if withdrawn_at is not None and statement.header.ts >= withdrawn_at:
+                raise AuditFailure("lifecycle", "a correction signed after the candidate withdrew consent: a withdrawn "
+                                                "referral cannot be reopened", statement.id)
             _check_correction_step(state, statement, Step(before.id, before.kind, before.author, state_now or ""), referral.job_author)
             labels[statement.id] = f"{status} (correcting {state_now})"
             state_now, last_ts, before = status, statement.header.ts, statement

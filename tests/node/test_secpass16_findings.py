@@ -15,8 +15,9 @@ import pytest
 from node.core import accounts as accounts_module
 from node.core.errors import UserError
 from node.web.app import CSP, SECURITY_HEADERS
+from protocol import audit
 from protocol.corrections import ReferralCorrection
-from tests.node.federation_helpers import head, health, synced, wait_until
+from tests.node.federation_helpers import checkpoint_held, head, health, synced, wait_until
 from tests.node.test_referral_stages import referred, status_at
 from tests.web.helpers import PASSWORD, Browserless, add_user, dashboard_url
 
@@ -55,6 +56,11 @@ async def test_a_correction_cannot_reopen_the_referral_of_a_candidate_who_withdr
     await synced(youth, corp)
     assert youth.service.log.find(statement.id) is not None  # it arrived and is kept as evidence
     assert status_at(youth, rid) == "hired" and steps(youth, rid) == ["sent", "received", "hired"]
+    # The auditor fails it too: the correction follows the withdrawal in the signed record.
+    await checkpoint_held(corp, youth)
+    report = audit.verify(youth.provenance.export_referral(rid, redact=False))
+    assert not report.valid and report.failed is not None and report.failed.check == "lifecycle", report.failed
+    assert report.failed.detail.startswith("a correction signed after the candidate withdrew consent"), report.failed
 
 
 async def test_positive_control_the_same_correction_applies_while_consent_stands(net):
@@ -64,6 +70,9 @@ async def test_positive_control_the_same_correction_applies_while_consent_stands
     corp.talent.correct_referral(rid, "in_process", "clicked the wrong candidate")
     await wait_until(lambda: status_at(youth, rid) == "in_process", what="the correction at the referrer")
     assert steps(youth, rid) == ["sent", "received", "hired", "in_process"]
+    await checkpoint_held(corp, youth)
+    report = audit.verify(youth.provenance.export_referral(rid, redact=False))
+    assert report.valid, report.failed  # the audit's control: a correction before any withdrawal passes
 
 
 async def raw_answer(url: str, request: bytes) -> tuple[int, dict[str, str]]:
