@@ -11,7 +11,7 @@ hire, and a job marked filled counts only while its referral's steps still end i
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +47,7 @@ OUTCOMES = frozenset({"hired", "not_hired"})
 _REFERRALS_AND_JOBS = frozenset({Referral.KIND, Job.KIND})
 _STEPS = frozenset({ReferralStatus.KIND, ReferralCorrection.KIND, ConsentWithdrawal.KIND})
 _PERIOD_COUNTS = frozenset({Partnership.KIND, ConsentWithdrawal.KIND, ErasureReceipt.KIND})
+_BODY_KINDS = _REFERRALS_AND_JOBS | _STEPS | _PERIOD_COUNTS
 
 
 @dataclass
@@ -145,8 +146,33 @@ def _attach_statuses(referrals: dict[bytes, _Referral], ordered: list[Statement]
 
 
 def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) -> Impact:
-    unique = {s.id: s for s in statements if s.kind not in NOT_COUNTED}
-    ordered = sorted(unique.values(), key=lambda s: (s.header.ts, s.author, s.seq))
+    """The figures over ``statements`` (each id counted once; of a repeated id the last copy is read).
+
+    One pass: a statement of a kind whose body no figure reads is counted as it goes by and not kept,
+    so counting a log of 100,000 notes and consents keeps only its referrals, jobs and their steps in
+    memory (all of them kept made every full garbage-collection pass scan the whole log)."""
+    kept: dict[bytes, Statement] = {}  # the kinds whose bodies a figure reads, by id
+    seen: set[bytes] = set()  # the ids of the others, counted already
+    exchanged, received = 0, Counter[bytes]()
+
+    def count(s: Statement) -> None:
+        nonlocal exchanged
+        if since <= s.header.ts <= until:
+            exchanged += 1
+            if s.author != me:
+                received[s.author] += 1
+
+    for s in statements:
+        if s.kind in NOT_COUNTED:
+            continue
+        if s.kind in _BODY_KINDS:
+            kept[s.id] = s
+        elif (sid := s.id) not in seen:
+            seen.add(sid)
+            count(s)
+    for s in kept.values():
+        count(s)
+    ordered = sorted(kept.values(), key=lambda s: (s.header.ts, s.author, s.seq))
     in_period = [s for s in ordered if since <= s.header.ts <= until]
 
     referrals, latest_jobs = _referrals_and_jobs(me, ordered)
@@ -174,9 +200,9 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
         and "hired" in {status for _, status in referrals[job.filled_by].statuses}
     )
     partners: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PARTNER_FIGURES, 0))
+    for author, n in received.items():
+        partners[author.hex()]["statements_received"] = n
     for s in in_period:
-        if s.author != me:
-            partners[s.author.hex()]["statements_received"] += 1
         if s.kind not in _PERIOD_COUNTS:
             continue
         value = _body(s)
@@ -195,6 +221,6 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
         else:
             partners[r.referrer.hex()]["referrals_received_from"] += 1
             partners[r.referrer.hex()]["hires"] += int("hired" in statuses(r))
-    figures["active_peers"] = len({s.author for s in in_period if s.author != me})
-    figures["statements_exchanged"] = len(in_period)
+    figures["active_peers"] = len(received)
+    figures["statements_exchanged"] = exchanged
     return Impact(figures, {k: dict(v) for k, v in sorted(partners.items())})
