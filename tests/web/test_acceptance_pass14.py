@@ -5,6 +5,9 @@
   subject-access report), and a narrower or shorter "renewal" replaces nothing.
 - A referral request held because the candidate's consent had run out broke the referrals page: the
   day it ran out was read as seconds, not the node's ms (year 57,000: an error page for staff).
+- Error pages named CLI commands: a request approved by a colleague a moment before ("see `orgnode
+  referral list`"), a file that is not an audit bundle ("give the file `orgnode audit export` wrote").
+  A core message's "see `orgnode …`" now reads "see the Referrals page" (etc.) on a web page.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from datetime import UTC, datetime
 from node.core.matching import ask_peers
 from tests.node.federation_helpers import FakeClock, pair, wait_until
 from tests.web.helpers import signed_in
+from tests.web.test_audit_page import upload
+from tests.web.test_walk_findings import held_request
 
 DAY = 86_400_000
 
@@ -80,3 +85,22 @@ async def test_a_request_held_by_a_consent_that_ran_out_shows_on_the_referrals_p
     expired_on = youth.talent.store.consents(youth.talent.store.candidates()[0].candidate_id)[0].expires_at
     assert status == 200 and 'data-rule="consent-expired"' in html
     assert f"ran out on {datetime.fromtimestamp(expired_on / 1000, UTC):%Y-%m-%d}" in html
+
+
+def main_text(html: str) -> str:
+    return html.split("<main", 1)[1]
+
+
+async def test_error_pages_point_at_pages_not_commands(net, http):
+    _, youth, _, held = await held_request(net)
+    sam = await signed_in(http, youth, "sam", "staff")
+    kim = await signed_in(http, youth, "kim", "staff")
+    sams, kims = await sam.token("/referrals"), await kim.token("/referrals")  # both have the page open
+    approve = f"/requests/{held['id']}/approve"
+    assert (await sam.post(approve, {"csrf": sams, "consent_evidence": "phoned on 3 May"}))[0] == 303
+    status, html, _ = await kim.post(approve, {"csrf": kims, "consent_evidence": "phoned on 3 May"})
+    assert status == 400 and "already approved: the profile was sent (see the Referrals page)" in main_text(html)
+    assert "orgnode" not in main_text(html) and len(youth.talent.store.referrals()) == 1  # nothing sent twice
+    status, html, _ = await kim.post("/audit/check", upload(await kim.token("/audit"), b"not a bundle"))
+    assert status == 400 and "not an audit bundle" in html and "“Download the bundle”" in main_text(html)
+    assert "orgnode" not in main_text(html)
