@@ -73,13 +73,17 @@ async def write_turn(request: web.Request, handler: Handler) -> web.StreamRespon
 # A core message points CLI users at a command ("(see `orgnode referral list`)"); a web page points at its page.
 SEE_PAGE = {"referral": "the Referrals page", "candidate": "the Candidates page", "job": "the Jobs page",
             "trust": "the Partners page", "invite": "the Partners page"}
-SEE_COMMAND = re.compile(r"see `orgnode (\w+)[^`]*`")
+SEE_COMMAND = re.compile(r"\b(see|from) `orgnode (\w+)[^`]*`")
+RUN_MATCH = re.compile(r"run `orgnode match[^`]*`")
 
 
 def page_words(text: str) -> str:
-    """A core error for a web page: "see `orgnode job list`" becomes "see the Jobs page" (no CLI command on
-    a page); a command with no page (users) becomes "ask your administrator"."""
-    return SEE_COMMAND.sub(lambda m: f"see {SEE_PAGE[m.group(1)]}" if m.group(1) in SEE_PAGE else "ask your administrator", text)
+    """A core error for a web page: "see `orgnode job list`" becomes "see the Jobs page", "run `orgnode
+    match ID`" "run a match on the Matches page" (no CLI command on a page); a command with no page
+    (users) becomes "ask your administrator"."""
+    text = RUN_MATCH.sub("run a match on the Matches page", text)
+    return SEE_COMMAND.sub(lambda m: f"{m.group(1)} {SEE_PAGE[m.group(2)]}" if m.group(2) in SEE_PAGE
+                           else "ask your administrator", text)
 
 
 @web.middleware

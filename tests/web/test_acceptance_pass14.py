@@ -92,7 +92,7 @@ def main_text(html: str) -> str:
 
 
 async def test_error_pages_point_at_pages_not_commands(net, http):
-    _, youth, _, held = await held_request(net)
+    corp, youth, _, held = await held_request(net)
     sam = await signed_in(http, youth, "sam", "staff")
     kim = await signed_in(http, youth, "kim", "staff")
     sams, kims = await sam.token("/referrals"), await kim.token("/referrals")  # both have the page open
@@ -104,3 +104,9 @@ async def test_error_pages_point_at_pages_not_commands(net, http):
     status, html, _ = await kim.post("/audit/check", upload(await kim.token("/audit"), b"not a bundle"))
     assert status == 400 and "not an audit bundle" in html and "“Download the bundle”" in main_text(html)
     assert "orgnode" not in main_text(html)
+    # A pseudonym no match answered (a stale page): the way out is the Matches page, not `orgnode match`.
+    maria = await signed_in(http, corp, "maria", "staff")
+    [job] = corp.talent.list_jobs(mine=True)
+    status, html, _ = await maria.post("/matches/request", {"csrf": await maria.token("/matches"), "job": job["id"],
+                                                            "pseudonym": "ab" * 16})
+    assert status == 400 and "run a match on the Matches page" in main_text(html) and "orgnode" not in main_text(html)
