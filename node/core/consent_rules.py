@@ -24,7 +24,25 @@ class HoldingRule:
 
 
 def _day(at: int) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d")
+    """A day of a time in ms (the protocol's unit, node/core/clock.py)."""
+    return datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def replaced_by(consents: Sequence[ConsentRow], now: int) -> dict[bytes, ConsentRow]:
+    """Each consent in force that a later one replaces (a renewal): the later one is in force, agrees to
+    at least its purposes for at least its scope and fields, and runs at least as long. Both stay
+    recorded and either covers a request; a page lists the older one as replaced, not as another
+    "Agreed ... until ..." (issue 14 acceptance pass)."""
+    live = [row for row in consents if row.in_force(now)]
+    out: dict[bytes, ConsentRow] = {}
+    for old in live:
+        newer = [new for new in live if new.collected_at > old.collected_at
+                 and set(old.purposes) <= set(new.purposes) and set(old.scope) <= set(new.scope)
+                 and set(old.fields) <= set(new.fields)
+                 and (new.expires_at is None or (old.expires_at is not None and new.expires_at >= old.expires_at))]
+        if newer:
+            out[old.consent_id] = min(newer, key=lambda row: row.collected_at)
+    return out
 
 
 def holding_rule(consents: Sequence[ConsentRow], purpose: str, org: bytes, org_name: str, org_sector: str | None,

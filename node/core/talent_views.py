@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from node.core.clock import Clock
-from node.core.consent_rules import holding_rule
+from node.core.consent_rules import holding_rule, replaced_by
 from node.core.errors import UserError
 from node.core.views import iso
 from storage.log_store import LogStore
@@ -71,6 +71,7 @@ class TalentViews:
         consent, what became of it), every erasure receipt, pseudonymous match offers and referral
         requests about them. Works on an erased candidate's tombstone too (then nothing personal)."""
         consents = {row.consent_id: row for row in self.store.consents(c.candidate_id)}
+        replaced = replaced_by(list(consents.values()), self.clock())
         held = {} if c.erased else {"name": c.name, "email": c.email, "phone": c.phone, "location": c.location,
                                    "skills": list(c.skills), "medal": c.medal, "for_job": c.for_job, "notes": c.notes}
         disclosures = [self._disclosure_report(d, consents.get(d.consent_id)) for d in self.store.disclosures(c.candidate_id)]
@@ -79,7 +80,7 @@ class TalentViews:
         return {
             "candidate": c.candidate_id.hex(), "candidate_ref": c.candidate_ref.hex(), "created_at": c.created_at,
             "erased": c.erased, "erased_at": c.erased_at, "generated_at": self.clock(), "data_held": held,
-            "consents": [self._consent_report(row) for row in consents.values()],
+            "consents": [{**self._consent_report(row), **_replaced(replaced.get(row.consent_id))} for row in consents.values()],
             "disclosures": disclosures, "erasure_receipts": receipts,
             "match_offers": [{"to": o.asker.hex(), "to_name": self.org_name(o.asker), "job_id": o.job_id.hex(),
                               "job_title": self._job_title(o.job_id, o.asker), "at": o.created_at, "pseudonym": o.pseudonym.hex()}
@@ -144,12 +145,14 @@ class TalentViews:
         views = []
         for c in candidates:
             consents = []
+            replaced = replaced_by(consents_of.get(c.candidate_id, []), now)
             for row in consents_of.get(c.candidate_id, []):
                 state = "expired" if row.state == "given" and not row.in_force(now) else row.state
                 consents.append({"id": row.consent_id.hex(), "purposes": list(row.purposes), "scope": list(row.scope),
                                  "expires_at": row.expires_at, "state": state, "evidence": row.evidence,
                                  "history": [{"state": h.state, "at": h.at, "note": h.note}
-                                             for h in histories.get(row.consent_id, [])]})
+                                             for h in histories.get(row.consent_id, [])],
+                                 **_replaced(replaced.get(row.consent_id))})
             views.append({"id": c.candidate_id.hex(), "name": c.name, "email": c.email, "phone": c.phone,
                           "location": c.location, "skills": list(c.skills), "medal": c.medal, "for_job": c.for_job,
                           "notes": c.notes, "consents": consents,
@@ -255,3 +258,8 @@ class TalentViews:
                         "candidate": {"id": c.candidate_id.hex(), "name": c.name} if c else None,
                         "held_by": {"rule": rule.code, "words": rule.words}})
         return out
+
+
+def _replaced(newer: ConsentRow | None) -> dict[str, Any]:
+    """A consent's ``replaced_by_id`` (the renewal's id, None when none) and ``replaced_at`` (when it was given)."""
+    return {"replaced_by_id": newer.consent_id.hex() if newer else None, "replaced_at": newer.collected_at if newer else None}

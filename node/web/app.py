@@ -9,6 +9,7 @@ no-referrer`` and ``Cache-Control: no-store``. Templates autoescape everything: 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -69,6 +70,22 @@ async def write_turn(request: web.Request, handler: Handler) -> web.StreamRespon
     return await handler(request)
 
 
+# A core message points CLI users at a command ("(see `orgnode referral list`)"); a web page points at its page.
+SEE_PAGE = {"referral": "the Referrals page", "candidate": "the Candidates page", "job": "the Jobs page",
+            "trust": "the Partners page", "invite": "the Partners page"}
+SEE_COMMAND = re.compile(r"\b(see|from) `orgnode (\w+)[^`]*`")
+RUN_MATCH = re.compile(r"run `orgnode match[^`]*`")
+
+
+def page_words(text: str) -> str:
+    """A core error for a web page: "see `orgnode job list`" becomes "see the Jobs page", "run `orgnode
+    match ID`" "run a match on the Matches page" (no CLI command on a page); a command with no page
+    (users) becomes "ask your administrator"."""
+    text = RUN_MATCH.sub("run a match on the Matches page", text)
+    return SEE_COMMAND.sub(lambda m: f"{m.group(1)} {SEE_PAGE[m.group(2)]}" if m.group(2) in SEE_PAGE
+                           else "ask your administrator", text)
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A mistake in a form is shown on a page in plain words, with the way back; nothing was changed."""
@@ -76,7 +93,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except (UserError, ProtocolError) as exc:
         text = str(exc) if isinstance(exc, UserError) else exc.detail
-        return aiohttp_jinja2.render_template("error.html", request, {"message": text}, status=400)
+        return aiohttp_jinja2.render_template("error.html", request, {"message": page_words(text)}, status=400)
     except StorageFull:
         return aiohttp_jinja2.render_template("error.html", request, {"message": "the disk of this server is full: "
                                               "nothing was saved; ask your administrator"}, status=507)

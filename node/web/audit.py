@@ -89,12 +89,13 @@ async def check(request: web.Request) -> web.Response:
     """Any signed-in user may check a bundle: it reads nothing of ours and changes nothing."""
     upload = (await request.post()).get("bundle")
     if not isinstance(upload, web.FileField):
-        raise UserError("choose the audit bundle file to check (the file `orgnode audit export` or this page wrote)")
+        raise UserError("choose the audit bundle file to check (the file downloaded with “Download the bundle”, "
+                        "here or at a partner)")
     try:
         report = verify(upload.file.read())
     except AuditInputError as exc:
-        raise UserError(f"this file is not an audit bundle ({exc}): give the file `orgnode audit export` or this page "
-                        "wrote, copied whole") from exc
+        raise UserError(f"this file is not an audit bundle ({exc}): choose the file downloaded with “Download the "
+                        "bundle” (here or at a partner), copied whole") from exc
     referrals = exportable(request)
     return aiohttp_jinja2.render_template("audit.html", request, {"referrals": referrals, "report": report_view(report)})
 

@@ -59,8 +59,8 @@ async def _file_of(form: Any) -> tuple[bytes, str]:
     if not raw:
         raise UserError("choose a CSV file to import (an empty file has no candidates)")
     if len(raw) > MAX_CSV_BYTES:
-        raise UserError(f"{name} is larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB: split it, or import it with "
-                        "`orgnode candidate import` on the server")
+        raise UserError(f"{name} is larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB: split it into smaller files, or ask "
+                        "your administrator to import it on the server")
     return raw, name
 
 

@@ -56,6 +56,8 @@ def consent_words(consent: dict[str, Any], org_name: Callable[[bytes], str | Non
     what = f"to {purposes}, shared with {scope}"
     expires = consent.get("expires_at")
     state = consent["state"]
+    if state == "given" and consent.get("replaced_at"):
+        return f"Replaced on {day(consent['replaced_at'])} by a newer consent: had agreed {what}"
     if state == "given":
         return f"Agreed {what}, " + (f"until {day(expires)}" if expires else "with no end date")
     if state == "expired":

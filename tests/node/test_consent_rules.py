@@ -6,7 +6,7 @@ from node.core.consent_rules import holding_rule
 from storage.talent_rows import ConsentRow
 
 ORG = bytes(range(32))
-NOW = 1_800_000_000
+NOW = 1_800_000_000_000  # ms, as the node clock gives it
 
 
 def consent(purposes=("match", "refer"), scope=("all",), expires_at=None, state="given") -> ConsentRow:
