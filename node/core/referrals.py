@@ -20,6 +20,7 @@ from node.core.errors import PartnerStatementRefused, UserError
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, ConsentWithdrawal, ErasureReceipt
+from protocol.corrections import CORRECTABLE_TO, OUTCOMES
 from protocol.errors import ProtocolError
 from protocol.log import KeyHistory
 from protocol.referrals import (
@@ -128,13 +129,27 @@ class Referrals:
         try:
             check_transition(row.status, status, side)
         except ProtocolError as exc:
-            raise UserError(exc.detail) from exc
+            advice = self._outcome_advice(row.status, status, side, referral_id)
+            raise UserError(f"{exc.detail}; {advice}" if advice else exc.detail) from exc
         counterpart = row.referrer if side == JOB_ORG else row.job_author
         self._check_peer_understands(status, counterpart)
         body = ReferralStatus(referral_id, status, self.last_event(referral_id), reason, self.shared_name(acted_by))
         statement = self._send(ReferralStatus.KIND, body.to_value(), counterpart, row.job_id)
         self._apply_status(referral_id, status, self.me, statement.id, reason, self.clock(), notify=False, acted_by=acted_by)
         return self.referral_view(self.store.referral(referral_id) or row)
+
+    @staticmethod
+    def _outcome_advice(current: str | None, status: str, side: str, referral_id: bytes) -> str | None:
+        """For the job's organization moving an outcome it set (a mistaken ``hired``): the way is a correction."""
+        if side != JOB_ORG or current not in OUTCOMES:
+            return None
+        if status in CORRECTABLE_TO and status != current:
+            to, choices = status, ""
+        else:
+            to, choices = "STATUS", f" (STATUS: what it should have been, one of {', '.join(c for c in CORRECTABLE_TO if c != current)})"
+        return (f"it is already {current.replace('_', ' ')}, a final outcome. If that was a mistake, correct it: "
+                f"`orgnode referral correct {referral_id.hex()} --status {to} --reason \"why it was wrong\"`{choices}; "
+                "the referrer is told, and the audit trail keeps both")
 
     def shared_name(self, acted_by: str | None) -> str | None:
         """The staff name a statement we sign may carry: none unless the admin shares names (``share_staff_names``)."""
