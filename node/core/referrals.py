@@ -175,17 +175,8 @@ class Referrals:
         candidate = self.store.candidate(candidate_id)
         if candidate is None or candidate.erased:
             raise UserError("no such candidate (see `orgnode candidate list`)")
-        job_row = self.store.job(job_id, job_author)
-        if job_row is None:
-            raise UserError("no such job here (see `orgnode job list`)")
-        if job_row.author == self.me:
-            raise UserError("that is this organization's own job: referrals go to another organization's job; to find "
-                            f"candidates for your own job, run `orgnode match {job_id.hex()}`")
-        if not job_row.job.is_offered(self.clock()):
-            raise UserError("that job is no longer open: pick an open one from `orgnode job list`")
+        job_row = self._referable_job(job_id, job_author, request_id)
         direct = self.federation.peers.is_trusted(job_row.author)
-        if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
-            raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it; pair with it (`orgnode invite`) or with a partner that holds its job")
         earlier = self.live_referral(candidate_id, job_id, job_row.author)
         if earlier is not None:
             raise UserError(f"{DUPLICATE_REFERRAL}: this candidate was already referred to this job (referral "
@@ -225,6 +216,25 @@ class Referrals:
         log_event("referral.sent", referral=referral.referral_id, relayed=not direct)
         return self.referral_view(self.store.referral(referral.referral_id))
 
+    def _referable_job(self, job_id: bytes, job_author: bytes | None, request_id: bytes | None) -> JobRow:
+        """The open job of another organization a referral can reach, or the ``UserError`` saying why not
+        (for a partner's request: that declining it is the answer, with its id)."""
+        job_row = self.store.job(job_id, job_author)
+        if job_row is None:
+            raise UserError("no such job here (see `orgnode job list`)")
+        if job_row.author == self.me:
+            raise UserError("that is this organization's own job: referrals go to another organization's job; to find "
+                            f"candidates for your own job, run `orgnode match {job_id.hex()}`")
+        if not job_row.job.is_offered(self.clock()):
+            if request_id is not None:
+                raise UserError(f"the job {job_row.job.title!r} is no longer open ({job_row.job.status}): nothing was "
+                                f"sent or recorded; decline the request: `orgnode referral decline {request_id.hex()}`")
+            raise UserError("that job is no longer open: pick an open one from `orgnode job list`")
+        direct = self.federation.peers.is_trusted(job_row.author)
+        if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
+            raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it; pair with it (`orgnode invite`) or with a partner that holds its job")
+        return job_row
+
     def approve_request(self, request_id: bytes, evidence: str) -> dict[str, Any]:
         request = self.store.request(request_id)
         if request is None or request.state != "pending":
@@ -233,6 +243,7 @@ class Referrals:
         assert candidate_id is not None  # a pending request is one we received: it names our candidate
         asker = request.job_author
         now = self.clock()
+        self._referable_job(request.job_id, asker, request_id)  # before a consent is recorded: a refusal records nothing
         if self.consent_in_force(candidate_id, "refer", asker, now) is None:
             candidate = self.store.candidate(candidate_id)
             assert candidate is not None
