@@ -82,7 +82,13 @@ class AuditBundle:
     @classmethod
     def decode(cls, data: bytes) -> AuditBundle:
         try:
-            items = expect_list(decode(data, BUNDLE_LIMITS), "bundle")
+            raw = decode(data, BUNDLE_LIMITS)
+        except ProtocolError as exc:  # the decoder's own words ("msgpack: Unpack failed…") go last, as a detail
+            detail = exc.detail.removeprefix("msgpack: ").rstrip(".")
+            raise AuditInputError("not a usable audit bundle: the file is cut short, damaged, or not an audit bundle "
+                                  f"at all (its contents do not decode: {detail})") from exc
+        try:
+            items = expect_list(raw, "bundle")
             version = expect_int(items[0] if items else None, "bundle.version", 0, 255)
             if version != PROTOCOL_VERSION:
                 raise RemoteProtocolError(UNKNOWN_VERSION, f"bundle version {version} is not supported")

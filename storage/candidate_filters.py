@@ -18,7 +18,8 @@ CONSENT_FILTERS = ("match", "refer", "none")  # a consent in force for this purp
 class CandidateFilter:
     """``skill_keys``: one tuple per wanted skill (its concept keys; the candidate holds one of each);
     ``medal``: exact, case-insensitive; ``consent``: one of CONSENT_FILTERS, judged at ``now``;
-    ``search``: a substring of the name or email, case-insensitive."""
+    ``search``: a substring of the name or email, ignoring case and accents in any script (``fold``,
+    storage/db.py: "MÜLLER" and "muller" find "Müller")."""
 
     skill_keys: tuple[tuple[str, ...], ...] = ()
     medal: str | None = None
@@ -48,6 +49,6 @@ class CandidateFilter:
                 clauses.append(f"{in_force} AND p.value = ?)")
                 params.extend([self.now, self.consent])
         if self.search:
-            clauses.append("(instr(lower(c.name), lower(?)) > 0 OR instr(lower(c.email), lower(?)) > 0)")
+            clauses.append("(instr(fold(c.name), fold(?)) > 0 OR instr(fold(c.email), fold(?)) > 0)")
             params.extend([self.search, self.search])
         return " AND ".join(clauses), params

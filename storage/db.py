@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -149,6 +150,20 @@ def watch_disk(db: sqlite_utils.Database, on_full: Callable[[], None], on_recove
         conn.on_full, conn.on_recovered = on_full, on_recovered
 
 
+def _fold(text: str | None) -> str | None:
+    """``text`` for a search that ignores case and accents, in any script ("MÜLLER" and "muller" find
+    "Müller"): SQLite's own ``lower`` folds ASCII letters only."""
+    if text is None:
+        return None
+    decomposed = unicodedata.normalize("NFKD", str(text).casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def add_text_functions(conn: sqlite3.Connection) -> None:
+    """The SQL function ``fold`` (deterministic, so usable in any query)."""
+    conn.create_function("fold", 1, _fold, deterministic=True)
+
+
 def connect(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) the database at ``path`` and bring its schema up to date.
 
@@ -167,6 +182,7 @@ def connect(path: Path) -> sqlite_utils.Database:
 def _connect_once(path: Path) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, factory=Connection)
     try:
+        add_text_functions(conn)
         db = sqlite_utils.Database(conn, execute_plugins=False)
         refuse_newer(db)  # read-only, before any PRAGMA write: a newer release's file is left untouched
         db.execute("PRAGMA journal_mode=WAL")
@@ -189,6 +205,7 @@ def connect_writer(path: Path, like: sqlite_utils.Database) -> sqlite_utils.Data
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, factory=Connection,
                            check_same_thread=False)
     try:
+        add_text_functions(conn)
         db = sqlite_utils.Database(conn, execute_plugins=False)
         refuse_newer(db)
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "secure_delete=ON",
@@ -210,6 +227,7 @@ def connect_reader(path: Path) -> sqlite_utils.Database:
     ``BEGIN`` on it is a deferred read transaction (one snapshot of the WAL for all its queries)."""
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     try:
+        add_text_functions(conn)
         db = sqlite_utils.Database(conn, execute_plugins=False)
         refuse_newer(db)
         db.execute("PRAGMA query_only=ON")

@@ -100,7 +100,8 @@ def cmd_job_list(args: argparse.Namespace) -> int:
 def cmd_job_close(args: argparse.Namespace) -> int:
     data = call(args, "POST", "/jobs/close", {"id": args.id, "filled_by": args.filled_by})
     if data.get("already_closed"):
-        emit(args, data, f"Job {data['id']} is already closed (version {data['version']}); nothing changed.")
+        state = "filled by that referral" if data["status"] == "filled" else "closed"
+        emit(args, data, f"Job {data['id']} is already {state} (version {data['version']}); nothing changed.")
     else:
         emit(args, data, f"Job {data['id']} is now {data['status']} (version {data['version']}); partners are told.")
     return 0

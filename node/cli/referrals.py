@@ -123,10 +123,20 @@ def cmd_referral_list(args: argparse.Namespace) -> int:
 
 def cmd_referral_pending(args: argparse.Namespace) -> int:
     data = call(args, "GET", "/referrals/pending")
-    emit(args, data, lambda: "\n".join(f"{p['id']}  {p['from_name']} asks for {p['candidate']['name'] if p['candidate'] else '?'}"
-                                        f" for {p['job_title']!r}\n      waiting because {p['held_by']['words']}"
-                                        f" (rule {p['held_by']['rule']})" for p in data) or "No referral requests waiting.")
+    emit(args, data, lambda: pending_lines(data))
     return 0
+
+
+def pending_lines(data: list[dict[str, Any]]) -> str:
+    """Each waiting request, why it waits, and the two commands that answer it (with its id filled in)."""
+    lines = []
+    for p in data:
+        lines.append(f"{p['id']}  {p['from_name']} asks for {p['candidate']['name'] if p['candidate'] else '?'}"
+                     f" for {p['job_title']!r}\n      waiting because {p['held_by']['words']} (rule {p['held_by']['rule']})")
+        evidence_flag = "" if p["held_by"]["rule"] == "covered-now" else ' --consent-evidence "how the candidate agreed"'
+        lines.append(f"      send it: `orgnode referral approve {p['id']}{evidence_flag}`;"
+                     f" refuse it: `orgnode referral decline {p['id']}`")
+    return "\n".join(lines) or "No referral requests waiting."
 
 
 def cmd_referral_approve(args: argparse.Namespace) -> int:

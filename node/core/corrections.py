@@ -47,7 +47,9 @@ class Corrections(Referrals):
                             f"{self.org_name(row.job_author) or 'another organization'}: ask them to correct it")
         if self.store.referral_withdrawn(referral_id):
             raise UserError("the candidate withdrew their consent to this referral, which ends it whatever its outcome "
-                            "says; nothing was signed: a correction would reopen the referral of someone who withdrew")
+                            "says; nothing was signed: a correction would reopen the referral of someone who withdrew. "
+                            "If they want to be considered again, ask the referring organization for a new referral "
+                            "under a new consent")
         steps = self.lifecycle_steps(row)
         latest = steps[-1] if steps else None
         shared = self.shared_name(acted_by)

@@ -20,6 +20,7 @@ from node.core.errors import PartnerStatementRefused, UserError
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, ConsentWithdrawal, ErasureReceipt
+from protocol.corrections import CORRECTABLE_TO, OUTCOMES
 from protocol.errors import ProtocolError
 from protocol.log import KeyHistory
 from protocol.referrals import (
@@ -128,13 +129,27 @@ class Referrals:
         try:
             check_transition(row.status, status, side)
         except ProtocolError as exc:
-            raise UserError(exc.detail) from exc
+            advice = self._outcome_advice(row.status, status, side, referral_id)
+            raise UserError(f"{exc.detail}; {advice}" if advice else exc.detail) from exc
         counterpart = row.referrer if side == JOB_ORG else row.job_author
         self._check_peer_understands(status, counterpart)
         body = ReferralStatus(referral_id, status, self.last_event(referral_id), reason, self.shared_name(acted_by))
         statement = self._send(ReferralStatus.KIND, body.to_value(), counterpart, row.job_id)
         self._apply_status(referral_id, status, self.me, statement.id, reason, self.clock(), notify=False, acted_by=acted_by)
         return self.referral_view(self.store.referral(referral_id) or row)
+
+    @staticmethod
+    def _outcome_advice(current: str | None, status: str, side: str, referral_id: bytes) -> str | None:
+        """For the job's organization moving an outcome it set (a mistaken ``hired``): the way is a correction."""
+        if side != JOB_ORG or current not in OUTCOMES:
+            return None
+        if status in CORRECTABLE_TO and status != current:
+            to, choices = status, ""
+        else:
+            to, choices = "STATUS", f" (STATUS: what it should have been, one of {', '.join(c for c in CORRECTABLE_TO if c != current)})"
+        return (f"it is already {current.replace('_', ' ')}, a final outcome. If that was a mistake, correct it: "
+                f"`orgnode referral correct {referral_id.hex()} --status {to} --reason \"why it was wrong\"`{choices}; "
+                "the referrer is told, and the audit trail keeps both")
 
     def shared_name(self, acted_by: str | None) -> str | None:
         """The staff name a statement we sign may carry: none unless the admin shares names (``share_staff_names``)."""
@@ -160,17 +175,8 @@ class Referrals:
         candidate = self.store.candidate(candidate_id)
         if candidate is None or candidate.erased:
             raise UserError("no such candidate (see `orgnode candidate list`)")
-        job_row = self.store.job(job_id, job_author)
-        if job_row is None:
-            raise UserError("no such job here (see `orgnode job list`)")
-        if job_row.author == self.me:
-            raise UserError("that is this organization's own job: referrals go to another organization's job; to find "
-                            f"candidates for your own job, run `orgnode match {job_id.hex()}`")
-        if not job_row.job.is_offered(self.clock()):
-            raise UserError("that job is no longer open: pick an open one from `orgnode job list`")
+        job_row = self._referable_job(job_id, job_author, request_id)
         direct = self.federation.peers.is_trusted(job_row.author)
-        if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
-            raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it; pair with it (`orgnode invite`) or with a partner that holds its job")
         earlier = self.live_referral(candidate_id, job_id, job_row.author)
         if earlier is not None:
             raise UserError(f"{DUPLICATE_REFERRAL}: this candidate was already referred to this job (referral "
@@ -210,6 +216,25 @@ class Referrals:
         log_event("referral.sent", referral=referral.referral_id, relayed=not direct)
         return self.referral_view(self.store.referral(referral.referral_id))
 
+    def _referable_job(self, job_id: bytes, job_author: bytes | None, request_id: bytes | None) -> JobRow:
+        """The open job of another organization a referral can reach, or the ``UserError`` saying why not
+        (for a partner's request: that declining it is the answer, with its id)."""
+        job_row = self.store.job(job_id, job_author)
+        if job_row is None:
+            raise UserError("no such job here (see `orgnode job list`)")
+        if job_row.author == self.me:
+            raise UserError("that is this organization's own job: referrals go to another organization's job; to find "
+                            f"candidates for your own job, run `orgnode match {job_id.hex()}`")
+        if not job_row.job.is_offered(self.clock()):
+            if request_id is not None:
+                raise UserError(f"the job {job_row.job.title!r} is no longer open ({job_row.job.status}): nothing was "
+                                f"sent or recorded; decline the request: `orgnode referral decline {request_id.hex()}`")
+            raise UserError("that job is no longer open: pick an open one from `orgnode job list`")
+        direct = self.federation.peers.is_trusted(job_row.author)
+        if not direct and (self.relays is None or self.relays.next_hop(job_row.author, job_id) is None):
+            raise UserError("the job's organization is not a partner and no partner passed its job on: no trust path to it; pair with it (`orgnode invite`) or with a partner that holds its job")
+        return job_row
+
     def approve_request(self, request_id: bytes, evidence: str) -> dict[str, Any]:
         request = self.store.request(request_id)
         if request is None or request.state != "pending":
@@ -218,6 +243,7 @@ class Referrals:
         assert candidate_id is not None  # a pending request is one we received: it names our candidate
         asker = request.job_author
         now = self.clock()
+        self._referable_job(request.job_id, asker, request_id)  # before a consent is recorded: a refusal records nothing
         if self.consent_in_force(candidate_id, "refer", asker, now) is None:
             candidate = self.store.candidate(candidate_id)
             assert candidate is not None

@@ -208,12 +208,17 @@ class Talent(Candidates, TalentViews, MatchAnswers):
     def close_job(self, job_id: bytes, filled_by: bytes | None) -> Job:
         """Close an own open job, or mark it filled by a hired referral.
 
-        A filled job is final: closing it again would drop the hire from impact, so it is refused. Closing
+        A filled job is final: closing it again would drop the hire from impact, so it is refused (filling
+        it again by the same referral is a no-op, like closing a closed job). Closing
         a closed job is a no-op that returns the job as it is (no new version: partners would only get a
         copy); the caller tells it by the unchanged ``version``. A closed job can still be marked filled
         (the hire was recorded after closing).
         """
         row = self.own_job(job_id)
+        if row.job.status == "filled" and filled_by is not None and row.job.filled_by is not None:
+            again = self.store.referral(filled_by) or self.store.referral_answering(filled_by, self.me)
+            if again is not None and again.referral_id == row.job.filled_by:
+                return row.job  # idempotent: filled again by the same referral (a script's retry) publishes nothing
         if row.job.status == "filled":
             raise UserError(f"the job is already filled (by referral {row.job.filled_by.hex() if row.job.filled_by else '?'}): "
                             "a filled job stays filled; nothing changed. For another opening, post a new job (`orgnode job post`)")

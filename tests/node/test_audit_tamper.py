@@ -527,3 +527,16 @@ async def test_withdrawal_without_recipients_is_still_logged(net):
     logged = [ConsentWithdrawal.from_value(s.body_value()) for s in youth.service.log.statements(youth.service.node_id)
               if s.kind == ConsentWithdrawal.KIND]
     assert [(w.consent_id, w.candidate_ref, w.referral_ids) for w in logged] == [(consent.consent_id, candidate.candidate_ref, ())]
+
+
+def test_a_cut_short_bundle_is_said_in_plain_words(tmp_path):
+    """Acceptance pass 12: a bundle cut short in copying was "msgpack: Unpack failed: incomplete input"."""
+    whole = encode([1, BUNDLE_MAGIC, {"subject": None}])
+    for data in (whole[:-3], UNUSABLE["trailing bytes"]):
+        with pytest.raises(AuditInputError) as unusable:
+            audit.verify(data)
+        text = str(unusable.value)
+        assert text.startswith("not a usable audit bundle: the file is cut short, damaged, or not an audit bundle")
+        assert "msgpack" not in text
+    with pytest.raises(AuditInputError, match="not an orgnode audit bundle"):  # control: a decodable file keeps its reason
+        audit.verify(UNUSABLE["other magic"])

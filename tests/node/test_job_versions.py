@@ -77,3 +77,19 @@ async def test_update_is_refused_where_post_is(net):
     status, updated = await admin_call(corp, "/jobs/update", {"id": posted["id"], "title": "Head cook", "valid_through": "2027-06-01"})
     assert (status, updated["version"]) == (200, 2), updated  # positive control
     assert own_jobs(corp) == before + 1
+
+
+async def test_filling_again_by_the_same_referral_is_a_no_op(net):
+    """Acceptance pass 12: a script retrying `job close JOB --filled-by REFERRAL` after a timeout got exit 1
+    ("already filled") although the job was filled exactly as asked; now it succeeds, says so, publishes
+    nothing. Another referral, or a plain close, is still refused: the hire stays counted."""
+    from tests.node.test_audit import full_referral
+
+    _, _, corp, rid = await full_referral(net)
+    job_id = corp.talent.store.referral(rid).job_id
+    before = own_jobs(corp)
+    status, again = await admin_call(corp, "/jobs/close", {"id": job_id.hex(), "filled_by": rid.hex()[:8]})
+    assert (status, again["status"], again["already_closed"]) == (200, "filled", True), again
+    assert own_jobs(corp) == before  # nothing signed
+    status, plain = await admin_call(corp, "/jobs/close", {"id": job_id.hex()})
+    assert status == 400 and "already filled" in plain["detail"], plain  # control: still refused without it

@@ -137,3 +137,21 @@ async def test_a_referrer_whose_node_does_not_name_corrections_is_never_sent_one
                      what="corp to hear the upgraded node")
     corp.talent.correct_referral(rid, "not_hired", "the candidate did not start")
     await wait_until(lambda: status_at(upgraded, rid) == "not_hired", what="the correction at the upgraded referrer")
+
+
+async def test_moving_a_final_outcome_points_to_the_correction_with_the_referral_id(net):
+    """Acceptance pass 12: `referral update ID --status offer` after a mistaken `hired` said only "a
+    referral cannot go from hired to offer", with no word of `referral correct`, the one way out."""
+    youth, _, corp, rid = await full_referral(net)
+    with pytest.raises(UserError) as moved:
+        corp.talent.update_referral(rid, "offer", "")
+    text = str(moved.value)
+    assert "cannot go from hired to offer" in text  # control: what went wrong is still said
+    assert f'`orgnode referral correct {rid.hex()} --status offer --reason "why it was wrong"`' in text
+    with pytest.raises(UserError) as again:
+        corp.talent.update_referral(rid, "hired", "")
+    assert f"`orgnode referral correct {rid.hex()} --status STATUS" in str(again.value)
+    assert "one of in_process, interview, offer, not_hired, declined" in str(again.value)
+    with pytest.raises(UserError) as holder:  # the holder cannot correct the employer's outcome: no such advice
+        youth.talent.update_referral(rid, "withdrawn", "")
+    assert "referral correct" not in str(holder.value)

@@ -8,6 +8,7 @@ declined request."""
 
 from __future__ import annotations
 
+from node.core.errors import UserError
 from node.core.matching import ask_peers
 from tests.node.federation_helpers import Net, pair, wait_until
 
@@ -76,3 +77,31 @@ async def test_a_referral_under_another_id_still_answers_to_the_request_id(net: 
     company.talent.update_referral(rid, "hired", "")  # the id shown when asking still names it
     assert company.talent.close_job(job.job_id, filled_by=rid).filled_by == referral.referral_id
     await wait_until(lambda: holder.talent.store.referral(referral.referral_id).status == "hired", what="the hire told")
+
+
+async def test_approving_a_request_for_a_job_closed_since_records_no_consent(net: Net):
+    """Acceptance pass 12: `referral approve ID --consent-evidence …` for a job the company had filled since
+    recorded (and signed) a new consent for the candidate, then refused with "pick an open one from
+    `orgnode job list`" — advice for `refer`, not for answering a request. Now nothing is recorded and
+    the refusal says to decline the request, with its id."""
+    holder, company, job = await partners(net)
+    amina, _ = holder.talent.add_candidate(name="Amina Diallo", email="amina@example.org", skills=["forklift"],
+                                           consent=["match"], consent_scope="all", consent_evidence="form")
+    rid = await request_one(company, holder, job)
+    await wait_until(lambda: holder.talent.pending_requests(), what="the request waiting at the holder")
+    company.talent.close_job(job.job_id, filled_by=None)
+    await wait_until(lambda: holder.talent.store.job(job.job_id).job.status == "closed", what="the close at the holder")
+    candidate_id = amina.candidate_id
+    consents = len(holder.talent.store.consents(candidate_id))
+    own = len(holder.talent.store.events(rid)) if holder.talent.store.referral(rid) else 0
+    try:
+        holder.talent.approve_request(rid, "phoned, said yes")
+        raise AssertionError("approved a request for a closed job")
+    except UserError as refused:
+        assert f"decline the request: `orgnode referral decline {rid.hex()}`" in str(refused)
+        assert "'Warehouse team lead' is no longer open (closed)" in str(refused)
+    assert len(holder.talent.store.consents(candidate_id)) == consents == 1  # nothing recorded
+    assert own == 0 and holder.talent.store.referral(rid) is None
+    assert [p["id"] for p in holder.talent.pending_requests()] == [rid.hex()]  # still waiting, to be declined
+    holder.talent.decline_request(rid, "the job is closed")  # control: the advised answer works
+    assert holder.talent.pending_requests() == []
