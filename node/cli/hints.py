@@ -69,7 +69,8 @@ _ACTIONS = ("add", "ask", "check", "choose", "close", "copy", "create", "delete"
             "restart", "restore", "retry", "run", "see", "set", "start", "stop", "upgrade", "use", "verify", "wait",
             "write", "change", "edit", "approve", "decline", "revoke", "unblock", "shorten", "send", "update", "enable",
             "renew", "point", "reinstall", "put", "say", "rewrite", "reopen", "refer", "follow", "compare", "accept",
-            "erase", "withdraw", "unlock", "enter", "keep", "contact", "confirm", "split", "save", "convert", "pay")
+            "erase", "withdraw", "unlock", "enter", "keep", "contact", "confirm", "split", "save", "convert", "pay",
+            "post", "find")
 _ACTION = re.compile(rf"^(?:(?:if|when|with|once|after|for|to|until|unless|as)\b[^,]*, )?(?:then |or |and |first |just |also |instead )?"
                      rf"(?:{'|'.join(_ACTIONS)})\b|^`orgnode ", re.IGNORECASE)
 _SPLIT = re.compile(r"(?:: |; |\. | \(| — | - |, or |, then )")

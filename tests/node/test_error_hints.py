@@ -129,3 +129,22 @@ def test_the_messages_wrappers_show_say_what_to_do():
         texts = _source_texts(name, source, index)
         assert texts, (name, source)  # found them (positive control)
         assert [t for t in texts if instruction(t) is None] == [], (name, source)
+
+
+def test_no_hint_is_a_bare_command_cut_from_its_instruction():
+    """Acceptance pass 12: "… post a new job (`orgnode job post`)" gave the hint "`orgnode job post`",
+    the command without what to do with it ("post" was not a verb the clause finder knew)."""
+    bare = re.compile(r"`orgnode [^`]*`")
+    assert bare.fullmatch(instruction("the job is unknown (`orgnode job list`)") or "")  # positive control: the check sees one
+    found = []
+    for path in sorted((ROOT / "node").rglob("*.py")):
+        name = path.relative_to(ROOT).as_posix()
+        if name.startswith(NOT_WALKED):
+            continue
+        for call in ast.walk(ast.parse(path.read_text())):
+            if isinstance(call, ast.Call) and call.args and getattr(call.func, "id", None) in ("UserError", "NodeNotRunning"):
+                text = _template(call.args[0])
+                hint = instruction(text) if text is not None else None
+                if hint is not None and bare.fullmatch(hint.strip()):
+                    found.append((name, text))
+    assert found == [], found
