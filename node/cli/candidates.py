@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from node.cli.common import (
     admin,
+    and_words,
     call,
     command,
     emit,
@@ -123,7 +124,7 @@ def cmd_candidate_erase(args: argparse.Namespace) -> int:
                  f"{data['consents_withdrawn']} consent(s) withdrawn, {data['statement_bodies_erased']} sent profile(s) "
                  "erased from this node's log (signed headers stay, so the log still verifies)."]
         if data["recipients_notified"]:
-            lines.append(f"{len(data['recipients_notified'])} recipient(s) asked to erase it; their receipts show in "
+            lines.append(f"Asked {and_words(data['notified_names'])} to erase it; their receipts show in "
                          f"`orgnode candidate report {data['candidate'][:8]}`.")
         if data["recipients_told_before"]:
             # Truthful on a repeated erase: the first erase (not a withdrawal) may have told them.
@@ -206,8 +207,9 @@ def cmd_candidate_report(args: argparse.Namespace) -> int:
 
 def cmd_consent_withdraw(args: argparse.Namespace) -> int:
     data = call(args, "POST", "/consent/withdraw", {"id": args.candidate_id})
-    emit(args, data, f"Consent withdrawn; {len(data['recipients_notified'])} recipient(s) asked to erase the candidate's data. "
-                      "`orgnode candidate list` shows their acknowledgements.")
+    asked = (f"asked {and_words(data['notified_names'])} to erase the candidate's data; `orgnode candidate list` shows "
+             "their acknowledgements." if data["notified_names"] else "no organization had received their data.")
+    emit(args, data, f"Consent withdrawn; {asked}")
     return 0
 
 

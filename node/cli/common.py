@@ -124,6 +124,11 @@ def org(name: str | None, node_id: str) -> str:
     return f"{name or 'an organization not known by name'} (node {node_id[:16]}…)"
 
 
+def and_words(items: list[str]) -> str:
+    """``["A", "B", "C"]`` as "A, B and C"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def scope_words(scope: list[str], names: dict[str, str | None]) -> str:
     """A consent scope in words; ``names`` maps node ids to the names known here."""
     words = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from node.core.candidate_import import CandidateImports, PendingConsent
@@ -204,7 +205,8 @@ class Candidates(CandidateImports, Erasure):
         with self.db.atomic():
             notified = self._withdraw(candidate, rows, self.store.disclosures(candidate_id), "withdrawn by the candidate", now)
         log_event("consent.withdrawn", recipients=len(notified))
-        return {"candidate": candidate_id.hex(), "consents_withdrawn": len(rows), "recipients_notified": [r.hex() for r in notified]}
+        return {"candidate": candidate_id.hex(), "consents_withdrawn": len(rows), "recipients_notified": [r.hex() for r in notified],
+                "notified_names": self._names(notified)}
 
     def _withdraw(self, candidate: Candidate, rows: list[ConsentRow], disclosures: list[DisclosureRow], note: str,
                   now: int, strict: bool = True) -> dict[bytes, list[bytes]]:
@@ -270,11 +272,15 @@ class Candidates(CandidateImports, Erasure):
         disclosures = self.store.disclosures(candidate_id)
         return {"candidate": candidate_id.hex(), "erased_at": candidate.erased_at or now, "already_erased": candidate.erased,
                 "consents_withdrawn": len(rows), "statement_bodies_erased": len(erased), "requests_declined": len(declined),
-                "recipients_notified": [r.hex() for r in notified],
+                "recipients_notified": [r.hex() for r in notified], "notified_names": self._names(notified),
                 "recipients_waiting_for_a_path": self._waiting_for_a_path(disclosures),
                 "receipts_waiting_for": self._receipts_waiting_for(disclosures),
                 "recipients_told_before": sorted({d.recipient.hex() for d in disclosures if d.withdrawal_statement is not None}
                                                  - {r.hex() for r in notified})}
+
+    def _names(self, nodes: Iterable[bytes]) -> list[str]:
+        """The organizations' names as known here, in the order given (for the words "asked X and Y to erase")."""
+        return [self.org_name(node) or f"an organization not known by name (node {node.hex()[:16]}…)" for node in nodes]
 
     def _receipts_waiting_for(self, disclosures: list[DisclosureRow]) -> list[dict[str, Any]]:
         """The partners that unacknowledged erasure receipts wait for because peer health has them down

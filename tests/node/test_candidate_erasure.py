@@ -94,6 +94,8 @@ async def test_erase_removes_every_copy_at_holder_and_recipients_and_the_audit_s
     assert status == 200, erased
     assert erased["statement_bodies_erased"] == 2 and erased["recipients_waiting_for_a_path"] == []
     assert sorted(erased["recipients_notified"]) == sorted([corp.service.node_id.hex(), far.service.node_id.hex()])
+    named = dict(zip(erased["recipients_notified"], erased["notified_names"], strict=True))
+    assert named == {corp.service.node_id.hex(): "Northwind", far.service.node_id.hex(): "Far Haulage"}
     await wait_until(lambda: all(d.acked_at is not None for d in youth.talent.store.disclosures(bytes.fromhex(cid))), 15,
                      what="erasure receipts from both recipients (one through the relay)")
 
