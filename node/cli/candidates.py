@@ -65,7 +65,7 @@ def cmd_candidate_list(args: argparse.Namespace) -> int:
             return "No candidates yet: `orgnode candidate add` or `orgnode candidate import FILE.csv`."
         lines = []
         for c in candidates:
-            consent = ", ".join(f"{'+'.join(k['purposes'])} [{' '.join(k['scope'])}] {k['state']}" for k in c["consents"]) or "no consent"
+            consent = ", ".join(f"{'+'.join(k['purposes'])} [{' '.join(k['scope'])}] {listed_state(k)}" for k in c["consents"]) or "no consent"
             lines.append(f"{c['id']}  {c['name']:<24} {', '.join(c['skills'])[:40]:<40}  {consent}")
             for d in c["disclosures"]:
                 lines.append(f"      referred to {d['recipient_name'] or d['recipient'][:16]} ({d['referral_id'][:8]}…)"
@@ -168,7 +168,9 @@ def report_text(r: dict[str, Any]) -> str:
         lines.append(f"  consent {c['id'][:8]}… to {' and '.join(c['purposes'])}, for {scope_words(c['scope'], names)}; "
                      f"fields {', '.join(c['fields'])}; recorded {when(c['collected_at'])}"
                      + (f", expires {when(c['expires_at'])}" if c["expires_at"] else "")
-                     + f"; now {'in force' if c['state'] == 'given' else c['state']}")
+                     + f"; now {'in force' if c['state'] == 'given' else c['state']}"
+                     + (f", replaced by the newer consent {c['replaced_by_id'][:8]}… recorded {when(c['replaced_at'])}"
+                        if c["state"] == "given" and c.get("replaced_by_id") else ""))
         if c["evidence"]:
             lines.append(f"    evidence: {c['evidence']}")
         for h in c["history"]:
@@ -197,6 +199,13 @@ def report_text(r: dict[str, Any]) -> str:
         lines += [f"  {when(q['at'])}: {org(q['from_name'], q['from'])} asked for a referral for {q['job_title']!r} ({q['state']})"
                   for q in r["referral_requests"]]
     return "\n".join(lines)
+
+
+def listed_state(consent: dict[str, Any]) -> str:
+    """A consent's state in a list line: a renewed one says it was replaced (both stay in force)."""
+    if consent["state"] == "given" and consent.get("replaced_by_id"):
+        return f"given (replaced by {consent['replaced_by_id'][:8]}…)"
+    return str(consent["state"])
 
 
 def cmd_candidate_report(args: argparse.Namespace) -> int:
