@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiohttp.web
 
 from node.core.clock import now_ms
 from node.core.pairing import accept_invite
@@ -309,3 +310,38 @@ async def referred(net: Net, corp: NodeRuntime, youth_name: str = "Youth Futures
     await wait_until(lambda: corp.talent.store.referral(rid) is not None, what="the referral to arrive")
     await wait_until(lambda: youth.service.node_id in corp.service.peer_features, what="corp to hear the partner")
     return youth, rid
+
+
+class HeldPeer:
+    """A hand-built peer: a real aiohttp server on 127.0.0.1:``port`` answering POSTs to ``path`` with
+    ``respond()`` (a subclass's answer: forged, stalled, a halted node's genuine one) once the test
+    sets ``release``. ``arrived`` is set when a request came, ``answered`` once it was answered."""
+
+    def __init__(self, port: int, path: str, *, released: bool) -> None:
+        self.port, self.path = port, path
+        self.arrived, self.release = asyncio.Event(), asyncio.Event()
+        if released:
+            self.release.set()
+        self.answered = False
+
+    def respond(self) -> aiohttp.web.Response:
+        raise NotImplementedError
+
+    async def _handle(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
+        await request.read()
+        self.arrived.set()
+        await self.release.wait()
+        self.answered = True
+        return self.respond()
+
+    async def __aenter__(self) -> Any:
+        app = aiohttp.web.Application()
+        app.router.add_post(self.path, self._handle)
+        self.runner = aiohttp.web.AppRunner(app)
+        await self.runner.setup()
+        await aiohttp.web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release.set()
+        await self.runner.cleanup()

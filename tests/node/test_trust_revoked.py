@@ -16,7 +16,18 @@ from protocol.statement import Envelope
 from protocol.sync import Batch
 from storage import peers as P
 from tests.conftest import free_port
-from tests.node.federation_helpers import PUSH, auth_header, batch_of, health, ids_from, next_notes, pair, synced, wait_until
+from tests.node.federation_helpers import (
+    PUSH,
+    HeldPeer,
+    auth_header,
+    batch_of,
+    health,
+    ids_from,
+    next_notes,
+    pair,
+    synced,
+    wait_until,
+)
 
 
 async def _push_with_stalled_body(a, b, revoke: str | None) -> tuple[bytes, list[bytes]]:
@@ -58,32 +69,15 @@ async def test_push_whose_body_is_arriving_is_not_stored_after_trust_remove(fed_
         assert ids_from(a, b) == before and not set(ids) & set(before)
 
 
-class StallingPeer:
-    """A real aiohttp server answering pulls as B would, but only once the test releases it."""
+class StallingPeer(HeldPeer):
+    """Answers pulls as B would, but only once the test releases it."""
 
     def __init__(self, envelopes: list[bytes]) -> None:
+        super().__init__(free_port(), "/federation/v1/pull", released=False)
         self.envelopes = envelopes
-        self.arrived = asyncio.Event()
-        self.release = asyncio.Event()
-        self.port = free_port()
 
-    async def pull(self, request: web.Request) -> web.Response:
-        await request.read()
-        self.arrived.set()
-        await self.release.wait()
+    def respond(self) -> web.Response:
         return web.Response(body=Batch(tuple(self.envelopes)).encode(), content_type="application/msgpack")
-
-    async def __aenter__(self) -> StallingPeer:
-        app = web.Application()
-        app.router.add_post("/federation/v1/pull", self.pull)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.release.set()
-        await self.runner.cleanup()
 
 
 async def _stalled_pull(a, b, revoke: str | None) -> tuple[object, list[bytes]]:

@@ -7,8 +7,6 @@ and through C. Bodies are counted from D's stored data: B's and C's ``reshare`` 
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from node.core.reshare_offers import serve_want
@@ -16,7 +14,7 @@ from protocol.bodies import Note
 from protocol.reshare_want import WantRequest
 from protocol.sync import Batch
 from protocol.versions import FEATURES_HEADER, SUPPORTED
-from tests.node.federation_helpers import pair, wait_until
+from tests.node.federation_helpers import HeldPeer, pair, wait_until
 
 WANT = "/federation/v1/want"
 
@@ -65,34 +63,15 @@ def genuine_answer(first, d) -> Batch:
     return serve_want(first.federation, d.service.node_id, WantRequest((own_reshare_seq(first),)))
 
 
-class Offerer:
-    """A real HTTP server answering ``POST /federation/v1/want`` with ``answer``, chosen by the test
-    (forged, or a halted node's genuine answer), once ``release`` is set (set at first)."""
+class Offerer(HeldPeer):
+    """Answers ``POST /federation/v1/want`` with ``answer``, chosen by the test (forged, or a halted
+    node's genuine answer), once ``release`` is set (set at first); ``asked``: a want came."""
 
     def __init__(self, port: int, answer: bytes) -> None:
-        self.port = port
+        super().__init__(port, WANT, released=True)
         self.answer = answer
-        self.asked = asyncio.Event()
-        self.release = asyncio.Event()
-        self.release.set()
-        self.answered = False
+        self.asked = self.arrived
 
-    async def want(self, request: web.Request) -> web.Response:
-        await request.read()
-        self.asked.set()
-        await self.release.wait()
-        self.answered = True
+    def respond(self) -> web.Response:
         return web.Response(body=self.answer, content_type="application/msgpack",
                             headers={FEATURES_HEADER: SUPPORTED.features_value()})
-
-    async def __aenter__(self) -> Offerer:
-        app = web.Application()
-        app.router.add_post(WANT, self.want)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.release.set()
-        await self.runner.cleanup()
