@@ -160,9 +160,14 @@ class TalentStore(ErasureQueues, MatchIndex, MatchRecords, ImportBatches, Candid
         return _candidate(rows[0]) if rows else None
 
     def email_taken(self, email: str, other_than: bytes | None = None) -> bool:
-        return bool(list(self.db.query(
-            "SELECT 1 FROM candidates WHERE lower(email) = lower(?) AND erased_at IS NULL AND candidate_id IS NOT ?",
-            [email, other_than])))
+        return self.email_holder(email, other_than) is not None
+
+    def email_holder(self, email: str, other_than: bytes | None = None) -> bytes | None:
+        """The candidate (not erased) recorded here with this email address, any case; None if none."""
+        rows = list(self.db.query(
+            "SELECT candidate_id FROM candidates WHERE lower(email) = lower(?) AND erased_at IS NULL AND candidate_id IS NOT ? "
+            "LIMIT 1", [email, other_than]))
+        return bytes(rows[0]["candidate_id"]) if rows else None
 
     def erase_candidate(self, candidate_id: bytes, now: int) -> None:
         """Remove every personal field of the candidate here, keeping a tombstone of ids and dates so

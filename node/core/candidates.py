@@ -82,9 +82,15 @@ class Candidates(CandidateImports, Erasure):
             raise UserError("the candidate's email address is not valid: give one with an @, like name@example.org", field="email")
         if not skills:
             raise UserError("give the candidate's skills", field="skills")
-        if email_taken if email_taken is not None else self.store.email_taken(email.strip(), other_than=candidate_id):
+        if email_taken:  # an import's batch checked them all at once
             raise UserError("a candidate with this email address is already recorded here (see `orgnode candidate list`)",
                             field="email")
+        if email_taken is None and (holder := self.store.email_holder(email.strip(), other_than=candidate_id)) is not None:
+            if candidate_id is None:
+                raise UserError(f"a candidate with this email address is already recorded here (candidate {holder.hex()}): "
+                                "update that one instead of adding another (see `orgnode candidate list`)", field="email")
+            raise UserError(f"another candidate already has this email address (candidate {holder.hex()}): give this one "
+                            "its own address, or update that one (see `orgnode candidate list`)", field="email")
         if medal not in (None, "silver", "bronze"):
             raise UserError("medal must be silver or bronze", field="medal")
 

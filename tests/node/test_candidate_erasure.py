@@ -160,7 +160,7 @@ async def test_update_and_consent_give_are_validated_and_take_effect(net: Net):
 
     unchanged = held()
     for body, words in ((({"id": cid, "email": "not-an-address"}), "email address is not valid"),
-                        ({"id": cid, "email": "BO@example.org"}, "already recorded"),
+                        ({"id": cid, "email": "BO@example.org"}, f"another candidate already has this email address (candidate {other['id']})"),
                         ({"id": cid, "name": "  "}, "name is empty"),
                         ({"id": cid, "skills": " , "}, "skills"),
                         ({"id": cid, "medal": "gold"}, "silver or bronze"),
@@ -169,6 +169,10 @@ async def test_update_and_consent_give_are_validated_and_take_effect(net: Net):
         status, data = await admin(youth, "/candidates/update", body)
         assert status == 400 and words in data["detail"], (body, data)
         assert held() == unchanged
+    # Adding the same address again names the candidate who has it (without echoing the address).
+    status, data = await admin(youth, "/candidates/add", {"name": "Ada Again", "email": "ADA@example.org", "skills": "excel"})
+    assert status == 400 and f"already recorded here (candidate {cid}): update that one" in data["detail"], data
+    assert "ada@example.org" not in data["detail"].lower()
     # Not yet consented: the partner's match finds nobody (the control for what follows).
     from node.core.matching import ask_peers
 
