@@ -179,29 +179,41 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
     _attach_statuses(referrals, ordered)
 
     period_refs = [r for r in _people(referrals) if since <= r.ts <= until]
+    figures = _referral_figures(me, period_refs, referrals, latest_jobs, since, until)
+    _count_period_kinds(me, in_period, figures)
+    figures["active_peers"] = len(received)
+    figures["statements_exchanged"] = exchanged
+    return Impact(figures, _partner_figures(me, period_refs, received))
+
+
+def _statuses(r: _Referral) -> set[str]:
+    return {status for _, status in r.statuses}
+
+
+def _referral_figures(me: bytes, period_refs: list[_Referral], referrals: dict[bytes, _Referral],
+                      latest_jobs: dict[bytes, tuple[int, Job, int]], since: int, until: int) -> dict[str, int]:
+    """The figures of the referrals made in the period, and of the jobs they filled."""
     outcome_seconds = []
     for r in period_refs:
         outcome = min((ts for ts, status in r.statuses if status in OUTCOMES), default=None)
         if outcome is not None:
             outcome_seconds.append(max(0, (outcome - r.ts) // 1000))
-
-    def statuses(r: _Referral) -> set[str]:
-        return {status for _, status in r.statuses}
-
     figures = dict.fromkeys(FIGURES, 0)
     figures["referrals_sent"] = sum(1 for r in period_refs if r.referrer == me)
     figures["referrals_received"] = sum(1 for r in period_refs if r.job_author == me)
-    figures["referrals_accepted"] = sum(1 for r in period_refs if statuses(r) & ACCEPTED)
-    figures["referrals_hired"] = sum(1 for r in period_refs if "hired" in statuses(r))
+    figures["referrals_accepted"] = sum(1 for r in period_refs if _statuses(r) & ACCEPTED)
+    figures["referrals_hired"] = sum(1 for r in period_refs if "hired" in _statuses(r))
     figures["median_seconds_to_outcome"] = int(statistics.median(outcome_seconds)) if outcome_seconds else 0
     figures["jobs_filled_via_referrals"] = sum(
         1 for _, job, ts in latest_jobs.values()
         if job.status == "filled" and job.filled_by is not None and job.filled_by in referrals and since <= ts <= until
-        and "hired" in {status for _, status in referrals[job.filled_by].statuses}
+        and "hired" in _statuses(referrals[job.filled_by])
     )
-    partners: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PARTNER_FIGURES, 0))
-    for author, n in received.items():
-        partners[author.hex()]["statements_received"] = n
+    return figures
+
+
+def _count_period_kinds(me: bytes, in_period: list[Statement], figures: dict[str, int]) -> None:
+    """Partnerships, withdrawals and acknowledged erasures in the period, added to ``figures``."""
     for s in in_period:
         if s.kind not in _PERIOD_COUNTS:
             continue
@@ -214,13 +226,15 @@ def compute(me: bytes, statements: Iterable[Statement], since: int, until: int) 
             figures["consent_withdrawals"] += 1
         elif s.kind == ErasureReceipt.KIND and s.author != me:
             figures["erasures_acknowledged"] += len(ErasureReceipt.from_value(value).referral_ids)
+
+
+def _partner_figures(me: bytes, period_refs: list[_Referral], received: Counter[bytes]) -> dict[str, dict[str, int]]:
+    """Per partner (node id in hex): statements received from it, referrals each way, hires."""
+    partners: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PARTNER_FIGURES, 0))
+    for author, n in received.items():
+        partners[author.hex()]["statements_received"] = n
     for r in period_refs:
-        if r.referrer == me:
-            partners[r.job_author.hex()]["referrals_sent_to"] += 1
-            partners[r.job_author.hex()]["hires"] += int("hired" in statuses(r))
-        else:
-            partners[r.referrer.hex()]["referrals_received_from"] += 1
-            partners[r.referrer.hex()]["hires"] += int("hired" in statuses(r))
-    figures["active_peers"] = len(received)
-    figures["statements_exchanged"] = exchanged
-    return Impact(figures, {k: dict(v) for k, v in sorted(partners.items())})
+        other = r.job_author if r.referrer == me else r.referrer
+        partners[other.hex()]["referrals_sent_to" if r.referrer == me else "referrals_received_from"] += 1
+        partners[other.hex()]["hires"] += int("hired" in _statuses(r))
+    return {k: dict(v) for k, v in sorted(partners.items())}

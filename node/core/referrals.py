@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from node.core.clock import Clock, RandomBytes
 from node.core.consent_rules import DUPLICATE_REFERRAL, not_pending_reason
 from node.core.errors import PartnerStatementRefused, UserError
+from node.core.outcome_advice import outcome_advice
 from node.logs import log_event
 from protocol.audience import Audience
 from protocol.consent import PROFILE_FIELDS, ConsentWithdrawal, ErasureReceipt
-from protocol.corrections import CORRECTABLE_TO, OUTCOMES
 from protocol.errors import ProtocolError
 from protocol.log import KeyHistory
 from protocol.referrals import (
@@ -129,7 +129,7 @@ class Referrals:
         try:
             check_transition(row.status, status, side)
         except ProtocolError as exc:
-            advice = self._outcome_advice(row.status, status, side, referral_id)
+            advice = outcome_advice(row.status, status, side == JOB_ORG, referral_id)
             raise UserError(f"{exc.detail}; {advice}" if advice else exc.detail) from exc
         counterpart = row.referrer if side == JOB_ORG else row.job_author
         self._check_peer_understands(status, counterpart)
@@ -137,19 +137,6 @@ class Referrals:
         statement = self._send(ReferralStatus.KIND, body.to_value(), counterpart, row.job_id)
         self._apply_status(referral_id, status, self.me, statement.id, reason, self.clock(), notify=False, acted_by=acted_by)
         return self.referral_view(self.store.referral(referral_id) or row)
-
-    @staticmethod
-    def _outcome_advice(current: str | None, status: str, side: str, referral_id: bytes) -> str | None:
-        """For the job's organization moving an outcome it set (a mistaken ``hired``): the way is a correction."""
-        if side != JOB_ORG or current not in OUTCOMES:
-            return None
-        if status in CORRECTABLE_TO and status != current:
-            to, choices = status, ""
-        else:
-            to, choices = "STATUS", f" (STATUS: what it should have been, one of {', '.join(c for c in CORRECTABLE_TO if c != current)})"
-        return (f"it is already {current.replace('_', ' ')}, a final outcome. If that was a mistake, correct it: "
-                f"`orgnode referral correct {referral_id.hex()} --status {to} --reason \"why it was wrong\"`{choices}; "
-                "the referrer is told, and the audit trail keeps both")
 
     def shared_name(self, acted_by: str | None) -> str | None:
         """The staff name a statement we sign may carry: none unless the admin shares names (``share_staff_names``)."""

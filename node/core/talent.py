@@ -231,8 +231,8 @@ class Talent(Candidates, TalentViews, MatchAnswers):
             if referral is None or referral.job_id != job_id:
                 raise UserError("filled_by must name a referral for this job (see `orgnode referral list`)", field="filled_by")
             if referral.status != "hired":
-                raise UserError(f"that referral is {referral.status}, not hired: record the hire first "
-                                f"(`orgnode referral update {referral.referral_id.hex()} --status hired`)")
+                record_hire = f"orgnode referral update {referral.referral_id.hex()} --status hired"  # a quoted command
+                raise UserError(f"that referral is {referral.status}, not hired: record the hire first (`{record_hire}`)")
         old = row.job
         job = dataclasses.replace(old, version=old.version + 1, status="filled" if filled_by else "closed", filled_by=filled_by)
         self.federation.append(Job.KIND, job.to_value(), private=True)

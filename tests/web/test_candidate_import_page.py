@@ -97,7 +97,7 @@ async def test_staff_correct_a_candidate_and_a_viewer_or_a_forged_form_cannot(ne
     token = await staff.token("/candidates")
     assert (await staff.post(f"/candidates/{cid}/edit", {"csrf": token, **form}, headers=EVIL))[0] == 403
     status, html, _ = await staff.post(f"/candidates/{cid}/edit", {"csrf": token, **form, "email": "grace@example.org"})
-    assert status == 400 and "already recorded" in html and 'aria-invalid="true"' in html
+    assert status == 400 and "another candidate already has this email address" in html and 'aria-invalid="true"' in html
     assert node.talent.store.candidate(ada.candidate_id) == ada  # every refusal: nothing changed
 
     status, html, _ = await staff.get(f"/candidates/{cid}/edit")
